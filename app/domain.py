@@ -1,0 +1,320 @@
+"""Domain model: sessions, nodes (cards) and edges. Pure data, no I/O, no Qt.
+
+Threading: these are plain mutable dataclasses owned by whoever holds them; the engine mutates the
+node it streams into on the event loop thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class NodeKind(StrEnum):
+    PROMPT = "prompt"
+    RESPONSE = "response"
+    SYNTHESIS = "synthesis"
+    NOTE = "note"
+
+
+class NodeStatus(StrEnum):
+    PENDING = "pending"
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_live(self) -> bool:
+        return self in (NodeStatus.PENDING, NodeStatus.STREAMING)
+
+
+class EdgeRole(StrEnum):
+    REPLY = "reply"  # prompt -> response
+    FOLLOW = "follow"  # response/synthesis/note -> next prompt
+    SOURCE = "source"  # response -> synthesis prompt (input of a synthesis)
+    REF = "ref"  # extra context the user attached
+
+
+class SendMode(StrEnum):
+    LANES = "lanes"
+    SHARED = "shared"
+
+
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "error")
+ERROR_KINDS = (
+    "auth",
+    "rate_limit",
+    "overloaded",
+    "server",
+    "bad_request",
+    "network",
+    "timeout",
+    "bad_stream",
+)
+
+
+_last_ms = 0
+_seq = 0
+
+
+def new_id() -> str:
+    """A sortable 26-char id (ULID-like: 48-bit ms timestamp + 80 random bits, Crockford base32).
+
+    Monotonic within a process: ids made in the same millisecond still sort in creation order.
+    """
+    global _last_ms, _seq
+    ms = int(time.time() * 1000)
+    if ms <= _last_ms:
+        ms = _last_ms
+        _seq += 1
+    else:
+        _seq = 0
+    _last_ms = ms
+    rand = (_seq << 64) | secrets.randbits(64)
+    value = (ms << 80) | (rand & ((1 << 80) - 1))
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    out = []
+    for _ in range(26):
+        out.append(alphabet[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def now_ts() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """`provider:model-id`. The model id may itself contain colons (e.g. `ollama:llama3:8b`)."""
+
+    provider: str
+    model: str
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        provider, sep, model = text.strip().partition(":")
+        if not sep or not provider or not model:
+            raise ValueError(
+                f"model {text!r} has no provider: write it as PROVIDER:MODEL, e.g. deepseek:deepseek-flash"
+            )
+        return cls(provider.strip().lower(), model.strip())
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts normalised across providers. `None` = the provider never reported it.
+
+    `input` includes `cached_input` (as OpenAI and DeepSeek count); `output` includes `reasoning`.
+    """
+
+    input: int | None = None
+    cached_input: int | None = None
+    cache_write: int | None = None
+    output: int | None = None
+    reasoning: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+@dataclass(slots=True)
+class Timing:
+    ttft_ms: int | None = None
+    duration_ms: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"ttft_ms": self.ttft_ms, "duration_ms": self.duration_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Timing:
+        data = data or {}
+        return cls(ttft_ms=data.get("ttft_ms"), duration_ms=data.get("duration_ms"))
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    kind: str
+    message: str
+    status: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "status": self.status}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ErrorInfo | None:
+        if not data:
+            return None
+        return cls(kind=str(data.get("kind", "server")), message=str(data.get("message", "")), status=data.get("status"))
+
+
+@dataclass(slots=True)
+class Params:
+    """Per-call parameters. Only those the target model accepts are sent (see app.catalog)."""
+
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    thinking: bool | None = None  # None = the model's default
+    effort: str | None = None  # low | medium | high | xhigh | max | none | minimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Params:
+        data = data or {}
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+@dataclass(slots=True)
+class Owner:
+    """Which process streams into a node right now (for crash detection across processes)."""
+
+    pid: int
+    host: str
+    heartbeat: float
+
+    @classmethod
+    def here(cls) -> Owner:
+        return cls(pid=os.getpid(), host=_hostname(), heartbeat=now_ts())
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+@dataclass(slots=True)
+class Node:
+    session_id: str
+    kind: NodeKind
+    text: str = ""
+    id: str = field(default_factory=new_id)
+    reasoning: str = ""
+    model: str | None = None  # "provider:model" for response/synthesis
+    params: Params = field(default_factory=Params)
+    status: NodeStatus = NodeStatus.DONE
+    error: ErrorInfo | None = None
+    finish: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None  # computed from the catalog
+    reported_cost_usd: float | None = None  # as the provider reported it (OpenRouter)
+    timing: Timing = field(default_factory=Timing)
+    x: float = 0.0
+    y: float = 0.0
+    width: float | None = None
+    height: float | None = None
+    collapsed: bool = False
+    color: str | None = None
+    title: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # synthesis instruction, attachments, …
+    owner: Owner | None = None
+    created_at: float = field(default_factory=now_ts)
+    updated_at: float = field(default_factory=now_ts)
+
+    def __repr__(self) -> str:
+        head = self.text[:30].replace("\n", " ")
+        return f"<Node {self.kind.value} {self.id[-6:]} {self.model or ''} {self.status.value} {head!r}>"
+
+    @property
+    def model_ref(self) -> ModelRef | None:
+        return ModelRef.parse(self.model) if self.model else None
+
+    @property
+    def is_answer(self) -> bool:
+        return self.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS)
+
+
+@dataclass(slots=True)
+class Edge:
+    parent_id: str
+    child_id: str
+    role: EdgeRole
+    position: int = 0  # order among the child's parents
+    session_id: str = ""
+
+    def __repr__(self) -> str:
+        return f"<Edge {self.parent_id[-6:]} -{self.role.value}-> {self.child_id[-6:]} #{self.position}>"
+
+
+@dataclass(slots=True)
+class Viewport:
+    x: float = 0.0
+    y: float = 0.0
+    zoom: float = 1.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"x": self.x, "y": self.y, "zoom": self.zoom}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Viewport:
+        data = data or {}
+        return cls(x=float(data.get("x", 0.0)), y=float(data.get("y", 0.0)), zoom=float(data.get("zoom", 1.0)))
+
+
+@dataclass(slots=True)
+class Session:
+    title: str = "Untitled"
+    id: str = field(default_factory=new_id)
+    created_at: float = field(default_factory=now_ts)
+    updated_at: float = field(default_factory=now_ts)
+    viewport: Viewport = field(default_factory=Viewport)
+    settings: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id[-6:]} {self.title!r}>"
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    node_count: int
+
+
+@dataclass(slots=True)
+class Graph:
+    """A whole session: nodes in creation order and edges. Helper queries for context building."""
+
+    session: Session
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+    def parents(self, node_id: str, roles: tuple[EdgeRole, ...] | None = None) -> list[Edge]:
+        found = [e for e in self.edges if e.child_id == node_id and (roles is None or e.role in roles)]
+        return sorted(found, key=lambda e: e.position)
+
+    def children(self, node_id: str, roles: tuple[EdgeRole, ...] | None = None) -> list[Edge]:
+        return [e for e in self.edges if e.parent_id == node_id and (roles is None or e.role in roles)]
+
+    def add(self, node: Node) -> Node:
+        self.nodes[node.id] = node
+        return node
+
+    def link(self, parent_id: str, child_id: str, role: EdgeRole) -> Edge:
+        position = len(self.parents(child_id))
+        edge = Edge(parent_id, child_id, role, position, self.session.id)
+        self.edges.append(edge)
+        return edge

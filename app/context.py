@@ -1,0 +1,234 @@
+"""Context building: the exact message list each target model receives (DESIGN.md, "Lane").
+
+Context for a call = the ancestor chain of its prompt, walked through `follow`/`reply` edges, with
+`ref` parents (and further `follow` parents) quoted, labelled by model, inside the user turn they
+attach to. A synthesis node stands in its chain as the answer to its first source's prompt.
+
+Rules:
+- A prompt that follows one response continues that model's lane with that model's own history.
+- Another model's reasoning is never sent. A model's own reasoning is sent back only where the
+  provider requires it (DeepSeek, after an assistant turn with tool calls).
+- An assistant turn from a different model than the target is sent as assistant text, or quoted in
+  the user turn when `quote_foreign` is set.
+- Consecutive turns of one role are merged (Anthropic requires strict alternation; harmless elsewhere),
+  and the list always starts with a user turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.domain import EdgeRole, Graph, ModelRef, Node, NodeKind
+from app.providers.base import Message
+
+SYNTHESIS_INSTRUCTIONS: dict[str, str] = {
+    "merge": (
+        "Merge these answers into one best answer to the question. Keep what is correct and useful from "
+        "each, resolve contradictions (say briefly which answer was right and why), and drop repetition. "
+        "Answer the question directly; do not describe the answers one by one."
+    ),
+    "judge": (
+        "Judge these answers. First give a markdown table with one row per answer and columns Correctness, "
+        "Completeness, Clarity, Usefulness (each scored 1-10) and Total. Then name the best answer and "
+        "explain the decisive differences in a few sentences. Point out any factual errors."
+    ),
+    "compare": (
+        "Compare these answers: where they agree, where they differ, and which claims in each are doubtful "
+        "or wrong. Use short sections and end with a summary table."
+    ),
+}
+
+
+@dataclass(slots=True)
+class BuiltContext:
+    system: str | None
+    messages: list[Message] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        roles = "".join(m.role[0] for m in self.messages)
+        return f"<BuiltContext system={bool(self.system)} {roles}>"
+
+
+def label(node: Node, display: dict[str, str] | None = None) -> str:
+    if not node.model:
+        return "a note" if node.kind == NodeKind.NOTE else "the user"
+    name = (display or {}).get(node.model)
+    return f"{name} ({node.model})" if name else node.model
+
+
+def primary_parent(graph: Graph, node: Node) -> Node | None:
+    """The node whose turn precedes this one in its lane."""
+    if node.kind == NodeKind.RESPONSE:
+        edges = graph.parents(node.id, (EdgeRole.REPLY,))
+    elif node.kind == NodeKind.SYNTHESIS:
+        sources = graph.parents(node.id, (EdgeRole.SOURCE,))
+        if not sources:
+            return None
+        first = graph.nodes.get(sources[0].parent_id)
+        return primary_parent(graph, first) if first is not None else None
+    else:
+        edges = graph.parents(node.id, (EdgeRole.FOLLOW,))
+    for e in edges:
+        parent = graph.nodes.get(e.parent_id)
+        if parent is not None:
+            return parent
+    return None
+
+
+def chain(graph: Graph, node_id: str) -> list[Node]:
+    """The lane from the root down to `node_id` (inclusive)."""
+    out: list[Node] = []
+    seen: set[str] = set()
+    cur = graph.nodes.get(node_id)
+    while cur is not None and cur.id not in seen:
+        out.append(cur)
+        seen.add(cur.id)
+        cur = primary_parent(graph, cur)
+    out.reverse()
+    return out
+
+
+def quoted(node: Node, display: dict[str, str] | None = None) -> str:
+    who = label(node, display)
+    if node.is_answer:
+        head = f"Answer from {who}:"
+    else:
+        head = f"Context ({who}):"
+    return f"{head}\n\n<<<\n{node.text.strip()}\n>>>"
+
+
+def _extra_parents(graph: Graph, node: Node) -> list[Node]:
+    """`ref` parents and any `follow` parent after the first: quoted in this node's user turn."""
+    out = []
+    follows = graph.parents(node.id, (EdgeRole.FOLLOW,))
+    for e in follows[1:]:
+        if e.parent_id in graph.nodes:
+            out.append(graph.nodes[e.parent_id])
+    for e in graph.parents(node.id, (EdgeRole.REF,)):
+        if e.parent_id in graph.nodes:
+            out.append(graph.nodes[e.parent_id])
+    return out
+
+
+def _needs_reasoning(target: ModelRef, node: Node) -> bool:
+    # DeepSeek rejects a follow-up whose earlier assistant turn made tool calls unless its
+    # reasoning_content comes back with it. Only for the same model's own turns.
+    return target.provider == "deepseek" and bool(node.meta.get("tool_calls")) and node.model == str(target)
+
+
+def messages_for_chain(
+    graph: Graph,
+    nodes: list[Node],
+    target: str,
+    *,
+    quote_foreign: bool = False,
+    display: dict[str, str] | None = None,
+) -> list[Message]:
+    target_ref = ModelRef.parse(target)
+    msgs: list[Message] = []
+    for node in nodes:
+        if node.kind in (NodeKind.PROMPT, NodeKind.NOTE):
+            parts = [quoted(p, display) for p in _extra_parents(graph, node)]
+            if node.text.strip():
+                parts.append(node.text)
+            if parts:
+                msgs.append(Message("user", "\n\n".join(parts)))
+        elif node.is_answer:
+            if not node.text.strip():
+                continue  # an answer that never produced text contributes no turn
+            if quote_foreign and node.model and node.model != target:
+                msgs.append(Message("user", quoted(node, display)))
+                continue
+            reasoning = node.reasoning if _needs_reasoning(target_ref, node) else None
+            msgs.append(Message("assistant", node.text, reasoning=reasoning, model=node.model))
+    return normalise(msgs)
+
+
+def normalise(msgs: list[Message]) -> list[Message]:
+    """Merge consecutive same-role turns; start with a user turn."""
+    out: list[Message] = []
+    for m in msgs:
+        if out and out[-1].role == m.role:
+            prev = out[-1]
+            out[-1] = Message(
+                prev.role,
+                f"{prev.content}\n\n{m.content}",
+                reasoning=prev.reasoning or m.reasoning,
+                model=prev.model if prev.model == m.model else None,
+            )
+        else:
+            out.append(Message(m.role, m.content, reasoning=m.reasoning, model=m.model))
+    while out and out[0].role != "user":
+        first = out.pop(0)
+        out.insert(0, Message("user", f"(Earlier answer from {first.model or 'a model'}:)\n\n{first.content}"))
+        out = normalise(out)
+    return out
+
+
+def system_for(nodes: list[Node], override: str | None = None) -> str | None:
+    if override:
+        return override
+    for node in reversed(nodes):
+        if node.kind == NodeKind.PROMPT and node.params.system:
+            return node.params.system
+    return None
+
+
+def build_context(
+    graph: Graph,
+    prompt_id: str,
+    target: str,
+    *,
+    system: str | None = None,
+    quote_foreign: bool = False,
+    display: dict[str, str] | None = None,
+) -> BuiltContext:
+    """Messages for sending prompt `prompt_id` (already in `graph`) to model `target`."""
+    nodes = chain(graph, prompt_id)
+    return BuiltContext(
+        system_for(nodes, system),
+        messages_for_chain(graph, nodes, target, quote_foreign=quote_foreign, display=display),
+    )
+
+
+def build_synthesis_context(
+    graph: Graph,
+    source_ids: list[str],
+    target: str,
+    kind: str = "merge",
+    instruction: str | None = None,
+    *,
+    system: str | None = None,
+    display: dict[str, str] | None = None,
+) -> BuiltContext:
+    """Messages for a synthesis over several answers: the first source's history and question, then
+    every answer labelled by model, then the instruction, all in the final user turn."""
+    sources = [graph.nodes[s] for s in source_ids if s in graph.nodes]
+    if not sources:
+        raise ValueError("a synthesis needs at least one answer as its source")
+    first_prompt = primary_parent(graph, sources[0])
+    history = chain(graph, first_prompt.id) if first_prompt is not None else []
+    msgs = messages_for_chain(graph, history, target, display=display)
+    prompts = {p.id if (p := primary_parent(graph, s)) else "" for s in sources}
+    blocks = [f"Here are {len(sources)} answers{' to this question' if len(prompts) == 1 else ''} "
+              "from different models:"]
+    for i, src in enumerate(sources, 1):
+        head = f"## Answer {i} — {label(src, display)}"
+        src_prompt = primary_parent(graph, src)
+        if len(prompts) > 1 and src_prompt is not None:
+            head += f"\n(in reply to: {src_prompt.text.strip()[:300]})"
+        body = src.text.strip() or "(no text: this answer failed)"
+        blocks.append(f"{head}\n\n{body}")
+    if kind == "custom":
+        text = (instruction or "").strip()
+        if not text:
+            raise ValueError("a custom synthesis needs an instruction")
+    else:
+        text = SYNTHESIS_INSTRUCTIONS.get(kind)
+        if text is None:
+            raise ValueError(f"unknown synthesis kind {kind!r}: use merge, judge, compare or custom")
+        if instruction:
+            text = f"{text}\n\n{instruction.strip()}"
+    blocks.append(text)
+    msgs.append(Message("user", "\n\n".join(blocks)))
+    return BuiltContext(system_for(history, system), normalise(msgs))

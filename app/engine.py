@@ -1,0 +1,640 @@
+"""The engine: fan-out of one prompt to several models, one owned task per lane.
+
+Async contract: every public method runs on the asyncio event loop thread (qasync's in the GUI).
+`ask`, `synthesize` and `rerun` create nodes and edges in the store synchronously, start one task per
+response node and return at once; the tasks stream provider events into the nodes. Listeners are
+called on the loop thread for every change (`created`, `text`, `reasoning`, `status`, `usage`,
+`retry`, `phase`): they must be cheap (the GUI throttles its repaints). Streamed text reaches the store
+at most `persist_interval` seconds after it arrives and at every status change; never per token.
+One lane's failure never touches another: each task catches everything and ends its own node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from app.catalog import Catalog, estimate_tokens, load_catalog
+from app.config import Settings
+from app.context import BuiltContext, build_context, build_synthesis_context, primary_parent
+from app.domain import (
+    Edge,
+    EdgeRole,
+    ErrorInfo,
+    Graph,
+    ModelRef,
+    Node,
+    NodeKind,
+    NodeStatus,
+    Owner,
+    Params,
+    SendMode,
+    Timing,
+    Usage,
+)
+from app.events import Finish, ReasoningDelta, ResponseMeta, Retrying, StreamError, TextDelta
+from app.events import Usage as UsageEvent
+from app.layout import place_fanout, place_follow, place_root_prompt, place_synthesis
+from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
+from app.providers.retry import stream_with_retries
+from app.repository import Repository
+
+log = logging.getLogger(__name__)
+
+NodeListener = Callable[[Node, str], None]
+ProviderFactory = Callable[[ProviderConfig, httpx.AsyncClient], Provider]
+
+ASSUMED_OUTPUT_TOKENS = 1000  # for "estimated cost" before sending; labelled as such in the UI/CLI
+HEARTBEAT_S = 2.0
+
+
+@dataclass(slots=True)
+class Target:
+    """One model to send to, with its parameters (filtered against the catalog before sending)."""
+
+    model: str  # "provider:model"
+    params: Params = field(default_factory=Params)
+
+
+@dataclass(slots=True)
+class Run:
+    node: Node  # the response (or synthesis) node being streamed
+    prompt: Node | None
+    context: BuiltContext
+    params: Params
+    dropped_params: list[str] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    last_persist: float = 0.0
+    flush_handle: asyncio.TimerHandle | None = None
+    first_token_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.node.model} {self.node.status.value}>"
+
+    @property
+    def done(self) -> bool:
+        return self.task is None or self.task.done()
+
+
+@dataclass(slots=True)
+class PlannedCall:
+    """The context lens: what one target would receive, without sending or storing anything."""
+
+    model: str
+    system: str | None
+    messages: list[Message]
+    params: Params
+    dropped_params: list[str]
+    input_tokens_est: int
+    output_tokens_est: int
+    cost_in_est_usd: float | None
+    cost_est_usd: float | None  # input + ASSUMED_OUTPUT_TOKENS of output
+    context_window: int | None
+    warnings: list[str]
+    parent_id: str | None = None
+
+
+@dataclass(slots=True)
+class AskResult:
+    prompts: list[Node]
+    runs: list[Run]
+
+
+class EngineError(ValueError):
+    """Bad input to an engine operation (empty prompt, unknown node); the message is for the user."""
+
+
+def _now_dt() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        repo: Repository,
+        settings: Settings,
+        *,
+        catalog: Catalog | None = None,
+        client: httpx.AsyncClient | None = None,
+        max_retries: int = 2,
+        persist_interval: float = 0.25,
+        provider_factory: ProviderFactory | None = None,
+    ) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.catalog = catalog or load_catalog(settings.data_dir)
+        self._client = client
+        self._own_client = client is None
+        self.max_retries = max_retries
+        self.persist_interval = persist_interval
+        self._factory = provider_factory or make_provider
+        self._listeners: list[NodeListener] = []
+        self.runs: dict[str, Run] = {}
+        self._local_locks: dict[str, asyncio.Semaphore] = {}
+        self._heartbeat_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Engine running={len(self.runs)}>"
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, fn: NodeListener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: NodeListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(fn)
+
+    def _notify(self, node: Node, change: str) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(node, change)
+            except Exception:
+                log.exception("node listener failed on %s", change)
+
+    # ------------------------------------------------------------------ client
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    async def aclose(self) -> None:
+        self.cancel_all()
+        await self.wait()
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+            self._heartbeat_task = None
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ------------------------------------------------------------------ planning
+    def _display(self) -> dict[str, str]:
+        return {m.ref: m.display for m in self.catalog.models()}
+
+    def _targets_for(
+        self, graph: Graph, text: str, targets: Sequence[Target], parents: Sequence[str], mode: SendMode
+    ) -> list[tuple[list[str], list[Target]]]:
+        """[(prompt parent ids, targets)] — one entry per prompt to create."""
+        for pid in parents:
+            if pid not in graph.nodes:
+                raise EngineError(f"no card {pid} in this session")
+        if not parents:
+            return [([], list(targets))]
+        if mode == SendMode.SHARED:
+            chosen = list(targets)
+            if not chosen:
+                seen: list[str] = []
+                for pid in parents:
+                    m = graph.nodes[pid].model
+                    if m and m not in seen:
+                        seen.append(m)
+                chosen = [Target(m) for m in seen]
+            return [(list(parents), chosen)]
+        out: list[tuple[list[str], list[Target]]] = []
+        by_model = {t.model: t for t in targets}
+        for pid in parents:
+            parent = graph.nodes[pid]
+            if parent.is_answer and parent.model:
+                tgt = by_model.get(parent.model) or Target(parent.model, Params.from_dict(parent.params.to_dict()))
+                out.append(([pid], [tgt]))
+            else:
+                out.append(([pid], list(targets)))
+        return out
+
+    def _check_targets(self, targets: Sequence[Target]) -> None:
+        if not targets:
+            raise EngineError("choose at least one model")
+        for t in targets:
+            ref = ModelRef.parse(t.model)
+            if ref.provider not in self.settings.providers:
+                known = ", ".join(sorted(self.settings.providers))
+                raise EngineError(f"unknown provider {ref.provider!r} in {t.model!r}: use one of {known}")
+
+    def plan(
+        self,
+        session_id: str | None,
+        text: str,
+        targets: Sequence[Target],
+        *,
+        parents: Sequence[str] = (),
+        mode: SendMode = SendMode.LANES,
+        system: str | None = None,
+    ) -> list[PlannedCall]:
+        """The exact messages, token and cost estimates per call, without sending or storing."""
+        graph = self.repo.load_graph(session_id) if session_id else Graph(session=_scratch_session())
+        calls: list[PlannedCall] = []
+        for parent_ids, tgts in self._targets_for(graph, text, targets, parents, mode):
+            self._check_targets(tgts)
+            prompt = Node(graph.session.id, NodeKind.PROMPT, text, params=Params(system=system))
+            scratch = Graph(graph.session, dict(graph.nodes), list(graph.edges))
+            scratch.add(prompt)
+            self._link_prompt(scratch, prompt, parent_ids)
+            for t in tgts:
+                built = build_context(scratch, prompt.id, t.model, system=t.params.system or system,
+                                      display=self._display())
+                calls.append(self._planned(t, built, parent_ids[0] if parent_ids else None))
+        return calls
+
+    def plan_synthesis(self, session_id: str, source_ids: Sequence[str], model: str, kind: str = "merge",
+                       instruction: str | None = None) -> PlannedCall:
+        graph = self.repo.load_graph(session_id)
+        built = build_synthesis_context(graph, list(source_ids), model, kind, instruction, display=self._display())
+        return self._planned(Target(model), built, None)
+
+    def _planned(self, target: Target, built: BuiltContext, parent_id: str | None) -> PlannedCall:
+        info = self.catalog.info(target.model)
+        filtered = self.catalog.filter_params(target.model, target.params)
+        tokens = estimate_tokens(built.system or "") + sum(estimate_tokens(m.content) + 4 for m in built.messages)
+        out_est = min(ASSUMED_OUTPUT_TOKENS, filtered.params.max_tokens or ASSUMED_OUTPUT_TOKENS)
+        warnings: list[str] = []
+        if not info.known:
+            warnings.append(f"{target.model} is not in the catalog: cost unknown")
+        if filtered.dropped:
+            warnings.append(f"not sent to {target.model} (not accepted): {', '.join(filtered.dropped)}")
+        if info.context_window and tokens > info.context_window:
+            warnings.append(
+                f"about {tokens:,} tokens is more than {target.model}'s context window of {info.context_window:,}"
+            )
+        return PlannedCall(
+            model=target.model,
+            system=built.system,
+            messages=built.messages,
+            params=filtered.params,
+            dropped_params=filtered.dropped,
+            input_tokens_est=tokens,
+            output_tokens_est=out_est,
+            cost_in_est_usd=self.catalog.estimate_cost(target.model, tokens, 0),
+            cost_est_usd=self.catalog.estimate_cost(target.model, tokens, out_est),
+            context_window=info.context_window,
+            warnings=warnings,
+            parent_id=parent_id,
+        )
+
+    # ------------------------------------------------------------------ operations
+    @staticmethod
+    def _link_prompt(graph: Graph, prompt: Node, parent_ids: Sequence[str]) -> list[Edge]:
+        edges = []
+        for i, pid in enumerate(parent_ids):
+            role = EdgeRole.FOLLOW if i == 0 else EdgeRole.REF
+            edges.append(graph.link(pid, prompt.id, role))
+        return edges
+
+    def ask(
+        self,
+        session_id: str,
+        text: str,
+        targets: Sequence[Target],
+        *,
+        parents: Sequence[str] = (),
+        mode: SendMode = SendMode.LANES,
+        system: str | None = None,
+    ) -> AskResult:
+        """Create the prompt card(s) and one response card per target, and start streaming."""
+        if not text or not text.strip():
+            raise EngineError("the prompt is empty: type a question first")
+        graph = self.repo.load_graph(session_id)
+        plan = self._targets_for(graph, text, targets, parents, mode)
+        for _, tgts in plan:
+            self._check_targets(tgts)
+        new_nodes: list[Node] = []
+        new_edges: list[Edge] = []
+        pending: list[tuple[Node, Node, Target]] = []
+        prompts: list[Node] = []
+        for parent_ids, tgts in plan:
+            prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system))
+            graph.add(prompt)
+            new_edges += self._link_prompt(graph, prompt, parent_ids)
+            if parent_ids:
+                place_follow(graph, prompt, graph.nodes[parent_ids[0]])
+            else:
+                place_root_prompt(graph, prompt)
+            responses = []
+            for t in tgts:
+                resp = self._new_answer(session_id, NodeKind.RESPONSE, t)
+                graph.add(resp)
+                new_edges.append(graph.link(prompt.id, resp.id, EdgeRole.REPLY))
+                responses.append(resp)
+                pending.append((prompt, resp, t))
+            place_fanout(graph, prompt, responses)
+            prompts.append(prompt)
+            new_nodes += [prompt, *responses]
+        runs = []
+        display = self._display()
+        for prompt, resp, t in pending:
+            built = build_context(graph, prompt.id, t.model, system=t.params.system or system, display=display)
+            runs.append(self._prepare_run(resp, prompt, built, t))
+        self.repo.add_nodes(new_nodes, new_edges)
+        for node in new_nodes:
+            self._notify(node, "created")
+        for run in runs:
+            self._start(run)
+        return AskResult(prompts, runs)
+
+    def _new_answer(self, session_id: str, kind: NodeKind, target: Target, meta: dict | None = None) -> Node:
+        ref = ModelRef.parse(target.model)
+        canonical = self.catalog.canonical(str(ref))
+        filtered = self.catalog.filter_params(canonical, target.params)
+        node = Node(session_id, kind, "", model=canonical, params=filtered.params, status=NodeStatus.PENDING,
+                    owner=Owner.here(), meta=dict(meta or {}))
+        node.meta["phase"] = "queued"
+        if filtered.dropped:
+            node.meta["dropped_params"] = filtered.dropped
+        return node
+
+    def _prepare_run(self, node: Node, prompt: Node | None, built: BuiltContext, target: Target) -> Run:
+        return Run(node=node, prompt=prompt, context=built, params=node.params,
+                   dropped_params=list(node.meta.get("dropped_params", [])))
+
+    def synthesize(
+        self,
+        session_id: str,
+        source_ids: Sequence[str],
+        model: str,
+        kind: str = "merge",
+        instruction: str | None = None,
+        params: Params | None = None,
+    ) -> Run:
+        """A synthesis card over several answers (merge, judge, compare or a custom instruction)."""
+        graph = self.repo.load_graph(session_id)
+        sources = [graph.nodes[s] for s in source_ids if s in graph.nodes]
+        if len(sources) < 1:
+            raise EngineError("select at least one answer to synthesize")
+        target = Target(model, params or Params())
+        self._check_targets([target])
+        built = build_synthesis_context(graph, [s.id for s in sources], model, kind, instruction,
+                                        display=self._display())
+        node = self._new_answer(session_id, NodeKind.SYNTHESIS, target,
+                                {"instruction_kind": kind, "instruction": instruction})
+        graph.add(node)
+        edges = [graph.link(s.id, node.id, EdgeRole.SOURCE) for s in sources]
+        place_synthesis(graph, node, sources)
+        run = self._prepare_run(node, None, built, target)
+        self.repo.add_nodes([node], edges)
+        self._notify(node, "created")
+        self._start(run)
+        return run
+
+    def rerun(self, node_id: str, model: str | None = None, params: Params | None = None) -> Run:
+        """Re-run an answer (same or another model) as a sibling; the original stays as it is."""
+        old = self.repo.get_node(node_id)
+        if old is None or not old.is_answer:
+            raise EngineError("only a model's answer can be re-run")
+        graph = self.repo.load_graph(old.session_id)
+        target = Target(model or old.model or "", params or Params.from_dict(old.params.to_dict()))
+        if old.kind == NodeKind.SYNTHESIS:
+            srcs = [e.parent_id for e in graph.parents(old.id, (EdgeRole.SOURCE,))]
+            return self.synthesize(old.session_id, srcs, target.model, str(old.meta.get("instruction_kind", "merge")),
+                                   old.meta.get("instruction"), target.params)
+        self._check_targets([target])
+        prompt = primary_parent(graph, old)
+        if prompt is None:
+            raise EngineError("this answer has no prompt to re-run")
+        node = self._new_answer(old.session_id, NodeKind.RESPONSE, target, {"rerun_of": old.id})
+        graph.add(node)
+        edge = graph.link(prompt.id, node.id, EdgeRole.REPLY)
+        siblings = [graph.nodes[e.child_id] for e in graph.children(prompt.id, (EdgeRole.REPLY,))]
+        node.x = max(s.x for s in siblings) + (old.width or 460.0) + 48.0
+        node.y = old.y
+        built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self._display())
+        run = self._prepare_run(node, prompt, built, target)
+        self.repo.add_nodes([node], [edge])
+        self._notify(node, "created")
+        self._start(run)
+        return run
+
+    # ------------------------------------------------------------------ control
+    def cancel(self, node_id: str) -> bool:
+        run = self.runs.get(node_id)
+        if run is None or run.task is None or run.task.done():
+            return False
+        run.task.cancel()
+        return True
+
+    def cancel_all(self) -> None:
+        for node_id in list(self.runs):
+            self.cancel(node_id)
+
+    def is_running(self, node_id: str) -> bool:
+        run = self.runs.get(node_id)
+        return run is not None and not run.done
+
+    @property
+    def running_count(self) -> int:
+        return sum(1 for r in self.runs.values() if not r.done)
+
+    async def wait(self, runs: Sequence[Run] | None = None) -> None:
+        tasks = [r.task for r in (runs if runs is not None else list(self.runs.values())) if r.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ streaming
+    def _start(self, run: Run) -> None:
+        run.task = asyncio.get_running_loop().create_task(self._stream(run), name=f"lane {run.node.model}")
+        self.runs[run.node.id] = run
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(), name="heartbeat")
+
+    async def _heartbeat(self) -> None:
+        """Refresh the owner heartbeat of live nodes so other processes do not think they were cut."""
+        while self.running_count:
+            await asyncio.sleep(HEARTBEAT_S)
+            for run in list(self.runs.values()):
+                if not run.done and run.node.owner is not None:
+                    run.node.owner.heartbeat = time.time()
+                    self._persist(run)
+
+    def _set_phase(self, run: Run, phase: str) -> None:
+        if run.node.meta.get("phase") != phase:
+            run.node.meta["phase"] = phase
+            self._notify(run.node, "phase")
+
+    def _schedule_persist(self, run: Run) -> None:
+        if run.flush_handle is not None:
+            return
+        delay = max(0.0, run.last_persist + self.persist_interval - time.monotonic())
+        run.flush_handle = asyncio.get_running_loop().call_later(delay, self._flush, run)
+
+    def _flush(self, run: Run) -> None:
+        run.flush_handle = None
+        self._persist(run)
+
+    def _persist(self, run: Run) -> None:
+        run.last_persist = time.monotonic()
+        node = run.node
+        if node.owner is not None:
+            node.owner.heartbeat = time.time()
+        try:
+            self.repo.update_stream(node)
+            node.meta.pop("persist_error", None)
+        except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
+            log.error("could not save %s: %s", node.id, exc)
+            node.meta["persist_error"] = f"not saved yet: {exc}"
+            self._notify(node, "status")
+
+    async def _stream(self, run: Run) -> None:
+        node = run.node
+        ref = ModelRef.parse(node.model or "")
+        started_wall = _now_dt()
+        t0 = time.monotonic()
+        try:
+            cfg = self.settings.providers.get(ref.provider)
+            if cfg is None:
+                raise _Fail("bad_request", f"unknown provider {ref.provider!r}")
+            if not cfg.local and not cfg.api_key:
+                raise _Fail("auth", f"No API key for {ref.provider}: {self.settings.key_hint(ref.provider)}.")
+            provider = self._factory(cfg, self.client)
+            info = self.catalog.info(str(ref))
+            request = ProviderRequest(
+                model=ref.model,
+                messages=run.context.messages,
+                params=Params(**{**run.params.to_dict(), "system": run.context.system}),
+                accepts=info.accepts,
+            )
+            lock = self._local_locks.setdefault(cfg.id, asyncio.Semaphore(1)) if cfg.local else None
+            if lock is not None and lock.locked():
+                self._set_phase(run, "queued")
+            async with lock if lock is not None else contextlib.nullcontext():
+                self._set_phase(run, "connecting")
+                t0 = time.monotonic()
+                async for ev in stream_with_retries(provider, request, self.max_retries):
+                    if isinstance(ev, TextDelta | ReasoningDelta):
+                        if run.first_token_at is None:
+                            run.first_token_at = time.monotonic()
+                            node.timing.ttft_ms = round((run.first_token_at - t0) * 1000)
+                            node.status = NodeStatus.STREAMING
+                            node.meta.pop("retry", None)
+                            self._notify(node, "status")
+                            self._persist(run)
+                        if isinstance(ev, TextDelta):
+                            node.text += ev.text
+                            self._set_phase(run, "streaming")
+                            self._notify(node, "text")
+                        else:
+                            node.reasoning += ev.text
+                            self._set_phase(run, "thinking")
+                            self._notify(node, "reasoning")
+                        self._schedule_persist(run)
+                    elif isinstance(ev, UsageEvent):
+                        _merge_usage(node.usage, ev)
+                        if ev.cost_usd is not None:
+                            node.reported_cost_usd = ev.cost_usd
+                        self._notify(node, "usage")
+                    elif isinstance(ev, Finish):
+                        node.finish = ev.reason
+                        if ev.reason == "error":
+                            node.status = NodeStatus.ERROR
+                            node.error = node.error or ErrorInfo("server", "the provider ended the answer with an error")
+                        else:
+                            node.status = NodeStatus.DONE
+                    elif isinstance(ev, StreamError):
+                        node.status = NodeStatus.ERROR
+                        node.finish = "error"
+                        node.error = ErrorInfo(ev.kind, ev.message, ev.status)
+                    elif isinstance(ev, Retrying):
+                        node.meta["retry"] = {
+                            "attempt": ev.attempt,
+                            "max": ev.max_retries,
+                            "delay": ev.delay,
+                            "at": time.time() + ev.delay,
+                            "error": ev.error.message,
+                        }
+                        t0 = time.monotonic() + ev.delay
+                        self._notify(node, "retry")
+                    elif isinstance(ev, ResponseMeta):
+                        if ev.request_id:
+                            node.meta["request_id"] = ev.request_id
+                            log.info("%s request-id %s status %s", node.model, ev.request_id, ev.status)
+            if node.status in (NodeStatus.PENDING, NodeStatus.STREAMING):
+                # The provider contract promises a terminal event; never call a silent end a success.
+                node.status = NodeStatus.ERROR
+                node.finish = "error"
+                node.error = ErrorInfo("bad_stream", "connection closed mid-answer")
+        except _Fail as fail:
+            node.status = NodeStatus.ERROR
+            node.finish = "error"
+            node.error = ErrorInfo(fail.kind, fail.message, None)
+        except asyncio.CancelledError:
+            node.status = NodeStatus.STOPPED
+            node.finish = node.finish if node.finish and node.finish != "error" else None
+            self._finalise(run, t0, started_wall)
+            raise
+        except Exception as exc:  # a bug must end this lane only, with its text kept
+            log.exception("lane %s failed", node.model)
+            node.status = NodeStatus.ERROR
+            node.finish = "error"
+            node.error = ErrorInfo("bad_stream", f"internal error: {type(exc).__name__}: {exc}")
+        self._finalise(run, t0, started_wall)
+
+    def _finalise(self, run: Run, t0: float, started_wall: datetime) -> None:
+        node = run.node
+        if run.flush_handle is not None:
+            run.flush_handle.cancel()
+            run.flush_handle = None
+        end = time.monotonic()
+        node.timing = Timing(ttft_ms=node.timing.ttft_ms, duration_ms=round((end - t0) * 1000))
+        node.meta.pop("retry", None)
+        node.meta["phase"] = node.status.value
+        node.meta["started_at"] = started_wall.isoformat(timespec="seconds")
+        if node.model:
+            node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
+        if node.usage.output and run.first_token_at is not None:
+            gen_s = end - run.first_token_at
+            if gen_s > 0:
+                node.meta["tokens_per_s"] = round(node.usage.output / gen_s, 1)
+        node.owner = None
+        try:
+            self.repo.update_node(node)
+            node.meta.pop("persist_error", None)
+        except Exception as exc:
+            log.error("could not save the final state of %s: %s", node.id, exc)
+            node.meta["persist_error"] = f"not saved: {exc}"
+        self.runs.pop(node.id, None)
+        self._notify(node, "status")
+
+
+class _Fail(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _merge_usage(usage: Usage, ev: UsageEvent) -> None:
+    for name in ("input", "cached_input", "cache_write", "output", "reasoning"):
+        value = getattr(ev, name)
+        if value is not None:
+            setattr(usage, name, value)
+
+
+def tokens_per_second(node: Node) -> float | None:
+    tps = node.meta.get("tokens_per_s")
+    if isinstance(tps, (int, float)):
+        return float(tps)
+    t = node.timing
+    if node.usage.output and t.duration_ms and t.ttft_ms is not None and t.duration_ms > t.ttft_ms:
+        return round(node.usage.output / ((t.duration_ms - t.ttft_ms) / 1000), 1)
+    return None
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """The one shared HTTP client: connect timeout from settings; reads are bounded by the providers'
+    idle timeout, so httpx's own read timeout is off."""
+    timeout = httpx.Timeout(connect=settings.connect_timeout, read=None, write=30.0, pool=30.0)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+
+
+def _scratch_session() -> object:
+    from app.domain import Session
+
+    return Session(title="(dry run)")

@@ -1,0 +1,715 @@
+"""`triptych` command line: the same engine and store as the GUI, without Qt (DESIGN.md, CLI contract).
+
+Exit status: 0 when every model finished without error, 1 when any failed, 2 for bad usage.
+Composition root: the only place in app/ (with __main__) that imports storage and (lazily) ui.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from app import __version__
+from app.catalog import Catalog, load_catalog
+from app.config import ConfigError, Settings, keyring_backend_name, load_settings
+from app.domain import Graph, ModelRef, Node, NodeKind, NodeStatus, Params, SendMode, Session
+from app.engine import Engine, EngineError, PlannedCall, Run, Target, make_client, tokens_per_second
+from app.logs import setup_logging
+from app.repository import Repository, StoreError
+
+
+class UsageError(Exception):
+    """Bad usage: one line naming the fix, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+def usage_json(node: Node) -> dict[str, int | None]:
+    u = node.usage
+    return {
+        "input_tokens": u.input,
+        "cached_input_tokens": u.cached_input,
+        "cache_write_tokens": u.cache_write,
+        "output_tokens": u.output,
+        "reasoning_tokens": u.reasoning,
+    }
+
+
+def node_json(node: Node) -> dict[str, Any]:
+    """The `ask --json` object for one node (DESIGN.md)."""
+    cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
+    return {
+        "session_id": node.session_id,
+        "node_id": node.id,
+        "model": node.model,
+        "status": node.status.value,
+        "text": node.text,
+        "reasoning": node.reasoning,
+        "finish": node.finish,
+        "error": node.error.to_dict() if node.error else None,
+        "usage": usage_json(node),
+        "cost_usd": cost,
+        "timing": node.timing.to_dict(),
+    }
+
+
+def _ts(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
+
+    p = _Parser(prog="triptych", description="Ask several models the same question, side by side.",
+                parents=[common])
+    p.add_argument("--version", action="version", version=f"triptych {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    sub.add_parser("gui", parents=[common], help="open the app (the default)")
+
+    a = sub.add_parser("ask", parents=[common], help="send a prompt to one or more models")
+    a.add_argument("-m", "--model", action="append", default=[], metavar="PROVIDER:MODEL",
+                   help="a model to ask (repeatable); default: one each from DeepSeek, Anthropic, OpenAI")
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--session", help="add to this session (id, unique prefix, or 'last')")
+    g.add_argument("--new", action="store_true", help="start a new session (the default)")
+    a.add_argument("--parent", action="append", default=[], metavar="NODE_ID",
+                   help="continue from this card (repeatable)")
+    a.add_argument("--mode", choices=["lanes", "shared"], help="with --parent: lanes (default) or shared")
+    a.add_argument("--system", help="system prompt")
+    a.add_argument("--temperature", type=float, help="sampling temperature (where the model accepts it)")
+    a.add_argument("--max-tokens", type=int, help="maximum output tokens")
+    a.add_argument("--thinking", choices=["on", "off"], help="reasoning on/off (where the model has a switch)")
+    a.add_argument("--effort", help="reasoning effort (low, medium, high, ...; where accepted)")
+    a.add_argument("--max-retries", type=int, default=2, help="retries before the first token (default 2)")
+    a.add_argument("--dry-run", action="store_true", help="print each model's messages and estimates; send nothing")
+    a.add_argument("--json", action="store_true", help="one JSON object per model per line, at the end")
+    a.add_argument("prompt", nargs="*", help="the prompt ('-' reads standard input)")
+
+    s = sub.add_parser("sessions", parents=[common], help="list sessions")
+    s.add_argument("--json", action="store_true")
+
+    sh = sub.add_parser("show", parents=[common], help="print the tree of a session")
+    sh.add_argument("session")
+    sh.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("export", parents=[common], help="export a session")
+    e.add_argument("session")
+    e.add_argument("--format", "-f", required=True, choices=["md", "html", "json", "canvas", "png"])
+    e.add_argument("-o", "--output", help="output file (default: a name from the session title; '-' = stdout)")
+    e.add_argument("--no-reasoning", action="store_true", help="leave reasoning out")
+    e.add_argument("--path", metavar="NODE_ID", help="only the path to this card, not every branch")
+
+    i = sub.add_parser("import", parents=[common], help="import a .json or .canvas file")
+    i.add_argument("file")
+
+    m = sub.add_parser("models", parents=[common], help="list known models with prices and context size")
+    m.add_argument("provider", nargs="?")
+    m.add_argument("--refresh", action="store_true", help="merge each provider's GET /models")
+    m.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("diff", parents=[common], help="word-level diff of two answers")
+    d.add_argument("node_a")
+    d.add_argument("node_b")
+
+    sub.add_parser("doctor", parents=[common], help="versions, data dir, DB health, keys, connectivity")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+class Ctx:
+    """Settings, catalog and store for one command; opened lazily."""
+
+    def __init__(self, data_dir: str | None) -> None:
+        try:
+            self.settings: Settings = load_settings(data_dir)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from exc
+        self.catalog: Catalog = load_catalog(self.settings)
+        self._repo: Repository | None = None
+        keys = [c.api_key for c in self.settings.providers.values() if c.api_key]
+        setup_logging(self.settings.data_dir, keys)
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            from storage import open_store
+
+            self._repo = open_store(self.settings.data_dir)
+            self._repo.mark_orphans_interrupted()
+        return self._repo
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+
+    def session_id(self, ref: str) -> str:
+        sid = self.repo.resolve_session(ref)
+        if sid is None:
+            raise UsageError(f"no session {ref!r}: list them with `triptych sessions`")
+        return sid
+
+    def node(self, ref: str) -> Node:
+        nid = self.repo.resolve_node(ref)
+        node = self.repo.get_node(nid) if nid else None
+        if node is None:
+            raise UsageError(f"no card {ref!r}: see the node ids with `triptych show SESSION`")
+        return node
+
+
+def _read_prompt(words: list[str]) -> str:
+    if words == ["-"]:
+        text = sys.stdin.read()
+    else:
+        text = " ".join(words)
+    if not text.strip():
+        raise UsageError("the prompt is empty: give it as an argument, or '-' to read standard input")
+    return text
+
+
+def _parse_models(refs: list[str]) -> list[str]:
+    out = []
+    for r in refs:
+        try:
+            out.append(str(ModelRef.parse(r)))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+    return out
+
+
+def _check_providers(ctx: Ctx, models: Sequence[str], need_keys: bool = True) -> None:
+    for m in models:
+        ref = ModelRef.parse(m)
+        cfg = ctx.settings.providers.get(ref.provider)
+        if cfg is None:
+            known = ", ".join(sorted(ctx.settings.providers))
+            raise UsageError(f"unknown provider {ref.provider!r} in {m!r}: use one of {known}, "
+                             "or define it in providers.toml")
+        if need_keys and not cfg.local and not cfg.api_key:
+            raise UsageError(f"no API key for {ref.provider}: {ctx.settings.key_hint(ref.provider)}")
+
+
+def _params(args: argparse.Namespace) -> Params:
+    if args.max_tokens is not None and args.max_tokens <= 0:
+        raise UsageError("--max-tokens must be a positive number")
+    if args.max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    thinking = None if args.thinking is None else args.thinking == "on"
+    return Params(system=args.system, temperature=args.temperature, max_tokens=args.max_tokens,
+                  thinking=thinking, effort=args.effort)
+
+
+def _money(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
+
+
+# ---------------------------------------------------------------------------------------------- ask
+def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
+    models = _parse_models(args.model)
+    prompt = _read_prompt(args.prompt)
+    params = _params(args)
+    parents: list[Node] = [ctx.node(p) for p in args.parent]
+    mode = SendMode(args.mode) if args.mode else SendMode.LANES
+    if args.mode and not parents:
+        raise UsageError("--mode needs --parent: it says how to continue from earlier cards")
+    if parents:
+        sessions = {p.session_id for p in parents}
+        if len(sessions) > 1:
+            raise UsageError("all --parent cards must be in one session")
+        session_id = parents[0].session_id
+        if args.session and ctx.session_id(args.session) != session_id:
+            raise UsageError("--session and --parent name different sessions")
+    else:
+        session_id = ctx.session_id(args.session) if args.session else ""
+    if not models and not (parents and mode == SendMode.LANES and all(p.model for p in parents)):
+        if parents and mode == SendMode.SHARED:
+            models = [p.model for p in parents if p.model]
+            models = list(dict.fromkeys(models))
+        if not models:
+            models = ctx.catalog.default_models(ctx.settings)
+        if not models:
+            raise UsageError("no model chosen and no provider has a key: pass -m PROVIDER:MODEL and set its key "
+                             "(e.g. DEEPSEEK_API_KEY)")
+    lane_models = [p.model for p in parents if p.model] if parents and mode == SendMode.LANES else []
+    _check_providers(ctx, [*models, *lane_models], need_keys=not args.dry_run)
+    for m in dict.fromkeys([*models, *lane_models]):
+        if ctx.catalog.get(m) is None:
+            print(f"triptych: warning: {m} is not in the model catalog; its cost will be shown as unknown",
+                  file=sys.stderr)
+    targets = [Target(m, Params.from_dict(params.to_dict())) for m in models]
+    for t in targets:
+        dropped = ctx.catalog.filter_params(t.model, t.params).dropped
+        if dropped:
+            print(f"triptych: note: not sent to {t.model} (not accepted): {', '.join(dropped)}", file=sys.stderr)
+
+    if args.dry_run:
+        engine = Engine(ctx.repo if session_id else _NullRepo(), ctx.settings, catalog=ctx.catalog)
+        try:
+            calls = engine.plan(session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode,
+                                system=args.system)
+        except (EngineError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+        _print_plan(calls, args.json)
+        return 0
+
+    if not session_id:
+        title = " ".join(prompt.split())[:80] or "Untitled"
+        session = ctx.repo.create_session(Session(title=title))
+        session_id = session.id
+    return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args))
+
+
+class _NullRepo:
+    """For --dry-run without a session: nothing is read or written."""
+
+    def load_graph(self, session_id: str) -> Graph:
+        return Graph(Session(title="(dry run)"))
+
+
+def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
+    if as_json:
+        for c in calls:
+            print(json.dumps({
+                "model": c.model,
+                "system": c.system,
+                "messages": [{"role": m.role, "content": m.content} for m in c.messages],
+                "params": c.params.to_dict(),
+                "dropped_params": c.dropped_params,
+                "input_tokens_estimate": c.input_tokens_est,
+                "cost_estimate_usd": c.cost_in_est_usd,
+                "cost_estimate_with_output_usd": c.cost_est_usd,
+                "assumed_output_tokens": c.output_tokens_est,
+                "context_window": c.context_window,
+                "warnings": c.warnings,
+            }, ensure_ascii=False))
+        return
+    for c in calls:
+        print(f"=== {c.model}  (≈{c.input_tokens_est:,} input tokens, estimate)")
+        print(f"    estimated cost: {_money(c.cost_in_est_usd)} input, {_money(c.cost_est_usd)} "
+              f"with {c.output_tokens_est:,} output tokens")
+        for w in c.warnings:
+            print(f"    warning: {w}")
+        if c.system:
+            print("--- system")
+            print(textwrap.indent(c.system, "    "))
+        for msg in c.messages:
+            who = f"{msg.role} ({msg.model})" if msg.model else msg.role
+            print(f"--- {who}")
+            print(textwrap.indent(msg.content, "    "))
+        print()
+
+
+async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Target], parents: list[Node],
+                     mode: SendMode, args: argparse.Namespace) -> int:
+    client = make_client(ctx.settings)
+    engine = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog, client=client, max_retries=args.max_retries)
+    printer = None if args.json else _StreamPrinter(sys.stdout)
+    if printer is not None:
+        engine.add_listener(printer.on_change)
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl+C: stop waiting at once (text so far is already stored)
+            os._exit(130)
+        interrupted = True
+        print("\ntriptych: stopping; partial answers are kept (Ctrl+C again to quit at once)", file=sys.stderr)
+        engine.cancel_all()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    try:
+        try:
+            result = engine.ask(session_id, prompt, targets, parents=[p.id for p in parents], mode=mode,
+                                system=args.system)
+        except EngineError as exc:
+            raise UsageError(str(exc)) from exc
+        if printer is not None:
+            printer.set_runs(result.runs, len(result.runs) > 1)
+        await engine.wait(result.runs)
+        if printer is not None:
+            printer.finish()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+        await engine.aclose()
+        await client.aclose()
+    runs = result.runs
+    if args.json:
+        for run in runs:
+            print(json.dumps(node_json(run.node), ensure_ascii=False))
+    else:
+        _print_summary(ctx, runs)
+    sys.stdout.flush()
+    return 0 if all(r.node.status == NodeStatus.DONE for r in runs) else 1
+
+
+class _StreamPrinter:
+    """Streams text as it arrives: the first unfinished model live, the others buffered, one labelled
+    block each, in `-m` order."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.runs: list[Run] = []
+        self.labelled = False
+        self.current = 0
+        self.printed: dict[str, int] = {}
+        self.headed: set[str] = set()
+
+    def set_runs(self, runs: list[Run], labelled: bool) -> None:
+        self.runs = runs
+        self.labelled = labelled
+        self._pump()
+
+    def on_change(self, node: Node, change: str) -> None:
+        if self.runs and change in ("text", "status"):
+            self._pump()
+
+    def _pump(self) -> None:
+        while self.current < len(self.runs):
+            node = self.runs[self.current].node
+            if self.labelled and node.id not in self.headed:
+                self.headed.add(node.id)
+                sep = "\n" if self.current else ""
+                self.out.write(f"{sep}━━ {node.model} ━━\n")
+            done = self.printed.get(node.id, 0)
+            if len(node.text) > done:
+                self.out.write(node.text[done:])
+                self.printed[node.id] = len(node.text)
+            if node.status.is_live:
+                break
+            if node.text and not node.text.endswith("\n"):
+                self.out.write("\n")
+            if node.error:
+                self.out.write(f"[{node.status.value}: {node.error.message}]\n")
+            elif node.status == NodeStatus.STOPPED:
+                self.out.write("[stopped]\n")
+            elif node.finish == "length":
+                self.out.write("[cut off: the model hit its output token limit]\n")
+            self.current += 1
+        self.out.flush()
+
+    def finish(self) -> None:
+        self._pump()
+
+
+def _print_summary(ctx: Ctx, runs: list[Run]) -> None:
+    lines = []
+    for run in runs:
+        n = run.node
+        u = n.usage
+        tps = tokens_per_second(n)
+        cost = n.reported_cost_usd if n.reported_cost_usd is not None else n.cost_usd
+        parts = [
+            f"{n.model}: {n.status.value}",
+            f"ttft {n.timing.ttft_ms} ms" if n.timing.ttft_ms is not None else "ttft n/a",
+            f"{tps} tok/s" if tps else None,
+            f"in {u.input}" + (f" (cached {u.cached_input})" if u.cached_input else "") if u.input is not None else None,
+            f"out {u.output}" + (f" (reasoning {u.reasoning})" if u.reasoning else "") if u.output is not None else None,
+            f"cost {_money(cost)}",
+            f"node {n.id}",
+        ]
+        lines.append("  " + " · ".join(p for p in parts if p))
+    print("\n" + "\n".join(lines), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------- sessions / show
+def cmd_sessions(ctx: Ctx, args: argparse.Namespace) -> int:
+    rows = ctx.repo.list_sessions()
+    if args.json:
+        print(json.dumps([{"id": r.id, "title": r.title, "created_at": _ts(r.created_at),
+                           "updated_at": _ts(r.updated_at), "node_count": r.node_count} for r in rows],
+                         ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no sessions yet: try `triptych ask \"…\"`")
+        return 0
+    for r in rows:
+        print(f"{r.id}  {_ts(r.updated_at)}  {r.node_count:>4} cards  {r.title}")
+    return 0
+
+
+def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
+    sid = ctx.session_id(args.session)
+    graph = ctx.repo.load_graph(sid)
+    if args.json:
+        nodes = []
+        for node in graph.nodes.values():
+            obj = node_json(node)
+            obj.update({
+                "kind": node.kind.value,
+                "x": node.x,
+                "y": node.y,
+                "parents": [{"node_id": e.parent_id, "role": e.role.value} for e in graph.parents(node.id)],
+                "created_at": _ts(node.created_at),
+            })
+            nodes.append(obj)
+        s = graph.session
+        print(json.dumps({"session": {"id": s.id, "title": s.title, "created_at": _ts(s.created_at),
+                                      "updated_at": _ts(s.updated_at), "node_count": len(graph.nodes)},
+                          "nodes": nodes}, ensure_ascii=False))
+        return 0
+    print(f"{graph.session.title}  ({graph.session.id})")
+    for node, depth in _tree(graph):
+        pad = "  " * depth
+        head = node.kind.value if not node.model else f"{node.kind.value} {node.model} [{node.status.value}]"
+        cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
+        extra = f"  {_money(cost)}" if node.is_answer and cost is not None else ""
+        print(f"{pad}● {head}  {node.id}{extra}")
+        if node.error:
+            print(f"{pad}  ! {node.error.kind}: {node.error.message}")
+        body = node.text.strip() or "(no text)"
+        print(textwrap.indent(body, pad + "  │ "))
+    return 0
+
+
+def _tree(graph: Graph) -> list[tuple[Node, int]]:
+    from app.context import primary_parent
+
+    kids: dict[str | None, list[Node]] = {}
+    for n in graph.nodes.values():
+        p = None
+        if n.kind == NodeKind.SYNTHESIS:
+            srcs = graph.parents(n.id)
+            p = graph.nodes.get(srcs[-1].parent_id) if srcs else None
+        else:
+            p = primary_parent(graph, n)
+        kids.setdefault(p.id if p else None, []).append(n)
+    out: list[tuple[Node, int]] = []
+    seen: set[str] = set()
+
+    def walk(parent: str | None, depth: int) -> None:
+        for n in kids.get(parent, []):
+            if n.id in seen:
+                continue
+            seen.add(n.id)
+            out.append((n, depth))
+            walk(n.id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- models
+def cmd_models(ctx: Ctx, args: argparse.Namespace) -> int:
+    if args.provider and args.provider not in ctx.settings.providers:
+        raise UsageError(f"unknown provider {args.provider!r}: use one of {', '.join(sorted(ctx.settings.providers))}")
+    status = 0
+    if args.refresh:
+        status = asyncio.run(_refresh_models(ctx, args.provider))
+    models = ctx.catalog.models(args.provider)
+    if args.json:
+        print(json.dumps([{
+            "model": m.ref, "display": m.display, "context_window": m.context_window,
+            "max_output": m.max_output, "accepts": sorted(m.accepts), "efforts": list(m.efforts),
+            "price": None if m.price is None else {"input": m.price.input, "cached_input": m.price.cached_input,
+                                                   "cache_write": m.price.cache_write, "output": m.price.output},
+            "peak_price": None if m.peak_price is None else {"input": m.peak_price.input,
+                                                             "cached_input": m.peak_price.cached_input,
+                                                             "output": m.peak_price.output},
+            "source": m.source,
+        } for m in models], ensure_ascii=False))
+        return status
+    print(f"{'model':42} {'context':>9} {'in $/M':>8} {'cached':>8} {'out $/M':>8}  name")
+    for m in models:
+        ctxw = f"{m.context_window // 1000}K" if m.context_window else "?"
+        p = m.price
+        row = (f"{m.ref:42} {ctxw:>9} {_p(p.input if p else None):>8} {_p(p.cached_input if p else None):>8} "
+               f"{_p(p.output if p else None):>8}  {m.display}")
+        if m.peak_price:
+            row += f"  (peak {m.peak_price.input:g}/{m.peak_price.output:g})"
+        print(row)
+    print(f"\nprices: USD per million tokens, taken {ctx.catalog.prices_taken}; refresh with `triptych models --refresh`")
+    return status
+
+
+def _p(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+async def _refresh_models(ctx: Ctx, only: str | None) -> int:
+    from app.providers.base import make_provider
+
+    client = make_client(ctx.settings)
+    status = 0
+    try:
+        for pid, cfg in ctx.settings.providers.items():
+            if only and pid != only:
+                continue
+            if not cfg.local and not cfg.api_key:
+                if only:
+                    raise UsageError(f"no API key for {pid}: {ctx.settings.key_hint(pid)}")
+                continue
+            try:
+                raw = await asyncio.wait_for(make_provider(cfg, client).list_models(), 30)
+                n = ctx.catalog.merge_listing(pid, raw)
+                print(f"{pid}: {n} models", file=sys.stderr)
+            except Exception as exc:
+                if cfg.local and not only:
+                    continue  # a local server that is not running is not an error
+                status = 1
+                print(f"triptych: {pid}: could not list models: {exc}", file=sys.stderr)
+    finally:
+        await client.aclose()
+    return status
+
+
+# ---------------------------------------------------------------------------------------------- export / import / diff
+def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
+    from app import export as ex
+
+    sid = ctx.session_id(args.session)
+    graph = ctx.repo.load_graph(sid)
+    path_ids = [ctx.node(args.path).id] if args.path else None
+    out = args.output or ex.default_filename(graph.session, args.format)
+    if args.format == "png":
+        try:
+            from ui.export_png import render_png
+        except ImportError as exc:
+            print(f"triptych: PNG export needs the GUI libraries: {exc}", file=sys.stderr)
+            return 1
+        if out == "-":
+            raise UsageError("PNG export needs a file name (-o FILE.png)")
+        render_png(graph, Path(out), selection=path_ids)
+        print(out)
+        return 0
+    options = ex.ExportOptions(include_reasoning=not args.no_reasoning,
+                               scope="path" if path_ids else "all", node_ids=path_ids or [])
+    text = ex.export_session(graph, args.format, options)
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        print(out)
+    return 0
+
+
+def cmd_import(ctx: Ctx, args: argparse.Namespace) -> int:
+    from app.export import ImportFailed, import_file, save_imported
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no file {args.file!r}")
+    try:
+        graph = import_file(path)
+    except ImportFailed as exc:
+        print(f"triptych: cannot import {path.name}: {exc}", file=sys.stderr)
+        return 1
+    save_imported(ctx.repo, graph)
+    print(graph.session.id)
+    return 0
+
+
+def cmd_diff(ctx: Ctx, args: argparse.Namespace) -> int:
+    from app.diff import unified_diff_text
+
+    a, b = ctx.node(args.node_a), ctx.node(args.node_b)
+    print(unified_diff_text(a.text, b.text, f"{a.model or a.kind.value} {a.id}", f"{b.model or b.kind.value} {b.id}"))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- doctor
+def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
+    import platform
+
+    import httpx
+    import sqlalchemy
+
+    print(f"triptych {__version__}  python {platform.python_version()}  {platform.system()} {platform.machine()}")
+    print(f"httpx {httpx.__version__}  sqlalchemy {sqlalchemy.__version__}")
+    try:
+        from importlib.metadata import version
+
+        print(f"pyside6-essentials {version('pyside6-essentials')}  qasync {version('qasync')}")
+    except Exception:
+        print("pyside6: not installed (the CLI works without it)")
+    print(f"data dir: {ctx.settings.data_dir}")
+    ok = 0
+    try:
+        totals = ctx.repo.list_sessions()
+        print(f"database: {ctx.settings.db_path} ok ({len(totals)} sessions)")
+    except StoreError as exc:
+        ok = 1
+        print(f"database: PROBLEM: {exc}")
+    print(f"keyring: {keyring_backend_name()}")
+    for pid, cfg in ctx.settings.providers.items():
+        if cfg.local:
+            key = "no key needed"
+        else:
+            src = ctx.settings.key_sources.get(pid) or ""
+            key = f"key: yes ({src})" if cfg.api_key else f"key: no ({cfg.key_env or 'key_env not set'})"
+        print(f"  {pid:11} {cfg.protocol:9} {cfg.base_url}  {key}")
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------- main
+COMMANDS = {
+    "ask": cmd_ask,
+    "sessions": cmd_sessions,
+    "show": cmd_show,
+    "export": cmd_export,
+    "import": cmd_import,
+    "models": cmd_models,
+    "diff": cmd_diff,
+    "doctor": cmd_doctor,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        command = args.command or "gui"
+        if command == "gui":
+            from ui.app import main as gui_main
+
+            if args.data_dir:
+                os.environ["TRIPTYCH_HOME"] = args.data_dir
+            return int(gui_main([sys.argv[0]]) or 0)
+        ctx = Ctx(args.data_dir)
+        try:
+            return COMMANDS[command](ctx, args)
+        finally:
+            ctx.close()
+    except UsageError as exc:
+        print(f"triptych: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"triptych: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ntriptych: interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        with contextlib.suppress(Exception):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["main", "node_json"]

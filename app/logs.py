@@ -1,0 +1,54 @@
+"""The support log: a rotating file in `<data dir>/logs/`. Request ids, statuses and timings; never prompt
+text (unless TRIPTYCH_LOG_PROMPTS=1) and never keys (a filter masks anything that looks like one)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+_KEY_RE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}|x-api-key[\"':\s=]+[A-Za-z0-9_\-]{8,})")
+
+
+class RedactKeys(logging.Filter):
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        super().__init__()
+        self.secrets = [s for s in (secrets or []) if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = _KEY_RE.sub("[redacted]", msg)
+        for s in self.secrets:
+            clean = clean.replace(s, "[redacted]")
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+_installed: logging.Handler | None = None
+
+
+def setup_logging(data_dir: Path, secrets: list[str] | None = None, level: int = logging.INFO) -> Path | None:
+    """Install the rotating file handler once per process; returns the log path (None if unwritable)."""
+    global _installed
+    log_dir = data_dir / "logs"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            log_dir / "triptych.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactKeys(secrets))
+    root = logging.getLogger()
+    if _installed is not None:
+        root.removeHandler(_installed)
+        _installed.close()
+    root.addHandler(handler)
+    root.setLevel(min(root.level or level, level) if root.level else level)
+    for noisy in ("httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _installed = handler
+    return log_dir / "triptych.log"

@@ -1,0 +1,228 @@
+"""Named schema migrations, recorded in a `migrations` table from the very first version (in the
+manner of simonw/llm's `migrations.py`), with the schema version in `PRAGMA user_version` (the number
+of migrations applied, in order).
+
+Rules for adding one:
+- Append a `Migration` to `MIGRATIONS`; never edit, rename, reorder or remove a released one.
+- A migration creates what it needs from its *own* table definitions (a frozen copy), never from
+  `storage.schema`, whose tables describe the latest schema. Then update `storage.schema` to match
+  (a test compares a freshly migrated database with it).
+- Each migration runs in its own `BEGIN IMMEDIATE` transaction together with its `migrations` row
+  and the new `user_version`: it applies completely or not at all. SQLite ignores
+  `PRAGMA foreign_keys` inside a transaction; a table rebuild must keep the foreign keys valid.
+
+Opening a store (`check_file`, then `apply_pending`): a database whose version is newer than the
+code knows is refused and never written (it is only opened read-only); an older one is copied to
+`triptych.db.bak-<version>-<timestamp>` before the first pending migration runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+
+from app.domain import now_ts
+from app.repository import StoreError
+from storage import sqlite
+from storage.sqlite import CorruptStoreError, FileInfo
+
+MigrationFn = Callable[[Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    apply: MigrationFn
+
+    def __repr__(self) -> str:
+        return f"<Migration {self.name}>"
+
+
+class NewerSchemaError(StoreError):
+    """The database was written by a newer Triptych. It has not been modified."""
+
+    def __init__(self, path: Path, found: int, known: int) -> None:
+        super().__init__(
+            f"{path} was written by a newer Triptych (schema {found}, this version knows {known}); "
+            "upgrade Triptych or use another data dir"
+        )
+        self.path = path
+        self.found = found
+        self.known = known
+
+
+# The runner's own bookkeeping table. Its shape never changes.
+_runner_metadata = MetaData()
+_migrations_table = Table(
+    "migrations",
+    _runner_metadata,
+    Column("name", String, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
+
+def _m001_initial(conn: Connection) -> None:
+    """sessions, nodes, edges (frozen copy of the first schema; see the module docstring)."""
+    md = MetaData()
+    Table(
+        "sessions",
+        md,
+        Column("seq", Integer, primary_key=True),
+        Column("id", String, nullable=False, unique=True),
+        Column("title", Text, nullable=False, default=""),
+        Column("created_at", Float, nullable=False),
+        Column("updated_at", Float, nullable=False),
+        Column("viewport", Text, nullable=True),
+        Column("settings", Text, nullable=True),
+        Column("deleted_at", Float, nullable=True),
+        Index("ix_sessions_updated_at", "updated_at"),
+    )
+    Table(
+        "nodes",
+        md,
+        Column("seq", Integer, primary_key=True),
+        Column("id", String, nullable=False, unique=True),
+        Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String, nullable=False),
+        Column("text", Text, nullable=False, default=""),
+        Column("reasoning", Text, nullable=False, default=""),
+        Column("model", String, nullable=True),
+        Column("params", Text, nullable=True),
+        Column("status", String, nullable=False),
+        Column("error", Text, nullable=True),
+        Column("finish", String, nullable=True),
+        Column("input_tokens", Integer, nullable=True),
+        Column("cached_input_tokens", Integer, nullable=True),
+        Column("cache_write_tokens", Integer, nullable=True),
+        Column("output_tokens", Integer, nullable=True),
+        Column("reasoning_tokens", Integer, nullable=True),
+        Column("cost_usd", Float, nullable=True),
+        Column("reported_cost_usd", Float, nullable=True),
+        Column("ttft_ms", Integer, nullable=True),
+        Column("duration_ms", Integer, nullable=True),
+        Column("x", Float, nullable=False, default=0.0),
+        Column("y", Float, nullable=False, default=0.0),
+        Column("width", Float, nullable=True),
+        Column("height", Float, nullable=True),
+        Column("collapsed", Boolean, nullable=False, default=False),
+        Column("color", String, nullable=True),
+        Column("title", Text, nullable=True),
+        Column("meta", Text, nullable=True),
+        Column("owner_pid", Integer, nullable=True),
+        Column("owner_host", String, nullable=True),
+        Column("heartbeat", Float, nullable=True),
+        Column("created_at", Float, nullable=False),
+        Column("updated_at", Float, nullable=False),
+        Index("ix_nodes_session_order", "session_id", "created_at", "id"),
+        Index("ix_nodes_status", "status"),
+    )
+    Table(
+        "edges",
+        md,
+        Column("parent_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("child_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("role", String, nullable=False),
+        Column("position", Integer, nullable=False, default=0),
+        Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        PrimaryKeyConstraint("parent_id", "child_id", "role"),
+        Index("ix_edges_child", "child_id", "position"),
+        Index(
+            "ix_edges_session", "session_id", "child_id", "position", "parent_id", "role"
+        ),  # covers load_graph
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("m001_initial", _m001_initial),)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_OWN_TABLES = {"migrations", "sessions", "nodes", "edges"}
+
+
+def check_file(db_path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> FileInfo:
+    """Inspect `db_path` read-only and refuse what this code must not open: a newer schema
+    (NewerSchemaError), a damaged file or another program's database (CorruptStoreError)."""
+    info = sqlite.inspect_file(db_path)
+    if info.empty:
+        return info
+    known = len(migrations)
+    if info.user_version > known:
+        raise NewerSchemaError(db_path, info.user_version, known)
+    user_tables = {t for t in info.tables if not t.startswith("sqlite_")}
+    if info.user_version == 0 and user_tables - _OWN_TABLES - {"nodes_fts", "sessions_fts"}:
+        foreign = ", ".join(sorted(user_tables)[:5])
+        raise CorruptStoreError(
+            f"{db_path} is an SQLite database of another program (tables: {foreign}), not a Triptych "
+            "store. The file has not been changed; use another data dir or move it aside.",
+            db_path,
+        )
+    if info.user_version > 0 and "migrations" not in info.tables:
+        raise CorruptStoreError(
+            f"{db_path} has schema version {info.user_version} but no migrations table: it is not a "
+            "Triptych store. The file has not been changed; use another data dir or move it aside.",
+            db_path,
+        )
+    return info
+
+
+def needs_backup(info: FileInfo, migrations: Sequence[Migration] = MIGRATIONS) -> bool:
+    """An existing database with data whose version is older than the code's."""
+    return not info.empty and 0 < info.user_version < len(migrations)
+
+
+def applied_migrations(conn: Connection) -> list[str]:
+    rows = conn.execute(select(_migrations_table.c.name).order_by(_migrations_table.c.applied_at))
+    return [str(r[0]) for r in rows]
+
+
+def apply_pending(engine: Engine, db_path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations the database lacks, each in its own IMMEDIATE transaction (safe when two
+    processes open an old store at once: the second sees the first's work and skips it). Returns the
+    names applied by this call."""
+    known = len(migrations)
+    with engine.connect() as conn:
+        version = sqlite.get_user_version(conn)
+        conn.rollback()
+    if version == known:
+        return []
+    done: list[str] = []
+    write = sqlite.writer(engine)
+    for index, migration in enumerate(migrations):
+        try:
+            with write.begin() as conn:
+                version = sqlite.get_user_version(conn)
+                if version > known:
+                    raise NewerSchemaError(db_path, version, known)
+                if version > index:
+                    continue
+                _migrations_table.create(conn, checkfirst=True)
+                migration.apply(conn)
+                conn.execute(insert(_migrations_table).values(name=migration.name, applied_at=now_ts()))
+                sqlite.set_user_version(conn, index + 1)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"migration {migration.name} failed on {db_path}: {exc}; that migration was rolled back"
+            ) from exc
+        done.append(migration.name)
+    return done

@@ -1,0 +1,108 @@
+"""The current table definitions (SQLAlchemy Core), used by the queries in `storage.repository`.
+
+Portable on purpose (no SQLite-only types or SQL): a PostgreSQL backend is planned with the same
+repository API. SQLite-only objects (the FTS5 search index and its triggers, pragmas) live in
+`storage.sqlite`.
+
+These tables describe the schema *after* every migration in `storage.migrations`. Migrations never
+import them: each migration carries its own frozen copy of what it creates, so a later change here
+cannot alter what an old migration does. `tests/storage/test_migrations.py` checks that a freshly
+migrated database matches these definitions.
+
+Conventions: ids are 26-char sortable text ids (`app.domain.new_id`); times are Unix seconds as
+floats; JSON values are stored as compact JSON text (NULL for an empty dict / None) and decoded by the
+repository only when present. `seq` is an integer row key for `sessions` and `nodes` that the search
+index refers to (SQLite may renumber implicit rowids on VACUUM; an explicit integer key is stable).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+migrations = Table(
+    "migrations",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("viewport", Text, nullable=True),  # JSON {"x", "y", "zoom"}
+    Column("settings", Text, nullable=True),  # JSON object
+    Column("deleted_at", Float, nullable=True),  # soft delete
+    Index("ix_sessions_updated_at", "updated_at"),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String, nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("reasoning", Text, nullable=False, default=""),
+    Column("model", String, nullable=True),
+    Column("params", Text, nullable=True),  # JSON, app.domain.Params.to_dict()
+    Column("status", String, nullable=False),
+    Column("error", Text, nullable=True),  # JSON, app.domain.ErrorInfo.to_dict()
+    Column("finish", String, nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("cached_input_tokens", Integer, nullable=True),
+    Column("cache_write_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("reasoning_tokens", Integer, nullable=True),
+    Column("cost_usd", Float, nullable=True),
+    Column("reported_cost_usd", Float, nullable=True),
+    Column("ttft_ms", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("x", Float, nullable=False, default=0.0),
+    Column("y", Float, nullable=False, default=0.0),
+    Column("width", Float, nullable=True),
+    Column("height", Float, nullable=True),
+    Column("collapsed", Boolean, nullable=False, default=False),
+    Column("color", String, nullable=True),
+    Column("title", Text, nullable=True),
+    Column("meta", Text, nullable=True),  # JSON object
+    Column("owner_pid", Integer, nullable=True),
+    Column("owner_host", String, nullable=True),
+    Column("heartbeat", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_nodes_session_order", "session_id", "created_at", "id"),
+    Index("ix_nodes_status", "status"),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("parent_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("child_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String, nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("parent_id", "child_id", "role"),
+    Index("ix_edges_child", "child_id", "position"),
+    Index("ix_edges_session", "session_id", "child_id", "position", "parent_id", "role"),  # covers load_graph
+)

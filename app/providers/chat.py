@@ -1,0 +1,318 @@
+"""OpenAI Chat Completions wire format: OpenAI (`api = "chat"`), DeepSeek, OpenRouter, Ollama, LM Studio
+and user-defined chat endpoints (PROTOCOLS.md, "OpenAI Chat Completions").
+
+Flavours are chosen from the config: DeepSeek when `config.id == "deepseek"` or the base URL's host is
+`api.deepseek.com` (thinking via `thinking` + `reasoning_effort`); OpenRouter when `config.id ==
+"openrouter"` or the host is `openrouter.ai` (attribution headers, `reasoning: {effort}`); OpenAI when
+`config.id == "openai"` (`max_completion_tokens`, `reasoning_effort`); anything else is generic
+(`max_tokens`, `reasoning_effort`).
+
+Terminal rule: `data: [DONE]` finishes the answer. A body that ends without it is `bad_stream`
+("connection closed mid-answer"), except for `config.local` servers (Ollama, LM Studio), where a body
+that ends cleanly after a chunk with a `finish_reason` counts as finished: some local OpenAI-compatible
+servers and their versions have been known to omit `[DONE]`, and a local server has no proxy in between
+that could cut the stream short at exactly that point.
+
+Async contract: `stream()` is an async generator on the caller's loop; see app.providers.base.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.events import Finish, ReasoningDelta, ResponseMeta, StreamError, StreamEvent, TextDelta, Usage
+from app.providers.base import ProviderConfig, ProviderRequest
+from app.providers.http import (
+    MID_ANSWER,
+    JSONBody,
+    error_from_payload,
+    get_json,
+    join_url,
+    stream_sse,
+)
+
+__all__ = ["OPENROUTER_REFERER", "ChatProvider", "accepts", "chat_usage"]
+
+OPENROUTER_REFERER = "https://github.com/triptych-app/triptych"
+_FINISH = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "eos": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+_DEEPSEEK_EFFORT = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "high",
+    "high": "high",
+    "xhigh": "max",
+    "max": "max",
+}
+
+
+def accepts(request: ProviderRequest, capability: str) -> bool:
+    """Whether the target model takes `capability`.
+
+    An empty `accepts` set means the catalog knows nothing about the model: the params were already
+    filtered upstream, so whatever is set is sent.
+    """
+    return not request.accepts or capability in request.accepts
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def chat_usage(raw: dict[str, Any]) -> Usage:
+    """Normalise a Chat Completions `usage` object (OpenAI, DeepSeek, OpenRouter)."""
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    if not isinstance(prompt_details, dict):
+        prompt_details = {}
+    if not isinstance(completion_details, dict):
+        completion_details = {}
+    cached = _int(prompt_details.get("cached_tokens"))
+    if cached is None:
+        cached = _int(raw.get("prompt_cache_hit_tokens"))
+    cost = raw.get("cost")
+    return Usage(
+        input=_int(raw.get("prompt_tokens")),
+        cached_input=cached,
+        cache_write=_int(prompt_details.get("cache_write_tokens")),
+        output=_int(raw.get("completion_tokens")),
+        reasoning=_int(completion_details.get("reasoning_tokens")),
+        cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+    )
+
+
+class ChatProvider:
+    """Chat Completions client. One instance per provider config; safe to share across concurrent
+    streams (it holds no per-stream state)."""
+
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
+        self.config = config
+        self.client = client
+        host = (urlsplit(config.base_url).hostname or "").lower()
+        self.flavor = (
+            "deepseek"
+            if config.id == "deepseek" or host.endswith("deepseek.com")
+            else "openrouter"
+            if config.id == "openrouter" or host.endswith("openrouter.ai")
+            else "openai"
+            if config.id == "openai"
+            else "generic"
+        )
+
+    def __repr__(self) -> str:
+        return f"<ChatProvider {self.config.id} {self.flavor} {self.config.base_url}>"
+
+    # -- request -----------------------------------------------------------------------------------
+
+    def build_headers(self) -> dict[str, str]:
+        """HTTP headers for a request (with the key: never log them)."""
+        headers = {"accept": "text/event-stream", "accept-encoding": "identity"}
+        if self.config.api_key:
+            headers["authorization"] = f"Bearer {self.config.api_key}"
+        if self.flavor == "openrouter":
+            headers["HTTP-Referer"] = OPENROUTER_REFERER
+            headers["X-Title"] = "Triptych"
+        headers.update(self.config.headers)
+        return headers
+
+    def build_body(self, request: ProviderRequest) -> dict[str, Any]:
+        """The JSON body `stream()` POSTs: only parameters the model accepts."""
+        params = request.params
+        messages: list[dict[str, Any]] = []
+        system = params.system
+        fold_system = bool(system) and not accepts(request, "system")
+        if system and not fold_system:
+            messages.append({"role": "system", "content": system})
+        for message in request.messages:
+            item: dict[str, Any] = {"role": message.role, "content": message.content}
+            if message.role == "assistant" and message.reasoning and self.flavor == "deepseek":
+                item["reasoning_content"] = message.reasoning
+            messages.append(item)
+        if fold_system and system:
+            # The model takes no system role: put the instruction at the head of the first user turn.
+            for item in messages:
+                if item["role"] == "user":
+                    item["content"] = f"{system}\n\n{item['content']}"
+                    break
+            else:
+                messages.insert(0, {"role": "user", "content": system})
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if params.temperature is not None and accepts(request, "temperature"):
+            body["temperature"] = params.temperature
+        if params.max_tokens is not None and accepts(request, "max_tokens"):
+            body["max_completion_tokens" if self.flavor == "openai" else "max_tokens"] = params.max_tokens
+        effort = params.effort
+        if self.flavor == "deepseek":
+            if params.thinking is not None and accepts(request, "thinking"):
+                body["thinking"] = {"type": "enabled" if params.thinking else "disabled"}
+            if effort and accepts(request, "effort") and params.thinking is not False:
+                if effort == "none":
+                    if "thinking" not in body and accepts(request, "thinking"):
+                        body["thinking"] = {"type": "disabled"}
+                else:
+                    body["reasoning_effort"] = _DEEPSEEK_EFFORT.get(effort, effort)
+        elif self.flavor == "openrouter":
+            reasoning: dict[str, Any] = {}
+            if effort and accepts(request, "effort"):
+                reasoning["effort"] = effort
+            if params.thinking is not None and accepts(request, "thinking"):
+                if params.thinking:
+                    reasoning.setdefault("enabled", True)
+                else:
+                    reasoning = {"enabled": False}
+            if reasoning:
+                body["reasoning"] = reasoning
+        elif effort and accepts(request, "effort"):
+            body["reasoning_effort"] = effort
+        body.update(request.extra_body)
+        return body
+
+    # -- streaming ---------------------------------------------------------------------------------
+
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
+        """Stream one answer as normalised events (contract in app.providers.base)."""
+        url = join_url(self.config.base_url, "chat/completions")
+        usage: Usage | None = None
+        finish: str | None = None
+        key = self.config.api_key
+        async with aclosing(
+            stream_sse(
+                self.client, self.config, url, headers=self.build_headers(), body=self.build_body(request)
+            )
+        ) as items:
+            async for item in items:
+                if isinstance(item, ResponseMeta):
+                    yield item
+                    continue
+                if isinstance(item, StreamError):
+                    yield item
+                    return
+                if isinstance(item, JSONBody):
+                    for event in _from_json_body(item.data, key):
+                        yield event
+                    return
+                data = item.data
+                if data == "[DONE]":
+                    if usage is not None:
+                        yield usage
+                    yield Finish(finish or "stop")
+                    return
+                if not data:
+                    continue
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    if item.eof:
+                        yield StreamError("bad_stream", MID_ANSWER)
+                    else:
+                        yield StreamError("bad_stream", f"invalid JSON in the stream: {data[:80]!r}")
+                    return
+                if not isinstance(chunk, dict):
+                    yield StreamError("bad_stream", f"unexpected event in the stream: {data[:80]!r}")
+                    return
+                error = chunk.get("error")
+                if error:
+                    yield error_from_payload(chunk, api_key=key)
+                    return
+                choices = chunk.get("choices")
+                if choices and isinstance(choices, list):
+                    choice = choices[0]
+                    if isinstance(choice, dict) and not choice.get("index"):  # the first choice only
+                        delta = choice.get("delta")
+                        if isinstance(delta, dict):
+                            reasoning = delta.get("reasoning_content")
+                            if reasoning is None:
+                                reasoning = delta.get("reasoning")
+                            if reasoning and isinstance(reasoning, str):
+                                yield ReasoningDelta(reasoning)
+                            content = delta.get("content")
+                            if content and isinstance(content, str):
+                                yield TextDelta(content)
+                            refusal = delta.get("refusal")
+                            if refusal and isinstance(refusal, str):
+                                yield TextDelta(refusal)
+                                finish = "content_filter"
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            if reason == "error":
+                                yield error_from_payload(
+                                    chunk, api_key=key, fallback="the provider reported an error mid-answer"
+                                )
+                                return
+                            if finish != "content_filter":
+                                finish = _FINISH.get(str(reason), "stop")
+                raw_usage = chunk.get("usage")
+                if isinstance(raw_usage, dict):
+                    usage = chat_usage(raw_usage)
+            # The body ended without [DONE].
+            if self.config.local and finish is not None:
+                if usage is not None:
+                    yield usage
+                yield Finish(finish)
+                return
+            yield StreamError("bad_stream", MID_ANSWER)
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """GET {base}/models; the raw `data` list. Raises `ProviderHTTPError` on failure."""
+        headers = {k: v for k, v in self.build_headers().items() if k not in ("accept", "accept-encoding")}
+        data = await get_json(
+            self.client, self.config, join_url(self.config.base_url, "models"), headers=headers
+        )
+        if isinstance(data, dict) and isinstance(data.get("data"), list):
+            return [m for m in data["data"] if isinstance(m, dict)]
+        if isinstance(data, dict) and isinstance(data.get("models"), list):  # Ollama's native shape
+            return [m for m in data["models"] if isinstance(m, dict)]
+        if isinstance(data, list):
+            return [m for m in data if isinstance(m, dict)]
+        return []
+
+
+def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
+    """A server that answered `stream: true` with one JSON document: an error or a whole completion."""
+    if isinstance(data, dict) and data.get("error"):
+        return [error_from_payload(data, api_key=key)]
+    events: list[StreamEvent] = []
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        return [StreamError("bad_stream", "expected an event stream, got a JSON document without an answer")]
+    choice = choices[0]
+    message = choice.get("message") or {}
+    if isinstance(message, dict):
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            events.append(ReasoningDelta(reasoning))
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            events.append(TextDelta(content))
+    raw_usage = data.get("usage")
+    if isinstance(raw_usage, dict):
+        events.append(chat_usage(raw_usage))
+    events.append(Finish(_FINISH.get(str(choice.get("finish_reason") or "stop"), "stop")))
+    return events

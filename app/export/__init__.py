@@ -1,0 +1,96 @@
+"""Export, import and comparison of sessions (Qt-free). The CLI and the GUI call only this module.
+
+    export_session(graph, "md" | "html" | "json" | "canvas", ExportOptions(...)) -> str
+    default_filename(session, fmt) -> "parse-a-csv-in-rust-2025-11-16.md"
+    import_file(path_or_bytes, max_bytes=50 MB) -> Graph   (new ids; raises ImportFailed)
+    save_imported(repo, graph) -> Session
+
+"png" is listed in FORMATS but needs Qt: the GUI renders it (ui/), `export_session` refuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.domain import Graph
+from app.export.canvas import export_canvas
+from app.export.common import (
+    ExportOptions,
+    ImportFailed,
+    Scope,
+    default_filename,
+    scoped_graph,
+    sections,
+    slugify,
+    tree_order,
+)
+from app.export.html import export_html
+from app.export.importer import MAX_IMPORT_BYTES, import_file, save_imported
+from app.export.jsonfmt import export_json, import_json
+from app.export.markdown import defang_markdown, export_markdown
+from app.export.table import (
+    Row,
+    Totals,
+    branch_totals,
+    comparison_rows,
+    session_totals,
+    subtree_totals,
+    totals,
+)
+
+FORMATS = ("md", "html", "json", "canvas", "png")
+TEXT_FORMATS = ("md", "html", "json", "canvas")
+
+__all__ = [
+    "FORMATS",
+    "MAX_IMPORT_BYTES",
+    "TEXT_FORMATS",
+    "ExportOptions",
+    "ImportFailed",
+    "Row",
+    "Scope",
+    "Totals",
+    "branch_totals",
+    "comparison_rows",
+    "defang_markdown",
+    "default_filename",
+    "export_canvas",
+    "export_html",
+    "export_json",
+    "export_markdown",
+    "export_session",
+    "import_file",
+    "import_json",
+    "save_imported",
+    "scoped_graph",
+    "sections",
+    "session_totals",
+    "slugify",
+    "subtree_totals",
+    "totals",
+    "tree_order",
+]
+
+
+def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None) -> str:
+    """The session (or the scope chosen in `options`) as text in one of TEXT_FORMATS.
+
+    Raises ValueError for "png" (rendered by the GUI) and unknown formats, and for a scope whose
+    selected node ids are missing or not in the graph.
+    """
+    options = options or ExportOptions()
+    if fmt == "md":
+        return export_markdown(graph, options)
+    if fmt == "html":
+        return export_html(graph, options)
+    if fmt == "json":
+        scoped = scoped_graph(graph, options)
+        if not options.include_reasoning:
+            nodes = {nid: replace(n, reasoning="") for nid, n in scoped.nodes.items()}
+            scoped = Graph(session=scoped.session, nodes=nodes, edges=scoped.edges)
+        return export_json(scoped)
+    if fmt == "canvas":
+        return export_canvas(graph, options)
+    if fmt == "png":
+        raise ValueError("png export draws the canvas and needs the GUI: use the window's Export menu")
+    raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")

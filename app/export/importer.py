@@ -1,0 +1,89 @@
+"""`import_file`: a Triptych JSON export or a `.canvas` file → an in-memory Graph under new ids.
+
+The input is untrusted: it is size-limited, fully parsed and validated before anything is built,
+and every problem raises `ImportFailed` with one line saying what is wrong and where. Nothing is
+written here; `save_imported` then stores the graph (session first, then all nodes and edges in one
+`add_nodes` transaction; the empty session is purged again if that fails).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from app.domain import Graph, Session
+from app.export.canvas import graph_from_canvas
+from app.export.common import FORMAT_NAME, ImportFailed
+from app.export.jsonfmt import graph_from_document, parse_json
+from app.repository import Repository
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImportFailed(
+                f"{path.name} is {size / 1e6:.1f} MB; the import limit is {max_bytes / 1e6:.0f} MB"
+            )
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise ImportFailed(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ImportFailed(f"{path} is a folder, not a file") from None
+    except OSError as exc:
+        raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ImportFailed(f"{path.name} is larger than the import limit of {max_bytes / 1e6:.0f} MB")
+    return data
+
+
+def detect_kind(doc: Any) -> str:
+    """ "json" for a Triptych export, "canvas" for a JSON Canvas (ours or another app's)."""
+    if not isinstance(doc, dict):
+        raise ImportFailed("not a Triptych export or a JSON Canvas (the top level is not an object)")
+    if doc.get("format") == FORMAT_NAME or ("format" in doc and "version" in doc):
+        return "json"
+    if "nodes" in doc or "edges" in doc or "triptych" in doc or not doc:
+        return "canvas"
+    raise ImportFailed("not a Triptych export or a JSON Canvas (no format and no nodes)")
+
+
+def import_file(
+    path_or_bytes: str | os.PathLike[str] | bytes,
+    *,
+    max_bytes: int = MAX_IMPORT_BYTES,
+    title: str | None = None,
+) -> Graph:
+    """Parse and validate a `.json` export or a `.canvas` file into a new Graph (new session and node
+    ids). `title` names a session for canvases that carry none (default: the file name)."""
+    if isinstance(path_or_bytes, bytes | bytearray):
+        data = bytes(path_or_bytes)
+        if len(data) > max_bytes:
+            raise ImportFailed(f"the data is larger than the import limit of {max_bytes / 1e6:.0f} MB")
+        name = title or "Imported canvas"
+    else:
+        path = Path(path_or_bytes)
+        data = _read_limited(path, max_bytes)
+        name = title or path.stem or "Imported canvas"
+    doc = parse_json(data)
+    if detect_kind(doc) == "json":
+        return graph_from_document(doc)
+    return graph_from_canvas(doc, title=name)
+
+
+def save_imported(repo: Repository, graph: Graph) -> Session:
+    """Store an imported graph: create the session, then every node and edge in one transaction.
+    If the second step fails the (empty) session is purged, so nothing half-imported remains."""
+    session = repo.create_session(graph.session)
+    try:
+        repo.add_nodes(list(graph.nodes.values()), list(graph.edges))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            repo.purge_session(session.id)
+        raise
+    return session

@@ -1,0 +1,437 @@
+"""Lossless, versioned JSON export of a session, and its import under new ids.
+
+Document shape (format version 1):
+
+    {"format": "triptych", "version": 1,
+     "session": {"id", "title", "created_at", "updated_at", "viewport": {x, y, zoom}, "settings"},
+     "nodes": [{"id", "kind", "text", "reasoning", "model", "params", "status", "error", "finish",
+                "usage", "cost_usd", "reported_cost_usd", "timing", "x", "y", "width", "height",
+                "collapsed", "color", "title", "meta", "created_at", "updated_at"}, ...],
+     "edges": [{"parent_id", "child_id", "role", "position"}, ...]}
+
+Not exported: a node's owner (process/heartbeat) and the session's deleted flag. Live statuses
+(pending/streaming) are written as "interrupted". Import validates everything (the file is untrusted)
+and raises `ImportFailed` with a one-line message naming what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from typing import Any
+
+from app.domain import (
+    Edge,
+    EdgeRole,
+    ErrorInfo,
+    Graph,
+    Node,
+    NodeKind,
+    NodeStatus,
+    Params,
+    Session,
+    Timing,
+    Usage,
+    Viewport,
+)
+from app.export.common import FORMAT_NAME, FORMAT_VERSION, ImportFailed, export_status
+
+# --------------------------------------------------------------------------- export
+
+
+def session_to_dict(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "title": session.title,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "viewport": session.viewport.to_dict(),
+        "settings": session.settings,
+    }
+
+
+def node_to_dict(node: Node) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "kind": node.kind.value,
+        "text": node.text,
+        "reasoning": node.reasoning,
+        "model": node.model,
+        "params": {f.name: getattr(node.params, f.name) for f in fields(Params)},
+        "status": export_status(node).value,
+        "error": node.error.to_dict() if node.error else None,
+        "finish": node.finish,
+        "usage": node.usage.to_dict(),
+        "cost_usd": node.cost_usd,
+        "reported_cost_usd": node.reported_cost_usd,
+        "timing": node.timing.to_dict(),
+        "x": node.x,
+        "y": node.y,
+        "width": node.width,
+        "height": node.height,
+        "collapsed": node.collapsed,
+        "color": node.color,
+        "title": node.title,
+        "meta": node.meta,
+        "created_at": node.created_at,
+        "updated_at": node.updated_at,
+    }
+
+
+def edge_to_dict(edge: Edge) -> dict[str, Any]:
+    return {
+        "parent_id": edge.parent_id,
+        "child_id": edge.child_id,
+        "role": edge.role.value,
+        "position": edge.position,
+    }
+
+
+def header(graph: Graph) -> dict[str, Any]:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "session": session_to_dict(graph.session)}
+
+
+def export_json(graph: Graph) -> str:
+    """The whole graph as a versioned JSON document (UTF-8 text, indented, trailing newline)."""
+    doc = header(graph)
+    doc["nodes"] = [node_to_dict(n) for n in graph.nodes.values()]
+    doc["edges"] = [edge_to_dict(e) for e in graph.edges]
+    return json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def need_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ImportFailed(f"{where} must be an object, not {type_name(value)}")
+    return value
+
+
+def opt_dict(d: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImportFailed(f"{where}: {key} must be an object, not {type_name(value)}")
+    return value
+
+
+def req_str(d: dict[str, Any], key: str, where: str) -> str:
+    if key not in d or d[key] is None or d[key] == "":
+        raise ImportFailed(f"{where} has no {key}")
+    value = d[key]
+    if not isinstance(value, str):
+        raise ImportFailed(f"{where}: {key} must be text, not {type_name(value)}")
+    return value
+
+
+def opt_str(d: dict[str, Any], key: str, where: str, default: str | None = None) -> str | None:
+    value = d.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ImportFailed(f"{where}: {key} must be text, not {type_name(value)}")
+    return value
+
+
+def opt_num(d: dict[str, Any], key: str, where: str) -> float | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not _is_num(value):
+        raise ImportFailed(f"{where}: {key} must be a finite number, not {type_name(value)}")
+    return float(value)
+
+
+def req_num(d: dict[str, Any], key: str, where: str) -> float:
+    if key not in d or d[key] is None:
+        raise ImportFailed(f"{where} has no {key}")
+    value = opt_num(d, key, where)
+    assert value is not None
+    return value
+
+
+def opt_int(d: dict[str, Any], key: str, where: str) -> int | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise ImportFailed(f"{where}: {key} must be a whole number, not {type_name(value)}")
+    return int(value)
+
+
+def opt_bool(d: dict[str, Any], key: str, where: str, default: bool | None = None) -> bool | None:
+    value = d.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ImportFailed(f"{where}: {key} must be true or false, not {type_name(value)}")
+    return value
+
+
+def parse_json(text: str | bytes) -> Any:
+    """json.loads with a one-line ImportFailed for every way it can fail."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(f"the file is not UTF-8 text (bad byte at offset {exc.start})") from None
+    if not text.strip():
+        raise ImportFailed("the file is empty")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ImportFailed("not valid JSON: nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ImportFailed(f"not valid JSON: {name} is not a number JSON allows")
+
+
+def check_header(doc: dict[str, Any], where: str = "the file") -> None:
+    fmt = doc.get("format")
+    if fmt != FORMAT_NAME:
+        raise ImportFailed(f"{where} is not a Triptych export (format is {fmt!r}, expected {FORMAT_NAME!r})")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ImportFailed(f"{where} has no format version (a whole number)")
+    if version > FORMAT_VERSION:
+        raise ImportFailed(
+            f"{where} was written by a newer Triptych (format version {version}); "
+            f"this version reads up to {FORMAT_VERSION}: please update"
+        )
+    if version < 1:
+        raise ImportFailed(f"{where} has an unknown format version {version}")
+
+
+# --------------------------------------------------------------------------- import
+
+
+def session_from_dict(data: Any, where: str = "session") -> Session:
+    """A Session with a NEW id; title, times, viewport and settings as in the file."""
+    d = need_dict(data, where)
+    session = Session(title=opt_str(d, "title", where, "Imported session") or "Imported session")
+    created = opt_num(d, "created_at", where)
+    updated = opt_num(d, "updated_at", where)
+    if created is not None:
+        session.created_at = created
+    if updated is not None:
+        session.updated_at = updated
+    vp = opt_dict(d, "viewport", where)
+    session.viewport = Viewport(
+        x=opt_num(vp, "x", f"{where} viewport") or 0.0,
+        y=opt_num(vp, "y", f"{where} viewport") or 0.0,
+        zoom=opt_num(vp, "zoom", f"{where} viewport") or 1.0,
+    )
+    session.settings = opt_dict(d, "settings", where)
+    return session
+
+
+def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
+    """Validate one exported node dict and build a Node with a NEW id (meta/ids remapped later)."""
+    kind_text = req_str(d, "kind", where)
+    try:
+        kind = NodeKind(kind_text)
+    except ValueError:
+        raise ImportFailed(
+            f"{where} has unknown kind {kind_text!r} (expected one of {', '.join(k.value for k in NodeKind)})"
+        ) from None
+    status_text = opt_str(d, "status", where, NodeStatus.DONE.value) or NodeStatus.DONE.value
+    try:
+        status = NodeStatus(status_text)
+    except ValueError:
+        raise ImportFailed(f"{where} has unknown status {status_text!r}") from None
+    if status.is_live:
+        status = NodeStatus.INTERRUPTED
+
+    p = opt_dict(d, "params", where)
+    pw = f"{where} params"
+    params = Params(
+        system=opt_str(p, "system", pw),
+        temperature=opt_num(p, "temperature", pw),
+        max_tokens=opt_int(p, "max_tokens", pw),
+        thinking=opt_bool(p, "thinking", pw),
+        effort=opt_str(p, "effort", pw),
+    )
+    error: ErrorInfo | None = None
+    if d.get("error") is not None:
+        e = need_dict(d["error"], f"{where} error")
+        ew = f"{where} error"
+        error = ErrorInfo(
+            kind=opt_str(e, "kind", ew, "server") or "server",
+            message=opt_str(e, "message", ew, "") or "",
+            status=opt_int(e, "status", ew),
+        )
+    u = opt_dict(d, "usage", where)
+    uw = f"{where} usage"
+    usage = Usage(**{f.name: _opt_count(u, f.name, uw) for f in fields(Usage)})
+    t = opt_dict(d, "timing", where)
+    tw = f"{where} timing"
+    timing = Timing(ttft_ms=_opt_count(t, "ttft_ms", tw), duration_ms=_opt_count(t, "duration_ms", tw))
+    meta = opt_dict(d, "meta", where)
+
+    node = Node(
+        session_id=session_id,
+        kind=kind,
+        text=opt_str(d, "text", where, "") or "",
+        reasoning=opt_str(d, "reasoning", where, "") or "",
+        model=opt_str(d, "model", where),
+        params=params,
+        status=status,
+        error=error,
+        finish=opt_str(d, "finish", where),
+        usage=usage,
+        cost_usd=opt_num(d, "cost_usd", where),
+        reported_cost_usd=opt_num(d, "reported_cost_usd", where),
+        timing=timing,
+        x=opt_num(d, "x", where) or 0.0,
+        y=opt_num(d, "y", where) or 0.0,
+        width=_opt_size(d, "width", where),
+        height=_opt_size(d, "height", where),
+        collapsed=bool(opt_bool(d, "collapsed", where, False)),
+        color=opt_str(d, "color", where),
+        title=opt_str(d, "title", where),
+        meta=meta,
+    )
+    created = opt_num(d, "created_at", where)
+    updated = opt_num(d, "updated_at", where)
+    if created is not None:
+        node.created_at = created
+    if updated is not None:
+        node.updated_at = updated
+    return node
+
+
+def _opt_count(d: dict[str, Any], key: str, where: str) -> int | None:
+    value = opt_int(d, key, where)
+    if value is not None and value < 0:
+        raise ImportFailed(f"{where}: {key} must not be negative")
+    return value
+
+
+def _opt_size(d: dict[str, Any], key: str, where: str) -> float | None:
+    value = opt_num(d, key, where)
+    if value is not None and value <= 0:
+        raise ImportFailed(f"{where}: {key} must be positive")
+    return value
+
+
+def remap_ids(value: Any, mapping: dict[str, str]) -> Any:
+    """Replace every string equal to an old node id (in meta/settings) by the new id."""
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    if isinstance(value, list):
+        return [remap_ids(v, mapping) for v in value]
+    if isinstance(value, dict):
+        return {k: remap_ids(v, mapping) for k, v in value.items()}
+    return value
+
+
+def parse_role(value: Any, where: str) -> EdgeRole:
+    if not isinstance(value, str):
+        raise ImportFailed(f"{where}: role must be text, not {type_name(value)}")
+    try:
+        return EdgeRole(value)
+    except ValueError:
+        raise ImportFailed(
+            f"{where} has unknown role {value!r} (expected one of {', '.join(r.value for r in EdgeRole)})"
+        ) from None
+
+
+def graph_from_document(doc: Any) -> Graph:
+    """Build a Graph (new session id, new node ids, consistently remapped) from a parsed document."""
+    doc = need_dict(doc, "the file")
+    check_header(doc)
+    session = session_from_dict(doc.get("session"))
+    raw_nodes = doc.get("nodes")
+    if not isinstance(raw_nodes, list):
+        raise ImportFailed(f"the file has no list of nodes (nodes is {type_name(raw_nodes)})")
+    raw_edges = doc.get("edges", [])
+    if not isinstance(raw_edges, list):
+        raise ImportFailed(f"the file's edges must be a list, not {type_name(raw_edges)}")
+
+    mapping: dict[str, str] = {}
+    nodes: list[Node] = []
+    for i, raw in enumerate(raw_nodes, start=1):
+        where = f"node {i}"
+        d = need_dict(raw, where)
+        old_id = req_str(d, "id", where)
+        if old_id in mapping:
+            raise ImportFailed(f"{where} has the same id as another node ({old_id!r})")
+        node = node_from_dict(d, where, session.id)
+        mapping[old_id] = node.id
+        nodes.append(node)
+
+    edges: list[Edge] = []
+    seen: dict[tuple[str, str, EdgeRole], int] = {}
+    for i, raw in enumerate(raw_edges, start=1):
+        where = f"edge {i}"
+        d = need_dict(raw, where)
+        parent = req_str(d, "parent_id", where)
+        child = req_str(d, "child_id", where)
+        for key, ref in (("parent_id", parent), ("child_id", child)):
+            if ref not in mapping:
+                raise ImportFailed(f"{where}: {key} {ref!r} is not a node in this file")
+        if parent == child:
+            raise ImportFailed(f"{where} links node {parent!r} to itself")
+        role = parse_role(d.get("role"), where)
+        position = opt_int(d, "position", where)
+        key3 = (parent, child, role)
+        if key3 in seen:
+            raise ImportFailed(f"{where} repeats edge {seen[key3]}")
+        seen[key3] = i
+        edges.append(
+            Edge(mapping[parent], mapping[child], role, position if position is not None else 0, session.id)
+        )
+
+    for node in nodes:
+        node.meta = remap_ids(node.meta, mapping)
+    session.settings = remap_ids(session.settings, mapping)
+    _fill_positions(edges)
+    return Graph(session=session, nodes={n.id: n for n in nodes}, edges=edges)
+
+
+def _fill_positions(edges: list[Edge]) -> None:
+    """Where a child's parents share a position (missing in the file), number them in file order."""
+    by_child: dict[str, list[Edge]] = {}
+    for edge in edges:
+        by_child.setdefault(edge.child_id, []).append(edge)
+    for group in by_child.values():
+        positions = [e.position for e in group]
+        if len(set(positions)) == len(positions):
+            continue
+        for rank, edge in enumerate(sorted(group, key=lambda e: e.position)):
+            edge.position = rank
+
+
+def import_json(text: str | bytes) -> Graph:
+    """Recreate an exported session: identical fields and positions, NEW session id and node ids."""
+    return graph_from_document(parse_json(text))

@@ -1,0 +1,413 @@
+"""Markdown comparison report, and `defang_markdown`: model text made inert for markdown viewers.
+
+Model text is embedded as markdown, so a viewer renders its formatting. What a viewer could make
+*live* is neutralised in the source, outside code blocks and code spans:
+
+- raw HTML tags, comments and declarations: `<` is backslash-escaped (`\\<script>` shows as text);
+  attribute-free formatting tags (`<br>`, `<sub>`, `<kbd>`, …) inside a line are kept;
+- images become links (`\\![t](url)`: a report must not fetch remote pixels when opened);
+- links, autolinks and link definitions whose URL is not http(s)/mailto/relative are broken up
+  so they show as text;
+- an unclosed code fence (a cut-off answer) is closed so it cannot swallow the rest of the report.
+
+The result is then parsed with markdown-it as a permissive viewer would (raw HTML on, every link
+allowed) and checked; if anything live is left, every tag is escaped without sparing code spans, and
+as a last resort the text is shown in a fenced code block.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from app.domain import EdgeRole, Graph, Node, NodeKind
+from app.export.common import (
+    ExportOptions,
+    Section,
+    display_name,
+    effective_cost,
+    export_status,
+    fmt_cost,
+    fmt_date,
+    fmt_int,
+    fmt_ms,
+    fmt_rate,
+    scoped_graph,
+    sections,
+    status_label,
+    tokens_per_second,
+)
+from app.export.table import Row, comparison_rows, session_totals
+
+# --------------------------------------------------------------------------- URL safety
+
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+_CTRL_WS = re.compile(r"[\x00-\x20\x7f]+")
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def is_safe_link(url: str) -> bool:
+    """True for http(s), mailto and scheme-less (relative, #anchor) URLs, after undoing the tricks
+    a viewer would undo (entities, backslash escapes, embedded whitespace/control characters)."""
+    clean = html.unescape(_MD_ESCAPE.sub(r"\1", url.strip().strip("<>")))
+    clean = _CTRL_WS.sub("", clean).lower()
+    m = _SCHEME.match(clean)
+    return m is None or m.group(1) in SAFE_SCHEMES
+
+
+# --------------------------------------------------------------------------- defang
+
+_ALLOWED_TAGS = frozenset(
+    {"br", "sub", "sup", "kbd", "b", "i", "em", "strong", "u", "s", "del", "ins", "mark", "small"}
+)
+_TAG_START = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?])")
+_BARE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\s*/?>")
+_AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)>")
+_LINK_DEST = re.compile(r"\]\(\s*(<[^>\n]*>?|[^\s)]*)")
+_REF_DEF = re.compile(r"(?m)^([ \t>*+\-0-9.)]*)\[(?=(?:[^\]\\\n]|\\.)+\]:[ \t]*(<[^>\n]*>|\S+))")
+_IMAGE = re.compile(r"!(?=\[)")
+_BACKTICKS = re.compile(r"`+")
+_FENCE_LINE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+
+
+def _escaped(s: str, i: int) -> bool:
+    """Is s[i] preceded by an odd number of backslashes?"""
+    n = 0
+    while i - n - 1 >= 0 and s[i - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def _defang_text(s: str, *, strict: bool) -> str:
+    """Neutralise one run of non-code markdown source."""
+
+    def sub(pattern: re.Pattern[str], fix: Callable[[re.Match[str]], str], text: str) -> str:
+        return pattern.sub(lambda m: m.group(0) if _escaped(m.string, m.start()) else fix(m), text)
+
+    def link(m: re.Match[str]) -> str:
+        return m.group(0) if is_safe_link(m.group(1)) else "]\\(" + m.group(0)[2:]
+
+    def autolink(m: re.Match[str]) -> str:
+        return m.group(0) if is_safe_link(m.group(1)) else "\\" + m.group(0)
+
+    def tag(m: re.Match[str]) -> str:
+        if not strict:
+            bare = _BARE_TAG.match(m.string, m.start())
+            line_start = m.string.rfind("\n", 0, m.start()) + 1
+            at_line_start = not m.string[line_start : m.start()].strip()
+            if bare and bare.group(1).lower() in _ALLOWED_TAGS and not at_line_start:
+                return m.group(0)
+        return "\\" + m.group(0)
+
+    def refdef(m: re.Match[str]) -> str:
+        return m.group(0) if is_safe_link(m.group(2)) else m.group(1) + "\\["
+
+    s = sub(_LINK_DEST, link, s)
+    s = sub(_AUTOLINK, autolink, s)
+    s = sub(_TAG_START, tag, s)
+    s = sub(_IMAGE, lambda m: "\\!", s)
+    s = _REF_DEF.sub(refdef, s)
+    return s
+
+
+def _defang_line_keeping_code_spans(line: str) -> str:
+    """Code spans (paired backtick runs on this line) are kept verbatim; the rest is defanged."""
+    out: list[str] = []
+    pos = 0
+    scan = 0
+    while True:
+        m = _BACKTICKS.search(line, scan)
+        if m is None:
+            break
+        if _escaped(line, m.start()):
+            scan = m.start() + 1
+            continue
+        closing = re.compile(r"(?<!`)" + re.escape(m.group(0)) + r"(?!`)")
+        c = closing.search(line, m.end())
+        if c is None:
+            scan = m.end()
+            continue
+        out.append(_defang_text(line[pos : m.start()], strict=False))
+        out.append(line[m.start() : c.end()])
+        pos = scan = c.end()
+    out.append(_defang_text(line[pos:], strict=False))
+    return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+@lru_cache(maxsize=1)
+def _permissive_viewer() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # a careless viewer
+    return md
+
+
+def _code_lines(text: str) -> set[int]:
+    lines: set[int] = set()
+    for tok in _parser().parse(text):
+        if tok.type in ("fence", "code_block") and tok.map:
+            lines.update(range(tok.map[0], tok.map[1]))
+    return lines
+
+
+def close_open_fences(text: str) -> str:
+    """Append a closing fence when the text ends inside a fenced code block (a cut-off answer)."""
+    opened: tuple[str, int] | None = None
+    for line in text.split("\n"):
+        m = _FENCE_LINE.match(line)
+        if not m:
+            continue
+        fence, rest = m.group(2), m.group(3)
+        if opened is None:
+            if fence[0] == "`" and "`" in rest:
+                continue
+            opened = (fence[0], len(fence))
+        elif fence[0] == opened[0] and len(fence) >= opened[1] and not rest.strip():
+            opened = None
+    if opened is None:
+        return text
+    return text + ("" if text.endswith("\n") else "\n") + opened[0] * opened[1]
+
+
+def _tokens_live(tokens: list[Token]) -> str | None:
+    """The first live thing a permissive viewer would render from these tokens, or None."""
+    for tok in tokens:
+        if tok.type in ("html_block", "html_inline"):
+            rest = _BARE_TAG.sub(
+                lambda m: "" if m.group(1).lower() in _ALLOWED_TAGS else m.group(0), tok.content
+            )
+            if "<" in rest:
+                return f"raw HTML {tok.content.strip()[:40]!r}"
+        elif tok.type == "image":
+            return "an image"
+        elif tok.type == "link_open":
+            href = str(tok.attrGet("href") or "")
+            if not is_safe_link(href):
+                return f"a link to {href[:40]!r}"
+        if tok.children:
+            found = _tokens_live(tok.children)
+            if found:
+                return found
+    return None
+
+
+def live_content(markdown_text: str) -> str | None:
+    """What a careless markdown viewer (raw HTML on, all links allowed) would make live, or None."""
+    return _tokens_live(_permissive_viewer().parse(markdown_text))
+
+
+def _fence_wrap(text: str) -> str:
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def defang_markdown(text: str) -> str:
+    """Model text, still markdown, with nothing a viewer could make live (see the module doc)."""
+    text = close_open_fences(text.replace("\r\n", "\n").replace("\r", "\n"))
+    code = _code_lines(text)
+    lines = text.split("\n")
+    gentle = "\n".join(
+        line if i in code else _defang_line_keeping_code_spans(line) for i, line in enumerate(lines)
+    )
+    if live_content(gentle) is None:
+        return gentle
+    strict = "\n".join(line if i in code else _defang_text(line, strict=True) for i, line in enumerate(lines))
+    if live_content(strict) is None:
+        return strict
+    return _fence_wrap(text)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _quote(text: str) -> str:
+    return "\n".join(("> " + line) if line.strip() else ">" for line in text.split("\n"))
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<")
+
+
+def answer_heading_name(node: Node, options: ExportOptions) -> str:
+    return f"{display_name(node.model, options.display_names)} ({node.model or 'no model'})"
+
+
+TABLE_HEAD = (
+    "| Model | Status | TTFT | tok/s | Input | Cached | Output | Reasoning | Cost | Finish |\n"
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"
+)
+
+
+def table_markdown(rows: list[Row]) -> str:
+    lines = [TABLE_HEAD]
+    for r in rows:
+        name = f"{r.display_name} (`{r.model}`)" if r.model else r.display_name
+        marks = (" ⚡ fastest" if r.fastest else "") + (" 💲 cheapest" if r.cheapest else "")
+        cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    _cell(name) + marks,
+                    _cell(r.status),
+                    fmt_ms(r.ttft_ms),
+                    fmt_rate(r.tok_per_s).replace(" tok/s", ""),
+                    fmt_int(r.input_tokens),
+                    fmt_int(r.cached_tokens),
+                    fmt_int(r.output_tokens),
+                    fmt_int(r.reasoning_tokens),
+                    cost,
+                    _cell(r.finish or "–"),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _metrics_line(node: Node) -> str:
+    parts = [export_status(node).value]
+    if node.error is not None:
+        parts.append(f"{node.error.kind}: {node.error.message}" if node.error.message else node.error.kind)
+    if node.finish:
+        parts.append(f"finish {node.finish}")
+    if node.timing.ttft_ms is not None:
+        parts.append(f"TTFT {fmt_ms(node.timing.ttft_ms)}")
+    rate = tokens_per_second(node)
+    if rate is not None:
+        parts.append(fmt_rate(rate))
+    if node.usage.output is not None:
+        parts.append(f"{fmt_int(node.usage.input)} in / {fmt_int(node.usage.output)} out tokens")
+    cost = effective_cost(node)
+    if cost is not None:
+        parts.append(fmt_cost(cost))
+    return "*" + _cell(" · ".join(parts)).replace("*", "\\*").replace("_", "\\_") + "*"
+
+
+class _Labels:
+    """How a report refers to cards: "DeepSeek V4.1 Flash's answer in 1", "prompt 1.2"."""
+
+    def __init__(self, secs: list[Section], options: ExportOptions) -> None:
+        self.options = options
+        self.section_of: dict[str, str] = {}
+        for sec in secs:
+            self.section_of[sec.head.id] = sec.number
+            for ans in sec.answers:
+                self.section_of[ans.id] = sec.number
+
+    def of(self, node: Node) -> str:
+        where = self.section_of.get(node.id, "?")
+        if node.kind == NodeKind.PROMPT:
+            return f"prompt {where}"
+        if node.kind == NodeKind.NOTE:
+            return f"note {where}"
+        name = display_name(node.model, self.options.display_names)
+        what = "synthesis" if node.kind == NodeKind.SYNTHESIS else "answer"
+        return f"{name}'s {what} in {where}"
+
+
+def _section_title(sec: Section, graph: Graph, options: ExportOptions) -> str:
+    head = sec.head
+    if head.kind == NodeKind.PROMPT:
+        targets = ", ".join(dict.fromkeys(display_name(a.model, options.display_names) for a in sec.answers))
+        label = f"Prompt {sec.number}" if sec.is_root else f"Follow-up {sec.number}"
+        if head.title:
+            label += f": {head.title}"
+        return label + (f" → to {targets}" if targets else " (not sent)")
+    if head.kind == NodeKind.SYNTHESIS:
+        kind = str(head.meta.get("instruction_kind") or "").strip()
+        name = display_name(head.model, options.display_names)
+        return f"Synthesis {sec.number}" + (f" ({kind})" if kind else "") + f" by {name}"
+    if head.kind == NodeKind.NOTE:
+        return f"Note {sec.number}" + (f": {head.title}" if head.title else "")
+    return f"Answer {sec.number}"
+
+
+def _answer_block(node: Node, options: ExportOptions) -> list[str]:
+    out = [f"### {_cell(answer_heading_name(node, options))}", "", _metrics_line(node), ""]
+    if node.error is not None and not node.text:
+        out += ["*(no text received)*", ""]
+    if node.text:
+        out += [defang_markdown(node.text).rstrip("\n"), ""]
+    if options.include_reasoning and node.reasoning.strip():
+        out += [
+            "<details><summary>Reasoning</summary>",
+            "",
+            defang_markdown(node.reasoning).rstrip("\n"),
+            "",
+            "</details>",
+            "",
+        ]
+    return out
+
+
+def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
+    """A comparison report of the session (see DESIGN.md "Export formats": md)."""
+    options = options or ExportOptions()
+    graph = scoped_graph(graph, options)
+    secs = sections(graph)
+    labels = _Labels(secs, options)
+    s = graph.session
+    out: list[str] = [
+        f"# {_cell(s.title) or 'Untitled'}",
+        "",
+        f"*Triptych session · created {fmt_date(s.created_at)} · updated {fmt_date(s.updated_at)}"
+        f" · {len(graph.nodes)} cards*",
+        "",
+    ]
+    for sec in secs:
+        head = sec.head
+        out += [f"## {_cell(_section_title(sec, graph, options))}", ""]
+        follows = [e for e in sec.parents if e.role == EdgeRole.FOLLOW]
+        refs = [e for e in sec.parents if e.role == EdgeRole.REF]
+        sources = [e for e in sec.parents if e.role == EdgeRole.SOURCE]
+        if follows:
+            out += ["*After " + ", ".join(labels.of(graph.nodes[e.parent_id]) for e in follows) + ".*", ""]
+        if refs:
+            out += [
+                "*With context from " + ", ".join(labels.of(graph.nodes[e.parent_id]) for e in refs) + ".*",
+                "",
+            ]
+        if sources:
+            out += ["Sources:", ""]
+            for i, e in enumerate(sources, start=1):
+                src = graph.nodes[e.parent_id]
+                out.append(f"{i}. {labels.of(src)} ({status_label(src)})")
+            out.append("")
+        if head.kind == NodeKind.PROMPT:
+            if head.params.system:
+                out += ["**System prompt:**", "", _quote(defang_markdown(head.params.system)), ""]
+            out += [_quote(defang_markdown(head.text)) if head.text.strip() else "> *(empty prompt)*", ""]
+            for ans in sec.answers:
+                out += _answer_block(ans, options)
+            if sec.answers:
+                rows = comparison_rows(graph, head.id, options.display_names)
+                out += ["**Comparison**", "", table_markdown(rows), ""]
+                if any(r.fastest or r.cheapest for r in rows):
+                    out += ["⚡ fastest first token among finished answers · 💲 cheapest", ""]
+        elif head.is_answer:
+            out += _answer_block(head, options)
+        else:
+            out += [defang_markdown(head.text) if head.text.strip() else "*(empty note)*", ""]
+    t = session_totals(graph)
+    out += [
+        "## Session totals",
+        "",
+        "| Answers | Input | Cached | Output | Reasoning | Cost |",
+        "|--:|--:|--:|--:|--:|--:|",
+        f"| {t.answers} | {fmt_int(t.input_tokens)} | {fmt_int(t.cached_tokens)} | {fmt_int(t.output_tokens)}"
+        f" | {fmt_int(t.reasoning_tokens)} | {fmt_cost(t.cost_usd)}{'' if t.cost_complete else ' (some unknown)'} |",
+        "",
+    ]
+    return "\n".join(out)

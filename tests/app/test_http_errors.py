@@ -29,6 +29,7 @@ from tests.fakes import (
     Sleep,
     Stall,
     collect,
+    make_client,
     sse,
 )
 
@@ -43,7 +44,7 @@ async def srv() -> AsyncIterator[FakeProviderServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+    async with make_client() as c:
         yield c
 
 

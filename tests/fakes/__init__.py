@@ -20,6 +20,7 @@ from tests.fakes.server import (
     cut,
     default_answer,
     html_page,
+    make_client,
     sse,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "cut",
     "default_answer",
     "html_page",
+    "make_client",
     "sse",
 ]

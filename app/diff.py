@@ -79,11 +79,15 @@ def split_blocks(text: str) -> list[_Block]:
     return blocks
 
 
-def _tokens(blocks: list[_Block]) -> list[tuple[str, str]]:
+# Above this many token pairs a word diff gets slow (seconds): compare such regions by lines.
+MAX_WORD_PAIRS = 20_000_000
+
+
+def _tokens(blocks: list[_Block], by_line: bool = False) -> list[tuple[str, str]]:
     """(kind, text) tokens: code as whole lines, prose as words with their trailing whitespace."""
     out: list[tuple[str, str]] = []
     for block in blocks:
-        if block.kind == "code":
+        if block.kind == "code" or by_line:
             out.extend(("code", line) for line in block.text.splitlines(keepends=True))
         else:
             out.extend(("prose", tok) for tok in _WORD.findall(block.text))
@@ -139,6 +143,8 @@ def word_diff(a: str, b: str) -> list[DiffOp]:
             )
             continue
         ta, tb = _tokens(blocks_a[i1:i2]), _tokens(blocks_b[j1:j2])
+        if len(ta) * len(tb) > MAX_WORD_PAIRS:
+            ta, tb = _tokens(blocks_a[i1:i2], by_line=True), _tokens(blocks_b[j1:j2], by_line=True)
         inner = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
         for itag, k1, k2, l1, l2 in inner.get_opcodes():
             _append(
@@ -155,7 +161,8 @@ def similarity(a: str, b: str) -> float:
     wa, wb = _WORDS_ONLY.findall(a), _WORDS_ONLY.findall(b)
     if not wa and not wb:
         return 1.0
-    return difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
+    matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=len(wa) * len(wb) > MAX_WORD_PAIRS)
+    return matcher.ratio()
 
 
 # --------------------------------------------------------------------------- terminal

@@ -22,13 +22,19 @@ from app.repository import Repository
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
+def _size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB"
+    if n >= 1000:
+        return f"{n / 1e3:.1f} KB"
+    return f"{n} bytes"
+
+
 def _read_limited(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImportFailed(
-                f"{path.name} is {size / 1e6:.1f} MB; the import limit is {max_bytes / 1e6:.0f} MB"
-            )
+            raise ImportFailed(f"{path.name} is {_size(size)}, over the import limit of {_size(max_bytes)}")
         with path.open("rb") as fh:
             data = fh.read(max_bytes + 1)
     except FileNotFoundError:
@@ -38,7 +44,7 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise ImportFailed(f"{path.name} is larger than the import limit of {max_bytes / 1e6:.0f} MB")
+        raise ImportFailed(f"{path.name} is over the import limit of {_size(max_bytes)}")
     return data
 
 
@@ -64,7 +70,7 @@ def import_file(
     if isinstance(path_or_bytes, bytes | bytearray):
         data = bytes(path_or_bytes)
         if len(data) > max_bytes:
-            raise ImportFailed(f"the data is larger than the import limit of {max_bytes / 1e6:.0f} MB")
+            raise ImportFailed(f"the data is {_size(len(data))}, over the import limit of {_size(max_bytes)}")
         name = title or "Imported canvas"
     else:
         path = Path(path_or_bytes)

@@ -22,7 +22,9 @@ def test_canvas_is_valid_json_canvas():
     assert len(doc["nodes"]) == len(g.nodes)
     assert len(doc["edges"]) == len(g.edges)
     assert all(n["type"] == "text" for n in doc["nodes"])
-    assert all(e["toEnd"] == "arrow" and e["fromSide"] == "bottom" and e["toSide"] == "top" for e in doc["edges"])
+    assert all(
+        e["toEnd"] == "arrow" and e["fromSide"] == "bottom" and e["toSide"] == "top" for e in doc["edges"]
+    )
     assert {e["label"] for e in doc["edges"]} == {"reply", "follow", "ref", "source"}
     assert doc["triptych"]["format"] == "triptych" and doc["triptych"]["version"] == 1
     assert doc["triptych"]["session"]["title"] == g.session.title
@@ -31,13 +33,30 @@ def test_canvas_is_valid_json_canvas():
 def test_canvas_validator_catches_what_it_should():
     bad = {
         "nodes": [
-            {"id": "a", "type": "text", "x": 1.5, "y": 0, "width": 10, "height": 10, "text": "t", "color": "red"},
+            {
+                "id": "a",
+                "type": "text",
+                "x": 1.5,
+                "y": 0,
+                "width": 10,
+                "height": 10,
+                "text": "t",
+                "color": "red",
+            },
             {"id": "a", "type": "widget", "x": 0, "y": 0, "width": 10, "height": 10},
         ],
         "edges": [{"id": "e", "fromNode": "a", "toNode": "zz", "fromSide": "middle", "toEnd": "big"}],
     }
     problems = " | ".join(canvas_problems(bad))
-    for fragment in ("x is not an integer", "bad color", "duplicate id", "bad type", "'zz' is not a node", "fromSide", "toEnd"):
+    for fragment in (
+        "x is not an integer",
+        "bad color",
+        "duplicate id",
+        "bad type",
+        "'zz' is not a node",
+        "fromSide",
+        "toEnd",
+    ):
         assert fragment in problems
 
 
@@ -59,7 +78,11 @@ def test_cards_carry_title_answer_reasoning_and_metrics():
     assert t["status"] == "done" and t["finish"] == "stop" and t["params"]["temperature"] == 0.3
     errored = by_id[node_with_text(g, "Use the `csv` crate:\n").id]
     assert "error · network: connection reset mid-answer" in errored["text"].splitlines()[0]
-    assert errored["triptych"]["error"] == {"kind": "network", "message": "connection reset mid-answer", "status": None}
+    assert errored["triptych"]["error"] == {
+        "kind": "network",
+        "message": "connection reset mid-answer",
+        "status": None,
+    }
     synth = next(n for n in doc["nodes"] if n["triptych"]["kind"] == "synthesis")
     assert synth["text"].startswith("**Synthesis (judge)** · **Claude Sonnet 5.5**")
     assert synth["triptych"]["meta"]["instruction_kind"] == "judge"
@@ -72,7 +95,7 @@ def test_reasoning_can_be_left_out():
 
 
 def test_one_colour_per_provider():
-    doc, g = _doc()
+    doc, _ = _doc()
     colour_of: dict[str, set[str]] = {}
     for n in doc["nodes"]:
         model = n["triptych"]["model"]
@@ -136,7 +159,11 @@ def test_cards_moved_or_recoloured_in_obsidian_keep_the_change():
     assert moved.x == round(r1.x) + 100 and moved.y == r1.y
     assert moved.height == 333 and moved.width is None  # width untouched: still "automatic"
     assert moved.color == "1"
-    prompt = next(n for n in back.nodes.values() if n.kind == NodeKind.PROMPT and n.text == unchanged["triptych"]["text"])
+    prompt = next(
+        n
+        for n in back.nodes.values()
+        if n.kind == NodeKind.PROMPT and n.text == unchanged["triptych"]["text"]
+    )
     assert prompt.x == unchanged["triptych"]["x"] and prompt.color is None
 
 

@@ -73,7 +73,7 @@ def _ts(t: float) -> str:
 
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
 
     p = _Parser(prog="triptych", description="Ask several models the same question, side by side.",
@@ -261,7 +261,8 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
             print(f"triptych: note: not sent to {t.model} (not accepted): {', '.join(dropped)}", file=sys.stderr)
 
     if args.dry_run:
-        engine = Engine(ctx.repo if session_id else _NullRepo(), ctx.settings, catalog=ctx.catalog)
+        repo: Any = ctx.repo if session_id else _NullRepo()
+        engine = Engine(repo, ctx.settings, catalog=ctx.catalog)
         try:
             calls = engine.plan(session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode,
                                 system=args.system)

@@ -224,11 +224,10 @@ def build_synthesis_context(
         if not text:
             raise ValueError("a custom synthesis needs an instruction")
     else:
-        text = SYNTHESIS_INSTRUCTIONS.get(kind)
-        if text is None:
+        preset = SYNTHESIS_INSTRUCTIONS.get(kind)
+        if preset is None:
             raise ValueError(f"unknown synthesis kind {kind!r}: use merge, judge, compare or custom")
-        if instruction:
-            text = f"{text}\n\n{instruction.strip()}"
+        text = f"{preset}\n\n{instruction.strip()}" if instruction else preset
     blocks.append(text)
     msgs.append(Message("user", "\n\n".join(blocks)))
     return BuiltContext(system_for(history, system), normalise(msgs))

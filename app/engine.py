@@ -36,6 +36,7 @@ from app.domain import (
     Owner,
     Params,
     SendMode,
+    Session,
     Timing,
     Usage,
 )
@@ -634,7 +635,5 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
 
 
-def _scratch_session() -> object:
-    from app.domain import Session
-
+def _scratch_session() -> Session:
     return Session(title="(dry run)")

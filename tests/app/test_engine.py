@@ -10,7 +10,7 @@ import pytest
 
 from app.domain import EdgeRole, NodeKind, NodeStatus, Params, SendMode, Session
 from app.engine import Engine, EngineError, Target
-from app.events import Finish, ReasoningDelta, Retrying, StreamError, TextDelta, Usage
+from app.events import Finish, ReasoningDelta, Retrying, StreamError, TextDelta
 from storage import open_store
 from tests.app.scripted import default_script, scripted_factory, settings_with_keys
 

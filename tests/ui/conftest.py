@@ -1,0 +1,113 @@
+"""GUI test fixtures: offscreen Qt, the qasync loop for async tests, loopback fake providers.
+
+Async tests run on `TriptychEventLoop` (qasync + asyncgen hooks) through pytest-asyncio's
+`pytest_asyncio_loop_factories` hook, and wait with `wait_until` (never qtbot.waitUntil/waitSignal,
+which hang the teardown of an async test).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+os.environ.setdefault("QT_API", "pyside6")
+os.environ["TRIPTYCH_NO_ERROR_DIALOG"] = "1"
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from tests.fakes.server import FakeProviderServer
+from ui.qtloop import TriptychEventLoop
+
+DEFAULT_MODELS = ["deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"]
+
+
+def _app() -> QApplication:
+    app = QApplication.instance() or QApplication(["triptych-tests"])
+    app.setQuitOnLastWindowClosed(False)  # closing a window must not stop the test's loop
+    return app
+
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"qasync": lambda: TriptychEventLoop(_app())}
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.gui)
+            # The offscreen platform warns on every top-level size-hint change; not our bug.
+            item.add_marker(pytest.mark.qt_log_ignore("does not support propagateSizeHints"))
+
+
+async def wait_until(pred: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:  # noqa: ASYNC109
+    """Sleep in small steps on the running loop until `pred()` is truthy; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def fake_server():
+    """A scripted-capable fake provider server on a background thread (its own loop)."""
+    srv = FakeProviderServer(tokens_per_second=300)
+    _url, stop = srv.run_in_thread()
+    try:
+        yield srv
+    finally:
+        stop()
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch, fake_server):
+    """Environment pointing every provider at the fake server, with fake keys and a tmp data dir."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TRIPTYCH_HOME", str(home))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    for key, value in fake_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TRIPTYCH_OPENAI_API", raising=False)
+    return home
+
+
+@contextlib.asynccontextmanager
+async def open_window(data_dir: Path | None = None) -> AsyncIterator:
+    """The real main window over real services (store in TRIPTYCH_HOME, shared httpx client)."""
+    from ui.app import build_services, close_services, create_window
+
+    _app()
+    services = build_services(data_dir, interactive=False)
+    window = create_window(services)
+    window.resize(1400, 900)
+    window.show()
+    await asyncio.sleep(0.05)
+    try:
+        yield window, services
+    finally:
+        if window.isVisible():
+            window.close()
+        await close_services(services)
+        window.deleteLater()
+        await asyncio.sleep(0)
+
+
+def cards_of(window, kind: str | None = None):
+    graph = window.controller.graph
+    out = []
+    for card in window.scene.cards():
+        node = graph.nodes.get(card.node_id)
+        if kind is None or (node is not None and node.kind.value == kind):
+            out.append(card)
+    return out

@@ -1,0 +1,215 @@
+"""The GUI entry point (`triptych gui`): QApplication, the qasync loop, one HTTP client, the store, the
+engine and the main window; and the one place unhandled errors are shown.
+
+Async contract: `main()` runs `asyncio.Runner(loop_factory=TriptychEventLoop)` and awaits an event set
+when the last window closes; then it cancels the streams (their text is saved as `stopped`), closes the
+HTTP client and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("QT_API", "pyside6")
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from ui.qtloop import TriptychEventLoop
+
+log = logging.getLogger(__name__)
+
+
+class ErrorReporter:
+    """The one place unhandled errors reach (sys.excepthook and the asyncio loop's handler).
+
+    Logs every error; shows at most one dialog at a time, with the traceback under "details".
+    """
+
+    def __init__(self) -> None:
+        self._showing = False
+        self.errors: list[str] = []
+
+    def excepthook(self, exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        self.report(f"{exc_type.__name__}: {exc}", text)
+
+    def loop_exception_handler(self, loop, context: dict) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, asyncio.CancelledError):
+            return
+        message = context.get("message", "asyncio error")
+        if exc is not None:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self.report(f"{type(exc).__name__}: {exc}", text)
+        else:
+            log.warning("asyncio: %s", message)
+
+    def report(self, summary: str, details: str) -> None:
+        log.error("unhandled error: %s\n%s", summary, details)
+        self.errors.append(summary)
+        print(details, file=sys.stderr)
+        if self._showing or QApplication.instance() is None or os.environ.get("TRIPTYCH_NO_ERROR_DIALOG"):
+            return
+        self._showing = True
+        try:
+            box = QMessageBox(QApplication.activeWindow())
+            box.setIcon(QMessageBox.Icon.Critical)
+            box.setWindowTitle("Triptych hit a bug")
+            box.setText("Something went wrong inside Triptych. Your cards are saved; you can keep working.")
+            box.setInformativeText(summary)
+            box.setDetailedText(details)
+            box.exec()
+        finally:
+            self._showing = False
+
+
+@dataclass(slots=True)
+class Services:
+    settings: object
+    repo: object
+    catalog: object
+    engine: object
+    client: object
+
+
+class StartupCancelled(Exception):
+    """The user chose not to continue (for example after a store error)."""
+
+
+def open_store_interactive(data_dir: Path, parent=None):
+    """open_store with the user in the loop: a corrupt DB may be moved aside and a fresh one started."""
+    from app.repository import StoreError
+    from storage import CorruptStoreError, backup_corrupt, open_store
+
+    try:
+        return open_store(data_dir)
+    except CorruptStoreError as exc:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Triptych: the database is damaged")
+        box.setText(str(exc))
+        box.setInformativeText(
+            "Triptych can move the damaged file aside (nothing is deleted) and start "
+            "with a fresh, empty database. You can try to recover the old file later."
+        )
+        fresh = box.addButton("Back it up and start fresh", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is not fresh:
+            raise StartupCancelled() from exc
+        moved = backup_corrupt(exc.path)
+        log.warning("moved a damaged database to %s", moved)
+        return open_store(data_dir)
+    except StoreError as exc:
+        QMessageBox.critical(parent, "Triptych cannot open its database", str(exc))
+        raise StartupCancelled() from exc
+
+
+def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactive: bool = True) -> Services:
+    """Settings, store (orphans marked interrupted), catalog, one shared HTTP client and the engine.
+
+    Call on the loop thread. `interactive=False` (tests) lets store errors propagate.
+    """
+    from app.catalog import load_catalog
+    from app.config import load_settings
+    from app.engine import Engine, make_client
+
+    settings = load_settings(data_dir)
+    if interactive:
+        repo = open_store_interactive(settings.data_dir)
+    else:
+        from storage import open_store
+
+        repo = open_store(settings.data_dir)
+    interrupted = repo.mark_orphans_interrupted()
+    if interrupted:
+        log.info("%d answers were cut by a previous exit and are marked interrupted", len(interrupted))
+    catalog = load_catalog(settings)
+    client = make_client(settings)
+    engine = Engine(repo, settings, catalog=catalog, client=client)
+    return Services(settings, repo, catalog, engine, client)
+
+
+def create_window(services: Services):
+    """The main window over `services` (theme applied). Shown by the caller."""
+    from ui.main_window import MainWindow
+    from ui.theme import apply_theme, resolve_theme
+
+    app = QApplication.instance()
+    ui = services.settings.ui
+    apply_theme(app, resolve_theme(ui.get("theme", "system")), int(ui.get("font_size", 10)))
+    return MainWindow(
+        services.settings,
+        services.repo,
+        services.catalog,
+        services.engine,
+        client_getter=lambda: services.client,
+    )
+
+
+async def close_services(services: Services) -> None:
+    """Stop every stream (saved as stopped), close the HTTP client and the store."""
+    try:
+        await services.engine.aclose()
+    finally:
+        try:
+            await services.client.aclose()
+        finally:
+            services.repo.close()
+
+
+async def _run(app: QApplication, reporter: ErrorReporter) -> int:
+    from app.config import ConfigError
+    from app.logs import setup_logging
+
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(reporter.loop_exception_handler)
+    try:
+        services = build_services()
+    except ConfigError as exc:
+        QMessageBox.critical(None, "Triptych: configuration problem", str(exc))
+        return 2
+    except StartupCancelled:
+        return 1
+    setup_logging(services.settings.data_dir)
+    closed = asyncio.Event()
+    window = create_window(services)
+    window.closed.connect(closed.set)
+    app.lastWindowClosed.connect(closed.set)
+    window.show()
+    QTimer.singleShot(0, window.composer.focus_prompt)
+    await closed.wait()
+    await close_services(services)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the app; returns the process exit status."""
+    argv = list(sys.argv if argv is None else argv)
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("Triptych")
+    app.setOrganizationName("Triptych")
+    app.setQuitOnLastWindowClosed(False)  # main() decides when to quit, after the streams are saved
+    reporter = ErrorReporter()
+    previous_hook = sys.excepthook
+    sys.excepthook = reporter.excepthook
+    try:
+        with asyncio.Runner(loop_factory=lambda: TriptychEventLoop(app)) as runner:
+            return runner.run(_run(app, reporter))
+    finally:
+        sys.excepthook = previous_hook
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The infinite canvas: scene, view, card and edge items, minimap."""

@@ -1,0 +1,887 @@
+"""Card items: lightweight QGraphicsObjects that paint cached QTextDocuments (never proxy widgets).
+
+Contract: `sync(node)` recomputes everything a card shows (documents, texts, button rectangles,
+height) from a domain `Node`; `paint()` only reads that precomputed state. The controller calls
+`sync` from the shared frame tick (≤ 30 fps per card) while a node streams. Items emit nothing
+themselves: they report ids and facts to their `CanvasScene` (`card_action_requested`,
+`link_clicked`), and a controller decides what to do.
+
+Runs on the Qt main thread only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QTextDocument,
+    QTextFrame,
+)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
+
+from app import layout
+from app.domain import Node, NodeKind, NodeStatus
+from ui.canvas import constants as C
+from ui.canvas.text import code_block_rects, set_document_html
+from ui.format import error_advice, metrics_line, status_label
+
+if TYPE_CHECKING:
+    from ui.canvas.style import CardStyle
+
+
+@dataclass(slots=True)
+class CardButton:
+    action: str
+    label: str
+    rect: QRectF
+    primary: bool = False
+    arg: object = None
+
+
+@dataclass(slots=True)
+class _CardState:
+    """Everything paint() reads. Rebuilt by sync()."""
+
+    width: float = layout.CARD_W
+    height: float = 120.0
+    title: str = ""
+    subtitle: str = ""
+    stripe: QColor = field(default_factory=lambda: QColor("#888888"))
+    status_key: str = ""
+    status_text: str = ""
+    status_rect: QRectF = field(default_factory=QRectF)
+    reasoning_row: QRectF | None = None
+    reasoning_label: str = ""
+    reasoning_rect: QRectF | None = None  # the visible reasoning text area (expanded)
+    error_rect: QRectF | None = None
+    body_rect: QRectF = field(default_factory=QRectF)
+    body_placeholder: str = ""
+    metrics_rect: QRectF | None = None
+    metrics_text: str = ""
+    buttons: list[CardButton] = field(default_factory=list)
+    code_buttons: list[CardButton] = field(default_factory=list)
+    body_scrollable: bool = False
+    collapsed: bool = False
+    preview: str = ""
+
+
+class CardItem(QGraphicsObject):
+    """Base card: rounded box, header with a colour stripe, a markdown body and an action row."""
+
+    kind_label = "Card"
+
+    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle) -> None:
+        super().__init__()
+        self.node_id = node_id
+        self.kind = kind
+        self._style = style
+        self._state = _CardState()
+        self._body_doc = QTextDocument()
+        self._reasoning_doc = QTextDocument()
+        self._error_doc = QTextDocument()
+        self._body_html = ""
+        self._body_scroll = 0.0
+        self._reasoning_scroll = 0.0
+        self._stick_bottom = True
+        self._reasoning_open = False
+        self._hover_button: str | None = None
+        self._hover_code: int | None = None
+        self._press_button: CardButton | None = None
+        self._node: Node | None = None
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+            | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(C.Z_CARD)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for doc in (self._body_doc, self._reasoning_doc, self._error_doc):
+            doc.setDocumentMargin(0)
+            doc.setUndoRedoEnabled(False)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.node_id[-6:]} {self._state.status_key}>"
+
+    # ------------------------------------------------------------------ public, read-only facts
+    @property
+    def node(self) -> Node | None:
+        return self._node
+
+    @property
+    def card_width(self) -> float:
+        return self._state.width
+
+    @property
+    def card_height(self) -> float:
+        return self._state.height
+
+    @property
+    def body_text(self) -> str:
+        """The body as plain text, as displayed (used by tests and accessibility)."""
+        return self._body_doc.toPlainText()
+
+    @property
+    def status_text(self) -> str:
+        return self._state.status_text
+
+    @property
+    def metrics_text(self) -> str:
+        return self._state.metrics_text
+
+    @property
+    def reasoning_open(self) -> bool:
+        return self._reasoning_open
+
+    def button_actions(self) -> list[str]:
+        return [b.action for b in self._state.buttons]
+
+    def button_rect(self, action: str) -> QRectF | None:
+        for b in self._state.buttons + self._state.code_buttons:
+            if b.action == action:
+                return QRectF(b.rect)
+        return None
+
+    def code_copy_count(self) -> int:
+        return len(self._state.code_buttons)
+
+    def body_scroll(self) -> float:
+        return self._body_scroll
+
+    @property
+    def stripe_color(self) -> QColor:
+        return self._state.stripe
+
+    def anchor_center(self, side: str) -> QPointF:
+        """Where edges attach, in scene coordinates: "top" or "bottom" centre."""
+        x = self.pos().x() + self._state.width / 2
+        y = self.pos().y() + (0.0 if side == "top" else self._state.height)
+        return QPointF(x, y)
+
+    def set_style(self, style: CardStyle) -> None:
+        self._style = style
+        self._body_html = ""  # force a re-render with the new theme
+        if self._node is not None:
+            self.sync(self._node)
+
+    def set_reasoning_open(self, open_: bool) -> None:
+        if open_ != self._reasoning_open:
+            self._reasoning_open = open_
+            if self._node is not None:
+                self.sync(self._node)
+
+    # ------------------------------------------------------------------ state building
+    def sync(self, node: Node) -> None:
+        """Recompute what this card shows from `node`. Call on the Qt thread; cheap for short text."""
+        self._node = node
+        st = _CardState()
+        st.width = layout.width(node)
+        st.collapsed = node.collapsed
+        self._fill_header(node, st)
+        inner_w = st.width - 2 * C.CARD_PAD - C.STRIPE_W
+        left = C.STRIPE_W + C.CARD_PAD
+        y = C.HEADER_H
+        max_h = layout.height(node)
+        if st.collapsed:
+            st.preview = " ".join(node.text.split())[:400]
+            y += 22.0
+            y = self._fill_actions(node, st, y, left, inner_w)
+            self._apply_state(st, y + 6.0)
+            return
+        y = self._fill_reasoning(node, st, y, left, inner_w)
+        y = self._fill_error(node, st, y, left, inner_w)
+        # body
+        html = self._body_html_for(node)
+        if html != self._body_html:
+            self._body_html = html
+            set_document_html(self._body_doc, html, inner_w, self._style.body_font, self._style.theme.text)
+        doc_h = self._body_doc.size().height() if node.text else 0.0
+        footer_h = self._footer_height(node)
+        available = max(max_h - y - footer_h - 8.0, 60.0)
+        if not node.text:
+            st.body_placeholder = self._placeholder(node)
+            body_h = C.BODY_MIN_H if st.body_placeholder else 0.0
+        else:
+            body_h = min(doc_h, available)
+        st.body_rect = QRectF(left, y + 4.0, inner_w, body_h)
+        st.body_scrollable = doc_h > body_h + 0.5
+        max_scroll = max(doc_h - body_h, 0.0)
+        if st.body_scrollable and self._stick_bottom and node.status.is_live:
+            self._body_scroll = max_scroll
+        self._body_scroll = min(max(self._body_scroll, 0.0), max_scroll)
+        y += body_h + 8.0
+        st.code_buttons = self._code_buttons(node, st)
+        y = self._fill_metrics(node, st, y, left, inner_w)
+        y = self._fill_actions(node, st, y, left, inner_w)
+        self._apply_state(st, y + 4.0)
+
+    def _apply_state(self, st: _CardState, height: float) -> None:
+        height = max(height, C.HEADER_H + 10.0)
+        if height != self._state.height or st.width != self._state.width:
+            self.prepareGeometryChange()
+        st.height = height
+        self._state = st
+        self.update()
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "card_geometry_changed"):
+            scene.card_geometry_changed(self.node_id)
+
+    def _fill_header(self, node: Node, st: _CardState) -> None:
+        st.title = "Card"
+        st.stripe = QColor(self._style.theme.muted)
+
+    def _body_html_for(self, node: Node) -> str:
+        return self._style.render_markdown(node.text) if node.text else ""
+
+    def _placeholder(self, node: Node) -> str:
+        return ""
+
+    def _footer_height(self, node: Node) -> float:
+        return C.ACTIONS_H
+
+    def _fill_reasoning(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        return y
+
+    def _fill_error(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        return y
+
+    def _fill_metrics(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        return y
+
+    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
+        return [("copy", "Copy", False), ("menu", "⋯", False)]
+
+    def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        fm = QFontMetricsF(self._style.small_font)
+        x = left
+        row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
+        for action, label, primary in self._actions_for(node):
+            bw = fm.horizontalAdvance(label) + 18.0
+            if action == "menu":  # the overflow menu sits at the right end
+                rect = QRectF(left + w - bw, row_y, bw, C.BUTTON_H)
+            else:
+                rect = QRectF(x, row_y, bw, C.BUTTON_H)
+                x += bw + 6.0
+            st.buttons.append(CardButton(action, label, rect, primary))
+        return y + C.ACTIONS_H
+
+    def _code_buttons(self, node: Node, st: _CardState) -> list[CardButton]:
+        out: list[CardButton] = []
+        if not node.text or ("```" not in node.text and "    " not in node.text):
+            return out
+        body = st.body_rect
+        for index, rect in enumerate(code_block_rects(self._body_doc)):
+            top = body.top() + rect.top() - self._body_scroll
+            # keep the button inside the visible body while the block is visible
+            visible_top = max(top, body.top())
+            if top + rect.height() < body.top() + 4 or visible_top > body.bottom() - C.CODE_COPY_H:
+                continue
+            bx = body.left() + rect.right() - C.CODE_COPY_W - 4.0
+            out.append(
+                CardButton(
+                    f"copy_code:{index}",
+                    "Copy",
+                    QRectF(bx, visible_top + 4.0, C.CODE_COPY_W, C.CODE_COPY_H),
+                    arg=index,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ geometry
+    def boundingRect(self) -> QRectF:
+        m = C.SELECTION_MARGIN
+        return QRectF(-m, -m, self._state.width + 2 * m, self._state.height + 2 * m)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, self._state.width, self._state.height), C.CARD_RADIUS, C.CARD_RADIUS)
+        return path
+
+    # ------------------------------------------------------------------ painting (reads state only)
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        st = self._state
+        theme = self._style.theme
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        rect = QRectF(0, 0, st.width, st.height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        selected = self.isSelected()
+        border = QColor(theme.card_selected if selected else theme.card_border)
+        painter.setPen(QPen(border, 2.0 if selected else 1.0))
+        painter.setBrush(QBrush(self._background()))
+        painter.drawRoundedRect(rect, C.CARD_RADIUS, C.CARD_RADIUS)
+        # colour stripe on the left edge
+        stripe = QPainterPath()
+        stripe.addRoundedRect(
+            QRectF(0.5, 0.5, C.STRIPE_W + C.CARD_RADIUS, st.height - 1), C.CARD_RADIUS, C.CARD_RADIUS
+        )
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, C.STRIPE_W, st.height))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(st.stripe)
+        painter.drawPath(stripe.intersected(clip))
+        if lod < C.LOD_TEXT_MIN:
+            self._paint_low_detail(painter, st)
+            return
+        self._paint_header(painter, st)
+        if st.collapsed:
+            painter.setFont(self._style.small_font)
+            painter.setPen(QColor(theme.muted))
+            fm = QFontMetricsF(self._style.small_font)
+            text_rect = QRectF(
+                C.STRIPE_W + C.CARD_PAD, C.HEADER_H, st.width - 2 * C.CARD_PAD - C.STRIPE_W, 20
+            )
+            painter.drawText(
+                text_rect,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                fm.elidedText(st.preview, Qt.TextElideMode.ElideRight, text_rect.width()),
+            )
+            self._paint_buttons(painter, st.buttons)
+            return
+        self._paint_reasoning(painter, st)
+        self._paint_error(painter, st)
+        self._paint_body(painter, st)
+        self._paint_metrics(painter, st)
+        self._paint_buttons(painter, st.buttons)
+        self._paint_buttons(painter, st.code_buttons, small=True)
+
+    def _background(self) -> QColor:
+        return QColor(self._style.theme.card)
+
+    def _paint_low_detail(self, painter: QPainter, st: _CardState) -> None:
+        theme = self._style.theme
+        painter.setBrush(QColor(theme.card_header))
+        bar = QRectF(C.STRIPE_W, 0, st.width - C.STRIPE_W, C.HEADER_H * 1.6)
+        painter.drawRect(bar.adjusted(0, 1, -1, 0))
+        painter.setPen(QColor(theme.text))
+        font = QFont(self._style.title_font)
+        font.setPointSizeF(font.pointSizeF() * 2.2)
+        painter.setFont(font)
+        painter.drawText(
+            bar.adjusted(C.CARD_PAD, 0, -C.CARD_PAD, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            st.title,
+        )
+        block = QColor(st.stripe)
+        block.setAlpha(60)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(block)
+        painter.drawRoundedRect(
+            QRectF(
+                C.STRIPE_W + C.CARD_PAD,
+                bar.bottom() + C.CARD_PAD,
+                st.width - C.STRIPE_W - 2 * C.CARD_PAD,
+                max(st.height - bar.bottom() - 2 * C.CARD_PAD, 4),
+            ),
+            6,
+            6,
+        )
+        if st.status_key:
+            painter.setBrush(self._style.theme.status_color(st.status_key))
+            painter.drawEllipse(QPointF(st.width - 24, bar.center().y()), 10, 10)
+
+    def _paint_header(self, painter: QPainter, st: _CardState) -> None:
+        theme = self._style.theme
+        left = C.STRIPE_W + C.CARD_PAD
+        painter.setFont(self._style.title_font)
+        painter.setPen(QColor(theme.text))
+        title_w = (st.status_rect.left() - 8 if st.status_text else st.width - C.CARD_PAD) - left
+        fm = QFontMetricsF(self._style.title_font)
+        title_rect = QRectF(left, 0, title_w, C.HEADER_H if not st.subtitle else 24)
+        painter.drawText(
+            title_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
+            if st.subtitle
+            else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(st.title, Qt.TextElideMode.ElideRight, title_w),
+        )
+        if st.subtitle:
+            painter.setFont(self._style.small_font)
+            painter.setPen(QColor(theme.muted))
+            sfm = QFontMetricsF(self._style.small_font)
+            painter.drawText(
+                QRectF(left, 24, title_w, 14),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                sfm.elidedText(st.subtitle, Qt.TextElideMode.ElideRight, title_w),
+            )
+        if st.status_text:
+            color = theme.status_color(st.status_key)
+            fill = QColor(color)
+            fill.setAlpha(38 if not theme.is_dark else 56)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(st.status_rect, st.status_rect.height() / 2, st.status_rect.height() / 2)
+            painter.setBrush(color)
+            dot = QPointF(st.status_rect.left() + 9, st.status_rect.center().y())
+            painter.drawEllipse(dot, 3.2, 3.2)
+            painter.setPen(color)
+            painter.setFont(self._style.small_bold_font)
+            painter.drawText(
+                st.status_rect.adjusted(16, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter, st.status_text
+            )
+        painter.setPen(QPen(QColor(theme.card_border), 1.0))
+        painter.drawLine(QPointF(C.STRIPE_W, C.HEADER_H), QPointF(st.width, C.HEADER_H))
+
+    def _paint_reasoning(self, painter: QPainter, st: _CardState) -> None:
+        if st.reasoning_row is None:
+            return
+        theme = self._style.theme
+        painter.setFont(self._style.small_font)
+        painter.setPen(QColor(theme.status.get("thinking", theme.muted)))
+        arrow = "▾" if self._reasoning_open else "▸"
+        painter.drawText(
+            st.reasoning_row,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            f"{arrow}  {st.reasoning_label}",
+        )
+        if st.reasoning_rect is not None:
+            r = st.reasoning_rect
+            bg = QColor(theme.alt_base)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(bg)
+            painter.drawRoundedRect(r.adjusted(-6, -4, 6, 4), 6, 6)
+            self._draw_doc(painter, self._reasoning_doc, r, self._reasoning_scroll, QColor(theme.muted))
+
+    def _paint_error(self, painter: QPainter, st: _CardState) -> None:
+        if st.error_rect is None:
+            return
+        theme = self._style.theme
+        painter.setPen(QPen(QColor(theme.status["error"]), 1.0))
+        painter.setBrush(QColor(theme.error_bg))
+        painter.drawRoundedRect(st.error_rect.adjusted(-8, -6, 8, 6), 6, 6)
+        self._draw_doc(painter, self._error_doc, st.error_rect, 0.0, QColor(theme.error_text))
+
+    def _paint_body(self, painter: QPainter, st: _CardState) -> None:
+        theme = self._style.theme
+        if st.body_placeholder:
+            painter.setFont(self._style.body_font)
+            painter.setPen(QColor(theme.muted))
+            painter.drawText(
+                st.body_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, st.body_placeholder
+            )
+            return
+        if st.body_rect.height() <= 0:
+            return
+        self._draw_doc(painter, self._body_doc, st.body_rect, self._body_scroll, QColor(theme.text))
+        if st.body_scrollable:
+            # a thin scroll indicator and a fade at the cut edge
+            doc_h = self._body_doc.size().height()
+            r = st.body_rect
+            frac = r.height() / doc_h
+            bar_h = max(r.height() * frac, 18.0)
+            top = r.top() + (r.height() - bar_h) * (self._body_scroll / max(doc_h - r.height(), 1.0))
+            bar_color = QColor(theme.muted)
+            bar_color.setAlpha(110)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(bar_color)
+            painter.drawRoundedRect(QRectF(r.right() + C.CARD_PAD / 2 - 2, top, 4, bar_h), 2, 2)
+
+    def _paint_metrics(self, painter: QPainter, st: _CardState) -> None:
+        if st.metrics_rect is None or not st.metrics_text:
+            return
+        theme = self._style.theme
+        painter.setPen(QPen(QColor(theme.card_border), 1.0))
+        painter.drawLine(
+            QPointF(st.metrics_rect.left(), st.metrics_rect.top()),
+            QPointF(st.metrics_rect.right(), st.metrics_rect.top()),
+        )
+        painter.setFont(self._style.small_font)
+        painter.setPen(QColor(theme.muted))
+        fm = QFontMetricsF(self._style.small_font)
+        painter.drawText(
+            st.metrics_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(st.metrics_text, Qt.TextElideMode.ElideRight, st.metrics_rect.width()),
+        )
+
+    def _paint_buttons(self, painter: QPainter, buttons: list[CardButton], small: bool = False) -> None:
+        theme = self._style.theme
+        painter.setFont(self._style.small_font)
+        for b in buttons:
+            hovered = b.action == self._hover_button
+            if b.primary:
+                bg = QColor(theme.accent)
+                fg = QColor(theme.accent_text)
+                if hovered:
+                    bg = bg.lighter(112)
+            else:
+                bg = QColor(theme.button_hover if hovered else theme.button_bg)
+                fg = QColor(theme.text)
+            if small:
+                bg.setAlpha(235)
+            painter.setPen(QPen(QColor(theme.card_border), 1.0) if not b.primary else Qt.PenStyle.NoPen)
+            painter.setBrush(bg)
+            painter.drawRoundedRect(b.rect, 5, 5)
+            painter.setPen(fg)
+            painter.drawText(b.rect, Qt.AlignmentFlag.AlignCenter, b.label)
+
+    def _draw_doc(
+        self, painter: QPainter, doc: QTextDocument, rect: QRectF, scroll: float, color: QColor
+    ) -> None:
+        painter.save()
+        painter.setClipRect(rect)
+        painter.translate(rect.left(), rect.top() - scroll)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.clip = QRectF(0, scroll, rect.width(), rect.height())
+        ctx.palette.setColor(QPalette.ColorRole.Text, color)
+        ctx.palette.setColor(QPalette.ColorRole.Link, QColor(self._style.theme.accent))
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+
+    # ------------------------------------------------------------------ interaction
+    def _button_at(self, pos: QPointF) -> CardButton | None:
+        for b in self._state.code_buttons + self._state.buttons:
+            if b.rect.contains(pos):
+                return b
+        return None
+
+    def _link_at(self, pos: QPointF) -> str:
+        r = self._state.body_rect
+        if not r.contains(pos) or self._state.body_placeholder:
+            return ""
+        doc_pos = QPointF(pos.x() - r.left(), pos.y() - r.top() + self._body_scroll)
+        return self._body_doc.documentLayout().anchorAt(doc_pos)
+
+    def hit_test(self, pos: QPointF) -> str:
+        """What is under `pos` (item coordinates): a button action, "link:<url>", "reasoning", "body", ""."""
+        b = self._button_at(pos)
+        if b is not None:
+            return b.action
+        link = self._link_at(pos)
+        if link:
+            return f"link:{link}"
+        if self._state.reasoning_row is not None and self._state.reasoning_row.contains(pos):
+            return "toggle_reasoning"
+        if self._state.body_rect.contains(pos):
+            return "body"
+        return ""
+
+    def _emit(self, action: str, arg: object = None) -> None:
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "request_card_action"):
+            scene.request_card_action(self.node_id, action, arg)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            hit = self.hit_test(event.pos())
+            b = self._button_at(event.pos())
+            if b is not None or hit.startswith("link:") or hit == "toggle_reasoning":
+                self._press_button = b or CardButton(hit, "", QRectF())
+                event.accept()
+                return
+        self._press_button = None
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        pressed = self._press_button
+        self._press_button = None
+        if pressed is not None and event.button() == Qt.MouseButton.LeftButton:
+            hit = self.hit_test(event.pos())
+            if hit == pressed.action:
+                self.activate(hit)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def activate(self, hit: str) -> None:
+        """Perform what a click on `hit` (from `hit_test`) means. Used by mouse handling and tests."""
+        if hit == "toggle_reasoning":
+            self.set_reasoning_open(not self._reasoning_open)
+        elif hit.startswith("link:"):
+            self._emit("open_link", hit[5:])
+        elif hit.startswith("copy_code:"):
+            self._emit("copy_code", int(hit.split(":", 1)[1]))
+        elif hit:
+            self._emit(hit)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.hit_test(event.pos()) in ("body", ""):
+            self._emit("focus")
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def hoverMoveEvent(self, event) -> None:
+        hit = self.hit_test(event.pos())
+        button = hit if hit and hit not in ("body",) and not hit.startswith("link:") else None
+        if button != self._hover_button:
+            self._hover_button = button
+            self.update()
+        if button or hit.startswith("link:"):
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.unsetCursor()
+        super().hoverMoveEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        if self._hover_button is not None:
+            self._hover_button = None
+            self.update()
+        self.unsetCursor()
+        super().hoverLeaveEvent(event)
+
+    def contextMenuEvent(self, event) -> None:
+        if not self.isSelected():
+            scene = self.scene()
+            if scene is not None:
+                scene.clearSelection()
+            self.setSelected(True)
+        self._emit("menu", event.screenPos())
+        event.accept()
+
+    def scroll_by(self, dy: float, pos: QPointF | None = None) -> bool:
+        """Scroll the body (or the open reasoning) by `dy` scene units; True if anything moved.
+
+        The view calls this for wheel events over a card, so a long answer scrolls inside its card.
+        """
+        st = self._state
+        if pos is not None and st.reasoning_rect is not None and st.reasoning_rect.contains(pos):
+            doc_h = self._reasoning_doc.size().height()
+            max_s = max(doc_h - st.reasoning_rect.height(), 0.0)
+            new = min(max(self._reasoning_scroll + dy, 0.0), max_s)
+            if new == self._reasoning_scroll:
+                return max_s > 0
+            self._reasoning_scroll = new
+            self.update()
+            return True
+        if not st.body_scrollable:
+            return False
+        doc_h = self._body_doc.size().height()
+        max_s = max(doc_h - st.body_rect.height(), 0.0)
+        new = min(max(self._body_scroll + dy, 0.0), max_s)
+        if new == self._body_scroll:
+            return True  # at the end: still swallow the wheel so the canvas does not jump
+        self._body_scroll = new
+        self._stick_bottom = new >= max_s - 2.0
+        if self._node is not None:
+            st.code_buttons = self._code_buttons(self._node, st)
+        self.update()
+        return True
+
+    def can_scroll(self, pos: QPointF | None = None) -> bool:
+        st = self._state
+        if pos is not None and st.reasoning_rect is not None and st.reasoning_rect.contains(pos):
+            return self._reasoning_doc.size().height() > st.reasoning_rect.height()
+        return st.body_scrollable
+
+    # ------------------------------------------------------------------ moves
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "card_geometry_changed"):
+                scene.card_geometry_changed(self.node_id)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(C.Z_CARD_SELECTED if value else C.Z_CARD)
+        return super().itemChange(change, value)
+
+    def close(self) -> None:
+        """Drop references before removal from the scene."""
+        self._node = None
+
+
+class PromptCard(CardItem):
+    kind_label = "Prompt"
+
+    def _background(self) -> QColor:
+        return QColor(self._style.theme.prompt_card)
+
+    def _fill_header(self, node: Node, st: _CardState) -> None:
+        st.title = node.title or "You"
+        st.stripe = QColor(self._style.theme.accent)
+        bits = []
+        if node.params.system:
+            bits.append("system prompt")
+        targets = node.meta.get("targets") if isinstance(node.meta, dict) else None
+        if isinstance(targets, list) and targets:
+            bits.append(f"asked {len(targets)} model{'s' if len(targets) != 1 else ''}")
+        mode = node.meta.get("mode") if isinstance(node.meta, dict) else None
+        if mode == "shared":
+            bits.append("shared context")
+        st.subtitle = " · ".join(bits)
+
+    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
+        return [("copy", "Copy", False), ("branch", "Edit & branch", False), ("menu", "⋯", False)]
+
+
+class NoteCard(CardItem):
+    kind_label = "Note"
+
+    def _fill_header(self, node: Node, st: _CardState) -> None:
+        st.title = node.title or "Note"
+        st.stripe = QColor(node.color or self._style.theme.status.get("thinking", "#7C3AED"))
+
+    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
+        return [("copy", "Copy", False), ("continue", "Ask about this", False), ("menu", "⋯", False)]
+
+
+class ResponseCard(CardItem):
+    """One model's answer (or a synthesis): status chip, reasoning, body, error, metrics, actions."""
+
+    kind_label = "Response"
+
+    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle) -> None:
+        super().__init__(node_id, kind, style)
+        self._renderer = None
+        self._reasoning_text = ""
+        self._error_key = ""
+
+    def _body_html_for(self, node: Node) -> str:
+        if not node.text:
+            return ""
+        if node.status.is_live:
+            if self._renderer is None or getattr(self._renderer, "_triptych_theme", None) is not self._style:
+                self._renderer = self._style.incremental_renderer()
+                self._renderer._triptych_theme = self._style
+            return self._renderer.update(node.text)
+        self._renderer = None
+        return self._style.render_markdown(node.text)
+
+    def _fill_header(self, node: Node, st: _CardState) -> None:
+        style = self._style
+        st.title = style.display_name(node.model) if node.model else "Response"
+        if node.kind == NodeKind.SYNTHESIS:
+            how = str(node.meta.get("synthesis") or node.meta.get("kind") or "synthesis")
+            st.subtitle = f"{how.capitalize()} of {len(node.meta.get('sources', [])) or 'several'} answers"
+        elif node.model:
+            st.subtitle = node.model
+        provider = node.model.split(":", 1)[0] if node.model else ""
+        st.stripe = QColor(node.color or style.provider_color(provider))
+        key, text = status_label(node, time.time())
+        st.status_key, st.status_text = key, text
+        fm = QFontMetricsF(style.small_bold_font)
+        chip_w = fm.horizontalAdvance(text) + 26.0
+        st.status_rect = QRectF(st.width - C.CARD_PAD - chip_w, (C.HEADER_H - 20) / 2, chip_w, 20)
+
+    def _placeholder(self, node: Node) -> str:
+        if node.status.is_live:
+            phase = node.meta.get("phase")
+            if phase == "thinking" or node.reasoning:
+                return "Thinking…"
+            if phase == "queued":
+                return "Waiting for a free slot…"
+            return "Waiting for the first token…"
+        if node.status == NodeStatus.DONE:
+            return "(empty answer)"
+        return ""
+
+    def _fill_reasoning(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        if not node.reasoning:
+            return y
+        chars = len(node.reasoning)
+        live = node.status.is_live and not node.text
+        size = f"{chars / 1000:.1f}k chars" if chars >= 1000 else f"{chars} chars"
+        st.reasoning_label = ("Thinking… " if live else "Reasoning ") + f"({size})"
+        st.reasoning_row = QRectF(left, y + 2, w, C.REASONING_ROW_H)
+        y += C.REASONING_ROW_H + 2
+        if self._reasoning_open:
+            if node.reasoning != self._reasoning_text:
+                self._reasoning_text = node.reasoning
+                set_document_html(
+                    self._reasoning_doc,
+                    self._style.render_plain(node.reasoning),
+                    w,
+                    self._style.small_font,
+                    self._style.theme.muted,
+                )
+                if live:
+                    self._reasoning_scroll = 1e9  # follow the tail while thinking
+            doc_h = self._reasoning_doc.size().height()
+            h = min(doc_h, C.REASONING_MAX_H)
+            st.reasoning_rect = QRectF(left, y + 4, w, h)
+            self._reasoning_scroll = min(max(self._reasoning_scroll, 0.0), max(doc_h - h, 0.0))
+            y += h + 12
+        return y
+
+    def _fill_error(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        advice = error_advice(node, self._style.provider_display)
+        if advice is None:
+            return y
+        text, actions = advice
+        key = text
+        if key != self._error_key:
+            self._error_key = key
+            set_document_html(
+                self._error_doc, text, w - 4, self._style.small_font, self._style.theme.error_text
+            )
+        doc_h = self._error_doc.size().height()
+        fm = QFontMetricsF(self._style.small_font)
+        btn_y = y + 8 + doc_h + 6
+        bx = left
+        for action, label in actions:
+            bw = fm.horizontalAdvance(label) + 18.0
+            st.buttons.append(CardButton(action, label, QRectF(bx, btn_y, bw, C.BUTTON_H), primary=True))
+            bx += bw + 6
+        total = doc_h + (C.BUTTON_H + 6 if actions else 0)
+        st.error_rect = QRectF(left, y + 8, w, total)
+        return y + 8 + total + 8
+
+    def _footer_height(self, node: Node) -> float:
+        return C.METRICS_H + C.ACTIONS_H
+
+    def _fill_metrics(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        st.metrics_text = metrics_line(node)
+        st.metrics_rect = QRectF(left, y, w, C.METRICS_H)
+        return y + C.METRICS_H
+
+    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
+        out = [("copy", "Copy", False)]
+        if node.status.is_live:
+            out.append(("stop", "Stop", False))
+        else:
+            if node.status in (NodeStatus.ERROR, NodeStatus.INTERRUPTED, NodeStatus.STOPPED):
+                if not any(b.action == "retry" for b in self._state.buttons if b.primary):
+                    out.append(("retry", "Retry", False))
+            else:
+                out.append(("retry", "Re-run", False))
+            out.append(("continue", "Continue", False))
+        out.append(("menu", "⋯", False))
+        return out
+
+    def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        # avoid a second Retry next to the one in the error box
+        has_primary_retry = any(b.action == "retry" for b in st.buttons)
+        actions = [a for a in self._actions_for(node) if not (a[0] == "retry" and has_primary_retry)]
+        fm = QFontMetricsF(self._style.small_font)
+        x = left
+        row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
+        for action, label, primary in actions:
+            bw = fm.horizontalAdvance(label) + 18.0
+            if action == "menu":
+                rect = QRectF(left + w - bw, row_y, bw, C.BUTTON_H)
+            else:
+                rect = QRectF(x, row_y, bw, C.BUTTON_H)
+                x += bw + 6.0
+            st.buttons.append(CardButton(action, label, rect, primary))
+        return y + C.ACTIONS_H
+
+
+ITEM_FOR_KIND: dict[NodeKind, type[CardItem]] = {
+    NodeKind.PROMPT: PromptCard,
+    NodeKind.RESPONSE: ResponseCard,
+    NodeKind.SYNTHESIS: ResponseCard,
+    NodeKind.NOTE: NoteCard,
+}
+
+
+def make_card(node: Node, style: CardStyle) -> CardItem:
+    card = ITEM_FOR_KIND[node.kind](node.id, node.kind, style)
+    card.setPos(node.x, node.y)
+    card.sync(node)
+    return card
+
+
+__all__ = ["ITEM_FOR_KIND", "CardItem", "NoteCard", "PromptCard", "ResponseCard", "make_card"]
+
+_ = (QSizeF, QTextFrame)  # imported for type hints in helpers

@@ -1,0 +1,43 @@
+"""Z values, card metrics and timing constants for the canvas, in one place (STYLE.md)."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- Z order (higher is on top)
+Z_EDGE = -10.0
+Z_CARD = 0.0
+Z_CARD_SELECTED = 5.0
+Z_CARD_DRAGGED = 10.0
+
+# ---------------------------------------------------------------- card metrics (scene units)
+CARD_RADIUS = 10.0
+CARD_PAD = 14.0
+STRIPE_W = 5.0
+HEADER_H = 38.0
+REASONING_ROW_H = 26.0
+REASONING_MAX_H = 180.0
+BODY_MAX_H = 460.0  # the body scrolls inside the card beyond this
+BODY_MIN_H = 24.0
+PROMPT_BODY_MAX_H = 240.0
+METRICS_H = 24.0
+ACTIONS_H = 30.0
+BUTTON_H = 22.0
+CODE_COPY_W = 46.0
+CODE_COPY_H = 18.0
+COLLAPSED_PREVIEW_H = 0.0
+SELECTION_MARGIN = 4.0
+
+# Below this level of detail (scene-to-device scale), cards draw a title bar and a coloured block.
+LOD_TEXT_MIN = 0.42
+
+# ---------------------------------------------------------------- timing
+FRAME_INTERVAL_MS = 33  # one shared repaint tick: at most ~30 fps per card
+VIEWPORT_SAVE_DEBOUNCE_MS = 600
+LENS_DEBOUNCE_MS = 300
+
+# ---------------------------------------------------------------- zoom
+ZOOM_MIN = 0.08
+ZOOM_MAX = 3.0
+ZOOM_STEP = 1.15
+
+# ---------------------------------------------------------------- grid
+GRID_STEP = 40.0

@@ -1,0 +1,53 @@
+"""What cards need to draw themselves: theme colours, fonts, names and the markdown renderer.
+
+One `CardStyle` is shared by every card of a scene; switching theme or font size makes a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtGui import QFont
+
+from ui.render_bridge import RenderBridge
+from ui.theme import LIGHT, UiTheme
+
+
+def _default_display(ref: str) -> str:
+    return ref.split(":", 1)[-1]
+
+
+@dataclass(eq=False)
+class CardStyle:
+    theme: UiTheme = LIGHT
+    font_size: float = 10.0
+    display_name: Callable[[str], str] = _default_display
+    provider_color: Callable[[str], str] = lambda provider: "#9CA3AF"
+    provider_display: Callable[[str], str] = lambda provider: provider.capitalize() or "The provider"
+    renderer: RenderBridge = field(default_factory=lambda: RenderBridge("light"))
+    body_font: QFont = field(init=False)
+    small_font: QFont = field(init=False)
+    small_bold_font: QFont = field(init=False)
+    title_font: QFont = field(init=False)
+
+    def __post_init__(self) -> None:
+        base = QFont()
+        base.setPointSizeF(self.font_size)
+        self.body_font = base
+        self.small_font = QFont(base)
+        self.small_font.setPointSizeF(max(self.font_size - 1.5, 7.0))
+        self.small_bold_font = QFont(self.small_font)
+        self.small_bold_font.setBold(True)
+        self.title_font = QFont(base)
+        self.title_font.setPointSizeF(self.font_size + 0.5)
+        self.title_font.setBold(True)
+
+    def render_markdown(self, text: str) -> str:
+        return self.renderer.markdown(text)
+
+    def render_plain(self, text: str) -> str:
+        return self.renderer.plain(text)
+
+    def incremental_renderer(self):
+        return self.renderer.incremental()

@@ -1,0 +1,299 @@
+"""The canvas view: pan, zoom to cursor, fit, keyboard navigation between cards, minimap overlay.
+
+Input map:
+- drag on empty space, middle button, or Space+drag: pan
+- Shift/Ctrl+drag on empty space: rubber-band selection; Ctrl+click: toggle a card
+- wheel: zoom to the cursor (over a card whose body overflows: scroll that body); Ctrl+wheel: always zoom
+- arrow keys: move the selection to the nearest card in that direction
+
+Emits `viewport_changed(x, y, zoom)` (scene centre and scale) whenever the visible area changes.
+Qt main thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QFrame, QGraphicsView
+
+from ui.canvas import constants as C
+from ui.canvas.cards import CardItem
+from ui.canvas.minimap import MinimapWidget
+
+
+class CanvasView(QGraphicsView):
+    viewport_changed = Signal(float, float, float)
+    empty_double_clicked = Signal()
+
+    def __init__(self, scene, parent=None) -> None:
+        super().__init__(scene, parent)
+        self.setObjectName("CanvasView")
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.TextAntialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+        )
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._panning = False
+        self._pan_last = QPoint()
+        self._pan_moved = False
+        self._space_down = False
+        self._rubber = False
+        self.minimap = MinimapWidget(self)
+        self.horizontalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
+        self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
+
+    # ------------------------------------------------------------------ viewport state
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def center(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def set_viewport(self, x: float, y: float, zoom: float) -> None:
+        zoom = min(max(zoom, C.ZOOM_MIN), C.ZOOM_MAX)
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        self.centerOn(QPointF(x, y))
+        self._emit_viewport()
+
+    def _emit_viewport(self) -> None:
+        c = self.center()
+        self.viewport_changed.emit(c.x(), c.y(), self.zoom())
+        self.minimap.update()
+
+    def _on_scrollbar_value_changed(self, _value: int) -> None:
+        self._emit_viewport()
+
+    # ------------------------------------------------------------------ zoom
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        current = self.zoom()
+        target = min(max(current * factor, C.ZOOM_MIN), C.ZOOM_MAX)
+        factor = target / current
+        if abs(factor - 1.0) < 1e-4:
+            return
+        if anchor is None:
+            anchor = self.viewport().rect().center()
+        before = self.mapToScene(anchor)
+        self.scale(factor, factor)
+        after_view = self.mapFromScene(before)
+        delta = after_view - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + delta.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + delta.y())
+        self._emit_viewport()
+
+    def zoom_in(self) -> None:
+        self.zoom_by(C.ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / C.ZOOM_STEP)
+
+    def fit_rect(self, rect: QRectF, max_zoom: float = 1.0) -> None:
+        if rect.isNull() or rect.isEmpty():
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
+        vp = self.viewport().rect()
+        zoom = min(vp.width() / rect.width(), vp.height() / rect.height(), max_zoom)
+        self.set_viewport(rect.center().x(), rect.center().y(), zoom)
+
+    def fit_all(self) -> None:
+        scene = self.scene()
+        rect = scene.cards_bounds() if hasattr(scene, "cards_bounds") else scene.itemsBoundingRect()
+        self.fit_rect(rect)
+
+    def zoom_to_selection(self) -> None:
+        scene = self.scene()
+        ids = scene.selected_ids()
+        if ids:
+            self.fit_rect(scene.cards_bounds(ids), max_zoom=1.5)
+
+    def center_on_card(self, node_id: str) -> None:
+        card = self.scene().card(node_id)
+        if card is not None:
+            self.centerOn(card.sceneBoundingRect().center())
+            self._emit_viewport()
+
+    def ensure_rect_visible(self, rect: QRectF) -> None:
+        self.ensureVisible(rect, 40, 40)
+        self._emit_viewport()
+
+    def ensure_card_visible(self, node_id: str) -> None:
+        card = self.scene().card(node_id)
+        if card is not None:
+            self.ensureVisible(card.sceneBoundingRect(), 40, 40)
+            self._emit_viewport()
+
+    # ------------------------------------------------------------------ mouse
+    def _card_at(self, pos: QPoint) -> CardItem | None:
+        for item in self.items(pos):
+            if isinstance(item, CardItem):
+                return item
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        button = event.button()
+        on_card = self._card_at(event.position().toPoint()) is not None
+        mods = event.modifiers()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton
+            and (
+                self._space_down
+                or (
+                    not on_card
+                    and not mods & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)
+                )
+            )
+        ):
+            self._panning = True
+            self._pan_moved = False
+            self._pan_last = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if button == Qt.MouseButton.LeftButton and not on_card:
+            self._rubber = True
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._panning:
+            pos = event.position().toPoint()
+            delta = pos - self._pan_last
+            self._pan_last = pos
+            if delta.manhattanLength():
+                self._pan_moved = True
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._panning and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
+            self._panning = False
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
+            )
+            if not self._pan_moved and event.button() == Qt.MouseButton.LeftButton:
+                self.scene().clearSelection()  # a click on empty space
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if self._rubber:
+            self._rubber = False
+            self.setDragMode(QGraphicsView.DragMode.NoDrag)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self._card_at(event.position().toPoint()) is None:
+            self.empty_double_clicked.emit()
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        dy = event.angleDelta().y()
+        if not dy:
+            event.ignore()
+            return
+        if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            card = self._card_at(pos)
+            if card is not None:
+                item_pos = card.mapFromScene(self.mapToScene(pos))
+                if card.can_scroll(item_pos):
+                    card.scroll_by(-dy / 120.0 * 60.0, item_pos)
+                    event.accept()
+                    return
+        self.zoom_by(C.ZOOM_STEP ** (dy / 120.0), pos)
+        event.accept()
+
+    # ------------------------------------------------------------------ keys
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        directions = {
+            Qt.Key.Key_Left: (-1, 0),
+            Qt.Key.Key_Right: (1, 0),
+            Qt.Key.Key_Up: (0, -1),
+            Qt.Key.Key_Down: (0, 1),
+        }
+        if key in directions and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.move_selection(*directions[key])
+            event.accept()
+            return
+        if (
+            key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.zoom_in()
+            return
+        if key == Qt.Key.Key_Minus and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_out()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def move_selection(self, dx: int, dy: int) -> str | None:
+        """Select the nearest card in direction (dx, dy) from the current one; returns its id."""
+        scene = self.scene()
+        cards = scene.cards()
+        if not cards:
+            return None
+        selected = [c for c in cards if c.isSelected()]
+        if not selected:
+            vc = self.center()
+            best = min(cards, key=lambda c: (c.sceneBoundingRect().center() - vc).manhattanLength())
+        else:
+            cur = selected[-1]
+            origin = cur.sceneBoundingRect().center()
+            best = None
+            best_score = float("inf")
+            for c in cards:
+                if c is cur:
+                    continue
+                d = c.sceneBoundingRect().center() - origin
+                along = d.x() * dx + d.y() * dy
+                if along <= 1:
+                    continue
+                across = abs(d.x() * dy) + abs(d.y() * dx)
+                score = along + across * 2.5
+                if score < best_score:
+                    best, best_score = c, score
+            if best is None:
+                return None
+        scene.select_only([best.node_id])
+        self.ensure_card_visible(best.node_id)
+        return best.node_id
+
+    # ------------------------------------------------------------------ overlays
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.minimap.reposition()
+        self._emit_viewport()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.update()

@@ -1,0 +1,471 @@
+"""The composer: a multi-line prompt, model chips with per-model parameters, the send mode, presets.
+
+It is a view: it holds what the user typed and chose and emits facts (`send_requested`,
+`targets_changed`, `draft_changed`, `mode_changed`, `follow_cleared`, `lens_toggled`,
+`preset_saved`). The controller reads `text()`, `targets()` and `mode()` when it sends.
+Qt main thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain import Params, SendMode
+from app.engine import Target
+from ui.dialogs import color_icon, model_choices
+
+
+class PromptEdit(QPlainTextEdit):
+    """A plain-text prompt box that grows from 3 to 10 lines; Ctrl+Enter sends."""
+
+    submitted = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("PromptEdit")
+        self.setPlaceholderText("Ask several models at once…   Ctrl+Enter sends")
+        self.setTabChangesFocus(True)
+        self.document().contentsChanged.connect(self._on_document_contents_changed)
+        self._on_document_contents_changed()
+
+    def keyPressEvent(self, event) -> None:
+        if (
+            event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.submitted.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _on_document_contents_changed(self) -> None:
+        lines = max(3, min(10, int(self.document().size().height()) + 1))
+        fm = self.fontMetrics()
+        self.setFixedHeight(int(lines * fm.lineSpacing() + 18))
+
+
+class ParamsPopover(QFrame):
+    """Per-model parameters, showing only what the model accepts (catalog `accepts`)."""
+
+    params_changed = Signal(str, object)  # (model ref, Params)
+
+    def __init__(self, ref: str, info, params: Params, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("ParamsPopover")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._ref = ref
+        self._info = info
+        layout = QVBoxLayout(self)
+        title = QLabel(f"<b>{info.display}</b><br><span style='font-size:small'>{ref}</span>", self)
+        layout.addWidget(title)
+        form = QFormLayout()
+        layout.addLayout(form)
+        accepts = info.accepts
+        self.max_tokens = QSpinBox(self)
+        self.max_tokens.setRange(0, int(info.max_output or 1_000_000))
+        self.max_tokens.setSpecialValueText("model default")
+        self.max_tokens.setSingleStep(256)
+        self.max_tokens.setValue(params.max_tokens or 0)
+        if "max_tokens" in accepts:
+            form.addRow("Max output tokens", self.max_tokens)
+        self.system = QPlainTextEdit(self)
+        self.system.setPlaceholderText("System prompt for this model (optional)")
+        self.system.setPlainText(params.system or "")
+        self.system.setFixedHeight(70)
+        if "system" in accepts:
+            form.addRow("System", self.system)
+        self.thinking = QComboBox(self)
+        self.thinking.addItem("model default", None)
+        self.thinking.addItem("on", True)
+        self.thinking.addItem("off", False)
+        self.thinking.setCurrentIndex({None: 0, True: 1, False: 2}[params.thinking])
+        if "thinking" in accepts:
+            form.addRow("Thinking", self.thinking)
+        self.effort = QComboBox(self)
+        self.effort.addItem("model default", None)
+        for value in info.efforts:
+            self.effort.addItem(value, value)
+        idx = self.effort.findData(params.effort)
+        self.effort.setCurrentIndex(max(idx, 0))
+        if "effort" in accepts:
+            form.addRow("Effort", self.effort)
+        self.temp_on = QCheckBox("set", self)
+        self.temperature = QDoubleSpinBox(self)
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(params.temperature if params.temperature is not None else 1.0)
+        self.temp_on.setChecked(params.temperature is not None)
+        self.temperature.setEnabled(params.temperature is not None)
+        self.temp_on.toggled.connect(self.temperature.setEnabled)
+        if "temperature" in accepts and info.temperature_when != "never":
+            row = QHBoxLayout()
+            row.addWidget(self.temp_on)
+            row.addWidget(self.temperature)
+            form.addRow("Temperature", row)
+            note = {
+                "thinking_off": "only used with thinking off",
+                "effort_none": "only accepted with effort “none”",
+            }.get(info.temperature_when)
+            if note:
+                hint = QLabel(note, self)
+                hint.setObjectName("Muted")
+                form.addRow("", hint)
+        if not accepts - {"system", "max_tokens"}:
+            hint = QLabel("This model takes no sampling or reasoning parameters.", self)
+            hint.setObjectName("Muted")
+            layout.addWidget(hint)
+        for w in (self.max_tokens,):
+            w.valueChanged.connect(self._on_any_changed)
+        self.system.textChanged.connect(self._on_any_changed)
+        self.thinking.currentIndexChanged.connect(self._on_any_changed)
+        self.effort.currentIndexChanged.connect(self._on_any_changed)
+        self.temp_on.toggled.connect(self._on_any_changed)
+        self.temperature.valueChanged.connect(self._on_any_changed)
+
+    def params(self) -> Params:
+        accepts = self._info.accepts
+        return Params(
+            system=(self.system.toPlainText().strip() or None) if "system" in accepts else None,
+            max_tokens=(self.max_tokens.value() or None) if "max_tokens" in accepts else None,
+            thinking=self.thinking.currentData() if "thinking" in accepts else None,
+            effort=self.effort.currentData() if "effort" in accepts else None,
+            temperature=(round(self.temperature.value(), 2) if self.temp_on.isChecked() else None)
+            if "temperature" in accepts
+            else None,
+        )
+
+    def _on_any_changed(self, *_args) -> None:
+        self.params_changed.emit(self._ref, self.params())
+
+
+class ModelChip(QFrame):
+    """A model in the send set: colour dot + name (click: parameters) + remove button."""
+
+    clicked = Signal(str)
+    remove_clicked = Signal(str)
+
+    def __init__(
+        self, ref: str, label: str, color: str, tuned: bool, usable: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("ModelChipFrame")
+        self.ref = ref
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.button = QToolButton(self)
+        self.button.setObjectName("ModelChip")
+        self.button.setIcon(color_icon(color, 10))
+        self.button.setIconSize(QSize(10, 10))
+        self.button.setText(label + (" ⚙" if tuned else "") + ("" if usable else "  (no key)"))
+        self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.button.setToolTip(f"{ref}\nClick for this model's parameters")
+        self.button.clicked.connect(lambda: self.clicked.emit(self.ref))
+        layout.addWidget(self.button)
+        self.remove = QToolButton(self)
+        self.remove.setObjectName("ChipRemove")
+        self.remove.setText("✕")
+        self.remove.setToolTip(f"Remove {label}")
+        self.remove.clicked.connect(lambda: self.remove_clicked.emit(self.ref))
+        layout.addWidget(self.remove)
+
+
+class ComposerWidget(QFrame):
+    send_requested = Signal()
+    targets_changed = Signal(list)  # model refs
+    draft_changed = Signal()
+    mode_changed = Signal(str)
+    follow_cleared = Signal()
+    lens_toggled = Signal(bool)
+    preset_saved = Signal(str, list)
+    stop_requested = Signal()
+
+    def __init__(self, catalog, settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ComposerWidget")
+        self._catalog = catalog
+        self._settings = settings
+        self._targets: list[str] = []
+        self._params: dict[str, Params] = {}
+        self._popover: ParamsPopover | None = None
+        self._running = 0
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 8, 12, 10)
+        outer.setSpacing(6)
+
+        # -- "following" bar with the mode toggle
+        self.parents_bar = QFrame(self)
+        self.parents_bar.setObjectName("ParentsBar")
+        bar = QHBoxLayout(self.parents_bar)
+        bar.setContentsMargins(8, 4, 6, 4)
+        self.parents_label = QLabel(self.parents_bar)
+        self.parents_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.parents_label)
+        self.lanes_button = QPushButton("Continue each lane", self.parents_bar)
+        self.shared_button = QPushButton("Shared", self.parents_bar)
+        self.lanes_button.setToolTip("One follow-up per selected card: each model gets its own history")
+        self.shared_button.setToolTip("One prompt: every chosen model gets the selected answer(s) as context")
+        self.mode_group = QButtonGroup(self)
+        for b in (self.lanes_button, self.shared_button):
+            b.setCheckable(True)
+            self.mode_group.addButton(b)
+            bar.addWidget(b)
+        self.lanes_button.setChecked(True)
+        self.mode_group.buttonToggled.connect(self._on_mode_group_button_toggled)
+        self.clear_follow_button = QToolButton(self.parents_bar)
+        self.clear_follow_button.setText("✕")
+        self.clear_follow_button.setToolTip("Start a new thread instead (clear the selection)")
+        self.clear_follow_button.clicked.connect(self.follow_cleared)
+        bar.addWidget(self.clear_follow_button)
+        outer.addWidget(self.parents_bar)
+        self.parents_bar.hide()
+
+        # -- the prompt
+        self.edit = PromptEdit(self)
+        self.edit.submitted.connect(self.send_requested)
+        self.edit.textChanged.connect(self.draft_changed)
+        outer.addWidget(self.edit)
+
+        # -- chips + buttons
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        self.chips_box = QHBoxLayout()
+        self.chips_box.setSpacing(6)
+        row.addLayout(self.chips_box)
+        self.add_button = QToolButton(self)
+        self.add_button.setText("+ Model")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_menu = QMenu(self.add_button)
+        self.add_menu.aboutToShow.connect(self._on_add_menu_about_to_show)
+        self.add_button.setMenu(self.add_menu)
+        row.addWidget(self.add_button)
+        self.presets_button = QToolButton(self)
+        self.presets_button.setText("Presets")
+        self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.presets_menu = QMenu(self.presets_button)
+        self.presets_menu.aboutToShow.connect(self._on_presets_menu_about_to_show)
+        self.presets_button.setMenu(self.presets_menu)
+        row.addWidget(self.presets_button)
+        row.addStretch(1)
+        self.estimate_label = QLabel(self)
+        self.estimate_label.setObjectName("Muted")
+        row.addWidget(self.estimate_label)
+        self.lens_button = QToolButton(self)
+        self.lens_button.setText("Context lens")
+        self.lens_button.setCheckable(True)
+        self.lens_button.setToolTip(
+            "Show exactly what each model will receive, with token and cost estimates"
+        )
+        self.lens_button.toggled.connect(self.lens_toggled)
+        row.addWidget(self.lens_button)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setToolTip("Stop the running streams (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.hide()
+        row.addWidget(self.stop_button)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setObjectName("SendButton")
+        self.send_button.setToolTip(f"Send to every chosen model ({QKeySequence('Ctrl+Return').toString()})")
+        self.send_button.clicked.connect(self.send_requested)
+        row.addWidget(self.send_button)
+        outer.addLayout(row)
+        self.edit.installEventFilter(self)
+
+    # ------------------------------------------------------------------ state
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        self.edit.setPlainText(text)
+        cursor = self.edit.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.edit.setTextCursor(cursor)
+
+    def clear(self) -> None:
+        self.edit.clear()
+
+    def focus_prompt(self) -> None:
+        self.edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def mode(self) -> SendMode:
+        return SendMode.SHARED if self.shared_button.isChecked() else SendMode.LANES
+
+    def set_mode(self, mode: str) -> None:
+        (self.shared_button if mode == SendMode.SHARED.value else self.lanes_button).setChecked(True)
+
+    def models(self) -> list[str]:
+        return list(self._targets)
+
+    def targets(self) -> list[Target]:
+        return [
+            Target(ref, Params.from_dict(self._params.get(ref, Params()).to_dict())) for ref in self._targets
+        ]
+
+    def params_for(self, ref: str) -> Params:
+        return self._params.get(ref, Params())
+
+    def set_params(self, ref: str, params: Params) -> None:
+        self._params[ref] = params
+        self._rebuild_chips()
+        self.draft_changed.emit()
+
+    def set_models(self, refs: list[str], *, announce: bool = True) -> None:
+        seen: list[str] = []
+        for ref in refs:
+            if ref not in seen:
+                seen.append(ref)
+        self._targets = seen
+        self._rebuild_chips()
+        if announce:
+            self.targets_changed.emit(list(self._targets))
+        self.draft_changed.emit()
+
+    def add_model(self, ref: str) -> None:
+        if ref not in self._targets:
+            self.set_models([*self._targets, ref])
+
+    def remove_model(self, ref: str) -> None:
+        if ref in self._targets:
+            self.set_models([r for r in self._targets if r != ref])
+
+    def set_follow(self, labels: list[str]) -> None:
+        """Show which cards the next send follows (empty: a new thread)."""
+        if not labels:
+            self.parents_bar.hide()
+            return
+        shown = ", ".join(labels[:4]) + (f" +{len(labels) - 4}" if len(labels) > 4 else "")
+        self.parents_label.setText(f"Following {len(labels)} card{'s' if len(labels) != 1 else ''}: {shown}")
+        self.parents_bar.show()
+        self.lanes_button.setEnabled(True)
+
+    def set_running(self, count: int) -> None:
+        self._running = count
+        self.stop_button.setVisible(count > 0)
+        self.stop_button.setText(f"Stop ({count})" if count else "Stop")
+
+    def set_estimate(self, text: str) -> None:
+        self.estimate_label.setText(text)
+
+    # ------------------------------------------------------------------ chips
+    def _rebuild_chips(self) -> None:
+        while self.chips_box.count():
+            item = self.chips_box.takeAt(0)
+            w = item.widget()
+            if w is not None:
+                w.deleteLater()
+        for ref in self._targets:
+            info = self._catalog.info(ref)
+            provider = ref.split(":", 1)[0]
+            tuned = bool(self._params.get(ref) and self._params[ref].to_dict())
+            chip = ModelChip(
+                ref,
+                info.display,
+                self._catalog.provider_color(provider),
+                tuned,
+                self._settings.has_key(provider),
+                self,
+            )
+            chip.clicked.connect(self._on_chip_clicked)
+            chip.remove_clicked.connect(self.remove_model)
+            self.chips_box.addWidget(chip)
+        if not self._targets:
+            hint = QLabel("No models chosen: add one with + Model", self)
+            hint.setObjectName("Muted")
+            self.chips_box.addWidget(hint)
+
+    def chip(self, ref: str) -> ModelChip | None:
+        for i in range(self.chips_box.count()):
+            w = self.chips_box.itemAt(i).widget()
+            if isinstance(w, ModelChip) and w.ref == ref:
+                return w
+        return None
+
+    def open_params(self, ref: str) -> ParamsPopover:
+        info = self._catalog.info(ref)
+        pop = ParamsPopover(ref, info, self._params.get(ref, Params()), self)
+        pop.params_changed.connect(self._on_popover_params_changed)
+        chip = self.chip(ref)
+        anchor = chip.mapToGlobal(chip.rect().topLeft()) if chip else self.mapToGlobal(self.rect().topLeft())
+        pop.adjustSize()
+        pop.move(anchor.x(), anchor.y() - pop.sizeHint().height() - 4)
+        pop.show()
+        self._popover = pop
+        return pop
+
+    def _on_chip_clicked(self, ref: str) -> None:
+        self.open_params(ref)
+
+    def _on_popover_params_changed(self, ref: str, params: Params) -> None:
+        self._params[ref] = params
+        self.draft_changed.emit()
+
+    def _on_add_menu_about_to_show(self) -> None:
+        self.add_menu.clear()
+        by_provider: dict[str, list] = {}
+        for ref, label, usable in model_choices(self._catalog, self._settings):
+            by_provider.setdefault(ref.split(":", 1)[0], []).append((ref, label, usable))
+        for provider, items in by_provider.items():
+            name = self._settings.display_names.get(provider, provider)
+            sub = self.add_menu.addMenu(color_icon(self._catalog.provider_color(provider)), name)
+            for ref, _label, usable in items:
+                action = sub.addAction(self._catalog.display_name(ref) + ("" if usable else "  (no key)"))
+                action.setCheckable(True)
+                action.setChecked(ref in self._targets)
+                action.triggered.connect(
+                    lambda checked, r=ref: self.add_model(r) if checked else self.remove_model(r)
+                )
+
+    def _on_presets_menu_about_to_show(self) -> None:
+        self.presets_menu.clear()
+        presets = self._settings.ui.get("presets") or {}
+        if isinstance(presets, dict) and presets:
+            for name, refs in presets.items():
+                if isinstance(refs, list):
+                    action = self.presets_menu.addAction(f"{name}  ({len(refs)})")
+                    action.triggered.connect(
+                        lambda _=False, r=list(refs): self.set_models([str(x) for x in r])
+                    )
+            self.presets_menu.addSeparator()
+        defaults = self._catalog.default_models(self._settings)
+        if defaults:
+            action = self.presets_menu.addAction("Default set (one per provider with a key)")
+            action.triggered.connect(lambda: self.set_models(defaults))
+        save = self.presets_menu.addAction("Save current set as preset…")
+        save.setEnabled(bool(self._targets))
+        save.triggered.connect(self._on_save_preset_triggered)
+
+    def _on_save_preset_triggered(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self, "Save preset", "Name for this set of models:")
+        if ok and name.strip():
+            self.preset_saved.emit(name.strip(), list(self._targets))
+
+    def _on_mode_group_button_toggled(self, button, checked: bool) -> None:
+        if checked:
+            self.mode_changed.emit(self.mode().value)
+            self.draft_changed.emit()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.edit and event.type() == QEvent.Type.FocusIn:
+            self.edit.setBackgroundRole(QPalette.ColorRole.Base)
+        return super().eventFilter(obj, event)

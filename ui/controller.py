@@ -1,0 +1,759 @@
+"""CanvasController: turns user actions into engine/repository calls, and engine events into repaints.
+
+It owns the current session's graph (the engine's live `Node` objects while they stream), the undo
+stack's commands and the shared ~30 fps repaint tick. Views (scene, view, composer, sidebar) emit ids
+and facts; this class decides. It asks the user things only through a `DialogService`, so tests can
+answer for them.
+
+Threading: Qt main thread = asyncio loop thread (qasync). Nothing here blocks: repository calls are
+short SQLite transactions; engine operations return at once and stream in owned tasks.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterable
+
+from PySide6.QtCore import QObject, QRectF, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
+
+from app import layout
+from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, SendMode, Session, Viewport
+from app.engine import Engine, EngineError, Target
+from ui.bridge import EngineBridge
+from ui.canvas import constants as C
+from ui.canvas.scene import CanvasScene
+from ui.canvas.view import CanvasView
+from ui.commands import (
+    AddNodesCommand,
+    CollapseCommand,
+    DeleteNodesCommand,
+    DeleteSessionCommand,
+    MoveNodesCommand,
+    RenameSessionCommand,
+)
+from ui.format import has_live_countdown
+
+log = logging.getLogger(__name__)
+
+SAFE_LINK_SCHEMES = ("http", "https", "mailto")
+
+
+def link_is_openable(url: str) -> bool:
+    """Only web and mail links open; javascript:, file:, data: and anything else never do."""
+    scheme = QUrl(url.strip()).scheme().lower()
+    return scheme in SAFE_LINK_SCHEMES
+
+
+class CanvasController(QObject):
+    session_changed = Signal(str, str)  # (session id, title)
+    sessions_changed = Signal()
+    totals_changed = Signal(dict)
+    running_changed = Signal(int)
+    message_posted = Signal(str, int)  # (text, milliseconds; 0 = until replaced)
+    follow_changed = Signal(list)  # node ids the next send follows
+    settings_requested = Signal(str)  # provider id ("" = general)
+    focus_requested = Signal(str)  # node id
+    composer_fill_requested = Signal(str)  # text to put into the composer (Edit & branch)
+    composer_focus_requested = Signal()
+    mode_change_requested = Signal(str)  # "lanes" | "shared"
+    diff_requested = Signal(str, str)
+    table_requested = Signal(str)  # prompt id
+    nodes_sent = Signal(list)  # ids created by a send (prompts and responses)
+
+    def __init__(
+        self,
+        repo,
+        engine: Engine,
+        settings,
+        catalog,
+        scene: CanvasScene,
+        view: CanvasView,
+        undo_stack: QUndoStack,
+        dialogs,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.repo = repo
+        self.engine = engine
+        self.settings = settings
+        self.catalog = catalog
+        self.scene = scene
+        self.view = view
+        self.undo_stack = undo_stack
+        self.dialogs = dialogs
+        self.session: Session | None = None
+        self.graph: Graph | None = None
+        self._dirty: set[str] = set()
+        self._countdowns: set[str] = set()
+        self._last_countdown_tick = 0.0
+        self._running = 0
+        self._follow_pinned: list[str] = []  # cards added with "use as shared context"
+        self.bridge = EngineBridge(engine, self)
+        self.bridge.node_changed.connect(self._on_bridge_node_changed)
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setInterval(C.FRAME_INTERVAL_MS)
+        self._frame_timer.timeout.connect(self._on_frame_timer_timeout)
+        self._viewport_timer = QTimer(self)
+        self._viewport_timer.setSingleShot(True)
+        self._viewport_timer.setInterval(C.VIEWPORT_SAVE_DEBOUNCE_MS)
+        self._viewport_timer.timeout.connect(self._on_viewport_timer_timeout)
+        self._pending_viewport: Viewport | None = None
+        self._restoring_viewport = False
+        scene.card_action_requested.connect(self._on_scene_card_action_requested)
+        scene.nodes_moved.connect(self._on_scene_nodes_moved)
+        scene.selectionChanged.connect(self._on_scene_selection_changed)
+        view.viewport_changed.connect(self._on_view_viewport_changed)
+
+    def __repr__(self) -> str:
+        return f"<CanvasController session={self.session!r}>"
+
+    # ================================================================== sessions
+    @property
+    def session_id(self) -> str | None:
+        return self.session.id if self.session else None
+
+    def open_session(self, session_id: str) -> None:
+        """Show a session: cards, edges and its saved viewport."""
+        self.flush_viewport()
+        session = self.repo.get_session(session_id)
+        if session is None:
+            self.message_posted.emit("That session no longer exists.", 4000)
+            return
+        graph = self.repo.load_graph(session_id)
+        # While a lane streams, the engine's own Node object is the truth (the store lags ≤ 250 ms).
+        for node_id, run in list(self.engine.runs.items()):
+            if node_id in graph.nodes:
+                graph.nodes[node_id] = run.node
+        self.session = session
+        self.graph = graph
+        self._dirty.clear()
+        self._follow_pinned.clear()
+        self.scene.clear_canvas()
+        for node in graph.nodes.values():
+            self.scene.add_card(node)
+        self.scene.set_edges(graph.edges)
+        self._restore_viewport(session)
+        self.settings.ui["last_session"] = session.id
+        self.session_changed.emit(session.id, session.title)
+        self._emit_totals()
+        self._emit_follow()
+
+    def _restore_viewport(self, session: Session) -> None:
+        vp = session.viewport
+        self._restoring_viewport = True
+        try:
+            if vp.zoom == 1.0 and vp.x == 0.0 and vp.y == 0.0 and self.graph and self.graph.nodes:
+                self.view.fit_all()  # never saved: show everything
+            else:
+                self.view.set_viewport(vp.x, vp.y, vp.zoom)
+        finally:
+            self._restoring_viewport = False
+
+    def new_session(self, title: str = "Untitled") -> str:
+        session = self.repo.create_session(Session(title=title))
+        self.sessions_changed.emit()
+        self.open_session(session.id)
+        return session.id
+
+    def open_initial_session(self) -> None:
+        last = self.settings.ui.get("last_session")
+        if isinstance(last, str) and self.repo.get_session(last) is not None:
+            self.open_session(last)
+            return
+        sessions = self.repo.list_sessions()
+        if sessions:
+            self.open_session(sessions[0].id)
+        else:
+            self.new_session()
+
+    def rename_session(self, session_id: str, title: str) -> None:
+        title = title.strip()
+        session = self.repo.get_session(session_id)
+        if session is None or not title or title == session.title:
+            return
+        self.undo_stack.push(RenameSessionCommand(self, session_id, session.title, title))
+
+    def duplicate_session(self, session_id: str) -> None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return
+        copy_ = self.repo.duplicate_session(session_id, f"{session.title} (copy)")
+        self.sessions_changed.emit()
+        self.open_session(copy_.id)
+
+    def delete_session(self, session_id: str) -> None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return
+        self.undo_stack.push(DeleteSessionCommand(self, session_id, session.title))
+        self.message_posted.emit(f"Deleted “{session.title}”. Ctrl+Z brings it back.", 6000)
+
+    # -- applied by commands
+    def apply_rename(self, session_id: str, title: str) -> None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return
+        session.title = title
+        self.repo.update_session(session)
+        if self.session is not None and self.session.id == session_id:
+            self.session.title = title
+            self.session_changed.emit(session_id, title)
+        self.sessions_changed.emit()
+
+    def apply_delete_session(self, session_id: str) -> None:
+        for node_id, run in list(self.engine.runs.items()):
+            if run.node.session_id == session_id:
+                self.engine.cancel(node_id)
+        self.repo.delete_session(session_id)
+        self.sessions_changed.emit()
+        if self.session_id == session_id:
+            remaining = [s for s in self.repo.list_sessions() if s.id != session_id]
+            if remaining:
+                self.open_session(remaining[0].id)
+            else:
+                self.new_session()
+
+    def apply_restore_session(self, session_id: str) -> None:
+        self.repo.restore_session(session_id)
+        self.sessions_changed.emit()
+        self.open_session(session_id)
+
+    def _ensure_session(self, session_id: str) -> None:
+        if self.session_id != session_id:
+            self.open_session(session_id)
+
+    # ================================================================== engine events
+    def _on_bridge_node_changed(self, node: Node, change: str) -> None:
+        if self.graph is None or node.session_id != self.session_id:
+            if change == "status" and not node.status.is_live:
+                self._update_running()
+            return
+        if change == "created":
+            self.graph.nodes[node.id] = node
+            self.scene.add_card(node)
+        elif node.id not in self.graph.nodes:
+            return  # a card deleted while its stream winds down
+        else:
+            self.graph.nodes[node.id] = node
+        if change == "retry" or has_live_countdown(node, time.time()):
+            self._countdowns.add(node.id)
+        self._mark_dirty(node.id)
+        if change in ("status", "created"):
+            self._update_running()
+            if not node.status.is_live:
+                self._countdowns.discard(node.id)
+                self._emit_totals()
+
+    def _mark_dirty(self, node_id: str) -> None:
+        self._dirty.add(node_id)
+        if not self._frame_timer.isActive():
+            self._frame_timer.start()
+
+    def _on_frame_timer_timeout(self) -> None:
+        """The shared repaint tick: re-render each card that changed since the last tick."""
+        now = time.time()
+        if self._countdowns and now - self._last_countdown_tick >= 0.5:
+            self._last_countdown_tick = now
+            for node_id in list(self._countdowns):
+                node = self.graph.nodes.get(node_id) if self.graph else None
+                if node is None or not has_live_countdown(node, now):
+                    self._countdowns.discard(node_id)
+                self._dirty.add(node_id)
+        dirty, self._dirty = self._dirty, set()
+        if self.graph is not None:
+            for node_id in dirty:
+                node = self.graph.nodes.get(node_id)
+                if node is not None:
+                    self.scene.sync_card(node)
+        if not self._dirty and not self._countdowns:
+            self._frame_timer.stop()
+
+    def flush_repaints(self) -> None:
+        """Apply pending card updates now (tests, screenshots, export)."""
+        if self._dirty:
+            self._on_frame_timer_timeout()
+
+    def _update_running(self) -> None:
+        count = self.engine.running_count
+        if count != self._running:
+            self._running = count
+            self.running_changed.emit(count)
+
+    def _emit_totals(self) -> None:
+        if self.session is None:
+            return
+        try:
+            totals = self.repo.session_totals(self.session.id)
+        except Exception as exc:  # a totals query must never break the canvas
+            log.warning("session totals failed: %s", exc)
+            return
+        self.totals_changed.emit(dict(totals))
+
+    def _reload_edges(self) -> None:
+        if self.session is None or self.graph is None:
+            return
+        fresh = self.repo.load_graph(self.session.id)
+        self.graph.edges = fresh.edges
+        for node_id, node in fresh.nodes.items():
+            if node_id not in self.graph.nodes:
+                self.graph.nodes[node_id] = node
+                self.scene.add_card(node)
+        self.scene.set_edges(self.graph.edges)
+
+    # ================================================================== selection / following
+    def selected_ids(self) -> list[str]:
+        return self.scene.selected_ids()
+
+    def selected_answers(self) -> list[str]:
+        if self.graph is None:
+            return []
+        return [i for i in self.selected_ids() if i in self.graph.nodes and self.graph.nodes[i].is_answer]
+
+    def follow_ids(self) -> list[str]:
+        """The cards the next send continues from: selected answers and notes, plus pinned ones."""
+        if self.graph is None:
+            return []
+        out: list[str] = []
+        for node_id in self._follow_pinned + self.selected_ids():
+            node = self.graph.nodes.get(node_id)
+            if node is not None and node.kind != NodeKind.PROMPT and node_id not in out:
+                out.append(node_id)
+        return out
+
+    def _emit_follow(self) -> None:
+        self.follow_changed.emit(self.follow_ids())
+
+    def clear_follow(self) -> None:
+        self._follow_pinned.clear()
+        self.scene.clearSelection()
+        self._emit_follow()
+
+    def _on_scene_selection_changed(self) -> None:
+        self._emit_follow()
+
+    # ================================================================== sending
+    def plan(self, text: str, targets: list[Target], mode: SendMode):
+        """The context lens for the composer's current state (engine.plan; nothing is sent)."""
+        if self.session is None or not targets:
+            return []
+        return self.engine.plan(self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode)
+
+    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
+        """Ask every target; returns the created node ids ([] when nothing was sent)."""
+        if self.session is None:
+            return []
+        if not text.strip():
+            self.message_posted.emit("Type a question first.", 3000)
+            return []
+        parents = self.follow_ids()
+        if not targets and not (parents and mode == SendMode.LANES):
+            self.message_posted.emit("Add at least one model (the + Model button).", 4000)
+            return []
+        try:
+            result = self.engine.ask(self.session.id, text, targets, parents=parents, mode=mode)
+        except (EngineError, ValueError) as exc:
+            self.message_posted.emit(str(exc), 6000)
+            return []
+        ids = [p.id for p in result.prompts] + [r.node.id for r in result.runs]
+        self._after_create(ids, "Send" if not parents else "Follow-up")
+        if self.session.title in ("Untitled", "") and not parents:
+            self.apply_rename(self.session.id, _title_from(text))
+        self._follow_pinned.clear()
+        self.scene.select_only([])
+        self._emit_follow()
+        self.nodes_sent.emit(ids)
+        return ids
+
+    def _after_create(self, ids: list[str], label: str) -> None:
+        self._reload_edges()
+        if self.session is not None:
+            self.undo_stack.push(AddNodesCommand(self, self.session.id, ids, label))
+        self._update_running()
+        self.sessions_changed.emit()
+        self.reveal(ids)
+
+    def reveal(self, ids: list[str]) -> None:
+        """Bring new cards into view at their full (laid-out) size: scroll if they fit, else zoom out."""
+        if self.graph is None:
+            return
+        rect = QRectF()
+        for node_id in ids:
+            node = self.graph.nodes.get(node_id)
+            if node is not None:
+                rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
+        if rect.isNull():
+            return
+        visible = self.view.visible_scene_rect()
+        if visible.contains(rect):
+            return
+        if rect.width() + 80 <= visible.width() and rect.height() + 80 <= visible.height():
+            self.view.ensure_rect_visible(rect)
+        else:
+            self.view.fit_rect(rect, max_zoom=1.0)
+
+    def stop(self, node_ids: Iterable[str] | None = None) -> int:
+        """Stop the given lanes, or every running lane when None. Returns how many were stopped."""
+        if node_ids is None:
+            count = self.engine.running_count
+            self.engine.cancel_all()
+        else:
+            count = sum(1 for i in node_ids if self.engine.cancel(i))
+        if count:
+            self.message_posted.emit(f"Stopped {count} stream{'s' if count != 1 else ''}.", 3000)
+        return count
+
+    def stop_selected_or_all(self) -> int:
+        running = [i for i in self.selected_ids() if self.engine.is_running(i)]
+        return self.stop(running) if running else self.stop(None)
+
+    def rerun(self, node_id: str, model: str | None = None) -> str | None:
+        try:
+            run = self.engine.rerun(node_id, model)
+        except (EngineError, ValueError) as exc:
+            self.message_posted.emit(str(exc), 6000)
+            return None
+        self._after_create([run.node.id], "Re-run" if model is None else f"Re-run on {model}")
+        return run.node.id
+
+    def rerun_on_other(self, node_id: str) -> str | None:
+        node = self.graph.nodes.get(node_id) if self.graph else None
+        if node is None or not node.is_answer:
+            return None
+        model = self.dialogs.pick_model(self.catalog, self.settings, exclude=node.model)
+        if not model:
+            return None
+        return self.rerun(node_id, model)
+
+    def synthesize(self, source_ids: list[str] | None = None) -> str | None:
+        if self.session is None:
+            return None
+        ids = source_ids if source_ids is not None else self.selected_answers()
+        if not ids:
+            self.message_posted.emit(
+                "Select the answers to synthesize first (Ctrl+click or drag a box).", 5000
+            )
+            return None
+        choice = self.dialogs.synthesize_options(self.catalog, self.settings, len(ids))
+        if choice is None:
+            return None
+        kind, model, instruction = choice
+        try:
+            run = self.engine.synthesize(self.session.id, ids, model, kind=kind, instruction=instruction)
+        except (EngineError, ValueError) as exc:
+            self.message_posted.emit(str(exc), 6000)
+            return None
+        self._after_create([run.node.id], f"Synthesize ({kind})")
+        return run.node.id
+
+    # ================================================================== structure edits
+    def _on_scene_nodes_moved(self, moved: dict) -> None:
+        old = {k: v[0] for k, v in moved.items()}
+        new = {k: v[1] for k, v in moved.items()}
+        self.undo_stack.push(MoveNodesCommand(self, old, new, applied=True))
+
+    def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
+        if self.graph is None:
+            return
+        old = {i: (self.graph.nodes[i].x, self.graph.nodes[i].y) for i in positions if i in self.graph.nodes}
+        self.undo_stack.push(MoveNodesCommand(self, old, positions, applied=False))
+
+    def tidy_up(self) -> None:
+        """Re-layout the whole session (lanes in columns) as one undoable move."""
+        if self.graph is None:
+            return
+        from app.layout import relayout
+
+        self.move_nodes(relayout(self.graph))
+        self.view.fit_all()
+
+    def delete(self, node_ids: list[str] | None = None) -> None:
+        ids = node_ids if node_ids is not None else self.selected_ids()
+        if not ids or self.session is None:
+            return
+        self.undo_stack.push(DeleteNodesCommand(self, self.session.id, ids))
+
+    def toggle_collapse(self, node_ids: list[str] | None = None) -> None:
+        ids = node_ids if node_ids is not None else self.selected_ids()
+        if not ids or self.graph is None:
+            return
+        collapse = not all(self.graph.nodes[i].collapsed for i in ids if i in self.graph.nodes)
+        self.undo_stack.push(CollapseCommand(self, ids, collapse))
+
+    # -- applied by commands
+    def apply_positions(self, positions: dict[str, tuple[float, float]], move_items: bool = True) -> None:
+        if not positions:
+            return
+        if self.graph is not None:
+            for node_id, (x, y) in positions.items():
+                node = self.graph.nodes.get(node_id)
+                if node is not None:
+                    node.x, node.y = x, y
+                card = self.scene.card(node_id)
+                if card is not None and move_items:
+                    card.setPos(x, y)
+        self.repo.move_nodes(positions)
+
+    def apply_delete(self, node_ids: list[str]) -> tuple[list[Node], list[Edge]]:
+        live = {}
+        for node_id in node_ids:
+            if self.engine.is_running(node_id):
+                self.engine.cancel(node_id)
+            if self.graph is not None and node_id in self.graph.nodes:
+                live[node_id] = self.graph.nodes[node_id]
+        nodes, edges = self.repo.delete_nodes(node_ids)
+        snapshot: list[Node] = []
+        for stored in nodes:
+            mem = live.get(stored.id)
+            node = copy.deepcopy(mem) if mem is not None else stored
+            if node.status.is_live:
+                node.status = NodeStatus.STOPPED
+                node.meta["phase"] = "stopped"
+                node.owner = None
+            snapshot.append(node)
+        if self.graph is not None:
+            for node_id in node_ids:
+                self.graph.nodes.pop(node_id, None)
+                self.scene.remove_card(node_id)
+            gone = set(node_ids)
+            self.graph.edges = [
+                e for e in self.graph.edges if e.parent_id not in gone and e.child_id not in gone
+            ]
+            self.scene.set_edges(self.graph.edges)
+        self._emit_totals()
+        self._emit_follow()
+        self.sessions_changed.emit()
+        return snapshot, list(edges)
+
+    def apply_restore(self, session_id: str, nodes: list[Node], edges: list[Edge]) -> None:
+        self._ensure_session(session_id)
+        fresh = [copy.deepcopy(n) for n in nodes]
+        self.repo.add_nodes(fresh, list(edges))
+        if self.graph is not None and self.session_id == session_id:
+            for node in fresh:
+                self.graph.nodes[node.id] = node
+                self.scene.add_card(node)
+            self._reload_edges()
+        self._emit_totals()
+        self.sessions_changed.emit()
+
+    def apply_collapse(self, node_ids: list[str], collapsed: bool) -> dict[str, bool]:
+        before: dict[str, bool] = {}
+        if self.graph is None:
+            return before
+        for node_id in node_ids:
+            node = self.graph.nodes.get(node_id)
+            if node is None:
+                continue
+            before[node_id] = node.collapsed
+            node.collapsed = collapsed
+            if not self.engine.is_running(node_id):
+                self.repo.update_node(node)
+            self.scene.sync_card(node)
+        return before
+
+    # ================================================================== card actions
+    def _on_scene_card_action_requested(self, node_id: str, action: str, arg: object) -> None:
+        self.handle_card_action(node_id, action, arg)
+
+    def handle_card_action(self, node_id: str, action: str, arg: object = None) -> None:
+        node = self.graph.nodes.get(node_id) if self.graph else None
+        if node is None:
+            return
+        if action == "menu":
+            chosen = self.dialogs.card_menu(node, self, arg)
+            if chosen:
+                self.handle_card_action(node_id, chosen)
+            return
+        if action == "copy":
+            self._copy(node.text, "Copied the answer." if node.is_answer else "Copied.")
+        elif action == "copy_code":
+            blocks = self.scene.style.renderer.code_blocks(node.text)
+            index = int(arg) if isinstance(arg, int) else 0
+            if 0 <= index < len(blocks):
+                self._copy(blocks[index], f"Copied code block {index + 1}.")
+        elif action == "stop":
+            self.stop([node_id])
+        elif action == "retry":
+            self.rerun(node_id)
+        elif action == "rerun_other":
+            self.rerun_on_other(node_id)
+        elif action == "continue":
+            self.continue_lane(node_id)
+        elif action == "branch":
+            self.branch(node_id)
+        elif action == "shared":
+            self.use_as_shared_context(node_id)
+        elif action == "collapse":
+            self.toggle_collapse([node_id])
+        elif action == "focus":
+            self.focus_requested.emit(node_id)
+        elif action == "delete":
+            ids = self.selected_ids() if node_id in self.selected_ids() else [node_id]
+            self.delete(ids)
+        elif action == "open_link":
+            self.open_link(str(arg or ""))
+        elif action == "open_settings":
+            provider = node.model.split(":", 1)[0] if node.model else ""
+            self.settings_requested.emit(provider)
+        elif action == "synthesize":
+            ids = self.selected_answers()
+            self.synthesize(ids if node_id in ids else [node_id])
+        elif action == "diff":
+            self.compare_selected(node_id)
+        elif action == "table":
+            self.comparison_table(node_id)
+        else:
+            log.debug("unknown card action %s", action)
+
+    def _copy(self, text: str, message: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self.message_posted.emit(message, 2500)
+
+    def continue_lane(self, node_id: str) -> None:
+        """Follow up on this one card: the next send continues its model's own history."""
+        self._follow_pinned.clear()
+        self.scene.select_only([node_id])
+        self.mode_change_requested.emit(SendMode.LANES.value)
+        self._emit_follow()
+        self.composer_focus_requested.emit()
+
+    def use_as_shared_context(self, node_id: str) -> None:
+        """Add this card to what the next send follows, and switch to shared mode."""
+        if node_id not in self._follow_pinned:
+            self._follow_pinned.append(node_id)
+        self.mode_change_requested.emit(SendMode.SHARED.value)
+        self._emit_follow()
+        self.composer_focus_requested.emit()
+
+    def branch(self, node_id: str) -> None:
+        """Ask again from the same point with an edited prompt: a sibling branch of this card's prompt."""
+        if self.graph is None:
+            return
+        node = self.graph.nodes.get(node_id)
+        if node is None:
+            return
+        prompt = node if node.kind == NodeKind.PROMPT else self._prompt_of(node_id)
+        parents = (
+            [e.parent_id for e in self.graph.parents(prompt.id, (EdgeRole.FOLLOW, EdgeRole.REF))]
+            if prompt
+            else []
+        )
+        self._follow_pinned = list(parents)
+        self.scene.select_only([])
+        self._emit_follow()
+        if prompt is not None:
+            self.composer_fill_requested.emit(prompt.text)
+        self.composer_focus_requested.emit()
+
+    def _prompt_of(self, node_id: str) -> Node | None:
+        if self.graph is None:
+            return None
+        for e in self.graph.parents(node_id, (EdgeRole.REPLY,)):
+            return self.graph.nodes.get(e.parent_id)
+        return None
+
+    def siblings(self, node_id: str) -> list[str]:
+        """Cards in the same fan-out row (same prompt), left to right; for focus mode."""
+        if self.graph is None or node_id not in self.graph.nodes:
+            return [node_id]
+        prompt = self._prompt_of(node_id)
+        if prompt is None:
+            ids = [node_id]
+        else:
+            ids = [
+                e.child_id
+                for e in self.graph.children(prompt.id, (EdgeRole.REPLY,))
+                if e.child_id in self.graph.nodes
+            ]
+        ids.sort(key=lambda i: (self.graph.nodes[i].x, self.graph.nodes[i].y))
+        return ids or [node_id]
+
+    def open_link(self, url: str) -> bool:
+        url = url.strip()
+        if not url:
+            return False
+        if not link_is_openable(url):
+            scheme = QUrl(url).scheme() or "this kind of"
+            self.message_posted.emit(f"Triptych never opens {scheme}: links from model answers.", 6000)
+            return False
+        if not self.dialogs.confirm_open_link(url):
+            return False
+        QDesktopServices.openUrl(QUrl(url))
+        return True
+
+    def compare_selected(self, node_id: str | None = None) -> bool:
+        ids = self.selected_answers()
+        if node_id and node_id not in ids:
+            ids = [node_id, *ids]
+        if len(ids) != 2:
+            self.message_posted.emit("Select exactly two answers to compare them.", 4000)
+            return False
+        self.diff_requested.emit(ids[0], ids[1])
+        return True
+
+    def comparison_table(self, node_id: str | None = None) -> bool:
+        if self.graph is None:
+            return False
+        ids = [node_id] if node_id else self.selected_ids()
+        for nid in ids:
+            node = self.graph.nodes.get(nid)
+            if node is None:
+                continue
+            prompt = node if node.kind == NodeKind.PROMPT else self._prompt_of(nid)
+            if prompt is not None:
+                self.table_requested.emit(prompt.id)
+                return True
+        self.message_posted.emit("Select a prompt or one of its answers to see the comparison table.", 4000)
+        return False
+
+    # ================================================================== viewport persistence
+    def _on_view_viewport_changed(self, x: float, y: float, zoom: float) -> None:
+        if self.session is None or self._restoring_viewport:
+            return
+        self._pending_viewport = Viewport(x=x, y=y, zoom=zoom)
+        self._viewport_timer.start()
+
+    def _on_viewport_timer_timeout(self) -> None:
+        self.flush_viewport()
+
+    def flush_viewport(self) -> None:
+        """Write a pending viewport change now (on session switch and on quit)."""
+        self._viewport_timer.stop()
+        vp, self._pending_viewport = self._pending_viewport, None
+        if vp is None or self.session is None:
+            return
+        session = self.repo.get_session(self.session.id)
+        if session is None:
+            return
+        session.viewport = vp
+        self.session.viewport = vp
+        try:
+            self.repo.update_session(session)
+        except Exception as exc:
+            log.warning("could not save the viewport: %s", exc)
+
+    # ================================================================== shutdown
+    def close(self) -> None:
+        """Save the viewport and stop observing: the scene and engine may outlive this controller."""
+        self.flush_viewport()
+        self._frame_timer.stop()
+        self._viewport_timer.stop()
+        self.bridge.close()
+        for signal, slot in (
+            (self.scene.card_action_requested, self._on_scene_card_action_requested),
+            (self.scene.nodes_moved, self._on_scene_nodes_moved),
+            (self.scene.selectionChanged, self._on_scene_selection_changed),
+            (self.view.viewport_changed, self._on_view_viewport_changed),
+        ):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.strip().split())
+    return line[:60] + ("…" if len(line) > 60 else "")

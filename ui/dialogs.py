@@ -1,0 +1,312 @@
+"""Questions the controller asks the user, in one service (tests replace its methods).
+
+Also the small dialogs: model picker, synthesize options, link confirmation, keyboard shortcuts.
+Qt main thread only; every method here is modal and returns the user's answer.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain import Node, NodeKind
+
+SYNTHESIS_KINDS = [
+    ("merge", "Merge into one best answer"),
+    ("judge", "Judge: score each answer and pick the best"),
+    ("compare", "Compare: agreements, differences, doubtful claims"),
+    ("custom", "Custom instruction…"),
+]
+
+
+def color_icon(color: str, size: int = 10) -> QIcon:
+    pix = QPixmap(size, size)
+    pix.fill(QColor(color))
+    return QIcon(pix)
+
+
+def model_choices(catalog, settings) -> list[tuple[str, str, bool]]:
+    """(ref, label, usable) for every catalog model; usable = its provider has a key (or is local)."""
+    out = []
+    for info in catalog.models():
+        usable = settings.has_key(info.provider)
+        provider = settings.display_names.get(info.provider, info.provider)
+        label = f"{info.display}  ·  {provider}" + ("" if usable else "  (no key)")
+        out.append((info.ref, label, usable))
+    out.sort(key=lambda t: (not t[2], t[1].lower()))
+    return out
+
+
+class ModelPickerDialog(QDialog):
+    """A filterable list of catalog models; any `provider:model` can also be typed."""
+
+    def __init__(
+        self,
+        catalog,
+        settings,
+        parent: QWidget | None = None,
+        exclude: str | None = None,
+        title: str = "Choose a model",
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.resize(440, 460)
+        self._catalog = catalog
+        layout = QVBoxLayout(self)
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter, or type provider:model")
+        layout.addWidget(self.filter_edit)
+        self.list = QListWidget(self)
+        layout.addWidget(self.list)
+        for ref, label, usable in model_choices(catalog, settings):
+            if ref == exclude:
+                continue
+            item = QListWidgetItem(color_icon(catalog.provider_color(ref.split(":", 1)[0])), label)
+            item.setData(Qt.ItemDataRole.UserRole, ref)
+            if not usable:
+                item.setForeground(self.palette().placeholderText())
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
+        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
+
+    def _on_filter_edit_text_changed(self, text: str) -> None:
+        needle = text.strip().lower()
+        first = None
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            hit = needle in item.text().lower() or needle in str(item.data(Qt.ItemDataRole.UserRole)).lower()
+            item.setHidden(not hit)
+            if hit and first is None:
+                first = item
+        if first is not None:
+            self.list.setCurrentItem(first)
+
+    def chosen(self) -> str | None:
+        typed = self.filter_edit.text().strip()
+        item = self.list.currentItem()
+        if item is not None and not item.isHidden():
+            return str(item.data(Qt.ItemDataRole.UserRole))
+        if ":" in typed:
+            return typed
+        return None
+
+
+class SynthesizeDialog(QDialog):
+    """Merge / judge / compare / custom instruction, and which model writes it."""
+
+    def __init__(self, catalog, settings, count: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Synthesize answers")
+        self.resize(480, 360)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(f"Combine the {count} selected answer{'s' if count != 1 else ''} with one model.", self)
+        )
+        form = QFormLayout()
+        self.kind_combo = QComboBox(self)
+        for key, label in SYNTHESIS_KINDS:
+            self.kind_combo.addItem(label, key)
+        form.addRow("How", self.kind_combo)
+        self.model_combo = QComboBox(self)
+        self.model_combo.setEditable(True)
+        for ref, label, _usable in model_choices(catalog, settings):
+            self.model_combo.addItem(color_icon(catalog.provider_color(ref.split(":", 1)[0])), label, ref)
+        defaults = catalog.default_models(settings)
+        if defaults:
+            idx = self.model_combo.findData(defaults[0])
+            if idx >= 0:
+                self.model_combo.setCurrentIndex(idx)
+        form.addRow("Model", self.model_combo)
+        layout.addLayout(form)
+        self.instruction_edit = QPlainTextEdit(self)
+        self.instruction_edit.setPlaceholderText(
+            "Your instruction, e.g. “Combine the code from all answers into one module.”"
+        )
+        self.instruction_edit.setEnabled(False)
+        layout.addWidget(self.instruction_edit)
+        self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_current_index_changed)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Synthesize")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _on_kind_combo_current_index_changed(self, _index: int) -> None:
+        self.instruction_edit.setEnabled(self.kind_combo.currentData() == "custom")
+
+    def choice(self) -> tuple[str, str, str | None]:
+        kind = str(self.kind_combo.currentData())
+        model = self.model_combo.currentData()
+        if model is None or self.model_combo.currentText() != self.model_combo.itemText(
+            self.model_combo.currentIndex()
+        ):
+            model = self.model_combo.currentText().strip()
+        instruction = self.instruction_edit.toPlainText().strip() or None
+        return kind, str(model), instruction if kind == "custom" else None
+
+
+SHORTCUTS = [
+    ("Ctrl+Enter", "Send the prompt to every chosen model"),
+    ("Esc", "Stop the selected streams (or all)"),
+    ("Ctrl+F", "Search all sessions"),
+    ("Ctrl+N", "New session"),
+    ("Ctrl+0", "Fit all cards"),
+    ("Ctrl+2", "Zoom to the selection"),
+    ("Ctrl++ / Ctrl+-", "Zoom in / out (the wheel zooms to the cursor)"),
+    ("F", "Focus mode: one card large (←/→ siblings)"),
+    ("Arrow keys", "Move the selection between cards"),
+    ("Delete", "Delete the selected cards"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (moves, deletes, sends, renames)"),
+    ("Ctrl+Shift+S", "Synthesize the selected answers"),
+    ("Ctrl+D", "Compare two selected answers (diff)"),
+    ("Space+drag, middle drag", "Pan the canvas (dragging empty space pans too)"),
+    ("Shift+drag", "Select cards with a rubber band; Ctrl+click adds one"),
+    ("?", "This sheet"),
+]
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 520)
+        layout = QVBoxLayout(self)
+        table = QTableWidget(len(SHORTCUTS), 2, self)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        for row, (keys, what) in enumerate(SHORTCUTS):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(what))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+class DialogService:
+    """Everything the controller may ask the user. Tests monkeypatch these methods."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.parent = parent
+
+    def confirm_open_link(self, url: str) -> bool:
+        box = QMessageBox(self.parent)
+        box.setWindowTitle("Open link?")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText("A model's answer links to:")
+        box.setInformativeText(url)
+        box.setStandardButtons(QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Open
+
+    def pick_model(self, catalog, settings, exclude: str | None = None) -> str | None:
+        dlg = ModelPickerDialog(
+            catalog, settings, self.parent, exclude=exclude, title="Re-run on another model"
+        )
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dlg.chosen()
+
+    def synthesize_options(self, catalog, settings, count: int) -> tuple[str, str, str | None] | None:
+        dlg = SynthesizeDialog(catalog, settings, count, self.parent)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dlg.choice()
+
+    def ask_text(self, title: str, label: str, default: str = "") -> str | None:
+        text, ok = QInputDialog.getText(self.parent, title, label, QLineEdit.EchoMode.Normal, default)
+        return text if ok else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.parent, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.parent, title, text)
+
+    def card_menu(self, node: Node, controller, screen_pos: object = None) -> str | None:
+        """The context menu of a card; returns the chosen action name."""
+        menu = QMenu(self.parent)
+        selected_answers = controller.selected_answers()
+        entries: list[tuple[str, str] | None] = []
+        if node.is_answer:
+            running = controller.engine.is_running(node.id)
+            entries += [("copy", "Copy answer"), None]
+            if running:
+                entries.append(("stop", "Stop"))
+            else:
+                entries.append(("retry", "Retry (re-run as a sibling)"))
+                entries.append(("rerun_other", "Re-run on another model…"))
+            entries += [
+                None,
+                ("continue", "Continue this lane"),
+                ("branch", "Branch (edit the prompt)"),
+                ("shared", "Use as shared context"),
+                None,
+            ]
+            if len(selected_answers) >= 2:
+                entries.append(("synthesize", f"Synthesize {len(selected_answers)} answers…"))
+            if len(selected_answers) == 2:
+                entries.append(("diff", "Compare (diff)…"))
+            entries.append(("table", "Comparison table…"))
+        elif node.kind == NodeKind.PROMPT:
+            entries += [
+                ("copy", "Copy prompt"),
+                ("branch", "Edit and branch"),
+                ("table", "Comparison table…"),
+            ]
+        else:
+            entries += [("copy", "Copy"), ("continue", "Ask about this"), ("shared", "Use as shared context")]
+        entries += [
+            None,
+            ("collapse", "Expand" if node.collapsed else "Collapse"),
+            ("focus", "Focus mode	F"),
+            None,
+            ("delete", "Delete	Del"),
+        ]
+        actions = {}
+        for entry in entries:
+            if entry is None:
+                menu.addSeparator()
+                continue
+            key, label = entry
+            actions[menu.addAction(label)] = key
+        pos = (
+            screen_pos.toPoint()
+            if hasattr(screen_pos, "toPoint")
+            else (screen_pos if isinstance(screen_pos, QPoint) else QCursor.pos())
+        )
+        chosen = menu.exec(pos)
+        return actions.get(chosen) if chosen is not None else None

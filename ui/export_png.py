@@ -1,0 +1,106 @@
+"""PNG export of a canvas (or some of its cards): the same card items, rendered to a QImage.
+
+`render_png(graph, path, selection=None)` works without a window and without a display: when no
+QApplication exists it creates one on the offscreen platform (the CLI's `export --format png`).
+Call it on the thread that owns (or will own) the QApplication.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+MAX_SIDE = 12_000  # pixels; larger canvases are scaled down to fit
+MARGIN = 48.0
+
+
+def _ensure_app():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QApplication(["triptych-export"])
+    return app
+
+
+def default_style(theme_name: str = "light"):
+    """A CardStyle with catalog names and provider colours, for use outside the window."""
+    from app.catalog import Catalog, load_catalog
+    from app.config import BUILTIN_PROVIDERS
+    from ui.canvas.style import CardStyle
+    from ui.render_bridge import RenderBridge
+    from ui.theme import DARK, LIGHT
+
+    theme = DARK if theme_name == "dark" else LIGHT
+    try:
+        catalog = load_catalog(None)
+        display = catalog.display_name
+    except Exception:  # the picture matters more than pretty names
+        display = lambda ref: ref.split(":", 1)[-1]  # noqa: E731
+    return CardStyle(
+        theme=theme,
+        display_name=display,
+        provider_color=Catalog.provider_color,
+        provider_display=lambda p: BUILTIN_PROVIDERS[p].display if p in BUILTIN_PROVIDERS else p,
+        renderer=RenderBridge(theme.name),
+    )
+
+
+def render_image(scene, rect=None, scale: float = 1.0, background: str | None = None):
+    """Render a CanvasScene's `rect` (scene coordinates; default: all cards) to a QImage."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    if rect is None:
+        rect = scene.cards_bounds()
+    if rect.isNull() or rect.isEmpty():
+        rect = QRectF(0, 0, 400, 200)
+    rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    longest = max(rect.width(), rect.height()) * scale
+    if longest > MAX_SIDE:
+        scale *= MAX_SIDE / longest
+    width = max(int(rect.width() * scale), 1)
+    height = max(int(rect.height() * scale), 1)
+    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QColor(background or scene.style.theme.canvas))
+    painter = QPainter(image)
+    painter.setRenderHints(
+        QPainter.RenderHint.Antialiasing
+        | QPainter.RenderHint.TextAntialiasing
+        | QPainter.RenderHint.SmoothPixmapTransform
+    )
+    scene.render(painter, QRectF(0, 0, width, height), rect, Qt.AspectRatioMode.KeepAspectRatio)
+    painter.end()
+    return image
+
+
+def render_png(
+    graph,
+    path: str | os.PathLike[str],
+    selection: Iterable[str] | None = None,
+    theme: str = "light",
+    scale: float = 2.0,
+) -> Path:
+    """Draw `graph` (an app.domain.Graph) like the canvas does and save it as a PNG.
+
+    `selection`: node ids to include (their edges among them are drawn); None = every card.
+    Returns the path written. Raises OSError if the file cannot be written.
+    """
+    _ensure_app()
+    from ui.canvas.scene import CanvasScene
+
+    keep = set(selection) if selection else None
+    scene = CanvasScene(default_style(theme))
+    for node in graph.nodes.values():
+        if keep is None or node.id in keep:
+            scene.add_card(node)
+    scene.set_edges(graph.edges)
+    scene.clearSelection()
+    image = render_image(scene, scale=scale)
+    out = Path(path)
+    if not image.save(str(out), "PNG"):
+        raise OSError(f"could not write {out}")
+    scene.clear_canvas()
+    return out

@@ -1,0 +1,164 @@
+"""Plain words for what a card shows: status chips, metrics strips and error advice.
+
+Pure functions of a domain `Node` (no Qt), kept in ui/ because they are presentation.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from app.domain import Node, NodeStatus
+from app.engine import tokens_per_second
+
+
+def _retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
+    retry = node.meta.get("retry") if isinstance(node.meta, dict) else None
+    if not isinstance(retry, dict) or not node.status.is_live:
+        return None
+    try:
+        attempt = int(retry.get("attempt", 1))
+        max_ = int(retry.get("max", attempt))
+        at = float(retry.get("at", now))
+    except (TypeError, ValueError):
+        return None
+    # "at" is when the next attempt starts (epoch seconds).
+    remaining = at - now
+    if remaining <= 0:
+        return None
+    return attempt, max_, remaining
+
+
+def status_label(node: Node, now: float) -> tuple[str, str]:
+    """(colour key, chip text) for a response card."""
+    status = node.status
+    if status.is_live:
+        retry = _retry_info(node, now)
+        if retry is not None:
+            attempt, max_, remaining = retry
+            return "retrying", f"retry {attempt}/{max_} in {max(1, round(remaining))}s"
+        phase = str(node.meta.get("phase") or "") if isinstance(node.meta, dict) else ""
+        if phase in ("queued", "connecting", "thinking", "streaming"):
+            return phase, phase
+        if status == NodeStatus.PENDING:
+            return "queued", "queued"
+        if node.text:
+            return "streaming", "streaming"
+        if node.reasoning:
+            return "thinking", "thinking"
+        return "connecting", "connecting"
+    return status.value, status.value
+
+
+def has_live_countdown(node: Node, now: float) -> bool:
+    return _retry_info(node, now) is not None
+
+
+def fmt_tokens(n: int | None) -> str:
+    if n is None:
+        return "–"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def fmt_cost(usd: float | None) -> str:
+    if usd is None:
+        return "–"
+    if usd == 0:
+        return "$0"
+    if usd < 0.0001:
+        return "<$0.0001"
+    if usd < 0.01:
+        return f"${usd:.4f}"
+    if usd < 1:
+        return f"${usd:.3f}"
+    return f"${usd:.2f}"
+
+
+def metrics_line(node: Node) -> str:
+    """TTFT · tok/s · in (cached) · out (reasoning) · cost, omitting what is unknown."""
+    parts: list[str] = []
+    t = node.timing
+    if t.ttft_ms is not None:
+        parts.append(f"TTFT {t.ttft_ms / 1000:.2f}s" if t.ttft_ms >= 1000 else f"TTFT {t.ttft_ms} ms")
+    tps = tokens_per_second(node)
+    if tps is not None:
+        parts.append(f"{tps:.0f} tok/s")
+    u = node.usage
+    if u.input is not None:
+        cached = f" ({fmt_tokens(u.cached_input)} cached)" if u.cached_input else ""
+        parts.append(f"in {fmt_tokens(u.input)}{cached}")
+    if u.output is not None:
+        reasoning = f" ({fmt_tokens(u.reasoning)} reasoning)" if u.reasoning else ""
+        parts.append(f"out {fmt_tokens(u.output)}{reasoning}")
+    cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
+    if cost is not None:
+        parts.append(fmt_cost(cost))
+    if node.finish and node.finish not in ("stop",) and not node.status.is_live:
+        parts.append(f"finish: {node.finish}")
+    if not parts and node.status.is_live:
+        return "measuring…"
+    return " · ".join(parts)
+
+
+ERROR_WORDS: dict[str, tuple[str, str]] = {
+    # kind -> (what happened, what to do next)
+    "auth": ("{provider} rejected the API key.", "Open Settings to check or replace the key, then Retry."),
+    "rate_limit": ("{provider} is rate-limiting requests right now.", "Wait a moment, then Retry."),
+    "overloaded": (
+        "{provider} is overloaded right now.",
+        "Retry in a little while, or re-run on another model.",
+    ),
+    "server": ("{provider} had a server error.", "Retry; if it keeps failing, re-run on another model."),
+    "bad_request": (
+        "{provider} refused the request.",
+        "Check this model's parameters (max tokens, thinking, effort), then Retry.",
+    ),
+    "network": (
+        "Could not reach {provider}.",
+        "Check your connection and the base URL in Settings, then Retry.",
+    ),
+    "timeout": ("{provider} stopped sending data and the request timed out.", "Retry."),
+    "bad_stream": (
+        "The connection closed mid-answer; the text so far is kept.",
+        "Retry to get a full answer.",
+    ),
+}
+
+
+def error_advice(
+    node: Node, provider_display: Callable[[str], str]
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """(HTML paragraph, [(action, label)]) explaining a failed or interrupted card, or None."""
+    provider_id = node.model.split(":", 1)[0] if node.model else ""
+    provider = provider_display(provider_id) if provider_id else "The provider"
+    if node.status == NodeStatus.INTERRUPTED:
+        what = "This answer was cut off when Triptych closed."
+        nxt = "The text so far is kept. Retry to ask again."
+        return _para(what, nxt, ""), [("retry", "Retry")]
+    if node.status != NodeStatus.ERROR:
+        return None
+    err = node.error
+    kind = err.kind if err else "server"
+    what, nxt = ERROR_WORDS.get(kind, ("Something went wrong.", "Retry."))
+    detail = ""
+    if err is not None and err.message:
+        status = f"HTTP {err.status}: " if err.status else ""
+        detail = f"{status}{err.message}"
+    actions: list[tuple[str, str]] = []
+    if kind in ("auth", "network"):
+        actions.append(("open_settings", "Open Settings"))
+    actions.append(("retry", "Retry"))
+    if kind in ("overloaded", "server", "rate_limit"):
+        actions.append(("rerun_other", "Re-run on…"))
+    return _para(what.format(provider=provider), nxt, detail), actions
+
+
+def _para(what: str, nxt: str, detail: str) -> str:
+    out = f"<b>{html.escape(what)}</b> {html.escape(nxt)}"
+    if detail:
+        out += f"<br><span style='font-size:small'>{html.escape(detail[:300])}</span>"
+    return out

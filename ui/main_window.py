@@ -1,0 +1,717 @@
+"""The main window: composes the sidebar, canvas, composer, context lens and status bar, and wires them
+to the CanvasController. It does not think: every decision is the controller's (STYLE.md §8).
+
+Qt main thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain import NodeKind
+from ui.canvas import constants as C
+from ui.canvas.scene import CanvasScene
+from ui.canvas.style import CardStyle
+from ui.canvas.view import CanvasView
+from ui.composer import ComposerWidget
+from ui.controller import CanvasController
+from ui.dialogs import DialogService, ShortcutsDialog
+from ui.format import fmt_cost, fmt_tokens
+from ui.lens import ContextLensPanel
+from ui.render_bridge import RenderBridge
+from ui.sidebar import SessionsSidebar
+from ui.theme import UiTheme, apply_theme, resolve_theme
+
+log = logging.getLogger(__name__)
+
+
+class WelcomePanel(QFrame):
+    """Shown over an empty canvas: what to do first (and, with no keys, how to add them)."""
+
+    settings_clicked = Signal()
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("WelcomePanel")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        self.title = QLabel("<h2 style='margin:0'>Ask several models at once</h2>", self)
+        layout.addWidget(self.title)
+        self.body = QLabel(self)
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.body)
+        self.settings_button = QPushButton("Open Settings", self)
+        self.settings_button.clicked.connect(self.settings_clicked)
+        layout.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.setFixedWidth(560)
+
+    def set_keys_missing(self, missing: bool) -> None:
+        if missing:
+            self.body.setText(
+                "<p><b>No API keys yet.</b> Triptych sends your prompt to DeepSeek, Claude and GPT side by "
+                "side, and needs at least one key to do it. Either:</p>"
+                "<ul><li>set <code>DEEPSEEK_API_KEY</code>, <code>ANTHROPIC_API_KEY</code> or "
+                "<code>OPENAI_API_KEY</code> (or <code>OPENROUTER_API_KEY</code>) in your environment and "
+                "restart, or</li>"
+                "<li>open <b>Settings → Providers</b>, paste a key and press <i>Save key</i> "
+                "(stored in your OS keyring).</li></ul>"
+                "<p>Local models via Ollama or LM Studio need no key: pick them with <b>+ Model</b>.</p>"
+            )
+            self.settings_button.show()
+        else:
+            self.body.setText(
+                "<p>Type a question below and press <b>Ctrl+Enter</b>. Each chosen model answers in its own "
+                "card, streaming live, with time-to-first-token, speed, tokens and cost.</p>"
+                "<p>Select an answer and send again to continue that lane; select several to continue each "
+                "lane or share them as context; <b>Synthesize</b> merges or judges answers. "
+                "Press <b>?</b> on the canvas for every shortcut.</p>"
+            )
+            self.settings_button.hide()
+        self.adjustSize()
+
+    def reposition(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.adjustSize()
+            self.move(
+                max((parent.width() - self.width()) // 2, 8), max((parent.height() - self.height()) // 3, 8)
+            )
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(
+        self, settings, repo, catalog, engine, client_getter=None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.repo = repo
+        self.catalog = catalog
+        self.engine = engine
+        self._client_getter = client_getter or (lambda: engine.client)
+        self.setWindowTitle("Triptych")
+        self.resize(1440, 900)
+        self.undo_stack = QUndoStack(self)
+        self.dialogs = DialogService(self)
+        self.ui_theme = resolve_theme(settings.ui.get("theme", "system"))
+        self.scene = CanvasScene(self._make_style(self.ui_theme), self)
+        self.view = CanvasView(self.scene, self)
+        self.sidebar = SessionsSidebar(self)
+        self.composer = ComposerWidget(catalog, settings, self)
+        self.lens = ContextLensPanel(catalog.display_name, self)
+        self.lens.hide()
+        self.welcome = WelcomePanel(self.view)
+        self.controller = CanvasController(
+            repo, engine, settings, catalog, self.scene, self.view, self.undo_stack, self.dialogs, self
+        )
+        self._focus_dialog = None
+        self._build_layout()
+        self._build_status_bar()
+        self._build_actions()
+        self._connect_signals()
+        self._lens_timer = QTimer(self)
+        self._lens_timer.setSingleShot(True)
+        self._lens_timer.setInterval(C.LENS_DEBOUNCE_MS)
+        self._lens_timer.timeout.connect(self._on_lens_timer_timeout)
+        self._restore_window_state()
+        self.composer.set_models(self._initial_models(), announce=False)
+        self.controller.open_initial_session()
+        self._refresh_sessions()
+        self._update_welcome()
+        self.composer.focus_prompt()
+
+    def __repr__(self) -> str:
+        return f"<MainWindow {self.windowTitle()!r}>"
+
+    # ================================================================== composition
+    def _make_style(self, theme: UiTheme) -> CardStyle:
+        font_size = float(self.settings.ui.get("font_size", 10))
+        names = self.settings.display_names
+        return CardStyle(
+            theme=theme,
+            font_size=font_size,
+            display_name=self.catalog.display_name,
+            provider_color=self.catalog.provider_color,
+            provider_display=lambda p: names.get(p, p),
+            renderer=RenderBridge(theme.name),
+        )
+
+    def _build_layout(self) -> None:
+        self.canvas_split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.canvas_split.addWidget(self.view)
+        self.canvas_split.addWidget(self.lens)
+        self.canvas_split.setStretchFactor(0, 1)
+        self.canvas_split.setCollapsible(0, False)
+        right = QWidget(self)
+        box = QVBoxLayout(right)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.canvas_split, 1)
+        box.addWidget(self.composer, 0)
+        self.main_split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main_split.addWidget(self.sidebar)
+        self.main_split.addWidget(right)
+        self.main_split.setStretchFactor(1, 1)
+        self.main_split.setSizes([250, 1190])
+        self.canvas_split.setSizes([900, 380])
+        self.setCentralWidget(self.main_split)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.running_label = QLabel("", self)
+        self.totals_label = QLabel("", self)
+        self.zoom_label = QLabel("", self)
+        bar.addPermanentWidget(self.running_label)
+        bar.addPermanentWidget(self.totals_label)
+        bar.addPermanentWidget(self.zoom_label)
+
+    def _action(
+        self,
+        menu,
+        text: str,
+        slot,
+        shortcut: str | QKeySequence.StandardKey | None = None,
+        canvas_only: bool = False,
+        tip: str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if canvas_only:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+        else:
+            self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        c = self.controller
+        file_menu = mb.addMenu("&File")
+        self._action(file_menu, "New session", c.new_session, "Ctrl+N")
+        file_menu.addSeparator()
+        self._action(file_menu, "Export session…", lambda: self.export_dialog(selection=False), "Ctrl+E")
+        self._action(
+            file_menu, "Export selection…", lambda: self.export_dialog(selection=True), "Ctrl+Shift+E"
+        )
+        file_menu.addSeparator()
+        self._action(file_menu, "Settings…", lambda: self.open_settings(""), "Ctrl+,")
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, "Ctrl+Q")
+
+        edit_menu = mb.addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        self._action(
+            edit_menu,
+            "Delete selected cards",
+            lambda: c.delete(),
+            QKeySequence.StandardKey.Delete,
+            canvas_only=True,
+        )
+        self._action(
+            edit_menu,
+            "Select all cards",
+            lambda: self.scene.select_only(self.scene.card_ids()),
+            "Ctrl+A",
+            canvas_only=True,
+        )
+        self._action(edit_menu, "Tidy up layout", c.tidy_up)
+        edit_menu.addSeparator()
+        self._action(edit_menu, "Search all sessions", self.sidebar.focus_search, "Ctrl+F")
+
+        view_menu = mb.addMenu("&View")
+        self._action(view_menu, "Fit all", self.view.fit_all, "Ctrl+0")
+        self._action(view_menu, "Zoom to selection", self.view.zoom_to_selection, "Ctrl+2")
+        self._action(view_menu, "Zoom in", self.view.zoom_in, "Ctrl+=")
+        self._action(view_menu, "Zoom out", self.view.zoom_out, "Ctrl+-")
+        view_menu.addSeparator()
+        self._action(view_menu, "Focus mode", self.focus_selected, "F", canvas_only=True)
+        self.minimap_action = self._action(view_menu, "Minimap", self._on_minimap_action_toggled, "Ctrl+M")
+        self.minimap_action.setCheckable(True)
+        self.minimap_action.setChecked(bool(self.settings.ui.get("minimap", True)))
+        self.view.minimap.setVisible(self.minimap_action.isChecked())
+        self.sidebar_action = self._action(
+            view_menu, "Sessions sidebar", self._on_sidebar_action_toggled, "Ctrl+B"
+        )
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
+        self.lens_action = self._action(view_menu, "Context lens", self._on_lens_action_triggered, "Ctrl+L")
+        self.lens_action.setCheckable(True)
+        theme_menu = view_menu.addMenu("Theme")
+        group = QActionGroup(self)
+        for key, label in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
+            action = theme_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(self.settings.ui.get("theme", "system") == key)
+            action.triggered.connect(lambda _=False, k=key: self.set_theme_mode(k))
+            group.addAction(action)
+
+        cards_menu = mb.addMenu("&Cards")
+        self._action(cards_menu, "Send", self._on_composer_send_requested, "Ctrl+Return")
+        self.addAction(self._hidden_action("Ctrl+Enter", self._on_composer_send_requested))
+        self._action(cards_menu, "Stop (selected or all)", c.stop_selected_or_all, "Esc")
+        self._action(cards_menu, "Stop all streams", lambda: c.stop(None), "Ctrl+.")
+        cards_menu.addSeparator()
+        self._action(cards_menu, "Retry selected", self._retry_selected, "Ctrl+R")
+        self._action(cards_menu, "Re-run on another model…", self._rerun_selected_other)
+        self._action(cards_menu, "Continue this lane", self._continue_selected)
+        self._action(cards_menu, "Synthesize selected…", lambda: c.synthesize(), "Ctrl+Shift+S")
+        self._action(cards_menu, "Compare two answers (diff)…", lambda: c.compare_selected(), "Ctrl+D")
+        self._action(cards_menu, "Comparison table…", lambda: c.comparison_table(), "Ctrl+T")
+        cards_menu.addSeparator()
+        self._action(cards_menu, "Collapse / expand", lambda: c.toggle_collapse(), "C", canvas_only=True)
+
+        help_menu = mb.addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts, "F1")
+        self.view.addAction(self._hidden_action("?", self.show_shortcuts, canvas_only=True))
+        self.view.addAction(self._hidden_action("Shift+?", self.show_shortcuts, canvas_only=True))
+        self._action(help_menu, "About Triptych", self._show_about)
+
+    def _hidden_action(self, shortcut: str, slot, canvas_only: bool = False) -> QAction:
+        action = QAction(self)
+        action.setShortcut(QKeySequence(shortcut))
+        if canvas_only:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        return action
+
+    def _connect_signals(self) -> None:
+        c = self.controller
+        c.session_changed.connect(self._on_controller_session_changed)
+        c.sessions_changed.connect(self._on_controller_sessions_changed)
+        c.totals_changed.connect(self._on_controller_totals_changed)
+        c.running_changed.connect(self._on_controller_running_changed)
+        c.message_posted.connect(self._on_controller_message_posted)
+        c.follow_changed.connect(self._on_controller_follow_changed)
+        c.settings_requested.connect(self.open_settings)
+        c.focus_requested.connect(self.open_focus)
+        c.composer_fill_requested.connect(self.composer.set_text)
+        c.composer_focus_requested.connect(self.composer.focus_prompt)
+        c.mode_change_requested.connect(self.composer.set_mode)
+        c.diff_requested.connect(self.open_diff)
+        c.table_requested.connect(self.open_table)
+        c.nodes_sent.connect(self._on_controller_nodes_sent)
+        self.composer.send_requested.connect(self._on_composer_send_requested)
+        self.composer.stop_requested.connect(lambda: c.stop(None))
+        self.composer.targets_changed.connect(self._on_composer_targets_changed)
+        self.composer.draft_changed.connect(self._on_composer_draft_changed)
+        self.composer.follow_cleared.connect(c.clear_follow)
+        self.composer.lens_toggled.connect(self._on_composer_lens_toggled)
+        self.composer.preset_saved.connect(self._on_composer_preset_saved)
+        self.sidebar.session_activated.connect(c.open_session)
+        self.sidebar.new_session_requested.connect(c.new_session)
+        self.sidebar.rename_requested.connect(self._on_sidebar_rename_requested)
+        self.sidebar.duplicate_requested.connect(c.duplicate_session)
+        self.sidebar.delete_requested.connect(c.delete_session)
+        self.sidebar.search_changed.connect(self._on_sidebar_search_changed)
+        self.sidebar.hit_activated.connect(self._on_sidebar_hit_activated)
+        self.view.viewport_changed.connect(self._on_view_viewport_changed)
+        self.welcome.settings_clicked.connect(lambda: self.open_settings(""))
+
+    # ================================================================== slots
+    def _on_controller_session_changed(self, session_id: str, title: str) -> None:
+        self.setWindowTitle(f"Triptych — {title or 'Untitled'}")
+        self.sidebar.set_current(session_id)
+        self._update_welcome()
+
+    def _on_controller_sessions_changed(self) -> None:
+        self._refresh_sessions()
+        self._update_welcome()
+
+    def _refresh_sessions(self) -> None:
+        self.sidebar.set_sessions(self.repo.list_sessions(), self.controller.session_id)
+
+    def _on_controller_totals_changed(self, totals: dict) -> None:
+        cost = totals.get("cost_usd")
+        self.totals_label.setText(
+            f"Session: in {fmt_tokens(int(totals.get('input') or 0))} · out {fmt_tokens(int(totals.get('output') or 0))}"
+            f" · {fmt_cost(float(cost)) if cost is not None else '–'}"
+        )
+
+    def _on_controller_running_changed(self, count: int) -> None:
+        self.running_label.setText(f"● {count} streaming" if count else "")
+        self.composer.set_running(count)
+
+    def _on_controller_message_posted(self, text: str, ms: int) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def _on_controller_follow_changed(self, ids: list) -> None:
+        graph = self.controller.graph
+        labels = []
+        for node_id in ids:
+            node = graph.nodes.get(node_id) if graph else None
+            if node is None:
+                continue
+            labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
+        self.composer.set_follow(labels)
+        self._on_composer_draft_changed()
+
+    def _on_controller_nodes_sent(self, ids: list) -> None:
+        self.composer.clear()
+        self._update_welcome()
+
+    def _on_composer_send_requested(self) -> None:
+        ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode())
+        if ids:
+            self.composer.focus_prompt()
+
+    def _on_composer_targets_changed(self, refs: list) -> None:
+        self.settings.ui["default_models"] = list(refs)
+        self._save_settings_quietly()
+
+    def _on_composer_draft_changed(self) -> None:
+        self._lens_timer.start()
+
+    def _on_lens_timer_timeout(self) -> None:
+        self.refresh_lens()
+
+    def refresh_lens(self) -> None:
+        """Re-plan the composer's draft (engine.plan) for the estimate label and, if open, the lens."""
+        targets = self.composer.targets()
+        try:
+            plans = self.controller.plan(self.composer.text(), targets, self.composer.mode())
+        except Exception as exc:  # planning is advisory: say why, never break typing
+            self.composer.set_estimate("")
+            if self.lens.isVisible():
+                self.lens.show_error(str(exc))
+            return
+        if plans:
+            tokens = max(p.input_tokens_est for p in plans)
+            costs = [p.cost_est_usd for p in plans if p.cost_est_usd is not None]
+            est = (
+                f"≈ {tokens:,} tokens in · est. {fmt_cost(sum(costs))}"
+                if costs
+                else f"≈ {tokens:,} tokens in"
+            )
+            self.composer.set_estimate(est if self.composer.text().strip() else "")
+        else:
+            self.composer.set_estimate("")
+        if self.lens.isVisible():
+            self.lens.set_plans(plans)
+
+    def _on_composer_lens_toggled(self, on: bool) -> None:
+        self.lens.setVisible(on)
+        self.lens_action.setChecked(on)
+        if on:
+            self.refresh_lens()
+
+    def _on_lens_action_triggered(self) -> None:
+        self.composer.lens_button.setChecked(self.lens_action.isChecked())
+
+    def _on_composer_preset_saved(self, name: str, refs: list) -> None:
+        presets = self.settings.ui.setdefault("presets", {})
+        presets[name] = list(refs)
+        self._save_settings_quietly()
+        self.statusBar().showMessage(f"Saved preset “{name}”.", 3000)
+
+    def _on_sidebar_rename_requested(self, session_id: str) -> None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return
+        title = self.dialogs.ask_text("Rename session", "Title:", session.title)
+        if title:
+            self.controller.rename_session(session_id, title)
+
+    def _on_sidebar_search_changed(self, query: str) -> None:
+        if not query:
+            self._refresh_sessions()
+            return
+        try:
+            hits = self.repo.search(query, limit=80)
+        except Exception as exc:
+            self.statusBar().showMessage(f"Search failed: {exc}", 5000)
+            return
+        self.sidebar.set_hits(query, hits)
+
+    def _on_sidebar_hit_activated(self, session_id: str, node_id: str) -> None:
+        if self.controller.session_id != session_id:
+            self.controller.open_session(session_id)
+        if self.scene.card(node_id) is not None:
+            self.scene.select_only([node_id])
+            self.view.center_on_card(node_id)
+
+    def _on_view_viewport_changed(self, _x: float, _y: float, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f}%")
+
+    def _on_minimap_action_toggled(self) -> None:
+        on = self.minimap_action.isChecked()
+        self.view.minimap.setVisible(on)
+        self.settings.ui["minimap"] = on
+
+    def _on_sidebar_action_toggled(self) -> None:
+        self.sidebar.setVisible(self.sidebar_action.isChecked())
+
+    # ================================================================== commands from menus
+    def _selected_answer(self) -> str | None:
+        ids = self.controller.selected_answers()
+        return ids[0] if ids else None
+
+    def _retry_selected(self) -> None:
+        for node_id in self.controller.selected_answers():
+            self.controller.rerun(node_id)
+
+    def _rerun_selected_other(self) -> None:
+        node_id = self._selected_answer()
+        if node_id:
+            self.controller.rerun_on_other(node_id)
+
+    def _continue_selected(self) -> None:
+        node_id = self._selected_answer()
+        if node_id:
+            self.controller.continue_lane(node_id)
+
+    def focus_selected(self) -> None:
+        ids = self.scene.selected_ids()
+        if ids:
+            self.open_focus(ids[0])
+
+    def open_focus(self, node_id: str) -> None:
+        from ui.views import FocusDialog
+
+        graph = self.controller.graph
+        if graph is None or node_id not in graph.nodes:
+            return
+        dlg = FocusDialog(
+            node_id,
+            lambda i: graph.nodes.get(i),
+            self.controller.siblings,
+            self.scene.style.render_markdown,
+            self.catalog.display_name,
+            self.controller.open_link,
+            self,
+        )
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._focus_dialog = dlg
+        dlg.finished.connect(lambda _r: self._on_focus_dialog_finished(dlg))
+        dlg.show()
+
+    def _on_focus_dialog_finished(self, dlg) -> None:
+        if dlg.node_id and self.scene.card(dlg.node_id) is not None:
+            self.scene.select_only([dlg.node_id])
+            self.view.ensure_card_visible(dlg.node_id)
+        self._focus_dialog = None
+
+    def open_diff(self, left_id: str, right_id: str):
+        from app.diff import diff_html
+        from ui.views import DiffDialog
+
+        graph = self.controller.graph
+        a, b = graph.nodes[left_id], graph.nodes[right_id]
+        left, right = diff_html(a.text, b.text, self.ui_theme.name)
+        dlg = DiffDialog(
+            self.catalog.display_name(a.model or ""),
+            self.catalog.display_name(b.model or ""),
+            left,
+            right,
+            self,
+        )
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
+
+    def open_table(self, prompt_id: str):
+        from app.export import comparison_rows
+        from ui.views import ComparisonTableDialog
+
+        graph = self.controller.graph
+        names = {m.ref: m.display for m in self.catalog.models()}
+        rows = comparison_rows(graph, prompt_id, names)
+        prompt = graph.nodes[prompt_id]
+        title = "Comparison: " + " ".join(prompt.text.split())[:60]
+        dlg = ComparisonTableDialog(rows, self, title)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
+
+    def open_settings(self, provider: str = ""):
+        from ui.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(
+            self.settings, self.catalog, self._client_getter, self, provider=provider or None
+        )
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.appearance_applied.connect(self._on_settings_appearance_applied)
+        dlg.finished.connect(lambda _r: self._after_settings())
+        dlg.open()
+        return dlg
+
+    def _after_settings(self) -> None:
+        self._update_welcome()
+        self.composer.set_models(self.composer.models(), announce=False)  # refresh "(no key)" marks
+
+    def _on_settings_appearance_applied(self, theme: str, font_size: int) -> None:
+        self.set_theme_mode(theme, font_size)
+
+    def set_theme_mode(self, mode: str, font_size: int | None = None) -> None:
+        self.settings.ui["theme"] = mode
+        if font_size is not None:
+            self.settings.ui["font_size"] = font_size
+        self._save_settings_quietly()
+        self.ui_theme = resolve_theme(mode)
+        app = QApplication.instance()
+        if app is not None:
+            apply_theme(app, self.ui_theme, int(self.settings.ui.get("font_size", 10)))
+        self.scene.set_style(self._make_style(self.ui_theme))
+        self.view.viewport().update()
+        self.view.minimap.update()
+
+    def show_shortcuts(self) -> None:
+        dlg = ShortcutsDialog(self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+
+    def _show_about(self) -> None:
+        from app import __version__
+
+        QMessageBox.about(
+            self,
+            "About Triptych",
+            f"<b>Triptych {__version__}</b><br>One prompt, several models, side by side on an "
+            "infinite canvas.",
+        )
+
+    def export_dialog(self, selection: bool = False) -> None:
+        from app.export import default_filename
+
+        session = self.controller.session
+        if session is None:
+            return
+        ids = self.scene.selected_ids() if selection else []
+        if selection and not ids:
+            self.statusBar().showMessage("Select the cards to export first.", 4000)
+            return
+        filters = "Markdown report (*.md);;HTML page (*.html);;JSON, lossless (*.json);;JSON Canvas (*.canvas);;PNG image (*.png)"
+        suggested = str(Path.home() / default_filename(session, "md"))
+        path, chosen = QFileDialog.getSaveFileName(self, "Export", suggested, filters)
+        if not path:
+            return
+        fmt = {"Markdown": "md", "HTML": "html", "JSON,": "json", "JSON Canvas": "canvas", "PNG": "png"}
+        ext = Path(path).suffix.lower().lstrip(".")
+        chosen_fmt = next((v for k, v in fmt.items() if chosen.startswith(k)), None)
+        fmt_name = ext if ext in ("md", "html", "json", "canvas", "png") else (chosen_fmt or "md")
+        try:
+            self.export_to(path, fmt_name, ids or None)
+        except (OSError, ValueError) as exc:
+            self.dialogs.show_error("Export failed", str(exc))
+            return
+        self.statusBar().showMessage(f"Exported to {path}", 5000)
+
+    def export_to(self, path: str, fmt: str, node_ids: list[str] | None = None) -> None:
+        """Write the session (or the given cards) to `path` in `fmt` (md, html, json, canvas, png)."""
+        from app.export import ExportOptions, export_session
+
+        self.controller.flush_repaints()
+        graph = self.repo.load_graph(self.controller.session_id)
+        if self.controller.graph is not None:  # live text beats the ≤ 250 ms old store copy
+            for node_id, node in self.controller.graph.nodes.items():
+                if node_id in graph.nodes:
+                    graph.nodes[node_id] = node
+        if fmt == "png":
+            from ui.export_png import render_image
+
+            self.scene.clearSelection() if node_ids is None else None
+            rect = self.scene.cards_bounds(node_ids) if node_ids else None
+            image = render_image(self.scene, rect, scale=2.0)
+            if not image.save(path, "PNG"):
+                raise OSError(f"could not write {path}")
+            return
+        names = {m.ref: m.display for m in self.catalog.models()}
+        options = ExportOptions(
+            scope="selection" if node_ids else "all", node_ids=tuple(node_ids or ()), display_names=names
+        )
+        Path(path).write_text(export_session(graph, fmt, options), encoding="utf-8")
+
+    # ================================================================== window state
+    def _initial_models(self) -> list[str]:
+        saved = self.settings.ui.get("default_models")
+        if isinstance(saved, list) and saved:
+            return [str(r) for r in saved]
+        return self.catalog.default_models(self.settings)
+
+    def _update_welcome(self) -> None:
+        graph = self.controller.graph
+        empty = graph is None or not graph.nodes
+        keys = any(self.settings.has_key(p) for p, cfg in self.settings.providers.items() if not cfg.local)
+        self.welcome.set_keys_missing(not keys)
+        self.welcome.setVisible(empty)
+        self.welcome.reposition()
+        self.welcome.raise_()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.welcome.reposition()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.welcome.reposition)
+
+    def _restore_window_state(self) -> None:
+        ui = self.settings.ui
+        geometry = ui.get("window_geometry")
+        if isinstance(geometry, str) and geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+        for key, split in (("main_splitter", self.main_split), ("canvas_splitter", self.canvas_split)):
+            sizes = ui.get(key)
+            if (
+                isinstance(sizes, list)
+                and len(sizes) == split.count()
+                and all(isinstance(s, int) for s in sizes)
+            ):
+                split.setSizes(sizes)
+
+    def save_window_state(self) -> None:
+        ui = self.settings.ui
+        ui["window_geometry"] = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        ui["main_splitter"] = [int(s) for s in self.main_split.sizes()]
+        if self.lens.isVisible():
+            ui["canvas_splitter"] = [int(s) for s in self.canvas_split.sizes()]
+
+    def _save_settings_quietly(self) -> None:
+        try:
+            self.settings.save()
+        except OSError as exc:
+            log.warning("could not save config.toml: %s", exc)
+
+    def closeEvent(self, event) -> None:
+        self.save_window_state()
+        self.controller.close()
+        self._save_settings_quietly()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def selected_node_kinds(self) -> list[NodeKind]:
+        graph = self.controller.graph
+        return [graph.nodes[i].kind for i in self.scene.selected_ids() if graph and i in graph.nodes]

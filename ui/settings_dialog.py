@@ -1,0 +1,443 @@
+"""Settings: provider keys (OS keyring), base URLs, connection test, model list refresh, custom endpoints,
+default models, theme and font size.
+
+Keys are shown masked (only the last 4 characters) and saved with `settings.set_key` (the OS keyring);
+they never go to config.toml. Connection tests and model refreshes run as named asyncio tasks on the
+Qt loop (qasync) and report into the dialog; closing the dialog cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.config import ConfigError, dump_toml, load_settings, mask_key
+from ui.dialogs import color_icon
+
+log = logging.getLogger(__name__)
+
+THEMES = [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
+
+
+def add_custom_endpoint(settings, name: str, protocol: str, base_url: str, key_env: str | None) -> str:
+    """Write a user-defined endpoint to providers.toml and load it into `settings`; returns its id.
+
+    # WORKAROUND: app.config has no API to add a custom endpoint; this writes providers.toml in the
+    # documented format and re-reads it with app.config.load_settings.
+    """
+    import tomllib
+
+    pid = name.strip().lower()
+    if not pid or ":" in pid or " " in pid:
+        raise ConfigError("the endpoint name must be one word without ':' (it becomes the model prefix)")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("the base URL must start with http:// or https://")
+    path = settings.data_dir / "providers.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    table = {"base_url": base_url.rstrip("/"), "protocol": protocol, "display": name.strip()}
+    if key_env:
+        table["key_env"] = key_env.strip()
+    data[pid] = table
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_toml(data), encoding="utf-8")
+    fresh = load_settings(settings.data_dir)
+    settings.providers[pid] = fresh.providers[pid]
+    settings.display_names[pid] = fresh.display_names.get(pid, name)
+    settings.colors[pid] = fresh.colors.get(pid, "#9CA3AF")
+    settings.key_sources[pid] = fresh.key_sources.get(pid, "")
+    return pid
+
+
+class SettingsDialog(QDialog):
+    appearance_applied = Signal(str, int)  # (theme mode, font size)
+    models_refreshed = Signal(str, int)  # (provider, count)
+
+    def __init__(
+        self, settings, catalog, client_getter, parent: QWidget | None = None, provider: str | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(760, 540)
+        self._settings = settings
+        self._catalog = catalog
+        self._client_getter = client_getter
+        self._tasks: dict[str, asyncio.Task] = {}
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget(self)
+        layout.addWidget(self.tabs)
+        self.tabs.addTab(self._build_providers_tab(), "Providers")
+        self.tabs.addTab(self._build_defaults_tab(), "Default models")
+        self.tabs.addTab(self._build_appearance_tab(), "Appearance")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        if provider:
+            self.select_provider(provider)
+
+    # ------------------------------------------------------------------ providers
+    def _build_providers_tab(self) -> QWidget:
+        page = QWidget(self)
+        row = QHBoxLayout(page)
+        left = QVBoxLayout()
+        self.provider_list = QListWidget(page)
+        self.provider_list.setFixedWidth(200)
+        left.addWidget(self.provider_list)
+        self.add_custom_button = QPushButton("Add custom endpoint…", page)
+        self.add_custom_button.clicked.connect(self._on_add_custom_button_clicked)
+        left.addWidget(self.add_custom_button)
+        row.addLayout(left)
+        form_host = QWidget(page)
+        form = QFormLayout(form_host)
+        self.protocol_label = QLabel(form_host)
+        form.addRow("Protocol", self.protocol_label)
+        self.base_url_edit = QLineEdit(form_host)
+        self.base_url_edit.setPlaceholderText("https://…")
+        self.save_url_button = QPushButton("Save URL", form_host)
+        self.save_url_button.clicked.connect(self._on_save_url_button_clicked)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.base_url_edit)
+        url_row.addWidget(self.save_url_button)
+        form.addRow("Base URL", url_row)
+        self.key_label = QLabel(form_host)
+        self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        form.addRow("API key", self.key_label)
+        self.key_edit = QLineEdit(form_host)
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText("Paste a new key")
+        self.save_key_button = QPushButton("Save key", form_host)
+        self.save_key_button.clicked.connect(self._on_save_key_button_clicked)
+        self.remove_key_button = QPushButton("Remove", form_host)
+        self.remove_key_button.clicked.connect(self._on_remove_key_button_clicked)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_edit)
+        key_row.addWidget(self.save_key_button)
+        key_row.addWidget(self.remove_key_button)
+        form.addRow("", key_row)
+        self.key_hint = QLabel(form_host)
+        self.key_hint.setObjectName("Muted")
+        self.key_hint.setWordWrap(True)
+        form.addRow("", self.key_hint)
+        actions = QHBoxLayout()
+        self.test_button = QPushButton("Test connection", form_host)
+        self.test_button.clicked.connect(self._on_test_button_clicked)
+        self.refresh_button = QPushButton("Refresh model list", form_host)
+        self.refresh_button.clicked.connect(self._on_refresh_button_clicked)
+        actions.addWidget(self.test_button)
+        actions.addWidget(self.refresh_button)
+        actions.addStretch(1)
+        form.addRow("", actions)
+        self.result_label = QLabel(form_host)
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Result", self.result_label)
+        row.addWidget(form_host, 1)
+        self._fill_provider_list()
+        self.provider_list.currentItemChanged.connect(self._on_provider_list_current_item_changed)
+        if self.provider_list.count():
+            self.provider_list.setCurrentRow(0)
+        return page
+
+    def _fill_provider_list(self) -> None:
+        self.provider_list.clear()
+        for pid in self._settings.providers:
+            name = self._settings.display_names.get(pid, pid)
+            mark = "✓" if self._settings.has_key(pid) else "–"
+            item = QListWidgetItem(color_icon(self._catalog.provider_color(pid)), f"{name}  {mark}")
+            item.setData(Qt.ItemDataRole.UserRole, pid)
+            self.provider_list.addItem(item)
+
+    def current_provider(self) -> str | None:
+        item = self.provider_list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    def select_provider(self, provider: str) -> None:
+        for i in range(self.provider_list.count()):
+            if self.provider_list.item(i).data(Qt.ItemDataRole.UserRole) == provider:
+                self.provider_list.setCurrentRow(i)
+                self.tabs.setCurrentIndex(0)
+                self.key_edit.setFocus()
+                return
+
+    def _on_provider_list_current_item_changed(self, current, _previous) -> None:
+        self._show_provider()
+
+    def _show_provider(self) -> None:
+        pid = self.current_provider()
+        cfg = self._settings.providers.get(pid) if pid else None
+        if cfg is None:
+            return
+        self.protocol_label.setText(
+            {
+                "chat": "Chat Completions",
+                "responses": "OpenAI Responses",
+                "anthropic": "Anthropic Messages",
+            }.get(cfg.protocol, cfg.protocol)
+            + ("  · local, no key needed" if cfg.local else "")
+        )
+        self.base_url_edit.setText(cfg.base_url)
+        source = self._settings.key_sources.get(pid, "")
+        if cfg.api_key:
+            where = {"keyring": "from the OS keyring", "env": f"from ${cfg.key_env}"}.get(source, "")
+            self.key_label.setText(f"{mask_key(cfg.api_key)}  {where}")
+        else:
+            self.key_label.setText("no key" if not cfg.local else "not needed")
+        self.key_hint.setText(self._settings.key_hint(pid) if not cfg.local else "")
+        self.key_edit.clear()
+        self.result_label.clear()
+
+    def _on_save_url_button_clicked(self) -> None:
+        pid = self.current_provider()
+        url = self.base_url_edit.text().strip()
+        if not pid or not url.startswith(("http://", "https://")):
+            self.result_label.setText("The base URL must start with http:// or https://.")
+            return
+        self._settings.set_base_url(pid, url)
+        self._save_settings()
+        self.result_label.setText(f"Saved: requests to {pid} now go to {url.rstrip('/')}.")
+
+    def _on_save_key_button_clicked(self) -> None:
+        pid = self.current_provider()
+        key = self.key_edit.text().strip()
+        if not pid or not key:
+            self.result_label.setText("Paste a key first.")
+            return
+        self._set_key(pid, key)
+
+    def _on_remove_key_button_clicked(self) -> None:
+        pid = self.current_provider()
+        if pid:
+            self._set_key(pid, None)
+
+    def _set_key(self, pid: str, key: str | None) -> None:
+        try:
+            self._settings.set_key(pid, key)
+        except ConfigError as exc:
+            self.result_label.setText(f"Could not save the key: {exc}")
+            return
+        self.key_edit.clear()
+        row = self.provider_list.currentRow()
+        self._fill_provider_list()
+        self.provider_list.setCurrentRow(row)
+        self._show_provider()
+        self.result_label.setText(
+            "Key saved in the OS keyring." if key else "Key removed from the OS keyring."
+        )
+
+    def _on_add_custom_button_clicked(self) -> None:
+        dlg = CustomEndpointDialog(self)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        name, protocol, url, key_env = dlg.values()
+        try:
+            pid = add_custom_endpoint(self._settings, name, protocol, url, key_env)
+        except (ConfigError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Custom endpoint", str(exc))
+            return
+        self._fill_provider_list()
+        self.select_provider(pid)
+
+    # -- async checks
+    def _start(self, name: str, coro) -> None:
+        old = self._tasks.pop(name, None)
+        if old is not None and not old.done():
+            old.cancel()
+        task = asyncio.get_event_loop().create_task(coro, name=f"settings {name}")
+        self._tasks[name] = task
+        task.add_done_callback(
+            lambda t, n=name: self._tasks.pop(n, None) if self._tasks.get(n) is t else None
+        )
+
+    def _on_test_button_clicked(self) -> None:
+        pid = self.current_provider()
+        if pid:
+            self.result_label.setText("Testing…")
+            self._start("test", self.test_connection(pid))
+
+    def _on_refresh_button_clicked(self) -> None:
+        pid = self.current_provider()
+        if pid:
+            self.result_label.setText("Fetching the model list…")
+            self._start("refresh", self.refresh_models(pid))
+
+    async def _list_models(self, pid: str) -> list:
+        from app.providers.base import make_provider
+
+        cfg = self._settings.providers[pid]
+        if not cfg.local and not cfg.api_key:
+            raise ConfigError(f"no API key yet: {self._settings.key_hint(pid)}")
+        return await asyncio.wait_for(make_provider(cfg, self._client_getter()).list_models(), 20)
+
+    async def test_connection(self, pid: str) -> str:
+        """GET the provider's model list; show and return a one-line result."""
+        try:
+            models = await self._list_models(pid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            text = f"✗ {getattr(getattr(exc, 'error', None), 'message', None) or exc}"
+        else:
+            text = f"✓ Connected: the key works and lists {len(models)} models."
+        self._set_result(pid, text)
+        return text
+
+    async def refresh_models(self, pid: str) -> str:
+        try:
+            models = await self._list_models(pid)
+            count = self._catalog.merge_listing(pid, models)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            text = f"✗ Could not refresh: {getattr(getattr(exc, 'error', None), 'message', None) or exc}"
+        else:
+            text = (
+                f"✓ {count} models from {self._settings.display_names.get(pid, pid)} merged into the catalog."
+            )
+            self.models_refreshed.emit(pid, count)
+        self._set_result(pid, text)
+        return text
+
+    def _set_result(self, pid: str, text: str) -> None:
+        if self.current_provider() == pid:
+            with contextlib.suppress(RuntimeError):  # the dialog may be gone
+                self.result_label.setText(text)
+
+    # ------------------------------------------------------------------ defaults
+    def _build_defaults_tab(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.addWidget(
+            QLabel(
+                "The models a new prompt goes to (one each from DeepSeek, Anthropic and OpenAI "
+                "by default, limited to providers with a key).",
+                page,
+            )
+        )
+        self.defaults_list = QListWidget(page)
+        chosen = self._settings.ui.get("default_models") or self._catalog.default_models(self._settings)
+        for info in self._catalog.models():
+            item = QListWidgetItem(
+                color_icon(self._catalog.provider_color(info.provider)), f"{info.display}  ({info.ref})"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, info.ref)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if info.ref in chosen else Qt.CheckState.Unchecked)
+            self.defaults_list.addItem(item)
+        layout.addWidget(self.defaults_list)
+        self.reset_defaults = QCheckBox("Use the built-in default set instead", page)
+        layout.addWidget(self.reset_defaults)
+        return page
+
+    def default_models(self) -> list[str] | None:
+        if self.reset_defaults.isChecked():
+            return None
+        out = []
+        for i in range(self.defaults_list.count()):
+            item = self.defaults_list.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+    # ------------------------------------------------------------------ appearance
+    def _build_appearance_tab(self) -> QWidget:
+        page = QWidget(self)
+        form = QFormLayout(page)
+        self.theme_combo = QComboBox(page)
+        for key, label in THEMES:
+            self.theme_combo.addItem(label, key)
+        idx = self.theme_combo.findData(self._settings.ui.get("theme", "system"))
+        self.theme_combo.setCurrentIndex(max(idx, 0))
+        form.addRow("Theme", self.theme_combo)
+        self.font_spin = QSpinBox(page)
+        self.font_spin.setRange(8, 20)
+        self.font_spin.setSuffix(" pt")
+        self.font_spin.setValue(int(self._settings.ui.get("font_size", 10)))
+        form.addRow("Font size", self.font_spin)
+        return page
+
+    # ------------------------------------------------------------------ closing
+    def accept(self) -> None:
+        ui = self._settings.ui
+        ui["theme"] = str(self.theme_combo.currentData())
+        ui["font_size"] = int(self.font_spin.value())
+        models = self.default_models()
+        if models is None:
+            ui.pop("default_models", None)
+        else:
+            ui["default_models"] = models
+        self._save_settings()
+        self.appearance_applied.emit(ui["theme"], ui["font_size"])
+        super().accept()
+
+    def _save_settings(self) -> None:
+        try:
+            self._settings.save()
+        except OSError as exc:
+            QMessageBox.warning(self, "Settings", f"Could not save config.toml: {exc}")
+
+    def done(self, result: int) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        self._tasks.clear()
+        super().done(result)
+
+
+class CustomEndpointDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add a custom endpoint")
+        form = QFormLayout(self)
+        self.name_edit = QLineEdit(self)
+        self.name_edit.setPlaceholderText("e.g. groq (becomes the model prefix: groq:model-id)")
+        form.addRow("Name", self.name_edit)
+        self.protocol_combo = QComboBox(self)
+        for key, label in (
+            ("chat", "Chat Completions (OpenAI-compatible)"),
+            ("responses", "OpenAI Responses"),
+            ("anthropic", "Anthropic Messages"),
+        ):
+            self.protocol_combo.addItem(label, key)
+        form.addRow("Protocol", self.protocol_combo)
+        self.url_edit = QLineEdit(self)
+        self.url_edit.setPlaceholderText("https://api.example.com/v1")
+        form.addRow("Base URL", self.url_edit)
+        self.key_env_edit = QLineEdit(self)
+        self.key_env_edit.setPlaceholderText("environment variable with the key (empty: no key)")
+        form.addRow("Key variable", self.key_env_edit)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[str, str, str, str | None]:
+        return (
+            self.name_edit.text().strip(),
+            str(self.protocol_combo.currentData()),
+            self.url_edit.text().strip(),
+            self.key_env_edit.text().strip() or None,
+        )

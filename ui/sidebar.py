@@ -1,0 +1,177 @@
+"""The sessions sidebar: recent sessions first, full-text search over all sessions, session actions.
+
+A view: it shows what it is given (`set_sessions`, `set_hits`) and emits facts with ids.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+ROLE_SESSION = Qt.ItemDataRole.UserRole
+ROLE_NODE = Qt.ItemDataRole.UserRole + 1
+
+
+def _age(ts: float) -> str:
+    delta = max(time.time() - ts, 0)
+    if delta < 60:
+        return "just now"
+    if delta < 3600:
+        return f"{int(delta // 60)} min ago"
+    if delta < 86400:
+        return f"{int(delta // 3600)} h ago"
+    if delta < 86400 * 30:
+        return f"{int(delta // 86400)} d ago"
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+class SessionsSidebar(QWidget):
+    session_activated = Signal(str)
+    new_session_requested = Signal()
+    rename_requested = Signal(str)
+    duplicate_requested = Signal(str)
+    delete_requested = Signal(str)
+    search_changed = Signal(str)
+    hit_activated = Signal(str, str)  # (session id, node id)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SessionsSidebar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setMinimumWidth(180)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        top = QHBoxLayout()
+        title = QLabel("<b>Sessions</b>", self)
+        top.addWidget(title)
+        top.addStretch(1)
+        self.new_button = QToolButton(self)
+        self.new_button.setText("+ New")
+        self.new_button.setToolTip("New session (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_session_requested)
+        top.addWidget(self.new_button)
+        layout.addLayout(top)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search all sessions (Ctrl+F)")
+        self.search_edit.setClearButtonEnabled(True)
+        layout.addWidget(self.search_edit)
+        self.list = QListWidget(self)
+        self.list.setWordWrap(True)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_list_custom_context_menu_requested)
+        self.list.itemActivated.connect(self._on_list_item_activated)
+        self.list.itemClicked.connect(self._on_list_item_activated)
+        layout.addWidget(self.list)
+        self.status_label = QLabel(self)
+        self.status_label.setObjectName("Muted")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+        self._search_timer.timeout.connect(self._on_search_timer_timeout)
+        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        self._current: str | None = None
+        self._showing_hits = False
+
+    # ------------------------------------------------------------------ content
+    def searching(self) -> bool:
+        return bool(self.search_edit.text().strip())
+
+    def set_sessions(self, sessions, current: str | None) -> None:
+        """`sessions`: SessionSummary list, newest first."""
+        self._current = current
+        if self.searching():
+            return
+        self._showing_hits = False
+        self.list.blockSignals(True)
+        self.list.clear()
+        for s in sessions:
+            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} cards")
+            item.setData(ROLE_SESSION, s.id)
+            item.setToolTip(s.title)
+            self.list.addItem(item)
+            if s.id == current:
+                item.setSelected(True)
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self.status_label.setText("" if sessions else "No sessions yet.")
+
+    def set_current(self, session_id: str) -> None:
+        self._current = session_id
+        if self._showing_hits:
+            return
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(ROLE_SESSION) == session_id:
+                self.list.blockSignals(True)
+                self.list.setCurrentItem(item)
+                self.list.blockSignals(False)
+                return
+
+    def set_hits(self, query: str, hits) -> None:
+        self._showing_hits = True
+        self.list.clear()
+        for hit in hits:
+            snippet = re.sub(r"\s+", " ", hit.snippet).strip()
+            who = hit.model.split(":", 1)[-1] if hit.model else hit.kind
+            item = QListWidgetItem(f"{hit.session_title or 'Untitled'} · {who}\n{snippet}")
+            item.setData(ROLE_SESSION, hit.session_id)
+            item.setData(ROLE_NODE, hit.node_id)
+            item.setToolTip(html.escape(snippet))
+            self.list.addItem(item)
+        self.status_label.setText(
+            f"{len(hits)} match{'es' if len(hits) != 1 else ''} for “{query}”"
+            if hits
+            else f"Nothing matches “{query}”."
+        )
+
+    def focus_search(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    # ------------------------------------------------------------------ events
+    def _on_search_timer_timeout(self) -> None:
+        query = self.search_edit.text().strip()
+        if not query:
+            self._showing_hits = False
+            self.status_label.setText("")
+        self.search_changed.emit(query)
+
+    def _on_list_item_activated(self, item: QListWidgetItem) -> None:
+        session_id = item.data(ROLE_SESSION)
+        node_id = item.data(ROLE_NODE)
+        if not session_id:
+            return
+        if node_id:
+            self.hit_activated.emit(str(session_id), str(node_id))
+        elif session_id != self._current:
+            self.session_activated.emit(str(session_id))
+
+    def _on_list_custom_context_menu_requested(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None or item.data(ROLE_NODE):
+            return
+        session_id = str(item.data(ROLE_SESSION))
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.session_activated.emit(session_id))
+        menu.addAction("Rename…", lambda: self.rename_requested.emit(session_id))
+        menu.addAction("Duplicate", lambda: self.duplicate_requested.emit(session_id))
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.delete_requested.emit(session_id))
+        menu.exec(self.list.viewport().mapToGlobal(pos))

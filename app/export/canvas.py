@@ -37,6 +37,7 @@ from app.export.jsonfmt import (
     header,
     need_dict,
     node_from_dict,
+    node_on_cycle,
     node_to_dict,
     opt_int,
     opt_str,
@@ -284,6 +285,47 @@ def _note_text(d: dict[str, Any], kind: str, where: str) -> tuple[str, dict[str,
     return label or "Group", {"canvas_type": "group", "label": label}
 
 
+MAX_UNTANGLE_EDGES = 20_000
+
+
+def _without_loops(edges: list[tuple[Edge, int | None, bool]]) -> list[tuple[Edge, int | None, bool]]:
+    """Our own edges must not loop (a broken file); arrows drawn in another app may: those that
+    close a loop are dropped, in file order, so the cards keep a well-defined ancestry."""
+    ours = [e for e, _, mine in edges if mine]
+    looped = node_on_cycle(ours)
+    if looped is not None:
+        raise ImportFailed("the canvas's Triptych edges loop: cards cannot be their own ancestors")
+    if node_on_cycle([e for e, _, _ in edges]) is None:
+        return edges
+    foreign = [item for item in edges if not item[2]]
+    if len(foreign) > MAX_UNTANGLE_EDGES:
+        raise ImportFailed(f"the canvas has loops among {len(foreign)} arrows: too many to untangle")
+    children: dict[str, list[str]] = {}
+    for e in ours:
+        children.setdefault(e.parent_id, []).append(e.child_id)
+
+    def reaches(start: str, goal: str) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            n = stack.pop()
+            if n == goal:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(children.get(n, ()))
+        return False
+
+    kept = [item for item in edges if item[2]]
+    for item in foreign:
+        edge = item[0]
+        if reaches(edge.child_id, edge.parent_id):
+            continue
+        children.setdefault(edge.parent_id, []).append(edge.child_id)
+        kept.append(item)
+    order = {id(item[0]): i for i, item in enumerate(edges)}
+    return sorted(kept, key=lambda item: order[id(item[0])])
+
+
 def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
     """A Graph from a parsed JSON Canvas: our own cards restored exactly (new ids), any other node
     as a note card; edges kept (role from the label when it is a Triptych role, else "ref")."""
@@ -363,7 +405,7 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
         mapping[cid] = node.id
         nodes.append(node)
 
-    edges: list[tuple[Edge, int | None]] = []
+    edges: list[tuple[Edge, int | None, bool]] = []
     seen: set[tuple[str, str, EdgeRole]] = set()
     for i, raw in enumerate(raw_edges, start=1):
         where = f"edge {i}"
@@ -399,12 +441,14 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
         if key3 in seen:
             continue  # Obsidian allows the same link twice (different sides)
         seen.add(key3)
-        edges.append((Edge(mapping[src], mapping[dst], role, 0, session.id), position))
+        edges.append((Edge(mapping[src], mapping[dst], role, 0, session.id), position, extra is not None))
+
+    edges = _without_loops(edges)
 
     # parent order: positions as we wrote them; edges drawn in Obsidian after those, in file order
     by_child: dict[str, list[tuple[Edge, int | None]]] = {}
-    for pair in edges:
-        by_child.setdefault(pair[0].child_id, []).append(pair)
+    for edge, position, _ in edges:
+        by_child.setdefault(edge.child_id, []).append((edge, position))
     for group in by_child.values():
         given = [p for _, p in group]
         if all(p is not None for p in given) and len(set(given)) == len(given):
@@ -418,4 +462,4 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
     for node in nodes:
         node.meta = remap_ids(node.meta, mapping)
     session.settings = remap_ids(session.settings, mapping)
-    return Graph(session=session, nodes={n.id: n for n in nodes}, edges=[e for e, _ in edges])
+    return Graph(session=session, nodes={n.id: n for n in nodes}, edges=[e for e, _, _ in edges])

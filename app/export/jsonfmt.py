@@ -207,7 +207,10 @@ def parse_json(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ImportFailed(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ImportFailed(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "import reads a Triptych .json export or a .canvas file"
+        ) from None
     except RecursionError:
         raise ImportFailed("not valid JSON: nested too deeply") from None
 
@@ -303,7 +306,7 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
         kind=kind,
         text=opt_str(d, "text", where, "") or "",
         reasoning=opt_str(d, "reasoning", where, "") or "",
-        model=opt_str(d, "model", where),
+        model=_opt_model(d, where),
         params=params,
         status=status,
         error=error,
@@ -330,6 +333,15 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
     return node
 
 
+def _opt_model(d: dict[str, Any], where: str) -> str | None:
+    model = opt_str(d, "model", where)
+    if model is not None:
+        provider, sep, name = model.partition(":")
+        if not (sep and provider.strip() and name.strip()):
+            raise ImportFailed(f"{where}: model {model[:40]!r} is not written as PROVIDER:MODEL")
+    return model
+
+
 def _opt_count(d: dict[str, Any], key: str, where: str) -> int | None:
     value = opt_int(d, key, where)
     if value is not None and value < 0:
@@ -342,6 +354,36 @@ def _opt_size(d: dict[str, Any], key: str, where: str) -> float | None:
     if value is not None and value <= 0:
         raise ImportFailed(f"{where}: {key} must be positive")
     return value
+
+
+def node_on_cycle(edges: list[Edge]) -> str | None:
+    """A node on a cycle of parent -> child edges, or None when they form a DAG (Kahn, O(V+E))."""
+    indegree: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
+    parents: dict[str, list[str]] = {}
+    for e in edges:
+        indegree.setdefault(e.parent_id, 0)
+        indegree[e.child_id] = indegree.get(e.child_id, 0) + 1
+        children.setdefault(e.parent_id, []).append(e.child_id)
+        parents.setdefault(e.child_id, []).append(e.parent_id)
+    ready = [n for n, d in indegree.items() if d == 0]
+    done = 0
+    while ready:
+        n = ready.pop()
+        done += 1
+        for c in children.get(n, ()):
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                ready.append(c)
+    if done == len(indegree):
+        return None
+    # walk up through unresolved parents until a node repeats: that node is on a cycle
+    cur = next(n for n, d in indegree.items() if d > 0)
+    seen: set[str] = set()
+    while cur not in seen:
+        seen.add(cur)
+        cur = next(p for p in parents[cur] if indegree.get(p, 0) > 0)
+    return cur
 
 
 def remap_ids(value: Any, mapping: dict[str, str]) -> Any:
@@ -412,6 +454,10 @@ def graph_from_document(doc: Any) -> Graph:
             Edge(mapping[parent], mapping[child], role, position if position is not None else 0, session.id)
         )
 
+    looped = node_on_cycle(edges)
+    if looped is not None:
+        old = next(k for k, v in mapping.items() if v == looped)
+        raise ImportFailed(f"the edges loop back to node {old!r}: cards cannot be their own ancestors")
     for node in nodes:
         node.meta = remap_ids(node.meta, mapping)
     session.settings = remap_ids(session.settings, mapping)

@@ -238,6 +238,20 @@ BAD_JSON = [
     (_broken(lambda d: d["edges"][1].update(role="sibling")), "edge 2 has unknown role 'sibling'"),
     (_broken(lambda d: d["edges"].append(dict(d["edges"][0]))), "repeats edge 1"),
     (_broken(lambda d: d.update(nodes="many")), "no list of nodes"),
+    (_broken(lambda d: d["nodes"][1].update(model="gpt4")), "is not written as PROVIDER:MODEL"),
+    (
+        _broken(
+            lambda d: d["edges"].append(
+                {
+                    **d["edges"][3],
+                    "parent_id": d["edges"][3]["child_id"],
+                    "child_id": d["edges"][3]["parent_id"],
+                    "role": "follow",
+                }
+            )
+        ),
+        "the edges loop back to node",
+    ),
     (_broken(lambda d: d.update(version="one")), "format version"),
 ]
 
@@ -250,6 +264,34 @@ def test_bad_json_gives_a_clear_error_and_writes_nothing(data, message):
     assert message in str(err.value)
     assert "\n" not in str(err.value)
     assert repo.calls == []
+
+
+def test_loops_drawn_in_obsidian_are_cut_where_they_close():
+    doc = json.loads(json.dumps(OBSIDIAN_CANVAS))
+    # e5 closes the loop file -> plot -> file; e6 is a self-link
+    doc["edges"].append({"id": "e5", "fromNode": "c0ffee0000000002", "toNode": "c0ffee0000000001"})
+    doc["edges"].append({"id": "e6", "fromNode": "d00d000000000003", "toNode": "d00d000000000003"})
+    g = import_file(json.dumps(doc).encode())
+    assert len(g.edges) == 4  # e1-e4 kept, e5 and e6 dropped
+    by_text = {n.text: n.id for n in g.nodes.values()}
+    plot, md_file = by_text["📄 Attachments/plot.png#page=1"], by_text["📄 Notes/Rust CSV.md"]
+    assert not any(e.parent_id == plot and e.child_id == md_file for e in g.edges)
+
+
+def test_empty_and_minimal_sessions_export_and_import():
+    from app.export import export_session
+
+    empty = Graph(Session(title="Nothing yet"))
+    for fmt in ("md", "html", "json", "canvas"):
+        assert export_session(empty, fmt)
+    assert import_file(export_json(empty).encode()).nodes == {}
+    assert import_file(export_canvas(empty).encode()).nodes == {}
+    assert import_file(b'{"nodes": [], "edges": []}').nodes == {}
+    lone = Graph(Session(title="One note"))
+    lone.add(Node(session_id=lone.session.id, kind=NodeKind.NOTE, text="just a note <b>"))
+    for fmt in ("md", "html", "json", "canvas"):
+        assert "just a note" in export_session(lone, fmt)
+    assert_same_tree(lone, import_file(export_canvas(lone).encode()))
 
 
 def test_size_limit(tmp_path):

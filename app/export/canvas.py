@@ -48,7 +48,7 @@ from app.export.jsonfmt import (
     session_from_dict,
     type_name,
 )
-from app.export.markdown import close_open_fences, defang_markdown
+from app.export.markdown import defang_markdown
 
 # One colour per provider, the same as the app's cards (app.config); one for every local/custom one.
 PROVIDER_COLORS: dict[str, str] = {
@@ -127,8 +127,8 @@ def card_text(node: Node, options: ExportOptions) -> str:
     if node.kind == NodeKind.PROMPT:
         out = ["**Prompt**" + (f" · {node.title}" if node.title else ""), ""]
         if node.params.system:
-            out += [_callout("System prompt", close_open_fences(node.params.system)), ""]
-        out.append(close_open_fences(node.text))
+            out += [_callout("System prompt", defang_markdown(node.params.system).rstrip("\n")), ""]
+        out.append(defang_markdown(node.text))
         return "\n".join(out).rstrip("\n")
     name = display_name(node.model, options.display_names)
     title = f"**{name}** · `{node.model or 'no model'}` · {status_label(node)}"

@@ -52,6 +52,7 @@ _FINISH = {
     "content_filter": "content_filter",
     "error": "error",
 }
+_ERROR_FINISH = "the provider reported an error mid-answer"
 _DEEPSEEK_EFFORT = {
     "minimal": "low",
     "low": "low",
@@ -219,13 +220,16 @@ class ChatProvider:
                         yield event
                     return
                 data = item.data
-                if data == "[DONE]":
+                if not data:
+                    continue
+                if data[0] != "{" and data.strip() == "[DONE]":
+                    if finish == "error":
+                        yield StreamError("server", _ERROR_FINISH)
+                        return
                     if usage is not None:
                         yield usage
                     yield Finish(finish or "stop")
                     return
-                if not data:
-                    continue
                 try:
                     chunk = json.loads(data)
                 except ValueError:
@@ -237,9 +241,8 @@ class ChatProvider:
                 if not isinstance(chunk, dict):
                     yield StreamError("bad_stream", f"unexpected event in the stream: {data[:80]!r}")
                     return
-                error = chunk.get("error")
-                if error:
-                    yield error_from_payload(chunk, api_key=key)
+                if chunk.get("error") or item.event == "error":
+                    yield error_from_payload(chunk, api_key=key, fallback=_ERROR_FINISH)
                     return
                 choices = chunk.get("choices")
                 if choices and isinstance(choices, list):
@@ -250,6 +253,8 @@ class ChatProvider:
                             reasoning = delta.get("reasoning_content")
                             if reasoning is None:
                                 reasoning = delta.get("reasoning")
+                                if reasoning is None and delta.get("reasoning_details"):
+                                    reasoning = _details_text(delta["reasoning_details"])
                             if reasoning and isinstance(reasoning, str):
                                 yield ReasoningDelta(reasoning)
                             content = delta.get("content")
@@ -260,18 +265,16 @@ class ChatProvider:
                                 yield TextDelta(refusal)
                                 finish = "content_filter"
                         reason = choice.get("finish_reason")
-                        if reason:
-                            if reason == "error":
-                                yield error_from_payload(
-                                    chunk, api_key=key, fallback="the provider reported an error mid-answer"
-                                )
-                                return
-                            if finish != "content_filter":
-                                finish = _FINISH.get(str(reason), "stop")
+                        if reason and finish != "content_filter":
+                            # "error" without an error object: the details may follow in a later chunk
+                            finish = _FINISH.get(str(reason), "stop")
                 raw_usage = chunk.get("usage")
                 if isinstance(raw_usage, dict):
                     usage = chat_usage(raw_usage)
             # The body ended without [DONE].
+            if finish == "error":
+                yield StreamError("server", _ERROR_FINISH)
+                return
             if self.config.local and finish is not None:
                 if usage is not None:
                     yield usage
@@ -292,6 +295,19 @@ class ChatProvider:
         if isinstance(data, list):
             return [m for m in data if isinstance(m, dict)]
         return []
+
+
+def _details_text(details: object) -> str | None:
+    """Text of OpenRouter `reasoning_details` entries (used only when `reasoning` is absent)."""
+    if not isinstance(details, list):
+        return None
+    parts = []
+    for entry in details:
+        if isinstance(entry, dict):
+            text = entry.get("text") if entry.get("text") is not None else entry.get("summary")
+            if isinstance(text, str):
+                parts.append(text)
+    return "".join(parts) or None
 
 
 def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:

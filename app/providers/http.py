@@ -64,6 +64,8 @@ __all__ = [
 MID_ANSWER = "connection closed mid-answer"
 MAX_ERROR_BODY = 64 * 1024
 MAX_MESSAGE = 300
+MAX_DOCUMENT = 16 * 1024 * 1024  # a non-streamed JSON answer
+_NOT_JSON = object()
 REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-generation-id", "openai-request-id")
 
 
@@ -558,41 +560,70 @@ async def stream_sse(
             raw = await _read_capped(response, MAX_ERROR_BODY, min(idle, 10.0))
             yield error_from_response(status, response.headers, raw, api_key=config.api_key)
             return
-        content_type = response.headers.get("content-type", "").lower()
-        if "json" in content_type and "event-stream" not in content_type:
-            raw = await _read_capped(response, 16 * 1024 * 1024, idle)
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                yield StreamError("bad_stream", f"expected an event stream, got unreadable {content_type}")
-                return
-            yield JSONBody(data, status)
-            return
-        if "text/html" in content_type:
-            raw = await _read_capped(response, MAX_ERROR_BODY, min(idle, 10.0))
-            text = _html_text(raw.decode("utf-8", errors="replace"))
-            suffix = f": {text}" if text else ""
-            yield StreamError("bad_stream", _one_line(f"expected an event stream, got an HTML page{suffix}"))
-            return
         encoding = response.headers.get("content-encoding", "identity").lower()
         chunks = response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
         decoder = SSEDecoder(keepalive_events)
         loop = asyncio.get_running_loop()
         waited = 0.0
         started = False
-        while True:
-            began = loop.time()
+        pending: list[bytes] = []
+        # Sniff the first bytes, whatever the content type says: an SSE stream never starts with
+        # "{", "[" or "<". A JSON document (an error from a proxy, or a server that ignored
+        # `stream: true`) or an HTML page is handled whole; anything else is parsed as SSE (some
+        # servers label their streams text/plain or application/json).
+        sniff_began = loop.time()
+        try:
+            async with asyncio.timeout(idle):
+                async for chunk in chunks:
+                    pending.append(chunk)
+                    if b"".join(pending).strip():
+                        break
+                head = b"".join(pending).lstrip()[:1]
+                if head in (b"{", b"[", b"<"):
+                    size = sum(map(len, pending))
+                    async for chunk in chunks:
+                        pending.append(chunk)
+                        size += len(chunk)
+                        if size > MAX_DOCUMENT:
+                            break
+        except TimeoutError:
+            yield StreamError("timeout", f"no data for {_fmt_seconds(idle)} s")
+            return
+        except (httpx.HTTPError, OSError) as exc:
+            yield error_from_exception(exc, config=config, url=request.url, started=False)
+            return
+        raw = b"".join(pending)
+        if head in (b"{", b"["):
             try:
-                async with asyncio.timeout(idle - waited):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                yield StreamError("timeout", f"no data for {_fmt_seconds(idle)} s")
+                data = json.loads(raw)
+            except ValueError:
+                data = _NOT_JSON
+            if data is not _NOT_JSON:
+                yield JSONBody(data, status)
                 return
-            except (httpx.HTTPError, OSError) as exc:
-                yield error_from_exception(exc, config=config, url=request.url, started=started)
-                return
+        elif head == b"<":
+            text = _html_text(raw[:MAX_ERROR_BODY].decode("utf-8", errors="replace"))
+            suffix = f": {text}" if text else ""
+            yield StreamError("bad_stream", _one_line(f"expected an event stream, got an HTML page{suffix}"))
+            return
+        waited = loop.time() - sniff_began
+        while True:
+            if pending:
+                chunk = pending.pop(0)
+                began = loop.time()
+            else:
+                began = loop.time()
+                try:
+                    async with asyncio.timeout(idle - waited):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    yield StreamError("timeout", f"no data for {_fmt_seconds(idle)} s")
+                    return
+                except (httpx.HTTPError, OSError) as exc:
+                    yield error_from_exception(exc, config=config, url=request.url, started=started)
+                    return
             events = decoder.feed(chunk)
             if decoder.had_payload:
                 waited = 0.0

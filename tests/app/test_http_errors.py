@@ -580,3 +580,36 @@ async def test_stream_sse_yields_meta_then_events(srv: FakeProviderServer, clien
     ]
     assert items[0] == ResponseMeta("abc", 200)
     assert [(e.event, e.data, e.eof) for e in items[1:]] == [("a", "1", False), ("message", "2", True)]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/octet-stream", ""])
+async def test_mislabelled_event_stream_is_still_parsed(
+    srv: FakeProviderServer, client: httpx.AsyncClient, content_type: str
+) -> None:
+    body = sse(
+        [
+            (None, '{"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}'),
+            (None, "[DONE]"),
+        ]
+    )
+    headers = (("content-type", content_type),) if content_type else ()
+    srv.script("m", Scenario([Head(headers=headers), Send(b"\n"), Send(body)]))
+    got = await run(srv, client)
+    assert (got.text, got.finish, got.error) == ("ok", "stop", None)
+
+
+async def test_json_error_labelled_as_event_stream(
+    srv: FakeProviderServer, client: httpx.AsyncClient
+) -> None:
+    srv.script(
+        "m",
+        Scenario(
+            [
+                Head(headers=(("content-type", "text/event-stream"),)),
+                Send(b'{"type":"error","error":{"type":"overloaded_error",'),
+                Send(b'"message":"Overloaded"}}'),
+            ]
+        ),
+    )
+    got = await run(srv, client, "anthropic")
+    assert got.events == [ResponseMeta(None, 200), StreamError("overloaded", "Overloaded")]

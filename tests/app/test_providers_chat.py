@@ -366,6 +366,46 @@ async def test_finish_reason_error_without_error_object(
     assert got.events[-1] == StreamError("server", "the provider reported an error mid-answer")
 
 
+async def test_finish_reason_error_then_error_details_in_a_later_chunk(
+    srv: FakeProviderServer, client: httpx.AsyncClient
+) -> None:
+    chunks = [
+        '{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"error"}]}',
+        '{"error":{"code":429,"message":"Upstream rate limited"},"choices":[]}',
+        "[DONE]",
+    ]
+    srv.script("m", Scenario.stream([sse([(None, c) for c in chunks])]))
+    got = await ask(provider(srv, client, "openrouter"))
+    assert got.events[-2:] == [TextDelta("a"), StreamError("rate_limit", "Upstream rate limited", None, 429)]
+
+
+async def test_error_named_event_in_a_chat_stream(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:
+    srv.script("m", Scenario.stream([sse([("error", '{"message":"vLLM engine died","code":500}')])]))
+    got = await ask(provider(srv, client, "mycorp"))
+    assert got.events[-1] == StreamError("server", "vLLM engine died", None, 500)
+
+
+async def test_reasoning_details_without_reasoning(
+    srv: FakeProviderServer, client: httpx.AsyncClient
+) -> None:
+    chunks = [
+        '{"choices":[{"index":0,"delta":{"reasoning_details":[{"type":"reasoning.summary","summary":"Sum"},'
+        '{"type":"reasoning.text","text":"mary"}]}}]}',
+        '{"choices":[{"index":0,"delta":{"reasoning":"!","reasoning_details":[{"type":"reasoning.text","text":"!"}]}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}',
+        "[DONE]",
+    ]
+    srv.script("m", Scenario.stream([sse([(None, c) for c in chunks])]))
+    got = await ask(provider(srv, client, "openrouter"))
+    assert (got.reasoning, got.text, got.finish) == ("Summary!", "x", "stop")
+
+
+async def test_done_with_extra_space(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:
+    srv.script("m", Scenario.stream([b'data: {"choices":[{"delta":{"content":"y"}}]}\n\ndata:  [DONE] \n\n']))
+    got = await ask(provider(srv, client, "openai"))
+    assert (got.text, got.finish) == ("y", "stop")
+
+
 @pytest.mark.parametrize(
     ("code", "kind"), [(429, "rate_limit"), (529, "overloaded"), (401, "auth"), (400, "bad_request")]
 )
@@ -502,3 +542,26 @@ async def test_list_models(srv: FakeProviderServer, client: httpx.AsyncClient) -
     with pytest.raises(ProviderHTTPError) as info:
         await provider(srv, client, "openrouter").list_models()
     assert info.value.error.kind == "auth"
+
+
+# -- the fake server itself, as the GUI and subprocess tests use it -------------------------------
+
+
+def test_fake_server_in_a_background_thread_with_default_pacing() -> None:
+    import time
+
+    url, stop = FakeProviderServer.start_in_thread(tokens_per_second=400)
+    try:
+        body = {"model": "deepseek-flash", "messages": [{"role": "user", "content": "hello"}], "stream": True}
+        started = time.monotonic()
+        with (
+            httpx.Client() as sync_client,
+            sync_client.stream("POST", f"{url}/chat/completions", json=body) as resp,
+        ):
+            lines = [line for line in resp.iter_lines() if line.startswith("data:")]
+        elapsed = time.monotonic() - started
+        assert resp.status_code == 200
+        assert lines[-1] == "data: [DONE]"
+        assert 0.15 < elapsed < 3  # ~140 tokens at 400 tokens/s
+    finally:
+        stop()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from app.repository import LIVE_STATUSES, SearchHit, StoreError
@@ -173,8 +173,10 @@ def inspect_file(db_path: Path) -> FileInfo:
         _check_header(db_path)
     except OSError as exc:
         raise StoreError(f"cannot read {db_path}: {exc.strerror or exc}") from exc
-    wal = db_path.with_name(db_path.name + "-wal")
-    attempts = [False] if wal.exists() else [True, False]  # retry read-only with locks if a writer raced us
+    # immutable first when no other process can have the file open in WAL mode (no -wal file) and
+    # there is no hot rollback journal; then, or to rule out a writer that raced us, read-only.
+    sidecars = [db_path.with_name(db_path.name + suffix) for suffix in ("-wal", "-journal")]
+    attempts = [False] if any(p.exists() for p in sidecars) else [True, False]
     last: sqlite3.DatabaseError | None = None
     for immutable in attempts:
         try:
@@ -327,6 +329,11 @@ def ensure_search_index(engine: Engine, *, enabled: bool = True) -> bool:
     if not use_fts and not (set(_FTS_TRIGGERS) & triggers):
         return False
     with writer(engine).begin() as conn:
+        # Re-check under the write lock: another process may have done it meanwhile.
+        tables, triggers = _schema_names(conn, "table"), _schema_names(conn, "trigger")
+        complete = set(_FTS_TABLES) <= tables and set(_FTS_TRIGGERS) <= triggers
+        if use_fts and complete:
+            return True
         if not use_fts:
             for name in _FTS_TRIGGERS:
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
@@ -367,14 +374,15 @@ def _is_cjk(ch: str) -> bool:
 def fts_query(user_text: str) -> str | None:
     """Turn what a user typed into a safe FTS5 query: every term quoted (so `C++`, `"`, `-`, `AND`,
     `col:` are plain text, never syntax), all terms required, the last one prefix-matched when it ends
-    in a letter or digit (search as you type). None when FTS5 cannot answer it well: no term with a
+    in a letter or digit and has two characters or more (search as you type; a one-letter prefix
+    would expand to most of the vocabulary). None when FTS5 cannot answer it well: no term with a
     letter or digit (`->`, emoji), or CJK text (the unicode61 tokenizer does not segment words, so a
     substring search is used instead)."""
     terms = [t for t in user_text.split() if any(ch.isalnum() for ch in t)]
     if not terms or any(_is_cjk(ch) for ch in user_text):
         return None
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
-    if terms[-1][-1].isalnum():
+    if terms[-1][-1].isalnum() and len(terms[-1]) >= 2:
         quoted[-1] += "*"
     return " ".join(quoted)
 
@@ -389,22 +397,37 @@ def _clean_snippet(snippet: str) -> str:
 def search_fts(conn: Connection, match: str, limit: int) -> list[SearchHit]:
     """Nodes (text, reasoning) and session titles matching the FTS5 query `match`, best first (bm25;
     text weighs twice reasoning), soft-deleted sessions excluded."""
-    node_rows = conn.execute(
+    # Rank on the FTS table alone, excluding the (few) nodes of soft-deleted sessions by rowid: a
+    # join per match would double the cost of a term found in most of 100k nodes. Then fetch the
+    # node and session fields of the top rows only.
+    ranked = conn.execute(
         text(
             """
-            SELECT n.session_id, s.title, n.id, n.kind, n.model,
+            SELECT nodes_fts.rowid AS seq,
                    snippet(nodes_fts, -1, '[', ']', '…', 16) AS snip,
                    bm25(nodes_fts, 2.0, 1.0) AS score
             FROM nodes_fts
-            JOIN nodes AS n ON n.seq = nodes_fts.rowid
-            JOIN sessions AS s ON s.id = n.session_id
-            WHERE nodes_fts MATCH :match AND s.deleted_at IS NULL
+            WHERE nodes_fts MATCH :match
+              AND nodes_fts.rowid NOT IN (
+                  SELECT seq FROM nodes
+                  WHERE session_id IN (SELECT id FROM sessions WHERE deleted_at IS NOT NULL))
             ORDER BY score
             LIMIT :limit
             """
         ),
         {"match": match, "limit": limit},
     ).all()
+    details = {
+        r.seq: r
+        for r in conn.execute(
+            text(
+                "SELECT n.seq, n.session_id, s.title, n.id, n.kind, n.model FROM nodes AS n "
+                "JOIN sessions AS s ON s.id = n.session_id WHERE n.seq IN :seqs"
+            ).bindparams(bindparam("seqs", expanding=True)),
+            {"seqs": [r.seq for r in ranked]},
+        )
+    }
+    node_rows = [(r, details[r.seq]) for r in ranked if r.seq in details]
     session_rows = conn.execute(
         text(
             """
@@ -420,8 +443,8 @@ def search_fts(conn: Connection, match: str, limit: int) -> list[SearchHit]:
         {"match": match, "limit": limit},
     ).all()
     scored: list[tuple[float, SearchHit]] = [
-        (float(r.score), SearchHit(r.session_id, r.title, r.id, r.kind, r.model, _clean_snippet(r.snip)))
-        for r in node_rows
+        (float(r.score), SearchHit(d.session_id, d.title, d.id, d.kind, d.model, _clean_snippet(r.snip)))
+        for r, d in node_rows
     ]
     scored += [
         (float(r.score), SearchHit(r.id, r.title, "", "session", None, _clean_snippet(r.snip)))
@@ -433,10 +456,16 @@ def search_fts(conn: Connection, match: str, limit: int) -> list[SearchHit]:
 
 @contextmanager
 def translate_errors(db_path: Path) -> Iterator[None]:
-    """Turn SQLite's 'malformed' errors into a CorruptStoreError naming the file."""
+    """Turn SQLite's 'malformed' errors into a CorruptStoreError naming the file, and a write lock
+    held by another process for longer than the busy timeout into a StoreError."""
     try:
         yield
     except DBAPIError as exc:
         if is_corruption(exc):
             raise _corrupt(db_path, str(exc.orig)) from exc
+        if isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig):
+            raise StoreError(
+                f"{db_path} is locked: another program has been writing to it for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s ({exc.orig})"
+            ) from exc
         raise

@@ -502,3 +502,24 @@ def test_load_graph_of_10k_nodes_is_fast(repo, session):
     assert len(graph.nodes) == 10_000 and len(graph.edges) == 9_999
     assert list(graph.nodes) == [n.id for n in nodes]
     assert best < 1.0, f"load_graph of 10k nodes took {best * 1000:.0f} ms"
+
+
+def test_a_write_lock_held_too_long_is_a_store_error(tmp_path, monkeypatch):
+    import sqlite3
+
+    from app.repository import StoreError
+    from storage import sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "BUSY_TIMEOUT_MS", 200)
+    with open_store(tmp_path) as store:
+        session = store.create_session(Session(title="locked"))
+        blocker = sqlite3.connect(tmp_path / DB_FILENAME, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError, match="is locked"):
+                store.add_nodes([Node(session.id, NodeKind.NOTE)])
+            assert store.list_sessions()[0].node_count == 0  # reads go on meanwhile (WAL)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        store.add_nodes([Node(session.id, NodeKind.NOTE)])

@@ -712,7 +712,7 @@ class SqliteRepository:
         if node.owner is not None:
             node.owner.heartbeat = now
         values = _node_values(node)
-        del values["id"], values["created_at"]
+        del values["id"]
         values["b_id"] = node.id
         with self._write() as conn:
             result = conn.execute(self._stream_stmt, values)

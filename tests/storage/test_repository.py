@@ -249,7 +249,7 @@ def test_partial_usage_keeps_nones(repo, session):
 def test_update_node_writes_every_field(repo, session):
     node = Node(session.id, NodeKind.RESPONSE, status=NodeStatus.PENDING, owner=Owner.here())
     repo.add_nodes([node])
-    changed = full_node(session.id, id=node.id, created_at=node.created_at, owner=None)
+    changed = full_node(session.id, id=node.id, owner=None)
     repo.update_node(changed)
     loaded = repo.get_node(node.id)
     assert loaded == changed  # updated_at was set on the object too

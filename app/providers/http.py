@@ -95,7 +95,7 @@ def join_url(base: str, path: str) -> str:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Remove an API key (and any `Bearer <key>`) from a message."""
+    """Replace every occurrence of the API key in a message with `***`."""
     if secret and len(secret) >= 4 and secret in text:
         text = text.replace(secret, "***")
     return text

@@ -635,8 +635,10 @@ def _responses_frames(a: Answer, model: str) -> _Frames:
         "usage": None,
     }
 
-    def ev(kind: str, terminal: bool = False, text: bool = False, **fields: Any) -> None:
-        frames.add(kind, {"type": kind, "sequence_number": next(seq), **fields}, terminal=terminal, text=text)
+    def ev(kind: str, is_terminal: bool = False, is_text: bool = False, **fields: Any) -> None:
+        frames.add(
+            kind, {"type": kind, "sequence_number": next(seq), **fields}, terminal=is_terminal, text=is_text
+        )
 
     ev("response.created", response=response)
     ev("response.in_progress", response=response)
@@ -645,7 +647,7 @@ def _responses_frames(a: Answer, model: str) -> _Frames:
     if a.reasoning:
         item = {"id": "rs_fake0001", "type": "reasoning", "summary": []}
         ev("response.output_item.added", output_index=0, item=item)
-        part = {"type": "summary_text", "text": ""}
+        part: dict[str, Any] = {"type": "summary_text", "text": ""}
         ev(
             "response.reasoning_summary_part.added",
             item_id="rs_fake0001",
@@ -705,7 +707,7 @@ def _responses_frames(a: Answer, model: str) -> _Frames:
             break
         ev(
             "response.output_text.delta",
-            text=True,
+            is_text=True,
             item_id="msg_fake0001",
             output_index=out_index,
             content_index=0,
@@ -756,10 +758,10 @@ def _responses_frames(a: Answer, model: str) -> _Frames:
     if a.finish in ("length", "content_filter"):
         reason = "max_output_tokens" if a.finish == "length" else "content_filter"
         final.update(status="incomplete", incomplete_details={"reason": reason})
-        ev("response.incomplete", terminal=True, response=final)
+        ev("response.incomplete", is_terminal=True, response=final)
     else:
         final["status"] = "completed"
-        ev("response.completed", terminal=True, response=final)
+        ev("response.completed", is_terminal=True, response=final)
     return frames
 
 
@@ -774,7 +776,7 @@ def _anthropic_frames(a: Answer, model: str) -> _Frames:
         "output_tokens": 1,
         "service_tier": "standard",
     }
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_fake0001",
         "type": "message",
         "role": "assistant",

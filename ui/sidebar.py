@@ -93,6 +93,9 @@ class SessionsSidebar(QWidget):
     def searching(self) -> bool:
         return bool(self.search_edit.text().strip())
 
+    def showing_hits(self) -> bool:
+        return self._showing_hits
+
     def set_sessions(self, sessions, current: str | None) -> None:
         """`sessions`: SessionSummary list, newest first."""
         self._current = current

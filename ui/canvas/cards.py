@@ -156,7 +156,11 @@ class CardItem(QGraphicsObject):
         return None
 
     def code_copy_count(self) -> int:
+        """Copy buttons currently shown (one per code block visible in the body)."""
         return len(self._state.code_buttons)
+
+    def code_block_count(self) -> int:
+        return len(code_block_rects(self._body_doc))
 
     def body_scroll(self) -> float:
         return self._body_scroll
@@ -210,7 +214,7 @@ class CardItem(QGraphicsObject):
             set_document_html(self._body_doc, html, inner_w, self._style.body_font, self._style.theme.text)
         doc_h = self._body_doc.size().height() if node.text else 0.0
         footer_h = self._footer_height(node)
-        available = max(max_h - y - footer_h - 8.0, 60.0)
+        available = max(max_h - y - footer_h - 12.0, 60.0)
         if not node.text:
             st.body_placeholder = self._placeholder(node)
             body_h = C.BODY_MIN_H if st.body_placeholder else 0.0

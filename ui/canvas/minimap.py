@@ -82,6 +82,7 @@ class MinimapWidget(QWidget):
     def _go(self, pos: QPointF) -> None:
         _world, scale, offset = self._mapping()
         scene_pt = QPointF((pos.x() - offset.x()) / scale, (pos.y() - offset.y()) / scale)
+        self._view._pinned_center = None
         self._view.centerOn(scene_pt)
         self._view._emit_viewport()
 

@@ -48,6 +48,7 @@ class CanvasView(QGraphicsView):
         self._pan_moved = False
         self._space_down = False
         self._rubber = False
+        self._pinned_center: QPointF | None = None
         self.minimap = MinimapWidget(self)
         self.horizontalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
         self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
@@ -57,7 +58,9 @@ class CanvasView(QGraphicsView):
         return self.transform().m11()
 
     def center(self) -> QPointF:
-        return self.mapToScene(self.viewport().rect().center())
+        vp = self.viewport()
+        inverse, _ok = self.viewportTransform().inverted()
+        return inverse.map(QPointF(vp.width() / 2.0, vp.height() / 2.0))
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
@@ -67,6 +70,7 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(zoom, zoom)
         self.centerOn(QPointF(x, y))
+        self._pinned_center = QPointF(x, y)  # kept through the window's first layout passes
         self._emit_viewport()
 
     def _emit_viewport(self) -> None:
@@ -79,6 +83,7 @@ class CanvasView(QGraphicsView):
 
     # ------------------------------------------------------------------ zoom
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        self._pinned_center = None
         current = self.zoom()
         target = min(max(current * factor, C.ZOOM_MIN), C.ZOOM_MAX)
         factor = target / current
@@ -122,16 +127,19 @@ class CanvasView(QGraphicsView):
     def center_on_card(self, node_id: str) -> None:
         card = self.scene().card(node_id)
         if card is not None:
+            self._pinned_center = None
             self.centerOn(card.sceneBoundingRect().center())
             self._emit_viewport()
 
     def ensure_rect_visible(self, rect: QRectF) -> None:
+        self._pinned_center = None
         self.ensureVisible(rect, 40, 40)
         self._emit_viewport()
 
     def ensure_card_visible(self, node_id: str) -> None:
         card = self.scene().card(node_id)
         if card is not None:
+            self._pinned_center = None
             self.ensureVisible(card.sceneBoundingRect(), 40, 40)
             self._emit_viewport()
 
@@ -169,6 +177,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, event) -> None:
         if self._panning:
+            self._pinned_center = None
             pos = event.position().toPoint()
             delta = pos - self._pan_last
             self._pan_last = pos
@@ -291,6 +300,8 @@ class CanvasView(QGraphicsView):
     # ------------------------------------------------------------------ overlays
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if self._pinned_center is not None:
+            self.centerOn(self._pinned_center)
         self.minimap.reposition()
         self._emit_viewport()
 

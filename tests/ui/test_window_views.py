@@ -1,0 +1,166 @@
+"""First run, the context lens, focus mode, diff/table dialogs, theme switching and exports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtTest import QTest
+
+from app.domain import NodeStatus
+from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until
+
+
+def _node(window, node_id):
+    return window.controller.graph.nodes[node_id]
+
+
+def _answers(window):
+    return [c for c in cards_of(window) if _node(window, c.node_id).is_answer]
+
+
+async def _fanout(window, text="Sort a list in Python"):
+    window.composer.set_text(text)
+    ids = window.controller.send(window.composer.text(), window.composer.targets(), window.composer.mode())
+    await wait_until(lambda: all(not _node(window, i).status.is_live for i in ids), 15, "fan-out done")
+    window.controller.flush_repaints()
+    return ids
+
+
+async def test_first_run_without_keys_explains_how_to_add_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    async with open_window() as (window, _services):
+        assert window.welcome.isVisible()
+        text = window.welcome.body.text()
+        assert "No API keys yet" in text and "DEEPSEEK_API_KEY" in text and "Settings" in text
+        assert window.welcome.settings_button.isVisible()
+        assert window.composer.models() == []  # no keys: no default models, not a crash
+        window.composer.set_text("hello")
+        assert window.controller.send(window.composer.text(), window.composer.targets()) == []
+        window.welcome.settings_button.click()
+        await asyncio.sleep(0.05)
+        from ui.settings_dialog import SettingsDialog
+
+        dialog = next(w for w in window.findChildren(SettingsDialog) if w.isVisible())
+        assert dialog.key_label.text() == "no key"
+        dialog.reject()
+
+
+async def test_context_lens_shows_messages_tokens_and_cost(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _fanout(window, "What is the capital of France?")
+        deepseek = next(c for c in _answers(window) if _node(window, c.node_id).model.startswith("deepseek"))
+        window.controller.continue_lane(deepseek.node_id)
+        window.composer.set_text("And of Italy?")
+        window.composer.lens_button.setChecked(True)
+        window.refresh_lens()
+        plans = window.lens.plans()
+        assert [p.model for p in plans] == ["deepseek:deepseek-flash"]  # continue the lane: its model only
+        text = window.lens.text()
+        assert "What is the capital of France?" in text and "And of Italy?" in text
+        assert "Answer from deepseek-flash" in text
+        assert "input tokens" in text and "est. $" in text
+        assert window.composer.estimate_label.text().startswith("≈ ")
+        # nothing was sent by planning
+        assert len(_answers(window)) == 3
+
+
+async def test_focus_mode_and_siblings_with_keyboard(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _fanout(window)
+        answers = sorted(_answers(window), key=lambda c: c.pos().x())
+        window.scene.select_only([answers[0].node_id])
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_F)
+        await asyncio.sleep(0.02)
+        dialog = window._focus_dialog
+        assert dialog is not None and dialog.node_id == answers[0].node_id
+        assert "def fibonacci" in dialog.browser.toPlainText()
+        assert dialog.position_label.text() == "1 of 3"
+        dialog.step(1)
+        assert dialog.node_id == answers[1].node_id and dialog.position_label.text() == "2 of 3"
+        dialog.close()
+        await asyncio.sleep(0.02)
+        assert window.scene.selected_ids() == [answers[1].node_id]
+        # arrow keys on the canvas move the selection between cards
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_Right)
+        assert window.scene.selected_ids() == [answers[2].node_id]
+
+
+async def test_diff_and_comparison_table(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _fanout(window)
+        a, b, _c = sorted(_answers(window), key=lambda c: c.pos().x())
+        window.scene.select_only([a.node_id, b.node_id])
+        shown = []
+        window.controller.diff_requested.connect(lambda x, y: shown.append(window.open_diff(x, y)))
+        assert window.controller.compare_selected()
+        dialog = shown[0]
+        assert (
+            "deepseek-flash" in dialog.left.toPlainText()
+            and "claude-sonnet-5-5" in dialog.right.toPlainText()
+        )
+        dialog.close()
+        tables = []
+        window.controller.table_requested.connect(lambda pid: tables.append(window.open_table(pid)))
+        assert window.controller.comparison_table(a.node_id)
+        table = tables[0].table
+        assert table.rowCount() == 3
+        names = sorted(table.item(r, 0).text() for r in range(3))
+        assert names == sorted(window.catalog.display_name(m) for m in DEFAULT_MODELS)
+        assert all(table.item(r, 1).text() == "done" for r in range(3))
+        tables[0].close()
+
+
+async def test_theme_switch_to_dark_repaints_cards_and_chrome(app_env, fake_server):
+    async with open_window() as (window, services):
+        await _fanout(window)
+        window.set_theme_mode("dark")
+        assert services.settings.ui["theme"] == "dark"
+        assert window.scene.style.theme.name == "dark"
+        assert window.palette().color(window.backgroundRole()).lightness() < 80
+        window.view.fit_all()
+        image = window.view.grab().toImage()
+        card = _answers(window)[0]
+        p = window.view.mapFromScene(card.mapToScene(card.boundingRect().center()))
+        assert QColor(image.pixel(p.x(), p.y())).lightness() < 100
+        window.set_theme_mode("light")
+
+
+async def test_export_session_and_png(app_env, fake_server, tmp_path):
+    async with open_window() as (window, _services):
+        await _fanout(window)
+        md = tmp_path / "s.md"
+        window.export_to(str(md), "md")
+        text = md.read_text(encoding="utf-8")
+        assert "Sort a list in Python" in text and "DeepSeek" in text
+        js = tmp_path / "s.json"
+        window.export_to(str(js), "json")
+        assert len(json.loads(js.read_text(encoding="utf-8"))["nodes"]) == 4
+        png = tmp_path / "s.png"
+        window.export_to(str(png), "png")
+        assert QImage(str(png)).width() > 1000
+        one = _answers(window)[0].node_id
+        part = tmp_path / "one.png"
+        window.export_to(str(part), "png", [one])
+        assert 0 < QImage(str(part)).width() < QImage(str(png)).width()
+
+
+async def test_escape_stops_all_streams(app_env, fake_server):
+    async with open_window() as (window, _services):
+        window.composer.set_models(["deepseek:slow", "openai:slow"])
+        window.composer.set_text("Go slowly")
+        window._on_composer_send_requested()
+        await wait_until(lambda: window.controller.engine.running_count == 2, 5)
+        await wait_until(lambda: all(_node(window, c.node_id).text for c in _answers(window)), 10)
+        window.composer.focus_prompt()
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+        await wait_until(lambda: window.controller.engine.running_count == 0, 5)
+        assert all(_node(window, c.node_id).status == NodeStatus.STOPPED for c in _answers(window))
+        assert all(_node(window, c.node_id).text for c in _answers(window))

@@ -1287,6 +1287,14 @@ class FakeProviderServer:
         with self._lock:
             self._path_scripts[path.rstrip("/")] = list(items)
 
+    def reset(self) -> None:
+        """Forget every script, recorded request and flaky-model counter (between tests)."""
+        with self._lock:
+            self._scripts.clear()
+            self._path_scripts.clear()
+            self._counts.clear()
+            self.requests.clear()
+
     def requests_for(self, model: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.model == model]

@@ -83,6 +83,8 @@ class ResponsesProvider:
             body["instructions"] = params.system
         body["input"] = [{"role": m.role, "content": m.content} for m in request.messages]
         body["stream"] = True
+        # Triptych keeps every answer locally; do not also ask OpenAI to store the conversation.
+        body["store"] = False
         if params.max_tokens is not None and accepts(request, "max_tokens"):
             body["max_output_tokens"] = params.max_tokens
         reasoning_model = "effort" in request.accepts or "thinking" in request.accepts
@@ -92,7 +94,8 @@ class ResponsesProvider:
             if effort != "none":
                 reasoning["summary"] = "auto"
             body["reasoning"] = reasoning
-        elif params.thinking and reasoning_model:
+        elif reasoning_model and params.thinking is not False:
+            # Ask for the reasoning summary by default: the card has a reasoning section to fill.
             body["reasoning"] = {"summary": "auto"}
         if (
             params.temperature is not None

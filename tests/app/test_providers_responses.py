@@ -78,6 +78,7 @@ async def test_body_with_instructions_input_reasoning(
             {"role": "user", "content": "three"},
         ],
         "stream": True,
+        "store": False,
         "max_output_tokens": 300,
         "reasoning": {"effort": "high", "summary": "auto"},
     }

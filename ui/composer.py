@@ -87,12 +87,16 @@ class ParamsPopover(QFrame):
         self.max_tokens.setValue(params.max_tokens or 0)
         if "max_tokens" in accepts:
             form.addRow("Max output tokens", self.max_tokens)
+        else:
+            self.max_tokens.hide()
         self.system = QPlainTextEdit(self)
         self.system.setPlaceholderText("System prompt for this model (optional)")
         self.system.setPlainText(params.system or "")
         self.system.setFixedHeight(70)
         if "system" in accepts:
             form.addRow("System", self.system)
+        else:
+            self.system.hide()
         self.thinking = QComboBox(self)
         self.thinking.addItem("model default", None)
         self.thinking.addItem("on", True)
@@ -100,6 +104,8 @@ class ParamsPopover(QFrame):
         self.thinking.setCurrentIndex({None: 0, True: 1, False: 2}[params.thinking])
         if "thinking" in accepts:
             form.addRow("Thinking", self.thinking)
+        else:
+            self.thinking.hide()
         self.effort = QComboBox(self)
         self.effort.addItem("model default", None)
         for value in info.efforts:
@@ -108,6 +114,8 @@ class ParamsPopover(QFrame):
         self.effort.setCurrentIndex(max(idx, 0))
         if "effort" in accepts:
             form.addRow("Effort", self.effort)
+        else:
+            self.effort.hide()
         self.temp_on = QCheckBox("set", self)
         self.temperature = QDoubleSpinBox(self)
         self.temperature.setRange(0.0, 2.0)
@@ -129,6 +137,9 @@ class ParamsPopover(QFrame):
                 hint = QLabel(note, self)
                 hint.setObjectName("Muted")
                 form.addRow("", hint)
+        else:
+            self.temp_on.hide()
+            self.temperature.hide()
         if not accepts - {"system", "max_tokens"}:
             hint = QLabel("This model takes no sampling or reasoning parameters.", self)
             hint.setObjectName("Muted")

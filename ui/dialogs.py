@@ -7,7 +7,7 @@ Qt main thread only; every method here is modal and returns the user's answer.
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QCursor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -38,8 +38,16 @@ SYNTHESIS_KINDS = [
 
 
 def color_icon(color: str, size: int = 10) -> QIcon:
-    pix = QPixmap(size, size)
-    pix.fill(QColor(color))
+    """A round colour dot (provider colours in chips, menus and lists)."""
+    pix = QPixmap(size * 2, size * 2)
+    pix.setDevicePixelRatio(2.0)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(color))
+    painter.drawEllipse(0, 0, size, size)
+    painter.end()
     return QIcon(pix)
 
 

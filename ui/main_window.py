@@ -417,6 +417,10 @@ class MainWindow(QMainWindow):
                 else f"≈ {tokens:,} tokens in"
             )
             self.composer.set_estimate(est if self.composer.text().strip() else "")
+            self.composer.estimate_label.setToolTip(
+                "Estimated before sending, offline: input tokens of the largest context, and the cost over all "
+                "models assuming about 1,000 output tokens each. Open the context lens for details."
+            )
         else:
             self.composer.set_estimate("")
         if self.lens.isVisible():

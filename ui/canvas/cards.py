@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QBrush,
@@ -27,7 +27,6 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QTextDocument,
-    QTextFrame,
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
@@ -756,8 +755,14 @@ class ResponseCard(CardItem):
         style = self._style
         st.title = style.display_name(node.model) if node.model else "Response"
         if node.kind == NodeKind.SYNTHESIS:
-            how = str(node.meta.get("synthesis") or node.meta.get("kind") or "synthesis")
-            st.subtitle = f"{how.capitalize()} of {len(node.meta.get('sources', [])) or 'several'} answers"
+            how = str(node.meta.get("instruction_kind") or "synthesis")
+            label = {
+                "merge": "Merged answer",
+                "judge": "Judgement",
+                "compare": "Comparison",
+                "custom": "Custom synthesis",
+            }.get(how, "Synthesis")
+            st.subtitle = f"{label} · {node.model}" if node.model else label
         elif node.model:
             st.subtitle = node.model
         provider = node.model.split(":", 1)[0] if node.model else ""
@@ -845,8 +850,7 @@ class ResponseCard(CardItem):
             out.append(("stop", "Stop", False))
         else:
             if node.status in (NodeStatus.ERROR, NodeStatus.INTERRUPTED, NodeStatus.STOPPED):
-                if not any(b.action == "retry" for b in self._state.buttons if b.primary):
-                    out.append(("retry", "Retry", False))
+                out.append(("retry", "Retry", False))
             else:
                 out.append(("retry", "Re-run", False))
             out.append(("continue", "Continue", False))
@@ -887,5 +891,3 @@ def make_card(node: Node, style: CardStyle) -> CardItem:
 
 
 __all__ = ["ITEM_FOR_KIND", "CardItem", "NoteCard", "PromptCard", "ResponseCard", "make_card"]
-
-_ = (QSizeF, QTextFrame)  # imported for type hints in helpers

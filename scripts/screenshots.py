@@ -54,9 +54,7 @@ async def _wait(pred, timeout: float = 20.0) -> None:  # noqa: ASYNC109
 
 async def _settle(window, seconds: float = 0.3) -> None:
     window.controller.flush_repaints()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        await asyncio.sleep(0.03)
+    await asyncio.sleep(seconds)  # let Qt lay out and paint
     window.controller.flush_repaints()
 
 
@@ -69,7 +67,9 @@ def _save(window, path: Path) -> None:
 
 async def _fanout(window, text: str, mode=None) -> list[str]:
     window.composer.set_text(text)
-    ids = window.controller.send(window.composer.text(), window.composer.targets(), mode or window.composer.mode())
+    ids = window.controller.send(
+        window.composer.text(), window.composer.targets(), mode or window.composer.mode()
+    )
     graph = window.controller.graph
     await _wait(lambda: all(not graph.nodes[i].status.is_live for i in ids if i in graph.nodes))
     window.composer.clear()

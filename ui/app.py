@@ -187,6 +187,8 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     window.closed.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
     window.show()
+    window.raise_()
+    window.activateWindow()
     QTimer.singleShot(0, window.composer.focus_prompt)
     await closed.wait()
     await close_services(services)
@@ -196,8 +198,10 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Open the app; returns the process exit status."""
     argv = list(sys.argv if argv is None else argv)
-    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    app = QApplication.instance() or QApplication(argv)
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(argv)
     app.setApplicationName("Triptych")
     app.setOrganizationName("Triptych")
     app.setQuitOnLastWindowClosed(False)  # main() decides when to quit, after the streams are saved

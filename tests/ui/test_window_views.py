@@ -164,3 +164,44 @@ async def test_escape_stops_all_streams(app_env, fake_server):
         await wait_until(lambda: window.controller.engine.running_count == 0, 5)
         assert all(_node(window, c.node_id).status == NodeStatus.STOPPED for c in _answers(window))
         assert all(_node(window, c.node_id).text for c in _answers(window))
+
+
+async def test_links_ask_first_and_never_open_scripts(app_env, fake_server, monkeypatch):
+    from ui import controller as controller_module
+
+    opened, asked = [], []
+    monkeypatch.setattr(
+        controller_module.QDesktopServices, "openUrl", lambda url: opened.append(url.toString())
+    )
+    async with open_window() as (window, _services):
+        monkeypatch.setattr(
+            window.dialogs, "confirm_open_link", lambda url: asked.append(url) or url.endswith("/yes")
+        )
+        c = window.controller
+        assert not c.open_link("javascript:alert(document.cookie)")
+        assert not c.open_link("file:///etc/passwd")
+        assert asked == [] and opened == []  # never even asked
+        assert not c.open_link("https://example.com/no")
+        assert c.open_link("https://example.com/yes")
+        assert asked == ["https://example.com/no", "https://example.com/yes"]
+        assert opened == ["https://example.com/yes"]
+
+
+async def test_keyboard_shortcuts_sheet_and_search_focus(app_env, fake_server):
+    from ui.dialogs import ShortcutsDialog
+
+    async with open_window() as (window, _services):
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_Question, Qt.KeyboardModifier.ShiftModifier)
+        await asyncio.sleep(0.02)
+        sheets = [w for w in window.findChildren(ShortcutsDialog) if w.isVisible()]
+        assert sheets, "? on the canvas shows the shortcuts sheet"
+        sheets[0].close()
+        window.activateWindow()
+        await asyncio.sleep(0.02)
+        # typing ? in the composer types it, no sheet
+        window.composer.focus_prompt()
+        QTest.keyClicks(window.composer.edit, "why?")
+        assert window.composer.text() == "why?"
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        assert window.sidebar.search_edit.hasFocus() or window.focusWidget() is window.sidebar.search_edit

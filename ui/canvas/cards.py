@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QBrush,
     QColor,
-    QFont,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -74,6 +73,14 @@ class _CardState:
     body_scrollable: bool = False
     collapsed: bool = False
     preview: str = ""
+    # texts elided to fit, and where they go (computed in sync, read by paint)
+    title_rect: QRectF = field(default_factory=QRectF)
+    title_shown: str = ""
+    subtitle_rect: QRectF = field(default_factory=QRectF)
+    subtitle_shown: str = ""
+    metrics_shown: str = ""
+    preview_rect: QRectF = field(default_factory=QRectF)
+    preview_shown: str = ""
 
 
 class CardItem(QGraphicsObject):
@@ -231,7 +238,22 @@ class CardItem(QGraphicsObject):
         y = self._fill_actions(node, st, y, left, inner_w)
         self._apply_state(st, y + 4.0)
 
+    def _elide_texts(self, st: _CardState) -> None:
+        elide = Qt.TextElideMode.ElideRight
+        left = C.STRIPE_W + C.CARD_PAD
+        title_w = (st.status_rect.left() - 8 if st.status_text else st.width - C.CARD_PAD) - left
+        st.title_rect = QRectF(left, 0, title_w, 24 if st.subtitle else C.HEADER_H)
+        st.title_shown = QFontMetricsF(self._style.title_font).elidedText(st.title, elide, title_w)
+        small = QFontMetricsF(self._style.small_font)
+        st.subtitle_rect = QRectF(left, 24, title_w, 14)
+        st.subtitle_shown = small.elidedText(st.subtitle, elide, title_w) if st.subtitle else ""
+        if st.metrics_rect is not None:
+            st.metrics_shown = small.elidedText(st.metrics_text, elide, st.metrics_rect.width())
+        st.preview_rect = QRectF(left, C.HEADER_H, st.width - 2 * C.CARD_PAD - C.STRIPE_W, 20)
+        st.preview_shown = small.elidedText(st.preview, elide, st.preview_rect.width()) if st.preview else ""
+
     def _apply_state(self, st: _CardState, height: float) -> None:
+        self._elide_texts(st)
         height = max(height, C.HEADER_H + 10.0)
         if height != self._state.height or st.width != self._state.width:
             self.prepareGeometryChange()
@@ -342,14 +364,8 @@ class CardItem(QGraphicsObject):
         if st.collapsed:
             painter.setFont(self._style.small_font)
             painter.setPen(QColor(theme.muted))
-            fm = QFontMetricsF(self._style.small_font)
-            text_rect = QRectF(
-                C.STRIPE_W + C.CARD_PAD, C.HEADER_H, st.width - 2 * C.CARD_PAD - C.STRIPE_W, 20
-            )
             painter.drawText(
-                text_rect,
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                fm.elidedText(st.preview, Qt.TextElideMode.ElideRight, text_rect.width()),
+                st.preview_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, st.preview_shown
             )
             self._paint_buttons(painter, st.buttons)
             return
@@ -369,9 +385,7 @@ class CardItem(QGraphicsObject):
         bar = QRectF(C.STRIPE_W, 0, st.width - C.STRIPE_W, C.HEADER_H * 1.6)
         painter.drawRect(bar.adjusted(0, 1, -1, 0))
         painter.setPen(QColor(theme.text))
-        font = QFont(self._style.title_font)
-        font.setPointSizeF(font.pointSizeF() * 2.2)
-        painter.setFont(font)
+        painter.setFont(self._style.lod_font)
         painter.drawText(
             bar.adjusted(C.CARD_PAD, 0, -C.CARD_PAD, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -397,27 +411,15 @@ class CardItem(QGraphicsObject):
 
     def _paint_header(self, painter: QPainter, st: _CardState) -> None:
         theme = self._style.theme
-        left = C.STRIPE_W + C.CARD_PAD
         painter.setFont(self._style.title_font)
         painter.setPen(QColor(theme.text))
-        title_w = (st.status_rect.left() - 8 if st.status_text else st.width - C.CARD_PAD) - left
-        fm = QFontMetricsF(self._style.title_font)
-        title_rect = QRectF(left, 0, title_w, C.HEADER_H if not st.subtitle else 24)
-        painter.drawText(
-            title_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
-            if st.subtitle
-            else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            fm.elidedText(st.title, Qt.TextElideMode.ElideRight, title_w),
-        )
-        if st.subtitle:
+        align = Qt.AlignmentFlag.AlignBottom if st.subtitle else Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(st.title_rect, Qt.AlignmentFlag.AlignLeft | align, st.title_shown)
+        if st.subtitle_shown:
             painter.setFont(self._style.small_font)
             painter.setPen(QColor(theme.muted))
-            sfm = QFontMetricsF(self._style.small_font)
             painter.drawText(
-                QRectF(left, 24, title_w, 14),
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                sfm.elidedText(st.subtitle, Qt.TextElideMode.ElideRight, title_w),
+                st.subtitle_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, st.subtitle_shown
             )
         if st.status_text:
             color = theme.status_color(st.status_key)
@@ -502,11 +504,8 @@ class CardItem(QGraphicsObject):
         )
         painter.setFont(self._style.small_font)
         painter.setPen(QColor(theme.muted))
-        fm = QFontMetricsF(self._style.small_font)
         painter.drawText(
-            st.metrics_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            fm.elidedText(st.metrics_text, Qt.TextElideMode.ElideRight, st.metrics_rect.width()),
+            st.metrics_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, st.metrics_shown
         )
 
     def _paint_buttons(self, painter: QPainter, buttons: list[CardButton], small: bool = False) -> None:
@@ -585,6 +584,8 @@ class CardItem(QGraphicsObject):
                 event.accept()
                 return
         self._press_button = None
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.setZValue(C.Z_CARD_DRAGGED)
         super().mousePressEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
@@ -597,6 +598,7 @@ class CardItem(QGraphicsObject):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+        self.setZValue(C.Z_CARD_SELECTED if self.isSelected() else C.Z_CARD)
 
     def activate(self, hit: str) -> None:
         """Perform what a click on `hit` (from `hit_test`) means. Used by mouse handling and tests."""

@@ -9,21 +9,20 @@ Z_CARD_SELECTED = 5.0
 Z_CARD_DRAGGED = 10.0
 
 # ---------------------------------------------------------------- card metrics (scene units)
+# A card never grows beyond app.layout.height(node) (the row height the layout assumes); beyond it
+# the body scrolls inside the card.
 CARD_RADIUS = 10.0
 CARD_PAD = 14.0
 STRIPE_W = 5.0
 HEADER_H = 38.0
 REASONING_ROW_H = 26.0
 REASONING_MAX_H = 180.0
-BODY_MAX_H = 460.0  # the body scrolls inside the card beyond this
 BODY_MIN_H = 24.0
-PROMPT_BODY_MAX_H = 240.0
 METRICS_H = 24.0
 ACTIONS_H = 30.0
 BUTTON_H = 22.0
 CODE_COPY_W = 46.0
 CODE_COPY_H = 18.0
-COLLAPSED_PREVIEW_H = 0.0
 SELECTION_MARGIN = 4.0
 
 # Below this level of detail (scene-to-device scale), cards draw a title bar and a coloured block.

@@ -30,6 +30,7 @@ class CardStyle:
     small_font: QFont = field(init=False)
     small_bold_font: QFont = field(init=False)
     title_font: QFont = field(init=False)
+    lod_font: QFont = field(init=False)  # the big title drawn on zoomed-out cards
 
     def __post_init__(self) -> None:
         base = QFont()
@@ -42,6 +43,8 @@ class CardStyle:
         self.title_font = QFont(base)
         self.title_font.setPointSizeF(self.font_size + 0.5)
         self.title_font.setBold(True)
+        self.lod_font = QFont(self.title_font)
+        self.lod_font.setPointSizeF(self.title_font.pointSizeF() * 2.2)
 
     def render_markdown(self, text: str) -> str:
         return self.renderer.markdown(text)

@@ -1,0 +1,115 @@
+"""The settings dialog: masked keys saved to the (in-memory) OS keyring, connection test and model list
+refresh against the fake provider server, custom endpoints, theme and font size."""
+
+from __future__ import annotations
+
+import httpx
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from app.catalog import load_catalog
+from app.config import load_settings
+from ui.settings_dialog import SettingsDialog, add_custom_endpoint
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service, username):
+        return self.store.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.store[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch):
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    monkeypatch.delenv("TRIPTYCH_NO_KEYRING", raising=False)
+    yield ring
+    keyring.set_keyring(previous)
+
+
+def test_key_is_saved_to_the_keyring_and_shown_masked(qapp, tmp_path, monkeypatch, memory_keyring):
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    settings = load_settings()
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None, provider="anthropic")
+    assert dialog.current_provider() == "anthropic" and dialog.key_label.text() == "no key"
+    dialog.key_edit.setText("sk-ant-secret-value-9876")
+    dialog.save_key_button.click()
+    assert memory_keyring.store[("triptych", "anthropic")] == "sk-ant-secret-value-9876"
+    assert settings.has_key("anthropic")
+    shown = dialog.key_label.text()
+    assert "9876" in shown and "secret" not in shown and "sk-ant" not in shown
+    assert dialog.key_edit.text() == ""  # the field never keeps the key
+    dialog.remove_key_button.click()
+    assert ("triptych", "anthropic") not in memory_keyring.store and not settings.has_key("anthropic")
+    # theme, font size and default models go to config.toml (never keys)
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
+    dialog.font_spin.setValue(12)
+    applied = []
+    dialog.appearance_applied.connect(lambda t, f: applied.append((t, f)))
+    dialog.accept()
+    assert applied == [("dark", 12)]
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert 'theme = "dark"' in text and "font_size = 12" in text and "sk-" not in text
+
+
+def test_no_keyring_says_so(qapp, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    settings = load_settings()
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None, provider="openai")
+    dialog.key_edit.setText("sk-whatever-1234")
+    dialog.save_key_button.click()
+    assert "Could not save the key" in dialog.result_label.text()
+    assert "environment variable" in dialog.result_label.text()
+    dialog.reject()
+
+
+async def test_test_connection_and_refresh_models(app_env, fake_server, qapp):
+    settings = load_settings()
+    catalog = load_catalog(settings)
+    client = httpx.AsyncClient()
+    try:
+        dialog = SettingsDialog(settings, catalog, lambda: client, provider="openai")
+        text = await dialog.test_connection("openai")
+        assert text.startswith("✓ Connected") and dialog.result_label.text() == text
+        before = len(catalog.models("openai"))
+        text = await dialog.refresh_models("openai")
+        assert text.startswith("✓") and "merged" in text
+        assert len(catalog.models("openai")) >= before
+        # a wrong base URL fails with a message, not an exception
+        settings.set_base_url("deepseek", "http://127.0.0.1:9/")
+        dialog.select_provider("deepseek")
+        text = await dialog.test_connection("deepseek")
+        assert text.startswith("✗")
+        dialog.reject()
+    finally:
+        await client.aclose()
+
+
+def test_custom_endpoint_is_written_and_loaded(qapp, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    monkeypatch.setenv("GROQ_KEY", "gsk-test-1111")
+    settings = load_settings()
+    pid = add_custom_endpoint(settings, "Groq", "chat", "https://api.groq.example/openai/v1", "GROQ_KEY")
+    assert pid == "groq" and settings.providers["groq"].base_url == "https://api.groq.example/openai/v1"
+    assert settings.has_key("groq")
+    assert "groq" in load_settings().providers  # survives a restart
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None, provider="groq")
+    assert dialog.current_provider() == "groq"
+    assert "1111" in dialog.key_label.text() and "gsk" not in dialog.key_label.text()
+    dialog.reject()

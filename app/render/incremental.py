@@ -1,0 +1,299 @@
+"""Incremental markdown rendering for streamed answers.
+
+While a model streams, a card's text only grows by appending. :class:`IncrementalRenderer` splits
+the text into a *closed* head, whose HTML is rendered once and cached, and an *open* tail that is
+re-rendered on every update. The split points come from markdown-it's own parse of the tail, so
+they follow CommonMark exactly (a blank line inside a fence, a loose list or an indented code
+block never splits a block); see :func:`_find_split` for the rules.
+
+Inline content (paragraphs, list items, table cells) is rendered through a per-renderer cache
+keyed by its source, so a growing list or table re-parses only its last item or row.
+
+An open top-level code fence in the tail (the expensive case: a long code block being written)
+skips markdown parsing altogether: new lines are checked for the closing fence and the body is
+highlighted incrementally by :class:`~app.render.highlight.CodeHighlighter`. When the closing
+fence arrives the block is cached with those colours.
+
+Output contract:
+
+- ``update(text, final=True)`` returns exactly ``render_markdown(text)``. Call it once when the
+  stream ends (it re-highlights, in one shot, the code blocks that were highlighted while they
+  streamed).
+- ``update(text)`` returns the same visible text and structure as ``render_markdown(text)``;
+  only colours inside code blocks that streamed may differ, where a lexer's single regex spans
+  lines (a Python docstring, a C ``/* … */`` comment) and was tried before its end arrived.
+  For everything else it is byte-identical (the tests check this on every prefix).
+
+Reference-style link definitions (``[x]: http://…``) make earlier blocks depend on later text:
+once one appears the renderer renders the whole text on every update (correct, not fast).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from markdown_it.token import Token
+
+from app.render.highlight import CodeHighlighter
+from app.render.markdown import (
+    code_body_html,
+    fill_inline,
+    has_references,
+    lang_from_info,
+    new_env,
+    parse,
+    parse_blocks,
+    pre_html,
+    render_tokens,
+)
+from app.render.theme import Theme, get_theme
+
+__all__ = ["IncrementalRenderer"]
+
+_INLINE_CACHE_MAX = 4096
+
+
+def _normalise(text: str) -> str:
+    # Same normalisation as markdown-it's "normalize" core rule, so offsets agree.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    return text
+
+
+def _closer_re(markup: str) -> re.Pattern[str]:
+    return re.compile(r" {0,3}" + re.escape(markup[0]) + "{" + str(len(markup)) + r",}[ \t]*\Z")
+
+
+@dataclass(slots=True)
+class _OpenFence:
+    """A top-level fence that is still open at the end of the text."""
+
+    closer: re.Pattern[str]
+    lang: str
+    body_start: int  # absolute offset of the first body line
+    scan_pos: int  # absolute offset up to which complete lines were checked for a closer
+    highlighter: CodeHighlighter
+
+
+class IncrementalRenderer:
+    """Renders a growing markdown text, re-rendering only its open tail.
+
+    One instance per streaming card; not thread-safe. ``update`` may be called with any text:
+    if it does not extend the previous one, the renderer starts over.
+    """
+
+    def __init__(self, theme: str | Theme = "light") -> None:
+        self._theme = get_theme(theme)
+        self._text = ""
+        self._closed_end = 0
+        self._closed_parts: list[str] = []
+        # Closed fences whose colours came from incremental highlighting: (part index, body, lang).
+        self._approx: list[tuple[int, str, str]] = []
+        self._full_mode = False
+        self._fence: _OpenFence | None = None
+        self._last: tuple[str, bool, str] | None = None
+        # Rendered inline HTML by content: list items and table cells are not re-parsed.
+        self._inline_cache: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"IncrementalRenderer(theme={self._theme.name!r}, chars={len(self._text)}, "
+            f"closed={self._closed_end}, open_fence={self._fence is not None})"
+        )
+
+    @property
+    def closed_chars(self) -> int:
+        """How many characters of the text are closed (rendered once, cached)."""
+        return self._closed_end
+
+    def reset(self) -> None:
+        self._text = ""
+        self._closed_end = 0
+        self._closed_parts = []
+        self._approx = []
+        self._full_mode = False
+        self._fence = None
+        self._last = None
+        self._inline_cache.clear()
+
+    def update(self, text: str, *, final: bool = False) -> str:
+        """The full HTML for ``text``.
+
+        With ``final=True`` (call it once when the stream ends) the result is exactly
+        ``render_markdown(text)``; without it, code fences highlighted while they streamed
+        may differ in colour (never in text), see the module docstring.
+        """
+        text = _normalise(text)
+        last = self._last
+        if last is not None and last[0] == text and last[1] == final:
+            return last[2]
+        if not text.startswith(self._text):
+            self.reset()
+        self._text = text
+        html = self._render(text, final)
+        self._last = (text, final, html)
+        return html
+
+    # ----------------------------------------------------------------------------------------
+
+    def _close(self, html: str, approx: tuple[str, str] | None = None) -> None:
+        if approx is not None:
+            self._approx.append((len(self._closed_parts), *approx))
+        self._closed_parts.append(html)
+
+    def _with_closed(self, tail_html: str) -> str:
+        # One join per update: building the (large) result string once is the main fixed cost.
+        parts = self._closed_parts
+        parts.append(tail_html)
+        try:
+            return "".join(parts)
+        finally:
+            parts.pop()
+
+    def _make_exact(self) -> None:
+        for index, body, lang in self._approx:
+            self._closed_parts[index] = pre_html(code_body_html(body, lang, self._theme), self._theme)
+        self._approx = []
+
+    def _render(self, text: str, final: bool) -> str:
+        if self._full_mode:
+            env = new_env(self._theme)
+            return render_tokens(parse(text, env), env)
+        if self._fence is not None:
+            tail_html = self._advance_fence(text, self._fence)
+            if tail_html is not None and not final:
+                return self._with_closed(tail_html)
+        if final and self._approx:
+            self._make_exact()
+
+        tail = text[self._closed_end :]
+        env = new_env(self._theme)
+        tokens = parse_blocks(tail, env)
+        if has_references(env):
+            # Definitions anywhere change links everywhere: give up on caching.
+            self._full_mode = True
+            return self._render(text, final)
+        if len(self._inline_cache) > _INLINE_CACHE_MAX:
+            self._inline_cache.clear()
+        fill_inline(tokens, env, self._inline_cache)
+
+        split = _find_split(tail, tokens)
+        if split is not None:
+            index, offset = split
+            self._close(render_tokens(tokens[:index], env))
+            self._closed_end += offset
+            tokens = tokens[index:]
+            tail = tail[offset:]
+        if not final:
+            self._fence = self._open_fence_at_start(tail, tokens)
+            if self._fence is not None:
+                fence_html = self._advance_fence(text, self._fence)
+                if fence_html is not None:
+                    return self._with_closed(fence_html)
+        return self._with_closed(render_tokens(tokens, env))
+
+    def _open_fence_at_start(self, tail: str, tokens: list[Token]) -> _OpenFence | None:
+        """Fast-path state if ``tail`` is exactly one open, unindented, top-level fence."""
+        if not tokens or tokens[0].type != "fence" or tokens[0].level != 0 or tail[:1] not in ("`", "~"):
+            return None
+        nl = tail.find("\n")
+        if nl < 0:
+            return None  # the opening line (its info string) is not complete yet
+        tok = tokens[0]
+        closer = _closer_re(tok.markup)
+        body_start = nl + 1
+        for line in tail[body_start:].split("\n"):
+            if closer.match(line):
+                return None
+        lang = lang_from_info(tok.info)
+        return _OpenFence(
+            closer=closer,
+            lang=lang,
+            body_start=self._closed_end + body_start,
+            scan_pos=self._closed_end + body_start,
+            highlighter=CodeHighlighter(lang, self._theme),
+        )
+
+    def _advance_fence(self, text: str, fence: _OpenFence) -> str | None:
+        """Advance the open fence over new text.
+
+        Returns the HTML of the fence, still open (or closed by a fence at the very end of the
+        text, not yet followed by a newline). If a complete closing line arrived, the fence is
+        moved to the closed part and ``None`` is returned (the rest goes the general way).
+        """
+        pos = fence.scan_pos
+        closer = fence.closer
+        while True:
+            nl = text.find("\n", pos)
+            if nl < 0:
+                break
+            if closer.match(text, pos, nl):
+                body = text[fence.body_start : pos]
+                html = pre_html(fence.highlighter.feed(body), self._theme)
+                highlighted = fence.highlighter.highlighted
+                self._close(html, (body, fence.lang) if highlighted else None)
+                self._closed_end = nl + 1
+                self._fence = None
+                return None
+            pos = nl + 1
+        fence.scan_pos = pos
+        end = len(text)
+        if pos < end:
+            if closer.match(text, pos):
+                end = pos  # closed at the very end of the text: the closing line is not code
+            elif not text[pos:].strip(" \t"):
+                end = pos  # markdown-it ignores a last line of only blanks with no newline yet
+        body = text[fence.body_start : end]
+        return pre_html(fence.highlighter.feed(body), self._theme)
+
+
+def _find_split(tail: str, tokens: list[Token]) -> tuple[int, int] | None:
+    """(token index, char offset) of the last safe split of ``tail``, if any.
+
+    Everything before the split is final: its HTML will not change whatever text is appended.
+    Only top-level (level 0) blocks are considered:
+
+    - a block starting on a complete line ends the blocks before it (a table: once its
+      delimiter row is complete too, as a table may interrupt a paragraph);
+    - a heading or a thematic break is final once its last line is complete;
+    - a paragraph, table or block quote is final once followed by a complete blank line;
+    - a fenced code block is final once its closing fence line is complete.
+    """
+    line_starts = [0]
+    line_starts.extend(m.end() for m in re.finditer("\n", tail))
+    complete = len(line_starts) - 1  # lines 0 .. complete-1 end with "\n"
+    best: tuple[int, int] | None = None
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        if tok.level != 0 or tok.nesting == -1 or tok.map is None:
+            continue
+        start, end = tok.map
+        kind = tok.type
+        # A table is one only while its delimiter row (the next line) stays valid.
+        if 0 < start < complete and (kind != "table_open" or start + 1 < complete):
+            best = (i, line_starts[start])
+        if kind in ("heading_open", "hr"):
+            if end <= complete:
+                best = (_after_block(tokens, i, n), line_starts[end])
+        elif kind in ("paragraph_open", "table_open", "blockquote_open"):
+            if end < complete and not tail[line_starts[end] : line_starts[end + 1]].strip(" \t\n"):
+                best = (_after_block(tokens, i, n), line_starts[end + 1])
+        elif kind == "fence":
+            if start < end - 1 < complete and tail[line_starts[start]] in "`~":
+                closing = tail[line_starts[end - 1] : line_starts[end] - 1]
+                if _closer_re(tok.markup).match(closing):
+                    best = (i + 1, line_starts[end])
+    return best
+
+
+def _after_block(tokens: list[Token], i: int, n: int) -> int:
+    """Index just after the top-level block opened by ``tokens[i]``."""
+    if tokens[i].nesting == 0:
+        return i + 1
+    j = i + 1
+    while j < n and not (tokens[j].level == 0 and tokens[j].nesting == -1):
+        j += 1
+    return j + 1

@@ -1,0 +1,504 @@
+"""Markdown → safe, inline-styled HTML for the canvas cards (QTextDocument) and the HTML export.
+
+Model output is untrusted. The rules, enforced here and checked by :func:`sanitize_check`:
+
+- raw HTML in the source is never interpreted (markdown-it ``html=False``): ``<script>`` comes out
+  as the visible text ``&lt;script&gt;``;
+- links keep their ``href`` only for ``http``, ``https`` and ``mailto`` (:func:`is_safe_url`);
+  any other link renders as its text followed by the URL in muted plain text;
+- images are never emitted as ``<img>`` (nothing may fetch a remote resource): they render as the
+  text ``[image: alt]`` followed by the URL, as a link when the URL is safe;
+- no scripts, event handlers, ``style`` elements or CSS ``url(…)`` are ever produced.
+
+Styling is inline only (QTextDocument ignores CSS classes); colours come from
+:mod:`app.render.theme`. The host sets the base text colour and font.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import OptionsDict
+
+from app.render.highlight import escape_code, escape_html, highlight_code
+from app.render.theme import Theme, get_theme
+
+__all__ = [
+    "CodeBlock",
+    "extract_code_blocks",
+    "is_safe_url",
+    "render_markdown",
+    "render_plain",
+    "sanitize_check",
+]
+
+Env = MutableMapping[str, Any]
+
+_THEME_KEY = "triptych_theme"
+_LINKS_KEY = "triptych_links"
+_SHOWN_URL_MAX = 80
+
+# --------------------------------------------------------------------------------------------
+# URL safety
+
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+# Browsers drop ASCII whitespace/control characters inside a scheme ("java\tscript:").
+_STRIP_RE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]+")
+_SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def is_safe_url(url: str) -> bool:
+    """True only for ``http://…``, ``https://…`` and ``mailto:…`` URLs.
+
+    Entities are decoded and whitespace/control characters removed first, so obfuscated
+    ``javascript:`` (``jav&#x09;ascript:``, ``JaVaScRiPt:``, `` javascript:``) is refused.
+    Relative URLs, ``#anchors`` and every other scheme are refused too.
+    """
+    cleaned = _STRIP_RE.sub("", unescape(unescape(url)))
+    m = _SCHEME_RE.match(cleaned)
+    if not m:
+        return False
+    scheme = m.group(1).lower()
+    if scheme not in SAFE_SCHEMES:
+        return False
+    if scheme == "mailto":
+        return len(cleaned) > len("mailto:")
+    rest = cleaned[m.end() :]
+    return rest.startswith("//") and len(rest) > 2 and rest[2] not in "/\\"
+
+
+# --------------------------------------------------------------------------------------------
+# Renderer
+
+
+def _theme_of(env: Env) -> Theme:
+    theme = env.get(_THEME_KEY)
+    return theme if isinstance(theme, Theme) else get_theme("light")
+
+
+def lang_from_info(info: str) -> str:
+    """The language of a fence info string (``"python title=x"`` → ``"python"``)."""
+    info = unescapeAll(info).strip() if info else ""
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def code_body_html(code: str, lang: str, theme: Theme) -> str:
+    """The inside of a code block's ``<pre>``: highlighted if ``lang`` is known, else escaped."""
+    if lang:
+        highlighted = highlight_code(code, lang, theme)
+        if highlighted is not None:
+            return highlighted
+    return escape_code(code)
+
+
+def pre_html(body: str, theme: Theme) -> str:
+    """Wrap a code body (see :func:`code_body_html`) in the themed ``<pre>`` block."""
+    # An HTML parser drops one newline right after <pre>: keep a leading empty line visible.
+    lead = "\n" if body.startswith("\n") else ""
+    return (
+        f'<pre style="background-color:{theme.code_background};color:{theme.code_text};'
+        f"font-family:{theme.mono_font};padding:8px;margin:6px 0;white-space:pre-wrap;"
+        f'border:1px solid {theme.border};border-radius:6px">{lead}{body}</pre>\n'
+    )
+
+
+def _shown_url(url: str) -> str:
+    return url if len(url) <= _SHOWN_URL_MAX else url[: _SHOWN_URL_MAX - 1] + "…"
+
+
+class _SafeRenderer(RendererHTML):
+    """markdown-it's HTML renderer with safe links/images, inline styles and pygments fences.
+
+    Per-call state (theme, open-link stack) lives in ``env``; the instance is stateless.
+    """
+
+    def __init__(self, parser: Any = None) -> None:
+        super().__init__(parser)
+        self._parser = parser
+
+    # -- code ----------------------------------------------------------------------------
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        token = tokens[idx]
+        theme = _theme_of(env)
+        return pre_html(code_body_html(token.content, lang_from_info(token.info), theme), theme)
+
+    def code_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        theme = _theme_of(env)
+        return pre_html(escape_code(tokens[idx].content), theme)
+
+    def code_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        t = _theme_of(env)
+        return (
+            f'<code style="background-color:{t.inline_code_background};padding:0 3px;border-radius:3px">'
+            f"{escape_html(tokens[idx].content)}</code>"
+        )
+
+    # -- links and images ----------------------------------------------------------------
+    def link_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        token = tokens[idx]
+        href = str(token.attrGet("href") or "")
+        stack: list[str | None] = env.setdefault(_LINKS_KEY, [])
+        if is_safe_url(href):
+            stack.append(None)
+            return f'<a href="{escape_html(href)}" style="color:{_theme_of(env).link}">'
+        # Unsafe: drop the anchor, remember the URL to show it after the text.
+        stack.append("" if token.markup in ("autolink", "linkify") else href)
+        return ""
+
+    def link_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        stack: list[str | None] = env.setdefault(_LINKS_KEY, [])
+        href = stack.pop() if stack else None
+        if href is None:
+            return "</a>"
+        if not href:
+            return ""
+        return f' <span style="color:{_theme_of(env).muted}">({escape_html(_shown_url(href))})</span>'
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        token = tokens[idx]
+        t = _theme_of(env)
+        alt = self.renderInlineAsText(token.children, options, env).strip()
+        src = str(token.attrGet("src") or "")
+        label = f"[image: {alt}]" if alt else "[image]"
+        out = f'<span style="color:{t.muted}">{escape_html(label)}</span>'
+        if not src:
+            return out
+        shown = escape_html(_shown_url(self._display_url(src)))
+        inside_anchor = any(h is None for h in env.get(_LINKS_KEY, ()))
+        if is_safe_url(src) and not inside_anchor:
+            return out + f' <a href="{escape_html(src)}" style="color:{t.link}">{shown}</a>'
+        return out + f' <span style="color:{t.muted}">{shown}</span>'
+
+    def _display_url(self, url: str) -> str:
+        parser = self._parser
+        if parser is not None:
+            try:
+                return str(parser.normalizeLinkText(url))
+            except Exception:  # pragma: no cover - display only
+                return url
+        return url
+
+    def triptych_html(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        """Pre-rendered inline HTML (see :func:`fill_inline`): produced by this module only."""
+        return tokens[idx].content
+
+    # -- raw HTML (disabled in the parser; escaped here too, defence in depth) -------------
+    def html_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return f"<p>{escape_html(tokens[idx].content)}</p>\n"
+
+    def html_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return escape_html(tokens[idx].content)
+
+    # -- blocks ----------------------------------------------------------------------------
+    def table_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        t = _theme_of(env)
+        return (
+            '<table border="1" cellspacing="0" cellpadding="4" '
+            f'style="border-collapse:collapse;border-color:{t.border};margin:6px 0">\n'
+        )
+
+    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return self._cell("th", tokens[idx], env)
+
+    def td_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return self._cell("td", tokens[idx], env)
+
+    def _cell(self, tag: str, token: Token, env: Env) -> str:
+        t = _theme_of(env)
+        style = str(token.attrGet("style") or "")
+        align = style.partition("text-align:")[2].strip() if "text-align:" in style else ""
+        align_attr = f' align="{align}"' if align in ("left", "center", "right") else ""
+        align_css = f";text-align:{align}" if align_attr else ""
+        return f'<{tag}{align_attr} style="border:1px solid {t.border};padding:4px 8px{align_css}">'
+
+    def blockquote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        t = _theme_of(env)
+        return (
+            f'<blockquote style="margin:4px 0 4px 14px;padding-left:10px;'
+            f'border-left:3px solid {t.border};color:{t.muted}">\n'
+        )
+
+    def hr(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return f'<hr style="border:none;border-top:1px solid {_theme_of(env).border}">\n'
+
+
+def _has_linkify() -> bool:
+    try:
+        import linkify_it  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _build_md() -> MarkdownIt:
+    linkify = _has_linkify()  # linkify-it-py is optional; without it bare URLs stay text
+    md = MarkdownIt(
+        "commonmark",
+        {"html": False, "xhtmlOut": False, "linkify": linkify, "typographer": False},
+        renderer_cls=_SafeRenderer,
+    )
+    md.enable(["table", "strikethrough"])
+    if linkify:  # pragma: no cover - not installed in CI
+        md.enable("linkify")
+    return md
+
+
+_MD = _build_md()
+
+
+def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
+    renderer = md.renderer
+    if not isinstance(renderer, _SafeRenderer):  # pragma: no cover - built above
+        raise TypeError("unexpected markdown-it renderer")
+    return renderer
+
+
+_RENDERER = _renderer_of(_MD)
+# Block structure only: inline content is parsed separately (and cached) by fill_inline().
+_MD_BLOCKS = _build_md()
+_MD_BLOCKS.disable(
+    [r for r in ("inline", "linkify", "text_join") if r in _MD_BLOCKS.get_active_rules()["core"]]
+)
+_HTML_TOKEN = "triptych_html"
+
+
+def new_env(theme: str | Theme = "light") -> Env:
+    """A fresh markdown-it ``env`` carrying the theme (one per parse/render)."""
+    return {_THEME_KEY: get_theme(theme)}
+
+
+def parse(text: str, env: Env) -> list[Token]:
+    """markdown-it block tokens for ``text`` (``env`` collects reference definitions)."""
+    return _MD.parse(text, env)
+
+
+def parse_blocks(text: str, env: Env) -> list[Token]:
+    """Like :func:`parse` but leaves ``inline`` tokens unparsed; pass them to :func:`fill_inline`."""
+    return _MD_BLOCKS.parse(text, env)
+
+
+def render_inline(content: str, env: Env) -> str:
+    """HTML of one inline token's content (what rendering it inside a block produces)."""
+    children = _MD.parseInline(content, env)[0].children or []
+    return _RENDERER.renderInline(children, _MD.options, env)
+
+
+def fill_inline(tokens: Sequence[Token], env: Env, cache: dict[str, str]) -> None:
+    """Give the ``inline`` tokens of :func:`parse_blocks` their rendered HTML.
+
+    Inline rendering is a pure function of the content when there are no reference
+    definitions, so ``cache`` (content → HTML) may be reused across calls for one theme.
+    """
+    for tok in tokens:
+        if tok.type != "inline":
+            continue
+        html = cache.get(tok.content)
+        if html is None:
+            html = cache[tok.content] = render_inline(tok.content, env)
+        tok.children = [Token(_HTML_TOKEN, "", 0, content=html)]
+
+
+def render_tokens(tokens: Sequence[Token], env: Env) -> str:
+    """Render (a slice of) top-level tokens; concatenating slices equals rendering all."""
+    return _RENDERER.render(tokens, _MD.options, env)
+
+
+def has_references(env: Env) -> bool:
+    return bool(env.get("references"))
+
+
+def _render(text: str, theme: str | Theme) -> str:
+    env = new_env(theme)
+    return render_tokens(parse(text, env), env)
+
+
+@lru_cache(maxsize=128)
+def _render_cached(text: str, theme: str | Theme) -> str:
+    return _render(text, theme)
+
+
+def render_markdown(text: str, theme: str | Theme = "light") -> str:
+    """Markdown → safe HTML fragment with inline styles. Pure and cached.
+
+    CommonMark + tables + strikethrough; raw HTML is shown as text; fenced code is highlighted
+    with pygments (inline colours), unknown languages as plain escaped code. ``theme`` is
+    ``"light"``, ``"dark"`` or a :class:`~app.render.theme.Theme`.
+    """
+    get_theme(theme)  # validate early (ValueError), before caching
+    return _render_cached(text, theme)
+
+
+def render_plain(text: str, theme: str | Theme = "light") -> str:
+    """Reasoning text → HTML: escaped (never markdown), muted colour, line breaks kept.
+
+    Paragraphs (separated by blank lines) become ``<p>``; single newlines become ``<br>``.
+    Cheap (linear, no parser), so it can be called on every streamed chunk.
+    """
+    t = get_theme(theme)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    if not text.strip():
+        return ""
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    style = f'style="color:{t.muted};margin:0 0 6px 0"'
+    return "".join(f"<p {style}>{escape_html(p).replace(chr(10), '<br>')}</p>\n" for p in paragraphs)
+
+
+# --------------------------------------------------------------------------------------------
+# Code blocks for copy buttons
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    """A code block of a markdown text.
+
+    ``lang`` is the fence language ("" when none, or for an indented block), ``code`` the body
+    without its final newline, ``start_line`` the 0-based line of the opening fence (or of the
+    first line of an indented block).
+    """
+
+    lang: str
+    code: str
+    start_line: int
+
+    def __repr__(self) -> str:
+        return f"CodeBlock(lang={self.lang!r}, start_line={self.start_line}, chars={len(self.code)})"
+
+
+def extract_code_blocks(text: str) -> list[CodeBlock]:
+    """Every code block of ``text`` (fenced and indented, nested ones included), in document
+    order, which is also the order of the ``<pre>`` elements in :func:`render_markdown`."""
+    blocks: list[CodeBlock] = []
+    for tok in _MD.parse(text, {}):
+        if tok.type not in ("fence", "code_block"):
+            continue
+        code = tok.content[:-1] if tok.content.endswith("\n") else tok.content
+        lang = lang_from_info(tok.info) if tok.type == "fence" else ""
+        blocks.append(CodeBlock(lang=lang, code=code, start_line=tok.map[0] if tok.map else 0))
+    return blocks
+
+
+# --------------------------------------------------------------------------------------------
+# Checker
+
+_FORBIDDEN_TAGS = frozenset(
+    {
+        "script",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "img",
+        "image",
+        "picture",
+        "source",
+        "video",
+        "audio",
+        "track",
+        "link",
+        "base",
+        "svg",
+        "math",
+        "form",
+        "input",
+        "button",
+        "textarea",
+        "select",
+        "portal",
+    }
+)
+# Attributes that make a browser fetch something (or submit somewhere) whatever the tag.
+_FETCH_ATTRS = frozenset(
+    {
+        "src",
+        "srcset",
+        "srcdoc",
+        "poster",
+        "background",
+        "action",
+        "formaction",
+        "data",
+        "ping",
+        "lowsrc",
+        "dynsrc",
+    }
+)
+_CSS_BAD_RE = re.compile(r"url\s*\(|image-set\s*\(|@import|expression\s*\(|behaviou?r\s*:|-moz-binding", re.I)
+_CSS_ESCAPE_RE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?|\\(.)", re.S)
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+
+
+def _css_unescape(css: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1):
+            try:
+                return chr(int(m.group(1), 16))
+            except (ValueError, OverflowError):
+                return "\ufffd"
+        return m.group(2)
+
+    return _CSS_ESCAPE_RE.sub(repl, _CSS_COMMENT_RE.sub("", css))
+
+
+def _css_is_bad(css: str) -> bool:
+    return bool(_CSS_BAD_RE.search(css) or _CSS_BAD_RE.search(_css_unescape(css)))
+
+
+class _Checker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _FORBIDDEN_TAGS:
+            self.problems.append(f"forbidden element <{tag}>")
+        elif tag == "meta" and any(name != "charset" for name, _ in attrs):
+            self.problems.append("<meta> with attributes other than charset")
+        elif tag == "style":
+            self._in_style = True
+        for name, value in attrs:
+            v = value or ""
+            if name.startswith("on"):
+                self.problems.append(f"event handler attribute {name!r} on <{tag}>")
+            elif name in ("href", "xlink:href"):
+                if not (v.strip().startswith("#") or is_safe_url(v)):
+                    self.problems.append(f"unsafe {name} {v[:60]!r} on <{tag}>")
+            elif name in _FETCH_ATTRS:
+                self.problems.append(f"fetching attribute {name!r} on <{tag}>")
+            elif name == "style" and _css_is_bad(v):
+                self.problems.append(f"style attribute with url()/import on <{tag}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and _css_is_bad(data):
+            self.problems.append("<style> with url()/import")
+
+
+def sanitize_check(html: str) -> list[str]:
+    """Problems in an HTML string, as human-readable messages (empty list: looks safe).
+
+    Flags: ``<script>``, ``<iframe>``, ``<object>``, ``<embed>``, ``<img>``, ``<link>``, ``<base>``,
+    ``<svg>``, media and form elements; ``<meta>`` other than ``<meta charset>``; ``<style>`` or a
+    ``style`` attribute with ``url(``/``@import``/``expression(``; any ``on*`` attribute; any
+    ``src``-like attribute; any ``href`` that is not http(s)/mailto or a ``#`` anchor.
+    Used by the tests and by the HTML export on its final document.
+    """
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    return checker.problems

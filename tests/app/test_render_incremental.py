@@ -1,0 +1,222 @@
+"""IncrementalRenderer: streamed rendering must match the one-shot render_markdown."""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+
+import pytest
+
+from app.render import IncrementalRenderer, render_markdown
+
+# Documents whose code is line-oriented for the lexer: streaming output must be byte-identical
+# to the one-shot render on every prefix (not only at the end).
+DOCS: list[str] = [
+    # prose, headings, CJK, emoji, inline markup across chunk boundaries
+    "# Heading 你好\n\nSome *prose* with `code`, **bold\nacross lines** and a [link](https://example.com). 😀🚀\n\n"
+    "中文段落，包含标点。日本語のテキスト。한국어 텍스트.\n\nSetext\n======\n\nAnother\n---\n\nEnd with ~~strike~~.",
+    # nested lists, tight and loose, lazy lines, ordered starts
+    "- item one\n- item two\n  continued\n\n  nested para\n- item three\n  - nested a\n  - nested b\n\n"
+    "    deep code\n\n3. three\n4. four\n\n1\n2. not a list\n\n1. a\n\n1\n\n1. b\nlazy line\n\nafter",
+    # tables: alignment, inline markup, followed by paragraph rows and by a fence
+    "| a | b | c |\n|:--|:-:|--:|\n| `x` | **y** | 1 |\n| 3 | 4 \\| 5 | 6 |\n\n| h |\n|---|\n| r1 |\nlazy row\n"
+    "```\nfence ends table\n```\n| not | table |\n\ntext",
+    # fenced code with blank lines inside, ~~~ fences, longer fences, info strings
+    "Intro:\n```python\ndef f(x):\n    y = x + 1\n\n\n    return y  # done\n```\nAfter code.\n\n"
+    "~~~\ntilde fence\n```\nstill in tilde\n~~~\n\n````text\n```\ninner\n```\n````\n\n``` `x`\nnot a fence\n",
+    # unclosed fence at the end (mid-stream the whole time)
+    "Here is the module:\n\n```js\nfunction f(a, b) {\n\n  return a * b; // times\n}\n\nconst s = `tpl ${f(1, 2)}`;\n",
+    # indented fences, fence in a list item with an outdented line, indented code
+    "  ```\n  indented fence\n\n   x\n  ```\n\n- item\n\n  ```\n  code in item\n\nout\n  ```\n\n"
+    "    indented code\n\n    more\n\nnot code\n\n\ttab code\n",
+    # blockquotes, nested, lazy, containing lists and code
+    "> quote line\nlazy continuation\n\n> - a\n> - b\n>\n> ```\n> code\n> ```\n\n>> nested\n\n> new quote\n\nafter",
+    # raw HTML and entities are text; hard breaks; hr variants
+    "<div onclick=x>not html</div>\n\n<script>alert(1)</script>\n\nline with two spaces  \nnext\\\nthird\n\n"
+    "&amp; &#x41; &copy; &notanentity;\n\n***\n___\n- - -\n\n[img ![alt](http://h/x.png)](https://z.com) <http://a.b/c>",
+    # whitespace-only lines and trailing blanks
+    "para\n   \n  \n\n\tnext\n\n \n\n- a\n \n- b\n\n\n\n",
+    # windows newlines
+    "line one\r\nline two\r\n\r\n```py\r\nx = 1\r\n\r\ny = 2\r\n```\r\n\r\n| a |\r\n|---|\r\n| b |\r\n",
+    # a C block that closes normally
+    '```c\n#include <stdio.h>\nint main(void) {\n    for (int i = 0; i < 3; i++) {\n        printf("%d\\n", i);\n'
+    "    }\n    return 0;\n}\n```\n\nDone.",
+]
+
+SNIPPETS: list[str] = [
+    "Plain paragraph with *emphasis* and `code` and a [link](https://example.com/a?b=1&c=2).",
+    "Multi-line paragraph\nwith a soft break and **strong\ntext** across lines.",
+    "# ATX heading",
+    "## Heading with `code` 😀",
+    "Setext heading\n===",
+    "---",
+    "- a\n- b\n- c",
+    "- loose\n\n- list\n\n  with para",
+    "1. one\n2. two\n   - nested\n   - more",
+    "3. starts at three\n4. four",
+    "> quote\n> more",
+    "> quote\nlazy",
+    "| x | y |\n|---|--:|\n| 1 | 2 |\n| 3 | 4 |",
+    "```python\nimport os\n\n\ndef g():\n    return os.sep  # sep\n```",
+    "~~~\nplain tilde\n\nwith blank\n~~~",
+    "```\nno lang\n```",
+    "    indented code\n\n    after blank",
+    "中文 🎉 emoji and CJK 日本語",
+    "<b>raw html</b> & <script>x</script>",
+    "![image](http://example.com/i.png) and [bad](javascript:alert(1))",
+    "Line with hard break  \nnext line",
+    '```rust\nfn main() {\n    println!("hi");\n}\n```',
+    "- item\n  ```\n  code in item\n  ```\n- next",
+    "Para right before a fence:\n```sh\necho hi\n```",
+    "| t |\n|---|\n| r |\nrow without pipes",
+]
+
+SEPARATORS = ["\n", "\n\n", "\n\n\n", "\n \n"]
+
+
+def _random_doc(rnd: random.Random) -> str:
+    parts = [rnd.choice(SNIPPETS) for _ in range(rnd.randint(3, 8))]
+    doc = ""
+    for part in parts:
+        doc += part + rnd.choice(SEPARATORS)
+    if rnd.random() < 0.3:
+        doc += "```python\ndef unfinished():\n\n    return 1"  # ends inside an open fence
+    return doc
+
+
+def _stream(doc: str, rnd: random.Random, max_chunk: int) -> list[str]:
+    prefixes = []
+    i = 0
+    while i < len(doc):
+        i = min(len(doc), i + rnd.randint(1, max_chunk))
+        prefixes.append(doc[:i])
+    return prefixes
+
+
+def _check_every_prefix(doc: str, seed: int, max_chunk: int) -> None:
+    rnd = random.Random(seed)
+    renderer = IncrementalRenderer()
+    for prefix in _stream(doc, rnd, max_chunk):
+        got = renderer.update(prefix)
+        assert got == render_markdown(prefix), f"seed {seed}, prefix {prefix[-60:]!r}"
+    assert renderer.update(doc, final=True) == render_markdown(doc)
+
+
+@pytest.mark.parametrize("index", range(len(DOCS)))
+def test_streamed_equals_one_shot_on_every_prefix(index: int) -> None:
+    for seed in range(3):
+        _check_every_prefix(DOCS[index], seed, max_chunk=6 if seed == 0 else 40)
+
+
+def test_random_documents_streamed_equal_one_shot() -> None:
+    rnd = random.Random(1234)
+    for n in range(40):
+        doc = _random_doc(rnd)
+        _check_every_prefix(doc, n, max_chunk=30)
+
+
+def _visible(html_text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def test_docstrings_may_differ_in_colour_only_and_final_is_exact() -> None:
+    code = "\n".join(
+        f'def f{i}(x):\n    """Doc {i}.\n\n    More.\n    """\n    /* not c */ return x  # c\n'
+        for i in range(60)
+    )
+    doc = (
+        f"Intro\n\n```python\n{code}```\n\nAfter.\n\n````md\n```\ninner\n```\n````\n\n"
+        "```c\n/* multi\n   line */\nint x;\n"
+    )
+    assert len(code) > 2000
+    rnd = random.Random(5)
+    renderer = IncrementalRenderer()
+    for prefix in _stream(doc, rnd, 264):
+        got = renderer.update(prefix)
+        assert _visible(got) == _visible(render_markdown(prefix))
+    assert renderer.update(doc, final=True) == render_markdown(doc)
+    # After final=True the cached blocks are exact, for later updates too.
+    assert renderer.update(doc + "\nmore") == render_markdown(doc + "\nmore")
+
+
+def test_open_fence_renders_as_code_not_paragraphs() -> None:
+    renderer = IncrementalRenderer()
+    text = "Intro\n\n```python\ndef f():\n\n    return 1\n\nmore text\n\n# not a heading"
+    out = ""
+    for i in range(1, len(text) + 1):
+        out = renderer.update(text[:i])
+    assert out.count("<pre") == 1
+    assert "<h1>" not in out
+    assert "<p>more" not in out
+    assert "more text" in out.split("<pre", 1)[1]
+    assert 'style="color:' in out  # highlighted while open
+
+
+def test_long_open_fence_stays_incremental() -> None:
+    body = "".join(f"value_{i} = compute({i}, 'text')  # note {i}\n" for i in range(400))
+    text = "Code:\n\n```python\n" + body
+    renderer = IncrementalRenderer()
+    for i in range(264, len(text) + 264, 264):
+        renderer.update(text[:i])
+    assert renderer.closed_chars == len("Code:\n\n")  # the intro is cached, the fence is open
+    assert renderer.update(text, final=True) == render_markdown(text)
+    closed = text + "```\n\nAfter.\n"
+    assert renderer.update(closed) == render_markdown(closed)
+    assert renderer.closed_chars >= len(text) + 4  # the closed fence is cached
+
+
+def test_closed_blocks_are_cached() -> None:
+    doc = "\n\n".join(f"Paragraph {i} with *some* text." for i in range(50))
+    renderer = IncrementalRenderer()
+    for i in range(10, len(doc) + 10, 10):
+        renderer.update(doc[:i])
+    assert renderer.closed_chars > len(doc) - 40
+    assert renderer.update(doc) == render_markdown(doc)
+
+
+def test_non_extending_text_resets() -> None:
+    renderer = IncrementalRenderer()
+    renderer.update("# Title\n\nfirst paragraph\n\nsecond")
+    assert renderer.update("Other *text*") == render_markdown("Other *text*")
+    assert renderer.update("") == ""
+
+
+def test_reference_definitions_fall_back_to_full_render() -> None:
+    doc = "See [the docs][d] and [x].\n\nMiddle paragraph.\n\n[d]: https://example.com/docs\n[x]: http://x.org\n\nEnd."
+    renderer = IncrementalRenderer()
+    for i in range(1, len(doc) + 1):
+        assert renderer.update(doc[:i]) == render_markdown(doc[:i])
+    assert 'href="https://example.com/docs"' in renderer.update(doc)
+
+
+def test_dark_theme_and_hostile_input_while_streaming() -> None:
+    doc = "<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n```html\n<script>alert(1)</script>\n```\n"
+    renderer = IncrementalRenderer("dark")
+    for i in range(1, len(doc) + 1):
+        out = renderer.update(doc[:i])
+        assert "<img" not in out and "<script" not in out
+        assert out == render_markdown(doc[:i], "dark")
+
+
+_FUZZ_PIECES = ["\n"] * 6 + [" "] * 5 + [
+    "-", "*", "#", ">", "`", "```", "~~~", "|", "1", ".", "a", "b", "c", "[", "]", "(", ")", ":", "\t",
+    "=", "_", "!", "2)", "```py\n", "~~~c\n", "'", '"', "/*", "*/", "   ", "\n\n", "http://x.y",
+]  # fmt: skip
+
+
+def _without_colours(html_text: str) -> str:
+    return re.sub(r'<span style="[^"]*">|</span>', "", html_text)
+
+
+def test_fuzzed_markdown_streams_to_the_same_structure() -> None:
+    """Random markdown-ish soup: every prefix has the one-shot structure and text (colours of
+    garbage code may differ while streaming); the final render is byte-identical."""
+    rnd = random.Random(2024)
+    for _ in range(150):
+        doc = "".join(rnd.choice(_FUZZ_PIECES) for _ in range(rnd.randint(20, 120)))
+        renderer = IncrementalRenderer()
+        for prefix in _stream(doc, rnd, 8):
+            got = renderer.update(prefix)
+            assert _without_colours(got) == _without_colours(render_markdown(prefix)), repr(prefix)
+        assert renderer.update(doc, final=True) == render_markdown(doc), repr(doc)

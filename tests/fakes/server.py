@@ -20,7 +20,8 @@ Two ways to drive it:
     `Respond`, `Repeat`), an `Answer` (a high-level answer rendered in whatever format the request's
     endpoint speaks, with optional awkward cuts), an `HTTPFault` (an HTTP error in the endpoint's
     format, or an HTML page), or a callable `(RecordedRequest) -> item`. `srv.script_path(path, ...)`
-    does the same by path. Every request is recorded in `srv.requests` (path, headers, parsed JSON).
+    does the same by path. Every request is recorded in `srv.requests` (path, headers, parsed JSON,
+    and `sent`: the wall-clock time of every body chunk of its reply, for timing assertions).
 
 (b) Unscripted, for the CLI/GUI: any model name streams a deterministic markdown answer (heading, a
     paragraph echoing the last user message, a python block, a table, a list; reasoning first when
@@ -54,6 +55,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
@@ -102,6 +104,7 @@ SPECIAL_MODELS = {
     "garbage": "a non-JSON data line mid-answer",
     "filtered": "a short answer that finishes with content_filter",
     "slow": "the default answer at 20 tokens/s",
+    "echo-key-401": "HTTP 401 whose body echoes the request's Authorization / x-api-key header (a careless proxy)",
 }
 
 
@@ -378,6 +381,9 @@ class RecordedRequest:
     raw: bytes
     fmt: str  # chat | responses | anthropic | models | unknown
     flavor: str  # openai | deepseek | openrouter | ollama | lmstudio | anthropic
+    # (time.time(), bytes) of every body `Send` of the reply, stamped once the bytes were handed to the
+    # kernel (after drain): what the client could have received by a given wall-clock time.
+    sent: list[tuple[float, bytes]] = field(default_factory=list)
 
     @property
     def model(self) -> str | None:
@@ -1017,7 +1023,9 @@ def _max_tokens(req: RecordedRequest) -> int | None:
 
 
 def default_answer_text(model: str, prompt: str) -> str:
-    echo = " ".join(prompt.split())[:60]
+    echo = " ".join(prompt.split())
+    if len(echo) > 60:
+        echo = echo[:60].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
     return (
         f"## Answer from {model}\n\n"
         f'You asked: "{echo}". This is a deterministic reply from the Triptych fake provider — naïve, '
@@ -1041,7 +1049,9 @@ def default_answer_text(model: str, prompt: str) -> str:
 
 
 def default_reasoning_text(prompt: str) -> str:
-    echo = " ".join(prompt.split())[:60]
+    echo = " ".join(prompt.split())
+    if len(echo) > 60:
+        echo = echo[:60].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
     return (
         f'The user asks: "{echo}". I will answer with a heading, a short paragraph, a small code block, '
         "a table and a list, and keep it brief."
@@ -1468,13 +1478,16 @@ class FakeProviderServer:
             return Answer(text=("I can't help with that.",), finish="content_filter", rate=rate)
         if name == "slow":
             return default_answer(request, rate=20.0)
+        if name == "echo-key-401":
+            presented = request.headers.get("authorization") or request.headers.get("x-api-key") or "(none)"
+            return HTTPFault(401, f"Invalid credentials presented: {presented}")
         return default_answer(request, rate=rate)
 
     async def _serve(
         self, request: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         scenario = self._resolve(request)
-        state = _ResponseState()
+        state = _ResponseState(request=request)
         keep = await self._run(scenario.steps, state, reader, writer)
         if keep is None:  # the steps ran out: end cleanly
             keep = await self._finish(state, writer)
@@ -1499,6 +1512,8 @@ class FakeProviderServer:
                 else:
                     writer.write(step.data)
                 await writer.drain()
+                if state.request is not None:
+                    state.request.sent.append((time.time(), step.data))
             elif isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Close):
@@ -1560,6 +1575,7 @@ class _ResponseState:
     head_sent: bool = False
     framing: str = "chunked"
     extra: dict[str, Any] = field(default_factory=dict)
+    request: RecordedRequest | None = None
 
 
 # ---------------------------------------------------------------------------------------------------

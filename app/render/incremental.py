@@ -87,6 +87,7 @@ class IncrementalRenderer:
 
     def __init__(self, theme: str | Theme = "light") -> None:
         self._theme = get_theme(theme)
+        self._raw = ""  # the text as given (before newline normalisation)
         self._text = ""
         self._closed_end = 0
         self._closed_parts: list[str] = []
@@ -110,6 +111,7 @@ class IncrementalRenderer:
         return self._closed_end
 
     def reset(self) -> None:
+        self._raw = ""
         self._text = ""
         self._closed_end = 0
         self._closed_parts = []
@@ -126,12 +128,19 @@ class IncrementalRenderer:
         ``render_markdown(text)``; without it, code fences highlighted while they streamed
         may differ in colour (never in text), see the module docstring.
         """
-        text = _normalise(text)
+        raw, prev_raw = text, self._raw
+        if prev_raw and raw.startswith(prev_raw) and not prev_raw.endswith("\r"):
+            # Appended text: normalise only the new part (a "\r\n" split across two updates
+            # takes the slow path above, since the previous text then ends with "\r").
+            text = self._text + _normalise(raw[len(prev_raw) :])
+        else:
+            text = _normalise(raw)
+            if not text.startswith(self._text):
+                self.reset()
         last = self._last
         if last is not None and last[0] == text and last[1] == final:
             return last[2]
-        if not text.startswith(self._text):
-            self.reset()
+        self._raw = raw
         self._text = text
         html = self._render(text, final)
         self._last = (text, final, html)

@@ -130,8 +130,8 @@ class IncrementalRenderer:
         """
         raw, prev_raw = text, self._raw
         if prev_raw and raw.startswith(prev_raw) and not prev_raw.endswith("\r"):
-            # Appended text: normalise only the new part (a "\r\n" split across two updates
-            # takes the slow path above, since the previous text then ends with "\r").
+            # Appended text: normalise only the new part. A "\r\n" split across two updates
+            # takes the full path below, since the previous text then ends with "\r".
             text = self._text + _normalise(raw[len(prev_raw) :])
         else:
             text = _normalise(raw)

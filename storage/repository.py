@@ -327,6 +327,82 @@ def _edge_values(edge: Edge, session_id: str) -> dict[str, Any]:
     }
 
 
+_FLAT_JSON = (str, int, float, bool, type(None))
+
+
+def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[Node]:
+    """`_node_from_row` for the rows of `_LOAD_NODE_COLUMNS` (no session_id column: every node gets the
+    caller's `session_id`), for `load_graph`'s 10,000 rows: params and meta texts repeat across a
+    session's nodes, so each distinct text is decoded once (a flat meta dict is then copied, a Params
+    rebuilt from its fields; nested values are decoded per node, never shared)."""
+    if not _NODE_POSITIONAL:
+        return [_node_from_row((r[0], session_id, *r[1:])) for r in rows]
+    kinds, statuses = _KINDS, _STATUSES
+    params_seen: dict[str, tuple[Any, ...]] = {}
+    meta_seen: dict[str, dict[str, Any] | None] = {}
+    out: list[Node] = []
+    append = out.append
+    for (
+        id_, kind, text, reasoning, model, params, status, error, finish,
+        input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
+        cost_usd, reported_cost_usd, ttft_ms, duration_ms, x, y, width, height, collapsed, color, title,
+        meta, owner_pid, owner_host, heartbeat, created_at, updated_at,
+    ) in rows:  # fmt: skip
+        if params:
+            p = params_seen.get(params)
+            if p is None:
+                q = _params_from_json(params)
+                p = params_seen[params] = (q.system, q.temperature, q.max_tokens, q.thinking, q.effort)
+            node_params = Params(*p)
+        else:
+            node_params = Params()
+        if meta:
+            if meta in meta_seen:
+                flat = meta_seen[meta]
+            else:
+                decoded = json.loads(meta)
+                flat = meta_seen[meta] = (
+                    decoded
+                    if isinstance(decoded, dict) and all(type(v) in _FLAT_JSON for v in decoded.values())
+                    else None
+                )
+            node_meta = flat.copy() if flat is not None else json.loads(meta)
+        else:
+            node_meta = {}
+        append(
+            Node(
+                session_id,
+                kinds[kind],
+                text,
+                id_,
+                reasoning,
+                model,
+                node_params,
+                statuses[status],
+                ErrorInfo.from_dict(json.loads(error)) if error else None,
+                finish,
+                Usage(input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens),
+                cost_usd,
+                reported_cost_usd,
+                Timing(ttft_ms, duration_ms),
+                x,
+                y,
+                width,
+                height,
+                bool(collapsed),
+                color,
+                title,
+                node_meta,
+                Owner(owner_pid, owner_host, heartbeat or 0.0)
+                if owner_pid is not None and owner_host
+                else None,
+                created_at,
+                updated_at,
+            )
+        )
+    return out
+
+
 def _edge_from_row(row: Sequence[Any]) -> Edge:
     parent_id, child_id, role, position, session_id = row
     return Edge(parent_id, child_id, _ROLES[role], position, session_id)
@@ -422,6 +498,42 @@ def _like_snippet(text: str, terms: Sequence[str], width: int = 96) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+# load_graph's two queries: the session's rows without their (known) session id column.
+_LOAD_NODE_COLUMNS = tuple(c for c in _NODE_COLUMNS if c.name != "session_id")
+_LOAD_NODES = (
+    select(*_LOAD_NODE_COLUMNS)
+    .where(nodes_t.c.session_id == bindparam("session_id"))
+    .order_by(nodes_t.c.created_at, nodes_t.c.id)
+)
+_LOAD_EDGES = (
+    select(edges_t.c.parent_id, edges_t.c.child_id, edges_t.c.role, edges_t.c.position)
+    .where(edges_t.c.session_id == bindparam("session_id"))
+    .order_by(edges_t.c.child_id, edges_t.c.position, edges_t.c.parent_id)
+)
+
+
+def _fetchall(conn: Connection, stmt: Any, session_id: str) -> list[Any]:
+    """All rows of `stmt` (one `session_id` parameter) as plain DBAPI tuples, on `conn`'s transaction.
+    Portable: the statement is compiled for the connection's dialect and paramstyle; a driver error
+    is wrapped as SQLAlchemy would wrap it (a `DBAPIError`, parameters hidden), so callers' error
+    translation still applies."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.construct_params({"session_id": session_id})
+    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
+    dbapi_error = dialect.loaded_dbapi.Error
+    sql = str(compiled)
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, args, exc, dbapi_error, hide_parameters=True, dialect=dialect) from exc
 
 
 class SqliteRepository:
@@ -646,13 +758,21 @@ class SqliteRepository:
 
     def load_graph(self, session_id: str) -> Graph:
         """The whole session: nodes in creation order (created_at, then id), edges ordered by
-        (child, position). Raises KeyError for an unknown session (soft-deleted ones load)."""
+        (child, position). Raises KeyError for an unknown session (soft-deleted ones load).
+
+        The two big queries run on the DBAPI cursor with `fetchall()`, and the session id column is
+        not fetched: SQLAlchemy's per-row fetch and Row objects cost a fifth of the load of a
+        10,000-card session (bench/bench_store.py, target ≤ 100 ms)."""
         with self._read() as conn, _gc_paused():
             session = self._get_session(conn, session_id)
             if session is None:
                 raise KeyError(f"no session {session_id}")
-            node_list = [_node_from_row(row) for row in conn.execute(self._nodes_stmt(session_id))]
-            edge_list = [_edge_from_row(row) for row in conn.execute(self._edges_stmt(session_id))]
+            node_list = _nodes_of_session(_fetchall(conn, _LOAD_NODES, session_id), session_id)
+            roles = _ROLES
+            edge_list = [
+                Edge(parent_id, child_id, roles[role], position, session_id)
+                for parent_id, child_id, role, position in _fetchall(conn, _LOAD_EDGES, session_id)
+            ]
         return Graph(session, {node.id: node for node in node_list}, edge_list)
 
     def get_node(self, node_id: str) -> Node | None:

@@ -709,6 +709,18 @@ class CanvasController(QObject):
         self.message_posted.emit("Select a prompt or one of its answers to see the comparison table.", 4000)
         return False
 
+    def export_graph(self) -> Graph | None:
+        """The current session as stored, with the live text of streaming cards (the store lags ≤ 250 ms)."""
+        if self.session is None:
+            return None
+        self.flush_repaints()
+        graph = self.repo.load_graph(self.session.id)
+        if self.graph is not None:
+            for node_id, node in self.graph.nodes.items():
+                if node_id in graph.nodes:
+                    graph.nodes[node_id] = node
+        return graph
+
     # ================================================================== viewport persistence
     def _on_view_viewport_changed(self, x: float, y: float, zoom: float) -> None:
         if self.session is None or self._restoring_viewport:

@@ -97,11 +97,18 @@ def metrics_line(node: Node) -> str:
     cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
     if cost is not None:
         parts.append(fmt_cost(cost))
-    if node.finish and node.finish not in ("stop",) and not node.status.is_live:
+    if node.finish and node.finish not in ("stop", "error") and not node.status.is_live:
         parts.append(f"finish: {node.finish}")
+    dropped = node.meta.get("dropped_params") if isinstance(node.meta, dict) else None
+    if dropped:
+        parts.append("not sent: " + ", ".join(str(d) for d in dropped))
     if not parts and node.status.is_live:
-        return "measuring…"
-    return " · ".join(parts)
+        parts.append("measuring…")
+    line = " · ".join(parts)
+    unsaved = node.meta.get("persist_error") if isinstance(node.meta, dict) else None
+    if unsaved:
+        line = f"⚠ {unsaved} · " + line
+    return line
 
 
 ERROR_WORDS: dict[str, tuple[str, str]] = {

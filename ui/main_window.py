@@ -637,18 +637,19 @@ class MainWindow(QMainWindow):
         """Write the session (or the given cards) to `path` in `fmt` (md, html, json, canvas, png)."""
         from app.export import ExportOptions, export_session
 
-        self.controller.flush_repaints()
-        graph = self.repo.load_graph(self.controller.session_id)
-        if self.controller.graph is not None:  # live text beats the ≤ 250 ms old store copy
-            for node_id, node in self.controller.graph.nodes.items():
-                if node_id in graph.nodes:
-                    graph.nodes[node_id] = node
+        graph = self.controller.export_graph()
+        if graph is None:
+            return
         if fmt == "png":
             from ui.export_png import render_image
 
-            self.scene.clearSelection() if node_ids is None else None
-            rect = self.scene.cards_bounds(node_ids) if node_ids else None
-            image = render_image(self.scene, rect, scale=2.0)
+            selected = self.scene.selected_ids()
+            self.scene.select_only([])  # no selection outlines in the picture
+            try:
+                rect = self.scene.cards_bounds(node_ids) if node_ids else None
+                image = render_image(self.scene, rect, scale=2.0)
+            finally:
+                self.scene.select_only(selected)
             if not image.save(path, "PNG"):
                 raise OSError(f"could not write {path}")
             return

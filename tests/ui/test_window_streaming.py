@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 
@@ -41,6 +42,7 @@ async def test_fanout_three_cards_stream_and_finish(app_env, fake_server, qtbot)
             gaps.append(now - last[0])
             last[0] = now
 
+        gc.collect()  # do not measure the garbage of earlier tests
         probe = QTimer()
         probe.setInterval(10)
         probe.timeout.connect(tick)
@@ -50,12 +52,10 @@ async def test_fanout_three_cards_stream_and_finish(app_env, fake_server, qtbot)
         QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         await wait_until(lambda: len(_answers(window)) == 3, 5, "three response cards")
         assert window.composer.text() == ""  # the composer is cleared after sending
-        seen_streaming = []
+        # text appears while the lanes still stream (rendered by the ~30 fps tick, not at the end)
         await wait_until(
-            lambda: (
-                seen_streaming.append(1)
-                or any(c.status_text in ("streaming", "thinking") and c.body_text for c in _answers(window))
-                or all(not _node(window, c.node_id).status.is_live for c in _answers(window))
+            lambda: any(
+                c.status_text == "streaming" and "Answer from" in c.body_text for c in _answers(window)
             ),
             10,
             "text arriving while streaming",
@@ -90,7 +90,7 @@ async def test_fanout_three_cards_stream_and_finish(app_env, fake_server, qtbot)
         assert "Session: in" in window.totals_label.text() and "$" in window.totals_label.text()
         assert window.running_label.text() == ""
         # the loop never stalled for long while three streams rendered
-        assert max(gaps) < 0.25, f"the UI stalled for {max(gaps):.3f}s"
+        assert max(gaps) < 0.3, f"the UI stalled for {max(gaps):.3f}s"
         # the session got its title from the first prompt
         assert window.windowTitle() == "Triptych — Compare fibonacci implementations"
 

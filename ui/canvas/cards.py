@@ -305,7 +305,7 @@ class CardItem(QGraphicsObject):
 
     def _code_buttons(self, node: Node, st: _CardState) -> list[CardButton]:
         out: list[CardButton] = []
-        if not node.text or ("```" not in node.text and "    " not in node.text):
+        if not node.text or ("```" not in node.text and "~~~" not in node.text and "    " not in node.text):
             return out
         body = st.body_rect
         for index, rect in enumerate(code_block_rects(self._body_doc)):

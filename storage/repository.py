@@ -77,11 +77,27 @@ _CHUNK = 500  # ids per IN (...) list
 _PARAM_FIELDS = frozenset(f.name for f in fields(Params))
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """`text` storable as UTF-8: unpaired surrogates (undecodable input read with `surrogateescape`,
+    a JSON `\\ud800` escape in an import or a model's output) become U+FFFD. SQLite would raise on
+    them and lose the whole write."""
+    if text.isascii() or _SURROGATES.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _clean_or_none(text: str | None) -> str | None:
+    return None if text is None else _clean(text)
+
+
 def _dumps(value: Any) -> str | None:
     """Compact JSON, or NULL for None / an empty dict (most params, meta and errors are empty)."""
     if value is None or value == {}:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def _loads(text: str | None) -> Any:
@@ -171,11 +187,11 @@ def _stream_values(node: Node) -> dict[str, Any]:
     """The columns `update_stream` writes (also part of every full write)."""
     usage, timing = node.usage, node.timing
     values = {
-        "text": node.text,
-        "reasoning": node.reasoning,
+        "text": _clean(node.text),
+        "reasoning": _clean(node.reasoning),
         "status": node.status.value,
         "error": _dumps(node.error.to_dict()) if node.error is not None else None,
-        "finish": node.finish,
+        "finish": _clean_or_none(node.finish),
         "input_tokens": usage.input,
         "cached_input_tokens": usage.cached_input,
         "cache_write_tokens": usage.cache_write,
@@ -197,15 +213,15 @@ def _node_values(node: Node) -> dict[str, Any]:
         id=node.id,
         session_id=node.session_id,
         kind=node.kind.value,
-        model=node.model,
+        model=_clean_or_none(node.model),
         params=_dumps(node.params.to_dict()),
         x=node.x,
         y=node.y,
         width=node.width,
         height=node.height,
         collapsed=node.collapsed,
-        color=node.color,
-        title=node.title,
+        color=_clean_or_none(node.color),
+        title=_clean_or_none(node.title),
         meta=_dumps(node.meta),
         created_at=node.created_at,
     )
@@ -411,7 +427,7 @@ def _edge_from_row(row: Sequence[Any]) -> Edge:
 def _session_values(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
-        "title": session.title,
+        "title": _clean_or_none(session.title),
         "created_at": session.created_at,
         "updated_at": session.updated_at,
         "viewport": _dumps(session.viewport.to_dict()),
@@ -620,7 +636,7 @@ class SqliteRepository:
                 update(sessions_t)
                 .where(sessions_t.c.id == session.id)
                 .values(
-                    title=session.title,
+                    title=_clean_or_none(session.title),
                     viewport=_dumps(session.viewport.to_dict()),
                     settings=_dumps(session.settings),
                     updated_at=session.updated_at,

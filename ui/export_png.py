@@ -76,31 +76,44 @@ def render_image(scene, rect=None, scale: float = 1.0, background: str | None = 
     return image
 
 
+def build_scene(graph, style, selection: Iterable[str] | None = None):
+    """A CanvasScene holding `graph`'s cards (only `selection` when given) and their edges."""
+    from ui.canvas.scene import CanvasScene
+
+    keep = set(selection) if selection else None
+    scene = CanvasScene(style)
+    scene.draw_grid = False
+    for node in graph.nodes.values():
+        if keep is None or node.id in keep:
+            scene.add_card(node)
+    scene.set_edges(graph.edges)
+    return scene
+
+
 def render_png(
     graph,
     path: str | os.PathLike[str],
     selection: Iterable[str] | None = None,
     theme: str = "light",
     scale: float = 2.0,
+    style=None,
 ) -> Path:
-    """Draw `graph` (an app.domain.Graph) like the canvas does and save it as a PNG.
+    """Draw `graph` (an app.domain.Graph) like the canvas does, without buttons, and save it as a PNG.
 
     `selection`: node ids to include (their edges among them are drawn); None = every card.
+    `style`: a CardStyle (the window passes its own); default: the catalog's names in `theme`.
     Returns the path written. Raises OSError if the file cannot be written.
     """
     _ensure_app()
-    from ui.canvas.scene import CanvasScene
+    from dataclasses import replace
 
-    keep = set(selection) if selection else None
-    scene = CanvasScene(default_style(theme))
-    for node in graph.nodes.values():
-        if keep is None or node.id in keep:
-            scene.add_card(node)
-    scene.set_edges(graph.edges)
-    scene.clearSelection()
+    style = replace(style or default_style(theme), interactive=False)
+    scene = build_scene(graph, style, selection)
     image = render_image(scene, scale=scale)
     out = Path(path)
-    if not image.save(str(out), "PNG"):
-        raise OSError(f"could not write {out}")
-    scene.clear_canvas()
+    try:
+        if not image.save(str(out), "PNG"):
+            raise OSError(f"could not write {out}")
+    finally:
+        scene.clear_canvas()
     return out

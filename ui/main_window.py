@@ -340,6 +340,13 @@ class MainWindow(QMainWindow):
         self.sidebar.hit_activated.connect(self._on_sidebar_hit_activated)
         self.view.viewport_changed.connect(self._on_view_viewport_changed)
         self.welcome.settings_clicked.connect(lambda: self.open_settings(""))
+        hints = QApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(self._on_style_hints_color_scheme_changed)
+
+    def _on_style_hints_color_scheme_changed(self, _scheme) -> None:
+        if self.settings.ui.get("theme", "system") == "system":
+            self.set_theme_mode("system")
 
     # ================================================================== slots
     def _on_controller_session_changed(self, session_id: str, title: str) -> None:
@@ -641,17 +648,9 @@ class MainWindow(QMainWindow):
         if graph is None:
             return
         if fmt == "png":
-            from ui.export_png import render_image
+            from ui.export_png import render_png
 
-            selected = self.scene.selected_ids()
-            self.scene.select_only([])  # no selection outlines in the picture
-            try:
-                rect = self.scene.cards_bounds(node_ids) if node_ids else None
-                image = render_image(self.scene, rect, scale=2.0)
-            finally:
-                self.scene.select_only(selected)
-            if not image.save(path, "PNG"):
-                raise OSError(f"could not write {path}")
+            render_png(graph, path, selection=node_ids or None, style=self.scene.style)
             return
         names = {m.ref: m.display for m in self.catalog.models()}
         options = ExportOptions(

@@ -76,8 +76,9 @@ def test_card_html_in_a_qtextdocument_requests_nothing(qapp, listener):
 
     # A real card item, as the canvas shows it.
     session = Session()
-    node = Node(session.id, NodeKind.RESPONSE, hostile, model="anthropic:claude-sonnet-5-5",
-                status=NodeStatus.DONE)
+    node = Node(
+        session.id, NodeKind.RESPONSE, hostile, model="anthropic:claude-sonnet-5-5", status=NodeStatus.DONE
+    )
     scene = CanvasScene(default_style("light"))
     card = scene.add_card(node)
     image = QImage(800, 1200, QImage.Format.Format_ARGB32)

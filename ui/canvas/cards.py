@@ -220,7 +220,7 @@ class CardItem(QGraphicsObject):
             set_document_html(self._body_doc, html, inner_w, self._style.body_font, self._style.theme.text)
         doc_h = self._body_doc.size().height() if node.text else 0.0
         footer_h = self._footer_height(node)
-        available = max(max_h - y - footer_h - 12.0, 60.0)
+        available = max(max_h - y - footer_h - 16.0, 60.0)
         if not node.text:
             st.body_placeholder = self._placeholder(node)
             body_h = C.BODY_MIN_H if st.body_placeholder else 0.0
@@ -232,7 +232,7 @@ class CardItem(QGraphicsObject):
         if st.body_scrollable and self._stick_bottom and node.status.is_live:
             self._body_scroll = max_scroll
         self._body_scroll = min(max(self._body_scroll, 0.0), max_scroll)
-        y += body_h + 8.0
+        y += body_h + 12.0
         st.code_buttons = self._code_buttons(node, st)
         y = self._fill_metrics(node, st, y, left, inner_w)
         y = self._fill_actions(node, st, y, left, inner_w)
@@ -275,7 +275,7 @@ class CardItem(QGraphicsObject):
         return ""
 
     def _footer_height(self, node: Node) -> float:
-        return C.ACTIONS_H
+        return C.ACTIONS_H if self._style.interactive else 0.0
 
     def _fill_reasoning(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         return y
@@ -290,6 +290,8 @@ class CardItem(QGraphicsObject):
         return [("copy", "Copy", False), ("menu", "⋯", False)]
 
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        if not self._style.interactive:
+            return y
         fm = QFontMetricsF(self._style.small_font)
         x = left
         row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
@@ -305,6 +307,8 @@ class CardItem(QGraphicsObject):
 
     def _code_buttons(self, node: Node, st: _CardState) -> list[CardButton]:
         out: list[CardButton] = []
+        if not self._style.interactive:
+            return out
         if not node.text or ("```" not in node.text and "~~~" not in node.text and "    " not in node.text):
             return out
         body = st.body_rect
@@ -830,6 +834,8 @@ class ResponseCard(CardItem):
         fm = QFontMetricsF(self._style.small_font)
         btn_y = y + 8 + doc_h + 6
         bx = left
+        if not self._style.interactive:
+            actions = []
         for action, label in actions:
             bw = fm.horizontalAdvance(label) + 18.0
             st.buttons.append(CardButton(action, label, QRectF(bx, btn_y, bw, C.BUTTON_H), primary=True))
@@ -839,7 +845,7 @@ class ResponseCard(CardItem):
         return y + 8 + total + 8
 
     def _footer_height(self, node: Node) -> float:
-        return C.METRICS_H + C.ACTIONS_H
+        return C.METRICS_H + (C.ACTIONS_H if self._style.interactive else 0.0)
 
     def _fill_metrics(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         st.metrics_text = metrics_line(node)
@@ -860,6 +866,8 @@ class ResponseCard(CardItem):
         return out
 
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        if not self._style.interactive:
+            return y
         # avoid a second Retry next to the one in the error box
         has_primary_retry = any(b.action == "retry" for b in st.buttons)
         actions = [a for a in self._actions_for(node) if not (a[0] == "retry" and has_primary_retry)]

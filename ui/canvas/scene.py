@@ -33,6 +33,7 @@ class CanvasScene(QGraphicsScene):
         self._edges: dict[tuple[str, str, str], EdgeItem] = {}
         self._edges_by_node: dict[str, set[tuple[str, str, str]]] = {}
         self._press_positions: dict[str, QPointF] = {}
+        self.draw_grid = True  # off for PNG exports
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
 
@@ -193,6 +194,8 @@ class CanvasScene(QGraphicsScene):
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         theme = self._style.theme
         painter.fillRect(rect, QColor(theme.canvas))
+        if not self.draw_grid:
+            return
         scale = painter.worldTransform().m11()
         step = C.GRID_STEP
         while step * scale < 14:  # keep the grid from turning into a solid fill when zoomed out

@@ -26,6 +26,7 @@ class CardStyle:
     provider_color: Callable[[str], str] = lambda provider: "#9CA3AF"
     provider_display: Callable[[str], str] = lambda provider: provider.capitalize() or "The provider"
     renderer: RenderBridge = field(default_factory=lambda: RenderBridge("light"))
+    interactive: bool = True  # False: no buttons (PNG export)
     body_font: QFont = field(init=False)
     small_font: QFont = field(init=False)
     small_bold_font: QFont = field(init=False)

@@ -1069,6 +1069,12 @@ class SqliteRepository:
         totals["nodes"] = int(row[6])
         return totals
 
+    def check_integrity(self) -> list[str]:
+        """SQLite's `PRAGMA quick_check`: [] when the file is sound, else the problems it lists."""
+        with self._read() as conn:
+            rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check")]
+        return [] if rows == ["ok"] else rows
+
     def close(self) -> None:
         """Close every pooled connection (the last one checkpoints the WAL)."""
         self._engine.dispose()

@@ -69,6 +69,8 @@ def make_engine(db_path: Path) -> Engine:
     engine = create_engine(
         URL.create("sqlite", database=str(db_path)),
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        # Errors must never carry the bound values (answer text, prompts) into logs and messages.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
@@ -474,15 +476,27 @@ def search_fts(conn: Connection, match: str, limit: int) -> list[SearchHit]:
 @contextmanager
 def translate_errors(db_path: Path) -> Iterator[None]:
     """Turn SQLite's 'malformed' errors into a CorruptStoreError naming the file, and a write lock
-    held by another process for longer than the busy timeout into a StoreError."""
+    held by another process for longer than the busy timeout, a full disk, a read-only file or an I/O
+    error into a StoreError that says what to do."""
     try:
         yield
     except DBAPIError as exc:
         if is_corruption(exc):
             raise _corrupt(db_path, str(exc.orig)) from exc
-        if isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig):
-            raise StoreError(
-                f"{db_path} is locked: another program has been writing to it for more than "
-                f"{BUSY_TIMEOUT_MS // 1000} s ({exc.orig})"
-            ) from exc
+        if isinstance(exc.orig, sqlite3.OperationalError):
+            detail = str(exc.orig)
+            if "locked" in detail:
+                raise StoreError(
+                    f"{db_path} is locked: another program has been writing to it for more than "
+                    f"{BUSY_TIMEOUT_MS // 1000} s ({detail})"
+                ) from exc
+            if "disk is full" in detail:
+                raise StoreError(f"cannot write {db_path}: the disk is full ({detail}); free some space") from exc
+            if "readonly" in detail or "read-only" in detail:
+                raise StoreError(
+                    f"cannot write {db_path}: the file or its folder is read-only ({detail}); check its "
+                    "permissions, or use another data dir"
+                ) from exc
+            if "disk i/o error" in detail.lower():
+                raise StoreError(f"cannot write {db_path}: disk I/O error ({detail}); check the disk") from exc
         raise

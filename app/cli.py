@@ -74,7 +74,10 @@ def _ts(t: float) -> str:
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--data-dir", help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
+    # SUPPRESS: a subcommand's own (absent) --data-dir must not reset one given before the subcommand
+    # (`triptych --data-dir DIR sessions`); argparse would otherwise overwrite it with the default.
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
 
     p = _Parser(prog="triptych", description="Ask several models the same question, side by side.",
                 parents=[common])
@@ -686,10 +689,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "gui":
             from ui.app import main as gui_main
 
-            if args.data_dir:
-                os.environ["TRIPTYCH_HOME"] = args.data_dir
+            data_dir = getattr(args, "data_dir", None)
+            if data_dir:
+                os.environ["TRIPTYCH_HOME"] = data_dir
             return int(gui_main([sys.argv[0]]) or 0)
-        ctx = Ctx(args.data_dir)
+        ctx = Ctx(getattr(args, "data_dir", None))
         try:
             return COMMANDS[command](ctx, args)
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,19 +73,82 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text: {exc}") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message already carries "(at line N, column M)".
-        raise ConfigError(f"{path}: {exc}") from exc
+    return _TomlFile.read(path).data
+
+
+_LINE_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_KEY_LINE = re.compile(r"""^\s*((?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+")
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'""", dotted)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+@dataclass(slots=True)
+class _TomlFile:
+    """A parsed TOML file that can say on which line a key is, for error messages."""
+
+    path: Path
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> _TomlFile:
+        if not path.exists():
+            return cls(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"{path}, line {line}: not UTF-8 text ({exc.reason}); save the file as UTF-8") from exc
+        try:
+            return cls(path, text, tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            match = _LINE_AT.search(str(exc))
+            what = _LINE_AT.sub("", str(exc)).strip()
+            if match is None:
+                raise ConfigError(f"{path}: {what}") from exc
+            number = int(match.group(1))
+            lines = text.splitlines()
+            shown = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            shown = _SECRETISH.sub(r"\1…", shown)[:100]
+            key = _KEY_LINE.match(shown)
+            named = f" in {'.'.join(_key_parts(key.group(1)))}" if key else ""
+            raise ConfigError(
+                f"{path}, line {number}, column {match.group(2)}: invalid TOML{named}: {what}: {shown!r}"
+            ) from exc
+
+    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int | None:
+        """The line that sets `table.key` (or opens/sets `table` when the key is not found)."""
+        current: tuple[str, ...] = ()
+        fallback: int | None = None
+        for number, raw in enumerate(self.text.splitlines(), 1):
+            line = raw.strip()
+            if line.startswith("["):
+                current = _key_parts(line.strip("[] \t").split("]")[0])
+                if current == table and fallback is None:
+                    fallback = number
+                continue
+            match = _KEY_LINE.match(line)
+            if match is None:
+                continue
+            path = current + _key_parts(match.group(1))
+            if key is not None and path == (*table, key):
+                return number
+            if fallback is None and path and (path == table[: len(path)] or path[: len(table)] == table):
+                fallback = number
+        return fallback
+
+    def error(self, table: tuple[str, ...], key: str | None, problem: str) -> ConfigError:
+        """A ConfigError naming the file, the line and the key: `path, line N: a.b must be ...`."""
+        number = self.line_of(table, key)
+        where = f"{self.path}, line {number}" if number else str(self.path)
+        name = ".".join((*table, key) if key else table)
+        return ConfigError(f"{where}: {name} {problem}")
 
 
 def _keyring_enabled() -> bool:
@@ -252,22 +316,47 @@ def _positive_float(value: Any, where: str) -> float:
     return float(value)
 
 
+def _is_http_url(value: object) -> bool:
+    return isinstance(value, str) and re.match(r"https?://[^/\s]+", value) is not None
+
+
+def _provider_table(file: _TomlFile, table: tuple[str, ...], value: object) -> dict[str, Any]:
+    """Check the common keys of a provider table (base_url, key_env, headers, api, protocol)."""
+    if not isinstance(value, dict):
+        raise file.error(table, None, f"must be a table (like [{'.'.join(table)}]), got {value!r}")
+    if "base_url" in value and not _is_http_url(value["base_url"]):
+        raise file.error(table, "base_url", f"must be an http(s) URL, got {value['base_url']!r}")
+    if "key_env" in value and not (isinstance(value["key_env"], str) and value["key_env"].strip()):
+        raise file.error(table, "key_env", f"must be the name of an environment variable, got {value['key_env']!r}")
+    headers = value.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise file.error(table, "headers", "must be a table of strings, like headers = { \"X-Title\" = \"Triptych\" }")
+    for name in ("api", "protocol", "display", "color"):
+        if name in value and not isinstance(value[name], str):
+            raise file.error(table, name, f"must be a string, got {value[name]!r}")
+    return value
+
+
 def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
-    """Read config.toml, providers.toml, keys and base-URL variables. Raises ConfigError."""
+    """Read config.toml, providers.toml, keys and base-URL variables. Raises ConfigError naming the
+    file, the line and the key (or the environment variable) at fault."""
     root = resolve_data_dir(data_dir)
-    config = _read_toml(root / "config.toml")
-    custom = _read_toml(root / "providers.toml")
+    config_file = _TomlFile.read(root / "config.toml")
+    custom_file = _TomlFile.read(root / "providers.toml")
+    config, custom = config_file.data, custom_file.data
     settings = Settings(data_dir=root, config=config)
 
     net = config.get("network", {})
     if not isinstance(net, dict):
-        raise ConfigError(f"{root / 'config.toml'}: [network] must be a table")
-    if "idle_timeout" in net:
-        settings.idle_timeout = _positive_float(net["idle_timeout"], f"{root / 'config.toml'}: network.idle_timeout")
-    if "connect_timeout" in net:
-        settings.connect_timeout = _positive_float(
-            net["connect_timeout"], f"{root / 'config.toml'}: network.connect_timeout"
-        )
+        raise config_file.error(("network",), None, "must be a table ([network])")
+    for name in ("idle_timeout", "connect_timeout"):
+        if name in net:
+            value = net[name]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise config_file.error(("network",), name, f"must be a positive number of seconds, got {value!r}")
+            setattr(settings, name, float(value))
+    if not isinstance(config.get("ui", {}), dict):
+        raise config_file.error(("ui",), None, "must be a table ([ui])")
     env_idle = os.environ.get("TRIPTYCH_IDLE_TIMEOUT")
     if env_idle:
         try:
@@ -277,20 +366,28 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
 
     overrides = config.get("providers", {})
     if not isinstance(overrides, dict):
-        raise ConfigError(f"{root / 'config.toml'}: [providers] must be a table")
+        raise config_file.error(("providers",), None, "must be a table ([providers.NAME] tables)")
 
     for bp in BUILTIN_PROVIDERS.values():
-        over = overrides.get(bp.id, {}) if isinstance(overrides.get(bp.id, {}), dict) else {}
-        custom_over = custom.get(bp.id, {}) if isinstance(custom.get(bp.id), dict) else {}
-        over = {**over, **custom_over}
+        over = dict(_provider_table(config_file, ("providers", bp.id), overrides[bp.id])) if bp.id in overrides else {}
+        if bp.id in custom:
+            over.update(_provider_table(custom_file, (bp.id,), custom[bp.id]))
         protocol = bp.protocol
         if bp.id == "openai":
             api = os.environ.get("TRIPTYCH_OPENAI_API") or over.get("api")
             if api == "chat":
                 protocol = "chat"
             elif api not in (None, "", "responses"):
-                raise ConfigError(f"TRIPTYCH_OPENAI_API / providers.openai.api must be 'chat' or 'responses', got {api!r}")
-        base = os.environ.get(bp.base_env) or over.get("base_url") or bp.base_url
+                problem = f"must be 'chat' or 'responses', got {api!r}"
+                if os.environ.get("TRIPTYCH_OPENAI_API"):
+                    raise ConfigError(f"TRIPTYCH_OPENAI_API {problem}")
+                if "api" in over and isinstance(custom.get("openai"), dict) and "api" in custom["openai"]:
+                    raise custom_file.error(("openai",), "api", problem)
+                raise config_file.error(("providers", "openai"), "api", problem)
+        env_base = os.environ.get(bp.base_env, "").strip()
+        if env_base and not _is_http_url(env_base):
+            raise ConfigError(f"{bp.base_env} must be an http(s) URL, got {env_base!r}")
+        base = env_base or over.get("base_url") or bp.base_url
         key_env = str(over.get("key_env") or bp.key_env or "") or None
         key, source = _find_key(bp.id, key_env)
         settings.providers[bp.id] = ProviderConfig(
@@ -308,7 +405,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         settings.display_names[bp.id] = bp.display
         settings.colors[bp.id] = bp.color
 
-    _load_custom_providers(settings, custom, root / "providers.toml")
+    _load_custom_providers(settings, custom_file)
     return settings
 
 
@@ -323,28 +420,26 @@ def _find_key(provider_id: str, key_env: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
-def _load_custom_providers(settings: Settings, custom: dict[str, Any], path: Path) -> None:
+def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
     """User-defined endpoints: `[name]` tables with base_url, protocol (chat|responses|anthropic), key_env."""
-    for name, table in custom.items():
+    for name, table in file.data.items():
         if name in BUILTIN_PROVIDERS:
             continue  # an override of a built-in, handled above
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{name}] must be a table with base_url and protocol")
+            raise file.error((name,), None, "must be a table ([NAME] with base_url and protocol)")
         pid = name.strip().lower()
         if not pid or ":" in pid:
-            raise ConfigError(f"{path}: provider name {name!r} must be non-empty and have no ':'")
+            raise file.error((name,), None, "is not a usable provider name: it must be non-empty and have no ':'")
         base = table.get("base_url")
-        if not isinstance(base, str) or not base.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}: {name}.base_url must be an http(s) URL, got {base!r}")
+        if not _is_http_url(base):
+            raise file.error((name,), "base_url", f"must be an http(s) URL, got {base!r}")
+        _provider_table(file, (name,), table)
         protocol = table.get("protocol", "chat")
         if protocol not in ("chat", "responses", "anthropic"):
-            raise ConfigError(f"{path}: {name}.protocol must be chat, responses or anthropic, got {protocol!r}")
+            raise file.error((name,), "protocol", f"must be chat, responses or anthropic, got {protocol!r}")
         key_env = table.get("key_env")
-        if key_env is not None and not isinstance(key_env, str):
-            raise ConfigError(f"{path}: {name}.key_env must be a string (an environment variable name)")
         headers = table.get("headers", {})
-        if not isinstance(headers, dict):
-            raise ConfigError(f"{path}: {name}.headers must be a table of strings")
+        assert isinstance(base, str)
         key, source = _find_key(pid, key_env)
         local = bool(table.get("local", key_env is None))
         settings.providers[pid] = ProviderConfig(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.logs import register_secret
 from app.providers.base import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,7 @@ class Settings:
 
     def set_key(self, provider_id: str, key: str | None) -> None:
         keyring_set(provider_id, key)
+        register_secret(key)
         cfg = self.providers.get(provider_id)
         if cfg is not None:
             env_key = os.environ.get(cfg.key_env) if cfg.key_env else None
@@ -412,10 +414,12 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
 def _find_key(provider_id: str, key_env: str | None) -> tuple[str | None, str]:
     key = keyring_get(provider_id)
     if key:
+        register_secret(key)
         return key, "keyring"
     if key_env:
         env = os.environ.get(key_env, "").strip()
         if env:
+            register_secret(env)
             return env, "env"
     return None, ""
 

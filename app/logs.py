@@ -11,6 +11,16 @@ from pathlib import Path
 _KEY_RE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}|x-api-key[\"':\s=]+[A-Za-z0-9_\-]{8,})")
 
 
+_REGISTERED: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """Mask this value in every log record from now on (app.config registers every key it loads, so
+    a handler installed without an explicit key list still masks keys that do not look like `sk-…`)."""
+    if secret and len(secret) >= 6:
+        _REGISTERED.add(secret)
+
+
 class RedactKeys(logging.Filter):
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
@@ -18,9 +28,15 @@ class RedactKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
+        if record.exc_info and not record.exc_text:  # tracebacks are text too: mask them as well
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         clean = _KEY_RE.sub("[redacted]", msg)
-        for s in self.secrets:
+        for s in [*self.secrets, *_REGISTERED]:
             clean = clean.replace(s, "[redacted]")
+            if record.exc_text and s in record.exc_text:
+                record.exc_text = record.exc_text.replace(s, "[redacted]")
+        if record.exc_text:
+            record.exc_text = _KEY_RE.sub("[redacted]", record.exc_text)
         if clean != msg:
             record.msg, record.args = clean, None
         return True

@@ -255,6 +255,13 @@ class Settings:
         where = f"set {env}" if env else "add a key in providers.toml (key_env)"
         return f"{where} or add the key in Settings → Providers"
 
+    def base_url_hint(self, provider_id: str) -> str:
+        """Where this provider's base URL is set, in a few words (for error advice)."""
+        bp = BUILTIN_PROVIDERS.get(provider_id)
+        if bp is not None:
+            return f"{bp.base_env} or Settings → Providers"
+        return f"{provider_id}.base_url in {self.data_dir / 'providers.toml'}"
+
     def set_key(self, provider_id: str, key: str | None) -> None:
         keyring_set(provider_id, key)
         register_secret(key)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -75,6 +76,7 @@ class Run:
     last_persist: float = 0.0
     flush_handle: asyncio.TimerHandle | None = None
     first_token_at: float | None = None
+    retries: int = 0  # retries made before the first token
 
     def __repr__(self) -> str:
         return f"<Run {self.node.model} {self.node.status.value}>"
@@ -114,6 +116,94 @@ class EngineError(ValueError):
 
 def _now_dt() -> datetime:
     return datetime.now(UTC)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` with every unpaired UTF-16 surrogate (from undecodable input read with
+    `surrogateescape`, or a JSON `\\ud800` escape) replaced by U+FFFD, and adjacent surrogate pairs
+    joined into the character they encode. Such strings cannot be encoded as UTF-8: SQLite and httpx
+    would raise on them."""
+    if text.isascii() or _SURROGATES.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def sendable(text: str) -> str:
+    """What may go to a provider: `clean_text` without NUL characters (providers reject them)."""
+    return clean_text(text).replace("\x00", "")
+
+
+_CONTEXT_WORDS = ("context length", "context_length", "context window", "prompt is too long",
+                  "maximum context", "too many tokens", "too long")
+_CREDIT_WORDS = ("credit", "balance", "quota", "billing", "payment")
+
+
+def advise(error: ErrorInfo, provider_id: str, settings: Settings, *, has_text: bool = False,
+           retries: int = 0) -> str:
+    """The error's message followed by what the user can do about it, in one line: what happened,
+    then " — " and the next step (the key variable, the base URL setting, Retry, ...)."""
+    name = settings.display_names.get(provider_id, provider_id)
+    base = settings.base_url_hint(provider_id)
+    low = error.message.lower()
+    kind, status = error.kind, error.status
+    tip = ""
+    if kind == "auth":
+        tip = f"check the key: {settings.key_hint(provider_id)}"
+        if status == 403:
+            tip = f"the key may not have access to this model (or from this region); {tip}"
+    elif kind == "rate_limit":
+        tip = f"{name} is rate-limiting this key: wait a minute, then Retry"
+    elif kind == "overloaded":
+        tip = f"{name} is overloaded: Retry in a moment, or re-run on another model"
+    elif kind == "server":
+        if status in (502, 503, 504):
+            tip = f"{name} (or a proxy in between) is unavailable right now: Retry later"
+        else:
+            tip = f"{name} had an internal error: Retry later"
+    elif kind == "bad_request":
+        if status == 402 or any(w in low for w in _CREDIT_WORDS):
+            tip = f"the {name} account is out of credit: add credit on {name}'s billing page, then Retry"
+        elif status == 404 or "not found" in low or "does not exist" in low:
+            tip = (f"check the model id (`triptych models {provider_id} --refresh` lists what the key can use) "
+                   f"and the base URL ({base})")
+        elif any(w in low for w in _CONTEXT_WORDS):
+            tip = "the conversation is longer than the model's context window: shorten the prompt or continue " \
+                  "from fewer cards"
+        elif "base url" in low:
+            tip = f"fix the base URL ({base})"
+        else:
+            tip = "the provider rejected the request: check the parameters (`triptych ask --dry-run` shows " \
+                  "what would be sent)"
+    elif kind == "network":
+        if "connection refused" in low:
+            tip = f"is the server running? Check the base URL ({base})"
+        elif "resolve host" in low:
+            tip = f"check the host name in the base URL ({base}) and your internet connection"
+        elif "tls" in low or "ssl" in low:
+            tip = f"the server may not speak HTTPS at this address: check the base URL's scheme ({base})"
+        else:
+            tip = f"check your internet connection and the base URL ({base}), then Retry"
+    elif kind == "timeout":
+        if low.startswith("no connection"):
+            tip = f"check your network, proxy or firewall, and the base URL ({base})"
+        elif low.startswith(("no data", "no response")):
+            tip = (f"{name} stopped sending: Retry (the limit is TRIPTYCH_IDLE_TIMEOUT or network.idle_timeout "
+                   "in config.toml)")
+        else:
+            tip = "Retry"
+    elif kind == "bad_stream":
+        if "html page" in low or "invalid json" in low or "json document" in low:
+            tip = f"a proxy or a wrong base URL may be in between: check {base}"
+        elif has_text:
+            tip = "the text so far is kept: Retry for a full answer"
+        else:
+            tip = "Retry"
+    if tip and retries:
+        tip += f" (already retried {retries}×)"
+    return f"{error.message} — {tip}" if tip else error.message
 
 
 class Engine:
@@ -300,8 +390,13 @@ class Engine:
         mode: SendMode = SendMode.LANES,
         system: str | None = None,
     ) -> AskResult:
-        """Create the prompt card(s) and one response card per target, and start streaming."""
-        if not text or not text.strip():
+        """Create the prompt card(s) and one response card per target, and start streaming.
+
+        The prompt is stored and sent as `sendable(text)`: unpaired surrogates become U+FFFD and NUL
+        characters are removed, so what the card shows is what the models received."""
+        text = sendable(text or "")
+        system = sendable(system) if system is not None else None
+        if not text.strip():
             raise EngineError("the prompt is empty: type a question first")
         graph = self.repo.load_graph(session_id)
         plan = self._targets_for(graph, text, targets, parents, mode)
@@ -495,10 +590,11 @@ class Engine:
                 raise _Fail("auth", f"No API key for {ref.provider}: {self.settings.key_hint(ref.provider)}.")
             provider = self._factory(cfg, self.client)
             info = self.catalog.info(str(ref))
+            system = sendable(run.context.system) if run.context.system is not None else None
             request = ProviderRequest(
                 model=ref.model,
-                messages=run.context.messages,
-                params=Params(**{**run.params.to_dict(), "system": run.context.system}),
+                messages=[replace(m, content=sendable(m.content)) for m in run.context.messages],
+                params=Params(**{**run.params.to_dict(), "system": system}),
                 accepts=info.accepts,
             )
             lock = self._local_locks.setdefault(cfg.id, asyncio.Semaphore(1)) if cfg.local else None
@@ -517,11 +613,11 @@ class Engine:
                             self._notify(node, "status")
                             self._persist(run)
                         if isinstance(ev, TextDelta):
-                            node.text += ev.text
+                            node.text += clean_text(ev.text)
                             self._set_phase(run, "streaming")
                             self._notify(node, "text")
                         else:
-                            node.reasoning += ev.text
+                            node.reasoning += clean_text(ev.text)
                             self._set_phase(run, "thinking")
                             self._notify(node, "reasoning")
                         self._schedule_persist(run)
@@ -540,8 +636,12 @@ class Engine:
                     elif isinstance(ev, StreamError):
                         node.status = NodeStatus.ERROR
                         node.finish = "error"
-                        node.error = ErrorInfo(ev.kind, ev.message, ev.status)
+                        error = ErrorInfo(ev.kind, clean_text(ev.message), ev.status)
+                        error.message = advise(error, ref.provider, self.settings, has_text=bool(node.text),
+                                               retries=run.retries)
+                        node.error = error
                     elif isinstance(ev, Retrying):
+                        run.retries = ev.attempt
                         node.meta["retry"] = {
                             "attempt": ev.attempt,
                             "max": ev.max_retries,
@@ -559,7 +659,9 @@ class Engine:
                 # The provider contract promises a terminal event; never call a silent end a success.
                 node.status = NodeStatus.ERROR
                 node.finish = "error"
-                node.error = ErrorInfo("bad_stream", "connection closed mid-answer")
+                error = ErrorInfo("bad_stream", "connection closed mid-answer")
+                error.message = advise(error, ref.provider, self.settings, has_text=bool(node.text))
+                node.error = error
         except _Fail as fail:
             node.status = NodeStatus.ERROR
             node.finish = "error"

@@ -206,6 +206,14 @@ def advise(error: ErrorInfo, provider_id: str, settings: Settings, *, has_text: 
     return f"{error.message} — {tip}" if tip else error.message
 
 
+def store_error_text(exc: BaseException) -> str:
+    """A short, user-readable description of a failed store write (never the SQL or its parameters,
+    which would carry the answer text into logs and cards)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if isinstance(orig, BaseException) else exc) or type(exc).__name__
+    return " ".join(text.split())[:200]
+
+
 class Engine:
     def __init__(
         self,
@@ -230,6 +238,8 @@ class Engine:
         self.runs: dict[str, Run] = {}
         self._local_locks: dict[str, asyncio.Semaphore] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self.unsaved: dict[str, Node] = {}  # ended nodes whose final write failed (disk full, locked)
+        self._save_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Engine running={len(self.runs)}>"
@@ -264,6 +274,12 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat_task
             self._heartbeat_task = None
+        if self._save_task is not None:
+            self._save_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._save_task
+            self._save_task = None
+        self._retry_unsaved()  # one last attempt
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -571,11 +587,58 @@ class Engine:
             node.owner.heartbeat = time.time()
         try:
             self.repo.update_stream(node)
-            node.meta.pop("persist_error", None)
         except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
-            log.error("could not save %s: %s", node.id, exc)
-            node.meta["persist_error"] = f"not saved yet: {exc}"
+            if "persist_error" not in node.meta:  # log the first failure, not every 250 ms
+                log.error("could not save %s (still streaming, kept in memory): %s", node.id, store_error_text(exc))
+            node.meta["persist_error"] = f"not saved yet: {store_error_text(exc)}"
             self._notify(node, "status")
+            return
+        if node.meta.pop("persist_error", None) is not None:
+            log.info("saving %s works again", node.id)
+            self._notify(node, "status")
+
+    def _save_final(self, node: Node) -> bool:
+        """Write an ended node; on failure keep it in `unsaved` (retried with backoff) and say so on the
+        card (`meta["persist_error"]`). The stored meta never carries a stale "not saved" note."""
+        problem = node.meta.pop("persist_error", None)
+        try:
+            self.repo.update_node(node)
+        except Exception as exc:
+            if problem is None:
+                log.error("could not save the final state of %s: %s", node.id, store_error_text(exc))
+            node.meta["persist_error"] = f"not saved: {store_error_text(exc)} (retrying)"
+            self.unsaved[node.id] = node
+            return False
+        if self.unsaved.pop(node.id, None) is not None:
+            log.info("saved %s after %s", node.id, problem)
+        return True
+
+    def _retry_unsaved(self) -> None:
+        for node in list(self.unsaved.values()):
+            if self._save_final(node):
+                self._notify(node, "status")
+
+    async def _retry_saves(self) -> None:
+        delay = 0.25
+        while self.unsaved:
+            await asyncio.sleep(delay)
+            self._retry_unsaved()
+            delay = min(delay * 2, 5.0)
+
+    async def flush_saves(self, within: float) -> list[Node]:
+        """Retry failed final writes for up to `within` seconds (backing off); returns the nodes that
+        are still not saved (their text is only in memory)."""
+        deadline = time.monotonic() + within
+        delay = 0.1
+        self._retry_unsaved()
+        for _ in range(50):
+            left = deadline - time.monotonic()
+            if not self.unsaved or left <= 0:
+                break
+            await asyncio.sleep(min(delay, left))
+            self._retry_unsaved()
+            delay = min(delay * 2, 2.0)
+        return list(self.unsaved.values())
 
     async def _stream(self, run: Run) -> None:
         node = run.node
@@ -695,12 +758,9 @@ class Engine:
             if gen_s > 0:
                 node.meta["tokens_per_s"] = round(node.usage.output / gen_s, 1)
         node.owner = None
-        try:
-            self.repo.update_node(node)
-            node.meta.pop("persist_error", None)
-        except Exception as exc:
-            log.error("could not save the final state of %s: %s", node.id, exc)
-            node.meta["persist_error"] = f"not saved: {exc}"
+        if not self._save_final(node) and (self._save_task is None or self._save_task.done()):
+            with contextlib.suppress(RuntimeError):  # no running loop: aclose() makes the last attempt
+                self._save_task = asyncio.get_running_loop().create_task(self._retry_saves(), name="retry saves")
         self.runs.pop(node.id, None)
         self._notify(node, "status")
 

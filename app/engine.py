@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -77,6 +78,8 @@ class Run:
     flush_handle: asyncio.TimerHandle | None = None
     first_token_at: float | None = None
     retries: int = 0  # retries made before the first token
+    request_id: str | None = None
+    http_status: int | None = None
 
     def __repr__(self) -> str:
         return f"<Run {self.node.model} {self.node.status.value}>"
@@ -414,6 +417,8 @@ class Engine:
         system = sendable(system) if system is not None else None
         if not text.strip():
             raise EngineError("the prompt is empty: type a question first")
+        if os.environ.get("TRIPTYCH_LOG_PROMPTS", "").strip() in ("1", "true", "yes"):
+            log.info("prompt (TRIPTYCH_LOG_PROMPTS is set): %r", text[:2000])
         graph = self.repo.load_graph(session_id)
         plan = self._targets_for(graph, text, targets, parents, mode)
         for _, tgts in plan:
@@ -705,6 +710,8 @@ class Engine:
                         node.error = error
                     elif isinstance(ev, Retrying):
                         run.retries = ev.attempt
+                        log.info("%s %s: %s (HTTP %s); retry %d of %d in %.1f s", node.id, node.model, ev.error.kind,
+                                 ev.error.status, ev.attempt, ev.max_retries, ev.delay)
                         node.meta["retry"] = {
                             "attempt": ev.attempt,
                             "max": ev.max_retries,
@@ -715,9 +722,11 @@ class Engine:
                         t0 = time.monotonic() + ev.delay
                         self._notify(node, "retry")
                     elif isinstance(ev, ResponseMeta):
+                        run.request_id, run.http_status = ev.request_id, ev.status
                         if ev.request_id:
                             node.meta["request_id"] = ev.request_id
-                            log.info("%s request-id %s status %s", node.model, ev.request_id, ev.status)
+                        log.info("%s %s: HTTP %s request-id %s after %d ms", node.id, node.model, ev.status,
+                                 ev.request_id or "(none)", round((time.monotonic() - t0) * 1000))
             if node.status in (NodeStatus.PENDING, NodeStatus.STREAMING):
                 # The provider contract promises a terminal event; never call a silent end a success.
                 node.status = NodeStatus.ERROR
@@ -758,6 +767,12 @@ class Engine:
             if gen_s > 0:
                 node.meta["tokens_per_s"] = round(node.usage.output / gen_s, 1)
         node.owner = None
+        err = node.error
+        log.info("%s %s: %s finish=%s error=%s HTTP %s request-id %s ttft_ms=%s duration_ms=%s in=%s out=%s "
+                 "retries=%d chars=%d", node.id, node.model, node.status.value, node.finish,
+                 err.kind if err else None, err.status if err and err.status else run.http_status,
+                 run.request_id or "(none)", node.timing.ttft_ms, node.timing.duration_ms, node.usage.input,
+                 node.usage.output, run.retries, len(node.text))
         if not self._save_final(node) and (self._save_task is None or self._save_task.done()):
             with contextlib.suppress(RuntimeError):  # no running loop: aclose() makes the last attempt
                 self._save_task = asyncio.get_running_loop().create_task(self._retry_saves(), name="retry saves")

@@ -98,16 +98,22 @@ async def _shoot(out: Path) -> None:
     await _settle(window)
     _save(window, out / "screenshot-light.png")
 
-    # 2. the same in dark
+    # 2. dark, continuing Claude's lane, with the context lens open on the draft
     window.set_theme_mode("dark")
+    window.controller.continue_lane(claude)
+    window.composer.set_text(FOLLOW_UP)
+    window.composer.lens_button.setChecked(True)
+    window.canvas_split.setSizes([1000, 380])
+    window.view.fit_rect(window.scene.cards_bounds(ids), max_zoom=1.0)
+    window.refresh_lens()
     await _settle(window)
     _save(window, out / "screenshot-dark.png")
+    window.composer.lens_button.setChecked(False)
     window.set_theme_mode("light")
     window.composer.clear()
 
     # 3. a branched session: a lane follow-up, a shared follow-up, a synthesis; zoomed out + minimap
     window.scene.card(claude).set_reasoning_open(False)
-    window.controller.continue_lane(claude)
     await _fanout(window, FOLLOW_UP, SendMode.LANES)
     deepseek = next(i for i in answers if graph().nodes[i].model.startswith("deepseek"))
     window.controller.use_as_shared_context(deepseek)
@@ -118,6 +124,7 @@ async def _shoot(out: Path) -> None:
     await _wait(lambda: not graph().nodes[synth].status.is_live)
     window.scene.clearSelection()
     window.composer.set_models(services.catalog.default_models(services.settings))
+    window.controller.tidy_up()  # Edit → Tidy up layout: lanes in columns
     window.view.fit_all()
     await _settle(window)
     _save(window, out / "screenshot-branched.png")

@@ -67,8 +67,11 @@ class ContextLensPanel(QFrame):
             if len(content) <= PREVIEW_CHARS
             else content[:PREVIEW_CHARS] + f"… ({len(content):,} chars)"
         )
-        body = html.escape(text).replace("\n", "<br>")
-        return f"<p style='margin:6px 0 0 0'><b>{who}</b></p><p style='margin:0 0 0 10px'>{body}</p>"
+        body = html.escape(text)
+        return (
+            f"<p style='margin:8px 0 0 0'><b>{who}</b></p>"
+            f"<p style='margin:0 0 0 10px;white-space:pre-wrap'>{body}</p>"
+        )
 
     def text(self) -> str:
         return self.browser.toPlainText()

@@ -208,6 +208,10 @@ QPushButton#SendButton {{ background: {t.accent}; color: {t.accent_text}; border
 QPushButton#SendButton:disabled {{ background: {t.border}; color: {t.muted}; }}
 QLabel#Muted {{ color: {t.muted}; }}
 QFrame#ParentsBar {{ background: {t.alt_base}; border: 1px solid {t.border}; border-radius: 8px; }}
+QFrame#ParentsBar QPushButton {{ border: 1px solid {t.border}; border-radius: 6px; padding: 3px 10px;
+    background: {t.button_bg}; }}
+QFrame#ParentsBar QPushButton:checked {{ background: {t.accent}; color: {t.accent_text}; border-color: {t.accent}; }}
+QToolButton:checked {{ background: {t.button_hover}; border: 1px solid {t.accent}; border-radius: 4px; }}
 QFrame#LensPanel {{ background: {t.alt_base}; border-left: 1px solid {t.border}; }}
 """
 

@@ -126,9 +126,18 @@ async def test_undo_redo_move_and_delete(app_env, fake_server):
         assert len(window.scene.edge_keys()) == edges_before
         window.undo_stack.redo()
         assert window.scene.card(node_id) is None
-        # streamed tokens never became undo commands: send, move, delete only
+        # collapse a card to its header (persisted), and back with undo
+        other = _answers(window)[0]
+        tall = other.card_height
+        window.controller.toggle_collapse([other.node_id])
+        assert other.card_height < 120 < tall and services.repo.get_node(other.node_id).collapsed
+        window.undo_stack.undo()
+        assert other.card_height == tall and not services.repo.get_node(other.node_id).collapsed
+        window.undo_stack.redo()
+        window.undo_stack.undo()
+        # streamed tokens never became undo commands: send, move, delete, collapse only
         texts = [window.undo_stack.text(i) for i in range(window.undo_stack.count())]
-        assert texts == ["Send", "Move card", "Delete card"]
+        assert texts == ["Send", "Move card", "Delete card", "Collapse"]
 
 
 async def test_restart_restores_cards_positions_viewport(app_env, fake_server):

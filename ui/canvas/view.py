@@ -110,8 +110,12 @@ class CanvasView(QGraphicsView):
             return
         rect = rect.adjusted(-40, -40, 40, 40)
         vp = self.viewport().rect()
-        zoom = min(vp.width() / rect.width(), vp.height() / rect.height(), max_zoom)
-        self.set_viewport(rect.center().x(), rect.center().y(), zoom)
+        # keep a strip at the bottom free for the minimap, so no card hides under it
+        reserved = self.minimap.height() + 16 if self.minimap.isVisible() else 0
+        height = max(vp.height() - reserved, vp.height() / 2)
+        zoom = min(vp.width() / rect.width(), height / rect.height(), max_zoom)
+        shift = (vp.height() - height) / 2 / zoom  # centre the content in the free area
+        self.set_viewport(rect.center().x(), rect.center().y() + shift, zoom)
 
     def fit_all(self) -> None:
         scene = self.scene()

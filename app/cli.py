@@ -23,7 +23,17 @@ from app import __version__
 from app.catalog import Catalog, load_catalog
 from app.config import ConfigError, Settings, keyring_backend_name, load_settings
 from app.domain import Graph, ModelRef, Node, NodeKind, NodeStatus, Params, SendMode, Session
-from app.engine import Engine, EngineError, PlannedCall, Run, Target, make_client, tokens_per_second
+from app.engine import (
+    Engine,
+    EngineError,
+    PlannedCall,
+    Run,
+    Target,
+    clean_text,
+    make_client,
+    sendable,
+    tokens_per_second,
+)
 from app.logs import setup_logging
 from app.repository import Repository, StoreError
 
@@ -177,13 +187,27 @@ class Ctx:
 
 
 def _read_prompt(words: list[str]) -> str:
+    """The prompt from the arguments or standard input ('-'), as it will be stored and sent: bytes that
+    are not UTF-8 become U+FFFD (shown as �), NUL characters are removed; a note on stderr says so."""
     if words == ["-"]:
-        text = sys.stdin.read()
+        buffer = getattr(sys.stdin, "buffer", None)
+        raw = buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        text = raw.decode("utf-8", "surrogateescape")
     else:
-        text = " ".join(words)
-    if not text.strip():
+        text = " ".join(words)  # Python decodes argv with surrogateescape already
+    cleaned = sendable(text)
+    undecodable = sum(1 for ch in text if "\ud800" <= ch <= "\udfff") if clean_text(text) != text else 0
+    nul = text.count("\x00")
+    if undecodable or nul:
+        parts = []
+        if undecodable:
+            parts.append(f"{undecodable} character(s) that are not valid UTF-8 (sent and stored as �)")
+        if nul:
+            parts.append(f"{nul} NUL character(s) (removed)")
+        print(f"triptych: note: the prompt had {' and '.join(parts)}", file=sys.stderr)
+    if not cleaned.strip():
         raise UsageError("the prompt is empty: give it as an argument, or '-' to read standard input")
-    return text
+    return cleaned
 
 
 def _parse_models(refs: list[str]) -> list[str]:

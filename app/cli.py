@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-retries", type=int, default=2, help="retries before the first token (default 2)")
     a.add_argument("--dry-run", action="store_true", help="print each model's messages and estimates; send nothing")
     a.add_argument("--json", action="store_true", help="one JSON object per model per line, at the end")
+    a.add_argument("--force", action="store_true",
+                   help="send even when the request looks larger than a model's context window")
     a.add_argument("prompt", nargs="*", help="the prompt ('-' reads standard input)")
 
     s = sub.add_parser("sessions", parents=[common], help="list sessions")
@@ -287,22 +289,43 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
         if dropped:
             print(f"triptych: note: not sent to {t.model} (not accepted): {', '.join(dropped)}", file=sys.stderr)
 
+    repo: Any = ctx.repo if session_id else _NullRepo()
+    try:
+        calls = Engine(repo, ctx.settings, catalog=ctx.catalog).plan(
+            session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode, system=args.system)
+    except (EngineError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
     if args.dry_run:
-        repo: Any = ctx.repo if session_id else _NullRepo()
-        engine = Engine(repo, ctx.settings, catalog=ctx.catalog)
-        try:
-            calls = engine.plan(session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode,
-                                system=args.system)
-        except (EngineError, ValueError) as exc:
-            raise UsageError(str(exc)) from exc
         _print_plan(calls, args.json)
         return 0
+    _check_size(calls, args.force)
 
     if not session_id:
         title = " ".join(prompt.split())[:80] or "Untitled"
         session = ctx.repo.create_session(Session(title=title))
         session_id = session.id
     return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args))
+
+
+LARGE_REQUEST_TOKENS = 50_000  # warn above this estimate (cost, latency), or above half the window
+
+
+def _check_size(calls: list[PlannedCall], force: bool) -> None:
+    """Warn on stderr about a large request (token estimate vs the model's context window); refuse one
+    larger than the window (exit 2) unless --force."""
+    for c in calls:
+        n, window = c.input_tokens_est, c.context_window
+        if window and n > window:
+            if not force:
+                raise UsageError(
+                    f"the request to {c.model} is about {n:,} tokens (estimate), more than its context window "
+                    f"of {window:,} tokens: shorten the prompt, or pass --force to send it anyway")
+            print(f"triptych: warning: sending about {n:,} tokens (estimate) to {c.model}, more than its context "
+                  f"window of {window:,} (--force)", file=sys.stderr)
+        elif n >= LARGE_REQUEST_TOKENS or (window and n > window // 2):
+            share = f", {n * 100 // window}% of its {window:,}-token context window" if window else ""
+            print(f"triptych: warning: the request to {c.model} is about {n:,} tokens (estimate){share}; "
+                  f"estimated input cost {_money(c.cost_in_est_usd)}", file=sys.stderr)
 
 
 class _NullRepo:

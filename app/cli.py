@@ -687,6 +687,8 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     import httpx
     import sqlalchemy
 
+    from storage import CorruptStoreError, backup_corrupt
+
     print(f"triptych {__version__}  python {platform.python_version()}  {platform.system()} {platform.machine()}")
     print(f"httpx {httpx.__version__}  sqlalchemy {sqlalchemy.__version__}")
     try:
@@ -696,12 +698,34 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     except Exception:
         print("pyside6: not installed (the CLI works without it)")
     print(f"data dir: {ctx.settings.data_dir}")
-    ok = 0
+    status = 0
+    problems: list[str] = []
+    sessions = 0
     try:
-        totals = ctx.repo.list_sessions()
-        print(f"database: {ctx.settings.db_path} ok ({len(totals)} sessions)")
+        try:
+            repo = ctx.repo
+            problems = _integrity(repo)
+            sessions = len(repo.list_sessions())
+        except CorruptStoreError as exc:
+            problems = [str(exc)]
+        if problems and args.repair:
+            ctx.close()
+            moved = backup_corrupt(ctx.settings.db_path)
+            print(f"database: damaged; moved aside to {moved} (nothing deleted)")
+            sessions = len(ctx.repo.list_sessions())
+            problems = _integrity(ctx.repo)
+            print(f"database: started a fresh store at {ctx.settings.db_path}")
+        elif args.repair:
+            print("database: not damaged, nothing to repair")
+        if problems:
+            status = 1
+            print(f"database: {ctx.settings.db_path} PROBLEM: {'; '.join(problems[:3])}")
+            print("  run `triptych doctor --repair` to move it aside (kept as triptych.db.corrupt-TIME, nothing "
+                  "deleted) and start a fresh store")
+        else:
+            print(f"database: {ctx.settings.db_path} ok ({sessions} sessions, integrity ok)")
     except StoreError as exc:
-        ok = 1
+        status = 1
         print(f"database: PROBLEM: {exc}")
     print(f"keyring: {keyring_backend_name()}")
     for pid, cfg in ctx.settings.providers.items():

@@ -143,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("node_a")
     d.add_argument("node_b")
 
-    sub.add_parser("doctor", parents=[common], help="versions, data dir, DB health, keys, connectivity")
+    dr = sub.add_parser("doctor", parents=[common], help="versions, data dir, DB health, keys, connectivity")
+    dr.add_argument("--offline", action="store_true", help="skip the connectivity checks (GET each provider's models)")
+    dr.add_argument("--repair", action="store_true",
+                    help="if the database is damaged: move it aside (kept, renamed .corrupt-TIME) and start a fresh one")
     return p
 
 
@@ -173,6 +176,7 @@ class Ctx:
     def close(self) -> None:
         if self._repo is not None:
             self._repo.close()
+            self._repo = None
 
     def session_id(self, ref: str) -> str:
         sid = self.repo.resolve_session(ref)
@@ -375,6 +379,7 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
     printer = None if args.json else _StreamPrinter(sys.stdout)
     if printer is not None:
         engine.add_listener(printer.on_change)
+    engine.add_listener(_SaveWatcher().on_change)
     loop = asyncio.get_running_loop()
     interrupted = False
 
@@ -398,6 +403,7 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
         if printer is not None:
             printer.set_runs(result.runs, len(result.runs) > 1)
         await engine.wait(result.runs)
+        unsaved = await engine.flush_saves(2.0)
         if printer is not None:
             printer.finish()
     finally:
@@ -413,7 +419,31 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
     else:
         _print_summary(ctx, runs)
     sys.stdout.flush()
+    for node in unsaved:
+        print(f"triptych: error: the answer from {node.model} (node {node.id}) could not be saved: "
+              f"{node.meta.get('persist_error', 'store error')}. Its text is printed above; it is not in the "
+              f"store.", file=sys.stderr)
+    if unsaved:
+        return 1
     return 0 if all(r.node.status == NodeStatus.DONE for r in runs) else 1
+
+
+class _SaveWatcher:
+    """Says on stderr, once per card, when streamed text cannot be saved (disk full, locked store) and
+    when saving works again. The stream goes on in memory either way."""
+
+    def __init__(self) -> None:
+        self.failing: set[str] = set()
+
+    def on_change(self, node: Node, change: str) -> None:
+        problem = node.meta.get("persist_error")
+        if problem and node.id not in self.failing:
+            self.failing.add(node.id)
+            print(f"triptych: warning: {node.model}: {problem}; the answer goes on streaming and is kept in "
+                  "memory", file=sys.stderr)
+        elif not problem and node.id in self.failing:
+            self.failing.discard(node.id)
+            print(f"triptych: note: {node.model}: saving works again", file=sys.stderr)
 
 
 class _StreamPrinter:
@@ -682,6 +712,9 @@ def cmd_diff(ctx: Ctx, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- doctor
 def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
+    """What support needs, without secrets: versions, data dir, DB health, log file, keyring backend,
+    which providers have a key (yes/no, never the key) and, unless --offline, whether each configured
+    provider answers `GET {base}/models`. Exit 1 when the store or a provider with a key has a problem."""
     import platform
 
     import httpx
@@ -727,7 +760,10 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     except StoreError as exc:
         status = 1
         print(f"database: PROBLEM: {exc}")
+    log_path = ctx.settings.data_dir / "logs" / "triptych.log"
+    print(f"log: {log_path}" + ("" if log_path.exists() else " (not written yet)"))
     print(f"keyring: {keyring_backend_name()}")
+    print("providers:")
     for pid, cfg in ctx.settings.providers.items():
         if cfg.local:
             key = "no key needed"
@@ -735,7 +771,65 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
             src = ctx.settings.key_sources.get(pid) or ""
             key = f"key: yes ({src})" if cfg.api_key else f"key: no ({cfg.key_env or 'key_env not set'})"
         print(f"  {pid:11} {cfg.protocol:9} {cfg.base_url}  {key}")
-    return ok
+    if not args.offline:
+        print("connectivity (GET each provider's models list):")
+        for pid, line, bad in asyncio.run(_connectivity(ctx)):
+            print(f"  {pid:11} {line}")
+            if bad:
+                status = 1
+    return status
+
+
+DOCTOR_TIMEOUT_S = 3.0
+
+
+def _integrity(repo: Repository) -> list[str]:
+    """SQLite's quick_check through the store (the SQLite repository has it); [] when sound."""
+    check = getattr(repo, "check_integrity", None)
+    return list(check()) if check is not None else []
+
+
+async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
+    """(provider, result line, is a problem) for every provider, checked concurrently with a short
+    timeout. Providers without a key are skipped; a local server that is not running is not a problem."""
+    import httpx
+
+    from app.config import with_overrides
+    from app.providers.base import make_provider
+    from app.providers.http import ProviderHTTPError, error_from_exception
+
+    short = min(ctx.settings.connect_timeout, DOCTOR_TIMEOUT_S)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(short, read=DOCTOR_TIMEOUT_S), follow_redirects=False)
+
+    async def check(pid: str) -> tuple[str, str, bool]:
+        cfg = ctx.settings.providers[pid]
+        if not cfg.local and not cfg.api_key:
+            return pid, "skipped (no key)", False
+        quick = with_overrides(cfg, connect_timeout=short, idle_timeout=DOCTOR_TIMEOUT_S)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            async with asyncio.timeout(DOCTOR_TIMEOUT_S * 2):
+                models = await make_provider(quick, client).list_models()
+        except ProviderHTTPError as exc:
+            problem = exc.error.message
+        except TimeoutError:
+            problem = f"no answer within {DOCTOR_TIMEOUT_S * 2:g} s"
+        except (httpx.HTTPError, OSError) as exc:
+            problem = error_from_exception(exc, config=quick).message
+        else:
+            problem = ""
+        if problem:
+            if cfg.local:
+                return pid, f"not reachable: {problem} — fine unless you use a local {pid} server", False
+            return pid, f"FAILED: {problem}", True
+        ms = round((loop.time() - began) * 1000)
+        return pid, f"ok (HTTP 200, {len(models)} models, {ms} ms)", False
+
+    try:
+        return list(await asyncio.gather(*(check(pid) for pid in ctx.settings.providers)))
+    finally:
+        await client.aclose()
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -774,6 +868,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StoreError as exc:
         print(f"triptych: {exc}", file=sys.stderr)
+        if type(exc).__name__ == "CorruptStoreError":
+            print("triptych: to keep the damaged file and start a fresh store, run `triptych doctor --repair` "
+                  "(it renames the file to triptych.db.corrupt-TIME; nothing is deleted)", file=sys.stderr)
+        return 1
+    except OSError as exc:  # an unwritable export path, a full disk, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"triptych: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ntriptych: interrupted", file=sys.stderr)

@@ -83,6 +83,7 @@ async def _shoot(out: Path) -> None:
     services = build_services(interactive=False)
     services.settings.ui["theme"] = "light"
     window = create_window(services)
+    window.dialogs.confirm_quit = lambda running: True
     window.resize(1600, 1000)
     window.show()
     await _settle(window)

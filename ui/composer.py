@@ -8,8 +8,8 @@ Qt main thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPalette
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -299,7 +299,6 @@ class ComposerWidget(QFrame):
         self.send_button.clicked.connect(self.send_requested)
         row.addWidget(self.send_button)
         outer.addLayout(row)
-        self.edit.installEventFilter(self)
 
     # ------------------------------------------------------------------ state
     def text(self) -> str:
@@ -475,8 +474,3 @@ class ComposerWidget(QFrame):
         if checked:
             self.mode_changed.emit(self.mode().value)
             self.draft_changed.emit()
-
-    def eventFilter(self, obj, event) -> bool:
-        if obj is self.edit and event.type() == QEvent.Type.FocusIn:
-            self.edit.setBackgroundRole(QPalette.ColorRole.Base)
-        return super().eventFilter(obj, event)

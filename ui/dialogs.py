@@ -261,6 +261,20 @@ class DialogService:
         answer = QMessageBox.question(self.parent, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
+    def confirm_quit(self, running: int) -> bool:
+        """Closing with streams running: they stop, and their text so far is saved."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit Triptych?")
+        box.setText(f"{running} answer{'s are' if running != 1 else ' is'} still streaming.")
+        box.setInformativeText(
+            "Quitting stops them; the text received so far is kept (Retry continues later)."
+        )
+        quit_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is quit_button
+
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.warning(self.parent, title, text)
 

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain import NodeKind
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.style import CardStyle
@@ -710,12 +709,12 @@ class MainWindow(QMainWindow):
             log.warning("could not save config.toml: %s", exc)
 
     def closeEvent(self, event) -> None:
+        running = self.engine.running_count
+        if running and not self.dialogs.confirm_quit(running):
+            event.ignore()
+            return
         self.save_window_state()
         self.controller.close()
         self._save_settings_quietly()
         super().closeEvent(event)
         self.closed.emit()
-
-    def selected_node_kinds(self) -> list[NodeKind]:
-        graph = self.controller.graph
-        return [graph.nodes[i].kind for i in self.scene.selected_ids() if graph and i in graph.nodes]

@@ -742,7 +742,8 @@ class ResponseCard(CardItem):
 
     def __init__(self, node_id: str, kind: NodeKind, style: CardStyle) -> None:
         super().__init__(node_id, kind, style)
-        self._renderer = None
+        self._renderer = None  # an app.render IncrementalRenderer while the node streams
+        self._renderer_style: CardStyle | None = None
         self._reasoning_text = ""
         self._error_key = ""
 
@@ -750,9 +751,9 @@ class ResponseCard(CardItem):
         if not node.text:
             return ""
         if node.status.is_live:
-            if self._renderer is None or getattr(self._renderer, "_triptych_theme", None) is not self._style:
+            if self._renderer is None or self._renderer_style is not self._style:
                 self._renderer = self._style.incremental_renderer()
-                self._renderer._triptych_theme = self._style
+                self._renderer_style = self._style
             return self._renderer.update(node.text)
         self._renderer = None
         return self._style.render_markdown(node.text)

@@ -13,13 +13,14 @@ import os
 import threading
 
 ENV = "TRIPTYCH_RELIABILITY_OUT"
+_PATH = os.environ.get(ENV)  # read at import: test fixtures clear TRIPTYCH_* variables
 _lock = threading.Lock()
 
 
 def record(area: str, fault: str, seen: str, kept: str) -> None:
     """One row: `fault` (what went wrong), `seen` (the status and message the user gets), `kept` (what is
     on disk afterwards). Call it after the test's assertions, with the values they checked."""
-    path = os.environ.get(ENV)
+    path = _PATH
     if not path:
         return
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]

@@ -87,6 +87,8 @@ class CanvasController(QObject):
         self.session: Session | None = None
         self.graph: Graph | None = None
         self._dirty: set[str] = set()
+        self._render_queue: list[str] = []  # cards to re-render, one per event-loop pass
+        self._last_render: dict[str, float] = {}  # node id -> monotonic time of its last render
         self._countdowns: set[str] = set()
         self._last_countdown_tick = 0.0
         self._running = 0
@@ -96,6 +98,10 @@ class CanvasController(QObject):
         self._frame_timer = QTimer(self)
         self._frame_timer.setInterval(C.FRAME_INTERVAL_MS)
         self._frame_timer.timeout.connect(self._on_frame_timer_timeout)
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._on_drain_timer_timeout)
         self._viewport_timer = QTimer(self)
         self._viewport_timer.setSingleShot(True)
         self._viewport_timer.setInterval(C.VIEWPORT_SAVE_DEBOUNCE_MS)
@@ -130,6 +136,7 @@ class CanvasController(QObject):
         self.session = session
         self.graph = graph
         self._dirty.clear()
+        self._render_queue.clear()
         self._follow_pinned.clear()
         self.scene.clear_canvas()
         for node in graph.nodes.values():
@@ -253,7 +260,11 @@ class CanvasController(QObject):
             self._frame_timer.start()
 
     def _on_frame_timer_timeout(self) -> None:
-        """The shared repaint tick: re-render each card that changed since the last tick."""
+        """The shared ~30 fps tick: queue every card that changed since its last render.
+
+        The queue drains one card per event-loop pass (a zero-delay timer), so network reads, input
+        and painting run between two cards' renders instead of waiting for all of them.
+        """
         now = time.time()
         if self._countdowns and now - self._last_countdown_tick >= 0.5:
             self._last_countdown_tick = now
@@ -262,19 +273,46 @@ class CanvasController(QObject):
                 if node is None or not has_live_countdown(node, now):
                     self._countdowns.discard(node_id)
                 self._dirty.add(node_id)
-        dirty, self._dirty = self._dirty, set()
-        if self.graph is not None:
-            for node_id in dirty:
-                node = self.graph.nodes.get(node_id)
-                if node is not None:
-                    self.scene.sync_card(node)
-        if not self._dirty and not self._countdowns:
-            self._frame_timer.stop()
+        # Cards off screen, or too small to show text, re-render a few times a second only.
+        visible = self.view.visible_scene_rect()
+        readable = self.view.zoom() >= C.LOD_TEXT_MIN
+        mono = time.monotonic()
+        later: set[str] = set()
+        for node_id in self._dirty:
+            if node_id in self._render_queue:
+                continue
+            card = self.scene.card(node_id)
+            shown = card is not None and readable and card.sceneBoundingRect().intersects(visible)
+            if not shown and mono - self._last_render.get(node_id, 0.0) < C.HIDDEN_CARD_INTERVAL_S:
+                later.add(node_id)
+                continue
+            self._render_queue.append(node_id)
+        self._dirty = later
+        if self._render_queue and not self._drain_timer.isActive():
+            self._drain_timer.start()
+        if not self._countdowns and not self._dirty:
+            self._frame_timer.stop()  # restarted by the next change
+
+    def _on_drain_timer_timeout(self) -> None:
+        if not self._render_queue:
+            return
+        node_id = self._render_queue.pop(0)
+        node = self.graph.nodes.get(node_id) if self.graph is not None else None
+        if node is not None:
+            self.scene.sync_card(node)
+            self._last_render[node_id] = time.monotonic()
+        if self._render_queue:
+            self._drain_timer.start()
 
     def flush_repaints(self) -> None:
-        """Apply pending card updates now (tests, screenshots, export)."""
-        if self._dirty:
-            self._on_frame_timer_timeout()
+        """Apply every pending card update now (tests, screenshots, export)."""
+        for node_id in self._dirty:
+            if node_id not in self._render_queue:
+                self._render_queue.append(node_id)
+        self._dirty = set()
+        while self._render_queue:
+            self._on_drain_timer_timeout()
+        self._drain_timer.stop()
 
     def _update_running(self) -> None:
         count = self.engine.running_count
@@ -752,6 +790,7 @@ class CanvasController(QObject):
         """Save the viewport and stop observing: the scene and engine may outlive this controller."""
         self.flush_viewport()
         self._frame_timer.stop()
+        self._drain_timer.stop()
         self._viewport_timer.stop()
         self.bridge.close()
         for signal, slot in (

@@ -86,5 +86,5 @@ def test_card_html_in_a_qtextdocument_requests_nothing(qapp, listener):
     scene.render(painter)
     painter.end()
     assert "A helpful answer" in card.body_text
-    assert image_refs(card._body_doc) == [] and image_refs(card._reasoning_doc) == []
+    assert card.text_documents() and all(image_refs(d) == [] for d in card.text_documents())
     assert listener.hits == []

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
-from ui.canvas.text import code_block_rects, set_document_html
+from ui.canvas.segdoc import SegmentedDocument
+from ui.canvas.text import set_document_html
 from ui.format import error_advice, metrics_line, status_label
 
 if TYPE_CHECKING:
@@ -94,8 +95,10 @@ class CardItem(QGraphicsObject):
         self.kind = kind
         self._style = style
         self._state = _CardState()
-        self._body_doc = QTextDocument()
-        self._reasoning_doc = QTextDocument()
+        self._body = SegmentedDocument()  # incremental: a streaming answer costs what changed
+        self._reasoning = SegmentedDocument()
+        self._reasoning_text = ""
+        self._error_key = ""
         self._error_doc = QTextDocument()
         self._body_html = ""
         self._body_scroll = 0.0
@@ -115,7 +118,7 @@ class CardItem(QGraphicsObject):
         self.setAcceptHoverEvents(True)
         self.setZValue(C.Z_CARD)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        for doc in (self._body_doc, self._reasoning_doc, self._error_doc):
+        for doc in (self._error_doc,):
             doc.setDocumentMargin(0)
             doc.setUndoRedoEnabled(False)
 
@@ -138,7 +141,7 @@ class CardItem(QGraphicsObject):
     @property
     def body_text(self) -> str:
         """The body as plain text, as displayed (used by tests and accessibility)."""
-        return self._body_doc.toPlainText()
+        return self._body.plain_text()
 
     @property
     def status_text(self) -> str:
@@ -165,8 +168,12 @@ class CardItem(QGraphicsObject):
         """Copy buttons currently shown (one per code block visible in the body)."""
         return len(self._state.code_buttons)
 
+    def text_documents(self) -> list[QTextDocument]:
+        """Every QTextDocument this card paints (body chunks, reasoning chunks, error box)."""
+        return [*self._body.documents(), *self._reasoning.documents(), self._error_doc]
+
     def code_block_count(self) -> int:
-        return len(code_block_rects(self._body_doc))
+        return len(self._body.code_block_rects())
 
     def body_scroll(self) -> float:
         return self._body_scroll
@@ -184,6 +191,10 @@ class CardItem(QGraphicsObject):
     def set_style(self, style: CardStyle) -> None:
         self._style = style
         self._body_html = ""  # force a re-render with the new theme
+        self._body.clear()
+        self._reasoning.clear()
+        self._reasoning_text = ""
+        self._error_key = ""
         if self._node is not None:
             self.sync(self._node)
 
@@ -217,8 +228,8 @@ class CardItem(QGraphicsObject):
         html = self._body_html_for(node)
         if html != self._body_html:
             self._body_html = html
-            set_document_html(self._body_doc, html, inner_w, self._style.body_font, self._style.theme.text)
-        doc_h = self._body_doc.size().height() if node.text else 0.0
+            self._body.set_html(html, inner_w, self._style.body_font, self._style.theme.text)
+        doc_h = self._body.height() if node.text else 0.0
         footer_h = self._footer_height(node)
         available = max(max_h - y - footer_h - 16.0, 60.0)
         if not node.text:
@@ -312,7 +323,7 @@ class CardItem(QGraphicsObject):
         if not node.text or ("```" not in node.text and "~~~" not in node.text and "    " not in node.text):
             return out
         body = st.body_rect
-        for index, rect in enumerate(code_block_rects(self._body_doc)):
+        for index, rect in enumerate(self._body.code_block_rects()):
             top = body.top() + rect.top() - self._body_scroll
             # keep the button inside the visible body while the block is visible
             visible_top = max(top, body.top())
@@ -461,7 +472,9 @@ class CardItem(QGraphicsObject):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(r.adjusted(-6, -4, 6, 4), 6, 6)
-            self._draw_doc(painter, self._reasoning_doc, r, self._reasoning_scroll, QColor(theme.muted))
+            self._reasoning.draw(
+                painter, r, self._reasoning_scroll, QColor(theme.muted), QColor(theme.accent)
+            )
 
     def _paint_error(self, painter: QPainter, st: _CardState) -> None:
         if st.error_rect is None:
@@ -483,10 +496,10 @@ class CardItem(QGraphicsObject):
             return
         if st.body_rect.height() <= 0:
             return
-        self._draw_doc(painter, self._body_doc, st.body_rect, self._body_scroll, QColor(theme.text))
+        self._body.draw(painter, st.body_rect, self._body_scroll, QColor(theme.text), QColor(theme.accent))
         if st.body_scrollable:
             # a thin scroll indicator and a fade at the cut edge
-            doc_h = self._body_doc.size().height()
+            doc_h = self._body.height()
             r = st.body_rect
             frac = r.height() / doc_h
             bar_h = max(r.height() * frac, 18.0)
@@ -558,7 +571,7 @@ class CardItem(QGraphicsObject):
         if not r.contains(pos) or self._state.body_placeholder:
             return ""
         doc_pos = QPointF(pos.x() - r.left(), pos.y() - r.top() + self._body_scroll)
-        return self._body_doc.documentLayout().anchorAt(doc_pos)
+        return self._body.anchor_at(doc_pos)
 
     def hit_test(self, pos: QPointF) -> str:
         """What is under `pos` (item coordinates): a button action, "link:<url>", "reasoning", "body", ""."""
@@ -657,7 +670,7 @@ class CardItem(QGraphicsObject):
         """
         st = self._state
         if pos is not None and st.reasoning_rect is not None and st.reasoning_rect.contains(pos):
-            doc_h = self._reasoning_doc.size().height()
+            doc_h = self._reasoning.height()
             max_s = max(doc_h - st.reasoning_rect.height(), 0.0)
             new = min(max(self._reasoning_scroll + dy, 0.0), max_s)
             if new == self._reasoning_scroll:
@@ -667,7 +680,7 @@ class CardItem(QGraphicsObject):
             return True
         if not st.body_scrollable:
             return False
-        doc_h = self._body_doc.size().height()
+        doc_h = self._body.height()
         max_s = max(doc_h - st.body_rect.height(), 0.0)
         new = min(max(self._body_scroll + dy, 0.0), max_s)
         if new == self._body_scroll:
@@ -682,7 +695,7 @@ class CardItem(QGraphicsObject):
     def can_scroll(self, pos: QPointF | None = None) -> bool:
         st = self._state
         if pos is not None and st.reasoning_rect is not None and st.reasoning_rect.contains(pos):
-            return self._reasoning_doc.size().height() > st.reasoning_rect.height()
+            return self._reasoning.height() > st.reasoning_rect.height()
         return st.body_scrollable
 
     # ------------------------------------------------------------------ moves
@@ -755,6 +768,11 @@ class ResponseCard(CardItem):
                 self._renderer = self._style.incremental_renderer()
                 self._renderer_style = self._style
             return self._renderer.update(node.text)
+        if self._renderer is not None and self._renderer_style is self._style:
+            # The stream ended: the same renderer's final pass equals render_markdown(text) but only
+            # re-does what streaming approximated, instead of parsing the whole answer again.
+            renderer, self._renderer = self._renderer, None
+            return renderer.update(node.text, final=True)
         self._renderer = None
         return self._style.render_markdown(node.text)
 
@@ -804,8 +822,7 @@ class ResponseCard(CardItem):
         if self._reasoning_open:
             if node.reasoning != self._reasoning_text:
                 self._reasoning_text = node.reasoning
-                set_document_html(
-                    self._reasoning_doc,
+                self._reasoning.set_html(
                     self._style.render_plain(node.reasoning),
                     w,
                     self._style.small_font,
@@ -813,7 +830,7 @@ class ResponseCard(CardItem):
                 )
                 if live:
                     self._reasoning_scroll = 1e9  # follow the tail while thinking
-            doc_h = self._reasoning_doc.size().height()
+            doc_h = self._reasoning.height()
             h = min(doc_h, C.REASONING_MAX_H)
             st.reasoning_rect = QRectF(left, y + 4, w, h)
             self._reasoning_scroll = min(max(self._reasoning_scroll, 0.0), max(doc_h - h, 0.0))

@@ -30,6 +30,7 @@ LOD_TEXT_MIN = 0.42
 
 # ---------------------------------------------------------------- timing
 FRAME_INTERVAL_MS = 33  # one shared repaint tick: at most ~30 fps per card
+HIDDEN_CARD_INTERVAL_S = 0.5  # cards off screen or zoomed out too far re-render this often at most
 VIEWPORT_SAVE_DEBOUNCE_MS = 600
 LENS_DEBOUNCE_MS = 300
 

@@ -1,0 +1,236 @@
+"""A card body as a stack of small QTextDocuments, so a streaming answer costs what changed, not its length.
+
+`QTextDocument.setHtml` and its layout cost time linear in the document: re-setting a 60k-character
+answer 30 times a second per card freezes the loop. app.render's output is a sequence of top-level
+blocks (`<h2>`, `<p>`, `<pre>`, `<table>`, `<ul>`, …; raw HTML in model text is always escaped, so
+every `<` is a real tag). `SegmentedDocument` splits that HTML at top-level block boundaries, groups
+the blocks into chunks of a few kilobytes, and keeps one laid-out QTextDocument per chunk. On each
+update only the chunks after the first changed byte are rebuilt; while a model streams that is the
+last chunk. Painting draws only the chunks inside the visible body.
+
+Qt main thread only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QPainter,
+    QPalette,
+    QTextDocument,
+    QTextOption,
+)
+
+from ui.canvas.text import code_block_rects
+
+CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "div",
+        "dl",
+        "details",
+    }
+)
+_VOID_BLOCKS = frozenset({"hr"})
+
+
+def split_blocks(html: str, start: int = 0) -> list[int]:
+    """End offsets of the top-level blocks of `html` that close after `start` (a top-level position)."""
+    out: list[int] = []
+    depth = 0
+    for m in _TAG.finditer(html, start):
+        name = m.group(2).lower()
+        if name in _VOID_BLOCKS:
+            if depth == 0:
+                out.append(m.end())
+            continue
+        if name not in _BLOCK_TAGS:
+            continue
+        if m.group(1):
+            depth -= 1
+            if depth <= 0:
+                depth = 0
+                out.append(m.end())
+        else:
+            depth += 1
+    return out
+
+
+@dataclass(slots=True)
+class _Chunk:
+    start: int
+    end: int
+    html: str
+    doc: QTextDocument
+    height: float
+    code_rects: list[QRectF]
+
+
+class SegmentedDocument:
+    """Rich text of one card body. `set_html` is incremental; `draw` paints only what is visible."""
+
+    def __init__(self) -> None:
+        self._html = ""
+        self._bounds: list[int] = []  # top-level block end offsets in _html
+        self._chunks: list[_Chunk] = []
+        self._tops: list[float] = []  # y of each chunk
+        self._height = 0.0
+        self._width = 100.0
+        self._font = QFont()
+        self._color = "#000000"
+
+    def __repr__(self) -> str:
+        return f"<SegmentedDocument chars={len(self._html)} chunks={len(self._chunks)} h={self._height:.0f}>"
+
+    # ------------------------------------------------------------------ content
+    def set_html(self, html: str, width: float, font: QFont, color: str) -> bool:
+        """Show `html` at `width`; rebuilds only the chunks that changed. Returns True if anything did."""
+        width = max(width, 10.0)
+        if width != self._width or font != self._font or color != self._color:
+            self._width, self._font, self._color = width, QFont(font), color
+            self._html, self._bounds, self._chunks = "", [], []
+        if html == self._html:
+            return False
+        # How much of the old HTML is unchanged, chunk by chunk: `startswith` at an offset compares in
+        # place (no copies), so this is a memcmp over the text, not a re-layout.
+        same = 0
+        for c in self._chunks:
+            if not html.startswith(c.html, c.start):
+                break
+            same = c.end
+        keep = bisect.bisect_right(self._bounds, same)
+        bounds = self._bounds[:keep]
+        bounds += split_blocks(html, bounds[-1] if bounds else 0)
+        if not bounds or bounds[-1] < len(html):
+            bounds.append(len(html))  # the open tail (or trailing whitespace)
+        # Chunk ends: greedy over the closed blocks, so earlier chunks never move while text is
+        # appended; the last block (the one still growing while a model streams) is a chunk of its own,
+        # so a frame re-lays out only that block.
+        tail_start = bounds[-2] if len(bounds) >= 2 else 0
+        ends: list[int] = []
+        start = 0
+        for b in bounds:
+            if b > tail_start:
+                break
+            if b - start >= CHUNK_CHARS or b == tail_start:
+                ends.append(b)
+                start = b
+        if not ends or ends[-1] != bounds[-1]:
+            ends.append(bounds[-1])
+        chunks: list[_Chunk] = []
+        old = {(c.start, c.end): c for c in self._chunks if c.end <= same}
+        start = 0
+        for end in ends:
+            chunk = old.get((start, end))
+            if chunk is None:
+                chunk = self._make_chunk(html, start, end)
+            chunks.append(chunk)
+            start = end
+        self._html, self._bounds, self._chunks = html, bounds, chunks
+        self._relayout()
+        return True
+
+    def clear(self) -> None:
+        self._html, self._bounds, self._chunks, self._tops, self._height = "", [], [], [], 0.0
+
+    def _make_chunk(self, html: str, start: int, end: int) -> _Chunk:
+        doc = QTextDocument()
+        doc.setUndoRedoEnabled(False)
+        doc.setDocumentMargin(0)
+        doc.setDefaultFont(self._font)
+        doc.setDefaultStyleSheet(f"body {{ color: {QColor(self._color).name()}; }}")
+        option = doc.defaultTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(option)
+        doc.setTextWidth(self._width)
+        piece = html[start:end]
+        doc.setHtml(piece if piece.strip() else "")
+        height = doc.size().height() if piece.strip() else 0.0
+        rects = code_block_rects(doc) if "<pre" in piece else []
+        return _Chunk(start, end, piece, doc, height, rects)
+
+    def _relayout(self) -> None:
+        y = 0.0
+        tops = []
+        for c in self._chunks:
+            tops.append(y)
+            y += c.height
+        self._tops = tops
+        self._height = y
+
+    # ------------------------------------------------------------------ queries
+    def height(self) -> float:
+        return self._height
+
+    def chunk_count(self) -> int:
+        return len(self._chunks)
+
+    def documents(self) -> list[QTextDocument]:
+        return [c.doc for c in self._chunks]
+
+    def plain_text(self) -> str:
+        return "\n".join(c.doc.toPlainText() for c in self._chunks if c.height)
+
+    def code_block_rects(self) -> list[QRectF]:
+        out = []
+        for top, c in zip(self._tops, self._chunks, strict=True):
+            out.extend(r.translated(0, top) for r in c.code_rects)
+        return out
+
+    def _chunk_at(self, y: float) -> int:
+        return max(bisect.bisect_right(self._tops, y) - 1, 0)
+
+    def anchor_at(self, pos: QPointF) -> str:
+        """The link under `pos` (document coordinates), or ""."""
+        if not self._chunks or pos.y() < 0 or pos.y() > self._height:
+            return ""
+        i = self._chunk_at(pos.y())
+        c = self._chunks[i]
+        return c.doc.documentLayout().anchorAt(QPointF(pos.x(), pos.y() - self._tops[i]))
+
+    # ------------------------------------------------------------------ painting
+    def draw(self, painter: QPainter, rect: QRectF, scroll: float, color: QColor, link: QColor) -> None:
+        """Paint the part [scroll, scroll + rect.height()) into `rect` (clipped)."""
+        if not self._chunks:
+            return
+        painter.save()
+        painter.setClipRect(rect)
+        first = self._chunk_at(scroll)
+        bottom = scroll + rect.height()
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette.setColor(QPalette.ColorRole.Text, color)
+        ctx.palette.setColor(QPalette.ColorRole.Link, link)
+        for i in range(first, len(self._chunks)):
+            top = self._tops[i]
+            if top > bottom:
+                break
+            c = self._chunks[i]
+            if not c.height:
+                continue
+            painter.save()
+            painter.translate(rect.left(), rect.top() - scroll + top)
+            ctx.clip = QRectF(0, max(scroll - top, 0.0), rect.width(), rect.height())
+            c.doc.documentLayout().draw(painter, ctx)
+            painter.restore()
+        painter.restore()

@@ -106,6 +106,7 @@ class CardItem(QGraphicsObject):
         self._stick_bottom = True
         self._reasoning_open = False
         self._hover_button: str | None = None
+        self._hovered = False
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
         self._node: Node | None = None
@@ -389,7 +390,8 @@ class CardItem(QGraphicsObject):
         self._paint_body(painter, st)
         self._paint_metrics(painter, st)
         self._paint_buttons(painter, st.buttons)
-        self._paint_buttons(painter, st.code_buttons, small=True)
+        if self._hovered or self.isSelected():  # code Copy buttons appear on hover, off the code
+            self._paint_buttons(painter, st.code_buttons, small=True)
 
     def _background(self) -> QColor:
         return QColor(self._style.theme.card)
@@ -647,10 +649,15 @@ class CardItem(QGraphicsObject):
             self.unsetCursor()
         super().hoverMoveEvent(event)
 
+    def hoverEnterEvent(self, event) -> None:
+        self._hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
     def hoverLeaveEvent(self, event) -> None:
-        if self._hover_button is not None:
-            self._hover_button = None
-            self.update()
+        self._hovered = False
+        self._hover_button = None
+        self.update()
         self.unsetCursor()
         super().hoverLeaveEvent(event)
 

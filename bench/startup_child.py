@@ -1,0 +1,75 @@
+"""The measured process of bench/bench_startup.py (not a benchmark itself).
+
+    python -m bench.startup_child app    # `triptych` (app.cli.main, the gui command), offscreen
+    python -m bench.startup_child bare   # a bare PySide6 QMainWindow, started the same way
+
+Prints `MARK <name> <time.monotonic()>` lines as it goes and `PAINTED <t>` once the window has
+painted (for the app: the canvas viewport, with the last session open), then exits at once.
+Imports only the standard library before it decides what to start, so both kinds pay the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+def _mark(name: str) -> None:
+    print(f"MARK {name} {time.monotonic():.6f}", flush=True)
+
+
+def _exit_on_first_paint(widget) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class _Filter(QObject):
+        def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                QTimer.singleShot(0, _done)  # runs once this paint has finished
+            return False
+
+    def _done() -> None:
+        print(f"PAINTED {time.monotonic():.6f}", flush=True)
+        os._exit(0)
+
+    widget._bench_filter = _Filter(widget)
+    widget.installEventFilter(widget._bench_filter)
+
+
+def bare() -> None:
+    from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+
+    _mark("imported")
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    window.setWindowTitle("bare")
+    window.resize(1440, 900)
+    central = QWidget(window)
+    window.setCentralWidget(central)
+    _exit_on_first_paint(central)
+    _mark("window_built")
+    window.show()
+    app.exec()
+
+
+def app() -> None:
+    import ui.main_window as main_window
+
+    _mark("imported")
+    original = main_window.MainWindow.__init__
+
+    def init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        _mark("window_init")
+        original(self, *args, **kwargs)
+        _mark("window_built")
+        _exit_on_first_paint(self.view.viewport())
+
+    main_window.MainWindow.__init__ = init  # type: ignore[method-assign]
+    from app.cli import main
+
+    sys.exit(main([]))
+
+
+if __name__ == "__main__":
+    _mark("python_up")
+    {"app": app, "bare": bare}[sys.argv[1]]()

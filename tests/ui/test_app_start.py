@@ -1,0 +1,51 @@
+"""Start-up paths of ui.app: a damaged database is moved aside on request; errors reach one reporter."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from ui.app import ErrorReporter, StartupCancelled, open_store_interactive
+
+
+def _answer(monkeypatch, role):
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: 0)
+    monkeypatch.setattr(
+        QMessageBox,
+        "clickedButton",
+        lambda self: next(b for b in self.buttons() if self.buttonRole(b) == role),
+    )
+
+
+def test_corrupt_database_is_backed_up_and_a_fresh_one_started(qapp, tmp_path, monkeypatch):
+    (tmp_path / "triptych.db").write_bytes(b"this is not a database" * 100)
+    _answer(monkeypatch, QMessageBox.ButtonRole.AcceptRole)
+    repo = open_store_interactive(tmp_path)
+    try:
+        assert repo.list_sessions() == []
+        moved = [p.name for p in tmp_path.iterdir() if p.name.startswith("triptych.db.corrupt-")]
+        assert moved, "the damaged file is kept aside, never deleted"
+    finally:
+        repo.close()
+
+
+def test_corrupt_database_quit_leaves_the_file_alone(qapp, tmp_path, monkeypatch):
+    data = b"this is not a database" * 100
+    (tmp_path / "triptych.db").write_bytes(data)
+    _answer(monkeypatch, QMessageBox.ButtonRole.RejectRole)
+    with pytest.raises(StartupCancelled):
+        open_store_interactive(tmp_path)
+    assert (tmp_path / "triptych.db").read_bytes() == data
+
+
+def test_unhandled_errors_reach_one_reporter(qapp, monkeypatch, capsys):
+    monkeypatch.setenv("TRIPTYCH_NO_ERROR_DIALOG", "1")
+    reporter = ErrorReporter()
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError:
+        reporter.excepthook(*sys.exc_info())
+    assert reporter.errors == ["RuntimeError: boom in a slot"]
+    assert "boom in a slot" in capsys.readouterr().err

@@ -153,7 +153,8 @@ def error_advice(
     what, nxt = ERROR_WORDS.get(kind, ("Something went wrong.", "Retry."))
     detail = ""
     if err is not None and err.message:
-        status = f"HTTP {err.status}: " if err.status else ""
+        # Provider messages often start with "HTTP 401: …" already; never say it twice.
+        status = f"HTTP {err.status}: " if err.status and f"HTTP {err.status}" not in err.message else ""
         detail = f"{status}{err.message}"
     actions: list[tuple[str, str]] = []
     if kind in ("auth", "network"):

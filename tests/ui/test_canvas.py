@@ -264,6 +264,18 @@ def test_error_and_interrupted_cards_explain_next_step(qapp_offscreen):
     )
     assert cut_card.status_text == "interrupted" and "retry" in cut_card.button_actions()
     assert "half an answer" in cut_card.body_text
+    assert "HTTP 401: invalid x-api-key" in bad_card._error_doc.toPlainText()
+    view.close()
+
+
+def test_error_card_never_repeats_the_http_status(qapp_offscreen):
+    session = Session()
+    g = Graph(session=session)
+    node = g.add(Node(session.id, NodeKind.RESPONSE, "", model="deepseek:deepseek-flash", status=NodeStatus.ERROR,
+                      error=ErrorInfo("auth", "HTTP 401: Authentication Fails — check the key", 401)))
+    scene, view = build(g)
+    text = scene.card(node.id)._error_doc.toPlainText()
+    assert text.count("HTTP 401") == 1 and "Authentication Fails" in text
     view.close()
 
 

@@ -4,7 +4,8 @@ Async contract: every public method runs on the asyncio event loop thread (qasyn
 `ask`, `synthesize` and `rerun` create nodes and edges in the store synchronously, start one task per
 response node and return at once; the tasks stream provider events into the nodes. Listeners are
 called on the loop thread for every change (`created`, `text`, `reasoning`, `status`, `usage`,
-`retry`, `phase`): they must be cheap (the GUI throttles its repaints). Streamed text reaches the store
+`retry`, `phase`; `text`/`reasoning` once per loop pass, for all the deltas that pass received): they
+must be cheap (the GUI throttles its repaints). Streamed text reaches the store
 at most `persist_interval` seconds after it arrives and at every status change; never per token.
 One lane's failure never touches another: each task catches everything and ends its own node.
 """
@@ -77,6 +78,10 @@ class Run:
     last_persist: float = 0.0
     flush_handle: asyncio.TimerHandle | None = None
     first_token_at: float | None = None
+    # Deltas received in this pass of the loop, applied to the node (and announced) once per pass.
+    pending_text: list[str] = field(default_factory=list)
+    pending_reasoning: list[str] = field(default_factory=list)
+    apply_handle: asyncio.Handle | None = None
     retries: int = 0  # retries made before the first token
     request_id: str | None = None
     http_status: int | None = None
@@ -577,6 +582,27 @@ class Engine:
             run.node.meta["phase"] = phase
             self._notify(run.node, "phase")
 
+    def _apply_deltas(self, run: Run) -> None:
+        """Append the deltas received so far to the node and notify once ("reasoning", "text").
+
+        A read from the socket brings many deltas at high token rates (20 a read at 2000 tok/s):
+        appending each to a long answer copies the whole text every time, and each notification
+        costs the GUI a signal. Deltas are applied at the end of the loop pass that received them
+        (call_soon), and before any other event, persist or end of the lane, so no reader ever sees
+        them out of order or misses them."""
+        if run.apply_handle is not None:
+            run.apply_handle.cancel()
+            run.apply_handle = None
+        node = run.node
+        if run.pending_reasoning:
+            node.reasoning += clean_text("".join(run.pending_reasoning))
+            run.pending_reasoning.clear()
+            self._notify(node, "reasoning")
+        if run.pending_text:
+            node.text += clean_text("".join(run.pending_text))
+            run.pending_text.clear()
+            self._notify(node, "text")
+
     def _schedule_persist(self, run: Run) -> None:
         if run.flush_handle is not None:
             return
@@ -588,6 +614,7 @@ class Engine:
         self._persist(run)
 
     def _persist(self, run: Run) -> None:
+        self._apply_deltas(run)
         run.last_persist = time.monotonic()
         node = run.node
         if node.owner is not None:
@@ -683,15 +710,17 @@ class Engine:
                             self._notify(node, "status")
                             self._persist(run)
                         if isinstance(ev, TextDelta):
-                            node.text += clean_text(ev.text)
+                            run.pending_text.append(ev.text)
                             self._set_phase(run, "streaming")
-                            self._notify(node, "text")
                         else:
-                            node.reasoning += clean_text(ev.text)
+                            run.pending_reasoning.append(ev.text)
                             self._set_phase(run, "thinking")
-                            self._notify(node, "reasoning")
+                        if run.apply_handle is None:
+                            run.apply_handle = asyncio.get_running_loop().call_soon(self._apply_deltas, run)
                         self._schedule_persist(run)
-                    elif isinstance(ev, UsageEvent):
+                        continue
+                    self._apply_deltas(run)  # text first, then whatever this event says
+                    if isinstance(ev, UsageEvent):
                         _merge_usage(node.usage, ev)
                         if ev.cost_usd is not None:
                             node.reported_cost_usd = ev.cost_usd
@@ -753,6 +782,7 @@ class Engine:
         self._finalise(run, t0, started_wall)
 
     def _finalise(self, run: Run, t0: float, started_wall: datetime) -> None:
+        self._apply_deltas(run)
         node = run.node
         if run.flush_handle is not None:
             run.flush_handle.cancel()

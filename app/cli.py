@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -116,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true",
                    help="send even when the request looks larger than a model's context window")
     a.add_argument("prompt", nargs="*", help="the prompt ('-' reads standard input)")
+
+    sy = sub.add_parser("synth", parents=[common], help="synthesize answers: merge, judge, compare or custom")
+    sy.add_argument("--source", action="append", default=[], metavar="NODE_ID",
+                    help="an answer to synthesize (repeatable, in order; all in one session)")
+    sy.add_argument("-m", "--model", metavar="PROVIDER:MODEL",
+                    help="the model that writes the synthesis (default: the first default model)")
+    sy.add_argument("--kind", choices=["merge", "judge", "compare", "custom"], default="merge",
+                    help="merge (default), judge, compare, or custom (needs --instruction)")
+    sy.add_argument("--instruction", help="the instruction for --kind custom; added to the others' preset")
+    sy.add_argument("--max-retries", type=int, default=2, help="retries before the first token (default 2)")
+    sy.add_argument("--dry-run", action="store_true", help="print the messages and estimates; send nothing")
+    sy.add_argument("--json", action="store_true", help="one JSON object (like ask --json), at the end")
 
     s = sub.add_parser("sessions", parents=[common], help="list sessions")
     s.add_argument("--json", action="store_true")
@@ -374,6 +386,16 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
 
 async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Target], parents: list[Node],
                      mode: SendMode, args: argparse.Namespace) -> int:
+    def start(engine: Engine) -> list[Run]:
+        return engine.ask(session_id, prompt, targets, parents=[p.id for p in parents], mode=mode,
+                          system=args.system).runs
+
+    return await _run_streams(ctx, start, args)
+
+
+async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: argparse.Namespace) -> int:
+    """Start the runs (`start` creates the cards), stream them to stdout (or print one JSON line per run at
+    the end with --json), keep what arrived on Ctrl+C. Exit 0 when every run is done, else 1."""
     client = make_client(ctx.settings)
     engine = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog, client=client, max_retries=args.max_retries)
     printer = None if args.json else _StreamPrinter(sys.stdout)
@@ -396,13 +418,12 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
         loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
         try:
-            result = engine.ask(session_id, prompt, targets, parents=[p.id for p in parents], mode=mode,
-                                system=args.system)
-        except EngineError as exc:
+            runs = start(engine)
+        except (EngineError, ValueError) as exc:
             raise UsageError(str(exc)) from exc
         if printer is not None:
-            printer.set_runs(result.runs, len(result.runs) > 1)
-        await engine.wait(result.runs)
+            printer.set_runs(runs, len(runs) > 1)
+        await engine.wait(runs)
         unsaved = await engine.flush_saves(2.0)
         if printer is not None:
             printer.finish()
@@ -412,7 +433,6 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
             loop.remove_signal_handler(signal.SIGTERM)
         await engine.aclose()
         await client.aclose()
-    runs = result.runs
     if args.json:
         for run in runs:
             print(json.dumps(node_json(run.node), ensure_ascii=False))
@@ -426,6 +446,53 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
     if unsaved:
         return 1
     return 0 if all(r.node.status == NodeStatus.DONE for r in runs) else 1
+
+
+# ---------------------------------------------------------------------------------------------- synth
+def cmd_synth(ctx: Ctx, args: argparse.Namespace) -> int:
+    """One synthesis card over the --source answers (engine.synthesize), streamed like `ask`."""
+    if not args.source:
+        raise UsageError("synth needs at least one --source NODE_ID (the answers to combine)")
+    if args.max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    instruction = sendable(args.instruction).strip() if args.instruction is not None else ""
+    if args.kind == "custom" and not instruction:
+        raise UsageError('--kind custom needs --instruction TEXT (what to do with the answers)')
+    sources = [ctx.node(ref) for ref in args.source]
+    for node in sources:
+        if not node.is_answer:
+            raise UsageError(f"card {node.id} is a {node.kind.value}, not an answer: --source takes model answers")
+    if len({n.session_id for n in sources}) > 1:
+        raise UsageError("all --source cards must be in one session")
+    if len({n.id for n in sources}) < len(sources):
+        raise UsageError("the same card is given twice as --source")
+    if args.model:
+        model = _parse_models([args.model])[0]
+    else:
+        defaults = ctx.catalog.default_models(ctx.settings)
+        if not defaults:
+            raise UsageError("no model chosen and no provider has a key: pass -m PROVIDER:MODEL and set its key")
+        model = defaults[0]
+    _check_providers(ctx, [model], need_keys=not args.dry_run)
+    if ctx.catalog.get(model) is None:
+        print(f"triptych: warning: {model} is not in the model catalog; its cost will be shown as unknown",
+              file=sys.stderr)
+    session_id = sources[0].session_id
+    source_ids = [n.id for n in sources]
+    engine_for_plan = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog)
+    try:
+        call = engine_for_plan.plan_synthesis(session_id, source_ids, model, args.kind, instruction or None)
+    except (EngineError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.dry_run:
+        _print_plan([call], args.json)
+        return 0
+    _check_size([call], force=False)
+
+    def start(engine: Engine) -> list[Run]:
+        return [engine.synthesize(session_id, source_ids, model, kind=args.kind, instruction=instruction or None)]
+
+    return asyncio.run(_run_streams(ctx, start, args))
 
 
 class _SaveWatcher:
@@ -662,21 +729,23 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
 
     sid = ctx.session_id(args.session)
     graph = ctx.repo.load_graph(sid)
-    path_ids = [ctx.node(args.path).id] if args.path else None
+    path_ids = [ctx.node(args.path).id] if args.path else []
+    if path_ids and path_ids[0] not in graph.nodes:
+        raise UsageError(f"card {path_ids[0]} is not in session {sid}: --path takes a card of this session")
     out = args.output or ex.default_filename(graph.session, args.format)
+    options = ex.ExportOptions(include_reasoning=not args.no_reasoning, scope="path" if path_ids else "all",
+                               node_ids=path_ids, display_names={m.ref: m.display for m in ctx.catalog.models()})
     if args.format == "png":
+        if out == "-":
+            raise UsageError("PNG export needs a file name (-o FILE.png)")
         try:
             from ui.export_png import render_png
         except ImportError as exc:
-            print(f"triptych: PNG export needs the GUI libraries: {exc}", file=sys.stderr)
+            print(f"triptych: PNG export needs the GUI libraries (PySide6): {exc}", file=sys.stderr)
             return 1
-        if out == "-":
-            raise UsageError("PNG export needs a file name (-o FILE.png)")
-        render_png(graph, Path(out), selection=path_ids)
+        render_png(ex.export_graph(graph, options), Path(out))
         print(out)
         return 0
-    options = ex.ExportOptions(include_reasoning=not args.no_reasoning,
-                               scope="path" if path_ids else "all", node_ids=path_ids or [])
     text = ex.export_session(graph, args.format, options)
     if out == "-":
         sys.stdout.write(text)
@@ -835,6 +904,7 @@ async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
 # ---------------------------------------------------------------------------------------------- main
 COMMANDS = {
     "ask": cmd_ask,
+    "synth": cmd_synth,
     "sessions": cmd_sessions,
     "show": cmd_show,
     "export": cmd_export,

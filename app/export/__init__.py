@@ -5,12 +5,11 @@
     import_file(path_or_bytes, max_bytes=50 MB) -> Graph   (new ids; raises ImportFailed)
     save_imported(repo, graph) -> Session
 
-"png" is listed in FORMATS but needs Qt: the GUI renders it (ui/), `export_session` refuses it.
+"png" is listed in FORMATS but needs Qt: ui/export_png.py renders `export_graph(graph, options)` (the CLI
+and the window both call it); `export_session` refuses it.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from app.domain import Graph
 from app.export.canvas import export_canvas
@@ -19,6 +18,7 @@ from app.export.common import (
     ImportFailed,
     Scope,
     default_filename,
+    export_graph,
     scoped_graph,
     sections,
     slugify,
@@ -29,9 +29,11 @@ from app.export.importer import MAX_IMPORT_BYTES, import_file, save_imported
 from app.export.jsonfmt import export_json, import_json
 from app.export.markdown import defang_markdown, export_markdown
 from app.export.table import (
+    Branch,
     Row,
     Totals,
     branch_totals,
+    branches,
     comparison_rows,
     session_totals,
     subtree_totals,
@@ -45,16 +47,19 @@ __all__ = [
     "FORMATS",
     "MAX_IMPORT_BYTES",
     "TEXT_FORMATS",
+    "Branch",
     "ExportOptions",
     "ImportFailed",
     "Row",
     "Scope",
     "Totals",
     "branch_totals",
+    "branches",
     "comparison_rows",
     "defang_markdown",
     "default_filename",
     "export_canvas",
+    "export_graph",
     "export_html",
     "export_json",
     "export_markdown",
@@ -84,11 +89,7 @@ def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None)
     if fmt == "html":
         return export_html(graph, options)
     if fmt == "json":
-        scoped = scoped_graph(graph, options)
-        if not options.include_reasoning:
-            nodes = {nid: replace(n, reasoning="") for nid, n in scoped.nodes.items()}
-            scoped = Graph(session=scoped.session, nodes=nodes, edges=scoped.edges)
-        return export_json(scoped)
+        return export_json(export_graph(graph, options))
     if fmt == "canvas":
         return export_canvas(graph, options)
     if fmt == "png":

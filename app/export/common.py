@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -81,6 +81,16 @@ def scoped_graph(graph: Graph, options: ExportOptions) -> Graph:
     if options.scope == "selection":
         return subgraph(graph, set(options.node_ids))
     raise ValueError(f"unknown scope {options.scope!r}: use all, path or selection")
+
+
+def export_graph(graph: Graph, options: ExportOptions) -> Graph:
+    """What an export shows: the scoped graph, with every card's reasoning emptied when the options
+    leave it out (the json and png exports use this; the reports leave reasoning out as they write)."""
+    scoped = scoped_graph(graph, options)
+    if options.include_reasoning:
+        return scoped
+    nodes = {nid: replace(n, reasoning="") for nid, n in scoped.nodes.items()}
+    return Graph(session=scoped.session, nodes=nodes, edges=list(scoped.edges))
 
 
 # --------------------------------------------------------------------------- tree order
@@ -307,6 +317,12 @@ def fmt_cost(cost: float | None) -> str:
 
 def fmt_date(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def snippet(text: str, limit: int = 60) -> str:
+    """The first `limit` characters of a text on one line, with … when cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def status_label(node: Node) -> str:

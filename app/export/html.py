@@ -27,10 +27,11 @@ from app.export.common import (
     fmt_rate,
     scoped_graph,
     sections,
+    snippet,
     status_label,
     tokens_per_second,
 )
-from app.export.table import Row, comparison_rows, session_totals
+from app.export.table import Row, Totals, branches, comparison_rows, session_totals
 from app.render.markdown import render_markdown, render_plain, sanitize_check
 from app.render.theme import DARK, LIGHT, document_css
 
@@ -71,13 +72,19 @@ section.depth-3, section.deep {{ margin-left: 4.5rem; }}
 .lane .ref {{ font-weight: normal; font-size: .85em; color: var(--muted); }}
 .answer {{ overflow-wrap: anywhere; }}
 .answer pre {{ white-space: pre !important; overflow-x: auto; max-width: 100%; }}
-.answer table {{ display: block; overflow-x: auto; max-width: 100%; }}
+.answer table {{ display: block; width: max-content; max-width: 100%; overflow-x: auto; border: none; }}
+.answer h1, .answer h2, .answer h3, .answer h4, .answer h5, .answer h6 {{ margin: 14px 0 6px 0;
+  line-height: 1.3; }}
+.answer h1 {{ font-size: 1.2em; }} .answer h2 {{ font-size: 1.12em; }} .answer h3 {{ font-size: 1.05em; }}
+.answer h4, .answer h5, .answer h6 {{ font-size: 1em; }}
+.answer > div > :first-child {{ margin-top: 0; }}
 details {{ margin: 8px 0; }}
 summary {{ cursor: pointer; color: var(--muted); }}
 table.cmp, table.totals {{ border-collapse: collapse; margin: 10px 0; font-size: .92em; }}
 table.cmp th, table.cmp td, table.totals th, table.totals td {{ border: 1px solid var(--border);
   padding: 4px 10px; }}
 table.cmp td.num, table.totals td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+table.totals th[scope=row] {{ text-align: left; font-weight: normal; }}
 table.cmp tr.best td.model {{ background: var(--mark); }}
 .badge {{ font-size: .8em; padding: 0 6px; border: 1px solid var(--border); border-radius: 10px;
   margin-left: 4px; white-space: nowrap; }}
@@ -268,6 +275,16 @@ def _section(sec: Section, graph: Graph, section_of: dict[str, str], options: Ex
     return "\n".join(out)
 
 
+TOTALS_HEAD = "<th>Answers</th><th>Input</th><th>Cached</th><th>Output</th><th>Reasoning</th><th>Cost</th>"
+
+
+def _totals_cells(t: Totals) -> str:
+    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
+    cells = [str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
+             fmt_int(t.reasoning_tokens), cost]
+    return "".join(f"<td>{_e(c)}</td>" for c in cells)
+
+
 def export_html(graph: Graph, options: ExportOptions | None = None) -> str:
     """The session as one self-contained, script-free HTML page (see the module doc)."""
     options = options or ExportOptions()
@@ -289,15 +306,27 @@ def export_html(graph: Graph, options: ExportOptions | None = None) -> str:
         "<main>",
     ]
     body += [_section(sec, graph, section_of, options) for sec in secs]
-    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
+    tips = branches(graph)
+    if len(tips) >= 2:
+        rows = []
+        for b in tips:
+            what = f" — “{_e(snippet(b.prompt.text))}”" if b.prompt is not None else ""
+            rows.append(f'<tr><th scope="row">{_label(b.tip, section_of, options)}{what}</th>'
+                        f"{_totals_cells(b.totals)}</tr>")
+        body += [
+            '<section class="sec" id="branches">',
+            "<h2>Totals per branch</h2>",
+            '<p class="meta">A branch runs from the first prompt to an answer nothing follows; it counts every '
+            "answer that answer built on, so branches overlap.</p>",
+            '<table class="totals"><thead><tr><th>Branch</th>' + TOTALS_HEAD + "</tr></thead>",
+            "<tbody>" + "".join(rows) + "</tbody></table>",
+            "</section>",
+        ]
     body += [
         '<section class="sec" id="totals">',
         "<h2>Session totals</h2>",
-        '<table class="totals"><thead><tr><th>Answers</th><th>Input</th><th>Cached</th><th>Output</th>'
-        "<th>Reasoning</th><th>Cost</th></tr></thead>",
-        f"<tbody><tr><td>{t.answers}</td><td>{fmt_int(t.input_tokens)}</td><td>{fmt_int(t.cached_tokens)}</td>"
-        f"<td>{fmt_int(t.output_tokens)}</td><td>{fmt_int(t.reasoning_tokens)}</td><td>{_e(cost)}</td></tr>"
-        "</tbody></table>",
+        f'<table class="totals"><thead><tr>{TOTALS_HEAD}</tr></thead>',
+        f"<tbody><tr>{_totals_cells(t)}</tr></tbody></table>",
         "</section>",
         "</main>",
     ]

@@ -39,10 +39,11 @@ from app.export.common import (
     fmt_rate,
     scoped_graph,
     sections,
+    snippet,
     status_label,
     tokens_per_second,
 )
-from app.export.table import Row, comparison_rows, session_totals
+from app.export.table import Row, Totals, branches, comparison_rows, session_totals
 
 # --------------------------------------------------------------------------- URL safety
 
@@ -228,6 +229,33 @@ def defang_markdown(text: str) -> str:
     return _fence_wrap(text)
 
 
+# --------------------------------------------------------------------------- headings
+
+_ATX = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
+
+
+def demote_headings(text: str, by: int = 3) -> str:
+    """Model text with its top-level headings `by` levels lower (at most `######`), so an answer's
+    `## Title` sits below the report's own `### Model` heading instead of breaking its outline.
+    Setext headings (underlined with === or ---) become ATX headings; code blocks are left alone."""
+    if by <= 0 or ("#" not in text and "\n=" not in text and "\n-" not in text):
+        return text
+    lines = text.split("\n")
+    for tok in reversed(_parser().parse(text)):  # from the end: setext rewrites drop lines
+        if tok.type != "heading_open" or tok.level != 0 or not tok.map:
+            continue
+        start, end = tok.map
+        level = min(6, int(tok.tag[1]) + by)
+        if tok.markup.startswith("#"):
+            m = _ATX.match(lines[start])
+            if m:
+                lines[start] = m.group(1) + "#" * level + lines[start][m.end() :]
+        elif end - start >= 2:  # setext: content lines, then the underline
+            content = " ".join(line.strip() for line in lines[start : end - 1])
+            lines[start:end] = ["#" * level + " " + content]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- the report
 
 
@@ -339,12 +367,12 @@ def _answer_block(node: Node, options: ExportOptions) -> list[str]:
     if node.error is not None and not node.text:
         out += ["*(no text received)*", ""]
     if node.text:
-        out += [defang_markdown(node.text).rstrip("\n"), ""]
+        out += [demote_headings(defang_markdown(node.text)).rstrip("\n"), ""]
     if options.include_reasoning and node.reasoning.strip():
         out += [
             "<details><summary>Reasoning</summary>",
             "",
-            defang_markdown(node.reasoning).rstrip("\n"),
+            demote_headings(defang_markdown(node.reasoning)).rstrip("\n"),
             "",
             "</details>",
             "",
@@ -400,14 +428,33 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
             out += _answer_block(head, options)
         else:
             out += [defang_markdown(head.text) if head.text.strip() else "*(empty note)*", ""]
-    t = session_totals(graph)
+    tips = branches(graph)
+    if len(tips) >= 2:
+        out += [
+            "## Totals per branch",
+            "",
+            "*A branch runs from the first prompt to an answer nothing follows; it counts every answer that "
+            "answer built on, so branches overlap.*",
+            "",
+            "| Branch | Answers | Input | Cached | Output | Reasoning | Cost |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for b in tips:
+            label = labels.of(b.tip) + (f" — “{snippet(b.prompt.text)}”" if b.prompt is not None else "")
+            out.append(f"| {_cell(label)} | {_totals_cells(b.totals)} |")
+        out.append("")
     out += [
         "## Session totals",
         "",
         "| Answers | Input | Cached | Output | Reasoning | Cost |",
         "|--:|--:|--:|--:|--:|--:|",
-        f"| {t.answers} | {fmt_int(t.input_tokens)} | {fmt_int(t.cached_tokens)} | {fmt_int(t.output_tokens)}"
-        f" | {fmt_int(t.reasoning_tokens)} | {fmt_cost(t.cost_usd)}{'' if t.cost_complete else ' (some unknown)'} |",
+        f"| {_totals_cells(session_totals(graph))} |",
         "",
     ]
     return "\n".join(out)
+
+
+def _totals_cells(t: Totals) -> str:
+    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
+    return " | ".join([str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
+                       fmt_int(t.reasoning_tokens), cost])

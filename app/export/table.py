@@ -154,3 +154,52 @@ def descendant_ids(graph: Graph, node_id: str) -> set[str]:
 def subtree_totals(graph: Graph, node_id: str) -> Totals:
     """Totals over a branch that starts at `node_id` (the node and all its descendants)."""
     return totals(graph, descendant_ids(graph, node_id))
+
+
+
+@dataclass(slots=True)
+class Branch:
+    """One branch of a session: the path from its first prompt to `tip`, an answer that no later answer
+    follows from. `totals` count every answer on that path (the tip and every card it drew context from,
+    by any edge), so branches that share their start overlap: their totals do not add up to the session's."""
+
+    tip: Node
+    prompt: Node | None  # the prompt the tip answers (None for a synthesis)
+    totals: Totals
+
+
+def branches(graph: Graph, under: str | None = None) -> list[Branch]:
+    """Every branch of the session (or only those whose tip is `under` or below it), tips in report
+    order (see `tree_order`). Linear in the graph's size plus the lengths of the branches."""
+    from app.export.common import tree_order
+
+    parents: dict[str, list[str]] = {}
+    prompt_of: dict[str, str] = {}
+    for edge in sorted(graph.edges, key=lambda e: e.position):
+        if edge.parent_id in graph.nodes and edge.child_id in graph.nodes:
+            parents.setdefault(edge.child_id, []).append(edge.parent_id)
+            if edge.role == EdgeRole.REPLY:
+                prompt_of.setdefault(edge.child_id, edge.parent_id)
+    # cards from which some answer can be reached through one or more edges: not tips
+    above_answer: set[str] = set()
+    stack = [p for nid, n in graph.nodes.items() if n.is_answer for p in parents.get(nid, ())]
+    while stack:
+        nid = stack.pop()
+        if nid not in above_answer:
+            above_answer.add(nid)
+            stack.extend(parents.get(nid, ()))
+    scope = descendant_ids(graph, under) if under is not None else None
+    out: list[Branch] = []
+    for node in tree_order(graph):
+        if not node.is_answer or node.id in above_answer or (scope is not None and node.id not in scope):
+            continue
+        path: set[str] = set()
+        todo = [node.id]
+        while todo:
+            nid = todo.pop()
+            if nid not in path:
+                path.add(nid)
+                todo.extend(parents.get(nid, ()))
+        prompt = graph.nodes.get(prompt_of.get(node.id, "")) if node.kind == NodeKind.RESPONSE else None
+        out.append(Branch(node, prompt, totals(graph, path)))
+    return out

@@ -13,6 +13,7 @@ from app.domain import EdgeRole, NodeKind
 from app.export import (
     ExportOptions,
     branch_totals,
+    branches,
     comparison_rows,
     defang_markdown,
     export_html,
@@ -21,7 +22,7 @@ from app.export import (
     subtree_totals,
     totals,
 )
-from app.export.markdown import live_content
+from app.export.markdown import demote_headings, live_content
 from tests.app.sample_graph import R1_TEXT, S1_TEXT, build_sample_graph, node_with_text
 
 MODELS = {
@@ -155,6 +156,48 @@ def test_totals_per_branch_and_session():
     assert totals(g, [p3.id]).answers == 0
 
 
+def test_branches_end_at_answers_nothing_follows():
+    g = build_sample_graph()
+    tips = branches(g)
+    assert [(b.tip.model, b.tip.kind.value) for b in tips] == [
+        ("deepseek:deepseek-flash", "response"),  # R4, the lane follow-up's answer
+        ("anthropic:claude-sonnet-5-5", "response"),  # R5 and R6 answer the shared follow-up
+        ("openrouter:deepseek/deepseek-v4-flash", "response"),
+        ("anthropic:claude-sonnet-5-5", "synthesis"),
+    ]
+    assert tips[0].prompt is not None and tips[0].prompt.text.startswith("Make it stream")
+    assert tips[3].prompt is None
+    r4 = tips[0].tip
+    assert tips[0].totals == branch_totals(g, r4.id)
+    assert tips[3].totals.answers == 4  # the synthesis and its three sources
+    p3 = node_with_text(g, "Combine both approaches")
+    assert [b.tip.model for b in branches(g, under=p3.id)] == [
+        "anthropic:claude-sonnet-5-5",
+        "openrouter:deepseek/deepseek-v4-flash",
+    ]
+
+
+def test_reports_show_totals_per_branch():
+    g = build_sample_graph()
+    md = export_markdown(g)
+    part = md.split("## Totals per branch")[1].split("## Session totals")[0]
+    assert "| Claude Sonnet 5.5's synthesis in 1.3 | 4 |" in part
+    assert "DeepSeek V4.1 Flash's answer in 1.1 — “Make it stream" in part
+    assert part.count("\n| ") == 5  # the head and four branches
+    page = export_html(g)
+    assert "<h2>Totals per branch</h2>" in page
+    branch_table = page.split("<h2>Totals per branch</h2>")[1].split("</table>")[0]
+    assert branch_table.count("<tr>") == 5 and "synthesis in 1.3" in branch_table
+
+
+def test_answer_headings_sit_below_the_model_heading():
+    assert demote_headings("# Title\n\ntext\n\n```\n# not a heading\n```\n") == (
+        "#### Title\n\ntext\n\n```\n# not a heading\n```\n"
+    )
+    assert demote_headings("Big\n===\n\nSmall\n---\n") == "#### Big\n\n##### Small\n"
+    assert demote_headings("##### five\n") == "###### five\n"
+
+
 # --------------------------------------------------------------------------- defang
 
 
@@ -240,6 +283,7 @@ def test_markdown_report_structure_in_tree_order():
         "## Follow-up 1.2 → to Claude Sonnet 5.5, DeepSeek V4.1 Flash (OpenRouter)",
         "## Synthesis 1.3 (judge) by Claude Sonnet 5.5",
         "## Note 2",
+        "## Totals per branch",
         "## Session totals",
     ]
     assert "> How do I parse a **large** CSV file in Rust?" in md
@@ -251,7 +295,7 @@ def test_markdown_report_structure_in_tree_order():
     assert "| 7 | 3,882 | 460 | 1,198 | 216 | $0.0119 |" in md
     # the cut-off answer's code block is closed: every table after it still renders as a table
     tables = [t for t in MarkdownIt("commonmark").enable("table").parse(md) if t.type == "table_open"]
-    assert len(tables) == 5  # R1's own, three comparisons, session totals
+    assert len(tables) == 6  # R1's own, three comparisons, branch totals, session totals
 
 
 def test_markdown_reasoning_in_details_or_left_out():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -202,25 +202,26 @@ class CanvasScene(QGraphicsScene):
             step *= 4
         left = math.floor(rect.left() / step) * step
         top = math.floor(rect.top() / step) * step
-        minor = QPen(QColor(theme.grid), 0)
-        major = QPen(QColor(theme.grid_major), 0)
-        lines_minor = []
-        lines_major = []
+        # Axis-aligned hairlines: drawn in two batched calls, without antialiasing (which costs ~30 µs a
+        # line on the raster engine and buys nothing for straight lines).
+        lines_minor: list[QLineF] = []
+        lines_major: list[QLineF] = []
         x = left
         while x < rect.right():
             (lines_major if round(x / step) % 5 == 0 else lines_minor).append(
-                (QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+                QLineF(x, rect.top(), x, rect.bottom())
             )
             x += step
         y = top
         while y < rect.bottom():
             (lines_major if round(y / step) % 5 == 0 else lines_minor).append(
-                (QPointF(rect.left(), y), QPointF(rect.right(), y))
+                QLineF(rect.left(), y, rect.right(), y)
             )
             y += step
-        painter.setPen(minor)
-        for a, b in lines_minor:
-            painter.drawLine(a, b)
-        painter.setPen(major)
-        for a, b in lines_major:
-            painter.drawLine(a, b)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(QPen(QColor(theme.grid), 0))
+        painter.drawLines(lines_minor)
+        painter.setPen(QPen(QColor(theme.grid_major), 0))
+        painter.drawLines(lines_major)
+        painter.restore()

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QRectF, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 
 from app import layout
@@ -95,9 +95,15 @@ class CanvasController(QObject):
         self._follow_pinned: list[str] = []  # cards added with "use as shared context"
         self.bridge = EngineBridge(engine, self)
         self.bridge.node_changed.connect(self._on_bridge_node_changed)
+        # Fires when the earliest dirty card may render again (per card: 33 ms after its last render, or
+        # at once if it has not rendered for that long), so each card's text reaches the screen as soon
+        # as its frame budget allows, and the three cards of a fan-out render at their own phases
+        # instead of all in the same loop pass.
         self._frame_timer = QTimer(self)
-        self._frame_timer.setInterval(C.FRAME_INTERVAL_MS)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._frame_timer.timeout.connect(self._on_frame_timer_timeout)
+        self._frame_due = 0.0  # monotonic time the frame timer fires at, while it is active
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.setInterval(0)
@@ -255,17 +261,28 @@ class CanvasController(QObject):
                 self._emit_totals()
 
     def _mark_dirty(self, node_id: str) -> None:
+        if node_id in self._dirty:
+            return
         self._dirty.add(node_id)
-        if not self._frame_timer.isActive():
-            self._frame_timer.start()
+        if node_id in self._render_queue:
+            return
+        due = self._last_render.get(node_id, 0.0) + C.FRAME_INTERVAL_MS / 1000
+        if not self._frame_timer.isActive() or due < self._frame_due - 0.001:
+            self._arm_frame_timer(due)
+
+    def _arm_frame_timer(self, due: float) -> None:
+        self._frame_due = due
+        self._frame_timer.start(max(0, round((due - time.monotonic()) * 1000)))
 
     def _on_frame_timer_timeout(self) -> None:
-        """The shared ~30 fps tick: queue every card that changed since its last render.
+        """Queue every changed card whose frame budget allows a render now, and re-arm for the rest.
 
-        The queue drains one card per event-loop pass (a zero-delay timer), so network reads, input
-        and painting run between two cards' renders instead of waiting for all of them.
+        A card on screen renders at most every FRAME_INTERVAL_MS (~30 fps); a card off screen, or too
+        small to show text, every HIDDEN_CARD_INTERVAL_S. The queue drains one card per event-loop pass
+        (a zero-delay timer), so network reads, input and painting run between two cards' renders.
         """
         now = time.time()
+        mono = time.monotonic()
         if self._countdowns and now - self._last_countdown_tick >= 0.5:
             self._last_countdown_tick = now
             for node_id in list(self._countdowns):
@@ -273,30 +290,33 @@ class CanvasController(QObject):
                 if node is None or not has_live_countdown(node, now):
                     self._countdowns.discard(node_id)
                 self._dirty.add(node_id)
-        # Cards off screen, or too small to show text, re-render a few times a second only.
         visible = self.view.visible_scene_rect()
         readable = self.view.zoom() >= C.LOD_TEXT_MIN
-        mono = time.monotonic()
         later: set[str] = set()
+        next_due = mono + 0.5 if self._countdowns else float("inf")
         for node_id in self._dirty:
             if node_id in self._render_queue:
                 continue
             card = self.scene.card(node_id)
             shown = card is not None and readable and card.sceneBoundingRect().intersects(visible)
-            if not shown and mono - self._last_render.get(node_id, 0.0) < C.HIDDEN_CARD_INTERVAL_S:
+            interval = C.FRAME_INTERVAL_MS / 1000 if shown else C.HIDDEN_CARD_INTERVAL_S
+            due = self._last_render.get(node_id, 0.0) + interval
+            if due > mono + 0.001:
                 later.add(node_id)
+                next_due = min(next_due, due)
                 continue
             self._render_queue.append(node_id)
         self._dirty = later
         if self._render_queue and not self._drain_timer.isActive():
             self._drain_timer.start()
-        if not self._countdowns and not self._dirty:
-            self._frame_timer.stop()  # restarted by the next change
+        if next_due != float("inf"):
+            self._arm_frame_timer(next_due)
 
     def _on_drain_timer_timeout(self) -> None:
         if not self._render_queue:
             return
         node_id = self._render_queue.pop(0)
+        self._dirty.discard(node_id)  # changes that came while it waited in the queue are in this render
         node = self.graph.nodes.get(node_id) if self.graph is not None else None
         if node is not None:
             self.scene.sync_card(node)

@@ -12,17 +12,17 @@ keyed by its source, so a growing list or table re-parses only its last item or 
 An open top-level code fence in the tail (the expensive case: a long code block being written)
 skips markdown parsing altogether: new lines are checked for the closing fence and the body is
 highlighted incrementally by :class:`~app.render.highlight.CodeHighlighter`. When the closing
-fence arrives the block is cached with those colours.
+fence arrives the block is highlighted once more in one shot (exact colours) and cached, so this
+cost comes once per code block while the answer streams, not all at once when it ends.
 
 Output contract:
 
 - ``update(text, final=True)`` returns exactly ``render_markdown(text)``. Call it once when the
-  stream ends (it re-highlights, in one shot, the code blocks that were highlighted while they
-  streamed).
+  stream ends (a code fence still open then is highlighted in one shot).
 - ``update(text)`` returns the same visible text and structure as ``render_markdown(text)``;
-  only colours inside code blocks that streamed may differ, where a lexer's single regex spans
+  only colours inside a code block still open may differ, where a lexer's single regex spans
   lines (a Python docstring, a C ``/* … */`` comment) and was tried before its end arrived.
-  For everything else it is byte-identical (the tests check this on every prefix).
+  Closed blocks, and everything else, are byte-identical (the tests check this on every prefix).
 
 Reference-style link definitions (``[x]: http://…``) make earlier blocks depend on later text:
 once one appears the renderer renders the whole text on every update (correct, not fast).
@@ -92,7 +92,6 @@ class IncrementalRenderer:
         self._closed_end = 0
         self._closed_parts: list[str] = []
         # Closed fences whose colours came from incremental highlighting: (part index, body, lang).
-        self._approx: list[tuple[int, str, str]] = []
         self._full_mode = False
         self._fence: _OpenFence | None = None
         self._last: tuple[str, bool, str] | None = None
@@ -115,7 +114,6 @@ class IncrementalRenderer:
         self._text = ""
         self._closed_end = 0
         self._closed_parts = []
-        self._approx = []
         self._full_mode = False
         self._fence = None
         self._last = None
@@ -148,9 +146,7 @@ class IncrementalRenderer:
 
     # ----------------------------------------------------------------------------------------
 
-    def _close(self, html: str, approx: tuple[str, str] | None = None) -> None:
-        if approx is not None:
-            self._approx.append((len(self._closed_parts), *approx))
+    def _close(self, html: str) -> None:
         self._closed_parts.append(html)
 
     def _with_closed(self, tail_html: str) -> str:
@@ -162,11 +158,6 @@ class IncrementalRenderer:
         finally:
             parts.pop()
 
-    def _make_exact(self) -> None:
-        for index, body, lang in self._approx:
-            self._closed_parts[index] = pre_html(code_body_html(body, lang, self._theme), self._theme)
-        self._approx = []
-
     def _render(self, text: str, final: bool) -> str:
         if self._full_mode:
             env = new_env(self._theme)
@@ -175,8 +166,6 @@ class IncrementalRenderer:
             tail_html = self._advance_fence(text, self._fence)
             if tail_html is not None and not final:
                 return self._with_closed(tail_html)
-        if final and self._approx:
-            self._make_exact()
 
         tail = text[self._closed_end :]
         env = new_env(self._theme)
@@ -241,9 +230,8 @@ class IncrementalRenderer:
                 break
             if closer.match(text, pos, nl):
                 body = text[fence.body_start : pos]
-                html = pre_html(fence.highlighter.feed(body), self._theme)
-                highlighted = fence.highlighter.highlighted
-                self._close(html, (body, fence.lang) if highlighted else None)
+                # Closed: highlight in one shot, so the cached HTML has exact colours (see above).
+                self._close(pre_html(code_body_html(body, fence.lang, self._theme), self._theme))
                 self._closed_end = nl + 1
                 self._fence = None
                 return None

@@ -118,6 +118,18 @@ class AskResult:
     runs: list[Run]
 
 
+@dataclass(slots=True)
+class PathRun:
+    """A lane replayed on another model (`Engine.rerun_path`): `first` is the re-run of the path's first
+    answer; `task` sends each later prompt of the path in turn, as a follow-up to the new model's own
+    previous answer, and returns every answer it created (it stops at the first turn that does not end
+    `done`: that card says why)."""
+
+    turns: int  # how many prompt/answer turns the path has
+    first: Run
+    task: asyncio.Task[list[Node]]
+
+
 class EngineError(ValueError):
     """Bad input to an engine operation (empty prompt, unknown node); the message is for the user."""
 
@@ -222,6 +234,24 @@ def store_error_text(exc: BaseException) -> str:
     return " ".join(text.split())[:200]
 
 
+def lane_path(graph: Graph, answer_id: str) -> list[tuple[Node, Node]]:
+    """The turns (prompt, answer) of the lane that ends at answer `answer_id`, first turn first: up
+    from the answer to its prompt, from the prompt to the answer it follows, and so on while that is a
+    model's answer to a prompt (a synthesis, note or root ends the walk)."""
+    turns: list[tuple[Node, Node]] = []
+    seen: set[str] = set()
+    node = graph.nodes.get(answer_id)
+    while node is not None and node.kind == NodeKind.RESPONSE and node.id not in seen:
+        seen.add(node.id)
+        prompt = primary_parent(graph, node)
+        if prompt is None or prompt.kind != NodeKind.PROMPT:
+            break
+        turns.append((prompt, node))
+        node = primary_parent(graph, prompt)
+    turns.reverse()
+    return turns
+
+
 class Engine:
     def __init__(
         self,
@@ -250,6 +280,7 @@ class Engine:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.unsaved: dict[str, Node] = {}  # ended nodes whose final write failed (disk full, locked)
         self._save_task: asyncio.Task[None] | None = None
+        self._path_tasks: set[asyncio.Task[list[Node]]] = set()
 
     def __repr__(self) -> str:
         return f"<Engine running={len(self.runs)}>"
@@ -278,6 +309,8 @@ class Engine:
 
     async def aclose(self) -> None:
         self.cancel_all()
+        if self._path_tasks:
+            await asyncio.gather(*self._path_tasks, return_exceptions=True)
         await self.wait()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
@@ -536,6 +569,48 @@ class Engine:
         self._start(run)
         return run
 
+    def rerun_path(self, node_id: str, model: str, params: Params | None = None,
+                   on_created: Callable[[list[Node]], None] | None = None) -> PathRun:
+        """Replay the lane that ends at answer `node_id` on `model`: the path's first answer is re-run as a
+        sibling, then each later prompt of the path is sent again, in order, as a follow-up to the new
+        model's own previous answer (so it sees its own history, never the old model's). `on_created`
+        gets the cards of each later turn when they are created."""
+        old = self.repo.get_node(node_id)
+        if old is None or old.kind != NodeKind.RESPONSE:
+            raise EngineError("only a model's answer to a prompt can have its path re-run")
+        graph = self.repo.load_graph(old.session_id)
+        turns = lane_path(graph, old.id)
+        if not turns:
+            raise EngineError("this answer has no prompt to re-run")
+        first_prompt, first_answer = turns[0]
+        target = Target(model, params or Params.from_dict(first_answer.params.to_dict()))
+        self._check_targets([target])
+        first = self.rerun(first_answer.id, model, target.params)
+        rest = [prompt for prompt, _ in turns[1:]]
+        task = asyncio.get_running_loop().create_task(
+            self._replay(old.session_id, first, rest, target, on_created), name=f"path on {model}")
+        self._path_tasks.add(task)
+        task.add_done_callback(self._path_tasks.discard)
+        return PathRun(len(turns), first, task)
+
+    async def _replay(self, session_id: str, run: Run, prompts: list[Node], target: Target,
+                      on_created: Callable[[list[Node]], None] | None) -> list[Node]:
+        answers = [run.node]
+        for prompt in prompts:
+            await self.wait([run])
+            if run.node.status != NodeStatus.DONE:
+                log.info("path re-run on %s stopped: turn %d ended %s", target.model, len(answers),
+                         run.node.status.value)
+                return answers
+            result = self.ask(session_id, prompt.text, [target], parents=[run.node.id], mode=SendMode.LANES,
+                              system=prompt.params.system)
+            run = result.runs[0]
+            answers.append(run.node)
+            if on_created is not None:
+                on_created([*result.prompts, run.node])
+        await self.wait([run])
+        return answers
+
     # ------------------------------------------------------------------ control
     def cancel(self, node_id: str) -> bool:
         run = self.runs.get(node_id)
@@ -545,6 +620,8 @@ class Engine:
         return True
 
     def cancel_all(self) -> None:
+        for task in list(self._path_tasks):
+            task.cancel()  # a replay sends no further turn
         for node_id in list(self.runs):
             self.cancel(node_id)
 

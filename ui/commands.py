@@ -8,6 +8,7 @@ are data arriving, never commands. Qt main thread only.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
@@ -88,7 +89,8 @@ class AddNodesCommand(QUndoCommand):
     because the engine already stored them; undo cancels their streams and removes them; a later
     redo puts back the cards as they were when undone (streams are not restarted)."""
 
-    def __init__(self, controller: CanvasController, session_id: str, node_ids: list[str], text: str) -> None:
+    def __init__(self, controller: CanvasController, session_id: str, node_ids: list[str], text: str,
+                 on_undo: Callable[[], object] | None = None) -> None:
         super().__init__(text)
         self._controller = controller
         self._session_id = session_id
@@ -96,6 +98,11 @@ class AddNodesCommand(QUndoCommand):
         self._nodes: list[Node] = []
         self._edges: list[Edge] = []
         self._first = True
+        self._on_undo = on_undo  # e.g. stop a lane replay, so it sends no further turn
+
+    def extend(self, node_ids: list[str]) -> None:
+        """Cards the same edit created later (the next turns of a lane replay)."""
+        self._ids += [i for i in node_ids if i not in self._ids]
 
     def redo(self) -> None:
         if self._first:
@@ -104,6 +111,8 @@ class AddNodesCommand(QUndoCommand):
         self._controller.apply_restore(self._session_id, self._nodes, self._edges)
 
     def undo(self) -> None:
+        if self._on_undo is not None:
+            self._on_undo()
         nodes, edges = self._controller.apply_delete(self._ids)
         self._nodes = [copy.deepcopy(n) for n in nodes]
         self._edges = list(edges)

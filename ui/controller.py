@@ -485,6 +485,46 @@ class CanvasController(QObject):
             return None
         return self.rerun(node_id, model)
 
+    def rerun_path(self, node_id: str, model: str) -> str | None:
+        """Replay the lane ending at this answer on `model` (Engine.rerun_path). One undo step removes
+        every card of the replay, the later turns included, and stops it."""
+        if self.session is None:
+            return None
+        command: AddNodesCommand | None = None
+
+        def on_created(nodes: list[Node]) -> None:
+            if command is not None:
+                command.extend([n.id for n in nodes])
+            self._reload_edges()
+
+        try:
+            path = self.engine.rerun_path(node_id, model, on_created=on_created)
+        except (EngineError, ValueError) as exc:
+            self.message_posted.emit(str(exc), 6000)
+            return None
+        first = path.first.node.id
+        command = AddNodesCommand(self, self.session.id, [first], f"Re-run lane on {model}",
+                                  on_undo=path.task.cancel)
+        self.undo_stack.push(command)
+        self._reload_edges()
+        self._update_running()
+        self.sessions_changed.emit()
+        self.reveal([first])
+        if path.turns > 1:
+            self.message_posted.emit(
+                f"Replaying {path.turns} turns on {model}: each prompt is sent when the previous answer is done.",
+                6000)
+        return first
+
+    def rerun_path_on_other(self, node_id: str) -> str | None:
+        node = self.graph.nodes.get(node_id) if self.graph else None
+        if node is None or node.kind != NodeKind.RESPONSE:
+            return None
+        model = self.dialogs.pick_model(self.catalog, self.settings, exclude=node.model)
+        if not model:
+            return None
+        return self.rerun_path(node_id, model)
+
     def synthesize(self, source_ids: list[str] | None = None) -> str | None:
         if self.session is None:
             return None
@@ -638,6 +678,8 @@ class CanvasController(QObject):
             self.rerun(node_id)
         elif action == "rerun_other":
             self.rerun_on_other(node_id)
+        elif action == "rerun_path":
+            self.rerun_path_on_other(node_id)
         elif action == "continue":
             self.continue_lane(node_id)
         elif action == "branch":

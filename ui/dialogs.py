@@ -291,6 +291,8 @@ class DialogService:
             else:
                 entries.append(("retry", "Retry (re-run as a sibling)"))
                 entries.append(("rerun_other", "Re-run on another model…"))
+                if node.kind == NodeKind.RESPONSE:
+                    entries.append(("rerun_path", "Re-run the whole lane on another model…"))
             entries += [
                 None,
                 ("continue", "Continue this lane"),

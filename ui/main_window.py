@@ -286,6 +286,7 @@ class MainWindow(QMainWindow):
         cards_menu.addSeparator()
         self._action(cards_menu, "Retry selected", self._retry_selected, "Ctrl+R")
         self._action(cards_menu, "Re-run on another model…", self._rerun_selected_other)
+        self._action(cards_menu, "Re-run the whole lane on another model…", self._rerun_path_selected)
         self._action(cards_menu, "Continue this lane", self._continue_selected)
         self._action(cards_menu, "Synthesize selected…", lambda: c.synthesize(), "Ctrl+Shift+S")
         self._action(cards_menu, "Compare two answers (diff)…", lambda: c.compare_selected(), "Ctrl+D")
@@ -497,6 +498,11 @@ class MainWindow(QMainWindow):
         node_id = self._selected_answer()
         if node_id:
             self.controller.rerun_on_other(node_id)
+
+    def _rerun_path_selected(self) -> None:
+        node_id = self._selected_answer()
+        if node_id:
+            self.controller.rerun_path_on_other(node_id)
 
     def _continue_selected(self) -> None:
         node_id = self._selected_answer()

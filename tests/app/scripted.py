@@ -16,7 +16,7 @@ from app.config import Settings
 from app.events import Finish, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 
-Script = list[Any]  # StreamEvent | float (sleep seconds) | "hang"
+Script = list[Any]  # StreamEvent | float (sleep seconds) | "hang"; a tuple of them: one per call
 
 
 class ScriptedProvider:
@@ -33,7 +33,11 @@ class ScriptedProvider:
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
-        script = self.scripts.get(request.model) or default_script(f"answer from {request.model}")
+        script = self.scripts.get(request.model)
+        if isinstance(script, tuple):  # one script per call to this model, in order; the last one repeats
+            calls = sum(1 for r in self.requests if r.model == request.model)
+            script = script[min(calls, len(script)) - 1]
+        script = script or default_script(f"answer from {request.model}")
         for step in script:
             if isinstance(step, (int, float)):
                 await asyncio.sleep(step)

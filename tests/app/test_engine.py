@@ -233,3 +233,90 @@ async def test_bad_input_is_refused_before_anything_is_stored(env):
     with pytest.raises(EngineError, match="at least one model"):
         engine.ask(sid, "Q", [])
     assert repo.load_graph(sid).nodes == {}
+
+
+async def _lane_of_three_turns(engine, sid, model=DS):
+    """P1 → R1 → P2 → R2 → P3 → R3, all answered by `model`; returns the last answer."""
+    run = engine.ask(sid, "Turn one?", [Target(model)]).runs[0]
+    await engine.wait([run])
+    for text in ("Turn two?", "Turn three?"):
+        run = engine.ask(sid, text, [Target(model)], parents=[run.node.id]).runs[0]
+        await engine.wait([run])
+    return run.node
+
+
+async def test_rerun_path_replays_the_lane_on_another_model_with_its_own_history(env):
+    repo, settings, scripts, requests, sid = env
+    scripts["claude-sonnet-5-5"] = tuple(default_script(f"Claude turn {i}") for i in (1, 2, 3))
+    engine = make_engine(env)
+    last = await _lane_of_three_turns(engine, sid)
+    created: list[list[str]] = []
+    path = engine.rerun_path(last.id, CL, on_created=lambda nodes: created.append([n.kind.value for n in nodes]))
+    assert path.turns == 3
+    answers = await path.task
+    assert [a.text for a in answers] == ["Claude turn 1", "Claude turn 2", "Claude turn 3"]
+    assert all(repo.get_node(a.id).status == NodeStatus.DONE for a in answers)
+    assert created == [["prompt", "response"], ["prompt", "response"]]
+    graph = repo.load_graph(sid)
+    # the first Claude answer is a sibling of DeepSeek's first answer, under the same prompt
+    first_prompt = graph.parents(answers[0].id, (EdgeRole.REPLY,))[0].parent_id
+    assert graph.nodes[first_prompt].text == "Turn one?"
+    assert {graph.nodes[e.child_id].model for e in graph.children(first_prompt, (EdgeRole.REPLY,))} == {DS, CL}
+    # each later turn: a copy of the prompt, following Claude's own previous answer
+    for prev, ans, text in ((answers[0], answers[1], "Turn two?"), (answers[1], answers[2], "Turn three?")):
+        prompt = graph.nodes[graph.parents(ans.id, (EdgeRole.REPLY,))[0].parent_id]
+        assert prompt.text == text
+        assert [e.parent_id for e in graph.parents(prompt.id, (EdgeRole.FOLLOW,))] == [prev.id]
+    # what Claude received on the last turn: its own history, never DeepSeek's answers
+    last_request = [r for r in requests if r.model == "claude-sonnet-5-5"][-1]
+    assert [(m.role, m.content) for m in last_request.messages] == [
+        ("user", "Turn one?"), ("assistant", "Claude turn 1"),
+        ("user", "Turn two?"), ("assistant", "Claude turn 2"),
+        ("user", "Turn three?"),
+    ]
+    # the original lane is untouched
+    assert repo.get_node(last.id).text == "answer from deepseek-flash"
+    await engine.aclose()
+
+
+async def test_rerun_path_stops_at_a_failed_turn(env):
+    repo, settings, scripts, requests, sid = env
+    scripts["claude-sonnet-5-5"] = (default_script("Claude turn 1"),
+                                    [TextDelta("half"), StreamError("server", "Internal error", status=500)])
+    engine = make_engine(env)
+    last = await _lane_of_three_turns(engine, sid)
+    path = engine.rerun_path(last.id, CL)
+    answers = await path.task
+    assert [repo.get_node(a.id).status for a in answers] == [NodeStatus.DONE, NodeStatus.ERROR]
+    assert repo.get_node(answers[1].id).text == "half"  # what arrived is kept
+    graph = repo.load_graph(sid)
+    assert [n.text for n in graph.nodes.values() if n.kind == NodeKind.PROMPT].count("Turn three?") == 1
+    await engine.aclose()
+
+
+async def test_stopping_a_path_rerun_sends_no_further_turn(env):
+    repo, settings, scripts, requests, sid = env
+    engine = make_engine(env)
+    last = await _lane_of_three_turns(engine, sid)
+    scripts["claude-sonnet-5-5"] = [TextDelta("slow"), "hang"]
+    path = engine.rerun_path(last.id, CL)
+    await asyncio.sleep(0.05)
+    engine.cancel_all()
+    answers = await asyncio.gather(path.task, return_exceptions=True)
+    assert isinstance(answers[0], asyncio.CancelledError) or len(answers[0]) == 1
+    await engine.wait()
+    assert repo.get_node(path.first.node.id).status == NodeStatus.STOPPED
+    assert repo.get_node(path.first.node.id).text == "slow"
+    graph = repo.load_graph(sid)
+    assert [n.text for n in graph.nodes.values() if n.kind == NodeKind.PROMPT].count("Turn two?") == 1
+    await engine.aclose()
+
+
+async def test_rerun_path_refuses_a_prompt_or_synthesis(env):
+    repo, settings, scripts, requests, sid = env
+    engine = make_engine(env)
+    result = engine.ask(sid, "Q", [Target(DS)])
+    await engine.wait()
+    with pytest.raises(EngineError, match="path"):
+        engine.rerun_path(result.prompts[0].id, CL)
+    await engine.aclose()

@@ -229,3 +229,42 @@ async def test_sessions_sidebar_search_rename_delete_undo(app_env, fake_server, 
         # duplicate
         c.duplicate_session(first)
         assert c.session_id not in (first, second) and len(window.scene.cards()) == 4
+
+
+async def test_rerun_the_whole_lane_on_another_model_and_undo_it(app_env, fake_server, monkeypatch):
+    from app.engine import Target
+
+    async with open_window() as (window, services):
+        c = window.controller
+        run = services.engine.ask(c.session_id, "First question?", [Target("deepseek:deepseek-flash")]).runs[0]
+        await services.engine.wait([run])
+        run = services.engine.ask(c.session_id, "Second question?", [Target("deepseek:deepseek-flash")],
+                                  parents=[run.node.id]).runs[0]
+        await services.engine.wait([run])
+        last = run.node.id
+        await wait_until(lambda: last in c.graph.nodes and not _node(window, last).status.is_live, 10, "lane")
+        before_cards = {card.node_id for card in cards_of(window)}
+        window.scene.select_only([last])
+        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: "anthropic:claude-sonnet-5-5")
+        window._rerun_path_selected()  # Cards → Re-run the whole lane on another model…
+
+        def claude_answers():
+            return [n for n in c.graph.nodes.values() if n.model == "anthropic:claude-sonnet-5-5"]
+
+        await wait_until(lambda: len(claude_answers()) == 2 and all(n.status == NodeStatus.DONE
+                                                                     for n in claude_answers()), 20, "replay")
+        new_cards = {card.node_id for card in cards_of(window)} - before_cards
+        kinds = sorted(_node(window, i).kind.value for i in new_cards)
+        assert kinds == ["prompt", "response", "response"]  # Claude's first answer, the copied prompt, its answer
+        (copied,) = [i for i in new_cards if _node(window, i).kind == NodeKind.PROMPT]
+        assert _node(window, copied).text == "Second question?"
+        # Claude's second call carried Claude's own first answer, not DeepSeek's
+        body = [r.body for r in fake_server.requests if "claude" in json.dumps(r.body.get("model", ""))][-1]
+        sent = json.dumps(body["messages"], ensure_ascii=False)
+        assert "First question?" in sent and "Second question?" in sent
+        assert "claude-sonnet-5-5" in sent and "deepseek-flash" not in sent
+        # one undo step removes the whole replay
+        assert window.undo_stack.undoText().startswith("Re-run lane")
+        window.undo_stack.undo()
+        assert {card.node_id for card in cards_of(window)} == before_cards
+        assert all(services.repo.get_node(i) is None for i in new_cards)

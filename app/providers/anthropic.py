@@ -16,7 +16,6 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
@@ -30,6 +29,7 @@ from app.providers.http import (
     MID_ANSWER,
     JSONBody,
     ProviderHTTPError,
+    decode_event,
     error_from_payload,
     get_json,
     join_url,
@@ -200,16 +200,9 @@ class AnthropicProvider:
                     return
                 if not item.data or item.event == "ping":
                     continue
-                try:
-                    event = json.loads(item.data)
-                except ValueError:
-                    if item.eof:
-                        yield StreamError("bad_stream", MID_ANSWER)
-                    else:
-                        yield StreamError("bad_stream", f"invalid JSON in the stream: {item.data[:80]!r}")
-                    return
-                if not isinstance(event, dict):
-                    yield StreamError("bad_stream", f"unexpected event in the stream: {item.data[:80]!r}")
+                event = decode_event(item)
+                if isinstance(event, StreamError):
+                    yield event
                     return
                 kind = event.get("type") or item.event
                 if kind == "content_block_delta":

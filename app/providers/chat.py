@@ -18,7 +18,6 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
@@ -31,6 +30,7 @@ from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.http import (
     MID_ANSWER,
     JSONBody,
+    decode_event,
     error_from_payload,
     get_json,
     join_url,
@@ -230,16 +230,9 @@ class ChatProvider:
                         yield usage
                     yield Finish(finish or "stop")
                     return
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    if item.eof:
-                        yield StreamError("bad_stream", MID_ANSWER)
-                    else:
-                        yield StreamError("bad_stream", f"invalid JSON in the stream: {data[:80]!r}")
-                    return
-                if not isinstance(chunk, dict):
-                    yield StreamError("bad_stream", f"unexpected event in the stream: {data[:80]!r}")
+                chunk = decode_event(item)
+                if isinstance(chunk, StreamError):
+                    yield chunk
                     return
                 if chunk.get("error") or item.event == "error":
                     yield error_from_payload(chunk, api_key=key, fallback=_ERROR_FINISH)

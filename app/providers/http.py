@@ -78,6 +78,20 @@ class JSONBody:
     status: int
 
 
+def decode_event(event: SSEEvent) -> dict[str, Any] | StreamError:
+    """The JSON object an SSE event carries, or the `bad_stream` error that ends the answer: invalid
+    JSON (cut mid-event when the body ended there), or JSON that is not an object."""
+    try:
+        data = json.loads(event.data)
+    except ValueError:
+        if event.eof:
+            return StreamError("bad_stream", MID_ANSWER)
+        return StreamError("bad_stream", f"invalid JSON in the stream: {event.data[:80]!r}")
+    if not isinstance(data, dict):
+        return StreamError("bad_stream", f"unexpected event in the stream: {event.data[:80]!r}")
+    return data
+
+
 class ProviderHTTPError(Exception):
     """Raised by the non-streaming helpers (`get_json`, `list_models()`); carries the `StreamError`."""
 

@@ -13,7 +13,6 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
@@ -23,7 +22,15 @@ import httpx
 from app.events import Finish, ReasoningDelta, ResponseMeta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.chat import accepts
-from app.providers.http import MID_ANSWER, JSONBody, error_from_payload, get_json, join_url, stream_sse
+from app.providers.http import (
+    MID_ANSWER,
+    JSONBody,
+    decode_event,
+    error_from_payload,
+    get_json,
+    join_url,
+    stream_sse,
+)
 
 __all__ = ["ResponsesProvider", "responses_usage"]
 
@@ -129,16 +136,9 @@ class ResponsesProvider:
                     return
                 if not item.data:
                     continue
-                try:
-                    event = json.loads(item.data)
-                except ValueError:
-                    if item.eof:
-                        yield StreamError("bad_stream", MID_ANSWER)
-                    else:
-                        yield StreamError("bad_stream", f"invalid JSON in the stream: {item.data[:80]!r}")
-                    return
-                if not isinstance(event, dict):
-                    yield StreamError("bad_stream", f"unexpected event in the stream: {item.data[:80]!r}")
+                event = decode_event(item)
+                if isinstance(event, StreamError):
+                    yield event
                     return
                 kind = event.get("type") or item.event
                 if kind == "response.output_text.delta":

@@ -2,7 +2,7 @@
 # Set-up for a bare Debian 12 machine (root, only Python 3.11): Debian packages Qt needs (when missing),
 # the .venv, and the project installed in it. Fast when already done.
 #   scripts/bootstrap.sh run    runtime packages, fonts and an X server for the window
-#   scripts/bootstrap.sh test   what the test suite needs (offscreen Qt, dev tools)
+#   scripts/bootstrap.sh test   what the test suite needs (offscreen Qt, dev tools, the SDKs bench 3 compares with)
 #   scripts/bootstrap.sh bench  test set-up plus the official SDKs the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 extras=""
-case "$what" in test) extras="[dev]" ;; bench) extras="[dev,bench]" ;; esac
+# The tests include a smoke run of every benchmark (tests/app/test_bench_smoke.py), so they need the
+# official SDKs that bench 3 compares against, too.
+case "$what" in test|bench) extras="[dev,bench]" ;; esac
 stamp=".venv/.triptych-setup-$(cat pyproject.toml | sha1sum | cut -c1-12)-${what}"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -30,6 +30,7 @@ from app.engine import (
     Run,
     Target,
     clean_text,
+    lane_path,
     make_client,
     sendable,
     tokens_per_second,
@@ -116,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true",
                    help="send even when the request looks larger than a model's context window")
     a.add_argument("prompt", nargs="*", help="the prompt ('-' reads standard input)")
+
+    rr = sub.add_parser("rerun", parents=[common],
+                        help="re-run an answer as a sibling, on its model or another; --lane replays its whole lane")
+    rr.add_argument("node", metavar="NODE_ID", help="the answer to re-run")
+    rr.add_argument("-m", "--model", metavar="PROVIDER:MODEL", help="the model to run it on (default: the answer's own)")
+    rr.add_argument("--lane", action="store_true",
+                    help="replay every turn of the lane that ends at NODE_ID, in order, each as a follow-up to the "
+                         "new model's own previous answer")
+    rr.add_argument("--max-retries", type=int, default=2, help="retries before the first token (default 2)")
+    rr.add_argument("--json", action="store_true", help="one JSON object per answer (like ask --json), at the end")
 
     sy = sub.add_parser("synth", parents=[common], help="synthesize answers: merge, judge, compare or custom")
     sy.add_argument("--source", action="append", default=[], metavar="NODE_ID",
@@ -393,12 +404,18 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
     return await _run_streams(ctx, start, args)
 
 
-async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: argparse.Namespace) -> int:
+async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: argparse.Namespace,
+                       later: Callable[[], Awaitable[object]] | None = None, expected: int | None = None,
+                       label: Callable[[Run], str] | None = None) -> int:
     """Start the runs (`start` creates the cards), stream them to stdout (or print one JSON line per run at
-    the end with --json), keep what arrived on Ctrl+C. Exit 0 when every run is done, else 1."""
+    the end with --json), keep what arrived on Ctrl+C. `later`, when given, is awaited after the first runs:
+    it may append more runs to the list `start` returned (a lane replay's next turns). Exit 0 when every run
+    is done (and there are `expected` of them, when given), else 1."""
     client = make_client(ctx.settings)
     engine = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog, client=client, max_retries=args.max_retries)
     printer = None if args.json else _StreamPrinter(sys.stdout)
+    if printer is not None and label is not None:
+        printer.label = label
     if printer is not None:
         engine.add_listener(printer.on_change)
     engine.add_listener(_SaveWatcher().on_change)
@@ -422,8 +439,11 @@ async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: arg
         except (EngineError, ValueError) as exc:
             raise UsageError(str(exc)) from exc
         if printer is not None:
-            printer.set_runs(runs, len(runs) > 1)
+            printer.set_runs(runs, len(runs) > 1 or later is not None)
         await engine.wait(runs)
+        if later is not None:
+            await asyncio.gather(later(), return_exceptions=True)  # cancelled by Ctrl+C: what ran is kept
+            await engine.wait(runs)
         unsaved = await engine.flush_saves(2.0)
         if printer is not None:
             printer.finish()
@@ -445,7 +465,55 @@ async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: arg
               f"store.", file=sys.stderr)
     if unsaved:
         return 1
+    if expected is not None and len(runs) < expected:
+        print(f"triptych: the replay stopped after {len(runs)} of {expected} turns: turn {len(runs)} did not "
+              "finish", file=sys.stderr)
+        return 1
     return 0 if all(r.node.status == NodeStatus.DONE for r in runs) else 1
+
+
+# ---------------------------------------------------------------------------------------------- rerun
+def cmd_rerun(ctx: Ctx, args: argparse.Namespace) -> int:
+    """Re-run one answer as a sibling (engine.rerun), or replay its whole lane (engine.rerun_path)."""
+    if args.max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    node = ctx.node(args.node)
+    if not node.is_answer:
+        raise UsageError(f"card {node.id} is a {node.kind.value}, not an answer: rerun takes a model's answer")
+    if args.lane and node.kind != NodeKind.RESPONSE:
+        raise UsageError("--lane needs an answer to a prompt (a synthesis has no lane to replay)")
+    model = _parse_models([args.model])[0] if args.model else (node.model or "")
+    if not model:
+        raise UsageError("this card has no model: pass -m PROVIDER:MODEL")
+    _check_providers(ctx, [model], need_keys=True)
+    if ctx.catalog.get(model) is None:
+        print(f"triptych: warning: {model} is not in the model catalog; its cost will be shown as unknown",
+              file=sys.stderr)
+    if not args.lane:
+        return asyncio.run(_run_streams(ctx, lambda engine: [engine.rerun(node.id, args.model and model)], args))
+    runs: list[Run] = []
+    state: dict[str, Any] = {}
+
+    def start(engine: Engine) -> list[Run]:
+        def on_created(nodes: list[Node]) -> None:
+            runs.extend(engine.runs[n.id] for n in nodes if n.id in engine.runs)
+
+        path = engine.rerun_path(node.id, model, on_created=on_created)
+        state["path"] = path
+        runs.append(path.first)
+        return runs
+
+    async def later() -> object:
+        return await state["path"].task
+
+    turns = len(lane_path(ctx.repo.load_graph(node.session_id), node.id))
+
+    def label(run: Run) -> str:
+        prompt = " ".join((run.prompt.text if run.prompt else "").split())
+        prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
+        return f"{run.node.model} · turn {runs.index(run) + 1} of {turns}: {prompt}"
+
+    return asyncio.run(_run_streams(ctx, start, args, later, expected=turns, label=label))
 
 
 # ---------------------------------------------------------------------------------------------- synth
@@ -524,6 +592,7 @@ class _StreamPrinter:
         self.current = 0
         self.printed: dict[str, int] = {}
         self.headed: set[str] = set()
+        self.label: Callable[[Run], str] = lambda run: run.node.model or ""
 
     def set_runs(self, runs: list[Run], labelled: bool) -> None:
         self.runs = runs
@@ -540,7 +609,7 @@ class _StreamPrinter:
             if self.labelled and node.id not in self.headed:
                 self.headed.add(node.id)
                 sep = "\n" if self.current else ""
-                self.out.write(f"{sep}━━ {node.model} ━━\n")
+                self.out.write(f"{sep}━━ {self.label(self.runs[self.current])} ━━\n")
             done = self.printed.get(node.id, 0)
             if len(node.text) > done:
                 self.out.write(node.text[done:])
@@ -905,6 +974,7 @@ async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
 COMMANDS = {
     "ask": cmd_ask,
     "synth": cmd_synth,
+    "rerun": cmd_rerun,
     "sessions": cmd_sessions,
     "show": cmd_show,
     "export": cmd_export,

@@ -15,7 +15,7 @@ import pytest
 
 from app.catalog import load_catalog
 from app.domain import Usage
-from tests.fakes.server import Answer, FakeProviderServer, HTTPFault
+from tests.fakes.server import Answer, FakeProviderServer, HTTPFault, Respond, Scenario
 
 DS, CL, GP = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,3 +275,47 @@ def test_models_lists_catalog_and_refresh_merges_provider_lists(cli, server):
     priced = {m["model"]: m["price"] for m in json.loads(r.stdout)}
     assert priced["openrouter:openai/gpt-6.2-sol"]["input"] == pytest.approx(2.0)
     assert (cli.home / "models-cache.json").exists()
+
+
+def test_rerun_an_answer_on_another_model_and_replay_its_lane(cli, server):
+    server.script("deepseek-flash", Answer(text=("DS-1",)), Answer(text=("DS-2",)))
+    server.script("claude-sonnet-5-5", Answer(text=("CL-A",)), Answer(text=("CL-1",)), Answer(text=("CL-2",)))
+    first = lines(cli("ask", "--json", "-m", DS, "Q1").stdout)[0]
+    second = lines(cli("ask", "--json", "--parent", first["node_id"], "Q2").stdout)[0]
+
+    # one answer re-run on Claude: a sibling under the same prompt
+    r = cli("rerun", "--json", "-m", CL, first["node_id"])
+    assert r.returncode == 0, r.stderr
+    (again,) = lines(r.stdout)
+    assert again["model"] == CL and again["text"] == "CL-A" and again["session_id"] == first["session_id"]
+
+    # the whole lane replayed on Claude: each turn follows Claude's own previous answer
+    r = cli("rerun", "--lane", "--json", "-m", CL, second["node_id"])
+    assert r.returncode == 0, r.stderr
+    replay = lines(r.stdout)
+    assert [(o["model"], o["text"], o["status"]) for o in replay] == [(CL, "CL-1", "done"), (CL, "CL-2", "done")]
+    msgs = server.requests_for("claude-sonnet-5-5")[-1].body["messages"]
+    assert json.dumps(msgs).count("DS-") == 0
+    assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
+    assert "Q1" in json.dumps(msgs[0]) and "CL-1" in json.dumps(msgs[1]) and "Q2" in json.dumps(msgs[2])
+    shown = json.loads(cli("show", "--json", first["session_id"]).stdout)
+    prompts = [n for n in shown["nodes"] if n["kind"] == "prompt"]
+    assert sorted(p["text"] for p in prompts) == ["Q1", "Q2", "Q2"]  # Q2 copied under Claude's answer
+
+    # text mode labels each turn; a prompt is refused with exit 2
+    r = cli("rerun", "-m", CL, first["session_id"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    prompt_id = prompts[0]["node_id"]
+    r = cli("rerun", prompt_id)
+    assert r.returncode == 2 and "not an answer" in r.stderr
+
+
+def test_a_lane_replay_that_fails_midway_exits_1_and_keeps_what_ran(cli, server):
+    first = lines(cli("ask", "--json", "-m", DS, "Q1").stdout)[0]
+    second = lines(cli("ask", "--json", "--parent", first["node_id"], "Q2").stdout)[0]
+    server.script("claude-sonnet-5-5", Answer(text=("CL-1",)),
+                  Scenario([Respond(500, b'{"error": {"message": "boom", "type": "api_error"}}')]))
+    r = cli("rerun", "--lane", "-m", CL, second["node_id"], "--max-retries", "0")
+    assert r.returncode == 1
+    assert "CL-1" in r.stdout  # the first turn streamed to the terminal
+    assert "error" in r.stdout.lower() or "error" in r.stderr.lower()

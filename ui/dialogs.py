@@ -1,18 +1,26 @@
 """Questions the controller asks the user, in one service (tests replace its methods).
 
-Also the small dialogs: model picker, synthesize options, link confirmation, keyboard shortcuts.
-Qt main thread only; every method here is modal and returns the user's answer.
+Also the small dialogs: model picker, synthesize options, export options, link confirmation, keyboard
+shortcuts. Qt main thread only; every method here is modal and returns the user's answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QCursor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -21,6 +29,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -181,6 +191,123 @@ class SynthesizeDialog(QDialog):
         return kind, str(model), instruction if kind == "custom" else None
 
 
+EXPORT_FORMATS = [
+    ("md", "Markdown report (.md)", "Markdown report (*.md)"),
+    ("html", "HTML page, side by side (.html)", "HTML page (*.html)"),
+    ("json", "JSON, lossless, re-importable (.json)", "JSON (*.json)"),
+    ("canvas", "JSON Canvas for Obsidian (.canvas)", "JSON Canvas (*.canvas)"),
+    ("png", "PNG image of the canvas (.png)", "PNG image (*.png)"),
+]
+EXPORT_SCOPES = [
+    ("all", "The whole session (every branch)"),
+    ("selection", "Only the selected cards"),
+    ("path", "The selected cards and the path that led to them"),
+]
+IMPORT_FILTER = "Triptych export or JSON Canvas (*.json *.canvas);;All files (*)"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportChoice:
+    """What the user chose in the export dialog. scope: all | selection | path (app.export.Scope)."""
+
+    path: str
+    fmt: str
+    scope: str
+    include_reasoning: bool
+
+
+class ExportDialog(QDialog):
+    """Format, what to export (session, selection, path to the selection), reasoning on/off and the file.
+
+    The file name follows the format (`default_name(fmt)`, from the session title) until the user edits it.
+    """
+
+    def __init__(
+        self,
+        default_name: Callable[[str], str],
+        folder: str,
+        selected: int,
+        scope: str = "all",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self._default_name = default_name
+        self._folder = folder
+        self._auto_name = ""
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.format_combo = QComboBox(self)
+        for key, label, _filter in EXPORT_FORMATS:
+            self.format_combo.addItem(label, key)
+        form.addRow("Format", self.format_combo)
+        scope_box = QVBoxLayout()
+        self.scope_group = QButtonGroup(self)
+        self.scope_buttons: dict[str, QRadioButton] = {}
+        for key, label in EXPORT_SCOPES:
+            if key != "all":
+                label += f" ({selected})" if selected else " (nothing selected)"
+            button = QRadioButton(label, self)
+            button.setEnabled(key == "all" or selected > 0)
+            self.scope_group.addButton(button)
+            self.scope_buttons[key] = button
+            scope_box.addWidget(button)
+        self.scope_buttons[scope if selected or scope == "all" else "all"].setChecked(True)
+        form.addRow("Export", scope_box)
+        self.reasoning_check = QCheckBox("Include the models' reasoning", self)
+        self.reasoning_check.setChecked(True)
+        form.addRow("", self.reasoning_check)
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit(self)
+        path_row.addWidget(self.path_edit, 1)
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self._on_browse_button_clicked)
+        path_row.addWidget(self.browse_button)
+        form.addRow("File", path_row)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.format_combo.currentIndexChanged.connect(self._on_format_combo_current_index_changed)
+        self._on_format_combo_current_index_changed(0)
+        self.resize(560, self.sizeHint().height())
+
+    def set_format(self, fmt: str) -> None:
+        self.format_combo.setCurrentIndex(max(self.format_combo.findData(fmt), 0))
+
+    def set_scope(self, scope: str) -> None:
+        self.scope_buttons[scope].setChecked(True)
+
+    def _on_format_combo_current_index_changed(self, _index: int) -> None:
+        fmt = str(self.format_combo.currentData())
+        current = self.path_edit.text().strip()
+        if not current or current == self._auto_name:
+            self._auto_name = str(Path(self._folder) / self._default_name(fmt))
+            self.path_edit.setText(self._auto_name)
+
+    def _on_browse_button_clicked(self) -> None:
+        fmt = str(self.format_combo.currentData())
+        filt = next(f for key, _label, f in EXPORT_FORMATS if key == fmt)
+        path, _chosen = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), filt)
+        if path:
+            self.path_edit.setText(path)
+
+    def choice(self) -> ExportChoice | None:
+        """The choice, or None when no file is named. A name without an extension gets the format's."""
+        fmt = str(self.format_combo.currentData())
+        path = self.path_edit.text().strip()
+        if not path:
+            return None
+        if not Path(path).suffix:
+            path += "." + fmt
+        scope = next((k for k, b in self.scope_buttons.items() if b.isChecked()), "all")
+        return ExportChoice(path, fmt, scope, self.reasoning_check.isChecked())
+
+
 SHORTCUTS = [
     ("Ctrl+Enter", "Send the prompt to every chosen model"),
     ("Esc", "Stop the selected streams (or all)"),
@@ -252,6 +379,20 @@ class DialogService:
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         return dlg.choice()
+
+    def export_options(
+        self, default_name: Callable[[str], str], folder: str, selected: int, scope: str = "all"
+    ) -> ExportChoice | None:
+        """Format, scope, reasoning and file for an export; None when cancelled."""
+        dlg = ExportDialog(default_name, folder, selected, scope, self.parent)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dlg.choice()
+
+    def import_path(self, folder: str = "") -> str | None:
+        """A .json export or a .canvas file to import; None when cancelled."""
+        path, _chosen = QFileDialog.getOpenFileName(self.parent, "Import", folder, IMPORT_FILTER)
+        return path or None
 
     def ask_text(self, title: str, label: str, default: str = "") -> str | None:
         text, ok = QInputDialog.getText(self.parent, title, label, QLineEdit.EchoMode.Normal, default)

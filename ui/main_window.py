@@ -13,7 +13,6 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
@@ -214,8 +213,17 @@ class MainWindow(QMainWindow):
         file_menu = mb.addMenu("&File")
         self._action(file_menu, "New session", c.new_session, "Ctrl+N")
         file_menu.addSeparator()
-        self._action(file_menu, "Export session…", lambda: self.export_dialog(selection=False), "Ctrl+E")
-        self._action(
+        self.import_action = self._action(
+            file_menu,
+            "Import…",
+            self.import_dialog,
+            "Ctrl+O",
+            tip="Open a Triptych .json export or a .canvas",
+        )
+        self.export_action = self._action(
+            file_menu, "Export session…", lambda: self.export_dialog(selection=False), "Ctrl+E"
+        )
+        self.export_selection_action = self._action(
             file_menu, "Export selection…", lambda: self.export_dialog(selection=True), "Ctrl+Shift+E"
         )
         file_menu.addSeparator()
@@ -620,48 +628,94 @@ class MainWindow(QMainWindow):
         )
 
     def export_dialog(self, selection: bool = False) -> None:
+        """File → Export: ask format, scope, reasoning and file (DialogService.export_options), then write."""
         from app.export import default_filename
 
         session = self.controller.session
         if session is None:
             return
-        ids = self.scene.selected_ids() if selection else []
+        ids = self.scene.selected_ids()
         if selection and not ids:
             self.statusBar().showMessage("Select the cards to export first.", 4000)
             return
-        filters = "Markdown report (*.md);;HTML page (*.html);;JSON, lossless (*.json);;JSON Canvas (*.canvas);;PNG image (*.png)"
-        suggested = str(Path.home() / default_filename(session, "md"))
-        path, chosen = QFileDialog.getSaveFileName(self, "Export", suggested, filters)
-        if not path:
+        folder = str(self.settings.ui.get("export_dir") or Path.home())
+        choice = self.dialogs.export_options(
+            lambda fmt: default_filename(session, fmt), folder, len(ids), "selection" if selection else "all"
+        )
+        if choice is None:
             return
-        fmt = {"Markdown": "md", "HTML": "html", "JSON,": "json", "JSON Canvas": "canvas", "PNG": "png"}
-        ext = Path(path).suffix.lower().lstrip(".")
-        chosen_fmt = next((v for k, v in fmt.items() if chosen.startswith(k)), None)
-        fmt_name = ext if ext in ("md", "html", "json", "canvas", "png") else (chosen_fmt or "md")
         try:
-            self.export_to(path, fmt_name, ids or None)
+            self.export_to(
+                choice.path,
+                choice.fmt,
+                ids if choice.scope != "all" else None,
+                scope=choice.scope,
+                include_reasoning=choice.include_reasoning,
+            )
         except (OSError, ValueError) as exc:
             self.dialogs.show_error("Export failed", str(exc))
             return
-        self.statusBar().showMessage(f"Exported to {path}", 5000)
+        self.settings.ui["export_dir"] = str(Path(choice.path).parent)
+        self.statusBar().showMessage(f"Exported to {choice.path}", 5000)
 
-    def export_to(self, path: str, fmt: str, node_ids: list[str] | None = None) -> None:
-        """Write the session (or the given cards) to `path` in `fmt` (md, html, json, canvas, png)."""
-        from app.export import ExportOptions, export_session
+    def export_to(
+        self,
+        path: str,
+        fmt: str,
+        node_ids: list[str] | None = None,
+        scope: str | None = None,
+        include_reasoning: bool = True,
+    ) -> None:
+        """Write the session to `path` in `fmt` (md, html, json, canvas, png). With `node_ids`, `scope`
+        "selection" (the default then) writes only those cards, "path" them and what led to them."""
+        from app.export import ExportOptions, export_graph, export_session
 
         graph = self.controller.export_graph()
         if graph is None:
             return
+        scope = scope or ("selection" if node_ids else "all")
+        names = {m.ref: m.display for m in self.catalog.models()}
+        options = ExportOptions(
+            include_reasoning=include_reasoning,
+            scope=scope,
+            node_ids=tuple(node_ids or ()) if scope != "all" else (),
+            display_names=names,
+        )
         if fmt == "png":
             from ui.export_png import render_png
 
-            render_png(graph, path, selection=node_ids or None, style=self.scene.style)
+            render_png(export_graph(graph, options), path, style=self.scene.style)
             return
-        names = {m.ref: m.display for m in self.catalog.models()}
-        options = ExportOptions(
-            scope="selection" if node_ids else "all", node_ids=tuple(node_ids or ()), display_names=names
-        )
         Path(path).write_text(export_session(graph, fmt, options), encoding="utf-8")
+
+    def import_dialog(self) -> None:
+        """File → Import: a .json export or a .canvas file (ours or Obsidian's) becomes a new session."""
+        path = self.dialogs.import_path(str(self.settings.ui.get("export_dir") or Path.home()))
+        if path:
+            self.import_from(path)
+
+    def import_from(self, path: str) -> str | None:
+        """Import `path` as a new session and show it; a bad file is refused with one clear message and
+        nothing is stored. Returns the new session id."""
+        from app.export import ImportFailed, import_file, save_imported
+        from app.repository import StoreError
+
+        try:
+            graph = import_file(path)
+            session = save_imported(self.repo, graph)
+        except ImportFailed as exc:
+            self.dialogs.show_error("Import failed", f"Cannot import {Path(path).name}: {exc}")
+            return None
+        except StoreError as exc:
+            self.dialogs.show_error("Import failed", f"Cannot store {Path(path).name}: {exc}")
+            return None
+        self._refresh_sessions()
+        self.controller.open_session(session.id)
+        count = len(graph.nodes)
+        self.statusBar().showMessage(
+            f"Imported {count} card{'s' if count != 1 else ''} from {Path(path).name}.", 5000
+        )
+        return session.id
 
     # ================================================================== window state
     def _initial_models(self) -> list[str]:

@@ -144,10 +144,9 @@ class CanvasController(QObject):
         self._dirty.clear()
         self._render_queue.clear()
         self._follow_pinned.clear()
-        self.scene.clear_canvas()
-        for node in graph.nodes.values():
-            self.scene.add_card(node)
-        self.scene.set_edges(graph.edges)
+        # Cards are made lazily: those in view first (the view tells the scene as the viewport is
+        # restored), the rest in short slices on the loop (CanvasScene.populate).
+        self.scene.populate(graph.nodes.values(), graph.edges)
         self._restore_viewport(session)
         self.settings.ui["last_session"] = session.id
         self.session_changed.emit(session.id, session.title)

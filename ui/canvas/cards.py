@@ -1,7 +1,15 @@
 """Card items: lightweight QGraphicsObjects that paint cached QTextDocuments (never proxy widgets).
 
 Contract: `sync(node)` recomputes everything a card shows (documents, texts, button rectangles,
-height) from a domain `Node`; `paint()` only reads that precomputed state. The controller calls
+height) from a domain `Node`; `paint()` only reads that precomputed state.
+
+Lazy cards (`make_card(..., lazy=True)`, what `CanvasScene.populate` makes when a session opens)
+skip the expensive part until it is needed: their text documents are built by `ensure_detail()` (the
+scene calls it for the cards in or near the visible area, at a zoom where text shows), and until
+then the body height is an estimate from the text (`estimate_text_height`), or the exact height
+remembered from documents built earlier and dropped (`drop_detail()`, for cards far off screen). The
+public accessors that report what the card shows (`body_text`, `card_height`, `text_documents`, …)
+build the documents first, so they always answer for the card as displayed. The controller calls
 `sync` from the shared frame tick (≤ 30 fps per card) while a node streams. Items emit nothing
 themselves: they report ids and facts to their `CanvasScene` (`card_action_requested`,
 `link_clicked`), and a controller decides what to do.
@@ -20,7 +28,6 @@ from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QBrush,
     QColor,
-    QFontMetricsF,
     QPainter,
     QPainterPath,
     QPalette,
@@ -66,6 +73,7 @@ class _CardState:
     reasoning_rect: QRectF | None = None  # the visible reasoning text area (expanded)
     error_rect: QRectF | None = None
     body_rect: QRectF = field(default_factory=QRectF)
+    doc_h: float = 0.0  # the body's full text height (exact, or estimated while no documents exist)
     body_placeholder: str = ""
     metrics_rect: QRectF | None = None
     metrics_text: str = ""
@@ -89,7 +97,7 @@ class CardItem(QGraphicsObject):
 
     kind_label = "Card"
 
-    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle) -> None:
+    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle, lazy: bool = False) -> None:
         super().__init__()
         self.node_id = node_id
         self.kind = kind
@@ -99,8 +107,12 @@ class CardItem(QGraphicsObject):
         self._reasoning = SegmentedDocument()
         self._reasoning_text = ""
         self._error_key = ""
-        self._error_doc = QTextDocument()
+        self._error_doc: QTextDocument | None = None  # built when the card first shows an error
         self._body_html = ""
+        # Lazy cards build their documents on first need (see the module docstring).
+        self._lazy = lazy
+        self._detailed = not lazy
+        self._measured: tuple[str, float, float] | None = None  # (text, width, height) of dropped docs
         self._body_scroll = 0.0
         self._reasoning_scroll = 0.0
         self._stick_bottom = True
@@ -119,9 +131,6 @@ class CardItem(QGraphicsObject):
         self.setAcceptHoverEvents(True)
         self.setZValue(C.Z_CARD)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        for doc in (self._error_doc,):
-            doc.setDocumentMargin(0)
-            doc.setUndoRedoEnabled(False)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.node_id[-6:]} {self._state.status_key}>"
@@ -137,12 +146,25 @@ class CardItem(QGraphicsObject):
 
     @property
     def card_height(self) -> float:
+        """The card's exact height (builds its documents if it has none yet)."""
+        self.ensure_detail()
         return self._state.height
 
     @property
     def body_text(self) -> str:
         """The body as plain text, as displayed (used by tests and accessibility)."""
+        self.ensure_detail()
         return self._body.plain_text()
+
+    @property
+    def has_documents(self) -> bool:
+        """True once the card's text documents exist (a lazy card off screen has none)."""
+        return self._detailed
+
+    @property
+    def layout_height(self) -> float:
+        """The height the card occupies now (estimated while a lazy card has no documents)."""
+        return self._state.height
 
     @property
     def status_text(self) -> str:
@@ -160,6 +182,8 @@ class CardItem(QGraphicsObject):
         return [b.action for b in self._state.buttons]
 
     def button_rect(self, action: str) -> QRectF | None:
+        if action.startswith("copy_code:"):
+            self.ensure_detail()
         for b in self._state.buttons + self._state.code_buttons:
             if b.action == action:
                 return QRectF(b.rect)
@@ -167,13 +191,17 @@ class CardItem(QGraphicsObject):
 
     def code_copy_count(self) -> int:
         """Copy buttons currently shown (one per code block visible in the body)."""
+        self.ensure_detail()
         return len(self._state.code_buttons)
 
     def text_documents(self) -> list[QTextDocument]:
         """Every QTextDocument this card paints (body chunks, reasoning chunks, error box)."""
-        return [*self._body.documents(), *self._reasoning.documents(), self._error_doc]
+        self.ensure_detail()
+        error = [self._error_doc] if self._error_doc is not None else []
+        return [*self._body.documents(), *self._reasoning.documents(), *error]
 
     def code_block_count(self) -> int:
+        self.ensure_detail()
         return len(self._body.code_block_rects())
 
     def body_scroll(self) -> float:
@@ -196,8 +224,42 @@ class CardItem(QGraphicsObject):
         self._reasoning.clear()
         self._reasoning_text = ""
         self._error_key = ""
+        self._measured = None  # fonts may have changed: measure again
+        if self._lazy and not (self._node is not None and self._node.status.is_live):
+            self._detailed = False  # the scene rebuilds the visible cards' documents
         if self._node is not None:
             self.sync(self._node)
+
+    def ensure_detail(self) -> bool:
+        """Build this card's documents if it has none; True if that changed its height."""
+        if self._detailed:
+            return False
+        self._detailed = True
+        if self._node is None:
+            return False
+        height = self._state.height
+        self.sync(self._node)
+        return self._state.height != height
+
+    def drop_detail(self) -> bool:
+        """Free this card's documents (a lazy card far off screen); its height stays as it was.
+
+        Live cards and cards with their reasoning open keep theirs. Returns True if anything was freed.
+        """
+        node = self._node
+        if not self._lazy or not self._detailed or node is None or node.status.is_live or self._reasoning_open:
+            return False
+        if node.text and self._body.chunk_count():
+            self._measured = (node.text, self._body.width(), self._body.height())
+        self._body.clear()
+        self._reasoning.clear()
+        self._body_html = ""
+        self._reasoning_text = ""
+        self._detailed = False
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # drops the cached pixmap too
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.sync(node)
+        return True
 
     def set_reasoning_open(self, open_: bool) -> None:
         if open_ != self._reasoning_open:
@@ -226,11 +288,17 @@ class CardItem(QGraphicsObject):
         y = self._fill_reasoning(node, st, y, left, inner_w)
         y = self._fill_error(node, st, y, left, inner_w)
         # body
-        html = self._body_html_for(node)
-        if html != self._body_html:
-            self._body_html = html
-            self._body.set_html(html, inner_w, self._style.body_font, self._style.theme.text)
-        doc_h = self._body.height() if node.text else 0.0
+        if node.status.is_live:
+            self._detailed = True  # a streaming card keeps its documents: they update incrementally
+        if self._detailed:
+            html = self._body_html_for(node)
+            if html != self._body_html:
+                self._body_html = html
+                self._body.set_html(html, inner_w, self._style.body_font, self._style.theme.text)
+            doc_h = self._body.height() if node.text else 0.0
+        else:
+            doc_h = self._body_height_estimate(node, inner_w) if node.text else 0.0
+        st.doc_h = doc_h
         footer_h = self._footer_height(node)
         available = max(max_h - y - footer_h - 16.0, 60.0)
         if not node.text:
@@ -250,13 +318,19 @@ class CardItem(QGraphicsObject):
         y = self._fill_actions(node, st, y, left, inner_w)
         self._apply_state(st, y + 4.0)
 
+    def _body_height_estimate(self, node: Node, width: float) -> float:
+        measured = self._measured
+        if measured is not None and measured[1] == width and measured[0] == node.text:
+            return measured[2]
+        return estimate_text_height(node.text, width, self._style)
+
     def _elide_texts(self, st: _CardState) -> None:
         elide = Qt.TextElideMode.ElideRight
         left = C.STRIPE_W + C.CARD_PAD
         title_w = (st.status_rect.left() - 8 if st.status_text else st.width - C.CARD_PAD) - left
         st.title_rect = QRectF(left, 0, title_w, 24 if st.subtitle else C.HEADER_H)
-        st.title_shown = QFontMetricsF(self._style.title_font).elidedText(st.title, elide, title_w)
-        small = QFontMetricsF(self._style.small_font)
+        st.title_shown = self._style.title_metrics.elidedText(st.title, elide, title_w)
+        small = self._style.small_metrics
         st.subtitle_rect = QRectF(left, 24, title_w, 14)
         st.subtitle_shown = small.elidedText(st.subtitle, elide, title_w) if st.subtitle else ""
         if st.metrics_rect is not None:
@@ -267,18 +341,21 @@ class CardItem(QGraphicsObject):
     def _apply_state(self, st: _CardState, height: float) -> None:
         self._elide_texts(st)
         height = max(height, C.HEADER_H + 10.0)
-        if height != self._state.height or st.width != self._state.width:
+        old = self._state
+        resized = height != old.height or st.width != old.width
+        if resized:
             self.prepareGeometryChange()
         st.height = height
         self._state = st
         self.update()
-        scene = self.scene()
-        if scene is not None and hasattr(scene, "card_geometry_changed"):
-            scene.card_geometry_changed(self.node_id)
+        if resized or st.stripe != old.stripe:
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "card_geometry_changed"):
+                scene.card_geometry_changed(self.node_id)
 
     def _fill_header(self, node: Node, st: _CardState) -> None:
         st.title = "Card"
-        st.stripe = QColor(self._style.theme.muted)
+        st.stripe = QColor(stripe_color(node, self._style))
 
     def _body_html_for(self, node: Node) -> str:
         return self._style.render_markdown(node.text) if node.text else ""
@@ -304,7 +381,7 @@ class CardItem(QGraphicsObject):
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         if not self._style.interactive:
             return y
-        fm = QFontMetricsF(self._style.small_font)
+        fm = self._style.small_metrics
         x = left
         row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
         for action, label, primary in self._actions_for(node):
@@ -485,7 +562,8 @@ class CardItem(QGraphicsObject):
         painter.setPen(QPen(QColor(theme.status["error"]), 1.0))
         painter.setBrush(QColor(theme.error_bg))
         painter.drawRoundedRect(st.error_rect.adjusted(-8, -6, 8, 6), 6, 6)
-        self._draw_doc(painter, self._error_doc, st.error_rect, 0.0, QColor(theme.error_text))
+        if self._error_doc is not None:
+            self._draw_doc(painter, self._error_doc, st.error_rect, 0.0, QColor(theme.error_text))
 
     def _paint_body(self, painter: QPainter, st: _CardState) -> None:
         theme = self._style.theme
@@ -498,10 +576,17 @@ class CardItem(QGraphicsObject):
             return
         if st.body_rect.height() <= 0:
             return
+        if not self._detailed:
+            # Shown before its documents exist (the scene builds them in a moment): grey text lines.
+            self._paint_text_skeleton(painter, st)
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "request_detail"):
+                scene.request_detail(self.node_id)
+            return
         self._body.draw(painter, st.body_rect, self._body_scroll, QColor(theme.text), QColor(theme.accent))
         if st.body_scrollable:
             # a thin scroll indicator and a fade at the cut edge
-            doc_h = self._body.height()
+            doc_h = st.doc_h
             r = st.body_rect
             frac = r.height() / doc_h
             bar_h = max(r.height() * frac, 18.0)
@@ -511,6 +596,21 @@ class CardItem(QGraphicsObject):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bar_color)
             painter.drawRoundedRect(QRectF(r.right() + C.CARD_PAD / 2 - 2, top, 4, bar_h), 2, 2)
+
+    def _paint_text_skeleton(self, painter: QPainter, st: _CardState) -> None:
+        color = QColor(self._style.theme.muted)
+        color.setAlpha(45)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        line = self._style.body_metrics.lineSpacing()
+        r = st.body_rect
+        y = r.top() + line * 0.25
+        i = 0
+        while y + line * 0.5 <= r.bottom() and i < 40:
+            w = r.width() * (0.62 if i % 5 == 4 else 0.96)
+            painter.drawRoundedRect(QRectF(r.left(), y, w, line * 0.5), 3, 3)
+            y += line
+            i += 1
 
     def _paint_metrics(self, painter: QPainter, st: _CardState) -> None:
         if st.metrics_rect is None or not st.metrics_text:
@@ -687,7 +787,7 @@ class CardItem(QGraphicsObject):
             return True
         if not st.body_scrollable:
             return False
-        doc_h = self._body.height()
+        doc_h = st.doc_h
         max_s = max(doc_h - st.body_rect.height(), 0.0)
         new = min(max(self._body_scroll + dy, 0.0), max_s)
         if new == self._body_scroll:
@@ -728,7 +828,7 @@ class PromptCard(CardItem):
 
     def _fill_header(self, node: Node, st: _CardState) -> None:
         st.title = node.title or "You"
-        st.stripe = QColor(self._style.theme.accent)
+        st.stripe = QColor(stripe_color(node, self._style))
         bits = []
         if node.params.system:
             bits.append("system prompt")
@@ -749,7 +849,7 @@ class NoteCard(CardItem):
 
     def _fill_header(self, node: Node, st: _CardState) -> None:
         st.title = node.title or "Note"
-        st.stripe = QColor(node.color or self._style.theme.status.get("thinking", "#7C3AED"))
+        st.stripe = QColor(stripe_color(node, self._style))
 
     def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
         return [("copy", "Copy", False), ("continue", "Ask about this", False), ("menu", "⋯", False)]
@@ -760,8 +860,8 @@ class ResponseCard(CardItem):
 
     kind_label = "Response"
 
-    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle) -> None:
-        super().__init__(node_id, kind, style)
+    def __init__(self, node_id: str, kind: NodeKind, style: CardStyle, lazy: bool = False) -> None:
+        super().__init__(node_id, kind, style, lazy)
         self._renderer = None  # an app.render IncrementalRenderer while the node streams
         self._renderer_style: CardStyle | None = None
         self._reasoning_text = ""
@@ -797,11 +897,10 @@ class ResponseCard(CardItem):
             st.subtitle = f"{label} · {node.model}" if node.model else label
         elif node.model:
             st.subtitle = node.model
-        provider = node.model.split(":", 1)[0] if node.model else ""
-        st.stripe = QColor(node.color or style.provider_color(provider))
+        st.stripe = QColor(stripe_color(node, style))
         key, text = status_label(node, time.time())
         st.status_key, st.status_text = key, text
-        fm = QFontMetricsF(style.small_bold_font)
+        fm = style.small_bold_metrics
         chip_w = fm.horizontalAdvance(text) + 26.0
         st.status_rect = QRectF(st.width - C.CARD_PAD - chip_w, (C.HEADER_H - 20) / 2, chip_w, 20)
 
@@ -850,13 +949,18 @@ class ResponseCard(CardItem):
             return y
         text, actions = advice
         key = text
+        if self._error_doc is None:
+            self._error_doc = QTextDocument()
+            self._error_doc.setDocumentMargin(0)
+            self._error_doc.setUndoRedoEnabled(False)
+            self._error_key = ""
         if key != self._error_key:
             self._error_key = key
             set_document_html(
                 self._error_doc, text, w - 4, self._style.small_font, self._style.theme.error_text
             )
         doc_h = self._error_doc.size().height()
-        fm = QFontMetricsF(self._style.small_font)
+        fm = self._style.small_metrics
         btn_y = y + 8 + doc_h + 6
         bx = left
         if not self._style.interactive:
@@ -896,7 +1000,7 @@ class ResponseCard(CardItem):
         # avoid a second Retry next to the one in the error box
         has_primary_retry = any(b.action == "retry" for b in st.buttons)
         actions = [a for a in self._actions_for(node) if not (a[0] == "retry" and has_primary_retry)]
-        fm = QFontMetricsF(self._style.small_font)
+        fm = self._style.small_metrics
         x = left
         row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
         for action, label, primary in actions:
@@ -918,11 +1022,65 @@ ITEM_FOR_KIND: dict[NodeKind, type[CardItem]] = {
 }
 
 
-def make_card(node: Node, style: CardStyle) -> CardItem:
-    card = ITEM_FOR_KIND[node.kind](node.id, node.kind, style)
+def make_card(node: Node, style: CardStyle, lazy: bool = False) -> CardItem:
+    """A card item for `node` at its position. `lazy`: build its text documents only when needed."""
+    card = ITEM_FOR_KIND[node.kind](node.id, node.kind, style, lazy)
     card.setPos(node.x, node.y)
     card.sync(node)
     return card
 
 
-__all__ = ["ITEM_FOR_KIND", "CardItem", "NoteCard", "PromptCard", "ResponseCard", "make_card"]
+def stripe_color(node: Node, style: CardStyle) -> str:
+    """The colour of a card's left stripe (and of its block on the minimap)."""
+    theme = style.theme
+    if node.kind == NodeKind.PROMPT:
+        return theme.accent
+    if node.kind == NodeKind.NOTE:
+        return node.color or theme.status.get("thinking", "#7C3AED")
+    if node.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS):
+        provider = node.model.split(":", 1)[0] if node.model else ""
+        return node.color or style.provider_color(provider)
+    return theme.muted
+
+
+def estimate_text_height(text: str, width: float, style: CardStyle) -> float:
+    """About how tall `text` (markdown) lays out at `width` in the body font, without laying it out.
+
+    Counts wrapped lines per source line (code lines never wrap); blank lines and headings add the
+    spacing the renderer gives paragraphs. Used for lazy cards until their documents exist; a card
+    never grows past its layout height, so long answers come out exact (capped) anyway.
+    """
+    fm = style.body_metrics
+    line = fm.lineSpacing()
+    per_line = max(int(width / max(fm.averageCharWidth() * 1.08, 1.0)), 8)
+    total = 0.0
+    in_code = False
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_code = not in_code
+            total += line * 0.5  # the code block's padding
+            continue
+        if in_code:
+            total += line * 1.05
+        elif not stripped:
+            total += line * 0.6
+        elif stripped.startswith("#"):
+            total += line * 1.9
+        elif stripped.startswith("|"):
+            total += line * 1.4
+        else:
+            total += line * -(-len(stripped) // per_line)
+    return max(total, line)
+
+
+__all__ = [
+    "ITEM_FOR_KIND",
+    "CardItem",
+    "NoteCard",
+    "PromptCard",
+    "ResponseCard",
+    "estimate_text_height",
+    "make_card",
+    "stripe_color",
+]

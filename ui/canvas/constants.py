@@ -32,6 +32,12 @@ LOD_TEXT_MIN = 0.42
 FRAME_INTERVAL_MS = 33  # one shared repaint tick: at most ~30 fps per card
 HIDDEN_CARD_INTERVAL_S = 0.5  # cards off screen or zoomed out too far re-render this often at most
 VIEWPORT_SAVE_DEBOUNCE_MS = 600
+MINIMAP_DEBOUNCE_MS = 150  # the minimap redraws its cached picture of the cards at most this often
+
+# ---------------------------------------------------------------- large sessions (scene.populate)
+FILL_SLICE_MS = 4.0  # background work per event-loop pass: making cards, building documents ahead
+PREFETCH_VIEWS = 0.75  # documents are built ahead for cards within this many view sizes around it
+MAX_DETAILED = 240  # beyond this many cards with documents, those far from the view drop theirs
 LENS_DEBOUNCE_MS = 300
 
 # ---------------------------------------------------------------- zoom

@@ -22,7 +22,11 @@ _PEN_STYLE = {
 
 
 class EdgeItem(QGraphicsItem):
-    """parent bottom-centre → child top-centre, a cubic Bézier. `adjust()` precomputes the path."""
+    """parent bottom-centre → child top-centre, a cubic Bézier.
+
+    `adjust()` stores the end points and the bounds (the control points' box, which contains the
+    curve); the path and arrowhead are made on first paint (10,000 edges open without building any).
+    """
 
     def __init__(self, parent_id: str, child_id: str, role: str, theme: UiTheme) -> None:
         super().__init__()
@@ -30,8 +34,9 @@ class EdgeItem(QGraphicsItem):
         self.child_id = child_id
         self.role = role
         self._theme = theme
-        self._path = QPainterPath()
-        self._arrow = QPolygonF()
+        self._ends: tuple[float, float, float, float] | None = None
+        self._path: QPainterPath | None = None
+        self._arrow: QPolygonF | None = None
         self._bounds = QRectF()
         self.setZValue(C.Z_EDGE)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -47,28 +52,48 @@ class EdgeItem(QGraphicsItem):
         self._theme = theme
         self.update()
 
-    def adjust(self, start: QPointF, end: QPointF) -> None:
-        """Recompute the curve between two scene points (call when either card moves or resizes)."""
-        path = QPainterPath(start)
-        dy = end.y() - start.y()
-        bend = max(abs(dy) * 0.5, 40.0)
+    @staticmethod
+    def _bend(sy: float, ey: float) -> float:
+        dy = ey - sy
         if dy < 0:  # child above its parent: loop out sideways so the curve stays readable
-            bend = max(abs(dy) * 0.5 + 60.0, 80.0)
-        c1 = QPointF(start.x(), start.y() + bend)
-        c2 = QPointF(end.x(), end.y() - bend)
-        path.cubicTo(c1, c2, end)
-        # arrowhead along the final tangent
-        angle = math.atan2(end.y() - c2.y(), end.x() - c2.x())
-        left = QPointF(end.x() - ARROW * math.cos(angle - 0.45), end.y() - ARROW * math.sin(angle - 0.45))
-        right = QPointF(end.x() - ARROW * math.cos(angle + 0.45), end.y() - ARROW * math.sin(angle + 0.45))
-        arrow = QPolygonF([end, left, right])
-        bounds = path.boundingRect().united(arrow.boundingRect()).adjusted(-4, -4, 4, 4)
+            return max(abs(dy) * 0.5 + 60.0, 80.0)
+        return max(abs(dy) * 0.5, 40.0)
+
+    def adjust(self, start: QPointF, end: QPointF) -> None:
+        """Move the curve's ends to two scene points (call when either card moves or resizes)."""
+        sx, sy, ex, ey = start.x(), start.y(), end.x(), end.y()
+        ends = (sx, sy, ex, ey)
+        if ends == self._ends:
+            return
+        bend = self._bend(sy, ey)
+        # The curve lies inside its control points' hull: start, start+bend, end-bend, end.
+        pad = ARROW + 4.0
+        left, right = min(sx, ex) - pad, max(sx, ex) + pad
+        top = min(sy, ey - bend) - pad
+        bottom = max(sy + bend, ey) + pad
+        bounds = QRectF(left, top, right - left, bottom - top)
         if bounds != self._bounds:
             self.prepareGeometryChange()
-        self._path = path
-        self._arrow = arrow
-        self._bounds = bounds
+            self._bounds = bounds
+        self._ends = ends
+        self._path = None
+        self._arrow = None
         self.update()
+
+    def _geometry(self) -> tuple[QPainterPath, QPolygonF]:
+        if self._path is None or self._arrow is None:
+            sx, sy, ex, ey = self._ends or (0.0, 0.0, 0.0, 0.0)
+            bend = self._bend(sy, ey)
+            start, end = QPointF(sx, sy), QPointF(ex, ey)
+            c2 = QPointF(ex, ey - bend)
+            path = QPainterPath(start)
+            path.cubicTo(QPointF(sx, sy + bend), c2, end)
+            # arrowhead along the final tangent
+            angle = math.atan2(end.y() - c2.y(), end.x() - c2.x())
+            left = QPointF(ex - ARROW * math.cos(angle - 0.45), ey - ARROW * math.sin(angle - 0.45))
+            right = QPointF(ex - ARROW * math.cos(angle + 0.45), ey - ARROW * math.sin(angle + 0.45))
+            self._path, self._arrow = path, QPolygonF([end, left, right])
+        return self._path, self._arrow
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -76,7 +101,7 @@ class EdgeItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(8.0)
-        return stroker.createStroke(self._path)
+        return stroker.createStroke(self._geometry()[0])
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         color = QColor(self._theme.edge.get(self.role, self._theme.muted))
@@ -86,7 +111,8 @@ class EdgeItem(QGraphicsItem):
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
+        path, arrow = self._geometry()
+        painter.drawPath(path)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
-        painter.drawPolygon(self._arrow)
+        painter.drawPolygon(arrow)

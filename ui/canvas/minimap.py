@@ -1,11 +1,20 @@
 """A minimap overlay in the view's bottom-right corner: cards as coloured blocks, the visible area
-outlined; click or drag on it to move there. Paints rectangles only (never renders the scene)."""
+outlined; click or drag on it to move there.
+
+The blocks are drawn once into a cached pixmap, redrawn only when the scene reports that cards
+changed (`CanvasScene.blocks_changed`, debounced) or the map's extent changed; each frame paints that
+pixmap and the viewport rectangle. While the visible area lies outside the cards' extent the map
+grows to include it: the cached pixmap is drawn scaled into the new mapping at once and redrawn
+sharp shortly after.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
+
+from ui.canvas import constants as C
 
 MINIMAP_W = 200
 MINIMAP_H = 140
@@ -16,6 +25,13 @@ class MinimapWidget(QWidget):
     def __init__(self, view) -> None:
         super().__init__(view)
         self._view = view
+        self._pixmap: QPixmap | None = None
+        self._pixmap_world = QRectF()  # the world rectangle the pixmap was drawn for
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(C.MINIMAP_DEBOUNCE_MS)
+        self._redraw.timeout.connect(self._on_redraw_timeout)
+        self._scene = None
         self.setObjectName("Minimap")
         self.setFixedSize(MINIMAP_W, MINIMAP_H)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -29,6 +45,26 @@ class MinimapWidget(QWidget):
         self.move(parent.width() - self.width() - MARGIN, parent.height() - self.height() - MARGIN)
         self.raise_()
 
+    def _watch_scene(self):
+        scene = self._view.scene()
+        if scene is not self._scene:
+            if self._scene is not None and hasattr(self._scene, "blocks_changed"):
+                self._scene.blocks_changed.disconnect(self._on_scene_blocks_changed)
+            self._scene = scene
+            if hasattr(scene, "blocks_changed"):
+                scene.blocks_changed.connect(self._on_scene_blocks_changed)
+            self._pixmap = None
+        return scene
+
+    def _on_scene_blocks_changed(self) -> None:
+        self._pixmap = None  # the cards changed: draw them again on the next paint
+        if self.isVisible():
+            self.update()
+
+    def _on_redraw_timeout(self) -> None:
+        self._pixmap = None
+        self.update()
+
     def _world(self) -> QRectF:
         scene = self._view.scene()
         world = scene.cards_bounds()
@@ -36,18 +72,47 @@ class MinimapWidget(QWidget):
         world = world.united(visible) if not world.isNull() else visible
         return world.adjusted(-60, -60, 60, 60)
 
-    def _mapping(self) -> tuple[QRectF, float, QPointF]:
-        world = self._world()
+    def _mapping_for(self, world: QRectF) -> tuple[float, QPointF]:
         inner = QRectF(6, 6, self.width() - 12, self.height() - 12)
         scale = min(inner.width() / max(world.width(), 1), inner.height() / max(world.height(), 1))
         offset = QPointF(
             inner.left() + (inner.width() - world.width() * scale) / 2 - world.left() * scale,
             inner.top() + (inner.height() - world.height() * scale) / 2 - world.top() * scale,
         )
+        return scale, offset
+
+    def _mapping(self) -> tuple[QRectF, float, QPointF]:
+        world = self._world()
+        scale, offset = self._mapping_for(world)
         return world, scale, offset
 
-    def paintEvent(self, event) -> None:
+    def _draw_blocks(self, world: QRectF) -> QPixmap:
+        """The cards as blocks, in widget coordinates for the mapping of `world` (transparent elsewhere)."""
         scene = self._view.scene()
+        dpr = self.devicePixelRatioF()
+        pixmap = QPixmap(round(self.width() * dpr), round(self.height() * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        scale, offset = self._mapping_for(world)
+        ox, oy = offset.x(), offset.y()
+        by_colour: dict[tuple[str, bool], list[QRectF]] = {}
+        for x, y, w, h, colour, selected in scene.card_blocks():
+            by_colour.setdefault((colour, selected), []).append(
+                QRectF(x * scale + ox, y * scale + oy, max(w * scale, 2.0), max(h * scale, 2.0))
+            )
+        painter = QPainter(pixmap)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for (colour, selected), rects in by_colour.items():
+            color = QColor(colour)
+            if not selected:
+                color.setAlpha(170)
+            painter.setBrush(color)
+            painter.drawRects(rects)
+        painter.end()
+        return pixmap
+
+    def paintEvent(self, event) -> None:
+        scene = self._watch_scene()
         theme = scene.style.theme
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -56,24 +121,36 @@ class MinimapWidget(QWidget):
         painter.setPen(QPen(QColor(theme.border), 1))
         painter.setBrush(bg)
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
-        _world, scale, offset = self._mapping()
-
-        def to_map(r: QRectF) -> QRectF:
-            return QRectF(
-                r.left() * scale + offset.x(),
-                r.top() * scale + offset.y(),
-                max(r.width() * scale, 2),
-                max(r.height() * scale, 2),
+        world, scale, offset = self._mapping()
+        if self._pixmap is None:
+            self._pixmap = self._draw_blocks(world)
+            self._pixmap_world = QRectF(world)
+        if self._pixmap_world == world:
+            painter.drawPixmap(0, 0, self._pixmap)
+        else:
+            # The map's extent changed (the visible area left the cards' extent): place the cached
+            # picture where its world lies now, and draw it sharp again once the view settles.
+            old = self._pixmap_world
+            old_scale, old_offset = self._mapping_for(old)
+            # the pixmap's widget rect, mapped back to scene coordinates, then to the new mapping
+            src = QRectF(self.rect())
+            scene_tl = QPointF((src.left() - old_offset.x()) / old_scale, (src.top() - old_offset.y()) / old_scale)
+            target = QRectF(
+                scene_tl.x() * scale + offset.x(),
+                scene_tl.y() * scale + offset.y(),
+                src.width() / old_scale * scale,
+                src.height() / old_scale * scale,
             )
-
-        painter.setPen(Qt.PenStyle.NoPen)
-        for card in scene.cards():
-            color = QColor(card.stripe_color)
-            if not card.isSelected():
-                color.setAlpha(170)
-            painter.setBrush(color)
-            painter.drawRoundedRect(to_map(card.sceneBoundingRect()), 1.5, 1.5)
-        visible = to_map(self._view.visible_scene_rect())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))
+            self._redraw.start()
+        visible = self._view.visible_scene_rect()
+        visible = QRectF(
+            visible.left() * scale + offset.x(),
+            visible.top() * scale + offset.y(),
+            max(visible.width() * scale, 2),
+            max(visible.height() * scale, 2),
+        )
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(QColor(theme.accent), 1.5))
         painter.drawRect(visible.intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1)))

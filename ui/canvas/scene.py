@@ -4,35 +4,76 @@ The scene holds no business logic. It creates, updates and removes items when to
 facts as signals carrying ids: `card_action_requested(node_id, action, arg)` for clicks on a card's
 buttons and links, `nodes_moved({id: ((old_x, old_y), (new_x, new_y))})` once per drag, on mouse
 release. A `CanvasController` decides what those mean. Qt main thread only.
+
+Large sessions (`populate`) open lazily: every node is registered at once (cheap records in a grid
+index), but card items are made first for what the view shows (`show_area`, which the view calls on
+every viewport change, before painting) and the other cards in small time slices on the event loop
+(`FILL_SLICE_MS` per pass, nearest to the view first). Asking for a card (`card`, `cards`,
+`select_only`) makes it at once. Cards in view at a zoom where text shows get their text documents;
+those near the view get them in idle slices ahead of a pan; beyond `MAX_DETAILED` cards, documents of
+the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
+minimap that the cards' rectangles, colours or selection changed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
+from app import layout
 from app.domain import Edge, Node
 from ui.canvas import constants as C
-from ui.canvas.cards import CardItem, make_card
+from ui.canvas.cards import CardItem, make_card, stripe_color
 from ui.canvas.edges import EdgeItem
 from ui.canvas.style import CardStyle
+
+EdgeKey = tuple[str, str, str]
+GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
+
+
+def _cells(x: float, y: float, w: float, h: float) -> Iterator[tuple[int, int]]:
+    for i in range(math.floor(x / GRID_CELL), math.floor((x + w) / GRID_CELL) + 1):
+        for j in range(math.floor(y / GRID_CELL), math.floor((y + h) / GRID_CELL) + 1):
+            yield i, j
 
 
 class CanvasScene(QGraphicsScene):
     card_action_requested = Signal(str, str, object)
     nodes_moved = Signal(dict)
+    blocks_changed = Signal()  # card rectangles, colours or selection changed (debounced)
 
     def __init__(self, style: CardStyle, parent=None) -> None:
         super().__init__(parent)
         self._style = style
         self._cards: dict[str, CardItem] = {}
-        self._edges: dict[tuple[str, str, str], EdgeItem] = {}
-        self._edges_by_node: dict[str, set[tuple[str, str, str]]] = {}
+        self._edges: dict[EdgeKey, EdgeItem] = {}
+        self._edges_by_node: dict[str, set[EdgeKey]] = {}
         self._press_positions: dict[str, QPointF] = {}
+        # lazy opening (populate): nodes without an item yet, their grid index, their edges
+        self._pending: dict[str, Node] = {}
+        self._grid: dict[tuple[int, int], set[str]] = {}
+        self._fill_order: list[str] = []  # pending ids, nearest to the view last (popped first)
+        self._pending_edges: dict[EdgeKey, None] = {}
+        self._pending_edges_by_node: dict[str, set[EdgeKey]] = {}
+        self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
+        self._detail_requests: dict[str, None] = {}
+        self._view_rect = QRectF()
+        self._view_zoom = 1.0
+        self._bounds: QRectF | None = None  # cards_bounds() of every card, cached
+        self._work = QTimer(self)
+        self._work.setSingleShot(True)
+        self._work.setInterval(0)
+        self._work.timeout.connect(self._on_work_timeout)
+        self._blocks_timer = QTimer(self)
+        self._blocks_timer.setSingleShot(True)
+        self._blocks_timer.setInterval(C.MINIMAP_DEBOUNCE_MS)
+        self._blocks_timer.timeout.connect(self.blocks_changed)
+        self.selectionChanged.connect(self._on_selection_changed)
         self.draw_grid = True  # off for PNG exports
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
@@ -47,52 +88,275 @@ class CanvasScene(QGraphicsScene):
 
     def set_style(self, style: CardStyle) -> None:
         self._style = style
+        self._detailed.clear()
         for card in self._cards.values():
             card.set_style(style)
         for edge in self._edges.values():
             edge.set_theme(style.theme)
+        self._geometry_changed()
+        if not self._view_rect.isNull():
+            self.show_area(self._view_rect, self._view_zoom)
         self.update()
 
     # ------------------------------------------------------------------ cards
     def card(self, node_id: str) -> CardItem | None:
-        return self._cards.get(node_id)
+        card = self._cards.get(node_id)
+        if card is None and node_id in self._pending:
+            card = self._materialize(node_id)
+        return card
 
     def cards(self) -> list[CardItem]:
+        """Every card item (makes the ones a lazily opened session has not made yet)."""
+        self.materialize_all()
         return list(self._cards.values())
 
     def card_ids(self) -> list[str]:
-        return list(self._cards)
+        return [*self._cards, *self._pending]
+
+    def has_card(self, node_id: str) -> bool:
+        return node_id in self._cards or node_id in self._pending
+
+    def made_card(self, node_id: str) -> CardItem | None:
+        """The card's item if it exists already (never makes one)."""
+        return self._cards.get(node_id)
+
+    def pending_count(self) -> int:
+        """Cards of a lazily opened session still to be made."""
+        return len(self._pending)
 
     def add_card(self, node: Node) -> CardItem:
-        existing = self._cards.get(node.id)
+        """Show `node` (or update its card); the card's documents are built at once."""
+        existing = self.card(node.id)
         if existing is not None:
             existing.sync(node)
             return existing
-        card = make_card(node, self._style)
+        return self._add_item(node, lazy=False)
+
+    def _add_item(self, node: Node, lazy: bool) -> CardItem:
+        card = make_card(node, self._style, lazy=lazy)
         self._cards[node.id] = card
         self.addItem(card)
         self.card_geometry_changed(node.id)
+        self._make_pending_edges(node.id)
         return card
 
     def sync_card(self, node: Node) -> None:
         card = self._cards.get(node.id)
         if card is not None:
             card.sync(node)
+        elif node.id in self._pending:
+            self._pending[node.id] = node
 
     def remove_card(self, node_id: str) -> None:
         card = self._cards.pop(node_id, None)
+        pending = self._pending.pop(node_id, None)
+        if pending is not None:
+            self._unindex(pending)
         for key in list(self._edges_by_node.get(node_id, ())):
             self._remove_edge(key)
         self._edges_by_node.pop(node_id, None)
+        for key in list(self._pending_edges_by_node.get(node_id, ())):
+            self._forget_pending_edge(key)
+        self._detailed.pop(node_id, None)
+        self._detail_requests.pop(node_id, None)
         if card is not None:
             card.close()
             self.removeItem(card)
+        self._geometry_changed()
 
     def clear_canvas(self) -> None:
+        self._work.stop()
+        self._pending.clear()
+        self._grid.clear()
+        self._fill_order = []
+        self._pending_edges.clear()
+        self._pending_edges_by_node.clear()
+        self._detailed.clear()
+        self._detail_requests.clear()
         for node_id in list(self._cards):
             self.remove_card(node_id)
         for key in list(self._edges):
             self._remove_edge(key)
+        self._geometry_changed()
+
+    # ------------------------------------------------------------------ lazy opening
+    def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
+        """Replace the canvas with `nodes` and `edges`, making items lazily (see the module docstring).
+
+        Live (streaming) nodes get their card at once; the rest as the view needs them, or in slices.
+        """
+        self.clear_canvas()
+        live: list[Node] = []
+        for node in nodes:
+            if node.status.is_live:
+                live.append(node)
+                continue
+            self._pending[node.id] = node
+            self._index(node)
+        for node in live:
+            self._add_item(node, lazy=True)
+        self.set_edges(edges)
+        self._fill_order = []  # ordered by distance to the view on the first slice
+        self._geometry_changed()
+        self._schedule_work()
+
+    def _index(self, node: Node) -> None:
+        for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
+            bucket = self._grid.get(cell)
+            if bucket is None:
+                self._grid[cell] = {node.id}
+            else:
+                bucket.add(node.id)
+
+    def _unindex(self, node: Node) -> None:
+        for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
+            bucket = self._grid.get(cell)
+            if bucket is not None:
+                bucket.discard(node.id)
+
+    def _pending_in(self, rect: QRectF) -> list[str]:
+        out: list[str] = []
+        seen: set[str] = set()
+        for cell in _cells(rect.left(), rect.top(), rect.width(), rect.height()):
+            for node_id in self._grid.get(cell, ()):
+                if node_id in seen:
+                    continue
+                seen.add(node_id)
+                node = self._pending[node_id]
+                w, h = layout.width(node), layout.height(node)
+                if (
+                    node.x < rect.right()
+                    and node.x + w > rect.left()
+                    and node.y < rect.bottom()
+                    and node.y + h > rect.top()
+                ):
+                    out.append(node_id)
+        return out
+
+    def _materialize(self, node_id: str) -> CardItem:
+        node = self._pending.pop(node_id)
+        self._unindex(node)
+        return self._add_item(node, lazy=True)
+
+    def materialize_all(self) -> None:
+        """Make every card a lazily opened session has not made yet."""
+        for node_id in list(self._pending):
+            self._materialize(node_id)
+
+    def show_area(self, rect: QRectF, zoom: float) -> None:
+        """The view shows `rect` at `zoom` (called on every viewport change, before painting).
+
+        Makes the cards in and around it, with their neighbours (so their edges show), and builds
+        the documents of the cards in it when text is readable at `zoom`.
+        """
+        self._view_rect = QRectF(rect)
+        self._view_zoom = zoom
+        if self._pending:
+            margin = max(rect.width(), rect.height()) * 0.15
+            made = [self._materialize(i) for i in self._pending_in(rect.adjusted(-margin, -margin, margin, margin))]
+            for card in made:  # neighbours, so that every edge into the area has both its ends
+                for key in list(self._pending_edges_by_node.get(card.node_id, ())):
+                    for other in key[:2]:
+                        if other in self._pending:
+                            self._materialize(other)
+        if zoom >= C.LOD_TEXT_MIN:
+            for item in self.items(rect):
+                if isinstance(item, CardItem) and not item.has_documents:
+                    self._detail(item)
+        self._schedule_work()
+
+    def request_detail(self, node_id: str) -> None:
+        """A card was painted at full detail without its documents: build them soon."""
+        self._detail_requests[node_id] = None
+        self._schedule_work()
+
+    def _detail(self, card: CardItem) -> None:
+        card.ensure_detail()
+        self._detailed.pop(card.node_id, None)
+        self._detailed[card.node_id] = None
+
+    def _schedule_work(self) -> None:
+        if not self._work.isActive():
+            self._work.start()
+
+    def _on_work_timeout(self) -> None:
+        """One slice of background work: requested documents, then cards near the view, then the
+        documents of cards around it (ahead of a pan), then documents far away are dropped."""
+        deadline = time.perf_counter() + C.FILL_SLICE_MS / 1000
+        more = False
+        for node_id in list(self._detail_requests):
+            self._detail_requests.pop(node_id, None)
+            card = self._cards.get(node_id)
+            if card is not None:
+                self._detail(card)
+        view = self._view_rect
+        if self._pending:
+            if not self._fill_order:
+                c = view.center() if not view.isNull() else QPointF()
+                cx, cy = c.x(), c.y()
+
+                def far(node_id: str) -> float:
+                    n = self._pending[node_id]
+                    return -abs(n.x - cx) - abs(n.y - cy)
+
+                self._fill_order = sorted(self._pending, key=far)
+            while self._fill_order and time.perf_counter() < deadline:
+                node_id = self._fill_order.pop()
+                if node_id in self._pending:
+                    self._materialize(node_id)
+            more = bool(self._pending)
+        if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
+            dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
+            ring = view.adjusted(-dx, -dy, dx, dy)
+            todo = [i for i in self.items(ring) if isinstance(i, CardItem) and not i.has_documents]
+            if todo:
+                centre = view.center()
+                todo.sort(key=lambda c: (c.pos() - centre).manhattanLength())
+                for card in todo:
+                    if time.perf_counter() >= deadline:
+                        more = True
+                        break
+                    self._detail(card)
+        if len(self._detailed) > C.MAX_DETAILED:
+            self._drop_far_details()
+        if more:
+            self._schedule_work()
+
+    def _drop_far_details(self) -> None:
+        view = self._view_rect
+        dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
+        keep = view.adjusted(-dx, -dy, dx, dy)
+        centre = view.center()
+        cards = [self._cards[i] for i in self._detailed if i in self._cards]
+        cards.sort(key=lambda c: (c.pos() - centre).manhattanLength(), reverse=True)
+        excess = len(cards) - C.MAX_DETAILED
+        for card in cards:
+            if excess <= 0:
+                break
+            if self._view_zoom >= C.LOD_TEXT_MIN and card.sceneBoundingRect().intersects(keep):
+                break  # every card left is near the view
+            if card.drop_detail():
+                self._detailed.pop(card.node_id, None)
+                excess -= 1
+
+    # ------------------------------------------------------------------ blocks (minimap)
+    def card_blocks(self) -> Iterator[tuple[float, float, float, float, str, bool]]:
+        """(x, y, w, h, colour, selected) of every card, made or not (pending: its layout height)."""
+        for card in self._cards.values():
+            p = card.pos()
+            yield p.x(), p.y(), card.card_width, card.layout_height, card.stripe_color.name(), card.isSelected()
+        style = self._style
+        for node in self._pending.values():
+            yield node.x, node.y, layout.width(node), layout.height(node), stripe_color(node, style), False
+
+    def _geometry_changed(self) -> None:
+        self._bounds = None
+        if not self._blocks_timer.isActive():
+            self._blocks_timer.start()
+
+    def _on_selection_changed(self) -> None:
+        if not self._blocks_timer.isActive():
+            self._blocks_timer.start()
 
     def selected_ids(self) -> list[str]:
         """Selected card ids, in scene reading order (top to bottom, left to right)."""
@@ -102,6 +366,9 @@ class CanvasScene(QGraphicsScene):
 
     def select_only(self, node_ids: Iterable[str]) -> None:
         ids = set(node_ids)
+        for node_id in ids:
+            if node_id in self._pending:
+                self._materialize(node_id)
         self.blockSignals(True)
         try:
             for nid, card in self._cards.items():
@@ -111,34 +378,87 @@ class CanvasScene(QGraphicsScene):
         self.selectionChanged.emit()
 
     def cards_bounds(self, node_ids: Iterable[str] | None = None) -> QRectF:
-        rect = QRectF()
-        cards = (
-            self._cards.values()
-            if node_ids is None
-            else [self._cards[i] for i in node_ids if i in self._cards]
+        """The rectangle around the given cards (default: all; cached), made or not."""
+        if node_ids is None:
+            if self._bounds is None:
+                self._bounds = self._bounds_of(self._cards.values(), self._pending.values())
+            return QRectF(self._bounds)
+        ids = list(node_ids)
+        return self._bounds_of(
+            [self._cards[i] for i in ids if i in self._cards],
+            [self._pending[i] for i in ids if i in self._pending],
         )
+
+    @staticmethod
+    def _bounds_of(cards: Iterable[CardItem], nodes: Iterable[Node]) -> QRectF:
+        left = top = math.inf
+        right = bottom = -math.inf
+        m = C.SELECTION_MARGIN
         for card in cards:
-            rect = rect.united(card.sceneBoundingRect())
-        return rect
+            p = card.pos()
+            x, y = p.x() - m, p.y() - m
+            left, top = min(left, x), min(top, y)
+            right = max(right, x + card.card_width + 2 * m)
+            bottom = max(bottom, y + card.layout_height + 2 * m)
+        for node in nodes:
+            left, top = min(left, node.x - m), min(top, node.y - m)
+            right = max(right, node.x + layout.width(node) + m)
+            bottom = max(bottom, node.y + layout.height(node) + m)
+        if left == math.inf:
+            return QRectF()
+        return QRectF(left, top, right - left, bottom - top)
 
     # ------------------------------------------------------------------ edges
     def set_edges(self, edges: Iterable[Edge]) -> None:
-        """Make the edge items match `edges` (adds the new ones, removes the gone ones)."""
+        """Make the edge items match `edges` (adds the new ones, removes the gone ones).
+
+        An edge to a card not made yet waits (pending) and is made with its second card."""
         wanted = {(e.parent_id, e.child_id, str(e.role)): e for e in edges}
         for key in list(self._edges):
             if key not in wanted:
                 self._remove_edge(key)
+        for key in list(self._pending_edges):
+            if key not in wanted:
+                self._forget_pending_edge(key)
+        cards, pending = self._cards, self._pending
         for key in wanted:
-            if key not in self._edges and key[0] in self._cards and key[1] in self._cards:
-                item = EdgeItem(key[0], key[1], key[2], self._style.theme)
-                self._edges[key] = item
-                self._edges_by_node.setdefault(key[0], set()).add(key)
-                self._edges_by_node.setdefault(key[1], set()).add(key)
-                self.addItem(item)
-                self._adjust_edge(item)
+            if key in self._edges or key in self._pending_edges:
+                continue
+            a, b = key[0], key[1]
+            if a in cards and b in cards:
+                self._make_edge(key)
+            elif (a in cards or a in pending) and (b in cards or b in pending):
+                self._pending_edges[key] = None
+                self._pending_edges_by_node.setdefault(a, set()).add(key)
+                self._pending_edges_by_node.setdefault(b, set()).add(key)
 
-    def edge_keys(self) -> list[tuple[str, str, str]]:
-        return list(self._edges)
+    def _make_edge(self, key: EdgeKey) -> None:
+        item = EdgeItem(key[0], key[1], key[2], self._style.theme)
+        self._edges[key] = item
+        self._edges_by_node.setdefault(key[0], set()).add(key)
+        self._edges_by_node.setdefault(key[1], set()).add(key)
+        self._adjust_edge(item)
+        self.addItem(item)
+
+    def _forget_pending_edge(self, key: EdgeKey) -> None:
+        self._pending_edges.pop(key, None)
+        for nid in key[:2]:
+            keys = self._pending_edges_by_node.get(nid)
+            if keys is not None:
+                keys.discard(key)
+
+    def _make_pending_edges(self, node_id: str) -> None:
+        keys = self._pending_edges_by_node.get(node_id)
+        if not keys:
+            return
+        for key in list(keys):
+            if key[0] in self._cards and key[1] in self._cards:
+                self._forget_pending_edge(key)
+                self._make_edge(key)
+
+    def edge_keys(self) -> list[EdgeKey]:
+        """Every edge shown, or to be shown once both its cards are made."""
+        return [*self._edges, *self._pending_edges]
 
     def _remove_edge(self, key: tuple[str, str, str]) -> None:
         item = self._edges.pop(key, None)
@@ -157,11 +477,12 @@ class CanvasScene(QGraphicsScene):
         item.adjust(parent.anchor_center("bottom"), child.anchor_center("top"))
 
     def card_geometry_changed(self, node_id: str) -> None:
-        """Called by a card when it moves or changes height: re-route its edges."""
+        """Called by a card when it moves or changes size or colour: re-route its edges."""
         for key in self._edges_by_node.get(node_id, ()):
             item = self._edges.get(key)
             if item is not None:
                 self._adjust_edge(item)
+        self._geometry_changed()
 
     # ------------------------------------------------------------------ facts from items
     def request_card_action(self, node_id: str, action: str, arg: object = None) -> None:

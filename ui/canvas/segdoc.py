@@ -97,7 +97,7 @@ class SegmentedDocument:
         self._tops: list[float] = []  # y of each chunk
         self._height = 0.0
         self._width = 100.0
-        self._font = QFont()
+        self._font: QFont | None = None  # set by the first set_html (cards without text never need one)
         self._color = "#000000"
 
     def __repr__(self) -> str:
@@ -158,7 +158,8 @@ class SegmentedDocument:
         doc = QTextDocument()
         doc.setUndoRedoEnabled(False)
         doc.setDocumentMargin(0)
-        doc.setDefaultFont(self._font)
+        if self._font is not None:
+            doc.setDefaultFont(self._font)
         doc.setDefaultStyleSheet(f"body {{ color: {QColor(self._color).name()}; }}")
         option = doc.defaultTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
@@ -182,6 +183,9 @@ class SegmentedDocument:
     # ------------------------------------------------------------------ queries
     def height(self) -> float:
         return self._height
+
+    def width(self) -> float:
+        return self._width
 
     def chunk_count(self) -> int:
         return len(self._chunks)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetricsF
 
 from ui.render_bridge import RenderBridge
 from ui.theme import LIGHT, UiTheme
@@ -32,6 +32,11 @@ class CardStyle:
     small_bold_font: QFont = field(init=False)
     title_font: QFont = field(init=False)
     lod_font: QFont = field(init=False)  # the big title drawn on zoomed-out cards
+    # metrics of the fonts above, made once (cards measure and elide text on every sync)
+    body_metrics: QFontMetricsF = field(init=False)
+    small_metrics: QFontMetricsF = field(init=False)
+    small_bold_metrics: QFontMetricsF = field(init=False)
+    title_metrics: QFontMetricsF = field(init=False)
 
     def __post_init__(self) -> None:
         base = QFont()
@@ -46,6 +51,10 @@ class CardStyle:
         self.title_font.setBold(True)
         self.lod_font = QFont(self.title_font)
         self.lod_font.setPointSizeF(self.title_font.pointSizeF() * 2.2)
+        self.body_metrics = QFontMetricsF(self.body_font)
+        self.small_metrics = QFontMetricsF(self.small_font)
+        self.small_bold_metrics = QFontMetricsF(self.small_bold_font)
+        self.title_metrics = QFontMetricsF(self.title_font)
 
     def render_markdown(self, text: str) -> str:
         return self.renderer.markdown(text)

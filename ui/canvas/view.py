@@ -75,7 +75,11 @@ class CanvasView(QGraphicsView):
 
     def _emit_viewport(self) -> None:
         c = self.center()
-        self.viewport_changed.emit(c.x(), c.y(), self.zoom())
+        zoom = self.zoom()
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "show_area"):
+            scene.show_area(self.visible_scene_rect(), zoom)  # before the paint this change causes
+        self.viewport_changed.emit(c.x(), c.y(), zoom)
         self.minimap.update()
 
     def _on_scrollbar_value_changed(self, _value: int) -> None:
@@ -272,34 +276,41 @@ class CanvasView(QGraphicsView):
     def move_selection(self, dx: int, dy: int) -> str | None:
         """Select the nearest card in direction (dx, dy) from the current one; returns its id."""
         scene = self.scene()
-        cards = scene.cards()
-        if not cards:
+        ids = scene.card_ids()
+        if not ids:
             return None
-        selected = [c for c in cards if c.isSelected()]
+        # card centres from the scene's blocks: no card items are made for the search
+        centres: dict[str, tuple[float, float]] = {}
+        selected: list[str] = []
+        for node_id, (x, y, w, h, _colour, sel) in zip(ids, scene.card_blocks(), strict=True):
+            centres[node_id] = (x + w / 2, y + h / 2)
+            if sel:
+                selected.append(node_id)
         if not selected:
             vc = self.center()
-            best = min(cards, key=lambda c: (c.sceneBoundingRect().center() - vc).manhattanLength())
+            vx, vy = vc.x(), vc.y()
+            best = min(centres, key=lambda i: abs(centres[i][0] - vx) + abs(centres[i][1] - vy))
         else:
             cur = selected[-1]
-            origin = cur.sceneBoundingRect().center()
+            ox, oy = centres[cur]
             best = None
             best_score = float("inf")
-            for c in cards:
-                if c is cur:
+            for node_id, (cx, cy) in centres.items():
+                if node_id == cur:
                     continue
-                d = c.sceneBoundingRect().center() - origin
-                along = d.x() * dx + d.y() * dy
+                ddx, ddy = cx - ox, cy - oy
+                along = ddx * dx + ddy * dy
                 if along <= 1:
                     continue
-                across = abs(d.x() * dy) + abs(d.y() * dx)
+                across = abs(ddx * dy) + abs(ddy * dx)
                 score = along + across * 2.5
                 if score < best_score:
-                    best, best_score = c, score
+                    best, best_score = node_id, score
             if best is None:
                 return None
-        scene.select_only([best.node_id])
-        self.ensure_card_visible(best.node_id)
-        return best.node_id
+        scene.select_only([best])
+        self.ensure_card_visible(best)
+        return best
 
     # ------------------------------------------------------------------ overlays
     def resizeEvent(self, event) -> None:

@@ -567,7 +567,7 @@ class MainWindow(QMainWindow):
         return dlg
 
     def open_table(self, prompt_id: str):
-        from app.export import comparison_rows
+        from app.export import comparison_rows, session_totals, subtree_totals
         from ui.views import ComparisonTableDialog
 
         graph = self.controller.graph
@@ -575,7 +575,11 @@ class MainWindow(QMainWindow):
         rows = comparison_rows(graph, prompt_id, names)
         prompt = graph.nodes[prompt_id]
         title = "Comparison: " + " ".join(prompt.text.split())[:60]
-        dlg = ComparisonTableDialog(rows, self, title)
+        totals = [
+            ("This prompt and everything after it", subtree_totals(graph, prompt_id)),
+            ("Whole session", session_totals(graph)),
+        ]
+        dlg = ComparisonTableDialog(rows, self, title, totals)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
         return dlg

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QSplitter,
     QTableWidget,
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
-from ui.format import fmt_cost, fmt_tokens, metrics_line
+from app.export.common import fmt_cost as export_cost  # the reports' precision ($0.0000706)
+from ui.format import fmt_tokens, metrics_line
 
 
 class FocusDialog(QDialog):
@@ -138,6 +140,9 @@ class DiffDialog(QDialog):
         box.addWidget(QLabel(f"<b>{title}</b>", host))
         browser = QTextBrowser(host)
         browser.setOpenLinks(False)
+        # The panes show the answers' markdown source: a fixed-width font keeps code indentation and
+        # tables lined up, so line-level changes in code read at a glance.
+        browser.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         browser.setHtml(html)
         box.addWidget(browser)
         split.addWidget(host)
@@ -158,47 +163,95 @@ TABLE_COLUMNS = [
 ]
 
 
-class ComparisonTableDialog(QDialog):
-    """One row per answer to a prompt (app.export.comparison_rows), fastest and cheapest marked."""
+class _SortItem(QTableWidgetItem):
+    """A cell that sorts by its number (UserRole), not its text; unknown values sort last."""
 
-    def __init__(self, rows, parent: QWidget | None = None, title: str = "Comparison") -> None:
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a = self.data(Qt.ItemDataRole.UserRole)
+        b = other.data(Qt.ItemDataRole.UserRole)
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            return a < b
+        if isinstance(a, int | float) != isinstance(b, int | float):
+            return isinstance(a, int | float)  # numbers before "–"
+        return self.text().lower() < other.text().lower()
+
+
+class ComparisonTableDialog(QDialog):
+    """One row per answer to a prompt (app.export.comparison_rows), fastest and cheapest marked; click a
+    header to sort. `totals`: (label, Totals) lines shown under the table (this branch, the session)."""
+
+    def __init__(self, rows, parent: QWidget | None = None, title: str = "Comparison", totals=()) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
-        self.resize(980, 360)
         layout = QVBoxLayout(self)
         self.table = QTableWidget(len(rows), len(TABLE_COLUMNS), self)
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         for r, row in enumerate(rows):
             ttft = f"{row.ttft_ms} ms" if row.ttft_ms is not None else "–"
             tps = f"{row.tok_per_s:.0f}" if row.tok_per_s else "–"
-            cost = fmt_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
+            cost = export_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
             values = [
-                row.display_name,
-                row.status,
-                ttft + (" ⚡" if row.fastest else ""),
-                tps,
-                fmt_tokens(row.input_tokens),
-                fmt_tokens(row.cached_tokens),
-                fmt_tokens(row.output_tokens),
-                fmt_tokens(row.reasoning_tokens),
-                cost + (" 💲" if row.cheapest else ""),
-                row.finish or (row.error or "–"),
+                (row.display_name, None),
+                (row.status, None),
+                (ttft + (" ⚡" if row.fastest else ""), row.ttft_ms),
+                (tps, row.tok_per_s),
+                (fmt_tokens(row.input_tokens), row.input_tokens),
+                (fmt_tokens(row.cached_tokens), row.cached_tokens),
+                (fmt_tokens(row.output_tokens), row.output_tokens),
+                (fmt_tokens(row.reasoning_tokens), row.reasoning_tokens),
+                (cost + (" 💲" if row.cheapest else ""), row.cost_usd),
+                (row.finish or (row.error or "–"), None),
             ]
-            for c, value in enumerate(values):
-                item = QTableWidgetItem(str(value))
-                if c >= 2:
+            for c, (text, key) in enumerate(values):
+                item = _SortItem(str(text))
+                if key is not None:
+                    item.setData(Qt.ItemDataRole.UserRole, key)
+                if 2 <= c <= 8:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if row.status == "error":
                     item.setForeground(QColor("#DC2626"))
+                if c == 0 and row.model:
+                    item.setToolTip(row.model)
                 self.table.setItem(r, c, item)
+        header = self.table.horizontalHeader()
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # keep the send order until a click
+        self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        header.setSortIndicatorShown(True)
         layout.addWidget(self.table)
-        note = QLabel("⚡ fastest first token · 💲 cheapest (among finished answers)", self)
+        note = QLabel(
+            "⚡ fastest first token · 💲 cheapest (among finished answers) · click a header to sort", self
+        )
         note.setObjectName("Muted")
         layout.addWidget(note)
+        self.totals_label = QLabel(self)
+        self.totals_label.setTextFormat(Qt.TextFormat.RichText)
+        self.totals_label.setText("<br>".join(_totals_line(label, t) for label, t in totals))
+        self.totals_label.setVisible(bool(totals))
+        layout.addWidget(self.totals_label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        rows_h = self.table.verticalHeader().length() + header.height() + 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(min(rows_h + 4, 420))
+        if rows_h + 4 <= 420:
+            self.table.setMaximumHeight(rows_h + 4)
+        width = max(self.table.horizontalHeader().length() + 60, 900)
+        self.resize(width, self.sizeHint().height())
+
+
+def _totals_line(label: str, t) -> str:
+    """One line of totals: answers, tokens and cost (a lower bound when some cost is unknown)."""
+    import html as _html
+
+    cost = export_cost(t.cost_usd) + ("" if t.cost_complete else "+ (some costs unknown)")
+    return (
+        f"<b>{_html.escape(label)}</b>: {t.answers} answer{'s' if t.answers != 1 else ''} · "
+        f"in {fmt_tokens(t.input_tokens)} (cached {fmt_tokens(t.cached_tokens)}) · "
+        f"out {fmt_tokens(t.output_tokens)} (reasoning {fmt_tokens(t.reasoning_tokens)}) · {cost}"
+    )

@@ -71,7 +71,8 @@ section.depth-3, section.deep {{ margin-left: 4.5rem; }}
   padding: 10px 14px; }}
 .lane .ref {{ font-weight: normal; font-size: .85em; color: var(--muted); }}
 .answer {{ overflow-wrap: anywhere; }}
-.answer pre {{ white-space: pre !important; overflow-x: auto; max-width: 100%; }}
+.answer pre {{ white-space: pre-wrap !important; overflow-wrap: anywhere; max-width: 100%; }}  /* lanes are narrow: wrap long code lines
+  rather than hide them behind a scroll bar (and off the printed page) */
 .answer table {{ display: block; width: max-content; max-width: 100%; overflow-x: auto; border: none; }}
 .answer h1, .answer h2, .answer h3, .answer h4, .answer h5, .answer h6 {{ margin: 14px 0 6px 0;
   line-height: 1.3; }}

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtTest import QTest
 
 from app.domain import NodeKind, SendMode
 from app.export import default_filename
@@ -272,3 +274,31 @@ async def test_import_obsidian_canvas_as_notes_and_refuse_a_bad_file(app_env, fa
         window.dialogs.import_path = lambda folder: None  # cancelled
         window.import_action.trigger()
         assert len(errors) == 1 and window.controller.session_id == shown
+
+
+async def test_comparison_table_sorts_by_number_and_shows_totals(app_env, fake_server):
+    fake_server.script("deepseek-flash", Answer(text=("a",), input_tokens=9, output_tokens=1200))
+    fake_server.script("claude-sonnet-5-5", Answer(text=("b",), input_tokens=9, output_tokens=95))
+    fake_server.script("gpt-6.2-sol", Answer(text=("c",), input_tokens=9, output_tokens=310))
+    async with open_window() as (window, _services):
+        ids = await _send(window, "Sort me")
+        tables = []
+        window.controller.table_requested.connect(lambda pid: tables.append(window.open_table(pid)))
+        assert window.controller.comparison_table(ids[1])
+        dialog = tables[0]
+        table = dialog.table
+
+        def column(c: int) -> list[str]:
+            return [table.item(r, c).text() for r in range(table.rowCount())]
+
+        names = [window.catalog.display_name(m) for m in DEFAULT_MODELS]
+        assert column(0) == names  # in the order they were asked until the user sorts
+        output = 6
+        header = table.horizontalHeader()
+        x = header.sectionViewportPosition(output) + header.sectionSize(output) // 2
+        QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
+        assert column(output) == ["95", "310", "1.2k"]  # by number, not by text ("1.2k" < "310" < "95")
+        assert column(0) == [names[1], names[2], names[0]]
+        totals = dialog.totals_label.text()
+        assert "Whole session" in totals and "3 answers" in totals and "out 1.6k" in totals
+        dialog.close()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from app.domain import Node, NodeStatus
 from app.engine import tokens_per_second
+from app.export.common import fmt_cost as export_cost
 
 
 def _retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
@@ -65,17 +66,9 @@ def fmt_tokens(n: int | None) -> str:
 
 
 def fmt_cost(usd: float | None) -> str:
-    if usd is None:
-        return "–"
-    if usd == 0:
-        return "$0"
-    if usd < 0.0001:
-        return "<$0.0001"
-    if usd < 0.01:
-        return f"${usd:.4f}"
-    if usd < 1:
-        return f"${usd:.3f}"
-    return f"${usd:.2f}"
+    """Three significant digits for small amounts ($0.000131, $0.0042, $0.012, $1.25), as in the
+    exports: comparing cheap models needs more than "<$0.0001"."""
+    return export_cost(usd)
 
 
 def metrics_line(node: Node) -> str:

@@ -19,6 +19,7 @@ Runs on the Qt main thread only.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,6 +46,20 @@ from ui.format import error_advice, metrics_line, status_label
 
 if TYPE_CHECKING:
     from ui.canvas.style import CardStyle
+
+
+# Enum members looked up once (each lookup of a PySide6 enum member costs a Python call).
+_CARD_FLAGS = (
+    QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+    | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+    | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+    | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
+)
+_DEVICE_CACHE = QGraphicsItem.CacheMode.NoCache
+_NO_CACHE = QGraphicsItem.CacheMode.NoCache
+_ELIDE_RIGHT = Qt.TextElideMode.ElideRight
+_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
 
 
 @dataclass(slots=True)
@@ -90,6 +105,7 @@ class _CardState:
     metrics_shown: str = ""
     preview_rect: QRectF = field(default_factory=QRectF)
     preview_shown: str = ""
+    elided: bool = False  # the *_shown texts above are computed (a lazy card elides on first paint)
 
 
 class CardItem(QGraphicsObject):
@@ -122,15 +138,10 @@ class CardItem(QGraphicsObject):
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
         self._node: Node | None = None
-        self.setFlags(
-            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
-            | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
-        )
+        self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(C.Z_CARD)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(_DEVICE_CACHE)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.node_id[-6:]} {self._state.status_key}>"
@@ -256,8 +267,8 @@ class CardItem(QGraphicsObject):
         self._body_html = ""
         self._reasoning_text = ""
         self._detailed = False
-        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # drops the cached pixmap too
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(_NO_CACHE)  # drops the cached pixmap too
+        self.setCacheMode(_DEVICE_CACHE)
         self.sync(node)
         return True
 
@@ -288,6 +299,8 @@ class CardItem(QGraphicsObject):
         y = self._fill_reasoning(node, st, y, left, inner_w)
         y = self._fill_error(node, st, y, left, inner_w)
         # body
+        footer_h = self._footer_height(node)
+        available = max(max_h - y - footer_h - 16.0, 60.0)
         if node.status.is_live:
             self._detailed = True  # a streaming card keeps its documents: they update incrementally
         if self._detailed:
@@ -297,10 +310,8 @@ class CardItem(QGraphicsObject):
                 self._body.set_html(html, inner_w, self._style.body_font, self._style.theme.text)
             doc_h = self._body.height() if node.text else 0.0
         else:
-            doc_h = self._body_height_estimate(node, inner_w) if node.text else 0.0
+            doc_h = self._body_height_estimate(node, inner_w, available) if node.text else 0.0
         st.doc_h = doc_h
-        footer_h = self._footer_height(node)
-        available = max(max_h - y - footer_h - 16.0, 60.0)
         if not node.text:
             st.body_placeholder = self._placeholder(node)
             body_h = C.BODY_MIN_H if st.body_placeholder else 0.0
@@ -318,14 +329,15 @@ class CardItem(QGraphicsObject):
         y = self._fill_actions(node, st, y, left, inner_w)
         self._apply_state(st, y + 4.0)
 
-    def _body_height_estimate(self, node: Node, width: float) -> float:
+    def _body_height_estimate(self, node: Node, width: float, cap: float) -> float:
         measured = self._measured
         if measured is not None and measured[1] == width and measured[0] == node.text:
             return measured[2]
-        return estimate_text_height(node.text, width, self._style)
+        return estimate_text_height(node.text, width, self._style, cap)
 
     def _elide_texts(self, st: _CardState) -> None:
-        elide = Qt.TextElideMode.ElideRight
+        st.elided = True
+        elide = _ELIDE_RIGHT
         left = C.STRIPE_W + C.CARD_PAD
         title_w = (st.status_rect.left() - 8 if st.status_text else st.width - C.CARD_PAD) - left
         st.title_rect = QRectF(left, 0, title_w, 24 if st.subtitle else C.HEADER_H)
@@ -339,7 +351,8 @@ class CardItem(QGraphicsObject):
         st.preview_shown = small.elidedText(st.preview, elide, st.preview_rect.width()) if st.preview else ""
 
     def _apply_state(self, st: _CardState, height: float) -> None:
-        self._elide_texts(st)
+        if self._detailed:
+            self._elide_texts(st)  # else on the first paint at a readable zoom
         height = max(height, C.HEADER_H + 10.0)
         old = self._state
         resized = height != old.height or st.width != old.width
@@ -381,11 +394,10 @@ class CardItem(QGraphicsObject):
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         if not self._style.interactive:
             return y
-        fm = self._style.small_metrics
         x = left
         row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
         for action, label, primary in self._actions_for(node):
-            bw = fm.horizontalAdvance(label) + 18.0
+            bw = self._style.small_advance(label) + 18.0
             if action == "menu":  # the overflow menu sits at the right end
                 rect = QRectF(left + w - bw, row_y, bw, C.BUTTON_H)
             else:
@@ -453,6 +465,8 @@ class CardItem(QGraphicsObject):
         if lod < C.LOD_TEXT_MIN:
             self._paint_low_detail(painter, st)
             return
+        if not st.elided:
+            self._elide_texts(st)
         self._paint_header(painter, st)
         if st.collapsed:
             painter.setFont(self._style.small_font)
@@ -807,11 +821,11 @@ class CardItem(QGraphicsObject):
 
     # ------------------------------------------------------------------ moves
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        if change == _POSITION_CHANGED:
             scene = self.scene()
             if scene is not None and hasattr(scene, "card_geometry_changed"):
                 scene.card_geometry_changed(self.node_id)
-        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+        elif change == _SELECTED_CHANGED:
             self.setZValue(C.Z_CARD_SELECTED if value else C.Z_CARD)
         return super().itemChange(change, value)
 
@@ -900,8 +914,7 @@ class ResponseCard(CardItem):
         st.stripe = QColor(stripe_color(node, style))
         key, text = status_label(node, time.time())
         st.status_key, st.status_text = key, text
-        fm = style.small_bold_metrics
-        chip_w = fm.horizontalAdvance(text) + 26.0
+        chip_w = style.small_bold_advance(text) + 26.0
         st.status_rect = QRectF(st.width - C.CARD_PAD - chip_w, (C.HEADER_H - 20) / 2, chip_w, 20)
 
     def _placeholder(self, node: Node) -> str:
@@ -960,13 +973,12 @@ class ResponseCard(CardItem):
                 self._error_doc, text, w - 4, self._style.small_font, self._style.theme.error_text
             )
         doc_h = self._error_doc.size().height()
-        fm = self._style.small_metrics
         btn_y = y + 8 + doc_h + 6
         bx = left
         if not self._style.interactive:
             actions = []
         for action, label in actions:
-            bw = fm.horizontalAdvance(label) + 18.0
+            bw = self._style.small_advance(label) + 18.0
             st.buttons.append(CardButton(action, label, QRectF(bx, btn_y, bw, C.BUTTON_H), primary=True))
             bx += bw + 6
         total = doc_h + (C.BUTTON_H + 6 if actions else 0)
@@ -1000,11 +1012,10 @@ class ResponseCard(CardItem):
         # avoid a second Retry next to the one in the error box
         has_primary_retry = any(b.action == "retry" for b in st.buttons)
         actions = [a for a in self._actions_for(node) if not (a[0] == "retry" and has_primary_retry)]
-        fm = self._style.small_metrics
         x = left
         row_y = y + (C.ACTIONS_H - C.BUTTON_H) / 2
         for action, label, primary in actions:
-            bw = fm.horizontalAdvance(label) + 18.0
+            bw = self._style.small_advance(label) + 18.0
             if action == "menu":
                 rect = QRectF(left + w - bw, row_y, bw, C.BUTTON_H)
             else:
@@ -1043,7 +1054,7 @@ def stripe_color(node: Node, style: CardStyle) -> str:
     return theme.muted
 
 
-def estimate_text_height(text: str, width: float, style: CardStyle) -> float:
+def estimate_text_height(text: str, width: float, style: CardStyle, cap: float = math.inf) -> float:
     """About how tall `text` (markdown) lays out at `width` in the body font, without laying it out.
 
     Counts wrapped lines per source line (code lines never wrap); blank lines and headings add the
@@ -1053,6 +1064,9 @@ def estimate_text_height(text: str, width: float, style: CardStyle) -> float:
     fm = style.body_metrics
     line = fm.lineSpacing()
     per_line = max(int(width / max(fm.averageCharWidth() * 1.08, 1.0)), 8)
+    rough = len(text) / per_line * line * 0.5  # even lines half full, no spacing: below the real height
+    if rough > cap:
+        return rough  # taller than the card can show: it is cut at `cap` anyway
     total = 0.0
     in_code = False
     for raw in text.split("\n"):

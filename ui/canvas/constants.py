@@ -36,6 +36,7 @@ MINIMAP_DEBOUNCE_MS = 150  # the minimap redraws its cached picture of the cards
 
 # ---------------------------------------------------------------- large sessions (scene.populate)
 FILL_SLICE_MS = 4.0  # background work per event-loop pass: making cards, building documents ahead
+WORK_IDLE_MS = 60  # background work pauses until the view has been still this long
 PREFETCH_VIEWS = 0.75  # documents are built ahead for cards within this many view sizes around it
 MAX_DETAILED = 240  # beyond this many cards with documents, those far from the view drop theirs
 LENS_DEBOUNCE_MS = 300

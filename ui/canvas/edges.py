@@ -37,6 +37,7 @@ class EdgeItem(QGraphicsItem):
         self._ends: tuple[float, float, float, float] | None = None
         self._path: QPainterPath | None = None
         self._arrow: QPolygonF | None = None
+        self._shape: QPainterPath | None = None
         self._bounds = QRectF()
         self.setZValue(C.Z_EDGE)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -78,6 +79,7 @@ class EdgeItem(QGraphicsItem):
         self._ends = ends
         self._path = None
         self._arrow = None
+        self._shape = None
         self.update()
 
     def _geometry(self) -> tuple[QPainterPath, QPolygonF]:
@@ -99,9 +101,11 @@ class EdgeItem(QGraphicsItem):
         return self._bounds
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(8.0)
-        return stroker.createStroke(self._geometry()[0])
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(8.0)
+            self._shape = stroker.createStroke(self._geometry()[0])
+        return self._shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         color = QColor(self._theme.edge.get(self.role, self._theme.muted))

@@ -22,8 +22,13 @@ MARGIN = 12
 
 
 class MinimapWidget(QWidget):
+    """Lives on the view's viewport (a child of it), not on the view: a widget stacked over the
+    viewport as its sibling would stop Qt from scrolling the viewport's pixels on a pan (every pan
+    would repaint the whole canvas). Scrolling moves children along, so the view puts it back in
+    `scrollContentsBy` (`reposition`)."""
+
     def __init__(self, view) -> None:
-        super().__init__(view)
+        super().__init__(view.viewport())
         self._view = view
         self._pixmap: QPixmap | None = None
         self._pixmap_world = QRectF()  # the world rectangle the pixmap was drawn for
@@ -33,6 +38,9 @@ class MinimapWidget(QWidget):
         self._redraw.timeout.connect(self._on_redraw_timeout)
         self._scene = None
         self.setObjectName("Minimap")
+        # It paints every pixel (corners in the canvas colour): the canvas under it is never repainted
+        # just because the minimap updates.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setFixedSize(MINIMAP_W, MINIMAP_H)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Minimap: click or drag to move around the canvas")
@@ -116,8 +124,8 @@ class MinimapWidget(QWidget):
         theme = scene.style.theme
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(self.rect(), QColor(theme.canvas))
         bg = QColor(theme.base)
-        bg.setAlpha(248)
         painter.setPen(QPen(QColor(theme.border), 1))
         painter.setBrush(bg)
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)

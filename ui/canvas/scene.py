@@ -33,7 +33,8 @@ from ui.canvas.edges import EdgeItem
 from ui.canvas.style import CardStyle
 
 EdgeKey = tuple[str, str, str]
-GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
+GRID_CELL = 2048.0
+_BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect  # scene units per cell of the index of cards not yet made
 
 
 def _cells(x: float, y: float, w: float, h: float) -> Iterator[tuple[int, int]]:
@@ -64,7 +65,12 @@ class CanvasScene(QGraphicsScene):
         self._detail_requests: dict[str, None] = {}
         self._view_rect = QRectF()
         self._view_zoom = 1.0
-        self._bounds: QRectF | None = None  # cards_bounds() of every card, cached
+        # (x, y, w, h) of each made card as last reported, and the (left, top, right, bottom) around
+        # every card, kept up to date incrementally (recomputed only when a card on its edge moves in)
+        self._blocks: dict[str, tuple[float, float, float, float]] = {}
+        self._bounds: tuple[float, float, float, float] | None = None
+        self._materializing = False
+        self._moved_at = 0.0  # when the view last moved (background work waits while it moves)
         self._work = QTimer(self)
         self._work.setSingleShot(True)
         self._work.setInterval(0)
@@ -159,10 +165,15 @@ class CanvasScene(QGraphicsScene):
             self._forget_pending_edge(key)
         self._detailed.pop(node_id, None)
         self._detail_requests.pop(node_id, None)
+        old = self._blocks.pop(node_id, None)
+        if pending is not None:
+            old = (pending.x, pending.y, layout.width(pending), layout.height(pending))
+        if old is not None and self._bounds is not None and self._on_bounds_edge(old):
+            self._bounds = None
         if card is not None:
             card.close()
             self.removeItem(card)
-        self._geometry_changed()
+        self._mark_blocks_dirty()
 
     def clear_canvas(self) -> None:
         self._work.stop()
@@ -177,7 +188,9 @@ class CanvasScene(QGraphicsScene):
             self.remove_card(node_id)
         for key in list(self._edges):
             self._remove_edge(key)
-        self._geometry_changed()
+        self._blocks.clear()
+        self._bounds = None
+        self._mark_blocks_dirty()
 
     # ------------------------------------------------------------------ lazy opening
     def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
@@ -197,7 +210,8 @@ class CanvasScene(QGraphicsScene):
             self._add_item(node, lazy=True)
         self.set_edges(edges)
         self._fill_order = []  # ordered by distance to the view on the first slice
-        self._geometry_changed()
+        self._bounds = None
+        self._mark_blocks_dirty()
         self._schedule_work()
 
     def _index(self, node: Node) -> None:
@@ -236,7 +250,16 @@ class CanvasScene(QGraphicsScene):
     def _materialize(self, node_id: str) -> CardItem:
         node = self._pending.pop(node_id)
         self._unindex(node)
-        return self._add_item(node, lazy=True)
+        # where the card was assumed to be until now (its layout size), for the bounds
+        self._blocks[node_id] = (node.x, node.y, layout.width(node), layout.height(node))
+        self._materializing = True
+        try:
+            card = self._add_item(node, lazy=True)
+        finally:
+            self._materializing = False
+        if not self._pending:
+            self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
+        return card
 
     def materialize_all(self) -> None:
         """Make every card a lazily opened session has not made yet."""
@@ -251,16 +274,19 @@ class CanvasScene(QGraphicsScene):
         """
         self._view_rect = QRectF(rect)
         self._view_zoom = zoom
+        self._moved_at = time.monotonic()
         if self._pending:
-            margin = max(rect.width(), rect.height()) * 0.15
-            made = [self._materialize(i) for i in self._pending_in(rect.adjusted(-margin, -margin, margin, margin))]
-            for card in made:  # neighbours, so that every edge into the area has both its ends
-                for key in list(self._pending_edges_by_node.get(card.node_id, ())):
-                    for other in key[:2]:
-                        if other in self._pending:
-                            self._materialize(other)
+            made = [self._materialize(i) for i in self._pending_in(rect)]
+            if zoom >= C.LOD_TEXT_MIN:
+                # neighbours too, so that every edge into the area has both its ends (zoomed out, the
+                # neighbours are mostly in the area already; the slices make the rest nearest first)
+                for card in made:
+                    for key in list(self._pending_edges_by_node.get(card.node_id, ())):
+                        for other in key[:2]:
+                            if other in self._pending:
+                                self._materialize(other)
         if zoom >= C.LOD_TEXT_MIN:
-            for item in self.items(rect):
+            for item in self.items(rect, _BY_BOUNDS):
                 if isinstance(item, CardItem) and not item.has_documents:
                     self._detail(item)
         self._schedule_work()
@@ -277,11 +303,19 @@ class CanvasScene(QGraphicsScene):
 
     def _schedule_work(self) -> None:
         if not self._work.isActive():
-            self._work.start()
+            self._work.start(0 if self._detail_requests else self._wait_for_still_view())
+
+    def _wait_for_still_view(self) -> int:
+        """ms until the view has been still for WORK_IDLE_MS (0 if it has)."""
+        still = (time.monotonic() - self._moved_at) * 1000
+        return max(0, math.ceil(C.WORK_IDLE_MS - still))
 
     def _on_work_timeout(self) -> None:
         """One slice of background work: requested documents, then cards near the view, then the
-        documents of cards around it (ahead of a pan), then documents far away are dropped."""
+        documents of cards around it (ahead of a pan), then documents far away are dropped.
+
+        While the view moves (pan, zoom) only requested documents are built: the frames stay short,
+        and the rest resumes once the view has been still for WORK_IDLE_MS."""
         deadline = time.perf_counter() + C.FILL_SLICE_MS / 1000
         more = False
         for node_id in list(self._detail_requests):
@@ -289,6 +323,10 @@ class CanvasScene(QGraphicsScene):
             card = self._cards.get(node_id)
             if card is not None:
                 self._detail(card)
+        wait = self._wait_for_still_view()
+        if wait:
+            self._work.start(wait)
+            return
         view = self._view_rect
         if self._pending:
             if not self._fill_order:
@@ -308,7 +346,7 @@ class CanvasScene(QGraphicsScene):
         if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
             dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
             ring = view.adjusted(-dx, -dy, dx, dy)
-            todo = [i for i in self.items(ring) if isinstance(i, CardItem) and not i.has_documents]
+            todo = [i for i in self.items(ring, _BY_BOUNDS) if isinstance(i, CardItem) and not i.has_documents]
             if todo:
                 centre = view.center()
                 todo.sort(key=lambda c: (c.pos() - centre).manhattanLength())
@@ -320,7 +358,7 @@ class CanvasScene(QGraphicsScene):
         if len(self._detailed) > C.MAX_DETAILED:
             self._drop_far_details()
         if more:
-            self._schedule_work()
+            self._work.start(0)
 
     def _drop_far_details(self) -> None:
         view = self._view_rect
@@ -341,16 +379,34 @@ class CanvasScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ blocks (minimap)
     def card_blocks(self) -> Iterator[tuple[float, float, float, float, str, bool]]:
-        """(x, y, w, h, colour, selected) of every card, made or not (pending: its layout height)."""
-        for card in self._cards.values():
-            p = card.pos()
-            yield p.x(), p.y(), card.card_width, card.layout_height, card.stripe_color.name(), card.isSelected()
+        """(x, y, w, h, colour, selected) of every card, made or not (pending: its layout height),
+        in `card_ids()` order."""
+        selected = {item for item in self.selectedItems()}
+        blocks = self._blocks
+        for node_id, card in self._cards.items():
+            x, y, w, h = blocks.get(node_id) or self._block_of(card)
+            yield x, y, w, h, card.stripe_color.name(), card in selected
         style = self._style
         for node in self._pending.values():
             yield node.x, node.y, layout.width(node), layout.height(node), stripe_color(node, style), False
 
+    @staticmethod
+    def _block_of(card: CardItem) -> tuple[float, float, float, float]:
+        p = card.pos()
+        return p.x(), p.y(), card.card_width, card.layout_height
+
+    def _on_bounds_edge(self, block: tuple[float, float, float, float]) -> bool:
+        assert self._bounds is not None
+        left, top, right, bottom = self._bounds
+        m = C.SELECTION_MARGIN + 0.5
+        x, y, w, h = block
+        return x - m <= left or y - m <= top or x + w + m >= right or y + h + m >= bottom
+
     def _geometry_changed(self) -> None:
         self._bounds = None
+        self._mark_blocks_dirty()
+
+    def _mark_blocks_dirty(self) -> None:
         if not self._blocks_timer.isActive():
             self._blocks_timer.start()
 
@@ -381,8 +437,12 @@ class CanvasScene(QGraphicsScene):
         """The rectangle around the given cards (default: all; cached), made or not."""
         if node_ids is None:
             if self._bounds is None:
-                self._bounds = self._bounds_of(self._cards.values(), self._pending.values())
-            return QRectF(self._bounds)
+                rect = self._bounds_of(self._cards.values(), self._pending.values())
+                if rect.isNull():
+                    return rect
+                self._bounds = (rect.left(), rect.top(), rect.right(), rect.bottom())
+            left, top, right, bottom = self._bounds
+            return QRectF(left, top, right - left, bottom - top)
         ids = list(node_ids)
         return self._bounds_of(
             [self._cards[i] for i in ids if i in self._cards],
@@ -413,24 +473,31 @@ class CanvasScene(QGraphicsScene):
         """Make the edge items match `edges` (adds the new ones, removes the gone ones).
 
         An edge to a card not made yet waits (pending) and is made with its second card."""
-        wanted = {(e.parent_id, e.child_id, str(e.role)): e for e in edges}
-        for key in list(self._edges):
-            if key not in wanted:
-                self._remove_edge(key)
-        for key in list(self._pending_edges):
-            if key not in wanted:
-                self._forget_pending_edge(key)
+        wanted = {(e.parent_id, e.child_id, str(e.role)): None for e in edges}
+        for key in [k for k in self._edges if k not in wanted]:
+            self._remove_edge(key)
+        for key in [k for k in self._pending_edges if k not in wanted]:
+            self._forget_pending_edge(key)
         cards, pending = self._cards, self._pending
+        made, waiting, by_node = self._edges, self._pending_edges, self._pending_edges_by_node
         for key in wanted:
-            if key in self._edges or key in self._pending_edges:
+            if key in made or key in waiting:
                 continue
             a, b = key[0], key[1]
             if a in cards and b in cards:
                 self._make_edge(key)
             elif (a in cards or a in pending) and (b in cards or b in pending):
-                self._pending_edges[key] = None
-                self._pending_edges_by_node.setdefault(a, set()).add(key)
-                self._pending_edges_by_node.setdefault(b, set()).add(key)
+                waiting[key] = None
+                keys = by_node.get(a)
+                if keys is None:
+                    by_node[a] = {key}
+                else:
+                    keys.add(key)
+                keys = by_node.get(b)
+                if keys is None:
+                    by_node[b] = {key}
+                else:
+                    keys.add(key)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)
@@ -482,7 +549,24 @@ class CanvasScene(QGraphicsScene):
             item = self._edges.get(key)
             if item is not None:
                 self._adjust_edge(item)
-        self._geometry_changed()
+        card = self._cards.get(node_id)
+        if card is None:
+            return
+        new = self._block_of(card)
+        old = self._blocks.get(node_id)
+        self._blocks[node_id] = new
+        if new == old:
+            return
+        if self._bounds is not None:
+            if old is not None and not self._materializing and self._on_bounds_edge(old):
+                self._bounds = None  # it may have moved in from the edge: measure again when asked
+            else:
+                m = C.SELECTION_MARGIN
+                x, y, w, h = new
+                left, top, right, bottom = self._bounds
+                self._bounds = (min(left, x - m), min(top, y - m), max(right, x + w + m), max(bottom, y + h + m))
+        if not self._materializing:  # (a card just made sits where its block was drawn already)
+            self._mark_blocks_dirty()
 
     # ------------------------------------------------------------------ facts from items
     def request_card_action(self, node_id: str, action: str, arg: object = None) -> None:

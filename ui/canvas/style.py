@@ -55,6 +55,23 @@ class CardStyle:
         self.small_metrics = QFontMetricsF(self.small_font)
         self.small_bold_metrics = QFontMetricsF(self.small_bold_font)
         self.title_metrics = QFontMetricsF(self.title_font)
+        self._advances: dict[str, float] = {}
+
+    def small_advance(self, text: str) -> float:
+        """Width of `text` in the small font (button labels: measured once per label)."""
+        width = self._advances.get(text)
+        if width is None:
+            width = self._advances[text] = self.small_metrics.horizontalAdvance(text)
+        return width
+
+    def small_bold_advance(self, text: str) -> float:
+        key = "\0" + text
+        width = self._advances.get(key)
+        if width is None:
+            if len(self._advances) > 4096:
+                self._advances.clear()
+            width = self._advances[key] = self.small_bold_metrics.horizontalAdvance(text)
+        return width
 
     def render_markdown(self, text: str) -> str:
         return self.renderer.markdown(text)

@@ -49,6 +49,7 @@ class CanvasView(QGraphicsView):
         self._space_down = False
         self._rubber = False
         self._pinned_center: QPointF | None = None
+        self._adjusting = False  # zoom_by moves both scroll bars, then reports the viewport once
         self.minimap = MinimapWidget(self)
         self.horizontalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
         self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
@@ -83,7 +84,8 @@ class CanvasView(QGraphicsView):
         self.minimap.update()
 
     def _on_scrollbar_value_changed(self, _value: int) -> None:
-        self._emit_viewport()
+        if not self._adjusting:
+            self._emit_viewport()
 
     # ------------------------------------------------------------------ zoom
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
@@ -96,11 +98,15 @@ class CanvasView(QGraphicsView):
         if anchor is None:
             anchor = self.viewport().rect().center()
         before = self.mapToScene(anchor)
-        self.scale(factor, factor)
-        after_view = self.mapFromScene(before)
-        delta = after_view - anchor
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + delta.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + delta.y())
+        self._adjusting = True
+        try:
+            self.scale(factor, factor)
+            after_view = self.mapFromScene(before)
+            delta = after_view - anchor
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() + delta.y())
+        finally:
+            self._adjusting = False
         self._emit_viewport()
 
     def zoom_in(self) -> None:
@@ -321,5 +327,6 @@ class CanvasView(QGraphicsView):
         self._emit_viewport()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
-        super().scrollContentsBy(dx, dy)
+        super().scrollContentsBy(dx, dy)  # scrolls the viewport's pixels, the minimap with them
+        self.minimap.reposition()
         self.minimap.update()

@@ -258,6 +258,8 @@ class CanvasScene(QGraphicsScene):
         finally:
             self._materializing = False
         if not self._pending:
+            self._grid.clear()
+            self._fill_order = []
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
         return card
 
@@ -513,6 +515,8 @@ class CanvasScene(QGraphicsScene):
             keys = self._pending_edges_by_node.get(nid)
             if keys is not None:
                 keys.discard(key)
+                if not keys:
+                    del self._pending_edges_by_node[nid]
 
     def _make_pending_edges(self, node_id: str) -> None:
         keys = self._pending_edges_by_node.get(node_id)

@@ -90,11 +90,14 @@ class _Chunk:
 class SegmentedDocument:
     """Rich text of one card body. `set_html` is incremental; `draw` paints only what is visible."""
 
+    # Every card has two (body, reasoning), most of them empty: keep an empty one small.
+    __slots__ = ("_bounds", "_chunks", "_color", "_font", "_height", "_html", "_tops", "_width")
+
     def __init__(self) -> None:
         self._html = ""
-        self._bounds: list[int] = []  # top-level block end offsets in _html
-        self._chunks: list[_Chunk] = []
-        self._tops: list[float] = []  # y of each chunk
+        self._bounds: list[int] | tuple[()] = ()  # top-level block end offsets in _html
+        self._chunks: list[_Chunk] | tuple[()] = ()
+        self._tops: list[float] | tuple[()] = ()  # y of each chunk
         self._height = 0.0
         self._width = 100.0
         self._font: QFont | None = None  # set by the first set_html (cards without text never need one)
@@ -120,7 +123,7 @@ class SegmentedDocument:
                 break
             same = c.end
         keep = bisect.bisect_right(self._bounds, same)
-        bounds = self._bounds[:keep]
+        bounds = list(self._bounds[:keep])
         bounds += split_blocks(html, bounds[-1] if bounds else 0)
         if not bounds or bounds[-1] < len(html):
             bounds.append(len(html))  # the open tail (or trailing whitespace)

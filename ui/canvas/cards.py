@@ -258,7 +258,13 @@ class CardItem(QGraphicsObject):
         Live cards and cards with their reasoning open keep theirs. Returns True if anything was freed.
         """
         node = self._node
-        if not self._lazy or not self._detailed or node is None or node.status.is_live or self._reasoning_open:
+        if (
+            not self._lazy
+            or not self._detailed
+            or node is None
+            or node.status.is_live
+            or self._reasoning_open
+        ):
             return False
         if node.text and self._body.chunk_count():
             self._measured = (node.text, self._body.width(), self._body.height())

@@ -142,7 +142,9 @@ class MinimapWidget(QWidget):
             old_scale, old_offset = self._mapping_for(old)
             # the pixmap's widget rect, mapped back to scene coordinates, then to the new mapping
             src = QRectF(self.rect())
-            scene_tl = QPointF((src.left() - old_offset.x()) / old_scale, (src.top() - old_offset.y()) / old_scale)
+            scene_tl = QPointF(
+                (src.left() - old_offset.x()) / old_scale, (src.top() - old_offset.y()) / old_scale
+            )
             target = QRectF(
                 scene_tl.x() * scale + offset.x(),
                 scene_tl.y() * scale + offset.y(),

@@ -33,8 +33,8 @@ from ui.canvas.edges import EdgeItem
 from ui.canvas.style import CardStyle
 
 EdgeKey = tuple[str, str, str]
-GRID_CELL = 2048.0
-_BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect  # scene units per cell of the index of cards not yet made
+GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
+_BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 
 
 def _cells(x: float, y: float, w: float, h: float) -> Iterator[tuple[int, int]]:
@@ -348,7 +348,9 @@ class CanvasScene(QGraphicsScene):
         if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
             dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
             ring = view.adjusted(-dx, -dy, dx, dy)
-            todo = [i for i in self.items(ring, _BY_BOUNDS) if isinstance(i, CardItem) and not i.has_documents]
+            todo = [
+                i for i in self.items(ring, _BY_BOUNDS) if isinstance(i, CardItem) and not i.has_documents
+            ]
             if todo:
                 centre = view.center()
                 todo.sort(key=lambda c: (c.pos() - centre).manhattanLength())
@@ -568,7 +570,12 @@ class CanvasScene(QGraphicsScene):
                 m = C.SELECTION_MARGIN
                 x, y, w, h = new
                 left, top, right, bottom = self._bounds
-                self._bounds = (min(left, x - m), min(top, y - m), max(right, x + w + m), max(bottom, y + h + m))
+                self._bounds = (
+                    min(left, x - m),
+                    min(top, y - m),
+                    max(right, x + w + m),
+                    max(bottom, y + h + m),
+                )
         if not self._materializing:  # (a card just made sits where its block was drawn already)
             self._mark_blocks_dirty()
 

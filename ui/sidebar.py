@@ -72,6 +72,9 @@ class SessionsSidebar(QWidget):
         layout.addWidget(self.search_edit)
         self.list = QListWidget(self)
         self.list.setWordWrap(True)
+        # Titles wrap to the sidebar's width; Qt still sizes the scroll range by the unwrapped text,
+        # which showed a useless horizontal scroll bar under a long title.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_list_custom_context_menu_requested)
         self.list.itemActivated.connect(self._on_list_item_activated)

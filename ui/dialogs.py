@@ -335,9 +335,9 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 520)
         layout = QVBoxLayout(self)
         table = QTableWidget(len(SHORTCUTS), 2, self)
+        self.table = table
         table.setHorizontalHeaderLabels(["Keys", "Action"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -347,6 +347,17 @@ class ShortcutsDialog(QDialog):
             table.setItem(row, 1, QTableWidgetItem(what))
         table.resizeColumnsToContents()
         table.horizontalHeader().setStretchLastSection(True)
+        # Size the sheet to its rows and columns: a fixed 560x520 clipped the Action column (a
+        # horizontal scroll bar) and hid the last rows behind a vertical one.
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        frame = 2 * table.frameWidth()
+        width = sum(table.columnWidth(c) for c in range(2)) + frame + 24
+        height = table.horizontalHeader().sizeHint().height() + frame + 2
+        height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None:  # on a small screen the rows scroll, the columns still fit
+            height = min(height, int(screen.height() * 0.8))
+        table.setMinimumSize(width, height)
         layout.addWidget(table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from PySide6.QtWidgets import QTableWidget
+
 from tests.ui.conftest import open_window, wait_until
 
 
@@ -15,3 +17,19 @@ async def test_sidebar_long_title_wraps_without_horizontal_scroll_bar(app_env, f
         await asyncio.sleep(0.1)  # let the list lay out its wrapped item
         bar = window.sidebar.list.horizontalScrollBar()
         assert not bar.isVisible(), "a wrapped title needs no horizontal scrolling"
+
+
+async def test_shortcuts_sheet_shows_every_row_and_column_without_scrolling(app_env, fake_server):
+    from ui.dialogs import SHORTCUTS, ShortcutsDialog
+
+    async with open_window() as (window, _services):
+        sheet = ShortcutsDialog(window)
+        sheet.show()
+        await asyncio.sleep(0.05)
+        try:
+            table = sheet.findChild(QTableWidget)
+            assert table.rowCount() == len(SHORTCUTS)
+            assert not table.horizontalScrollBar().isVisible(), "the Action column is not clipped"
+            assert not table.verticalScrollBar().isVisible(), "every shortcut is visible at once"
+        finally:
+            sheet.close()

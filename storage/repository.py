@@ -480,7 +480,20 @@ def _pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process not yet reaped by its parent (Linux state Z): it still answers kill(pid, 0)
+    but will never write again. After a kill -9 under a parent that reaps late, the restarted window
+    showed its cut answers as live ("queued", a Stop that stops nothing) instead of interrupted."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False  # no /proc (macOS) or no access: trust kill(pid, 0)
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]  # the field after "(comm)"
+    return state in (b"Z", b"X")
 
 
 def _is_orphan(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from PySide6.QtWidgets import QTableWidget
 
@@ -33,3 +34,43 @@ async def test_shortcuts_sheet_shows_every_row_and_column_without_scrolling(app_
             assert not table.verticalScrollBar().isVisible(), "every shortcut is visible at once"
         finally:
             sheet.close()
+
+
+async def test_answers_of_a_killed_unreaped_process_show_interrupted(app_env, fake_server):
+    # kill -9 mid-stream, restart at once: the dead window's process is a zombie until its parent
+    # reaps it (it still answers kill(pid, 0)); its answers must show as interrupted, not live.
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session
+    from storage import open_store
+
+    if not sys.platform.startswith("linux"):
+        return
+    child = subprocess.Popen(["sleep", "60"])  # noqa: ASYNC220 (started and killed at once)
+    try:
+        child.send_signal(signal.SIGKILL)
+        await asyncio.sleep(0.2)  # dead, and not reaped: we do not wait() for it yet
+        repo = open_store(app_env)
+        session = repo.create_session(Session(title="Killed"))
+        prompt = Node(session.id, NodeKind.PROMPT, "A long question")
+        resp = Node(
+            session.id,
+            NodeKind.RESPONSE,
+            "Partial text before the kill",
+            model="deepseek:deepseek-flash",
+            status=NodeStatus.STREAMING,
+            owner=Owner(pid=child.pid, host=socket.gethostname(), heartbeat=time.time()),
+            y=220.0,
+        )
+        repo.add_nodes([prompt, resp], [Edge(prompt.id, resp.id, EdgeRole.REPLY, 0, session.id)])
+        repo.close()
+        async with open_window() as (window, _services):
+            card = window.scene.card(resp.id)
+            assert window.controller.graph.nodes[resp.id].status == NodeStatus.INTERRUPTED
+            assert card.status_text == "interrupted"
+            assert "retry" in card.button_actions()
+    finally:
+        child.wait()

@@ -9,14 +9,16 @@ import html
 import re
 import time
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QStyledItemDelegate,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +39,28 @@ def _age(ts: float) -> str:
     if delta < 86400 * 30:
         return f"{int(delta // 86400)} d ago"
     return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+# The style sheet's `#SessionsSidebar QListWidget::item` padding (theme.py); Qt's own size hint for
+# wrapped text ignores it, so an entry that wrapped once more when painted lost its last line.
+ITEM_PAD_X, ITEM_PAD_Y = 8, 6
+
+
+class _WrappedItemDelegate(QStyledItemDelegate):
+    """Item heights for wrapped text measured at the width it is painted with."""
+
+    def sizeHint(self, option, index) -> QSize:
+        hint = super().sizeHint(option, index)
+        view = self.parent()
+        width = view.viewport().width() - 2 * ITEM_PAD_X - 4 if isinstance(view, QListView) else 0
+        if width <= 0:
+            return hint
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        flags = int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft)
+        needed = option.fontMetrics.boundingRect(QRect(0, 0, width, 1_000_000), flags, text).height()
+        return QSize(
+            min(hint.width(), view.viewport().width()), max(hint.height(), needed + 2 * ITEM_PAD_Y + 4)
+        )
 
 
 class SessionsSidebar(QWidget):
@@ -75,6 +99,8 @@ class SessionsSidebar(QWidget):
         # Titles wrap to the sidebar's width; Qt still sizes the scroll range by the unwrapped text,
         # which showed a useless horizontal scroll bar under a long title.
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setItemDelegate(_WrappedItemDelegate(self.list))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)  # re-measure when the sidebar is resized
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_list_custom_context_menu_requested)
         self.list.itemActivated.connect(self._on_list_item_activated)

@@ -74,3 +74,40 @@ async def test_answers_of_a_killed_unreaped_process_show_interrupted(app_env, fa
             assert "retry" in card.button_actions()
     finally:
         child.wait()
+
+
+async def test_sidebar_entries_are_tall_enough_for_their_wrapped_text(app_env, fake_server):
+    # a search hit whose title wraps once more when painted (the item padding) lost its snippet line
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QRect, Qt
+
+    pad_x, pad_y = 8, 6  # `#SessionsSidebar QListWidget::item { padding: 6px 8px }` in ui/theme.py
+
+    async with open_window() as (window, _services):
+        hits = [
+            SimpleNamespace(
+                session_title="Explain CRDTs with code",
+                model=None,
+                kind=kind,
+                snippet="Explain [CRDTs] with code",
+                session_id="s1",
+                node_id=f"n{i}",
+            )
+            for i, kind in enumerate(["prompt", "session"])
+        ]
+        window.sidebar.search_edit.blockSignals(True)
+        window.sidebar.search_edit.setText("CRDT")
+        window.sidebar.search_edit.blockSignals(False)
+        window.sidebar.set_hits("CRDT", hits)
+        await asyncio.sleep(0.1)
+        lst = window.sidebar.list
+        fm = lst.fontMetrics()
+        for i in range(lst.count()):
+            item = lst.item(i)
+            rect = lst.visualItemRect(item)
+            text_width = min(rect.width(), lst.viewport().width()) - 2 * pad_x  # as painted
+            needed = fm.boundingRect(
+                QRect(0, 0, text_width, 10**6), int(Qt.TextFlag.TextWordWrap), item.text()
+            )
+            assert rect.height() >= needed.height() + 2 * pad_y, f"{item.text()!r} is cut off"

@@ -433,6 +433,10 @@ class ComposerWidget(QFrame):
         by_provider: dict[str, list] = {}
         for ref, label, usable in model_choices(self._catalog, self._settings):
             by_provider.setdefault(ref.split(":", 1)[0], []).append((ref, label, usable))
+        # Providers with no model in the catalog yet (Ollama, LM Studio, custom endpoints until their
+        # list is refreshed) still get a menu: a model id can be typed, and it says where the list comes from.
+        for provider in self._settings.providers:
+            by_provider.setdefault(provider, [])
         for provider, items in by_provider.items():
             name = self._settings.display_names.get(provider, provider)
             sub = self.add_menu.addMenu(color_icon(self._catalog.provider_color(provider)), name)
@@ -443,6 +447,37 @@ class ComposerWidget(QFrame):
                 action.triggered.connect(
                     lambda checked, r=ref: self.add_model(r) if checked else self.remove_model(r)
                 )
+            if not items:
+                hint = sub.addAction("No models known yet: Settings → this provider → Refresh model list")
+                hint.setEnabled(False)
+            else:
+                sub.addSeparator()
+            typed = sub.addAction(f"Type a {name} model id…")
+            typed.triggered.connect(lambda _=False, p=provider: self.add_typed_model(f"{p}:"))
+        self.add_menu.addSeparator()
+        other = self.add_menu.addAction("Other model (any provider:model)…")
+        other.triggered.connect(lambda: self.add_typed_model(""))
+
+    def add_typed_model(self, prefix: str) -> str | None:
+        """Ask for a model id (the picker lists the catalog; any `provider:model` may be typed) and add it."""
+        ref = self.ask_model_id(prefix)
+        if not ref:
+            return None
+        ref = ref.strip()
+        if ":" not in ref or not ref.split(":", 1)[1].strip():
+            return None
+        self.add_model(ref)
+        return ref
+
+    def ask_model_id(self, prefix: str) -> str | None:
+        """The model picker, its filter pre-filled with `prefix` (tests replace this)."""
+        from ui.dialogs import ModelPickerDialog
+
+        dlg = ModelPickerDialog(self._catalog, self._settings, self, title="Add a model")
+        dlg.filter_edit.setText(prefix)
+        if dlg.exec() != ModelPickerDialog.DialogCode.Accepted:
+            return None
+        return dlg.chosen()
 
     def _on_presets_menu_about_to_show(self) -> None:
         self.presets_menu.clear()

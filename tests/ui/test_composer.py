@@ -140,3 +140,30 @@ async def test_canvas_pan_on_empty_space_and_rubber_band(app_env, fake_server):
         # the selected answers become what the next send follows
         assert len(window.controller.follow_ids()) == 3
         assert window.composer.parents_bar.isVisibleTo(window)
+
+
+def test_local_providers_are_in_the_model_menu_and_any_id_can_be_typed(composer, monkeypatch):
+    composer._on_add_menu_about_to_show()
+    menus = {a.text(): a.menu() for a in composer.add_menu.actions() if a.menu() is not None}
+    assert {"Ollama", "LM Studio"} <= set(menus), sorted(menus)  # local: no key needed, listed from the start
+    ollama_items = [a.text() for a in menus["Ollama"].actions() if a.text()]
+    assert any("Refresh model list" in t for t in ollama_items)  # where its model list comes from
+    typed = next(a for a in menus["Ollama"].actions() if a.text().startswith("Type a"))
+    asked = []
+
+    def answer(prefix):
+        asked.append(prefix)
+        return prefix + "llama4:8b"
+
+    monkeypatch.setattr(composer, "ask_model_id", answer)
+    typed.trigger()
+    assert asked == ["ollama:"] and composer.models()[-1] == "ollama:llama4:8b"
+    assert composer.chip("ollama:llama4:8b") is not None
+    other = next(a for a in composer.add_menu.actions() if a.text().startswith("Other model"))
+    monkeypatch.setattr(composer, "ask_model_id", lambda prefix: "openrouter:some-lab/new-model")
+    other.trigger()
+    assert composer.models()[-1] == "openrouter:some-lab/new-model"
+    monkeypatch.setattr(composer, "ask_model_id", lambda prefix: "no-provider")  # not provider:model
+    before = composer.models()
+    other.trigger()
+    assert composer.models() == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 
 from PySide6.QtCore import Qt, Signal
@@ -287,8 +288,14 @@ class SettingsDialog(QDialog):
         from app.providers.base import make_provider
 
         cfg = self._settings.providers[pid]
+        if self.current_provider() == pid:
+            # Test what is in the fields, saved or not: a key just pasted, a base URL just edited.
+            typed_key = self.key_edit.text().strip()
+            typed_url = self.base_url_edit.text().strip()
+            cfg = dataclasses.replace(cfg, api_key=typed_key or cfg.api_key, base_url=typed_url or cfg.base_url)
         if not cfg.local and not cfg.api_key:
-            raise ConfigError(f"no API key yet: {self._settings.key_hint(pid)}")
+            where = f" (or set {cfg.key_env})" if cfg.key_env else ""
+            raise ConfigError(f"no API key yet: paste one in the key field above{where}")
         return await asyncio.wait_for(make_provider(cfg, self._client_getter()).list_models(), 20)
 
     async def test_connection(self, pid: str) -> str:
@@ -300,7 +307,9 @@ class SettingsDialog(QDialog):
         except Exception as exc:
             text = f"✗ {getattr(getattr(exc, 'error', None), 'message', None) or exc}"
         else:
-            text = f"✓ Connected: the key works and lists {len(models)} models."
+            cfg = self._settings.providers.get(pid)
+            what = "the server answers" if cfg is not None and cfg.local else "the key works"
+            text = f"✓ Connected: {what} and lists {len(models)} models."
         self._set_result(pid, text)
         return text
 

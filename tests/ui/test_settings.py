@@ -113,3 +113,25 @@ def test_custom_endpoint_is_written_and_loaded(qapp, tmp_path, monkeypatch):
     assert dialog.current_provider() == "groq"
     assert "1111" in dialog.key_label.text() and "gsk" not in dialog.key_label.text()
     dialog.reject()
+
+
+async def test_test_connection_uses_the_key_typed_but_not_saved(app_env, fake_server, qapp):
+    settings = load_settings()
+    settings.providers["anthropic"].api_key = None  # as on a first run
+    catalog = load_catalog(settings)
+    client = httpx.AsyncClient()
+    try:
+        dialog = SettingsDialog(settings, catalog, lambda: client, provider="anthropic")
+        text = await dialog.test_connection("anthropic")
+        assert text.startswith("✗") and "paste one in the key field above" in text
+        assert "Settings" not in text  # the user is already there
+        dialog.key_edit.setText("sk-fake-test-key")  # pasted, Save not pressed
+        text = await dialog.test_connection("anthropic")
+        assert text.startswith("✓ Connected: the key works")
+        assert settings.providers["anthropic"].api_key is None  # testing saves nothing
+        dialog.select_provider("ollama")
+        text = await dialog.test_connection("ollama")
+        assert text.startswith("✓ Connected: the server answers")  # no key involved
+        dialog.reject()
+    finally:
+        await client.aclose()

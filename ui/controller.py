@@ -472,7 +472,7 @@ class CanvasController(QObject):
         except (EngineError, ValueError) as exc:
             self.message_posted.emit(str(exc), 6000)
             return None
-        self._after_create([run.node.id], "Re-run" if model is None else f"Re-run on {model}")
+        self._after_create([run.node.id], "Re-run" if model is None else f"Re-run on {self.catalog.display_name(model)}")
         return run.node.id
 
     def rerun_on_other(self, node_id: str) -> str | None:
@@ -502,7 +502,7 @@ class CanvasController(QObject):
             self.message_posted.emit(str(exc), 6000)
             return None
         first = path.first.node.id
-        command = AddNodesCommand(self, self.session.id, [first], f"Re-run lane on {model}",
+        command = AddNodesCommand(self, self.session.id, [first], f"Re-run lane on {self.catalog.display_name(model)}",
                                   on_undo=path.task.cancel)
         self.undo_stack.push(command)
         self._reload_edges()
@@ -511,7 +511,7 @@ class CanvasController(QObject):
         self.reveal([first])
         if path.turns > 1:
             self.message_posted.emit(
-                f"Replaying {path.turns} turns on {model}: each prompt is sent when the previous answer is done.",
+                f"Replaying {path.turns} turns on {self.catalog.display_name(model)}: each prompt is sent when the previous answer is done.",
                 6000)
         return first
 

@@ -264,7 +264,7 @@ async def test_rerun_the_whole_lane_on_another_model_and_undo_it(app_env, fake_s
         assert "First question?" in sent and "Second question?" in sent
         assert "claude-sonnet-5-5" in sent and "deepseek-flash" not in sent
         # one undo step removes the whole replay
-        assert window.undo_stack.undoText().startswith("Re-run lane")
+        assert window.undo_stack.undoText() == "Re-run lane on Claude Sonnet 5.5"
         window.undo_stack.undo()
         assert {card.node_id for card in cards_of(window)} == before_cards
         assert all(services.repo.get_node(i) is None for i in new_cards)

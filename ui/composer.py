@@ -229,6 +229,7 @@ class ComposerWidget(QFrame):
         bar = QHBoxLayout(self.parents_bar)
         bar.setContentsMargins(8, 4, 6, 4)
         self.parents_label = QLabel(self.parents_bar)
+        self._follow_labels: list[str] = []
         self.parents_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.parents_label)
         self.lanes_button = QPushButton("Continue each lane", self.parents_bar)
@@ -359,12 +360,24 @@ class ComposerWidget(QFrame):
 
     def set_follow(self, labels: list[str]) -> None:
         """Show which cards the next send follows (empty: a new thread)."""
+        self._follow_labels = list(labels)
         if not labels:
             self.parents_bar.hide()
             return
-        shown = ", ".join(labels[:4]) + (f" +{len(labels) - 4}" if len(labels) > 4 else "")
-        self.parents_label.setText(f"Following {len(labels)} card{'s' if len(labels) != 1 else ''}: {shown}")
+        self._update_follow_text()
         self.parents_bar.show()
+
+    def _update_follow_text(self) -> None:
+        labels = self._follow_labels
+        if not labels:
+            return
+        shown = ", ".join(labels[:4]) + (f" +{len(labels) - 4}" if len(labels) > 4 else "")
+        n = len(labels)
+        # Say who will be asked: in lanes mode each followed answer's own model (the chips only lend their
+        # parameters), in shared mode every chosen model.
+        how = ("each continues with its own model" if n > 1 else "continues with its own model") \
+            if self.mode() == SendMode.LANES else "shared with every chosen model"
+        self.parents_label.setText(f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}")
         self.lanes_button.setEnabled(True)
 
     def set_running(self, count: int) -> None:
@@ -507,5 +520,6 @@ class ComposerWidget(QFrame):
 
     def _on_mode_group_button_toggled(self, button, checked: bool) -> None:
         if checked:
+            self._update_follow_text()
             self.mode_changed.emit(self.mode().value)
             self.draft_changed.emit()

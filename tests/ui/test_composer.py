@@ -75,10 +75,12 @@ def test_mode_toggle_and_follow_bar(composer):
     composer.set_follow(["DeepSeek V4.1 Flash", "Claude Sonnet 5.5"])
     assert composer.parents_bar.isVisibleTo(composer)
     assert "Following 2 cards" in composer.parents_label.text()
+    assert "each continues with its own model" in composer.parents_label.text()  # the chips are not asked
     modes = []
     composer.mode_changed.connect(modes.append)
     composer.shared_button.click()
     assert composer.mode().value == "shared" and modes == ["shared"]
+    assert "shared with every chosen model" in composer.parents_label.text()
     composer.set_follow([])
     assert not composer.parents_bar.isVisibleTo(composer)
 

@@ -111,3 +111,32 @@ async def test_sidebar_entries_are_tall_enough_for_their_wrapped_text(app_env, f
                 QRect(0, 0, text_width, 10**6), int(Qt.TextFlag.TextWordWrap), item.text()
             )
             assert rect.height() >= needed.height() + 2 * pad_y, f"{item.text()!r} is cut off"
+
+
+def test_check_boxes_are_visible_in_the_dark_theme(qapp):
+    """Fusion draws a check box frame a shade darker than the window: on the dark theme's base it was
+    nearly invisible (Settings → Default models). The style sheet draws the boxes in the muted colour."""
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QCheckBox
+
+    from ui.theme import DARK, LIGHT, apply_theme
+
+    try:
+        for theme in (DARK, LIGHT):
+            apply_theme(qapp, theme)
+            box = QCheckBox("Default")
+            box.resize(120, 24)
+            image = box.grab().toImage()
+            base = QColor(theme.window)
+            # the strongest contrast inside the indicator (the left 20 px) against the window colour
+            contrast = max(
+                abs(QColor(image.pixel(x, y)).lightness() - base.lightness())
+                for x in range(0, min(20, image.width()))
+                for y in range(image.height())
+            )
+            assert contrast >= 60, (theme.name, contrast)
+            box.setChecked(True)
+            ticked = box.grab().toImage()
+            assert ticked != image  # the tick shows
+    finally:
+        apply_theme(qapp, LIGHT)

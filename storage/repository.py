@@ -30,6 +30,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -1062,8 +1063,10 @@ class SqliteRepository:
 
     def session_totals(self, session_id: str) -> dict[str, float | int]:
         """Sums over the session's response and synthesis nodes: {"input", "cached_input",
-        "cache_write", "output", "reasoning", "cost_usd", "nodes"}. Unreported token counts count
-        as 0; cost is the computed cost, else the provider-reported one."""
+        "cache_write", "output", "reasoning", "cost_usd", "nodes", "unreported"}. Unreported token
+        counts count as 0, and "unreported" says how many ended answers (stopped, cut, failed, or from a
+        server that reports nothing) have no reported usage, so the sums leave them out; cost is the computed cost, else the
+        provider-reported one."""
         c = nodes_t.c
         stmt = select(
             func.coalesce(func.sum(c.input_tokens), 0),
@@ -1073,6 +1076,10 @@ class SqliteRepository:
             func.coalesce(func.sum(c.reasoning_tokens), 0),
             func.coalesce(func.sum(func.coalesce(c.cost_usd, c.reported_cost_usd)), 0.0),
             func.count(),
+            func.coalesce(func.sum(case(
+                (and_(c.output_tokens.is_(None),
+                      c.status.notin_((NodeStatus.PENDING.value, NodeStatus.STREAMING.value))), 1),
+                else_=0)), 0),
         ).where(c.session_id == session_id, c.kind.in_(_ANSWER_KINDS))
         with self._read() as conn:
             row = conn.execute(stmt).one()
@@ -1080,6 +1087,7 @@ class SqliteRepository:
         totals: dict[str, float | int] = {k: int(v) for k, v in zip(keys, row[:5], strict=True)}
         totals["cost_usd"] = float(row[5])
         totals["nodes"] = int(row[6])
+        totals["unreported"] = int(row[7])
         return totals
 
     def check_integrity(self) -> list[str]:

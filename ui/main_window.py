@@ -371,9 +371,19 @@ class MainWindow(QMainWindow):
 
     def _on_controller_totals_changed(self, totals: dict) -> None:
         cost = totals.get("cost_usd")
-        self.totals_label.setText(
+        unreported = int(totals.get("unreported") or 0)
+        text = (
             f"Session: in {fmt_tokens(int(totals.get('input') or 0))} · out {fmt_tokens(int(totals.get('output') or 0))}"
             f" · {fmt_cost(float(cost)) if cost is not None else '–'}"
+        )
+        if unreported:
+            # A stopped or cut stream never gets its usage report: say that the sums leave those answers out.
+            text += f" · {unreported} answer{'s' if unreported != 1 else ''} without usage"
+        self.totals_label.setText(text)
+        self.totals_label.setToolTip(
+            "Tokens and cost the providers reported. An answer stopped, cut off or failed before its usage "
+            "report (or from a server that reports none) has no figures and is not in these sums."
+            if unreported else ""
         )
 
     def _on_controller_running_changed(self, count: int) -> None:

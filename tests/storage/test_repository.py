@@ -391,7 +391,9 @@ def test_session_totals_sum_answer_nodes(repo, session):
             Node(session.id, NodeKind.PROMPT, usage=Usage(input=1000), cost_usd=9.0),  # not an answer
             Node(session.id, NodeKind.RESPONSE, usage=Usage(10, 2, 1, 20, 5), cost_usd=0.25),
             Node(session.id, NodeKind.SYNTHESIS, usage=Usage(input=30, output=40), reported_cost_usd=0.5),
-            Node(session.id, NodeKind.RESPONSE),  # nothing reported
+            Node(session.id, NodeKind.RESPONSE),  # done, but the provider reported nothing
+            Node(session.id, NodeKind.RESPONSE, "cut", status=NodeStatus.STOPPED),  # stopped: never reported
+            Node(session.id, NodeKind.RESPONSE, "so far", status=NodeStatus.STREAMING),  # may still report
         ]
     )
     totals = repo.session_totals(session.id)
@@ -402,7 +404,8 @@ def test_session_totals_sum_answer_nodes(repo, session):
         "output": 60,
         "reasoning": 5,
         "cost_usd": pytest.approx(0.75),
-        "nodes": 3,
+        "nodes": 5,
+        "unreported": 2,
     }
     assert repo.session_totals("missing")["nodes"] == 0
 

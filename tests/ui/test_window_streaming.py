@@ -116,6 +116,9 @@ async def test_stop_one_lane_keeps_partial_text_others_finish(app_env, fake_serv
         assert "retry" in slow.button_actions()
         stored = services.repo.get_node(slow.node_id)
         assert stored.status == NodeStatus.STOPPED and stored.text == partial
+        # the session totals say that the stopped answer (no usage report) is not in the sums
+        await wait_until(lambda: "1 answer without usage" in window.totals_label.text(), 5, "totals")
+        assert window.totals_label.text().startswith("Session: in ")
 
 
 async def test_continue_lane_sends_that_models_own_history(app_env, fake_server):

@@ -10,7 +10,9 @@ import re
 import time
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -18,7 +20,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QStyle,
     QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -26,6 +30,15 @@ from PySide6.QtWidgets import (
 
 ROLE_SESSION = Qt.ItemDataRole.UserRole
 ROLE_NODE = Qt.ItemDataRole.UserRole + 1
+ROLE_HTML = Qt.ItemDataRole.UserRole + 2  # a search hit drawn as rich text (the matched words in bold)
+
+
+def hit_html(title: str, who: str, snippet: str) -> str:
+    """A search hit as HTML: the session and model on the first line, the snippet below with the
+    store's [match] markers shown as bold words (everything else escaped)."""
+    parts = re.split(r"\[([^\[\]]*)\]", snippet)
+    body = "".join(html.escape(p) if i % 2 == 0 else f"<b>{html.escape(p)}</b>" for i, p in enumerate(parts))
+    return f"{html.escape(title)} · {html.escape(who)}<br>{body}"
 
 
 def _age(ts: float) -> str:
@@ -47,7 +60,37 @@ ITEM_PAD_X, ITEM_PAD_Y = 8, 6
 
 
 class _WrappedItemDelegate(QStyledItemDelegate):
-    """Item heights for wrapped text measured at the width it is painted with."""
+    """Item heights for wrapped text measured at the width it is painted with; search hits (ROLE_HTML)
+    drawn as rich text."""
+
+    def _document(self, option, index, width: float) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setDocumentMargin(0)
+        doc.setTextWidth(max(width, 10))
+        doc.setHtml(str(index.data(ROLE_HTML)))
+        return doc
+
+    def paint(self, painter, option, index) -> None:
+        if not index.data(ROLE_HTML):
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""  # the background, selection and focus as usual; the text drawn below
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = opt.rect.adjusted(ITEM_PAD_X, ITEM_PAD_Y, -ITEM_PAD_X, -ITEM_PAD_Y)
+        doc = self._document(opt, index, rect.width())
+        painter.save()
+        painter.translate(rect.topLeft())
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        ctx.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(QPalette.ColorRole.Text))
+        if selected:
+            ctx.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(QPalette.ColorRole.WindowText))
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
 
     def sizeHint(self, option, index) -> QSize:
         hint = super().sizeHint(option, index)
@@ -55,6 +98,9 @@ class _WrappedItemDelegate(QStyledItemDelegate):
         width = view.viewport().width() - 2 * ITEM_PAD_X - 4 if isinstance(view, QListView) else 0
         if width <= 0:
             return hint
+        if index.data(ROLE_HTML):
+            height = self._document(option, index, width).size().height()
+            return QSize(min(hint.width(), view.viewport().width()), round(height) + 2 * ITEM_PAD_Y + 4)
         text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         flags = int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft)
         needed = option.fontMetrics.boundingRect(QRect(0, 0, width, 1_000_000), flags, text).height()
@@ -162,7 +208,9 @@ class SessionsSidebar(QWidget):
         for hit in hits:
             snippet = re.sub(r"\s+", " ", hit.snippet).strip()
             who = hit.model.split(":", 1)[-1] if hit.model else hit.kind
-            item = QListWidgetItem(f"{hit.session_title or 'Untitled'} · {who}\n{snippet}")
+            title = hit.session_title or "Untitled"
+            item = QListWidgetItem(f"{title} · {who}\n{snippet}")
+            item.setData(ROLE_HTML, hit_html(title, who, snippet))
             item.setData(ROLE_SESSION, hit.session_id)
             item.setData(ROLE_NODE, hit.node_id)
             item.setToolTip(html.escape(snippet))

@@ -140,3 +140,21 @@ def test_check_boxes_are_visible_in_the_dark_theme(qapp):
             assert ticked != image  # the tick shows
     finally:
         apply_theme(qapp, LIGHT)
+
+
+async def test_search_hits_show_the_matched_words_in_bold_not_in_brackets(app_env, fake_server):
+    from types import SimpleNamespace
+
+    from ui.sidebar import ROLE_HTML, hit_html
+
+    assert hit_html("T", "claude", "a [CRDT] and <b>x</b> [merge]") == (
+        "T · claude<br>a <b>CRDT</b> and &lt;b&gt;x&lt;/b&gt; <b>merge</b>"
+    )
+    async with open_window() as (window, _services):
+        hit = SimpleNamespace(session_title="Sync", model="anthropic:claude-sonnet-5-5", kind="response",
+                              snippet="…uses a [CRDT] to merge…", session_id="s1", node_id="n1")
+        window.sidebar.set_hits("CRDT", [hit])
+        await asyncio.sleep(0.05)
+        item = window.sidebar.list.item(0)
+        assert "<b>CRDT</b>" in item.data(ROLE_HTML) and "[" not in item.data(ROLE_HTML)
+        window.sidebar.list.viewport().grab().save(str(app_env / "hits.png"))  # paints without error

@@ -31,7 +31,15 @@ from app.export.common import (
     status_label,
     tokens_per_second,
 )
-from app.export.table import Row, Totals, branches, comparison_rows, session_totals
+from app.export.table import (
+    TOTALS_COLUMNS,
+    Row,
+    Totals,
+    branches,
+    comparison_rows,
+    session_totals,
+    totals_cells,
+)
 from app.render.markdown import render_markdown, render_plain, sanitize_check
 from app.render.theme import DARK, LIGHT, document_css
 
@@ -276,14 +284,11 @@ def _section(sec: Section, graph: Graph, section_of: dict[str, str], options: Ex
     return "\n".join(out)
 
 
-TOTALS_HEAD = "<th>Answers</th><th>Input</th><th>Cached</th><th>Output</th><th>Reasoning</th><th>Cost</th>"
+TOTALS_HEAD = "".join(f"<th>{c}</th>" for c in TOTALS_COLUMNS)
 
 
 def _totals_cells(t: Totals) -> str:
-    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
-    cells = [str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
-             fmt_int(t.reasoning_tokens), cost]
-    return "".join(f"<td>{_e(c)}</td>" for c in cells)
+    return "".join(f"<td>{_e(c)}</td>" for c in totals_cells(t))
 
 
 def export_html(graph: Graph, options: ExportOptions | None = None) -> str:

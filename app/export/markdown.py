@@ -43,7 +43,7 @@ from app.export.common import (
     status_label,
     tokens_per_second,
 )
-from app.export.table import Row, Totals, branches, comparison_rows, session_totals
+from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
 
 # --------------------------------------------------------------------------- URL safety
 
@@ -436,25 +436,20 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
             "*A branch runs from the first prompt to an answer nothing follows; it counts every answer that "
             "answer built on, so branches overlap.*",
             "",
-            "| Branch | Answers | Input | Cached | Output | Reasoning | Cost |",
-            "|---|--:|--:|--:|--:|--:|--:|",
+            "| Branch | " + " | ".join(TOTALS_COLUMNS) + " |",
+            "|---|" + "--:|" * len(TOTALS_COLUMNS),
         ]
         for b in tips:
             label = labels.of(b.tip) + (f" — “{snippet(b.prompt.text)}”" if b.prompt is not None else "")
-            out.append(f"| {_cell(label)} | {_totals_cells(b.totals)} |")
+            out.append(f"| {_cell(label)} | {' | '.join(totals_cells(b.totals))} |")
         out.append("")
     out += [
         "## Session totals",
         "",
-        "| Answers | Input | Cached | Output | Reasoning | Cost |",
-        "|--:|--:|--:|--:|--:|--:|",
-        f"| {_totals_cells(session_totals(graph))} |",
+        "| " + " | ".join(TOTALS_COLUMNS) + " |",
+        "|" + "--:|" * len(TOTALS_COLUMNS),
+        f"| {' | '.join(totals_cells(session_totals(graph)))} |",
         "",
     ]
     return "\n".join(out)
 
-
-def _totals_cells(t: Totals) -> str:
-    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
-    return " | ".join([str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
-                       fmt_int(t.reasoning_tokens), cost])

@@ -15,6 +15,8 @@ from app.export.common import (
     display_name,
     effective_cost,
     export_status,
+    fmt_cost,
+    fmt_int,
     tokens_per_second,
 )
 
@@ -100,6 +102,16 @@ class Totals:
     cost_usd: float = 0.0
     cost_complete: bool = True  # False when some answer's cost is unknown (sum is a lower bound)
     duration_ms: int = 0  # sum of answer durations (compute time, not wall time)
+
+
+TOTALS_COLUMNS = ("Answers", "Input", "Cached", "Output", "Reasoning", "Cost")
+
+
+def totals_cells(t: Totals) -> list[str]:
+    """A totals row as the md and html reports print it, one text per TOTALS_COLUMNS entry."""
+    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
+    return [str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
+            fmt_int(t.reasoning_tokens), cost]
 
 
 def totals(graph: Graph, node_ids: Iterable[str]) -> Totals:

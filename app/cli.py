@@ -30,7 +30,6 @@ from app.engine import (
     Run,
     Target,
     clean_text,
-    lane_path,
     make_client,
     sendable,
     tokens_per_second,
@@ -249,6 +248,14 @@ def _parse_models(refs: list[str]) -> list[str]:
     return out
 
 
+def _warn_unknown_models(ctx: Ctx, models: Sequence[str]) -> None:
+    """Any `provider:model` is accepted; one not in the catalog gets a warning that its cost is unknown."""
+    for m in dict.fromkeys(models):
+        if ctx.catalog.get(m) is None:
+            print(f"triptych: warning: {m} is not in the model catalog; its cost will be shown as unknown",
+                  file=sys.stderr)
+
+
 def _check_providers(ctx: Ctx, models: Sequence[str], need_keys: bool = True) -> None:
     for m in models:
         ref = ModelRef.parse(m)
@@ -306,10 +313,7 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
                              "(e.g. DEEPSEEK_API_KEY)")
     lane_models = [p.model for p in parents if p.model] if parents and mode == SendMode.LANES else []
     _check_providers(ctx, [*models, *lane_models], need_keys=not args.dry_run)
-    for m in dict.fromkeys([*models, *lane_models]):
-        if ctx.catalog.get(m) is None:
-            print(f"triptych: warning: {m} is not in the model catalog; its cost will be shown as unknown",
-                  file=sys.stderr)
+    _warn_unknown_models(ctx, [*models, *lane_models])
     targets = [Target(m, Params.from_dict(params.to_dict())) for m in models]
     for t in targets:
         dropped = ctx.catalog.filter_params(t.model, t.params).dropped
@@ -405,12 +409,13 @@ async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Targe
 
 
 async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: argparse.Namespace,
-                       later: Callable[[], Awaitable[object]] | None = None, expected: int | None = None,
+                       later: Callable[[], Awaitable[object]] | None = None,
+                       expected: Callable[[], int] | None = None,
                        label: Callable[[Run], str] | None = None) -> int:
     """Start the runs (`start` creates the cards), stream them to stdout (or print one JSON line per run at
     the end with --json), keep what arrived on Ctrl+C. `later`, when given, is awaited after the first runs:
     it may append more runs to the list `start` returned (a lane replay's next turns). Exit 0 when every run
-    is done (and there are `expected` of them, when given), else 1."""
+    is done (and there are `expected()` of them, when given), else 1."""
     client = make_client(ctx.settings)
     engine = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog, client=client, max_retries=args.max_retries)
     printer = None if args.json else _StreamPrinter(sys.stdout)
@@ -465,8 +470,8 @@ async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: arg
               f"store.", file=sys.stderr)
     if unsaved:
         return 1
-    if expected is not None and len(runs) < expected:
-        print(f"triptych: the replay stopped after {len(runs)} of {expected} turns: turn {len(runs)} did not "
+    if expected is not None and len(runs) < expected():
+        print(f"triptych: the replay stopped after {len(runs)} of {expected()} turns: turn {len(runs)} did not "
               "finish", file=sys.stderr)
         return 1
     return 0 if all(r.node.status == NodeStatus.DONE for r in runs) else 1
@@ -486,9 +491,7 @@ def cmd_rerun(ctx: Ctx, args: argparse.Namespace) -> int:
     if not model:
         raise UsageError("this card has no model: pass -m PROVIDER:MODEL")
     _check_providers(ctx, [model], need_keys=True)
-    if ctx.catalog.get(model) is None:
-        print(f"triptych: warning: {model} is not in the model catalog; its cost will be shown as unknown",
-              file=sys.stderr)
+    _warn_unknown_models(ctx, [model])
     if not args.lane:
         return asyncio.run(_run_streams(ctx, lambda engine: [engine.rerun(node.id, args.model and model)], args))
     runs: list[Run] = []
@@ -506,12 +509,14 @@ def cmd_rerun(ctx: Ctx, args: argparse.Namespace) -> int:
     async def later() -> object:
         return await state["path"].task
 
-    turns = len(lane_path(ctx.repo.load_graph(node.session_id), node.id))
+    from app.export.common import snippet
+
+    def turns() -> int:
+        return int(state["path"].turns)
 
     def label(run: Run) -> str:
-        prompt = " ".join((run.prompt.text if run.prompt else "").split())
-        prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
-        return f"{run.node.model} · turn {runs.index(run) + 1} of {turns}: {prompt}"
+        prompt = snippet(run.prompt.text if run.prompt else "", 50)
+        return f"{run.node.model} · turn {runs.index(run) + 1} of {turns()}: {prompt}"
 
     return asyncio.run(_run_streams(ctx, start, args, later, expected=turns, label=label))
 
@@ -542,9 +547,7 @@ def cmd_synth(ctx: Ctx, args: argparse.Namespace) -> int:
             raise UsageError("no model chosen and no provider has a key: pass -m PROVIDER:MODEL and set its key")
         model = defaults[0]
     _check_providers(ctx, [model], need_keys=not args.dry_run)
-    if ctx.catalog.get(model) is None:
-        print(f"triptych: warning: {model} is not in the model catalog; its cost will be shown as unknown",
-              file=sys.stderr)
+    _warn_unknown_models(ctx, [model])
     session_id = sources[0].session_id
     source_ids = [n.id for n in sources]
     engine_for_plan = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog)

@@ -582,10 +582,9 @@ class Engine:
         turns = lane_path(graph, old.id)
         if not turns:
             raise EngineError("this answer has no prompt to re-run")
-        first_prompt, first_answer = turns[0]
+        first_answer = turns[0][1]
         target = Target(model, params or Params.from_dict(first_answer.params.to_dict()))
-        self._check_targets([target])
-        first = self.rerun(first_answer.id, model, target.params)
+        first = self.rerun(first_answer.id, model, target.params)  # checks the target before creating anything
         rest = [prompt for prompt, _ in turns[1:]]
         task = asyncio.get_running_loop().create_task(
             self._replay(old.session_id, first, rest, target, on_created), name=f"path on {model}")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from app.domain import Node, NodeStatus
 from app.engine import tokens_per_second
-from app.export.common import fmt_cost as export_cost
+from app.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
 
 
 def _retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
@@ -63,12 +63,6 @@ def fmt_tokens(n: int | None) -> str:
     if n >= 1000:
         return f"{n / 1000:.1f}k"
     return str(n)
-
-
-def fmt_cost(usd: float | None) -> str:
-    """Three significant digits for small amounts ($0.000131, $0.0042, $0.012, $1.25), as in the
-    exports: comparing cheap models needs more than "<$0.0001"."""
-    return export_cost(usd)
 
 
 def metrics_line(node: Node) -> str:

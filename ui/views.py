@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
-from app.export.common import fmt_cost as export_cost  # the reports' precision ($0.0000706)
+from app.money import fmt_cost as export_cost  # the reports' precision ($0.0000706)
 from ui.format import fmt_tokens, metrics_line
 
 

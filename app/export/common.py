@@ -6,7 +6,6 @@ Pure functions over a `Graph`; no I/O except the lazy, cached read of display na
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, Session
+from app.money import fmt_cost as fmt_cost  # the reports' cost format, shared with the window
 
 Scope = Literal["all", "path", "selection"]
 FORMAT_NAME = "triptych"
@@ -304,15 +304,6 @@ def fmt_rate(rate: float | None) -> str:
 
 def fmt_int(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
-
-
-def fmt_cost(cost: float | None) -> str:
-    if cost is None:
-        return "–"
-    if cost == 0:
-        return "$0"
-    digits = max(2, min(8, 2 - math.floor(math.log10(abs(cost)))))
-    return f"${cost:.{digits}f}"
 
 
 def fmt_date(ts: float) -> str:

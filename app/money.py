@@ -1,0 +1,17 @@
+"""Money as the user reads it, in one place for the window, the CLI and the exports (no heavy imports:
+the window's start-up imports this)."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt_cost(cost: float | None) -> str:
+    """Three significant digits for small amounts ($0.000131, $0.00420, $0.0120), cents from $1 on
+    ($1.25); "–" when unknown."""
+    if cost is None:
+        return "–"
+    if cost == 0:
+        return "$0"
+    digits = max(2, min(8, 2 - math.floor(math.log10(abs(cost)))))
+    return f"${cost:.{digits}f}"

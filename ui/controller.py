@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
@@ -424,13 +424,17 @@ class CanvasController(QObject):
         self.nodes_sent.emit(ids)
         return ids
 
-    def _after_create(self, ids: list[str], label: str) -> None:
+    def _after_create(self, ids: list[str], label: str,
+                      on_undo: Callable[[], object] | None = None) -> AddNodesCommand | None:
         self._reload_edges()
+        command = None
         if self.session is not None:
-            self.undo_stack.push(AddNodesCommand(self, self.session.id, ids, label))
+            command = AddNodesCommand(self, self.session.id, ids, label, on_undo=on_undo)
+            self.undo_stack.push(command)
         self._update_running()
         self.sessions_changed.emit()
         self.reveal(ids)
+        return command
 
     def reveal(self, ids: list[str]) -> None:
         """Bring new cards into view at their full (laid-out) size: scroll if they fit, else zoom out."""
@@ -472,24 +476,26 @@ class CanvasController(QObject):
         except (EngineError, ValueError) as exc:
             self.message_posted.emit(str(exc), 6000)
             return None
-        self._after_create([run.node.id], "Re-run" if model is None else f"Re-run on {self.catalog.display_name(model)}")
+        label = "Re-run" if model is None else f"Re-run on {self.catalog.display_name(model)}"
+        self._after_create([run.node.id], label)
         return run.node.id
 
-    def rerun_on_other(self, node_id: str) -> str | None:
+    def rerun_on_other(self, node_id: str, whole_lane: bool = False) -> str | None:
+        """Ask for another model, then re-run this answer on it (or, `whole_lane`, replay its lane)."""
         node = self.graph.nodes.get(node_id) if self.graph else None
-        if node is None or not node.is_answer:
+        if node is None or not node.is_answer or (whole_lane and node.kind != NodeKind.RESPONSE):
             return None
         model = self.dialogs.pick_model(self.catalog, self.settings, exclude=node.model)
         if not model:
             return None
-        return self.rerun(node_id, model)
+        return self.rerun_path(node_id, model) if whole_lane else self.rerun(node_id, model)
 
     def rerun_path(self, node_id: str, model: str) -> str | None:
         """Replay the lane ending at this answer on `model` (Engine.rerun_path). One undo step removes
         every card of the replay, the later turns included, and stops it."""
         if self.session is None:
             return None
-        command: AddNodesCommand | None = None
+        command: AddNodesCommand | None = None  # set once the first card is on the undo stack
 
         def on_created(nodes: list[Node]) -> None:
             if command is not None:
@@ -502,27 +508,12 @@ class CanvasController(QObject):
             self.message_posted.emit(str(exc), 6000)
             return None
         first = path.first.node.id
-        command = AddNodesCommand(self, self.session.id, [first], f"Re-run lane on {self.catalog.display_name(model)}",
-                                  on_undo=path.task.cancel)
-        self.undo_stack.push(command)
-        self._reload_edges()
-        self._update_running()
-        self.sessions_changed.emit()
-        self.reveal([first])
+        name = self.catalog.display_name(model)
+        command = self._after_create([first], f"Re-run lane on {name}", on_undo=path.task.cancel)
         if path.turns > 1:
             self.message_posted.emit(
-                f"Replaying {path.turns} turns on {self.catalog.display_name(model)}: each prompt is sent when the previous answer is done.",
-                6000)
+                f"Replaying {path.turns} turns on {name}: each prompt is sent when the previous answer is done.", 6000)
         return first
-
-    def rerun_path_on_other(self, node_id: str) -> str | None:
-        node = self.graph.nodes.get(node_id) if self.graph else None
-        if node is None or node.kind != NodeKind.RESPONSE:
-            return None
-        model = self.dialogs.pick_model(self.catalog, self.settings, exclude=node.model)
-        if not model:
-            return None
-        return self.rerun_path(node_id, model)
 
     def synthesize(self, source_ids: list[str] | None = None) -> str | None:
         if self.session is None:
@@ -678,7 +669,7 @@ class CanvasController(QObject):
         elif action == "rerun_other":
             self.rerun_on_other(node_id)
         elif action == "rerun_path":
-            self.rerun_path_on_other(node_id)
+            self.rerun_on_other(node_id, whole_lane=True)
         elif action == "continue":
             self.continue_lane(node_id)
         elif action == "branch":

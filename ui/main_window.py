@@ -520,7 +520,7 @@ class MainWindow(QMainWindow):
     def _rerun_path_selected(self) -> None:
         node_id = self._selected_answer()
         if node_id:
-            self.controller.rerun_path_on_other(node_id)
+            self.controller.rerun_on_other(node_id, whole_lane=True)
 
     def _continue_selected(self) -> None:
         node_id = self._selected_answer()

@@ -73,6 +73,18 @@ def model_choices(catalog, settings) -> list[tuple[str, str, bool]]:
     return out
 
 
+def ok_cancel_buttons(dialog: QDialog, ok_text: str | None = None) -> QDialogButtonBox:
+    """The OK / Cancel row of a dialog, wired to accept / reject; `ok_text` names the OK button."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog
+    )
+    if ok_text:
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class ModelPickerDialog(QDialog):
     """A filterable list of catalog models; any `provider:model` can also be typed."""
 
@@ -104,11 +116,7 @@ class ModelPickerDialog(QDialog):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self)
         layout.addWidget(buttons)
         self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
         self.list.itemDoubleClicked.connect(lambda _item: self.accept())
@@ -169,12 +177,7 @@ class SynthesizeDialog(QDialog):
         self.instruction_edit.setEnabled(False)
         layout.addWidget(self.instruction_edit)
         self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_current_index_changed)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Synthesize")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Synthesize")
         layout.addWidget(buttons)
 
     def _on_kind_combo_current_index_changed(self, _index: int) -> None:
@@ -265,12 +268,7 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.browse_button)
         form.addRow("File", path_row)
         layout.addLayout(form)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Export")
         layout.addWidget(buttons)
         self.format_combo.currentIndexChanged.connect(self._on_format_combo_current_index_changed)
         self._on_format_combo_current_index_changed(0)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
-from ui.dialogs import color_icon
+from ui.dialogs import color_icon, ok_cancel_buttons
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +89,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._build_providers_tab(), "Providers")
         self.tabs.addTab(self._build_defaults_tab(), "Default models")
         self.tabs.addTab(self._build_appearance_tab(), "Appearance")
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self)
         layout.addWidget(buttons)
         if provider:
             self.select_provider(provider)
@@ -436,11 +431,7 @@ class CustomEndpointDialog(QDialog):
         self.key_env_edit = QLineEdit(self)
         self.key_env_edit.setPlaceholderText("environment variable with the key (empty: no key)")
         form.addRow("Key variable", self.key_env_edit)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self)
         form.addRow(buttons)
 
     def values(self) -> tuple[str, str, str, str | None]:

@@ -64,6 +64,20 @@ async def _settle(window, seconds: float = 0.3) -> None:
     window.controller.flush_repaints()
 
 
+async def _open_window():
+    """The real window over real services (light theme, 1600x1000), shown and settled."""
+    from ui.app import build_services, create_window
+
+    services = build_services(interactive=False)
+    services.settings.ui["theme"] = "light"
+    window = create_window(services)
+    window.dialogs.confirm_quit = lambda running: True
+    window.resize(1600, 1000)
+    window.show()
+    await _settle(window)
+    return services, window
+
+
 def _save(window, path: Path) -> None:
     image = window.grab()
     if not image.save(str(path), "PNG"):
@@ -84,15 +98,9 @@ async def _fanout(window, text: str, mode=None) -> list[str]:
 
 async def _shoot(out: Path) -> None:
     from app.domain import SendMode
-    from ui.app import build_services, close_services, create_window
+    from ui.app import close_services
 
-    services = build_services(interactive=False)
-    services.settings.ui["theme"] = "light"
-    window = create_window(services)
-    window.dialogs.confirm_quit = lambda running: True
-    window.resize(1600, 1000)
-    window.show()
-    await _settle(window)
+    services, window = await _open_window()
     graph = lambda: window.controller.graph  # noqa: E731
 
     # 1. a three-model fan-out (light)
@@ -269,16 +277,10 @@ def _chromium_shot(html: Path, png: Path, dark: bool) -> None:
 
 async def _shoot_compare(out: Path, server) -> None:
     from app.domain import SendMode
-    from ui.app import build_services, close_services, create_window
+    from ui.app import close_services
 
     _script_compare(server)
-    services = build_services(interactive=False)
-    services.settings.ui["theme"] = "light"
-    window = create_window(services)
-    window.dialogs.confirm_quit = lambda running: True
-    window.resize(1600, 1000)
-    window.show()
-    await _settle(window)
+    services, window = await _open_window()
     window.controller.new_session()
     graph = lambda: window.controller.graph  # noqa: E731
     models = services.catalog.default_models(services.settings)

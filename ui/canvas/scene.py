@@ -79,7 +79,7 @@ class CanvasScene(QGraphicsScene):
         self._blocks_timer.setSingleShot(True)
         self._blocks_timer.setInterval(C.MINIMAP_DEBOUNCE_MS)
         self._blocks_timer.timeout.connect(self.blocks_changed)
-        self.selectionChanged.connect(self._on_selection_changed)
+        self.selectionChanged.connect(self._mark_blocks_dirty)
         self.draw_grid = True  # off for PNG exports
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
@@ -385,7 +385,7 @@ class CanvasScene(QGraphicsScene):
     def card_blocks(self) -> Iterator[tuple[float, float, float, float, str, bool]]:
         """(x, y, w, h, colour, selected) of every card, made or not (pending: its layout height),
         in `card_ids()` order."""
-        selected = {item for item in self.selectedItems()}
+        selected = set(self.selectedItems())
         blocks = self._blocks
         for node_id, card in self._cards.items():
             x, y, w, h = blocks.get(node_id) or self._block_of(card)
@@ -414,9 +414,6 @@ class CanvasScene(QGraphicsScene):
         if not self._blocks_timer.isActive():
             self._blocks_timer.start()
 
-    def _on_selection_changed(self) -> None:
-        if not self._blocks_timer.isActive():
-            self._blocks_timer.start()
 
     def selected_ids(self) -> list[str]:
         """Selected card ids, in scene reading order (top to bottom, left to right)."""
@@ -492,16 +489,12 @@ class CanvasScene(QGraphicsScene):
                 self._make_edge(key)
             elif (a in cards or a in pending) and (b in cards or b in pending):
                 waiting[key] = None
-                keys = by_node.get(a)
-                if keys is None:
-                    by_node[a] = {key}
-                else:
-                    keys.add(key)
-                keys = by_node.get(b)
-                if keys is None:
-                    by_node[b] = {key}
-                else:
-                    keys.add(key)
+                for nid in (a, b):
+                    keys = by_node.get(nid)
+                    if keys is None:
+                        by_node[nid] = {key}
+                    else:
+                        keys.add(key)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)

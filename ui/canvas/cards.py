@@ -55,8 +55,6 @@ _CARD_FLAGS = (
     | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
     | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
 )
-_DEVICE_CACHE = QGraphicsItem.CacheMode.NoCache
-_NO_CACHE = QGraphicsItem.CacheMode.NoCache
 _ELIDE_RIGHT = Qt.TextElideMode.ElideRight
 _POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
@@ -141,7 +139,8 @@ class CardItem(QGraphicsObject):
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(C.Z_CARD)
-        self.setCacheMode(_DEVICE_CACHE)
+        # No item cache (QGraphicsItem's default): a device-coordinate pixmap per card was re-rendered on
+        # every zoom step and cost memory per card (bench/bench_canvas.py).
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.node_id[-6:]} {self._state.status_key}>"
@@ -273,8 +272,6 @@ class CardItem(QGraphicsObject):
         self._body_html = ""
         self._reasoning_text = ""
         self._detailed = False
-        self.setCacheMode(_NO_CACHE)  # drops the cached pixmap too
-        self.setCacheMode(_DEVICE_CACHE)
         self.sync(node)
         return True
 

@@ -35,7 +35,7 @@ class MinimapWidget(QWidget):
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(C.MINIMAP_DEBOUNCE_MS)
-        self._redraw.timeout.connect(self._on_redraw_timeout)
+        self._redraw.timeout.connect(self._on_scene_blocks_changed)  # the sharp redraw after a move
         self._scene = None
         self.setObjectName("Minimap")
         # It paints every pixel (corners in the canvas colour): the canvas under it is never repainted
@@ -68,10 +68,6 @@ class MinimapWidget(QWidget):
         self._pixmap = None  # the cards changed: draw them again on the next paint
         if self.isVisible():
             self.update()
-
-    def _on_redraw_timeout(self) -> None:
-        self._pixmap = None
-        self.update()
 
     def _world(self) -> QRectF:
         scene = self._view.scene()

@@ -195,6 +195,10 @@ class Catalog:
         bp = BUILTIN_PROVIDERS.get(provider)
         return bp.color if bp else CUSTOM_COLOR
 
+    def display_names(self) -> dict[str, str]:
+        """{"provider:model": display name} for every catalog model (labels in contexts and exports)."""
+        return {m.ref: m.display for m in self.models()}
+
     def display_name(self, ref: str) -> str:
         return self.info(ref).display
 

@@ -806,7 +806,7 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         raise UsageError(f"card {path_ids[0]} is not in session {sid}: --path takes a card of this session")
     out = args.output or ex.default_filename(graph.session, args.format)
     options = ex.ExportOptions(include_reasoning=not args.no_reasoning, scope="path" if path_ids else "all",
-                               node_ids=path_ids, display_names={m.ref: m.display for m in ctx.catalog.models()})
+                               node_ids=path_ids, display_names=ctx.catalog.display_names())
     if args.format == "png":
         if out == "-":
             raise UsageError("PNG export needs a file name (-o FILE.png)")

@@ -329,7 +329,7 @@ class Engine:
 
     # ------------------------------------------------------------------ planning
     def _display(self) -> dict[str, str]:
-        return {m.ref: m.display for m in self.catalog.models()}
+        return self.catalog.display_names()
 
     def _targets_for(
         self, graph: Graph, text: str, targets: Sequence[Target], parents: Sequence[str], mode: SendMode

@@ -581,7 +581,7 @@ class MainWindow(QMainWindow):
         from ui.views import ComparisonTableDialog
 
         graph = self.controller.graph
-        names = {m.ref: m.display for m in self.catalog.models()}
+        names = self.catalog.display_names()
         rows = comparison_rows(graph, prompt_id, names)
         prompt = graph.nodes[prompt_id]
         title = "Comparison: " + " ".join(prompt.text.split())[:60]
@@ -688,7 +688,7 @@ class MainWindow(QMainWindow):
         if graph is None:
             return
         scope = scope or ("selection" if node_ids else "all")
-        names = {m.ref: m.display for m in self.catalog.models()}
+        names = self.catalog.display_names()
         options = ExportOptions(
             include_reasoning=include_reasoning,
             scope=scope,

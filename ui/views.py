@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
-from app.money import fmt_cost as export_cost  # the reports' precision ($0.0000706)
-from ui.format import fmt_tokens, metrics_line
+from ui.format import fmt_cost, fmt_tokens, metrics_line
 
 
 class FocusDialog(QDialog):
@@ -192,7 +191,7 @@ class ComparisonTableDialog(QDialog):
         for r, row in enumerate(rows):
             ttft = f"{row.ttft_ms} ms" if row.ttft_ms is not None else "–"
             tps = f"{row.tok_per_s:.0f}" if row.tok_per_s else "–"
-            cost = export_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
+            cost = fmt_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
             values = [
                 (row.display_name, None),
                 (row.status, None),
@@ -249,7 +248,7 @@ def _totals_line(label: str, t) -> str:
     """One line of totals: answers, tokens and cost (a lower bound when some cost is unknown)."""
     import html as _html
 
-    cost = export_cost(t.cost_usd) + ("" if t.cost_complete else "+ (some costs unknown)")
+    cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else "+ (some costs unknown)")
     return (
         f"<b>{_html.escape(label)}</b>: {t.answers} answer{'s' if t.answers != 1 else ''} · "
         f"in {fmt_tokens(t.input_tokens)} (cached {fmt_tokens(t.cached_tokens)}) · "

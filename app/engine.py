@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from app.catalog import Catalog, estimate_tokens, load_catalog
 from app.config import Settings
@@ -50,10 +49,13 @@ from app.providers.base import Message, Provider, ProviderConfig, ProviderReques
 from app.providers.retry import stream_with_retries
 from app.repository import Repository
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger(__name__)
 
 NodeListener = Callable[[Node, str], None]
-ProviderFactory = Callable[[ProviderConfig, httpx.AsyncClient], Provider]
+ProviderFactory = Callable[[ProviderConfig, "httpx.AsyncClient"], Provider]
 
 ASSUMED_OUTPUT_TOKENS = 1000  # for "estimated cost" before sending; labelled as such in the UI/CLI
 HEARTBEAT_S = 2.0
@@ -914,7 +916,10 @@ def tokens_per_second(node: Node) -> float | None:
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
     """The one shared HTTP client: connect timeout from settings; reads are bounded by the providers'
-    idle timeout, so httpx's own read timeout is off."""
+    idle timeout, so httpx's own read timeout is off. httpx is imported here, not at the top: the
+    window paints before anything needs it (benchmark 6)."""
+    import httpx
+
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=None, write=30.0, pool=30.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)

@@ -53,6 +53,10 @@ def bare() -> None:
 
 
 def app() -> None:
+    # The order `triptych` imports in: app.cli, then (gui command) ui.app, which imports the main
+    # window module only when it builds the window; the window's __init__ is wrapped to stamp marks.
+    import app.cli  # noqa: F401
+    import ui.app  # noqa: F401
     import ui.main_window as main_window
 
     _mark("imported")

@@ -18,12 +18,24 @@ from pathlib import Path
 
 os.environ.setdefault("QT_API", "pyside6")
 
+# The app's pure-Python dependencies are imported before PySide6 on purpose: once PySide6 is loaded,
+# its import hook (shibokensupport's feature check) runs on every import, and importing the store
+# (SQLAlchemy) and the renderer (markdown-it) after it takes ~50 ms longer (benchmark 6, start-up).
+# httpx is not among them: the engine imports it when it makes its client, after the first paint.
+# isort: off
+import storage  # noqa: F401
+from app import engine as _engine  # noqa: F401
+from app.render import incremental as _incremental  # noqa: F401
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
+# isort: on
 
 from ui.qtloop import TriptychEventLoop
 
 log = logging.getLogger(__name__)
+
+CLIENT_WARM_UP_MS = 250  # after the window is shown: its first paint comes first
 
 
 class ErrorReporter:
@@ -79,7 +91,11 @@ class Services:
     repo: object
     catalog: object
     engine: object
-    client: object
+
+    @property
+    def client(self):
+        """The one shared HTTP client (the engine's; made on first use, closed by the engine)."""
+        return self.engine.client
 
 
 class StartupCancelled(Exception):
@@ -116,13 +132,14 @@ def open_store_interactive(data_dir: Path, parent=None):
 
 
 def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactive: bool = True) -> Services:
-    """Settings, store (orphans marked interrupted), catalog, one shared HTTP client and the engine.
+    """Settings, store (orphans marked interrupted), catalog and the engine, which makes the one
+    shared HTTP client on first use (`warm_up_client` makes it once the window has painted).
 
     Call on the loop thread. `interactive=False` (tests) lets store errors propagate.
     """
     from app.catalog import load_catalog
     from app.config import load_settings
-    from app.engine import Engine, make_client
+    from app.engine import Engine
 
     settings = load_settings(data_dir)
     if interactive:
@@ -135,9 +152,8 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     if interrupted:
         log.info("%d answers were cut by a previous exit and are marked interrupted", len(interrupted))
     catalog = load_catalog(settings)
-    client = make_client(settings)
-    engine = Engine(repo, settings, catalog=catalog, client=client)
-    return Services(settings, repo, catalog, engine, client)
+    engine = Engine(repo, settings, catalog=catalog)
+    return Services(settings, repo, catalog, engine)
 
 
 def create_window(services: Services):
@@ -153,19 +169,25 @@ def create_window(services: Services):
         services.repo,
         services.catalog,
         services.engine,
-        client_getter=lambda: services.client,
+        client_getter=lambda: services.engine.client,
     )
 
 
+def warm_up_client(services: Services) -> None:
+    """Make the engine's HTTP client now (importing httpx, loading the CA certificates: ~60 ms) rather
+    than on the first send, where it would add to that answer's time to first token."""
+    try:
+        services.engine.client  # noqa: B018 (the property makes it)
+    except Exception:  # the first send makes it again and reports what fails on its card
+        log.exception("could not make the HTTP client")
+
+
 async def close_services(services: Services) -> None:
-    """Stop every stream (saved as stopped), close the HTTP client and the store."""
+    """Stop every stream (saved as stopped), close the HTTP client (the engine's) and the store."""
     try:
         await services.engine.aclose()
     finally:
-        try:
-            await services.client.aclose()
-        finally:
-            services.repo.close()
+        services.repo.close()
 
 
 async def _run(app: QApplication, reporter: ErrorReporter) -> int:
@@ -190,6 +212,7 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     window.raise_()
     window.activateWindow()
     QTimer.singleShot(0, window.composer.focus_prompt)
+    QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     await closed.wait()
     await close_services(services)
     return 0

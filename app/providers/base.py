@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from app.domain import Params
 from app.events import StreamEvent
+
+if TYPE_CHECKING:  # httpx is imported by the clients themselves, when the first one is made
+    import httpx
 
 Protocol_ = Literal["chat", "responses", "anthropic"]
 

@@ -49,3 +49,33 @@ def test_unhandled_errors_reach_one_reporter(qapp, monkeypatch, capsys):
         reporter.excepthook(*sys.exc_info())
     assert reporter.errors == ["RuntimeError: boom in a slot"]
     assert "boom in a slot" in capsys.readouterr().err
+
+
+_START = """
+import sys
+import ui.app
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+services = ui.app.build_services(interactive=False)
+window = ui.app.create_window(services)
+window.show()
+window.view.viewport().repaint()
+before = "httpx" in sys.modules
+ui.app.warm_up_client(services)
+client = services.client
+print(before, "httpx" in sys.modules, type(client).__name__, client is services.engine.client)
+services.repo.close()
+"""
+
+
+def test_the_window_paints_before_the_http_client_is_made(tmp_path):
+    """Start-up (benchmark 6): the window is built and painted without importing httpx or loading the
+    CA certificates; `warm_up_client` (250 ms after show) makes the engine's one client."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, TRIPTYCH_HOME=str(tmp_path), TRIPTYCH_NO_KEYRING="1", QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-c", _START], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
+    assert out == ["False", "True", "AsyncClient", "True"]

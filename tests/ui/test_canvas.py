@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -147,12 +147,17 @@ def test_long_answer_scrolls_inside_its_card(qapp_offscreen):
     view.close()
 
 
-def test_level_of_detail_when_zoomed_out(qapp_offscreen):
+@pytest.mark.parametrize(
+    "zoom",
+    [C.LOD_TEXT_MIN * 0.5, 0.1],  # rounded low-detail cards; square ones (corners under 1.5 px)
+    ids=["low-detail", "tiny"],
+)
+def test_level_of_detail_when_zoomed_out(qapp_offscreen, zoom):
     g = make_graph()
     scene, view = build(g)
     view.fit_all()
     full = view.grab().toImage()
-    view.set_viewport(250, 400, C.LOD_TEXT_MIN * 0.5)
+    view.set_viewport(250, 400, zoom)
     QApplication.processEvents()
     far = view.grab().toImage()
     assert isinstance(full, QImage) and isinstance(far, QImage)
@@ -162,6 +167,11 @@ def test_level_of_detail_when_zoomed_out(qapp_offscreen):
     pixel = QColor(far.pixel(centre.x(), centre.y()))
     stripe = card.stripe_color
     assert abs(pixel.hue() - stripe.hue()) < 25 and pixel.saturation() > 20
+    # its header bar stands out from the canvas
+    rect = view.mapFromScene(card.mapRectToScene(QRectF(0, 0, card.card_width, 100))).boundingRect()
+    header = QColor(far.pixel(rect.center().x(), rect.top() + 2))
+    canvas = QColor(far.pixel(rect.right() + 30, rect.top() - 30))
+    assert header != canvas
     view.close()
 
 

@@ -194,7 +194,10 @@ def test_minimap_shows_every_card_and_click_pans_there(qapp_offscreen):
     g = big_graph()
     scene, view = open_lazily(g)
     minimap = view.minimap
+    first = minimap.grab().toImage()  # the first frame: frame and view rectangle, the picture follows
+    QApplication.processEvents()
     image = minimap.grab().toImage()
+    assert image != first
     stripe = QColor(scene.style.provider_color("anthropic"))
     bounds = scene.cards_bounds()
     world, scale, offset = minimap._mapping()

@@ -37,6 +37,9 @@ class MinimapWidget(QWidget):
         self._redraw.setInterval(C.MINIMAP_DEBOUNCE_MS)
         self._redraw.timeout.connect(self._on_scene_blocks_changed)  # the sharp redraw after a move
         self._scene = None
+        # The window's first frame shows the canvas without waiting for the map's picture (~30 ms for
+        # 10,000 cards, benchmark 6): it is drawn right after, then updated as usual.
+        self._first_picture = True
         self.setObjectName("Minimap")
         # It paints every pixel (corners in the canvas colour): the canvas under it is never repainted
         # just because the minimap updates.
@@ -126,10 +129,15 @@ class MinimapWidget(QWidget):
         painter.setBrush(bg)
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
         world, scale, offset = self._mapping()
-        if self._pixmap is None:
+        if self._pixmap is None and self._first_picture:
+            self._first_picture = False
+            QTimer.singleShot(0, self.update)
+        elif self._pixmap is None:
             self._pixmap = self._draw_blocks(world)
             self._pixmap_world = QRectF(world)
-        if self._pixmap_world == world:
+        if self._pixmap is None:
+            pass  # the first frame: the frame and the view's rectangle only
+        elif self._pixmap_world == world:
             painter.drawPixmap(0, 0, self._pixmap)
         else:
             # The map's extent changed (the visible area left the cards' extent): place the cached

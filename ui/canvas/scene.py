@@ -215,12 +215,17 @@ class CanvasScene(QGraphicsScene):
         self._schedule_work()
 
     def _index(self, node: Node) -> None:
-        for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
-            bucket = self._grid.get(cell)
-            if bucket is None:
-                self._grid[cell] = {node.id}
-            else:
-                bucket.add(node.id)
+        # _cells inlined: populate indexes every node of a session (10,000 at start-up, benchmark 6)
+        x, y, grid, node_id = node.x, node.y, self._grid, node.id
+        i1 = math.floor((x + layout.width(node)) / GRID_CELL)
+        j0, j1 = math.floor(y / GRID_CELL), math.floor((y + layout.height(node)) / GRID_CELL)
+        for i in range(math.floor(x / GRID_CELL), i1 + 1):
+            for j in range(j0, j1 + 1):
+                bucket = grid.get((i, j))
+                if bucket is None:
+                    grid[(i, j)] = {node_id}
+                else:
+                    bucket.add(node_id)
 
     def _unindex(self, node: Node) -> None:
         for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):

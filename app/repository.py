@@ -47,6 +47,9 @@ class Repository(Protocol):
 
     # nodes and edges
     def load_graph(self, session_id: str) -> Graph: ...
+    def load_edges(self, session_id: str) -> list[Edge]:
+        """The session's edges alone, in `load_graph`'s order (no node text: cheap on big sessions)."""
+        ...
     def get_node(self, node_id: str) -> Node | None: ...
     def resolve_node(self, ref: str) -> str | None:
         """A full node id or a unique prefix/suffix (>= 4 chars) -> the node id."""

@@ -544,6 +544,14 @@ _LOAD_EDGES = (
 )
 
 
+def _edges_of_session(conn: Connection, session_id: str) -> list[Edge]:
+    roles = _ROLES
+    return [
+        Edge(parent_id, child_id, roles[role], position, session_id)
+        for parent_id, child_id, role, position in _fetchall(conn, _LOAD_EDGES, session_id)
+    ]
+
+
 def _fetchall(conn: Connection, stmt: Any, session_id: str) -> list[Any]:
     """All rows of `stmt` (one `session_id` parameter) as plain DBAPI tuples, on `conn`'s transaction.
     Portable: the statement is compiled for the connection's dialect and paramstyle; a driver error
@@ -798,12 +806,14 @@ class SqliteRepository:
             if session is None:
                 raise KeyError(f"no session {session_id}")
             node_list = _nodes_of_session(_fetchall(conn, _LOAD_NODES, session_id), session_id)
-            roles = _ROLES
-            edge_list = [
-                Edge(parent_id, child_id, roles[role], position, session_id)
-                for parent_id, child_id, role, position in _fetchall(conn, _LOAD_EDGES, session_id)
-            ]
+            edge_list = _edges_of_session(conn, session_id)
         return Graph(session, {node.id: node for node in node_list}, edge_list)
+
+    def load_edges(self, session_id: str) -> list[Edge]:
+        """The session's edges alone, in `load_graph`'s order: what the window re-reads after a send
+        (~5 ms for 10,000 edges, where `load_graph` reads every card's text)."""
+        with self._read() as conn:
+            return _edges_of_session(conn, session_id)
 
     def get_node(self, node_id: str) -> Node | None:
         with self._read() as conn:

@@ -310,6 +310,9 @@ def test_load_graph_orders_nodes_by_creation_then_id_and_edges_by_child_then_pos
         (nodes[1].id, EdgeRole.REF),
     ]
     assert graph.session == repo.get_session(session.id)
+    # the window re-reads the edges alone after a send: the same edges, in the same order
+    assert repo.load_edges(session.id) == graph.edges
+    assert repo.load_edges("missing") == []
 
 
 def test_load_graph_of_an_unknown_session_raises_key_error(repo):

@@ -401,7 +401,9 @@ class CanvasController(QObject):
         """The context lens for the composer's current state (engine.plan; nothing is sent)."""
         if self.session is None or not targets:
             return []
-        return self.engine.plan(self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode)
+        return self.engine.plan(
+            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=self.graph
+        )
 
     def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
         """Ask every target; returns the created node ids ([] when nothing was sent)."""

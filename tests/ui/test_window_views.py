@@ -52,7 +52,7 @@ async def test_first_run_without_keys_explains_how_to_add_them(tmp_path, monkeyp
 
 
 async def test_context_lens_shows_messages_tokens_and_cost(app_env, fake_server):
-    async with open_window() as (window, _services):
+    async with open_window() as (window, services):
         await _fanout(window, "What is the capital of France?")
         deepseek = next(c for c in _answers(window) if _node(window, c.node_id).model.startswith("deepseek"))
         window.controller.continue_lane(deepseek.node_id)
@@ -68,6 +68,24 @@ async def test_context_lens_shows_messages_tokens_and_cost(app_env, fake_server)
         assert window.composer.estimate_label.text().startswith("≈ ")
         # nothing was sent by planning
         assert len(_answers(window)) == 3
+        # re-planning as the user types uses the window's own cards (no re-read of the whole session:
+        # ~70 ms per pause in typing on a 10,000-card session) and plans exactly what the store would
+        stored = window.engine.plan(
+            window.controller.session_id,
+            "And of Italy?",
+            window.composer.targets(),
+            parents=window.controller.follow_ids(),
+            mode=window.composer.mode(),
+        )
+        reads = []
+        load_graph = services.repo.load_graph
+        services.repo.load_graph = lambda sid: (reads.append(sid), load_graph(sid))[1]
+        try:
+            window.refresh_lens()
+        finally:
+            del services.repo.load_graph
+        assert reads == []
+        assert [(p.model, p.messages) for p in window.lens.plans()] == [(p.model, p.messages) for p in stored]
 
 
 async def test_focus_mode_and_siblings_with_keyboard(app_env, fake_server):

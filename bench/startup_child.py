@@ -2,6 +2,7 @@
 
     python -m bench.startup_child app    # `triptych` (app.cli.main, the gui command), offscreen
     python -m bench.startup_child bare   # a bare PySide6 QMainWindow, started the same way
+    python -m bench.startup_child floor  # the stack's imports + reading the session + a bare window
 
 Prints `MARK <name> <time.monotonic()>` lines as it goes and `PAINTED <t>` once the window has
 painted (for the app: the canvas viewport, with the last session open), then exits at once.
@@ -52,6 +53,37 @@ def bare() -> None:
     app.exec()
 
 
+def floor() -> None:
+    """The least any app on the mandated stack does before painting the last session: import the
+    libraries the window needs (asyncio, qasync, SQLAlchemy, markdown-it, Pygments, PySide6), open the
+    store and read the session (`load_graph`), then paint a bare window. No scene, no cards."""
+    import asyncio  # noqa: F401
+
+    import markdown_it  # noqa: F401
+    import pygments.lexers  # noqa: F401
+    import qasync  # noqa: F401
+    import sqlalchemy  # noqa: F401
+    from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+
+    _mark("imported")
+    from storage import open_store
+
+    repo = open_store(os.environ["TRIPTYCH_HOME"])
+    sessions = repo.list_sessions()
+    graph = repo.load_graph(sessions[0].id) if sessions else None
+    _mark("loaded")
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    window.setWindowTitle(f"floor {len(graph.nodes) if graph else 0}")
+    window.resize(1440, 900)
+    central = QWidget(window)
+    window.setCentralWidget(central)
+    _exit_on_first_paint(central)
+    _mark("window_built")
+    window.show()
+    app.exec()
+
+
 def app() -> None:
     # The order `triptych` imports in: app.cli, then (gui command) ui.app, which imports the main
     # window module only when it builds the window; the window's __init__ is wrapped to stamp marks.
@@ -76,4 +108,4 @@ def app() -> None:
 
 if __name__ == "__main__":
     _mark("python_up")
-    {"app": app, "bare": bare}[sys.argv[1]]()
+    {"app": app, "bare": bare, "floor": floor}[sys.argv[1]]()

@@ -38,6 +38,8 @@ from ui.format import has_live_countdown
 
 log = logging.getLogger(__name__)
 
+FOREIGN_POLL_MS = 1000  # how often cards another process streams into are re-read from the store
+
 SAFE_LINK_SCHEMES = ("http", "https", "mailto")
 
 
@@ -114,6 +116,11 @@ class CanvasController(QObject):
         self._viewport_timer.timeout.connect(self._on_viewport_timer_timeout)
         self._pending_viewport: Viewport | None = None
         self._restoring_viewport = False
+        # Answers another process streams into this session (the CLI, another window): read from the
+        # store every FOREIGN_POLL_MS until they end (see _on_foreign_timer_timeout).
+        self._foreign_timer = QTimer(self)
+        self._foreign_timer.setInterval(FOREIGN_POLL_MS)
+        self._foreign_timer.timeout.connect(self._on_foreign_timer_timeout)
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
         scene.nodes_moved.connect(self._on_scene_nodes_moved)
         scene.selectionChanged.connect(self._on_scene_selection_changed)
@@ -149,6 +156,7 @@ class CanvasController(QObject):
         self.scene.populate(graph.nodes.values(), graph.edges)
         self._restore_viewport(session)
         self.settings.ui["last_session"] = session.id
+        self._watch_foreign()
         self.session_changed.emit(session.id, session.title)
         self._emit_totals()
         self._emit_follow()
@@ -333,6 +341,45 @@ class CanvasController(QObject):
             self._on_drain_timer_timeout()
         self._drain_timer.stop()
 
+    # ================================================================== other processes' streams
+    def foreign_live(self) -> list[str]:
+        """Cards of this session that are streaming in another process (not this window's engine)."""
+        if self.graph is None:
+            return []
+        engine = self.engine
+        return [i for i, n in self.graph.nodes.items() if n.status.is_live and i not in engine.runs]
+
+    def _watch_foreign(self) -> None:
+        if self.foreign_live():
+            if not self._foreign_timer.isActive():
+                self._foreign_timer.start()
+        else:
+            self._foreign_timer.stop()
+
+    def _on_foreign_timer_timeout(self) -> None:
+        """Show what another process has saved of its streams (it writes every ≤ 250 ms), and mark
+        interrupted the ones whose process is gone or has stopped beating (10 s), as at start-up."""
+        ids = self.foreign_live()
+        if not ids or self.graph is None:
+            self._foreign_timer.stop()
+            return
+        try:
+            self.repo.mark_orphans_interrupted()
+            fresh = {i: self.repo.get_node(i) for i in ids}
+        except Exception as exc:  # a locked or vanished store: try again on the next tick
+            log.warning("could not read other processes' streams: %s", exc)
+            return
+        ended = False
+        for node_id, node in fresh.items():
+            if node is None or node_id not in self.graph.nodes:
+                continue
+            self.graph.nodes[node_id] = node
+            self._mark_dirty(node_id)
+            ended = ended or not node.status.is_live
+        if ended:
+            self._emit_totals()
+        self._watch_foreign()
+
     def _update_running(self) -> None:
         count = self.engine.running_count
         if count != self._running:
@@ -364,6 +411,7 @@ class CanvasController(QObject):
                 self.scene.add_card(node)
         self.graph.edges = edges
         self.scene.set_edges(edges)
+        self._watch_foreign()
 
     # ================================================================== selection / following
     def selected_ids(self) -> list[str]:
@@ -464,6 +512,17 @@ class CanvasController(QObject):
 
     def stop(self, node_ids: Iterable[str] | None = None) -> int:
         """Stop the given lanes, or every running lane when None. Returns how many were stopped."""
+        if node_ids is not None:
+            node_ids = list(node_ids)
+            foreign = set(self.foreign_live()).intersection(node_ids)
+            if foreign and self.graph is not None:
+                owner = self.graph.nodes[next(iter(foreign))].owner
+                who = f"process {owner.pid} on {owner.host}" if owner else "another process"
+                self.message_posted.emit(
+                    f"That answer is being streamed by another Triptych ({who}): stop it there. "
+                    "If that process is gone, the card is marked interrupted within 10 s.",
+                    8000,
+                )
         if node_ids is None:
             count = self.engine.running_count
             self.engine.cancel_all()
@@ -851,6 +910,7 @@ class CanvasController(QObject):
         self._frame_timer.stop()
         self._drain_timer.stop()
         self._viewport_timer.stop()
+        self._foreign_timer.stop()
         self.bridge.close()
         for signal, slot in (
             (self.scene.card_action_requested, self._on_scene_card_action_requested),

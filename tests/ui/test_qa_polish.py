@@ -158,3 +158,77 @@ async def test_search_hits_show_the_matched_words_in_bold_not_in_brackets(app_en
         item = window.sidebar.list.item(0)
         assert "<b>CRDT</b>" in item.data(ROLE_HTML) and "[" not in item.data(ROLE_HTML)
         window.sidebar.list.viewport().grab().save(str(app_env / "hits.png"))  # paints without error
+
+
+async def test_a_card_another_process_streams_into_follows_it_until_it_ends(app_env, fake_server):
+    # The CLI (or another window) streams into this session: the card shows what that process saves,
+    # Stop says where to stop it, it ends as that process ends it, or as interrupted if it dies.
+    import socket
+    import subprocess
+
+    from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session
+    from storage import open_store
+
+    writer, doomed = (subprocess.Popen(["sleep", "60"]) for _ in range(2))  # noqa: ASYNC220
+    repo = open_store(app_env)
+    try:
+        session = repo.create_session(Session(title="Streamed elsewhere"))
+        prompt = Node(session.id, NodeKind.PROMPT, "A long question")
+        answers = [
+            Node(
+                session.id,
+                NodeKind.RESPONSE,
+                "First words",
+                model=model,
+                status=NodeStatus.STREAMING,
+                owner=Owner(pid=proc.pid, host=socket.gethostname(), heartbeat=time.time()),
+                x=500.0 * i,
+                y=220.0,
+            )
+            for i, (model, proc) in enumerate(
+                [("deepseek:deepseek-flash", writer), ("anthropic:claude-sonnet-5-5", doomed)]
+            )
+        ]
+        edges = [Edge(prompt.id, a.id, EdgeRole.REPLY, 0, session.id) for a in answers]
+        repo.add_nodes([prompt, *answers], edges)
+        resp, cut = answers
+        async with open_window() as (window, _services):
+            controller = window.controller
+            controller.open_session(session.id)
+            assert sorted(controller.foreign_live()) == sorted([resp.id, cut.id])
+            messages: list[str] = []
+            controller.message_posted.connect(lambda text, _ms: messages.append(text))
+            controller.handle_card_action(resp.id, "stop")
+            assert "another Triptych" in messages[-1] and str(writer.pid) in messages[-1]
+            # the other process saves more text: the card shows it
+            resp.text += " and then some more words"
+            resp.owner = Owner(pid=writer.pid, host=socket.gethostname(), heartbeat=time.time())
+            repo.update_stream(resp)
+            await wait_until(
+                lambda: "some more words" in controller.graph.nodes[resp.id].text, 4, "the saved text shown"
+            )
+            controller.flush_repaints()
+            assert "some more words" in window.scene.card(resp.id).node.text
+            # the other process dies (and is reaped): its answer is interrupted, text kept, Retry offered
+            doomed.kill()
+            doomed.wait()
+            await wait_until(
+                lambda: controller.graph.nodes[cut.id].status == NodeStatus.INTERRUPTED, 4, "interrupted"
+            )
+            controller.flush_repaints()
+            card = window.scene.card(cut.id)
+            assert card.status_text == "interrupted" and "retry" in card.button_actions()
+            assert controller.graph.nodes[cut.id].text == "First words"
+            # the writer finishes its answer: the card ends done and the window stops polling
+            resp.status = NodeStatus.DONE
+            resp.owner = None
+            repo.update_node(resp)
+            await wait_until(lambda: controller.graph.nodes[resp.id].status == NodeStatus.DONE, 4, "done")
+            await wait_until(lambda: not controller._foreign_timer.isActive(), 4, "polling stopped")
+            controller.flush_repaints()
+            assert window.scene.card(resp.id).status_text != "streaming"
+    finally:
+        repo.close()
+        for proc in (writer, doomed):
+            proc.kill()
+            proc.wait()

@@ -6,14 +6,16 @@ re-rendered on every update. The split points come from markdown-it's own parse 
 they follow CommonMark exactly (a blank line inside a fence, a loose list or an indented code
 block never splits a block); see :func:`_find_split` for the rules.
 
-Inline content (paragraphs, list items, table cells) is rendered through a per-renderer cache
-keyed by its source, so a growing list or table re-parses only its last item or row.
+Inline content (paragraphs, list items, table cells) is rendered through a per-renderer
+:class:`~app.render.markdown.InlineCache` keyed by its source, so a growing list or table
+re-parses only its last item or row, and a growing paragraph only the text after its last
+closed piece.
 
 An open top-level code fence in the tail (the expensive case: a long code block being written)
 skips markdown parsing altogether: new lines are checked for the closing fence and the body is
 highlighted incrementally by :class:`~app.render.highlight.CodeHighlighter`. When the closing
-fence arrives the block is highlighted once more in one shot (exact colours) and cached, so this
-cost comes once per code block while the answer streams, not all at once when it ends.
+fence arrives, :meth:`~app.render.highlight.CodeHighlighter.exact` gives the block its exact
+colours (the one-shot result) without lexing it all again, and it is cached.
 
 Output contract:
 
@@ -37,7 +39,7 @@ from markdown_it.token import Token
 
 from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
-    code_body_html,
+    InlineCache,
     fill_inline,
     has_references,
     lang_from_info,
@@ -51,7 +53,7 @@ from app.render.theme import Theme, get_theme
 
 __all__ = ["IncrementalRenderer"]
 
-_INLINE_CACHE_MAX = 4096
+_JOIN_EVERY = 16  # closed parts kept apart before they are joined into one string
 
 
 def _normalise(text: str) -> str:
@@ -90,13 +92,15 @@ class IncrementalRenderer:
         self._raw = ""  # the text as given (before newline normalisation)
         self._text = ""
         self._closed_end = 0
+        # The HTML of the closed part: _closed_html followed by _closed_parts (see _close()).
+        self._closed_html = ""
         self._closed_parts: list[str] = []
-        # Closed fences whose colours came from incremental highlighting: (part index, body, lang).
-        self._full_mode = False
+        self._full_mode = False  # reference definitions seen: render everything every time
         self._fence: _OpenFence | None = None
         self._last: tuple[str, bool, str] | None = None
-        # Rendered inline HTML by content: list items and table cells are not re-parsed.
-        self._inline_cache: dict[str, str] = {}
+        # Rendered inline HTML by content (list items, table cells and a paragraph still being
+        # written are not parsed again from their start).
+        self._inline_cache = InlineCache()
 
     def __repr__(self) -> str:
         return (
@@ -113,6 +117,7 @@ class IncrementalRenderer:
         self._raw = ""
         self._text = ""
         self._closed_end = 0
+        self._closed_html = ""
         self._closed_parts = []
         self._full_mode = False
         self._fence = None
@@ -130,7 +135,11 @@ class IncrementalRenderer:
         if prev_raw and raw.startswith(prev_raw) and not prev_raw.endswith("\r"):
             # Appended text: normalise only the new part. A "\r\n" split across two updates
             # takes the full path below, since the previous text then ends with "\r".
-            text = self._text + _normalise(raw[len(prev_raw) :])
+            added = raw[len(prev_raw) :]
+            normalised = _normalise(added)
+            # Nothing normalised so far: the text is the caller's string (no copy of it all).
+            unchanged = normalised is added and self._text is prev_raw
+            text = raw if unchanged else self._text + normalised
         else:
             text = _normalise(raw)
             if not text.startswith(self._text):
@@ -147,16 +156,18 @@ class IncrementalRenderer:
     # ----------------------------------------------------------------------------------------
 
     def _close(self, html: str) -> None:
-        self._closed_parts.append(html)
+        parts = self._closed_parts
+        parts.append(html)
+        if len(parts) >= _JOIN_EVERY:
+            # Now and then fold the parts into one string: copying it into each result is a
+            # plain memory copy, where many small (often ASCII) parts must each be widened to
+            # the result's wider character size (any emoji makes it 4 bytes per character).
+            self._closed_html = "".join([self._closed_html, *parts])
+            parts.clear()
 
     def _with_closed(self, tail_html: str) -> str:
         # One join per update: building the (large) result string once is the main fixed cost.
-        parts = self._closed_parts
-        parts.append(tail_html)
-        try:
-            return "".join(parts)
-        finally:
-            parts.pop()
+        return "".join([self._closed_html, *self._closed_parts, tail_html])
 
     def _render(self, text: str, final: bool) -> str:
         if self._full_mode:
@@ -174,8 +185,6 @@ class IncrementalRenderer:
             # Definitions anywhere change links everywhere: give up on caching.
             self._full_mode = True
             return self._render(text, final)
-        if len(self._inline_cache) > _INLINE_CACHE_MAX:
-            self._inline_cache.clear()
         fill_inline(tokens, env, self._inline_cache)
 
         split = _find_split(tail, tokens)
@@ -230,8 +239,8 @@ class IncrementalRenderer:
                 break
             if closer.match(text, pos, nl):
                 body = text[fence.body_start : pos]
-                # Closed: highlight in one shot, so the cached HTML has exact colours (see above).
-                self._close(pre_html(code_body_html(body, fence.lang, self._theme), self._theme))
+                # Closed: exact colours for the cached HTML (the one-shot result, see above).
+                self._close(pre_html(fence.highlighter.exact(body), self._theme))
                 self._closed_end = nl + 1
                 self._fence = None
                 return None

@@ -25,8 +25,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markdown_it.common.utils import unescapeAll
+from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
@@ -282,9 +284,21 @@ def parse(text: str, env: Env) -> list[Token]:
     return _MD.parse(text, env)
 
 
+# With only these core rules, parsing normalised text is the block parser's work alone.
+_BLOCKS_ONLY = _MD_BLOCKS.get_active_rules()["core"] == ["normalize", "block"]
+
+
 def parse_blocks(text: str, env: Env) -> list[Token]:
-    """Like :func:`parse` but leaves ``inline`` tokens unparsed; pass them to :func:`fill_inline`."""
-    return _MD_BLOCKS.parse(text, env)
+    """Like :func:`parse` but leaves ``inline`` tokens unparsed; pass them to :func:`fill_inline`.
+
+    ``text`` must be normalised already (no "\\r" or "\\0", as markdown-it's "normalize" rule
+    leaves it): that rule, a regex pass over the whole text, is skipped.
+    """
+    if not _BLOCKS_ONLY:
+        return _MD_BLOCKS.parse(text, env)  # pragma: no cover - the rules are fixed above
+    tokens: list[Token] = []
+    _MD_BLOCKS.block.parse(text, _MD_BLOCKS, env, tokens)
+    return tokens
 
 
 def render_inline(content: str, env: Env) -> str:
@@ -293,19 +307,144 @@ def render_inline(content: str, env: Env) -> str:
     return _RENDERER.renderInline(children, _MD.options, env)
 
 
-def fill_inline(tokens: Sequence[Token], env: Env, cache: dict[str, str]) -> None:
+# The core rules that parseInline() runs after inline parsing (text_join).
+_CORE_AFTER_INLINE = _MD.core.ruler.getRules("")[_MD.get_active_rules()["core"].index("inline") + 1 :]
+# A text may be rendered in pieces (see InlineCache) unless a rule looks back across them.
+_PIECES_OK = "linkify" not in _MD.get_active_rules()["inline"]
+_SPACES = " \t\n"
+# Text with none of the characters that stop markdown-it's "text" rule (the first inline rule)
+# is one text token: its HTML is the escaped text. (None: that shortcut is not taken.)
+_TERMINATOR_RE: re.Pattern[str] | None = (
+    getattr(_MD.inline, "terminator_re", None)
+    if _MD.get_active_rules()["inline"][:1] == ["text"] and _SafeRenderer.text is RendererHTML.text
+    else None
+)
+
+
+def _render_piece(src: str, env: Env) -> tuple[str, bool]:
+    """:func:`render_inline` for normalised ``src``, and whether ``src`` is *closed*: nothing in
+    it can pair with text after it (no unmatched emphasis/strikethrough opener, no backtick run
+    or bracket left as literal text, which a later closer could turn into code or a link)."""
+    if _TERMINATOR_RE is not None and _TERMINATOR_RE.search(src) is None:
+        return escapeHtml(src), True
+    children: list[Token] = []
+    state = StateInline(src, _MD, env, children)
+    # What parseInline() does for normalised text, keeping the inline state to look at.
+    _MD.inline.tokenize(state)
+    for rule in _MD.inline.ruler2.getRules(""):
+        rule(state)
+    closed = not any(d.open and d.end < 0 for d in state.delimiters) and not _has_literal_opener(children)
+    core = StateCore(src, _MD, env)
+    core.inlineMode = True
+    core.tokens.append(Token("inline", "", 0, content=src, map=[0, 1], children=children))
+    for core_rule in _CORE_AFTER_INLINE:
+        core_rule(core)
+    return _RENDERER.renderInline(core.tokens[0].children or [], _MD.options, env), closed
+
+
+def _has_literal_opener(tokens: list[Token]) -> bool:
+    """Whether a backtick or "[" was left as text, also inside an image's alt text (whose end
+    was found by a scan that a later backtick could change)."""
+    for t in tokens:
+        if t.type == "text" and ("`" in t.content or "[" in t.content):
+            return True
+        if t.children and _has_literal_opener(t.children):
+            return True
+    return False
+
+
+def _last_cut(text: str, lo: int) -> int:
+    """The last index ``i >= lo`` where ``text`` may be cut in two inline pieces: ``text[i-1]``
+    is a space between two characters that are not whitespace (so no delimiter run, line break
+    or hard break touches the cut); -1 if none."""
+    s = text.rfind(" ", max(lo - 1, 1), len(text) - 1)
+    while s > 0:
+        if text[s - 1] not in _SPACES and text[s + 1] not in _SPACES:
+            return s + 1
+        s = text.rfind(" ", max(lo - 1, 1), s)
+    return -1
+
+
+class InlineCache:
+    """Rendered inline HTML for the inline tokens of one growing text (one theme, no reference
+    definitions), for :func:`fill_inline`.
+
+    HTML is cached by content, so finished list items and table cells are not parsed again.
+    A paragraph still being written is re-rendered on every update; to keep that cost to the
+    new text, a long content is rendered in two pieces cut at a space (:func:`_last_cut`) when
+    the first piece is closed (:func:`_render_piece`): inline markup in CommonMark only pairs
+    forwards, so a closed piece renders the same whatever follows it. The closed piece is
+    remembered, and a later content that extends it renders only what comes after it. (A first
+    piece that is not closed, say after a literal "[1]", costs a parse for nothing: cutting is
+    then not tried again until the content has doubled.)
+    """
+
+    MAX_ENTRIES = 4096
+    MIN_PIECE = 48  # shorter new text is not worth a second parse
+
+    def __init__(self) -> None:
+        # content -> the children of an inline token with that content: one token holding the
+        # HTML (shared between the token lists of successive updates; rendering only reads it).
+        self._children: dict[str, list[Token]] = {}
+        self._head = ""  # a closed piece of the last long content, ending at a cut
+        self._head_html = ""
+        self._open = ""  # a first piece that was not closed ...
+        self._retry_at = 0  # ... and the length from which cutting its extensions is tried again
+
+    def __repr__(self) -> str:
+        return f"InlineCache(entries={len(self._children)}, head_chars={len(self._head)})"
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def clear(self) -> None:
+        self._children.clear()
+        self._head = self._head_html = self._open = ""
+
+    def render(self, content: str, env: Env) -> str:
+        """The HTML of inline content (normalised text, as the block parser gives it)."""
+        return self.children(content, env)[0].content
+
+    def children(self, content: str, env: Env) -> list[Token]:
+        children = self._children.get(content)
+        if children is None:
+            if len(self._children) >= self.MAX_ENTRIES:
+                self._children.clear()
+            html = self._render(content, env)
+            children = self._children[content] = [Token(_HTML_TOKEN, "", 0, content=html)]
+        return children
+
+    def _render(self, content: str, env: Env) -> str:
+        if not _PIECES_OK:
+            return render_inline(content, env)  # pragma: no cover - linkify is not installed
+        start, head_html = 0, ""
+        head = self._head
+        if (
+            head
+            and content.startswith(head)
+            and len(content) > len(head)
+            and content[len(head)] not in _SPACES
+        ):
+            start, head_html = len(head), self._head_html
+        cut = _last_cut(content, start + self.MIN_PIECE)
+        if cut > 0 and not (len(content) < self._retry_at and content.startswith(self._open)):
+            first, closed = _render_piece(content[start:cut], env)
+            if closed:
+                self._head, self._head_html = content[:cut], head_html + first
+                return self._head_html + _render_piece(content[cut:], env)[0]
+            self._open, self._retry_at = content[:cut], 2 * len(content)
+        return head_html + _render_piece(content[start:], env)[0]
+
+
+def fill_inline(tokens: Sequence[Token], env: Env, cache: InlineCache) -> None:
     """Give the ``inline`` tokens of :func:`parse_blocks` their rendered HTML.
 
     Inline rendering is a pure function of the content when there are no reference
-    definitions, so ``cache`` (content → HTML) may be reused across calls for one theme.
+    definitions, so ``cache`` may be reused across calls for one theme (see :class:`InlineCache`).
     """
     for tok in tokens:
-        if tok.type != "inline":
-            continue
-        html = cache.get(tok.content)
-        if html is None:
-            html = cache[tok.content] = render_inline(tok.content, env)
-        tok.children = [Token(_HTML_TOKEN, "", 0, content=html)]
+        if tok.type == "inline":
+            tok.children = cache.children(tok.content, env)
 
 
 def render_tokens(tokens: Sequence[Token], env: Env) -> str:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app.render import IncrementalRenderer, render_markdown
+from app.render.markdown import InlineCache, new_env, render_inline
 
 # Documents whose code is line-oriented for the lexer: streaming output must be byte-identical
 # to the one-shot render on every prefix (not only at the end).
@@ -220,3 +221,59 @@ def test_fuzzed_markdown_streams_to_the_same_structure() -> None:
             got = renderer.update(prefix)
             assert _without_colours(got) == _without_colours(render_markdown(prefix)), repr(prefix)
         assert renderer.update(doc, final=True) == render_markdown(doc), repr(doc)
+
+
+_INLINE_FUZZ = ["word", "other", " ", " ", " ", "  ", "*", "**", "_", "__", "~~", "~", "`", "``", "[", "]",
+    "(", ")", "![", "](", "http://x.y/z", "<", ">", "<http://a.b>", "&amp;", "&", ";", "\\", "\\*", "\\`",
+    "\n", " \n", "  \n", "\\\n", "a*b", "snake_case", "é", "😀", "中文", '"t"', "!", ":", "-", "\t",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("min_piece", [1, InlineCache.MIN_PIECE])
+def test_growing_paragraphs_rendered_in_pieces_equal_one_shot(
+    monkeypatch: pytest.MonkeyPatch, min_piece: int
+) -> None:
+    """A paragraph being written is rendered from the end of its last closed piece on; markup
+    that could still pair with later text (an open ``*``, a lone backtick or bracket) keeps a
+    piece open. Every prefix must still equal the one-shot render."""
+    monkeypatch.setattr(InlineCache, "MIN_PIECE", min_piece)
+    rnd = random.Random(99)
+    for _ in range(40):
+        doc = "Intro " + "".join(rnd.choice(_INLINE_FUZZ) for _ in range(rnd.randint(30, 160)))
+        if rnd.random() < 0.3:
+            doc += "\n\n- item " + "".join(rnd.choice(_INLINE_FUZZ) for _ in range(30))
+        renderer = IncrementalRenderer()
+        for prefix in _stream(doc, rnd, 12):
+            assert renderer.update(prefix) == render_markdown(prefix), repr(prefix)
+
+
+_LINK_FUZZ = ["a", "bb", " ", " ", " ", " ", "`", "``", "[", "]", "![", "](", "(", ")", "*", "_", "**", "~~",
+    "<", ">", "\\", "\n", '"', "'", "u", "http://h", "<a@b.c>", "&", "&amp;", ";", "!",
+]  # fmt: skip
+
+
+def test_pieces_with_links_images_and_code_spans_equal_one_shot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Link and image labels end where a scan finds "]", which a later backtick may move (also
+    inside an image's alt text): such a piece must stay open."""
+    monkeypatch.setattr(InlineCache, "MIN_PIECE", 1)
+    rnd = random.Random(1)
+    for _ in range(150):
+        doc = "x " + "".join(rnd.choice(_LINK_FUZZ) for _ in range(rnd.randint(10, 120)))
+        renderer = IncrementalRenderer()
+        for prefix in _stream(doc, rnd, 6):
+            assert renderer.update(prefix) == render_markdown(prefix), repr(prefix)
+
+
+def test_inline_cache_renders_a_long_paragraph_from_its_closed_piece() -> None:
+    cache, env = InlineCache(), new_env()
+    text = "Some **bold** and `code()` and a [link](https://example.com/a) " * 3
+    assert cache.render(text, env) == render_inline(text, env)
+    assert repr(cache).startswith("InlineCache(entries=1, head_chars=")
+    longer = text + "then *more*"
+    assert cache.render(longer, env) == render_inline(longer, env)
+    unclosed = "An *open emphasis and `a lone backtick " * 3
+    assert cache.render(unclosed, env) == render_inline(unclosed, env)
+    assert cache.render(unclosed + "closes* here`", env) == render_inline(unclosed + "closes* here`", env)
+    image = "An ![alt with `a backtick](u) and more words after it "
+    assert cache.render(image, env) == render_inline(image, env)
+    assert cache.render(image + "then `", env) == render_inline(image + "then `", env)  # a code span

@@ -383,36 +383,37 @@ class InlineCache:
     MIN_PIECE = 48  # shorter new text is not worth a second parse
 
     def __init__(self) -> None:
-        # content -> the children of an inline token with that content: one token holding the
-        # HTML (shared between the token lists of successive updates; rendering only reads it).
-        self._children: dict[str, list[Token]] = {}
+        # content -> its HTML (strings only: see children())
+        self._html: dict[str, str] = {}
         self._head = ""  # a closed piece of the last long content, ending at a cut
         self._head_html = ""
         self._open = ""  # a first piece that was not closed ...
         self._retry_at = 0  # ... and the length from which cutting its extensions is tried again
 
     def __repr__(self) -> str:
-        return f"InlineCache(entries={len(self._children)}, head_chars={len(self._head)})"
+        return f"InlineCache(entries={len(self._html)}, head_chars={len(self._head)})"
 
     def __len__(self) -> int:
-        return len(self._children)
+        return len(self._html)
 
     def clear(self) -> None:
-        self._children.clear()
+        self._html.clear()
         self._head = self._head_html = self._open = ""
 
     def render(self, content: str, env: Env) -> str:
         """The HTML of inline content (normalised text, as the block parser gives it)."""
-        return self.children(content, env)[0].content
+        html = self._html.get(content)
+        if html is None:
+            if len(self._html) >= self.MAX_ENTRIES:
+                self._html.clear()
+            html = self._html[content] = self._render(content, env)
+        return html
 
     def children(self, content: str, env: Env) -> list[Token]:
-        children = self._children.get(content)
-        if children is None:
-            if len(self._children) >= self.MAX_ENTRIES:
-                self._children.clear()
-            html = self._render(content, env)
-            children = self._children[content] = [Token(_HTML_TOKEN, "", 0, content=html)]
-        return children
+        # A new token each time: the cache holds strings only. Cached Token lists (GC-tracked, long
+        # lived) made the collector's full passes slow enough to stall the window 30-40 ms while
+        # three long answers streamed (bench/bench_ui.py).
+        return [Token(_HTML_TOKEN, "", 0, content=self.render(content, env))]
 
     def _render(self, content: str, env: Env) -> str:
         if not _PIECES_OK:

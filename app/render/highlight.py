@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -36,7 +36,7 @@ from pygments.util import ClassNotFound
 
 from app.render.theme import Theme, get_theme
 
-__all__ = ["CodeHighlighter", "escape_code", "escape_html", "highlight_code", "lexer_for"]
+__all__ = ["CodeHighlighter", "escape_code", "escape_html", "highlight_code", "lexer_for", "warm_up"]
 
 # Languages shown as plain text even though pygments knows a lexer for them.
 _PLAIN_LANGS = frozenset({"", "text", "txt", "plain", "plaintext", "none", "output", "console-output"})
@@ -916,3 +916,30 @@ class CodeHighlighter:
         fmt.close()
         self._tentative = len(ckpts) > 1 and ckpts[-1][0] == stable
         return "\n".join(lines)
+
+
+# The fence languages models write most; warm_up() prepares them ahead of the first answer.
+COMMON_LANGS = (
+    "python", "javascript", "typescript", "bash", "json", "rust", "go", "c", "cpp", "java", "sql",
+    "html", "css", "yaml",
+)  # fmt: skip
+
+
+def warm_up(langs: Sequence[str] = COMMON_LANGS, stop: Callable[[], bool] = lambda: False) -> int:
+    """Build and cache what the first code block of each language costs (the pygments lexer, its
+    compiled rules, the analysis `exact()` uses): ~20-60 ms per language, otherwise paid by the
+    GUI thread in the middle of the first streaming answer with that language. Meant for a worker
+    thread at start-up (the caches are lru_caches and dicts filled idempotently); `stop()` is
+    checked between languages. Returns how many were prepared."""
+    done = 0
+    for lang in langs:
+        if stop():
+            break
+        lexer = lexer_for(lang)
+        if isinstance(lexer, RegexLexer) and _token_mapper(lexer)[0]:
+            rules = _logged_rules(lexer)
+            if rules is not None:
+                for state in list(lexer._tokens):
+                    rules[state]  # noqa: B018 (fills the state's row)
+        done += 1
+    return done

@@ -130,3 +130,18 @@ def test_which_rules_can_look_past_their_line(pattern: str, flags: int, bounded:
 )
 def test_where_rules_can_start(pattern: str, flags: int, start: tuple[int, frozenset[str] | None]) -> None:
     assert _rule_start(re.compile(pattern, flags)) == start
+
+
+def test_warm_up_prepares_each_language_once_and_stops_when_asked():
+    from app.render.highlight import _logged_rules, lexer_for, warm_up
+
+    assert warm_up(("python", "rust"), stop=lambda: False) == 2
+    python = lexer_for("python")
+    rules = _logged_rules(python)
+    assert rules is not None and set(rules) == set(python._tokens)  # every state analysed ahead
+    # a highlighter made afterwards uses those very objects (nothing built mid-stream)
+    h = CodeHighlighter("python")
+    assert h._lexer is python and h._rules is rules
+    assert "def" in h.feed("def f(x):\n    return x\n")
+    calls = []
+    assert warm_up(("go", "java"), stop=lambda: bool(calls.append(1)) or len(calls) > 1) == 1

@@ -37,13 +37,13 @@ def _exit_on_first_paint(widget) -> None:  # type: ignore[no-untyped-def]
     widget.installEventFilter(widget._bench_filter)
 
 
-def bare() -> None:
+def _bare_window(title: str) -> None:
+    """A QMainWindow (1440×900) with an empty central widget; exits once that has painted."""
     from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
-    _mark("imported")
     app = QApplication(sys.argv[:1])
     window = QMainWindow()
-    window.setWindowTitle("bare")
+    window.setWindowTitle(title)
     window.resize(1440, 900)
     central = QWidget(window)
     window.setCentralWidget(central)
@@ -53,17 +53,26 @@ def bare() -> None:
     app.exec()
 
 
+def bare() -> None:
+    import PySide6.QtWidgets  # noqa: F401
+
+    _mark("imported")
+    _bare_window("bare")
+
+
 def floor() -> None:
     """The least any app on the mandated stack does before painting the last session: import the
     libraries the window needs (asyncio, qasync, SQLAlchemy, markdown-it, Pygments, PySide6), open the
     store and read the session (`load_graph`), then paint a bare window. No scene, no cards."""
+    # pure-Python libraries first, as ui.app does (see the comment there)
+    # isort: off
     import asyncio  # noqa: F401
-
     import markdown_it  # noqa: F401
     import pygments.lexers  # noqa: F401
-    import qasync  # noqa: F401
     import sqlalchemy  # noqa: F401
-    from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+    import PySide6.QtWidgets  # noqa: F401
+    import qasync  # noqa: F401
+    # isort: on
 
     _mark("imported")
     from storage import open_store
@@ -72,16 +81,7 @@ def floor() -> None:
     sessions = repo.list_sessions()
     graph = repo.load_graph(sessions[0].id) if sessions else None
     _mark("loaded")
-    app = QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle(f"floor {len(graph.nodes) if graph else 0}")
-    window.resize(1440, 900)
-    central = QWidget(window)
-    window.setCentralWidget(central)
-    _exit_on_first_paint(central)
-    _mark("window_built")
-    window.show()
-    app.exec()
+    _bare_window(f"floor {len(graph.nodes) if graph else 0}")
 
 
 def app() -> None:

@@ -238,6 +238,28 @@ def _c_family_mapper(lexer: Lexer) -> _Mapper:
     return mapper
 
 
+def _enter_state(statestack: list[str], new_state: Any) -> None:
+    """Apply a rule's state change to ``statestack``, as ``RegexLexer.get_tokens_unprocessed`` does."""
+    if isinstance(new_state, tuple):
+        for state in new_state:
+            if state == "#pop":
+                if len(statestack) > 1:
+                    statestack.pop()
+            elif state == "#push":
+                statestack.append(statestack[-1])
+            else:
+                statestack.append(state)
+    elif isinstance(new_state, int):
+        if abs(new_state) >= len(statestack):
+            del statestack[1:]
+        else:
+            del statestack[new_state:]
+    elif new_state == "#push":
+        statestack.append(statestack[-1])
+    else:  # pragma: no cover - pygments validates state defs
+        raise AssertionError(f"wrong state def: {new_state!r}")
+
+
 def _regex_tokens(lexer: RegexLexer, text: str, pos: int, stack: tuple[str, ...]) -> _TokenStream:
     """RegexLexer's tokenizer loop, also yielding checkpoints.
 
@@ -276,24 +298,7 @@ def _regex_tokens(lexer: RegexLexer, text: str, pos: int, stack: tuple[str, ...]
                             yield pos, t, v, None
                 pos = m.end()
                 if new_state is not None:
-                    if isinstance(new_state, tuple):
-                        for state in new_state:
-                            if state == "#pop":
-                                if len(statestack) > 1:
-                                    statestack.pop()
-                            elif state == "#push":
-                                statestack.append(statestack[-1])
-                            else:
-                                statestack.append(state)
-                    elif isinstance(new_state, int):
-                        if abs(new_state) >= len(statestack):
-                            del statestack[1:]
-                        else:
-                            del statestack[new_state:]
-                    elif new_state == "#push":
-                        statestack.append(statestack[-1])
-                    else:  # pragma: no cover - pygments validates state defs
-                        raise AssertionError(f"wrong state def: {new_state!r}")
+                    _enter_state(statestack, new_state)
                     statetokens = tokendefs[statestack[-1]]
                 if pos and text[pos - 1] == "\n":
                     yield pos, None, "", tuple(statestack)
@@ -664,24 +669,7 @@ def _regex_tokens_logged(
                             yield pos, t, v, None
                 pos = m.end()
                 if new_state is not None:
-                    if isinstance(new_state, tuple):
-                        for state in new_state:
-                            if state == "#pop":
-                                if len(statestack) > 1:
-                                    statestack.pop()
-                            elif state == "#push":
-                                statestack.append(statestack[-1])
-                            else:
-                                statestack.append(state)
-                    elif isinstance(new_state, int):
-                        if abs(new_state) >= len(statestack):
-                            del statestack[1:]
-                        else:
-                            del statestack[new_state:]
-                    elif new_state == "#push":
-                        statestack.append(statestack[-1])
-                    else:  # pragma: no cover - pygments validates state defs
-                        raise AssertionError(f"wrong state def: {new_state!r}")
+                    _enter_state(statestack, new_state)
                     statetokens = tokendefs[statestack[-1]]
                 if pos and text[pos - 1] == "\n":
                     yield pos, None, "", tuple(statestack)

@@ -38,7 +38,7 @@ from ui.format import has_live_countdown
 
 log = logging.getLogger(__name__)
 
-FOREIGN_POLL_MS = 1000  # how often cards another process streams into are re-read from the store
+STORE_POLL_MS = 1000  # how often the open session is checked for other processes' cards and text
 
 SAFE_LINK_SCHEMES = ("http", "https", "mailto")
 
@@ -116,11 +116,13 @@ class CanvasController(QObject):
         self._viewport_timer.timeout.connect(self._on_viewport_timer_timeout)
         self._pending_viewport: Viewport | None = None
         self._restoring_viewport = False
-        # Answers another process streams into this session (the CLI, another window): read from the
-        # store every FOREIGN_POLL_MS until they end (see _on_foreign_timer_timeout).
-        self._foreign_timer = QTimer(self)
-        self._foreign_timer.setInterval(FOREIGN_POLL_MS)
-        self._foreign_timer.timeout.connect(self._on_foreign_timer_timeout)
+        # Other processes (the CLI, another window) may add cards to the open session and stream into
+        # them: checked every STORE_POLL_MS (see _on_store_timer_timeout).
+        self._store_timer = QTimer(self)
+        self._store_timer.setInterval(STORE_POLL_MS)
+        self._store_timer.timeout.connect(self._on_store_timer_timeout)
+        self._seen_updated_at = 0.0  # the open session's updated_at as last seen
+        self._foreign: set[str] = set()  # its cards streaming in another process
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
         scene.nodes_moved.connect(self._on_scene_nodes_moved)
         scene.selectionChanged.connect(self._on_scene_selection_changed)
@@ -156,7 +158,9 @@ class CanvasController(QObject):
         self.scene.populate(graph.nodes.values(), graph.edges)
         self._restore_viewport(session)
         self.settings.ui["last_session"] = session.id
+        self._seen_updated_at = session.updated_at
         self._watch_foreign()
+        self._store_timer.start()
         self.session_changed.emit(session.id, session.title)
         self._emit_totals()
         self._emit_follow()
@@ -350,27 +354,40 @@ class CanvasController(QObject):
         return [i for i, n in self.graph.nodes.items() if n.status.is_live and i not in engine.runs]
 
     def _watch_foreign(self) -> None:
-        if self.foreign_live():
-            if not self._foreign_timer.isActive():
-                self._foreign_timer.start()
-        else:
-            self._foreign_timer.stop()
+        self._foreign = set(self.foreign_live())
 
-    def _on_foreign_timer_timeout(self) -> None:
-        """Show what another process has saved of its streams (it writes every ≤ 250 ms), and mark
-        interrupted the ones whose process is gone or has stopped beating (10 s), as at start-up."""
-        ids = self.foreign_live()
-        if not ids or self.graph is None:
-            self._foreign_timer.stop()
+    def _on_store_timer_timeout(self) -> None:
+        """Cards another process added to the open session appear (the session's updated_at moved:
+        its edges are read again, and the cards they name that the window does not know); cards it
+        streams into show what it has saved (it writes every ≤ 250 ms) and end with it; those whose
+        process is gone, or has not beaten for 10 s, are marked interrupted, as at start-up."""
+        if self.session is None or self.graph is None:
             return
         try:
-            self.repo.mark_orphans_interrupted()
-            fresh = {i: self.repo.get_node(i) for i in ids}
+            stored = self.repo.get_session(self.session.id)
+            if stored is not None and stored.updated_at != self._seen_updated_at:
+                self._seen_updated_at = stored.updated_at
+                known = len(self.graph.nodes)
+                self._reload_edges()
+                added = len(self.graph.nodes) - known
+                if added > 0:
+                    self.message_posted.emit(
+                        f"{added} card{'s' if added != 1 else ''} added to this session by another "
+                        "Triptych process.",
+                        5000,
+                    )
+                    self._emit_totals()
+            if self._foreign:
+                self._poll_foreign()
         except Exception as exc:  # a locked or vanished store: try again on the next tick
-            log.warning("could not read other processes' streams: %s", exc)
-            return
+            log.warning("could not check the session for other processes' changes: %s", exc)
+
+    def _poll_foreign(self) -> None:
+        assert self.graph is not None
+        self.repo.mark_orphans_interrupted()
         ended = False
-        for node_id, node in fresh.items():
+        for node_id in list(self._foreign):
+            node = self.repo.get_node(node_id)
             if node is None or node_id not in self.graph.nodes:
                 continue
             self.graph.nodes[node_id] = node
@@ -910,7 +927,7 @@ class CanvasController(QObject):
         self._frame_timer.stop()
         self._drain_timer.stop()
         self._viewport_timer.stop()
-        self._foreign_timer.stop()
+        self._store_timer.stop()
         self.bridge.close()
         for signal, slot in (
             (self.scene.card_action_requested, self._on_scene_card_action_requested),

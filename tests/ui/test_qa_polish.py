@@ -160,9 +160,10 @@ async def test_search_hits_show_the_matched_words_in_bold_not_in_brackets(app_en
         window.sidebar.list.viewport().grab().save(str(app_env / "hits.png"))  # paints without error
 
 
-async def test_a_card_another_process_streams_into_follows_it_until_it_ends(app_env, fake_server):
-    # The CLI (or another window) streams into this session: the card shows what that process saves,
-    # Stop says where to stop it, it ends as that process ends it, or as interrupted if it dies.
+async def test_cards_another_process_adds_and_streams_into_show_up_and_follow_it(app_env, fake_server):
+    # The CLI (or another window) adds cards to this session and streams into them: they appear, show
+    # what that process saves, Stop says where to stop it, and each ends as that process ends it, or
+    # as interrupted if it dies.
     import socket
     import subprocess
 
@@ -224,9 +225,31 @@ async def test_a_card_another_process_streams_into_follows_it_until_it_ends(app_
             resp.owner = None
             repo.update_node(resp)
             await wait_until(lambda: controller.graph.nodes[resp.id].status == NodeStatus.DONE, 4, "done")
-            await wait_until(lambda: not controller._foreign_timer.isActive(), 4, "polling stopped")
+            await wait_until(lambda: not controller._foreign, 4, "nothing left to follow")
             controller.flush_repaints()
             assert window.scene.card(resp.id).status_text != "streaming"
+            # the other process adds a follow-up with a new answer: both cards appear, and stream
+            follow = Node(session.id, NodeKind.PROMPT, "And a follow-up from the CLI", y=700.0)
+            more = Node(
+                session.id,
+                NodeKind.RESPONSE,
+                "Streaming in the CLI",
+                model="deepseek:deepseek-flash",
+                status=NodeStatus.STREAMING,
+                owner=Owner(pid=writer.pid, host=socket.gethostname(), heartbeat=time.time()),
+                y=900.0,
+            )
+            repo.add_nodes(
+                [follow, more],
+                [
+                    Edge(resp.id, follow.id, EdgeRole.FOLLOW, 0, session.id),
+                    Edge(follow.id, more.id, EdgeRole.REPLY, 0, session.id),
+                ],
+            )
+            await wait_until(lambda: window.scene.card(more.id) is not None, 4, "new cards shown")
+            assert window.scene.card(follow.id) is not None
+            assert any("2 cards added to this session by another Triptych" in m for m in messages)
+            assert controller.foreign_live() == [more.id]
     finally:
         repo.close()
         for proc in (writer, doomed):

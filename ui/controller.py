@@ -377,6 +377,7 @@ class CanvasController(QObject):
                         5000,
                     )
                     self._emit_totals()
+                    self.sessions_changed.emit()  # the sidebar's card count
             if self._foreign:
                 self._poll_foreign()
         except Exception as exc:  # a locked or vanished store: try again on the next tick

@@ -250,6 +250,7 @@ async def test_cards_another_process_adds_and_streams_into_show_up_and_follow_it
             assert window.scene.card(follow.id) is not None
             assert any("2 cards added to this session by another Triptych" in m for m in messages)
             assert controller.foreign_live() == [more.id]
+            await wait_until(lambda: "5 cards" in window.sidebar.list.item(0).text(), 3, "sidebar count")
     finally:
         repo.close()
         for proc in (writer, doomed):

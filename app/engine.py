@@ -456,18 +456,24 @@ class Engine:
         parents: Sequence[str] = (),
         mode: SendMode = SendMode.LANES,
         system: str | None = None,
+        graph: Graph | None = None,
     ) -> AskResult:
         """Create the prompt card(s) and one response card per target, and start streaming.
 
         The prompt is stored and sent as `sendable(text)`: unpaired surrogates become U+FFFD and NUL
-        characters are removed, so what the card shows is what the models received."""
+        characters are removed, so what the card shows is what the models received. `graph`: the
+        session as the caller holds it, kept current (the window's; it is not changed: the new cards
+        and edges go into a copy), else it is read from the store (~70 ms for 10,000 cards)."""
         text = sendable(text or "")
         system = sendable(system) if system is not None else None
         if not text.strip():
             raise EngineError("the prompt is empty: type a question first")
         if os.environ.get("TRIPTYCH_LOG_PROMPTS", "").strip() in ("1", "true", "yes"):
             log.info("prompt (TRIPTYCH_LOG_PROMPTS is set): %r", text[:2000])
-        graph = self.repo.load_graph(session_id)
+        if graph is None:
+            graph = self.repo.load_graph(session_id)
+        else:
+            graph = Graph(graph.session, dict(graph.nodes), list(graph.edges))
         plan = self._targets_for(graph, text, targets, parents, mode)
         for _, tgts in plan:
             self._check_targets(tgts)

@@ -483,7 +483,9 @@ class CanvasController(QObject):
             self.message_posted.emit("Add at least one model (the + Model button).", 4000)
             return []
         try:
-            result = self.engine.ask(self.session.id, text, targets, parents=parents, mode=mode)
+            result = self.engine.ask(
+                self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph
+            )
         except (EngineError, ValueError) as exc:
             self.message_posted.emit(str(exc), 6000)
             return []

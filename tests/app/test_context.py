@@ -185,3 +185,34 @@ def test_system_prompt_is_inherited_along_the_lane_and_can_be_overridden():
     p2 = t.prompt("Q2", a)
     assert build_context(t.g, p2.id, CL).system == "You are terse."
     assert build_context(t.g, p2.id, CL, system="Be verbose.").system == "Be verbose."
+
+
+def test_graph_queries_follow_every_way_its_edges_change():
+    """Graph.parents/children use an index (a long lane walked every edge per step); it must follow
+    the ways callers change `edges`: link/append, a filtered new list, list.remove, a new list."""
+    t = Tree()
+    p = t.prompt("q")
+    a, b = t.answer(p, DS, "a"), t.answer(p, CL, "b")
+    assert [e.child_id for e in t.g.children(p.id)] == [a.id, b.id]
+    f = t.prompt("follow", a)
+    assert [e.parent_id for e in t.g.parents(f.id)] == [a.id]
+    t.g.edges.append(t.g.edges[0].__class__(b.id, f.id, EdgeRole.REF, 1, t.g.session.id))
+    assert [e.parent_id for e in t.g.parents(f.id)] == [a.id, b.id]
+    t.g.edges = [e for e in t.g.edges if e.parent_id != a.id]  # a deleted card's edges filtered out
+    assert [e.parent_id for e in t.g.parents(f.id)] == [b.id] and t.g.children(a.id) == []
+    t.g.edges.remove(t.g.parents(f.id)[0])
+    assert t.g.parents(f.id) == []
+    t.g.edges = []
+    assert t.g.children(p.id) == []
+
+
+def test_a_five_thousand_turn_lane_builds_its_context_in_order():
+    t = Tree()
+    last = None
+    for i in range(2500):
+        p = t.prompt(f"q{i}", *([last] if last else []))
+        last = t.answer(p, DS, f"a{i}")
+    nxt = t.prompt("next", last)
+    got = msgs(build_context(t.g, nxt.id, DS))
+    assert len(got) == 5001 and got[0] == ("user", "q0") and got[-2] == ("assistant", "a2499")
+    assert got[-1] == ("user", "next")

@@ -4,7 +4,9 @@ Save: `add_nodes` of a finished 10,000-card session (prompts fanned out to three
 chars of markdown per answer, every card linked) in one transaction, into a fresh store. Load:
 `load_graph` of that session, first right after opening the store again (a new connection with a
 cold SQLite page cache: what start-up pays) and then again (median of the repeats); both are
-judged. Everything goes through the repository API.
+judged. Everything goes through the repository API. Also reported, not judged: `Engine.plan` of a
+follow-up at the end of the session's one long lane, on the loaded graph (what the window does for
+the context lens on each pause in typing, and for each send).
 
 Search: a second store holds 100,000 nodes (ten such sessions) whose answers also carry words of a
 Zipf-like vocabulary, so terms range from rare (~10 nodes) to everywhere; `search(query, limit=80)`
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from app.domain import Graph, Node
 from bench.common import emit, log, median, pct, session_graph
@@ -79,6 +82,7 @@ def bench_save_load(root: Path, nodes: int, repeats: int) -> tuple[dict[str, flo
             t0 = time.perf_counter()
             loaded = repo.load_graph(graph.session.id)
             times.append(time.perf_counter() - t0)
+        plan_times, messages = _plan_follow_up(repo, db, loaded, repeats)
     _check_same(graph, loaded)
     load_ms = _ms(median(times))
     figures: dict[str, float | int] = {
@@ -92,8 +96,29 @@ def bench_save_load(root: Path, nodes: int, repeats: int) -> tuple[dict[str, flo
         "load_median_ms": load_ms,
         "load_max_ms": _ms(max(times)),
         "load_us_per_node": round(median(times) / len(graph.nodes) * 1e6, 2),
+        # not judged: what the context lens and a send do on the GUI thread (see _plan_follow_up)
+        "plan_follow_up_ms": _ms(median(plan_times)),
+        "plan_follow_up_messages": messages,
     }
     return figures, load_ms <= TARGET_LOAD_MS and _ms(first_s) <= TARGET_LOAD_MS
+
+
+def _plan_follow_up(repo: Any, data_dir: Path, graph: Graph, repeats: int) -> tuple[list[float], int]:
+    """`Engine.plan` of a follow-up to the session's last answer, on the loaded graph (as the window
+    plans the composer's draft on each pause in typing, and each send): the session is one long
+    lane, so this walks every turn and builds a message per card."""
+    from app.config import load_settings
+    from app.engine import Engine, Target
+
+    engine = Engine(repo, load_settings(data_dir))
+    last = [n for n in graph.nodes.values() if n.is_answer][-1]
+    times, messages = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plans = engine.plan(graph.session.id, "And then?", [Target(last.model or "")], parents=[last.id], graph=graph)
+        times.append(time.perf_counter() - t0)
+        messages = len(plans[0].messages)
+    return times, messages
 
 
 def _check_same(a: Graph, b: Graph) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus, SendMode
-from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until
+from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until, whole_session_reads
 
 
 def _body(req) -> str:
@@ -143,14 +143,7 @@ async def test_continue_lane_sends_that_models_own_history(app_env, fake_server)
         window.composer.set_text("Now explain the second step")
         # the send plans on the window's own cards: it does not read the whole session again (~70 ms
         # of the GUI thread per send on a 10,000-card session)
-        reads = []
-        load_graph = services.repo.load_graph
-        services.repo.load_graph = lambda sid: (reads.append(sid), load_graph(sid))[1]
-        try:
-            window._on_composer_send_requested()
-        finally:
-            del services.repo.load_graph
-        assert reads == []
+        assert whole_session_reads(services.repo, window._on_composer_send_requested) == []
         await wait_until(lambda: len(_answers(window)) == 4, 5)
         new = [x for x in _answers(window) if x.node_id not in old_ids]
         await wait_until(

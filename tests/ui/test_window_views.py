@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus
-from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until
+from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until, whole_session_reads
 
 
 def _node(window, node_id):
@@ -77,14 +77,7 @@ async def test_context_lens_shows_messages_tokens_and_cost(app_env, fake_server)
             parents=window.controller.follow_ids(),
             mode=window.composer.mode(),
         )
-        reads = []
-        load_graph = services.repo.load_graph
-        services.repo.load_graph = lambda sid: (reads.append(sid), load_graph(sid))[1]
-        try:
-            window.refresh_lens()
-        finally:
-            del services.repo.load_graph
-        assert reads == []
+        assert whole_session_reads(services.repo, window.refresh_lens) == []
         assert [(p.model, p.messages) for p in window.lens.plans()] == [(p.model, p.messages) for p in stored]
 
 

@@ -979,22 +979,29 @@ class SqliteRepository:
     def mark_orphans_interrupted(self, stale_after_s: float = 10.0) -> list[str]:
         """Mark `pending`/`streaming` nodes whose owner is gone as `interrupted` (text and reasoning
         kept, owner cleared, error kind "interrupted"); returns their ids. Gone: no owner, a heartbeat
-        older than `stale_after_s`, or an owner process on this host that no longer exists. Takes no
-        write lock when nothing is live."""
+        older than `stale_after_s`, or an owner process on this host that no longer exists. Takes a
+        write lock only when it finds one (the window calls this every second while another process
+        streams into the open session: that process's saves must not queue behind it)."""
         live = select(nodes_t.c.id, nodes_t.c.owner_pid, nodes_t.c.owner_host, nodes_t.c.heartbeat).where(
             nodes_t.c.status.in_(_LIVE)
         )
+
+        def orphans_of(rows: Iterable[Any]) -> list[str]:
+            now = now_ts()
+            here = self._here
+            return [
+                row[0]
+                for row in rows
+                if _is_orphan(row[1], row[2], row[3], here=here, now=now, stale_after_s=stale_after_s)
+            ]
+
         with self._read() as conn:
-            if conn.execute(live.limit(1)).first() is None:
+            if not orphans_of(conn.execute(live)):
                 return []
         error = _dumps(ErrorInfo(kind="interrupted", message=INTERRUPTED_MESSAGE).to_dict())
         with self._write() as conn:
             now = now_ts()
-            orphans = [
-                row[0]
-                for row in conn.execute(live)
-                if _is_orphan(row[1], row[2], row[3], here=self._here, now=now, stale_after_s=stale_after_s)
-            ]
+            orphans = orphans_of(conn.execute(live))  # again: an owner may have beaten meanwhile
             if orphans:
                 conn.execute(
                     update(nodes_t).where(nodes_t.c.id == bindparam("b_id")),

@@ -136,6 +136,24 @@ def test_live_owners_and_final_nodes_are_untouched(repo, session):
     assert repo.mark_orphans_interrupted(stale_after_s=-1) != []  # everything is stale now
 
 
+def test_checking_live_owners_does_not_wait_for_their_write_lock(repo, session, tmp_path):
+    # The window checks every second while another process streams into its session: with no orphan
+    # found it must not take (or wait for) the write lock that process needs for its saves.
+    import sqlite3
+
+    streaming = live(session.id, Owner.here())
+    repo.add_nodes([streaming])
+    other = sqlite3.connect(repo.path, timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")  # the streaming process holds the write lock
+    try:
+        t0 = time.monotonic()
+        assert repo.mark_orphans_interrupted() == []
+        assert time.monotonic() - t0 < 1.0  # the busy timeout is 5 s
+    finally:
+        other.rollback()
+        other.close()
+
+
 def test_permission_error_counts_as_alive(repo, session, monkeypatch):
     def no_permission(pid: int, sig: int) -> None:
         raise PermissionError(1, "Operation not permitted")

@@ -131,7 +131,7 @@ class MinimapWidget(QWidget):
         world, scale, offset = self._mapping()
         if self._pixmap is None and self._first_picture:
             self._first_picture = False
-            QTimer.singleShot(0, self.update)
+            QTimer.singleShot(0, self, self.update)  # cancelled if the map is gone first
         elif self._pixmap is None:
             self._pixmap = self._draw_blocks(world)
             self._pixmap_world = QRectF(world)

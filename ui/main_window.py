@@ -753,7 +753,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        QTimer.singleShot(0, self.welcome.reposition)
+        QTimer.singleShot(0, self.welcome, self.welcome.reposition)
 
     def _restore_window_state(self) -> None:
         ui = self.settings.ui

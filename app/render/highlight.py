@@ -263,58 +263,13 @@ def _enter_state(statestack: list[str], new_state: Any) -> None:
 def _regex_tokens(lexer: RegexLexer, text: str, pos: int, stack: tuple[str, ...]) -> _TokenStream:
     """RegexLexer's tokenizer loop, also yielding checkpoints.
 
-    Yields ``(pos, ttype, value, None)`` for tokens and ``(pos, None, "", stack)`` whenever a
-    match ends right after a newline, ``pos`` being that line start and ``stack`` the lexer
-    state there. Mirrors ``pygments.lexer.RegexLexer.get_tokens_unprocessed`` (pygments 2.x).
+    Yields ``(pos, ttype, value, None)`` for tokens and ``(pos, None, "" or _MID, stack)`` whenever
+    a match ends right after a newline (``pos`` being that line start and ``stack`` the lexer
+    state there), or a token spanning lines can be resumed at its last line start (``_MID``).
+    Mirrors ``pygments.lexer.RegexLexer.get_tokens_unprocessed`` (pygments 2.x). It is
+    :func:`_regex_tokens_logged` with no rule logged.
     """
-    tokendefs = lexer._tokens
-    statestack = list(stack)
-    statetokens = tokendefs[statestack[-1]]
-    end = len(text)
-    while True:
-        for rule in statetokens:
-            rexmatch, action, new_state = rule
-            m = rexmatch(text, pos)
-            if m:
-                if action is not None:
-                    if type(action) is _TokenType:
-                        value = m.group()
-                        yield pos, action, value, None
-                        if new_state is None:
-                            # A token spanning lines (typically ``\s+`` eating "\n    "): its
-                            # last line start is a checkpoint if resuming there re-matches the
-                            # same rule up to the same end, so the token stream is unchanged.
-                            nl = value.rfind("\n")
-                            if 0 <= nl < len(value) - 1:
-                                mid = pos + nl + 1
-                                for rule2 in statetokens:
-                                    m2 = rule2[0](text, mid)
-                                    if m2:
-                                        if rule2 is rule and m2.end() == m.end():
-                                            yield mid, None, "", tuple(statestack)
-                                        break
-                    else:
-                        for _, t, v in action(lexer, m):
-                            yield pos, t, v, None
-                pos = m.end()
-                if new_state is not None:
-                    _enter_state(statestack, new_state)
-                    statetokens = tokendefs[statestack[-1]]
-                if pos and text[pos - 1] == "\n":
-                    yield pos, None, "", tuple(statestack)
-                break
-        else:
-            if pos >= end:
-                break
-            if text[pos] == "\n":
-                statestack = ["root"]
-                statetokens = tokendefs["root"]
-                yield pos, Whitespace, "\n", None
-                pos += 1
-                yield pos, None, "", ("root",)
-                continue
-            yield pos, Error, text[pos], None
-            pos += 1
+    return _regex_tokens_logged(lexer, _unlogged_rules(lexer), text, pos, stack, len(text), [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,6 +537,12 @@ class _LoggedRules(dict[str, list[_LoggedRule]]):
 
 
 @lru_cache(maxsize=64)
+def _unlogged_rules(lexer: RegexLexer) -> dict[str, list[_LoggedRule]]:
+    """The lexer's rules in :func:`_regex_tokens_logged`'s form, none of them logged."""
+    return {state: [(*rule, None) for rule in rules] for state, rules in lexer._tokens.items()}
+
+
+@lru_cache(maxsize=64)
 def _logged_rules(lexer: RegexLexer) -> _LoggedRules | None:
     """The lexer's rules for :func:`_regex_tokens_logged`, or ``None`` if a rule's callback may
     read more than its match: the lexer is then not checked and a closed block is highlighted
@@ -614,14 +575,14 @@ def _log_outcome(
 
 def _regex_tokens_logged(
     lexer: RegexLexer,
-    tokendefs: _LoggedRules,
+    tokendefs: dict[str, list[_LoggedRule]],
     text: str,
     pos: int,
     stack: tuple[str, ...],
     limit: int,
     log: list[_Attempt],
 ) -> _TokenStream:
-    """:func:`_regex_tokens` (keep the two in step) that also appends to ``log`` every attempt of
+    """The tokenizer loop of :func:`_regex_tokens`, also appending to ``log`` every attempt of
     a rule flagged by :func:`_logged_rules`: ``(pos, match function, m.regs or None)``, or
     ``_UNSURE`` for a match reaching past ``limit`` (the end of the real text). A failure
     decided by the characters at and before ``pos`` (:func:`_failed_here`) is not logged.

@@ -130,3 +130,30 @@ def whole_session_reads(repo, action: Callable[[], object]) -> list[str]:
     finally:
         del repo.load_graph
     return reads
+
+
+def streaming_answer(
+    session_id: str,
+    text: str,
+    pid: int,
+    *,
+    model: str = "deepseek:deepseek-flash",
+    heartbeat: float | None = None,
+    x: float = 0.0,
+    y: float = 220.0,
+):
+    """A response card the store says is streaming in process `pid` on this host (heartbeat: now)."""
+    import socket
+
+    from app.domain import Node, NodeKind, NodeStatus, Owner
+
+    return Node(
+        session_id,
+        NodeKind.RESPONSE,
+        text,
+        model=model,
+        status=NodeStatus.STREAMING,
+        owner=Owner(pid=pid, host=socket.gethostname(), heartbeat=time.time() if heartbeat is None else heartbeat),
+        x=x,
+        y=y,
+    )

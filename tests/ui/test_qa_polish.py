@@ -7,7 +7,7 @@ import time
 
 from PySide6.QtWidgets import QTableWidget
 
-from tests.ui.conftest import open_window, wait_until
+from tests.ui.conftest import open_window, streaming_answer, wait_until
 
 
 async def test_sidebar_long_title_wraps_without_horizontal_scroll_bar(app_env, fake_server):
@@ -40,11 +40,10 @@ async def test_answers_of_a_killed_unreaped_process_show_interrupted(app_env, fa
     # kill -9 mid-stream, restart at once: the dead window's process is a zombie until its parent
     # reaps it (it still answers kill(pid, 0)); its answers must show as interrupted, not live.
     import signal
-    import socket
     import subprocess
     import sys
 
-    from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session
+    from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Session
     from storage import open_store
 
     if not sys.platform.startswith("linux"):
@@ -56,15 +55,7 @@ async def test_answers_of_a_killed_unreaped_process_show_interrupted(app_env, fa
         repo = open_store(app_env)
         session = repo.create_session(Session(title="Killed"))
         prompt = Node(session.id, NodeKind.PROMPT, "A long question")
-        resp = Node(
-            session.id,
-            NodeKind.RESPONSE,
-            "Partial text before the kill",
-            model="deepseek:deepseek-flash",
-            status=NodeStatus.STREAMING,
-            owner=Owner(pid=child.pid, host=socket.gethostname(), heartbeat=time.time()),
-            y=220.0,
-        )
+        resp = streaming_answer(session.id, "Partial text before the kill", child.pid)
         repo.add_nodes([prompt, resp], [Edge(prompt.id, resp.id, EdgeRole.REPLY, 0, session.id)])
         repo.close()
         async with open_window() as (window, _services):
@@ -176,16 +167,7 @@ async def test_cards_another_process_adds_and_streams_into_show_up_and_follow_it
         session = repo.create_session(Session(title="Streamed elsewhere"))
         prompt = Node(session.id, NodeKind.PROMPT, "A long question")
         answers = [
-            Node(
-                session.id,
-                NodeKind.RESPONSE,
-                "First words",
-                model=model,
-                status=NodeStatus.STREAMING,
-                owner=Owner(pid=proc.pid, host=socket.gethostname(), heartbeat=time.time()),
-                x=500.0 * i,
-                y=220.0,
-            )
+            streaming_answer(session.id, "First words", proc.pid, model=model, x=500.0 * i)
             for i, (model, proc) in enumerate(
                 [("deepseek:deepseek-flash", writer), ("anthropic:claude-sonnet-5-5", doomed)]
             )
@@ -230,15 +212,7 @@ async def test_cards_another_process_adds_and_streams_into_show_up_and_follow_it
             assert window.scene.card(resp.id).status_text != "streaming"
             # the other process adds a follow-up with a new answer: both cards appear, and stream
             follow = Node(session.id, NodeKind.PROMPT, "And a follow-up from the CLI", y=700.0)
-            more = Node(
-                session.id,
-                NodeKind.RESPONSE,
-                "Streaming in the CLI",
-                model="deepseek:deepseek-flash",
-                status=NodeStatus.STREAMING,
-                owner=Owner(pid=writer.pid, host=socket.gethostname(), heartbeat=time.time()),
-                y=900.0,
-            )
+            more = streaming_answer(session.id, "Streaming in the CLI", writer.pid, y=900.0)
             repo.add_nodes(
                 [follow, more],
                 [

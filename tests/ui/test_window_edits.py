@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session
+from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Session
 from storage import open_store
-from tests.ui.conftest import cards_of, open_window, wait_until
+from tests.ui.conftest import cards_of, open_window, streaming_answer, wait_until
 
 
 def _node(window, node_id):
@@ -169,15 +168,7 @@ async def test_stream_cut_by_a_crash_shows_interrupted_with_retry(app_env, fake_
     repo = open_store(app_env)
     session = repo.create_session(Session(title="Crashed"))
     prompt = Node(session.id, NodeKind.PROMPT, "A long question")
-    resp = Node(
-        session.id,
-        NodeKind.RESPONSE,
-        "Partial text before the crash",
-        model="deepseek:deepseek-flash",
-        status=NodeStatus.STREAMING,
-        owner=Owner(pid=999_999_999, host=socket.gethostname(), heartbeat=0.0),
-        y=220.0,
-    )
+    resp = streaming_answer(session.id, "Partial text before the crash", 999_999_999, heartbeat=0.0)
     repo.add_nodes([prompt, resp], [Edge(prompt.id, resp.id, EdgeRole.REPLY, 0, session.id)])
     repo.close()
     async with open_window() as (window, services):

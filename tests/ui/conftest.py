@@ -157,3 +157,16 @@ def streaming_answer(
         x=x,
         y=y,
     )
+
+
+def send_mouse(widget, kind, pos, button=None, buttons=None, mods=None) -> None:
+    """Send one mouse event (`kind`: a QEvent.Type) at `pos` (widget coordinates) to `widget`.
+    Default: the left button, held only by this event; no modifier."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    button = Qt.MouseButton.LeftButton if button is None else button
+    buttons = button if buttons is None else buttons
+    mods = Qt.KeyboardModifier.NoModifier if mods is None else mods
+    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, mods)
+    QApplication.sendEvent(widget, event)

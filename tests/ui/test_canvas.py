@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from app.domain import EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing, Usage
+from tests.ui.conftest import send_mouse
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
@@ -320,18 +321,8 @@ def test_minimap_click_moves_the_view(qapp_offscreen):
     scene, view = build(g)
     view.set_viewport(-5000, -5000, 1.0)
     minimap = view.minimap
-    from PySide6.QtGui import QMouseEvent
-
     target = QPoint(minimap.width() // 2, minimap.height() // 2)
-    event = QMouseEvent(
-        QMouseEvent.Type.MouseButtonPress,
-        QPointF(target),
-        QPointF(minimap.mapToGlobal(target)),
-        Qt.MouseButton.LeftButton,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(minimap, event)
+    send_mouse(minimap, QEvent.Type.MouseButtonPress, target)
     c = view.center()
     assert abs(c.x()) < 3000 and abs(c.y()) < 3000
     view.close()

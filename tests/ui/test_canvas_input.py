@@ -5,10 +5,11 @@ selection, dragging a card. Real events sent to the view's viewport (QTest), no 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from tests.ui.conftest import send_mouse
 from tests.ui.test_canvas import build, make_graph
 
 LEFT = Qt.MouseButton.LeftButton
@@ -19,9 +20,7 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
 def _mouse(view, kind: QEvent.Type, pos: QPoint, button, buttons, mods=NO_MOD) -> None:
-    vp = view.viewport()
-    event = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), button, buttons, mods)
-    QApplication.sendEvent(vp, event)
+    send_mouse(view.viewport(), kind, pos, button, buttons, mods)
 
 
 def drag(view, start: QPoint, end: QPoint, button=LEFT, mods=NO_MOD, steps: int = 6) -> None:

@@ -8,11 +8,12 @@ and clicking it moves there. No timings here (bench/bench_canvas.py measures tho
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, QRectF
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, Session, Usage
+from tests.ui.conftest import send_mouse
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
@@ -217,15 +218,7 @@ def test_minimap_shows_every_card_and_click_pans_there(qapp_offscreen):
     assert bounds.contains(QRectF(far.x, far.y, 10, 10))
     # click where that card is on the map: the view moves there and shows it with its text
     target = QPoint(round((far.x + 230) * scale + offset.x()), round((far.y + 100) * scale + offset.y()))
-    event = QMouseEvent(
-        QMouseEvent.Type.MouseButtonPress,
-        QPointF(target),
-        QPointF(minimap.mapToGlobal(target)),
-        Qt.MouseButton.LeftButton,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(minimap, event)
+    send_mouse(minimap, QEvent.Type.MouseButtonPress, target)
     card = scene.made_card(far.id)
     assert card is not None and card.has_documents
     assert view.visible_scene_rect().intersects(card.sceneBoundingRect())

@@ -8,12 +8,11 @@ import asyncio
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
 
 from app.catalog import load_catalog
 from app.config import load_settings
 from app.domain import NodeStatus, Params
-from tests.ui.conftest import cards_of, open_window, wait_until
+from tests.ui.conftest import cards_of, open_window, send_mouse, wait_until
 from ui.composer import ComposerWidget
 
 
@@ -101,8 +100,7 @@ async def test_parameters_reach_the_provider(app_env, fake_server):
 
 
 def _send_mouse(view, kind, pos, button, buttons, mods=Qt.KeyboardModifier.NoModifier):
-    event = QMouseEvent(kind, QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), button, buttons, mods)
-    QApplication.sendEvent(view.viewport(), event)
+    send_mouse(view.viewport(), kind, pos, button, buttons, mods)
 
 
 async def test_canvas_pan_on_empty_space_and_rubber_band(app_env, fake_server):

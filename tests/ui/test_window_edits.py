@@ -7,11 +7,10 @@ import json
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
 
 from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Session
 from storage import open_store
-from tests.ui.conftest import cards_of, open_window, streaming_answer, wait_until
+from tests.ui.conftest import cards_of, open_window, send_mouse, streaming_answer, wait_until
 
 
 def _node(window, node_id):
@@ -35,16 +34,7 @@ async def _fanout(window, text="What is a monad?"):
 
 
 def _mouse(view, kind, pos: QPoint, button=Qt.MouseButton.LeftButton, buttons=None):
-    buttons = button if buttons is None else buttons
-    event = QMouseEvent(
-        kind,
-        QPointF(pos),
-        QPointF(view.viewport().mapToGlobal(pos)),
-        button,
-        buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(view.viewport(), event)
+    send_mouse(view.viewport(), kind, pos, button, buttons)
 
 
 def _drag(view, start: QPoint, end: QPoint) -> None:

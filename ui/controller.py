@@ -534,9 +534,10 @@ class CanvasController(QObject):
         """Stop the given lanes, or every running lane when None. Returns how many were stopped."""
         if node_ids is not None:
             node_ids = list(node_ids)
-            foreign = set(self.foreign_live()).intersection(node_ids)
-            if foreign and self.graph is not None:
-                owner = self.graph.nodes[next(iter(foreign))].owner
+            nodes = self.graph.nodes if self.graph is not None else {}
+            foreign = [nodes[i] for i in node_ids if i in self._foreign and i in nodes]
+            if foreign:
+                owner = foreign[0].owner
                 who = f"process {owner.pid} on {owner.host}" if owner else "another process"
                 self.message_posted.emit(
                     f"That answer is being streamed by another Triptych ({who}): stop it there. "

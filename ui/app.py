@@ -91,12 +91,7 @@ class Services:
     settings: object
     repo: object
     catalog: object
-    engine: object
-
-    @property
-    def client(self):
-        """The one shared HTTP client (the engine's; made on first use, closed by the engine)."""
-        return self.engine.client
+    engine: object  # it owns the one shared HTTP client (`engine.client`, made on first use)
 
 
 class StartupCancelled(Exception):

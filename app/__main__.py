@@ -1,5 +1,5 @@
 """`python -m app` = the `triptych` command."""
 
-from app.cli import main
+from app.start import main
 
 raise SystemExit(main())

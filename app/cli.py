@@ -995,7 +995,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         command = args.command or "gui"
         if command == "gui":
-            from ui.app import main as gui_main
+            from ui.launch import main as gui_main
 
             data_dir = getattr(args, "data_dir", None)
             if data_dir:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.logs import register_secret
+from app.paths import CONFIG_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
 from app.providers.base import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -60,17 +61,6 @@ BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
 }
 
 CUSTOM_COLOR = "#9CA3AF"
-
-
-def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("TRIPTYCH_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("triptych", appauthor=False))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -232,7 +222,7 @@ class Settings:
 
     @property
     def config_path(self) -> Path:
-        return self.data_dir / "config.toml"
+        return self.data_dir / CONFIG_FILENAME
 
     @property
     def db_path(self) -> Path:
@@ -350,8 +340,8 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
     """Read config.toml, providers.toml, keys and base-URL variables. Raises ConfigError naming the
     file, the line and the key (or the environment variable) at fault."""
     root = resolve_data_dir(data_dir)
-    config_file = _TomlFile.read(root / "config.toml")
-    custom_file = _TomlFile.read(root / "providers.toml")
+    config_file = _TomlFile.read(root / CONFIG_FILENAME)
+    custom_file = _TomlFile.read(root / PROVIDERS_FILENAME)
     config, custom = config_file.data, custom_file.data
     settings = Settings(data_dir=root, config=config)
 

@@ -183,8 +183,8 @@ async def run_window(home: Path, seconds: float) -> tuple[dict[str, Any], dict[s
         warm = await scenario(window, 30, [f"{p}:warmup" for _, p, _ in LANES], warm=True)
         measured = await scenario(window, seconds * 4 + 30, [m for m, _, _ in LANES], warm=False)
     finally:
+        window.close()  # paints once more (the start picture is grabbed at close): the probe stays
         probe.close()
-        window.close()
         await close_services(services)
         window.deleteLater()
         await asyncio.sleep(0)

@@ -3,6 +3,7 @@
     python -m bench.startup_child app    # `triptych` (app.cli.main, the gui command), offscreen
     python -m bench.startup_child bare   # a bare PySide6 QMainWindow, started the same way
     python -m bench.startup_child floor  # the stack's imports + reading the session + a bare window
+    python -m bench.startup_child prime  # `triptych`, settled, then its window closed (saves the start picture)
 
 Prints `MARK <name> <time.monotonic()>` lines as it goes and `PAINTED <t>` once the window has
 painted (for the app: the canvas viewport, with the last session open), then exits at once.
@@ -84,28 +85,103 @@ def floor() -> None:
     _bare_window(f"floor {len(graph.nodes) if graph else 0}")
 
 
+def _watch_paints(exit_on_canvas: bool) -> None:
+    """Stamp `MARK preview_painted` when the start picture has painted and `PAINTED` when the canvas
+    viewport has (then exit, if `exit_on_canvas`). Watches every widget through the QApplication the
+    launcher makes, so nothing of the app is imported before it would be."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    import ui.launch as launch
+
+    make_application = launch.make_application
+
+    class _Filter(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: set[str] = set()
+
+        def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]  # noqa: N802
+            kind = event.type()
+            if kind == QEvent.Type.Show and type(obj).__name__ == "MainWindow" and "shown" not in self.seen:
+                self.seen.add("shown")
+                _mark("window_shown")
+            if kind != QEvent.Type.Paint:
+                return False
+            name = type(obj).__name__
+            parent = obj.parent()
+            if name == "StartPreview" and "preview" not in self.seen:
+                self.seen.add("preview")
+                QTimer.singleShot(0, lambda: _mark("preview_painted"))
+            elif parent is not None and type(parent).__name__ == "CanvasView" and "canvas" not in self.seen:
+                self.seen.add("canvas")
+                QTimer.singleShot(0, self._canvas_painted)
+            return False
+
+        def _canvas_painted(self) -> None:
+            print(f"PAINTED {time.monotonic():.6f}", flush=True)
+            if exit_on_canvas:
+                os._exit(0)
+
+    import_core = launch._import_core
+
+    def make(argv):  # type: ignore[no-untyped-def]
+        app = make_application(argv)
+        if not hasattr(app, "_bench_filter"):
+            app._bench_filter = _Filter()
+            app.installEventFilter(app._bench_filter)
+            _mark("qt_app")
+        return app
+
+    def core() -> None:
+        import_core()
+        _mark("core_imported")
+
+    launch.make_application = make  # type: ignore[assignment]
+    launch._import_core = core  # type: ignore[assignment]
+
+
 def app() -> None:
-    # The order `triptych` imports in: app.cli, then (gui command) ui.app, which imports the main
-    # window module only when it builds the window; the window's __init__ is wrapped to stamp marks.
-    import app.cli  # noqa: F401
-    import ui.app  # noqa: F401
-    import ui.main_window as main_window
-
-    _mark("imported")
-    original = main_window.MainWindow.__init__
-
-    def init(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        _mark("window_init")
-        original(self, *args, **kwargs)
-        _mark("window_built")
-        _exit_on_first_paint(self.view.viewport())
-
-    main_window.MainWindow.__init__ = init  # type: ignore[method-assign]
-    from app.cli import main
+    """`triptych` as installed (app.start.main, which opens the GUI through ui.launch). Marks the
+    QApplication made (`qt_app`), the start picture's first paint (`preview_painted`, when the last
+    close left a valid one), the app's core imported (`core_imported`), the main window shown
+    (`window_shown`: built, with the session open) and exits once its canvas has painted (`PAINTED`)."""
+    _watch_paints(exit_on_canvas=True)
+    from app.start import main
 
     sys.exit(main([]))
 
 
+def prime() -> None:
+    """Open the app, let it settle (the session loaded, every card made) and close its window as a user
+    would: the next start has the start picture of that window."""
+    _watch_paints(exit_on_canvas=False)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import ui.launch as launch
+
+    def close_soon() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if type(widget).__name__ == "MainWindow" and widget.isVisible():
+                QTimer.singleShot(1500, widget.close)
+                return
+        QTimer.singleShot(100, close_soon)
+
+    make = launch.make_application
+
+    def make_and_watch(argv):  # type: ignore[no-untyped-def]
+        app = make(argv)
+        QTimer.singleShot(100, close_soon)
+        return app
+
+    launch.make_application = make_and_watch  # type: ignore[assignment]
+    from app.start import main
+
+    code = main([])
+    print("PRIMED", flush=True)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     _mark("python_up")
-    {"app": app, "bare": bare, "floor": floor}[sys.argv[1]]()
+    {"app": app, "bare": bare, "floor": floor, "prime": prime}[sys.argv[1]]()

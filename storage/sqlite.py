@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
+from app.paths import DB_FILENAME
 from app.repository import LIVE_STATUSES, SearchHit, StoreError
 
-DB_FILENAME = "triptych.db"
 BUSY_TIMEOUT_MS = 5000
 _HEADER_MAGIC = b"SQLite format 3\x00"
 _LIVE_SQL = ", ".join(f"'{s.value}'" for s in LIVE_STATUSES)  # 'pending', 'streaming'

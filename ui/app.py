@@ -1,5 +1,6 @@
-"""The GUI entry point (`triptych gui`): QApplication, the qasync loop, one HTTP client, the store, the
-engine and the main window; and the one place unhandled errors are shown.
+"""The GUI (`triptych gui`, reached through ui/launch.py, which shows the start picture first):
+QApplication, the qasync loop, one HTTP client, the store, the engine and the main window; and the
+one place unhandled errors are shown.
 
 Async contract: `main()` runs `asyncio.Runner(loop_factory=TriptychEventLoop)` and awaits an event set
 when the last window closes; then it cancels the streams (their text is saved as `stopped`), closes the
@@ -27,11 +28,14 @@ import storage  # noqa: F401
 from app import engine as _engine  # noqa: F401
 from app.render import incremental as _incremental  # noqa: F401
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 # isort: on
 
+from ui import start_picture
+from ui.launch import make_application
 from ui.qtloop import TriptychEventLoop
+from ui.start_picture import StartPreview
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +190,7 @@ async def close_services(services: Services) -> None:
         services.repo.close()
 
 
-async def _run(app: QApplication, reporter: ErrorReporter) -> int:
+async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview | None = None) -> int:
     from app.config import ConfigError
     from app.logs import setup_logging
 
@@ -195,6 +199,8 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     try:
         services = build_services()
     except ConfigError as exc:
+        if preview is not None:  # the dialog is the window now
+            preview.close()
         QMessageBox.critical(None, "Triptych: configuration problem", str(exc))
         return 2
     except StartupCancelled:
@@ -207,6 +213,8 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     window.show()
     window.raise_()
     window.activateWindow()
+    if preview is not None:  # the start picture: closes once the canvas has painted
+        preview.hand_over(window, window.view.viewport(), window.composer.append_text)
     QTimer.singleShot(0, window.composer.focus_prompt)
     QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     highlighting = HighlightWarmUp(loop)
@@ -214,6 +222,8 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     await closed.wait()
     await highlighting.stop()
     await close_services(services)
+    if window.start_picture is not None:  # after the store closed: the picture records its files
+        start_picture.save(services.settings.data_dir, window.start_picture)
     return 0
 
 
@@ -244,22 +254,17 @@ class HighlightWarmUp:
                 log.exception("highlighter warm-up failed")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the app; returns the process exit status."""
+def main(argv: list[str] | None = None, preview: StartPreview | None = None) -> int:
+    """Open the app; returns the process exit status. `preview`: the start picture ui.launch showed."""
     argv = list(sys.argv if argv is None else argv)
-    app = QApplication.instance()
-    if app is None:
-        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(argv)
-    app.setApplicationName("Triptych")
-    app.setOrganizationName("Triptych")
+    app = make_application(argv)
     app.setQuitOnLastWindowClosed(False)  # main() decides when to quit, after the streams are saved
     reporter = ErrorReporter()
     previous_hook = sys.excepthook
     sys.excepthook = reporter.excepthook
     try:
         with asyncio.Runner(loop_factory=lambda: TriptychEventLoop(app)) as runner:
-            return runner.run(_run(app, reporter))
+            return runner.run(_run(app, reporter, preview))
     finally:
         sys.excepthook = previous_hook
 

@@ -311,6 +311,10 @@ class ComposerWidget(QFrame):
         cursor.movePosition(cursor.MoveOperation.End)
         self.edit.setTextCursor(cursor)
 
+    def append_text(self, text: str) -> None:
+        """Add `text` at the end of the prompt (keys typed before the window existed)."""
+        self.set_text(self.text() + text)
+
     def clear(self) -> None:
         self.edit.clear()
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui import start_picture
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.style import CardStyle
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.catalog = catalog
         self.engine = engine
         self._client_getter = client_getter or (lambda: engine.client)
+        self.start_picture: start_picture.Grabbed | None = None  # taken at close (closeEvent)
         self.setWindowTitle("Triptych")
         self.resize(1440, 900)
         self.undo_stack = QUndoStack(self)
@@ -787,6 +789,9 @@ class MainWindow(QMainWindow):
         if running and not self.dialogs.confirm_quit(running):
             event.ignore()
             return
+        # The next start shows this picture while it builds the window (ui/start_picture.py); not
+        # after stopping answers, whose cards are about to change.
+        self.start_picture = None if running else start_picture.grab(self)
         self.save_window_state()
         self.controller.close()
         self._save_settings_quietly()

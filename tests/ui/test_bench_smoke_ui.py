@@ -74,3 +74,6 @@ def test_canvas_bench_smoke() -> None:
 def test_startup_bench_smoke() -> None:
     figures = check_shape(run_smoke("bench.bench_startup"), "startup.first_paint_last_session")
     assert figures["app_warm_ms"] > 0 and figures["bare_warm_ms"] > 0
+    # every reopening showed the start picture first, before the window took input
+    assert figures["runs_with_start_picture"] == figures["app_runs"] > 0
+    assert figures["app_warm_interactive_ms"] > figures["app_warm_ms"]

@@ -1,0 +1,43 @@
+"""The `triptych` command's entry point: the GUI without loading the CLI, everything else via app.cli.
+
+Opening the app (`triptych`, `triptych gui`, with or without `--data-dir DIR`) goes straight to
+ui.launch, which shows the start picture before importing the rest; any other command, and anything
+this does not recognise, is app.cli's to parse (and to report on).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _gui_data_dir(argv: list[str]) -> tuple[bool, str | None]:
+    """(True, --data-dir or None) when `argv` only opens the app; (False, None) otherwise."""
+    rest: list[str] = []
+    data_dir = None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--data-dir":
+            data_dir = next(args, None)
+            if data_dir is None:
+                return False, None
+        elif arg.startswith("--data-dir="):
+            data_dir = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest in ([], ["gui"]), data_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    gui, data_dir = _gui_data_dir(args)
+    if gui:
+        from ui.launch import main as launch
+
+        if data_dir:
+            os.environ["TRIPTYCH_HOME"] = data_dir
+        return int(launch([sys.argv[0]]) or 0)
+    from app.cli import main as cli_main
+
+    return cli_main(args)

@@ -1,0 +1,190 @@
+"""The start picture (ui/start_picture.py, ui/launch.py): reopening Triptych shows the window as it
+closed within a fraction of the start-up, only while that picture is still true, and hands over to
+the real window without losing keys typed meanwhile."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.domain import Node, NodeKind
+from app.start import _gui_data_dir
+from tests.ui.conftest import open_window, wait_until
+from ui import start_picture
+from ui.start_picture import META_NAME, PICTURE_NAME, StartPreview
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _window(size=(640, 400)) -> QWidget:
+    widget = QWidget()
+    widget.setWindowTitle("Triptych — picture test")
+    widget.resize(*size)
+    widget.setStyleSheet("background: #123456")
+    widget.show()
+    return widget
+
+
+def _save_closed_store(home: Path, widget: QWidget) -> None:
+    (home / "triptych.db").write_bytes(b"store")
+    (home / "config.toml").write_text("[ui]\n")
+    assert start_picture.save(home, start_picture.grab(widget))
+
+
+def test_picture_is_shown_only_while_it_is_still_true(qapp, tmp_path, monkeypatch):
+    home = tmp_path
+    widget = _window()
+    _save_closed_store(home, widget)
+    for name in (PICTURE_NAME, META_NAME):  # owner-only, like the store
+        assert stat.S_IMODE(os.stat(home / name).st_mode) == 0o600
+    loaded = start_picture.load(home)
+    assert loaded is not None
+    pixmap, record = loaded
+    assert (pixmap.width(), pixmap.height()) == (640, 400) and record["title"] == "Triptych — picture test"
+    assert QColor(pixmap.toImage().pixel(5, 5)) == QColor("#123456")
+
+    # A store left with an empty WAL (a process that did not close it) holds nothing new.
+    (home / "triptych.db-wal").write_bytes(b"")
+    assert start_picture.load(home) is not None
+    # Anything written since does: the picture would show a session that is no longer so.
+    (home / "triptych.db-wal").write_bytes(b"x" * 32)
+    assert start_picture.load(home) is None
+    (home / "triptych.db-wal").unlink()
+    assert start_picture.load(home) is not None
+    (home / "config.toml").write_text("[ui]\ntheme = 'dark'\n")  # an edited config
+    assert start_picture.load(home) is None
+
+    _save_closed_store(home, widget)
+    monkeypatch.setattr(start_picture, "color_scheme", lambda: 99)  # the system switched light/dark
+    assert start_picture.load(home) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(start_picture, "__version__", "9.9.9")  # another version of the app
+    assert start_picture.load(home) is None
+    monkeypatch.undo()
+    assert start_picture.load(home) is not None
+    (home / PICTURE_NAME).write_bytes(b"not a png")
+    assert start_picture.load(home) is None
+    widget.close()
+
+
+def test_preview_takes_the_saved_geometry_and_refuses_another_size(qapp, tmp_path):
+    widget = _window((640, 400))
+    _save_closed_store(tmp_path, widget)
+    pixmap, record = start_picture.load(tmp_path)
+    preview = StartPreview(pixmap, record)
+    assert preview.size() == widget.size() and preview.fits()
+    assert preview.windowTitle() == "Triptych — picture test"
+    assert preview.cursor().shape() == Qt.CursorShape.BusyCursor  # it is not the app yet
+    preview.resize(600, 400)  # say, a smaller screen clamped the restored geometry
+    assert not preview.fits()
+    widget.close()
+    preview.deleteLater()
+
+
+async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the_canvas_paints(
+    qapp, app_env
+):
+    pictures = app_env.parent / "pictures"
+    pictures.mkdir()
+    widget = _window()
+    _save_closed_store(pictures, widget)
+    widget.close()
+    preview = StartPreview(*start_picture.load(pictures))
+    preview.show()
+    for ch in "Why?":
+        QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, 0, Qt.KeyboardModifier.NoModifier, ch))
+    QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier))
+    async with open_window() as (window, _services):
+        window.composer.set_text("Compare: ")
+        preview.hand_over(window, window.view.viewport(), window.composer.append_text)
+        assert window.composer.text() == "Compare: Why?"
+        window.view.viewport().update()
+        await wait_until(lambda: not preview.isVisible(), what="the picture closing after the canvas painted")
+        assert window.isVisible()
+
+
+async def test_closing_the_window_saves_its_picture_unless_answers_were_streaming(qapp, app_env, monkeypatch):
+    async with open_window() as (window, _services):
+        window.close()
+        assert window.start_picture is not None
+        assert window.start_picture.image.size() == window.size() * window.devicePixelRatioF()
+        assert window.start_picture.title == window.windowTitle()
+    async with open_window() as (window, services):
+        monkeypatch.setattr(type(services.engine), "running_count", property(lambda engine: 1))
+        window.close()  # answers streaming (the quit was confirmed): their cards are about to change
+        assert window.start_picture is None
+
+
+def test_only_opening_the_app_skips_the_cli():
+    assert _gui_data_dir([]) == (True, None)
+    assert _gui_data_dir(["gui"]) == (True, None)
+    assert _gui_data_dir(["--data-dir", "/d"]) == (True, "/d")
+    assert _gui_data_dir(["gui", "--data-dir=/d"]) == (True, "/d")
+    assert _gui_data_dir(["sessions"])[0] is False
+    assert _gui_data_dir(["ask", "hi"])[0] is False
+    assert _gui_data_dir(["--data-dir"])[0] is False  # app.cli reports the missing value
+    assert _gui_data_dir(["--help"])[0] is False
+
+
+@pytest.mark.slow
+def test_reopening_shows_the_last_window_first_then_the_app(tmp_path):
+    """The real `triptych` start (app.start.main, offscreen 1920×1080), as benchmark 6 runs it."""
+    from bench.bench_startup import start_once
+    from bench.common import session_graph
+    from storage import open_store
+
+    home = tmp_path / "home"
+    graph = session_graph(40)
+    with open_store(home) as repo:
+        repo.create_session(graph.session)
+        repo.add_nodes(list(graph.nodes.values()), graph.edges)
+    screen = tmp_path / "screen.json"
+    screen.write_text('{"screens": [{"name": "s", "x": 0, "y": 0, "width": 1920, "height": 1080}]}')
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM=f"offscreen:configfile={screen}",
+        TRIPTYCH_HOME=str(home),
+        TRIPTYCH_NO_KEYRING="1",
+        TRIPTYCH_NO_ERROR_DIALOG="1",
+        PYTHONPATH=str(ROOT),
+    )
+
+    first = start_once("app", env, 120)  # never closed before: no picture, the window itself
+    assert "preview_painted" not in first and first["painted"] > 0
+    assert "primed" in start_once("prime", env, 120)  # opened and closed as a user would
+    again = start_once("app", env, 120)
+    assert again["preview_painted"] < again["core_imported"] < again["window_shown"] <= again["painted"]
+    assert "preview_painted" in start_once("app", env, 120)  # a start that is cut off changes nothing
+
+    with open_store(home) as repo:  # `triptych ask` (say) adds a card while the app is closed
+        repo.add_nodes([Node(session_id=graph.session.id, kind=NodeKind.NOTE, text="added")], [])
+    changed = start_once("app", env, 120)
+    assert "preview_painted" not in changed and changed["painted"] > 0
+
+
+def test_launcher_imports_nothing_heavy_before_the_picture(tmp_path):
+    """What runs before the start picture paints: PySide6 and the standard library only."""
+    import subprocess
+
+    code = (
+        "import sys, ui.launch, ui.start_picture, app.start; "
+        "print(sorted(m for m in ('sqlalchemy', 'storage', 'app.engine', 'markdown_it', 'pygments', "
+        "'asyncio', 'qasync', 'httpx', 'app.cli', 'ui.app') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+

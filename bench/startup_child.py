@@ -89,9 +89,10 @@ def _watch_paints(exit_on_canvas: bool) -> None:
     """Stamp `MARK preview_painted` when the start picture has painted and `PAINTED` when the canvas
     viewport has (then exit, if `exit_on_canvas`). Watches every widget through the QApplication the
     launcher makes, so nothing of the app is imported before it would be."""
+    # isort: off
+    import ui.launch as launch  # first, as app.start imports it: before PySide6 (see _import_core)
     from PySide6.QtCore import QEvent, QObject, QTimer
-
-    import ui.launch as launch
+    # isort: on
 
     make_application = launch.make_application
 

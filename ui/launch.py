@@ -15,7 +15,8 @@ import sys
 
 os.environ.setdefault("QT_API", "pyside6")
 
-# The import function as it is before PySide6 replaces it (see _import_core).
+# The import function as it is before PySide6 replaces it (see _import_core): this module must be
+# imported before PySide6 is, as app.start does.
 _PLAIN_IMPORT = builtins.__import__
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,15 @@ class Grabbed:
     image: QImage
     geometry: str  # QWidget.saveGeometry, base64
     title: str
+    screen: list[int]  # the window's screen's available geometry: x, y, width, height
+
+
+def _available(widget: QWidget) -> list[int]:
+    screen = widget.screen()
+    if screen is None:
+        return []
+    rect = screen.availableGeometry()
+    return [rect.x(), rect.y(), rect.width(), rect.height()]
 
 
 def grab(window: QWidget) -> Grabbed:
@@ -79,6 +89,7 @@ def grab(window: QWidget) -> Grabbed:
         window.grab().toImage(),
         bytes(window.saveGeometry().toBase64().data()).decode("ascii"),
         window.windowTitle(),
+        _available(window),
     )
 
 
@@ -100,6 +111,7 @@ def save(data_dir: Path, grabbed: Grabbed) -> bool:
             "dpr": grabbed.image.devicePixelRatio(),
             "geometry": grabbed.geometry,
             "title": grabbed.title,
+            "screen": grabbed.screen,
             "color_scheme": color_scheme(),
             "files": fingerprint(data_dir),
         }
@@ -141,7 +153,9 @@ class StartPreview(QWidget):
     def __init__(self, pixmap: QPixmap, record: dict[str, object]) -> None:
         super().__init__(None)
         self._pixmap = pixmap
+        self._screen = record.get("screen")
         self._window: QWidget | None = None
+        self._watch: _OnFirstPaint | None = None
         self.painted = False
         self.typed: list[str] = []
         self.setWindowTitle(str(record.get("title") or "Triptych"))
@@ -150,13 +164,15 @@ class StartPreview(QWidget):
         self.restoreGeometry(QByteArray.fromBase64(str(record.get("geometry", "")).encode("ascii")))
 
     def fits(self) -> bool:
-        """Same size and pixel ratio as the picture (the screen may have changed since)."""
+        """Will show at the picture's size and pixel ratio (the screen may have changed since)."""
+        if abs(self._pixmap.devicePixelRatio() - self.devicePixelRatioF()) >= 0.01:
+            return False
+        if self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+            # Sized by the screen once shown (its size now is the un-maximized one): the same screen
+            # area as when the picture was taken gives the same size.
+            return bool(self._screen) and _available(self) == self._screen
         size = self._pixmap.deviceIndependentSize()
-        return (
-            abs(size.width() - self.width()) < 1
-            and abs(size.height() - self.height()) < 1
-            and abs(self._pixmap.devicePixelRatio() - self.devicePixelRatioF()) < 0.01
-        )
+        return abs(size.width() - self.width()) < 1 and abs(size.height() - self.height()) < 1
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
@@ -165,11 +181,14 @@ class StartPreview(QWidget):
         self.painted = True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        text = event.text()
-        if text and (text.isprintable() or text in "\n\t"):
+        text = event.text().replace("\r", "\n")
+        if text == "\b":  # Backspace
+            if self.typed:
+                self.typed.pop()
+        elif text and (text.isprintable() or text in "\n\t"):
             self.typed.append(text)
 
-    def hand_over(self, window: QWidget, canvas: QWidget, take_text) -> None:  # type: ignore[no-untyped-def]
+    def hand_over(self, window: QWidget, canvas: QWidget, take_text: Callable[[str], None]) -> None:
         """`window` is shown: close once `canvas` (its last part to paint) has painted; give it the
         keys typed here (`take_text(str)`)."""
         self._window = window
@@ -189,7 +208,9 @@ class StartPreview(QWidget):
 
 
 class _OnFirstPaint(QObject):
-    def __init__(self, widget: QWidget, callback) -> None:  # type: ignore[no-untyped-def]
+    """Calls `callback` once `widget` has had its first paint event (then stops watching)."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(widget)
         self._callback = callback
         widget.installEventFilter(self)

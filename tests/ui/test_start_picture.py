@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -88,6 +88,23 @@ def test_preview_takes_the_saved_geometry_and_refuses_another_size(qapp, tmp_pat
     preview.deleteLater()
 
 
+async def test_a_maximized_window_is_pictured_at_its_maximized_size(qapp, tmp_path):
+    widget = QWidget()
+    widget.resize(300, 200)
+    widget.showMaximized()
+    await wait_until(lambda: widget.width() > 300, what="the window maximized")
+    _save_closed_store(tmp_path, widget)
+    preview = StartPreview(*start_picture.load(tmp_path))
+    assert preview.size() == QSize(300, 200)  # restored, not shown yet: the un-maximized size
+    assert preview.isMaximized() and preview.fits()  # the same screen area as when pictured
+    preview.show()
+    await wait_until(lambda: preview.size() == widget.size(), what="the picture shown maximized")
+    preview._screen = [0, 0, 1280, 720]  # pictured on another screen (or another work area)
+    assert not preview.fits()
+    preview.close()
+    widget.close()
+
+
 async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the_canvas_paints(
     qapp, app_env
 ):
@@ -98,13 +115,13 @@ async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the
     widget.close()
     preview = StartPreview(*start_picture.load(pictures))
     preview.show()
-    for ch in "Why?":
+    for ch in "Whyy\b?\r":  # typed, with a Backspace and Enter
         QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, 0, Qt.KeyboardModifier.NoModifier, ch))
     QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier))
     async with open_window() as (window, _services):
         window.composer.set_text("Compare: ")
         preview.hand_over(window, window.view.viewport(), window.composer.append_text)
-        assert window.composer.text() == "Compare: Why?"
+        assert window.composer.text() == "Compare: Why?\n"
         window.view.viewport().update()
         await wait_until(lambda: not preview.isVisible(), what="the picture closing after the canvas painted")
         assert window.isVisible()

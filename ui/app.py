@@ -214,7 +214,7 @@ async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview
     window.raise_()
     window.activateWindow()
     if preview is not None:  # the start picture: closes once the canvas has painted
-        preview.hand_over(window, window.view.viewport(), window.composer.append_text)
+        preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
     QTimer.singleShot(0, window.composer.focus_prompt)
     QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     highlighting = HighlightWarmUp(loop)

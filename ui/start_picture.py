@@ -10,9 +10,13 @@ meanwhile go to the prompt box.
 
 The picture is shown only while it is still true. `start-picture.json` records, taken after the
 store was closed: the store's files (size and modification time of `triptych.db` and its WAL), the
-config files, the system colour scheme, the app version and the picture's size and pixel ratio. Any
-change since (another window or `triptych ask` wrote to the store, the config was edited, the
-screen or colour scheme changed) and the app starts without it, as it would have anyway.
+config files, the names of the environment variables that set keys, base URLs and options (never
+their values), the system colour scheme, the app version and the picture's size, pixel ratio and
+screen. Any change since (another window or `triptych ask` wrote to the store, the config was
+edited, a key variable was set or unset, the screen or colour scheme changed) and the app starts
+without it, as it would have anyway. Not seen: a key added to or removed from the OS keyring
+(reading it costs more than the picture saves); the picture then shows the old model chips for the
+~0.5 s until the window replaces it.
 
 The picture holds what the window showed: card text and the prompt box, never keys (they live only in
 the settings dialog, another window). Both files are written owner-only, like the store.
@@ -32,7 +36,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QImage, QKeyEvent, QPainter, QPixmap
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import __version__
 from app.paths import CONFIG_FILENAME, DB_FILENAME, PROVIDERS_FILENAME
@@ -57,6 +61,16 @@ def fingerprint(data_dir: Path) -> list[list[object]]:
             continue
         out.append([name, None] if name.endswith("-wal") and st.st_size == 0 else [name, st.st_size, st.st_mtime_ns])
     return out
+
+
+def environment() -> list[str]:
+    """Names (never values) of the set variables that change what the window shows: API keys pick
+    the models offered and chosen, `TRIPTYCH_*` the app's options, base URLs the providers."""
+    return sorted(
+        name
+        for name, value in os.environ.items()
+        if value and (name.startswith("TRIPTYCH_") or name.endswith(("_API_KEY", "_BASE_URL")))
+    )
 
 
 def color_scheme() -> int:
@@ -113,6 +127,7 @@ def save(data_dir: Path, grabbed: Grabbed) -> bool:
             "title": grabbed.title,
             "screen": grabbed.screen,
             "color_scheme": color_scheme(),
+            "environment": environment(),
             "files": fingerprint(data_dir),
         }
         fd = os.open(meta, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -138,6 +153,7 @@ def load(data_dir: Path) -> tuple[QPixmap, dict[str, object]] | None:
         or record.get("version") != __version__
         or record.get("files") != fingerprint(data_dir)
         or record.get("color_scheme") != color_scheme()
+        or record.get("environment") != environment()
     ):
         return None
     pixmap = QPixmap(str(data_dir / PICTURE_NAME))
@@ -155,6 +171,7 @@ class StartPreview(QWidget):
         self._pixmap = pixmap
         self._screen = record.get("screen")
         self._window: QWidget | None = None
+        self._prompt: QWidget | None = None
         self._watch: _OnFirstPaint | None = None
         self.painted = False
         self.typed: list[str] = []
@@ -181,6 +198,13 @@ class StartPreview(QWidget):
         self.painted = True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if self._prompt is not None:
+            # Typed while the window was being built, delivered once it is: the prompt's.
+            QApplication.sendEvent(
+                self._prompt,
+                QKeyEvent(event.type(), event.key(), event.modifiers(), event.text(), event.isAutoRepeat()),
+            )
+            return
         text = event.text().replace("\r", "\n")
         if text == "\b":  # Backspace
             if self.typed:
@@ -188,12 +212,16 @@ class StartPreview(QWidget):
         elif text and (text.isprintable() or text in "\n\t"):
             self.typed.append(text)
 
-    def hand_over(self, window: QWidget, canvas: QWidget, take_text: Callable[[str], None]) -> None:
-        """`window` is shown: close once `canvas` (its last part to paint) has painted; give it the
-        keys typed here (`take_text(str)`)."""
+    def hand_over(
+        self, window: QWidget, canvas: QWidget, prompt: QWidget, append_text: Callable[[str], None]
+    ) -> None:
+        """`window` is shown: close once `canvas` (its last part to paint) has painted. Keys typed here
+        so far are added to the prompt (`append_text`); keys still on their way (the GUI thread was
+        busy building the window: they arrive after this) are sent to `prompt`."""
         self._window = window
+        self._prompt = prompt
         if self.typed:
-            take_text("".join(self.typed))
+            append_text("".join(self.typed))
             self.typed.clear()
         self._watch = _OnFirstPaint(canvas, self._finish)
 
@@ -233,6 +261,8 @@ def open_preview(data_dir: Path) -> StartPreview | None:
             preview.deleteLater()
             return None
         preview.show()
+        preview.raise_()
+        preview.activateWindow()  # keys typed now are the prompt's (see hand_over)
         return preview
     except Exception:  # never worth failing a start for
         log.exception("could not show the start picture")

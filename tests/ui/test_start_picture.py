@@ -32,6 +32,11 @@ def _window(size=(640, 400)) -> QWidget:
     return widget
 
 
+def _type(widget: QWidget, ch: str) -> None:
+    key = {"\b": Qt.Key.Key_Backspace, "\r": Qt.Key.Key_Return}.get(ch) or Qt.Key(ord(ch.upper()))
+    QApplication.sendEvent(widget, QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier, ch))
+
+
 def _save_closed_store(home: Path, widget: QWidget) -> None:
     (home / "triptych.db").write_bytes(b"store")
     (home / "config.toml").write_text("[ui]\n")
@@ -67,6 +72,10 @@ def test_picture_is_shown_only_while_it_is_still_true(qapp, tmp_path, monkeypatc
     monkeypatch.undo()
     monkeypatch.setattr(start_picture, "__version__", "9.9.9")  # another version of the app
     assert start_picture.load(home) is None
+    monkeypatch.undo()
+    monkeypatch.setenv("PICTURE_TEST_API_KEY", "k" * 8)  # a key variable now set: other model chips
+    assert start_picture.load(home) is None
+    assert "k" * 8 not in (home / META_NAME).read_text()  # the record names variables, never values
     monkeypatch.undo()
     assert start_picture.load(home) is not None
     (home / PICTURE_NAME).write_bytes(b"not a png")
@@ -116,12 +125,17 @@ async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the
     preview = StartPreview(*start_picture.load(pictures))
     preview.show()
     for ch in "Whyy\b?\r":  # typed, with a Backspace and Enter
-        QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, 0, Qt.KeyboardModifier.NoModifier, ch))
+        _type(preview, ch)
     QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier))
+    assert preview.typed == list("Why?\n")
     async with open_window() as (window, _services):
         window.composer.set_text("Compare: ")
-        preview.hand_over(window, window.view.viewport(), window.composer.append_text)
+        preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
         assert window.composer.text() == "Compare: Why?\n"
+        # keys still queued when the window took over (the GUI thread was busy): the prompt's too
+        for ch in "Ok\b!":
+            _type(preview, ch)
+        assert window.composer.text() == "Compare: Why?\nO!"
         window.view.viewport().update()
         await wait_until(lambda: not preview.isVisible(), what="the picture closing after the canvas painted")
         assert window.isVisible()

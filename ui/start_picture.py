@@ -139,25 +139,39 @@ def save(data_dir: Path, grabbed: Grabbed) -> bool:
         return False
 
 
+def discard(data_dir: Path) -> None:
+    """Remove the picture and its record: once untrue they are never shown again, and a picture of
+    cards since deleted (or of a store since removed) should not stay on disk."""
+    for name in (META_NAME, PICTURE_NAME):
+        try:
+            (data_dir / name).unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove %s", data_dir / name)
+
+
 def load(data_dir: Path) -> tuple[QPixmap, dict[str, object]] | None:
-    """The saved picture and its record, if it still shows what the window will show; else None."""
+    """The saved picture and its record, if it still shows what the window will show; else None
+    (and an untrue picture is discarded)."""
     try:
         with open(data_dir / META_NAME, encoding="utf-8") as fh:
             record = json.load(fh)
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError):
+        discard(data_dir)
         return None
-    if not isinstance(record, dict):
-        return None
-    if (
+    if not isinstance(record, dict) or (
         record.get("format") != FORMAT
         or record.get("version") != __version__
         or record.get("files") != fingerprint(data_dir)
         or record.get("color_scheme") != color_scheme()
         or record.get("environment") != environment()
     ):
+        discard(data_dir)
         return None
     pixmap = QPixmap(str(data_dir / PICTURE_NAME))
     if pixmap.isNull() or (pixmap.width(), pixmap.height()) != (record.get("width"), record.get("height")):
+        discard(data_dir)
         return None
     pixmap.setDevicePixelRatio(float(record.get("dpr") or 1.0))  # type: ignore[arg-type]
     return pixmap, record
@@ -259,6 +273,7 @@ def open_preview(data_dir: Path) -> StartPreview | None:
         preview = StartPreview(*loaded)
         if not preview.fits():
             preview.deleteLater()
+            discard(data_dir)
             return None
         preview.show()
         preview.raise_()

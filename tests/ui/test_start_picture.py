@@ -58,28 +58,32 @@ def test_picture_is_shown_only_while_it_is_still_true(qapp, tmp_path, monkeypatc
     # A store left with an empty WAL (a process that did not close it) holds nothing new.
     (home / "triptych.db-wal").write_bytes(b"")
     assert start_picture.load(home) is not None
-    # Anything written since does: the picture would show a session that is no longer so.
-    (home / "triptych.db-wal").write_bytes(b"x" * 32)
-    assert start_picture.load(home) is None
     (home / "triptych.db-wal").unlink()
-    assert start_picture.load(home) is not None
-    (home / "config.toml").write_text("[ui]\ntheme = 'dark'\n")  # an edited config
-    assert start_picture.load(home) is None
+
+    def untrue(change, why: str) -> None:
+        """After `change`, the picture is not shown, and is gone from disk."""
+        _save_closed_store(home, widget)
+        assert start_picture.load(home) is not None
+        with monkeypatch.context() as patch:
+            change(patch)
+            assert start_picture.load(home) is None, why
+        assert not (home / PICTURE_NAME).exists() and not (home / META_NAME).exists(), why
+        (home / "triptych.db-wal").unlink(missing_ok=True)
+
+    untrue(lambda p: (home / "triptych.db-wal").write_bytes(b"x" * 32), "the store was written since")
+    untrue(lambda p: (home / "config.toml").write_text("[ui]\ntheme = 'dark'\n"), "the config was edited")
+    untrue(lambda p: p.setattr(start_picture, "color_scheme", lambda: 99), "the system went dark")
+    untrue(lambda p: p.setattr(start_picture, "__version__", "9.9.9"), "another version of the app")
+    untrue(lambda p: p.setenv("PICTURE_TEST_API_KEY", "k" * 8), "a key variable was set: other models")
+    untrue(lambda p: (home / PICTURE_NAME).write_bytes(b"not a png"), "a damaged picture")
+    untrue(lambda p: (home / META_NAME).write_text("{not json"), "a damaged record")
 
     _save_closed_store(home, widget)
-    monkeypatch.setattr(start_picture, "color_scheme", lambda: 99)  # the system switched light/dark
-    assert start_picture.load(home) is None
-    monkeypatch.undo()
-    monkeypatch.setattr(start_picture, "__version__", "9.9.9")  # another version of the app
-    assert start_picture.load(home) is None
-    monkeypatch.undo()
-    monkeypatch.setenv("PICTURE_TEST_API_KEY", "k" * 8)  # a key variable now set: other model chips
-    assert start_picture.load(home) is None
-    assert "k" * 8 not in (home / META_NAME).read_text()  # the record names variables, never values
-    monkeypatch.undo()
-    assert start_picture.load(home) is not None
-    (home / PICTURE_NAME).write_bytes(b"not a png")
-    assert start_picture.load(home) is None
+    with monkeypatch.context() as patch:
+        patch.setenv("PICTURE_TEST_API_KEY", "k" * 8)
+        _save_closed_store(home, widget)
+        record = (home / META_NAME).read_text()
+        assert "PICTURE_TEST_API_KEY" in record and "k" * 8 not in record  # names, never values
     widget.close()
 
 

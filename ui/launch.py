@@ -77,7 +77,7 @@ def _show_preview(app: QApplication):  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[:1] if argv is None else argv)
     app = make_application(argv)
-    preview = None if os.environ.get("TRIPTYCH_NO_START_PICTURE") else _show_preview(app)
+    preview = _show_preview(app)
     _import_core()
     from ui.app import main as app_main
 

@@ -49,6 +49,11 @@ FORMAT = 1
 _WATCHED = (DB_FILENAME, DB_FILENAME + "-wal", CONFIG_FILENAME, PROVIDERS_FILENAME)
 
 
+def enabled() -> bool:
+    """`TRIPTYCH_NO_START_PICTURE=1`: no picture is shown, and none is written."""
+    return not os.environ.get("TRIPTYCH_NO_START_PICTURE")
+
+
 def fingerprint(data_dir: Path) -> list[list[object]]:
     """Size and modification time of the store's and config's files; absent files (and an empty WAL,
     which holds nothing: a store that was not closed cleanly leaves one) as None."""
@@ -108,7 +113,11 @@ def grab(window: QWidget) -> Grabbed:
 
 
 def save(data_dir: Path, grabbed: Grabbed) -> bool:
-    """Write the picture and its record. Call once the store is closed. False (logged) on failure."""
+    """Write the picture and its record. Call once the store is closed. False (logged) on failure
+    or when turned off (`enabled`)."""
+    if not enabled():
+        discard(data_dir)
+        return False
     picture, meta = data_dir / PICTURE_NAME, data_dir / META_NAME
     try:
         meta.unlink(missing_ok=True)  # no record may describe a half-written picture
@@ -266,6 +275,8 @@ class _OnFirstPaint(QObject):
 
 def open_preview(data_dir: Path) -> StartPreview | None:
     """Show the start picture if it is still true (see the module doc); None if not."""
+    if not enabled():
+        return None
     try:
         loaded = load(data_dir)
         if loaded is None:

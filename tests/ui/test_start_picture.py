@@ -78,7 +78,13 @@ def test_picture_is_shown_only_while_it_is_still_true(qapp, tmp_path, monkeypatc
     untrue(lambda p: (home / PICTURE_NAME).write_bytes(b"not a png"), "a damaged picture")
     untrue(lambda p: (home / META_NAME).write_text("{not json"), "a damaged record")
 
-    _save_closed_store(home, widget)
+    with monkeypatch.context() as patch:  # turned off: no picture shown, none written, the old one gone
+        _save_closed_store(home, widget)
+        patch.setenv("TRIPTYCH_NO_START_PICTURE", "1")
+        assert start_picture.open_preview(home) is None
+        assert not start_picture.save(home, start_picture.grab(widget))
+        assert not (home / PICTURE_NAME).exists() and not (home / META_NAME).exists()
+
     with monkeypatch.context() as patch:
         patch.setenv("PICTURE_TEST_API_KEY", "k" * 8)
         _save_closed_store(home, widget)

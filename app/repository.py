@@ -50,6 +50,10 @@ class Repository(Protocol):
     def load_edges(self, session_id: str) -> list[Edge]:
         """The session's edges alone, in `load_graph`'s order (no node text: cheap on big sessions)."""
         ...
+    def node_ids(self, session_id: str) -> set[str]:
+        """The ids of the session's nodes (no text: what the window compares with another process's
+        deletions)."""
+        ...
     def get_node(self, node_id: str) -> Node | None: ...
     def resolve_node(self, ref: str) -> str | None:
         """A full node id or a unique prefix/suffix (>= 4 chars) -> the node id."""

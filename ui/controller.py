@@ -370,13 +370,20 @@ class CanvasController(QObject):
                 known = len(self.graph.nodes)
                 self._reload_edges()
                 added = len(self.graph.nodes) - known
-                if added > 0:
+                gone = self.graph.nodes.keys() - self.repo.node_ids(self.session.id)
+                if gone:
+                    self._forget_nodes(gone)
+                changes = [
+                    f"{n} card{'s' if n != 1 else ''} {what}"
+                    for n, what in ((added, "added to"), (len(gone), "deleted from"))
+                    if n > 0
+                ]
+                if changes:
                     self.message_posted.emit(
-                        f"{added} card{'s' if added != 1 else ''} added to this session by another "
-                        "Triptych process.",
-                        5000,
+                        f"{' and '.join(changes)} this session by another Triptych process.", 5000
                     )
                     self._emit_totals()
+                    self._emit_follow()
                     self.sessions_changed.emit()  # the sidebar's card count
             if self._foreign:
                 self._poll_foreign()
@@ -688,19 +695,23 @@ class CanvasController(QObject):
                 node.meta["phase"] = "stopped"
                 node.owner = None
             snapshot.append(node)
-        if self.graph is not None:
-            for node_id in node_ids:
-                self.graph.nodes.pop(node_id, None)
-                self.scene.remove_card(node_id)
-            gone = set(node_ids)
-            self.graph.edges = [
-                e for e in self.graph.edges if e.parent_id not in gone and e.child_id not in gone
-            ]
-            self.scene.set_edges(self.graph.edges)
+        self._forget_nodes(node_ids)
         self._emit_totals()
         self._emit_follow()
         self.sessions_changed.emit()
         return snapshot, list(edges)
+
+    def _forget_nodes(self, node_ids: Iterable[str]) -> None:
+        """Take deleted cards (and their edges) off the canvas and out of the open graph."""
+        if self.graph is None:
+            return
+        gone = set(node_ids)
+        for node_id in gone:
+            self.graph.nodes.pop(node_id, None)
+            self.scene.remove_card(node_id)
+            self._foreign.discard(node_id)
+        self.graph.edges = [e for e in self.graph.edges if e.parent_id not in gone and e.child_id not in gone]
+        self.scene.set_edges(self.graph.edges)
 
     def apply_restore(self, session_id: str, nodes: list[Node], edges: list[Edge]) -> None:
         self._ensure_session(session_id)

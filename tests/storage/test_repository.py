@@ -380,6 +380,8 @@ def test_delete_nodes_returns_what_was_deleted_and_add_nodes_undoes_it(repo, ses
     after = repo.load_graph(session.id)
     assert set(after.nodes) == {nodes[0].id, nodes[2].id, nodes[4].id}
     assert all(e.parent_id in after.nodes and e.child_id in after.nodes for e in after.edges)
+    assert repo.node_ids(session.id) == set(after.nodes)  # what a window compares against
+    assert repo.node_ids("missing") == set()
 
     repo.add_nodes(deleted_nodes, deleted_edges)  # undo
     restored = repo.load_graph(session.id)

@@ -225,6 +225,15 @@ async def test_cards_another_process_adds_and_streams_into_show_up_and_follow_it
             assert any("2 cards added to this session by another Triptych" in m for m in messages)
             assert controller.foreign_live() == [more.id]
             await wait_until(lambda: "5 cards" in window.sidebar.list.item(0).text(), 3, "sidebar count")
+            # the other process (say, another window) deletes a card and the follow-up it streams into:
+            # they leave this canvas too, with their edges, and are no longer followed
+            repo.delete_nodes([cut.id, more.id])
+            await wait_until(lambda: window.scene.card(cut.id) is None, 4, "deleted cards gone")
+            assert window.scene.card(more.id) is None and more.id not in controller.graph.nodes
+            assert not any(cut.id in (e.parent_id, e.child_id) for e in controller.graph.edges)
+            assert any("2 cards deleted from this session by another Triptych" in m for m in messages)
+            assert controller.foreign_live() == [] and not controller._foreign
+            await wait_until(lambda: "3 cards" in window.sidebar.list.item(0).text(), 3, "sidebar count")
     finally:
         repo.close()
         for proc in (writer, doomed):

@@ -34,6 +34,8 @@ def make_application(argv: list[str]) -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("Triptych")
     app.setOrganizationName("Triptych")
+    # ui.app decides when to quit, after the streams are saved; nor may closing the start picture quit
+    app.setQuitOnLastWindowClosed(False)
     return app
 
 

@@ -197,6 +197,7 @@ class StartPreview(QWidget):
         self._prompt: QWidget | None = None
         self._watch: _OnFirstPaint | None = None
         self.painted = False
+        self.closed_by_user = False
         self.typed: list[str] = []
         self.setWindowTitle(str(record.get("title") or "Triptych"))
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
@@ -243,18 +244,26 @@ class StartPreview(QWidget):
         busy building the window: they arrive after this) are sent to `prompt`."""
         self._window = window
         self._prompt = prompt
+        if self.closed_by_user:  # while the window was being built: they meant the app
+            QTimer.singleShot(0, window, window.close)
         if self.typed:
             append_text("".join(self.typed))
             self.typed.clear()
         self._watch = _OnFirstPaint(canvas, self._finish)
 
     def _finish(self) -> None:
-        QTimer.singleShot(0, self, self.close)
+        QTimer.singleShot(0, self, self._close_and_delete)
+
+    def _close_and_delete(self) -> None:
+        self.close()
+        self.deleteLater()  # and the picture with it
 
     def closeEvent(self, event) -> None:  # noqa: N802
         # Closed by the user while the window was being built: they meant the app.
-        if event.spontaneous() and self._window is not None:
-            QTimer.singleShot(0, self._window, self._window.close)
+        if event.spontaneous():
+            self.closed_by_user = True
+            if self._window is not None:
+                QTimer.singleShot(0, self._window, self._window.close)
         super().closeEvent(event)
 
 

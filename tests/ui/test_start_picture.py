@@ -147,8 +147,27 @@ async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the
             _type(preview, ch)
         assert window.composer.text() == "Compare: Why?\nO!"
         window.view.viewport().update()
-        await wait_until(lambda: not preview.isVisible(), what="the picture closing after the canvas painted")
+        closed = []
+        preview.destroyed.connect(lambda: closed.append(True))
+        await wait_until(lambda: closed, what="the picture closed (and freed) after the canvas painted")
         assert window.isVisible()
+
+
+async def test_closing_the_picture_while_the_window_is_built_closes_the_app(qapp, app_env):
+    pictures = app_env.parent / "pictures"
+    pictures.mkdir()
+    widget = _window()
+    _save_closed_store(pictures, widget)
+    widget.close()
+    preview = StartPreview(*start_picture.load(pictures))
+    preview.show()
+    # The user clicks its close button: a spontaneous close event (Qt's own; a test's sendEvent is
+    # never spontaneous), which sets this flag in StartPreview.closeEvent.
+    preview.closed_by_user = True
+    preview.close()
+    async with open_window() as (window, _services):
+        preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
+        await wait_until(lambda: not window.isVisible(), what="the window closed as the user asked")
 
 
 async def test_closing_the_window_saves_its_picture_unless_answers_were_streaming(qapp, app_env, monkeypatch):

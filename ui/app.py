@@ -32,13 +32,14 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 # isort: on
 
-from ui import start_picture
+from ui import gc_policy, start_picture
 from ui.launch import make_application
 from ui.qtloop import TriptychEventLoop
 from ui.start_picture import StartPreview
 
 log = logging.getLogger(__name__)
 
+GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up and first fill did
 CLIENT_WARM_UP_MS = 250  # after the window is shown: its first paint comes first
 HIGHLIGHT_WARM_UP_MS = 500
 
@@ -215,6 +216,11 @@ async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview
     window.activateWindow()
     if preview is not None:  # the start picture: closes once the canvas has painted
         preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
+    if gc_policy.paused():  # start-up ends once the canvas has painted (ui/gc_policy.py)
+        start_picture.OnFirstPaint(
+            window.view.viewport(), lambda: QTimer.singleShot(0, lambda: gc_policy.resume("start-up"))
+        )
+        QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
     QTimer.singleShot(0, window.composer.focus_prompt)
     QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     highlighting = HighlightWarmUp(loop)

@@ -22,6 +22,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 from app import layout
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, SendMode, Session, Viewport
 from app.engine import Engine, EngineError, Target
+from ui import gc_policy
 from ui.bridge import EngineBridge
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
@@ -126,6 +127,7 @@ class CanvasController(QObject):
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
         scene.nodes_moved.connect(self._on_scene_nodes_moved)
         scene.selectionChanged.connect(self._on_scene_selection_changed)
+        scene.filled.connect(self._on_scene_filled)
         view.viewport_changed.connect(self._on_view_viewport_changed)
 
     def __repr__(self) -> str:
@@ -154,8 +156,13 @@ class CanvasController(QObject):
         self._render_queue.clear()
         self._follow_pinned.clear()
         # Cards are made lazily: those in view first (the view tells the scene as the viewport is
-        # restored), the rest in short slices on the loop (CanvasScene.populate).
-        self.scene.populate(graph.nodes.values(), graph.edges)
+        # restored), the rest in short slices on the loop (CanvasScene.populate). For a big session
+        # that is a burst of long-lived objects: no cyclic garbage collection until the scene is
+        # filled (ui/gc_policy.py).
+        self.scene.populate(graph.nodes.values(), graph.edges)  # (a fill left unfinished ends)
+        if len(graph.nodes) >= C.GC_PAUSE_CARDS:
+            gc_policy.pause("fill")
+            QTimer.singleShot(C.GC_PAUSE_MAX_MS, self, lambda: gc_policy.resume("fill"))  # at the latest
         self._restore_viewport(session)
         self.settings.ui["last_session"] = session.id
         self._seen_updated_at = session.updated_at
@@ -164,6 +171,9 @@ class CanvasController(QObject):
         self.session_changed.emit(session.id, session.title)
         self._emit_totals()
         self._emit_follow()
+
+    def _on_scene_filled(self) -> None:
+        gc_policy.resume("fill")
 
     def _restore_viewport(self, session: Session) -> None:
         vp = session.viewport

@@ -195,7 +195,7 @@ class StartPreview(QWidget):
         self._screen = record.get("screen")
         self._window: QWidget | None = None
         self._prompt: QWidget | None = None
-        self._watch: _OnFirstPaint | None = None
+        self._watch: OnFirstPaint | None = None
         self.painted = False
         self.closed_by_user = False
         self.typed: list[str] = []
@@ -249,7 +249,7 @@ class StartPreview(QWidget):
         if self.typed:
             append_text("".join(self.typed))
             self.typed.clear()
-        self._watch = _OnFirstPaint(canvas, self._finish)
+        self._watch = OnFirstPaint(canvas, self._finish)
 
     def _finish(self) -> None:
         QTimer.singleShot(0, self, self._close_and_delete)
@@ -267,7 +267,7 @@ class StartPreview(QWidget):
         super().closeEvent(event)
 
 
-class _OnFirstPaint(QObject):
+class OnFirstPaint(QObject):
     """Calls `callback` once `widget` has had its first paint event (then stops watching)."""
 
     def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:

@@ -51,6 +51,7 @@ class CanvasScene(QGraphicsScene):
     card_action_requested = Signal(str, str, object)
     nodes_moved = Signal(dict)
     blocks_changed = Signal()  # card rectangles, colours or selection changed (debounced)
+    filled = Signal()  # nothing left to make: every card of the populated session is made, or cleared
 
     def __init__(self, style: CardStyle, parent=None) -> None:
         super().__init__(parent)
@@ -195,6 +196,7 @@ class CanvasScene(QGraphicsScene):
         self._blocks.clear()
         self._bounds = None
         self._mark_blocks_dirty()
+        self.filled.emit()  # nothing left to make
 
     # ------------------------------------------------------------------ lazy opening
     def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
@@ -212,6 +214,8 @@ class CanvasScene(QGraphicsScene):
             self._index(node)
         for node in live:
             self._add_item(node, lazy=True)
+        if not self._pending:
+            self.filled.emit()
         self.set_edges(edges)
         self._fill_order = []  # ordered by distance to the view on the first slice
         self._bounds = None
@@ -266,6 +270,7 @@ class CanvasScene(QGraphicsScene):
             self._grid.clear()
             self._fill_order = []
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
+            self.filled.emit()
         return card
 
     def materialize_all(self) -> None:

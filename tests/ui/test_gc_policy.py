@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import session_home
 from ui import gc_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,14 +100,7 @@ main([])
 
 @pytest.mark.slow
 def test_opening_a_big_session_runs_no_full_collection_until_it_is_filled(tmp_path):
-    from bench.common import session_graph
-    from storage import open_store
-
-    home = tmp_path / "home"
-    graph = session_graph(1500)
-    with open_store(home) as repo:
-        repo.create_session(graph.session)
-        repo.add_nodes(list(graph.nodes.values()), graph.edges)
+    home = session_home(tmp_path / "home", 1500)
     env = dict(
         os.environ,
         QT_QPA_PLATFORM="offscreen",

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.domain import Node, NodeKind
 from app.start import _gui_data_dir
-from tests.ui.conftest import open_window, wait_until
+from tests.ui.conftest import open_window, session_home, wait_until
 from ui import start_picture
 from ui.start_picture import META_NAME, PICTURE_NAME, StartPreview
 
@@ -124,16 +124,21 @@ async def test_a_maximized_window_is_pictured_at_its_maximized_size(qapp, tmp_pa
     widget.close()
 
 
-async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the_canvas_paints(
-    qapp, app_env
-):
-    pictures = app_env.parent / "pictures"
+def _shown_picture(pictures: Path) -> StartPreview:
+    """A start picture of a closed test window, saved in `pictures` and shown."""
     pictures.mkdir()
     widget = _window()
     _save_closed_store(pictures, widget)
     widget.close()
     preview = StartPreview(*start_picture.load(pictures))
     preview.show()
+    return preview
+
+
+async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the_canvas_paints(
+    qapp, app_env
+):
+    preview = _shown_picture(app_env.parent / "pictures")
     for ch in "Whyy\b?\r":  # typed, with a Backspace and Enter
         _type(preview, ch)
     QApplication.sendEvent(preview, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier))
@@ -154,13 +159,7 @@ async def test_keys_typed_on_the_picture_reach_the_prompt_and_it_closes_once_the
 
 
 async def test_closing_the_picture_while_the_window_is_built_closes_the_app(qapp, app_env):
-    pictures = app_env.parent / "pictures"
-    pictures.mkdir()
-    widget = _window()
-    _save_closed_store(pictures, widget)
-    widget.close()
-    preview = StartPreview(*start_picture.load(pictures))
-    preview.show()
+    preview = _shown_picture(app_env.parent / "pictures")
     # The user clicks its close button: a spontaneous close event (Qt's own; a test's sendEvent is
     # never spontaneous), which sets this flag in StartPreview.closeEvent.
     preview.closed_by_user = True
@@ -197,14 +196,11 @@ def test_only_opening_the_app_skips_the_cli():
 def test_reopening_shows_the_last_window_first_then_the_app(tmp_path):
     """The real `triptych` start (app.start.main, offscreen 1920×1080), as benchmark 6 runs it."""
     from bench.bench_startup import start_once
-    from bench.common import session_graph
     from storage import open_store
 
-    home = tmp_path / "home"
-    graph = session_graph(40)
+    home = session_home(tmp_path / "home", 40)
     with open_store(home) as repo:
-        repo.create_session(graph.session)
-        repo.add_nodes(list(graph.nodes.values()), graph.edges)
+        session_id = repo.list_sessions()[0].id
     screen = tmp_path / "screen.json"
     screen.write_text('{"screens": [{"name": "s", "x": 0, "y": 0, "width": 1920, "height": 1080}]}')
     env = dict(
@@ -224,7 +220,7 @@ def test_reopening_shows_the_last_window_first_then_the_app(tmp_path):
     assert "preview_painted" in start_once("app", env, 120)  # a start that is cut off changes nothing
 
     with open_store(home) as repo:  # `triptych ask` (say) adds a card while the app is closed
-        repo.add_nodes([Node(session_id=graph.session.id, kind=NodeKind.NOTE, text="added")], [])
+        repo.add_nodes([Node(session_id=session_id, kind=NodeKind.NOTE, text="added")], [])
     changed = start_once("app", env, 120)
     assert "preview_painted" not in changed and changed["painted"] > 0
 

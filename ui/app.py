@@ -217,9 +217,7 @@ async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview
     if preview is not None:  # the start picture: closes once the canvas has painted
         preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
     if gc_policy.paused():  # start-up ends once the canvas has painted (ui/gc_policy.py)
-        start_picture.OnFirstPaint(
-            window.view.viewport(), lambda: QTimer.singleShot(0, lambda: gc_policy.resume("start-up"))
-        )
+        start_picture.OnFirstPaint(window.view.viewport(), lambda: gc_policy.resume("start-up"))
         QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
     QTimer.singleShot(0, window.composer.focus_prompt)
     QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
@@ -263,8 +261,7 @@ class HighlightWarmUp:
 def main(argv: list[str] | None = None, preview: StartPreview | None = None) -> int:
     """Open the app; returns the process exit status. `preview`: the start picture ui.launch showed."""
     argv = list(sys.argv if argv is None else argv)
-    app = make_application(argv)
-    app.setQuitOnLastWindowClosed(False)  # main() decides when to quit, after the streams are saved
+    app = make_application(argv)  # (it leaves quitting to main(), after the streams are saved)
     reporter = ErrorReporter()
     previous_hook = sys.excepthook
     sys.excepthook = reporter.excepthook

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_API", "pyside6")
 
@@ -23,6 +24,9 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from ui import gc_policy  # noqa: E402
+
+if TYPE_CHECKING:
+    from ui.start_picture import StartPreview
 
 PREVIEW_PAINT_WAIT_MS = 500
 
@@ -59,22 +63,18 @@ def _import_core() -> None:
         builtins.__import__ = hooked
 
 
-def _show_preview(app: QApplication):  # type: ignore[no-untyped-def]
+def _show_preview() -> StartPreview | None:
     from app.paths import resolve_data_dir
-    from ui.start_picture import open_preview
+    from ui.start_picture import OnFirstPaint, open_preview
 
     preview = open_preview(resolve_data_dir())
     if preview is None:
         return None
     if not preview.painted:  # let it paint before the GUI thread is busy building the window
         loop = QEventLoop()
-        done = QTimer()
-        done.setInterval(5)
-        done.timeout.connect(lambda: preview.painted and loop.quit())
-        done.start()
-        QTimer.singleShot(PREVIEW_PAINT_WAIT_MS, loop.quit)
+        OnFirstPaint(preview, loop.quit)
+        QTimer.singleShot(PREVIEW_PAINT_WAIT_MS, loop, loop.quit)
         loop.exec()
-        done.stop()
     return preview
 
 
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     gc_policy.enable()
     gc_policy.pause("start-up")
     argv = list(sys.argv[:1] if argv is None else argv)
-    app = make_application(argv)
-    preview = _show_preview(app)
+    make_application(argv)
+    preview = _show_preview()
     _import_core()
     from ui.app import main as app_main
 

@@ -249,10 +249,7 @@ class StartPreview(QWidget):
         if self.typed:
             append_text("".join(self.typed))
             self.typed.clear()
-        self._watch = OnFirstPaint(canvas, self._finish)
-
-    def _finish(self) -> None:
-        QTimer.singleShot(0, self, self._close_and_delete)
+        self._watch = OnFirstPaint(canvas, self._close_and_delete)
 
     def _close_and_delete(self) -> None:
         self.close()
@@ -268,7 +265,8 @@ class StartPreview(QWidget):
 
 
 class OnFirstPaint(QObject):
-    """Calls `callback` once `widget` has had its first paint event (then stops watching)."""
+    """Calls `callback` once `widget`'s first paint is done (on the next loop turn; not at all if
+    `widget` is deleted first)."""
 
     def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(widget)
@@ -278,7 +276,7 @@ class OnFirstPaint(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Paint:
             obj.removeEventFilter(self)
-            self._callback()
+            QTimer.singleShot(0, self, self._callback)
         return False
 
 

@@ -995,12 +995,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         command = args.command or "gui"
         if command == "gui":
-            from ui.launch import main as gui_main
+            from app.start import open_app
 
-            data_dir = getattr(args, "data_dir", None)
-            if data_dir:
-                os.environ["TRIPTYCH_HOME"] = data_dir
-            return int(gui_main([sys.argv[0]]) or 0)
+            return open_app(getattr(args, "data_dir", None))
         ctx = Ctx(getattr(args, "data_dir", None))
         try:
             return COMMANDS[command](ctx, args)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.logs import register_secret
-from app.paths import CONFIG_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
+from app.paths import CONFIG_FILENAME, DB_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
 from app.providers.base import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "triptych.db"
+        return self.data_dir / DB_FILENAME
 
     @property
     def ui(self) -> dict[str, Any]:

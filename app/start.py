@@ -29,15 +29,20 @@ def _gui_data_dir(argv: list[str]) -> tuple[bool, str | None]:
     return rest in ([], ["gui"]), data_dir
 
 
+def open_app(data_dir: str | None) -> int:
+    """The GUI on `data_dir` (else `TRIPTYCH_HOME` or the platform's); its exit status."""
+    from ui.launch import main as launch
+
+    if data_dir:
+        os.environ["TRIPTYCH_HOME"] = data_dir
+    return int(launch([sys.argv[0]]) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     gui, data_dir = _gui_data_dir(args)
     if gui:
-        from ui.launch import main as launch
-
-        if data_dir:
-            os.environ["TRIPTYCH_HOME"] = data_dir
-        return int(launch([sys.argv[0]]) or 0)
+        return open_app(data_dir)
     from app.cli import main as cli_main
 
     return cli_main(args)

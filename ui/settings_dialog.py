@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
+from app.paths import PROVIDERS_FILENAME
 from ui.dialogs import color_icon, ok_cancel_buttons
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def add_custom_endpoint(settings, name: str, protocol: str, base_url: str, key_e
         raise ConfigError("the endpoint name must be one word without ':' (it becomes the model prefix)")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("the base URL must start with http:// or https://")
-    path = settings.data_dir / "providers.toml"
+    path = settings.data_dir / PROVIDERS_FILENAME
     data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     table = {"base_url": base_url.rstrip("/"), "protocol": protocol, "display": name.strip()}
     if key_env:

@@ -51,7 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, log, median, r, session_graph
+from bench.common import emit, log, median, r, write_session
 from bench.loopback import ROOT
 
 TARGET_WARM_MS = 250.0
@@ -78,6 +78,29 @@ def evict(paths: list[Path]) -> int:
                 finally:
                     os.close(fd)
     return total
+
+
+def child_env(work: Path, home: Path) -> dict[str, str]:
+    """The environment the children start in: offscreen on a 1920×1080 desktop (its description is
+    written in `work`), so that the window (1440×900) restores its saved geometry unclamped as on a
+    real screen (the offscreen platform's default screen is 800×800); the data dir `home`."""
+    screen = work / "screen.json"
+    screen.write_text(
+        '{"screens": [{"name": "bench", "x": 0, "y": 0, "width": 1920, "height": 1080, '
+        '"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}'
+    )
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM=f"offscreen:configfile={screen}",
+        QT_API="pyside6",
+        TRIPTYCH_HOME=str(home),
+        TRIPTYCH_NO_KEYRING="1",
+        TRIPTYCH_NO_ERROR_DIALOG="1",
+        PYTHONPATH=str(ROOT),
+    )
+    # An installed app starts from compiled bytecode: let the first (discarded) run write it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def start_once(kind: str, env: dict[str, str], timeout: float) -> dict[str, float]:
@@ -125,33 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cards, warm_runs, cold_runs = (100, 1, 1) if args.smoke else (10_000, 3, 2)
 
-    from storage import open_store
-
     work = Path(tempfile.mkdtemp(prefix="triptych-bench-startup-"))
     try:
         home = work / "home"
-        graph = session_graph(cards)
-        with open_store(home) as repo:
-            repo.create_session(graph.session)
-            repo.add_nodes(list(graph.nodes.values()), graph.edges)
-        # A 1920×1080 desktop: the window (1440×900) restores its saved geometry unclamped, as on a
-        # real screen (the offscreen platform's default screen is 800×800).
-        screen = work / "screen.json"
-        screen.write_text(
-            '{"screens": [{"name": "bench", "x": 0, "y": 0, "width": 1920, "height": 1080, '
-            '"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}'
-        )
-        env = dict(
-            os.environ,
-            QT_QPA_PLATFORM=f"offscreen:configfile={screen}",
-            QT_API="pyside6",
-            TRIPTYCH_HOME=str(home),
-            TRIPTYCH_NO_KEYRING="1",
-            TRIPTYCH_NO_ERROR_DIALOG="1",
-            PYTHONPATH=str(ROOT),
-        )
-        # An installed app starts from compiled bytecode: let the first (discarded) run write it.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        write_session(home, cards)
+        env = child_env(work, home)
         timeout = 300.0
         cold_paths = [
             Path(sysconfig.get_paths()["stdlib"]),

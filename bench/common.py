@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from app.domain import (
@@ -255,4 +256,15 @@ def session_graph(
             first = first or answer
         previous = first
         round_no += 1
+    return graph
+
+
+def write_session(home: Path, cards: int) -> Graph:
+    """A data dir holding one finished session of about `cards` cards (`session_graph`); returns it."""
+    from storage import open_store
+
+    graph = session_graph(cards)
+    with open_store(home) as repo:
+        repo.create_session(graph.session)
+        repo.add_nodes(list(graph.nodes.values()), graph.edges)
     return graph

@@ -1,6 +1,6 @@
 """The measured process of bench/bench_startup.py (not a benchmark itself).
 
-    python -m bench.startup_child app    # `triptych` (app.cli.main, the gui command), offscreen
+    python -m bench.startup_child app    # `triptych` (app.start.main: the GUI through ui.launch), offscreen
     python -m bench.startup_child bare   # a bare PySide6 QMainWindow, started the same way
     python -m bench.startup_child floor  # the stack's imports + reading the session + a bare window
     python -m bench.startup_child prime  # `triptych`, settled, then its window closed (saves the start picture)
@@ -85,10 +85,11 @@ def floor() -> None:
     _bare_window(f"floor {len(graph.nodes) if graph else 0}")
 
 
-def _watch_paints(exit_on_canvas: bool) -> None:
+def _watch_paints(exit_on_canvas: bool, on_app=None) -> None:  # type: ignore[no-untyped-def]
     """Stamp `MARK preview_painted` when the start picture has painted and `PAINTED` when the canvas
     viewport has (then exit, if `exit_on_canvas`). Watches every widget through the QApplication the
-    launcher makes, so nothing of the app is imported before it would be."""
+    launcher makes (and calls `on_app()` once it is made), so nothing of the app is imported before
+    it would be."""
     # isort: off
     import ui.launch as launch  # first, as app.start imports it: before PySide6 (see _import_core)
     from PySide6.QtCore import QEvent, QObject, QTimer
@@ -131,6 +132,8 @@ def _watch_paints(exit_on_canvas: bool) -> None:
             app._bench_filter = _Filter()
             app.installEventFilter(app._bench_filter)
             _mark("qt_app")
+            if on_app is not None:
+                on_app()
         return app
 
     def core() -> None:
@@ -155,27 +158,18 @@ def app() -> None:
 def prime() -> None:
     """Open the app, let it settle (the session loaded, every card made) and close its window as a user
     would: the next start has the start picture of that window."""
-    _watch_paints(exit_on_canvas=False)
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    import ui.launch as launch
 
     def close_soon() -> None:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+
         for widget in QApplication.topLevelWidgets():
             if type(widget).__name__ == "MainWindow" and widget.isVisible():
                 QTimer.singleShot(1500, widget.close)
                 return
         QTimer.singleShot(100, close_soon)
 
-    make = launch.make_application
-
-    def make_and_watch(argv):  # type: ignore[no-untyped-def]
-        app = make(argv)
-        QTimer.singleShot(100, close_soon)
-        return app
-
-    launch.make_application = make_and_watch  # type: ignore[assignment]
+    _watch_paints(exit_on_canvas=False, on_app=close_soon)
     from app.start import main
 
     code = main([])

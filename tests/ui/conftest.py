@@ -109,18 +109,6 @@ async def open_window(data_dir: Path | None = None) -> AsyncIterator:
         await asyncio.sleep(0)
 
 
-def session_home(home: Path, cards: int) -> Path:
-    """A data dir holding one finished session of `cards` cards (bench.common.session_graph)."""
-    from bench.common import session_graph
-    from storage import open_store
-
-    graph = session_graph(cards)
-    with open_store(home) as repo:
-        repo.create_session(graph.session)
-        repo.add_nodes(list(graph.nodes.values()), graph.edges)
-    return home
-
-
 def cards_of(window, kind: str | None = None):
     graph = window.controller.graph
     out = []

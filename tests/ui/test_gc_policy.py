@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import session_home
+from bench.common import write_session
 from ui import gc_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,8 @@ main([])
 
 @pytest.mark.slow
 def test_opening_a_big_session_runs_no_full_collection_until_it_is_filled(tmp_path):
-    home = session_home(tmp_path / "home", 1500)
+    home = tmp_path / "home"
+    write_session(home, 1500)
     env = dict(
         os.environ,
         QT_QPA_PLATFORM="offscreen",

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.domain import Node, NodeKind
 from app.start import _gui_data_dir
-from tests.ui.conftest import open_window, session_home, wait_until
+from tests.ui.conftest import open_window, wait_until
 from ui import start_picture
 from ui.start_picture import META_NAME, PICTURE_NAME, StartPreview
 
@@ -195,22 +195,13 @@ def test_only_opening_the_app_skips_the_cli():
 @pytest.mark.slow
 def test_reopening_shows_the_last_window_first_then_the_app(tmp_path):
     """The real `triptych` start (app.start.main, offscreen 1920×1080), as benchmark 6 runs it."""
-    from bench.bench_startup import start_once
+    from bench.bench_startup import child_env, start_once
+    from bench.common import write_session
     from storage import open_store
 
-    home = session_home(tmp_path / "home", 40)
-    with open_store(home) as repo:
-        session_id = repo.list_sessions()[0].id
-    screen = tmp_path / "screen.json"
-    screen.write_text('{"screens": [{"name": "s", "x": 0, "y": 0, "width": 1920, "height": 1080}]}')
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM=f"offscreen:configfile={screen}",
-        TRIPTYCH_HOME=str(home),
-        TRIPTYCH_NO_KEYRING="1",
-        TRIPTYCH_NO_ERROR_DIALOG="1",
-        PYTHONPATH=str(ROOT),
-    )
+    home = tmp_path / "home"
+    session_id = write_session(home, 40).session.id
+    env = child_env(tmp_path, home)
 
     first = start_once("app", env, 120)  # never closed before: no picture, the window itself
     assert "preview_painted" not in first and first["painted"] > 0

@@ -85,6 +85,17 @@ def color_scheme() -> int:
         return 0
 
 
+def _conditions(data_dir: Path) -> dict[str, object]:
+    """What must be the same at a start as at the close that took the picture (see the module doc)."""
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "color_scheme": color_scheme(),
+        "environment": environment(),
+        "files": fingerprint(data_dir),
+    }
+
+
 @dataclass(slots=True)
 class Grabbed:
     """The window at close, held until the store is closed (`save` needs its final fingerprint)."""
@@ -127,17 +138,13 @@ def save(data_dir: Path, grabbed: Grabbed) -> bool:
         os.chmod(partial, 0o600)
         os.replace(partial, picture)
         record = {
-            "format": FORMAT,
-            "version": __version__,
             "width": grabbed.image.width(),
             "height": grabbed.image.height(),
             "dpr": grabbed.image.devicePixelRatio(),
             "geometry": grabbed.geometry,
             "title": grabbed.title,
             "screen": grabbed.screen,
-            "color_scheme": color_scheme(),
-            "environment": environment(),
-            "files": fingerprint(data_dir),
+            **_conditions(data_dir),
         }
         fd = os.open(meta, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -169,13 +176,7 @@ def load(data_dir: Path) -> tuple[QPixmap, dict[str, object]] | None:
     except (OSError, ValueError):
         discard(data_dir)
         return None
-    if not isinstance(record, dict) or (
-        record.get("format") != FORMAT
-        or record.get("version") != __version__
-        or record.get("files") != fingerprint(data_dir)
-        or record.get("color_scheme") != color_scheme()
-        or record.get("environment") != environment()
-    ):
+    if not isinstance(record, dict) or any(record.get(k) != v for k, v in _conditions(data_dir).items()):
         discard(data_dir)
         return None
     pixmap = QPixmap(str(data_dir / PICTURE_NAME))

@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--new", action="store_true", help="start a new session (the default)")
     a.add_argument("--parent", action="append", default=[], metavar="NODE_ID",
                    help="continue from this card (repeatable)")
-    a.add_argument("--mode", choices=["lanes", "shared"], help="with --parent: lanes (default) or shared")
+    a.add_argument("--mode", choices=["lanes", "shared"], help="with --parent: lanes (default: each parent's model continues its own lane) or "
+                        "shared (one prompt to every -m model; one parent answer is the assistant turn, "
+                        "several are all quoted, labelled by model)")
     a.add_argument("--system", help="system prompt")
     a.add_argument("--temperature", type=float, help="sampling temperature (where the model accepts it)")
     a.add_argument("--max-tokens", type=int, help="maximum output tokens")

@@ -4,6 +4,10 @@ Context for a call = the ancestor chain of its prompt, walked through `follow`/`
 `ref` parents (and further `follow` parents) quoted, labelled by model, inside the user turn they
 attach to. A synthesis node stands in its chain as the answer to its first source's prompt.
 
+A shared follow-up of several chosen answers treats them alike: every chosen answer is quoted,
+labelled by model, in its user turn, and the history they have in common (the path down to their
+common ancestor) stays as turns. With one chosen answer, that answer is the assistant turn.
+
 Rules:
 - A prompt that follows one response continues that model's lane with that model's own history.
 - Another model's reasoning is never sent. A model's own reasoning is sent back only where the
@@ -75,26 +79,70 @@ def primary_parent(graph: Graph, node: Node) -> Node | None:
     return None
 
 
-def chain(graph: Graph, node_id: str) -> list[Node]:
-    """The lane from the root down to `node_id` (inclusive)."""
+def _prompt_parents(graph: Graph, node: Node) -> list[Node]:
+    """Every parent a prompt or note attaches to, in the order chosen: `follow` first, then `ref`."""
+    edges = graph.parents(node.id, (EdgeRole.FOLLOW,)) + graph.parents(node.id, (EdgeRole.REF,))
+    return [graph.nodes[e.parent_id] for e in edges if e.parent_id in graph.nodes]
+
+
+def shared_answers(graph: Graph, node: Node) -> list[Node]:
+    """The chosen parents of a shared follow-up that quotes them all (several chosen answers), else []."""
+    if node.kind not in (NodeKind.PROMPT, NodeKind.NOTE):
+        return []
+    parents = _prompt_parents(graph, node)
+    return parents if sum(1 for p in parents if p.is_answer) >= 2 else []
+
+
+def _context_parent(graph: Graph, node: Node, memo: dict[str, list[Node]]) -> Node | None:
+    """The node whose turn precedes `node` in the context sent: its primary parent, except for a
+    shared follow-up of several answers, whose history is the path its answers have in common."""
+    parents = shared_answers(graph, node)
+    if not parents:
+        return primary_parent(graph, node)
+    common: list[Node] | None = None
+    for p in parents:
+        path = _chain(graph, p.id, memo)
+        if common is None:
+            common = path
+            continue
+        n = 0
+        while n < min(len(common), len(path)) and common[n].id == path[n].id:
+            n += 1
+        common = common[:n]
+    common = [n for n in (common or []) if n.id not in {p.id for p in parents}]
+    return common[-1] if common else None
+
+
+def _chain(graph: Graph, node_id: str, memo: dict[str, list[Node]]) -> list[Node]:
+    if node_id in memo:
+        return memo[node_id]
     out: list[Node] = []
     seen: set[str] = set()
     cur = graph.nodes.get(node_id)
     while cur is not None and cur.id not in seen:
         out.append(cur)
         seen.add(cur.id)
-        cur = primary_parent(graph, cur)
+        cur = _context_parent(graph, cur, memo)
     out.reverse()
+    memo[node_id] = out
     return out
 
 
-def quoted(node: Node, display: dict[str, str] | None = None) -> str:
+def chain(graph: Graph, node_id: str) -> list[Node]:
+    """The turns sent before and with `node_id` (inclusive), root first: its lane, walked up through
+    primary parents (through a shared follow-up of several answers, to their common ancestor)."""
+    return _chain(graph, node_id, {})
+
+
+def quoted(node: Node, display: dict[str, str] | None = None, in_reply_to: Node | None = None) -> str:
     who = label(node, display)
     if node.is_answer:
         head = f"Answer from {who}:"
+        if in_reply_to is not None and in_reply_to.text.strip():
+            head += f"\n(in reply to: {in_reply_to.text.strip()[:300]})"
     else:
         head = f"Context ({who}):"
-    return f"{head}\n\n<<<\n{node.text.strip()}\n>>>"
+    return f"{head}\n\n<<<\n{node.text.strip() or '(no text)'}\n>>>"
 
 
 def _extra_parents(graph: Graph, node: Node) -> list[Node]:
@@ -126,9 +174,18 @@ def messages_for_chain(
 ) -> list[Message]:
     target_ref = ModelRef.parse(target)
     msgs: list[Message] = []
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.kind in (NodeKind.PROMPT, NodeKind.NOTE):
-            parts = [quoted(p, display) for p in _extra_parents(graph, node)]
+            if shared := shared_answers(graph, node):
+                # every chosen answer quoted alike; an answer to a prompt outside the shared history
+                # says what it answered
+                before = {n.id for n in nodes[:i]}
+                parts = []
+                for p in shared:
+                    asked = primary_parent(graph, p) if p.is_answer else None
+                    parts.append(quoted(p, display, asked if asked is not None and asked.id not in before else None))
+            else:
+                parts = [quoted(p, display) for p in _extra_parents(graph, node)]
             if node.text.strip():
                 parts.append(node.text)
             if parts:

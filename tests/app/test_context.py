@@ -80,17 +80,40 @@ def test_shared_follow_up_after_choosing_one_answer_sends_it_to_every_model():
             ("user", "Q1"), ("assistant", "CL says Q1"), ("user", "Build on this")]
 
 
-def test_shared_with_several_parents_quotes_the_others_labelled_by_model():
+def test_shared_with_several_chosen_answers_quotes_them_all_alike_labelled_by_model():
+    """Issue #12 (7): no chosen answer is sent as one model's own assistant turn; each is quoted,
+    labelled by model, in the user turn, after the history they share."""
+    t = Tree()
+    p0 = t.prompt("Q0")
+    a0 = t.answer(p0, CL, "CL says Q0")
+    p1, ds, cl, gp = t.fanout("Q1", a0)
+    shared = t.prompt("Which is right?", ds, refs=(gp,))
+    for model in (DS, CL, GP):
+        sent = msgs(build_context(t.g, shared.id, model, display={GP: "GPT-6.2 Sol"}))
+        assert sent[:2] == [("user", "Q0"), ("assistant", "CL says Q0")]  # the common history stays as turns
+        assert [r for r, _ in sent] == ["user", "assistant", "user"]
+        content = sent[2][1]
+        assert content.startswith("Q1\n\nAnswer from deepseek:deepseek-flash:")
+        assert "Answer from GPT-6.2 Sol (openai:gpt-6.2-sol):" in content
+        assert content.index("DS says Q1") < content.index("GP says Q1") < content.index("Which is right?")
+        assert content.endswith("Which is right?")
+
+
+def test_shared_answers_from_different_lanes_say_what_they_answered():
     t = Tree()
     p1, ds, cl, gp = t.fanout("Q1")
-    shared = t.prompt("Which is right?", ds, refs=(gp,))
-    sent = msgs(build_context(t.g, shared.id, CL, display={GP: "GPT-6.2 Sol"}))
-    assert sent[:2] == [("user", "Q1"), ("assistant", "DS says Q1")]
-    role, content = sent[2]
-    assert role == "user"
-    assert content.startswith("Answer from GPT-6.2 Sol (openai:gpt-6.2-sol):")
-    assert "GP says Q1" in content and content.endswith("Which is right?")
-    assert len(sent) == 3
+    p2 = t.prompt("Deeper", cl)
+    cl2 = t.answer(p2, CL, "CL deeper")
+    shared = t.prompt("Reconcile", cl2, refs=(gp,))
+    sent = msgs(build_context(t.g, shared.id, DS))
+    assert [r for r, _ in sent] == ["user"]  # Q1, then both answers quoted, then the question
+    content = sent[0][1]
+    assert content.startswith("Q1\n\nAnswer from anthropic:claude-sonnet-5-5:\n(in reply to: Deeper)")
+    assert "CL deeper" in content and "GP says Q1" in content and "CL says Q1" not in content
+    # a follow-up of that shared prompt's answer keeps the same history
+    a = t.answer(shared, DS, "DS reconciled")
+    after = t.prompt("Thanks", a)
+    assert msgs(build_context(t.g, after.id, DS)) == [*sent, ("assistant", "DS reconciled"), ("user", "Thanks")]
 
 
 def test_foreign_answers_can_be_quoted_instead_of_sent_as_assistant_turns():

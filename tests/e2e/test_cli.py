@@ -185,7 +185,7 @@ def test_lanes_follow_up_with_parent_sends_that_models_history(cli, server):
     assert "CL-1" in flat and "DS-1" not in flat
 
 
-def test_shared_mode_sends_first_parent_and_quotes_the_rest(cli, server):
+def test_shared_mode_quotes_every_chosen_answer_labelled_by_model(cli, server):
     server.script("deepseek-flash", Answer(text=("DS-1",)))
     server.script("claude-sonnet-5-5", Answer(text=("CL-1",)))
     first = lines(cli("ask", "--json", "-m", DS, "-m", CL, "Q1").stdout)
@@ -194,8 +194,15 @@ def test_shared_mode_sends_first_parent_and_quotes_the_rest(cli, server):
     assert r.returncode == 0, r.stderr
     assert [o["model"] for o in lines(r.stdout)] == [DS, GP]
     msgs = server.requests_for("deepseek-flash")[-1].body["messages"]
-    assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
-    assert msgs[1]["content"] == "CL-1" and "DS-1" in msgs[2]["content"] and msgs[2]["content"].endswith("Reconcile")
+    assert [m["role"] for m in msgs] == ["user"]  # no chosen answer passes as one model's own turn
+    text = msgs[0]["content"]
+    assert text.startswith("Q1\n\n") and text.endswith("Reconcile")
+    assert text.index(f"Answer from Claude Sonnet 5.5 ({CL})") < text.index("CL-1") < \
+        text.index(f"Answer from DeepSeek V4.1 Flash ({DS})") < text.index("DS-1")
+    one = cli("ask", "--json", "--mode", "shared", "--parent", first[1]["node_id"], "-m", DS, "Go on")
+    assert one.returncode == 0, one.stderr
+    msgs = server.requests_for("deepseek-flash")[-1].body["messages"]  # one chosen answer: its assistant turn
+    assert [(m["role"], m["content"]) for m in msgs] == [("user", "Q1"), ("assistant", "CL-1"), ("user", "Go on")]
 
 
 def test_dry_run_prints_messages_and_estimates_and_sends_nothing(cli, server):

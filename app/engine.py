@@ -44,7 +44,7 @@ from app.domain import (
 )
 from app.events import Finish, ReasoningDelta, ResponseMeta, Retrying, StreamError, TextDelta
 from app.events import Usage as UsageEvent
-from app.layout import place_fanout, place_follow, place_root_prompt, place_synthesis
+from app.layout import place_sibling, place_synthesis, place_turn
 from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
 from app.providers.retry import stream_with_retries
 from app.repository import Repository
@@ -457,13 +457,15 @@ class Engine:
         mode: SendMode = SendMode.LANES,
         system: str | None = None,
         graph: Graph | None = None,
+        beside: str | None = None,
     ) -> AskResult:
         """Create the prompt card(s) and one response card per target, and start streaming.
 
         The prompt is stored and sent as `sendable(text)`: unpaired surrogates become U+FFFD and NUL
         characters are removed, so what the card shows is what the models received. `graph`: the
         session as the caller holds it, kept current (the window's; it is not changed: the new cards
-        and edges go into a copy), else it is read from the store (~70 ms for 10,000 cards)."""
+        and edges go into a copy), else it is read from the store (~70 ms for 10,000 cards). `beside`:
+        the prompt this one branches (a new prompt without parents goes next to it, not below all)."""
         text = sendable(text or "")
         system = sendable(system) if system is not None else None
         if not text.strip():
@@ -485,10 +487,6 @@ class Engine:
             prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system))
             graph.add(prompt)
             new_edges += self._link_prompt(graph, prompt, parent_ids)
-            if parent_ids:
-                place_follow(graph, prompt, graph.nodes[parent_ids[0]])
-            else:
-                place_root_prompt(graph, prompt)
             responses = []
             for t in tgts:
                 resp = self._new_answer(session_id, NodeKind.RESPONSE, t)
@@ -496,7 +494,8 @@ class Engine:
                 new_edges.append(graph.link(prompt.id, resp.id, EdgeRole.REPLY))
                 responses.append(resp)
                 pending.append((prompt, resp, t))
-            place_fanout(graph, prompt, responses)
+            place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
+                       beside=graph.nodes.get(beside) if beside and not parent_ids else None)
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []
@@ -573,9 +572,7 @@ class Engine:
         node = self._new_answer(old.session_id, NodeKind.RESPONSE, target, {"rerun_of": old.id})
         graph.add(node)
         edge = graph.link(prompt.id, node.id, EdgeRole.REPLY)
-        siblings = [graph.nodes[e.child_id] for e in graph.children(prompt.id, (EdgeRole.REPLY,))]
-        node.x = max(s.x for s in siblings) + (old.width or 460.0) + 48.0
-        node.y = old.y
+        place_sibling(graph, node, prompt, old)
         built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self._display())
         run = self._prepare_run(node, prompt, built, target)
         self.repo.add_nodes([node], [edge])

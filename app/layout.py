@@ -1,7 +1,9 @@
 """Card placement on the canvas (Qt-free, so the CLI and GUI place new cards the same way).
 
 Fan-out siblings sit in a row under their prompt; follow-ups go below the card they follow, so each
-lane reads as a column. `relayout` recomputes a tidy tree for the whole session.
+lane reads as a column. A new card goes on free canvas nearest that spot: it covers no card, no edge
+runs through it and its edge runs through no other card (existing cards never move). `relayout`
+recomputes a tidy tree for the whole session.
 """
 
 from __future__ import annotations
@@ -23,23 +25,172 @@ def height(node: Node) -> float:
     return node.height or DEFAULT_H[node.kind]
 
 
-def _overlaps(graph: Graph, x: float, y: float, w: float, h: float, ignore: set[str]) -> bool:
-    for n in graph.nodes.values():
-        if n.id in ignore:
-            continue
-        if x < n.x + width(n) + CARD_GAP / 2 and n.x < x + w + CARD_GAP / 2 and y < n.y + height(n) and n.y < y + h:
-            return True
-    return False
+Rect = tuple[float, float, float, float]  # x, y, w, h
+
+# How far from the ideal spot a new card may go looking for free canvas: half-card steps sideways,
+# a few rows further down.
+_STEP = (CARD_W + CARD_GAP) / 2
+_MAX_STEPS = 40
+_LEVELS = 4
+_LEVEL_H = ROW_GAP * 2
+_MARGIN_X = CARD_GAP / 2 - 1.0  # cards side by side keep CARD_GAP between them
+_MARGIN_Y = ROW_GAP / 3  # rows keep room for the edges between them
+_EDGE_CLEARANCE = 6.0
 
 
-def _free_row(graph: Graph, xs: list[float], y: float, w: float, h: float, ignore: set[str]) -> float:
-    """Shift a row right until none of its slots overlaps an existing card; return the shift."""
-    shift = 0.0
-    for _ in range(200):
-        if not any(_overlaps(graph, x + shift, y, w, h, ignore) for x in xs):
-            return shift
-        shift += w + CARD_GAP
-    return shift
+def _rect(node: Node) -> Rect:
+    return (node.x, node.y, width(node), height(node))
+
+
+def _hits(a: Rect, b: Rect, mx: float = 0.0, my: float = 0.0) -> bool:
+    return a[0] - mx < b[0] + b[2] and b[0] < a[0] + a[2] + mx and a[1] - my < b[1] + b[3] and b[1] < a[1] + a[3] + my
+
+
+def _bend(sy: float, ey: float) -> float:
+    """As ui/canvas/edges.py draws an edge (a cubic Bézier, parent bottom-centre to child top-centre)."""
+    dy = ey - sy
+    if dy < 0:
+        return max(abs(dy) * 0.5 + 60.0, 80.0)
+    return max(abs(dy) * 0.5, 40.0)
+
+
+def edge_points(parent: Rect, child: Rect, steps: int = 32) -> list[tuple[float, float]]:
+    """Points along the edge drawn from `parent` to `child`."""
+    sx, sy = parent[0] + parent[2] / 2, parent[1] + parent[3]
+    ex, ey = child[0] + child[2] / 2, child[1]
+    bend = _bend(sy, ey)
+    c1y, c2y = sy + bend, ey - bend
+    out = []
+    for i in range(steps + 1):
+        t = i / steps
+        u = 1 - t
+        x = u * u * u * sx + 3 * u * u * t * sx + 3 * u * t * t * ex + t * t * t * ex
+        y = u * u * u * sy + 3 * u * u * t * c1y + 3 * u * t * t * c2y + t * t * t * ey
+        out.append((x, y))
+    return out
+
+
+def _inside(pt: tuple[float, float], r: Rect, pad: float) -> bool:
+    return r[0] - pad < pt[0] < r[0] + r[2] + pad and r[1] - pad < pt[1] < r[1] + r[3] + pad
+
+
+class _Canvas:
+    """The cards and edges near where a new block of cards may go (a region, so a 10,000-card
+    session costs one pass over its cards, not one per candidate spot)."""
+
+    def __init__(self, graph: Graph, region: Rect, ignore: set[str]) -> None:
+        self.cards: list[tuple[str, Rect]] = []
+        rects: dict[str, Rect] = {}
+        for n in graph.nodes.values():
+            if n.id in ignore:
+                continue
+            r = _rect(n)
+            rects[n.id] = r
+            if _hits(r, region, CARD_W, ROW_GAP):
+                self.cards.append((n.id, r))
+        self.edges: list[list[tuple[float, float]]] = []
+        for e in graph.edges:
+            pr, cr = rects.get(e.parent_id), rects.get(e.child_id)
+            if pr is None or cr is None:
+                continue
+            left, right = min(pr[0], cr[0]), max(pr[0] + pr[2], cr[0] + cr[2])
+            top, bottom = min(pr[1], cr[1]), max(pr[1] + pr[3], cr[1] + cr[3])
+            if _hits((left, top, right - left, bottom - top), region):
+                self.edges.append(edge_points(pr, cr))
+        self.rects = rects
+
+    def free(self, boxes: list[Rect], links: list[tuple[Rect, Rect, set[str]]]) -> bool:
+        """No card within the margins of `boxes`, no edge through them, no `links` edge (from a
+        card outside to one of the boxes) through another card."""
+        for _, r in self.cards:
+            for b in boxes:
+                if _hits(b, r, _MARGIN_X, _MARGIN_Y):
+                    return False
+        for pts in self.edges:
+            for b in boxes:
+                if any(_inside(p, b, _EDGE_CLEARANCE) for p in pts):
+                    return False
+        for parent, child, ends in links:
+            pts = edge_points(parent, child)
+            for cid, r in self.cards:
+                if cid not in ends and any(_inside(p, r, _EDGE_CLEARANCE) for p in pts):
+                    return False
+        return True
+
+
+def _place_block(
+    graph: Graph,
+    block: list[tuple[Node, float, float]],
+    ideal: tuple[float, float],
+    links: list[tuple[Node, Node]],
+    *,
+    anchor: float | None = None,
+    left_cost: float = 1.0,
+) -> None:
+    """Put `block` (nodes at offsets from its origin) at a free spot near `ideal` (its origin):
+    sideways in half-card steps, then a few rows lower, the nearest to `anchor` (the x its first
+    node's centre should be near: its parent's centre; by default the ideal spot's). A spot is free when no card is in
+    the way, no edge runs through it, and the edges `links` (existing parent -> node of the block)
+    would run through no other card. Failing that, below every card."""
+    ids = {n.id for n, _, _ in block}
+    sizes = [(n, dx, dy, width(n), height(n)) for n, dx, dy in block]
+    bx0 = min(dx for _, dx, _, _, _ in sizes)
+    bx1 = max(dx + w for _, dx, _, w, _ in sizes)
+    by1 = max(dy + h for _, _, dy, _, h in sizes)
+    reach = _MAX_STEPS * _STEP
+    tops = [p.y for p, _ in links] + [ideal[1]]
+    region = (ideal[0] + bx0 - reach, min(tops), bx1 - bx0 + 2 * reach,
+              ideal[1] + _LEVELS * _LEVEL_H + by1 - min(tops))
+    canvas = _Canvas(graph, region, ids)
+    offsets = {n.id: (dx, dy) for n, dx, dy, _, _ in sizes}
+
+    def boxes_at(x: float, y: float) -> list[Rect]:
+        return [(x + dx, y + dy, w, h) for _, dx, dy, w, h in sizes]
+
+    def links_at(x: float, y: float) -> list[tuple[Rect, Rect, set[str]]]:
+        out = []
+        for parent, child in links:
+            dx, dy = offsets[child.id]
+            out.append((canvas.rects.get(parent.id, _rect(parent)), (x + dx, y + dy, width(child), height(child)),
+                        {parent.id, child.id}))
+        return out
+
+    head_cx = sizes[0][1] + sizes[0][3] / 2
+    want = ideal[0] + head_cx if anchor is None else anchor
+    candidates = []
+    for level in range(_LEVELS):
+        for k in range(-_MAX_STEPS, _MAX_STEPS + 1):
+            off = (ideal[0] + k * _STEP + head_cx - want) / _STEP
+            cost = (off if off >= 0 else -off * left_cost) + level * 3
+            candidates.append((cost, level, k))
+    candidates.sort()
+    spot: tuple[float, float] | None = None
+    for check_links in (True, False):
+        for _, level, k in candidates:
+            x, y = ideal[0] + k * _STEP, ideal[1] + level * _LEVEL_H
+            if canvas.free(boxes_at(x, y), links_at(x, y) if check_links else []):
+                spot = (x, y)
+                break
+        if spot is not None:
+            break
+    if spot is None:
+        others = [n for n in graph.nodes.values() if n.id not in ids]
+        bottom = max((n.y + height(n) for n in others), default=0.0)
+        spot = (ideal[0], max(ideal[1], bottom + ROW_GAP * 2))
+    for n, dx, dy, _, _ in sizes:
+        n.x, n.y = spot[0] + dx, spot[1] + dy
+
+
+def _turn_block(prompt: Node, responses: list[Node]) -> list[tuple[Node, float, float]]:
+    """A prompt with its responses in a row centred under it, at offsets from the prompt."""
+    block = [(prompt, 0.0, 0.0)]
+    if responses:
+        w = max(width(r) for r in responses)
+        n = len(responses)
+        left = width(prompt) / 2 - (n * w + (n - 1) * CARD_GAP) / 2
+        y = height(prompt) + ROW_GAP
+        block += [(r, left + i * (w + CARD_GAP), y) for i, r in enumerate(responses)]
+    return block
 
 
 def place_root_prompt(graph: Graph, prompt: Node) -> None:
@@ -51,26 +202,38 @@ def place_root_prompt(graph: Graph, prompt: Node) -> None:
     prompt.y = max(n.y + height(n) for n in others) + ROW_GAP * 2
 
 
-def place_follow(graph: Graph, prompt: Node, parent: Node) -> None:
-    x = parent.x + (width(parent) - width(prompt)) / 2
-    y = parent.y + height(parent) + ROW_GAP
-    prompt.x, prompt.y = x + _free_row(graph, [x], y, width(prompt), height(prompt), {prompt.id}), y
+def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node | None = None,
+               beside: Node | None = None) -> None:
+    """A new prompt and its responses (already in `graph`): under the card it follows, or, for a
+    branch of a root prompt (`beside`), next to that prompt; a new question goes below everything.
+    Always on free canvas near that spot, so the new cards cover nothing and no edge crosses a card."""
+    block = _turn_block(prompt, responses)
+    ids = {n.id for n, _, _ in block}
+    if parent is not None:
+        ideal = (parent.x + (width(parent) - width(prompt)) / 2, parent.y + height(parent) + ROW_GAP)
+        _place_block(graph, block, ideal, [(parent, prompt)])
+    elif beside is not None and beside.id in graph.nodes:
+        _place_block(graph, block, (beside.x + width(beside) + CARD_GAP, beside.y), [],
+                     anchor=beside.x + width(beside) / 2, left_cost=1.5)
+    else:
+        others = [n for n in graph.nodes.values() if n.id not in ids]
+        if not others:
+            prompt.x, prompt.y = 0.0, 0.0
+        else:
+            prompt.x = min(n.x for n in others)
+            prompt.y = max(n.y + height(n) for n in others) + ROW_GAP * 2
+        for n, dx, dy in block[1:]:
+            n.x, n.y = prompt.x + dx, prompt.y + dy
 
 
-def place_fanout(graph: Graph, prompt: Node, responses: list[Node]) -> None:
-    """A row of responses centred under their prompt."""
-    if not responses:
-        return
-    w = max(width(r) for r in responses)
-    n = len(responses)
-    total = n * w + (n - 1) * CARD_GAP
-    left = prompt.x + width(prompt) / 2 - total / 2
-    y = prompt.y + height(prompt) + ROW_GAP
-    xs = [left + i * (w + CARD_GAP) for i in range(n)]
-    ignore = {r.id for r in responses} | {prompt.id}
-    shift = _free_row(graph, xs, y, w, max(height(r) for r in responses), ignore)
-    for r, x in zip(responses, xs, strict=True):
-        r.x, r.y = x + shift, y
+def place_sibling(graph: Graph, node: Node, prompt: Node, like: Node) -> None:
+    """A re-run answer: in its prompt's row of answers, right of them where there is room."""
+    siblings = [graph.nodes[e.child_id] for e in graph.children(prompt.id, (EdgeRole.REPLY,))
+                if e.child_id in graph.nodes and e.child_id != node.id]
+    row = [s for s in siblings if abs(s.y - like.y) < 1.0] or [like]
+    x = max(s.x + width(s) for s in row) + CARD_GAP
+    _place_block(graph, [(node, 0.0, 0.0)], (x, like.y), [(prompt, node)], anchor=prompt.x + width(prompt) / 2,
+                 left_cost=1.2)
 
 
 def place_synthesis(graph: Graph, node: Node, sources: list[Node]) -> None:
@@ -80,7 +243,7 @@ def place_synthesis(graph: Graph, node: Node, sources: list[Node]) -> None:
     cx = sum(s.x + width(s) / 2 for s in sources) / len(sources)
     x = cx - width(node) / 2
     y = max(s.y + height(s) for s in sources) + ROW_GAP
-    node.x, node.y = x + _free_row(graph, [x], y, width(node), height(node), {node.id}), y
+    _place_block(graph, [(node, 0.0, 0.0)], (x, y), [(s, node) for s in sources])
 
 
 def relayout(graph: Graph) -> dict[str, tuple[float, float]]:

@@ -96,6 +96,7 @@ class CanvasController(QObject):
         self._last_countdown_tick = 0.0
         self._running = 0
         self._follow_pinned: list[str] = []  # cards added with "use as shared context"
+        self._branch_of: str | None = None  # the prompt being branched: its new sibling goes beside it
         self.bridge = EngineBridge(engine, self)
         self.bridge.node_changed.connect(self._on_bridge_node_changed)
         # Fires when the earliest dirty card may render again (per card: 33 ms after its last render, or
@@ -155,6 +156,7 @@ class CanvasController(QObject):
         self._dirty.clear()
         self._render_queue.clear()
         self._follow_pinned.clear()
+        self._branch_of = None
         # Cards are made lazily: those in view first (the view tells the scene as the viewport is
         # restored), the rest in short slices on the loop (CanvasScene.populate). For a big session
         # that is a burst of long-lived objects: no cyclic garbage collection until the scene is
@@ -473,6 +475,7 @@ class CanvasController(QObject):
 
     def clear_follow(self) -> None:
         self._follow_pinned.clear()
+        self._branch_of = None
         self.scene.clearSelection()
         self._emit_follow()
 
@@ -501,7 +504,8 @@ class CanvasController(QObject):
             return []
         try:
             result = self.engine.ask(
-                self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph
+                self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph,
+                beside=self._branch_of,
             )
         except (EngineError, ValueError) as exc:
             self.message_posted.emit(str(exc), 6000)
@@ -511,6 +515,7 @@ class CanvasController(QObject):
         if self.session.title in ("Untitled", "") and not parents:
             self.apply_rename(self.session.id, _title_from(text))
         self._follow_pinned.clear()
+        self._branch_of = None
         self.scene.select_only([])
         self._emit_follow()
         self.nodes_sent.emit(ids)
@@ -841,6 +846,7 @@ class CanvasController(QObject):
         )
         self._follow_pinned = list(parents)
         self.scene.select_only([])
+        self._branch_of = prompt.id if prompt is not None else None
         self._emit_follow()
         if prompt is not None:
             self.composer_fill_requested.emit(prompt.text)

@@ -78,8 +78,23 @@ def import_file(
         name = title or path.stem or "Imported canvas"
     doc = parse_json(data)
     if detect_kind(doc) == "json":
-        return graph_from_document(doc)
-    return graph_from_canvas(doc, title=name)
+        graph = graph_from_document(doc)
+    elif isinstance(doc.get("triptych"), dict):
+        graph = graph_from_canvas(doc, title=name)
+    else:
+        return graph_from_canvas(doc, title=name)  # another app's canvas: named after its file
+    graph.session.title = imported_title(graph.session.title)
+    return graph
+
+
+IMPORTED = " (imported)"
+
+
+def imported_title(title: str) -> str:
+    """A Triptych session's title once imported: told apart from its source in the sidebar, without
+    piling up "(imported)" when an imported session is exported and imported again."""
+    title = title.rstrip()
+    return title if title.endswith(IMPORTED) else title + IMPORTED
 
 
 def save_imported(repo: Repository, graph: Graph) -> Session:

@@ -341,3 +341,14 @@ def test_round_trip_through_the_real_store(tmp_path):
         assert_same_tree(g, again, session_updated=False)
     finally:
         repo.close()
+
+
+@pytest.mark.parametrize("export", [export_json, export_canvas])
+def test_an_imported_session_is_told_apart_from_its_source_once(export):
+    """Issue #12: the import had the same title as the session it came from (two identical entries in
+    the sidebar); importing an export of the imported copy does not pile the mark up."""
+    g = build_sample_graph()
+    first = import_file(export(g).encode())
+    assert first.session.title == g.session.title + " (imported)"
+    again = import_file(export(first).encode())
+    assert again.session.title == g.session.title + " (imported)"

@@ -214,7 +214,7 @@ def test_json_and_canvas_reimport_to_the_same_tree(session, fmt):
     new_id = r.stdout.strip()
     assert new_id and new_id != session.sid
     shown = json.loads(session.cli("show", new_id, "--json").stdout)
-    assert shown["session"]["title"] == session.shown["session"]["title"] == PROMPT
+    assert shown["session"]["title"] == session.shown["session"]["title"] + " (imported)" == PROMPT + " (imported)"
     assert len(shown["nodes"]) == len(session.shown["nodes"])
     assert tree(shown) == tree(session.shown)
     # the hostile answer came back exactly as the model sent it (the export is inert, the data is not edited)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -181,9 +182,8 @@ class Catalog:
         found = self.get(ref)
         if found is not None:
             return found
-        parsed = ModelRef.parse(ref)
         guessed = self._info_from_entry({"ref": ref})
-        return replace(guessed, known=False, display=parsed.model)
+        return replace(guessed, known=False, display=derived_display_name(ref))
 
     @staticmethod
     def provider_color(provider: str) -> str:
@@ -296,6 +296,24 @@ class Catalog:
             tmp.write_text(json.dumps(self._cache, indent=1), encoding="utf-8")
             tmp.replace(self._cache_path)
         return len(models)
+
+
+_BRANDS = {"gpt": "GPT", "deepseek": "DeepSeek", "openai": "OpenAI", "llama": "Llama", "qwen": "Qwen"}
+
+
+def derived_display_name(ref: str) -> str:
+    """The human name of a model the catalog does not know, from its id ("openrouter:meta/llama-slow"
+    -> "Llama Slow"): the one name its card, the comparison table, the lens and the exports show."""
+    ident = ref.partition(":")[2] or ref
+    ident = ident.rsplit("/", 1)[-1]
+    words = [w for w in re.split(r"[-_\s]+", ident) if w]
+    out: list[str] = []
+    for word in words:
+        if out and word.isdigit() and out[-1][-1:].isdigit():
+            out[-1] += "." + word
+        else:
+            out.append(_BRANDS.get(word.lower(), word[:1].upper() + word[1:]))
+    return " ".join(out) or ref
 
 
 def normalise_listing(provider: str, m: dict[str, Any]) -> dict[str, Any]:

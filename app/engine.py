@@ -771,7 +771,10 @@ class Engine:
             if cfg is None:
                 raise _Fail("bad_request", f"unknown provider {ref.provider!r}")
             if not cfg.local and not cfg.api_key:
-                raise _Fail("auth", f"No API key for {ref.provider}: {self.settings.key_hint(ref.provider)}.")
+                # nothing is sent: the card says the key is missing, not that the provider refused it
+                node.meta["no_key"] = True
+                name = self.settings.display_names.get(ref.provider, ref.provider)
+                raise _Fail("auth", f"No API key for {name}: {self.settings.key_hint(ref.provider)}.")
             provider = self._factory(cfg, self.client)
             info = self.catalog.info(str(ref))
             system = sendable(run.context.system) if run.context.system is not None else None

@@ -817,6 +817,11 @@ class CanvasController(QObject):
 
     def continue_lane(self, node_id: str) -> None:
         """Follow up on this one card: the next send continues its model's own history."""
+        node = self.graph.nodes.get(node_id) if self.graph is not None else None
+        if node is not None and node.is_answer and not node.text.strip():
+            self.message_posted.emit("This answer has no text to continue from yet." if node.status.is_live
+                                     else "This answer has no text to continue from: Retry it instead.", 5000)
+            return
         self._follow_pinned.clear()
         self.scene.select_only([node_id])
         self.mode_change_requested.emit(SendMode.LANES.value)

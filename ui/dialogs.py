@@ -446,13 +446,14 @@ class DialogService:
                 entries.append(("rerun_other", "Re-run on another model…"))
                 if node.kind == NodeKind.RESPONSE:
                     entries.append(("rerun_path", "Re-run the whole lane on another model…"))
-            entries += [
-                None,
-                ("continue", "Continue this lane"),
-                ("branch", "Branch (edit the prompt)"),
-                ("shared", "Use as shared context"),
-                None,
-            ]
+            if node.text.strip():  # an answer without text (it failed before any) is only retried
+                entries += [
+                    None,
+                    ("continue", "Continue this lane"),
+                    ("branch", "Branch (edit the prompt)"),
+                    ("shared", "Use as shared context"),
+                ]
+            entries.append(None)
             if len(selected_answers) >= 2:
                 entries.append(("synthesize", f"Synthesize {len(selected_answers)} answers…"))
             if len(selected_answers) == 2:

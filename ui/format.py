@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
+from app.catalog import estimate_tokens
 from app.domain import Node, NodeStatus
 from app.engine import tokens_per_second
 from app.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
@@ -81,9 +82,15 @@ def metrics_line(node: Node) -> str:
     if u.output is not None:
         reasoning = f" ({fmt_tokens(u.reasoning)} reasoning)" if u.reasoning else ""
         parts.append(f"out {fmt_tokens(u.output)}{reasoning}")
+    elif node.text and not node.status.is_live:
+        # stopped or cut before the provider's usage report: an estimate, said to be one (it is not
+        # stored, so the session's sums stay what the providers reported)
+        parts.append(f"out ~{fmt_tokens(estimate_tokens(node.text))} (estimated)")
     cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
     if cost is not None:
-        parts.append(fmt_cost(cost))
+        # without the output count the computed cost is the input's alone: a lower bound
+        partial = u.output is None and node.reported_cost_usd is None and not node.status.is_live
+        parts.append(fmt_cost(cost) + ("+" if partial else ""))
     if node.finish and node.finish not in ("stop", "error") and not node.status.is_live:
         parts.append(f"finish: {node.finish}")
     dropped = node.meta.get("dropped_params") if isinstance(node.meta, dict) else None
@@ -138,6 +145,8 @@ def error_advice(
     err = node.error
     kind = err.kind if err else "server"
     what, nxt = ERROR_WORDS.get(kind, ("Something went wrong.", "Retry."))
+    if kind == "auth" and node.meta.get("no_key"):  # nothing was sent: no provider rejected anything
+        what, nxt = "No API key for {provider} — add one in Settings.", "Then Retry."
     detail = ""
     if err is not None and err.message:
         # Provider messages often start with "HTTP 401: …" already; never say it twice.

@@ -201,7 +201,7 @@ class ComparisonTableDialog(QDialog):
                 (fmt_tokens(row.cached_tokens), row.cached_tokens),
                 (fmt_tokens(row.output_tokens), row.output_tokens),
                 (fmt_tokens(row.reasoning_tokens), row.reasoning_tokens),
-                (cost + (" 💲" if row.cheapest else ""), row.cost_usd),
+                (cost + (" · cheapest" if row.cheapest else ""), row.cost_usd),
                 (row.finish or (row.error or "–"), None),
             ]
             for c, (text, key) in enumerate(values):
@@ -224,7 +224,8 @@ class ComparisonTableDialog(QDialog):
         header.setSortIndicatorShown(True)
         layout.addWidget(self.table)
         note = QLabel(
-            "⚡ fastest first token · 💲 cheapest (among finished answers) · click a header to sort", self
+            "⚡ fastest first token · “cheapest”: lowest cost (among finished answers) · click a header to sort",
+            self,
         )
         note.setObjectName("Muted")
         layout.addWidget(note)

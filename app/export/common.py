@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
+from app.catalog import derived_display_name
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, Session
 from app.money import fmt_cost as fmt_cost  # the reports' cost format, shared with the window
 
@@ -242,11 +243,9 @@ def catalog_display_name(model: str) -> str | None:
     return str(info.display) if info is not None and getattr(info, "display", None) else None
 
 
-_BRANDS = {"gpt": "GPT", "deepseek": "DeepSeek", "openai": "OpenAI", "llama": "Llama", "qwen": "Qwen"}
-
-
 def display_name(model: str | None, names: Mapping[str, str] | None = None) -> str:
-    """A human name for `provider:model`: given names, then the catalog, then derived from the id."""
+    """A human name for `provider:model`: given names, then the catalog, then the name every view
+    derives from the id (app.catalog.derived_display_name, as the window's cards and table do)."""
     if not model:
         return "Unknown model"
     if names and model in names:
@@ -254,16 +253,7 @@ def display_name(model: str | None, names: Mapping[str, str] | None = None) -> s
     known = catalog_display_name(model)
     if known:
         return known
-    ident = model.partition(":")[2] or model
-    ident = ident.rsplit("/", 1)[-1]
-    words = [w for w in re.split(r"[-_\s]+", ident) if w]
-    out: list[str] = []
-    for word in words:
-        if out and word.isdigit() and out[-1][-1:].isdigit():
-            out[-1] += "." + word
-        else:
-            out.append(_BRANDS.get(word.lower(), word[:1].upper() + word[1:]))
-    return " ".join(out) or model
+    return derived_display_name(model)
 
 
 # --------------------------------------------------------------------------- statuses and numbers

@@ -202,7 +202,7 @@ def table_html(rows: list[Row]) -> str:
     lines = ['<table class="cmp">', f"<thead>{head}</thead>", "<tbody>"]
     for r in rows:
         badges = ('<span class="badge">⚡ fastest</span>' if r.fastest else "") + (
-            '<span class="badge">💲 cheapest</span>' if r.cheapest else ""
+            '<span class="badge">$ cheapest</span>' if r.cheapest else ""
         )
         cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
         cells = [

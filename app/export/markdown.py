@@ -281,7 +281,7 @@ def table_markdown(rows: list[Row]) -> str:
     lines = [TABLE_HEAD]
     for r in rows:
         name = f"{r.display_name} (`{r.model}`)" if r.model else r.display_name
-        marks = (" ⚡ fastest" if r.fastest else "") + (" 💲 cheapest" if r.cheapest else "")
+        marks = (" ⚡ fastest" if r.fastest else "") + (" · cheapest" if r.cheapest else "")
         cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
         lines.append(
             "| "
@@ -423,7 +423,7 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
                 rows = comparison_rows(graph, head.id, options.display_names)
                 out += ["**Comparison**", "", table_markdown(rows), ""]
                 if any(r.fastest or r.cheapest for r in rows):
-                    out += ["⚡ fastest first token among finished answers · 💲 cheapest", ""]
+                    out += ["⚡ fastest first token · cheapest: lowest cost (among finished answers)", ""]
         elif head.is_answer:
             out += _answer_block(head, options)
         else:

@@ -237,6 +237,12 @@ class AnthropicProvider:
                     message = event.get("message")
                     if isinstance(message, dict):
                         acc.update(message.get("usage"))
+                        if acc.seen:
+                            # The input side is final now; the output count comes with message_delta at the
+                            # end. Said at once, so an answer stopped mid-stream keeps what was reported.
+                            start = acc.usage()
+                            yield Usage(input=start.input, cached_input=start.cached_input,
+                                        cache_write=start.cache_write)
                 elif kind == "message_delta":
                     delta = event.get("delta")
                     if isinstance(delta, dict) and delta.get("stop_reason"):

@@ -10,7 +10,7 @@ import pytest
 
 from app.domain import EdgeRole, NodeKind, NodeStatus, Params, SendMode, Session
 from app.engine import Engine, EngineError, Target
-from app.events import Finish, ReasoningDelta, Retrying, StreamError, TextDelta
+from app.events import Finish, ReasoningDelta, Retrying, StreamError, TextDelta, Usage
 from storage import open_store
 from tests.app.scripted import default_script, scripted_factory, settings_with_keys
 
@@ -93,6 +93,25 @@ async def test_stop_one_lane_mid_stream(env):
     assert repo.get_node(cl.id).text == "first words "
     assert repo.get_node(result.runs[0].node.id).status == NodeStatus.DONE
     assert engine.cancel(cl.id) is False  # already over
+
+
+async def test_a_stopped_answer_keeps_the_usage_reported_before_the_stop(env):
+    """Issue #12: usage a provider reported before the stop is kept (stored, shown); the output count
+    that never came stays unknown, not zero."""
+    repo, settings, scripts, requests, sid = env
+    scripts["claude-sonnet-5-5"] = [Usage(input=1200, cached_input=1000), TextDelta("first words "), "hang"]
+    engine = make_engine(env)
+    cl = engine.ask(sid, "Q", [Target(CL)]).runs[0].node
+    for _ in range(100):
+        if cl.text:
+            break
+        await asyncio.sleep(0.01)
+    assert engine.cancel(cl.id) is True
+    await engine.wait()
+    stored = repo.get_node(cl.id)
+    assert stored.status == NodeStatus.STOPPED
+    assert (stored.usage.input, stored.usage.cached_input, stored.usage.output) == (1200, 1000, None)
+    assert stored.cost_usd is not None and stored.cost_usd > 0  # the input's cost (a lower bound)
 
 
 async def test_streamed_text_is_in_the_store_within_the_persist_interval(env):

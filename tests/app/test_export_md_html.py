@@ -108,6 +108,25 @@ def careless_viewer(markdown_text: str) -> str:
 # --------------------------------------------------------------------------- table and totals
 
 
+def test_the_cheapest_mark_is_words_any_font_shows_and_names_match_the_window():
+    """Issue #12: the 💲 emoji was an empty box on a desktop without an emoji font; and a model the
+    catalog does not know had one name on its card and another in the table and the exports."""
+    from app.catalog import load_catalog
+    from app.export.common import display_name
+    from app.export.html import table_html
+    from app.export.markdown import table_markdown
+
+    g = build_sample_graph()
+    p1 = next(iter(g.nodes.values()))
+    rows = comparison_rows(g, p1.id)
+    assert rows[0].cheapest
+    for text in (table_html(rows), table_markdown(rows), export_html(g), export_markdown(g)):
+        assert "💲" not in text
+        assert "cheapest" in text
+    unknown = "openrouter:meta/llama-slow"
+    assert display_name(unknown) == load_catalog().display_name(unknown) == "Llama Slow"
+
+
 def test_comparison_rows_metrics_and_flags():
     g = build_sample_graph()
     p1 = next(iter(g.nodes.values()))
@@ -267,7 +286,7 @@ def test_markdown_report_contains_every_answer_and_table():
         assert f"### {name} ({model})" in md
         assert re.search(rf"^\| {re.escape(name)} \(`{re.escape(model)}`\)", md, re.M), model
     assert (
-        "| DeepSeek V4.1 Flash (`deepseek:deepseek-flash`) ⚡ fastest 💲 cheapest | done | 310 ms | 100.0 |"
+        "| DeepSeek V4.1 Flash (`deepseek:deepseek-flash`) ⚡ fastest · cheapest | done | 310 ms | 100.0 |"
         in md
     )
     assert "error · network: connection reset mid-answer" in md

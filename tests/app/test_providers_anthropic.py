@@ -343,6 +343,7 @@ async def test_ignored_deltas_blocks_and_unknown_events(
     srv.script("claude-sonnet-5-5", Scenario.stream([sse([(n, json.dumps(d)) for n, d in events])]))
     got = await ask(provider(srv, client))
     assert got.events[1:] == [
+        Usage(input=7, cached_input=0),  # the input side, said at message_start
         TextDelta("visible"),
         Usage(input=7, cached_input=0, output=40, reasoning=0),
         Finish("tool_calls"),
@@ -376,7 +377,17 @@ async def test_truncated_without_message_stop(srv: FakeProviderServer, client: h
     got = await ask(provider(srv, client))
     assert got.text == "complete text"
     assert got.events[-1] == StreamError("bad_stream", "connection closed mid-answer")
-    assert got.usage is None
+    # the output count never came; the input side reported at message_start is kept (issue #12)
+    assert got.usage is not None and got.usage.input and got.usage.output is None
+
+
+async def test_input_usage_is_said_before_the_text(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:
+    """Issue #12: an answer stopped mid-stream lost all usage, as it was held back until message_stop."""
+    srv.script("claude-sonnet-5-5", Answer(text=["a", "b"], input_tokens=321, cached_tokens=300))
+    got = await ask(provider(srv, client))
+    first_text = next(i for i, e in enumerate(got.events) if isinstance(e, TextDelta))
+    early = [e for e in got.events[:first_text] if isinstance(e, Usage)]
+    assert early == [Usage(input=321, cached_input=300, cache_write=0)]
 
 
 async def test_dropped_mid_answer(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:

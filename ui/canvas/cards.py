@@ -182,6 +182,11 @@ class CardItem(QGraphicsObject):
         return self._state.status_text
 
     @property
+    def title_text(self) -> str:
+        """The name in the card's header (a model's display name for an answer)."""
+        return self._state.title
+
+    @property
     def metrics_text(self) -> str:
         return self._state.metrics_text
 
@@ -1022,7 +1027,8 @@ class ResponseCard(CardItem):
                 out.append(("retry", "Retry", False))
             else:
                 out.append(("retry", "Re-run", False))
-            out.append(("continue", "Continue", False))
+            if node.text.strip():  # an answer without text (failed before any) has nothing to continue
+                out.append(("continue", "Continue", False))
         out.append(("menu", "⋯", False))
         return out
 

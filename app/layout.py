@@ -88,15 +88,16 @@ class _Canvas:
             rects[n.id] = r
             if _hits(r, region, CARD_W, ROW_GAP):
                 self.cards.append((n.id, r))
-        self.edges: list[list[tuple[float, float]]] = []
+        self.edges: list[tuple[Rect, list[tuple[float, float]]]] = []  # (box around it, points)
         for e in graph.edges:
             pr, cr = rects.get(e.parent_id), rects.get(e.child_id)
             if pr is None or cr is None:
                 continue
             left, right = min(pr[0], cr[0]), max(pr[0] + pr[2], cr[0] + cr[2])
             top, bottom = min(pr[1], cr[1]), max(pr[1] + pr[3], cr[1] + cr[3])
-            if _hits((left, top, right - left, bottom - top), region):
-                self.edges.append(edge_points(pr, cr))
+            box = (left, top, right - left, bottom - top)
+            if _hits(box, region):
+                self.edges.append((box, edge_points(pr, cr)))
         self.rects = rects
 
     def free(self, boxes: list[Rect], links: list[tuple[Rect, Rect, set[str]]]) -> bool:
@@ -106,14 +107,17 @@ class _Canvas:
             for b in boxes:
                 if _hits(b, r, _MARGIN_X, _MARGIN_Y):
                     return False
-        for pts in self.edges:
+        for box, pts in self.edges:
             for b in boxes:
-                if any(_inside(p, b, _EDGE_CLEARANCE) for p in pts):
+                if _hits(box, b, _EDGE_CLEARANCE, _EDGE_CLEARANCE) and any(_inside(p, b, _EDGE_CLEARANCE) for p in pts):
                     return False
         for parent, child, ends in links:
             pts = edge_points(parent, child)
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
             for cid, r in self.cards:
-                if cid not in ends and any(_inside(p, r, _EDGE_CLEARANCE) for p in pts):
+                if cid not in ends and _hits(box, r, _EDGE_CLEARANCE, _EDGE_CLEARANCE) \
+                        and any(_inside(p, r, _EDGE_CLEARANCE) for p in pts):
                     return False
         return True
 

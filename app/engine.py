@@ -495,7 +495,8 @@ class Engine:
                 responses.append(resp)
                 pending.append((prompt, resp, t))
             place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
-                       beside=graph.nodes.get(beside) if beside and not parent_ids else None)
+                       beside=graph.nodes.get(beside) if beside and not parent_ids else None,
+                       also=[graph.nodes[p] for p in parent_ids[1:]])
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []

@@ -8,6 +8,8 @@ recomputes a tidy tree for the whole session.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.domain import EdgeRole, Graph, Node, NodeKind
 
 CARD_W = 460.0
@@ -128,6 +130,7 @@ def _place_block(
     ideal: tuple[float, float],
     links: list[tuple[Node, Node]],
     *,
+    extra_links: list[tuple[Node, Node]] | None = None,
     anchor: float | None = None,
     left_cost: float = 1.0,
 ) -> None:
@@ -135,23 +138,26 @@ def _place_block(
     sideways in half-card steps, then a few rows lower, the nearest to `anchor` (the x its first
     node's centre should be near: its parent's centre; by default the ideal spot's). A spot is free when no card is in
     the way, no edge runs through it, and the edges `links` (existing parent -> node of the block)
-    would run through no other card. Failing that, below every card."""
+    would run through no other card (nor, where that can be had too, the `extra_links`: a shared
+    follow-up's further parents). Failing that, below every card."""
     ids = {n.id for n, _, _ in block}
     sizes = [(n, dx, dy, width(n), height(n)) for n, dx, dy in block]
     bx0 = min(dx for _, dx, _, _, _ in sizes)
     bx1 = max(dx + w for _, dx, _, w, _ in sizes)
     by1 = max(dy + h for _, _, dy, _, h in sizes)
     reach = _MAX_STEPS * _STEP
-    tops = [p.y for p, _ in links] + [ideal[1]]
-    region = (ideal[0] + bx0 - reach, min(tops), bx1 - bx0 + 2 * reach,
-              ideal[1] + _LEVELS * _LEVEL_H + by1 - min(tops))
+    all_links = links + [link for link in (extra_links or []) if link not in links]
+    top = min([p.y for p, _ in all_links] + [ideal[1]])
+    left = min([p.x for p, _ in all_links] + [ideal[0] + bx0 - reach])
+    right = max([p.x + width(p) for p, _ in all_links] + [ideal[0] + bx1 + reach])
+    region = (left, top, right - left, ideal[1] + _LEVELS * _LEVEL_H + by1 - top)
     canvas = _Canvas(graph, region, ids)
     offsets = {n.id: (dx, dy) for n, dx, dy, _, _ in sizes}
 
     def boxes_at(x: float, y: float) -> list[Rect]:
         return [(x + dx, y + dy, w, h) for _, dx, dy, w, h in sizes]
 
-    def links_at(x: float, y: float) -> list[tuple[Rect, Rect, set[str]]]:
+    def links_at(x: float, y: float, links: list[tuple[Node, Node]]) -> list[tuple[Rect, Rect, set[str]]]:
         out = []
         for parent, child in links:
             dx, dy = offsets[child.id]
@@ -169,10 +175,11 @@ def _place_block(
             candidates.append((cost, level, k))
     candidates.sort()
     spot: tuple[float, float] | None = None
-    for check_links in (True, False):
+    passes = [all_links, links, []] if len(all_links) > len(links) else [links, []]
+    for checked in passes:
         for _, level, k in candidates:
             x, y = ideal[0] + k * _STEP, ideal[1] + level * _LEVEL_H
-            if canvas.free(boxes_at(x, y), links_at(x, y) if check_links else []):
+            if canvas.free(boxes_at(x, y), links_at(x, y, checked)):
                 spot = (x, y)
                 break
         if spot is not None:
@@ -207,15 +214,16 @@ def place_root_prompt(graph: Graph, prompt: Node) -> None:
 
 
 def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node | None = None,
-               beside: Node | None = None) -> None:
+               beside: Node | None = None, also: Sequence[Node] = ()) -> None:
     """A new prompt and its responses (already in `graph`): under the card it follows, or, for a
     branch of a root prompt (`beside`), next to that prompt; a new question goes below everything.
-    Always on free canvas near that spot, so the new cards cover nothing and no edge crosses a card."""
+    Always on free canvas near that spot, so the new cards cover nothing and no edge crosses a card
+    (`also`: further cards the prompt hangs from, whose edges are kept clear where possible)."""
     block = _turn_block(prompt, responses)
     ids = {n.id for n, _, _ in block}
     if parent is not None:
         ideal = (parent.x + (width(parent) - width(prompt)) / 2, parent.y + height(parent) + ROW_GAP)
-        _place_block(graph, block, ideal, [(parent, prompt)])
+        _place_block(graph, block, ideal, [(parent, prompt)], extra_links=[(p, prompt) for p in also])
     elif beside is not None and beside.id in graph.nodes:
         _place_block(graph, block, (beside.x + width(beside) + CARD_GAP, beside.y), [],
                      anchor=beside.x + width(beside) / 2, left_cost=1.5)

@@ -273,30 +273,40 @@ def relayout(graph: Graph) -> dict[str, tuple[float, float]]:
 
     span: dict[str, float] = {}
 
-    def measure(node: Node, depth: int = 0) -> float:
-        kids = children.get(node.id, [])
-        own = width(node)
-        if depth > 500 or not kids:
-            span[node.id] = own
-            return own
-        total = sum(measure(k, depth + 1) for k in kids) + CARD_GAP * (len(kids) - 1)
-        span[node.id] = max(own, total)
-        return span[node.id]
+    def measure(root: Node) -> None:
+        # Iterative post-order walk: a lane may be thousands of turns deep (no recursion limit).
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        entered: set[str] = set()
+        while stack:
+            node, done = stack.pop()
+            kids = children.get(node.id, [])
+            if done:
+                known = [span[k.id] for k in kids if k.id in span]
+                span[node.id] = max(width(node), sum(known) + CARD_GAP * (len(known) - 1))
+            elif node.id not in entered:  # (entered: a damaged store with a cycle is laid out once)
+                entered.add(node.id)
+                stack.append((node, True))
+                stack.extend((k, False) for k in kids)
 
     positions: dict[str, tuple[float, float]] = {}
 
-    def place(node: Node, left: float, y: float, depth: int = 0) -> None:
-        s = span[node.id]
-        positions[node.id] = (left + (s - width(node)) / 2, y)
-        kids = children.get(node.id, [])
-        if not kids or depth > 500:
-            return
-        kids_total = sum(span[k.id] for k in kids) + CARD_GAP * (len(kids) - 1)
-        x = left + (s - kids_total) / 2
-        ky = y + height(node) + ROW_GAP
-        for k in kids:
-            place(k, x, ky, depth + 1)
-            x += span[k.id] + CARD_GAP
+    def place(root: Node, left0: float, y0: float) -> None:
+        stack: list[tuple[Node, float, float]] = [(root, left0, y0)]
+        while stack:
+            node, left, y = stack.pop()
+            if node.id in positions or node.id not in span:
+                continue
+            s = span[node.id]
+            positions[node.id] = (left + (s - width(node)) / 2, y)
+            kids = [k for k in children.get(node.id, []) if k.id in span]
+            if not kids:
+                continue
+            kids_total = sum(span[k.id] for k in kids) + CARD_GAP * (len(kids) - 1)
+            x = left + (s - kids_total) / 2
+            ky = y + height(node) + ROW_GAP
+            for k in kids:
+                stack.append((k, x, ky))
+                x += span[k.id] + CARD_GAP
 
     y = 0.0
     for root in children.get(None, []):

@@ -61,3 +61,24 @@ def test_follow_ups_branches_reruns_shared_turns_and_syntheses_land_clear():
         c.g.link(src.id, syn.id, EdgeRole.SOURCE)
     place_synthesis(c.g, syn, [b2, b3, b4])
     assert_clear(c.g)
+
+
+def test_tidy_up_lays_out_a_lane_thousands_of_turns_deep() -> None:
+    """Tidy up (relayout) walks the tree without recursion: a 2,500-turn lane used to raise
+    RecursionError, and the old depth cap left cards past turn 250 where they were."""
+    from app.layout import relayout
+
+    g = Graph(Session(title="deep"))
+    parent: Node | None = None
+    for _ in range(2500):
+        p = g.add(Node(g.session.id, NodeKind.PROMPT, "q"))
+        if parent is not None:
+            g.link(parent.id, p.id, EdgeRole.FOLLOW)
+        r = g.add(Node(g.session.id, NodeKind.RESPONSE, "a", model="x:y"))
+        g.link(p.id, r.id, EdgeRole.REPLY)
+        parent = r
+    positions = relayout(g)
+    assert set(positions) == set(g.nodes)
+    ys = [positions[n.id][1] for n in g.nodes.values()]
+    assert len(set(ys)) == len(ys)  # one card per row, each below the one before
+    assert sorted(ys) == ys

@@ -38,6 +38,7 @@ __all__ = [
     "formula_of",
     "math_key",
     "math_plugin",
+    "math_spans",
     "math_svg",
     "mathml",
     "split_table_row",
@@ -316,3 +317,36 @@ def _math_aware_table() -> Callable[[StateBlock, int, int, bool], bool]:
     glob["escapedSplit"] = split_table_row
     patched = types.FunctionType(rule.__code__, glob, rule.__name__, rule.__defaults__, rule.__closure__)
     return patched  # type: ignore[return-value]
+
+
+def math_spans(line: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each inline formula in one line of markdown source (the rules above),
+    for code that must keep formulas exactly as written (the markdown export)."""
+    spans: list[tuple[int, int]] = []
+    pos, n = 0, len(line)
+    while pos < n:
+        ch = line[pos]
+        if ch == "$" and not _is_escaped(line, pos):
+            if line.startswith("$$", pos):
+                close = line.find("$$", pos + 2)
+                if close > pos + 2:
+                    spans.append((pos, close + 2))
+                    pos = close + 2
+                    continue
+                pos += 2
+                continue
+            if not (pos > 0 and line[pos - 1].isdigit()):
+                close = find_dollar_close(line, pos, n)
+                if close > 0:
+                    spans.append((pos, close + 1))
+                    pos = close + 1
+                    continue
+        elif ch == "\\" and pos + 1 < n and line[pos + 1] in "([" and not _is_escaped(line, pos):
+            closer = "\\)" if line[pos + 1] == "(" else "\\]"
+            close = line.find(closer, pos + 2)
+            if close > pos + 2:
+                spans.append((pos, close + 2))
+                pos = close + 2
+                continue
+        pos += 1
+    return spans

@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 )
 
 from ui.canvas.text import code_block_rects
+from ui.math_images import add_math_resources
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
 
@@ -169,6 +170,8 @@ class SegmentedDocument:
         doc.setDefaultTextOption(option)
         doc.setTextWidth(self._width)
         piece = html[start:end]
+        if self._font is not None:
+            add_math_resources(doc, piece, self._color, self._font)  # formula pictures (app.render.math)
         doc.setHtml(piece if piece.strip() else "")
         height = doc.size().height() if piece.strip() else 0.0
         rects = code_block_rects(doc) if "<pre" in piece else []

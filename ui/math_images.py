@@ -3,8 +3,14 @@
 app.render writes a formula in a card as `<img src="triptych-math:KEY">`; this module gives a
 QTextDocument those images before its HTML is set: each formula drawn by ziamath (an SVG, in the
 card's text colour and size), rasterised through QtSvg at the screen's pixel ratio times a zoom
-margin, so it stays crisp when the canvas is zoomed in. Cached per formula, colour, size and scale;
-drawing a new formula takes milliseconds, once. A formula ziamath cannot draw shows its source.
+margin, so it stays crisp when the canvas is zoomed in. Cached per formula, colour, size and scale.
+A formula ziamath cannot draw shows its source.
+
+Drawing a new formula takes milliseconds (tens for a long one), so a card never waits for it: a
+formula not drawn yet shows its source (a cheap picture) and is queued; an idle timer draws the queue
+one formula per event-loop turn, then tells the documents that waited (`formulas_drawn()`), which
+rebuild only their chunks that had a placeholder. `flush()` draws everything queued at once (the PNG
+export); focus mode asks for its pictures at once (`immediate=True`).
 
 Qt main thread only.
 """
@@ -13,11 +19,22 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections import OrderedDict
+from typing import Protocol
 
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QUrl
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontInfo, QFontMetricsF, QGuiApplication, QImage, QPainter
-from PySide6.QtGui import QTextDocument
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QTimer, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontInfo,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QPainter,
+    QTextDocument,
+)
 from PySide6.QtSvg import QSvgRenderer
 
 from app.render.math import MATH_SCHEME, formula_of, math_svg
@@ -27,7 +44,18 @@ _CACHE_MAX = 1024
 _ZOOM_MARGIN = 2.0  # pictures keep their detail up to this zoom
 _AXIS = 0.28  # the math axis (fraction bars, minus signs), in em above the baseline
 _SIZE = 1.2  # ziamath draws a "size" smaller than the text font of the same pixel size
-_cache: OrderedDict[tuple[str, str, int, float], QImage] = OrderedDict()
+_Key = tuple[str, str, int, float]  # formula key, colour, pixel size, scale
+_cache: OrderedDict[_Key, QImage] = OrderedDict()
+_placeholders: OrderedDict[_Key, QImage] = OrderedDict()
+_queue: dict[_Key, None] = {}  # formulas waiting to be drawn, in order
+
+
+class FormulaWaiter(Protocol):
+    def formulas_drawn(self) -> None: ...
+
+
+_waiters: weakref.WeakSet = weakref.WeakSet()
+_timer_on = False
 
 
 def math_keys(html: str) -> list[str]:
@@ -48,22 +76,105 @@ def screen_scale() -> float:
     return max(dpr, 1.0) * _ZOOM_MARGIN
 
 
-def add_math_resources(doc: QTextDocument, html: str, color: str, font: QFont) -> int:
+def add_math_resources(
+    doc: QTextDocument,
+    html: str,
+    color: str,
+    font: QFont,
+    waiter: FormulaWaiter | None = None,
+    immediate: bool = False,
+) -> int:
     """Give `doc` the picture of each formula in `html` (call before `doc.setHtml(html)`).
-    Returns how many it added."""
+
+    A formula not drawn yet gets its source as a placeholder (unless `immediate`) and is queued;
+    `waiter.formulas_drawn()` is called once the queue is drawn. Returns how many placeholders
+    `doc` got."""
     keys = math_keys(html)
     if not keys:
         return 0
     px = pixel_size(font)
     scale = screen_scale()
     color = QColor(color).name()
+    pending = 0
     for key in keys:
-        doc.addResource(
-            QTextDocument.ResourceType.ImageResource,
-            QUrl(f"{MATH_SCHEME}:{key}"),
-            formula_image(key, color, px, scale),
-        )
-    return len(keys)
+        cache_key = (key, color, px, scale)
+        image = _cache.get(cache_key)
+        if image is None:
+            if immediate:
+                image = formula_image(key, color, px, scale)
+            else:
+                image = _placeholder(cache_key)
+                _queue[cache_key] = None
+                pending += 1
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"{MATH_SCHEME}:{key}"), image)
+    if pending:
+        if waiter is not None:
+            _waiters.add(waiter)
+        _start_timer()
+    return pending
+
+
+def _placeholder(cache_key: _Key) -> QImage:
+    image = _placeholders.get(cache_key)
+    if image is None:
+        key, color, px, scale = cache_key
+        formula = formula_of(key)
+        muted = QColor(color)
+        muted.setAlphaF(0.6)
+        image = _draw_source(_source_of(formula), False, muted.name(QColor.NameFormat.HexArgb), px, scale)
+        _placeholders[cache_key] = image
+        if len(_placeholders) > _CACHE_MAX:
+            _placeholders.popitem(last=False)
+    return image
+
+
+def _source_of(formula: tuple[str, bool] | None) -> str:
+    if formula is None:
+        return "?"
+    latex, display = formula
+    return f"$${latex}$$" if display else f"${latex}$"
+
+
+def _start_timer() -> None:
+    global _timer_on
+    if not _timer_on and QGuiApplication.instance() is not None:
+        _timer_on = True
+        QTimer.singleShot(0, _draw_next)
+
+
+def _draw_next() -> None:
+    """Draw one queued formula per event-loop turn; when the queue is empty, tell the waiters."""
+    global _timer_on
+    _timer_on = False
+    if _queue:
+        cache_key = next(iter(_queue))
+        del _queue[cache_key]
+        formula_image(*cache_key)
+    if _queue:
+        _start_timer()
+    else:
+        _notify()
+
+
+def _notify() -> None:
+    waiters = list(_waiters)
+    _waiters.clear()
+    for waiter in waiters:
+        waiter.formulas_drawn()
+
+
+def pending_count() -> int:
+    """How many formulas wait to be drawn."""
+    return len(_queue)
+
+
+def flush() -> None:
+    """Draw every queued formula now and tell the waiters (the PNG export, before rendering)."""
+    while _queue:
+        cache_key = next(iter(_queue))
+        del _queue[cache_key]
+        formula_image(*cache_key)
+    _notify()
 
 
 def formula_image(key: str, color: str, px: int, scale: float) -> QImage:

@@ -87,7 +87,7 @@ class FocusDialog(QDialog):
             )
         html += self._render(node.text)
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
-        add_math_resources(self.browser.document(), html, color, self.browser.font())
+        add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
         ids = self._siblings(node_id)

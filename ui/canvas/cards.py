@@ -119,6 +119,7 @@ class CardItem(QGraphicsObject):
         self._style = style
         self._state = _CardState()
         self._body = SegmentedDocument()  # incremental: a streaming answer costs what changed
+        self._body.set_formulas_callback(self._on_body_formulas_drawn)
         self._reasoning = SegmentedDocument()
         self._reasoning_text = ""
         self._error_key = ""
@@ -136,6 +137,7 @@ class CardItem(QGraphicsObject):
         self._hovered = False
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
+        self._in_press = False  # inside mousePressEvent (see there)
         self._node: Node | None = None
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -176,6 +178,11 @@ class CardItem(QGraphicsObject):
     def layout_height(self) -> float:
         """The height the card occupies now (estimated while a lazy card has no documents)."""
         return self._state.height
+
+    @property
+    def body_rect(self) -> QRectF:
+        """Where the answer text shows, in item coordinates."""
+        return QRectF(self._state.body_rect)
 
     @property
     def status_text(self) -> str:
@@ -281,6 +288,11 @@ class CardItem(QGraphicsObject):
             self._reasoning_open = open_
             if self._node is not None:
                 self.sync(self._node)
+
+    def _on_body_formulas_drawn(self) -> None:
+        """Formula pictures replaced their placeholders (ui.math_images): lay the card out again."""
+        if self._node is not None:
+            self.sync(self._node)
 
     # ------------------------------------------------------------------ state building
     def sync(self, node: Node) -> None:
@@ -739,7 +751,21 @@ class CardItem(QGraphicsObject):
         self._press_button = None
         if event.button() == Qt.MouseButton.LeftButton:
             self.setZValue(C.Z_CARD_DRAGGED)
-        super().mousePressEvent(event)
+        # Selecting this card may resize the view (the composer's "Following" bar); the view then replays
+        # the press as a mouse move *inside* this handler, before the scene has stored where the button
+        # went down: Qt's item drag would use the previous click's position and throw the card hundreds
+        # of pixels away (issue #12). Moves that arrive while the press is handled are ignored.
+        self._in_press = True
+        try:
+            super().mousePressEvent(event)
+        finally:
+            self._in_press = False
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._in_press:
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
         pressed = self._press_button

@@ -97,11 +97,15 @@ def math_svg(latex: str, display: bool, color: str, size: float) -> tuple[str, f
     if mathml(latex, display) is None:
         return None
     try:
-        import ziamath
+        import warnings
 
-        ziamath.config.svg2 = False  # plain SVG 1.1 (no <symbol> viewBoxes): what QtSvg draws
-        m = ziamath.Math.fromlatex(latex, size=size, color=color, inline=not display)
-        svg = m.svg()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # its font lookup (pkg_resources)
+            import ziamath
+
+            ziamath.config.svg2 = False  # plain SVG 1.1 (no <symbol> viewBoxes): what QtSvg draws
+            m = ziamath.Math.fromlatex(latex, size=size, color=color, inline=not display)
+            svg = m.svg()
     except Exception:  # noqa: BLE001 - unknown commands, missing glyphs: the caller shows the source
         return None
     vb = re.search(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"', svg)

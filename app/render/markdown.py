@@ -138,11 +138,20 @@ def pre_html(body: str, theme: Theme) -> str:
     )
 
 
+def fence_html(body: str, lang: str, theme: Theme) -> str:
+    """A fenced block: :func:`pre_html`, with a "diagram" label above a mermaid block."""
+    out = pre_html(body, theme)
+    if lang.lower() == "mermaid":
+        return diagram_label_html(theme) + out
+    return out
+
+
 def _shown_url(url: str) -> str:
     return url if len(url) <= _SHOWN_URL_MAX else url[: _SHOWN_URL_MAX - 1] + "…"
 
 
 _QUOTES_KEY = "triptych_quotes"
+_STRUCTURAL_KEY = "triptych_structural"
 
 
 def _dir(env: Env) -> str:
@@ -246,10 +255,7 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         theme = _theme_of(env)
         lang = lang_from_info(token.info)
-        out = pre_html(code_body_html(token.content, lang, theme), theme)
-        if lang.lower() == "mermaid":
-            return diagram_label_html(theme) + out
-        return out
+        return fence_html(code_body_html(token.content, lang, theme), lang, theme)
 
     # -- math (see app.render.math) ---------------------------------------------------------
     def math_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
@@ -312,12 +318,18 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
         if inline is not None and inline.type == "inline" and _STRUCTURAL_RE.match(inline.content):
-            # <details>/<summary> on their own: no paragraph around them.
-            token.hidden = True
+            # <details>/<summary> on their own: no paragraph around them. (Not "hidden": the
+            # renderer would then start the next block with a newline only when rendered with it.)
             close = _matching_close(tokens, idx)
             if close is not None:
-                close.hidden = True
+                close.meta = {**(close.meta or {}), _STRUCTURAL_KEY: True}
+            return ""
         return self._with_dir(tokens, idx, options, env)
+
+    def paragraph_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        if tokens[idx].meta and tokens[idx].meta.get(_STRUCTURAL_KEY):
+            return "\n"
+        return self.renderToken(tokens, idx, options, env)
 
     def heading_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         return self._with_dir(tokens, idx, options, env)
@@ -606,10 +618,12 @@ def _render_piece(src: str, env: Env) -> tuple[str, bool]:
 
 
 def _has_literal_opener(tokens: list[Token]) -> bool:
-    """Whether a backtick or "[" was left as text, also inside an image's alt text (whose end
-    was found by a scan that a later backtick could change)."""
+    """Whether a backtick, "[", "$", "\\(" or "\\[" was left as text, also inside an image's alt
+    text (whose end was found by a scan that a later backtick could change)."""
     for t in tokens:
-        if t.type == "text" and ("`" in t.content or "[" in t.content):
+        if t.type == "text" and ("`" in t.content or "[" in t.content or "$" in t.content):
+            return True  # ("$": a formula's closer may still come)
+        if t.type == "text_special" and t.markup in ("\\(", "\\["):
             return True
         if t.children and _has_literal_opener(t.children):
             return True

@@ -130,9 +130,11 @@ def _is_escaped(src: str, pos: int) -> bool:
 
 
 def find_dollar_close(src: str, start: int, end: int) -> int:
-    """Index of the ``$`` closing inline math opened at ``start`` (the opening ``$``), or -1,
-    with Pandoc's rules: a non-space right after the opener and right before the closer, and no
-    digit right after the closer. Same line run only up to ``end``."""
+    """Index of the ``$`` closing inline math opened at ``start`` (the opening ``$``), or -1.
+
+    Pandoc's rules, so prices stay text: a non-space right after the opener; the closer is the
+    next unescaped ``$``, with a non-space right before it and no digit right after it ("$5 and
+    $10" is not math: its next ``$`` follows a space)."""
     if start + 1 >= end or src[start + 1] in " \t\n$":
         return -1
     pos = start + 1
@@ -144,8 +146,7 @@ def find_dollar_close(src: str, start: int, end: int) -> int:
             pos = close + 1
             continue
         if src[close - 1] in " \t\n":
-            pos = close + 1
-            continue
+            return -1
         if close + 1 < end and src[close + 1].isdigit():
             return -1
         return close

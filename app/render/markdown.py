@@ -194,7 +194,7 @@ def _safe_tag_html(name: str, closing: bool, env: Env) -> str:
     if name == "summary":
         if export:
             return "</summary>" if closing else '<summary style="cursor:pointer">'
-        return "</b></p>" if closing else f'<p style="margin:4px 0"><b>▾ '
+        return "</b></p>" if closing else '<p style="margin:4px 0"><b>▾ '
     if name == "mark":
         bg = _MARK_BACKGROUND.get(t.name, _MARK_BACKGROUND["light"])
         return "</span>" if closing else f'<span style="background-color:{bg}">'
@@ -225,9 +225,7 @@ def _math_html(token: Token, display: bool, env: Env) -> str:
 def _math_source(token: Token) -> str:
     markup = token.markup
     closer = {"\\(": "\\)", "\\[": "\\]"}.get(markup, markup)
-    sep = "\n" if token.type == "math_block" and "\n" in token.content else ""
-    body = token.content if sep or token.type != "math_block" else token.content
-    return f"{markup}{body}{closer}"
+    return f"{markup}{token.content}{closer}"  # a block's content keeps its first and last newline
 
 
 def _math_source_html(token: Token, display: bool, t: Theme) -> str:
@@ -315,7 +313,6 @@ class _SafeRenderer(RendererHTML):
         return self._with_dir(tokens, idx, options, env)
 
     def paragraph_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        token = tokens[idx]
         inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
         if inline is not None and inline.type == "inline" and _STRUCTURAL_RE.match(inline.content):
             # <details>/<summary> on their own: no paragraph around them. (Not "hidden": the
@@ -488,6 +485,13 @@ def _has_linkify() -> bool:
     return True
 
 
+def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
+    renderer = md.renderer
+    if not isinstance(renderer, _SafeRenderer):  # pragma: no cover - built above
+        raise TypeError("unexpected markdown-it renderer")
+    return renderer
+
+
 _PLUGIN_RULES = (
     "footnote_ref",
     "footnote_block_open",
@@ -513,24 +517,18 @@ def _build_md() -> MarkdownIt:
     md.disable("html_block")
     if linkify:
         md.enable("linkify")
-        # Only links with a scheme or "www.": "main.py" or "notes.md" are file names, not sites.
-        md.linkify.set({"fuzzy_link": False})
+        # Only links with a scheme: "main.py" or "notes.md" are file names, not sites.
+        if md.linkify is not None:
+            md.linkify.set({"fuzzy_link": False})
     math_plugin(md)
     footnote_plugin(md, inline=False)
-    renderer = md.renderer
+    renderer = _renderer_of(md)
     for name in _PLUGIN_RULES:  # the plugin registers its own renderers: ours are the safe ones
         renderer.rules[name] = getattr(renderer, name)
     return md
 
 
 _MD = _build_md()
-
-
-def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
-    renderer = md.renderer
-    if not isinstance(renderer, _SafeRenderer):  # pragma: no cover - built above
-        raise TypeError("unexpected markdown-it renderer")
-    return renderer
 
 
 _RENDERER = _renderer_of(_MD)

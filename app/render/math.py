@@ -321,7 +321,7 @@ def _math_aware_table() -> Callable[[StateBlock, int, int, bool], bool]:
     glob = dict(rule.__globals__)
     glob["escapedSplit"] = split_table_row
     patched = types.FunctionType(rule.__code__, glob, rule.__name__, rule.__defaults__, rule.__closure__)
-    return patched  # type: ignore[return-value]
+    return patched
 
 
 def math_spans(line: str) -> list[tuple[int, int]]:

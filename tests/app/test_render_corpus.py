@@ -293,3 +293,40 @@ def test_markdown_export_keeps_heading_levels_apart() -> None:
     assert fit_headings("## Intro\n\n### Detail\n\n#### Fine\n") == "#### Intro\n\n##### Detail\n\n###### Fine\n"
     assert fit_headings("# A\n## B\n### C\n#### D\n") == "#### A\n##### B\n###### C\n###### D\n"
     assert fit_headings("#### Already low\n") == "#### Already low\n"
+
+
+# ------------------------------------------------------------------------------------ whole exports
+
+
+def _graph_with(text: str):
+    from tests.app.sample_graph import R1_TEXT, build_sample_graph, node_with_text
+
+    g = build_sample_graph()
+    node_with_text(g, R1_TEXT[:40]).text = text
+    return g
+
+
+def test_html_export_page_shows_mathml_rtl_and_distinct_small_headings() -> None:
+    from app.export import ExportOptions, export_html
+
+    text = corpus("science_math") + "\n\n" + corpus("rtl_emoji") + "\n\n#### Four\n\n##### Five\n\n###### Six\n"
+    page = export_html(_graph_with(text), ExportOptions())
+    assert page.count("<math") == 2 * len(SCIENCE_FORMULAS)  # light and dark copies
+    assert '<p dir="auto">هذه فقرة' in page
+    sizes = {h: re.search(rf"\.answer {h} \{{ font-size: ([.\d]+)em", page).group(1) for h in ("h4", "h5", "h6")}
+    assert len(set(sizes.values())) == 3, sizes
+    assert "<script" not in page and "<img" not in page
+
+
+def test_markdown_export_keeps_formulas_html_and_heading_levels() -> None:
+    from app.export import ExportOptions, export_markdown
+
+    text = corpus("science_math").replace("## The Gaussian integral", "## Gaussian\n\n### Polar step") + (
+        "\n\n" + corpus("inline_html")
+    )
+    md = export_markdown(_graph_with(text), ExportOptions())
+    for f in SCIENCE_FORMULAS:
+        assert f in md
+    assert "#### Gaussian" in md and "##### Polar step" in md
+    assert "<details>" in md and "\\<details>" not in md and "<kbd>Ctrl</kbd>" in md
+    assert "\\<script>" in md

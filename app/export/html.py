@@ -88,7 +88,7 @@ section.depth-3, section.deep {{ margin-left: 4.5rem; }}
 .answer h1 {{ font-size: 1.2em; }} .answer h2 {{ font-size: 1.12em; }} .answer h3 {{ font-size: 1.05em; }}
 .answer h4 {{ font-size: 1em; }} .answer h5 {{ font-size: .92em; }}
 .answer h6 {{ font-size: .85em; color: var(--muted); }}
-math[display="block"] {{ margin: 8px 0; overflow-x: auto; }}
+math[display="block"] {{ margin: 8px 0; }}
 .answer > div > :first-child {{ margin-top: 0; }}
 details {{ margin: 8px 0; }}
 summary {{ cursor: pointer; color: var(--muted); }}

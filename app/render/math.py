@@ -79,9 +79,14 @@ def mathml(latex: str, display: bool = False) -> str | None:
     # latex2mathml escapes text; refuse anything that could link or load all the same.
     if _BAD_ATTR.search(out) or "<script" in out.lower():
         return None
+    for style in _STYLE_ATTR.findall(out):  # \style{…}, \colorbox{…}: colours only, nothing to fetch
+        if not _PLAIN_CSS.fullmatch(style) or re.search(r"url|image|expression|binding", style, re.I):
+            return None
     return out
 
 
+_STYLE_ATTR = re.compile(r"""\sstyle\s*=\s*["']([^"']*)["']""", re.I)
+_PLAIN_CSS = re.compile(r"[\w\s:;#.,%()\-]*")  # no "/" (url, comments), no "\\" (escapes), no "@"
 _BAD_ATTR = re.compile(r"<[^>]*\s(?:on[a-z]+|href|src|xlink:href)\s*=", re.S | re.I)
 
 

@@ -330,3 +330,25 @@ def test_markdown_export_keeps_formulas_html_and_heading_levels() -> None:
     assert "#### Gaussian" in md and "##### Polar step" in md
     assert "<details>" in md and "\\<details>" not in md and "<kbd>Ctrl</kbd>" in md
     assert "\\<script>" in md
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "$<img src=x onerror=alert(1)>$",
+        "$\\href{javascript:alert(1)}{x}$",
+        "$\\text{<script>alert(1)</script>}$",
+        "$\\style{background:url(http://x)}{x}$",
+        "$\\style{background:url(x)}{x}$",
+        '$\\color{red" onmouseover="x}{y}$',
+        "$$\n<iframe src=http://x>\n$$",
+    ],
+)
+@pytest.mark.parametrize("target", ["card", "export"])
+def test_hostile_formulas_stay_inert(source: str, target: str) -> None:
+    html = render_markdown(source, target=target)
+    assert sanitize_check(html) == []
+    for tag, attrs in parse(html).tags:
+        assert tag not in ("script", "iframe", "a")
+        assert not any(k.startswith("on") or k == "href" for k in attrs)
+        assert "url" not in attrs.get("style", "")

@@ -36,9 +36,7 @@ class CanvasView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        # A resize leaves the scene where it is on screen: when the composer's "Following" bar appears
-        # under the canvas (the view gets shorter at the bottom), no card moves under the cursor.
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -73,10 +71,7 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(zoom, zoom)
         self.centerOn(QPointF(x, y))
-        # A viewport set before the window shows (a session's saved one) is kept through the window's
-        # first layout passes, until the user first touches the canvas; later resizes keep the scene
-        # where it is on screen (see the resize anchor).
-        self._pinned_center = None if self.isVisible() else QPointF(x, y)
+        self._pinned_center = QPointF(x, y)  # kept through the window's first layout passes
         self._emit_viewport()
 
     def _emit_viewport(self) -> None:
@@ -170,7 +165,6 @@ class CanvasView(QGraphicsView):
         return None
 
     def mousePressEvent(self, event) -> None:
-        self._pinned_center = None
         button = event.button()
         on_card = self._card_at(event.position().toPoint()) is not None
         mods = event.modifiers()
@@ -232,7 +226,6 @@ class CanvasView(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     def wheelEvent(self, event) -> None:
-        self._pinned_center = None
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
         if not dy:
@@ -251,7 +244,6 @@ class CanvasView(QGraphicsView):
 
     # ------------------------------------------------------------------ keys
     def keyPressEvent(self, event) -> None:
-        self._pinned_center = None
         key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True

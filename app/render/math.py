@@ -90,10 +90,6 @@ _PLAIN_CSS = re.compile(r"[\w\s:;#.,%()\-]*")  # no "/" (url, comments), no "\\"
 _BAD_ATTR = re.compile(r"<[^>]*\s(?:on[a-z]+|href|src|xlink:href)\s*=", re.S | re.I)
 
 
-def parses(latex: str) -> bool:
-    return mathml(latex) is not None
-
-
 @lru_cache(maxsize=2048)
 def math_svg(latex: str, display: bool, color: str, size: float) -> tuple[str, float] | None:
     """``(svg, baseline)`` of a formula drawn by ziamath at font size ``size`` (px) in ``color``;

@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 from app.domain import NodeStatus
 from app.render.math import MATH_SCHEME
 from tests.fakes.server import Answer
+from ui import math_images
 from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until
 
 ANSWER = (
@@ -62,10 +63,12 @@ async def test_a_streamed_formula_is_painted_as_a_picture(app_env, fake_server, 
             return sorted((img.deviceIndependentSize().width(), img.deviceIndependentSize().height())
                           for img in _formula_images(card))
 
-        await wait_until(lambda: all(h >= 18 for _w, h in sizes()), 5, "formulas drawn (not placeholders)")
+        await wait_until(lambda: math_images.pending_count() == 0, 5, "the queued formulas drawn")
+        await wait_until(lambda: len(_formula_images(card)) == 2, 5, "the card rebuilt with the pictures")
+        # Drawn formulas, not their one-line source (a placeholder is a line high and much wider).
         (w1, h1), (w2, h2) = sizes()
-        assert 60 < w1 < 400 and 18 <= h1 < 90, sizes()
-        assert 60 < w2 < 400 and 18 <= h2 < 90, sizes()
+        assert 60 < w1 < 300 and 30 <= h1 < 90, sizes()
+        assert 60 < w2 < 300 and 30 <= h2 < 90, sizes()
         # A picture is drawn in the text colour: it has opaque pixels of that colour.
         img = _formula_images(card)[0]
         opaque = sum(

@@ -9,8 +9,8 @@ from PySide6.QtTest import QTest
 from app.domain import NodeStatus
 from app.render.math import MATH_SCHEME
 from tests.fakes.server import Answer
-from ui import math_images
 from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until
+from ui import math_images
 
 ANSWER = (
     "The Gaussian integral is $\\int_0^\\infty e^{-x^2}\\,dx = \\frac{\\sqrt{\\pi}}{2}$, and it costs $5 and $10.\n\n"

@@ -53,6 +53,9 @@ def render_image(scene, rect=None, scale: float = 1.0, background: str | None = 
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor, QImage, QPainter
 
+    from ui import math_images
+
+    math_images.flush()  # formulas still queued are drawn now: a picture shows no placeholders
     if rect is None:
         rect = scene.cards_bounds()
     if rect.isNull() or rect.isEmpty():
@@ -64,15 +67,19 @@ def render_image(scene, rect=None, scale: float = 1.0, background: str | None = 
     width = max(int(rect.width() * scale), 1)
     height = max(int(rect.height() * scale), 1)
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(QColor(background or scene.style.theme.canvas))
-    painter = QPainter(image)
-    painter.setRenderHints(
-        QPainter.RenderHint.Antialiasing
-        | QPainter.RenderHint.TextAntialiasing
-        | QPainter.RenderHint.SmoothPixmapTransform
-    )
-    scene.render(painter, QRectF(0, 0, width, height), rect, Qt.AspectRatioMode.KeepAspectRatio)
-    painter.end()
+    for _ in range(2):  # again if cards laid out while painting queued formulas
+        image.fill(QColor(background or scene.style.theme.canvas))
+        painter = QPainter(image)
+        painter.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.TextAntialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+        )
+        scene.render(painter, QRectF(0, 0, width, height), rect, Qt.AspectRatioMode.KeepAspectRatio)
+        painter.end()
+        if not math_images.pending_count():
+            break
+        math_images.flush()
     return image
 
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import Node
 from ui.format import fmt_cost, fmt_tokens, metrics_line
+from ui.math_images import add_math_resources
 
 
 class FocusDialog(QDialog):
@@ -85,6 +86,8 @@ class FocusDialog(QDialog):
                 + "<hr></details>"
             )
         html += self._render(node.text)
+        color = self.browser.palette().color(self.browser.foregroundRole()).name()
+        add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
         ids = self._siblings(node_id)

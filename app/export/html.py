@@ -3,7 +3,8 @@
 Inert by construction and checked: no scripts, no event handlers, no remote resources (no `<img>`,
 no external CSS or fonts, no `url(`), a Content-Security-Policy of `default-src 'none'` that only
 allows the inline stylesheet. Model and user text goes through `app.render` (raw HTML shown as text,
-unsafe links reduced to text, images to a label). Light and dark: each text is rendered in both
+unsafe links reduced to text, images to a label; formulas as MathML, which browsers draw natively).
+Light and dark: each text is rendered in both
 themes (their colours are inline styles) and `prefers-color-scheme` shows one.
 """
 
@@ -85,7 +86,9 @@ section.depth-3, section.deep {{ margin-left: 4.5rem; }}
 .answer h1, .answer h2, .answer h3, .answer h4, .answer h5, .answer h6 {{ margin: 14px 0 6px 0;
   line-height: 1.3; }}
 .answer h1 {{ font-size: 1.2em; }} .answer h2 {{ font-size: 1.12em; }} .answer h3 {{ font-size: 1.05em; }}
-.answer h4, .answer h5, .answer h6 {{ font-size: 1em; }}
+.answer h4 {{ font-size: 1em; }} .answer h5 {{ font-size: .92em; }}
+.answer h6 {{ font-size: .85em; color: var(--muted); }}
+math[display="block"] {{ margin: 8px 0; }}
 .answer > div > :first-child {{ margin-top: 0; }}
 details {{ margin: 8px 0; }}
 summary {{ cursor: pointer; color: var(--muted); }}
@@ -129,8 +132,12 @@ def _both(render: Callable[[str, str], str], text: str) -> str:
     return f'<div class="v-light">{light}</div><div class="v-dark">{dark}</div>'
 
 
+def _render_export(text: str, theme: str) -> str:
+    return render_markdown(text, theme, target="export")  # MathML formulas, dir="auto" blocks
+
+
 def _markdown(text: str) -> str:
-    return _both(render_markdown, text)
+    return _both(_render_export, text)
 
 
 def _plain(text: str) -> str:

@@ -44,6 +44,7 @@ from app.export.common import (
     tokens_per_second,
 )
 from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
+from app.render.math import math_plugin, math_spans
 
 # --------------------------------------------------------------------------- URL safety
 
@@ -65,8 +66,9 @@ def is_safe_link(url: str) -> bool:
 # --------------------------------------------------------------------------- defang
 
 _ALLOWED_TAGS = frozenset(
-    {"br", "sub", "sup", "kbd", "b", "i", "em", "strong", "u", "s", "del", "ins", "mark", "small"}
-)
+    {"br", "sub", "sup", "kbd", "b", "i", "em", "strong", "u", "s", "del", "ins", "mark", "small", "details",
+     "summary"}
+)  # fmt: skip
 _TAG_START = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?])")
 _BARE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\s*/?>")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)>")
@@ -99,10 +101,10 @@ def _defang_text(s: str, *, strict: bool) -> str:
 
     def tag(m: re.Match[str]) -> str:
         if not strict:
+            # Attribute-free formatting tags stay, also at the start of a line (where a viewer
+            # starts a raw HTML block: live_content() checks what that block holds).
             bare = _BARE_TAG.match(m.string, m.start())
-            line_start = m.string.rfind("\n", 0, m.start()) + 1
-            at_line_start = not m.string[line_start : m.start()].strip()
-            if bare and bare.group(1).lower() in _ALLOWED_TAGS and not at_line_start:
+            if bare and bare.group(1).lower() in _ALLOWED_TAGS:
                 return m.group(0)
         return "\\" + m.group(0)
 
@@ -117,8 +119,21 @@ def _defang_text(s: str, *, strict: bool) -> str:
     return s
 
 
+def _defang_keeping_math(text: str) -> str:
+    """Formulas (``$…$``, ``\\(…\\)``, …) are kept exactly as written; the rest is defanged."""
+    out: list[str] = []
+    pos = 0
+    for start, end in math_spans(text):
+        out.append(_defang_text(text[pos:start], strict=False))
+        out.append(text[start:end])
+        pos = end
+    out.append(_defang_text(text[pos:], strict=False))
+    return "".join(out)
+
+
 def _defang_line_keeping_code_spans(line: str) -> str:
-    """Code spans (paired backtick runs on this line) are kept verbatim; the rest is defanged."""
+    """Code spans (paired backtick runs on this line) and formulas are kept verbatim; the rest is
+    defanged."""
     out: list[str] = []
     pos = 0
     scan = 0
@@ -134,16 +149,18 @@ def _defang_line_keeping_code_spans(line: str) -> str:
         if c is None:
             scan = m.end()
             continue
-        out.append(_defang_text(line[pos : m.start()], strict=False))
+        out.append(_defang_keeping_math(line[pos : m.start()]))
         out.append(line[m.start() : c.end()])
         pos = scan = c.end()
-    out.append(_defang_text(line[pos:], strict=False))
+    out.append(_defang_keeping_math(line[pos:]))
     return "".join(out)
 
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True}).enable("table")
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    math_plugin(md)  # formula blocks are kept as written, like code
+    return md
 
 
 @lru_cache(maxsize=1)
@@ -156,7 +173,7 @@ def _permissive_viewer() -> MarkdownIt:
 def _code_lines(text: str) -> set[int]:
     lines: set[int] = set()
     for tok in _parser().parse(text):
-        if tok.type in ("fence", "code_block") and tok.map:
+        if tok.type in ("fence", "code_block", "math_block", "math_block_open_source") and tok.map:
             lines.update(range(tok.map[0], tok.map[1]))
     return lines
 
@@ -251,6 +268,45 @@ def demote_headings(text: str, by: int = 3) -> str:
             if m:
                 lines[start] = m.group(1) + "#" * level + lines[start][m.end() :]
         elif end - start >= 2:  # setext: content lines, then the underline
+            content = " ".join(line.strip() for line in lines[start : end - 1])
+            lines[start:end] = ["#" * level + " " + content]
+    return "\n".join(lines)
+
+
+def fit_headings(text: str, top: int = 4) -> str:
+    """Model text with its headings moved under the report's own (``### Model``): the highest one
+    becomes level ``top`` and the others keep their distance below it, as far as level 6 allows
+    (an answer's ``##`` and ``###`` become ``####`` and ``#####``, not both ``######``)."""
+    if "#" not in text and "\n=" not in text and "\n-" not in text:
+        return text
+    levels = sorted(
+        {int(t.tag[1]) for t in _parser().parse(text) if t.type == "heading_open" and t.level == 0}
+    )
+    if not levels:
+        return text
+    by = top - levels[0]
+    if by <= 0:
+        return text
+    # Levels that would fall below 6 share the lowest ones left, keeping their order.
+    new_level = {lv: min(6, lv + by) for lv in levels}
+    if len(levels) > 1 and max(lv + by for lv in levels) > 6:
+        slots = list(range(top, 7))
+        new_level = {lv: slots[min(i, len(slots) - 1)] for i, lv in enumerate(levels)}
+    return _relevel(text, new_level)
+
+
+def _relevel(text: str, new_level: dict[int, int]) -> str:
+    lines = text.split("\n")
+    for tok in reversed(_parser().parse(text)):  # from the end: setext rewrites drop lines
+        if tok.type != "heading_open" or tok.level != 0 or not tok.map:
+            continue
+        start, end = tok.map
+        level = new_level.get(int(tok.tag[1]), int(tok.tag[1]))
+        if tok.markup.startswith("#"):
+            m = _ATX.match(lines[start])
+            if m:
+                lines[start] = m.group(1) + "#" * level + lines[start][m.end() :]
+        elif end - start >= 2:
             content = " ".join(line.strip() for line in lines[start : end - 1])
             lines[start:end] = ["#" * level + " " + content]
     return "\n".join(lines)
@@ -367,12 +423,12 @@ def _answer_block(node: Node, options: ExportOptions) -> list[str]:
     if node.error is not None and not node.text:
         out += ["*(no text received)*", ""]
     if node.text:
-        out += [demote_headings(defang_markdown(node.text)).rstrip("\n"), ""]
+        out += [fit_headings(defang_markdown(node.text)).rstrip("\n"), ""]
     if options.include_reasoning and node.reasoning.strip():
         out += [
             "<details><summary>Reasoning</summary>",
             "",
-            demote_headings(defang_markdown(node.reasoning)).rstrip("\n"),
+            fit_headings(defang_markdown(node.reasoning)).rstrip("\n"),
             "",
             "</details>",
             "",

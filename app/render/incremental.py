@@ -40,13 +40,13 @@ from markdown_it.token import Token
 from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
     InlineCache,
+    fence_html,
     fill_inline,
     has_references,
     lang_from_info,
     new_env,
     parse,
     parse_blocks,
-    pre_html,
     render_tokens,
 )
 from app.render.theme import Theme, get_theme
@@ -240,7 +240,7 @@ class IncrementalRenderer:
             if closer.match(text, pos, nl):
                 body = text[fence.body_start : pos]
                 # Closed: exact colours for the cached HTML (the one-shot result, see above).
-                self._close(pre_html(fence.highlighter.exact(body), self._theme))
+                self._close(fence_html(fence.highlighter.exact(body), fence.lang, self._theme))
                 self._closed_end = nl + 1
                 self._fence = None
                 return None
@@ -253,7 +253,7 @@ class IncrementalRenderer:
             elif not text[pos:].strip(" \t"):
                 end = pos  # markdown-it ignores a last line of only blanks with no newline yet
         body = text[fence.body_start : end]
-        return pre_html(fence.highlighter.feed(body), self._theme)
+        return fence_html(fence.highlighter.feed(body), fence.lang, self._theme)
 
 
 def _find_split(tail: str, tokens: list[Token]) -> tuple[int, int] | None:

@@ -33,6 +33,7 @@ from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
 from app.render.highlight import escape_code, escape_html, highlight_code
+from app.render.math import MATH_SCHEME, math_key, math_plugin, mathml
 from app.render.theme import Theme, get_theme
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
 Env = MutableMapping[str, Any]
 
 _THEME_KEY = "triptych_theme"
+_TARGET_KEY = "triptych_target"  # "card" (QTextDocument) or "export" (a browser): see render_markdown
 _LINKS_KEY = "triptych_links"
+TARGETS = ("card", "export")
 _SHOWN_URL_MAX = 80
 
 # --------------------------------------------------------------------------------------------
@@ -88,6 +91,27 @@ def _theme_of(env: Env) -> Theme:
     return theme if isinstance(theme, Theme) else get_theme("light")
 
 
+def _for_export(env: Env) -> bool:
+    return env.get(_TARGET_KEY) == "export"
+
+
+# Attribute-free inline HTML that models use, rendered as formatting (everything else is text).
+_SAFE_TAG_RE = re.compile(r"<(/?)(kbd|sup|sub|br|mark|u|details|summary)\s*(?:open\s*)?/?>\Z", re.I)
+_HTML_COMMENT_RE = re.compile(r"<!--.*?-->\Z|<!---?>\Z", re.S)
+_STRUCTURAL_RE = re.compile(r"\s*</?(?:details|summary)\b", re.I)
+_TASK_RE = re.compile(r"\[([ xX])\][ \t]+(?=\S)")
+_ALERT_RE = re.compile(r"\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\][ \t]*(?:\n|\Z)", re.I)
+# GitHub's alert colours (light, dark) and glyphs.
+_ALERTS: dict[str, tuple[str, str, str]] = {
+    "NOTE": ("#0969da", "#4493f8", "ℹ"),
+    "TIP": ("#1a7f37", "#3fb950", "💡"),
+    "IMPORTANT": ("#8250df", "#ab7df8", "❗"),
+    "WARNING": ("#9a6700", "#d29922", "⚠"),
+    "CAUTION": ("#d1242f", "#f85149", "⛔"),
+}
+_MARK_BACKGROUND = {"light": "#fff8c5", "dark": "#594a00"}
+
+
 def lang_from_info(info: str) -> str:
     """The language of a fence info string (``"python title=x"`` → ``"python"``)."""
     info = unescapeAll(info).strip() if info else ""
@@ -114,8 +138,104 @@ def pre_html(body: str, theme: Theme) -> str:
     )
 
 
+def fence_html(body: str, lang: str, theme: Theme) -> str:
+    """A fenced block: :func:`pre_html`, with a "diagram" label above a mermaid block."""
+    out = pre_html(body, theme)
+    if lang.lower() == "mermaid":
+        return diagram_label_html(theme) + out
+    return out
+
+
 def _shown_url(url: str) -> str:
     return url if len(url) <= _SHOWN_URL_MAX else url[: _SHOWN_URL_MAX - 1] + "…"
+
+
+_QUOTES_KEY = "triptych_quotes"
+_STRUCTURAL_KEY = "triptych_structural"
+
+
+def _dir(env: Env) -> str:
+    """``dir="auto"`` in the export (a browser lays out Arabic or Hebrew right to left); QTextDocument
+    finds each block's direction itself."""
+    return ' dir="auto"' if _for_export(env) else ""
+
+
+def diagram_label_html(theme: Theme) -> str:
+    """The label above a mermaid block (shown as code: nothing here draws diagrams)."""
+    return (
+        f'<p style="color:{theme.muted};font-size:small;margin:6px 0 0 0">◇ diagram (mermaid)</p>\n'
+    )
+
+
+def _first_inline(tokens: Sequence[Token], idx: int) -> Token | None:
+    """The inline token of a list item's first paragraph."""
+    if idx + 2 < len(tokens) and tokens[idx + 1].type == "paragraph_open" and tokens[idx + 2].type == "inline":
+        return tokens[idx + 2]
+    return None
+
+
+def _matching_close(tokens: Sequence[Token], idx: int) -> Token | None:
+    level = tokens[idx].level
+    for tok in tokens[idx + 1 :]:
+        if tok.level == level and tok.nesting == -1:
+            return tok
+    return None
+
+
+def _safe_tag_html(name: str, closing: bool, env: Env) -> str:
+    t = _theme_of(env)
+    export = _for_export(env)
+    if name == "br":
+        return "<br>"
+    if name == "details":
+        if export:
+            return "</details>" if closing else "<details>"
+        return ""  # cards show the content: "open"
+    if name == "summary":
+        if export:
+            return "</summary>" if closing else '<summary style="cursor:pointer">'
+        return "</b></p>" if closing else '<p style="margin:4px 0"><b>▾ '
+    if name == "mark":
+        bg = _MARK_BACKGROUND.get(t.name, _MARK_BACKGROUND["light"])
+        return "</span>" if closing else f'<span style="background-color:{bg}">'
+    if name == "kbd":
+        if closing:
+            return "</kbd>"
+        return (
+            f'<kbd style="font-family:{t.mono_font};background-color:{t.inline_code_background};'
+            f'border:1px solid {t.border};border-radius:3px;padding:0 3px">'
+        )
+    return f"</{name}>" if closing else f"<{name}>"  # sup, sub, u
+
+
+def _math_html(token: Token, display: bool, env: Env) -> str:
+    """A formula: an image the card supplies, MathML in the export, its source if it does not parse."""
+    latex = token.content
+    t = _theme_of(env)
+    if mathml(latex, display) is None:
+        return _math_source_html(token, display, t)
+    if _for_export(env):
+        return str(mathml(latex, display))
+    key = math_key(latex.strip(), display)
+    alt = escape_html(_math_source(token))
+    align = "" if display else ' align="middle"'
+    return f'<img src="{MATH_SCHEME}:{key}"{align} alt="{alt}">'
+
+
+def _math_source(token: Token) -> str:
+    markup = token.markup
+    closer = {"\\(": "\\)", "\\[": "\\]"}.get(markup, markup)
+    return f"{markup}{token.content}{closer}"  # a block's content keeps its first and last newline
+
+
+def _math_source_html(token: Token, display: bool, t: Theme) -> str:
+    source = _math_source(token)
+    if token.type == "math_block":
+        return pre_html(escape_code(source), t)
+    return (
+        f'<code style="background-color:{t.inline_code_background};padding:0 3px;border-radius:3px">'
+        f"{escape_html(source)}</code>"
+    )
 
 
 class _SafeRenderer(RendererHTML):
@@ -132,7 +252,89 @@ class _SafeRenderer(RendererHTML):
     def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         token = tokens[idx]
         theme = _theme_of(env)
-        return pre_html(code_body_html(token.content, lang_from_info(token.info), theme), theme)
+        lang = lang_from_info(token.info)
+        return fence_html(code_body_html(token.content, lang, theme), lang, theme)
+
+    # -- math (see app.render.math) ---------------------------------------------------------
+    def math_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return _math_html(tokens[idx], False, env)
+
+    def math_display(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return _math_html(tokens[idx], True, env)
+
+    def math_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        html = _math_html(tokens[idx], True, env)
+        if html.startswith("<pre"):
+            return html
+        return f'<p align="center" style="text-align:center;margin:8px 0">{html}</p>\n'
+
+    def math_block_open_source(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env
+    ) -> str:
+        """A ``$$`` block not closed yet (still streaming): its exact source, as code."""
+        token = tokens[idx]
+        return pre_html(escape_code(str(token.meta.get("source", token.content))), _theme_of(env))
+
+    # -- footnotes (mdit-py-plugins; no anchors: a card has no place to jump to) -------------
+    def footnote_ref(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        n = int(tokens[idx].meta["id"]) + 1
+        return f'<sup style="color:{_theme_of(env).link}">{n}</sup>'
+
+    def footnote_block_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        t = _theme_of(env)
+        return (
+            f'<hr style="border:none;border-top:1px solid {t.border}">\n'
+            f'<ol style="color:{t.muted};font-size:small;margin:4px 0">\n'
+        )
+
+    def footnote_block_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return "</ol>\n"
+
+    def footnote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return "<li>"
+
+    def footnote_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return "</li>\n"
+
+    def footnote_anchor(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return ""
+
+    # -- lists: task items; dir="auto" in the export ---------------------------------------------
+    def list_item_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        token = tokens[idx]
+        inline = _first_inline(tokens, idx)
+        m = _TASK_RE.match(inline.content) if inline is not None else None
+        if inline is not None and m is not None:
+            glyph = "☑" if m.group(1) != " " else "☐"
+            rest = render_inline(inline.content[m.end() :], env)
+            inline.children = [Token(_HTML_TOKEN, "", 0, content=f"{glyph} {rest}")]
+            if _for_export(env):
+                token.attrSet("style", "list-style-type:none")
+        return self._with_dir(tokens, idx, options, env)
+
+    def paragraph_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
+        if inline is not None and inline.type == "inline" and _STRUCTURAL_RE.match(inline.content):
+            # <details>/<summary> on their own: no paragraph around them. (Not "hidden": the
+            # renderer would then start the next block with a newline only when rendered with it.)
+            close = _matching_close(tokens, idx)
+            if close is not None:
+                close.meta = {**(close.meta or {}), _STRUCTURAL_KEY: True}
+            return ""
+        return self._with_dir(tokens, idx, options, env)
+
+    def paragraph_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        if tokens[idx].meta and tokens[idx].meta.get(_STRUCTURAL_KEY):
+            return "\n"
+        return self.renderToken(tokens, idx, options, env)
+
+    def heading_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return self._with_dir(tokens, idx, options, env)
+
+    def _with_dir(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        if _for_export(env) and not tokens[idx].hidden:
+            tokens[idx].attrSet("dir", "auto")
+        return self.renderToken(tokens, idx, options, env)
 
     def code_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         theme = _theme_of(env)
@@ -194,12 +396,19 @@ class _SafeRenderer(RendererHTML):
         """Pre-rendered inline HTML (see :func:`fill_inline`): produced by this module only."""
         return tokens[idx].content
 
-    # -- raw HTML (disabled in the parser; escaped here too, defence in depth) -------------
+    # -- raw HTML: a few attribute-free formatting tags render, comments are hidden, the rest is
+    # shown as text (the block rule is disabled in the parser; escaped here too, defence in depth)
     def html_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         return f"<p>{escape_html(tokens[idx].content)}</p>\n"
 
     def html_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return escape_html(tokens[idx].content)
+        raw = tokens[idx].content
+        m = _SAFE_TAG_RE.match(raw)
+        if m is not None:
+            return _safe_tag_html(m.group(2).lower(), bool(m.group(1)), env)
+        if _HTML_COMMENT_RE.match(raw):
+            return ""
+        return escape_html(raw)
 
     # -- blocks ----------------------------------------------------------------------------
     def table_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
@@ -225,10 +434,44 @@ class _SafeRenderer(RendererHTML):
 
     def blockquote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         t = _theme_of(env)
+        bar, color, title = t.border, t.muted, ""
+        inline = tokens[idx + 2] if idx + 2 < len(tokens) and tokens[idx + 1].type == "paragraph_open" else None
+        m = _ALERT_RE.match(inline.content) if inline is not None and inline.type == "inline" else None
+        if inline is not None and m is not None:
+            kind = m.group(1).upper()
+            light, dark, glyph = _ALERTS[kind]
+            bar = color = dark if t.name == "dark" else light
+            title = f'<p style="color:{color};font-weight:bold;margin:0 0 2px 0">{glyph} {kind.title()}</p>\n'
+            color = ""
+            rest = inline.content[m.end() :]
+            inline.children = [Token(_HTML_TOKEN, "", 0, content=render_inline(rest, env))]
+            if not rest.strip():
+                tokens[idx + 1].hidden = True
+                close = _matching_close(tokens, idx + 1)
+                if close is not None:
+                    close.hidden = True
+        text_color = f"color:{color};" if color else ""
+        stack: list[bool] = env.setdefault(_QUOTES_KEY, [])
+        if _for_export(env):
+            stack.append(False)
+            return (
+                f'<blockquote{_dir(env)} style="margin:4px 0 4px 14px;padding-left:10px;'
+                f'border-left:3px solid {bar};{text_color}">\n{title}'
+            )
+        # QTextDocument ignores border-left: a two-cell table draws the bar.
+        stack.append(True)
         return (
-            f'<blockquote style="margin:4px 0 4px 14px;padding-left:10px;'
-            f'border-left:3px solid {t.border};color:{t.muted}">\n'
+            '<blockquote style="margin:4px 0 4px 4px">'
+            '<table cellspacing="0" cellpadding="0" style="margin:0">'
+            f'<tr><td width="3" bgcolor="{bar}" style="background-color:{bar}"></td>'
+            f'<td style="padding-left:10px;{text_color}">\n{title}'
         )
+
+    def blockquote_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        stack: list[bool] = env.setdefault(_QUOTES_KEY, [])
+        if stack and stack.pop():
+            return "</td></tr></table></blockquote>\n"
+        return "</blockquote>\n"
 
     def hr(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         return f'<hr style="border:none;border-top:1px solid {_theme_of(env).border}">\n'
@@ -242,22 +485,6 @@ def _has_linkify() -> bool:
     return True
 
 
-def _build_md() -> MarkdownIt:
-    linkify = _has_linkify()  # linkify-it-py is optional; without it bare URLs stay text
-    md = MarkdownIt(
-        "commonmark",
-        {"html": False, "xhtmlOut": False, "linkify": linkify, "typographer": False},
-        renderer_cls=_SafeRenderer,
-    )
-    md.enable(["table", "strikethrough"])
-    if linkify:  # pragma: no cover - not installed in CI
-        md.enable("linkify")
-    return md
-
-
-_MD = _build_md()
-
-
 def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
     renderer = md.renderer
     if not isinstance(renderer, _SafeRenderer):  # pragma: no cover - built above
@@ -265,18 +492,57 @@ def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
     return renderer
 
 
+_PLUGIN_RULES = (
+    "footnote_ref",
+    "footnote_block_open",
+    "footnote_block_close",
+    "footnote_open",
+    "footnote_close",
+    "footnote_anchor",
+)
+
+
+def _build_md() -> MarkdownIt:
+    from mdit_py_plugins.footnote import footnote_plugin
+
+    linkify = _has_linkify()  # without linkify-it-py bare URLs stay text
+    # html=True only so that inline tags reach html_inline() above, which renders a few formatting
+    # tags and shows every other tag as text; raw HTML blocks stay off (their lines are paragraphs).
+    md = MarkdownIt(
+        "commonmark",
+        {"html": True, "xhtmlOut": False, "linkify": linkify, "typographer": False},
+        renderer_cls=_SafeRenderer,
+    )
+    md.enable(["table", "strikethrough"])
+    md.disable("html_block")
+    if linkify:
+        md.enable("linkify")
+        # Only links with a scheme: "main.py" or "notes.md" are file names, not sites.
+        if md.linkify is not None:
+            md.linkify.set({"fuzzy_link": False})
+    math_plugin(md)
+    footnote_plugin(md, inline=False)
+    renderer = _renderer_of(md)
+    for name in _PLUGIN_RULES:  # the plugin registers its own renderers: ours are the safe ones
+        renderer.rules[name] = getattr(renderer, name)
+    return md
+
+
+_MD = _build_md()
+
+
 _RENDERER = _renderer_of(_MD)
 # Block structure only: inline content is parsed separately (and cached) by fill_inline().
 _MD_BLOCKS = _build_md()
 _MD_BLOCKS.disable(
-    [r for r in ("inline", "linkify", "text_join") if r in _MD_BLOCKS.get_active_rules()["core"]]
+    [r for r in ("inline", "linkify", "text_join", "footnote_tail") if r in _MD_BLOCKS.get_active_rules()["core"]]
 )
 _HTML_TOKEN = "triptych_html"
 
 
-def new_env(theme: str | Theme = "light") -> Env:
-    """A fresh markdown-it ``env`` carrying the theme (one per parse/render)."""
-    return {_THEME_KEY: get_theme(theme)}
+def new_env(theme: str | Theme = "light", target: str = "card") -> Env:
+    """A fresh markdown-it ``env`` carrying the theme and the target (one per parse/render)."""
+    return {_THEME_KEY: get_theme(theme), _TARGET_KEY: target}
 
 
 def parse(text: str, env: Env) -> list[Token]:
@@ -308,9 +574,16 @@ def render_inline(content: str, env: Env) -> str:
 
 
 # The core rules that parseInline() runs after inline parsing (text_join).
-_CORE_AFTER_INLINE = _MD.core.ruler.getRules("")[_MD.get_active_rules()["core"].index("inline") + 1 :]
-# A text may be rendered in pieces (see InlineCache) unless a rule looks back across them.
-_PIECES_OK = "linkify" not in _MD.get_active_rules()["inline"]
+_CORE_AFTER_INLINE = [
+    rule
+    for name, rule in zip(_MD.get_active_rules()["core"], _MD.core.ruler.getRules(""), strict=True)
+    if name not in ("normalize", "block", "inline", "footnote_tail")
+    and _MD.get_active_rules()["core"].index(name) > _MD.get_active_rules()["core"].index("inline")
+]
+# A text may be rendered in pieces (see InlineCache) unless a rule looks back across them. The
+# linkify rule looks back only at the scheme just before "://", which never spans the space a
+# text is cut at.
+_PIECES_OK = True
 _SPACES = " \t\n"
 # Text with none of the characters that stop markdown-it's "text" rule (the first inline rule)
 # is one text token: its HTML is the escaped text. (None: that shortcut is not taken.)
@@ -343,10 +616,12 @@ def _render_piece(src: str, env: Env) -> tuple[str, bool]:
 
 
 def _has_literal_opener(tokens: list[Token]) -> bool:
-    """Whether a backtick or "[" was left as text, also inside an image's alt text (whose end
-    was found by a scan that a later backtick could change)."""
+    """Whether a backtick, "[", "$", "\\(" or "\\[" was left as text, also inside an image's alt
+    text (whose end was found by a scan that a later backtick could change)."""
     for t in tokens:
-        if t.type == "text" and ("`" in t.content or "[" in t.content):
+        if t.type == "text" and ("`" in t.content or "[" in t.content or "$" in t.content):
+            return True  # ("$": a formula's closer may still come)
+        if t.type == "text_special" and t.markup in ("\\(", "\\["):
             return True
         if t.children and _has_literal_opener(t.children):
             return True
@@ -454,28 +729,38 @@ def render_tokens(tokens: Sequence[Token], env: Env) -> str:
 
 
 def has_references(env: Env) -> bool:
-    return bool(env.get("references"))
+    """Whether definitions (links, footnotes) make earlier blocks depend on later text."""
+    footnotes = env.get("footnotes")
+    return bool(env.get("references")) or bool(footnotes and footnotes.get("refs"))
 
 
-def _render(text: str, theme: str | Theme) -> str:
-    env = new_env(theme)
+def _render(text: str, theme: str | Theme, target: str = "card") -> str:
+    env = new_env(theme, target)
     return render_tokens(parse(text, env), env)
 
 
 @lru_cache(maxsize=128)
-def _render_cached(text: str, theme: str | Theme) -> str:
-    return _render(text, theme)
+def _render_cached(text: str, theme: str | Theme, target: str) -> str:
+    return _render(text, theme, target)
 
 
-def render_markdown(text: str, theme: str | Theme = "light") -> str:
+def render_markdown(text: str, theme: str | Theme = "light", target: str = "card") -> str:
     """Markdown → safe HTML fragment with inline styles. Pure and cached.
 
-    CommonMark + tables + strikethrough; raw HTML is shown as text; fenced code is highlighted
-    with pygments (inline colours), unknown languages as plain escaped code. ``theme`` is
-    ``"light"``, ``"dark"`` or a :class:`~app.render.theme.Theme`.
+    CommonMark + GitHub's tables, strikethrough, task lists, footnotes, alerts and bare links;
+    LaTeX formulas (see :mod:`app.render.math`); a few formatting tags (``<kbd>``, ``<sup>``,
+    ``<sub>``, ``<br>``, ``<mark>``, ``<u>``, ``<details>``/``<summary>``), every other raw tag
+    shown as text; fenced code highlighted with pygments (inline colours), unknown languages as
+    plain escaped code. ``theme`` is ``"light"``, ``"dark"`` or a :class:`~app.render.theme.Theme`.
+
+    ``target`` ``"card"`` (QTextDocument): formulas are ``<img src="triptych-math:…">`` whose
+    pictures the ui supplies, block quotes a table with a coloured bar; ``"export"`` (a browser):
+    formulas are MathML, blocks carry ``dir="auto"``, ``<details>`` folds.
     """
     get_theme(theme)  # validate early (ValueError), before caching
-    return _render_cached(text, theme)
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
+    return _render_cached(text, theme, target)
 
 
 def render_plain(text: str, theme: str | Theme = "light") -> str:
@@ -549,7 +834,6 @@ _FORBIDDEN_TAGS = frozenset(
         "link",
         "base",
         "svg",
-        "math",
         "form",
         "input",
         "button",
@@ -595,6 +879,16 @@ def _css_is_bad(css: str) -> bool:
     return bool(_CSS_BAD_RE.search(css) or _CSS_BAD_RE.search(_css_unescape(css)))
 
 
+_FORMULA_SRC_RE = re.compile(rf"{MATH_SCHEME}:[0-9a-f]+\Z")
+
+
+def _is_formula_image(attrs: list[tuple[str, str | None]]) -> bool:
+    """A card's formula: ``<img src="triptych-math:KEY">`` names a picture the app draws itself."""
+    names = {name for name, _ in attrs}
+    src = dict(attrs).get("src") or ""
+    return names <= {"src", "alt", "align"} and _FORMULA_SRC_RE.match(src) is not None
+
+
 class _Checker(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -602,6 +896,8 @@ class _Checker(HTMLParser):
         self._in_style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img" and _is_formula_image(attrs):
+            return
         if tag in _FORBIDDEN_TAGS:
             self.problems.append(f"forbidden element <{tag}>")
         elif tag == "meta" and any(name != "charset" for name, _ in attrs):
@@ -632,7 +928,8 @@ class _Checker(HTMLParser):
 def sanitize_check(html: str) -> list[str]:
     """Problems in an HTML string, as human-readable messages (empty list: looks safe).
 
-    Flags: ``<script>``, ``<iframe>``, ``<object>``, ``<embed>``, ``<img>``, ``<link>``, ``<base>``,
+    Flags: ``<script>``, ``<iframe>``, ``<object>``, ``<embed>``, ``<img>`` (but a card's formula,
+    ``<img src="triptych-math:KEY">``), ``<link>``, ``<base>``,
     ``<svg>``, media and form elements; ``<meta>`` other than ``<meta charset>``; ``<style>`` or a
     ``style`` attribute with ``url(``/``@import``/``expression(``; any ``on*`` attribute; any
     ``src``-like attribute; any ``href`` that is not http(s)/mailto or a ``#`` anchor.

@@ -119,6 +119,7 @@ class CardItem(QGraphicsObject):
         self._style = style
         self._state = _CardState()
         self._body = SegmentedDocument()  # incremental: a streaming answer costs what changed
+        self._body.set_formulas_callback(self._on_body_formulas_drawn)
         self._reasoning = SegmentedDocument()
         self._reasoning_text = ""
         self._error_key = ""
@@ -286,6 +287,11 @@ class CardItem(QGraphicsObject):
             self._reasoning_open = open_
             if self._node is not None:
                 self.sync(self._node)
+
+    def _on_body_formulas_drawn(self) -> None:
+        """Formula pictures replaced their placeholders (ui.math_images): lay the card out again."""
+        if self._node is not None:
+            self.sync(self._node)
 
     # ------------------------------------------------------------------ state building
     def sync(self, node: Node) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import bisect
 import re
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF
@@ -29,6 +31,7 @@ from PySide6.QtGui import (
 )
 
 from ui.canvas.text import code_block_rects
+from ui.math_images import add_math_resources
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
 
@@ -85,13 +88,25 @@ class _Chunk:
     doc: QTextDocument
     height: float
     code_rects: list[QRectF]
+    pending: int = 0  # formulas shown as placeholders (see ui.math_images)
 
 
 class SegmentedDocument:
     """Rich text of one card body. `set_html` is incremental; `draw` paints only what is visible."""
 
     # Every card has two (body, reasoning), most of them empty: keep an empty one small.
-    __slots__ = ("_bounds", "_chunks", "_color", "_font", "_height", "_html", "_tops", "_width")
+    __slots__ = (
+        "__weakref__",
+        "_bounds",
+        "_chunks",
+        "_color",
+        "_font",
+        "_height",
+        "_html",
+        "_on_formulas",
+        "_tops",
+        "_width",
+    )
 
     def __init__(self) -> None:
         self._html = ""
@@ -102,6 +117,23 @@ class SegmentedDocument:
         self._width = 100.0
         self._font: QFont | None = None  # set by the first set_html (cards without text never need one)
         self._color = "#000000"
+        self._on_formulas: weakref.WeakMethod | None = None
+
+    def set_formulas_callback(self, callback: Callable[[], None]) -> None:
+        """`callback` (a bound method, held weakly) runs after placeholder formulas were redrawn."""
+        self._on_formulas = weakref.WeakMethod(callback)  # type: ignore[arg-type]
+
+    def formulas_drawn(self) -> None:
+        """Queued formula pictures are ready: rebuild the chunks that showed placeholders."""
+        if not any(c.pending for c in self._chunks):
+            return
+        self._chunks = [
+            self._make_chunk(self._html, c.start, c.end) if c.pending else c for c in self._chunks
+        ]
+        self._relayout()
+        callback = self._on_formulas() if self._on_formulas is not None else None
+        if callback is not None:
+            callback()
 
     def __repr__(self) -> str:
         return f"<SegmentedDocument chars={len(self._html)} chunks={len(self._chunks)} h={self._height:.0f}>"
@@ -169,10 +201,13 @@ class SegmentedDocument:
         doc.setDefaultTextOption(option)
         doc.setTextWidth(self._width)
         piece = html[start:end]
+        pending = 0
+        if self._font is not None:  # formula pictures (app.render.math), drawn lazily
+            pending = add_math_resources(doc, piece, self._color, self._font, waiter=self)
         doc.setHtml(piece if piece.strip() else "")
         height = doc.size().height() if piece.strip() else 0.0
         rects = code_block_rects(doc) if "<pre" in piece else []
-        return _Chunk(start, end, piece, doc, height, rects)
+        return _Chunk(start, end, piece, doc, height, rects, pending)
 
     def _relayout(self) -> None:
         y = 0.0

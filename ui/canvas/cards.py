@@ -136,6 +136,7 @@ class CardItem(QGraphicsObject):
         self._hovered = False
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
+        self._in_press = False  # inside mousePressEvent (see there)
         self._node: Node | None = None
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -176,6 +177,11 @@ class CardItem(QGraphicsObject):
     def layout_height(self) -> float:
         """The height the card occupies now (estimated while a lazy card has no documents)."""
         return self._state.height
+
+    @property
+    def body_rect(self) -> QRectF:
+        """Where the answer text shows, in item coordinates."""
+        return QRectF(self._state.body_rect)
 
     @property
     def status_text(self) -> str:
@@ -739,7 +745,21 @@ class CardItem(QGraphicsObject):
         self._press_button = None
         if event.button() == Qt.MouseButton.LeftButton:
             self.setZValue(C.Z_CARD_DRAGGED)
-        super().mousePressEvent(event)
+        # Selecting this card may resize the view (the composer's "Following" bar); the view then replays
+        # the press as a mouse move *inside* this handler, before the scene has stored where the button
+        # went down: Qt's item drag would use the previous click's position and throw the card hundreds
+        # of pixels away (issue #12). Moves that arrive while the press is handled are ignored.
+        self._in_press = True
+        try:
+            super().mousePressEvent(event)
+        finally:
+            self._in_press = False
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._in_press:
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
         pressed = self._press_button

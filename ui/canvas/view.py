@@ -36,7 +36,7 @@ class CanvasView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)  # (see resizeEvent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -71,7 +71,10 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(zoom, zoom)
         self.centerOn(QPointF(x, y))
-        self._pinned_center = QPointF(x, y)  # kept through the window's first layout passes
+        # A viewport set before the window shows (a session's saved one) is kept through the window's
+        # first layout passes, until the user first touches the canvas; later resizes keep the scene
+        # where it is on screen (see resizeEvent).
+        self._pinned_center = None if self.isVisible() else QPointF(x, y)
         self._emit_viewport()
 
     def _emit_viewport(self) -> None:
@@ -165,6 +168,7 @@ class CanvasView(QGraphicsView):
         return None
 
     def mousePressEvent(self, event) -> None:
+        self._pinned_center = None
         button = event.button()
         on_card = self._card_at(event.position().toPoint()) is not None
         mods = event.modifiers()
@@ -226,6 +230,7 @@ class CanvasView(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     def wheelEvent(self, event) -> None:
+        self._pinned_center = None
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
         if not dy:
@@ -244,6 +249,7 @@ class CanvasView(QGraphicsView):
 
     # ------------------------------------------------------------------ keys
     def keyPressEvent(self, event) -> None:
+        self._pinned_center = None
         key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
@@ -320,6 +326,14 @@ class CanvasView(QGraphicsView):
 
     # ------------------------------------------------------------------ overlays
     def resizeEvent(self, event) -> None:
+        old, new = event.oldSize(), event.size()
+        if self._pinned_center is None and old.isValid() and old.width() == new.width():
+            # Only the bottom edge moved (the composer's "Following" bar came or went, the prompt grew):
+            # the scene stays where it is on screen, so nothing moves under the cursor (issue #12).
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        else:
+            # Wider or narrower (the window, the sidebar, the lens): the centre stays in the centre.
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         super().resizeEvent(event)
         if self._pinned_center is not None:
             self.centerOn(self._pinned_center)

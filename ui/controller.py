@@ -765,6 +765,9 @@ class CanvasController(QObject):
             return
         if action == "copy":
             self._copy(node.text, "Copied the answer." if node.is_answer else "Copied.")
+        elif action == "copy_text":
+            if isinstance(arg, str) and arg:
+                self._copy(arg, "Copied the selected text.")
         elif action == "copy_code":
             blocks = self.scene.style.renderer.code_blocks(node.text)
             index = int(arg) if isinstance(arg, int) else 0

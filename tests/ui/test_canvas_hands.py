@@ -136,3 +136,85 @@ async def test_the_following_bar_does_not_shift_the_canvas(app_env, fake_server)
         await asyncio.sleep(0.05)
         assert not window.composer.parents_bar.isVisible()
         assert view.mapFromScene(second.mapToScene(QPointF(40, 20))) == spot
+
+
+# ---------------------------------------------------------------------------------------------- #11
+def _double_click(view, pos: QPoint) -> None:
+    """What a double-click delivers: press, release, double-click, release."""
+    vp = view.viewport()
+    QTest.mouseClick(vp, LEFT, NO_MOD, pos)
+    QTest.mouseDClick(vp, LEFT, NO_MOD, pos)  # (the double-click event alone)
+    QTest.mouseRelease(vp, LEFT, NO_MOD, pos)
+
+
+def _drag(view, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    vp = view.viewport()
+    QTest.mousePress(vp, LEFT, NO_MOD, start)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(vp, start + (end - start) * (i / steps))
+    QTest.mouseRelease(vp, LEFT, NO_MOD, end)
+
+
+async def test_double_click_selects_a_word_and_ctrl_c_copies_it(app_env, fake_server):
+    from PySide6.QtWidgets import QApplication
+
+    async with open_window() as (window, _services):
+        await _send(window, "Compare fibonacci implementations")
+        await _finished(window)
+        view = window.view
+        card = _answers(window)[0]
+        QApplication.clipboard().setText("")
+        # the answer starts with the heading "Answer from <model>": double-click its first word
+        _double_click(view, _body_point(view, card, dy=4))
+        await asyncio.sleep(0.05)
+        assert view.hasFocus()
+        assert window.scene.selected_ids() == [card.node_id]
+        assert card.selected_text() == "Answer"
+        assert window._focus_dialog is None
+        QTest.keyClick(view, Qt.Key.Key_C, CTRL)
+        assert QApplication.clipboard().text() == "Answer"
+        # Esc ends the selection (and stops nothing)
+        QTest.keyClick(view, Qt.Key.Key_Escape)
+        assert not card.has_text_selection
+
+
+async def test_drag_in_a_selected_cards_body_selects_text_and_the_header_still_moves_it(
+    app_env, fake_server
+):
+    from PySide6.QtWidgets import QApplication
+
+    async with open_window() as (window, services):
+        await _send(window, "Compare fibonacci implementations")
+        await _finished(window)
+        view = window.view
+        card = _answers(window)[1]
+        _click(view, _body_point(view, card))  # select the card
+        await asyncio.sleep(0.05)
+        assert window.scene.selected_ids() == [card.node_id]
+        pos = QPointF(card.pos())
+        undo_count = window.undo_stack.count()
+        # drag from the start of the heading over the next lines of text
+        line = card.body_rect
+        start = view.mapFromScene(card.mapToScene(QPointF(line.left() + 1, line.top() + 6)))
+        end = view.mapFromScene(card.mapToScene(QPointF(line.left() + 120, line.top() + 52)))
+        _drag(view, start, end)
+        await asyncio.sleep(0.05)
+        assert card.pos() == pos and window.undo_stack.count() == undo_count  # the card did not move
+        text = card.selected_text()
+        assert text.startswith("Answer from ") and "\n" in text and len(text) > 25, text
+        QApplication.clipboard().setText("")
+        QTest.keyClick(view, Qt.Key.Key_C, CTRL)
+        assert QApplication.clipboard().text() == text
+        # a click elsewhere ends it
+        _click(view, _empty_point(view))
+        await asyncio.sleep(0.05)
+        assert not card.has_text_selection
+
+        # a drag on the header still moves the card, and is one undoable move
+        header = view.mapFromScene(card.mapToScene(QPointF(card.card_width / 2, 14)))
+        _drag(view, header, header + QPoint(80, 50))
+        await asyncio.sleep(0.05)
+        assert card.pos() != pos and not card.has_text_selection
+        assert window.undo_stack.undoText() == "Move card"
+        stored = services.repo.get_node(card.node_id)
+        assert (stored.x, stored.y) == (card.pos().x(), card.pos().y())

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
-from ui.canvas.segdoc import SegmentedDocument
+from ui.canvas.segdoc import SegmentedDocument, TextPos
 from ui.canvas.text import set_document_html
 from ui.format import error_advice, metrics_line, status_label
 
@@ -137,6 +137,8 @@ class CardItem(QGraphicsObject):
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
         self._in_press = False  # inside mousePressEvent (see there)
+        self._text_sel: tuple[TextPos, TextPos] | None = None  # (anchor, cursor) in the body's text
+        self._text_drag = False  # the left button is selecting text
         self._node: Node | None = None
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -236,6 +238,7 @@ class CardItem(QGraphicsObject):
 
     def set_style(self, style: CardStyle) -> None:
         self._style = style
+        self._text_sel = None
         self._body_html = ""  # force a re-render with the new theme
         self._body.clear()
         self._reasoning.clear()
@@ -279,6 +282,7 @@ class CardItem(QGraphicsObject):
         self._body_html = ""
         self._reasoning_text = ""
         self._detailed = False
+        self._text_sel = None
         self.sync(node)
         return True
 
@@ -623,7 +627,19 @@ class CardItem(QGraphicsObject):
             if scene is not None and hasattr(scene, "request_detail"):
                 scene.request_detail(self.node_id)
             return
-        self._body.draw(painter, st.body_rect, self._body_scroll, QColor(theme.text), QColor(theme.accent))
+        highlight = None
+        if self._text_sel is not None:
+            highlight = QColor(theme.accent)
+            highlight.setAlpha(90)
+        self._body.draw(
+            painter,
+            st.body_rect,
+            self._body_scroll,
+            QColor(theme.text),
+            QColor(theme.accent),
+            self._text_sel,
+            highlight,
+        )
         if st.body_scrollable:
             # a thin scroll indicator and a fade at the cut edge
             doc_h = st.doc_h
@@ -734,6 +750,55 @@ class CardItem(QGraphicsObject):
         if scene is not None and hasattr(scene, "request_card_action"):
             scene.request_card_action(self.node_id, action, arg)
 
+    # ------------------------------------------------------------------ text selection
+    @property
+    def has_text_selection(self) -> bool:
+        sel = self._text_sel
+        return sel is not None and sel[0] != sel[1]
+
+    def selected_text(self) -> str:
+        """The text selected in the body (double-click a word, or drag in a selected card's body)."""
+        sel = self._text_sel
+        return self._body.text_between(*sel) if sel is not None and sel[0] != sel[1] else ""
+
+    def clear_text_selection(self) -> None:
+        self._text_drag = False
+        if self._text_sel is not None:
+            self._text_sel = None
+            self.update()
+
+    def _body_doc_pos(self, pos: QPointF) -> QPointF:
+        r = self._state.body_rect
+        return QPointF(pos.x() - r.left(), pos.y() - r.top() + self._body_scroll)
+
+    def _text_allowed(self, pos: QPointF) -> bool:
+        """Text can be selected at `pos`: over the body's text, at a zoom where text shows."""
+        if self._state.body_placeholder or self._state.collapsed or self.hit_test(pos) != "body":
+            return False
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "text_readable") and not scene.text_readable():
+            return False
+        self.ensure_detail()
+        return bool(self._body.height())
+
+    def _set_text_sel(self, anchor, pos) -> None:
+        self._text_sel = (anchor, pos)
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "text_selection_started"):
+            scene.text_selection_started(self)
+        self.update()
+
+    def _drag_text_to(self, pos: QPointF) -> None:
+        r = self._state.body_rect
+        if pos.y() > r.bottom():
+            self.scroll_by(min(pos.y() - r.bottom(), 40.0))  # dragging past the edge scrolls the body
+        elif pos.y() < r.top():
+            self.scroll_by(-min(r.top() - pos.y(), 40.0))
+        where = self._body.position_at(self._body_doc_pos(pos))
+        if where is not None and self._text_sel is not None:
+            self._set_text_sel(self._text_sel[0], where)
+
+    # ------------------------------------------------------------------ mouse
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             hit = self.hit_test(event.pos())
@@ -742,6 +807,20 @@ class CardItem(QGraphicsObject):
                 self._press_button = b or CardButton(hit, "", QRectF())
                 event.accept()
                 return
+            if (
+                self.isSelected()
+                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+                and self._text_allowed(event.pos())
+            ):
+                # In a selected card's body a drag selects text (the header still moves the card).
+                where = self._body.position_at(self._body_doc_pos(event.pos()))
+                if where is not None:
+                    self._press_button = None
+                    self._text_drag = True
+                    self._set_text_sel(where, where)
+                    event.accept()
+                    return
+            self.clear_text_selection()
         self._press_button = None
         if event.button() == Qt.MouseButton.LeftButton:
             self.setZValue(C.Z_CARD_DRAGGED)
@@ -759,9 +838,19 @@ class CardItem(QGraphicsObject):
         if self._in_press:
             event.accept()
             return
+        if self._text_drag:
+            self._drag_text_to(event.pos())
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._text_drag and event.button() == Qt.MouseButton.LeftButton:
+            self._text_drag = False
+            if not self.has_text_selection:
+                self.clear_text_selection()  # a plain click in the text
+            event.accept()
+            return
         pressed = self._press_button
         self._press_button = None
         if pressed is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -785,7 +874,21 @@ class CardItem(QGraphicsObject):
             self._emit(hit)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        if self.hit_test(event.pos()) in ("body", ""):
+        if event.button() == Qt.MouseButton.LeftButton and self._text_allowed(event.pos()):
+            # A double-click on the text selects the word under it, as in every reader; dragging on
+            # from there extends the selection.
+            word = self._body.word_at(self._body_doc_pos(event.pos()))
+            if word is not None:
+                if not self.isSelected():
+                    scene = self.scene()
+                    if scene is not None:
+                        scene.clearSelection()
+                    self.setSelected(True)
+                self._text_drag = True
+                self._set_text_sel(*word)
+                event.accept()
+                return
+        if self.hit_test(event.pos()) == "":  # the header or the margins: the card in focus mode
             self._emit("focus")
             event.accept()
             return
@@ -799,6 +902,8 @@ class CardItem(QGraphicsObject):
             self.update()
         if button or hit.startswith("link:"):
             self.setCursor(Qt.CursorShape.PointingHandCursor)
+        elif hit == "body" and self.isSelected() and not self._state.body_placeholder:
+            self.setCursor(Qt.CursorShape.IBeamCursor)  # a drag here selects text
         else:
             self.unsetCursor()
         super().hoverMoveEvent(event)
@@ -867,6 +972,8 @@ class CardItem(QGraphicsObject):
                 scene.card_geometry_changed(self.node_id)
         elif change == _SELECTED_CHANGED:
             self.setZValue(C.Z_CARD_SELECTED if value else C.Z_CARD)
+            if not value:
+                self.clear_text_selection()  # a click elsewhere ends the text selection
         return super().itemChange(change, value)
 
     def close(self) -> None:

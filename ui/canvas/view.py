@@ -5,6 +5,8 @@ Input map:
 - Shift/Ctrl+drag on empty space: rubber-band selection; Ctrl+click: toggle a card
 - wheel: zoom to the cursor (over a card whose body overflows: scroll that body); Ctrl+wheel: always zoom
 - arrow keys: move the selection to the nearest card in that direction
+- double-click on a card's text: select a word; drag in a selected card's body: select text (its header
+  still moves it); Ctrl+C copies the selected text, Esc or a click elsewhere ends the selection
 
 Emits `viewport_changed(x, y, zoom)` (scene centre and scale) whenever the visible area changes.
 Qt main thread only.
@@ -12,8 +14,8 @@ Qt main thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from ui.canvas import constants as C
@@ -248,8 +250,29 @@ class CanvasView(QGraphicsView):
         event.accept()
 
     # ------------------------------------------------------------------ keys
+    def _text_key(self, event) -> bool:
+        """Ctrl+C and Esc belong to the text selected in a card, when there is some."""
+        if event.key() != Qt.Key.Key_Escape and not event.matches(QKeySequence.StandardKey.Copy):
+            return False
+        scene = self.scene()
+        return hasattr(scene, "text_selection_card") and scene.text_selection_card() is not None
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._text_key(event):
+            event.accept()  # before the window's Esc (stop streams) and any other shortcut
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event) -> None:
         self._pinned_center = None
+        if self._text_key(event):
+            scene = self.scene()
+            if event.key() == Qt.Key.Key_Escape:
+                scene.clear_text_selection()
+            else:
+                scene.copy_text_selection()
+            event.accept()
+            return
         key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True

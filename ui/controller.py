@@ -529,7 +529,8 @@ class CanvasController(QObject):
         return command
 
     def reveal(self, ids: list[str]) -> None:
-        """Bring new cards into view at their full (laid-out) size: scroll if they fit, else zoom out."""
+        """Bring new cards into view at their full (laid-out) size, readable: scroll if they fit, else
+        zoom out, but not below C.READABLE_ZOOM (then show their top), see CanvasView.reveal_rect."""
         if self.graph is None:
             return
         rect = QRectF()
@@ -539,13 +540,7 @@ class CanvasController(QObject):
                 rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
         if rect.isNull():
             return
-        visible = self.view.visible_scene_rect()
-        if visible.contains(rect):
-            return
-        if rect.width() + 80 <= visible.width() and rect.height() + 80 <= visible.height():
-            self.view.ensure_rect_visible(rect)
-        else:
-            self.view.fit_rect(rect, max_zoom=1.0)
+        self.view.reveal_rect(rect)
 
     def stop(self, node_ids: Iterable[str] | None = None) -> int:
         """Stop the given lanes, or every running lane when None. Returns how many were stopped."""

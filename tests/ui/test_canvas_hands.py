@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from tests.ui.conftest import cards_of, open_window, wait_until
@@ -218,3 +218,74 @@ async def test_drag_in_a_selected_cards_body_selects_text_and_the_header_still_m
         assert window.undo_stack.undoText() == "Move card"
         stored = services.repo.get_node(card.node_id)
         assert (stored.x, stored.y) == (card.pos().x(), card.pos().y())
+
+
+# ---------------------------------------------------------------------------------------------- #12
+def _ink_rows(image, rect: QRect) -> list[bool]:
+    """Per pixel row of `rect`: does it hold dark (text) pixels?"""
+    from PySide6.QtGui import QColor
+
+    rows = []
+    for y in range(max(rect.top(), 0), min(rect.bottom(), image.height() - 1) + 1):
+        dark = 0
+        for x in range(max(rect.left(), 0), min(rect.right(), image.width() - 1) + 1):
+            if QColor(image.pixel(x, y)).lightness() < 110:
+                dark += 1
+        rows.append(dark >= 2)
+    return rows
+
+
+def _runs(rows: list[bool]) -> list[int]:
+    out, n = [], 0
+    for ink in [*rows, False]:
+        if ink:
+            n += 1
+        elif n:
+            out.append(n)
+            n = 0
+    return out
+
+
+async def test_overview_zoom_shows_each_cards_title_and_first_words(app_env, fake_server):
+    from ui.canvas import constants as C
+
+    async with open_window() as (window, _services):
+        for text in ("What is a monad?", "Explain the CAP theorem", "Rust or Go for a CLI?"):
+            await _send(window, text)
+            await _finished(window)
+        view = window.view
+        view.setFocus()
+        QTest.keyClick(view, Qt.Key.Key_0, CTRL)  # View → Fit all
+        while view.zoom() > 0.3:  # the overview zooms users reported (19–39 %)
+            QTest.keyClick(view, Qt.Key.Key_Minus, CTRL)
+        assert view.zoom() < C.LOD_TEXT_MIN  # the cards are drawn zoomed out, not as full text
+        await asyncio.sleep(0.05)
+        image = view.grab().toImage()
+        shown = [c for c in _answers(window) if view.visible_scene_rect().contains(c.sceneBoundingRect())]
+        assert len(shown) >= 3
+        for card in shown:
+            rect = _screen_rect(view, card)
+            # below the title line (~24 px), inside the stripe and the padding: the answer's first words
+            top = 26
+            body = rect.adjusted(10, top + 4, -6, -6)
+            runs = _runs(_ink_rows(image, body))
+            assert len(runs) >= 2, f"no lines of text on a zoomed-out card ({runs})"
+            assert max(runs) >= 8, f"text too small to read on screen: {max(runs)} px"
+            title = _runs(_ink_rows(image, QRect(rect.left() + 8, rect.top() + 2, rect.width() - 24, top)))
+            assert title and max(title) >= 8, f"no legible title line ({title})"
+
+
+async def test_a_fan_out_keeps_the_new_cards_readable(app_env, fake_server):
+    async with open_window() as (window, _services):  # 1400 × 900
+        view = window.view
+        for text in ("What is a monad?", "Explain the CAP theorem"):
+            before = {c.node_id for c in cards_of(window)}
+            await _send(window, text)
+            new = [c for c in cards_of(window) if c.node_id not in before]
+            assert len(new) == 4  # the prompt and three answers
+            assert view.zoom() >= 0.7, f"zoomed out to {view.zoom():.2f}"
+            visible = view.visible_scene_rect()
+            for card in new:  # every new card's header is on screen
+                header = card.mapRectToScene(QRectF(0, 0, card.card_width, 40))
+                assert visible.contains(header), f"{card} is off screen"
+            await _finished(window)

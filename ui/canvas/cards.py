@@ -20,6 +20,7 @@ Runs on the Qt main thread only.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,7 +34,9 @@ from PySide6.QtGui import (
     QPainterPath,
     QPalette,
     QPen,
+    QStaticText,
     QTextDocument,
+    QTransform,
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
@@ -104,6 +107,7 @@ class _CardState:
     metrics_shown: str = ""
     preview_rect: QRectF = field(default_factory=QRectF)
     preview_shown: str = ""
+    overview: str = ""  # the first words, as plain text, for the zoomed-out card
     elided: bool = False  # the *_shown texts above are computed (a lazy card elides on first paint)
 
 
@@ -137,6 +141,7 @@ class CardItem(QGraphicsObject):
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
         self._in_press = False  # inside mousePressEvent (see there)
+        self._overview_text: tuple[tuple[str, int, int], QStaticText] | None = None  # (_paint_overview)
         self._text_sel: tuple[TextPos, TextPos] | None = None  # (anchor, cursor) in the body's text
         self._text_drag = False  # the left button is selecting text
         self._node: Node | None = None
@@ -299,6 +304,7 @@ class CardItem(QGraphicsObject):
         st = _CardState()
         st.width = layout.width(node)
         st.collapsed = node.collapsed
+        st.overview = overview_text(node.text)
         self._fill_header(node, st)
         inner_w = st.width - 2 * C.CARD_PAD - C.STRIPE_W
         left = C.STRIPE_W + C.CARD_PAD
@@ -473,7 +479,10 @@ class CardItem(QGraphicsObject):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(st.stripe)
             painter.drawRect(QRectF(0, 0, C.STRIPE_W, st.height))
-            self._paint_low_detail(painter, st, tiny=True)
+            if st.width * lod >= C.OVERVIEW_MIN_W_PX:
+                self._paint_overview(painter, st, lod, tiny=True)
+            else:
+                self._paint_low_detail(painter, st, tiny=True)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.drawRoundedRect(rect, C.CARD_RADIUS, C.CARD_RADIUS)
@@ -488,7 +497,10 @@ class CardItem(QGraphicsObject):
         painter.setBrush(st.stripe)
         painter.drawPath(stripe.intersected(clip))
         if lod < C.LOD_TEXT_MIN:
-            self._paint_low_detail(painter, st)
+            if st.width * lod >= C.OVERVIEW_MIN_W_PX:
+                self._paint_overview(painter, st, lod)
+            else:
+                self._paint_low_detail(painter, st)
             return
         if not st.elided:
             self._elide_texts(st)
@@ -511,6 +523,64 @@ class CardItem(QGraphicsObject):
 
     def _background(self) -> QColor:
         return QColor(self._style.theme.card)
+
+    def _paint_overview(self, painter: QPainter, st: _CardState, lod: float, tiny: bool = False) -> None:
+        """A zoomed-out card that is still a fair size on screen: its title and its first words, in
+        fonts sized in device pixels (legible at any zoom), over a tint of its colour.
+
+        Drawn in device pixels (the painter scaled by 1/lod); the wrapped text is a QStaticText laid
+        out once per card and text width (in 4 px steps), so a frame of many cards only draws glyphs.
+        """
+        style = self._style
+        theme = style.theme
+        painter.save()
+        painter.scale(1.0 / lod, 1.0 / lod)
+        w, h = st.width * lod, st.height * lod
+        left = C.STRIPE_W * lod + C.OVERVIEW_PAD_PX
+        right = w - C.OVERVIEW_PAD_PX
+        band_h = min(style.overview_title_px + 2 * C.OVERVIEW_PAD_PX, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        tint = QColor(st.stripe)
+        tint.setAlpha(28)
+        painter.setBrush(tint)
+        painter.drawRect(QRectF(C.STRIPE_W * lod, band_h, w - C.STRIPE_W * lod - 1, h - band_h - 1))
+        if st.status_key:
+            r = max(min(band_h / 5, 4.0), 2.0)
+            painter.setBrush(theme.status_color(st.status_key))
+            dot = QPointF(right - r, band_h / 2)
+            if tiny:
+                painter.drawRect(QRectF(dot.x() - r, dot.y() - r, 2 * r, 2 * r))
+            else:
+                painter.drawEllipse(dot, r, r)
+            right -= 2 * r + 4
+        text = st.overview or st.body_placeholder
+        body = QRectF(left, band_h + 2, w - C.OVERVIEW_PAD_PX - left, h - band_h - 2 - C.OVERVIEW_PAD_PX)
+        title = st.title
+        if body.height() < style.overview_text_px and st.overview:
+            title = f"{title}: {st.overview}"  # no room under the title (a prompt): the words beside it
+        painter.setPen(QColor(theme.text))
+        painter.setFont(style.overview_title_font)
+        title_w = max(right - left, 1.0)
+        painter.drawText(
+            QRectF(left, 0, title_w, band_h),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            style.overview_title_metrics.elidedText(title, _ELIDE_RIGHT, title_w),
+        )
+        if text and body.height() >= style.overview_text_px and body.width() > 8:
+            width = max(math.floor(body.width() / 4) * 4, 8)
+            cached = self._overview_text
+            if cached is None or cached[0] != (text, width, style.overview_text_px):
+                static = QStaticText(text)
+                static.setTextFormat(Qt.TextFormat.PlainText)
+                static.setTextWidth(width)
+                static.prepare(QTransform(), style.overview_font)
+                cached = self._overview_text = ((text, width, style.overview_text_px), static)
+            lines = max(math.floor(body.height() / style.overview_line_px), 1)
+            painter.setClipRect(QRectF(body.left(), body.top(), body.width(), lines * style.overview_line_px))
+            painter.setFont(style.overview_font)
+            painter.setPen(QColor(theme.text if st.overview else theme.muted))
+            painter.drawStaticText(body.topLeft(), cached[1])
+        painter.restore()
 
     def _paint_low_detail(self, painter: QPainter, st: _CardState, tiny: bool = False) -> None:
         """A zoomed-out card: its title over a block of its colour. `tiny`: square shapes (see paint)."""
@@ -1201,6 +1271,24 @@ def stripe_color(node: Node, style: CardStyle) -> str:
     return theme.muted
 
 
+_MARKUP = re.compile(
+    r"^\s*(?:```|~~~).*$"  # code fences
+    r"|^\s*[-:| ]{3,}\s*$"  # table rules
+    r"|^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)"  # headings, quotes, list bullets
+    r"|[*_`|~]+",  # emphasis, code, table cells
+    re.MULTILINE,
+)
+
+
+def overview_text(text: str, limit: int = 320) -> str:
+    """The first words of a card's markdown as plain text (markup dropped, lines joined), for the
+    zoomed-out card. Looks at the start of the text only: cheap on every streaming frame."""
+    if not text:
+        return ""
+    head = _MARKUP.sub("", text[: limit * 2])
+    return " ".join(head.split())[:limit]
+
+
 def estimate_text_height(text: str, width: float, style: CardStyle, cap: float = math.inf) -> float:
     """About how tall `text` (markdown) lays out at `width` in the body font, without laying it out.
 
@@ -1243,5 +1331,6 @@ __all__ = [
     "ResponseCard",
     "estimate_text_height",
     "make_card",
+    "overview_text",
     "stripe_color",
 ]

@@ -150,6 +150,31 @@ class CanvasView(QGraphicsView):
             self.centerOn(card.sceneBoundingRect().center())
             self._emit_viewport()
 
+    def reveal_rect(self, rect: QRectF, readable: float = C.READABLE_ZOOM) -> None:
+        """Bring `rect` (new cards) into view at a zoom where their text reads: scroll if it fits at
+        the current zoom, else zoom out to fit it but not below `readable` (scrolling to its top
+        instead); from a zoom below `readable`, zoom in to it."""
+        if rect.isNull() or rect.isEmpty():
+            return
+        zoom = self.zoom()
+        if zoom >= readable - 1e-6 and self.visible_scene_rect().contains(rect):
+            return
+        margin = 40.0
+        vp = self.viewport().rect()
+        fit = min(
+            (vp.width() - 2 * margin) / rect.width(), (vp.height() - 2 * margin) / rect.height()
+        )
+        if zoom >= readable - 1e-6 and fit >= zoom:
+            self.ensure_rect_visible(rect)  # fits at this zoom: scroll only
+            return
+        target = min(max(fit, readable), max(zoom, readable), C.ZOOM_MAX)
+        height = vp.height() / target
+        if rect.height() + 2 * margin / target <= height:
+            cy = rect.center().y()
+        else:  # taller than the view: its top (the prompt, the answers' first lines)
+            cy = rect.top() - margin / target + height / 2
+        self.set_viewport(rect.center().x(), cy, target)
+
     def ensure_rect_visible(self, rect: QRectF) -> None:
         self._pinned_center = None
         self.ensureVisible(rect, 40, 40)

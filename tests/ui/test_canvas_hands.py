@@ -289,3 +289,34 @@ async def test_a_fan_out_keeps_the_new_cards_readable(app_env, fake_server):
                 header = card.mapRectToScene(QRectF(0, 0, card.card_width, 40))
                 assert visible.contains(header), f"{card} is off screen"
             await _finished(window)
+
+
+# ---------------------------------------------------------------------------------------------- #9
+async def test_keyboard_reaches_the_canvas_and_moves_between_cards(app_env, fake_server):
+    from PySide6.QtWidgets import QApplication
+
+    async with open_window() as (window, _services):
+        await _send(window, "What is a monad?")
+        await _finished(window)
+        view = window.view
+        assert QApplication.focusWidget() is window.composer.edit  # after sending, the prompt has focus
+        window.scene.clearSelection()
+        # Shift+Tab from the prompt: the canvas above it, no mouse
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+        assert QApplication.focusWidget() is view
+        QTest.keyClick(view, Qt.Key.Key_Right)  # nothing selected yet: the card nearest the centre
+        first = window.scene.selected_ids()
+        assert len(first) == 1
+        answers = sorted(_answers(window), key=lambda c: c.pos().x())
+        QTest.keyClick(view, Qt.Key.Key_Left)
+        QTest.keyClick(view, Qt.Key.Key_Left)
+        assert window.scene.selected_ids() == [answers[0].node_id]  # the leftmost answer
+        QTest.keyClick(view, Qt.Key.Key_Right)
+        assert window.scene.selected_ids() == [answers[1].node_id]
+        QTest.keyClick(view, Qt.Key.Key_Up)  # the prompt above
+        assert _node(window, window.scene.selected_ids()[0]).kind.value == "prompt"
+        QTest.keyClick(view, Qt.Key.Key_A, CTRL)  # Edit → Select all cards
+        assert sorted(window.scene.selected_ids()) == sorted(c.node_id for c in cards_of(window))
+        # Tab goes back to the prompt
+        QTest.keyClick(view, Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is window.composer.edit

@@ -111,9 +111,7 @@ async def test_clicking_finished_cards_at_65_percent_moves_nothing(app_env, fake
 async def test_clicking_streaming_cards_at_65_percent_moves_nothing(app_env, fake_server):
     async with open_window() as (window, _services):
         await _send(window, "Tell me a long story", ["deepseek:slow", "anthropic:slow", "openai:slow"])
-        await wait_until(
-            lambda: all(c.body_text for c in _answers(window)), 5, "text arriving in every card"
-        )
+        await wait_until(lambda: all(c.body_text for c in _answers(window)), 5, "text arriving in every card")
         await _click_each_answer_at_65_percent(window)
         assert any(_node(window, c.node_id).status.is_live for c in _answers(window))  # still streaming
 
@@ -178,9 +176,7 @@ async def test_double_click_selects_a_word_and_ctrl_c_copies_it(app_env, fake_se
         assert not card.has_text_selection
 
 
-async def test_drag_in_a_selected_cards_body_selects_text_and_the_header_still_moves_it(
-    app_env, fake_server
-):
+async def test_drag_in_a_selected_cards_body_selects_text_and_the_header_still_moves_it(app_env, fake_server):
     from PySide6.QtWidgets import QApplication
 
     async with open_window() as (window, services):
@@ -289,6 +285,22 @@ async def test_a_fan_out_keeps_the_new_cards_readable(app_env, fake_server):
                 header = card.mapRectToScene(QRectF(0, 0, card.card_width, 40))
                 assert visible.contains(header), f"{card} is off screen"
             await _finished(window)
+        # five answers are wider than the view at 70 %: it scrolls to their start instead of zooming out
+        before = {c.node_id for c in cards_of(window)}
+        five = [
+            "deepseek:deepseek-flash",
+            "deepseek:other",
+            "anthropic:claude-sonnet-5-5",
+            "openai:gpt-6.2-sol",
+            "openai:other",
+        ]
+        await _send(window, "And with five models?", five)
+        new = [c for c in cards_of(window) if c.node_id not in before]
+        assert len(new) == 6 and view.zoom() >= 0.7, f"zoomed out to {view.zoom():.2f}"
+        first = min((c for c in new if _node(window, c.node_id).is_answer), key=lambda c: c.pos().x())
+        header = first.mapRectToScene(QRectF(0, 0, first.card_width, 40))
+        assert view.visible_scene_rect().contains(header)  # the first lane's answer, from its top
+        await _finished(window)
 
 
 # ---------------------------------------------------------------------------------------------- #9

@@ -152,8 +152,8 @@ class CanvasView(QGraphicsView):
 
     def reveal_rect(self, rect: QRectF, readable: float = C.READABLE_ZOOM) -> None:
         """Bring `rect` (new cards) into view at a zoom where their text reads: scroll if it fits at
-        the current zoom, else zoom out to fit it but not below `readable` (scrolling to its top
-        instead); from a zoom below `readable`, zoom in to it."""
+        the current zoom, else zoom out to fit it but not below `readable` (then its top-left part
+        shows); from a zoom below `readable`, zoom in to it."""
         if rect.isNull() or rect.isEmpty():
             return
         zoom = self.zoom()
@@ -168,12 +168,18 @@ class CanvasView(QGraphicsView):
             self.ensure_rect_visible(rect)  # fits at this zoom: scroll only
             return
         target = min(max(fit, readable), max(zoom, readable), C.ZOOM_MAX)
-        height = vp.height() / target
+        # Where it does not fit at that zoom, show its start in reading order: the top (the prompt,
+        # the answers' first lines) and the left (the first lane).
+        width, height = vp.width() / target, vp.height() / target
+        if rect.width() + 2 * margin / target <= width:
+            cx = rect.center().x()
+        else:
+            cx = rect.left() - margin / target + width / 2
         if rect.height() + 2 * margin / target <= height:
             cy = rect.center().y()
-        else:  # taller than the view: its top (the prompt, the answers' first lines)
+        else:
             cy = rect.top() - margin / target + height / 2
-        self.set_viewport(rect.center().x(), cy, target)
+        self.set_viewport(cx, cy, target)
 
     def ensure_rect_visible(self, rect: QRectF) -> None:
         self._pinned_center = None

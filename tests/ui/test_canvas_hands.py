@@ -332,3 +332,21 @@ async def test_keyboard_reaches_the_canvas_and_moves_between_cards(app_env, fake
         # Tab goes back to the prompt
         QTest.keyClick(view, Qt.Key.Key_Tab)
         assert QApplication.focusWidget() is window.composer.edit
+
+
+async def test_with_several_cards_selected_a_body_drag_still_moves_them_all(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _send(window, "What is a monad?")
+        await _finished(window)
+        view = window.view
+        a, b = _answers(window)[:2]
+        _click(view, _body_point(view, a))
+        _click(view, _body_point(view, b), CTRL)  # Ctrl+click adds a card
+        assert sorted(window.scene.selected_ids()) == sorted([a.node_id, b.node_id])
+        pa, pb = QPointF(a.pos()), QPointF(b.pos())
+        start = _body_point(view, b, dy=30)
+        _drag(view, start, start + QPoint(60, 40))
+        await asyncio.sleep(0.05)
+        assert a.pos() != pa and b.pos() - pb == a.pos() - pa  # both moved together
+        assert not b.has_text_selection
+        assert window.undo_stack.undoText() == "Move 2 cards"

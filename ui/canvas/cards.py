@@ -841,6 +841,12 @@ class CardItem(QGraphicsObject):
         r = self._state.body_rect
         return QPointF(pos.x() - r.left(), pos.y() - r.top() + self._body_scroll)
 
+    def _selected_alone(self) -> bool:
+        if not self.isSelected():
+            return False
+        scene = self.scene()
+        return scene is None or len(scene.selectedItems()) == 1
+
     def _text_allowed(self, pos: QPointF) -> bool:
         """Text can be selected at `pos`: over the body's text, at a zoom where text shows."""
         if self._state.body_placeholder or self._state.collapsed or self.hit_test(pos) != "body":
@@ -878,11 +884,12 @@ class CardItem(QGraphicsObject):
                 event.accept()
                 return
             if (
-                self.isSelected()
+                self._selected_alone()
                 and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
                 and self._text_allowed(event.pos())
             ):
-                # In a selected card's body a drag selects text (the header still moves the card).
+                # In the selected card's body a drag selects text (the header still moves the card; with
+                # several cards selected, dragging any of them moves them all, as before).
                 where = self._body.position_at(self._body_doc_pos(event.pos()))
                 if where is not None:
                     self._press_button = None

@@ -534,7 +534,8 @@ class CanvasController(QObject):
         return command
 
     def reveal(self, ids: list[str]) -> None:
-        """Bring new cards into view at their full (laid-out) size: scroll if they fit, else zoom out."""
+        """Bring new cards into view at their full (laid-out) size, readable: scroll if they fit, else
+        zoom out, but not below C.READABLE_ZOOM (then show their top), see CanvasView.reveal_rect."""
         if self.graph is None:
             return
         rect = QRectF()
@@ -544,13 +545,7 @@ class CanvasController(QObject):
                 rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
         if rect.isNull():
             return
-        visible = self.view.visible_scene_rect()
-        if visible.contains(rect):
-            return
-        if rect.width() + 80 <= visible.width() and rect.height() + 80 <= visible.height():
-            self.view.ensure_rect_visible(rect)
-        else:
-            self.view.fit_rect(rect, max_zoom=1.0)
+        self.view.reveal_rect(rect)
 
     def stop(self, node_ids: Iterable[str] | None = None) -> int:
         """Stop the given lanes, or every running lane when None. Returns how many were stopped."""
@@ -770,6 +765,9 @@ class CanvasController(QObject):
             return
         if action == "copy":
             self._copy(node.text, "Copied the answer." if node.is_answer else "Copied.")
+        elif action == "copy_text":
+            if isinstance(arg, str) and arg:
+                self._copy(arg, "Copied the selected text.")
         elif action == "copy_code":
             blocks = self.scene.style.renderer.code_blocks(node.text)
             index = int(arg) if isinstance(arg, int) else 0

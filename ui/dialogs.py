@@ -325,6 +325,7 @@ SHORTCUTS = [
     ("Ctrl+O", "Import a .json export or a .canvas"),
     ("Space+drag, middle drag", "Pan the canvas (dragging empty space pans too)"),
     ("Shift+drag", "Select cards with a rubber band; Ctrl+click adds one"),
+    ("Double-click text, Ctrl+C", "Select a word in a card and copy it (drag in a selected card's text)"),
     ("?", "This sheet"),
 ]
 

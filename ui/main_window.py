@@ -175,6 +175,9 @@ class MainWindow(QMainWindow):
         self.main_split.setSizes([250, 1190])
         self.canvas_split.setSizes([900, 380])
         self.setCentralWidget(self.main_split)
+        # Shift+Tab from the prompt reaches the canvas just above it (arrow keys then move between
+        # cards, Ctrl+A selects them all), and Tab from the canvas comes back to the prompt.
+        QWidget.setTabOrder(self.view, self.composer.edit)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

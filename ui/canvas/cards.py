@@ -20,6 +20,7 @@ Runs on the Qt main thread only.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,14 +34,16 @@ from PySide6.QtGui import (
     QPainterPath,
     QPalette,
     QPen,
+    QStaticText,
     QTextDocument,
+    QTransform,
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
-from ui.canvas.segdoc import SegmentedDocument
+from ui.canvas.segdoc import SegmentedDocument, TextPos
 from ui.canvas.text import set_document_html
 from ui.format import error_advice, metrics_line, status_label
 
@@ -104,6 +107,7 @@ class _CardState:
     metrics_shown: str = ""
     preview_rect: QRectF = field(default_factory=QRectF)
     preview_shown: str = ""
+    overview: str = ""  # the first words, as plain text, for the zoomed-out card
     elided: bool = False  # the *_shown texts above are computed (a lazy card elides on first paint)
 
 
@@ -137,6 +141,10 @@ class CardItem(QGraphicsObject):
         self._hovered = False
         self._hover_code: int | None = None
         self._press_button: CardButton | None = None
+        self._in_press = False  # inside mousePressEvent (see there)
+        self._overview_text: tuple[tuple[str, int, int], QStaticText] | None = None  # (_paint_overview)
+        self._text_sel: tuple[TextPos, TextPos] | None = None  # (anchor, cursor) in the body's text
+        self._text_drag = False  # the left button is selecting text
         self._node: Node | None = None
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -177,6 +185,11 @@ class CardItem(QGraphicsObject):
     def layout_height(self) -> float:
         """The height the card occupies now (estimated while a lazy card has no documents)."""
         return self._state.height
+
+    @property
+    def body_rect(self) -> QRectF:
+        """Where the answer text shows, in item coordinates."""
+        return QRectF(self._state.body_rect)
 
     @property
     def status_text(self) -> str:
@@ -236,6 +249,7 @@ class CardItem(QGraphicsObject):
 
     def set_style(self, style: CardStyle) -> None:
         self._style = style
+        self._text_sel = None
         self._body_html = ""  # force a re-render with the new theme
         self._body.clear()
         self._reasoning.clear()
@@ -279,6 +293,7 @@ class CardItem(QGraphicsObject):
         self._body_html = ""
         self._reasoning_text = ""
         self._detailed = False
+        self._text_sel = None
         self.sync(node)
         return True
 
@@ -300,6 +315,7 @@ class CardItem(QGraphicsObject):
         st = _CardState()
         st.width = layout.width(node)
         st.collapsed = node.collapsed
+        st.overview = overview_text(node.text)
         self._fill_header(node, st)
         inner_w = st.width - 2 * C.CARD_PAD - C.STRIPE_W
         left = C.STRIPE_W + C.CARD_PAD
@@ -474,7 +490,10 @@ class CardItem(QGraphicsObject):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(st.stripe)
             painter.drawRect(QRectF(0, 0, C.STRIPE_W, st.height))
-            self._paint_low_detail(painter, st, tiny=True)
+            if st.width * lod >= C.OVERVIEW_MIN_W_PX:
+                self._paint_overview(painter, st, lod, tiny=True)
+            else:
+                self._paint_low_detail(painter, st, tiny=True)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.drawRoundedRect(rect, C.CARD_RADIUS, C.CARD_RADIUS)
@@ -489,7 +508,10 @@ class CardItem(QGraphicsObject):
         painter.setBrush(st.stripe)
         painter.drawPath(stripe.intersected(clip))
         if lod < C.LOD_TEXT_MIN:
-            self._paint_low_detail(painter, st)
+            if st.width * lod >= C.OVERVIEW_MIN_W_PX:
+                self._paint_overview(painter, st, lod)
+            else:
+                self._paint_low_detail(painter, st)
             return
         if not st.elided:
             self._elide_texts(st)
@@ -512,6 +534,64 @@ class CardItem(QGraphicsObject):
 
     def _background(self) -> QColor:
         return QColor(self._style.theme.card)
+
+    def _paint_overview(self, painter: QPainter, st: _CardState, lod: float, tiny: bool = False) -> None:
+        """A zoomed-out card that is still a fair size on screen: its title and its first words, in
+        fonts sized in device pixels (legible at any zoom), over a tint of its colour.
+
+        Drawn in device pixels (the painter scaled by 1/lod); the wrapped text is a QStaticText laid
+        out once per card and text width (in 4 px steps), so a frame of many cards only draws glyphs.
+        """
+        style = self._style
+        theme = style.theme
+        painter.save()
+        painter.scale(1.0 / lod, 1.0 / lod)
+        w, h = st.width * lod, st.height * lod
+        left = C.STRIPE_W * lod + C.OVERVIEW_PAD_PX
+        right = w - C.OVERVIEW_PAD_PX
+        band_h = min(style.overview_title_px + 2 * C.OVERVIEW_PAD_PX, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        tint = QColor(st.stripe)
+        tint.setAlpha(28)
+        painter.setBrush(tint)
+        painter.drawRect(QRectF(C.STRIPE_W * lod, band_h, w - C.STRIPE_W * lod - 1, h - band_h - 1))
+        if st.status_key:
+            r = max(min(band_h / 5, 4.0), 2.0)
+            painter.setBrush(theme.status_color(st.status_key))
+            dot = QPointF(right - r, band_h / 2)
+            if tiny:
+                painter.drawRect(QRectF(dot.x() - r, dot.y() - r, 2 * r, 2 * r))
+            else:
+                painter.drawEllipse(dot, r, r)
+            right -= 2 * r + 4
+        text = st.overview or st.body_placeholder
+        body = QRectF(left, band_h + 2, w - C.OVERVIEW_PAD_PX - left, h - band_h - 2 - C.OVERVIEW_PAD_PX)
+        title = st.title
+        if body.height() < style.overview_text_px and st.overview:
+            title = f"{title}: {st.overview}"  # no room under the title (a prompt): the words beside it
+        painter.setPen(QColor(theme.text))
+        painter.setFont(style.overview_title_font)
+        title_w = max(right - left, 1.0)
+        painter.drawText(
+            QRectF(left, 0, title_w, band_h),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            style.overview_title_metrics.elidedText(title, _ELIDE_RIGHT, title_w),
+        )
+        if text and body.height() >= style.overview_text_px and body.width() > 8:
+            width = max(math.floor(body.width() / 4) * 4, 8)
+            cached = self._overview_text
+            if cached is None or cached[0] != (text, width, style.overview_text_px):
+                static = QStaticText(text)
+                static.setTextFormat(Qt.TextFormat.PlainText)
+                static.setTextWidth(width)
+                static.prepare(QTransform(), style.overview_font)
+                cached = self._overview_text = ((text, width, style.overview_text_px), static)
+            lines = max(math.floor(body.height() / style.overview_line_px), 1)
+            painter.setClipRect(QRectF(body.left(), body.top(), body.width(), lines * style.overview_line_px))
+            painter.setFont(style.overview_font)
+            painter.setPen(QColor(theme.text if st.overview else theme.muted))
+            painter.drawStaticText(body.topLeft(), cached[1])
+        painter.restore()
 
     def _paint_low_detail(self, painter: QPainter, st: _CardState, tiny: bool = False) -> None:
         """A zoomed-out card: its title over a block of its colour. `tiny`: square shapes (see paint)."""
@@ -628,7 +708,19 @@ class CardItem(QGraphicsObject):
             if scene is not None and hasattr(scene, "request_detail"):
                 scene.request_detail(self.node_id)
             return
-        self._body.draw(painter, st.body_rect, self._body_scroll, QColor(theme.text), QColor(theme.accent))
+        highlight = None
+        if self._text_sel is not None:
+            highlight = QColor(theme.accent)
+            highlight.setAlpha(90)
+        self._body.draw(
+            painter,
+            st.body_rect,
+            self._body_scroll,
+            QColor(theme.text),
+            QColor(theme.accent),
+            self._text_sel,
+            highlight,
+        )
         if st.body_scrollable:
             # a thin scroll indicator and a fade at the cut edge
             doc_h = st.doc_h
@@ -739,6 +831,61 @@ class CardItem(QGraphicsObject):
         if scene is not None and hasattr(scene, "request_card_action"):
             scene.request_card_action(self.node_id, action, arg)
 
+    # ------------------------------------------------------------------ text selection
+    @property
+    def has_text_selection(self) -> bool:
+        sel = self._text_sel
+        return sel is not None and sel[0] != sel[1]
+
+    def selected_text(self) -> str:
+        """The text selected in the body (double-click a word, or drag in a selected card's body)."""
+        sel = self._text_sel
+        return self._body.text_between(*sel) if sel is not None and sel[0] != sel[1] else ""
+
+    def clear_text_selection(self) -> None:
+        self._text_drag = False
+        if self._text_sel is not None:
+            self._text_sel = None
+            self.update()
+
+    def _body_doc_pos(self, pos: QPointF) -> QPointF:
+        r = self._state.body_rect
+        return QPointF(pos.x() - r.left(), pos.y() - r.top() + self._body_scroll)
+
+    def _selected_alone(self) -> bool:
+        if not self.isSelected():
+            return False
+        scene = self.scene()
+        return scene is None or len(scene.selectedItems()) == 1
+
+    def _text_allowed(self, pos: QPointF) -> bool:
+        """Text can be selected at `pos`: over the body's text, at a zoom where text shows."""
+        if self._state.body_placeholder or self._state.collapsed or self.hit_test(pos) != "body":
+            return False
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "text_readable") and not scene.text_readable():
+            return False
+        self.ensure_detail()
+        return bool(self._body.height())
+
+    def _set_text_sel(self, anchor, pos) -> None:
+        self._text_sel = (anchor, pos)
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "text_selection_started"):
+            scene.text_selection_started(self)
+        self.update()
+
+    def _drag_text_to(self, pos: QPointF) -> None:
+        r = self._state.body_rect
+        if pos.y() > r.bottom():
+            self.scroll_by(min(pos.y() - r.bottom(), 40.0))  # dragging past the edge scrolls the body
+        elif pos.y() < r.top():
+            self.scroll_by(-min(r.top() - pos.y(), 40.0))
+        where = self._body.position_at(self._body_doc_pos(pos))
+        if where is not None and self._text_sel is not None:
+            self._set_text_sel(self._text_sel[0], where)
+
+    # ------------------------------------------------------------------ mouse
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             hit = self.hit_test(event.pos())
@@ -747,12 +894,51 @@ class CardItem(QGraphicsObject):
                 self._press_button = b or CardButton(hit, "", QRectF())
                 event.accept()
                 return
+            if (
+                self._selected_alone()
+                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+                and self._text_allowed(event.pos())
+            ):
+                # In the selected card's body a drag selects text (the header still moves the card; with
+                # several cards selected, dragging any of them moves them all, as before).
+                where = self._body.position_at(self._body_doc_pos(event.pos()))
+                if where is not None:
+                    self._press_button = None
+                    self._text_drag = True
+                    self._set_text_sel(where, where)
+                    event.accept()
+                    return
+            self.clear_text_selection()
         self._press_button = None
         if event.button() == Qt.MouseButton.LeftButton:
             self.setZValue(C.Z_CARD_DRAGGED)
-        super().mousePressEvent(event)
+        # Selecting this card may resize the view (the composer's "Following" bar); the view then replays
+        # the press as a mouse move *inside* this handler, before the scene has stored where the button
+        # went down: Qt's item drag would use the previous click's position and throw the card hundreds
+        # of pixels away (issue #12). Moves that arrive while the press is handled are ignored.
+        self._in_press = True
+        try:
+            super().mousePressEvent(event)
+        finally:
+            self._in_press = False
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._in_press:
+            event.accept()
+            return
+        if self._text_drag:
+            self._drag_text_to(event.pos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._text_drag and event.button() == Qt.MouseButton.LeftButton:
+            self._text_drag = False
+            if not self.has_text_selection:
+                self.clear_text_selection()  # a plain click in the text
+            event.accept()
+            return
         pressed = self._press_button
         self._press_button = None
         if pressed is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -776,7 +962,21 @@ class CardItem(QGraphicsObject):
             self._emit(hit)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        if self.hit_test(event.pos()) in ("body", ""):
+        if event.button() == Qt.MouseButton.LeftButton and self._text_allowed(event.pos()):
+            # A double-click on the text selects the word under it, as in every reader; dragging on
+            # from there extends the selection.
+            word = self._body.word_at(self._body_doc_pos(event.pos()))
+            if word is not None:
+                if not self.isSelected():
+                    scene = self.scene()
+                    if scene is not None:
+                        scene.clearSelection()
+                    self.setSelected(True)
+                self._text_drag = True
+                self._set_text_sel(*word)
+                event.accept()
+                return
+        if self.hit_test(event.pos()) == "":  # the header or the margins: the card in focus mode
             self._emit("focus")
             event.accept()
             return
@@ -790,6 +990,8 @@ class CardItem(QGraphicsObject):
             self.update()
         if button or hit.startswith("link:"):
             self.setCursor(Qt.CursorShape.PointingHandCursor)
+        elif hit == "body" and self.isSelected() and not self._state.body_placeholder:
+            self.setCursor(Qt.CursorShape.IBeamCursor)  # a drag here selects text
         else:
             self.unsetCursor()
         super().hoverMoveEvent(event)
@@ -858,6 +1060,8 @@ class CardItem(QGraphicsObject):
                 scene.card_geometry_changed(self.node_id)
         elif change == _SELECTED_CHANGED:
             self.setZValue(C.Z_CARD_SELECTED if value else C.Z_CARD)
+            if not value:
+                self.clear_text_selection()  # a click elsewhere ends the text selection
         return super().itemChange(change, value)
 
     def close(self) -> None:
@@ -1086,6 +1290,24 @@ def stripe_color(node: Node, style: CardStyle) -> str:
     return theme.muted
 
 
+_MARKUP = re.compile(
+    r"^\s*(?:```|~~~).*$"  # code fences
+    r"|^\s*[-:| ]{3,}\s*$"  # table rules
+    r"|^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)"  # headings, quotes, list bullets
+    r"|[*_`|~]+",  # emphasis, code, table cells
+    re.MULTILINE,
+)
+
+
+def overview_text(text: str, limit: int = 320) -> str:
+    """The first words of a card's markdown as plain text (markup dropped, lines joined), for the
+    zoomed-out card. Looks at the start of the text only: cheap on every streaming frame."""
+    if not text:
+        return ""
+    head = _MARKUP.sub("", text[: limit * 2])
+    return " ".join(head.split())[:limit]
+
+
 def estimate_text_height(text: str, width: float, style: CardStyle, cap: float = math.inf) -> float:
     """About how tall `text` (markdown) lays out at `width` in the body font, without laying it out.
 
@@ -1128,5 +1350,6 @@ __all__ = [
     "ResponseCard",
     "estimate_text_height",
     "make_card",
+    "overview_text",
     "stripe_color",
 ]

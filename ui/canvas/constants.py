@@ -25,8 +25,14 @@ CODE_COPY_W = 46.0
 CODE_COPY_H = 18.0
 SELECTION_MARGIN = 4.0
 
-# Below this level of detail (scene-to-device scale), cards draw a title bar and a coloured block.
+# Below this level of detail (scene-to-device scale), cards draw an overview: their title and first
+# words in fonts sized in device pixels (CardStyle.overview_*), or, narrower than OVERVIEW_MIN_W_PX on
+# screen, a title bar and a coloured block.
 LOD_TEXT_MIN = 0.42
+OVERVIEW_MIN_W_PX = 64.0
+OVERVIEW_PAD_PX = 5.0
+# New cards are brought into view at this zoom at least, scrolling rather than zooming further out.
+READABLE_ZOOM = 0.7
 
 # ---------------------------------------------------------------- timing
 FRAME_INTERVAL_MS = 33  # one shared repaint tick: at most ~30 fps per card

@@ -60,6 +60,7 @@ class CanvasScene(QGraphicsScene):
         self._edges: dict[EdgeKey, EdgeItem] = {}
         self._edges_by_node: dict[str, set[EdgeKey]] = {}
         self._press_positions: dict[str, QPointF] = {}
+        self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
         # lazy opening (populate): nodes without an item yet, their grid index, their edges
         self._pending: dict[str, Node] = {}
         self._grid: dict[tuple[int, int], set[str]] = {}
@@ -160,6 +161,8 @@ class CanvasScene(QGraphicsScene):
 
     def remove_card(self, node_id: str) -> None:
         card = self._cards.pop(node_id, None)
+        if card is not None and card is self._text_card:
+            self._text_card = None
         pending = self._pending.pop(node_id, None)
         if pending is not None:
             self._unindex(pending)
@@ -586,6 +589,40 @@ class CanvasScene(QGraphicsScene):
                 )
         if not self._materializing:  # (a card just made sits where its block was drawn already)
             self._mark_blocks_dirty()
+
+    # ------------------------------------------------------------------ text selection in a card
+    def text_readable(self) -> bool:
+        """The view shows cards at a zoom where their text is drawn (and can be selected)."""
+        return self._view_zoom >= C.LOD_TEXT_MIN
+
+    def text_selection_started(self, card: CardItem) -> None:
+        """`card` now has the text selection: only one card has one at a time."""
+        old = self._text_card
+        if old is not None and old is not card:
+            old.clear_text_selection()
+        self._text_card = card
+
+    def text_selection_card(self) -> CardItem | None:
+        """The card whose body has selected text, if any."""
+        card = self._text_card
+        if card is None or card.node_id not in self._cards or not card.has_text_selection:
+            return None
+        return card
+
+    def clear_text_selection(self) -> bool:
+        card, self._text_card = self._text_card, None
+        if card is not None and card.has_text_selection:
+            card.clear_text_selection()
+            return True
+        return False
+
+    def copy_text_selection(self) -> bool:
+        """Ask (card_action_requested "copy_text") to copy the selected text; False if there is none."""
+        card = self.text_selection_card()
+        if card is None:
+            return False
+        self.request_card_action(card.node_id, "copy_text", card.selected_text())
+        return True
 
     # ------------------------------------------------------------------ facts from items
     def request_card_action(self, node_id: str, action: str, arg: object = None) -> None:

@@ -19,13 +19,15 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
     QFont,
     QPainter,
     QPalette,
+    QTextCharFormat,
+    QTextCursor,
     QTextDocument,
     QTextOption,
 )
@@ -34,6 +36,11 @@ from ui.canvas.text import code_block_rects
 from ui.math_images import add_math_resources
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
+
+# A place in the text: (chunk index, character position in that chunk's document). Tuples compare in
+# reading order, so a selection is any two of them.
+TextPos = tuple[int, int]
+_PARAGRAPH_SEPARATORS = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "", "\ufdd1": ""})
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
 _BLOCK_TAGS = frozenset(
@@ -251,11 +258,86 @@ class SegmentedDocument:
         c = self._chunks[i]
         return c.doc.documentLayout().anchorAt(QPointF(pos.x(), pos.y() - self._tops[i]))
 
+    # ------------------------------------------------------------------ text selection
+    def _clamp(self, where: TextPos) -> tuple[QTextDocument, int] | None:
+        i, p = where
+        if not 0 <= i < len(self._chunks):
+            return None
+        doc = self._chunks[i].doc
+        return doc, min(max(p, 0), max(doc.characterCount() - 1, 0))
+
+    def position_at(self, pos: QPointF) -> TextPos | None:
+        """The text position nearest to `pos` (document coordinates), or None without text."""
+        if not self._chunks or not self._height:
+            return None
+        y = min(max(pos.y(), 0.0), self._height - 0.5)
+        i = self._chunk_at(y)
+        while i > 0 and not self._chunks[i].height:
+            i -= 1  # an empty tail chunk: the end of the one before it
+        c = self._chunks[i]
+        hit = c.doc.documentLayout().hitTest(
+            QPointF(pos.x(), min(y - self._tops[i], c.height - 0.5)), Qt.HitTestAccuracy.FuzzyHit
+        )
+        return (i, max(hit, 0))
+
+    def word_at(self, pos: QPointF) -> tuple[TextPos, TextPos] | None:
+        """The start and end of the word under `pos` (document coordinates)."""
+        where = self.position_at(pos)
+        if where is None:
+            return None
+        doc, p = self._clamp(where) or (None, 0)
+        if doc is None:
+            return None
+        cursor = QTextCursor(doc)
+        cursor.setPosition(p)
+        cursor.select(QTextCursor.SelectionType.WordUnderCursor)
+        if not cursor.hasSelection():
+            return (where, where)
+        return ((where[0], cursor.selectionStart()), (where[0], cursor.selectionEnd()))
+
+    def _cursor(self, i: int, start: TextPos, end: TextPos) -> QTextCursor | None:
+        """A cursor selecting chunk i's share of [start, end)."""
+        doc = self._chunks[i].doc
+        last = max(doc.characterCount() - 1, 0)
+        a = min(start[1], last) if start[0] == i else 0
+        b = min(end[1], last) if end[0] == i else last
+        if b <= a:
+            return None
+        cursor = QTextCursor(doc)
+        cursor.setPosition(a)
+        cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
+        return cursor
+
+    def text_between(self, start: TextPos, end: TextPos) -> str:
+        """The plain text from `start` to `end` (either order), paragraphs separated by newlines."""
+        start, end = min(start, end), max(start, end)
+        parts = []
+        for i in range(max(start[0], 0), min(end[0], len(self._chunks) - 1) + 1):
+            cursor = self._cursor(i, start, end)
+            if cursor is not None:
+                parts.append(cursor.selectedText().translate(_PARAGRAPH_SEPARATORS))
+        return "\n".join(parts)
+
     # ------------------------------------------------------------------ painting
-    def draw(self, painter: QPainter, rect: QRectF, scroll: float, color: QColor, link: QColor) -> None:
-        """Paint the part [scroll, scroll + rect.height()) into `rect` (clipped)."""
+    def draw(
+        self,
+        painter: QPainter,
+        rect: QRectF,
+        scroll: float,
+        color: QColor,
+        link: QColor,
+        selection: tuple[TextPos, TextPos] | None = None,
+        highlight: QColor | None = None,
+    ) -> None:
+        """Paint the part [scroll, scroll + rect.height()) into `rect` (clipped); `selection` (two text
+        positions) is drawn on a `highlight` background."""
         if not self._chunks:
             return
+        sel_format = None
+        if selection is not None and selection[0] != selection[1]:
+            start, end = min(selection), max(selection)
+            sel_format = QTextCharFormat()
+            sel_format.setBackground(highlight if highlight is not None else QColor(link))
         painter.save()
         painter.setClipRect(rect)
         first = self._chunk_at(scroll)
@@ -273,6 +355,14 @@ class SegmentedDocument:
             painter.save()
             painter.translate(rect.left(), rect.top() - scroll + top)
             ctx.clip = QRectF(0, max(scroll - top, 0.0), rect.width(), rect.height())
+            ctx.selections = []
+            if sel_format is not None and start[0] <= i <= end[0]:
+                cursor = self._cursor(i, start, end)
+                if cursor is not None:
+                    chosen = QAbstractTextDocumentLayout.Selection()
+                    chosen.cursor = cursor
+                    chosen.format = sel_format
+                    ctx.selections = [chosen]
             c.doc.documentLayout().draw(painter, ctx)
             painter.restore()
         painter.restore()

@@ -5,6 +5,8 @@ Input map:
 - Shift/Ctrl+drag on empty space: rubber-band selection; Ctrl+click: toggle a card
 - wheel: zoom to the cursor (over a card whose body overflows: scroll that body); Ctrl+wheel: always zoom
 - arrow keys: move the selection to the nearest card in that direction
+- double-click on a card's text: select a word; drag in a selected card's body: select text (its header
+  still moves it); Ctrl+C copies the selected text, Esc or a click elsewhere ends the selection
 
 Emits `viewport_changed(x, y, zoom)` (scene centre and scale) whenever the visible area changes.
 Qt main thread only.
@@ -12,8 +14,8 @@ Qt main thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from ui.canvas import constants as C
@@ -36,7 +38,7 @@ class CanvasView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)  # (see resizeEvent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -71,7 +73,10 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(zoom, zoom)
         self.centerOn(QPointF(x, y))
-        self._pinned_center = QPointF(x, y)  # kept through the window's first layout passes
+        # A viewport set before the window shows (a session's saved one) is kept through the window's
+        # first layout passes, until the user first touches the canvas; later resizes keep the scene
+        # where it is on screen (see resizeEvent).
+        self._pinned_center = None if self.isVisible() else QPointF(x, y)
         self._emit_viewport()
 
     def _emit_viewport(self) -> None:
@@ -145,6 +150,37 @@ class CanvasView(QGraphicsView):
             self.centerOn(card.sceneBoundingRect().center())
             self._emit_viewport()
 
+    def reveal_rect(self, rect: QRectF, readable: float = C.READABLE_ZOOM) -> None:
+        """Bring `rect` (new cards) into view at a zoom where their text reads: scroll if it fits at
+        the current zoom, else zoom out to fit it but not below `readable` (then its top-left part
+        shows); from a zoom below `readable`, zoom in to it."""
+        if rect.isNull() or rect.isEmpty():
+            return
+        zoom = self.zoom()
+        if zoom >= readable - 1e-6 and self.visible_scene_rect().contains(rect):
+            return
+        margin = 40.0
+        vp = self.viewport().rect()
+        fit = min(
+            (vp.width() - 2 * margin) / rect.width(), (vp.height() - 2 * margin) / rect.height()
+        )
+        if zoom >= readable - 1e-6 and fit >= zoom:
+            self.ensure_rect_visible(rect)  # fits at this zoom: scroll only
+            return
+        target = min(max(fit, readable), max(zoom, readable), C.ZOOM_MAX)
+        # Where it does not fit at that zoom, show its start in reading order: the top (the prompt,
+        # the answers' first lines) and the left (the first lane).
+        width, height = vp.width() / target, vp.height() / target
+        if rect.width() + 2 * margin / target <= width:
+            cx = rect.center().x()
+        else:
+            cx = rect.left() - margin / target + width / 2
+        if rect.height() + 2 * margin / target <= height:
+            cy = rect.center().y()
+        else:
+            cy = rect.top() - margin / target + height / 2
+        self.set_viewport(cx, cy, target)
+
     def ensure_rect_visible(self, rect: QRectF) -> None:
         self._pinned_center = None
         self.ensureVisible(rect, 40, 40)
@@ -165,6 +201,7 @@ class CanvasView(QGraphicsView):
         return None
 
     def mousePressEvent(self, event) -> None:
+        self._pinned_center = None
         button = event.button()
         on_card = self._card_at(event.position().toPoint()) is not None
         mods = event.modifiers()
@@ -226,6 +263,7 @@ class CanvasView(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     def wheelEvent(self, event) -> None:
+        self._pinned_center = None
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
         if not dy:
@@ -243,7 +281,29 @@ class CanvasView(QGraphicsView):
         event.accept()
 
     # ------------------------------------------------------------------ keys
+    def _text_key(self, event) -> bool:
+        """Ctrl+C and Esc belong to the text selected in a card, when there is some."""
+        if event.key() != Qt.Key.Key_Escape and not event.matches(QKeySequence.StandardKey.Copy):
+            return False
+        scene = self.scene()
+        return hasattr(scene, "text_selection_card") and scene.text_selection_card() is not None
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._text_key(event):
+            event.accept()  # before the window's Esc (stop streams) and any other shortcut
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event) -> None:
+        self._pinned_center = None
+        if self._text_key(event):
+            scene = self.scene()
+            if event.key() == Qt.Key.Key_Escape:
+                scene.clear_text_selection()
+            else:
+                scene.copy_text_selection()
+            event.accept()
+            return
         key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
@@ -320,6 +380,14 @@ class CanvasView(QGraphicsView):
 
     # ------------------------------------------------------------------ overlays
     def resizeEvent(self, event) -> None:
+        old, new = event.oldSize(), event.size()
+        if self._pinned_center is None and old.isValid() and old.width() == new.width():
+            # Only the bottom edge moved (the composer's "Following" bar came or went, the prompt grew):
+            # the scene stays where it is on screen, so nothing moves under the cursor (issue #12).
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        else:
+            # Wider or narrower (the window, the sidebar, the lens): the centre stays in the centre.
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         super().resizeEvent(event)
         if self._pinned_center is not None:
             self.centerOn(self._pinned_center)

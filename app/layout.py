@@ -232,7 +232,9 @@ def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node |
         if not others:
             prompt.x, prompt.y = 0.0, 0.0
         else:
-            prompt.x = min(n.x for n in others)
+            # The block's left edge (its answers may reach left of the prompt) at the canvas's left
+            # edge: one new question after another stays in one column, not drifting down-left.
+            prompt.x = min(n.x for n in others) - min(dx for _, dx, _ in block)
             prompt.y = max(n.y + height(n) for n in others) + ROW_GAP * 2
         for n, dx, dy in block[1:]:
             n.x, n.y = prompt.x + dx, prompt.y + dy

@@ -82,3 +82,16 @@ def test_tidy_up_lays_out_a_lane_thousands_of_turns_deep() -> None:
     ys = [positions[n.id][1] for n in g.nodes.values()]
     assert len(set(ys)) == len(ys)  # one card per row, each below the one before
     assert sorted(ys) == ys
+
+
+def test_new_questions_stack_in_one_column_not_drifting_left() -> None:
+    """Each new question of a session (no parent) goes below everything with its row of answers'
+    left edge where the canvas starts: five questions with three answers each stay in one column
+    (they used to step left by a card's width each time, so Fit all zoomed out to ~15 %)."""
+    c = Canvas()
+    lefts = []
+    for _ in range(5):
+        p, rs = c.turn(3)
+        lefts.append(min(n.x for n in [p, *rs]))
+    assert max(lefts) - min(lefts) < 1.0, lefts
+    assert_clear(c.g)

@@ -5,6 +5,7 @@ answers, and the comparison table of one prompt's answers. Views only: they show
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
@@ -25,9 +26,17 @@ from PySide6.QtWidgets import (
 from app.domain import Node
 from ui.format import fmt_cost, fmt_tokens, metrics_line
 
+if TYPE_CHECKING:
+    from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
+
 
 class FocusDialog(QDialog):
-    """One card, large and selectable. ←/→ (or Alt+←/→) go to the previous/next sibling."""
+    """One card, large and selectable. ←/→ (or Alt+←/→) go to the previous/next sibling.
+
+    A card still streaming is followed: the owner calls :meth:`refresh` when the node changed (on
+    the card's throttled repaint); its text is rendered by an ``incremental()`` renderer (only the
+    open block again), and the view stays at the end while it was there.
+    """
 
     def __init__(
         self,
@@ -38,6 +47,7 @@ class FocusDialog(QDialog):
         display_name: Callable[[str], str],
         link_clicked: Callable[[str], None],
         parent: QWidget | None = None,
+        incremental: Callable[[], IncrementalRenderer] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Focus")
@@ -46,6 +56,9 @@ class FocusDialog(QDialog):
         self._siblings = siblings
         self._render = render
         self._display_name = display_name
+        self._incremental = incremental
+        self._stream: IncrementalRenderer | None = None  # while the node shown streams
+        self._shown: tuple[str, str, str] | None = None  # (text, reasoning, status) shown
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.title_label = QLabel(self)
@@ -74,7 +87,32 @@ class FocusDialog(QDialog):
         node = self._get_node(node_id)
         if node is None:
             return
+        if node_id != self.node_id:
+            self._stream = None
+            self._shown = None
         self.node_id = node_id
+        self._show(node)
+        ids = self._siblings(node_id)
+        if len(ids) > 1 and node_id in ids:
+            self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
+        else:
+            self.position_label.setText("")
+
+    def refresh(self) -> None:
+        """Show the node's current text and status (call when it changed)."""
+        node = self._get_node(self.node_id)
+        if node is None:
+            return
+        bar = self.browser.verticalScrollBar()
+        at_end, value = bar.value() >= bar.maximum() - 4, bar.value()
+        if self._show(node):
+            bar.setValue(bar.maximum() if at_end else value)
+
+    def _show(self, node: Node) -> bool:
+        shown = (node.text, node.reasoning, node.status.value)
+        if shown == self._shown:
+            return False
+        self._shown = shown
         title = self._display_name(node.model) if node.model else ("You" if node.kind == "prompt" else "Note")
         self.title_label.setText(f"<b style='font-size:large'>{title}</b>  <span>{node.status.value}</span>")
         html = ""
@@ -84,14 +122,20 @@ class FocusDialog(QDialog):
                 + self._render_plain(node.reasoning)
                 + "<hr></details>"
             )
-        html += self._render(node.text)
+        html += self._render_text(node)
         self.browser.setHtml(html)
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
-        ids = self._siblings(node_id)
-        if len(ids) > 1 and node_id in ids:
-            self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
-        else:
-            self.position_label.setText("")
+        return True
+
+    def _render_text(self, node: Node) -> str:
+        if node.status.is_live and self._incremental is not None:
+            if self._stream is None:
+                self._stream = self._incremental()
+            return self._stream.update(node.text)
+        if self._stream is not None:  # the stream ended: the exact one-shot render, once
+            stream, self._stream = self._stream, None
+            return stream.update(node.text, final=True)
+        return self._render(node.text)
 
     def _render_plain(self, text: str) -> str:
         import html as _html

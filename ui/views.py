@@ -4,10 +4,12 @@ answers, and the comparison table of one prompt's answers. Views only: they show
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -35,8 +37,13 @@ class FocusDialog(QDialog):
 
     A card still streaming is followed: the owner calls :meth:`refresh` when the node changed (on
     the card's throttled repaint); its text is rendered by an ``incremental()`` renderer (only the
-    open block again), and the view stays at the end while it was there.
+    open block again), and the view stays at the end while it was there. Laying out a long answer
+    again takes the browser ~20 ms, so while it streams a refresh waits at least
+    ``REFRESH_COST_FACTOR`` times as long as the last one took (the rest of the window keeps most
+    of each second).
     """
+
+    REFRESH_COST_FACTOR = 3.0
 
     def __init__(
         self,
@@ -59,6 +66,10 @@ class FocusDialog(QDialog):
         self._incremental = incremental
         self._stream: IncrementalRenderer | None = None  # while the node shown streams
         self._shown: tuple[str, str, str] | None = None  # (text, reasoning, status) shown
+        self._next_refresh = 0.0  # monotonic time before which a streaming refresh waits
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.title_label = QLabel(self)
@@ -103,10 +114,22 @@ class FocusDialog(QDialog):
         node = self._get_node(self.node_id)
         if node is None:
             return
+        wait = self._next_refresh - time.monotonic()
+        if node.status.is_live and wait > 0:
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start(math.ceil(wait * 1000))
+            return
+        self._refresh_timer.stop()
         bar = self.browser.verticalScrollBar()
         at_end, value = bar.value() >= bar.maximum() - 4, bar.value()
+        start = time.monotonic()
         if self._show(node):
             bar.setValue(bar.maximum() if at_end else value)
+            now = time.monotonic()
+            self._next_refresh = now + self.REFRESH_COST_FACTOR * (now - start)
+
+    def _on_refresh_timer_timeout(self) -> None:
+        self.refresh()
 
     def _show(self, node: Node) -> bool:
         shown = (node.text, node.reasoning, node.status.value)

@@ -61,6 +61,7 @@ from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
     Env,
     InlineCache,
+    fill_inline,
     lang_from_info,
     new_env,
     parse,
@@ -349,22 +350,24 @@ class IncrementalRenderer:
         return self._ref_inline
 
     def _fill(self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache) -> None:
-        """Give the inline tokens their rendered HTML (what fill_inline() does, with definitions):
-        content that could use a defined label is rendered with ``env``'s definitions, the rest
-        without (the same HTML), through the cache kept across updates."""
+        """Give the inline tokens their rendered HTML (fill_inline(), with definitions): content
+        that could use a defined label is rendered with ``env``'s definitions through
+        ``ref_cache``, the rest without any (the same HTML) through the cache kept across updates."""
         refs: Refs = env.get(_REFS) or {}
-        plain = self._inline_cache
-        plain_env: Env | None = None
+        if not refs:
+            fill_inline(tokens, new_env(self._theme), self._inline_cache)
+            return
+        plain: list[Token] = []
+        using: list[Token] = []
         for tok in tokens:
-            if tok.type != "inline":
-                continue
-            content = tok.content
-            if refs and "[" in content and _uses(_labels_in(content), refs):
-                tok.children = ref_cache.children(content, env)
-            else:
-                if plain_env is None:
-                    plain_env = new_env(self._theme)
-                tok.children = plain.children(content, plain_env)
+            if tok.type == "inline":
+                content = tok.content
+                uses = "[" in content and _uses(_labels_in(content), refs)
+                (using if uses else plain).append(tok)
+        if plain:
+            fill_inline(plain, new_env(self._theme), self._inline_cache)
+        if using:
+            fill_inline(using, env, ref_cache)
 
     def _render_block(self, tokens: list[Token], env: Env, ref_cache: InlineCache) -> str:
         self._fill(tokens, env, ref_cache)
@@ -449,7 +452,8 @@ class IncrementalRenderer:
             self._close(self._render_plain(tokens[run_start:], env))
 
     def _render_plain(self, tokens: list[Token], env: Env) -> str:
-        self._fill(tokens, env, self._inline_cache)  # no label used: no definition applies
+        # No "[" in their inline content: no definition applies.
+        fill_inline(tokens, new_env(self._theme), self._inline_cache)
         self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
         return render_tokens(tokens, env)
 

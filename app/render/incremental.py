@@ -313,8 +313,8 @@ class IncrementalRenderer:
         found: dict[int, _RefBlock] = {}
         for label in labels:
             for block in by_label.get(label, ()):
-                found[block.start] = block
-        return [found[k] for k in sorted(found)]
+                found[id(block)] = block
+        return sorted(found.values(), key=lambda block: block.start)
 
     def _transient_html(self, block: _RefBlock, transient: Refs, env: Env) -> str:
         key = self._memo_key(block, transient)

@@ -3,8 +3,14 @@
 Streams a synthetic ~50k-character answer (prose, lists, tables, Python code) at 2000 tok/s
 (≈ 8,000 chars/s) with a flush every 33 ms (≈ 264 chars per update) through
 :class:`app.render.incremental.IncrementalRenderer`, and the same updates through a full
-``render_markdown`` of the whole text (the naive approach), in one run. Also streams a 10k-char
-code block that stays open.
+``render_markdown`` of the whole text (the naive approach), in one run. The answer has reference
+definitions and reference links, footnote-style labels, setext headings, tables and fences.
+
+The adversarial run streams the same answer with a flush at *every* character offset of a window
+around each definition, reference link, table delimiter row, setext underline and fence (where a
+prefix parses otherwise than the whole text: "[x]: See" is a definition until " the docs"
+arrives); its per-update times in those windows are held to the same targets. Also streams a
+10k-char code block that stays open.
 
 Prints one JSON object per line: ``{"name", "figures", "target", "pass"}``.
 
@@ -18,6 +24,7 @@ import argparse
 import gc
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -53,8 +60,16 @@ def _sentence(rnd: random.Random) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def _paragraph(rnd: random.Random) -> str:
-    return " ".join(_sentence(rnd) for _ in range(rnd.randint(2, 5)))
+def _paragraph(rnd: random.Random, refs: list[str] | None = None) -> str:
+    sentences = [_sentence(rnd) for _ in range(rnd.randint(2, 5))]
+    if refs:
+        # Reference-style links and footnote-style labels, defined later in the answer.
+        label = rnd.choice(refs)
+        i = rnd.randrange(len(sentences))
+        sentences[i] += rnd.choice(
+            [f" See [the notes][{label}].", f" As in [{label}].", f" Cited[^{label}]."]
+        )
+    return " ".join(sentences)
 
 
 def _python(rnd: random.Random, lines: int) -> str:
@@ -103,7 +118,10 @@ def make_document(chars: int, seed: int = 1) -> str:
     section = 0
     while size < chars:
         section += 1
-        block = [f"## Section {section}", _paragraph(rnd), _paragraph(rnd)]
+        refs = [f"ref-{section}-{i}" for i in range(2)]
+        # Every third heading is a setext one (its underline turns the line above into a heading).
+        heading = f"Section {section}\n" + "-" * 10 if section % 3 == 0 else f"## Section {section}"
+        block = [heading, _paragraph(rnd, refs), _paragraph(rnd, refs)]
         kind = section % 4
         if kind == 0:
             block.append(_table(rnd))
@@ -114,6 +132,14 @@ def make_document(chars: int, seed: int = 1) -> str:
         else:
             block.append("> " + _sentence(rnd) + "\n> " + _sentence(rnd))
             block.append("```python\n" + _python(rnd, rnd.randint(8, 20)) + "```")
+        # The section's definitions, as models write them at the end of a part: reference
+        # definitions (one with a title) and footnote-style ones.
+        block.append(
+            f'[{refs[0]}]: https://example.com/ref/{section}/a "Notes {section}"\n'
+            f"[{refs[1]}]: https://example.com/ref/{section}/b\n"
+            f"[^{refs[0]}]: See the design notes for section {section}.\n"
+            f"[^{refs[1]}]: https://example.com/fn/{section}"
+        )
         text = "\n\n".join(block)
         parts.append(text)
         size += len(text) + 2
@@ -200,6 +226,61 @@ def bench_stream(chars: int, repeats: int) -> tuple[dict[str, object], dict[str,
     return latency, ratio
 
 
+# Where the text's meaning is decided late: a flush just there shows a prefix that parses otherwise
+# (a definition still being written, "[x]: See" before " the docs" arrives; a paragraph line before
+# the delimiter row that makes it a table head, or the underline that makes it a heading; a fence
+# opened but not closed).
+_ADVERSARIAL_RE = re.compile(
+    r"(?m)^(?:\[[^\]\n]+\]:|\|[-:| ]+\|$|-{3,}$|```)"  # definition, delimiter row, underline, fence
+    r"|\]\[|\[\^|\[ref-"  # reference links and footnote-style labels in the text
+)
+WINDOW_BEFORE = 24  # chars flushed one by one before ...
+WINDOW_AFTER = 72  # ... and after each such place
+
+
+def adversarial_prefixes(text: str) -> tuple[list[str], set[int], int]:
+    """The regular stream of ``text`` plus a flush at every character offset of a window around each
+    place in :data:`_ADVERSARIAL_RE`. Returns the prefixes, the offsets in a window, and the windows."""
+    window: set[int] = set()
+    places = 0
+    for m in _ADVERSARIAL_RE.finditer(text):
+        places += 1
+        window.update(range(max(1, m.start() - WINDOW_BEFORE), min(len(text), m.end() + WINDOW_AFTER) + 1))
+    ends = sorted(window.union(range(CHUNK, len(text), CHUNK), [len(text)]))
+    return [text[:i] for i in ends], window, places
+
+
+def bench_adversarial(chars: int, repeats: int) -> dict[str, object]:
+    text = make_document(chars)
+    prefixes, window, places = adversarial_prefixes(text)
+    in_window = [len(p) in window for p in prefixes]
+    per_update: list[float] = []
+    identical_final = True
+    one_shot = _naive(text)
+    for _ in range(repeats):
+        renderer = IncrementalRenderer("light")
+        times = _time_updates(prefixes, renderer.update)
+        per_update += [t for t, w in zip(times, in_window, strict=True) if w]
+        identical_final = identical_final and renderer.update(text, final=True) == one_shot
+    median = statistics.median(per_update)
+    p99 = _pct(per_update, 0.99)
+    return {
+        "name": "render.adversarial_flushes",
+        "figures": {
+            "chars": len(text),
+            "places": places,
+            "updates": len(prefixes),
+            "window_updates": sum(in_window),
+            "median_ms": round(median, 3),
+            "p99_ms": round(p99, 3),
+            "max_ms": round(max(per_update), 3),
+            "identical_final": identical_final,
+        },
+        "target": {"median_ms": TARGET_MEDIAN_MS, "p99_ms": TARGET_P99_MS, "identical_final": True},
+        "pass": median <= TARGET_MEDIAN_MS and p99 <= TARGET_P99_MS and identical_final,
+    }
+
+
 def bench_open_code(code_chars: int, repeats: int) -> dict[str, object]:
     body = _python(random.Random(7), 10_000)[:code_chars]
     head = "Here is the whole module:\n\n```python\n"
@@ -239,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         doc_chars, code_chars, repeats = 50_000, 10_000, 5
     latency, ratio = bench_stream(doc_chars, repeats)
-    results = [latency, bench_open_code(code_chars, repeats), ratio]
+    results = [latency, bench_adversarial(doc_chars, 1), bench_open_code(code_chars, repeats), ratio]
     for result in results:
         if args.smoke:
             result["smoke"] = True

@@ -57,6 +57,7 @@ class CanvasController(QObject):
     running_changed = Signal(int)
     message_posted = Signal(str, int)  # (text, milliseconds; 0 = until replaced)
     follow_changed = Signal(list)  # node ids the next send follows
+    card_rendered = Signal(str)  # node id: its card shows the node's latest state (≤ 30 fps per card)
     settings_requested = Signal(str)  # provider id ("" = general)
     focus_requested = Signal(str)  # node id
     composer_fill_requested = Signal(str)  # text to put into the composer (Edit & branch)
@@ -344,6 +345,7 @@ class CanvasController(QObject):
         if node is not None:
             self.scene.sync_card(node)
             self._last_render[node_id] = time.monotonic()
+            self.card_rendered.emit(node_id)
         if self._render_queue:
             self._drain_timer.start()
 

@@ -331,6 +331,7 @@ class MainWindow(QMainWindow):
         c.follow_changed.connect(self._on_controller_follow_changed)
         c.settings_requested.connect(self.open_settings)
         c.focus_requested.connect(self.open_focus)
+        c.card_rendered.connect(self._on_controller_card_rendered)
         c.composer_fill_requested.connect(self.composer.set_text)
         c.composer_focus_requested.connect(self.composer.focus_prompt)
         c.mode_change_requested.connect(self.composer.set_mode)
@@ -551,11 +552,18 @@ class MainWindow(QMainWindow):
             self.catalog.display_name,
             self.controller.open_link,
             self,
+            incremental=self.scene.style.incremental_renderer,
         )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._focus_dialog = dlg
         dlg.finished.connect(lambda _r: self._on_focus_dialog_finished(dlg))
         dlg.show()
+
+    def _on_controller_card_rendered(self, node_id: str) -> None:
+        # Focus mode follows its card: refreshed on the card's own throttled repaint.
+        dlg = self._focus_dialog
+        if dlg is not None and dlg.node_id == node_id:
+            dlg.refresh()
 
     def _on_focus_dialog_finished(self, dlg) -> None:
         if dlg.node_id and self.scene.card(dlg.node_id) is not None:

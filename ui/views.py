@@ -4,9 +4,12 @@ answers, and the comparison table of one prompt's answers. Views only: they show
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,9 +29,22 @@ from app.domain import Node
 from ui.format import fmt_cost, fmt_tokens, metrics_line
 from ui.math_images import add_math_resources
 
+if TYPE_CHECKING:
+    from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
+
 
 class FocusDialog(QDialog):
-    """One card, large and selectable. ←/→ (or Alt+←/→) go to the previous/next sibling."""
+    """One card, large and selectable. ←/→ (or Alt+←/→) go to the previous/next sibling.
+
+    A card still streaming is followed: the owner calls :meth:`refresh` when the node changed (on
+    the card's throttled repaint); its text is rendered by an ``incremental()`` renderer (only the
+    open block again), and the view stays at the end while it was there. Laying out a long answer
+    again takes the browser ~20 ms, so while it streams a refresh waits at least
+    ``REFRESH_COST_FACTOR`` times as long as the last one took (the rest of the window keeps most
+    of each second).
+    """
+
+    REFRESH_COST_FACTOR = 3.0
 
     def __init__(
         self,
@@ -39,6 +55,7 @@ class FocusDialog(QDialog):
         display_name: Callable[[str], str],
         link_clicked: Callable[[str], None],
         parent: QWidget | None = None,
+        incremental: Callable[[], IncrementalRenderer] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Focus")
@@ -47,6 +64,13 @@ class FocusDialog(QDialog):
         self._siblings = siblings
         self._render = render
         self._display_name = display_name
+        self._incremental = incremental
+        self._stream: IncrementalRenderer | None = None  # while the node shown streams
+        self._shown: tuple[str, str, str] | None = None  # (text, reasoning, status) shown
+        self._next_refresh = 0.0  # monotonic time before which a streaming refresh waits
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.title_label = QLabel(self)
@@ -75,7 +99,44 @@ class FocusDialog(QDialog):
         node = self._get_node(node_id)
         if node is None:
             return
+        if node_id != self.node_id:
+            self._stream = None
+            self._shown = None
         self.node_id = node_id
+        self._show(node)
+        ids = self._siblings(node_id)
+        if len(ids) > 1 and node_id in ids:
+            self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
+        else:
+            self.position_label.setText("")
+
+    def refresh(self) -> None:
+        """Show the node's current text and status (call when it changed)."""
+        node = self._get_node(self.node_id)
+        if node is None:
+            return
+        wait = self._next_refresh - time.monotonic()
+        if node.status.is_live and wait > 0:
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start(math.ceil(wait * 1000))
+            return
+        self._refresh_timer.stop()
+        bar = self.browser.verticalScrollBar()
+        at_end, value = bar.value() >= bar.maximum() - 4, bar.value()
+        start = time.monotonic()
+        if self._show(node):
+            bar.setValue(bar.maximum() if at_end else value)
+            now = time.monotonic()
+            self._next_refresh = now + self.REFRESH_COST_FACTOR * (now - start)
+
+    def _on_refresh_timer_timeout(self) -> None:
+        self.refresh()
+
+    def _show(self, node: Node) -> bool:
+        shown = (node.text, node.reasoning, node.status.value)
+        if shown == self._shown:
+            return False
+        self._shown = shown
         title = self._display_name(node.model) if node.model else ("You" if node.kind == "prompt" else "Note")
         self.title_label.setText(f"<b style='font-size:large'>{title}</b>  <span>{node.status.value}</span>")
         html = ""
@@ -85,16 +146,22 @@ class FocusDialog(QDialog):
                 + self._render_plain(node.reasoning)
                 + "<hr></details>"
             )
-        html += self._render(node.text)
+        html += self._render_text(node)
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
         add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
-        ids = self._siblings(node_id)
-        if len(ids) > 1 and node_id in ids:
-            self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
-        else:
-            self.position_label.setText("")
+        return True
+
+    def _render_text(self, node: Node) -> str:
+        if node.status.is_live and self._incremental is not None:
+            if self._stream is None:
+                self._stream = self._incremental()
+            return self._stream.update(node.text)
+        if self._stream is not None:  # the stream ended: the exact one-shot render, once
+            stream, self._stream = self._stream, None
+            return stream.update(node.text, final=True)
+        return self._render(node.text)
 
     def _render_plain(self, text: str) -> str:
         import html as _html

@@ -26,23 +26,43 @@ Output contract:
   lines (a Python docstring, a C ``/* … */`` comment) and was tried before its end arrived.
   Closed blocks, and everything else, are byte-identical (the tests check this on every prefix).
 
-Reference-style link definitions (``[x]: http://…``) make earlier blocks depend on later text:
-once one appears the renderer renders the whole text on every update (correct, not fast).
+Reference definitions (``[x]: http://…``) make earlier blocks depend on later text: a ``[x]``
+anywhere is a link if ``[x]: …`` is defined anywhere. The renderer keeps the map of the
+definitions in the closed part (:attr:`IncrementalRenderer._defs`, first definition wins, as in
+markdown-it) and parses the tail with it, so a definition is a closed block like any other whose
+only effect is on that map:
+
+- a definition is closed only once it is *settled*, i.e. no appended text can change it (see
+  :func:`_settled`: a definition may still take a title from the next line, and ``[x]: See``
+  stops being one when `` the docs`` arrives);
+- every closed block whose inline text could look a label up (a ``[label]`` in it, see
+  :func:`_labels_in`) is kept apart (:class:`_RefBlock`) with the labels it could use; when a
+  definition is closed, only the closed blocks that could use its label are rendered again;
+- a definition still in the tail (*transient*) applies to the closed blocks that could use its
+  label for that update only (memoised while it does not change).
+
+So an update costs the same whatever prefix the stream stops at. Any other document-wide state in
+markdown-it's ``env`` (a plugin's, say footnotes) is not understood here: then the renderer
+renders the whole text on every update (correct, not fast).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from typing import Any
 
+from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
+    Env,
     InlineCache,
     fence_html,
     fill_inline,
-    has_references,
     lang_from_info,
     new_env,
     parse,
@@ -54,6 +74,16 @@ from app.render.theme import Theme, get_theme
 __all__ = ["IncrementalRenderer"]
 
 _JOIN_EVERY = 16  # closed parts kept apart before they are joined into one string
+_REFS = "references"  # markdown-it's env keys for reference definitions (first one wins) ...
+_DUPLICATES = "duplicate_refs"  # ... and for the later ones with the same label
+# The env keys a parse may fill that this module understands (beside the theme, see new_env()).
+_KNOWN_ENV_KEYS = frozenset({_REFS, _DUPLICATES, *new_env()})
+_TITLE_OPENERS = "\"'("
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+# The text up to the next unescaped "]" with no unescaped "[" before it (a label's shape).
+_LABEL_TAIL_RE = re.compile(r"((?:[^\[\]\\]|\\.)*)\]", re.S)
+
+Refs = Mapping[str, Mapping[str, Any]]
 
 
 def _normalise(text: str) -> str:
@@ -67,6 +97,70 @@ def _normalise(text: str) -> str:
 
 def _closer_re(markup: str) -> re.Pattern[str]:
     return re.compile(r" {0,3}" + re.escape(markup[0]) + "{" + str(len(markup)) + r",}[ \t]*\Z")
+
+
+def _labels_in(content: str) -> frozenset[str]:
+    """Every normalised label that inline ``content`` could look up in the reference map.
+
+    markdown-it looks up ``normalizeReference(s)`` where ``s`` is the text between a ``[`` and its
+    ``]`` (``[s]``, ``[s][]``, ``[text][s]``, and the same after ``!``). A label that can be
+    defined has no unescaped bracket, so it is the text after some ``[`` up to the next
+    unescaped ``]``: this takes that text after *every* ``[`` (a superset, never missing one).
+    """
+    labels: set[str] = set()
+    pos = content.find("[")
+    while pos >= 0:
+        m = _LABEL_TAIL_RE.match(content, pos + 1)
+        if m is not None:
+            label = normalizeReference(m.group(1))
+            if label:
+                labels.add(label)
+        pos = content.find("[", pos + 1)
+    return frozenset(labels)
+
+
+def _uses(labels: Iterable[str], refs: Refs) -> bool:
+    return any(label in refs for label in labels)
+
+
+def _settled(tail: str, line_starts: list[int], complete: int, end: int) -> bool:
+    """Whether a definition ending before line ``end`` of ``tail`` is final (no appended text
+    can change it or its extent).
+
+    After its destination a definition may take a title from the next line, if that line (past
+    container markers and indentation) starts with a quote or "(", and the title may go on until
+    a blank line. So it is final once that next line is known to start otherwise (or to be
+    blank in its container), or once a complete blank line follows.
+    """
+    if end > complete:
+        return False  # ends at the end of the text: the last line may grow
+    line_end = line_starts[end + 1] - 1 if end < complete else len(tail)
+    rest = tail[line_starts[end] : line_end].lstrip(" \t>")
+    if (rest and rest[0] not in _TITLE_OPENERS) or (not rest and end < complete):
+        return True  # the next line cannot be a title (or is blank in its container)
+    return _BLANK_LINE_RE.search(tail, line_starts[end] - 1) is not None
+
+
+class _WholeInline(InlineCache):
+    """An inline cache for content rendered once: in one piece (cutting it in two pieces, to
+    render less of it next time, would cost a second parse for nothing)."""
+
+    MIN_PIECE = 1 << 62
+
+
+@dataclass(slots=True, eq=False)
+class _RefBlock:
+    """A closed top-level block whose inline text could use a reference label."""
+
+    tokens: list[Token]  # its tokens (inline ones without children: they are filled to render)
+    labels: frozenset[str]  # the labels it could look up (see _labels_in)
+    start: int  # where its HTML is in the closed HTML
+    end: int
+    memo_key: tuple[Any, ...] | None = None  # the transient definitions memo_html was rendered with
+    memo_html: str = ""
+
+    def __repr__(self) -> str:
+        return f"_RefBlock(labels={sorted(self.labels)!r}, html=[{self.start}:{self.end}])"
 
 
 @dataclass(slots=True)
@@ -95,12 +189,24 @@ class IncrementalRenderer:
         # The HTML of the closed part: _closed_html followed by _closed_parts (see _close()).
         self._closed_html = ""
         self._closed_parts: list[str] = []
-        self._full_mode = False  # reference definitions seen: render everything every time
+        self._closed_len = 0  # len(_closed_html) + the lengths of _closed_parts
+        self._full_mode = False  # document-wide state not understood here: render everything
         self._fence: _OpenFence | None = None
         self._last: tuple[str, bool, str] | None = None
         # Rendered inline HTML by content (list items, table cells and a paragraph still being
-        # written are not parsed again from their start).
+        # written are not parsed again from their start), for content that uses no defined label.
         self._inline_cache = InlineCache()
+        # The reference definitions of the closed part (normalised label -> href/title), in
+        # document order; _defs_version counts their changes.
+        self._defs: dict[str, Mapping[str, Any]] = {}
+        self._defs_version = 0
+        # Closed blocks that could use a label, in order, and by label.
+        self._ref_blocks: list[_RefBlock] = []
+        self._ref_blocks_by_label: dict[str, list[_RefBlock]] = {}
+        # Inline HTML for content that uses a defined label, valid for one definitions map.
+        self._ref_inline = InlineCache()
+        self._ref_inline_key: tuple[Any, ...] | None = None
+        self._blocks_rendered = 0
 
     def __repr__(self) -> str:
         return (
@@ -113,16 +219,29 @@ class IncrementalRenderer:
         """How many characters of the text are closed (rendered once, cached)."""
         return self._closed_end
 
+    @property
+    def blocks_rendered(self) -> int:
+        """How many top-level blocks were rendered to HTML so far (a measure of the work done:
+        the open tail's blocks on each update, plus closed blocks rendered again)."""
+        return self._blocks_rendered
+
     def reset(self) -> None:
         self._raw = ""
         self._text = ""
         self._closed_end = 0
         self._closed_html = ""
         self._closed_parts = []
+        self._closed_len = 0
         self._full_mode = False
         self._fence = None
         self._last = None
         self._inline_cache.clear()
+        self._defs = {}
+        self._defs_version += 1
+        self._ref_blocks = []
+        self._ref_blocks_by_label = {}
+        self._ref_inline.clear()
+        self._ref_inline_key = None
 
     def update(self, text: str, *, final: bool = False) -> str:
         """The full HTML for ``text``.
@@ -158,39 +277,230 @@ class IncrementalRenderer:
     def _close(self, html: str) -> None:
         parts = self._closed_parts
         parts.append(html)
+        self._closed_len += len(html)
         if len(parts) >= _JOIN_EVERY:
             # Now and then fold the parts into one string: copying it into each result is a
             # plain memory copy, where many small (often ASCII) parts must each be widened to
             # the result's wider character size (any emoji makes it 4 bytes per character).
-            self._closed_html = "".join([self._closed_html, *parts])
-            parts.clear()
+            self._fold()
 
-    def _with_closed(self, tail_html: str) -> str:
+    def _fold(self) -> str:
+        if self._closed_parts:
+            self._closed_html = "".join([self._closed_html, *self._closed_parts])
+            self._closed_parts.clear()
+        return self._closed_html
+
+    def _with_closed(self, tail_html: str, transient: Refs | None = None, env: Env | None = None) -> str:
+        """The closed HTML followed by ``tail_html``; with ``transient`` definitions (still in the
+        tail), the closed blocks that use one of their labels are rendered with them."""
+        if transient and env is not None:
+            blocks = self._blocks_using(transient)
+            if blocks:
+                closed = self._fold()
+                pieces: list[str] = []
+                pos = 0
+                for block in blocks:
+                    pieces += [closed[pos : block.start], self._transient_html(block, transient, env)]
+                    pos = block.end
+                pieces += [closed[pos:], tail_html]
+                return "".join(pieces)
         # One join per update: building the (large) result string once is the main fixed cost.
         return "".join([self._closed_html, *self._closed_parts, tail_html])
+
+    def _blocks_using(self, labels: Iterable[str]) -> list[_RefBlock]:
+        """The closed blocks that could use one of ``labels``, in document order."""
+        by_label = self._ref_blocks_by_label
+        found: dict[int, _RefBlock] = {}
+        for label in labels:
+            for block in by_label.get(label, ()):
+                found[id(block)] = block
+        return sorted(found.values(), key=lambda block: block.start)
+
+    def _transient_html(self, block: _RefBlock, transient: Refs, env: Env) -> str:
+        key = self._memo_key(block, transient)
+        if block.memo_key != key:
+            block.memo_key, block.memo_html = key, self._render_block(block.tokens, env, self._ref_cache(env))
+        return block.memo_html
+
+    def _memo_key(self, block: _RefBlock, transient: Refs) -> tuple[Any, ...]:
+        """What ``block`` renders with, beside the closed definitions: the transient
+        definitions of the labels it could use."""
+        return (
+            self._defs_version,
+            *(
+                (k, transient[k]["href"], transient[k]["title"])
+                for k in sorted(block.labels)
+                if k in transient
+            ),
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Inline content and reference definitions
+
+    def _ref_cache(self, env: Env) -> InlineCache:
+        """The inline cache for content that uses a label of ``env``'s definitions."""
+        refs: Refs = env[_REFS]
+        key = (
+            self._defs_version,
+            *((k, r["href"], r["title"]) for k, r in islice(refs.items(), len(self._defs), None)),
+        )
+        if key != self._ref_inline_key:
+            self._ref_inline.clear()
+            self._ref_inline_key = key
+        return self._ref_inline
+
+    def _fill(self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache) -> None:
+        """Give the inline tokens their rendered HTML (fill_inline(), with definitions): content
+        that could use a defined label is rendered with ``env``'s definitions through
+        ``ref_cache``, the rest without any (the same HTML) through the cache kept across updates."""
+        refs: Refs = env.get(_REFS) or {}
+        if not refs:
+            fill_inline(tokens, new_env(self._theme), self._inline_cache)
+            return
+        plain: list[Token] = []
+        using: list[Token] = []
+        for tok in tokens:
+            if tok.type == "inline":
+                content = tok.content
+                uses = "[" in content and _uses(_labels_in(content), refs)
+                (using if uses else plain).append(tok)
+        if plain:
+            fill_inline(plain, new_env(self._theme), self._inline_cache)
+        if using:
+            fill_inline(using, env, ref_cache)
+
+    def _render_block(self, tokens: list[Token], env: Env, ref_cache: InlineCache) -> str:
+        self._fill(tokens, env, ref_cache)
+        self._blocks_rendered += 1
+        html = render_tokens(tokens, env)
+        for tok in tokens:
+            if tok.type == "inline":
+                tok.children = None  # kept for the next render only as content
+        return html
+
+    def _env_with(self, refs: Refs) -> Env:
+        env = new_env(self._theme)
+        env[_REFS] = dict(refs)
+        return env
+
+    def _add_defs(self, defs: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Close settled definitions: add them to the map and render again the closed blocks
+        that could use them."""
+        blocks = self._blocks_using(label for label, _ in defs)
+        closing = dict(defs)
+        # A block last rendered with exactly these definitions as transient ones (while they were
+        # still in the tail) already has its HTML.
+        new_html = {id(b): b.memo_html for b in blocks if b.memo_key == self._memo_key(b, closing)}
+        for label, ref in defs:
+            self._defs.setdefault(label, ref)
+        self._defs_version += 1
+        if not blocks:
+            return
+        env = self._env_with(self._defs)
+        scratch = _WholeInline()
+        closed = self._fold()
+        for block in blocks:
+            if id(block) not in new_html:
+                new_html[id(block)] = self._render_block(block.tokens, env, scratch)
+        pieces: list[str] = []
+        pos = 0
+        for block in blocks:
+            pieces += [closed[pos : block.start], new_html[id(block)]]
+            pos = block.end
+        pieces.append(closed[pos:])
+        self._closed_html = "".join(pieces)
+        self._closed_len = len(self._closed_html)
+        # Move every kept block by the change in length of the blocks before it.
+        delta = 0
+        for block in self._ref_blocks:
+            html = new_html.get(id(block))
+            start = block.start + delta
+            if html is None:
+                block.end += delta
+            else:
+                delta += len(html) - (block.end - block.start)
+                block.end = start + len(html)
+                block.memo_key = None
+            block.start = start
+
+    def _close_blocks(self, tokens: list[Token], env: Env) -> None:
+        """Render closed top-level ``tokens`` (under the closed definitions ``env``) and add them
+        to the closed part; blocks that could use a label are kept apart (see _RefBlock)."""
+        n = len(tokens)
+        i = 0
+        run_start = 0
+        while i < n:
+            j = _after_block(tokens, i, n) if tokens[i].level == 0 else i + 1
+            labels: frozenset[str] = frozenset()
+            for tok in tokens[i:j]:
+                if tok.type == "inline" and "[" in tok.content:
+                    labels = labels | _labels_in(tok.content)
+            if labels:
+                if run_start < i:
+                    self._close(self._render_plain(tokens[run_start:i], env))
+                block_tokens = tokens[i:j]
+                html = self._render_block(block_tokens, env, _WholeInline())
+                start = self._closed_len
+                self._close(html)
+                block = _RefBlock(block_tokens, labels, start, self._closed_len)
+                self._ref_blocks.append(block)
+                for label in labels:
+                    self._ref_blocks_by_label.setdefault(label, []).append(block)
+                run_start = j
+            i = j
+        if run_start < n:
+            self._close(self._render_plain(tokens[run_start:], env))
+
+    def _render_plain(self, tokens: list[Token], env: Env) -> str:
+        # No "[" in their inline content: no definition applies.
+        fill_inline(tokens, new_env(self._theme), self._inline_cache)
+        self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
+        return render_tokens(tokens, env)
 
     def _render(self, text: str, final: bool) -> str:
         if self._full_mode:
             env = new_env(self._theme)
-            return render_tokens(parse(text, env), env)
+            tokens = parse(text, env)
+            self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
+            return render_tokens(tokens, env)
         if self._fence is not None:
             tail_html = self._advance_fence(text, self._fence)
             if tail_html is not None and not final:
+                self._blocks_rendered += 1
                 return self._with_closed(tail_html)
 
         tail = text[self._closed_end :]
-        env = new_env(self._theme)
+        env = self._env_with(self._defs)
         tokens = parse_blocks(tail, env)
-        if has_references(env):
-            # Definitions anywhere change links everywhere: give up on caching.
+        if not _KNOWN_ENV_KEYS.issuperset(env):
+            # Document-wide state this module does not know how to keep: give up on caching.
             self._full_mode = True
             return self._render(text, final)
-        fill_inline(tokens, env, self._inline_cache)
 
-        split = _find_split(tail, tokens)
+        line_starts = [0]
+        line_starts.extend(m.end() for m in re.finditer("\n", tail))
+        complete = len(line_starts) - 1  # lines 0 .. complete-1 end with "\n"
+        # The definitions in the tail: new labels in document order, and repeated ones.
+        refs: dict[str, Mapping[str, Any]] = env[_REFS]
+        tail_defs = list(islice(refs.items(), len(self._defs), None))
+        limit: int | None = None  # no split after the start of a definition not yet settled
+        for ref in [r for _, r in tail_defs] + list(env.get(_DUPLICATES, ())):
+            first, end = ref["map"]
+            if (limit is None or first < limit) and not _settled(tail, line_starts, complete, end):
+                limit = first
+
+        split = _find_split(tail, tokens, line_starts, complete, limit)
+        transient: dict[str, Mapping[str, Any]] = dict(tail_defs)
         if split is not None:
-            index, offset = split
-            self._close(render_tokens(tokens[:index], env))
+            index, line = split
+            offset = line_starts[line]
+            closing = [(k, r) for k, r in tail_defs if r["map"][0] < line]
+            if closing:
+                self._add_defs(closing)
+                for k, _ in closing:
+                    del transient[k]
+            closed_env = self._env_with(self._defs) if transient else env
+            self._close_blocks(tokens[:index], closed_env)
             self._closed_end += offset
             tokens = tokens[index:]
             tail = tail[offset:]
@@ -199,8 +509,11 @@ class IncrementalRenderer:
             if self._fence is not None:
                 fence_html = self._advance_fence(text, self._fence)
                 if fence_html is not None:
+                    self._blocks_rendered += 1
                     return self._with_closed(fence_html)
-        return self._with_closed(render_tokens(tokens, env))
+        self._fill(tokens, env, self._ref_cache(env))
+        self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
+        return self._with_closed(render_tokens(tokens, env), transient, env)
 
     def _open_fence_at_start(self, tail: str, tokens: list[Token]) -> _OpenFence | None:
         """Fast-path state if ``tail`` is exactly one open, unindented, top-level fence."""
@@ -256,42 +569,51 @@ class IncrementalRenderer:
         return fence_html(fence.highlighter.feed(body), fence.lang, self._theme)
 
 
-def _find_split(tail: str, tokens: list[Token]) -> tuple[int, int] | None:
-    """(token index, char offset) of the last safe split of ``tail``, if any.
+def _find_split(
+    tail: str, tokens: list[Token], line_starts: list[int], complete: int, limit: int | None = None
+) -> tuple[int, int] | None:
+    """(token index, line) of the last safe split of ``tail``, if any, at a line ``<= limit``.
 
     Everything before the split is final: its HTML will not change whatever text is appended.
-    Only top-level (level 0) blocks are considered:
+    ``line_starts`` are the offsets of the lines of ``tail``, the first ``complete`` of which
+    end with a newline. Only top-level (level 0) blocks are considered:
 
     - a block starting on a complete line ends the blocks before it (a table: once its
       delimiter row is complete too, as a table may interrupt a paragraph);
     - a heading or a thematic break is final once its last line is complete;
     - a paragraph, table or block quote is final once followed by a complete blank line;
     - a fenced code block is final once its closing fence line is complete.
+
+    Reference definitions make no tokens: the caller passes as ``limit`` the first line of the
+    first one that is not settled yet (see :func:`_settled`), which no split may pass.
     """
-    line_starts = [0]
-    line_starts.extend(m.end() for m in re.finditer("\n", tail))
-    complete = len(line_starts) - 1  # lines 0 .. complete-1 end with "\n"
     best: tuple[int, int] | None = None
     n = len(tokens)
+    if limit is None:
+        limit = complete
     for i, tok in enumerate(tokens):
         if tok.level != 0 or tok.nesting == -1 or tok.map is None:
             continue
         start, end = tok.map
+        if start > limit:
+            break
         kind = tok.type
         # A table is one only while its delimiter row (the next line) stays valid.
         if 0 < start < complete and (kind != "table_open" or start + 1 < complete):
-            best = (i, line_starts[start])
+            best = (i, start)
         if kind in ("heading_open", "hr"):
-            if end <= complete:
-                best = (_after_block(tokens, i, n), line_starts[end])
+            if end <= complete and end <= limit:
+                best = (_after_block(tokens, i, n), end)
         elif kind in ("paragraph_open", "table_open", "blockquote_open"):
-            if end < complete and not tail[line_starts[end] : line_starts[end + 1]].strip(" \t\n"):
-                best = (_after_block(tokens, i, n), line_starts[end + 1])
+            if end < min(complete, limit) and not tail[line_starts[end] : line_starts[end + 1]].strip(
+                " \t\n"
+            ):
+                best = (_after_block(tokens, i, n), end + 1)
         elif kind == "fence":
-            if start < end - 1 < complete and tail[line_starts[start]] in "`~":
+            if start < end - 1 < complete and end <= limit and tail[line_starts[start]] in "`~":
                 closing = tail[line_starts[end - 1] : line_starts[end] - 1]
                 if _closer_re(tok.markup).match(closing):
-                    best = (i + 1, line_starts[end])
+                    best = (i + 1, end)
     return best
 
 

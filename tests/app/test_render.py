@@ -358,10 +358,18 @@ def test_render_bench_smoke_prints_json_lines() -> None:
     )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     names = {line["name"] for line in lines}
-    assert names == {"render.stream_update", "render.open_code_update", "render.speedup_vs_full_rerender"}
+    assert names == {
+        "render.stream_update",
+        "render.adversarial_flushes",
+        "render.open_code_update",
+        "render.speedup_vs_full_rerender",
+    }
     for line in lines:
         assert set(line) >= {"name", "figures", "target", "pass"}
         assert isinstance(line["figures"], dict) and isinstance(line["target"], dict)
         assert isinstance(line["pass"], bool)
     stream = next(line for line in lines if line["name"] == "render.stream_update")
     assert stream["figures"]["identical_final"] is True
+    adversarial = next(line for line in lines if line["name"] == "render.adversarial_flushes")
+    assert adversarial["figures"]["identical_final"] is True
+    assert adversarial["figures"]["window_updates"] > adversarial["figures"]["places"] > 0

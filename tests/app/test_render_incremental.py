@@ -183,12 +183,113 @@ def test_non_extending_text_resets() -> None:
     assert renderer.update("") == ""
 
 
-def test_reference_definitions_fall_back_to_full_render() -> None:
-    doc = "See [the docs][d] and [x].\n\nMiddle paragraph.\n\n[d]: https://example.com/docs\n[x]: http://x.org\n\nEnd."
+def test_reference_definitions_stay_incremental() -> None:
+    doc = "See [the docs][d] and [x].\n\nMiddle.\n\n[d]: https://example.com/docs\n[x]: http://x.org\n\nEnd.\n\nMore"
     renderer = IncrementalRenderer()
     for i in range(1, len(doc) + 1):
         assert renderer.update(doc[:i]) == render_markdown(doc[:i])
     assert 'href="https://example.com/docs"' in renderer.update(doc)
+    assert renderer.closed_chars == len(doc) - len("More")  # the definitions are closed too
+
+
+# Documents where a prefix parses otherwise than the whole text around reference definitions:
+# a definition still being written ("[^1]: See" until " the docs" arrives), a title on the next
+# line (complete, unclosed, or followed by garbage), definitions in containers and lazy lines,
+# labels defined twice, in other case or spacing, used before and after their definition, in
+# closed and open blocks, tables, setext headings and code.
+ADVERSARIAL_DOCS: list[str] = [
+    "See [the docs][d] and [x] and [^1].\n\nMiddle.\n\n[d]: https://e.com/docs\n[x]: http://x.org\n"
+    "[^1]: See the docs\n\nEnd [d].",
+    '[a]: /url\n"title"\n\n[a]\n',
+    "[a]: /url\n\"tit\nle\"\n\n[a] [b]\n\n[b]: /b 'x'\n# h [a]\n",
+    '[a]: /url\n"title" junk\nmore\n\n[a]',
+    'Use [foo].\n\n[foo]: /url "tit\nstill" trailing\n\n[foo]: /dup\n\n[Foo]',
+    "> [q]: /q\n> \"t\"\n\n[q]\n\n- [l]: /l\n  'lt'\n- item [l]\n\n[l]",
+    '- [l]: /l\n"lazy title"\n\n[l] x',
+    '[x]\n\n[x]:\n/dest\n"ti"\n\ntext [x][] and [y][x] ![x]',
+    "para [a]\n\n[a]: <my url> (paren title)\n| t |\n|---|\n| [a] |\n\nSetext [a]\n---\n\n```\n[a]: /not\n```\n",
+    "[^1]: See the docs\n[^2]: https://e.com\n\nText[^1] and[^2].\n\n[1]: a b\n\n[1]",
+    "Text with [ Foo  Bar ] and [foo\nbar].\n\n[FOO BAR]: /fb\n\n[ΑΣ]: /sigma\n\n[ας] [σς]",
+    '[a]: /a\n[b]: /b\n[c]: /c "c"\n[d]: /d\n\n[a][b][c][d]\n\n> [e]: /e\n\n[e]',
+    "```\ncode\n```\n[z]: /z\n```\nx\n```\n[z]",
+    "[a]:\n\n[a]\n\n[b]: /b\n   (t)\n\n[b]",
+    "Text \\[esc] [esc] `[code]` [a`]`b] [x \\[y] [y] [a`\\`[y]\n\n[esc]: /e\n[y]: /y\n[code]: /c",
+]
+
+
+@pytest.mark.parametrize("index", range(len(ADVERSARIAL_DOCS)))
+def test_reference_definitions_streamed_equal_one_shot_at_every_chunking(index: int) -> None:
+    """Every prefix equals the one-shot render: flushed at every character, at every pair of
+    offsets (then the whole text), and at random chunkings."""
+    doc = ADVERSARIAL_DOCS[index]
+    _check_every_prefix(doc, 0, max_chunk=1)
+    for seed in range(1, 6):
+        _check_every_prefix(doc, seed, max_chunk=9)
+    n = len(doc)
+    for i in range(1, n, 2):
+        for j in range(i + 1, n + 1, 3):
+            renderer = IncrementalRenderer()
+            for prefix in (doc[:i], doc[:j], doc):
+                assert renderer.update(prefix) == render_markdown(prefix), (i, j, prefix[-40:])
+
+
+_REF_SNIPPETS = [
+    "[r%d]: https://e.com/%d", '[r%d]: /u "t%d"', "see [r%d] and [t][r%d]", "[^r%d]: See %d words",
+    "# H [r%d] %d", "- item [r%d]\n- two %d", "> q [r%d] %d", "| a | [r%d] |\n|---|---|\n| %d | x |",
+    "Setext [r%d] %d\n===", "```\n[r%d]: /in-code %d\n```", "[r%d]:\n/next %d\n'title'", "para %d [r%d]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("min_piece", [1, InlineCache.MIN_PIECE])
+def test_random_documents_with_definitions_streamed_equal_one_shot(
+    monkeypatch: pytest.MonkeyPatch, min_piece: int
+) -> None:
+    monkeypatch.setattr(InlineCache, "MIN_PIECE", min_piece)
+    rnd = random.Random(77)
+    for n in range(80):
+        parts = []
+        for _ in range(rnd.randint(3, 12)):
+            k = rnd.randint(0, 4)
+            parts += [rnd.choice(_REF_SNIPPETS) % (k, k), rnd.choice(SEPARATORS)]
+        _check_every_prefix("".join(parts), n, max_chunk=rnd.choice([1, 3, 9]))
+
+
+def _answer_with_definitions(sections: int) -> str:
+    """A long answer citing references and footnote-style labels that each part defines at its
+    end, the way models write them."""
+    parts = []
+    for s in range(sections):
+        parts.append(
+            f"## Part {s}\n\nSome prose citing [the spec][spec-{s}] and [faq-{s}], with a footnote[^{s}] and "
+            f"a [plain link](https://example.com/{s}) in it, long enough to be a real paragraph of text.\n\n"
+            f"- a list item citing [faq-{s}]\n- another item\n\n"
+            f'[spec-{s}]: https://example.com/spec/{s} "Spec {s}"\n[faq-{s}]: https://example.com/faq/{s}\n'
+            f"[^{s}]: See the notes for part {s}.\n\n"
+        )
+    return "".join(parts)
+
+
+def _blocks_per_update(doc: str, step: int) -> list[int]:
+    renderer = IncrementalRenderer()
+    counts = []
+    for i in range(step, len(doc) + step, step):
+        before = renderer.blocks_rendered
+        renderer.update(doc[:i])
+        counts.append(renderer.blocks_rendered - before)
+    assert renderer.update(doc, final=True) == render_markdown(doc)
+    return counts
+
+
+def test_definitions_do_not_make_every_update_render_the_whole_answer() -> None:
+    """A 60k answer streamed in 20-char steps: with definitions (each a prefix at some flush,
+    "[^1]: See" before " the notes" arrives) an update renders about as many blocks as without
+    them, not all the blocks of the answer."""
+    doc = _answer_with_definitions(260)
+    assert len(doc) > 60_000
+    plain = re.sub(r"(?m)^\[", "(", doc)  # the same text with no definition
+    with_defs, without = _blocks_per_update(doc, 20), _blocks_per_update(plain, 20)
+    assert max(with_defs) <= 8, max(with_defs)
+    assert sum(with_defs) <= 1.5 * sum(without), (sum(with_defs), sum(without))
 
 
 def test_dark_theme_and_hostile_input_while_streaming() -> None:

@@ -231,3 +231,23 @@ async def test_retry_countdown_then_success(app_env, fake_server):
         )
         window.controller.flush_repaints()
         assert card.status_text == "done" and "Answer from" in card.body_text
+
+
+async def test_card_follows_the_stream_to_its_very_end(app_env, fake_server):
+    """A streaming card follows its text to the end, also when the last text arrives with the
+    final status (one repaint brings both: here the whole answer comes within one frame)."""
+    from tests.fakes.server import Answer
+
+    lines = tuple(f"Line {i} of an answer much longer than its card.\n\n" for i in range(60))
+    fake_server.script("deepseek-flash", Answer(text=lines))
+    async with open_window() as (window, _services):
+        window.composer.set_models(["deepseek:deepseek-flash"])
+        window.composer.set_text("A long answer please")
+        window.composer.send_button.click()
+        await wait_until(lambda: _answers(window), 5, "the answer card")
+        card = _answers(window)[0]
+        await wait_until(lambda: card.status_text == "done", 10, "the card says done")
+        assert card.can_scroll()  # longer than its body
+        at = card.body_scroll()
+        card.scroll_by(10_000)  # a wheel turn down: nothing left below
+        assert card.body_scroll() == at > 0

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus
+from tests.fakes.server import Answer
 from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until, whole_session_reads
 
 
@@ -102,6 +103,34 @@ async def test_focus_mode_and_siblings_with_keyboard(app_env, fake_server):
         window.view.setFocus()
         QTest.keyClick(window.view, Qt.Key.Key_Right)
         assert window.scene.selected_ids() == [answers[2].node_id]
+
+
+async def test_focus_mode_opened_while_a_card_streams_follows_the_stream(app_env, fake_server):
+    pieces = tuple(f"Paragraph {i} of a long answer, streamed slowly.\n\n" for i in range(30))
+    fake_server.script("deepseek-flash", Answer(text=pieces, delay=0.05))
+    async with open_window() as (window, _services):
+        window.composer.set_models(["deepseek:deepseek-flash"])
+        window.composer.set_text("Write a long answer, slowly")
+        window.composer.send_button.click()
+        await wait_until(
+            lambda: _answers(window) and "Paragraph 2" in _node(window, _answers(window)[0].node_id).text
+        )
+        card = _answers(window)[0]
+        window.scene.select_only([card.node_id])
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_F)
+        await asyncio.sleep(0.02)
+        dialog = window._focus_dialog
+        assert dialog is not None and dialog.node_id == card.node_id
+        assert "streaming" in dialog.title_label.text()
+        first = dialog.browser.toPlainText()
+        await wait_until(
+            lambda: len(dialog.browser.toPlainText()) > len(first) + 100, 5, "the focus view grows"
+        )
+        await wait_until(lambda: "done" in dialog.title_label.text(), 5, "the focus view says done")
+        assert "Paragraph 29 of a long answer" in dialog.browser.toPlainText()
+        assert dialog.metrics_label.text()  # the finished answer's metrics
+        dialog.close()
 
 
 async def test_diff_and_comparison_table(app_env, fake_server):

@@ -136,6 +136,7 @@ class CardItem(QGraphicsObject):
         self._body_scroll = 0.0
         self._reasoning_scroll = 0.0
         self._stick_bottom = True
+        self._was_live = False  # the node was streaming at the last sync
         self._reasoning_open = False
         self._hover_button: str | None = None
         self._hovered = False
@@ -312,6 +313,9 @@ class CardItem(QGraphicsObject):
     def sync(self, node: Node) -> None:
         """Recompute what this card shows from `node`. Call on the Qt thread; cheap for short text."""
         self._node = node
+        # Follow the text while it streams, and once more when it ends: the last text may come in
+        # the same repaint as the final status.
+        following, self._was_live = node.status.is_live or self._was_live, node.status.is_live
         st = _CardState()
         st.width = layout.width(node)
         st.collapsed = node.collapsed
@@ -351,7 +355,7 @@ class CardItem(QGraphicsObject):
         st.body_rect = QRectF(left, y + 4.0, inner_w, body_h)
         st.body_scrollable = doc_h > body_h + 0.5
         max_scroll = max(doc_h - body_h, 0.0)
-        if st.body_scrollable and self._stick_bottom and node.status.is_live:
+        if st.body_scrollable and self._stick_bottom and following:
             self._body_scroll = max_scroll
         self._body_scroll = min(max(self._body_scroll, 0.0), max_scroll)
         y += body_h + 12.0

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -398,11 +399,14 @@ class MainWindow(QMainWindow):
     def _on_controller_follow_changed(self, ids: list) -> None:
         graph = self.controller.graph
         labels = []
+        models: list[str | None] = []
         for node_id in ids:
             node = graph.nodes.get(node_id) if graph else None
             if node is None:
                 continue
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
+            models.append(node.model if node.is_answer and node.model else None)
+        self.composer.set_follow_models(models)
         self.composer.set_follow(labels)
         self._on_composer_draft_changed()
 
@@ -760,8 +764,10 @@ class MainWindow(QMainWindow):
     def _restore_window_state(self) -> None:
         ui = self.settings.ui
         geometry = ui.get("window_geometry")
+        restored = False
         if isinstance(geometry, str) and geometry:
-            self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+            restored = self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+        self._fit_to_screen(restored)
         for key, split in (("main_splitter", self.main_split), ("canvas_splitter", self.canvas_split)):
             sizes = ui.get(key)
             if (
@@ -770,6 +776,20 @@ class MainWindow(QMainWindow):
                 and all(isinstance(s, int) for s in sizes)
             ):
                 split.setSizes(sizes)
+
+    def _fit_to_screen(self, restored: bool) -> None:
+        """No bigger than the screen's available area: the default 1440×900 on a 1366×768 laptop, or a
+        size saved on a bigger monitor. The default size leaves room for the title bar the window
+        manager adds (a restored geometry already counts it); the window manager places the window."""
+        screen = self.screen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        frame = 0 if restored else self.style().pixelMetric(QStyle.PixelMetric.PM_TitleBarHeight)
+        width = min(self.width(), available.width())
+        height = min(self.height(), available.height() - frame)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
 
     def save_window_state(self) -> None:
         ui = self.settings.ui

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -778,18 +777,25 @@ class MainWindow(QMainWindow):
                 split.setSizes(sizes)
 
     def _fit_to_screen(self, restored: bool) -> None:
-        """No bigger than the screen's available area: the default 1440×900 on a 1366×768 laptop, or a
-        size saved on a bigger monitor. The default size leaves room for the title bar the window
-        manager adds (a restored geometry already counts it); the window manager places the window."""
+        """Fit the window inside the screen's available area: the default 1440×900 on a 1366×768
+        laptop, or a geometry saved on a bigger monitor. The frame the window manager adds is not known
+        before the first show: leave room for a usual one (a title bar and thin borders)."""
         screen = self.screen()
         if screen is None:
             return
         available = screen.availableGeometry()
-        frame = 0 if restored else self.style().pixelMetric(QStyle.PixelMetric.PM_TitleBarHeight)
-        width = min(self.width(), available.width())
-        height = min(self.height(), available.height() - frame)
+        frame = QMargins(4, 32, 4, 4)
+        width = min(self.width(), available.width() - frame.left() - frame.right())
+        height = min(self.height(), available.height() - frame.top() - frame.bottom())
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
+        if restored:  # a new window is placed by the window manager; a restored one where it was, if it fits
+            right = available.right() + 1 - width - frame.left() - frame.right()
+            bottom = available.bottom() + 1 - height - frame.top() - frame.bottom()
+            x = max(available.left(), min(self.x(), right))
+            y = max(available.top(), min(self.y(), bottom))
+            if (x, y) != (self.x(), self.y()):
+                self.move(x, y)
 
     def save_window_state(self) -> None:
         ui = self.settings.ui

@@ -164,9 +164,11 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:
         self._full = text
+        self.updateGeometry()
         self._elide()
 
-    def full_text(self) -> str:
+    def text(self) -> str:
+        """The whole text, however much of it is shown."""
         return self._full
 
     def sizeHint(self) -> QSize:

@@ -214,6 +214,7 @@ class ParamsPopover(QFrame):
             self.max_tokens.hide()
         self.system = QPlainTextEdit(self)
         self.system.setPlaceholderText("System prompt for this model (optional)")
+        self.system.setTabChangesFocus(True)  # Tab moves on (a tab character would trap the keyboard)
         self.system.setPlainText(params.system or "")
         self.system.setFixedHeight(70)
         if "system" in accepts:
@@ -274,6 +275,12 @@ class ParamsPopover(QFrame):
         self.effort.currentIndexChanged.connect(self._on_any_changed)
         self.temp_on.toggled.connect(self._on_any_changed)
         self.temperature.valueChanged.connect(self._on_any_changed)
+
+    def focus_first_field(self) -> None:
+        for w in (self.max_tokens, self.system, self.thinking, self.effort, self.temp_on):
+            if w.isVisibleTo(self):
+                w.setFocus(Qt.FocusReason.PopupFocusReason)
+                return
 
     def params(self) -> Params:
         accepts = self._info.accepts
@@ -646,6 +653,7 @@ class ComposerWidget(QFrame):
         pop.adjustSize()
         pop.move(anchor.x(), anchor.y() - pop.sizeHint().height() - 4)
         pop.show()
+        pop.focus_first_field()  # a keyboard user opening it lands in it
         self._popover = pop
         return pop
 

@@ -276,3 +276,32 @@ async def test_tab_walks_the_chips_and_every_stop_shows_its_focus(app_env, fake_
                 )
             assert walked == expected, [w.objectName() or w.text() for w in walked]
             composer.set_running(0)
+
+
+async def test_a_chips_parameters_open_from_the_keyboard_and_tab_moves_on(app_env, fake_server):
+    from ui.composer import ParamsPopover
+
+    async with open_window() as (window, _services):
+        composer = window.composer
+        window.activateWindow()
+        composer.edit.setFocus(Qt.FocusReason.MouseFocusReason)
+        await wait_until(lambda: composer.edit.hasFocus(), 2, "the prompt's focus")
+        QTest.keyClick(composer.edit, Qt.Key.Key_Tab)
+        chip = composer.chip(composer.models()[0])
+        assert QApplication.focusWidget() is chip.button
+        QTest.keyClick(chip.button, Qt.Key.Key_Space)
+        await wait_until(lambda: isinstance(QApplication.activePopupWidget(), ParamsPopover), 2, "the popover")
+        popover = QApplication.activePopupWidget()
+        system = popover.system
+        unfocused = system.grab().toImage()
+        for _ in range(6):
+            if QApplication.focusWidget() is system:
+                break
+            QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is system
+        assert system.grab().toImage() != unfocused  # the focused field shows it
+        QTest.keyClick(system, Qt.Key.Key_Tab)  # moves on: no tab character, no trap
+        assert QApplication.focusWidget() is popover.thinking and system.toPlainText() == ""
+        QTest.keyClick(popover.thinking, Qt.Key.Key_Escape)
+        await wait_until(lambda: not popover.isVisible(), 2, "the popover to close")
+        assert QApplication.focusWidget() is chip.button  # back where the user was

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetItem,
 )
 
 from app.domain import Params, SendMode
@@ -91,8 +92,6 @@ class FlowLayout(QLayout):
     def insertWidget(self, index: int, widget: QWidget) -> None:
         """Put `widget` at `index` (the chips go before the + Model and Presets buttons)."""
         self.addChildWidget(widget)
-        from PySide6.QtWidgets import QWidgetItem
-
         self._items.insert(index, QWidgetItem(widget))
         self.invalidate()
 
@@ -153,8 +152,8 @@ class FlowLayout(QLayout):
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that elides its text to the width it is given instead of widening its parent
-    (the full text is its tooltip when cut)."""
+    """A one-line label that elides its text to the width it is given instead of widening its parent;
+    `text()` is the whole text."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -303,7 +302,7 @@ def _article(word: str) -> str:
     w = word.strip()
     if not w:
         return "a"
-    if len(w) > 1 and w[1].isupper() and w[0].upper() in "FHLMNRSX":  # an LM Studio, an SGLang: said letter by letter
+    if len(w) > 1 and w[1].isupper() and w[0].upper() in "FHLMNRSX":  # spelt out: an LM Studio, an SGLang
         return "an"
     if w.lower().startswith(("uni", "use", "eu", "one")):
         return "a"

@@ -851,7 +851,8 @@ class CanvasController(QObject):
         )
         self._follow_pinned = list(parents)
         self.scene.select_only([])
-        self.mode_change_requested.emit(self._mode_of(prompt).value if prompt is not None else "lanes")
+        mode = self._mode_of(prompt) if prompt is not None else SendMode.LANES
+        self.mode_change_requested.emit(mode.value)
         self._emit_follow()
         if prompt is not None:
             self.composer_fill_requested.emit(prompt.text)
@@ -867,7 +868,8 @@ class CanvasController(QObject):
         parent = self.graph.nodes.get(parents[0]) if parents else None
         if parent is None or not parent.is_answer or not parent.model:
             return SendMode.LANES
-        replies = [self.graph.nodes.get(e.child_id) for e in self.graph.children(prompt.id, (EdgeRole.REPLY,))]
+        reply_edges = self.graph.children(prompt.id, (EdgeRole.REPLY,))
+        replies = [self.graph.nodes.get(e.child_id) for e in reply_edges]
         models = {
             n.model
             for n in replies

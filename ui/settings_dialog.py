@@ -38,6 +38,7 @@ from ui.dialogs import color_icon, ok_cancel_buttons
 
 log = logging.getLogger(__name__)
 
+
 def _count(n: int, noun: str) -> str:
     """ "1 model", "3 models"."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -323,10 +324,8 @@ class SettingsDialog(QDialog):
         except Exception as exc:
             text = f"✗ Could not refresh: {getattr(getattr(exc, 'error', None), 'message', None) or exc}"
         else:
-            text = (
-                f"✓ {_count(count, 'model')} from {self._settings.display_names.get(pid, pid)} merged into the "
-                "catalog."
-            )
+            name = self._settings.display_names.get(pid, pid)
+            text = f"✓ {_count(count, 'model')} from {name} merged into the catalog."
             self.models_refreshed.emit(pid, count)
         self._set_result(pid, text)
         return text

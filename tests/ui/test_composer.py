@@ -195,7 +195,9 @@ def test_model_menu_keeps_catalog_order_whatever_keys_are_set(composer):
 
 def test_model_menu_grammar(composer):
     menus = _open_add_menu(composer)
-    typed = {name: next(a.text() for a in m.actions() if a.text().startswith("Type")) for name, m in menus.items()}
+    typed = {}
+    for name, menu in menus.items():
+        typed[name] = next(a.text() for a in menu.actions() if a.text().startswith("Type"))
     assert typed["OpenRouter"] == "Type an OpenRouter model id…"
     assert typed["OpenAI"] == "Type an OpenAI model id…"
     assert typed["LM Studio"] == "Type an LM Studio model id…"

@@ -135,7 +135,9 @@ async def _geometry_bigger_than(available: QRect) -> str:
     from PySide6.QtWidgets import QWidget
 
     probe = QWidget()
-    probe.setGeometry(available.x() + 40, available.y() + 40, available.width() + 640, available.height() + 300)
+    probe.setGeometry(
+        available.x() + 40, available.y() + 40, available.width() + 640, available.height() + 300
+    )
     probe.show()
     await asyncio.sleep(0.02)
     data = bytes(probe.saveGeometry().toBase64()).decode("ascii")
@@ -150,7 +152,9 @@ def _click_card(window, card, mods=Qt.KeyboardModifier.NoModifier) -> None:
     rect = card.sceneBoundingRect()
     pos = view.mapFromScene(QPointF(rect.left() + 30, rect.top() + 10))
     send_mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, pos, mods=mods)
-    send_mouse(view.viewport(), QMouseEvent.Type.MouseButtonRelease, pos, buttons=Qt.MouseButton.NoButton, mods=mods)
+    send_mouse(
+        view.viewport(), QMouseEvent.Type.MouseButtonRelease, pos, buttons=Qt.MouseButton.NoButton, mods=mods
+    )
 
 
 def _click_card_button(window, card, action: str) -> None:
@@ -212,7 +216,9 @@ async def test_send_says_where_the_prompt_goes_and_the_mode_is_not_sticky(app_en
         asked = {graph.nodes[i].model for i in set(graph.nodes) - before if graph.nodes[i].is_answer}
         assert asked == {sonnet}
         # "Edit & branch" on the shared follow-up shares again
-        shared = next(n for n in graph.nodes.values() if n.kind == NodeKind.PROMPT and n.text == "Compare them")
+        shared = next(
+            n for n in graph.nodes.values() if n.kind == NodeKind.PROMPT and n.text == "Compare them"
+        )
         _click_card_button(window, window.scene.card(shared.id), "branch")
         assert composer.mode() == SendMode.SHARED and composer.send_button.text() == "Send to 3 models"
         # clearing the follow bar goes back to a new thread to every chip
@@ -231,7 +237,9 @@ async def test_settings_ok_keeps_a_model_added_by_id_in_the_default_set(app_env,
         assert window.settings.ui["default_models"][-1] == custom
         settings_action = next(a for a in window.findChildren(QAction) if a.text() == "Settings…")
         settings_action.trigger()
-        dialog = next(w for w in QApplication.topLevelWidgets() if w.windowTitle() == "Settings" and w.isVisible())
+        dialog = next(
+            w for w in QApplication.topLevelWidgets() if w.windowTitle() == "Settings" and w.isVisible()
+        )
         shown = [dialog.defaults_list.item(i) for i in range(dialog.defaults_list.count())]
         row = next(item for item in shown if item.data(Qt.ItemDataRole.UserRole) == custom)
         assert row.checkState() == Qt.CheckState.Checked
@@ -290,7 +298,9 @@ async def test_a_chips_parameters_open_from_the_keyboard_and_tab_moves_on(app_en
         chip = composer.chip(composer.models()[0])
         assert QApplication.focusWidget() is chip.button
         QTest.keyClick(chip.button, Qt.Key.Key_Space)
-        await wait_until(lambda: isinstance(QApplication.activePopupWidget(), ParamsPopover), 2, "the popover")
+        await wait_until(
+            lambda: isinstance(QApplication.activePopupWidget(), ParamsPopover), 2, "the popover"
+        )
         popover = QApplication.activePopupWidget()
         system = popover.system
         unfocused = system.grab().toImage()

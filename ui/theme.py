@@ -191,6 +191,8 @@ def style_sheet(theme: UiTheme, font_size: int) -> str:
 QWidget {{ font-size: {font_size}pt; }}
 QToolTip {{ color: {t.text}; background: {t.base}; border: 1px solid {t.border}; padding: 4px; }}
 QSplitter::handle {{ background: {t.border}; }}
+QGraphicsView#CanvasView {{ border: 2px solid {t.canvas}; }}
+QGraphicsView#CanvasView:focus {{ border-color: {t.accent}; }}
 QStatusBar {{ border-top: 1px solid {t.border}; }}
 QStatusBar QLabel {{ color: {t.muted}; padding: 0 6px; }}
 #SessionsSidebar {{ background: {t.alt_base}; }}

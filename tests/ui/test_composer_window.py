@@ -283,6 +283,14 @@ async def test_tab_walks_the_chips_and_every_stop_shows_its_focus(app_env, fake_
                     f"{theme}: no visible focus on {widget.objectName() or widget.text()}"
                 )
             assert walked == expected, [w.objectName() or w.text() for w in walked]
+            # Tab on from Send leaves the composer (to the canvas): that stop shows its focus too
+            QTest.keyClick(composer.send_button, Qt.Key.Key_Tab)
+            after = QApplication.focusWidget()
+            assert not composer.isAncestorOf(after)
+            focused = after.grab().toImage()
+            QTest.keyClick(after, Qt.Key.Key_Backtab)
+            assert QApplication.focusWidget() is composer.send_button
+            assert after.grab().toImage() != focused, f"{theme}: no visible focus on {after.objectName()}"
             composer.set_running(0)
 
 

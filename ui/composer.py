@@ -333,7 +333,7 @@ class ModelChip(QFrame):
         self.button.setObjectName("ModelChip")
         self.button.setIcon(color_icon(color, 10))
         self.button.setIconSize(QSize(10, 10))
-        self.button.setText(label + (" ⚙" if tuned else "") + ("" if usable else "  (no key)"))
+        self.button.setText(_short(label, 40) + (" ⚙" if tuned else "") + ("" if usable else "  (no key)"))
         self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.button.setToolTip(f"{ref}\nClick for this model's parameters")
         self.button.clicked.connect(lambda: self.clicked.emit(self.ref))

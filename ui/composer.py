@@ -8,7 +8,7 @@ Qt main thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QMenu,
     QPlainTextEdit,
     QPushButton,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetItem,
 )
 
 from app.domain import Params, SendMode
@@ -63,6 +66,125 @@ class PromptEdit(QPlainTextEdit):
         self.setFixedHeight(int(lines * fm.lineSpacing() + 18))
 
 
+class FlowLayout(QLayout):
+    """Lays its items out left to right and wraps them onto more lines when the width runs out, so
+    adding widgets makes it taller, never wider (Qt's flow layout example). Its minimum width is its
+    widest item's; its height follows the width (heightForWidth)."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setContentsMargins(0, 0, 0, 0)
+        self.setSpacing(spacing)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def insertWidget(self, index: int, widget: QWidget) -> None:
+        """Put `widget` at `index` (the chips go before the + Model and Presets buttons)."""
+        self.addChildWidget(widget)
+        self._items.insert(index, QWidgetItem(widget))
+        self.invalidate()
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _arrange(self, rect: QRect, *, move: bool) -> int:
+        """Place the items (when `move`) in lines, each item centred vertically in its line; returns
+        the height used."""
+        m = self.contentsMargins()
+        area = rect.marginsRemoved(QMargins(m.left(), m.top(), m.right(), m.bottom()))
+        gap = self.spacing()
+        lines: list[list[tuple[QLayoutItem, QSize]]] = [[]]
+        x = area.x()
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if lines[-1] and x + hint.width() > area.right() + 1:
+                lines.append([])
+                x = area.x()
+            lines[-1].append((item, hint))
+            x += hint.width() + gap
+        y = area.y()
+        for line in lines:
+            if not line:
+                continue
+            height = max(hint.height() for _, hint in line)
+            x = area.x()
+            for item, hint in line:
+                if move:
+                    item.setGeometry(QRect(QPoint(x, y + (height - hint.height()) // 2), hint))
+                x += hint.width() + gap
+            y += height + gap
+        used = y - gap - area.y() if any(lines) else 0
+        return used + m.top() + m.bottom()
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that elides its text to the width it is given instead of widening its parent;
+    `text()` is the whole text."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.updateGeometry()
+        self._elide()
+
+    def text(self) -> str:
+        """The whole text, however much of it is shown."""
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideLeft, max(self.width(), 0))
+        super().setText(shown)
+
+
 class ParamsPopover(QFrame):
     """Per-model parameters, showing only what the model accepts (catalog `accepts`)."""
 
@@ -91,6 +213,7 @@ class ParamsPopover(QFrame):
             self.max_tokens.hide()
         self.system = QPlainTextEdit(self)
         self.system.setPlaceholderText("System prompt for this model (optional)")
+        self.system.setTabChangesFocus(True)  # Tab moves on (a tab character would trap the keyboard)
         self.system.setPlainText(params.system or "")
         self.system.setFixedHeight(70)
         if "system" in accepts:
@@ -152,6 +275,12 @@ class ParamsPopover(QFrame):
         self.temp_on.toggled.connect(self._on_any_changed)
         self.temperature.valueChanged.connect(self._on_any_changed)
 
+    def focus_first_field(self) -> None:
+        for w in (self.max_tokens, self.system, self.thinking, self.effort, self.temp_on):
+            if w.isVisibleTo(self):
+                w.setFocus(Qt.FocusReason.PopupFocusReason)
+                return
+
     def params(self) -> Params:
         accepts = self._info.accepts
         return Params(
@@ -166,6 +295,23 @@ class ParamsPopover(QFrame):
 
     def _on_any_changed(self, *_args) -> None:
         self.params_changed.emit(self._ref, self.params())
+
+
+def _article(word: str) -> str:
+    """ "a" or "an" before `word` as it is read aloud: an OpenRouter, an LM Studio, a DeepSeek."""
+    w = word.strip()
+    if not w:
+        return "a"
+    if len(w) > 1 and w[1].isupper() and w[0].upper() in "FHLMNRSX":  # spelt out: an LM Studio, an SGLang
+        return "an"
+    if w.lower().startswith(("uni", "use", "eu", "one")):
+        return "a"
+    return "an" if w[0].lower() in "aeiou" else "a"
+
+
+def _short(name: str, limit: int = 32) -> str:
+    """A model name short enough for a button."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 class ModelChip(QFrame):
@@ -187,7 +333,7 @@ class ModelChip(QFrame):
         self.button.setObjectName("ModelChip")
         self.button.setIcon(color_icon(color, 10))
         self.button.setIconSize(QSize(10, 10))
-        self.button.setText(label + (" ⚙" if tuned else "") + ("" if usable else "  (no key)"))
+        self.button.setText(_short(label, 40) + (" ⚙" if tuned else "") + ("" if usable else "  (no key)"))
         self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.button.setToolTip(f"{ref}\nClick for this model's parameters")
         self.button.clicked.connect(lambda: self.clicked.emit(self.ref))
@@ -257,49 +403,55 @@ class ComposerWidget(QFrame):
         self.edit.textChanged.connect(self.draft_changed)
         outer.addWidget(self.edit)
 
-        # -- chips + buttons
+        # -- chips + buttons. The chips, + Model and Presets wrap onto more lines when they run out of
+        # width (a flow layout): adding models makes the composer taller, never the window wider.
         row = QHBoxLayout()
         row.setSpacing(6)
-        self.chips_box = QHBoxLayout()
-        self.chips_box.setSpacing(6)
-        row.addLayout(self.chips_box)
-        self.add_button = QToolButton(self)
+        self.chips_area = QWidget(self)
+        self.chips_area.setObjectName("ChipsArea")
+        self.chips_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.chips_box = FlowLayout(self.chips_area)
+        row.addWidget(self.chips_area, 1, Qt.AlignmentFlag.AlignTop)
+        self.add_button = QToolButton(self.chips_area)
+        self.add_button.setObjectName("ComposerButton")
         self.add_button.setText("+ Model")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_menu = QMenu(self.add_button)
         self.add_menu.aboutToShow.connect(self._on_add_menu_about_to_show)
         self.add_button.setMenu(self.add_menu)
-        row.addWidget(self.add_button)
-        self.presets_button = QToolButton(self)
-        self.presets_button.setText("Presets")
+        self.chips_box.addWidget(self.add_button)
+        self.presets_button = QToolButton(self.chips_area)
+        self.presets_button.setObjectName("ComposerButton")
+        self.presets_button.setText("Presets ▾")
         self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.presets_menu = QMenu(self.presets_button)
         self.presets_menu.aboutToShow.connect(self._on_presets_menu_about_to_show)
         self.presets_button.setMenu(self.presets_menu)
-        row.addWidget(self.presets_button)
-        row.addStretch(1)
-        self.estimate_label = QLabel(self)
+        self.chips_box.addWidget(self.presets_button)
+        self.estimate_label = ElidedLabel(self)
         self.estimate_label.setObjectName("Muted")
-        row.addWidget(self.estimate_label)
+        row.addWidget(self.estimate_label, 0, Qt.AlignmentFlag.AlignBottom)
         self.lens_button = QToolButton(self)
+        self.lens_button.setObjectName("ComposerButton")
         self.lens_button.setText("Context lens")
         self.lens_button.setCheckable(True)
         self.lens_button.setToolTip(
             "Show exactly what each model will receive, with token and cost estimates"
         )
         self.lens_button.toggled.connect(self.lens_toggled)
-        row.addWidget(self.lens_button)
+        row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop the running streams (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.hide()
-        row.addWidget(self.stop_button)
+        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = QPushButton("Send", self)
         self.send_button.setObjectName("SendButton")
-        self.send_button.setToolTip(f"Send to every chosen model ({QKeySequence('Ctrl+Return').toString()})")
         self.send_button.clicked.connect(self.send_requested)
-        row.addWidget(self.send_button)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         outer.addLayout(row)
+        self._follow_models: list[str | None] = []
+        self._update_send_button()
 
     # ------------------------------------------------------------------ state
     def text(self) -> str:
@@ -384,6 +536,37 @@ class ComposerWidget(QFrame):
         self.parents_label.setText(f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}")
         self.lanes_button.setEnabled(True)
 
+    def set_follow_models(self, models: list[str | None]) -> None:
+        """The model of each card the next send follows (None: a note or other card without one), so
+        the Send button can say where the prompt goes."""
+        self._follow_models = list(models)
+        self._update_send_button()
+
+    def send_label(self) -> str:
+        """Where the prompt goes, as the Send button says it: "Send to Claude Sonnet 5.5", "Send to 4
+        models", or, continuing the lanes of the followed cards, "Continue GPT-6.2" / "Continue 3 lanes"."""
+        follow = self._follow_models
+        if follow and self.mode() == SendMode.LANES:
+            answers = [m for m in follow if m]
+            if len(follow) > 1:
+                return f"Continue {len(follow)} lanes"
+            if answers:
+                return f"Continue {_short(self._catalog.display_name(answers[0]))}"
+        refs = list(self._targets)
+        if not refs and follow and self.mode() == SendMode.SHARED:
+            refs = list(dict.fromkeys(m for m in follow if m))  # no chips: the followed cards' models
+        if len(refs) == 1:
+            return f"Send to {_short(self._catalog.display_name(refs[0]))}"
+        if refs:
+            return f"Send to {len(refs)} models"
+        return "Send"
+
+    def _update_send_button(self) -> None:
+        label = self.send_label()
+        self.send_button.setText(label)
+        shortcut = QKeySequence("Ctrl+Return").toString(QKeySequence.SequenceFormat.NativeText)
+        self.send_button.setToolTip(f"{label} ({shortcut})")
+
     def set_running(self, count: int) -> None:
         self._running = count
         self.stop_button.setVisible(count > 0)
@@ -394,11 +577,13 @@ class ComposerWidget(QFrame):
 
     # ------------------------------------------------------------------ chips
     def _rebuild_chips(self) -> None:
-        while self.chips_box.count():
-            item = self.chips_box.takeAt(0)
-            w = item.widget()
-            if w is not None:
+        for i in reversed(range(self.chips_box.count())):
+            w = self.chips_box.itemAt(i).widget()
+            if w is not None and w not in (self.add_button, self.presets_button):
+                self.chips_box.takeAt(i)
+                w.hide()
                 w.deleteLater()
+        chips: list[QWidget] = []
         for ref in self._targets:
             info = self._catalog.info(ref)
             provider = ref.split(":", 1)[0]
@@ -409,20 +594,52 @@ class ComposerWidget(QFrame):
                 self._catalog.provider_color(provider),
                 tuned,
                 self._settings.has_key(provider),
-                self,
+                self.chips_area,
             )
             chip.clicked.connect(self._on_chip_clicked)
-            chip.remove_clicked.connect(self.remove_model)
-            self.chips_box.addWidget(chip)
+            chip.remove_clicked.connect(self._on_chip_remove_clicked)
+            chips.append(chip)
         if not self._targets:
-            hint = QLabel("No models chosen: add one with + Model", self)
+            hint = QLabel("No models chosen: add one with + Model", self.chips_area)
             hint.setObjectName("Muted")
-            self.chips_box.addWidget(hint)
+            chips.append(hint)
+        for i, w in enumerate(chips):
+            self.chips_box.insertWidget(i, w)
+            w.show()
+        # Tab goes prompt → each chip (its parameters, then its ✕) → + Model → Presets → … → Send: the
+        # chips are made after the buttons, so creation order would put them last.
+        chain: list[QWidget] = [self.edit]
+        for w in chips:
+            if isinstance(w, ModelChip):
+                chain += [w.button, w.remove]
+        chain += [self.add_button, self.presets_button, self.lens_button, self.stop_button, self.send_button]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+        self._update_send_button()
 
-    def chip(self, ref: str) -> ModelChip | None:
+    def _on_chip_remove_clicked(self, ref: str) -> None:
+        # Keyboard users removing a chip keep a focus in the chips: the next chip's ✕, else + Model.
+        had_focus = any(
+            isinstance(c, ModelChip) and c.ref == ref and c.remove.hasFocus() for c in self._chip_widgets()
+        )
+        index = self._targets.index(ref) if ref in self._targets else -1
+        self.remove_model(ref)
+        if had_focus:
+            chips = self._chip_widgets()
+            target = chips[min(index, len(chips) - 1)].remove if chips else self.add_button
+            target.setFocus(Qt.FocusReason.TabFocusReason)
+
+    def _chip_widgets(self) -> list[ModelChip]:
+        out = []
         for i in range(self.chips_box.count()):
             w = self.chips_box.itemAt(i).widget()
-            if isinstance(w, ModelChip) and w.ref == ref:
+            if isinstance(w, ModelChip):
+                out.append(w)
+        return out
+
+    def chip(self, ref: str) -> ModelChip | None:
+        for w in self._chip_widgets():
+            if w.ref == ref:
                 return w
         return None
 
@@ -435,6 +652,7 @@ class ComposerWidget(QFrame):
         pop.adjustSize()
         pop.move(anchor.x(), anchor.y() - pop.sizeHint().height() - 4)
         pop.show()
+        pop.focus_first_field()  # a keyboard user opening it lands in it
         self._popover = pop
         return pop
 
@@ -447,17 +665,22 @@ class ComposerWidget(QFrame):
 
     def _on_add_menu_about_to_show(self) -> None:
         self.add_menu.clear()
+        # Providers and their models in catalog order (the same order on every launch), then providers
+        # with no model in the catalog yet (Ollama, LM Studio, custom endpoints until their list is
+        # refreshed): a model id can still be typed, and the menu says where the list comes from.
         by_provider: dict[str, list] = {}
-        for ref, label, usable in model_choices(self._catalog, self._settings):
-            by_provider.setdefault(ref.split(":", 1)[0], []).append((ref, label, usable))
-        # Providers with no model in the catalog yet (Ollama, LM Studio, custom endpoints until their
-        # list is refreshed) still get a menu: a model id can be typed, and it says where the list comes from.
+        for ref, _label, usable in model_choices(self._catalog, self._settings, usable_first=False):
+            by_provider.setdefault(ref.split(":", 1)[0], []).append((ref, usable))
         for provider in self._settings.providers:
             by_provider.setdefault(provider, [])
+        for ref in self._targets:  # a typed model id the catalog does not know: still listed, ticked
+            provider = ref.split(":", 1)[0]
+            if self._catalog.get(ref) is None and provider in by_provider:
+                by_provider[provider].append((ref, self._settings.has_key(provider)))
         for provider, items in by_provider.items():
             name = self._settings.display_names.get(provider, provider)
             sub = self.add_menu.addMenu(color_icon(self._catalog.provider_color(provider)), name)
-            for ref, _label, usable in items:
+            for ref, usable in items:
                 action = sub.addAction(self._catalog.display_name(ref) + ("" if usable else "  (no key)"))
                 action.setCheckable(True)
                 action.setChecked(ref in self._targets)
@@ -469,10 +692,10 @@ class ComposerWidget(QFrame):
                 hint.setEnabled(False)
             else:
                 sub.addSeparator()
-            typed = sub.addAction(f"Type a {name} model id…")
+            typed = sub.addAction(f"Type {_article(name)} {name} model id…")
             typed.triggered.connect(lambda _=False, p=provider: self.add_typed_model(f"{p}:"))
         self.add_menu.addSeparator()
-        other = self.add_menu.addAction("Other model (any provider:model)…")
+        other = self.add_menu.addAction("Other model id (any provider:model)…")
         other.triggered.connect(lambda: self.add_typed_model(""))
 
     def add_typed_model(self, prefix: str) -> str | None:
@@ -525,5 +748,6 @@ class ComposerWidget(QFrame):
     def _on_mode_group_button_toggled(self, button, checked: bool) -> None:
         if checked:
             self._update_follow_text()
+            self._update_send_button()
             self.mode_changed.emit(self.mode().value)
             self.draft_changed.emit()

@@ -479,10 +479,19 @@ class CanvasController(QObject):
         self._follow_pinned.clear()
         self._branch_of = None
         self.scene.clearSelection()
+        self._reset_mode()
         self._emit_follow()
 
     def _on_scene_selection_changed(self) -> None:
+        self._reset_mode()
         self._emit_follow()
+
+    def _reset_mode(self) -> None:
+        """The send mode follows what the user does now, not the last send: with nothing pinned
+        ("use as shared context", a branch) and at most one card followed, a follow-up continues that
+        card's lane. A choice made for several selected cards stays while the selection grows."""
+        if not self._follow_pinned and len(self.follow_ids()) <= 1:
+            self.mode_change_requested.emit(SendMode.LANES.value)
 
     # ================================================================== sending
     def plan(self, text: str, targets: list[Target], mode: SendMode):
@@ -519,6 +528,7 @@ class CanvasController(QObject):
         self._follow_pinned.clear()
         self._branch_of = None
         self.scene.select_only([])
+        self._reset_mode()
         self._emit_follow()
         self.nodes_sent.emit(ids)
         return ids
@@ -852,10 +862,31 @@ class CanvasController(QObject):
         self._follow_pinned = list(parents)
         self.scene.select_only([])
         self._branch_of = prompt.id if prompt is not None else None
+        mode = self._mode_of(prompt) if prompt is not None else SendMode.LANES
+        self.mode_change_requested.emit(mode.value)
         self._emit_follow()
         if prompt is not None:
             self.composer_fill_requested.emit(prompt.text)
         self.composer_focus_requested.emit()
+
+    def _mode_of(self, prompt: Node) -> SendMode:
+        """How `prompt` was sent, so a branch of it goes where it went: shared when it followed several
+        cards or went to a model other than that of the one answer it followed; else its lane."""
+        assert self.graph is not None
+        parents = [e.parent_id for e in self.graph.parents(prompt.id, (EdgeRole.FOLLOW, EdgeRole.REF))]
+        if len(parents) > 1:
+            return SendMode.SHARED
+        parent = self.graph.nodes.get(parents[0]) if parents else None
+        if parent is None or not parent.is_answer or not parent.model:
+            return SendMode.LANES
+        reply_edges = self.graph.children(prompt.id, (EdgeRole.REPLY,))
+        replies = [self.graph.nodes.get(e.child_id) for e in reply_edges]
+        models = {
+            n.model
+            for n in replies
+            if n is not None and n.kind == NodeKind.RESPONSE and "rerun_of" not in n.meta  # not re-runs
+        }
+        return SendMode.SHARED if models - {parent.model} else SendMode.LANES
 
     def _prompt_of(self, node_id: str) -> Node | None:
         if self.graph is None:

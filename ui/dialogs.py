@@ -61,15 +61,19 @@ def color_icon(color: str, size: int = 10) -> QIcon:
     return QIcon(pix)
 
 
-def model_choices(catalog, settings) -> list[tuple[str, str, bool]]:
-    """(ref, label, usable) for every catalog model; usable = its provider has a key (or is local)."""
+def model_choices(catalog, settings, *, usable_first: bool = True) -> list[tuple[str, str, bool]]:
+    """(ref, label, usable) for every catalog model; usable = its provider has a key (or is local).
+
+    `usable_first`: usable models first, each part by label (the pickers); else catalog order, the
+    same on every launch whatever keys are set (the + Model menu)."""
     out = []
     for info in catalog.models():
         usable = settings.has_key(info.provider)
         provider = settings.display_names.get(info.provider, info.provider)
         label = f"{info.display}  ·  {provider}" + ("" if usable else "  (no key)")
         out.append((info.ref, label, usable))
-    out.sort(key=lambda t: (not t[2], t[1].lower()))
+    if usable_first:
+        out.sort(key=lambda t: (not t[2], t[1].lower()))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -402,11 +402,14 @@ class MainWindow(QMainWindow):
     def _on_controller_follow_changed(self, ids: list) -> None:
         graph = self.controller.graph
         labels = []
+        models: list[str | None] = []
         for node_id in ids:
             node = graph.nodes.get(node_id) if graph else None
             if node is None:
                 continue
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
+            models.append(node.model if node.is_answer and node.model else None)
+        self.composer.set_follow_models(models)
         self.composer.set_follow(labels)
         self._on_composer_draft_changed()
 
@@ -771,8 +774,10 @@ class MainWindow(QMainWindow):
     def _restore_window_state(self) -> None:
         ui = self.settings.ui
         geometry = ui.get("window_geometry")
+        restored = False
         if isinstance(geometry, str) and geometry:
-            self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+            restored = self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+        self._fit_to_screen(restored)
         for key, split in (("main_splitter", self.main_split), ("canvas_splitter", self.canvas_split)):
             sizes = ui.get(key)
             if (
@@ -781,6 +786,27 @@ class MainWindow(QMainWindow):
                 and all(isinstance(s, int) for s in sizes)
             ):
                 split.setSizes(sizes)
+
+    def _fit_to_screen(self, restored: bool) -> None:
+        """Fit the window inside the screen's available area: the default 1440×900 on a 1366×768
+        laptop, or a geometry saved on a bigger monitor. The frame the window manager adds is not known
+        before the first show: leave room for a usual one (a title bar and thin borders)."""
+        screen = self.screen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        frame = QMargins(4, 32, 4, 4)
+        width = min(self.width(), available.width() - frame.left() - frame.right())
+        height = min(self.height(), available.height() - frame.top() - frame.bottom())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        if restored:  # a new window is placed by the window manager; a restored one where it was, if it fits
+            right = available.right() + 1 - width - frame.left() - frame.right()
+            bottom = available.bottom() + 1 - height - frame.top() - frame.bottom()
+            x = max(available.left(), min(self.x(), right))
+            y = max(available.top(), min(self.y(), bottom))
+            if (x, y) != (self.x(), self.y()):
+                self.move(x, y)
 
     def save_window_state(self) -> None:
         ui = self.settings.ui

@@ -38,6 +38,12 @@ from ui.dialogs import color_icon, ok_cancel_buttons
 
 log = logging.getLogger(__name__)
 
+
+def _count(n: int, noun: str) -> str:
+    """ "1 model", "3 models"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 THEMES = [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
 
 
@@ -305,7 +311,7 @@ class SettingsDialog(QDialog):
         else:
             cfg = self._settings.providers.get(pid)
             what = "the server answers" if cfg is not None and cfg.local else "the key works"
-            text = f"✓ Connected: {what} and lists {len(models)} models."
+            text = f"✓ Connected: {what} and lists {_count(len(models), 'model')}."
         self._set_result(pid, text)
         return text
 
@@ -318,9 +324,8 @@ class SettingsDialog(QDialog):
         except Exception as exc:
             text = f"✗ Could not refresh: {getattr(getattr(exc, 'error', None), 'message', None) or exc}"
         else:
-            text = (
-                f"✓ {count} models from {self._settings.display_names.get(pid, pid)} merged into the catalog."
-            )
+            name = self._settings.display_names.get(pid, pid)
+            text = f"✓ {_count(count, 'model')} from {name} merged into the catalog."
             self.models_refreshed.emit(pid, count)
         self._set_result(pid, text)
         return text
@@ -342,15 +347,26 @@ class SettingsDialog(QDialog):
             )
         )
         self.defaults_list = QListWidget(page)
-        chosen = self._settings.ui.get("default_models") or self._catalog.default_models(self._settings)
-        for info in self._catalog.models():
-            item = QListWidgetItem(
-                color_icon(self._catalog.provider_color(info.provider)), f"{info.display}  ({info.ref})"
-            )
-            item.setData(Qt.ItemDataRole.UserRole, info.ref)
+        saved = self._settings.ui.get("default_models")
+        chosen = [str(r) for r in saved] if isinstance(saved, list) and saved else []
+        chosen = chosen or self._catalog.default_models(self._settings)
+        rows = [(info.ref, f"{info.display}  ({info.ref})") for info in self._catalog.models()]
+        # Models the user added by id (+ Model → Other model id…) are not in the catalog: list them too,
+        # ticked, or OK would drop them from the default set.
+        known = {ref for ref, _ in rows}
+        rows += [
+            (ref, f"{self._catalog.display_name(ref)}  ({ref}) · added by id")
+            for ref in dict.fromkeys(chosen)
+            if ref not in known and self._catalog.canonical(ref) not in known and ":" in ref
+        ]
+        for ref, label in rows:
+            item = QListWidgetItem(color_icon(self._catalog.provider_color(ref.split(":", 1)[0])), label)
+            item.setData(Qt.ItemDataRole.UserRole, ref)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if info.ref in chosen else Qt.CheckState.Unchecked)
+            checked = ref in chosen or any(self._catalog.canonical(c) == ref for c in chosen)
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             self.defaults_list.addItem(item)
+        self._defaults_shown = self.default_models_checked()
         layout.addWidget(self.defaults_list)
         self.reset_defaults = QCheckBox("Use the built-in default set instead", page)
         layout.addWidget(self.reset_defaults)
@@ -359,6 +375,9 @@ class SettingsDialog(QDialog):
     def default_models(self) -> list[str] | None:
         if self.reset_defaults.isChecked():
             return None
+        return self.default_models_checked()
+
+    def default_models_checked(self) -> list[str]:
         out = []
         for i in range(self.defaults_list.count()):
             item = self.defaults_list.item(i)
@@ -391,7 +410,7 @@ class SettingsDialog(QDialog):
         models = self.default_models()
         if models is None:
             ui.pop("default_models", None)
-        else:
+        elif set(models) != set(self._defaults_shown):  # untouched: the saved set keeps its order
             ui["default_models"] = models
         self._save_settings()
         self.appearance_applied.emit(ui["theme"], ui["font_size"])

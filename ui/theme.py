@@ -184,11 +184,15 @@ def build_palette(theme: UiTheme) -> QPalette:
 
 
 def style_sheet(theme: UiTheme, font_size: int) -> str:
+    """The app's style sheet. A widget styled here (border, background) no longer gets Fusion's focus
+    frame, so each such rule has a `:focus` rule that draws one: keyboard users always see where they are."""
     t = theme
     return f"""
 QWidget {{ font-size: {font_size}pt; }}
 QToolTip {{ color: {t.text}; background: {t.base}; border: 1px solid {t.border}; padding: 4px; }}
 QSplitter::handle {{ background: {t.border}; }}
+QGraphicsView#CanvasView {{ border: 2px solid {t.canvas}; }}
+QGraphicsView#CanvasView:focus {{ border-color: {t.accent}; }}
 QStatusBar {{ border-top: 1px solid {t.border}; }}
 QStatusBar QLabel {{ color: {t.muted}; padding: 0 6px; }}
 #SessionsSidebar {{ background: {t.alt_base}; }}
@@ -201,18 +205,33 @@ QStatusBar QLabel {{ color: {t.muted}; padding: 0 6px; }}
 #ComposerWidget QPlainTextEdit:focus {{ border: 1px solid {t.accent}; }}
 QFrame#ModelChipFrame {{ border: 1px solid {t.border}; border-radius: 13px; background: {t.button_bg}; }}
 QFrame#ModelChipFrame:hover {{ background: {t.button_hover}; }}
-QToolButton#ModelChip {{ border: none; background: transparent; padding: 3px 2px 3px 8px; }}
-QToolButton#ChipRemove {{ border: none; background: transparent; padding: 0 8px 0 2px; color: {t.muted}; }}
+QToolButton#ModelChip {{ border: 2px solid transparent; border-radius: 11px; background: transparent;
+    padding: 1px 0 1px 6px; }}
+QToolButton#ChipRemove {{ border: 2px solid transparent; border-radius: 10px; background: transparent;
+    padding: 0 6px 0 0; color: {t.muted}; }}
 QToolButton#ChipRemove:hover {{ color: {t.text}; }}
-QPushButton#SendButton {{ background: {t.accent}; color: {t.accent_text}; border: none;
-    border-radius: 8px; padding: 6px 16px; font-weight: 600; }}
-QPushButton#SendButton:disabled {{ background: {t.border}; color: {t.muted}; }}
+QToolButton#ModelChip:focus, QToolButton#ChipRemove:focus {{ border-color: {t.accent}; color: {t.text}; }}
+QPushButton#SendButton {{ background: {t.accent}; color: {t.accent_text}; border: 2px solid {t.accent};
+    border-radius: 8px; padding: 4px 14px; font-weight: 600; }}
+QPushButton#SendButton:focus {{ border-color: {t.text}; }}
+QPushButton#SendButton:disabled {{ background: {t.border}; border-color: {t.border}; color: {t.muted}; }}
 QLabel#Muted {{ color: {t.muted}; }}
 QFrame#ParentsBar {{ background: {t.alt_base}; border: 1px solid {t.border}; border-radius: 8px; }}
 QFrame#ParentsBar QPushButton {{ border: 1px solid {t.border}; border-radius: 6px; padding: 3px 10px;
     background: {t.button_bg}; }}
 QFrame#ParentsBar QPushButton:checked {{ background: {t.accent}; color: {t.accent_text}; border-color: {t.accent}; }}
+QFrame#ParentsBar QPushButton:focus {{ border: 2px solid {t.accent}; padding: 2px 9px; }}
+QFrame#ParentsBar QPushButton:checked:focus {{ border-color: {t.text}; }}
+QToolButton#ComposerButton {{ border: 1px solid {t.border}; border-radius: 6px; background: {t.button_bg};
+    padding: 3px 8px; }}
+QToolButton#ComposerButton:hover {{ background: {t.button_hover}; }}
+QToolButton#ComposerButton:pressed, QToolButton#ComposerButton:open {{ background: {t.border}; }}
+QToolButton#ComposerButton:checked {{ border-color: {t.accent}; background: {t.button_hover}; }}
+QToolButton#ComposerButton:focus {{ border: 2px solid {t.accent}; padding: 2px 7px; }}
+QToolButton#ComposerButton:checked:focus {{ border-color: {t.text}; }}
+QToolButton#ComposerButton::menu-indicator {{ image: none; width: 0; }}
 QToolButton:checked {{ background: {t.button_hover}; border: 1px solid {t.accent}; border-radius: 4px; }}
+QToolButton:checked:focus {{ border: 2px solid {t.text}; }}
 QFrame#LensPanel {{ background: {t.alt_base}; border-left: 1px solid {t.border}; }}
 QCheckBox::indicator, QListView::indicator, QTableView::indicator {{ width: 14px; height: 14px;
     border: 1px solid {t.muted}; border-radius: 3px; background: {t.base}; }}

@@ -167,3 +167,38 @@ def test_local_providers_are_in_the_model_menu_and_any_id_can_be_typed(composer,
     before = composer.models()
     other.trigger()
     assert composer.models() == before
+
+
+def _open_add_menu(composer) -> dict:
+    """Pop the + Model menu up (its entries are made when it shows) and return {name: submenu}."""
+    composer.add_menu.popup(composer.add_button.mapToGlobal(QPoint(0, 0)))
+    menus = {a.text(): a.menu() for a in composer.add_menu.actions() if a.menu() is not None}
+    composer.add_menu.hide()
+    return menus
+
+
+def test_model_menu_keeps_catalog_order_whatever_keys_are_set(composer):
+    order = ["DeepSeek", "Anthropic", "OpenAI", "OpenRouter", "Ollama", "LM Studio"]
+    assert list(_open_add_menu(composer)) == order  # only DeepSeek has a key here
+    composer._settings.providers["openai"].api_key = "sk-test-openai"  # a key added: same order
+    composer._settings.providers["anthropic"].api_key = "sk-test-anthropic"
+    menus = _open_add_menu(composer)
+    assert list(menus) == order
+    openai = [a.text() for a in menus["OpenAI"].actions() if a.text() and not a.isSeparator()]
+    assert openai[:3] == ["GPT-6.2 Astra", "GPT-6.2 Sol", "GPT-6 Luna"]  # the catalog's order
+    # a model added by id is listed, ticked, under its provider
+    composer.add_model("openrouter:meta/llama-slow")
+    openrouter = _open_add_menu(composer)["OpenRouter"]
+    typed = next(a for a in openrouter.actions() if a.text().startswith("meta/llama-slow"))
+    assert typed.isChecked()
+
+
+def test_model_menu_grammar(composer):
+    menus = _open_add_menu(composer)
+    typed = {}
+    for name, menu in menus.items():
+        typed[name] = next(a.text() for a in menu.actions() if a.text().startswith("Type"))
+    assert typed["OpenRouter"] == "Type an OpenRouter model id…"
+    assert typed["OpenAI"] == "Type an OpenAI model id…"
+    assert typed["LM Studio"] == "Type an LM Studio model id…"
+    assert typed["DeepSeek"] == "Type a DeepSeek model id…"

@@ -136,3 +136,25 @@ async def test_test_connection_uses_the_key_typed_but_not_saved(app_env, fake_se
         dialog.reject()
     finally:
         await client.aclose()
+
+
+async def test_one_listed_model_is_said_in_the_singular(app_env, fake_server, qapp):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from tests.ui.conftest import wait_until
+
+    fake_server.models["lmstudio"] = fake_server.models["lmstudio"][:1]
+    settings = load_settings()
+    client = httpx.AsyncClient()
+    try:
+        dialog = SettingsDialog(settings, load_catalog(settings), lambda: client, provider="lmstudio")
+        QTest.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: dialog.result_label.text().startswith(("✓", "✗")), 5)
+        assert dialog.result_label.text() == "✓ Connected: the server answers and lists 1 model."
+        QTest.mouseClick(dialog.refresh_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: "merged" in dialog.result_label.text(), 5)
+        assert dialog.result_label.text() == "✓ 1 model from LM Studio merged into the catalog."
+        dialog.reject()
+    finally:
+        await client.aclose()

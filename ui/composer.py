@@ -155,11 +155,15 @@ class ElidedLabel(QLabel):
     """A one-line label that elides its text to the width it is given instead of widening its parent;
     `text()` is the whole text."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, elide: Qt.TextElideMode = Qt.TextElideMode.ElideLeft
+    ) -> None:
         super().__init__(parent)
         self._full = ""
+        self._mode = elide
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        align = Qt.AlignmentFlag.AlignRight if elide == Qt.TextElideMode.ElideLeft else Qt.AlignmentFlag.AlignLeft
+        self.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
 
     def setText(self, text: str) -> None:
         self._full = text
@@ -181,7 +185,7 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideLeft, max(self.width(), 0))
+        shown = self.fontMetrics().elidedText(self._full, self._mode, max(self.width(), 0))
         super().setText(shown)
 
 
@@ -374,7 +378,8 @@ class ComposerWidget(QFrame):
         self.parents_bar.setObjectName("ParentsBar")
         bar = QHBoxLayout(self.parents_bar)
         bar.setContentsMargins(8, 4, 6, 4)
-        self.parents_label = QLabel(self.parents_bar)
+        # Elided (the whole text is its tooltip): following many cards never widens the window.
+        self.parents_label = ElidedLabel(self.parents_bar, Qt.TextElideMode.ElideRight)
         self._follow_labels: list[str] = []
         self.parents_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.parents_label)
@@ -385,6 +390,9 @@ class ComposerWidget(QFrame):
         self.mode_group = QButtonGroup(self)
         for b in (self.lanes_button, self.shared_button):
             b.setCheckable(True)
+            # A click on the mode leaves the keyboard in the prompt (the user types next); Tab still
+            # reaches the buttons.
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             self.mode_group.addButton(b)
             bar.addWidget(b)
         self.lanes_button.setChecked(True)
@@ -533,7 +541,9 @@ class ComposerWidget(QFrame):
         # parameters), in shared mode every chosen model.
         how = ("each continues with its own model" if n > 1 else "continues with its own model") \
             if self.mode() == SendMode.LANES else "shared with every chosen model"
-        self.parents_label.setText(f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}")
+        text = f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}"
+        self.parents_label.setToolTip(text)
+        self.parents_label.setText(text)
         self.lanes_button.setEnabled(True)
 
     def set_follow_models(self, models: list[str | None]) -> None:

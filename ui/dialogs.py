@@ -47,6 +47,18 @@ SYNTHESIS_KINDS = [
 ]
 
 
+def resize_within_screen(widget: QWidget, width: int, height: int) -> None:
+    """Resize a dialog to `width` × `height`, or less where its screen (its parent's) is smaller: a
+    1200 × 780 dialog on a 1366 × 768 laptop would put its buttons below the screen."""
+    parent = widget.parentWidget()
+    screen = (parent or widget).screen()
+    if screen is not None:
+        area = screen.availableGeometry()
+        width = min(width, area.width() - 16)
+        height = min(height, area.height() - 48)  # room for a title bar
+    widget.resize(max(width, 200), max(height, 150))
+
+
 def color_icon(color: str, size: int = 10) -> QIcon:
     """A round colour dot (provider colours in chips, menus and lists)."""
     pix = QPixmap(size * 2, size * 2)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
 from app.paths import PROVIDERS_FILENAME
-from ui.dialogs import color_icon, ok_cancel_buttons
+from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.resize(760, 540)
+        resize_within_screen(self, 760, 540)
         self._settings = settings
         self._catalog = catalog
         self._client_getter = client_getter
@@ -339,13 +339,13 @@ class SettingsDialog(QDialog):
     def _build_defaults_tab(self) -> QWidget:
         page = QWidget(self)
         layout = QVBoxLayout(page)
-        layout.addWidget(
-            QLabel(
-                "The models a new prompt goes to (one each from DeepSeek, Anthropic and OpenAI "
-                "by default, limited to providers with a key).",
-                page,
-            )
+        intro = QLabel(
+            "The models a new prompt goes to (one each from DeepSeek, Anthropic and OpenAI "
+            "by default, limited to providers with a key).",
+            page,
         )
+        intro.setWordWrap(True)  # never wider than the dialog (a small screen)
+        layout.addWidget(intro)
         self.defaults_list = QListWidget(page)
         saved = self._settings.ui.get("default_models")
         chosen = [str(r) for r in saved] if isinstance(saved, list) and saved else []

@@ -180,7 +180,7 @@ class SessionsSidebar(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for s in sessions:
-            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} cards")
+            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} card{'' if s.node_count == 1 else 's'}")
             item.setData(ROLE_SESSION, s.id)
             item.setToolTip(s.title)
             self.list.addItem(item)

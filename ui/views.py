@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
 from ui.math_images import add_math_resources
 
@@ -59,7 +60,7 @@ class FocusDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Focus")
-        self.resize(980, 760)
+        resize_within_screen(self, 980, 760)
         self._get_node = get_node
         self._siblings = siblings
         self._render = render
@@ -189,7 +190,7 @@ class DiffDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Compare: {left_title} ↔ {right_title}")
-        self.resize(1200, 780)
+        resize_within_screen(self, 1200, 780)
         layout = QVBoxLayout(self)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         self.left = self._pane(split, left_title, left_html)
@@ -312,7 +313,7 @@ class ComparisonTableDialog(QDialog):
         if rows_h + 4 <= 420:
             self.table.setMaximumHeight(rows_h + 4)
         width = max(self.table.horizontalHeader().length() + 60, 900)
-        self.resize(width, self.sizeHint().height())
+        resize_within_screen(self, width, self.sizeHint().height())  # wider: the table scrolls
 
 
 def _totals_line(label: str, t) -> str:

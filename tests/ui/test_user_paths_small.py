@@ -1,0 +1,80 @@
+"""Small things a new user trips on in the first minutes (issue #12), each through the user's hands:
+following many cards never widens the window, a click on the send mode leaves the keyboard in the
+prompt, dialogs fit a small screen, and the sidebar counts "1 card"."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import cards_of, open_window, wait_until
+from tests.ui.test_composer_window import _click_card, _type_and_send
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+async def test_following_every_card_never_widens_the_window(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _type_and_send(window, "First question")
+        await _type_and_send(window, "Second question")
+        width = window.width()
+        window.view.setFocus(Qt.FocusReason.TabFocusReason)
+        QTest.keyClick(window.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select all cards
+        await asyncio.sleep(0.05)
+        label = window.composer.parents_label
+        assert len(window.scene.selected_ids()) == len(cards_of(window)) >= 8
+        assert "Following 6 cards" in label.text() and label.isVisible()  # the six answers
+        assert window.width() == width
+        assert window.composer.send_button.isVisible()
+        send = window.composer.send_button
+        assert window.rect().contains(QRect(send.mapTo(window, send.rect().topLeft()), send.size()))
+
+
+async def test_clicking_the_send_mode_leaves_the_keyboard_in_the_prompt(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _type_and_send(window, "First question")
+        answers = cards_of(window, "response")
+        _click_card(window, answers[0])
+        _click_card(window, answers[1], Qt.KeyboardModifier.ControlModifier)
+        window.composer.focus_prompt()
+        QTest.mouseClick(window.composer.shared_button, LEFT)
+        QTest.keyClicks(QApplication.focusWidget(), "Which is right?")
+        assert window.composer.text() == "Which is right?"
+
+
+async def test_dialogs_fit_a_small_screen(app_env, fake_server):
+    """The offscreen screen is 800 × 800: the comparison table (1200 × 780) and the settings dialog
+    (760 × 540) must fit in it, with their buttons on screen."""
+    async with open_window() as (window, _services):
+        await _type_and_send(window, "First question")
+        _click_card(window, cards_of(window, "response")[0])
+        area = window.screen().availableGeometry()
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Comparison table
+        await wait_until(lambda: QApplication.activeWindow() not in (None, window), 3, "the table")
+        dialogs = [QApplication.activeWindow()]
+        dialogs[0].close()
+        settings = next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == "Settings…")
+        settings.trigger()  # File → Settings…
+        await wait_until(lambda: QApplication.activeModalWidget() is not None, 3, "the settings")
+        dialogs.append(QApplication.activeModalWidget())
+        for dlg in dialogs:
+            assert dlg.width() <= area.width() and dlg.height() <= area.height(), (dlg, dlg.size(), area)
+        dialogs[1].reject()
+
+
+async def test_the_sidebar_counts_one_card_in_the_singular(app_env, fake_server):
+    async with open_window() as (window, _services):
+        window.composer.set_models(["deepseek:deepseek-flash"])
+        await _type_and_send(window, "Hello")
+        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        assert any("· 2 cards" in t for t in items), items
+        _click_card(window, cards_of(window, "response")[0])
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_Delete)  # Edit → Delete selected cards
+        await wait_until(lambda: len(cards_of(window)) == 1, 3, "the answer deleted")
+        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        assert any("· 1 card" in t and "cards" not in t for t in items), items

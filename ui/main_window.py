@@ -388,7 +388,8 @@ class MainWindow(QMainWindow):
         self.totals_label.setText(text)
         self.totals_label.setToolTip(
             "Tokens and cost the providers reported. An answer stopped, cut off or failed before its usage "
-            "report (or from a server that reports none) has no figures and is not in these sums."
+            "report (or from a server that reports none) has no output count: only what its provider did "
+            "report (such as Claude's input tokens, sent first) is in these sums."
             if unreported else ""
         )
 

@@ -27,6 +27,13 @@ LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
 
 
+def _settle() -> None:
+    """Deliver the events a gesture posted (layout, update requests), without running timers or
+    socket notifiers: processEvents() inside the qasync loop re-enters asyncio and can hang. Async
+    tests await `asyncio.sleep(0)` (or wait_until) for what runs later."""
+    QApplication.sendPostedEvents()
+
+
 # ---------------------------------------------------------------------------------------- actions
 def _clean(text: str) -> str:
     """A menu text as read: without the mnemonic '&' and without a tab-separated shortcut."""
@@ -101,7 +108,7 @@ def trigger(window, what: str | QAction) -> QAction:
     action = what if isinstance(what, QAction) else find_action(window, what)
     assert action.isEnabled(), f"{_clean(action.text())!r} is disabled"
     action.trigger()
-    QApplication.processEvents()
+    _settle()
     return action
 
 
@@ -121,20 +128,20 @@ def press_keys(target, keys: str | QKeySequence) -> QWidget:
         widget = target.focusWidget() or QApplication.focusWidget() or target
     for combo in _combos(keys):
         QTest.keyClick(widget, combo.key(), combo.keyboardModifiers())
-    QApplication.processEvents()
+    _settle()
     return widget
 
 
 def type_text(widget, text: str) -> None:
     QTest.keyClicks(widget, text)
-    QApplication.processEvents()
+    _settle()
 
 
 def focus(widget) -> None:
     """Give `widget` the keyboard focus as a click on it would (and make its window the active one)."""
     widget.window().activateWindow()
     widget.setFocus(Qt.FocusReason.MouseFocusReason)
-    QApplication.processEvents()
+    _settle()
 
 
 # ---------------------------------------------------------------------------------------- cards
@@ -182,21 +189,21 @@ def card_screen_pos(window, node_id: str, where: str = "header", scroll: bool = 
                 return p
         if attempt == 0 and scroll:
             window.view.ensure_card_visible(node_id)
-            QApplication.processEvents()
+            _settle()
     raise AssertionError(f"no visible {where} point on card {node_id} (rect {card.sceneBoundingRect()})")
 
 
 def click_card(window, node_id: str, where: str = "header", mods=NO_MOD, button=LEFT) -> QPoint:
     p = card_screen_pos(window, node_id, where)
     QTest.mouseClick(window.view.viewport(), button, mods, p)
-    QApplication.processEvents()
+    _settle()
     return p
 
 
 def double_click_card(window, node_id: str, where: str = "body") -> QPoint:
     p = card_screen_pos(window, node_id, where)
     QTest.mouseDClick(window.view.viewport(), LEFT, NO_MOD, p)
-    QApplication.processEvents()
+    _settle()
     return p
 
 
@@ -208,7 +215,7 @@ def drag(window, start: QPoint, end: QPoint, button=LEFT, mods=NO_MOD, steps: in
         p = start + (end - start) * (i / steps)
         send_mouse(vp, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button, mods)
     send_mouse(vp, QEvent.Type.MouseButtonRelease, end, button, Qt.MouseButton.NoButton, mods)
-    QApplication.processEvents()
+    _settle()
 
 
 def drag_card(window, node_id: str, dx: int, dy: int, where: str = "header", mods=NO_MOD) -> QPoint:
@@ -237,7 +244,7 @@ def wheel(window, pos: QPoint, clicks: int, mods=NO_MOD) -> None:
         Qt.MouseButton.NoButton, mods, Qt.ScrollPhase.NoScrollPhase, False,
     )
     QApplication.sendEvent(vp, event)
-    QApplication.processEvents()
+    _settle()
 
 
 # ---------------------------------------------------------------------------------------- dialogs
@@ -284,7 +291,7 @@ def close_new_windows(before: set[int], main) -> list[str]:
             w.done(QDialog.DialogCode.Rejected)
         else:
             w.close()
-    QApplication.processEvents()
+    _settle()
     return names
 
 
@@ -299,3 +306,66 @@ def shortcut_text(action: QAction) -> str:
 def is_canvas_only(window, action: QAction) -> bool:
     return action in window.view.actions() and action.shortcutContext() != Qt.ShortcutContext.WindowShortcut
 
+
+
+# ---------------------------------------------------------------------------------------- composer, sidebar
+def send(window, text: str | None = None) -> None:
+    """Send from the composer as a user does: (type `text` into the prompt box,) Ctrl+Return there."""
+    edit = window.composer.edit
+    focus(edit)
+    if text is not None:
+        QTest.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        type_text(edit, text)
+    press_keys(edit, "Ctrl+Return")
+
+
+def click_widget(widget, pos: QPoint | None = None, button=LEFT, mods=NO_MOD) -> None:
+    QTest.mouseClick(widget, button, mods, widget.rect().center() if pos is None else pos)
+    _settle()
+
+
+def click_list_item(list_widget, item) -> None:
+    """A left click on a QListWidget row (what the sidebar's session list gets)."""
+    rect = list_widget.visualItemRect(item)
+    click_widget(list_widget.viewport(), rect.center())
+
+
+@contextlib.contextmanager
+def choosing(text: str, interval_ms: int = 5) -> Iterator[list[str]]:
+    """While inside, the first popup menu that opens gets `text` (its start) chosen as a user does:
+    the item made current, then Return. The yielded list gets the menu's item texts."""
+    seen: list[str] = []
+
+    def poll() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu) or not menu.isVisible() or seen:
+            return
+        items = [a for a in menu.actions() if not a.isSeparator()]
+        seen.extend(_clean(a.text()) for a in items)
+        match = next((a for a in items if _clean(a.text()).startswith(text)), None)
+        if match is None:
+            menu.close()
+            return
+        menu.setActiveAction(match)
+        QTest.keyClick(menu, Qt.Key.Key_Return)
+
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(poll)
+    timer.start()
+    try:
+        yield seen
+    finally:
+        timer.stop()
+    assert seen, f"no menu opened to choose {text!r} from"
+
+
+def context_menu(widget, pos: QPoint) -> None:
+    """A right click's context-menu request at `pos` (what the platform sends after the press)."""
+    from PySide6.QtGui import QContextMenuEvent
+
+    QTest.mousePress(widget, Qt.MouseButton.RightButton, NO_MOD, pos)
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, widget.mapToGlobal(pos))
+    QApplication.sendEvent(widget, event)
+    QTest.mouseRelease(widget, Qt.MouseButton.RightButton, NO_MOD, pos)
+    _settle()

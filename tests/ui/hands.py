@@ -27,6 +27,10 @@ LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
 
 
+class NotVisible(AssertionError):
+    """No point of what a gesture aims at is visible (a card under others, a view full of cards)."""
+
+
 def _settle() -> None:
     """Deliver the events a gesture posted (layout, update requests), without running timers or
     socket notifiers: processEvents() inside the qasync loop re-enters asyncio and can hang. Async
@@ -190,7 +194,7 @@ def card_screen_pos(window, node_id: str, where: str = "header", scroll: bool = 
         if attempt == 0 and scroll:
             window.view.ensure_card_visible(node_id)
             _settle()
-    raise AssertionError(f"no visible {where} point on card {node_id} (rect {card.sceneBoundingRect()})")
+    raise NotVisible(f"no visible {where} point on card {node_id} (rect {card.sceneBoundingRect()})")
 
 
 def click_card(window, node_id: str, where: str = "header", mods=NO_MOD, button=LEFT) -> QPoint:
@@ -233,7 +237,7 @@ def empty_point(window) -> QPoint:
             p = QPoint(x, y)
             if view._card_at(p) is None and view.childAt(p) is None:
                 return p
-    raise AssertionError("no empty spot in the view")
+    raise NotVisible("no empty spot in the view")
 
 
 def wheel(window, pos: QPoint, clicks: int, mods=NO_MOD) -> None:

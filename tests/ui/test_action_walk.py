@@ -64,7 +64,14 @@ async def _from_the_event_loop(gesture) -> None:
     asyncio task: a dialog's exec() in it runs a nested loop, and asyncio must not resume the test's
     own task from there (its wake-up would be lost and the test would hang)."""
     done: list[bool] = []
-    QTimer.singleShot(0, lambda: (gesture(), done.append(True)))
+
+    def run() -> None:
+        try:
+            gesture()
+        finally:
+            done.append(True)
+
+    QTimer.singleShot(0, run)
     await wait_until(lambda: done, 10, "the gesture to return")
     await asyncio.sleep(0.01)
 

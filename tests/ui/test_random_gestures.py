@@ -23,7 +23,7 @@ from PySide6.QtCore import QPoint
 from app.domain import NodeKind
 from tests.ui import hands
 from tests.ui.conftest import open_window, wait_until
-from tests.ui.test_action_walk import SLOW, _captured_errors, _from_the_event_loop, _fits_screen
+from tests.ui.test_action_walk import SLOW, _captured_errors, _fits_screen, _from_the_event_loop
 from ui.commands import MoveNodesCommand
 
 GESTURES = 300

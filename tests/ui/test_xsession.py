@@ -207,6 +207,30 @@ def test_readme_flows_under_a_real_x_server(tmp_path):
         assert s.alive(), "the app died after Ctrl+N"
         assert "Traceback" not in s.log.read_text(errors="replace"), s.log.read_text(errors="replace")[-3000:]
 
+        step = "a shared follow-up on two answers of a new fan-out"
+        s.click(wx + 255 + view_w // 2, wy + wh - 80)
+        s.type("Name three sorting algorithms")
+        s.key("ctrl+Return")
+        s._wait(lambda: _answers_done(s.graph()[0], 3), 20, "three finished answers in the new session")
+        graph, _n = s.graph()
+        before = {x.id for x in _prompts(graph)}
+        s.click(wx + 255 + view_w // 2, wy + 60)
+        s.key("ctrl+0")
+        time.sleep(0.3)
+        s.click(*targets[0])  # the first answer, as in the first session
+        s.click(wx + 255 + int(view_w * 0.5), targets[0][1], ctrl=True)  # and the middle one
+        s.click(wx + 255 + view_w // 2, wy + wh - 80)  # the prompt box
+        s.key("shift+Tab", "shift+Tab", "space")  # "Following 2 cards: [Continue each lane] [Shared] [✕]"
+        s.key("Tab", "Tab")
+        s.type("Which of these two is right?")
+        s.key("ctrl+Return")
+        s._wait(lambda: len(_prompts(s.graph()[0])) == 2, 10, "the shared follow-up prompt")
+        graph, _n = s.graph()
+        shared = [x for x in _prompts(graph) if x.id not in before]
+        assert len(shared) == 1, f"{len(shared)} new prompts: not one shared follow-up"
+        parents = graph.parents(shared[0].id, (EdgeRole.FOLLOW, EdgeRole.REF))  # the first follows, the rest are quoted
+        assert len(parents) == 2 and all(graph.nodes[p.parent_id].is_answer for p in parents), parents
+
         step = "Ctrl+E opens the export dialog; Escape closes it"
         s.key("ctrl+e")
         s._wait(lambda: s._search("^Export$"), 10, "the Export dialog")

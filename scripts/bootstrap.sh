@@ -14,8 +14,12 @@ qt_pkgs=(libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libxkbcommon0 lib
          libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0
          libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth fonts-dejavu-core)
 run_pkgs=(fonts-noto-color-emoji fonts-noto-cjk x11-utils)
+# The X session test (tests/ui/test_xsession.py) drives the real window on Xvfb as a user: xdotool for
+# keys and clicks, ImageMagick's `import` for screenshots on failure.
+test_pkgs=(xdotool imagemagick x11-utils)
 pkgs=("${qt_pkgs[@]}")
 [ "$what" = run ] && pkgs+=("${run_pkgs[@]}")
+[ "$what" != run ] && pkgs+=("${test_pkgs[@]}")
 
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()

@@ -202,7 +202,8 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
         if tip:
             action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        # triggered(checked) must not reach a slot's optional parameter (new_session(title) got False)
+        action.triggered.connect(lambda _checked=False, slot=slot: slot())
         if canvas_only:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.view.addAction(action)
@@ -318,7 +319,7 @@ class MainWindow(QMainWindow):
         action.setShortcut(QKeySequence(shortcut))
         if canvas_only:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _checked=False, slot=slot: slot())
         return action
 
     def _connect_signals(self) -> None:

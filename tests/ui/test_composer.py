@@ -8,10 +8,12 @@ import asyncio
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from app.catalog import load_catalog
 from app.config import load_settings
 from app.domain import NodeStatus, Params
+from tests.ui import hands
 from tests.ui.conftest import cards_of, open_window, send_mouse, wait_until
 from ui.composer import ComposerWidget
 
@@ -89,7 +91,7 @@ async def test_parameters_reach_the_provider(app_env, fake_server):
         window.composer.set_models(["deepseek:deepseek-flash"])
         window.composer.set_params("deepseek:deepseek-flash", Params(max_tokens=777, system="Be terse."))
         window.composer.set_text("Parameters please")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: any(r.model == "deepseek-flash" for r in fake_server.requests), 5)
         body = next(r for r in fake_server.requests if r.model == "deepseek-flash").body
         assert body["max_tokens"] == 777
@@ -106,7 +108,7 @@ def _send_mouse(view, kind, pos, button, buttons, mods=Qt.KeyboardModifier.NoMod
 async def test_canvas_pan_on_empty_space_and_rubber_band(app_env, fake_server):
     async with open_window() as (window, _services):
         window.composer.set_text("Gestures")
-        window._on_composer_send_requested()
+        hands.send(window)
         graph = window.controller.graph
         await wait_until(lambda: graph.nodes and all(not n.status.is_live for n in graph.nodes.values()), 10)
         view = window.view
@@ -143,7 +145,8 @@ async def test_canvas_pan_on_empty_space_and_rubber_band(app_env, fake_server):
 
 
 def test_local_providers_are_in_the_model_menu_and_any_id_can_be_typed(composer, monkeypatch):
-    composer._on_add_menu_about_to_show()
+    composer.add_menu.popup(composer.add_button.mapToGlobal(composer.add_button.rect().bottomLeft()))
+    QApplication.processEvents()  # the "+ Model" menu as it opens (aboutToShow fills it)
     menus = {a.text(): a.menu() for a in composer.add_menu.actions() if a.menu() is not None}
     assert {"Ollama", "LM Studio"} <= set(menus), sorted(menus)  # local: no key needed, listed from the start
     ollama_items = [a.text() for a in menus["Ollama"].actions() if a.text()]
@@ -167,6 +170,7 @@ def test_local_providers_are_in_the_model_menu_and_any_id_can_be_typed(composer,
     before = composer.models()
     other.trigger()
     assert composer.models() == before
+    composer.add_menu.close()
 
 
 def _open_add_menu(composer) -> dict:

@@ -10,6 +10,7 @@ from PySide6.QtGui import QMouseEvent
 
 from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Session
 from storage import open_store
+from tests.ui import hands
 from tests.ui.conftest import cards_of, open_window, send_mouse, streaming_answer, wait_until
 
 
@@ -180,7 +181,7 @@ async def test_sessions_sidebar_search_rename_delete_undo(app_env, fake_server, 
         c = window.controller
         await _fanout(window, "Explain quantum tunnelling")
         first = c.session_id
-        c.new_session()
+        hands.press_keys(window, "Ctrl+N")
         second = c.session_id
         assert second != first
         assert window.sidebar.list.count() == 2
@@ -190,13 +191,20 @@ async def test_sessions_sidebar_search_rename_delete_undo(app_env, fake_server, 
         await wait_until(lambda: window.sidebar.showing_hits() and window.sidebar.list.count() > 0, 3, "hits")
         assert "tunnelling" in window.sidebar.list.item(0).text().lower()
         item = window.sidebar.list.item(0)
-        window.sidebar._on_list_item_activated(item)
+        hands.click_list_item(window.sidebar.list, item)
         assert c.session_id == first
         window.sidebar.search_edit.clear()
         await wait_until(lambda: window.sidebar.list.count() == 2, 3)
         # rename (undoable)
         monkeypatch.setattr(window.dialogs, "ask_text", lambda *a, **k: "Physics")
-        window._on_sidebar_rename_requested(first)
+        row = next(
+            window.sidebar.list.item(i)
+            for i in range(window.sidebar.list.count())
+            if window.sidebar.list.item(i).data(Qt.ItemDataRole.UserRole) == first
+        )
+        with hands.choosing("Rename") as items:
+            hands.context_menu(window.sidebar.list.viewport(), window.sidebar.list.visualItemRect(row).center())
+        assert items[:2] == ["Open", "Rename…"]
         assert window.windowTitle() == "Triptych — Physics"
         window.undo_stack.undo()
         assert window.windowTitle() == "Triptych — Explain quantum tunnelling"

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus, SendMode
+from tests.ui import hands
 from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until, whole_session_reads
 
 
@@ -99,7 +100,7 @@ async def test_stop_one_lane_keeps_partial_text_others_finish(app_env, fake_serv
     async with open_window() as (window, services):
         window.composer.set_models(["deepseek:slow", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"])
         window.composer.set_text("Tell me a long story")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: len(_answers(window)) == 3, 5)
         slow = next(c for c in _answers(window) if _node(window, c.node_id).model == "deepseek:slow")
         await wait_until(lambda: len(_node(window, slow.node_id).text) > 20, 10, "some slow text")
@@ -125,7 +126,7 @@ async def test_continue_lane_sends_that_models_own_history(app_env, fake_server)
     async with open_window() as (window, services):
         c = window.controller
         window.composer.set_text("First question about sorting")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(
             lambda: (
                 len(_answers(window)) == 3
@@ -163,7 +164,7 @@ async def test_continue_lane_sends_that_models_own_history(app_env, fake_server)
 async def test_shared_mode_gives_every_model_the_chosen_answer(app_env, fake_server):
     async with open_window() as (window, _services):
         window.composer.set_text("Which database should I use?")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(
             lambda: (
                 len(_answers(window)) == 3
@@ -176,7 +177,7 @@ async def test_shared_mode_gives_every_model_the_chosen_answer(app_env, fake_ser
         assert window.composer.mode() == SendMode.SHARED
         before = len(fake_server.requests)
         window.composer.set_text("Critique this recommendation")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: len(_answers(window)) == 6, 5)
         await wait_until(
             lambda: all(_node(window, x.node_id).status == NodeStatus.DONE for x in _answers(window)), 15
@@ -196,7 +197,7 @@ async def test_auth_error_card_offers_open_settings(app_env, fake_server):
     async with open_window() as (window, _services):
         window.composer.set_models(["openai:fail-401", "deepseek:deepseek-flash"])
         window.composer.set_text("Hello?")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: len(_answers(window)) == 2, 5)
         bad = next(x for x in _answers(window) if _node(window, x.node_id).model == "openai:fail-401")
         await wait_until(lambda: _node(window, bad.node_id).status == NodeStatus.ERROR, 10, "error status")
@@ -221,7 +222,7 @@ async def test_retry_countdown_then_success(app_env, fake_server):
     async with open_window() as (window, _services):
         window.composer.set_models(["deepseek:flaky-529"])
         window.composer.set_text("Try again please")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: len(_answers(window)) == 1, 5)
         card = _answers(window)[0]
         await wait_until(lambda: card.status_text.startswith("retry 1/"), 10, "retry countdown on the card")

@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus
 from tests.fakes.server import Answer
+from tests.ui import hands
 from tests.ui.conftest import DEFAULT_MODELS, cards_of, open_window, wait_until, whole_session_reads
 
 
@@ -196,7 +197,7 @@ async def test_escape_stops_all_streams(app_env, fake_server):
     async with open_window() as (window, _services):
         window.composer.set_models(["deepseek:slow", "openai:slow"])
         window.composer.set_text("Go slowly")
-        window._on_composer_send_requested()
+        hands.send(window)
         await wait_until(lambda: window.controller.engine.running_count == 2, 5)
         await wait_until(lambda: all(_node(window, c.node_id).text for c in _answers(window)), 10)
         window.composer.focus_prompt()

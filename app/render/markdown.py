@@ -17,7 +17,7 @@ Styling is inline only (QTextDocument ignores CSS classes); colours come from
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import unescape
@@ -275,29 +275,13 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         return pre_html(escape_code(str(token.meta.get("source", token.content))), _theme_of(env))
 
-    # -- footnotes (mdit-py-plugins; no anchors: a card has no place to jump to) -------------
+    # -- footnotes (mdit-py-plugins' rules; the notes section: see footnotes_html) --------------
     def footnote_ref(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        n = int(tokens[idx].meta["id"]) + 1
+        n = footnote_number(env, str(tokens[idx].meta["label"]))
         return f'<sup style="color:{_theme_of(env).link}">{n}</sup>'
 
-    def footnote_block_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        t = _theme_of(env)
-        return (
-            f'<hr style="border:none;border-top:1px solid {t.border}">\n'
-            f'<ol style="color:{t.muted};font-size:small;margin:4px 0">\n'
-        )
-
-    def footnote_block_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "</ol>\n"
-
-    def footnote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "<li>"
-
-    def footnote_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "</li>\n"
-
     def footnote_anchor(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return ""
+        return ""  # no back links: a card has no place to jump to
 
     # -- lists: task items; dir="auto" in the export ---------------------------------------------
     def list_item_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
@@ -492,14 +476,7 @@ def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
     return renderer
 
 
-_PLUGIN_RULES = (
-    "footnote_ref",
-    "footnote_block_open",
-    "footnote_block_close",
-    "footnote_open",
-    "footnote_close",
-    "footnote_anchor",
-)
+_PLUGIN_RULES = ("footnote_ref", "footnote_anchor")
 
 
 def _build_md() -> MarkdownIt:
@@ -521,9 +498,13 @@ def _build_md() -> MarkdownIt:
         if md.linkify is not None:
             md.linkify.set({"fuzzy_link": False})
     math_plugin(md)
-    footnote_plugin(md, inline=False)
+    # Definitions stay where they are: render_tokens() callers take them out (extract_footnotes)
+    # and list them at the end (footnotes_html).
+    footnote_plugin(md, inline=False, move_to_end=False)
     renderer = _renderer_of(md)
-    for name in _PLUGIN_RULES:  # the plugin registers its own renderers: ours are the safe ones
+    for name in [n for n in renderer.rules if n.startswith("footnote_")]:
+        del renderer.rules[name]  # the plugin's renderers (anchors, back links): ours are below
+    for name in _PLUGIN_RULES:
         renderer.rules[name] = getattr(renderer, name)
     return md
 
@@ -534,9 +515,7 @@ _MD = _build_md()
 _RENDERER = _renderer_of(_MD)
 # Block structure only: inline content is parsed separately (and cached) by fill_inline().
 _MD_BLOCKS = _build_md()
-_MD_BLOCKS.disable(
-    [r for r in ("inline", "linkify", "text_join", "footnote_tail") if r in _MD_BLOCKS.get_active_rules()["core"]]
-)
+_MD_BLOCKS.disable([r for r in ("inline", "linkify", "text_join") if r in _MD_BLOCKS.get_active_rules()["core"]])
 _HTML_TOKEN = "triptych_html"
 
 
@@ -577,7 +556,7 @@ def render_inline(content: str, env: Env) -> str:
 _CORE_AFTER_INLINE = [
     rule
     for name, rule in zip(_MD.get_active_rules()["core"], _MD.core.ruler.getRules(""), strict=True)
-    if name not in ("normalize", "block", "inline", "footnote_tail")
+    if name not in ("normalize", "block", "inline")
     and _MD.get_active_rules()["core"].index(name) > _MD.get_active_rules()["core"].index("inline")
 ]
 # A text may be rendered in pieces (see InlineCache) unless a rule looks back across them. The
@@ -728,15 +707,106 @@ def render_tokens(tokens: Sequence[Token], env: Env) -> str:
     return _RENDERER.render(tokens, _MD.options, env)
 
 
-def has_references(env: Env) -> bool:
-    """Whether definitions (links, footnotes) make earlier blocks depend on later text."""
-    footnotes = env.get("footnotes")
-    return bool(env.get("references")) or bool(footnotes and footnotes.get("refs"))
+# --------------------------------------------------------------------------------------------
+# Footnotes
+#
+# GitHub-style footnotes through mdit-py-plugins' block and inline rules: "[^label]: text" defines
+# a note (its body: that text and the blocks indented under it), and "[^label]" anywhere refers to
+# it when the label is defined anywhere in the text. The notes are numbered in the order of their
+# first definition, and listed in that order at the end of the card, each defined label once (its
+# first definition wins, as for link references). GitHub numbers notes by first reference and
+# leaves out notes never referred to; numbering by definition keeps every number fixed once its
+# definition is written, so a streamed answer never renumbers what it has shown (and the
+# incremental renderer need not render its closed blocks again: see app.render.incremental).
+
+FOOTNOTES_KEY = "footnotes"  # the plugin's env entry: {"refs": {":label": …}, "list": {…}}
+_FOOTNOTE_NUMBERS_KEY = "triptych_footnote_numbers"
+FOOTNOTES_CLOSE = "</ol>\n"
+
+
+def footnote_keys(env: Env) -> dict[str, Any]:
+    """The plugin's map of defined labels (``":" + label``), in the order of first definition."""
+    data = env.get(FOOTNOTES_KEY)
+    refs = data.get("refs") if isinstance(data, dict) else None
+    return refs if isinstance(refs, dict) else {}
+
+
+def seed_footnotes(env: Env, labels: Iterable[str]) -> None:
+    """Make ``labels`` (defined earlier in the text, in this order) defined for a parse of more text."""
+    env[FOOTNOTES_KEY] = {"refs": {":" + label: -1 for label in labels}, "list": {}}
+
+
+def footnote_number(env: Env, label: str) -> int:
+    """The number of the note ``label`` (1-based, in the order of first definition)."""
+    keys = footnote_keys(env)
+    cached = env.get(_FOOTNOTE_NUMBERS_KEY)
+    if not (isinstance(cached, tuple) and cached[0] == len(keys)):  # labels are only ever added
+        cached = env[_FOOTNOTE_NUMBERS_KEY] = (len(keys), {k: i for i, k in enumerate(keys, 1)})
+    return int(cached[1].get(":" + label, 0))
+
+
+def extract_footnotes(tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, list[Token]]]]:
+    """Take the footnote definitions out of block ``tokens``: the other tokens, and each
+    definition's label and body tokens in document order (a definition nested in another one
+    comes after it, and is not part of its body)."""
+    if not any(tok.type == "footnote_reference_open" for tok in tokens):
+        return list(tokens), []
+    out: list[Token] = []
+    notes: list[tuple[str, list[Token]]] = []
+    bodies: list[list[Token]] = []  # the bodies being collected, innermost last
+    for tok in tokens:
+        if tok.type == "footnote_reference_open":
+            body: list[Token] = []
+            notes.append((str(tok.meta["label"]), body))
+            bodies.append(body)
+        elif tok.type == "footnote_reference_close":
+            bodies.pop()
+        else:
+            (bodies[-1] if bodies else out).append(tok)
+    return out, notes
+
+
+def first_definitions(notes: Iterable[tuple[str, list[Token]]]) -> dict[str, list[Token]]:
+    """Label -> body tokens of the first definition of each label, in definition order."""
+    first: dict[str, list[Token]] = {}
+    for label, body in notes:
+        first.setdefault(label, body)
+    return first
+
+
+def footnotes_open_html(env: Env) -> str:
+    """The start of the notes section: a rule, then a small muted ordered list."""
+    t = _theme_of(env)
+    return (
+        f'<hr style="border:none;border-top:1px solid {t.border}">\n'
+        f'<ol style="color:{t.muted};font-size:small;margin:4px 0">\n'
+    )
+
+
+def footnote_item_html(body_html: str) -> str:
+    """One note of the notes section, from the HTML of its body."""
+    return f"<li>{body_html}</li>\n"
+
+
+def footnotes_html(bodies_html: Sequence[str], env: Env) -> str:
+    """The notes section (empty without notes), from the HTML of each note's body, in order."""
+    if not bodies_html:
+        return ""
+    return "".join([footnotes_open_html(env), *map(footnote_item_html, bodies_html), FOOTNOTES_CLOSE])
+
+
+def render_document(tokens: Sequence[Token], env: Env) -> str:
+    """Render the tokens of a whole text (:func:`parse`): its blocks, then its notes."""
+    blocks, notes = extract_footnotes(tokens)
+    html = render_tokens(blocks, env)
+    if not notes:
+        return html
+    return html + footnotes_html([render_tokens(body, env) for body in first_definitions(notes).values()], env)
 
 
 def _render(text: str, theme: str | Theme, target: str = "card") -> str:
     env = new_env(theme, target)
-    return render_tokens(parse(text, env), env)
+    return render_document(parse(text, env), env)
 
 
 @lru_cache(maxsize=128)
@@ -801,9 +871,13 @@ class CodeBlock:
 
 def extract_code_blocks(text: str) -> list[CodeBlock]:
     """Every code block of ``text`` (fenced and indented, nested ones included), in document
-    order, which is also the order of the ``<pre>`` elements in :func:`render_markdown`."""
+    order but those in footnotes last (where the notes are shown), which is also the order of the
+    ``<pre>`` elements in :func:`render_markdown`."""
     blocks: list[CodeBlock] = []
-    for tok in _MD.parse(text, {}):
+    tokens, notes = extract_footnotes(_MD.parse(text, {}))
+    for body in first_definitions(notes).values():  # the notes come last
+        tokens += body
+    for tok in tokens:
         if tok.type not in ("fence", "code_block"):
             continue
         code = tok.content[:-1] if tok.content.endswith("\n") else tok.content

@@ -214,6 +214,17 @@ ADVERSARIAL_DOCS: list[str] = [
     "```\ncode\n```\n[z]: /z\n```\nx\n```\n[z]",
     "[a]:\n\n[a]\n\n[b]: /b\n   (t)\n\n[b]",
     "Text \\[esc] [esc] `[code]` [a`]`b] [x \\[y] [y] [a`\\`[y]\n\n[esc]: /e\n[y]: /y\n[code]: /c",
+    # Footnotes: referred to before and after their definition, defined in the middle and at the
+    # end, undefined, defined twice, with bodies of several (indented, lazy) paragraphs, a list and
+    # code, nested in a list, a quote and another note, citing links and other notes.
+    "Claim[^a] and later[^b], never[^none].\n\n[^a]: First note.\n\nMore[^a] text[^c].\n\n[^c]: Last [l].\n\n"
+    "[^a]: Duplicate, ignored[^b].\n\nEnd[^b].\n\n[^b]: Cites [^c].\n\n[l]: https://e.com",
+    "A[^b].\n\n[^b]: Second note,\nlazy line.\n\n    Second paragraph[^b].\n\n    - a list\n\n    ```\n    code\n"
+    "    ```\n\nB[^b]",
+    "- item[^x]\n- [^x]: note in a list\n\n> [^y]: note in a quote\n> [^x]\n\n[^z]: outer\n    [^w]: inner[^z]\n\n"
+    "[^w] [^y] [^z] [^Z] [^ x] [^x ]\n\n[^Z]:\n\n    after a blank [^x]",
+    "Intro.\n\n[^1]: Note written first[^2].\n[^2]: Then this one, citing [^1].\n\nText[^2][^1].\n\n# Head[^1]\n\n"
+    "| a[^2] | b |\n|---|---|\n| [^1] | x |\n\n[^3]:    spaced\n\n\tafter tab[^3]",
 ]
 
 
@@ -290,6 +301,35 @@ def test_definitions_do_not_make_every_update_render_the_whole_answer() -> None:
     with_defs, without = _blocks_per_update(doc, 20), _blocks_per_update(plain, 20)
     assert max(with_defs) <= 8, max(with_defs)
     assert sum(with_defs) <= 1.5 * sum(without), (sum(with_defs), sum(without))
+
+
+def _answer_with_footnotes(sections: int) -> str:
+    """A long answer citing notes defined in its middle (each part's notes at the part's end)
+    and at its very end, before and after their definition, and notes that cite notes."""
+    parts = []
+    for s in range(sections):
+        parts.append(
+            f"## Part {s}\n\nSome prose with a note[^p{s}], one defined at the end[^end{s}] and an earlier "
+            f"one[^p{max(s - 1, 0)}], long enough to be a real paragraph of text in an answer.\n\n"
+            f"- a list item citing[^p{s}]\n- another item\n\n"
+            f"[^p{s}]: The note of part {s}, citing[^end{s}].\n\n    A second paragraph of the note.\n\n"
+        )
+    parts += [f"[^end{s}]: The closing note {s}.\n" for s in range(sections)]
+    return "".join(parts)
+
+
+def test_footnotes_do_not_make_every_update_render_the_whole_answer() -> None:
+    """A 60k answer full of notes streamed in 20-char steps (every "[^p1]: The" a definition
+    whose body is still growing at some flush): an update renders a bounded number of blocks,
+    in all about as many as the same text without notes."""
+    doc = _answer_with_footnotes(200)
+    assert len(doc) > 60_000
+    plain = doc.replace("[^", "(^")  # the same text with no note
+    with_notes, without = _blocks_per_update(doc, 20), _blocks_per_update(plain, 20)
+    assert max(with_notes) <= 8, max(with_notes)
+    assert sum(with_notes) <= 1.5 * sum(without), (sum(with_notes), sum(without))
+    final = render_markdown(doc)
+    assert final.count("<sup") == 5 * 200 and final.count("<li><p>") == 2 * 200
 
 
 def test_dark_theme_and_hostile_input_while_streaming() -> None:

@@ -41,14 +41,26 @@ only effect is on that map:
 - a definition still in the tail (*transient*) applies to the closed blocks that could use its
   label for that update only (memoised while it does not change).
 
+Footnotes (see :mod:`app.render.markdown`) work the same way. A ``[^label]`` is a footnote
+reference if ``[^label]:`` is defined anywhere, and its number is the place of that label's first
+definition, which is final as soon as ``[^label]:`` is written (text is only appended, so no
+definition can come before it later). The closed footnote labels are kept in order
+(:attr:`IncrementalRenderer._footnotes`) and seeded into each parse of the tail; a closed block
+that could refer to a label (``_FN + label`` among its labels) is rendered again when that label
+gets defined, in the tail (for that update, memoised) or in the closed part (once). The notes
+section at the end is built on every update from the closed notes' cached HTML (:class:`_Note`,
+rendered again only when a label their body uses gets defined) and the notes still in the tail,
+rendered with the tail.
+
 So an update costs the same whatever prefix the stream stops at. Any other document-wide state in
-markdown-it's ``env`` (a plugin's, say footnotes) is not understood here: then the renderer
-renders the whole text on every update (correct, not fast).
+markdown-it's ``env`` (a plugin's) is not understood here: then the renderer renders the whole
+text on every update (correct, not fast).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -419,8 +431,10 @@ class IncrementalRenderer:
 
     def _memo_key(self, block: _RefBlock | _Note, transient: Sigs) -> tuple[Any, ...]:
         """What ``block`` renders with, beside the closed definitions: the transient
-        definitions of the labels it could use."""
-        return (self._defs_version, *((k, transient[k]) for k in sorted(block.labels) if k in transient))
+        definitions of the labels it could use. (A closed definition changes the HTML of the
+        blocks that could use its label only, and _add_defs() renders those again and forgets
+        their memo: the closed definitions need not be part of the key.)"""
+        return tuple((k, transient[k]) for k in sorted(block.labels) if k in transient)
 
     # ----------------------------------------------------------------------------------------
     # Inline content and reference definitions
@@ -486,7 +500,8 @@ class IncrementalRenderer:
         notes = self._notes_using(closing)
         # A block last rendered with exactly these definitions as transient ones (while they were
         # still in the tail) already has its HTML.
-        new_html = {id(b): b.memo_html for b in [*blocks, *notes] if b.memo_key == self._memo_key(b, closing)}
+        kept: list[_RefBlock | _Note] = [*blocks, *notes]
+        new_html = {id(b): b.memo_html for b in kept if b.memo_key == self._memo_key(b, closing)}
         for label, ref in refs:
             self._defs.setdefault(label, ref)
         for label in footnotes:
@@ -503,21 +518,34 @@ class IncrementalRenderer:
             self._notes_html = None
         if not blocks:
             return
-        closed = self._fold()
         for block in blocks:
             if id(block) not in new_html:
                 new_html[id(block)] = self._render_block(block.tokens, env, scratch)
+        # Splice the new HTML in. The blocks are usually recent ones, still in _closed_parts:
+        # then only those parts are joined again, not the whole closed HTML.
+        base = len(self._closed_html)
+        in_parts = blocks[0].start >= base
+        if in_parts:
+            region = "".join(self._closed_parts)
+        else:
+            region, base = self._fold(), 0
         pieces: list[str] = []
-        pos = 0
+        pos = base
         for block in blocks:
-            pieces += [closed[pos : block.start], new_html[id(block)]]
+            pieces += [region[pos - base : block.start - base], new_html[id(block)]]
             pos = block.end
-        pieces.append(closed[pos:])
-        self._closed_html = "".join(pieces)
-        self._closed_len = len(self._closed_html)
-        # Move every kept block by the change in length of the blocks before it.
+        pieces.append(region[pos - base :])
+        if in_parts:
+            self._closed_parts = ["".join(pieces)]
+            self._closed_len = base + len(self._closed_parts[0])
+        else:
+            self._closed_html = "".join(pieces)
+            self._closed_len = len(self._closed_html)
+        # Move every kept block from the first one changed by the change in length of the
+        # blocks before it.
         delta = 0
-        for block in self._ref_blocks:
+        first = bisect_left(self._ref_blocks, blocks[0].start, key=lambda block: block.start)
+        for block in islice(self._ref_blocks, first, None):
             html = new_html.get(id(block))
             start = block.start + delta
             if html is None:
@@ -610,28 +638,27 @@ class IncrementalRenderer:
             first, end = ref["map"]
             if (limit is None or first < limit) and not _settled(tail, line_starts, complete, end):
                 limit = first
-        # Footnote labels defined in the tail (a label and its number are final as soon as its
-        # "[^label]:" is written: only its body may still grow, and bodies are in the notes).
-        numbered = enumerate(islice(footnote_keys(env), len(self._footnotes), None), len(self._footnotes) + 1)
-        tail_footnotes = {_FN + key[1:]: number for number, key in numbered}
+        # Footnote labels defined in the tail are closed at once: a label and its number are
+        # final as soon as its "[^label]:" is written (no appended text can make that line
+        # something else, and text is only appended). Only the body may still grow: it is in the
+        # notes, rendered with the tail until its definition is closed.
+        new_footnotes = [key[1:] for key in islice(footnote_keys(env), len(self._footnotes), None)]
 
         split = _find_split(tail, tokens, line_starts, complete, limit)
         transient: dict[str, Hashable] = {label: _ref_sig(ref) for label, ref in tail_defs}
-        transient.update(tail_footnotes)
+        closing: list[tuple[str, Mapping[str, Any]]] = []
+        if split is not None:
+            closing = [(k, r) for k, r in tail_defs if r["map"][0] < split[1]]
+        if closing or new_footnotes:
+            self._add_defs(closing, new_footnotes)
+            for k, _ in closing:
+                del transient[k]
         if split is not None:
             index, line = split
             offset = line_starts[line]
-            closing = [(k, r) for k, r in tail_defs if r["map"][0] < line]
+            closed_env = self._closed_env() if transient else env
             head, defined = extract_footnotes(tokens[:index])
             notes = first_definitions(defined)
-            closing_footnotes = [label for label in notes if label not in self._footnotes]
-            if closing or closing_footnotes:
-                self._add_defs(closing, closing_footnotes)
-                for k, _ in closing:
-                    del transient[k]
-                for label in closing_footnotes:
-                    del transient[_FN + label]
-            closed_env = self._closed_env() if transient else env
             self._close_blocks(head, closed_env)
             self._close_notes(notes, closed_env)
             self._closed_end += offset

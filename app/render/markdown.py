@@ -595,15 +595,43 @@ def _render_piece(src: str, env: Env) -> tuple[str, bool]:
 
 
 def _has_literal_opener(tokens: list[Token]) -> bool:
-    """Whether a backtick, "[", "$", "\\(" or "\\[" was left as text, also inside an image's alt
-    text (whose end was found by a scan that a later backtick could change)."""
+    """Whether a backtick, "$", "<", "\\(", "\\[" or a "[" that could still open a link (see
+    :func:`_open_bracket`) was left as text, also inside an image's alt text (whose end was found
+    by a scan that a later backtick could change)."""
     for t in tokens:
-        if t.type == "text" and ("`" in t.content or "[" in t.content or "$" in t.content):
-            return True  # ("$": a formula's closer may still come)
+        if t.type == "text" and (
+            "`" in t.content or "$" in t.content or "<" in t.content or _open_bracket(t.content)
+        ):
+            return True  # ("$": a formula's closer may still come; "<": a tag's or comment's end)
         if t.type == "text_special" and t.markup in ("\\(", "\\["):
             return True
         if t.children and _has_literal_opener(t.children):
             return True
+    return False
+
+
+def _open_bracket(text: str) -> bool:
+    """Whether a "[" left as literal ``text`` could still start a link with text written after
+    it. A "[" is literal when no link or reference starts there; that is final once the "]"
+    that ends its label (brackets nest, as in markdown-it's label scan; all inside one text
+    token, so no code span or tag can move it) is followed, in the same text, by a character
+    other than "(" (an inline link's destination) or "[" (a full reference's label)."""
+    pos = text.find("[")
+    while pos >= 0:
+        depth = 0
+        end = -1
+        for i in range(pos, len(text)):
+            c = text[i]
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end < 0 or end + 1 >= len(text) or text[end + 1] in "([":
+            return True
+        pos = text.find("[", pos + 1)
     return False
 
 

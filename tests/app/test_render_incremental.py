@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app.render import IncrementalRenderer, render_markdown
+from app.render import markdown
 from app.render.markdown import InlineCache, new_env, render_inline
 
 # Documents whose code is line-oriented for the lexer: streaming output must be byte-identical
@@ -403,6 +404,40 @@ def test_pieces_with_links_images_and_code_spans_equal_one_shot(monkeypatch: pyt
         renderer = IncrementalRenderer()
         for prefix in _stream(doc, rnd, 6):
             assert renderer.update(prefix) == render_markdown(prefix), repr(prefix)
+
+
+def test_a_comment_or_tag_with_spaces_streams_like_the_whole() -> None:
+    """A paragraph is rendered in pieces cut at spaces: a "<" left as text may still become a
+    hidden comment or a formatting tag once its ">" arrives, so no piece may end inside one."""
+    words = " ".join(f"word{i}" for i in range(30))  # long enough for a cut inside the comment
+    for doc in (
+        f"A paragraph of prose <!-- a hidden note: {words} --> and more.",
+        f"A paragraph of prose {words} then <details open> and more.",
+    ):
+        renderer = IncrementalRenderer()
+        for i in range(1, len(doc) + 1):
+            assert renderer.update(doc[:i]) == render_markdown(doc[:i]), doc[:i]
+
+
+def test_literal_brackets_do_not_stop_a_paragraph_being_rendered_in_pieces() -> None:
+    """A citation like "[^3]" or "[ref]" that is not (yet) defined stays text whatever follows
+    it: a long paragraph with one is still rendered from its last closed piece on."""
+    cache, env = InlineCache(), new_env()
+    text = "Some prose that cites a note[^3] and a [ref] in the middle of it, then goes on. " * 2
+    calls: list[str] = []
+    original = markdown._render_piece
+
+    def counting(src: str, env: dict[str, object]) -> tuple[str, bool]:
+        calls.append(src)
+        return original(src, env)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(markdown, "_render_piece", counting)
+        assert cache.render(text, env) == render_inline(text, env)
+        calls.clear()
+        longer = text + "More words after it"
+        assert cache.render(longer, env) == render_inline(longer, env)
+    assert sum(map(len, calls)) < 40  # only the new text was parsed
 
 
 def test_inline_cache_renders_a_long_paragraph_from_its_closed_piece() -> None:

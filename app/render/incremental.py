@@ -41,16 +41,16 @@ only effect is on that map:
 - a definition still in the tail (*transient*) applies to the closed blocks that could use its
   label for that update only (memoised while it does not change).
 
-Footnotes (see :mod:`app.render.markdown`) work the same way. A ``[^label]`` is a footnote
-reference if ``[^label]:`` is defined anywhere, and its number is the place of that label's first
-definition, which is final as soon as ``[^label]:`` is written (text is only appended, so no
-definition can come before it later). The closed footnote labels are kept in order
-(:attr:`IncrementalRenderer._footnotes`) and seeded into each parse of the tail; a closed block
-that could refer to a label (``_FN + label`` among its labels) is rendered again when that label
-gets defined, in the tail (for that update, memoised) or in the closed part (once). The notes
-section at the end is built on every update from the closed notes' cached HTML (:class:`_Note`,
-rendered again only when a label their body uses gets defined) and the notes still in the tail,
-rendered with the tail.
+Footnotes (see :mod:`app.render.markdown`) work the same way, more simply. A ``[^label]`` is a
+footnote reference if ``[^label]:`` is defined anywhere, and its number is the place of that
+label's first definition. Both are final as soon as the ``[^label]:`` line is written: no
+appended text can make that line something else, and no definition can come before it later. So
+a footnote label counts as closed from the update its definition appears in, even while the
+definition's body is still in the tail (:attr:`IncrementalRenderer._footnotes`, in order, seeded
+into each parse of the tail); the closed blocks that could refer to it (``_FN + label`` among
+their labels) are rendered again then, once. The notes section at the end is built on every
+update from the closed notes' cached HTML (:class:`_Note`, rendered again only when a label
+their body uses gets defined) followed by the notes still in the tail, rendered with the tail.
 
 So an update costs the same whatever prefix the stream stops at. Any other document-wide state in
 markdown-it's ``env`` (a plugin's) is not understood here: then the renderer renders the whole
@@ -264,8 +264,9 @@ class IncrementalRenderer:
         # document order; _defs_version counts their changes (and the footnotes').
         self._defs: dict[str, Mapping[str, Any]] = {}
         self._defs_version = 0
-        # The footnote labels defined in the closed part, in the order of first definition (a
-        # label's number is its place here), and their notes (the first definition's body).
+        # The footnote labels defined so far (final once written, see the module docstring), in
+        # the order of first definition (a label's number is its place here), and the notes of
+        # the closed part (each label's first definition's body).
         self._footnotes: dict[str, None] = {}
         self._notes: dict[str, _Note] = {}
         self._notes_by_label: dict[str, list[_Note]] = {}  # notes whose body could use a label

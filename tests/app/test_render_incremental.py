@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from app.render import IncrementalRenderer, render_markdown
-from app.render import markdown
+from app.render import IncrementalRenderer, markdown, render_markdown
 from app.render.markdown import InlineCache, new_env, render_inline
 
 # Documents whose code is line-oriented for the lexer: streaming output must be byte-identical

@@ -86,6 +86,7 @@ from app.render.markdown import (
     new_env,
     parse,
     parse_blocks,
+    render_after,
     render_document,
     render_tokens,
     seed_footnotes,
@@ -111,6 +112,11 @@ Refs = Mapping[str, Mapping[str, Any]]
 # What a block's HTML depends on, by label (see _labels_in): a reference label's href and title,
 # a footnote label's number.
 Sigs = Mapping[str, Hashable]
+
+
+# Inline content -> its closed pieces: ((cut, length of the HTML of content[:cut]), ...) and the
+# HTML of the longest (see IncrementalRenderer._prefixes).
+Prefixes = dict[str, tuple[tuple[tuple[int, int], ...], str]]
 
 
 def _ref_sig(ref: Mapping[str, Any]) -> Hashable:
@@ -205,6 +211,7 @@ class _RefBlock:
     labels: frozenset[str]  # the labels it could look up (see _labels_in)
     start: int  # where its HTML is in the closed HTML
     end: int
+    prefixes: Prefixes  # closed pieces of its inline contents (see _prefixes)
     memo_key: tuple[Any, ...] | None = None  # the transient definitions memo_html was rendered with
     memo_html: str = ""
 
@@ -220,6 +227,7 @@ class _Note:
     tokens: list[Token]  # its body's tokens (as in _RefBlock)
     labels: frozenset[str]  # the labels its body could use (see _labels_in)
     html: str  # its body's HTML, with the closed definitions
+    prefixes: Prefixes  # as in _RefBlock
     memo_key: tuple[Any, ...] | None = None  # as in _RefBlock
     memo_html: str = ""
 
@@ -427,7 +435,8 @@ class IncrementalRenderer:
     def _transient_html(self, block: _RefBlock | _Note, transient: Sigs, env: Env) -> str:
         key = self._memo_key(block, transient)
         if block.memo_key != key:
-            block.memo_key, block.memo_html = key, self._render_block(block.tokens, env, self._ref_cache(env))
+            block.memo_key = key
+            block.memo_html = self._render_block(block.tokens, env, self._ref_cache(env), block.prefixes)
         return block.memo_html
 
     def _memo_key(self, block: _RefBlock | _Note, transient: Sigs) -> tuple[Any, ...]:
@@ -453,10 +462,13 @@ class IncrementalRenderer:
             self._ref_inline_key = key
         return self._ref_inline
 
-    def _fill(self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache) -> None:
+    def _fill(
+        self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache, prefixes: Prefixes | None = None
+    ) -> None:
         """Give the inline tokens their rendered HTML (fill_inline(), with definitions): content
         that could use a defined label is rendered with ``env``'s definitions through
-        ``ref_cache``, the rest without any (the same HTML) through the cache kept across updates."""
+        ``ref_cache`` (after its closed prefix in ``prefixes``, if any: see _prefixes), the rest
+        without any (the same HTML) through the cache kept across updates."""
         refs: Refs = env.get(_REFS) or {}
         footnotes = footnote_keys(env)
         if not refs and not footnotes:
@@ -471,11 +483,26 @@ class IncrementalRenderer:
                 (using if uses else plain).append(tok)
         if plain:
             fill_inline(plain, new_env(self._theme), self._inline_cache)
+        if prefixes:
+            rest: list[Token] = []
+            for tok in using:
+                content = tok.content
+                cuts, html = prefixes.get(content, ((), ""))
+                for cut, size in reversed(cuts):
+                    # The longest piece that uses no defined label renders as it did without any.
+                    if "[" not in content[:cut] or not _uses(_labels_in(content[:cut]), refs, footnotes):
+                        tok.children = render_after(html[:size], content[cut:], env, ref_cache)
+                        break
+                else:
+                    rest.append(tok)
+            using = rest
         if using:
             fill_inline(using, env, ref_cache)
 
-    def _render_block(self, tokens: list[Token], env: Env, ref_cache: InlineCache) -> str:
-        self._fill(tokens, env, ref_cache)
+    def _render_block(
+        self, tokens: list[Token], env: Env, ref_cache: InlineCache, prefixes: Prefixes | None = None
+    ) -> str:
+        self._fill(tokens, env, ref_cache, prefixes)
         self._blocks_rendered += 1
         html = render_tokens(tokens, env)
         for tok in tokens:
@@ -514,14 +541,14 @@ class IncrementalRenderer:
         scratch = _WholeInline()
         for note in notes:
             html = new_html.get(id(note))
-            note.html = self._render_block(note.tokens, env, scratch) if html is None else html
+            note.html = self._render_block(note.tokens, env, scratch, note.prefixes) if html is None else html
             note.memo_key = None
             self._notes_html = None
         if not blocks:
             return
         for block in blocks:
             if id(block) not in new_html:
-                new_html[id(block)] = self._render_block(block.tokens, env, scratch)
+                new_html[id(block)] = self._render_block(block.tokens, env, scratch, block.prefixes)
         # Splice the new HTML in. The blocks are usually recent ones, still in _closed_parts:
         # then only those parts are joined again, not the whole closed HTML.
         base = len(self._closed_html)
@@ -557,6 +584,20 @@ class IncrementalRenderer:
                 block.memo_key = None
             block.start = start
 
+    def _prefixes(self, tokens: Iterable[Token]) -> Prefixes:
+        """For the inline contents of a block just rendered that could use a label: the closed
+        pieces the inline cache rendered on their own while the content grew (see
+        InlineCache.closed_pieces). A piece none of whose labels is defined renders the same
+        with definitions as without: when a definition arrives, only what follows the longest
+        such piece is rendered again."""
+        found: Prefixes = {}
+        for tok in tokens:
+            if tok.type == "inline" and "[" in tok.content:
+                cuts, html = self._inline_cache.closed_pieces(tok.content)
+                if cuts:
+                    found[tok.content] = (cuts, html)
+        return found
+
     def _labels_of(self, tokens: Iterable[Token]) -> frozenset[str]:
         labels: frozenset[str] = frozenset()
         for tok in tokens:
@@ -581,7 +622,7 @@ class IncrementalRenderer:
                 html = self._render_block(block_tokens, env, _WholeInline())
                 start = self._closed_len
                 self._close(html)
-                block = _RefBlock(block_tokens, labels, start, self._closed_len)
+                block = _RefBlock(block_tokens, labels, start, self._closed_len, self._prefixes(block_tokens))
                 self._ref_blocks.append(block)
                 for label in labels:
                     self._ref_blocks_by_label.setdefault(label, []).append(block)
@@ -596,7 +637,8 @@ class IncrementalRenderer:
             if label in self._notes:
                 continue  # the first definition of a label wins
             labels = self._labels_of(body)
-            note = _Note(label, body, labels, self._render_block(body, env, _WholeInline()))
+            note = _Note(label, body, labels, self._render_block(body, env, _WholeInline()), {})
+            note.prefixes = self._prefixes(body)
             self._notes[label] = note
             for dep in labels:
                 self._notes_by_label.setdefault(dep, []).append(note)

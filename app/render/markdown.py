@@ -669,6 +669,8 @@ class InlineCache:
         self._html: dict[str, str] = {}
         self._head = ""  # a closed piece of the last long content, ending at a cut
         self._head_html = ""
+        # The cuts the head grew by, each with the length of its HTML so far (see closed_pieces).
+        self._head_cuts: list[tuple[int, int]] = []
         self._open = ""  # a first piece that was not closed ...
         self._retry_at = 0  # ... and the length from which cutting its extensions is tried again
 
@@ -681,6 +683,7 @@ class InlineCache:
     def clear(self) -> None:
         self._html.clear()
         self._head = self._head_html = self._open = ""
+        self._head_cuts = []
 
     def render(self, content: str, env: Env) -> str:
         """The HTML of inline content (normalised text, as the block parser gives it)."""
@@ -690,6 +693,15 @@ class InlineCache:
                 self._html.clear()
             html = self._html[content] = self._render(content, env)
         return html
+
+    def closed_pieces(self, content: str) -> tuple[tuple[tuple[int, int], ...], str]:
+        """The closed pieces ``content[:cut]`` that were rendered on their own while ``content``
+        grew (the current head's cuts), each as ``(cut, length of its HTML)``, and the HTML of
+        the longest; ``((), "")`` if the head is not ``content``'s. Such a piece with no label
+        defined renders the same whatever the definitions (see :func:`render_after`)."""
+        if self._head and content.startswith(self._head):
+            return tuple(self._head_cuts), self._head_html
+        return (), ""
 
     def children(self, content: str, env: Env) -> list[Token]:
         # A new token each time: the cache holds strings only. Cached Token lists (GC-tracked, long
@@ -714,9 +726,18 @@ class InlineCache:
             first, closed = _render_piece(content[start:cut], env)
             if closed:
                 self._head, self._head_html = content[:cut], head_html + first
+                if not start:
+                    self._head_cuts = []
+                self._head_cuts.append((cut, len(self._head_html)))
                 return self._head_html + _render_piece(content[cut:], env)[0]
             self._open, self._retry_at = content[:cut], 2 * len(content)
         return head_html + _render_piece(content[start:], env)[0]
+
+
+def render_after(prefix_html: str, rest: str, env: Env, cache: InlineCache) -> list[Token]:
+    """The children of an inline token whose content is a closed piece (see
+    :meth:`InlineCache.closed_pieces`) rendered as ``prefix_html``, followed by ``rest``."""
+    return [Token(_HTML_TOKEN, "", 0, content=prefix_html + cache.render(rest, env))]
 
 
 def fill_inline(tokens: Sequence[Token], env: Env, cache: InlineCache) -> None:

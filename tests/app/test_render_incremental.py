@@ -265,6 +265,27 @@ def test_random_documents_with_definitions_streamed_equal_one_shot(
         _check_every_prefix("".join(parts), n, max_chunk=rnd.choice([1, 3, 9]))
 
 
+_CITING_WORDS = ["word", "other", "*em*", "**b**", "`c`", "[x]", "[^a]", "[^b]", "[y][x]", "[t](http://u.v)",
+    "[docs]", "![i](http://h/i.png)", "_u_", "~~s~~", "[", "]", "*", "`", "<", "$", "\\[", "[x]:", "&amp;", "😀"]
+_LATER_DEFINITIONS = ["[x]: /x", "[^a]: note a [x]", "[^b]: note b", "[y]: /y 'T'", "[docs]: http://d"]  # fmt: skip
+
+
+@pytest.mark.parametrize("min_piece", [1, 8, InlineCache.MIN_PIECE])
+def test_long_paragraphs_citing_later_definitions_streamed_equal_one_shot(
+    monkeypatch: pytest.MonkeyPatch, min_piece: int
+) -> None:
+    """A closed paragraph citing a label defined later is rendered again from its longest closed
+    piece that uses no defined label (rendered while it streamed): every prefix must still equal
+    the one-shot render."""
+    monkeypatch.setattr(InlineCache, "MIN_PIECE", min_piece)
+    rnd = random.Random(min_piece)
+    for n in range(40):
+        paras = [" ".join(rnd.choice(_CITING_WORDS) for _ in range(rnd.randint(5, 60))) for _ in range(3)]
+        defs = rnd.sample(_LATER_DEFINITIONS, rnd.randint(1, 4))
+        doc = "\n\n".join(paras[:2] + defs[:2] + paras[2:] + defs[2:]) + "\n\nend"
+        _check_every_prefix(doc, n, max_chunk=30)
+
+
 def _answer_with_definitions(sections: int) -> str:
     """A long answer citing references and footnote-style labels that each part defines at its
     end, the way models write them."""

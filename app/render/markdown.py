@@ -615,7 +615,8 @@ def _open_bracket(text: str) -> bool:
     it. A "[" is literal when no link or reference starts there; that is final once the "]"
     that ends its label (brackets nest, as in markdown-it's label scan; all inside one text
     token, so no code span or tag can move it) is followed, in the same text, by a character
-    other than "(" (an inline link's destination) or "[" (a full reference's label)."""
+    other than "(" (an inline link's destination). (A "[" after it starts a full reference's
+    label: that one is checked in turn, and so must be complete.)"""
     pos = text.find("[")
     while pos >= 0:
         depth = 0
@@ -629,7 +630,7 @@ def _open_bracket(text: str) -> bool:
                 if depth == 0:
                     end = i
                     break
-        if end < 0 or end + 1 >= len(text) or text[end + 1] in "([":
+        if end < 0 or end + 1 >= len(text) or text[end + 1] == "(":
             return True
         pos = text.find("[", pos + 1)
     return False

@@ -41,15 +41,27 @@ only effect is on that map:
 - a definition still in the tail (*transient*) applies to the closed blocks that could use its
   label for that update only (memoised while it does not change).
 
+Footnotes (see :mod:`app.render.markdown`) work the same way, more simply. A ``[^label]`` is a
+footnote reference if ``[^label]:`` is defined anywhere, and its number is the place of that
+label's first definition. Both are final as soon as the ``[^label]:`` line is written: no
+appended text can make that line something else, and no definition can come before it later. So
+a footnote label counts as closed from the update its definition appears in, even while the
+definition's body is still in the tail (:attr:`IncrementalRenderer._footnotes`, in order, seeded
+into each parse of the tail); the closed blocks that could refer to it (``_FN + label`` among
+their labels) are rendered again then, once. The notes section at the end is built on every
+update from the closed notes' cached HTML (:class:`_Note`, rendered again only when a label
+their body uses gets defined) followed by the notes still in the tail, rendered with the tail.
+
 So an update costs the same whatever prefix the stream stops at. Any other document-wide state in
-markdown-it's ``env`` (a plugin's, say footnotes) is not understood here: then the renderer
-renders the whole text on every update (correct, not fast).
+markdown-it's ``env`` (a plugin's) is not understood here: then the renderer renders the whole
+text on every update (correct, not fast).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -59,15 +71,25 @@ from markdown_it.token import Token
 
 from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
+    FOOTNOTES_CLOSE,
+    FOOTNOTES_KEY,
     Env,
     InlineCache,
+    extract_footnotes,
     fence_html,
     fill_inline,
+    first_definitions,
+    footnote_item_html,
+    footnote_keys,
+    footnotes_open_html,
     lang_from_info,
     new_env,
     parse,
     parse_blocks,
+    render_after,
+    render_document,
     render_tokens,
+    seed_footnotes,
 )
 from app.render.theme import Theme, get_theme
 
@@ -77,13 +99,28 @@ _JOIN_EVERY = 16  # closed parts kept apart before they are joined into one stri
 _REFS = "references"  # markdown-it's env keys for reference definitions (first one wins) ...
 _DUPLICATES = "duplicate_refs"  # ... and for the later ones with the same label
 # The env keys a parse may fill that this module understands (beside the theme, see new_env()).
-_KNOWN_ENV_KEYS = frozenset({_REFS, _DUPLICATES, *new_env()})
+_KNOWN_ENV_KEYS = frozenset({_REFS, _DUPLICATES, FOOTNOTES_KEY, *new_env()})
+# A footnote label's key among the labels a block depends on: never a normalised reference
+# label (normalisation replaces "\0").
+_FN = "\0"
 _TITLE_OPENERS = "\"'("
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 # The text up to the next unescaped "]" with no unescaped "[" before it (a label's shape).
 _LABEL_TAIL_RE = re.compile(r"((?:[^\[\]\\]|\\.)*)\]", re.S)
 
 Refs = Mapping[str, Mapping[str, Any]]
+# What a block's HTML depends on, by label (see _labels_in): a reference label's href and title,
+# a footnote label's number.
+Sigs = Mapping[str, Hashable]
+
+
+# Inline content -> its closed pieces: ((cut, length of the HTML of content[:cut]), ...) and the
+# HTML of the longest (see IncrementalRenderer._prefixes).
+Prefixes = dict[str, tuple[tuple[tuple[int, int], ...], str]]
+
+
+def _ref_sig(ref: Mapping[str, Any]) -> Hashable:
+    return (ref["href"], ref["title"])
 
 
 def _normalise(text: str) -> str:
@@ -100,12 +137,15 @@ def _closer_re(markup: str) -> re.Pattern[str]:
 
 
 def _labels_in(content: str) -> frozenset[str]:
-    """Every normalised label that inline ``content`` could look up in the reference map.
+    """Every normalised label that inline ``content`` could look up in the reference map, and
+    (as ``_FN + label``) every footnote label it could refer to.
 
     markdown-it looks up ``normalizeReference(s)`` where ``s`` is the text between a ``[`` and its
     ``]`` (``[s]``, ``[s][]``, ``[text][s]``, and the same after ``!``). A label that can be
     defined has no unescaped bracket, so it is the text after some ``[`` up to the next
     unescaped ``]``: this takes that text after *every* ``[`` (a superset, never missing one).
+    A footnote reference ``[^label]`` is the text after ``[^`` up to the next ``]``, with no space
+    or newline (mdit-py-plugins' rule, labels taken as written).
     """
     labels: set[str] = set()
     pos = content.find("[")
@@ -116,11 +156,26 @@ def _labels_in(content: str) -> frozenset[str]:
             if label:
                 labels.add(label)
         pos = content.find("[", pos + 1)
+    pos = content.find("[^")
+    while pos >= 0:
+        end = content.find("]", pos + 2)
+        label = content[pos + 2 : end] if end > pos + 2 else ""
+        if label and " " not in label and "\n" not in label:
+            labels.add(_FN + label)
+        pos = content.find("[^", pos + 2)
     return frozenset(labels)
 
 
-def _uses(labels: Iterable[str], refs: Refs) -> bool:
-    return any(label in refs for label in labels)
+def _uses(labels: Iterable[str], refs: Refs, footnotes: Mapping[str, Any]) -> bool:
+    """Whether one of ``labels`` (see _labels_in) is defined: in ``refs``, or among the
+    ``footnotes`` (mdit-py-plugins' keys, ``":" + label``)."""
+    for label in labels:
+        if label[:1] == _FN:
+            if footnotes and ":" + label[1:] in footnotes:
+                return True
+        elif label in refs:
+            return True
+    return False
 
 
 def _settled(tail: str, line_starts: list[int], complete: int, end: int) -> bool:
@@ -156,11 +211,28 @@ class _RefBlock:
     labels: frozenset[str]  # the labels it could look up (see _labels_in)
     start: int  # where its HTML is in the closed HTML
     end: int
+    prefixes: Prefixes  # closed pieces of its inline contents (see _prefixes)
     memo_key: tuple[Any, ...] | None = None  # the transient definitions memo_html was rendered with
     memo_html: str = ""
 
     def __repr__(self) -> str:
         return f"_RefBlock(labels={sorted(self.labels)!r}, html=[{self.start}:{self.end}])"
+
+
+@dataclass(slots=True, eq=False)
+class _Note:
+    """A closed footnote definition (the first one of its label): the body of a note."""
+
+    label: str
+    tokens: list[Token]  # its body's tokens (as in _RefBlock)
+    labels: frozenset[str]  # the labels its body could use (see _labels_in)
+    html: str  # its body's HTML, with the closed definitions
+    prefixes: Prefixes  # as in _RefBlock
+    memo_key: tuple[Any, ...] | None = None  # as in _RefBlock
+    memo_html: str = ""
+
+    def __repr__(self) -> str:
+        return f"_Note(label={self.label!r}, labels={sorted(self.labels)!r})"
 
 
 @dataclass(slots=True)
@@ -197,9 +269,17 @@ class IncrementalRenderer:
         # written are not parsed again from their start), for content that uses no defined label.
         self._inline_cache = InlineCache()
         # The reference definitions of the closed part (normalised label -> href/title), in
-        # document order; _defs_version counts their changes.
+        # document order; _defs_version counts their changes (and the footnotes').
         self._defs: dict[str, Mapping[str, Any]] = {}
         self._defs_version = 0
+        # The footnote labels defined so far (final once written, see the module docstring), in
+        # the order of first definition (a label's number is its place here), and the notes of
+        # the closed part (each label's first definition's body).
+        self._footnotes: dict[str, None] = {}
+        self._notes: dict[str, _Note] = {}
+        self._notes_by_label: dict[str, list[_Note]] = {}  # notes whose body could use a label
+        self._notes_html: str | None = None  # the closed notes' items, joined (None: to join)
+        self._notes_open = footnotes_open_html(new_env(self._theme))
         # Closed blocks that could use a label, in order, and by label.
         self._ref_blocks: list[_RefBlock] = []
         self._ref_blocks_by_label: dict[str, list[_RefBlock]] = {}
@@ -221,8 +301,8 @@ class IncrementalRenderer:
 
     @property
     def blocks_rendered(self) -> int:
-        """How many top-level blocks were rendered to HTML so far (a measure of the work done:
-        the open tail's blocks on each update, plus closed blocks rendered again)."""
+        """How many top-level blocks (and footnote bodies) were rendered to HTML so far (a measure
+        of the work done: the open tail's blocks on each update, plus closed blocks rendered again)."""
         return self._blocks_rendered
 
     def reset(self) -> None:
@@ -238,6 +318,10 @@ class IncrementalRenderer:
         self._inline_cache.clear()
         self._defs = {}
         self._defs_version += 1
+        self._footnotes = {}
+        self._notes = {}
+        self._notes_by_label = {}
+        self._notes_html = None
         self._ref_blocks = []
         self._ref_blocks_by_label = {}
         self._ref_inline.clear()
@@ -290,9 +374,17 @@ class IncrementalRenderer:
             self._closed_parts.clear()
         return self._closed_html
 
-    def _with_closed(self, tail_html: str, transient: Refs | None = None, env: Env | None = None) -> str:
-        """The closed HTML followed by ``tail_html``; with ``transient`` definitions (still in the
-        tail), the closed blocks that use one of their labels are rendered with them."""
+    def _with_closed(
+        self,
+        tail_html: str,
+        transient: Sigs | None = None,
+        env: Env | None = None,
+        tail_notes: Sequence[str] = (),
+    ) -> str:
+        """The closed HTML followed by ``tail_html`` and the notes (the closed ones, then the
+        items ``tail_notes``); with ``transient`` definitions (still in the tail), the closed
+        blocks and notes that use one of their labels are rendered with them."""
+        notes = self._notes_section(transient, env, tail_notes)
         if transient and env is not None:
             blocks = self._blocks_using(transient)
             if blocks:
@@ -302,10 +394,26 @@ class IncrementalRenderer:
                 for block in blocks:
                     pieces += [closed[pos : block.start], self._transient_html(block, transient, env)]
                     pos = block.end
-                pieces += [closed[pos:], tail_html]
+                pieces += [closed[pos:], tail_html, notes]
                 return "".join(pieces)
         # One join per update: building the (large) result string once is the main fixed cost.
-        return "".join([self._closed_html, *self._closed_parts, tail_html])
+        return "".join([self._closed_html, *self._closed_parts, tail_html, notes])
+
+    def _notes_section(self, transient: Sigs | None, env: Env | None, tail_notes: Sequence[str]) -> str:
+        """The notes at the end of the card (see :func:`~app.render.markdown.footnotes_html`)."""
+        if not self._notes and not tail_notes:
+            return ""
+        closed = self._notes_html
+        if closed is None:
+            closed = self._notes_html = "".join(footnote_item_html(n.html) for n in self._notes.values())
+        if transient and env is not None and self._notes_by_label:
+            using = {id(n) for n in self._notes_using(transient)}
+            if using:
+                closed = "".join(
+                    footnote_item_html(self._transient_html(n, transient, env) if id(n) in using else n.html)
+                    for n in self._notes.values()
+                )
+        return "".join([self._notes_open, closed, *tail_notes, FOOTNOTES_CLOSE])
 
     def _blocks_using(self, labels: Iterable[str]) -> list[_RefBlock]:
         """The closed blocks that could use one of ``labels``, in document order."""
@@ -316,23 +424,27 @@ class IncrementalRenderer:
                 found[id(block)] = block
         return sorted(found.values(), key=lambda block: block.start)
 
-    def _transient_html(self, block: _RefBlock, transient: Refs, env: Env) -> str:
+    def _notes_using(self, labels: Iterable[str]) -> list[_Note]:
+        """The closed notes whose body could use one of ``labels``."""
+        found: dict[int, _Note] = {}
+        for label in labels:
+            for note in self._notes_by_label.get(label, ()):
+                found[id(note)] = note
+        return list(found.values())
+
+    def _transient_html(self, block: _RefBlock | _Note, transient: Sigs, env: Env) -> str:
         key = self._memo_key(block, transient)
         if block.memo_key != key:
-            block.memo_key, block.memo_html = key, self._render_block(block.tokens, env, self._ref_cache(env))
+            block.memo_key = key
+            block.memo_html = self._render_block(block.tokens, env, self._ref_cache(env), block.prefixes)
         return block.memo_html
 
-    def _memo_key(self, block: _RefBlock, transient: Refs) -> tuple[Any, ...]:
+    def _memo_key(self, block: _RefBlock | _Note, transient: Sigs) -> tuple[Any, ...]:
         """What ``block`` renders with, beside the closed definitions: the transient
-        definitions of the labels it could use."""
-        return (
-            self._defs_version,
-            *(
-                (k, transient[k]["href"], transient[k]["title"])
-                for k in sorted(block.labels)
-                if k in transient
-            ),
-        )
+        definitions of the labels it could use. (A closed definition changes the HTML of the
+        blocks that could use its label only, and _add_defs() renders those again and forgets
+        their memo: the closed definitions need not be part of the key.)"""
+        return tuple((k, transient[k]) for k in sorted(block.labels) if k in transient)
 
     # ----------------------------------------------------------------------------------------
     # Inline content and reference definitions
@@ -343,18 +455,23 @@ class IncrementalRenderer:
         key = (
             self._defs_version,
             *((k, r["href"], r["title"]) for k, r in islice(refs.items(), len(self._defs), None)),
+            *islice(footnote_keys(env), len(self._footnotes), None),
         )
         if key != self._ref_inline_key:
             self._ref_inline.clear()
             self._ref_inline_key = key
         return self._ref_inline
 
-    def _fill(self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache) -> None:
+    def _fill(
+        self, tokens: Sequence[Token], env: Env, ref_cache: InlineCache, prefixes: Prefixes | None = None
+    ) -> None:
         """Give the inline tokens their rendered HTML (fill_inline(), with definitions): content
         that could use a defined label is rendered with ``env``'s definitions through
-        ``ref_cache``, the rest without any (the same HTML) through the cache kept across updates."""
+        ``ref_cache`` (after its closed prefix in ``prefixes``, if any: see _prefixes), the rest
+        without any (the same HTML) through the cache kept across updates."""
         refs: Refs = env.get(_REFS) or {}
-        if not refs:
+        footnotes = footnote_keys(env)
+        if not refs and not footnotes:
             fill_inline(tokens, new_env(self._theme), self._inline_cache)
             return
         plain: list[Token] = []
@@ -362,15 +479,30 @@ class IncrementalRenderer:
         for tok in tokens:
             if tok.type == "inline":
                 content = tok.content
-                uses = "[" in content and _uses(_labels_in(content), refs)
+                uses = "[" in content and _uses(_labels_in(content), refs, footnotes)
                 (using if uses else plain).append(tok)
         if plain:
             fill_inline(plain, new_env(self._theme), self._inline_cache)
+        if prefixes:
+            rest: list[Token] = []
+            for tok in using:
+                content = tok.content
+                cuts, html = prefixes.get(content, ((), ""))
+                for cut, size in reversed(cuts):
+                    # The longest piece that uses no defined label renders as it did without any.
+                    if "[" not in content[:cut] or not _uses(_labels_in(content[:cut]), refs, footnotes):
+                        tok.children = render_after(html[:size], content[cut:], env, ref_cache)
+                        break
+                else:
+                    rest.append(tok)
+            using = rest
         if using:
             fill_inline(using, env, ref_cache)
 
-    def _render_block(self, tokens: list[Token], env: Env, ref_cache: InlineCache) -> str:
-        self._fill(tokens, env, ref_cache)
+    def _render_block(
+        self, tokens: list[Token], env: Env, ref_cache: InlineCache, prefixes: Prefixes | None = None
+    ) -> str:
+        self._fill(tokens, env, ref_cache, prefixes)
         self._blocks_rendered += 1
         html = render_tokens(tokens, env)
         for tok in tokens:
@@ -378,41 +510,70 @@ class IncrementalRenderer:
                 tok.children = None  # kept for the next render only as content
         return html
 
-    def _env_with(self, refs: Refs) -> Env:
+    def _closed_env(self) -> Env:
+        """An env with the closed definitions (references and footnote labels)."""
         env = new_env(self._theme)
-        env[_REFS] = dict(refs)
+        env[_REFS] = dict(self._defs)
+        if self._footnotes:
+            seed_footnotes(env, self._footnotes)
         return env
 
-    def _add_defs(self, defs: list[tuple[str, Mapping[str, Any]]]) -> None:
-        """Close settled definitions: add them to the map and render again the closed blocks
-        that could use them."""
-        blocks = self._blocks_using(label for label, _ in defs)
-        closing = dict(defs)
+    def _add_defs(self, refs: list[tuple[str, Mapping[str, Any]]], footnotes: list[str]) -> None:
+        """Close settled reference definitions and footnote labels: add them to the maps and
+        render again the closed blocks and notes that could use them."""
+        closing: dict[str, Hashable] = {label: _ref_sig(ref) for label, ref in refs}
+        first = len(self._footnotes) + 1
+        closing.update((_FN + label, number) for number, label in enumerate(footnotes, first))
+        blocks = self._blocks_using(closing)
+        notes = self._notes_using(closing)
         # A block last rendered with exactly these definitions as transient ones (while they were
         # still in the tail) already has its HTML.
-        new_html = {id(b): b.memo_html for b in blocks if b.memo_key == self._memo_key(b, closing)}
-        for label, ref in defs:
+        kept: list[_RefBlock | _Note] = [*blocks, *notes]
+        new_html = {id(b): b.memo_html for b in kept if b.memo_key == self._memo_key(b, closing)}
+        for label, ref in refs:
             self._defs.setdefault(label, ref)
+        for label in footnotes:
+            self._footnotes.setdefault(label)
         self._defs_version += 1
+        if not blocks and not notes:
+            return
+        env = self._closed_env()
+        scratch = _WholeInline()
+        for note in notes:
+            html = new_html.get(id(note))
+            note.html = self._render_block(note.tokens, env, scratch, note.prefixes) if html is None else html
+            note.memo_key = None
+            self._notes_html = None
         if not blocks:
             return
-        env = self._env_with(self._defs)
-        scratch = _WholeInline()
-        closed = self._fold()
         for block in blocks:
             if id(block) not in new_html:
-                new_html[id(block)] = self._render_block(block.tokens, env, scratch)
+                new_html[id(block)] = self._render_block(block.tokens, env, scratch, block.prefixes)
+        # Splice the new HTML in. The blocks are usually recent ones, still in _closed_parts:
+        # then only those parts are joined again, not the whole closed HTML.
+        base = len(self._closed_html)
+        in_parts = blocks[0].start >= base
+        if in_parts:
+            region = "".join(self._closed_parts)
+        else:
+            region, base = self._fold(), 0
         pieces: list[str] = []
-        pos = 0
+        pos = base
         for block in blocks:
-            pieces += [closed[pos : block.start], new_html[id(block)]]
+            pieces += [region[pos - base : block.start - base], new_html[id(block)]]
             pos = block.end
-        pieces.append(closed[pos:])
-        self._closed_html = "".join(pieces)
-        self._closed_len = len(self._closed_html)
-        # Move every kept block by the change in length of the blocks before it.
+        pieces.append(region[pos - base :])
+        if in_parts:
+            self._closed_parts = ["".join(pieces)]
+            self._closed_len = base + len(self._closed_parts[0])
+        else:
+            self._closed_html = "".join(pieces)
+            self._closed_len = len(self._closed_html)
+        # Move every kept block from the first one changed by the change in length of the
+        # blocks before it.
         delta = 0
-        for block in self._ref_blocks:
+        first = bisect_left(self._ref_blocks, blocks[0].start, key=lambda block: block.start)
+        for block in islice(self._ref_blocks, first, None):
             html = new_html.get(id(block))
             start = block.start + delta
             if html is None:
@@ -423,18 +584,37 @@ class IncrementalRenderer:
                 block.memo_key = None
             block.start = start
 
+    def _prefixes(self, tokens: Iterable[Token]) -> Prefixes:
+        """For the inline contents of a block just rendered that could use a label: the closed
+        pieces the inline cache rendered on their own while the content grew (see
+        InlineCache.closed_pieces). A piece none of whose labels is defined renders the same
+        with definitions as without: when a definition arrives, only what follows the longest
+        such piece is rendered again."""
+        found: Prefixes = {}
+        for tok in tokens:
+            if tok.type == "inline" and "[" in tok.content:
+                cuts, html = self._inline_cache.closed_pieces(tok.content)
+                if cuts:
+                    found[tok.content] = (cuts, html)
+        return found
+
+    def _labels_of(self, tokens: Iterable[Token]) -> frozenset[str]:
+        labels: frozenset[str] = frozenset()
+        for tok in tokens:
+            if tok.type == "inline" and "[" in tok.content:
+                labels = labels | _labels_in(tok.content)
+        return labels
+
     def _close_blocks(self, tokens: list[Token], env: Env) -> None:
-        """Render closed top-level ``tokens`` (under the closed definitions ``env``) and add them
-        to the closed part; blocks that could use a label are kept apart (see _RefBlock)."""
+        """Render closed top-level ``tokens`` (under the closed definitions ``env``; footnote
+        definitions taken out) and add them to the closed part; blocks that could use a label
+        are kept apart (see _RefBlock)."""
         n = len(tokens)
         i = 0
         run_start = 0
         while i < n:
             j = _after_block(tokens, i, n) if tokens[i].level == 0 else i + 1
-            labels: frozenset[str] = frozenset()
-            for tok in tokens[i:j]:
-                if tok.type == "inline" and "[" in tok.content:
-                    labels = labels | _labels_in(tok.content)
+            labels = self._labels_of(tokens[i:j])
             if labels:
                 if run_start < i:
                     self._close(self._render_plain(tokens[run_start:i], env))
@@ -442,7 +622,7 @@ class IncrementalRenderer:
                 html = self._render_block(block_tokens, env, _WholeInline())
                 start = self._closed_len
                 self._close(html)
-                block = _RefBlock(block_tokens, labels, start, self._closed_len)
+                block = _RefBlock(block_tokens, labels, start, self._closed_len, self._prefixes(block_tokens))
                 self._ref_blocks.append(block)
                 for label in labels:
                     self._ref_blocks_by_label.setdefault(label, []).append(block)
@@ -450,6 +630,19 @@ class IncrementalRenderer:
             i = j
         if run_start < n:
             self._close(self._render_plain(tokens[run_start:], env))
+
+    def _close_notes(self, notes: Mapping[str, list[Token]], env: Env) -> None:
+        """Render the bodies of closed footnote definitions (first ones of their label) once."""
+        for label, body in notes.items():
+            if label in self._notes:
+                continue  # the first definition of a label wins
+            labels = self._labels_of(body)
+            note = _Note(label, body, labels, self._render_block(body, env, _WholeInline()), {})
+            note.prefixes = self._prefixes(body)
+            self._notes[label] = note
+            for dep in labels:
+                self._notes_by_label.setdefault(dep, []).append(note)
+            self._notes_html = None
 
     def _render_plain(self, tokens: list[Token], env: Env) -> str:
         # No "[" in their inline content: no definition applies.
@@ -462,7 +655,7 @@ class IncrementalRenderer:
             env = new_env(self._theme)
             tokens = parse(text, env)
             self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
-            return render_tokens(tokens, env)
+            return render_document(tokens, env)
         if self._fence is not None:
             tail_html = self._advance_fence(text, self._fence)
             if tail_html is not None and not final:
@@ -470,7 +663,7 @@ class IncrementalRenderer:
                 return self._with_closed(tail_html)
 
         tail = text[self._closed_end :]
-        env = self._env_with(self._defs)
+        env = self._closed_env()
         tokens = parse_blocks(tail, env)
         if not _KNOWN_ENV_KEYS.issuperset(env):
             # Document-wide state this module does not know how to keep: give up on caching.
@@ -488,19 +681,29 @@ class IncrementalRenderer:
             first, end = ref["map"]
             if (limit is None or first < limit) and not _settled(tail, line_starts, complete, end):
                 limit = first
+        # Footnote labels defined in the tail are closed at once: a label and its number are
+        # final as soon as its "[^label]:" is written (no appended text can make that line
+        # something else, and text is only appended). Only the body may still grow: it is in the
+        # notes, rendered with the tail until its definition is closed.
+        new_footnotes = [key[1:] for key in islice(footnote_keys(env), len(self._footnotes), None)]
 
         split = _find_split(tail, tokens, line_starts, complete, limit)
-        transient: dict[str, Mapping[str, Any]] = dict(tail_defs)
+        transient: dict[str, Hashable] = {label: _ref_sig(ref) for label, ref in tail_defs}
+        closing: list[tuple[str, Mapping[str, Any]]] = []
+        if split is not None:
+            closing = [(k, r) for k, r in tail_defs if r["map"][0] < split[1]]
+        if closing or new_footnotes:
+            self._add_defs(closing, new_footnotes)
+            for k, _ in closing:
+                del transient[k]
         if split is not None:
             index, line = split
             offset = line_starts[line]
-            closing = [(k, r) for k, r in tail_defs if r["map"][0] < line]
-            if closing:
-                self._add_defs(closing)
-                for k, _ in closing:
-                    del transient[k]
-            closed_env = self._env_with(self._defs) if transient else env
-            self._close_blocks(tokens[:index], closed_env)
+            closed_env = self._closed_env() if transient else env
+            head, defined = extract_footnotes(tokens[:index])
+            notes = first_definitions(defined)
+            self._close_blocks(head, closed_env)
+            self._close_notes(notes, closed_env)
             self._closed_end += offset
             tokens = tokens[index:]
             tail = tail[offset:]
@@ -511,9 +714,18 @@ class IncrementalRenderer:
                 if fence_html is not None:
                     self._blocks_rendered += 1
                     return self._with_closed(fence_html)
-        self._fill(tokens, env, self._ref_cache(env))
+        ref_cache = self._ref_cache(env)
+        tokens, defined = extract_footnotes(tokens)
+        self._fill(tokens, env, ref_cache)
         self._blocks_rendered += sum(1 for t in tokens if t.level == 0 and t.nesting != -1)
-        return self._with_closed(render_tokens(tokens, env), transient, env)
+        tail_html = render_tokens(tokens, env)
+        tail_notes: list[str] = []
+        for label, body in first_definitions(defined).items():
+            if label not in self._notes:
+                self._fill(body, env, ref_cache)
+                self._blocks_rendered += 1
+                tail_notes.append(footnote_item_html(render_tokens(body, env)))
+        return self._with_closed(tail_html, transient, env, tail_notes)
 
     def _open_fence_at_start(self, tail: str, tokens: list[Token]) -> _OpenFence | None:
         """Fast-path state if ``tail`` is exactly one open, unindented, top-level fence."""

@@ -17,7 +17,7 @@ Styling is inline only (QTextDocument ignores CSS classes); colours come from
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import unescape
@@ -275,29 +275,13 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         return pre_html(escape_code(str(token.meta.get("source", token.content))), _theme_of(env))
 
-    # -- footnotes (mdit-py-plugins; no anchors: a card has no place to jump to) -------------
+    # -- footnotes (mdit-py-plugins' rules; the notes section: see footnotes_html) --------------
     def footnote_ref(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        n = int(tokens[idx].meta["id"]) + 1
+        n = footnote_number(env, str(tokens[idx].meta["label"]))
         return f'<sup style="color:{_theme_of(env).link}">{n}</sup>'
 
-    def footnote_block_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        t = _theme_of(env)
-        return (
-            f'<hr style="border:none;border-top:1px solid {t.border}">\n'
-            f'<ol style="color:{t.muted};font-size:small;margin:4px 0">\n'
-        )
-
-    def footnote_block_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "</ol>\n"
-
-    def footnote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "<li>"
-
-    def footnote_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return "</li>\n"
-
     def footnote_anchor(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        return ""
+        return ""  # no back links: a card has no place to jump to
 
     # -- lists: task items; dir="auto" in the export ---------------------------------------------
     def list_item_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
@@ -492,14 +476,7 @@ def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
     return renderer
 
 
-_PLUGIN_RULES = (
-    "footnote_ref",
-    "footnote_block_open",
-    "footnote_block_close",
-    "footnote_open",
-    "footnote_close",
-    "footnote_anchor",
-)
+_PLUGIN_RULES = ("footnote_ref", "footnote_anchor")
 
 
 def _build_md() -> MarkdownIt:
@@ -521,9 +498,13 @@ def _build_md() -> MarkdownIt:
         if md.linkify is not None:
             md.linkify.set({"fuzzy_link": False})
     math_plugin(md)
-    footnote_plugin(md, inline=False)
+    # Definitions stay where they are: render_tokens() callers take them out (extract_footnotes)
+    # and list them at the end (footnotes_html).
+    footnote_plugin(md, inline=False, move_to_end=False)
     renderer = _renderer_of(md)
-    for name in _PLUGIN_RULES:  # the plugin registers its own renderers: ours are the safe ones
+    for name in [n for n in renderer.rules if n.startswith("footnote_")]:
+        del renderer.rules[name]  # the plugin's renderers (anchors, back links): ours are below
+    for name in _PLUGIN_RULES:
         renderer.rules[name] = getattr(renderer, name)
     return md
 
@@ -534,9 +515,7 @@ _MD = _build_md()
 _RENDERER = _renderer_of(_MD)
 # Block structure only: inline content is parsed separately (and cached) by fill_inline().
 _MD_BLOCKS = _build_md()
-_MD_BLOCKS.disable(
-    [r for r in ("inline", "linkify", "text_join", "footnote_tail") if r in _MD_BLOCKS.get_active_rules()["core"]]
-)
+_MD_BLOCKS.disable([r for r in ("inline", "linkify", "text_join") if r in _MD_BLOCKS.get_active_rules()["core"]])
 _HTML_TOKEN = "triptych_html"
 
 
@@ -577,7 +556,7 @@ def render_inline(content: str, env: Env) -> str:
 _CORE_AFTER_INLINE = [
     rule
     for name, rule in zip(_MD.get_active_rules()["core"], _MD.core.ruler.getRules(""), strict=True)
-    if name not in ("normalize", "block", "inline", "footnote_tail")
+    if name not in ("normalize", "block", "inline")
     and _MD.get_active_rules()["core"].index(name) > _MD.get_active_rules()["core"].index("inline")
 ]
 # A text may be rendered in pieces (see InlineCache) unless a rule looks back across them. The
@@ -616,15 +595,44 @@ def _render_piece(src: str, env: Env) -> tuple[str, bool]:
 
 
 def _has_literal_opener(tokens: list[Token]) -> bool:
-    """Whether a backtick, "[", "$", "\\(" or "\\[" was left as text, also inside an image's alt
-    text (whose end was found by a scan that a later backtick could change)."""
+    """Whether a backtick, "$", "<", "\\(", "\\[" or a "[" that could still open a link (see
+    :func:`_open_bracket`) was left as text, also inside an image's alt text (whose end was found
+    by a scan that a later backtick could change)."""
     for t in tokens:
-        if t.type == "text" and ("`" in t.content or "[" in t.content or "$" in t.content):
-            return True  # ("$": a formula's closer may still come)
+        if t.type == "text" and (
+            "`" in t.content or "$" in t.content or "<" in t.content or _open_bracket(t.content)
+        ):
+            return True  # ("$": a formula's closer may still come; "<": a tag's or comment's end)
         if t.type == "text_special" and t.markup in ("\\(", "\\["):
             return True
         if t.children and _has_literal_opener(t.children):
             return True
+    return False
+
+
+def _open_bracket(text: str) -> bool:
+    """Whether a "[" left as literal ``text`` could still start a link with text written after
+    it. A "[" is literal when no link or reference starts there; that is final once the "]"
+    that ends its label (brackets nest, as in markdown-it's label scan; all inside one text
+    token, so no code span or tag can move it) is followed, in the same text, by a character
+    other than "(" (an inline link's destination). (A "[" after it starts a full reference's
+    label: that one is checked in turn, and so must be complete.)"""
+    pos = text.find("[")
+    while pos >= 0:
+        depth = 0
+        end = -1
+        for i in range(pos, len(text)):
+            c = text[i]
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end < 0 or end + 1 >= len(text) or text[end + 1] == "(":
+            return True
+        pos = text.find("[", pos + 1)
     return False
 
 
@@ -662,6 +670,8 @@ class InlineCache:
         self._html: dict[str, str] = {}
         self._head = ""  # a closed piece of the last long content, ending at a cut
         self._head_html = ""
+        # The cuts the head grew by, each with the length of its HTML so far (see closed_pieces).
+        self._head_cuts: list[tuple[int, int]] = []
         self._open = ""  # a first piece that was not closed ...
         self._retry_at = 0  # ... and the length from which cutting its extensions is tried again
 
@@ -674,6 +684,7 @@ class InlineCache:
     def clear(self) -> None:
         self._html.clear()
         self._head = self._head_html = self._open = ""
+        self._head_cuts = []
 
     def render(self, content: str, env: Env) -> str:
         """The HTML of inline content (normalised text, as the block parser gives it)."""
@@ -683,6 +694,15 @@ class InlineCache:
                 self._html.clear()
             html = self._html[content] = self._render(content, env)
         return html
+
+    def closed_pieces(self, content: str) -> tuple[tuple[tuple[int, int], ...], str]:
+        """The closed pieces ``content[:cut]`` that were rendered on their own while ``content``
+        grew (the current head's cuts), each as ``(cut, length of its HTML)``, and the HTML of
+        the longest; ``((), "")`` if the head is not ``content``'s. Such a piece with no label
+        defined renders the same whatever the definitions (see :func:`render_after`)."""
+        if self._head and content.startswith(self._head):
+            return tuple(self._head_cuts), self._head_html
+        return (), ""
 
     def children(self, content: str, env: Env) -> list[Token]:
         # A new token each time: the cache holds strings only. Cached Token lists (GC-tracked, long
@@ -707,9 +727,18 @@ class InlineCache:
             first, closed = _render_piece(content[start:cut], env)
             if closed:
                 self._head, self._head_html = content[:cut], head_html + first
+                if not start:
+                    self._head_cuts = []
+                self._head_cuts.append((cut, len(self._head_html)))
                 return self._head_html + _render_piece(content[cut:], env)[0]
             self._open, self._retry_at = content[:cut], 2 * len(content)
         return head_html + _render_piece(content[start:], env)[0]
+
+
+def render_after(prefix_html: str, rest: str, env: Env, cache: InlineCache) -> list[Token]:
+    """The children of an inline token whose content is a closed piece (see
+    :meth:`InlineCache.closed_pieces`) rendered as ``prefix_html``, followed by ``rest``."""
+    return [Token(_HTML_TOKEN, "", 0, content=prefix_html + cache.render(rest, env))]
 
 
 def fill_inline(tokens: Sequence[Token], env: Env, cache: InlineCache) -> None:
@@ -728,15 +757,106 @@ def render_tokens(tokens: Sequence[Token], env: Env) -> str:
     return _RENDERER.render(tokens, _MD.options, env)
 
 
-def has_references(env: Env) -> bool:
-    """Whether definitions (links, footnotes) make earlier blocks depend on later text."""
-    footnotes = env.get("footnotes")
-    return bool(env.get("references")) or bool(footnotes and footnotes.get("refs"))
+# --------------------------------------------------------------------------------------------
+# Footnotes
+#
+# GitHub-style footnotes through mdit-py-plugins' block and inline rules: "[^label]: text" defines
+# a note (its body: that text and the blocks indented under it), and "[^label]" anywhere refers to
+# it when the label is defined anywhere in the text. The notes are numbered in the order of their
+# first definition, and listed in that order at the end of the card, each defined label once (its
+# first definition wins, as for link references). GitHub numbers notes by first reference and
+# leaves out notes never referred to; numbering by definition keeps every number fixed once its
+# definition is written, so a streamed answer never renumbers what it has shown (and the
+# incremental renderer need not render its closed blocks again: see app.render.incremental).
+
+FOOTNOTES_KEY = "footnotes"  # the plugin's env entry: {"refs": {":label": …}, "list": {…}}
+_FOOTNOTE_NUMBERS_KEY = "triptych_footnote_numbers"
+FOOTNOTES_CLOSE = "</ol>\n"
+
+
+def footnote_keys(env: Env) -> dict[str, Any]:
+    """The plugin's map of defined labels (``":" + label``), in the order of first definition."""
+    data = env.get(FOOTNOTES_KEY)
+    refs = data.get("refs") if isinstance(data, dict) else None
+    return refs if isinstance(refs, dict) else {}
+
+
+def seed_footnotes(env: Env, labels: Iterable[str]) -> None:
+    """Make ``labels`` (defined earlier in the text, in this order) defined for a parse of more text."""
+    env[FOOTNOTES_KEY] = {"refs": {":" + label: -1 for label in labels}, "list": {}}
+
+
+def footnote_number(env: Env, label: str) -> int:
+    """The number of the note ``label`` (1-based, in the order of first definition)."""
+    keys = footnote_keys(env)
+    cached = env.get(_FOOTNOTE_NUMBERS_KEY)
+    if not (isinstance(cached, tuple) and cached[0] == len(keys)):  # labels are only ever added
+        cached = env[_FOOTNOTE_NUMBERS_KEY] = (len(keys), {k: i for i, k in enumerate(keys, 1)})
+    return int(cached[1].get(":" + label, 0))
+
+
+def extract_footnotes(tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, list[Token]]]]:
+    """Take the footnote definitions out of block ``tokens``: the other tokens, and each
+    definition's label and body tokens in document order (a definition nested in another one
+    comes after it, and is not part of its body)."""
+    if not any(tok.type == "footnote_reference_open" for tok in tokens):
+        return list(tokens), []
+    out: list[Token] = []
+    notes: list[tuple[str, list[Token]]] = []
+    bodies: list[list[Token]] = []  # the bodies being collected, innermost last
+    for tok in tokens:
+        if tok.type == "footnote_reference_open":
+            body: list[Token] = []
+            notes.append((str(tok.meta["label"]), body))
+            bodies.append(body)
+        elif tok.type == "footnote_reference_close":
+            bodies.pop()
+        else:
+            (bodies[-1] if bodies else out).append(tok)
+    return out, notes
+
+
+def first_definitions(notes: Iterable[tuple[str, list[Token]]]) -> dict[str, list[Token]]:
+    """Label -> body tokens of the first definition of each label, in definition order."""
+    first: dict[str, list[Token]] = {}
+    for label, body in notes:
+        first.setdefault(label, body)
+    return first
+
+
+def footnotes_open_html(env: Env) -> str:
+    """The start of the notes section: a rule, then a small muted ordered list."""
+    t = _theme_of(env)
+    return (
+        f'<hr style="border:none;border-top:1px solid {t.border}">\n'
+        f'<ol style="color:{t.muted};font-size:small;margin:4px 0">\n'
+    )
+
+
+def footnote_item_html(body_html: str) -> str:
+    """One note of the notes section, from the HTML of its body."""
+    return f"<li>{body_html}</li>\n"
+
+
+def footnotes_html(bodies_html: Sequence[str], env: Env) -> str:
+    """The notes section (empty without notes), from the HTML of each note's body, in order."""
+    if not bodies_html:
+        return ""
+    return "".join([footnotes_open_html(env), *map(footnote_item_html, bodies_html), FOOTNOTES_CLOSE])
+
+
+def render_document(tokens: Sequence[Token], env: Env) -> str:
+    """Render the tokens of a whole text (:func:`parse`): its blocks, then its notes."""
+    blocks, notes = extract_footnotes(tokens)
+    html = render_tokens(blocks, env)
+    if not notes:
+        return html
+    return html + footnotes_html([render_tokens(body, env) for body in first_definitions(notes).values()], env)
 
 
 def _render(text: str, theme: str | Theme, target: str = "card") -> str:
     env = new_env(theme, target)
-    return render_tokens(parse(text, env), env)
+    return render_document(parse(text, env), env)
 
 
 @lru_cache(maxsize=128)
@@ -801,9 +921,13 @@ class CodeBlock:
 
 def extract_code_blocks(text: str) -> list[CodeBlock]:
     """Every code block of ``text`` (fenced and indented, nested ones included), in document
-    order, which is also the order of the ``<pre>`` elements in :func:`render_markdown`."""
+    order but those in footnotes last (where the notes are shown), which is also the order of the
+    ``<pre>`` elements in :func:`render_markdown`."""
     blocks: list[CodeBlock] = []
-    for tok in _MD.parse(text, {}):
+    tokens, notes = extract_footnotes(_MD.parse(text, {}))
+    for body in first_definitions(notes).values():  # the notes come last
+        tokens += body
+    for tok in tokens:
         if tok.type not in ("fence", "code_block"):
             continue
         code = tok.content[:-1] if tok.content.endswith("\n") else tok.content

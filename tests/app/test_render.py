@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -329,6 +330,25 @@ def test_extract_code_blocks() -> None:
     ]
     assert render_markdown(text).count("<pre") == len(blocks)
     assert extract_code_blocks("no code here") == []
+
+
+def test_footnotes_are_numbered_by_definition_and_listed_at_the_end() -> None:
+    """Notes keep the number of their definition's place (a streamed answer never renumbers a
+    note it showed); the first definition of a label wins; every defined note is listed."""
+    text = (
+        "Later[^b], first[^a], again[^b], undefined[^c].\n\n[^a]: Note A.\n[^b]: Note B.\n\n"
+        "    ```py\n    note_code()\n    ```\n[^a]: Not shown.\n[^d]: Never cited.\n\n```\nbody_code()\n```\n\nAfter."
+    )
+    html = render_markdown(text)
+    assert re.findall(r"<sup[^>]*>(\d+)</sup>", html) == ["2", "1", "2"]
+    assert "undefined[^c]" in html
+    body, notes = html.split("<ol", 1)
+    assert "After." in body and "Note" not in body
+    assert notes.index("Note A") < notes.index("Note B") < notes.index("note_code") < notes.index("Never cited")
+    assert "Not shown" not in html
+    # Copy buttons follow the <pre> order: the code of the notes comes last.
+    assert [b.code for b in extract_code_blocks(text)] == ["body_code()", "note_code()"]
+    assert html.count("<pre") == 2
 
 
 def test_code_highlighter_matches_one_shot_for_line_oriented_code() -> None:

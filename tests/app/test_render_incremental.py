@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from app.render import IncrementalRenderer, render_markdown
+from app.render import IncrementalRenderer, markdown, render_markdown
 from app.render.markdown import InlineCache, new_env, render_inline
 
 # Documents whose code is line-oriented for the lexer: streaming output must be byte-identical
@@ -214,6 +214,17 @@ ADVERSARIAL_DOCS: list[str] = [
     "```\ncode\n```\n[z]: /z\n```\nx\n```\n[z]",
     "[a]:\n\n[a]\n\n[b]: /b\n   (t)\n\n[b]",
     "Text \\[esc] [esc] `[code]` [a`]`b] [x \\[y] [y] [a`\\`[y]\n\n[esc]: /e\n[y]: /y\n[code]: /c",
+    # Footnotes: referred to before and after their definition, defined in the middle and at the
+    # end, undefined, defined twice, with bodies of several (indented, lazy) paragraphs, a list and
+    # code, nested in a list, a quote and another note, citing links and other notes.
+    "Claim[^a] and later[^b], never[^none].\n\n[^a]: First note.\n\nMore[^a] text[^c].\n\n[^c]: Last [l].\n\n"
+    "[^a]: Duplicate, ignored[^b].\n\nEnd[^b].\n\n[^b]: Cites [^c].\n\n[l]: https://e.com",
+    "A[^b].\n\n[^b]: Second note,\nlazy line.\n\n    Second paragraph[^b].\n\n    - a list\n\n    ```\n    code\n"
+    "    ```\n\nB[^b]",
+    "- item[^x]\n- [^x]: note in a list\n\n> [^y]: note in a quote\n> [^x]\n\n[^z]: outer\n    [^w]: inner[^z]\n\n"
+    "[^w] [^y] [^z] [^Z] [^ x] [^x ]\n\n[^Z]:\n\n    after a blank [^x]",
+    "Intro.\n\n[^1]: Note written first[^2].\n[^2]: Then this one, citing [^1].\n\nText[^2][^1].\n\n# Head[^1]\n\n"
+    "| a[^2] | b |\n|---|---|\n| [^1] | x |\n\n[^3]:    spaced\n\n\tafter tab[^3]",
 ]
 
 
@@ -254,6 +265,27 @@ def test_random_documents_with_definitions_streamed_equal_one_shot(
         _check_every_prefix("".join(parts), n, max_chunk=rnd.choice([1, 3, 9]))
 
 
+_CITING_WORDS = ["word", "other", "*em*", "**b**", "`c`", "[x]", "[^a]", "[^b]", "[y][x]", "[t](http://u.v)",
+    "[docs]", "![i](http://h/i.png)", "_u_", "~~s~~", "[", "]", "*", "`", "<", "$", "\\[", "[x]:", "&amp;", "😀"]
+_LATER_DEFINITIONS = ["[x]: /x", "[^a]: note a [x]", "[^b]: note b", "[y]: /y 'T'", "[docs]: http://d"]  # fmt: skip
+
+
+@pytest.mark.parametrize("min_piece", [1, 8, InlineCache.MIN_PIECE])
+def test_long_paragraphs_citing_later_definitions_streamed_equal_one_shot(
+    monkeypatch: pytest.MonkeyPatch, min_piece: int
+) -> None:
+    """A closed paragraph citing a label defined later is rendered again from its longest closed
+    piece that uses no defined label (rendered while it streamed): every prefix must still equal
+    the one-shot render."""
+    monkeypatch.setattr(InlineCache, "MIN_PIECE", min_piece)
+    rnd = random.Random(min_piece)
+    for n in range(40):
+        paras = [" ".join(rnd.choice(_CITING_WORDS) for _ in range(rnd.randint(5, 60))) for _ in range(3)]
+        defs = rnd.sample(_LATER_DEFINITIONS, rnd.randint(1, 4))
+        doc = "\n\n".join(paras[:2] + defs[:2] + paras[2:] + defs[2:]) + "\n\nend"
+        _check_every_prefix(doc, n, max_chunk=30)
+
+
 def _answer_with_definitions(sections: int) -> str:
     """A long answer citing references and footnote-style labels that each part defines at its
     end, the way models write them."""
@@ -290,6 +322,35 @@ def test_definitions_do_not_make_every_update_render_the_whole_answer() -> None:
     with_defs, without = _blocks_per_update(doc, 20), _blocks_per_update(plain, 20)
     assert max(with_defs) <= 8, max(with_defs)
     assert sum(with_defs) <= 1.5 * sum(without), (sum(with_defs), sum(without))
+
+
+def _answer_with_footnotes(sections: int) -> str:
+    """A long answer citing notes defined in its middle (each part's notes at the part's end)
+    and at its very end, before and after their definition, and notes that cite notes."""
+    parts = []
+    for s in range(sections):
+        parts.append(
+            f"## Part {s}\n\nSome prose with a note[^p{s}], one defined at the end[^end{s}] and an earlier "
+            f"one[^p{max(s - 1, 0)}], long enough to be a real paragraph of text in an answer.\n\n"
+            f"- a list item citing[^p{s}]\n- another item\n\n"
+            f"[^p{s}]: The note of part {s}, citing[^end{s}].\n\n    A second paragraph of the note.\n\n"
+        )
+    parts += [f"[^end{s}]: The closing note {s}.\n" for s in range(sections)]
+    return "".join(parts)
+
+
+def test_footnotes_do_not_make_every_update_render_the_whole_answer() -> None:
+    """A 60k answer full of notes streamed in 20-char steps (every "[^p1]: The" a definition
+    whose body is still growing at some flush): an update renders a bounded number of blocks,
+    in all about as many as the same text without notes."""
+    doc = _answer_with_footnotes(200)
+    assert len(doc) > 60_000
+    plain = doc.replace("[^", "(^")  # the same text with no note
+    with_notes, without = _blocks_per_update(doc, 20), _blocks_per_update(plain, 20)
+    assert max(with_notes) <= 8, max(with_notes)
+    assert sum(with_notes) <= 1.5 * sum(without), (sum(with_notes), sum(without))
+    final = render_markdown(doc)
+    assert final.count("<sup") == 5 * 200 and final.count("<li><p>") == 2 * 200
 
 
 def test_dark_theme_and_hostile_input_while_streaming() -> None:
@@ -363,6 +424,40 @@ def test_pieces_with_links_images_and_code_spans_equal_one_shot(monkeypatch: pyt
         renderer = IncrementalRenderer()
         for prefix in _stream(doc, rnd, 6):
             assert renderer.update(prefix) == render_markdown(prefix), repr(prefix)
+
+
+def test_a_comment_or_tag_with_spaces_streams_like_the_whole() -> None:
+    """A paragraph is rendered in pieces cut at spaces: a "<" left as text may still become a
+    hidden comment or a formatting tag once its ">" arrives, so no piece may end inside one."""
+    words = " ".join(f"word{i}" for i in range(30))  # long enough for a cut inside the comment
+    for doc in (
+        f"A paragraph of prose <!-- a hidden note: {words} --> and more.",
+        f"A paragraph of prose {words} then <details open> and more.",
+    ):
+        renderer = IncrementalRenderer()
+        for i in range(1, len(doc) + 1):
+            assert renderer.update(doc[:i]) == render_markdown(doc[:i]), doc[:i]
+
+
+def test_literal_brackets_do_not_stop_a_paragraph_being_rendered_in_pieces() -> None:
+    """A citation like "[^3]" or "[ref]" that is not (yet) defined stays text whatever follows
+    it: a long paragraph with one is still rendered from its last closed piece on."""
+    cache, env = InlineCache(), new_env()
+    text = "Some prose that cites a note[^3] and a [ref] in the middle of it, then goes on. " * 2
+    calls: list[str] = []
+    original = markdown._render_piece
+
+    def counting(src: str, env: dict[str, object]) -> tuple[str, bool]:
+        calls.append(src)
+        return original(src, env)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(markdown, "_render_piece", counting)
+        assert cache.render(text, env) == render_inline(text, env)
+        calls.clear()
+        longer = text + "More words after it"
+        assert cache.render(longer, env) == render_inline(longer, env)
+    assert sum(map(len, calls)) < 40  # only the new text was parsed
 
 
 def test_inline_cache_renders_a_long_paragraph_from_its_closed_piece() -> None:

@@ -206,9 +206,18 @@ def click_card(window, node_id: str, where: str = "header", mods=NO_MOD, button=
 
 def double_click_card(window, node_id: str, where: str = "body") -> QPoint:
     p = card_screen_pos(window, node_id, where)
-    QTest.mouseDClick(window.view.viewport(), LEFT, NO_MOD, p)
-    _settle()
+    double_click(window.view.viewport(), p)
     return p
+
+
+def double_click(widget, pos: QPoint, button=LEFT, mods=NO_MOD) -> None:
+    """What a platform delivers for a double-click: press, release, double-click, release.
+    (QTest.mouseDClick on a widget sends the double-click event alone: no release, so whatever the
+    press grabbed stays grabbed, which no user can do.)"""
+    QTest.mouseClick(widget, button, mods, pos)
+    QTest.mouseDClick(widget, button, mods, pos)
+    QTest.mouseRelease(widget, button, mods, pos)
+    _settle()
 
 
 def drag(window, start: QPoint, end: QPoint, button=LEFT, mods=NO_MOD, steps: int = 6) -> None:

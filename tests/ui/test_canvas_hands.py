@@ -11,7 +11,9 @@ import asyncio
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
+from tests.ui import hands
 from tests.ui.conftest import cards_of, open_window, wait_until
 
 LEFT = Qt.MouseButton.LeftButton
@@ -138,11 +140,7 @@ async def test_the_following_bar_does_not_shift_the_canvas(app_env, fake_server)
 
 # ---------------------------------------------------------------------------------------------- #11
 def _double_click(view, pos: QPoint) -> None:
-    """What a double-click delivers: press, release, double-click, release."""
-    vp = view.viewport()
-    QTest.mouseClick(vp, LEFT, NO_MOD, pos)
-    QTest.mouseDClick(vp, LEFT, NO_MOD, pos)  # (the double-click event alone)
-    QTest.mouseRelease(vp, LEFT, NO_MOD, pos)
+    hands.double_click(view.viewport(), pos)
 
 
 def _drag(view, start: QPoint, end: QPoint, steps: int = 6) -> None:
@@ -350,3 +348,25 @@ async def test_with_several_cards_selected_a_body_drag_still_moves_them_all(app_
         assert a.pos() != pa and b.pos() - pb == a.pos() - pa  # both moved together
         assert not b.has_text_selection
         assert window.undo_stack.undoText() == "Move 2 cards"
+
+
+async def test_a_card_whose_menu_took_the_release_does_not_follow_the_next_wheel(app_env, fake_server):
+    """On X11 a right press opens the card's menu at once and the menu gets the release: the card
+    must not stay grabbed, or the move Qt replays after a zoom drags it across the canvas (issue #12)."""
+    from PySide6.QtGui import QContextMenuEvent
+
+    async with open_window() as (window, _services):
+        await _send(window, "Compare fibonacci implementations")
+        await _finished(window)
+        card = _answers(window)[1]
+        vp = window.view.viewport()
+        pos = window.view.mapFromScene(card.sceneBoundingRect().center())
+        before = {c.node_id: c.pos() for c in window.scene.cards()}
+        with hands.auto_dismiss():  # the user presses Escape on the menu
+            QTest.mousePress(vp, Qt.MouseButton.RightButton, NO_MOD, pos)
+            QApplication.sendEvent(vp, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, vp.mapToGlobal(pos)))
+        # (no release: the menu had it)
+        hands.wheel(window, pos + QPoint(-40, 30), -2)
+        hands.wheel(window, pos + QPoint(25, -10), 1)
+        assert window.scene.mouseGrabberItem() is None
+        assert {c.node_id: c.pos() for c in window.scene.cards()} == before

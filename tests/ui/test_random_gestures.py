@@ -27,10 +27,13 @@ from tests.ui.test_action_walk import SLOW, _captured_errors, _fits_screen, _fro
 from ui.commands import MoveNodesCommand
 
 GESTURES = 300
+# Fixed seeds in the test command (a red run must be replayable and CI must not depend on luck);
+# TRIPTYCH_GESTURE_SEED=N replays one, TRIPTYCH_GESTURE_SEED=random explores a fresh one.
+_SEED_ENV = os.environ.get("TRIPTYCH_GESTURE_SEED", "")
 SEEDS = (
-    [int(os.environ["TRIPTYCH_GESTURE_SEED"])]
-    if os.environ.get("TRIPTYCH_GESTURE_SEED")
-    else [1203, random.SystemRandom().randrange(1, 10**9)]
+    [random.SystemRandom().randrange(1, 10**9)] if _SEED_ENV == "random"
+    else [int(_SEED_ENV)] if _SEED_ENV
+    else [1203, 82145143]
 )
 
 
@@ -104,11 +107,6 @@ def _gesture(rng: random.Random, window) -> tuple[str, object]:
     return f"keys {keys} on the canvas", lambda: (hands.focus(view), hands.press_keys(view, keys))
 
 
-@pytest.mark.xfail(
-    reason="defect of #12 'card jumps on first click' (a click or double-click leaves a card following "
-    "later moves/scrolls, with no undo step and the store not told), fixed on branch fix-canvas",
-    strict=False,
-)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_random_gestures_keep_cards_where_the_undo_stack_says(app_env, fake_server, seed):
     print(f"gesture seed: {seed} (replay: TRIPTYCH_GESTURE_SEED={seed})")
@@ -120,12 +118,14 @@ async def test_random_gestures_keep_cards_where_the_undo_stack_says(app_env, fak
         await wait_until(lambda: len(window.scene.cards()) == 4, 5, "the prompt and three answers")
         problems: list[str] = []
         too_big: list[str] = []
+        history: list[str] = []
         with _captured_errors() as errors:
             for step in range(GESTURES):
                 before = _positions(window)
                 top_before = _top_move(window)
                 count_before = window.undo_stack.count()
                 what, gesture = _gesture(rng, window)
+                history.append(f"step {step}: {what}")
                 opened = hands.visible_windows()
                 n = len(errors)
                 with hands.auto_dismiss():
@@ -133,6 +133,9 @@ async def test_random_gestures_keep_cards_where_the_undo_stack_says(app_env, fak
                 hands.close_new_windows(opened, window)
                 await asyncio.sleep(0)
                 where = f"seed {seed}, step {step}: {what}"
+                grabber = window.scene.mouseGrabberItem()
+                if grabber is not None:  # every gesture released its buttons: nothing may still hold the mouse
+                    problems.append(f"{where}: {grabber!r} still grabs the mouse")
                 problems += [f"{where}: {e}" for e in errors[n:]]
                 after = _positions(window)
                 moved = {
@@ -156,6 +159,8 @@ async def test_random_gestures_keep_cards_where_the_undo_stack_says(app_env, fak
                                         f"{node.x:.0f},{node.y:.0f}")
                 if msg := _fits_screen(window):
                     too_big.append(f"{where}: {msg}")
+                if problems and len(problems) == len(set(problems)) and not problems[0].endswith("(gestures before)"):
+                    problems.insert(0, "the gestures before: " + "; ".join(history[-8:]) + " (gestures before)")
                 if len(problems) > 10:
                     break
         # the store has what the window shows

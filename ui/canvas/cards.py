@@ -983,6 +983,7 @@ class CardItem(QGraphicsObject):
         if self.hit_test(event.pos()) == "":  # the header or the margins: the card in focus mode
             self._emit("focus")
             event.accept()
+            self._let_go()  # the release goes to the focus window
             return
         super().mouseDoubleClickEvent(event)
 
@@ -1020,6 +1021,19 @@ class CardItem(QGraphicsObject):
             self.setSelected(True)
         self._emit("menu", event.screenPos())
         event.accept()
+        self._let_go()  # the menu took the release
+
+    def _let_go(self) -> None:
+        """Stop grabbing the mouse after a gesture that opened a menu or a window: the button's release
+        goes there, and a card left grabbing would follow the next move (issue #12)."""
+        scene = self.scene()
+        if scene is not None and scene.mouseGrabberItem() is self:
+            self.ungrabMouse()
+
+    def ungrabMouseEvent(self, event) -> None:
+        self._text_drag = False
+        self.setZValue(C.Z_CARD_SELECTED if self.isSelected() else C.Z_CARD)
+        super().ungrabMouseEvent(event)
 
     def scroll_by(self, dy: float, pos: QPointF | None = None) -> bool:
         """Scroll the body (or the open reasoning) by `dy` scene units; True if anything moved.

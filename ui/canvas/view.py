@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPainter
-from PySide6.QtWidgets import QFrame, QGraphicsView
+from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView
 
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem
@@ -200,9 +200,19 @@ class CanvasView(QGraphicsView):
                 return item
         return None
 
+    def _drop_stale_grab(self, held) -> None:
+        """A card that still grabs the mouse while no button is held lost its release to a popup or a
+        new window (its context menu, focus mode). Qt would hand it the next press, move or the move it
+        replays after a zoom, and drag it across the canvas with no undo step (issue #12): let go."""
+        scene = self.scene()
+        grabber = scene.mouseGrabberItem() if scene is not None else None
+        if grabber is not None and not held:
+            grabber.ungrabMouse()
+
     def mousePressEvent(self, event) -> None:
         self._pinned_center = None
         button = event.button()
+        self._drop_stale_grab(event.buttons() & ~button)
         on_card = self._card_at(event.position().toPoint()) is not None
         mods = event.modifiers()
         if button == Qt.MouseButton.MiddleButton or (
@@ -227,6 +237,7 @@ class CanvasView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        self._drop_stale_grab(event.buttons())
         if self._panning:
             self._pinned_center = None
             pos = event.position().toPoint()
@@ -264,6 +275,7 @@ class CanvasView(QGraphicsView):
 
     def wheelEvent(self, event) -> None:
         self._pinned_center = None
+        self._drop_stale_grab(QApplication.mouseButtons())
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
         if not dy:

@@ -313,6 +313,48 @@ def _article(word: str) -> str:
     return "an" if w[0].lower() in "aeiou" else "a"
 
 
+class ElidedButton(QPushButton):
+    """A push button whose text ends in "…" where the layout gives it less room than the whole text
+    (a long model name on a narrow window), so it never makes the window wider; `text()` and the
+    tooltip keep the whole text."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._full = text
+        # (a push button's policy is Minimum: its size hint, the whole text, would be its least width)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, self.sizePolicy().verticalPolicy())
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        super().setText(text)
+        self.updateGeometry()
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def _padding(self) -> int:
+        return super().sizeHint().width() - self.fontMetrics().horizontalAdvance(super().text())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(self._padding() + self.fontMetrics().horizontalAdvance(self._full), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        width = self._padding() + self.fontMetrics().horizontalAdvance(self._full[:8] + "…")
+        return QSize(min(width, self.sizeHint().width()), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = self.width() - self._padding()
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(room, 0))
+        if shown != super().text():
+            super().setText(shown)
+
+
 def _short(name: str, limit: int = 32) -> str:
     """A model name short enough for a button."""
     return name if len(name) <= limit else name[: limit - 1] + "…"
@@ -453,7 +495,7 @@ class ComposerWidget(QFrame):
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.hide()
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
-        self.send_button = QPushButton("Send", self)
+        self.send_button = ElidedButton("Send", self)
         self.send_button.setObjectName("SendButton")
         self.send_button.clicked.connect(self.send_requested)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import sys
 
-import pytest
 from PySide6.QtCore import QTimer
 
 from app.domain import NodeStatus
@@ -182,9 +181,7 @@ async def test_every_action_and_shortcut_in_every_state(app_env, fake_server):
             problems += found
             too_big += big
     assert not problems, "\n".join(problems)
-    if too_big:
-        # The main window's minimum size is wider than a small screen (1102 px on an 800 px one).
-        pytest.xfail("defect of #12 (geometry clamping), fixed on branch fix-composer:\n" + "\n".join(too_big[:3]))
+    assert not too_big, "\n".join(too_big[:5])
 
 
 async def test_quit_closes_the_window_with_streams_running(app_env, fake_server):

@@ -171,5 +171,4 @@ async def test_random_gestures_keep_cards_where_the_undo_stack_says(app_env, fak
             if node is not None and node.kind != NodeKind.NOTE and (abs(node.x - x) > 0.5 or abs(node.y - y) > 0.5):
                 problems.append(f"seed {seed}, at the end: card {i} at {x:.0f},{y:.0f}, stored at {node.x:.0f},{node.y:.0f}")
         assert not problems, "\n".join(problems[:12])
-        if too_big:
-            pytest.xfail("defect of #12 (geometry clamping), fixed on branch fix-composer: " + too_big[0])
+        assert not too_big, "\n".join(too_big[:5])

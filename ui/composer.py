@@ -9,7 +9,7 @@ Qt main thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStyle,
+    QStyleOptionButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -334,11 +336,18 @@ class ElidedButton(QPushButton):
         return self._full
 
     def _padding(self) -> int:
-        return super().sizeHint().width() - self.fontMetrics().horizontalAdvance(super().text())
+        """The button's width beyond its text (the style's and the style sheet's margins), measured
+        for a wide text: a style's least button width would count a short text's room as padding."""
+        opt = QStyleOptionButton()
+        self.initStyleOption(opt)
+        wide = 400
+        size = QSize(wide, self.fontMetrics().height())
+        return self.style().sizeFromContents(QStyle.ContentsType.CT_PushButton, opt, size, self).width() - wide
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
-        return QSize(self._padding() + self.fontMetrics().horizontalAdvance(self._full), hint.height())
+        # (+4: elidedText wants a little more than the text's advance before it keeps it whole)
+        return QSize(self._padding() + self.fontMetrics().horizontalAdvance(self._full) + 4, hint.height())
 
     def minimumSizeHint(self) -> QSize:
         width = self._padding() + self.fontMetrics().horizontalAdvance(self._full[:8] + "…")
@@ -427,8 +436,15 @@ class ComposerWidget(QFrame):
         bar.addWidget(self.parents_label)
         self.lanes_button = QPushButton("Continue each lane", self.parents_bar)
         self.shared_button = QPushButton("Shared", self.parents_bar)
-        self.lanes_button.setToolTip("One follow-up per selected card: each model gets its own history")
-        self.shared_button.setToolTip("One prompt: every chosen model gets the selected answer(s) as context")
+        self.lanes_button.setToolTip("One follow-up per selected card: each model gets its own history (Alt+L)")
+        self.shared_button.setToolTip(
+            "One prompt: every chosen model gets the selected answer(s) as context (Alt+S)"
+        )
+        # The mode from the keyboard, with the focus left in the prompt (a mnemonic would move it).
+        for keys, button in (("Alt+L", self.lanes_button), ("Alt+S", self.shared_button)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda b=button: b.isVisibleTo(self) and b.setChecked(True))
         self.mode_group = QButtonGroup(self)
         for b in (self.lanes_button, self.shared_button):
             b.setCheckable(True)

@@ -335,6 +335,7 @@ SHORTCUTS = [
     ("Delete", "Delete the selected cards"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (moves, deletes, sends, renames)"),
     ("Ctrl+Shift+S", "Synthesize the selected answers"),
+    ("Alt+S / Alt+L", "In the composer, following cards: Shared / Continue each lane"),
     ("Ctrl+D", "Compare two selected answers (diff)"),
     ("Ctrl+T", "Comparison table of a prompt's answers"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the session / the selected cards"),

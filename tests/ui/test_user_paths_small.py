@@ -78,3 +78,37 @@ async def test_the_sidebar_counts_one_card_in_the_singular(app_env, fake_server)
         await wait_until(lambda: len(cards_of(window)) == 1, 3, "the answer deleted")
         items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
         assert any("· 1 card" in t and "cards" not in t for t in items), items
+
+
+async def test_alt_s_and_alt_l_choose_the_mode_and_typing_goes_on(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _type_and_send(window, "First question")
+        answers = cards_of(window, "response")
+        _click_card(window, answers[0])
+        _click_card(window, answers[1], Qt.KeyboardModifier.ControlModifier)
+        composer = window.composer
+        composer.focus_prompt()
+        QTest.keyClick(composer.edit, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+        assert composer.send_button.text() == "Send to 3 models"  # shared: every chip
+        QTest.keyClicks(QApplication.focusWidget(), "Which?")
+        QTest.keyClick(composer.edit, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
+        assert composer.send_button.text() == "Continue 2 lanes"
+        assert composer.text() == "Which?"
+
+
+async def test_send_shows_its_whole_label_when_there_is_room(app_env, fake_server):
+    from PySide6.QtWidgets import QPushButton
+
+    async with open_window() as (window, _services):
+        send = window.composer.send_button
+        for width in (700, 1250, 760, 1250):
+            window.resize(width, 760)
+            await asyncio.sleep(0.05)
+            shown = QPushButton.text(send)  # what the button paints
+            if width >= 1250:
+                assert shown == send.text() == "Send to 3 models", shown
+            else:
+                assert window.width() <= width + 1
+        window.composer.set_models(["anthropic:claude-sonnet-5-5"])
+        await asyncio.sleep(0.05)
+        assert QPushButton.text(send) == "Send to Claude Sonnet 5.5"

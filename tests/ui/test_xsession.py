@@ -220,8 +220,7 @@ def test_readme_flows_under_a_real_x_server(tmp_path):
         s.click(*targets[0])  # the first answer, as in the first session
         s.click(wx + 255 + int(view_w * 0.5), targets[0][1], ctrl=True)  # and the middle one
         s.click(wx + 255 + view_w // 2, wy + wh - 80)  # the prompt box
-        s.key("shift+Tab", "shift+Tab", "space")  # "Following 2 cards: [Continue each lane] [Shared] [✕]"
-        s.key("Tab", "Tab")
+        s.key("alt+s")  # "Following 2 cards: [Continue each lane] [Shared] [✕]": Shared, typing on
         s.type("Which of these two is right?")
         s.key("ctrl+Return")
         s._wait(lambda: len(_prompts(s.graph()[0])) == 2, 10, "the shared follow-up prompt")

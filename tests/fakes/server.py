@@ -1022,7 +1022,34 @@ def _max_tokens(req: RecordedRequest) -> int | None:
     return None
 
 
+# Realistic answers (`--corpus DIR`: every *.md in it) for trying the window by hand: a prompt that
+# names a file's stem ("math", "finance", "gfm", …) gets that file, any other one is given by model and
+# prompt, so three models answer differently.
+_CORPUS: list[tuple[str, str]] = []
+
+
+def load_corpus(folder: str) -> int:
+    from pathlib import Path
+
+    _CORPUS[:] = [(p.stem.lower(), p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("*.md"))]
+    return len(_CORPUS)
+
+
+def _corpus_answer(model: str, prompt: str) -> str | None:
+    if not _CORPUS:
+        return None
+    words = prompt.lower()
+    for stem, text in _CORPUS:
+        if any(part and part in words for part in stem.split("_")):
+            return text
+    import zlib
+
+    return _CORPUS[zlib.crc32(f"{model}\n{prompt}".encode()) % len(_CORPUS)][1]
+
+
 def default_answer_text(model: str, prompt: str) -> str:
+    if (text := _corpus_answer(model, prompt)) is not None:
+        return text
     echo = " ".join(prompt.split())
     if len(echo) > 60:
         echo = echo[:60].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
@@ -1679,7 +1706,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rate", type=float, default=None, help="tokens per second (0 = no pacing)")
     parser.add_argument("--key", default=None, help="require this API key")
+    parser.add_argument("--corpus", default=None, help="answer with the *.md files of this folder (by hand)")
     args = parser.parse_args(argv)
+    if args.corpus:
+        print(f"answers from {load_corpus(args.corpus)} files in {args.corpus}")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(args.host, args.port, args.rate, args.key))
 

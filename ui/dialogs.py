@@ -323,7 +323,7 @@ class ExportDialog(QDialog):
 
 
 SHORTCUTS = [
-    ("Ctrl+Enter", "Send the prompt to every chosen model"),
+    ("Ctrl+Enter", "Send, where the Send button says"),
     ("Esc", "Stop the selected streams (or all)"),
     ("Ctrl+F", "Search all sessions"),
     ("Ctrl+N", "New session"),
@@ -352,22 +352,29 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
         layout = QVBoxLayout(self)
-        table = QTableWidget(len(SHORTCUTS), 2, self)
+        # Two pairs of columns side by side: one tall list would not fit a laptop screen.
+        half = (len(SHORTCUTS) + 1) // 2
+        table = QTableWidget(half, 4, self)
         self.table = table
-        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.setHorizontalHeaderLabels(["Keys", "Action", "Keys", "Action"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        for row, (keys, what) in enumerate(SHORTCUTS):
-            table.setItem(row, 0, QTableWidgetItem(keys))
-            table.setItem(row, 1, QTableWidgetItem(what))
+        for i, (keys, what) in enumerate(SHORTCUTS):
+            row, col = i % half, 2 * (i // half)
+            table.setItem(row, col, QTableWidgetItem(keys))
+            table.setItem(row, col + 1, QTableWidgetItem(what))
         table.resizeColumnsToContents()
+        table.setWordWrap(True)
+        for col in range(4):  # long entries wrap instead of widening the sheet past a small screen
+            table.setColumnWidth(col, min(table.columnWidth(col), 140 if col % 2 == 0 else 220))
+        table.resizeRowsToContents()
         table.horizontalHeader().setStretchLastSection(True)
         # Size the sheet to its rows and columns: a fixed 560x520 clipped the Action column (a
         # horizontal scroll bar) and hid the last rows behind a vertical one.
         table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         frame = 2 * table.frameWidth()
-        width = sum(table.columnWidth(c) for c in range(2)) + frame + 24
+        width = sum(table.columnWidth(c) for c in range(table.columnCount())) + frame + 24
         height = table.horizontalHeader().sizeHint().height() + frame + 2
         height += sum(table.rowHeight(r) for r in range(table.rowCount()))
         screen = self.screen().availableGeometry() if self.screen() is not None else None

@@ -448,18 +448,18 @@ class CardItem(QGraphicsObject):
         if not node.text or ("```" not in node.text and "~~~" not in node.text and "    " not in node.text):
             return out
         body = st.body_rect
-        for index, rect in enumerate(self._body.code_block_rects()):
-            top = body.top() + rect.top() - self._body_scroll
-            # keep the button inside the visible body while the block is visible
-            visible_top = max(top, body.top())
-            if top + rect.height() < body.top() + 4 or visible_top > body.bottom() - C.CODE_COPY_H:
+        for index, header in enumerate(self._body.code_header_rects()):
+            # In the block's header line, right of its language: never over the code. Shown while that
+            # line is inside the visible body.
+            top = body.top() + header.top() - self._body_scroll + (header.height() - C.CODE_COPY_H) / 2
+            if top < body.top() - 0.5 or top + C.CODE_COPY_H > body.bottom() + 0.5:
                 continue
-            bx = body.left() + rect.right() - C.CODE_COPY_W - 4.0
+            bx = body.left() + header.right() - C.CODE_COPY_W - 4.0
             out.append(
                 CardButton(
                     f"copy_code:{index}",
                     "Copy",
-                    QRectF(bx, visible_top + 4.0, C.CODE_COPY_W, C.CODE_COPY_H),
+                    QRectF(bx, top, C.CODE_COPY_W, C.CODE_COPY_H),
                     arg=index,
                 )
             )

@@ -97,6 +97,7 @@ class _CardState:
     buttons: list[CardButton] = field(default_factory=list)
     code_buttons: list[CardButton] = field(default_factory=list)
     body_scrollable: bool = False
+    grown: float = 0.0  # how much taller the body is than the card's height on the canvas allows
     collapsed: bool = False
     preview: str = ""
     # texts elided to fit, and where they go (computed in sync, read by paint)
@@ -188,6 +189,12 @@ class CardItem(QGraphicsObject):
         return self._state.height
 
     @property
+    def grown_height(self) -> float:
+        """How much taller this card is than the canvas shows it: a style with `whole_answers` (the PNG
+        export) shows the whole text where the canvas cuts the card at its height and scrolls."""
+        return self._state.grown
+
+    @property
     def body_rect(self) -> QRectF:
         """Where the answer text shows, in item coordinates."""
         return QRectF(self._state.body_rect)
@@ -230,6 +237,19 @@ class CardItem(QGraphicsObject):
         self.ensure_detail()
         error = [self._error_doc] if self._error_doc is not None else []
         return [*self._body.documents(), *self._reasoning.documents(), *error]
+
+    def body_line_rects(self) -> list[QRectF]:
+        """Where the body's lines of text are drawn now (item coordinates; scrolled out ones too)."""
+        self.ensure_detail()
+        r = self._state.body_rect
+        return [line.translated(r.left(), r.top() - self._body_scroll) for line in self._body.line_rects()]
+
+    def wrap_mark_rects(self) -> list[QRectF]:
+        """Where the body's wrap arrows are drawn (item coordinates): one left of each continuation
+        of a code line too long for the card."""
+        self.ensure_detail()
+        r = self._state.body_rect
+        return [m.translated(r.left(), r.top() - self._body_scroll) for m in self._body.wrap_mark_rects()]
 
     def code_block_count(self) -> int:
         self.ensure_detail()
@@ -352,6 +372,8 @@ class CardItem(QGraphicsObject):
             body_h = C.BODY_MIN_H if st.body_placeholder else 0.0
         else:
             body_h = min(doc_h, available)
+            if self._style.whole_answers:
+                st.grown, body_h = doc_h - body_h, doc_h
         st.body_rect = QRectF(left, y + 4.0, inner_w, body_h)
         st.body_scrollable = doc_h > body_h + 0.5
         max_scroll = max(doc_h - body_h, 0.0)

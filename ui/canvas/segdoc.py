@@ -257,6 +257,24 @@ class SegmentedDocument:
         """Where a wrap arrow is drawn, left of each continuation of a wrapped code line."""
         return self._code_rects("wrap_marks")
 
+    def line_rects(self) -> list[QRectF]:
+        """Where each laid-out line's text is (document coordinates): its start to its natural width."""
+        out = []
+        for top, c in zip(self._tops, self._chunks, strict=True):
+            layout = c.doc.documentLayout()
+            block = c.doc.begin()
+            while block.isValid():
+                r = layout.blockBoundingRect(block)
+                text_layout = block.layout()
+                for i in range(text_layout.lineCount()):
+                    line = text_layout.lineAt(i)
+                    if line.naturalTextWidth() > 0:
+                        out.append(
+                            QRectF(r.left() + line.x(), top + r.top() + line.y(), line.naturalTextWidth(), line.height())
+                        )
+                block = block.next()
+        return out
+
     def _code_rects(self, which: str) -> list[QRectF]:
         out = []
         for top, c in zip(self._tops, self._chunks, strict=True):

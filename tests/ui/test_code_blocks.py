@@ -137,15 +137,11 @@ async def test_copy_buttons_never_cover_code_text(app_env, fake_server):
             assert button is not None and body.contains(button)
             covered = [r for r in lines if r.intersects(button)]
             assert covered == [], (i, covered)
-        # a one-line block alone
-        one = await _one_line_card(window, fake_server)
+        # an answer that is one one-line block: its button is there too, inside the card, off the code
+        one = await _answer_card(window, fake_server, "```sh\nmake test\n```")
         button = one.button_rect("copy_code:0")
-        assert button is not None
+        assert button is not None and one.body_rect.contains(button)
         assert not any(r.intersects(button) for r in one.body_line_rects())
-
-
-async def _one_line_card(window, fake_server):
-    return await _answer_card(window, fake_server, "Run:\n\n```sh\nmake test\n```")
 
 
 async def test_clicking_copy_on_a_one_line_block_at_the_end_copies_its_exact_code(app_env, fake_server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QRectF, Qt
@@ -154,6 +155,12 @@ def shape_code_blocks(doc: QTextDocument) -> CodeShapes:
             doc.setDefaultTextOption(option)
     cursor.endEditBlock()
     layout = doc.documentLayout()
+    first = layout.blockBoundingRect(found[0][0]).top()
+    if first < pads[0]:  # Qt drops the top margin of a document's first block: make room for the box
+        root = doc.rootFrame()
+        frame_fmt = root.frameFormat()
+        frame_fmt.setTopMargin(frame_fmt.topMargin() + math.ceil(pads[0] - first))
+        root.setFrameFormat(frame_fmt)
     for (header, lines), pad in zip(found, pads, strict=True):
         head = layout.blockBoundingRect(header).adjusted(0, -pad, 0, pad)
         bottom = head.bottom()

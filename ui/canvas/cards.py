@@ -44,7 +44,7 @@ from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
-from ui.canvas.text import set_document_html
+from ui.canvas.text import CODE_HEADER_H, set_document_html
 from ui.format import error_advice, metrics_line, status_label
 
 if TYPE_CHECKING:
@@ -1353,7 +1353,8 @@ def estimate_text_height(text: str, width: float, style: CardStyle, cap: float =
         stripped = raw.strip()
         if stripped.startswith(("```", "~~~")):
             in_code = not in_code
-            total += line * 0.5  # the code block's padding
+            # an opening fence: the block's header line (its language); a closing one: its padding
+            total += CODE_HEADER_H + 6.0 if in_code else line * 0.5
             continue
         if in_code:
             total += line * 1.05

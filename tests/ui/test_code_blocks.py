@@ -40,6 +40,7 @@ Install it:
 pip install triptych
 ```"""
 LABELS = ["Python", "JavaScript", "code", "code", "Bash"]
+NESTED = "1. Install:\n\n   ```bash\n   pip install triptych\n   ```\n\n> Quoted:\n>\n> ```python\n> x\n> ```\n"
 MODEL = "deepseek:deepseek-flash"
 
 
@@ -142,6 +143,13 @@ async def test_copy_buttons_never_cover_code_text(app_env, fake_server):
         button = one.button_rect("copy_code:0")
         assert button is not None and one.body_rect.contains(button)
         assert not any(r.intersects(button) for r in one.body_line_rects())
+        # blocks in a list item and in a quote (a quote is as wide as its text: here one letter)
+        nested = await _answer_card(window, fake_server, NESTED)
+        lines = nested.body_line_rects()
+        for i in range(2):
+            button = nested.button_rect(f"copy_code:{i}")
+            assert button is not None and nested.body_rect.contains(button)
+            assert not any(r.intersects(button) for r in lines), i
 
 
 async def test_clicking_copy_on_a_one_line_block_at_the_end_copies_its_exact_code(app_env, fake_server):

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 )
 
 from app.render.markdown import CODE_LABEL_STATE
+from ui.canvas.constants import CODE_COPY_W
 
 
 def set_document_html(doc: QTextDocument, html: str, width: float, font: QFont, color: str) -> None:
@@ -45,6 +46,7 @@ def _is_code(block: QTextBlock) -> bool:
 
 CODE_PAD = 8.0  # inner padding of a code block (QTextDocument ignores a <pre>'s padding)
 CODE_HEADER_H = 24.0  # the header line's height: room for the Copy button beside the language
+HEADER_RIGHT = CODE_COPY_W + 12.0  # the header's right margin: where the card draws the Copy button
 HANG_CHARS = 2  # a wrapped code line continues this many characters right of the line's indentation
 TAB_CHARS = 4
 
@@ -127,7 +129,7 @@ def shape_code_blocks(doc: QTextDocument) -> CodeShapes:
         pads.append(pad)
         header_fmt = QTextBlockFormat()
         header_fmt.setLeftMargin(CODE_PAD)
-        header_fmt.setRightMargin(CODE_PAD)
+        header_fmt.setRightMargin(HEADER_RIGHT)  # the Copy button's room, also in a narrow quote
         header_fmt.setTopMargin(header.blockFormat().topMargin() + pad)
         header_fmt.setBottomMargin(pad)
         header_fmt.setBackground(no_fill)
@@ -164,6 +166,13 @@ def shape_code_blocks(doc: QTextDocument) -> CodeShapes:
     for (header, lines), pad in zip(found, pads, strict=True):
         head = layout.blockBoundingRect(header).adjusted(0, -pad, 0, pad)
         bottom = head.bottom()
+        # the box spans the header's line (its margins and indentation inside a list or a quote)
+        if header.layout().lineCount():
+            label = header.layout().lineAt(0)
+            left = head.left() + label.x() - CODE_PAD
+            right = head.left() + label.x() + label.width() + HEADER_RIGHT
+        else:
+            left, right = 0.0, max(width, head.right())
         for line in lines:
             r = layout.blockBoundingRect(line)
             bottom = r.bottom() + (CODE_PAD / 2 if line == lines[-1] else 0.0)
@@ -174,6 +183,6 @@ def shape_code_blocks(doc: QTextDocument) -> CodeShapes:
                     tl = text_layout.lineAt(i)
                     x = r.left() + tl.x() - char_w * 1.5
                     out.wrap_marks.append(QRectF(x, r.top() + tl.y(), char_w, tl.height()))
-        out.headers.append(QRectF(0.0, head.top(), max(width, head.right()), head.height()))
-        out.rects.append(QRectF(0.0, head.top(), max(width, head.right()), bottom - head.top()))
+        out.headers.append(QRectF(left, head.top(), right - left, head.height()))
+        out.rects.append(QRectF(left, head.top(), right - left, bottom - head.top()))
     return out

@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output file (default: a name from the session title; '-' = stdout)")
     e.add_argument("--no-reasoning", action="store_true", help="leave reasoning out")
     e.add_argument("--path", metavar="NODE_ID", help="only the path to this card, not every branch")
+    e.add_argument("--theme", choices=["light", "dark", "system"],
+                   help="colours of a PNG (default: the app's theme setting)")
 
     i = sub.add_parser("import", parents=[common], help="import a .json or .canvas file")
     i.add_argument("file")
@@ -817,7 +819,8 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"triptych: PNG export needs the GUI libraries (PySide6): {exc}", file=sys.stderr)
             return 1
-        render_png(ex.export_graph(graph, options), Path(out))
+        theme = args.theme or str(ctx.settings.ui.get("theme") or "system")
+        render_png(ex.export_graph(graph, options), Path(out), theme=theme)
         print(out)
         return 0
     text = ex.export_session(graph, args.format, options)

@@ -3,6 +3,9 @@
 `render_png(graph, path, selection=None)` works without a window and without a display: when no
 QApplication exists it creates one on the offscreen platform (the CLI's `export --format png`).
 Call it on the thread that owns (or will own) the QApplication.
+
+A picture shows whole answers: each card is as tall as its text (the canvas cuts a long answer at the
+card's height and scrolls it), and the cards below a grown card move down to make room for it.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ def _ensure_app():
 
 
 def default_style(theme_name: str = "light"):
-    """A CardStyle with catalog names and provider colours, for use outside the window."""
+    """A CardStyle with catalog names and provider colours, for use outside the window.
+
+    `theme_name`: "light", "dark" or "system" (the desktop's preference; light without one)."""
     from app.catalog import Catalog, load_catalog
     from app.config import BUILTIN_PROVIDERS
     from ui.canvas.style import CardStyle
     from ui.render_bridge import RenderBridge
-    from ui.theme import DARK, LIGHT
+    from ui.theme import resolve_theme
 
-    theme = DARK if theme_name == "dark" else LIGHT
+    theme = resolve_theme(theme_name)
     try:
         catalog = load_catalog(None)
         display = catalog.display_name
@@ -93,8 +98,33 @@ def build_scene(graph, style, selection: Iterable[str] | None = None):
     for node in graph.nodes.values():
         if keep is None or node.id in keep:
             scene.add_card(node)
+    make_room(scene)
     scene.set_edges(graph.edges)
     return scene
+
+
+def make_room(scene) -> None:
+    """Move cards down below the cards above them that grew (`CardItem.grown_height`), so no card
+    covers another: a card moves by the most that any card above it (wholly above it, or in its
+    column) grew and moved. Cards side by side in a row keep their places."""
+    cards = sorted(scene.cards(), key=lambda c: (c.pos().y(), c.pos().x()))
+    if not any(c.grown_height for c in cards):
+        return
+    placed: list[tuple[float, float, float, float, float]] = []  # left, right, top, canvas bottom, push
+    moves = []
+    for card in cards:
+        p = card.pos()
+        left, top = p.x(), p.y()
+        right = left + card.card_width
+        shift = 0.0
+        for a_left, a_right, a_top, a_bottom, push in placed:
+            if push > shift and a_top < top and (a_bottom <= top + 1.0 or (a_left < right and left < a_right)):
+                shift = push
+        placed.append((left, right, top, top + card.layout_height - card.grown_height, shift + card.grown_height))
+        if shift:
+            moves.append((card, shift))
+    for card, shift in moves:
+        card.setPos(card.pos().x(), card.pos().y() + shift)
 
 
 def render_png(
@@ -105,16 +135,18 @@ def render_png(
     scale: float = 2.0,
     style=None,
 ) -> Path:
-    """Draw `graph` (an app.domain.Graph) like the canvas does, without buttons, and save it as a PNG.
+    """Draw `graph` (an app.domain.Graph) like the canvas does, without buttons and with whole
+    answers, and save it as a PNG.
 
     `selection`: node ids to include (their edges among them are drawn); None = every card.
-    `style`: a CardStyle (the window passes its own); default: the catalog's names in `theme`.
+    `style`: a CardStyle (the window passes its own, in its theme); default: the catalog's names in
+    `theme` ("light", "dark" or "system").
     Returns the path written. Raises OSError if the file cannot be written.
     """
     _ensure_app()
     from dataclasses import replace
 
-    style = replace(style or default_style(theme), interactive=False)
+    style = replace(style or default_style(theme), interactive=False, whole_answers=True)
     scene = build_scene(graph, style, selection)
     image = render_image(scene, scale=scale)
     out = Path(path)

@@ -32,12 +32,14 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
-from app.render.highlight import escape_code, escape_html, highlight_code
+from app.render.highlight import escape_code, escape_html, highlight_code, lexer_for
 from app.render.math import MATH_SCHEME, math_key, math_plugin, mathml
 from app.render.theme import Theme, get_theme
 
 __all__ = [
+    "CODE_LABEL_STATE",
     "CodeBlock",
+    "code_label",
     "extract_code_blocks",
     "is_safe_url",
     "render_markdown",
@@ -127,20 +129,52 @@ def code_body_html(code: str, lang: str, theme: Theme) -> str:
     return escape_code(code)
 
 
-def pre_html(body: str, theme: Theme) -> str:
-    """Wrap a code body (see :func:`code_body_html`) in the themed ``<pre>`` block."""
+# The header line of a code block (its language, and the room for the card's Copy button) carries
+# this Qt user state (``-qt-user-state``; browsers ignore it), so the ui finds it in a QTextDocument.
+CODE_LABEL_STATE = 0x7C0DE
+_LABEL_MAX = 32
+
+
+def code_label(lang: str) -> str:
+    """What a code block's header says: the language's name ("py" → "Python"), the fence's word when
+    pygments does not know it, "code" without one."""
+    lang = lang.strip()
+    if not lang:
+        return "code"
+    lexer = lexer_for(lang)
+    name = lexer.name if lexer is not None else lang
+    return name if len(name) <= _LABEL_MAX else name[: _LABEL_MAX - 1] + "…"
+
+
+def pre_html(body: str, theme: Theme, headed: bool = False) -> str:
+    """Wrap a code body (see :func:`code_body_html`) in the themed ``<pre>`` block; ``headed``: it
+    sits under a :func:`code_header_html` line (no top margin, square top corners)."""
     # An HTML parser drops one newline right after <pre>: keep a leading empty line visible.
     lead = "\n" if body.startswith("\n") else ""
+    edge = "margin:0 0 6px 0;border-top:none;border-radius:0 0 6px 6px" if headed else (
+        "margin:6px 0;border-radius:6px"
+    )
     return (
         f'<pre style="background-color:{theme.code_background};color:{theme.code_text};'
-        f"font-family:{theme.mono_font};padding:8px;margin:6px 0;white-space:pre-wrap;"
-        f'border:1px solid {theme.border};border-radius:6px">{lead}{body}</pre>\n'
+        f"font-family:{theme.mono_font};padding:8px;border:1px solid {theme.border};{edge};"
+        f'white-space:pre-wrap">{lead}{body}</pre>\n'
+    )
+
+
+def code_header_html(lang: str, theme: Theme) -> str:
+    """The header line of a code block: its language (:func:`code_label`) in small muted type."""
+    return (
+        f'<p style="-qt-user-state:{CODE_LABEL_STATE};background-color:{theme.code_background};'
+        f"color:{theme.muted};font-size:small;margin:6px 0 0 0;padding:4px 8px;"
+        f'border:1px solid {theme.border};border-bottom:none;border-radius:6px 6px 0 0">'
+        f"{escape_html(code_label(lang))}</p>"
     )
 
 
 def fence_html(body: str, lang: str, theme: Theme) -> str:
-    """A fenced block: :func:`pre_html`, with a "diagram" label above a mermaid block."""
-    out = pre_html(body, theme)
+    """A code block (fenced or indented): a header with its language over :func:`pre_html`, as one
+    top-level ``<div>``; a "diagram" label above a mermaid block."""
+    out = f"<div>{code_header_html(lang, theme)}{pre_html(body, theme, headed=True).rstrip()}</div>\n"
     if lang.lower() == "mermaid":
         return diagram_label_html(theme) + out
     return out
@@ -321,8 +355,7 @@ class _SafeRenderer(RendererHTML):
         return self.renderToken(tokens, idx, options, env)
 
     def code_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
-        theme = _theme_of(env)
-        return pre_html(escape_code(tokens[idx].content), theme)
+        return fence_html(escape_code(tokens[idx].content), "", _theme_of(env))
 
     def code_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         t = _theme_of(env)

@@ -24,6 +24,7 @@ from app.render import (
     render_plain,
     sanitize_check,
 )
+from app.render.markdown import CODE_LABEL_STATE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,11 +94,19 @@ def test_inline_code_has_a_subtle_background() -> None:
 
 def test_code_fence_is_highlighted_with_coloured_spans() -> None:
     html = render_markdown("```python\ndef f(x):\n    return x  # comment\n```\n")
-    assert html.startswith("<pre ")
+    assert html.startswith("<div><p ")  # one top-level block: the language header, then the code
     spans = [attrs["style"] for tag, attrs in _parse(html).tags if tag == "span"]
     assert any(s.startswith("color:#") for s in spans)
     assert any("font-style:italic" in s for s in spans)  # the comment
-    assert _visible(html).strip() == "def f(x):\n    return x  # comment"
+    assert _visible(html).strip() == "Pythondef f(x):\n    return x  # comment"
+
+
+def test_every_code_block_is_labelled_with_its_language() -> None:
+    text = "```py\nx = 1\n```\n\n```frobnicate\nzz\n```\n\n```\nplain\n```\n\n    indented\n"
+    html = render_markdown(text)
+    labels = re.findall(rf"-qt-user-state:{CODE_LABEL_STATE};[^>]*>([^<]*)</p><pre ", html)
+    assert labels == ["Python", "frobnicate", "code", "code"]
+    assert html.count("<pre") == len(extract_code_blocks(text))
 
 
 def test_light_and_dark_code_differ() -> None:

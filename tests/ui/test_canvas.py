@@ -167,7 +167,8 @@ def test_level_of_detail_when_zoomed_out(qapp_offscreen, zoom):
     centre = view.mapFromScene(card.sceneBoundingRect().center())
     pixel = QColor(far.pixel(centre.x(), centre.y()))
     stripe = card.stripe_color
-    assert abs(pixel.hue() - stripe.hue()) < 25 and pixel.saturation() > 20
+    # (the overview's light tint of #4D6BFE has saturation 20; a grey or white card has none)
+    assert abs(pixel.hue() - stripe.hue()) < 25 and pixel.saturation() >= 15
     # its header bar stands out from the canvas
     rect = view.mapFromScene(card.mapRectToScene(QRectF(0, 0, card.card_width, 100))).boundingRect()
     header = QColor(far.pixel(rect.center().x(), rect.top() + 2))

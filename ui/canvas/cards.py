@@ -44,7 +44,7 @@ from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
-from ui.canvas.text import set_document_html
+from ui.canvas.text import CODE_HEADER_H, set_document_html
 from ui.format import error_advice, metrics_line, status_label
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class _CardState:
     buttons: list[CardButton] = field(default_factory=list)
     code_buttons: list[CardButton] = field(default_factory=list)
     body_scrollable: bool = False
+    grown: float = 0.0  # how much taller the body is than the card's height on the canvas allows
     collapsed: bool = False
     preview: str = ""
     # texts elided to fit, and where they go (computed in sync, read by paint)
@@ -188,6 +189,12 @@ class CardItem(QGraphicsObject):
         return self._state.height
 
     @property
+    def grown_height(self) -> float:
+        """How much taller this card is than the canvas shows it: a style with `whole_answers` (the PNG
+        export) shows the whole text where the canvas cuts the card at its height and scrolls."""
+        return self._state.grown
+
+    @property
     def body_rect(self) -> QRectF:
         """Where the answer text shows, in item coordinates."""
         return QRectF(self._state.body_rect)
@@ -230,6 +237,19 @@ class CardItem(QGraphicsObject):
         self.ensure_detail()
         error = [self._error_doc] if self._error_doc is not None else []
         return [*self._body.documents(), *self._reasoning.documents(), *error]
+
+    def body_line_rects(self) -> list[QRectF]:
+        """Where the body's lines of text are drawn now (item coordinates; scrolled out ones too)."""
+        self.ensure_detail()
+        r = self._state.body_rect
+        return [line.translated(r.left(), r.top() - self._body_scroll) for line in self._body.line_rects()]
+
+    def wrap_mark_rects(self) -> list[QRectF]:
+        """Where the body's wrap arrows are drawn (item coordinates): one left of each continuation
+        of a code line too long for the card."""
+        self.ensure_detail()
+        r = self._state.body_rect
+        return [m.translated(r.left(), r.top() - self._body_scroll) for m in self._body.wrap_mark_rects()]
 
     def code_block_count(self) -> int:
         self.ensure_detail()
@@ -352,6 +372,8 @@ class CardItem(QGraphicsObject):
             body_h = C.BODY_MIN_H if st.body_placeholder else 0.0
         else:
             body_h = min(doc_h, available)
+            if self._style.whole_answers:
+                st.grown, body_h = doc_h - body_h, doc_h
         st.body_rect = QRectF(left, y + 4.0, inner_w, body_h)
         st.body_scrollable = doc_h > body_h + 0.5
         max_scroll = max(doc_h - body_h, 0.0)
@@ -448,18 +470,18 @@ class CardItem(QGraphicsObject):
         if not node.text or ("```" not in node.text and "~~~" not in node.text and "    " not in node.text):
             return out
         body = st.body_rect
-        for index, rect in enumerate(self._body.code_block_rects()):
-            top = body.top() + rect.top() - self._body_scroll
-            # keep the button inside the visible body while the block is visible
-            visible_top = max(top, body.top())
-            if top + rect.height() < body.top() + 4 or visible_top > body.bottom() - C.CODE_COPY_H:
+        for index, header in enumerate(self._body.code_header_rects()):
+            # In the block's header line, right of its language: never over the code. Shown while that
+            # line is inside the visible body.
+            top = body.top() + header.top() - self._body_scroll + (header.height() - C.CODE_COPY_H) / 2
+            if top < body.top() - 0.5 or top + C.CODE_COPY_H > body.bottom() + 0.5:
                 continue
-            bx = body.left() + rect.right() - C.CODE_COPY_W - 4.0
+            bx = body.left() + header.right() - C.CODE_COPY_W - 4.0
             out.append(
                 CardButton(
                     f"copy_code:{index}",
                     "Copy",
-                    QRectF(bx, visible_top + 4.0, C.CODE_COPY_W, C.CODE_COPY_H),
+                    QRectF(bx, top, C.CODE_COPY_W, C.CODE_COPY_H),
                     arg=index,
                 )
             )
@@ -1345,7 +1367,8 @@ def estimate_text_height(text: str, width: float, style: CardStyle, cap: float =
         stripped = raw.strip()
         if stripped.startswith(("```", "~~~")):
             in_code = not in_code
-            total += line * 0.5  # the code block's padding
+            # an opening fence: the block's header line (its language); a closing one: its padding
+            total += CODE_HEADER_H + 6.0 if in_code else line * 0.5
             continue
         if in_code:
             total += line * 1.05

@@ -25,14 +25,16 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QPainter,
+    QPainterPath,
     QPalette,
+    QPen,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextOption,
 )
 
-from ui.canvas.text import code_block_rects
+from ui.canvas.text import CodeShapes, shape_code_blocks
 from ui.math_images import add_math_resources
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
@@ -94,7 +96,7 @@ class _Chunk:
     html: str
     doc: QTextDocument
     height: float
-    code_rects: list[QRectF]
+    code: CodeShapes | None  # its code blocks (see ui.canvas.text.shape_code_blocks)
     pending: int = 0  # formulas shown as placeholders (see ui.math_images)
 
 
@@ -212,9 +214,11 @@ class SegmentedDocument:
         if self._font is not None:  # formula pictures (app.render.math), drawn lazily
             pending = add_math_resources(doc, piece, self._color, self._font, waiter=self)
         doc.setHtml(piece if piece.strip() else "")
+        code = shape_code_blocks(doc) if "<pre" in piece else None  # before measuring: it lays them out
         height = doc.size().height() if piece.strip() else 0.0
-        rects = code_block_rects(doc) if "<pre" in piece else []
-        return _Chunk(start, end, piece, doc, height, rects, pending)
+        if code is not None and code.rects:  # the last box's padding may hang into the bottom margin
+            height = max(height, code.rects[-1].bottom())
+        return _Chunk(start, end, piece, doc, height, code, pending)
 
     def _relayout(self) -> None:
         y = 0.0
@@ -242,9 +246,40 @@ class SegmentedDocument:
         return "\n".join(c.doc.toPlainText() for c in self._chunks if c.height)
 
     def code_block_rects(self) -> list[QRectF]:
+        """Each code block, header and code (document coordinates), in document order."""
+        return self._code_rects("rects")
+
+    def code_header_rects(self) -> list[QRectF]:
+        """Each code block's header line (its language; the card's Copy button goes at its right)."""
+        return self._code_rects("headers")
+
+    def wrap_mark_rects(self) -> list[QRectF]:
+        """Where a wrap arrow is drawn, left of each continuation of a wrapped code line."""
+        return self._code_rects("wrap_marks")
+
+    def line_rects(self) -> list[QRectF]:
+        """Where each laid-out line's text is (document coordinates): its start to its natural width."""
         out = []
         for top, c in zip(self._tops, self._chunks, strict=True):
-            out.extend(r.translated(0, top) for r in c.code_rects)
+            layout = c.doc.documentLayout()
+            block = c.doc.begin()
+            while block.isValid():
+                r = layout.blockBoundingRect(block)
+                text_layout = block.layout()
+                for i in range(text_layout.lineCount()):
+                    line = text_layout.lineAt(i)
+                    if line.naturalTextWidth() > 0:
+                        out.append(
+                            QRectF(r.left() + line.x(), top + r.top() + line.y(), line.naturalTextWidth(), line.height())
+                        )
+                block = block.next()
+        return out
+
+    def _code_rects(self, which: str) -> list[QRectF]:
+        out = []
+        for top, c in zip(self._tops, self._chunks, strict=True):
+            if c.code is not None:
+                out.extend(r.translated(0, top) for r in getattr(c.code, which))
         return out
 
     def _chunk_at(self, y: float) -> int:
@@ -363,6 +398,56 @@ class SegmentedDocument:
                     chosen.cursor = cursor
                     chosen.format = sel_format
                     ctx.selections = [chosen]
+            if c.code is not None and c.code.rects:
+                _draw_code_boxes(painter, c.code, color)
             c.doc.documentLayout().draw(painter, ctx)
+            if c.code is not None and c.code.rects:
+                _draw_code_marks(painter, c.code, color)
             painter.restore()
         painter.restore()
+
+
+def _edge_color(color: QColor) -> QColor:
+    edge = QColor(color)
+    edge.setAlphaF(0.16)
+    return edge
+
+
+def _draw_code_boxes(painter: QPainter, code: CodeShapes, color: QColor) -> None:
+    """The box of each code block, under its text."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(_edge_color(color), 1.0))
+    painter.setBrush(code.fill)
+    for box in code.rects:
+        painter.drawRoundedRect(box.adjusted(0.5, 0.5, -0.5, -0.5), 6.0, 6.0)
+    painter.restore()
+
+
+def _draw_code_marks(painter: QPainter, code: CodeShapes, color: QColor) -> None:
+    """Over the text of each code block: the rule under its header, and a small ↪-like hook left of
+    each continuation of a wrapped line."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(_edge_color(color), 1.0))
+    for box, head in zip(code.rects, code.headers, strict=True):
+        if head.bottom() < box.bottom() - 1:
+            painter.drawLine(QPointF(box.left() + 1, head.bottom()), QPointF(box.right() - 1, head.bottom()))
+    mark = QColor(color)
+    mark.setAlphaF(0.55)
+    pen = QPen(mark, 1.2)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for r in code.wrap_marks:
+        w, h = r.width(), min(r.height(), r.width() * 2.2)
+        x, y = r.left(), r.top() + (r.height() - h) / 2
+        path = QPainterPath(QPointF(x + 0.15 * w, y + 0.2 * h))
+        path.lineTo(x + 0.15 * w, y + 0.62 * h)
+        path.lineTo(x + 0.95 * w, y + 0.62 * h)
+        path.moveTo(x + 0.62 * w, y + 0.45 * h)
+        path.lineTo(x + 0.95 * w, y + 0.62 * h)
+        path.lineTo(x + 0.62 * w, y + 0.79 * h)
+        painter.drawPath(path)
+    painter.restore()

@@ -27,6 +27,7 @@ class CardStyle:
     provider_display: Callable[[str], str] = lambda provider: provider.capitalize() or "The provider"
     renderer: RenderBridge = field(default_factory=lambda: RenderBridge("light"))
     interactive: bool = True  # False: no buttons (PNG export)
+    whole_answers: bool = False  # True: a card is as tall as its whole text, never scrolled (PNG export)
     body_font: QFont = field(init=False)
     small_font: QFont = field(init=False)
     small_bold_font: QFont = field(init=False)

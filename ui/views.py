@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+from ui.canvas.tables import fit_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
 from ui.math_images import add_math_resources
@@ -151,8 +152,19 @@ class FocusDialog(QDialog):
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
         add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)
+        # A table wider than the page keeps its columns' natural widths (words never split): the
+        # browser scrolls sideways.
+        self._fit_tables()
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
         return True
+
+    def _fit_tables(self) -> None:
+        if self.isVisible():  # else showEvent does it, once the browser has its width
+            fit_tables(self.browser.document(), self.browser.viewport().width())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_tables()
 
     def _render_text(self, node: Node) -> str:
         if node.status.is_live and self._incremental is not None:

@@ -73,6 +73,10 @@ class FocusDialog(QDialog):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self._fit_timer = QTimer(self)  # tables fitted again to a new width
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(120)
+        self._fit_timer.timeout.connect(self._on_fit_timer_timeout)
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.title_label = QLabel(self)
@@ -134,6 +138,9 @@ class FocusDialog(QDialog):
     def _on_refresh_timer_timeout(self) -> None:
         self.refresh()
 
+    def _on_fit_timer_timeout(self) -> None:
+        self._fit_tables()
+
     def _show(self, node: Node) -> bool:
         shown = (node.text, node.reasoning, node.status.value)
         if shown == self._shown:
@@ -159,12 +166,22 @@ class FocusDialog(QDialog):
         return True
 
     def _fit_tables(self) -> None:
-        if self.isVisible():  # else showEvent does it, once the browser has its width
-            fit_tables(self.browser.document(), self.browser.viewport().width())
+        if not self.isVisible():  # showEvent does it, once the browser has its width
+            return
+        width = self.browser.viewport().width()
+        bar = self.browser.verticalScrollBar()
+        if not bar.isVisible():  # (a taller table may bring the scroll bar, which narrows the page)
+            width -= bar.sizeHint().width()
+        fit_tables(self.browser.document(), width, layout=False)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._fit_tables()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._fit_timer.start()  # once the resizing pauses
 
     def _render_text(self, node: Node) -> str:
         if node.status.is_live and self._incremental is not None:

@@ -343,7 +343,7 @@ class SegmentedDocument:
         wide = table_h = 0.0
         if table:
             need = fit_tables(doc, self._width)
-            if need > self._width + 0.5:
+            if need > self._width + 1.5:  # (a squeezed table may round a pixel over)
                 wide, table_h = need, doc.size().height()
         height = doc.size().height() + (HBAR_BAND if wide else 0.0) if piece.strip() else 0.0
         rects = code_block_rects(doc) if "<pre" in piece else []

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+from ui.canvas.tables import fit_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
 from ui.math_images import add_math_resources
@@ -72,6 +73,10 @@ class FocusDialog(QDialog):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self._fit_timer = QTimer(self)  # tables fitted again to a new width
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(120)
+        self._fit_timer.timeout.connect(self._on_fit_timer_timeout)
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.title_label = QLabel(self)
@@ -133,6 +138,9 @@ class FocusDialog(QDialog):
     def _on_refresh_timer_timeout(self) -> None:
         self.refresh()
 
+    def _on_fit_timer_timeout(self) -> None:
+        self._fit_tables()
+
     def _show(self, node: Node) -> bool:
         shown = (node.text, node.reasoning, node.status.value)
         if shown == self._shown:
@@ -151,8 +159,29 @@ class FocusDialog(QDialog):
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
         add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)
+        # A table wider than the page keeps its columns' natural widths (words never split): the
+        # browser scrolls sideways.
+        self._fit_tables()
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
         return True
+
+    def _fit_tables(self) -> None:
+        if not self.isVisible():  # showEvent does it, once the browser has its width
+            return
+        width = self.browser.viewport().width()
+        bar = self.browser.verticalScrollBar()
+        if not bar.isVisible():  # (a taller table may bring the scroll bar, which narrows the page)
+            width -= bar.sizeHint().width()
+        fit_tables(self.browser.document(), width, layout=False)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_tables()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._fit_timer.start()  # once the resizing pauses
 
     def _render_text(self, node: Node) -> str:
         if node.status.is_live and self._incremental is not None:

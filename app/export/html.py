@@ -83,6 +83,13 @@ section.depth-3, section.deep {{ margin-left: 4.5rem; }}
 .answer pre {{ white-space: pre-wrap !important; overflow-wrap: anywhere; max-width: 100%; }}  /* lanes are narrow: wrap long code lines
   rather than hide them behind a scroll bar (and off the printed page) */
 .answer table {{ display: block; width: max-content; max-width: 100%; overflow-x: auto; border: none; }}
+/* a markdown table in its scroll box: columns at their natural width (a cell at most 20em), words
+   never split (the lane's overflow-wrap does not reach into it); the box scrolls sideways */
+.answer .table-scroll {{ overflow-x: auto; max-width: 100%; margin: 6px 0; }}
+.answer .table-scroll table {{ display: table; width: max-content; max-width: none; overflow: visible;
+  overflow-wrap: normal; word-break: normal; }}
+.answer .table-scroll th, .answer .table-scroll td {{ white-space: normal; overflow-wrap: normal;
+  word-break: normal; max-width: 20em; min-width: 3em; }}
 .answer h1, .answer h2, .answer h3, .answer h4, .answer h5, .answer h6 {{ margin: 14px 0 6px 0;
   line-height: 1.3; }}
 .answer h1 {{ font-size: 1.2em; }} .answer h2 {{ font-size: 1.12em; }} .answer h3 {{ font-size: 1.05em; }}

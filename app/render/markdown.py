@@ -430,10 +430,17 @@ class _SafeRenderer(RendererHTML):
     # -- blocks ----------------------------------------------------------------------------
     def table_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         t = _theme_of(env)
-        return (
+        table = (
             '<table border="1" cellspacing="0" cellpadding="4" '
             f'style="border-collapse:collapse;border-color:{t.border};margin:6px 0">\n'
         )
+        if _for_export(env):
+            # A browser scrolls a wide table sideways inside this box; its words wrap at spaces only.
+            return f'<div class="table-scroll" style="overflow-x:auto;max-width:100%">{table}'
+        return table  # a card lays a wide table out itself (ui.canvas.tables)
+
+    def table_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        return "</table></div>\n" if _for_export(env) else "</table>\n"
 
     def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         return self._cell("th", tokens[idx], env)
@@ -447,7 +454,9 @@ class _SafeRenderer(RendererHTML):
         align = style.partition("text-align:")[2].strip() if "text-align:" in style else ""
         align_attr = f' align="{align}"' if align in ("left", "center", "right") else ""
         align_css = f";text-align:{align}" if align_attr else ""
-        return f'<{tag}{align_attr} style="border:1px solid {t.border};padding:4px 8px{align_css}">'
+        # (in a browser) wrap at spaces only, a long cell at most 20em wide: a wide table scrolls instead
+        wrap = ";white-space:normal;overflow-wrap:normal;word-break:normal;max-width:20em" if _for_export(env) else ""
+        return f'<{tag}{align_attr} style="border:1px solid {t.border};padding:4px 8px{align_css}{wrap}">'
 
     def blockquote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
         t = _theme_of(env)

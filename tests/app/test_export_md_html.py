@@ -396,6 +396,30 @@ def test_html_contains_every_answer_side_by_side_with_the_table():
     assert page.count("<summary>Reasoning</summary>") == 2
 
 
+WIDE_TABLE = (
+    "| Model | Provider | Context window | Input price | Output price | Throughput | Latency (p50) "
+    "| Reasoning support | Licence | Notes |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    "| claude-sonnet-4 | Anthropic | 200k tokens | $3 per million | $15 per million | 78 tok/s | 1.9 seconds "
+    "| extended thinking | proprietary | strong at refactoring large codebases |\n"
+)
+
+
+def test_html_tables_scroll_sideways_with_whole_words():
+    """A wide table in an answer scrolls sideways in its own box; its words are never split (the lane's
+    `overflow-wrap: anywhere` split them a few letters per line)."""
+    g = build_sample_graph()
+    node_with_text(g, "中文说明").text = "Compared:\n\n" + WIDE_TABLE + "\nPick by budget."
+    page = export_html(g)
+    assert inspect(page).problems == []
+    boxes = re.findall(r'<div class="table-scroll" style="overflow-x:auto;max-width:100%"><table[^>]*>', page)
+    assert len(boxes) >= 2  # the wide table and the sample's own, one box each
+    assert page.count('<div class="table-scroll"') == page.count("</table></div>")
+    wide = page[page.index("Context window") - 2000 : page.index("Pick by budget.")]
+    cells = re.findall(r"<t[hd][ >][^>]*>", wide)
+    assert len(cells) == 20 and all("overflow-wrap:normal" in c and "white-space:normal" in c for c in cells)
+    assert ".answer .table-scroll {" in page and "overflow-x: auto" in page.split(".answer .table-scroll {")[1]
+
+
 def test_html_reasoning_can_be_left_out():
     page = export_html(build_sample_graph(), ExportOptions(include_reasoning=False))
     assert "<summary>Reasoning</summary>" not in page

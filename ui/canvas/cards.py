@@ -147,6 +147,7 @@ class CardItem(QGraphicsObject):
         self._overview_text: tuple[tuple[str, int, int], QStaticText] | None = None  # (_paint_overview)
         self._text_sel: tuple[TextPos, TextPos] | None = None  # (anchor, cursor) in the body's text
         self._text_drag = False  # the left button is selecting text
+        self._hbar_drag: tuple[int, float, float] | None = None  # (table, press x, its offset then)
         self._node: Node | None = None
         self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -746,6 +747,7 @@ class CardItem(QGraphicsObject):
             QColor(theme.accent),
             self._text_sel,
             highlight,
+            QColor(theme.muted),
         )
         if st.body_scrollable:
             # a thin scroll indicator and a fade at the cut edge
@@ -912,7 +914,55 @@ class CardItem(QGraphicsObject):
             self._set_text_sel(self._text_sel[0], where)
 
     # ------------------------------------------------------------------ mouse
+    def _hbar_at(self, pos: QPointF) -> int:
+        """The wide table whose scroll bar is under `pos` (item coordinates), or -1."""
+        st = self._state
+        if not self._detailed or st.collapsed or not st.body_rect.contains(pos):
+            return -1
+        doc_pos = self._body_doc_pos(pos)
+        i = self._body.table_at(doc_pos)
+        return i if i >= 0 and self._body.hbar_rect(i).adjusted(0, -2, 0, 2).contains(doc_pos) else -1
+
+    def wide_table_rects(self) -> list[QRectF]:
+        """Where the tables wider than the body show (item coordinates, clipped to the body)."""
+        r = self._state.body_rect
+        out = []
+        for i in self._body.wide_tables():
+            rect = self._body.table_rect(i).translated(r.left(), r.top() - self._body_scroll) & r
+            if not rect.isEmpty():
+                out.append(rect)
+        return out
+
+    def table_scroll(self, pos: QPointF) -> tuple[float, float]:
+        """(offset, range) of the sideways scroll of the wide table at `pos` (item coordinates)."""
+        i = self._table_at(pos)
+        return (self._body.x_offset(i), self._body.x_range(i)) if i >= 0 else (0.0, 0.0)
+
+    def _table_at(self, pos: QPointF) -> int:
+        st = self._state
+        if not self._detailed or st.collapsed or st.body_placeholder or not st.body_rect.contains(pos):
+            return -1
+        return self._body.table_at(self._body_doc_pos(pos))
+
+    def can_scroll_x(self, pos: QPointF) -> bool:
+        """A table wider than the body is at `pos` (item coordinates): the wheel scrolls it sideways."""
+        return self._table_at(pos) >= 0
+
+    def scroll_x_by(self, dx: float, pos: QPointF) -> bool:
+        """Scroll the wide table at `pos` sideways by `dx`; True if it moved."""
+        i = self._table_at(pos)
+        if i < 0 or not self._body.set_x(i, self._body.x_offset(i) + dx):
+            return False
+        self.update()
+        return True
+
     def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and (i := self._hbar_at(event.pos())) >= 0:
+            # the thin scroll bar under a wide table: dragging it scrolls the table
+            self._hbar_drag = (i, event.pos().x(), self._body.x_offset(i))
+            self._press_button = None
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             hit = self.hit_test(event.pos())
             b = self._button_at(event.pos())
@@ -956,9 +1006,22 @@ class CardItem(QGraphicsObject):
             self._drag_text_to(event.pos())
             event.accept()
             return
+        if self._hbar_drag is not None:
+            i, x0, offset = self._hbar_drag
+            width = self._state.body_rect.width()
+            span = self._body.x_range(i)
+            thumb = max(width * width / (span + width), 24.0)
+            if self._body.set_x(i, offset + (event.pos().x() - x0) * span / max(width - thumb, 1.0)):
+                self.update()
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._hbar_drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._hbar_drag = None
+            event.accept()
+            return
         if self._text_drag and event.button() == Qt.MouseButton.LeftButton:
             self._text_drag = False
             if not self.has_text_selection:
@@ -1017,7 +1080,9 @@ class CardItem(QGraphicsObject):
             self.update()
         if button or hit.startswith("link:"):
             self.setCursor(Qt.CursorShape.PointingHandCursor)
-        elif hit == "body" and self.isSelected() and not self._state.body_placeholder:
+        elif (
+            hit == "body" and self.isSelected() and not self._state.body_placeholder and self._hbar_at(event.pos()) < 0
+        ):
             self.setCursor(Qt.CursorShape.IBeamCursor)  # a drag here selects text
         else:
             self.unsetCursor()

@@ -8,6 +8,15 @@ the blocks into chunks of a few kilobytes, and keeps one laid-out QTextDocument 
 update only the chunks after the first changed byte are rebuilt; while a model streams that is the
 last chunk. Painting draws only the chunks inside the visible body.
 
+Joins are invisible: each chunk is its own document, and a document drops the top margin of its first
+block and the bottom margin of its last, so the space between two blocks that a single document would
+have put there (its margins collapsed) is measured once per kind of join on two small stand-ins and
+added between the chunks (`join_gap`).
+
+A markdown table is a chunk of its own, laid out by ui.canvas.tables: when it is wider than the body
+(columns at their natural width, words never broken), the chunk keeps a horizontal offset, draws
+clipped to the body with a thin scroll bar under it, and `scroll_x` moves it.
+
 Qt main thread only.
 """
 
@@ -34,10 +43,13 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
+from ui.canvas.tables import fit_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
 from ui.math_images import add_math_resources
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
+HBAR_BAND = 10.0  # space under a wide table for its horizontal scroll bar
+HBAR_THICKNESS = 4.0
 
 # A place in the text: (chunk index, character position in that chunk's document). Tuples compare in
 # reading order, so a selection is any two of them.
@@ -65,6 +77,9 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _VOID_BLOCKS = frozenset({"hr"})
+_TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
+_VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
+_TABLE_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a markdown table (not a quote's bar)
 
 
 def split_blocks(html: str, start: int = 0) -> list[int]:
@@ -89,6 +104,99 @@ def split_blocks(html: str, start: int = 0) -> list[int]:
     return out
 
 
+def _text_spans(html: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of non-blank text between tags, an `<img>` counting as text."""
+    out = []
+    pos = 0
+    for m in _TAG.finditer(html):
+        if html[pos : m.start()].strip():
+            out.append((pos, m.start()))
+        if m.group(2).lower() == "img":
+            out.append((m.start(), m.end()))
+        pos = m.end()
+    if html[pos:].strip():
+        out.append((pos, len(html)))
+    return out
+
+
+def _open_tags(html: str, end: int) -> list[str]:
+    """The tags still open at `end` (outermost first), as written."""
+    stack: list[tuple[str, str]] = []
+    for m in _TAG.finditer(html, 0, end):
+        name = m.group(2).lower()
+        if name in _VOID_TAGS or m.group(0).endswith("/>"):
+            continue
+        if m.group(1):
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i][0] == name:
+                    del stack[i:]
+                    break
+        else:
+            stack.append((name, m.group(0)))
+    return [tag for _, tag in stack]
+
+
+def head_stub(block: str) -> str:
+    """A small stand-in for the top of `block` (the same tags down to its first text, one letter "Y")."""
+    spans = _text_spans(block)
+    if not spans:
+        return block
+    start, stop = spans[0]
+    text = block[start:stop]
+    names = [_TAG_NAME.match(t).group(1) for t in _open_tags(block, start)]  # type: ignore[union-attr]
+    lead = block[:start] + text[: len(text) - len(text.lstrip())]  # a <pre>'s leading blank lines count
+    return lead + "Y" + "".join(f"</{n}>" for n in reversed(names))
+
+
+def tail_stub(block: str) -> str:
+    """A small stand-in for the bottom of `block` (the tags open at its last text, one letter "X")."""
+    spans = _text_spans(block)
+    if not spans:
+        return block
+    end = spans[-1][1]
+    return "".join(_open_tags(block, end)) + "X" + block[end:]
+
+
+_JOIN_GAPS: dict[tuple[str, str, str], float] = {}
+
+
+def _probe_doc(html: str, font: QFont) -> QTextDocument:
+    doc = QTextDocument()
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    doc.setTextWidth(400.0)
+    doc.setHtml(html)
+    return doc
+
+
+def _first_y(doc: QTextDocument, letter: str) -> float | None:
+    block = doc.begin()
+    while block.isValid():
+        if letter in block.text():
+            return doc.documentLayout().blockBoundingRect(block).y()
+        block = block.next()
+    return None
+
+
+def join_gap(tail: str, head: str, font: QFont) -> float:
+    """The space a single document puts between a block ending like `tail` and one starting like `head`
+    (both stubs) beyond what the two documents laid out alone show. Measured once per kind of join."""
+    key = (font.key(), tail, head)
+    gap = _JOIN_GAPS.get(key)
+    if gap is None:
+        upper, lower, both = _probe_doc(tail, font), _probe_doc(head, font), _probe_doc(tail + head, font)
+        alone, joined = _first_y(lower, "Y"), _first_y(both, "Y")
+        if alone is None or joined is None:  # a block without text (a rule): compare the heights
+            gap = both.size().height() - upper.size().height() - lower.size().height()
+        else:
+            gap = joined - alone - upper.size().height()
+        if len(_JOIN_GAPS) > 512:
+            _JOIN_GAPS.clear()
+        _JOIN_GAPS[key] = gap
+    return gap
+
+
 @dataclass(slots=True)
 class _Chunk:
     start: int
@@ -98,6 +206,11 @@ class _Chunk:
     height: float
     code: CodeShapes | None  # its code blocks (see ui.canvas.text.shape_code_blocks)
     pending: int = 0  # formulas shown as placeholders (see ui.math_images)
+    head: str = ""  # stand-ins for its first and last block (see join_gap)
+    tail: str = ""
+    wide: float = 0.0  # a table wider than the body: its width (0: fits)
+    table_h: float = 0.0  # the table's height (its scroll bar goes under it)
+    x: float = 0.0  # the horizontal offset of a wide table
 
 
 class SegmentedDocument:
@@ -136,9 +249,14 @@ class SegmentedDocument:
         """Queued formula pictures are ready: rebuild the chunks that showed placeholders."""
         if not any(c.pending for c in self._chunks):
             return
-        self._chunks = [
-            self._make_chunk(self._html, c.start, c.end) if c.pending else c for c in self._chunks
-        ]
+        chunks = []
+        for c in self._chunks:
+            if c.pending:
+                x = c.x
+                c = self._make_chunk(self._html, c.start, c.end)
+                c.x = min(x, max(c.wide - self._width, 0.0))
+            chunks.append(c)
+        self._chunks = chunks
         self._relayout()
         callback = self._on_formulas() if self._on_formulas is not None else None
         if callback is not None:
@@ -171,19 +289,25 @@ class SegmentedDocument:
         # Chunk ends: greedy over the closed blocks, so earlier chunks never move while text is
         # appended; the last block (the one still growing while a model streams) is a chunk of its own,
         # so a frame re-lays out only that block.
+        # A markdown table is a chunk of its own (it may be wider than the body and scroll sideways).
         tail_start = bounds[-2] if len(bounds) >= 2 else 0
         ends: list[int] = []
-        start = 0
+        start = prev = 0
         for b in bounds:
             if b > tail_start:
                 break
-            if b - start >= CHUNK_CHARS or b == tail_start:
+            table = _TABLE_START.match(html, prev) is not None
+            if table and prev > start:
+                ends.append(prev)
+                start = prev
+            if b - start >= CHUNK_CHARS or b == tail_start or table:
                 ends.append(b)
                 start = b
+            prev = b
         if not ends or ends[-1] != bounds[-1]:
             ends.append(bounds[-1])
         chunks: list[_Chunk] = []
-        old = {(c.start, c.end): c for c in self._chunks if c.end <= same}
+        old = {(c.start, c.end): c for c in self._chunks if c.end <= same}  # (their sideways scroll kept)
         start = 0
         for end in ends:
             chunk = old.get((start, end))
@@ -205,27 +329,49 @@ class SegmentedDocument:
         if self._font is not None:
             doc.setDefaultFont(self._font)
         doc.setDefaultStyleSheet(f"body {{ color: {QColor(self._color).name()}; }}")
+        piece = html[start:end]
+        table = _TABLE_START.match(piece) is not None
         option = doc.defaultTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        # a table's words wrap at spaces only (ui.canvas.tables makes it wider instead of splitting them)
+        option.setWrapMode(
+            QTextOption.WrapMode.WordWrap if table else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
+        )
         doc.setDefaultTextOption(option)
         doc.setTextWidth(self._width)
-        piece = html[start:end]
         pending = 0
         if self._font is not None:  # formula pictures (app.render.math), drawn lazily
             pending = add_math_resources(doc, piece, self._color, self._font, waiter=self)
         doc.setHtml(piece if piece.strip() else "")
+        wide = table_h = 0.0
+        if table:
+            need = fit_tables(doc, self._width)
+            if need > self._width + 1.5:  # (a squeezed table may round a pixel over)
+                wide, table_h = need, doc.size().height()
         code = shape_code_blocks(doc) if "<pre" in piece else None  # before measuring: it lays them out
         height = doc.size().height() if piece.strip() else 0.0
         if code is not None and code.rects:  # the last box's padding may hang into the bottom margin
             height = max(height, code.rects[-1].bottom())
-        return _Chunk(start, end, piece, doc, height, code, pending)
+        if wide and piece.strip():
+            table_h = height
+            height += HBAR_BAND
+        ends = split_blocks(piece)
+        if not ends or (ends[-1] < len(piece) and piece[ends[-1] :].strip()):
+            ends.append(len(piece))
+        head = head_stub(piece[: ends[0]])
+        tail = tail_stub(piece[ends[-2] if len(ends) > 1 else 0 :])
+        return _Chunk(start, end, piece, doc, height, code, pending, head, tail, wide, table_h)
 
     def _relayout(self) -> None:
         y = 0.0
         tops = []
+        before: _Chunk | None = None  # the last chunk with text above
         for c in self._chunks:
+            if c.height and before is not None and self._font is not None:
+                y += join_gap(before.tail, c.head, self._font)  # the margins a single document has there
             tops.append(y)
             y += c.height
+            if c.height:
+                before = c
         self._tops = tops
         self._height = y
 
@@ -285,13 +431,55 @@ class SegmentedDocument:
     def _chunk_at(self, y: float) -> int:
         return max(bisect.bisect_right(self._tops, y) - 1, 0)
 
+    # ------------------------------------------------------------------ wide tables
+    def wide_tables(self) -> list[int]:
+        """The chunks that are tables wider than the body (they scroll sideways)."""
+        return [i for i, c in enumerate(self._chunks) if c.wide]
+
+    def table_at(self, pos: QPointF) -> int:
+        """The wide table (chunk index) at `pos` (document coordinates, its scroll bar included), or -1."""
+        if not self._chunks or pos.y() < 0 or pos.y() > self._height:
+            return -1
+        i = self._chunk_at(pos.y())
+        c = self._chunks[i]
+        return i if c.wide and pos.y() <= self._tops[i] + c.height else -1
+
+    def table_rect(self, i: int) -> QRectF:
+        """Where wide table `i` shows (document coordinates: the body's width, its scroll bar included)."""
+        return QRectF(0.0, self._tops[i], self._width, self._chunks[i].height)
+
+    def hbar_rect(self, i: int) -> QRectF:
+        """The band under wide table `i` that holds its scroll bar (document coordinates)."""
+        c = self._chunks[i]
+        return QRectF(0.0, self._tops[i] + c.table_h, self._width, HBAR_BAND)
+
+    def x_range(self, i: int) -> float:
+        """How far wide table `i` scrolls sideways (0 for any other chunk)."""
+        c = self._chunks[i]
+        return max(c.wide - self._width, 0.0) if c.wide else 0.0
+
+    def x_offset(self, i: int) -> float:
+        return self._chunks[i].x
+
+    def set_x(self, i: int, x: float) -> bool:
+        """Scroll wide table `i` to `x` (clamped); True if it moved."""
+        c = self._chunks[i]
+        x = min(max(x, 0.0), self.x_range(i))
+        if x == c.x:
+            return False
+        c.x = x
+        return True
+
+    def _doc_x(self, i: int, x: float) -> float:
+        return x + self._chunks[i].x
+
     def anchor_at(self, pos: QPointF) -> str:
         """The link under `pos` (document coordinates), or ""."""
         if not self._chunks or pos.y() < 0 or pos.y() > self._height:
             return ""
         i = self._chunk_at(pos.y())
         c = self._chunks[i]
-        return c.doc.documentLayout().anchorAt(QPointF(pos.x(), pos.y() - self._tops[i]))
+        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x()), pos.y() - self._tops[i]))
 
     # ------------------------------------------------------------------ text selection
     def _clamp(self, where: TextPos) -> tuple[QTextDocument, int] | None:
@@ -311,7 +499,8 @@ class SegmentedDocument:
             i -= 1  # an empty tail chunk: the end of the one before it
         c = self._chunks[i]
         hit = c.doc.documentLayout().hitTest(
-            QPointF(pos.x(), min(y - self._tops[i], c.height - 0.5)), Qt.HitTestAccuracy.FuzzyHit
+            QPointF(self._doc_x(i, pos.x()), min(max(y - self._tops[i], 0.0), c.height - 0.5)),
+            Qt.HitTestAccuracy.FuzzyHit,
         )
         return (i, max(hit, 0))
 
@@ -363,9 +552,10 @@ class SegmentedDocument:
         link: QColor,
         selection: tuple[TextPos, TextPos] | None = None,
         highlight: QColor | None = None,
+        bar: QColor | None = None,
     ) -> None:
         """Paint the part [scroll, scroll + rect.height()) into `rect` (clipped); `selection` (two text
-        positions) is drawn on a `highlight` background."""
+        positions) is drawn on a `highlight` background; a wide table's scroll bar in `bar`."""
         if not self._chunks:
             return
         sel_format = None
@@ -388,8 +578,8 @@ class SegmentedDocument:
             if not c.height:
                 continue
             painter.save()
-            painter.translate(rect.left(), rect.top() - scroll + top)
-            ctx.clip = QRectF(0, max(scroll - top, 0.0), rect.width(), rect.height())
+            painter.translate(rect.left() - c.x, rect.top() - scroll + top)
+            ctx.clip = QRectF(c.x, max(scroll - top, 0.0), rect.width(), rect.height())
             ctx.selections = []
             if sel_format is not None and start[0] <= i <= end[0]:
                 cursor = self._cursor(i, start, end)
@@ -404,7 +594,26 @@ class SegmentedDocument:
             if c.code is not None and c.code.rects:
                 _draw_code_marks(painter, c.code, color)
             painter.restore()
+            if c.wide:
+                self._draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
         painter.restore()
+
+    def _draw_hbar(self, painter: QPainter, rect: QRectF, top: float, c: _Chunk, color: QColor) -> None:
+        """A thin horizontal scroll bar under a wide table: a faint track and the visible part."""
+        y = top + c.table_h + (HBAR_BAND - HBAR_THICKNESS) / 2
+        track = QColor(color)
+        track.setAlpha(35)
+        thumb = QColor(color)
+        thumb.setAlpha(130)
+        span = max(c.wide - rect.width(), 1.0)
+        thumb_w = max(rect.width() * rect.width() / c.wide, 24.0)
+        x = rect.left() + (rect.width() - thumb_w) * min(c.x / span, 1.0)
+        r = HBAR_THICKNESS / 2
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(track)
+        painter.drawRoundedRect(QRectF(rect.left(), y, rect.width(), HBAR_THICKNESS), r, r)
+        painter.setBrush(thumb)
+        painter.drawRoundedRect(QRectF(x, y, thumb_w, HBAR_THICKNESS), r, r)
 
 
 def _edge_color(color: QColor) -> QColor:

@@ -4,6 +4,7 @@ Input map:
 - drag on empty space, middle button, or Space+drag: pan
 - Shift/Ctrl+drag on empty space: rubber-band selection; Ctrl+click: toggle a card
 - wheel: zoom to the cursor (over a card whose body overflows: scroll that body); Ctrl+wheel: always zoom
+- Shift+wheel or a sideways wheel over a table wider than its card: scroll that table sideways
 - arrow keys: move the selection to the nearest card in that direction
 - double-click on a card's text: select a word; drag in a selected card's body: select text (its header
   still moves it); Ctrl+C copies the selected text, Esc or a click elsewhere ends the selection
@@ -278,6 +279,15 @@ class CanvasView(QGraphicsView):
         self._drop_stale_grab(QApplication.mouseButtons())
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
+        dx = event.angleDelta().x() or (dy if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0)
+        if dx and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            card = self._card_at(pos)
+            if card is not None:
+                item_pos = card.mapFromScene(self.mapToScene(pos))
+                if card.can_scroll_x(item_pos):
+                    card.scroll_x_by(-dx / 120.0 * 60.0, item_pos)
+                    event.accept()
+                    return
         if not dy:
             event.ignore()
             return

@@ -322,19 +322,53 @@ async def _shoot_compare(out: Path, server) -> None:
     await close_services(services)
 
 
+# ------------------------------------------------------------------------------ the render set
+CORPUS = ROOT / "tests" / "app" / "corpus"
+
+
+async def _shoot_render(out: Path, server) -> None:
+    """Real answers as cards: a math-heavy answer beside a wide table, light and dark
+    (docs/render-light.png, docs/render-dark.png)."""
+    from tests.fakes.server import Answer
+    from ui.app import close_services
+
+    def chunks(text: str) -> tuple[str, ...]:
+        words = text.split(" ")
+        return tuple(w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words))
+
+    server.script("claude-sonnet-5-5", Answer(text=chunks((CORPUS / "science_math.md").read_text()), rate=2000))
+    server.script("gpt-6.2-sol", Answer(text=chunks((CORPUS / "wide_table.md").read_text()), rate=2000))
+    services, window = await _open_window()
+    window.composer.set_models(["anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"])
+    ids = await _fanout(window, "Explain the physics, then compare GPU clouds for fine-tuning.")
+    window.view.fit_rect(window.scene.cards_bounds(ids), max_zoom=1.0)
+    await _settle(window, 1.0)  # formulas are drawn when the loop is idle
+    _save(window, out / "render-light.png")
+    window.set_theme_mode("dark")
+    await _settle(window, 1.0)
+    _save(window, out / "render-dark.png")
+    window.set_theme_mode("light")
+    window.close()
+    await close_services(services)
+    server.reset()
+
+
 async def _shoot_all(out: Path, server, only: str) -> None:
     if only in ("all", "window"):
         await _shoot(out)
     if only in ("all", "compare"):
         await _shoot_compare(out, server)
+    if only in ("all", "render"):
+        await _shoot_render(out, server)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--offscreen", action="store_true", help="use the offscreen platform, not Xvfb")
-    parser.add_argument("--only", choices=["all", "window", "compare"], default="all",
-                        help="window: the three window shots; compare: diff, table and HTML export")
+    parser.add_argument("--only", choices=["all", "window", "compare", "render"], default="all",
+                        help="window: the three window shots; compare: diff, table and HTML export; "
+                        "render: a math answer and a wide table, light and dark")
     args = parser.parse_args()
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

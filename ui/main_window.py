@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
             repo, engine, settings, catalog, self.scene, self.view, self.undo_stack, self.dialogs, self
         )
         self._focus_dialog = None
+        self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self._build_status_bar()
         self._build_actions()
@@ -368,6 +369,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Triptych — {title or 'Untitled'}")
         self.sidebar.set_current(session_id)
         self._update_welcome()
+        if self._saved_session != session_id:
+            # Said at once (not only at a clean close): after a crash the app reopens this session.
+            self._saved_session = session_id
+            self._save_settings_quietly()
 
     def _on_controller_sessions_changed(self) -> None:
         self._refresh_sessions()

@@ -257,3 +257,28 @@ async def test_rerun_the_whole_lane_on_another_model_and_undo_it(app_env, fake_s
         window.undo_stack.undo()
         assert {card.node_id for card in cards_of(window)} == before_cards
         assert all(services.repo.get_node(i) is None for i in new_cards)
+
+
+async def test_after_a_crash_the_app_reopens_the_session_in_use(app_env, fake_server):
+    """The open session is remembered when it changes, not only at a clean close: a window killed
+    after the user moved to another session reopens that one."""
+    from tests.ui import hands
+
+    async with open_window() as (window, services):
+        await _fanout(window, "First session")
+        first = window.controller.session_id
+        hands.trigger(window, "File/New session")
+        await _fanout(window, "Second session")
+        second = window.controller.session_id
+        assert second != first
+        row = next(
+            window.sidebar.list.item(i) for i in range(window.sidebar.list.count())
+            if window.sidebar.list.item(i).text().startswith("First session")
+        )
+        hands.click_list_item(window.sidebar.list, row)  # back to the first
+        assert window.controller.session_id == first
+        # a crash: no closeEvent, nothing saved at exit; a new process reads config.toml
+        from app.config import load_settings
+
+        assert load_settings().ui.get("last_session") == first
+        window.hide()  # (the fixture's close must not save it either: it already is)

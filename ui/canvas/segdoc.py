@@ -11,7 +11,8 @@ last chunk. Painting draws only the chunks inside the visible body.
 Joins are invisible: each chunk is its own document, and a document drops the top margin of its first
 block and the bottom margin of its last, so the space between two blocks that a single document would
 have put there (its margins collapsed) is measured once per kind of join on two small stand-ins and
-added between the chunks (`join_gap`).
+added between the chunks (`join_gap`). The stand-ins are shaped like the chunks (code blocks' headers
+and boxes, ui.canvas.text.shape_code_blocks), so a join next to a code block is invisible too.
 
 A markdown table is a chunk of its own, laid out by ui.canvas.tables: when it is wider than the body
 (columns at their natural width, words never broken), the chunk keeps a horizontal offset, draws
@@ -81,6 +82,7 @@ _VOID_BLOCKS = frozenset({"hr"})
 _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
 _CODE_HEADER = re.compile(rf"<p\b[^>]*-qt-user-state:{CODE_LABEL_STATE}\b[^>]*>")  # (app.render)
+_HEADED_PRE = re.compile(r"[^<]*</p>\s*<pre\b")  # what follows a header's tag: its label, then its <pre>
 _TABLE_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a markdown table (not a quote's bar)
 
 
@@ -163,7 +165,8 @@ def tail_stub(block: str) -> str:
     pre = next((i for i in range(len(tags) - 1, -1, -1) if tags[i].lower().startswith("<pre")), -1)
     if pre >= 0:
         headers = list(_CODE_HEADER.finditer(block, 0, end))
-        if headers:
+        after = block[headers[-1].end() : end] if headers else ""
+        if _HEADED_PRE.match(after) and after.count("<pre") == 1:  # (not a headerless <pre> further on)
             tags.insert(pre, headers[-1].group(0) + "X</p>")
     return "".join(tags) + "X" + block[end:]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
@@ -17,6 +20,7 @@ from app.render.incremental import IncrementalRenderer
 from app.render.markdown import render_markdown
 from ui.canvas import segdoc
 from ui.canvas.segdoc import SegmentedDocument, split_blocks
+from ui.canvas.text import CodeShapes, shape_code_blocks
 
 TEXT = "\n\n".join(
     f"## Part {i}\n\nSome *prose* with `code` and a [link](https://example.com/{i}).\n\n"
@@ -89,21 +93,108 @@ def test_chunk_joins_keep_the_spacing_of_one_document(qapp, monkeypatch):
     split = SegmentedDocument()
     split.set_html(html, 420, font, "#000000")
     assert split.chunk_count() > 15 and whole.chunk_count() <= 4  # (the table is a chunk of its own)
-    # The same spacing as one QTextDocument of the whole answer.
+    assert abs(split.height() - whole.height()) <= 1
+    # Every line where it is in one document: the painted pictures are the same.
+    assert _painted(split) == _painted(whole)
+    # And where one QTextDocument of the whole answer has it. A card shapes its code blocks (a header
+    # line with padded margins, the box it draws under them: ui.canvas.text.shape_code_blocks), so a
+    # plain QTextDocument is not the picture of an answer with code: the reference is one document
+    # shaped the same way, its boxes drawn as a card draws them. The header's padding makes the blocks
+    # below it start at fractional y: a chunk drawn there (translated) anti-aliases the edges of a
+    # table's borders and of list bullets a few levels apart from one document drawing them at that
+    # y, so this picture is compared within a few levels per channel, and every line's place exactly.
+    one, code = _one_document(html, font, shaped=True)
+    assert len(code.rects) == 3
+    assert whole.code_block_rects() == split.code_block_rects() == code.rects
+    assert abs(whole.height() - max(one.size().height(), code.rects[-1].bottom())) <= 1
+    assert [round(r.top(), 2) for r in whole.line_rects()] == [round(r.top(), 2) for r in _line_rects(one)]
+    assert _max_difference(_painted_one(one, code, _painted(whole)), _painted(whole)) <= 8
+    # Without code blocks nothing is shaped and every block starts at a whole pixel: the picture of the
+    # card body is exactly the one of a plain QTextDocument.
+    plain = render_markdown(re.sub(r"```[a-z]*\n.*?```\n\n", "", JOINS, flags=re.DOTALL))
+    assert "<pre" not in plain and "## A heading right after code" in JOINS
+    body = SegmentedDocument()
+    body.set_html(plain, 420, font, "#000000")
+    one, code = _one_document(plain, font, shaped=False)
+    assert abs(body.height() - one.size().height()) <= 1
+    assert _painted_one(one, code, _painted(body)) == _painted(body)
+
+
+def _one_document(html: str, font: QFont, shaped: bool) -> tuple[QTextDocument, CodeShapes]:
     one = QTextDocument()
     one.setDocumentMargin(0)
     one.setDefaultFont(font)
     one.setTextWidth(420)
     one.setHtml(html)
-    assert abs(split.height() - whole.height()) <= 1
-    # Every line where it is in one document: the painted pictures are the same.
-    assert _painted(split) == _painted(whole)
-    picture = QImage(_painted(whole))
+    return one, shape_code_blocks(one) if shaped else CodeShapes()
+
+
+def _painted_one(one: QTextDocument, code: CodeShapes, like: QImage) -> QImage:
+    """One document painted as a card paints a chunk: code boxes, text, the marks over code."""
+    picture = QImage(like)
     picture.fill(QColor("white"))
     painter = QPainter(picture)
     ctx = QAbstractTextDocumentLayout.PaintContext()
     ctx.palette.setColor(QPalette.ColorRole.Text, QColor("black"))
     ctx.palette.setColor(QPalette.ColorRole.Link, QColor("blue"))
+    if code.rects:
+        segdoc._draw_code_boxes(painter, code, QColor("black"))
     one.documentLayout().draw(painter, ctx)
+    if code.rects:
+        segdoc._draw_code_marks(painter, code, QColor("black"))
     painter.end()
-    assert picture == _painted(whole)
+    return picture
+
+
+def _line_rects(doc: QTextDocument) -> list[QRectF]:
+    out = []
+    block = doc.begin()
+    while block.isValid():
+        r = doc.documentLayout().blockBoundingRect(block)
+        for i in range(block.layout().lineCount()):
+            line = block.layout().lineAt(i)
+            if line.naturalTextWidth() > 0:
+                out.append(
+                    QRectF(r.left() + line.x(), r.top() + line.y(), line.naturalTextWidth(), line.height())
+                )
+        block = block.next()
+    return out
+
+
+def _max_difference(a: QImage, b: QImage) -> int:
+    """The largest difference of one colour channel between two pictures of the same size."""
+    assert a.size() == b.size() and a.format() == b.format()
+    return max(
+        (abs(x - y) for x, y in zip(bytes(a.constBits()), bytes(b.constBits()), strict=True)), default=0
+    )
+
+
+CODE_JOINS = {
+    "first": "```python\nx = 1\n```\n\nthen text\n\n```\na\n```",
+    "in a list": "- item\n\n  ```python\n  x = 1\n  y = 2\n  ```\n\n- next\n\n```js\nz\n```\n\n1. a\n\n   ```\n   q\n   ```\n2. b",
+    "in a quote": "> quote\n>\n> ```py\n> x\n> ```\n\nafter\n\n> ```\n> only code\n> ```\n\nend",
+    "wrapped": "para\n\n```python\nx = "
+    + " + ".join(["abcdef"] * 40)
+    + "\n\tif y:\n\t\treturn 1\n```\n\n### h\n\n"
+    "```mermaid\ngraph TD; A-->B\n```\n\ntext",
+    "indented and rules": "para\n\n    indented code\n    more\n\n## H\n\n---\n\n```\nc\n```\n\n---\n\n```\nd\n```",
+}
+
+
+@pytest.mark.parametrize("text", CODE_JOINS.values(), ids=CODE_JOINS.keys())
+def test_chunk_joins_next_to_code_blocks_are_invisible(qapp, monkeypatch, text):
+    """Code blocks first in an answer, in lists and quotes, wrapped, after rules: split at every block,
+    each line is where it is in one chunk, and the code boxes too."""
+    html = render_markdown(text)
+    font = QFont()
+    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 10**9)
+    whole = SegmentedDocument()
+    whole.set_html(html, 420, font, "#000000")
+    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 1)
+    split = SegmentedDocument()
+    split.set_html(html, 420, font, "#000000")
+    assert split.chunk_count() > whole.chunk_count() and whole.code_block_rects()
+    assert abs(split.height() - whole.height()) <= 1
+    assert [round(r.top(), 2) for r in split.line_rects()] == [round(r.top(), 2) for r in whole.line_rects()]
+    assert split.code_block_rects() == whole.code_block_rects()
+    assert _painted(split) == _painted(whole)

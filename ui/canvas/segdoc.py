@@ -11,7 +11,8 @@ last chunk. Painting draws only the chunks inside the visible body.
 Joins are invisible: each chunk is its own document, and a document drops the top margin of its first
 block and the bottom margin of its last, so the space between two blocks that a single document would
 have put there (its margins collapsed) is measured once per kind of join on two small stand-ins and
-added between the chunks (`join_gap`).
+added between the chunks (`join_gap`). The stand-ins are shaped like the chunks (code blocks' headers
+and boxes, ui.canvas.text.shape_code_blocks), so a join next to a code block is invisible too.
 
 A markdown table is a chunk of its own, laid out by ui.canvas.tables: when it is wider than the body
 (columns at their natural width, words never broken), the chunk keeps a horizontal offset, draws
@@ -43,6 +44,7 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
+from app.render.markdown import CODE_LABEL_STATE
 from ui.canvas.tables import fit_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
 from ui.math_images import add_math_resources
@@ -79,6 +81,8 @@ _BLOCK_TAGS = frozenset(
 _VOID_BLOCKS = frozenset({"hr"})
 _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
+_CODE_HEADER = re.compile(rf"<p\b[^>]*-qt-user-state:{CODE_LABEL_STATE}\b[^>]*>")  # (app.render)
+_HEADED_PRE = re.compile(r"[^<]*</p>\s*<pre\b")  # what follows a header's tag: its label, then its <pre>
 _TABLE_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a markdown table (not a quote's bar)
 
 
@@ -149,25 +153,45 @@ def head_stub(block: str) -> str:
 
 
 def tail_stub(block: str) -> str:
-    """A small stand-in for the bottom of `block` (the tags open at its last text, one letter "X")."""
+    """A small stand-in for the bottom of `block` (the tags open at its last text, one letter "X").
+
+    The last line of a code block keeps its block's header line (also an "X") in front of its `<pre>`:
+    shape_code_blocks shapes only a headed `<pre>`, and the shaping moves its bottom (see join_gap)."""
     spans = _text_spans(block)
     if not spans:
         return block
     end = spans[-1][1]
-    return "".join(_open_tags(block, end)) + "X" + block[end:]
+    tags = _open_tags(block, end)
+    pre = next((i for i in range(len(tags) - 1, -1, -1) if tags[i].lower().startswith("<pre")), -1)
+    if pre >= 0:
+        headers = list(_CODE_HEADER.finditer(block, 0, end))
+        after = block[headers[-1].end() : end] if headers else ""
+        if _HEADED_PRE.match(after) and after.count("<pre") == 1:  # (not a headerless <pre> further on)
+            tags.insert(pre, headers[-1].group(0) + "X</p>")
+    return "".join(tags) + "X" + block[end:]
 
 
 _JOIN_GAPS: dict[tuple[str, str, str], float] = {}
 
 
-def _probe_doc(html: str, font: QFont) -> QTextDocument:
+def _probe(html: str, font: QFont) -> tuple[QTextDocument, float]:
+    """A stand-in laid out like a chunk (its code blocks shaped), and its height as a chunk."""
     doc = QTextDocument()
     doc.setUndoRedoEnabled(False)
     doc.setDocumentMargin(0)
     doc.setDefaultFont(font)
     doc.setTextWidth(400.0)
     doc.setHtml(html)
-    return doc
+    return doc, _chunk_height(doc, shape_code_blocks(doc))  # (a head stub is a header without its <pre>)
+
+
+def _chunk_height(doc: QTextDocument, code: CodeShapes | None) -> float:
+    """How tall a chunk's document shows: the last code box's bottom padding may hang below the text
+    (into its last line's bottom margin, which a document drops)."""
+    height = doc.size().height()
+    if code is not None and code.rects:
+        height = max(height, code.rects[-1].bottom())
+    return height
 
 
 def _first_y(doc: QTextDocument, letter: str) -> float | None:
@@ -181,16 +205,24 @@ def _first_y(doc: QTextDocument, letter: str) -> float | None:
 
 def join_gap(tail: str, head: str, font: QFont) -> float:
     """The space a single document puts between a block ending like `tail` and one starting like `head`
-    (both stubs) beyond what the two documents laid out alone show. Measured once per kind of join."""
+    (both stubs) beyond what the two chunks laid out alone show. Measured once per kind of join, on
+    stand-ins shaped like chunks: a code block's header has a padded top margin that collapses with the
+    margin above it in one document, but that a chunk starting with it shows as a top margin of its own
+    (shape_code_blocks makes room for the box there); a code box's bottom padding hangs into its last
+    line's bottom margin."""
     key = (font.key(), tail, head)
     gap = _JOIN_GAPS.get(key)
     if gap is None:
-        upper, lower, both = _probe_doc(tail, font), _probe_doc(head, font), _probe_doc(tail + head, font)
+        (_, upper_h), (lower, lower_h), (both, both_h) = (
+            _probe(tail, font),
+            _probe(head, font),
+            _probe(tail + head, font),
+        )
         alone, joined = _first_y(lower, "Y"), _first_y(both, "Y")
         if alone is None or joined is None:  # a block without text (a rule): compare the heights
-            gap = both.size().height() - upper.size().height() - lower.size().height()
+            gap = both_h - upper_h - lower_h
         else:
-            gap = joined - alone - upper.size().height()
+            gap = joined - alone - upper_h
         if len(_JOIN_GAPS) > 512:
             _JOIN_GAPS.clear()
         _JOIN_GAPS[key] = gap
@@ -348,9 +380,7 @@ class SegmentedDocument:
             if need > self._width + 1.5:  # (a squeezed table may round a pixel over)
                 wide, table_h = need, doc.size().height()
         code = shape_code_blocks(doc) if "<pre" in piece else None  # before measuring: it lays them out
-        height = doc.size().height() if piece.strip() else 0.0
-        if code is not None and code.rects:  # the last box's padding may hang into the bottom margin
-            height = max(height, code.rects[-1].bottom())
+        height = _chunk_height(doc, code) if piece.strip() else 0.0
         if wide and piece.strip():
             table_h = height
             height += HBAR_BAND

@@ -241,12 +241,13 @@ def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node |
 
 
 def place_sibling(graph: Graph, node: Node, prompt: Node, like: Node) -> None:
-    """A re-run answer: in its prompt's row of answers, right of them where there is room."""
+    """A re-run answer (Retry, re-run on another model): in its prompt's row of answers, at the free
+    spot nearest the answer it re-runs (`like`), so a retry sits beside the card it retries."""
     siblings = [graph.nodes[e.child_id] for e in graph.children(prompt.id, (EdgeRole.REPLY,))
                 if e.child_id in graph.nodes and e.child_id != node.id]
     row = [s for s in siblings if abs(s.y - like.y) < 1.0] or [like]
     x = max(s.x + width(s) for s in row) + CARD_GAP
-    _place_block(graph, [(node, 0.0, 0.0)], (x, like.y), [(prompt, node)], anchor=prompt.x + width(prompt) / 2,
+    _place_block(graph, [(node, 0.0, 0.0)], (x, like.y), [(prompt, node)], anchor=like.x + width(like) / 2,
                  left_cost=1.2)
 
 

@@ -95,3 +95,20 @@ def test_new_questions_stack_in_one_column_not_drifting_left() -> None:
         lefts.append(min(n.x for n in [p, *rs]))
     assert max(lefts) - min(lefts) < 1.0, lefts
     assert_clear(c.g)
+
+
+def test_a_retry_sits_beside_the_answer_it_retries() -> None:
+    """Retry of the right-hand answer of a row lands right of it, not at the far left of the row
+    (where the prompt's centre would have put it)."""
+    c = Canvas()
+    p, rs = c.turn(5)
+    right = max(rs, key=lambda n: n.x)
+    other = c.g.add(Node(c.g.session.id, NodeKind.NOTE, "another tree right of the row"))
+    other.x, other.y = right.x + width(right) + 60, right.y + 40  # just right of the row: the next spot is past it
+    again = c.g.add(Node(c.g.session.id, NodeKind.RESPONSE, "a", model="x:y"))
+    c.g.link(p.id, again.id, EdgeRole.REPLY)
+    place_sibling(c.g, again, p, right)
+    assert again.y == right.y
+    left = min(rs, key=lambda n: n.x)
+    assert abs(again.x - right.x) < abs(again.x - left.x), (again.x, left.x, right.x)  # nearer its own card
+    assert_clear(c.g)

@@ -112,3 +112,17 @@ async def test_send_shows_its_whole_label_when_there_is_room(app_env, fake_serve
         window.composer.set_models(["anthropic:claude-sonnet-5-5"])
         await asyncio.sleep(0.05)
         assert QPushButton.text(send) == "Send to Claude Sonnet 5.5"
+
+
+async def test_the_minimap_stays_small_on_a_small_window(app_env, fake_server):
+    async with open_window() as (window, _services):
+        await _type_and_send(window, "First question")
+        minimap, viewport = window.view.minimap, window.view.viewport()
+        window.resize(760, 600)
+        await asyncio.sleep(0.05)
+        assert minimap.isVisible()
+        assert minimap.width() <= max(120, viewport.width() * 0.2) + 1, (minimap.width(), viewport.width())
+        assert viewport.rect().contains(minimap.geometry())
+        window.resize(1400, 900)
+        await asyncio.sleep(0.05)
+        assert minimap.width() == 200 and viewport.rect().contains(minimap.geometry())

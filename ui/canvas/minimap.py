@@ -53,6 +53,13 @@ class MinimapWidget(QWidget):
         parent = self.parentWidget()
         if parent is None:
             return
+        # At most about a fifth of the canvas's width: on a small window a 200 × 140 map would
+        # cover a large part of it.
+        width = int(max(120, min(MINIMAP_W, parent.width() * 0.2)))
+        height = int(width * MINIMAP_H / MINIMAP_W)
+        if (width, height) != (self.width(), self.height()):
+            self.setFixedSize(width, height)
+            self._pixmap = None  # drawn again at the new size
         self.move(parent.width() - self.width() - MARGIN, parent.height() - self.height() - MARGIN)
         self.raise_()
 

@@ -5,6 +5,7 @@ answers, and the comparison table of one prompt's answers. Views only: they show
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
 from ui.canvas.tables import fit_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
@@ -33,6 +35,52 @@ from ui.math_images import add_math_resources
 
 if TYPE_CHECKING:
     from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
+
+
+DETAILS_LINK = "triptych-details:"
+_DETAILS_MARK = re.compile(re.escape(DETAILS_OPEN) + "|" + re.escape(DETAILS_CLOSE))
+
+
+def fold_details(html: str, open_ones: set[int]) -> str:
+    """Focus mode's `<details>`: each block (between the card HTML's markers, see app.render.markdown)
+    shows its summary as a link that folds or unfolds it; folded, as a browser shows it at first, the
+    rest is left out. `open_ones`: the indexes (in document order) the reader unfolded."""
+    if DETAILS_OPEN not in html:
+        return html
+    out: list[str] = []
+    pos = 0
+    index = 0
+    hidden_depth = 0  # > 0: inside a folded block (its nested blocks are hidden with it)
+    for m in _DETAILS_MARK.finditer(html):
+        if not hidden_depth:
+            out.append(html[pos : m.start()])
+        pos = m.end()
+        if m.group(0) == DETAILS_OPEN:
+            if hidden_depth:
+                hidden_depth += 1
+                index += 1
+                continue
+            is_open = index in open_ones
+            link = f'<a href="{DETAILS_LINK}{index}" style="text-decoration:none">'
+            rest = html[pos:]
+            if rest.lstrip().startswith(SUMMARY_OPEN):  # the summary: the fold's handle
+                start = pos + rest.index(SUMMARY_OPEN)
+                end = html.find("</b></p>", start)
+                if end != -1:
+                    title = html[start + len(SUMMARY_OPEN) : end]
+                    glyph = "▾" if is_open else "▸"
+                    out.append(f'<p style="margin:4px 0">{link}<b>{glyph} {title}</b></a></p>')
+                    pos = end + len("</b></p>")
+            else:
+                out.append(f'<p style="margin:4px 0">{link}<b>{"▾" if is_open else "▸"} Details</b></a></p>')
+            index += 1
+            if not is_open:
+                hidden_depth = 1
+        elif hidden_depth:
+            hidden_depth -= 1
+    if not hidden_depth:
+        out.append(html[pos:])
+    return "".join(out)
 
 
 class FocusDialog(QDialog):
@@ -87,7 +135,9 @@ class FocusDialog(QDialog):
         layout.addLayout(top)
         self.browser = QTextBrowser(self)
         self.browser.setOpenLinks(False)
-        self.browser.anchorClicked.connect(lambda url: link_clicked(url.toString()))
+        self._link_clicked = link_clicked
+        self._open_details: set[int] = set()  # the <details> the reader unfolded (by order)
+        self.browser.anchorClicked.connect(self._on_browser_anchor_clicked)
         layout.addWidget(self.browser, 1)
         self.metrics_label = QLabel(self)
         self.metrics_label.setObjectName("Muted")
@@ -135,6 +185,21 @@ class FocusDialog(QDialog):
             now = time.monotonic()
             self._next_refresh = now + self.REFRESH_COST_FACTOR * (now - start)
 
+    def _on_browser_anchor_clicked(self, url) -> None:
+        link = url.toString()
+        if link.startswith(DETAILS_LINK):
+            index = int(link[len(DETAILS_LINK):])
+            self._open_details.symmetric_difference_update({index})
+            bar = self.browser.verticalScrollBar()
+            value = bar.value()
+            node = self._get_node(self.node_id)
+            if node is not None:
+                self._shown = None
+                self._show(node)
+                bar.setValue(value)
+            return
+        self._link_clicked(link)
+
     def _on_refresh_timer_timeout(self) -> None:
         self.refresh()
 
@@ -155,7 +220,7 @@ class FocusDialog(QDialog):
                 + self._render_plain(node.reasoning)
                 + "<hr></details>"
             )
-        html += self._render_text(node)
+        html += fold_details(self._render_text(node), self._open_details)
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
         add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
         self.browser.setHtml(html)

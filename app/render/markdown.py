@@ -216,6 +216,11 @@ def _matching_close(tokens: Sequence[Token], idx: int) -> Token | None:
     return None
 
 
+DETAILS_OPEN = "<!--triptych:details-->"
+DETAILS_CLOSE = "<!--triptych:/details-->"
+SUMMARY_OPEN = '<p style="margin:4px 0"><b>▾ '
+
+
 def _safe_tag_html(name: str, closing: bool, env: Env) -> str:
     t = _theme_of(env)
     export = _for_export(env)
@@ -224,11 +229,13 @@ def _safe_tag_html(name: str, closing: bool, env: Env) -> str:
     if name == "details":
         if export:
             return "</details>" if closing else "<details>"
-        return ""  # cards show the content: "open"
+        # Cards show the content ("open"); focus mode folds it at these markers (a comment lays out
+        # nothing in QTextDocument, and a model's own comments never reach the output).
+        return DETAILS_CLOSE if closing else DETAILS_OPEN
     if name == "summary":
         if export:
             return "</summary>" if closing else '<summary style="cursor:pointer">'
-        return "</b></p>" if closing else '<p style="margin:4px 0"><b>▾ '
+        return "</b></p>" if closing else SUMMARY_OPEN
     if name == "mark":
         bg = _MARK_BACKGROUND.get(t.name, _MARK_BACKGROUND["light"])
         return "</span>" if closing else f'<span style="background-color:{bg}">'

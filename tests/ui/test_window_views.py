@@ -246,3 +246,35 @@ async def test_keyboard_shortcuts_sheet_and_search_focus(app_env, fake_server):
         assert window.composer.text() == "why?"
         QTest.keyClick(window.composer.edit, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
         assert window.sidebar.search_edit.hasFocus() or window.focusWidget() is window.sidebar.search_edit
+
+
+async def test_focus_mode_folds_details_and_the_reader_unfolds_them(app_env, fake_server):
+    """`<details>` shows open in the card but folded in focus mode, its summary a handle the reader
+    opens and closes from the keyboard (Tab to it, Enter), as in a browser."""
+    text = (
+        "Here is the result.\n\n<details>\n<summary>Show the proof</summary>\n\n"
+        "The proof goes by induction on n.\n\n</details>\n\nAfter the fold.\n"
+    )
+    fake_server.script("deepseek-flash", Answer(text=(text,)))
+    async with open_window() as (window, _services):
+        window.composer.set_models(["deepseek:deepseek-flash"])
+        window.composer.set_text("Prove it")
+        window.composer.send_button.click()
+        await wait_until(lambda: _answers(window) and not _node(window, _answers(window)[0].node_id).status.is_live)
+        card = _answers(window)[0]
+        window.controller.flush_repaints()
+        assert "by induction" in card.body_text  # open in the card
+        window.scene.select_only([card.node_id])
+        window.view.setFocus()
+        QTest.keyClick(window.view, Qt.Key.Key_F)
+        await asyncio.sleep(0.02)
+        dialog = window._focus_dialog
+        shown = dialog.browser.toPlainText()
+        assert "Show the proof" in shown and "After the fold" in shown
+        assert "by induction" not in shown  # folded
+        dialog.browser.setFocus()
+        QTest.keyClick(dialog.browser, Qt.Key.Key_Tab)  # to the summary's link
+        QTest.keyClick(dialog.browser, Qt.Key.Key_Return)
+        await asyncio.sleep(0.02)
+        assert "by induction" in dialog.browser.toPlainText()
+        dialog.close()

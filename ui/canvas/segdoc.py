@@ -59,6 +59,7 @@ TextPos = tuple[int, int]
 _PARAGRAPH_SEPARATORS = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "", "\ufdd1": ""})
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _BLOCK_TAGS = frozenset(
     {
         "p",
@@ -113,12 +114,12 @@ def _text_spans(html: str) -> list[tuple[int, int]]:
     out = []
     pos = 0
     for m in _TAG.finditer(html):
-        if html[pos : m.start()].strip():
+        if _COMMENT.sub("", html[pos : m.start()]).strip():  # (a comment lays out nothing)
             out.append((pos, m.start()))
         if m.group(2).lower() == "img":
             out.append((m.start(), m.end()))
         pos = m.end()
-    if html[pos:].strip():
+    if _COMMENT.sub("", html[pos:]).strip():
         out.append((pos, len(html)))
     return out
 

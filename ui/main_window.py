@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         c.settings_requested.connect(self.open_settings)
         c.focus_requested.connect(self.open_focus)
         c.card_rendered.connect(self._on_controller_card_rendered)
-        c.composer_fill_requested.connect(self.composer.set_text)
+        c.composer_fill_requested.connect(self._on_controller_composer_fill_requested)
         c.composer_focus_requested.connect(self.composer.focus_prompt)
         c.mode_change_requested.connect(self.composer.set_mode)
         c.diff_requested.connect(self.open_diff)
@@ -400,6 +400,10 @@ class MainWindow(QMainWindow):
 
     def _on_controller_message_posted(self, text: str, ms: int) -> None:
         self.statusBar().showMessage(text, ms)
+
+    def _on_controller_composer_fill_requested(self, text: str) -> None:
+        if self.composer.set_text(text):
+            self.statusBar().showMessage("Your draft was replaced — Ctrl+Z brings it back", 8000)
 
     def _on_controller_follow_changed(self, ids: list) -> None:
         graph = self.controller.graph

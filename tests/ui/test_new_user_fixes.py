@@ -57,3 +57,74 @@ async def test_edit_and_branch_replaces_the_draft_as_an_undoable_edit(app_env, f
         assert window.composer.text() == "What is a monad?"
         assert "draft" not in window.statusBar().currentMessage()
         assert window.controller.graph.nodes[prompt.node_id].kind == NodeKind.PROMPT
+
+
+MATH = "The Gaussian integral: $\\int_{-\\infty}^{\\infty} e^{-x^2}\\,dx$ where \\int_{-\\infty} and y_i stay."
+CODE = "Doubling: `base * 2 ** i` is base * 2 ** i for each y_i, **not** *more*."
+TASKS = "# Release checklist\n\n- [x] Tests pass\n- [ ] Docs written\n\n> a _quoted_ note"
+
+
+def _summary_at_30(window, card) -> str:
+    view = window.view
+    view.set_viewport(card.sceneBoundingRect().center().x(), card.sceneBoundingRect().center().y(), 0.3)
+    assert abs(view.zoom() - 0.3) < 1e-6
+    return card.summary_text
+
+
+def _ink_in_body(window, card) -> int:
+    """How many pixels under the card's title band (in its body) are drawn in the text colour."""
+    from PySide6.QtGui import QColor
+
+    view = window.view
+    window.view.viewport().repaint()
+    image = view.viewport().grab().toImage()
+    rect = view.mapFromScene(card.sceneBoundingRect()).boundingRect()
+    band = window.scene.style.overview_title_px + 2 * 5 + 4  # the title band, in device pixels
+    text = QColor(window.scene.style.theme.text)
+    ink = 0
+    for y in range(rect.top() + band, min(rect.bottom() - 2, image.height())):
+        for x in range(rect.left() + 6, min(rect.right() - 2, image.width())):
+            c = image.pixelColor(x, y)
+            if abs(c.red() - text.red()) + abs(c.green() - text.green()) + abs(c.blue() - text.blue()) < 120:
+                ink += 1
+    return ink
+
+
+async def test_the_zoomed_out_summary_keeps_what_the_model_wrote(app_env, fake_server):
+    from tests.fakes.server import Answer
+
+    fake_server.script("deepseek-flash", Answer(text=(MATH,)))
+    fake_server.script("claude-sonnet-5-5", Answer(text=(CODE,)))
+    fake_server.script("gpt-6.2-sol", Answer(text=(TASKS,)))
+    async with open_window() as (window, _services):
+        await _ask(window, "Three things")
+        graph = window.controller.graph
+        by_model = {graph.nodes[c.node_id].model.split(":")[1]: c for c in cards_of(window, "response")}
+        math = _summary_at_30(window, by_model["deepseek-flash"])
+        assert "\\int_{-\\infty}^{\\infty} e^{-x^2}" in math and "\\int_{-\\infty} and y_i stay" in math, math
+        code = _summary_at_30(window, by_model["claude-sonnet-5-5"])
+        assert code == "Doubling: base * 2 ** i is base * 2 ** i for each y_i, not more.", code
+        tasks = _summary_at_30(window, by_model["gpt-6.2-sol"])
+        assert tasks == "Release checklist ☑ Tests pass ☐ Docs written a quoted note", tasks
+
+
+async def test_a_failed_card_zoomed_out_says_why(app_env, fake_server):
+    async with open_window() as (window, _services):
+        window.composer.set_models(["openai:fail-500", "openai:fail-401"])
+        send(window, "Hello?")
+        graph = window.controller.graph
+        await wait_until(
+            lambda: len(cards_of(window, "response")) == 2
+            and all(not graph.nodes[c.node_id].status.is_live for c in cards_of(window, "response")),
+            10,
+            "two failed answers",
+        )
+        for card in cards_of(window, "response"):
+            node = graph.nodes[card.node_id]
+            assert not node.text and node.error is not None
+            summary = _summary_at_30(window, card)
+            assert summary and str(node.error.status) in summary, summary
+        failed = next(c for c in cards_of(window, "response") if "500" in graph.nodes[c.node_id].model)
+        _summary_at_30(window, failed)
+        await asyncio.sleep(0.05)
+        assert _ink_in_body(window, failed) > 30

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMargins, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -501,11 +501,24 @@ class MainWindow(QMainWindow):
         self.sidebar.set_hits(query, hits)
 
     def _on_sidebar_hit_activated(self, session_id: str, node_id: str) -> None:
+        """Show the match: its session, the card selected and centred at a zoom where it reads
+        (whatever zoom the session was left at), fitted if the card is bigger than the view."""
         if self.controller.session_id != session_id:
             self.controller.open_session(session_id)
-        if self.scene.card(node_id) is not None:
-            self.scene.select_only([node_id])
-            self.view.center_on_card(node_id)
+        card = self.scene.card(node_id)
+        if card is None:
+            return
+        self.scene.select_only([node_id])
+        # Selecting shows the composer's "Following" bar, which takes height from the canvas: lay the
+        # window out first, so the card is centred in the canvas the user will see.
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        view = self.view
+        rect = card.sceneBoundingRect()
+        vp = view.viewport().rect()
+        margin = 40.0
+        fit = min((vp.width() - 2 * margin) / rect.width(), (vp.height() - 2 * margin) / rect.height())
+        zoom = min(max(view.zoom(), C.READABLE_ZOOM), fit)
+        view.set_viewport(rect.center().x(), rect.center().y(), zoom)
 
     def _on_view_viewport_changed(self, _x: float, _y: float, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

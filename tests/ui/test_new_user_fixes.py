@@ -128,3 +128,42 @@ async def test_a_failed_card_zoomed_out_says_why(app_env, fake_server):
         _summary_at_30(window, failed)
         await asyncio.sleep(0.05)
         assert _ink_in_body(window, failed) > 30
+
+
+async def test_a_search_hit_shows_its_card_readable_and_centred(app_env, fake_server):
+    from tests.fakes.server import Answer
+    from tests.ui.hands import click_list_item, trigger
+
+    fake_server.script("deepseek-flash", Answer(text=("The Gaussian integral equals the square root of pi.",)))
+    async with open_window() as (window, _services):
+        await _ask(window, "An integral")
+        graph = window.controller.graph
+        target = next(c for c in cards_of(window, "response") if "Gaussian" in graph.nodes[c.node_id].text)
+        first_session = window.controller.session_id
+        # the user left that session zoomed far out, looking elsewhere
+        r = target.sceneBoundingRect()
+        window.view.set_viewport(r.right() + 3000, r.bottom() + 2000, 0.11)
+        await asyncio.sleep(0.3)  # the viewport is saved
+        trigger(window, "File/New session")
+        assert window.controller.session_id != first_session
+        press_keys(window, "Ctrl+F")
+        assert window.sidebar.search_edit.hasFocus()
+        type_text(window.sidebar.search_edit, "Gaussian")
+        lst = window.sidebar.list
+        await wait_until(lambda: window.sidebar.showing_hits() and lst.count() >= 1, 5, "the hits")
+        hits = [lst.item(i) for i in range(lst.count())]
+        hit = next(h for h in hits if h.data(Qt.ItemDataRole.UserRole + 1) == target.node_id)
+        click_list_item(lst, hit)
+        await asyncio.sleep(0.05)
+        assert window.controller.session_id == first_session
+        card = window.scene.card(target.node_id)
+        assert card is not None and card.isSelected()
+        assert window.composer.parents_bar.isVisible()  # the "Following" bar took its height from the canvas
+        view = window.view
+        vp = view.viewport().rect()
+        on_screen = view.mapFromScene(card.sceneBoundingRect()).boundingRect()
+        fits = view.zoom() >= 0.7 or (on_screen.width() >= vp.width() - 100 or on_screen.height() >= vp.height() - 100)
+        assert fits, (view.zoom(), on_screen, vp)
+        assert vp.contains(on_screen), (on_screen, vp)
+        centre = on_screen.center()
+        assert abs(centre.x() - vp.center().x()) < 8 and abs(centre.y() - vp.center().y()) < 8, (centre, vp)

@@ -167,3 +167,33 @@ async def test_a_search_hit_shows_its_card_readable_and_centred(app_env, fake_se
         assert vp.contains(on_screen), (on_screen, vp)
         centre = on_screen.center()
         assert abs(centre.x() - vp.center().x()) < 8 and abs(centre.y() - vp.center().y()) < 8, (centre, vp)
+
+
+def _lists(card) -> list[tuple[str, object]]:
+    """(item text, list style) of every list item the card's documents hold."""
+    out = []
+    for doc in card.text_documents():
+        block = doc.begin()
+        while block.isValid():
+            if block.textList() is not None:
+                out.append((block.text(), block.textList().format().style()))
+            block = block.next()
+    return out
+
+
+async def test_a_task_list_shows_its_boxes_without_bullets(app_env, fake_server):
+    from PySide6.QtGui import QTextListFormat
+
+    from tests.fakes.server import Answer
+
+    answer = "Release checklist:\n\n- [x] Tests pass\n- [ ] Docs written\n\nAnd a plain list:\n\n- one\n- two\n"
+    fake_server.script("deepseek-flash", Answer(text=(answer,)))
+    async with open_window() as (window, _services):
+        await _ask(window, "Checklist?")
+        graph = window.controller.graph
+        card = next(c for c in cards_of(window, "response") if graph.nodes[c.node_id].text == answer)
+        await wait_until(lambda: "two" in card.body_text, 5, "the whole answer shown")
+        items = dict(_lists(card))
+        assert items["☑ Tests pass"] == QTextListFormat.Style.ListStyleUndefined, items
+        assert items["☐ Docs written"] == QTextListFormat.Style.ListStyleUndefined, items
+        assert items["one"] == QTextListFormat.Style.ListDisc  # a plain list keeps its bullets

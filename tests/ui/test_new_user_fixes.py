@@ -197,3 +197,37 @@ async def test_a_task_list_shows_its_boxes_without_bullets(app_env, fake_server)
         assert items["☑ Tests pass"] == QTextListFormat.Style.ListStyleUndefined, items
         assert items["☐ Docs written"] == QTextListFormat.Style.ListStyleUndefined, items
         assert items["one"] == QTextListFormat.Style.ListDisc  # a plain list keeps its bullets
+
+
+async def test_the_rename_dialog_shows_a_long_title_whole(app_env, fake_server):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    from tests.ui.hands import choosing, context_menu
+
+    title = "Compare bubble sort and quicksort. Show python code"
+    async with open_window() as (window, _services):
+        window.controller.rename_session(window.controller.session_id, title)
+        await wait_until(lambda: window.sidebar.list.count() and title in window.sidebar.list.item(0).text(), 3)
+        seen: list[tuple[int, int, int]] = []
+
+        def read_dialog() -> None:
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QInputDialog):
+                QTimer.singleShot(10, read_dialog)
+                return
+            edit = dialog.findChild(QLineEdit)
+            seen.append((dialog.width(), edit.width(), edit.fontMetrics().horizontalAdvance(edit.text())))
+            edit.selectAll()
+            QTest.keyClicks(edit, "Sorting")
+            QTest.keyClick(edit, Qt.Key.Key_Return)
+
+        QTimer.singleShot(10, read_dialog)
+        lst = window.sidebar.list
+        with choosing("Rename"):
+            context_menu(lst.viewport(), lst.visualItemRect(lst.item(0)).center())
+        await wait_until(lambda: seen, 5, "the Rename dialog")
+        dialog_w, edit_w, text_w = seen[0]
+        assert dialog_w >= 420, seen
+        assert edit_w > text_w, seen  # the whole title shows
+        await wait_until(lambda: "Sorting" in window.sidebar.list.item(0).text(), 3, "renamed")

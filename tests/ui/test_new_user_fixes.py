@@ -231,3 +231,31 @@ async def test_the_rename_dialog_shows_a_long_title_whole(app_env, fake_server):
         assert dialog_w >= 420, seen
         assert edit_w > text_w, seen  # the whole title shows
         await wait_until(lambda: "Sorting" in window.sidebar.list.item(0).text(), 3, "renamed")
+
+
+async def test_the_providers_tab_says_where_each_key_comes_from(app_env, fake_server, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.ui.hands import click_list_item, trigger
+    from ui.settings_dialog import SettingsDialog
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    async with open_window() as (window, _services):
+        trigger(window, "File/Settings")
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, SettingsDialog) and w.isVisible())
+        try:
+            assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "Providers"
+            lst = dialog.provider_list
+            hints = {}
+            for pid in ("deepseek", "anthropic"):
+                item = next(lst.item(i) for i in range(lst.count()) if lst.item(i).data(Qt.ItemDataRole.UserRole) == pid)
+                click_list_item(lst, item)
+                assert dialog.current_provider() == pid
+                hints[pid] = dialog.key_hint.text()
+            assert hints["deepseek"] == "Key from the environment variable DEEPSEEK_API_KEY", hints
+            assert hints["anthropic"] == (
+                "No key: paste one here and press Save key, or set ANTHROPIC_API_KEY"
+            ), hints
+            assert not any("Settings → Providers" in h for h in hints.values())  # we are there
+        finally:
+            dialog.reject()

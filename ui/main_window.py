@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         c = self.controller
         file_menu = mb.addMenu("&File")
-        self._action(file_menu, "New session", c.new_session, "Ctrl+N")
+        self._action(file_menu, "New session", c.start_session, "Ctrl+N")
         file_menu.addSeparator()
         self.import_action = self._action(
             file_menu,
@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
         self.composer.lens_toggled.connect(self._on_composer_lens_toggled)
         self.composer.preset_saved.connect(self._on_composer_preset_saved)
         self.sidebar.session_activated.connect(c.open_session)
-        self.sidebar.new_session_requested.connect(c.new_session)
+        self.sidebar.new_session_requested.connect(c.start_session)
         self.sidebar.rename_requested.connect(self._on_sidebar_rename_requested)
         self.sidebar.duplicate_requested.connect(c.duplicate_session)
         self.sidebar.delete_requested.connect(c.delete_session)

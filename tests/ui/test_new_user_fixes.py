@@ -259,3 +259,20 @@ async def test_the_providers_tab_says_where_each_key_comes_from(app_env, fake_se
             assert not any("Settings → Providers" in h for h in hints.values())  # we are there
         finally:
             dialog.reject()
+
+
+async def test_ctrl_n_in_an_empty_untitled_session_stays_there(app_env, fake_server):
+    async with open_window() as (window, services):
+        first = window.controller.session_id
+        assert window.controller.session.title == "Untitled" and not window.controller.graph.nodes
+        focus(window.composer.edit)
+        press_keys(window, "Ctrl+N")
+        press_keys(window, "Ctrl+N")
+        assert window.controller.session_id == first
+        assert len(services.repo.list_sessions()) == 1  # no pile of empty "Untitled · 0 cards"
+        assert "empty already" in window.statusBar().currentMessage()
+        # with a card in it, Ctrl+N opens a new session
+        await _ask(window, "Hello")
+        press_keys(window, "Ctrl+N")
+        assert window.controller.session_id != first
+        assert len(services.repo.list_sessions()) == 2

@@ -523,11 +523,18 @@ class ComposerWidget(QFrame):
     def text(self) -> str:
         return self.edit.toPlainText()
 
-    def set_text(self, text: str) -> None:
-        self.edit.setPlainText(text)
+    def set_text(self, text: str) -> bool:
+        """Put `text` in the prompt box as one undoable edit (Ctrl+Z brings back what was there).
+        Returns whether a draft the user had typed, other than `text`, was replaced."""
+        old = self.edit.toPlainText()
         cursor = self.edit.textCursor()
+        cursor.beginEditBlock()
+        cursor.select(cursor.SelectionType.Document)
+        cursor.insertText(text)
+        cursor.endEditBlock()
         cursor.movePosition(cursor.MoveOperation.End)
         self.edit.setTextCursor(cursor)
+        return bool(old.strip()) and old != text
 
     def append_text(self, text: str) -> None:
         """Add `text` at the end of the prompt (keys typed before the window existed)."""

@@ -189,6 +189,17 @@ class CanvasController(QObject):
         finally:
             self._restoring_viewport = False
 
+    def start_session(self) -> str:
+        """The user's "New session" (Ctrl+N, the sidebar's New): a fresh untitled session, except when
+        the open one is already that (no cards, no title): then it stays, and says so, instead of
+        piling up empty "Untitled · 0 cards" sessions."""
+        session, graph = self.session, self.graph
+        if session is not None and graph is not None and not graph.nodes and session.title == "Untitled":
+            self.message_posted.emit("This session is new and empty already: type a prompt below.", 4000)
+            self.composer_focus_requested.emit()
+            return session.id
+        return self.new_session()
+
     def new_session(self, title: str = "Untitled") -> str:
         session = self.repo.create_session(Session(title=title))
         self.sessions_changed.emit()

@@ -222,6 +222,7 @@ EXPORT_SCOPES = [
     ("selection", "Only the selected cards"),
     ("path", "The selected cards and the path that led to them"),
 ]
+ASK_TEXT_MIN_W = 420  # px: the Rename dialog shows a long session title whole
 IMPORT_FILTER = "Triptych export or JSON Canvas (*.json *.canvas);;All files (*)"
 
 
@@ -432,8 +433,23 @@ class DialogService:
         return path or None
 
     def ask_text(self, title: str, label: str, default: str = "") -> str | None:
-        text, ok = QInputDialog.getText(self.parent, title, label, QLineEdit.EchoMode.Normal, default)
-        return text if ok else None
+        """One line of text (a session's title): wide enough to show a long title whole."""
+        dialog = QInputDialog(self.parent)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
+        dialog.setTextValue(default)
+        # QInputDialog sizes itself to its layout (min-and-max constraint): widen the line edit.
+        edit = dialog.findChild(QLineEdit)
+        if edit is not None:
+            width = edit.fontMetrics().horizontalAdvance(default) + 24
+            edit.setMinimumWidth(max(ASK_TEXT_MIN_W, min(width, 720)))
+        dialog.setMinimumWidth(ASK_TEXT_MIN_W)
+        try:
+            ok = dialog.exec() == QDialog.DialogCode.Accepted
+            return dialog.textValue() if ok else None
+        finally:
+            dialog.deleteLater()
 
     def confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self.parent, title, text)

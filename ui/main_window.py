@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMargins, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         c = self.controller
         file_menu = mb.addMenu("&File")
-        self._action(file_menu, "New session", c.new_session, "Ctrl+N")
+        self._action(file_menu, "New session", c.start_session, "Ctrl+N")
         file_menu.addSeparator()
         self.import_action = self._action(
             file_menu,
@@ -334,7 +334,7 @@ class MainWindow(QMainWindow):
         c.settings_requested.connect(self.open_settings)
         c.focus_requested.connect(self.open_focus)
         c.card_rendered.connect(self._on_controller_card_rendered)
-        c.composer_fill_requested.connect(self.composer.set_text)
+        c.composer_fill_requested.connect(self._on_controller_composer_fill_requested)
         c.composer_focus_requested.connect(self.composer.focus_prompt)
         c.mode_change_requested.connect(self.composer.set_mode)
         c.diff_requested.connect(self.open_diff)
@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
         self.composer.lens_toggled.connect(self._on_composer_lens_toggled)
         self.composer.preset_saved.connect(self._on_composer_preset_saved)
         self.sidebar.session_activated.connect(c.open_session)
-        self.sidebar.new_session_requested.connect(c.new_session)
+        self.sidebar.new_session_requested.connect(c.start_session)
         self.sidebar.rename_requested.connect(self._on_sidebar_rename_requested)
         self.sidebar.duplicate_requested.connect(c.duplicate_session)
         self.sidebar.delete_requested.connect(c.delete_session)
@@ -405,6 +405,10 @@ class MainWindow(QMainWindow):
 
     def _on_controller_message_posted(self, text: str, ms: int) -> None:
         self.statusBar().showMessage(text, ms)
+
+    def _on_controller_composer_fill_requested(self, text: str) -> None:
+        if self.composer.set_text(text):
+            self.statusBar().showMessage("Your draft was replaced — Ctrl+Z brings it back", 8000)
 
     def _on_controller_follow_changed(self, ids: list) -> None:
         graph = self.controller.graph
@@ -502,11 +506,24 @@ class MainWindow(QMainWindow):
         self.sidebar.set_hits(query, hits)
 
     def _on_sidebar_hit_activated(self, session_id: str, node_id: str) -> None:
+        """Show the match: its session, the card selected and centred at a zoom where it reads
+        (whatever zoom the session was left at), fitted if the card is bigger than the view."""
         if self.controller.session_id != session_id:
             self.controller.open_session(session_id)
-        if self.scene.card(node_id) is not None:
-            self.scene.select_only([node_id])
-            self.view.center_on_card(node_id)
+        card = self.scene.card(node_id)
+        if card is None:
+            return
+        self.scene.select_only([node_id])
+        # Selecting shows the composer's "Following" bar, which takes height from the canvas: lay the
+        # window out first, so the card is centred in the canvas the user will see.
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        view = self.view
+        rect = card.sceneBoundingRect()
+        vp = view.viewport().rect()
+        margin = 40.0
+        fit = min((vp.width() - 2 * margin) / rect.width(), (vp.height() - 2 * margin) / rect.height())
+        zoom = min(max(view.zoom(), C.READABLE_ZOOM), fit)
+        view.set_viewport(rect.center().x(), rect.center().y(), zoom)
 
     def _on_view_viewport_changed(self, _x: float, _y: float, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

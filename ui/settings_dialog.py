@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
 from app.paths import PROVIDERS_FILENAME
+from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,18 @@ def add_custom_endpoint(settings, name: str, protocol: str, base_url: str, key_e
     settings.colors[pid] = fresh.colors.get(pid, "#9CA3AF")
     settings.key_sources[pid] = fresh.key_sources.get(pid, "")
     return pid
+
+
+def _key_source_text(cfg: ProviderConfig, source: str) -> str:
+    """Where this provider's key comes from, said in the tab where it is set (not how to get here)."""
+    if cfg.api_key and source == "env":
+        return f"Key from the environment variable {cfg.key_env}"
+    if cfg.api_key and source == "keyring":
+        return "Key in the OS keyring"
+    if cfg.api_key:
+        return "Key loaded"
+    also = f", or set {cfg.key_env}" if cfg.key_env else ""
+    return f"No key: paste one here and press Save key{also}"
 
 
 class SettingsDialog(QDialog):
@@ -208,7 +221,7 @@ class SettingsDialog(QDialog):
             self.key_label.setText(f"{mask_key(cfg.api_key)}  {where}")
         else:
             self.key_label.setText("no key" if not cfg.local else "not needed")
-        self.key_hint.setText(self._settings.key_hint(pid) if not cfg.local else "")
+        self.key_hint.setText(_key_source_text(cfg, source) if not cfg.local else "")
         self.key_edit.clear()
         self.result_label.clear()
 

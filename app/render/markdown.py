@@ -208,6 +208,22 @@ def _first_inline(tokens: Sequence[Token], idx: int) -> Token | None:
     return None
 
 
+def _all_tasks(tokens: Sequence[Token], idx: int) -> bool:
+    """Whether every item of the list opened at `idx` starts with a task box (``[ ]``/``[x]``)."""
+    level = tokens[idx].level
+    items = 0
+    for j in range(idx + 1, len(tokens)):
+        tok = tokens[j]
+        if tok.level == level and tok.nesting == -1:
+            break
+        if tok.type == "list_item_open" and tok.level == level + 1:
+            items += 1
+            inline = _first_inline(tokens, j)
+            if inline is None or not _TASK_RE.match(inline.content):
+                return False
+    return items > 0
+
+
 def _matching_close(tokens: Sequence[Token], idx: int) -> Token | None:
     level = tokens[idx].level
     for tok in tokens[idx + 1 :]:
@@ -335,6 +351,15 @@ class _SafeRenderer(RendererHTML):
             inline.children = [Token(_HTML_TOKEN, "", 0, content=f"{glyph} {rest}")]
             if _for_export(env):
                 token.attrSet("style", "list-style-type:none")
+        return self._with_dir(tokens, idx, options, env)
+
+    def bullet_list_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:
+        """A list whose items are all tasks shows only their boxes, no bullets (as GitHub does). Qt's
+        rich text takes `list-style-type` on the list, not per item: a mixed list keeps its bullets
+        in the cards (the export also hides them per item, see list_item_open)."""
+        token = tokens[idx]
+        if _all_tasks(tokens, idx):
+            token.attrSet("style", "list-style-type:none")
         return self._with_dir(tokens, idx, options, env)
 
     def paragraph_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Env) -> str:

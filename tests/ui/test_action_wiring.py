@@ -15,9 +15,15 @@ def _sessions(services):
     return services.repo.list_sessions()
 
 
+def _not_blank(window, title: str) -> None:
+    """Give the open session a title: New session stays in an empty untitled one (no pile of them)."""
+    window.controller.rename_session(window.controller.session_id, title)
+
+
 async def test_file_new_session_menu_opens_an_untitled_session(app_env, fake_server):
     async with open_window() as (window, services):
         first = window.controller.session_id
+        _not_blank(window, "Notes")
         hands.trigger(window, "File/New session")
         assert window.controller.session_id != first
         assert window.controller.session.title == "Untitled"
@@ -28,19 +34,22 @@ async def test_file_new_session_menu_opens_an_untitled_session(app_env, fake_ser
 async def test_ctrl_n_from_the_composer_and_the_canvas_opens_new_sessions(app_env, fake_server):
     async with open_window() as (window, services):
         ids = [window.controller.session_id]
+        _not_blank(window, "First")
         hands.focus(window.composer.edit)
         hands.press_keys(window, "Ctrl+N")
         ids.append(window.controller.session_id)
+        _not_blank(window, "Second")
         hands.focus(window.view)
         hands.press_keys(window.view, "Ctrl+N")
         ids.append(window.controller.session_id)
         assert len(set(ids)) == 3, ids
-        assert all(s.title == "Untitled" for s in _sessions(services))
+        assert [s.title for s in _sessions(services)].count("Untitled") == 1
 
 
 async def test_sidebar_new_button_opens_a_new_session(app_env, fake_server):
     async with open_window() as (window, services):
         first = window.controller.session_id
+        _not_blank(window, "Notes")
         QTest.mouseClick(window.sidebar.new_button, Qt.MouseButton.LeftButton)
         assert window.controller.session_id != first
         assert window.controller.session.title == "Untitled"

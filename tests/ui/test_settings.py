@@ -54,8 +54,10 @@ def test_key_is_saved_to_the_keyring_and_shown_masked(qapp, tmp_path, monkeypatc
     shown = dialog.key_label.text()
     assert "9876" in shown and "secret" not in shown and "sk-ant" not in shown
     assert dialog.key_edit.text() == ""  # the field never keeps the key
+    assert dialog.key_hint.text() == "Key in the OS keyring"
     dialog.remove_key_button.click()
     assert ("triptych", "anthropic") not in memory_keyring.store and not settings.has_key("anthropic")
+    assert dialog.key_hint.text() == "No key: paste one here and press Save key, or set ANTHROPIC_API_KEY"
     # theme, font size and default models go to config.toml (never keys)
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
     dialog.font_spin.setValue(12)

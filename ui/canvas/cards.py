@@ -19,6 +19,7 @@ Runs on the Qt main thread only.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -214,6 +215,11 @@ class CardItem(QGraphicsObject):
         return self._state.metrics_text
 
     @property
+    def summary_text(self) -> str:
+        """The words a zoomed-out card draws under its title (its first words, or why it has none)."""
+        return self._state.overview or self._state.body_placeholder
+
+    @property
     def reasoning_open(self) -> bool:
         return self._reasoning_open
 
@@ -341,6 +347,10 @@ class CardItem(QGraphicsObject):
         st.width = layout.width(node)
         st.collapsed = node.collapsed
         st.overview = overview_text(node.text)
+        if node.status == NodeStatus.ERROR:  # zoomed out, a failed card still says why
+            advice = error_advice(node, self._style.provider_display)
+            if advice is not None:
+                st.overview = overview_text(_html_text(advice[0]) + "\n\n" + node.text)
         self._fill_header(node, st)
         inner_w = st.width - 2 * C.CARD_PAD - C.STRIPE_W
         left = C.STRIPE_W + C.CARD_PAD
@@ -1395,22 +1405,82 @@ def stripe_color(node: Node, style: CardStyle) -> str:
     return theme.muted
 
 
-_MARKUP = re.compile(
-    r"^\s*(?:```|~~~).*$"  # code fences
-    r"|^\s*[-:| ]{3,}\s*$"  # table rules
-    r"|^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)"  # headings, quotes, list bullets
-    r"|[*_`|~]+",  # emphasis, code, table cells
-    re.MULTILINE,
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_RULE = re.compile(r"^\s*(?:[-:|]\s*){3,}$|^\s*(?:[*_]\s*){3,}$")  # table rules, thematic breaks
+_LEAD = re.compile(r"^\s{0,3}(?:#{1,6}(?:\s+|$)|>\s?)")  # a heading's or a quote's marks
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TASK = re.compile(r"^\[([ xX])\](?:\s+|$)")
+# Inline code and math are kept as written (emphasis is not looked for inside them).
+_VERBATIM = re.compile(r"(`+)(.+?)\1|(\$\$?)(.+?)\3")
+# Emphasis pairs only where they wrap words: `**x**`, `__x__`, `*x*`, `_x_`, `~~x~~`; `y_i`,
+# `\int_{-\infty}` and `base * 2 ** i` are not emphasis and stay as they are.
+_EMPHASIS = (
+    re.compile(r"(?<![\w*\\])(\*\*|__)(?=[^\s*_])(.+?)(?<=[^\s*_\\])\1(?![\w*])"),
+    re.compile(r"(?<![\w*\\])\*(?=[^\s*])(.+?)(?<=[^\s*\\])\*(?![\w*])"),
+    re.compile(r"(?<![\w_\\])_(?=[^\s_])(.+?)(?<=[^\s_\\])_(?![\w_])"),
+    re.compile(r"(?<!~)~~(?=\S)(.+?)(?<=\S)~~(?!~)"),
 )
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
+
+
+def _html_text(markup: str) -> str:
+    """The text of a small HTML fragment (an error's advice): tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<br\s*/?>", "\n", re.sub(r"<(?!br)[^>]*>", "", markup)))
+
+
+def _plain_inline(text: str) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _VERBATIM.finditer(text):
+        out.append(_unemphasize(text[last : m.start()]))
+        out.append(m.group(2) if m.group(1) else m.group(0))  # code without its ticks; math as written
+        last = m.end()
+    out.append(_unemphasize(text[last:]))
+    return "".join(out)
+
+
+def _unemphasize(text: str) -> str:
+    text = _LINK.sub(r"\1", text)
+    for pattern in _EMPHASIS:
+        text = pattern.sub(lambda m: m.group(m.lastindex or 0), text)
+    return text
 
 
 def overview_text(text: str, limit: int = 320) -> str:
-    """The first words of a card's markdown as plain text (markup dropped, lines joined), for the
-    zoomed-out card. Looks at the start of the text only: cheap on every streaming frame."""
+    """The first words of a card's markdown as plain text, for the zoomed-out card: only the markdown
+    structure goes (heading and quote marks, list bullets, fences, table pipes and rules, emphasis
+    pairs around words, link targets); everything else stays as written (`y_i`, `2 ** i`, LaTeX).
+    Task items show their box (☐/☑) where it is. Lines are joined. Looks at the start of the text
+    only: cheap on every streaming frame."""
     if not text:
         return ""
-    head = _MARKUP.sub("", text[: limit * 2])
-    return " ".join(head.split())[:limit]
+    words: list[str] = []
+    in_code = False
+    for line in text[: limit * 2].split("\n"):
+        if _FENCE.match(line):
+            in_code = not in_code
+            continue
+        if in_code:
+            words.append(line)
+            continue
+        if _RULE.match(line):
+            continue
+        while True:  # nested quotes, a heading in a quote
+            stripped = _LEAD.sub("", line, count=1)
+            if stripped == line:
+                break
+            line = stripped
+        bullet = _BULLET.match(line)
+        if bullet:
+            line = line[bullet.end() :]
+            task = _TASK.match(line)
+            if task:
+                line = ("☐ " if task.group(1) == " " else "☑ ") + line[task.end() :]
+        if line.lstrip().startswith("|"):  # a table row: its cells, without the pipes
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+            line = "  ".join(c for c in cells if c)
+        words.append(_plain_inline(line))
+    return " ".join(" ".join(words).split())[:limit]
 
 
 def estimate_text_height(text: str, width: float, style: CardStyle, cap: float = math.inf) -> float:

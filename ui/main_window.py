@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
         else:
             self.composer.set_estimate("")
         if self.lens.isVisible():
-            self.lens.set_plans(plans)
+            self.lens.set_plans(plans, self.composer.text())
 
     def _on_composer_lens_toggled(self, on: bool) -> None:
         self.lens.setVisible(on)

@@ -80,6 +80,10 @@ class Run:
     last_persist: float = 0.0
     flush_handle: asyncio.TimerHandle | None = None
     first_token_at: float | None = None
+    # time.monotonic() when the request now running was sent: the first one, or the last retry after its
+    # backoff sleep ended (never a planned time in the future, so a Stop during the wait or a timer that
+    # wakes early cannot make a duration negative). TTFT and duration are measured from it.
+    request_started: float = 0.0
     # Deltas received in this pass of the loop, applied to the node (and announced) once per pass.
     pending_text: list[str] = field(default_factory=list)
     pending_reasoning: list[str] = field(default_factory=list)
@@ -766,7 +770,7 @@ class Engine:
         node = run.node
         ref = ModelRef.parse(node.model or "")
         started_wall = _now_dt()
-        t0 = time.monotonic()
+        run.request_started = time.monotonic()
         try:
             cfg = self.settings.providers.get(ref.provider)
             if cfg is None:
@@ -790,12 +794,16 @@ class Engine:
                 self._set_phase(run, "queued")
             async with lock if lock is not None else contextlib.nullcontext():
                 self._set_phase(run, "connecting")
-                t0 = time.monotonic()
-                async for ev in stream_with_retries(provider, request, self.max_retries):
+
+                def attempt_started() -> None:
+                    run.request_started = time.monotonic()
+
+                async for ev in stream_with_retries(provider, request, self.max_retries,
+                                                    on_attempt=attempt_started):
                     if isinstance(ev, TextDelta | ReasoningDelta):
                         if run.first_token_at is None:
                             run.first_token_at = time.monotonic()
-                            node.timing.ttft_ms = round((run.first_token_at - t0) * 1000)
+                            node.timing.ttft_ms = round((run.first_token_at - run.request_started) * 1000)
                             node.status = NodeStatus.STREAMING
                             node.meta.pop("retry", None)
                             self._notify(node, "status")
@@ -841,14 +849,13 @@ class Engine:
                             "at": time.time() + ev.delay,
                             "error": ev.error.message,
                         }
-                        t0 = time.monotonic() + ev.delay
                         self._notify(node, "retry")
                     elif isinstance(ev, ResponseMeta):
                         run.request_id, run.http_status = ev.request_id, ev.status
                         if ev.request_id:
                             node.meta["request_id"] = ev.request_id
                         log.info("%s %s: HTTP %s request-id %s after %d ms", node.id, node.model, ev.status,
-                                 ev.request_id or "(none)", round((time.monotonic() - t0) * 1000))
+                                 ev.request_id or "(none)", round((time.monotonic() - run.request_started) * 1000))
             if node.status in (NodeStatus.PENDING, NodeStatus.STREAMING):
                 # The provider contract promises a terminal event; never call a silent end a success.
                 node.status = NodeStatus.ERROR
@@ -863,23 +870,25 @@ class Engine:
         except asyncio.CancelledError:
             node.status = NodeStatus.STOPPED
             node.finish = node.finish if node.finish and node.finish != "error" else None
-            self._finalise(run, t0, started_wall)
+            self._finalise(run, started_wall)
             raise
         except Exception as exc:  # a bug must end this lane only, with its text kept
             log.exception("lane %s failed", node.model)
             node.status = NodeStatus.ERROR
             node.finish = "error"
             node.error = ErrorInfo("bad_stream", f"internal error: {type(exc).__name__}: {exc}")
-        self._finalise(run, t0, started_wall)
+        self._finalise(run, started_wall)
 
-    def _finalise(self, run: Run, t0: float, started_wall: datetime) -> None:
+    def _finalise(self, run: Run, started_wall: datetime) -> None:
         self._apply_deltas(run)
         node = run.node
         if run.flush_handle is not None:
             run.flush_handle.cancel()
             run.flush_handle = None
         end = time.monotonic()
-        node.timing = Timing(ttft_ms=node.timing.ttft_ms, duration_ms=round((end - t0) * 1000))
+        # max(): a guard only; request_started is never in the future (see Run.request_started)
+        node.timing = Timing(ttft_ms=node.timing.ttft_ms,
+                             duration_ms=max(0, round((end - run.request_started) * 1000)))
         node.meta.pop("retry", None)
         node.meta["phase"] = node.status.value
         node.meta["started_at"] = started_wall.isoformat(timespec="seconds")

@@ -49,6 +49,9 @@ def status_label(node: Node, now: float) -> tuple[str, str]:
         if node.reasoning:
             return "thinking", "thinking"
         return "connecting", "connecting"
+    if status == NodeStatus.DONE and node.finish == "content_filter":
+        # the provider's safety filter ended the answer: its text is kept, but it is not a plain "done"
+        return "filtered", "filtered"
     return status.value, status.value
 
 
@@ -127,7 +130,29 @@ ERROR_WORDS: dict[str, tuple[str, str]] = {
         "The connection closed mid-answer; the text so far is kept.",
         "Retry to get a full answer.",
     ),
+    # a bad_stream whose data could not be read (not JSON, an HTML page, an unexpected event): see
+    # _stream_kind; often a proxy or a wrong base URL
+    "bad_data": (
+        "The provider sent data Triptych could not read.",
+        "Retry; if it happens again, check the base URL in Settings.",
+    ),
+    "internal": ("Something went wrong inside Triptych.", "Retry."),
 }
+
+# How the providers and the engine word a bad_stream (app/providers/http.py MID_ANSWER and friends).
+_MID_ANSWER = "connection closed mid-answer"
+_UNREADABLE = ("invalid json", "html page", "json document", "unexpected event", "is not json")
+
+
+def _stream_kind(message: str) -> str:
+    """Which bad_stream this is: "bad_data" (unreadable data), "internal" (a Triptych bug) or
+    "bad_stream" (the connection ended mid-answer)."""
+    low = message.lower()
+    if low.startswith("internal error"):
+        return "internal"
+    if any(w in low for w in _UNREADABLE):
+        return "bad_data"
+    return "bad_stream"
 
 
 def error_advice(
@@ -144,16 +169,21 @@ def error_advice(
         return None
     err = node.error
     kind = err.kind if err else "server"
-    what, nxt = ERROR_WORDS.get(kind, ("Something went wrong.", "Retry."))
+    words = _stream_kind(err.message) if err is not None and kind == "bad_stream" else kind
+    what, nxt = ERROR_WORDS.get(words, ("Something went wrong.", "Retry."))
     if kind == "auth" and node.meta.get("no_key"):  # nothing was sent: no provider rejected anything
         what, nxt = "No API key for {provider} — add one in Settings.", "Then Retry."
+    if words == "bad_stream" and not node.text:
+        what, nxt = "The connection closed before any text came.", "Retry."
     detail = ""
     if err is not None and err.message:
         # Provider messages often start with "HTTP 401: …" already; never say it twice.
         status = f"HTTP {err.status}: " if err.status and f"HTTP {err.status}" not in err.message else ""
         detail = f"{status}{err.message}"
+    if words == "bad_stream" and err is not None and err.message.lower().startswith(_MID_ANSWER):
+        detail = ""  # the headline says it already (the engine's tip only repeats "the text so far is kept")
     actions: list[tuple[str, str]] = []
-    if kind in ("auth", "network"):
+    if kind in ("auth", "network") or words == "bad_data":
         actions.append(("open_settings", "Open Settings"))
     actions.append(("retry", "Retry"))
     if kind in ("overloaded", "server", "rate_limit"):

@@ -11,7 +11,29 @@ from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from ui.format import fmt_cost
 
-PREVIEW_CHARS = 900
+# A long message shows its head and its tail around "… N characters …"; the last user message (which
+# ends with the new question) keeps its end in full up to QUESTION_CHARS, so the question is never cut.
+HEAD_CHARS = 500
+TAIL_CHARS = 400
+QUESTION_CHARS = 2_000
+EMPTY_PROMPT = "Type a prompt to see what each model will receive."
+
+
+def preview(content: str, tail: int = TAIL_CHARS) -> str:
+    """`content` in full when short, else its first HEAD_CHARS and last `tail` characters."""
+    if len(content) <= HEAD_CHARS + tail:
+        return content
+    omitted = len(content) - HEAD_CHARS - tail
+    return f"{content[:HEAD_CHARS]}\n… {omitted:,} characters …\n{content[-tail:]}"
+
+
+def question_tail(content: str, question: str) -> int:
+    """How much of the last user message's end to show: the whole new question when it is under
+    QUESTION_CHARS (it ends the message), never less than TAIL_CHARS."""
+    q = question.strip()
+    if q and len(q) <= QUESTION_CHARS and content.rstrip().endswith(q):
+        return max(TAIL_CHARS, len(content) - len(content.rstrip()) + len(q))
+    return TAIL_CHARS
 
 
 class ContextLensPanel(QFrame):
@@ -36,10 +58,15 @@ class ContextLensPanel(QFrame):
         self._plans = []
         self.browser.setHtml(f"<p>{html.escape(message)}</p>")
 
-    def set_plans(self, plans: list) -> None:
+    def set_plans(self, plans: list, question: str | None = None) -> None:
+        """Show `plans`; `question` is the composer's draft (None: not known). An empty draft shows a
+        hint instead of a placeholder prompt."""
         self._plans = list(plans)
         if not plans:
             self.browser.setHtml("<p>Choose at least one model to see what it will receive.</p>")
+            return
+        if question is not None and not question.strip():
+            self.browser.setHtml(f"<p>{html.escape(EMPTY_PROMPT)}</p>")
             return
         parts = []
         for call in plans:
@@ -56,18 +83,15 @@ class ContextLensPanel(QFrame):
                 parts.append(f"<p style='margin:0 0 4px 0;color:#C2410C'>⚠ {html.escape(w)}</p>")
             if call.system:
                 parts.append(self._message("system", call.system, None))
-            for m in call.messages:
-                parts.append(self._message(m.role, m.content, getattr(m, "model", None)))
+            last_user = max((i for i, m in enumerate(call.messages) if m.role == "user"), default=-1)
+            for i, m in enumerate(call.messages):
+                tail = question_tail(m.content, question or "") if i == last_user else TAIL_CHARS
+                parts.append(self._message(m.role, m.content, getattr(m, "model", None), tail))
         self.browser.setHtml("".join(parts))
 
-    def _message(self, role: str, content: str, model: str | None) -> str:
+    def _message(self, role: str, content: str, model: str | None, tail: int = TAIL_CHARS) -> str:
         who = role + (f" · {html.escape(self._display_name(model))}" if model else "")
-        text = (
-            content
-            if len(content) <= PREVIEW_CHARS
-            else content[:PREVIEW_CHARS] + f"… ({len(content):,} chars)"
-        )
-        body = html.escape(text)
+        body = html.escape(preview(content, tail))
         return (
             f"<p style='margin:8px 0 0 0'><b>{who}</b></p>"
             f"<p style='margin:0 0 0 10px;white-space:pre-wrap'>{body}</p>"

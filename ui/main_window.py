@@ -384,20 +384,39 @@ class MainWindow(QMainWindow):
     def _on_controller_totals_changed(self, totals: dict) -> None:
         cost = totals.get("cost_usd")
         unreported = int(totals.get("unreported") or 0)
+        cost_unknown = self._session_cost_incomplete()
         text = (
             f"Session: in {fmt_tokens(int(totals.get('input') or 0))} · out {fmt_tokens(int(totals.get('output') or 0))}"
-            f" · {fmt_cost(float(cost)) if cost is not None else '–'}"
+            f" · {fmt_cost(float(cost)) if cost is not None else '–'}{'+' if cost_unknown else ''}"
         )
         if unreported:
             # A stopped or cut stream never gets its usage report: say that the sums leave those answers out.
             text += f" · {unreported} answer{'s' if unreported != 1 else ''} without usage"
         self.totals_label.setText(text)
-        self.totals_label.setToolTip(
-            "Tokens and cost the providers reported. An answer stopped, cut off or failed before its usage "
-            "report (or from a server that reports none) has no output count: only what its provider did "
-            "report (such as Claude's input tokens, sent first) is in these sums."
-            if unreported else ""
-        )
+        tips = []
+        if unreported:
+            tips.append(
+                "Tokens and cost the providers reported. An answer stopped, cut off or failed before its usage "
+                "report (or from a server that reports none) has no output count: only what its provider did "
+                "report (such as Claude's input tokens, sent first) is in these sums."
+            )
+        if cost_unknown:
+            tips.append(
+                "+: some answers' cost is unknown (a model without a price in the catalog, and no cost "
+                "reported by its provider); the sum leaves them out."
+            )
+        self.totals_label.setToolTip("\n\n".join(tips))
+
+    def _session_cost_incomplete(self) -> bool:
+        """Whether some answer of the open session has no known cost (the comparison table's rule)."""
+        graph = self.controller.graph
+        if graph is None or not any(
+            n.is_answer and n.cost_usd is None and n.reported_cost_usd is None for n in graph.nodes.values()
+        ):
+            return False  # the common case, without importing app.export
+        from app.export import session_totals
+
+        return not session_totals(graph).cost_complete
 
     def _on_controller_running_changed(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")
@@ -469,7 +488,7 @@ class MainWindow(QMainWindow):
         else:
             self.composer.set_estimate("")
         if self.lens.isVisible():
-            self.lens.set_plans(plans)
+            self.lens.set_plans(plans, self.composer.text())
 
     def _on_composer_lens_toggled(self, on: bool) -> None:
         self.lens.setVisible(on)

@@ -57,6 +57,7 @@ _STATUS_LIGHT = {
     "streaming": "#2563EB",
     "retrying": "#B45309",
     "done": "#15803D",
+    "filtered": "#B45309",  # amber: finished, but cut by the provider's content filter
     "stopped": "#6B7280",
     "error": "#DC2626",
     "interrupted": "#C2410C",
@@ -69,6 +70,7 @@ _STATUS_DARK = {
     "streaming": "#60A5FA",
     "retrying": "#FBBF24",
     "done": "#4ADE80",
+    "filtered": "#FBBF24",
     "stopped": "#9CA3AF",
     "error": "#F87171",
     "interrupted": "#FB923C",

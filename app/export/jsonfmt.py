@@ -298,7 +298,7 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
     usage = Usage(**{f.name: _opt_count(u, f.name, uw) for f in fields(Usage)})
     t = opt_dict(d, "timing", where)
     tw = f"{where} timing"
-    timing = Timing(ttft_ms=_opt_count(t, "ttft_ms", tw), duration_ms=_opt_count(t, "duration_ms", tw))
+    timing = Timing(ttft_ms=_opt_ms(t, "ttft_ms", tw), duration_ms=_opt_ms(t, "duration_ms", tw))
     meta = opt_dict(d, "meta", where)
 
     node = Node(
@@ -347,6 +347,14 @@ def _opt_count(d: dict[str, Any], key: str, where: str) -> int | None:
     if value is not None and value < 0:
         raise ImportFailed(f"{where}: {key} must not be negative")
     return value
+
+
+def _opt_ms(d: dict[str, Any], key: str, where: str) -> int | None:
+    """A timing in whole milliseconds. A negative one is read as 0: earlier Triptych builds wrote negative
+    durations for answers that failed or were stopped around a retry, and a user's own export must
+    import again. Anything that is not a whole number is still refused."""
+    value = opt_int(d, key, where)
+    return max(value, 0) if value is not None else None
 
 
 def _opt_size(d: dict[str, Any], key: str, where: str) -> float | None:

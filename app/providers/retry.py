@@ -40,17 +40,22 @@ async def stream_with_retries(
     *,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     rng: Callable[[], float] = random.random,
+    on_attempt: Callable[[], object] | None = None,
 ) -> AsyncIterator[StreamEvent]:
     """`provider.stream(request)`, retried on `rate_limit | overloaded | server | network` errors that
     arrive before the first `TextDelta`/`ReasoningDelta`, at most `max_retries` times.
 
     Yields `Retrying(attempt, max_retries, delay, error)` before each sleep; when retries run out the
     last `StreamError` is yielded. Errors after the first token pass through unretried.
+    `on_attempt()` is called right before each request is sent (the first one and every retry, after
+    its backoff sleep), so a caller can time the request that is really running.
     """
     attempt = 0
     while True:
         started = False
         retry_error: StreamError | None = None
+        if on_attempt is not None:
+            on_attempt()
         events = provider.stream(request)
         try:
             async for event in events:

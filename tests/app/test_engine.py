@@ -10,7 +10,7 @@ import pytest
 
 from app.domain import EdgeRole, NodeKind, NodeStatus, Params, SendMode, Session
 from app.engine import Engine, EngineError, Target
-from app.events import Finish, ReasoningDelta, Retrying, StreamError, TextDelta, Usage
+from app.events import Finish, ReasoningDelta, StreamError, TextDelta, Usage
 from storage import open_store
 from tests.app.scripted import default_script, scripted_factory, settings_with_keys
 
@@ -145,8 +145,9 @@ async def test_text_is_not_written_per_token(env):
 async def test_retry_before_first_token_shows_countdown_then_streams(env):
     repo, settings, scripts, requests, sid = env
     seen = []
-    scripts["gpt-6.2-sol"] = [Retrying(1, 2, 0.05, StreamError("rate_limit", "429 Too Many Requests", 0.05, 429)),
-                              0.05, *default_script("after retry")]
+    # the first request is refused (retried by the engine's retry wrapper after 0.05 s), the second answers
+    scripts["gpt-6.2-sol"] = ([0.03, StreamError("rate_limit", "429 Too Many Requests", 0.05, 429)],
+                              default_script("after retry"))
     engine = make_engine(env)
     engine.add_listener(lambda node, change: seen.append((change, dict(node.meta.get("retry", {})))))
     (run,) = engine.ask(sid, "Q", [Target(GP)]).runs
@@ -156,6 +157,7 @@ async def test_retry_before_first_token_shows_countdown_then_streams(env):
     node = repo.get_node(run.node.id)
     assert node.status == NodeStatus.DONE and node.text == "after retry" and "retry" not in node.meta
     assert node.timing.ttft_ms < 50  # measured from the retried request, not the first attempt
+    assert node.timing.duration_ms >= node.timing.ttft_ms
 
 
 async def test_missing_key_is_a_clear_error_on_the_card(env):

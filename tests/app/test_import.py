@@ -352,3 +352,16 @@ def test_an_imported_session_is_told_apart_from_its_source_once(export):
     assert first.session.title == g.session.title + " (imported)"
     again = import_file(export(first).encode())
     assert again.session.title == g.session.title + " (imported)"
+
+
+def test_an_export_with_a_negative_duration_imports_with_zero():
+    """Earlier builds stored negative durations for answers that failed around a retry; the user's own
+    JSON export must import again (timing read as 0), while other bad timing is still refused."""
+    doc = _json_doc()
+    answer = next(n for n in doc["nodes"] if n.get("model"))
+    answer["timing"] = {"ttft_ms": -40, "duration_ms": -2}
+    (got,) = [n for n in import_file(json.dumps(doc).encode()).nodes.values() if n.text == answer["text"]]
+    assert (got.timing.ttft_ms, got.timing.duration_ms) == (0, 0)
+    answer["timing"] = {"ttft_ms": None, "duration_ms": "fast"}
+    with pytest.raises(ImportFailed, match="duration_ms must be a whole number"):
+        import_file(json.dumps(doc).encode())

@@ -206,6 +206,19 @@ class CardItem(QGraphicsObject):
         return self._state.status_text
 
     @property
+    def status_color(self) -> QColor:
+        """The colour of the status badge in the header."""
+        return self._style.theme.status_color(self._state.status_key)
+
+    @property
+    def error_text(self) -> str:
+        """The failed card's explanation as plain text, as displayed ("" when it shows none)."""
+        self.ensure_detail()
+        if self._error_doc is None or self._state.error_rect is None:
+            return ""
+        return self._error_doc.toPlainText()
+
+    @property
     def title_text(self) -> str:
         """The name in the card's header (a model's display name for an answer)."""
         return self._state.title

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
             repo, engine, settings, catalog, self.scene, self.view, self.undo_stack, self.dialogs, self
         )
         self._focus_dialog = None
+        self._shown_once = False
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self._build_status_bar()
@@ -813,6 +814,11 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self.welcome, self.welcome.reposition)
+        if not event.spontaneous() and not self._shown_once:
+            # The window opens with the keyboard in the prompt: a focus asked for while hidden can be
+            # lost when the window activates, and the tab chain starts at the canvas.
+            self._shown_once = True
+            self.composer.focus_prompt()
 
     def _restore_window_state(self) -> None:
         ui = self.settings.ui

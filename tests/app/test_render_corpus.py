@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from app.export.markdown import defang_markdown, fit_headings
 from app.render.incremental import IncrementalRenderer
 from app.render.markdown import render_markdown, sanitize_check
 from app.render.math import formula_of, math_spans
+from tests.app.test_render import _parse, _visible
 
 CORPUS = Path(__file__).parent / "corpus"
 NAMES = sorted(p.stem for p in CORPUS.glob("*.md"))
@@ -23,31 +23,7 @@ def corpus(name: str) -> str:
     return (CORPUS / f"{name}.md").read_text(encoding="utf-8")
 
 
-class _Doc(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(html: str) -> _Doc:
-    d = _Doc()
-    d.feed(html)
-    d.close()
-    return d
-
-
-def visible(html: str) -> str:
-    return "".join(parse(html).text)
+parse, visible = _parse, _visible  # one HTML reader for the render tests (tests/app/test_render.py)
 
 
 def formula_images(html: str) -> list[dict[str, str]]:

@@ -373,3 +373,24 @@ async def test_a_card_whose_menu_took_the_release_does_not_follow_the_next_wheel
             assert {c.node_id: c.pos() for c in window.scene.cards()} == before
         finally:  # QTest keeps the button held for the next test otherwise
             QTest.mouseRelease(vp, Qt.MouseButton.RightButton, NO_MOD, pos)
+
+
+async def test_zoomed_out_a_click_anywhere_on_a_card_selects_it(app_env, fake_server):
+    """At overview zoom (22 %) a card shows its title and first words, no buttons: a click where a
+    button would be (Re-run, Continue, …) selects the card and runs nothing (it used to re-run)."""
+    async with open_window() as (window, _services):
+        await _send(window, "Compare fibonacci implementations")
+        await _finished(window)
+        card = _answers(window)[0]
+        count = len(window.scene.cards())
+        window.view.set_viewport(card.sceneBoundingRect().center().x(), card.sceneBoundingRect().center().y(), 0.22)
+        await asyncio.sleep(0.02)
+        vp = window.view.viewport()
+        for action in card.button_actions():
+            window.scene.clearSelection()
+            rect = card.button_rect(action)
+            pos = window.view.mapFromScene(card.mapToScene(rect.center()))
+            QTest.mouseClick(vp, LEFT, NO_MOD, pos)
+            await asyncio.sleep(0.02)
+            assert window.scene.selected_ids() == [card.node_id], action
+            assert len(window.scene.cards()) == count, f"a click on the hidden {action!r} button ran it"

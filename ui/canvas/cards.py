@@ -979,7 +979,27 @@ class CardItem(QGraphicsObject):
         self.update()
         return True
 
+    @staticmethod
+    def _overview(event) -> bool:
+        """Whether the view shows cards as their overview (title and first words, no buttons or text
+        to select): then a click anywhere on a card selects or drags it (issue #12: a click on the
+        title strip at 22 % hit a button that was not drawn)."""
+        viewport = event.widget()
+        view = viewport.parentWidget() if viewport is not None else None
+        return view is not None and hasattr(view, "transform") and view.transform().m11() < C.LOD_TEXT_MIN
+
     def mousePressEvent(self, event) -> None:
+        if self._overview(event):
+            self.clear_text_selection()
+            self._press_button = None
+            if event.button() == Qt.MouseButton.LeftButton:
+                self.setZValue(C.Z_CARD_DRAGGED)
+            self._in_press = True
+            try:
+                super().mousePressEvent(event)  # select or drag, as on a card's header
+            finally:
+                self._in_press = False
+            return
         if event.button() == Qt.MouseButton.LeftButton and (i := self._hbar_at(event.pos())) >= 0:
             # the thin scroll bar under a wide table: dragging it scrolls the table
             self._hbar_drag = (i, event.pos().x(), self._body.x_offset(i))
@@ -1074,6 +1094,11 @@ class CardItem(QGraphicsObject):
             self._emit(hit)
 
     def mouseDoubleClickEvent(self, event) -> None:
+        if self._overview(event):  # no text shown to select: the card in focus mode
+            self._emit("focus")
+            event.accept()
+            self._let_go()
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._text_allowed(event.pos()):
             # A double-click on the text selects the word under it, as in every reader; dragging on
             # from there extends the selection.

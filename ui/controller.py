@@ -628,6 +628,7 @@ class CanvasController(QObject):
             if command is not None:
                 command.extend([n.id for n in nodes])
             self._reload_edges()
+            self.sessions_changed.emit()  # the sidebar's card count follows each replayed turn
 
         try:
             path = self.engine.rerun_path(node_id, model, on_created=on_created)

@@ -235,7 +235,9 @@ async def test_rerun_the_whole_lane_on_another_model_and_undo_it(app_env, fake_s
         before_cards = {card.node_id for card in cards_of(window)}
         window.scene.select_only([last])
         monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: "anthropic:claude-sonnet-5-5")
-        window._rerun_path_selected()  # Cards → Re-run the whole lane on another model…
+        from tests.ui import hands
+
+        hands.trigger(window, "Cards/Re-run the whole lane on another model")
 
         def claude_answers():
             return [n for n in c.graph.nodes.values() if n.model == "anthropic:claude-sonnet-5-5"]
@@ -245,6 +247,9 @@ async def test_rerun_the_whole_lane_on_another_model_and_undo_it(app_env, fake_s
         new_cards = {card.node_id for card in cards_of(window)} - before_cards
         kinds = sorted(_node(window, i).kind.value for i in new_cards)
         assert kinds == ["prompt", "response", "response"]  # Claude's first answer, the copied prompt, its answer
+        # the sidebar counts every card of the replay, the later turns too
+        rows = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        assert any(f"· {len(c.graph.nodes)} cards" in r for r in rows), (rows, len(c.graph.nodes))
         (copied,) = [i for i in new_cards if _node(window, i).kind == NodeKind.PROMPT]
         assert _node(window, copied).text == "Second question?"
         # Claude's second call carried Claude's own first answer, not DeepSeek's

@@ -162,7 +162,6 @@ class ElidedLabel(QLabel):
     ) -> None:
         super().__init__(parent)
         self._full = ""
-        self._room_for = ""
         self._mode = elide
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         align = Qt.AlignmentFlag.AlignRight if elide == Qt.TextElideMode.ElideLeft else Qt.AlignmentFlag.AlignLeft
@@ -178,14 +177,7 @@ class ElidedLabel(QLabel):
         return self._full
 
     def sizeHint(self) -> QSize:
-        text = max(self._full, self._room_for, key=self.fontMetrics().horizontalAdvance)
-        return QSize(self.fontMetrics().horizontalAdvance(text) + 4, super().sizeHint().height())
-
-    def reserve(self, text: str) -> None:
-        """Ask for room for `text` even while shorter or empty, so the widgets beside it do not move
-        (the chips reflowed when the token estimate appeared at the first typed letter)."""
-        self._room_for = text
-        self.updateGeometry()
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
@@ -504,7 +496,6 @@ class ComposerWidget(QFrame):
         self.chips_box.addWidget(self.presets_button)
         self.estimate_label = ElidedLabel(self)
         self.estimate_label.setObjectName("Muted")
-        self.estimate_label.reserve("≈ 12,345 tokens in · est. $0.0123")
         row.addWidget(self.estimate_label, 0, Qt.AlignmentFlag.AlignBottom)
         self.lens_button = QToolButton(self)
         self.lens_button.setObjectName("ComposerButton")

@@ -605,6 +605,8 @@ class MainWindow(QMainWindow):
         self._focus_dialog = dlg
         dlg.finished.connect(lambda _r: self._on_focus_dialog_finished(dlg))
         dlg.show()
+        dlg.raise_()
+        dlg.activateWindow()  # its keys (←/→, Esc) are the reader's next move, not the canvas's
 
     def _on_controller_card_rendered(self, node_id: str) -> None:
         # Focus mode follows its card: refreshed on the card's own throttled repaint.
@@ -690,6 +692,8 @@ class MainWindow(QMainWindow):
         dlg = ShortcutsDialog(self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
+        dlg.raise_()
+        dlg.activateWindow()  # Esc closes it at once
 
     def _show_about(self) -> None:
         from app import __version__

@@ -394,3 +394,19 @@ async def test_zoomed_out_a_click_anywhere_on_a_card_selects_it(app_env, fake_se
             await asyncio.sleep(0.02)
             assert window.scene.selected_ids() == [card.node_id], action
             assert len(window.scene.cards()) == count, f"a click on the hidden {action!r} button ran it"
+
+
+async def test_a_fan_out_lands_clear_of_the_minimap(app_env, fake_server):
+    """New cards are brought into the part of the canvas above the minimap (it covered the bottom of
+    the right-hand answer)."""
+    async with open_window() as (window, _services):
+        await _send(window, "Compare fibonacci implementations")
+        await _finished(window)
+        window.controller.flush_repaints()
+        await asyncio.sleep(0.05)
+        minimap = window.view.minimap
+        assert minimap.isVisible()
+        for card in _answers(window):
+            on_screen = window.view.mapFromScene(card.sceneBoundingRect()).boundingRect()
+            assert not on_screen.intersects(minimap.geometry()), (card, on_screen, minimap.geometry())
+

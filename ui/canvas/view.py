@@ -158,28 +158,33 @@ class CanvasView(QGraphicsView):
         if rect.isNull() or rect.isEmpty():
             return
         zoom = self.zoom()
-        if zoom >= readable - 1e-6 and self.visible_scene_rect().contains(rect):
+        vp = self.viewport().rect()
+        # The minimap sits over the canvas's bottom-right corner: new cards go in the area above it.
+        reserved = self.minimap.height() + 16 if self.minimap.isVisible() else 0
+        usable_h = max(vp.height() - reserved, vp.height() / 2)
+        visible = self.visible_scene_rect()
+        visible.setHeight(visible.height() - (vp.height() - usable_h) / max(zoom, 1e-6))
+        if zoom >= readable - 1e-6 and visible.contains(rect):
             return
         margin = 40.0
-        vp = self.viewport().rect()
-        fit = min(
-            (vp.width() - 2 * margin) / rect.width(), (vp.height() - 2 * margin) / rect.height()
-        )
+        fit = min((vp.width() - 2 * margin) / rect.width(), (usable_h - 2 * margin) / rect.height())
         if zoom >= readable - 1e-6 and fit >= zoom:
-            self.ensure_rect_visible(rect)  # fits at this zoom: scroll only
+            self._pinned_center = None  # fits at this zoom: scroll only, clear of the minimap
+            self.ensureVisible(rect, 40, 40 + int(vp.height() - usable_h))
+            self._emit_viewport()
             return
         target = min(max(fit, readable), max(zoom, readable), C.ZOOM_MAX)
         # Where it does not fit at that zoom, show its start in reading order: the top (the prompt,
         # the answers' first lines) and the left (the first lane).
-        width, height = vp.width() / target, vp.height() / target
+        width, height = vp.width() / target, usable_h / target
         if rect.width() + 2 * margin / target <= width:
             cx = rect.center().x()
         else:
             cx = rect.left() - margin / target + width / 2
         if rect.height() + 2 * margin / target <= height:
-            cy = rect.center().y()
+            cy = rect.center().y() + (vp.height() - usable_h) / 2 / target  # centred above the minimap
         else:
-            cy = rect.top() - margin / target + height / 2
+            cy = rect.top() - margin / target + vp.height() / 2 / target
         self.set_viewport(cx, cy, target)
 
     def ensure_rect_visible(self, rect: QRectF) -> None:

@@ -989,24 +989,16 @@ class CardItem(QGraphicsObject):
         return view is not None and hasattr(view, "transform") and view.transform().m11() < C.LOD_TEXT_MIN
 
     def mousePressEvent(self, event) -> None:
-        if self._overview(event):
+        overview = self._overview(event)  # no buttons, links or text there: select or drag, as on a header
+        if overview:
             self.clear_text_selection()
-            self._press_button = None
-            if event.button() == Qt.MouseButton.LeftButton:
-                self.setZValue(C.Z_CARD_DRAGGED)
-            self._in_press = True
-            try:
-                super().mousePressEvent(event)  # select or drag, as on a card's header
-            finally:
-                self._in_press = False
-            return
-        if event.button() == Qt.MouseButton.LeftButton and (i := self._hbar_at(event.pos())) >= 0:
+        elif event.button() == Qt.MouseButton.LeftButton and (i := self._hbar_at(event.pos())) >= 0:
             # the thin scroll bar under a wide table: dragging it scrolls the table
             self._hbar_drag = (i, event.pos().x(), self._body.x_offset(i))
             self._press_button = None
             event.accept()
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton and not overview:
             hit = self.hit_test(event.pos())
             b = self._button_at(event.pos())
             if b is not None or hit.startswith("link:") or hit == "toggle_reasoning":

@@ -81,17 +81,23 @@ def _painted(seg: SegmentedDocument) -> QImage:
     return image
 
 
+def _whole_and_split(html: str, font: QFont, monkeypatch) -> tuple[SegmentedDocument, SegmentedDocument]:
+    """The answer laid out as (about) one chunk, and split at every block boundary."""
+    docs = []
+    for size in (10**9, 1):
+        monkeypatch.setattr(segdoc, "CHUNK_CHARS", size)
+        doc = SegmentedDocument()
+        doc.set_html(html, 420, font, "#000000")
+        docs.append(doc)
+    return docs[0], docs[1]
+
+
 def test_chunk_joins_keep_the_spacing_of_one_document(qapp, monkeypatch):
     """A long answer split into many small documents looks exactly like one: no spacing lost at a join
     (a heading glued to the code block above it)."""
     html = render_markdown(JOINS)
     font = QFont()
-    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 10**9)
-    whole = SegmentedDocument()
-    whole.set_html(html, 420, font, "#000000")
-    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 1)
-    split = SegmentedDocument()
-    split.set_html(html, 420, font, "#000000")
+    whole, split = _whole_and_split(html, font, monkeypatch)
     assert split.chunk_count() > 15 and whole.chunk_count() <= 4  # (the table is a chunk of its own)
     assert abs(split.height() - whole.height()) <= 1
     # Every line where it is in one document: the painted pictures are the same.
@@ -187,12 +193,7 @@ def test_chunk_joins_next_to_code_blocks_are_invisible(qapp, monkeypatch, text):
     each line is where it is in one chunk, and the code boxes too."""
     html = render_markdown(text)
     font = QFont()
-    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 10**9)
-    whole = SegmentedDocument()
-    whole.set_html(html, 420, font, "#000000")
-    monkeypatch.setattr(segdoc, "CHUNK_CHARS", 1)
-    split = SegmentedDocument()
-    split.set_html(html, 420, font, "#000000")
+    whole, split = _whole_and_split(html, font, monkeypatch)
     assert split.chunk_count() > whole.chunk_count() and whole.code_block_rects()
     assert abs(split.height() - whole.height()) <= 1
     assert [round(r.top(), 2) for r in split.line_rects()] == [round(r.top(), 2) for r in whole.line_rects()]

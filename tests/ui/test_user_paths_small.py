@@ -33,13 +33,18 @@ async def test_following_every_card_never_widens_the_window(app_env, fake_server
         assert window.rect().contains(QRect(send.mapTo(window, send.rect().topLeft()), send.size()))
 
 
+async def _follow_two_answers(window) -> None:
+    """A fan-out, its first two answers clicked (the second with Ctrl), the keyboard in the prompt."""
+    await _type_and_send(window, "First question")
+    answers = cards_of(window, "response")
+    _click_card(window, answers[0])
+    _click_card(window, answers[1], Qt.KeyboardModifier.ControlModifier)
+    window.composer.focus_prompt()
+
+
 async def test_clicking_the_send_mode_leaves_the_keyboard_in_the_prompt(app_env, fake_server):
     async with open_window() as (window, _services):
-        await _type_and_send(window, "First question")
-        answers = cards_of(window, "response")
-        _click_card(window, answers[0])
-        _click_card(window, answers[1], Qt.KeyboardModifier.ControlModifier)
-        window.composer.focus_prompt()
+        await _follow_two_answers(window)
         QTest.mouseClick(window.composer.shared_button, LEFT)
         QTest.keyClicks(QApplication.focusWidget(), "Which is right?")
         assert window.composer.text() == "Which is right?"
@@ -82,12 +87,8 @@ async def test_the_sidebar_counts_one_card_in_the_singular(app_env, fake_server)
 
 async def test_alt_s_and_alt_l_choose_the_mode_and_typing_goes_on(app_env, fake_server):
     async with open_window() as (window, _services):
-        await _type_and_send(window, "First question")
-        answers = cards_of(window, "response")
-        _click_card(window, answers[0])
-        _click_card(window, answers[1], Qt.KeyboardModifier.ControlModifier)
+        await _follow_two_answers(window)
         composer = window.composer
-        composer.focus_prompt()
         QTest.keyClick(composer.edit, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
         assert composer.send_button.text() == "Send to 3 models"  # shared: every chip
         QTest.keyClicks(QApplication.focusWidget(), "Which?")

@@ -63,6 +63,25 @@ async def wait_until(pred: Callable[[], object], timeout: float = 10.0, what: st
         await asyncio.sleep(0.02)
 
 
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread():
+    """No automatic garbage collection while a GUI test runs, and a collection on this (the GUI)
+    thread after it. The fake provider servers run on threads of their own: a collection those
+    threads happened to trigger destroyed cyclic Qt objects (a closed dialog, its timers) off the
+    GUI thread ("QObject::~QObject: Timers cannot be stopped from another thread"), and now and
+    then segfaulted the run."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        if was_enabled:
+            gc.enable()
+
+
 @pytest.fixture
 def fake_server():
     """A scripted-capable fake provider server on a background thread (its own loop)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain import ModelRef, Params, Usage
+from app.fsutil import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -291,10 +292,8 @@ class Catalog:
         self._cache["refreshed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self._merge_cache()
         if self._cache_path is not None:
-            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._cache_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self._cache, indent=1), encoding="utf-8")
-            tmp.replace(self._cache_path)
+            private_dir(self._cache_path.parent)
+            write_private(self._cache_path, json.dumps(self._cache, indent=1))
         return len(models)
 
 

@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
 import textwrap
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,9 @@ from app.engine import (
     sendable,
     tokens_per_second,
 )
-from app.logs import setup_logging
+from app.fsutil import private_if_inside, write_export
+from app.keys import plain_http_warning
+from app.logs import redact, setup_logging
 from app.repository import Repository, StoreError
 
 
@@ -270,6 +274,10 @@ def _check_providers(ctx: Ctx, models: Sequence[str], need_keys: bool = True) ->
                              "or define it in providers.toml")
         if need_keys and not cfg.local and not cfg.api_key:
             raise UsageError(f"no API key for {ref.provider}: {ctx.settings.key_hint(ref.provider)}")
+    for pid in dict.fromkeys(ModelRef.parse(m).provider for m in models):
+        insecure = plain_http_warning(ctx.settings.providers[pid], ctx.settings.display_names.get(pid))
+        if insecure:
+            print(f"triptych: warning: {insecure}", file=sys.stderr)
 
 
 def _params(args: argparse.Namespace) -> Params:
@@ -821,13 +829,14 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
             return 1
         theme = args.theme or str(ctx.settings.ui.get("theme") or "system")
         render_png(ex.export_graph(graph, options), Path(out), theme=theme)
+        private_if_inside(out, ctx.settings.data_dir)
         print(out)
         return 0
     text = ex.export_session(graph, args.format, options)
     if out == "-":
         sys.stdout.write(text)
     else:
-        Path(out).write_text(text, encoding="utf-8")
+        write_export(out, text, ctx.settings.data_dir)
         print(out)
     return 0
 
@@ -1027,6 +1036,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         with contextlib.suppress(Exception):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 1
+    except Exception as exc:  # a bug: its traceback, with every key masked, in the log and on stderr
+        details = redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        logging.getLogger("triptych.cli").error("unhandled error\n%s", details)
+        print(details, end="", file=sys.stderr)
+        print(f"triptych: internal error: {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1
 
 

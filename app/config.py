@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.fsutil import private_dir, write_private
+from app.keys import secret_header_values
 from app.logs import register_secret
 from app.paths import CONFIG_FILENAME, DB_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
 from app.providers.base import ProviderConfig
@@ -269,10 +271,8 @@ class Settings:
 
     def save(self) -> None:
         """Write config.toml (UI prefs, defaults, base URL overrides). Never keys."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.config_path.with_suffix(".toml.tmp")
-        tmp.write_text(dump_toml(self.config), encoding="utf-8")
-        tmp.replace(self.config_path)
+        private_dir(self.data_dir)
+        write_private(self.config_path, dump_toml(self.config))
 
 
 def dump_toml(data: dict[str, Any]) -> str:
@@ -405,6 +405,9 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         settings.colors[bp.id] = bp.color
 
     _load_custom_providers(settings, custom_file)
+    for cfg in settings.providers.values():  # credentials typed into `headers` tables are keys too
+        for secret in secret_header_values(cfg.headers):
+            register_secret(secret)
     return settings
 
 

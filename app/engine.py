@@ -44,10 +44,12 @@ from app.domain import (
 )
 from app.events import Finish, ReasoningDelta, ResponseMeta, Retrying, StreamError, TextDelta
 from app.events import Usage as UsageEvent
+from app.keys import plain_http_warning
 from app.layout import place_sibling, place_synthesis, place_turn
+from app.logs import redact
 from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
 from app.providers.retry import stream_with_retries
-from app.repository import Repository
+from app.repository import Repository, StoreBusyError
 
 if TYPE_CHECKING:
     import httpx
@@ -59,6 +61,9 @@ ProviderFactory = Callable[[ProviderConfig, "httpx.AsyncClient"], Provider]
 
 ASSUMED_OUTPUT_TOKENS = 1000  # for "estimated cost" before sending; labelled as such in the UI/CLI
 HEARTBEAT_S = 2.0
+BUSY_RETRY_S = 0.25
+"""After a streaming write found the store locked by another process, no streaming write is tried for
+this long (each try may wait the store's busy timeout: ~50 ms in the GUI); the text stays in memory."""
 
 
 @dataclass(slots=True)
@@ -285,6 +290,7 @@ class Engine:
         self._local_locks: dict[str, asyncio.Semaphore] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.unsaved: dict[str, Node] = {}  # ended nodes whose final write failed (disk full, locked)
+        self._store_busy_until = 0.0  # monotonic: no streaming write is tried before (see _persist)
         self._save_task: asyncio.Task[None] | None = None
         self._path_tasks: set[asyncio.Task[list[Node]]] = set()
 
@@ -705,14 +711,30 @@ class Engine:
         run.flush_handle = None
         self._persist(run)
 
+    def _retry_persist(self, run: Run, delay: float) -> None:
+        if run.flush_handle is None and not run.done:
+            run.flush_handle = asyncio.get_running_loop().call_later(delay, self._flush, run)
+
     def _persist(self, run: Run) -> None:
         self._apply_deltas(run)
-        run.last_persist = time.monotonic()
         node = run.node
+        busy_for = self._store_busy_until - time.monotonic()
+        if busy_for > 0:  # another process holds the write lock: try again then (the text is in memory)
+            self._retry_persist(run, busy_for)
+            return
+        run.last_persist = time.monotonic()
         if node.owner is not None:
             node.owner.heartbeat = time.time()
         try:
             self.repo.update_stream(node)
+        except StoreBusyError:  # the store's busy timeout passed (the GUI's is ~50 ms): retry later
+            self._store_busy_until = time.monotonic() + BUSY_RETRY_S
+            if "persist_error" not in node.meta:
+                log.info("%s not saved yet: another program holds the store's write lock; retrying", node.id)
+                node.meta["persist_error"] = "not saved yet: another program is writing to the store; retrying"
+                self._notify(node, "status")
+            self._retry_persist(run, BUSY_RETRY_S)
+            return
         except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
             if "persist_error" not in node.meta:  # log the first failure, not every 250 ms
                 log.error("could not save %s (still streaming, kept in memory): %s", node.id, store_error_text(exc))
@@ -780,6 +802,10 @@ class Engine:
                 node.meta["no_key"] = True
                 name = self.settings.display_names.get(ref.provider, ref.provider)
                 raise _Fail("auth", f"No API key for {name}: {self.settings.key_hint(ref.provider)}.")
+            insecure = plain_http_warning(cfg, self.settings.display_names.get(ref.provider))
+            if insecure:  # sent all the same (the user chose the URL); the card and the log say so
+                node.meta["insecure"] = insecure
+                log.warning("%s %s: %s", node.id, node.model, insecure)
             provider = self._factory(cfg, self.client)
             info = self.catalog.info(str(ref))
             system = sendable(run.context.system) if run.context.system is not None else None
@@ -834,7 +860,7 @@ class Engine:
                     elif isinstance(ev, StreamError):
                         node.status = NodeStatus.ERROR
                         node.finish = "error"
-                        error = ErrorInfo(ev.kind, clean_text(ev.message), ev.status)
+                        error = ErrorInfo(ev.kind, redact(clean_text(ev.message)), ev.status)
                         error.message = advise(error, ref.provider, self.settings, has_text=bool(node.text),
                                                retries=run.retries)
                         node.error = error
@@ -847,7 +873,7 @@ class Engine:
                             "max": ev.max_retries,
                             "delay": ev.delay,
                             "at": time.time() + ev.delay,
-                            "error": ev.error.message,
+                            "error": redact(ev.error.message),
                         }
                         self._notify(node, "retry")
                     elif isinstance(ev, ResponseMeta):
@@ -876,7 +902,7 @@ class Engine:
             log.exception("lane %s failed", node.model)
             node.status = NodeStatus.ERROR
             node.finish = "error"
-            node.error = ErrorInfo("bad_stream", f"internal error: {type(exc).__name__}: {exc}")
+            node.error = ErrorInfo("bad_stream", redact(f"internal error: {type(exc).__name__}: {exc}"))
         self._finalise(run, started_wall)
 
     def _finalise(self, run: Run, started_wall: datetime) -> None:

@@ -8,7 +8,9 @@ import logging.handlers
 import re
 from pathlib import Path
 
-_KEY_RE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}|x-api-key[\"':\s=]+[A-Za-z0-9_\-]{8,})")
+from app.fsutil import create_private, private_dir, tighten
+
+_KEY_RE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}|(?:x-)?api[-_]key[\"':\s=]+[A-Za-z0-9_\-]{8,})", re.I)
 
 
 _REGISTERED: set[str] = set()
@@ -21,6 +23,24 @@ def register_secret(secret: str | None) -> None:
         _REGISTERED.add(secret)
 
 
+def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """`text` with every registered secret (and `secrets`) and anything that looks like a key masked:
+    for tracebacks and error messages shown to the user (dialogs, cards, the CLI's stderr)."""
+    for s in sorted({*(x for x in secrets if x and len(x) >= 6), *_REGISTERED}, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, "[redacted]")
+    return _KEY_RE.sub("[redacted]", text)
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are owner-only (0600) whatever the umask: each new file (the first,
+    and the fresh one after every rollover) is created 0600 before the handler opens it."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        create_private(self.baseFilename)
+        return super()._open()
+
+
 class RedactKeys(logging.Filter):
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
@@ -30,13 +50,9 @@ class RedactKeys(logging.Filter):
         msg = record.getMessage()
         if record.exc_info and not record.exc_text:  # tracebacks are text too: mask them as well
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        clean = _KEY_RE.sub("[redacted]", msg)
-        for s in [*self.secrets, *_REGISTERED]:
-            clean = clean.replace(s, "[redacted]")
-            if record.exc_text and s in record.exc_text:
-                record.exc_text = record.exc_text.replace(s, "[redacted]")
+        clean = redact(msg, self.secrets)
         if record.exc_text:
-            record.exc_text = _KEY_RE.sub("[redacted]", record.exc_text)
+            record.exc_text = redact(record.exc_text, self.secrets)
         if clean != msg:
             record.msg, record.args = clean, None
         return True
@@ -50,12 +66,15 @@ def setup_logging(data_dir: Path, secrets: list[str] | None = None, level: int =
     global _installed
     log_dir = data_dir / "logs"
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        private_dir(log_dir.parent)
+        private_dir(log_dir)
+        handler = _PrivateRotatingFileHandler(
             log_dir / "triptych.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
         return None
+    for old in log_dir.glob("triptych.log*"):  # rotated files written before they were owner-only
+        tighten(old)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactKeys(secrets))
     root = logging.getLogger()

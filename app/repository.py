@@ -17,6 +17,11 @@ class StoreError(Exception):
     """A store problem a user must read: newer schema, corrupt file, unwritable directory."""
 
 
+class StoreBusyError(StoreError):
+    """Another process held the store's write lock for longer than the busy timeout; nothing was
+    written. Trying again later usually works (the GUI's store waits ~50 ms, the CLI's 5 s)."""
+
+
 @dataclass(slots=True)
 class SearchHit:
     session_id: str

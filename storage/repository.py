@@ -59,6 +59,7 @@ from app.domain import (
     new_id,
     now_ts,
 )
+from app.fsutil import create_private, private_dir, tighten
 from app.repository import LIVE_STATUSES, Repository, SearchHit, StoreError
 from storage import migrations as _migrations
 from storage import sqlite
@@ -618,14 +619,25 @@ class SqliteRepository:
     ) -> None:
         self.close()
 
+    @property
+    def busy_timeout_ms(self) -> int:
+        """How long a write waits for another process's write lock before it fails with
+        StoreBusyError (5 s unless `set_busy_timeout` changed it)."""
+        return sqlite.busy_timeout(self._engine)
+
+    def set_busy_timeout(self, ms: int) -> None:
+        """Change the busy timeout for every later call, on any thread (the GUI sets ~50 ms once the
+        store is open: no call on its thread may freeze the window while the CLI writes)."""
+        sqlite.set_busy_timeout(self._engine, ms)
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with sqlite.translate_errors(self._path), self._engine.connect() as conn:
+        with sqlite.translate_errors(self._path, self.busy_timeout_ms), self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with sqlite.translate_errors(self._path), self._write_engine.begin() as conn:
+        with sqlite.translate_errors(self._path, self.busy_timeout_ms), self._write_engine.begin() as conn:
             yield conn
 
     @staticmethod
@@ -896,7 +908,7 @@ class SqliteRepository:
             node.owner.heartbeat = now
         values = _stream_values(node)
         values["b_id"] = node.id
-        with sqlite.translate_errors(self._path), self._write_engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(self._stream_stmt, values)
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
@@ -1133,7 +1145,7 @@ def _as_repository(repo: SqliteRepository) -> Repository:
 
 def _ensure_writable_dir(directory: Path) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # 0700, whatever the umask
     except OSError as exc:
         raise StoreError(f"cannot create the data dir {directory}: {exc.strerror or exc}") from exc
     try:
@@ -1141,6 +1153,20 @@ def _ensure_writable_dir(directory: Path) -> None:
             pass
     except OSError as exc:
         raise StoreError(f"the data dir {directory} is not writable: {exc.strerror or exc}") from exc
+
+
+def _make_private(db_path: Path, backup: Path | None) -> None:
+    """The store file owner-only (0600) before SQLite opens it: SQLite gives the -wal and -shm files it
+    creates the database file's mode. An existing store (and its -wal/-shm, written by an older
+    version with the umask's 0644) and a migration backup are tightened."""
+    try:
+        create_private(db_path)
+    except OSError:
+        return  # a read-only file or dir: inspecting and opening it say what is wrong
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(db_path.with_name(db_path.name + suffix))
+    if backup is not None:
+        tighten(backup)
 
 
 def open_store(
@@ -1167,6 +1193,7 @@ def open_store(
         if _migrations.needs_backup(info, migrations)
         else None
     )
+    _make_private(db_path, backup)
     engine = sqlite.make_engine(db_path)
     try:
         with sqlite.translate_errors(db_path):

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import struct
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -25,9 +26,14 @@ from sqlalchemy import URL, Connection, Engine, bindparam, create_engine, event,
 from sqlalchemy.exc import DBAPIError
 
 from app.paths import DB_FILENAME
-from app.repository import LIVE_STATUSES, SearchHit, StoreError
+from app.repository import LIVE_STATUSES, SearchHit, StoreBusyError, StoreError
 
 BUSY_TIMEOUT_MS = 5000
+"""How long a write waits for another process's write lock by default (the CLI; the GUI's store uses
+`GUI_BUSY_TIMEOUT_MS` once it is open, see `set_busy_timeout`)."""
+GUI_BUSY_TIMEOUT_MS = 50
+"""The longest a store call on the GUI thread may wait for another process's writer: past it the call
+fails with a StoreError (streaming writes are kept in memory and retried, see app.engine)."""
 _HEADER_MAGIC = b"SQLite format 3\x00"
 _LIVE_SQL = ", ".join(f"'{s.value}'" for s in LIVE_STATUSES)  # 'pending', 'streaming'
 
@@ -58,9 +64,10 @@ def _free_name(path: Path) -> Path:
 # engine and transactions
 
 
-def make_engine(db_path: Path) -> Engine:
+def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """A pooled engine on `db_path` with WAL, `synchronous=NORMAL` (a committed transaction survives
-    a killed process; only an OS crash can lose the last ones), foreign keys and a 5 s busy timeout.
+    a killed process; only an OS crash can lose the last ones), foreign keys and a busy timeout
+    (5 s by default; `set_busy_timeout` changes it for every pooled connection).
 
     pysqlite's own implicit transactions are turned off: each transaction starts with an explicit
     `BEGIN` (reads) or `BEGIN IMMEDIATE` (writes, see `writer`). A write that starts as a read could
@@ -68,19 +75,30 @@ def make_engine(db_path: Path) -> Engine:
     """
     engine = create_engine(
         URL.create("sqlite", database=str(db_path)),
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         # Errors must never carry the bound values (answer text, prompts) into logs and messages.
         hide_parameters=True,
     )
+    _BUSY_MS[engine] = busy_timeout_ms
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        busy = busy_timeout(engine)
         with closing(dbapi_conn.cursor()) as cur:
-            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout = {busy}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+        record.info["busy_ms"] = busy
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        busy = busy_timeout(engine)
+        if record.info.get("busy_ms") != busy:  # set_busy_timeout since this connection was made
+            with closing(dbapi_conn.cursor()) as cur:
+                cur.execute(f"PRAGMA busy_timeout = {busy}")
+            record.info["busy_ms"] = busy
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -88,6 +106,20 @@ def make_engine(db_path: Path) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+_BUSY_MS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+def busy_timeout(engine: Engine) -> int:
+    """The busy timeout (ms) of `engine`'s connections."""
+    return _BUSY_MS.get(engine, BUSY_TIMEOUT_MS)
+
+
+def set_busy_timeout(engine: Engine, ms: int) -> None:
+    """From now on every transaction of `engine` (any thread) waits at most `ms` for another process's
+    write lock; pooled connections take the new value when next checked out."""
+    _BUSY_MS[engine] = int(ms)
 
 
 def writer(engine: Engine) -> Engine:
@@ -474,7 +506,7 @@ def search_fts(conn: Connection, match: str, limit: int) -> list[SearchHit]:
 
 
 @contextmanager
-def translate_errors(db_path: Path) -> Iterator[None]:
+def translate_errors(db_path: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> Iterator[None]:
     """Turn SQLite's 'malformed' errors into a CorruptStoreError naming the file, and a write lock
     held by another process for longer than the busy timeout, a full disk, a read-only file or an I/O
     error into a StoreError that says what to do."""
@@ -486,9 +518,10 @@ def translate_errors(db_path: Path) -> Iterator[None]:
         if isinstance(exc.orig, sqlite3.OperationalError):
             detail = str(exc.orig)
             if "locked" in detail:
-                raise StoreError(
+                waited = f"{busy_ms / 1000:g} s" if busy_ms >= 1000 else f"{busy_ms} ms"
+                raise StoreBusyError(
                     f"{db_path} is locked: another program has been writing to it for more than "
-                    f"{BUSY_TIMEOUT_MS // 1000} s ({detail})"
+                    f"{waited} ({detail})"
                 ) from exc
             if "disk is full" in detail:
                 raise StoreError(f"cannot write {db_path}: the disk is full ({detail}); free some space") from exc

@@ -73,6 +73,11 @@ class ErrorReporter:
             log.warning("asyncio: %s", message)
 
     def report(self, summary: str, details: str) -> None:
+        from app.logs import redact
+
+        # A traceback's messages and locals may carry a key (an httpx error with the request's
+        # headers): masked before anything shows or stores them.
+        summary, details = redact(summary), redact(details)
         log.error("unhandled error: %s\n%s", summary, details)
         self.errors.append(summary)
         print(details, file=sys.stderr)
@@ -141,6 +146,7 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     from app.catalog import load_catalog
     from app.config import load_settings
     from app.engine import Engine
+    from storage.sqlite import GUI_BUSY_TIMEOUT_MS
 
     settings = load_settings(data_dir)
     if interactive:
@@ -152,6 +158,10 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     interrupted = repo.mark_orphans_interrupted()
     if interrupted:
         log.info("%d answers were cut by a previous exit and are marked interrupted", len(interrupted))
+    # From here on every store call runs on the GUI thread: none may wait long for another process's
+    # write lock (a CLI writing to the same store). A streaming write that finds it locked is kept in
+    # memory and retried (app.engine); opening the store above still waited the usual 5 s.
+    repo.set_busy_timeout(GUI_BUSY_TIMEOUT_MS)
     catalog = load_catalog(settings)
     engine = Engine(repo, settings, catalog=catalog)
     return Services(settings, repo, catalog, engine)

@@ -105,6 +105,9 @@ def metrics_line(node: Node) -> str:
     unsaved = node.meta.get("persist_error") if isinstance(node.meta, dict) else None
     if unsaved:
         line = f"⚠ {unsaved} · " + line
+    insecure = node.meta.get("insecure") if isinstance(node.meta, dict) else None
+    if insecure:  # the key went over plain http:// to another machine (app.keys.plain_http_warning)
+        line = f"⚠ {insecure} · " + line
     return line
 
 

@@ -747,6 +747,7 @@ class MainWindow(QMainWindow):
         """Write the session to `path` in `fmt` (md, html, json, canvas, png). With `node_ids`, `scope`
         "selection" (the default then) writes only those cards, "path" them and what led to them."""
         from app.export import ExportOptions, export_graph, export_session
+        from app.fsutil import private_if_inside, write_export
 
         graph = self.controller.export_graph()
         if graph is None:
@@ -763,8 +764,9 @@ class MainWindow(QMainWindow):
             from ui.export_png import render_png
 
             render_png(export_graph(graph, options), path, style=self.scene.style)
+            private_if_inside(path, self.settings.data_dir)
             return
-        Path(path).write_text(export_session(graph, fmt, options), encoding="utf-8")
+        write_export(path, export_session(graph, fmt, options), self.settings.data_dir)
 
     def import_dialog(self) -> None:
         """File → Import: a .json export or a .canvas file (ours or Obsidian's) becomes a new session."""

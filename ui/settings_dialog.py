@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
+from app.fsutil import private_dir, write_private
 from app.paths import PROVIDERS_FILENAME
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
@@ -67,8 +68,8 @@ def add_custom_endpoint(settings, name: str, protocol: str, base_url: str, key_e
     if key_env:
         table["key_env"] = key_env.strip()
     data[pid] = table
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_toml(data), encoding="utf-8")
+    private_dir(settings.data_dir)
+    write_private(path, dump_toml(data))
     fresh = load_settings(settings.data_dir)
     settings.providers[pid] = fresh.providers[pid]
     settings.display_names[pid] = fresh.display_names.get(pid, name)

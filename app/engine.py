@@ -711,16 +711,23 @@ class Engine:
         run.flush_handle = None
         self._persist(run)
 
-    def _retry_persist(self, run: Run, delay: float) -> None:
+    def _store_busy(self, run: Run, retry_in: float) -> None:
+        """The store is locked by another process: say so on the card and write again in `retry_in` s
+        (also when no new text arrives by then); the text stays in memory meanwhile."""
+        node = run.node
+        if "persist_error" not in node.meta:
+            log.info("%s not saved yet: another program holds the store's write lock; retrying", node.id)
+            node.meta["persist_error"] = "not saved yet: another program is writing to the store; retrying"
+            self._notify(node, "status")
         if run.flush_handle is None and not run.done:
-            run.flush_handle = asyncio.get_running_loop().call_later(delay, self._flush, run)
+            run.flush_handle = asyncio.get_running_loop().call_later(retry_in, self._flush, run)
 
     def _persist(self, run: Run) -> None:
         self._apply_deltas(run)
         node = run.node
         busy_for = self._store_busy_until - time.monotonic()
         if busy_for > 0:  # another process holds the write lock: try again then (the text is in memory)
-            self._retry_persist(run, busy_for)
+            self._store_busy(run, busy_for)
             return
         run.last_persist = time.monotonic()
         if node.owner is not None:
@@ -729,11 +736,7 @@ class Engine:
             self.repo.update_stream(node)
         except StoreBusyError:  # the store's busy timeout passed (the GUI's is ~50 ms): retry later
             self._store_busy_until = time.monotonic() + BUSY_RETRY_S
-            if "persist_error" not in node.meta:
-                log.info("%s not saved yet: another program holds the store's write lock; retrying", node.id)
-                node.meta["persist_error"] = "not saved yet: another program is writing to the store; retrying"
-                self._notify(node, "status")
-            self._retry_persist(run, BUSY_RETRY_S)
+            self._store_busy(run, BUSY_RETRY_S)
             return
         except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
             if "persist_error" not in node.meta:  # log the first failure, not every 250 ms

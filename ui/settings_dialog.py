@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.config import ConfigError, dump_toml, load_settings, mask_key
 from app.fsutil import private_dir, write_private
+from app.keys import plain_http_warning
 from app.paths import PROVIDERS_FILENAME
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
@@ -139,6 +140,11 @@ class SettingsDialog(QDialog):
         url_row.addWidget(self.base_url_edit)
         url_row.addWidget(self.save_url_button)
         form.addRow("Base URL", url_row)
+        self.http_warning = QLabel(form_host)  # a key that would go over plain http:// to another host
+        self.http_warning.setWordWrap(True)
+        self.http_warning.setVisible(False)
+        form.addRow("", self.http_warning)
+        self.base_url_edit.textChanged.connect(self._on_base_url_edit_text_changed)
         self.key_label = QLabel(form_host)
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         form.addRow("API key", self.key_label)
@@ -225,6 +231,21 @@ class SettingsDialog(QDialog):
         self.key_hint.setText(_key_source_text(cfg, source) if not cfg.local else "")
         self.key_edit.clear()
         self.result_label.clear()
+        self._show_http_warning()
+
+    def _on_base_url_edit_text_changed(self, _text: str) -> None:
+        self._show_http_warning()
+
+    def _show_http_warning(self) -> None:
+        """Warn while the URL shown (saved or being typed) would send the key unencrypted to another host."""
+        pid = self.current_provider()
+        cfg = self._settings.providers.get(pid) if pid else None
+        url = self.base_url_edit.text().strip()
+        warning = None
+        if cfg is not None and url:
+            warning = plain_http_warning(dataclasses.replace(cfg, base_url=url), self._settings.display_names.get(pid))
+        self.http_warning.setText(f"⚠ {warning[:1].upper()}{warning[1:]}." if warning else "")
+        self.http_warning.setVisible(bool(warning))
 
     def _on_save_url_button_clicked(self) -> None:
         pid = self.current_provider()

@@ -216,3 +216,37 @@ def test_the_bug_dialog_and_stderr_show_the_traceback_with_keys_masked(app_env, 
     assert "Traceback" in err
     for text in (summary, details, err, *reporter.errors, log_path.read_text(encoding="utf-8")):
         assert token not in text
+
+
+def test_settings_warn_while_the_base_url_would_send_the_key_over_plain_http(qapp, tmp_path, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.catalog import load_catalog
+    from app.config import load_settings
+    from ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-deepseek-key-0123456789")
+    settings = load_settings()
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None, provider="deepseek")
+    dialog.show()
+    edit = dialog.base_url_edit
+
+    def type_url(url: str) -> None:
+        edit.setFocus()
+        QTest.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClicks(edit, url)
+
+    assert not dialog.http_warning.isVisible()  # https://api.deepseek.com
+    type_url("http://192.0.2.5:8000/v1")
+    assert dialog.http_warning.isVisible()
+    assert "plain http://" in dialog.http_warning.text() and "192.0.2.5" in dialog.http_warning.text()
+    for quiet in ("https://192.0.2.5:8000/v1", "http://localhost:8000/v1", "http://127.0.0.1:8000/v1"):
+        type_url(quiet)
+        assert not dialog.http_warning.isVisible(), quiet
+    dialog.select_provider("ollama")  # no key: nothing to leak over plain http
+    type_url("http://192.0.2.5:11434/v1")
+    assert not dialog.http_warning.isVisible()
+    dialog.close()

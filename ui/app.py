@@ -59,7 +59,7 @@ class ErrorReporter:
             sys.__excepthook__(exc_type, exc, tb)
             return
         text = "".join(traceback.format_exception(exc_type, exc, tb))
-        self.report(f"{exc_type.__name__}: {exc}", text)
+        self.report(f"{exc_type.__name__}: {exc}", text, busy=_is_store_busy(exc))
 
     def loop_exception_handler(self, loop, context: dict) -> None:
         exc = context.get("exception")
@@ -68,11 +68,13 @@ class ErrorReporter:
         message = context.get("message", "asyncio error")
         if exc is not None:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            self.report(f"{type(exc).__name__}: {exc}", text)
+            self.report(f"{type(exc).__name__}: {exc}", text, busy=_is_store_busy(exc))
         else:
             log.warning("asyncio: %s", message)
 
-    def report(self, summary: str, details: str) -> None:
+    def report(self, summary: str, details: str, *, busy: bool = False) -> None:
+        """`busy`: not a bug but a store write that gave up on another process's write lock (the
+        GUI's store waits ~50 ms): the dialog says so."""
         from app.logs import redact
 
         # A traceback's messages and locals may carry a key (an httpx error with the request's
@@ -86,14 +88,26 @@ class ErrorReporter:
         self._showing = True
         try:
             box = QMessageBox(QApplication.activeWindow())
-            box.setIcon(QMessageBox.Icon.Critical)
-            box.setWindowTitle("Triptych hit a bug")
-            box.setText("Something went wrong inside Triptych. Your cards are saved; you can keep working.")
+            if busy:
+                box.setIcon(QMessageBox.Icon.Warning)
+                box.setWindowTitle("Triptych: the store is busy")
+                box.setText("Another program (the triptych command, for example) is writing to the store "
+                            "right now, so this change was not saved. Try again in a moment.")
+            else:
+                box.setIcon(QMessageBox.Icon.Critical)
+                box.setWindowTitle("Triptych hit a bug")
+                box.setText("Something went wrong inside Triptych. Your cards are saved; you can keep working.")
             box.setInformativeText(summary)
             box.setDetailedText(details)
             box.exec()
         finally:
             self._showing = False
+
+
+def _is_store_busy(exc: BaseException | None) -> bool:
+    from app.repository import StoreBusyError
+
+    return isinstance(exc, StoreBusyError)
 
 
 @dataclass(slots=True)

@@ -250,3 +250,22 @@ def test_settings_warn_while_the_base_url_would_send_the_key_over_plain_http(qap
     type_url("http://192.0.2.5:11434/v1")
     assert not dialog.http_warning.isVisible()
     dialog.close()
+
+
+def test_a_store_write_that_gave_up_on_the_lock_is_not_called_a_bug(qapp, monkeypatch, capfd):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.repository import StoreBusyError
+    from ui.app import ErrorReporter
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.delenv("TRIPTYCH_NO_ERROR_DIALOG")
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.windowTitle(), box.text())))
+    reporter = ErrorReporter()
+    try:
+        raise StoreBusyError("triptych.db is locked: another program has been writing to it for more than 50 ms")
+    except StoreBusyError:
+        reporter.excepthook(*sys.exc_info())
+    ((title, text),) = shown
+    assert title == "Triptych: the store is busy" and "not saved" in text and "Try again" in text
+    capfd.readouterr()

@@ -5,7 +5,8 @@ keeps `load_graph` of a 10,000-node session and the streaming `update_stream` ch
 
 Threading and processes: methods are synchronous, may be called from any thread, and each runs one
 short transaction on a pooled connection. Writes start with `BEGIN IMMEDIATE` and wait up to 5 s for
-another process's writer (the GUI and the CLI may share one store); reads see one consistent
+another process's writer (the GUI and the CLI may share one store; the GUI lowers the wait to ~50 ms
+with `set_busy_timeout`, past which a write raises StoreBusyError); reads see one consistent
 snapshot. A damaged file surfaces as `CorruptStoreError` (a `StoreError`) naming it.
 """
 

@@ -61,6 +61,7 @@ from app.domain import (
     now_ts,
 )
 from app.fsutil import create_private, private_dir, tighten
+from app.paths import DB_FILENAME
 from app.repository import LIVE_STATUSES, Repository, SearchHit, StoreError
 from storage import migrations as _migrations
 from storage import sqlite
@@ -1144,9 +1145,14 @@ def _as_repository(repo: SqliteRepository) -> Repository:
 # opening
 
 
-def _ensure_writable_dir(directory: Path) -> None:
+def _ensure_writable_dir(directory: Path, data_dir: bool = True) -> None:
+    """Create `directory` (0700, whatever the umask) and check it is writable. A data dir that exists
+    is tightened to 0700 as well; the folder of a database named by its path (`x.db`) is left as is."""
     try:
-        private_dir(directory)  # 0700, whatever the umask
+        if data_dir:
+            private_dir(directory)
+        else:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the data dir {directory}: {exc.strerror or exc}") from exc
     try:
@@ -1187,7 +1193,7 @@ def open_store(
     `migrations` replaces the built-in list (tests); `fts=False` forces the LIKE search fallback.
     """
     db_path = sqlite.resolve_db_path(os.fspath(path_or_dir))
-    _ensure_writable_dir(db_path.parent)
+    _ensure_writable_dir(db_path.parent, data_dir=db_path.name == DB_FILENAME)
     info = _migrations.check_file(db_path, migrations)
     backup = (
         sqlite.backup_before_migration(db_path, info.user_version)

@@ -24,9 +24,22 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
     tightened too (a data dir made by an older version with the umask's 0755). Raises OSError when it
     cannot be created; a failed chmod (a directory owned by someone else) is left alone."""
     directory = Path(path)
+    existed = directory.is_dir()
     directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    tighten(directory, DIR_MODE)
+    if not (existed and _is_shared_folder(directory)):
+        tighten(directory, DIR_MODE)
     return directory
+
+
+def _is_shared_folder(directory: Path) -> bool:
+    """A folder the user shares with other programs (the home folder or one of its ancestors, `/`):
+    pointed at with `--data-dir ~`, it is used but never chmod-ed (others may rely on its mode)."""
+    try:
+        resolved = directory.resolve()
+        home = Path.home().resolve()
+    except (OSError, RuntimeError):
+        return False
+    return resolved == home or home.is_relative_to(resolved)
 
 
 def tighten(path: str | os.PathLike[str], mode: int = FILE_MODE) -> None:

@@ -284,3 +284,17 @@ def test_the_cli_warns_when_a_key_would_go_over_plain_http_to_another_host(tmp_p
     assert "gpu-box.lan" in hdr
     for quiet in ("secure:m", "here:m", "here4:m", "here6:m", "nokey:m"):
         assert warnings_for(quiet) == [], quiet
+
+
+def test_a_data_dir_pointed_at_the_home_folder_is_used_but_never_chmod_ed(tmp_path, monkeypatch):
+    """`--data-dir ~` (or TRIPTYCH_HOME=~) keeps the home folder's own mode: other programs rely on it."""
+    from app.fsutil import private_dir
+
+    home = tmp_path / "user"
+    home.mkdir()
+    home.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    private_dir(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+    private_dir(tmp_path / "user" / ".triptych")
+    assert stat.S_IMODE((home / ".triptych").stat().st_mode) == 0o700

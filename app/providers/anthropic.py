@@ -221,6 +221,8 @@ class AnthropicProvider(SSEProvider):
             if isinstance(delta, dict) and delta.get("stop_reason"):
                 state.stop_reason = str(delta["stop_reason"])
             acc.update(event.get("usage"))
+            if acc.seen:
+                state.usage = acc.usage()  # said before an error if the stream is cut before message_stop
         elif kind == "message_stop":
             if acc.seen:
                 yield acc.usage()
@@ -230,7 +232,7 @@ class AnthropicProvider(SSEProvider):
         # ping, content_block_stop and unknown events are ignored
 
     def on_document(self, state: _AnthropicState, data: Any) -> Iterable[StreamEvent]:
-        return (_from_json_body(data, self.config.api_key),)
+        return _from_json_body(data, self.config.api_key)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET {base}/v1/models (all pages); the raw `data` items. Raises `ProviderHTTPError`."""
@@ -250,7 +252,29 @@ class AnthropicProvider(SSEProvider):
         return models
 
 
-def _from_json_body(data: Any, key: str | None) -> StreamError:
+def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
+    """A server that answered `stream: true` with one JSON document (a proxy with a mock deployment, a
+    server without streaming): an error, or a whole message object taken as the answer."""
     if isinstance(data, dict) and (data.get("type") == "error" or data.get("error")):
-        return error_from_payload(data, api_key=key)
-    return StreamError("bad_stream", "expected an event stream, got a JSON document")
+        return [error_from_payload(data, api_key=key)]
+    content = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("type", "message") != "message" or not isinstance(content, list):
+        return [StreamError("bad_stream", "expected an event stream, got a JSON document without an answer")]
+    events: list[StreamEvent] = []
+    reasoning = "".join(
+        b["thinking"] for b in content
+        if isinstance(b, dict) and b.get("type") == "thinking" and isinstance(b.get("thinking"), str)
+    )
+    if reasoning:
+        events.append(ReasoningDelta(reasoning))
+    text = "".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+    if text:
+        events.append(TextDelta(text))
+    acc = _UsageAcc()
+    acc.update(data.get("usage"))
+    if acc.seen:
+        events.append(acc.usage())
+    events.append(Finish(_STOP.get(str(data.get("stop_reason") or "end_turn"), "stop")))
+    return events

@@ -124,7 +124,6 @@ class ChatOptions:
 
 @dataclass(slots=True)
 class _ChatState(StreamState):
-    usage: Usage | None = None
     finish: str | None = None
 
 

@@ -156,10 +156,15 @@ class ResponsesProvider(SSEProvider):
             )
         elif kind == "error":
             yield error_from_payload(event, api_key=key)
-        # response.created, *.added, *.done, ping-like and unknown events carry nothing we show
+        elif kind in ("response.created", "response.in_progress"):
+            response = event.get("response")
+            raw_usage = response.get("usage") if isinstance(response, dict) else None
+            if isinstance(raw_usage, dict):  # some servers count the input up front
+                state.usage = responses_usage(raw_usage)
+        # *.added, *.done, ping-like and unknown events carry nothing we show
 
     def on_document(self, state: _ResponsesState, data: Any) -> Iterable[StreamEvent]:
-        return (_from_json_body(data, self.config.api_key),)
+        return _from_json_body(data, self.config.api_key)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET {base}/models; the raw `data` list. Raises `ProviderHTTPError` on failure."""
@@ -172,7 +177,50 @@ class ResponsesProvider(SSEProvider):
         return []
 
 
-def _from_json_body(data: Any, key: str | None) -> StreamError:
+def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
+    """A server that answered `stream: true` with one JSON document: an error, or a whole response
+    object taken as the answer (reasoning summaries, output text and refusals, usage, status)."""
     if isinstance(data, dict) and data.get("error"):
-        return error_from_payload(data, api_key=key)
-    return StreamError("bad_stream", "expected an event stream, got a JSON document")
+        if data.get("object") == "response" and isinstance(data["error"], dict):
+            return [error_from_payload(data["error"], api_key=key, fallback="the response failed")]
+        return [error_from_payload(data, api_key=key)]
+    output = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(output, list):
+        return [StreamError("bad_stream", "expected an event stream, got a JSON document without an answer")]
+    summaries: list[str] = []
+    text: list[str] = []
+    refused = False
+    for entry in output:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "reasoning":
+            for part in entry.get("summary") or entry.get("content") or []:
+                if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
+                    summaries.append(part["text"])
+        elif entry.get("type") == "message":
+            for part in entry.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                    text.append(part["text"])
+                elif part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
+                    text.append(part["refusal"])
+                    refused = True
+    events: list[StreamEvent] = []
+    if summaries:
+        events.append(ReasoningDelta("\n\n".join(summaries)))
+    if "".join(text):
+        events.append(TextDelta("".join(text)))
+    raw_usage = data.get("usage")
+    if isinstance(raw_usage, dict):
+        events.append(responses_usage(raw_usage))
+    status = data.get("status", "completed")
+    if status == "failed":
+        return [*events, StreamError("server", "the response failed")]
+    if status == "incomplete":
+        details = data.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        events.append(Finish(_INCOMPLETE.get(str(reason), "length")))
+    else:
+        events.append(Finish("content_filter" if refused else "stop"))
+    return events

@@ -20,24 +20,35 @@ plain synchronous generators and never do I/O.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
 
-from app.events import Finish, StreamError, StreamEvent
+from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.http import MID_ANSWER, JSONBody, decode_event, join_url, stream_sse
 from app.providers.sse import DEFAULT_KEEPALIVE_EVENTS, SSEEvent
 
-__all__ = ["SSEProvider", "StreamState"]
+__all__ = ["NO_TEXT", "SSEProvider", "StreamState"]
+
+# A stream that ended before any text: as retryable as a connection that failed before the answer began.
+NO_TEXT = "the connection closed before any text arrived"
 
 
 @dataclass(slots=True)
 class StreamState:
-    """What one stream has seen so far. Formats subclass it for their own fields."""
+    """What one stream has seen so far. Formats subclass it for their own fields.
+
+    `usage`: usage a hook has read but not yet yielded (set it rather than yield it when it should
+    come just before the `Finish`); the base yields it before an error ends the stream, so an answer
+    cut short keeps the tokens the provider bills. `text_seen`: a text or reasoning delta went out.
+    """
+
+    usage: Usage | None = None
+    text_seen: bool = False
 
 
 class SSEProvider:
@@ -94,6 +105,21 @@ class SSEProvider:
         """Events for a body that ended before any terminal event."""
         yield StreamError("bad_stream", MID_ANSWER)
 
+    def _settle(self, state: StreamState, event: StreamEvent) -> Iterator[StreamEvent]:
+        """`event` as the consumer gets it, with the stream's bookkeeping: usage read but not yet said
+        goes out before an error; a cut before any text is a retryable network error."""
+        if isinstance(event, TextDelta | ReasoningDelta):
+            state.text_seen = True
+        elif isinstance(event, Usage):
+            state.usage = None
+        elif isinstance(event, StreamError):
+            if state.usage is not None:
+                yield state.usage
+                state.usage = None
+            if not state.text_seen and event.kind == "bad_stream" and event.message == MID_ANSWER:
+                event = StreamError("network", NO_TEXT)
+        yield event
+
     # -- the shared stream -------------------------------------------------------------------------
 
     def build_headers(self) -> dict[str, str]:
@@ -139,10 +165,12 @@ class SSEProvider:
                 else:
                     events = self._events(state, item)
                 for event in events:
-                    yield event
+                    for out in self._settle(state, event):
+                        yield out
                     if isinstance(event, Finish | StreamError):
                         return
             for event in self.on_end(state):
-                yield event
+                for out in self._settle(state, event):
+                    yield out
                 if isinstance(event, Finish | StreamError):
                     return

@@ -154,7 +154,8 @@ class ResponsesProvider(SSEProvider):
             yield error_from_payload(
                 error if isinstance(error, dict) else {}, api_key=key, fallback="the response failed"
             )
-        elif kind == "error":
+        elif kind == "error" or (kind == "message" and event.get("error")):
+            # a top-level `error` event, or an untyped `data: {"error": …}` as proxies send (LiteLLM)
             yield error_from_payload(event, api_key=key)
         elif kind in ("response.created", "response.in_progress"):
             response = event.get("response")

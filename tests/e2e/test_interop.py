@@ -243,6 +243,16 @@ async def test_an_http_error_whose_body_is_an_event_stream_shows_the_error_messa
         assert "data:" not in node.error.message
 
 
+async def test_an_untyped_error_inside_a_responses_stream_shows_the_error_message(rig: Rig) -> None:
+    """LiteLLM answers /responses for a mock deployment with `data: {"error": …}` and `data: [DONE]`."""
+    body = sse([(None, _j({"error": {"message": "Error processing stream start", "type": "internal_server_error",
+                                     "param": None, "code": "500"}})), (None, "[DONE]")])
+    rig.srv.script("gpt-6.2-sol", Scenario.stream([body]))
+    node = await rig.ask(FORMATS["openai"])
+    assert node.status == NodeStatus.ERROR and node.error is not None and node.error.kind == "server"
+    assert node.error.message.startswith("Error processing stream start"), node.error
+
+
 # ---------------------------------------------------------------------------- 6. smaller things
 
 

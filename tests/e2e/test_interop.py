@@ -28,6 +28,7 @@ from app.providers import retry
 from storage import open_store
 from tests.e2e.test_faults import FORMATS, Rig, _env
 from tests.fakes.server import Answer, FakeProviderServer, HTTPFault, Scenario, Send, Stall, sse
+from tests.reliability import kept_text, record
 
 
 def _j(obj: Any) -> str:
@@ -117,6 +118,9 @@ async def test_a_stream_that_dies_before_the_first_token_is_retried(rig: Rig, fa
         assert node.error.kind == "network", (pid, node.error)
         assert "before any text arrived" in node.error.message and "mid-answer" not in node.error.message
         rig.srv.reset()
+    record("Network", f"{death} (no text yet), then a good answer", "`done`: retried like a network failure; "
+           f"with no retries left `{node.status.value}` ({node.error.kind}): {node.error.message}",
+           "the retried answer")
 
 
 async def test_a_timeout_before_the_first_token_is_not_retried(rig: Rig, fast_backoff: None) -> None:
@@ -166,6 +170,10 @@ async def test_a_whole_answer_sent_as_one_json_document_is_the_answer(rig: Rig, 
     assert (node.text, node.reasoning, node.finish) == ("Whole answer.", "Let me think.", "length")
     assert (node.usage.input, node.usage.cached_input, node.usage.output) == (40, 10, 7)
     assert node.cost_usd is not None and node.cost_usd > 0
+    if pid == "anthropic":
+        record("Network", "a whole answer sent as one JSON document instead of a stream (proxies with mock "
+               "deployments)", "`done`: text, reasoning, usage, cost and finish as if streamed",
+               kept_text(node.text, "Whole answer."))
 
 
 async def test_a_failed_response_document_is_an_error(rig: Rig) -> None:
@@ -206,6 +214,10 @@ async def test_usage_seen_before_a_cut_is_kept_and_costed(rig: Rig, pid: str) ->
     if pid != "openai":
         assert node.usage.output == 5
     assert node.cost_usd is not None and node.cost_usd > 0
+    if pid == "anthropic":
+        record("Network", "connection cut after usage was reported (before message_stop / [DONE])",
+               f"`error` ({node.error.kind if node.error else ''}), with the usage seen so far and its cost",
+               kept_text(node.text) + "; input and output tokens and the cost")
 
 
 async def test_an_answer_streaming_or_stopped_keeps_the_cost_of_its_input(rig: Rig) -> None:
@@ -241,6 +253,8 @@ async def test_an_http_error_whose_body_is_an_event_stream_shows_the_error_messa
         assert node.error is not None and node.error.kind == "bad_request", pid
         assert node.error.message.startswith("HTTP 400: Invalid model name passed in model=nope — "), node.error
         assert "data:" not in node.error.message
+    record("HTTP errors", "HTTP 400 whose body is an event stream (`data: {\"error\": …}`)",
+           f"`error` ({node.error.kind}): {node.error.message}", "no text (none had arrived)")
 
 
 async def test_an_untyped_error_inside_a_responses_stream_shows_the_error_message(rig: Rig) -> None:
@@ -260,6 +274,8 @@ async def test_a_plain_text_404_says_the_status_once(rig: Rig) -> None:
     rig.srv.script("deepseek-flash", HTTPFault(404, body=b"404: Not Found", content_type="text/plain"))
     node = await rig.ask(FORMATS["deepseek"])
     assert node.error is not None and node.error.message.startswith("HTTP 404: Not Found — check the model id")
+    record("HTTP errors", "HTTP 404 with a plain-text body `404: Not Found`", f"`error` ({node.error.kind}): "
+           f"{node.error.message}", "no text (none had arrived)")
 
 
 async def test_a_413_says_the_request_is_too_large(rig: Rig) -> None:
@@ -268,6 +284,8 @@ async def test_a_413_says_the_request_is_too_large(rig: Rig) -> None:
     assert node.error is not None and node.error.status == 413
     assert "the request is too large" in node.error.message
     assert "check the parameters" not in node.error.message
+    record("HTTP errors", "HTTP 413 (request too large)", f"`error` ({node.error.kind}): {node.error.message}",
+           "no text (none had arrived)")
 
 
 async def test_cost_has_no_float_artefacts(rig: Rig) -> None:
@@ -325,6 +343,8 @@ def test_doctor_on_a_server_without_a_models_list_says_reachable(cli_server: Fak
     conn = out.split("connectivity", 1)[1]
     assert re.search(r"deepseek +reachable; no models list \(HTTP 404\)\n", conn), conn
     assert "FAILED" not in conn and code == 0, out
+    record("Support", "`triptych doctor` on a reachable server without a models list (404 on GET /models)",
+           "`reachable; no models list (HTTP 404)`; exit 0", "nothing is written")
 
 
 def test_the_models_table_stays_aligned_with_long_ids(cli_server: FakeProviderServer,

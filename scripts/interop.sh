@@ -5,7 +5,7 @@
 # llmock, config in scripts/interop/litellm.yaml), runs `triptych ask` through every provider path
 # (Chat Completions, Responses, Anthropic Messages) and fault, and prints a table of results.
 # Exit status 0 when every row is as expected. Not part of the test command: LiteLLM's proxy extra is a
-# large install (a few hundred MB) and the run takes about a minute.
+# large install (about 800 MB) and the run takes about a minute.
 #   bash scripts/interop.sh [--keep-logs]
 # Versions: LITELLM_VERSION / LLMOCK_VERSION (the ones this check last passed with by default).
 set -euo pipefail

@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,20 @@ class Price:
         total += cached * (self.cached_input if self.cached_input is not None else self.input)
         total += write * (self.cache_write if self.cache_write is not None else self.input)
         total += (usage.output or 0) * self.output
-        return total / 1_000_000
+        # Tokens are whole numbers, so the exact cost has at most the prices' decimals + 6: rounding
+        # there drops float artefacts (1.8299999999999998e-05 → 1.83e-05) and nothing else.
+        return round(total / 1_000_000, self.decimals + 6)
+
+    @property
+    def decimals(self) -> int:
+        """The most decimal places any of these per-million prices has in the catalog."""
+        prices = (self.input, self.output, self.cached_input, self.cache_write)
+        return max(_decimals(p) for p in prices if p is not None)
+
+
+def _decimals(value: float) -> int:
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
 
 
 @dataclass(frozen=True, slots=True)

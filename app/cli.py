@@ -763,11 +763,12 @@ def cmd_models(ctx: Ctx, args: argparse.Namespace) -> int:
             "source": m.source,
         } for m in models], ensure_ascii=False))
         return status
-    print(f"{'model':42} {'context':>9} {'in $/M':>8} {'cached':>8} {'out $/M':>8}  name")
+    width = max([42, *(len(m.ref) for m in models)])  # the column fits the longest id
+    print(f"{'model':{width}} {'context':>9} {'in $/M':>8} {'cached':>8} {'out $/M':>8}  name")
     for m in models:
         ctxw = f"{m.context_window // 1000}K" if m.context_window else "?"
         p = m.price
-        row = (f"{m.ref:42} {ctxw:>9} {_p(p.input if p else None):>8} {_p(p.cached_input if p else None):>8} "
+        row = (f"{m.ref:{width}} {ctxw:>9} {_p(p.input if p else None):>8} {_p(p.cached_input if p else None):>8} "
                f"{_p(p.output if p else None):>8}  {m.display}")
         if m.peak_price:
             row += f"  (peak {m.peak_price.input:g}/{m.peak_price.output:g})"
@@ -967,6 +968,8 @@ async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
             async with asyncio.timeout(DOCTOR_TIMEOUT_S * 2):
                 models = await make_provider(quick, client).list_models()
         except ProviderHTTPError as exc:
+            if exc.error.status in (404, 405):  # the server answers, it just has no models list
+                return pid, f"reachable; no models list (HTTP {exc.error.status})", False
             problem = exc.error.message
         except TimeoutError:
             problem = f"no answer within {DOCTOR_TIMEOUT_S * 2:g} s"

@@ -200,6 +200,8 @@ def advise(error: ErrorInfo, provider_id: str, settings: Settings, *, has_text: 
         elif status == 404 or "not found" in low or "does not exist" in low:
             tip = (f"check the model id (`triptych models {provider_id} --refresh` lists what the key can use) "
                    f"and the base URL ({base})")
+        elif status == 413 or "too large" in low:
+            tip = "the request is too large: shorten the prompt or continue from fewer cards"
         elif any(w in low for w in _CONTEXT_WORDS):
             tip = "the conversation is longer than the model's context window: shorten the prompt or continue " \
                   "from fewer cards"
@@ -852,6 +854,8 @@ class Engine:
                         _merge_usage(node.usage, ev)
                         if ev.cost_usd is not None:
                             node.reported_cost_usd = ev.cost_usd
+                        if node.model:  # costed now: an answer cut or interrupted later keeps it
+                            node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
                         self._notify(node, "usage")
                     elif isinstance(ev, Finish):
                         node.finish = ev.reason

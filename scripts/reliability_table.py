@@ -24,6 +24,7 @@ DOC = ROOT / "docs" / "reliability.md"
 TESTS = [
     "tests/e2e/test_crash.py",
     "tests/e2e/test_faults.py",
+    "tests/e2e/test_interop.py",
     "tests/app/test_bad_input.py",
     "tests/app/test_config.py",
     "tests/e2e/test_keys.py",

@@ -16,27 +16,18 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from app.events import Finish, ReasoningDelta, ResponseMeta, StreamError, StreamEvent, TextDelta, Usage
+from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import Message, ProviderConfig, ProviderRequest
 from app.providers.chat import accepts
-from app.providers.http import (
-    MID_ANSWER,
-    JSONBody,
-    ProviderHTTPError,
-    decode_event,
-    error_from_payload,
-    get_json,
-    join_url,
-    stream_sse,
-)
+from app.providers.http import ProviderHTTPError, error_from_payload, get_json, join_url
+from app.providers.sse import SSEEvent
+from app.providers.streaming import SSEProvider, StreamState
 
-__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicProvider", "alternate"]
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicOptions", "AnthropicProvider", "alternate"]
 
 ANTHROPIC_VERSION = "2026-10-21"
 DEFAULT_MAX_TOKENS = 8192
@@ -125,15 +116,29 @@ class _UsageAcc:
         )
 
 
-class AnthropicProvider:
+@dataclass(frozen=True, slots=True)
+class AnthropicOptions:
+    """Typed options of the Messages protocol."""
+
+    version: str = ANTHROPIC_VERSION  # the anthropic-version header
+    default_max_tokens: int = DEFAULT_MAX_TOKENS  # `max_tokens` is required: sent when params have none
+
+
+@dataclass(slots=True)
+class _AnthropicState(StreamState):
+    acc: _UsageAcc = field(default_factory=lambda: _UsageAcc())
+    stop_reason: str | None = None
+
+
+class AnthropicProvider(SSEProvider):
     """Messages API client. Holds no per-stream state; safe to share across concurrent streams."""
 
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
-        self.client = client
+    protocol = "anthropic"
+    options: AnthropicOptions
 
-    def __repr__(self) -> str:
-        return f"<AnthropicProvider {self.config.id} {self.config.base_url}>"
+    @classmethod
+    def options_for(cls, config: ProviderConfig) -> AnthropicOptions:
+        return AnthropicOptions()
 
     def _url(self, path: str) -> str:
         base = self.config.base_url.rstrip("/")
@@ -141,23 +146,19 @@ class AnthropicProvider:
             base = base[:-3]
         return join_url(base, f"v1/{path}")
 
-    def build_headers(self) -> dict[str, str]:
-        """HTTP headers for a request (with the key: never log them)."""
-        headers = {
-            "accept": "text/event-stream",
-            "accept-encoding": "identity",
-            "anthropic-version": ANTHROPIC_VERSION,
-            "content-type": "application/json",
-        }
+    def url(self) -> str:
+        return self._url("messages")
+
+    def extra_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": self.options.version, "content-type": "application/json"}
         if self.config.api_key:
             headers["x-api-key"] = self.config.api_key
-        headers.update(self.config.headers)
         return headers
 
     def build_body(self, request: ProviderRequest) -> dict[str, Any]:
         """The JSON body `stream()` POSTs. Never temperature/top_p/top_k (see module docstring)."""
         params = request.params
-        max_tokens = params.max_tokens if params.max_tokens else DEFAULT_MAX_TOKENS
+        max_tokens = params.max_tokens if params.max_tokens else self.options.default_max_tokens
         body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens}
         if params.system:
             body["system"] = params.system
@@ -174,90 +175,64 @@ class AnthropicProvider:
             body.pop(banned, None)
         return body
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Stream one answer as normalised events (contract in app.providers.base)."""
-        key = self.config.api_key
-        acc = _UsageAcc()
-        stop_reason: str | None = None
-        async with aclosing(
-            stream_sse(
-                self.client,
-                self.config,
-                self._url("messages"),
-                headers=self.build_headers(),
-                body=self.build_body(request),
-            )
-        ) as items:
-            async for item in items:
-                if isinstance(item, ResponseMeta):
-                    yield item
-                    continue
-                if isinstance(item, StreamError):
-                    yield item
-                    return
-                if isinstance(item, JSONBody):
-                    yield _from_json_body(item.data, key)
-                    return
-                if not item.data or item.event == "ping":
-                    continue
-                event = decode_event(item)
-                if isinstance(event, StreamError):
-                    yield event
-                    return
-                kind = event.get("type") or item.event
-                if kind == "content_block_delta":
-                    delta = event.get("delta")
-                    if isinstance(delta, dict):
-                        dtype = delta.get("type")
-                        if dtype == "text_delta":
-                            text = delta.get("text")
-                            if isinstance(text, str) and text:
-                                yield TextDelta(text)
-                        elif dtype == "thinking_delta":
-                            text = delta.get("thinking")
-                            if isinstance(text, str) and text:
-                                yield ReasoningDelta(text)
-                        # signature_delta, input_json_delta, citations_delta: nothing to show
-                elif kind == "content_block_start":
-                    block = event.get("content_block")
-                    if isinstance(block, dict):
-                        if (
-                            block.get("type") == "text"
-                            and isinstance(block.get("text"), str)
-                            and block["text"]
-                        ):
-                            yield TextDelta(block["text"])
-                        elif (
-                            block.get("type") == "thinking"
-                            and isinstance(block.get("thinking"), str)
-                            and block["thinking"]
-                        ):
-                            yield ReasoningDelta(block["thinking"])
-                elif kind == "message_start":
-                    message = event.get("message")
-                    if isinstance(message, dict):
-                        acc.update(message.get("usage"))
-                        if acc.seen:
-                            # The input side is final now; the output count comes with message_delta at the
-                            # end. Said at once, so an answer stopped mid-stream keeps what was reported.
-                            start = acc.usage()
-                            yield Usage(input=start.input, cached_input=start.cached_input,
-                                        cache_write=start.cache_write)
-                elif kind == "message_delta":
-                    delta = event.get("delta")
-                    if isinstance(delta, dict) and delta.get("stop_reason"):
-                        stop_reason = str(delta["stop_reason"])
-                    acc.update(event.get("usage"))
-                elif kind == "message_stop":
-                    if acc.seen:
-                        yield acc.usage()
-                    yield Finish(_STOP.get(stop_reason or "end_turn", "stop"))
-                    return
-                elif kind == "error":
-                    yield error_from_payload(event, api_key=key)
-                    return
-                # ping, content_block_stop and unknown events are ignored
-            yield StreamError("bad_stream", MID_ANSWER)
+    # -- streaming (hooks of SSEProvider) ---------------------------------------------------------
+
+    def new_state(self) -> _AnthropicState:
+        return _AnthropicState()
+
+    def on_event(self, state: _AnthropicState, event: dict[str, Any], item: SSEEvent) -> Iterator[StreamEvent]:
+        acc = state.acc
+        kind = event.get("type") or item.event
+        if kind == "content_block_delta":
+            delta = event.get("delta")
+            if isinstance(delta, dict):
+                dtype = delta.get("type")
+                if dtype == "text_delta":
+                    text = delta.get("text")
+                    if isinstance(text, str) and text:
+                        yield TextDelta(text)
+                elif dtype == "thinking_delta":
+                    text = delta.get("thinking")
+                    if isinstance(text, str) and text:
+                        yield ReasoningDelta(text)
+                # signature_delta, input_json_delta, citations_delta: nothing to show
+        elif kind == "content_block_start":
+            block = event.get("content_block")
+            if isinstance(block, dict):
+                if block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"]:
+                    yield TextDelta(block["text"])
+                elif (
+                    block.get("type") == "thinking"
+                    and isinstance(block.get("thinking"), str)
+                    and block["thinking"]
+                ):
+                    yield ReasoningDelta(block["thinking"])
+        elif kind == "message_start":
+            message = event.get("message")
+            if isinstance(message, dict):
+                acc.update(message.get("usage"))
+                if acc.seen:
+                    # The input side is final now; the output count comes with message_delta at the
+                    # end. Said at once, so an answer stopped mid-stream keeps what was reported.
+                    start = acc.usage()
+                    yield Usage(input=start.input, cached_input=start.cached_input, cache_write=start.cache_write)
+        elif kind == "message_delta":
+            delta = event.get("delta")
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                state.stop_reason = str(delta["stop_reason"])
+            acc.update(event.get("usage"))
+            if acc.seen:
+                state.usage = acc.usage()  # said before an error if the stream is cut before message_stop
+        elif kind == "message_stop":
+            if acc.seen:
+                yield acc.usage()
+            yield Finish(_STOP.get(state.stop_reason or "end_turn", "stop"))
+        elif kind == "error":
+            yield error_from_payload(event, api_key=self.config.api_key)
+        # ping, content_block_stop and unknown events are ignored
+
+    def on_document(self, state: _AnthropicState, data: Any) -> Iterable[StreamEvent]:
+        return _from_json_body(data, self.config.api_key)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET {base}/v1/models (all pages); the raw `data` items. Raises `ProviderHTTPError`."""
@@ -277,7 +252,29 @@ class AnthropicProvider:
         return models
 
 
-def _from_json_body(data: Any, key: str | None) -> StreamError:
+def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
+    """A server that answered `stream: true` with one JSON document (a proxy with a mock deployment, a
+    server without streaming): an error, or a whole message object taken as the answer."""
     if isinstance(data, dict) and (data.get("type") == "error" or data.get("error")):
-        return error_from_payload(data, api_key=key)
-    return StreamError("bad_stream", "expected an event stream, got a JSON document")
+        return [error_from_payload(data, api_key=key)]
+    content = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("type", "message") != "message" or not isinstance(content, list):
+        return [StreamError("bad_stream", "expected an event stream, got a JSON document without an answer")]
+    events: list[StreamEvent] = []
+    reasoning = "".join(
+        b["thinking"] for b in content
+        if isinstance(b, dict) and b.get("type") == "thinking" and isinstance(b.get("thinking"), str)
+    )
+    if reasoning:
+        events.append(ReasoningDelta(reasoning))
+    text = "".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+    if text:
+        events.append(TextDelta(text))
+    acc = _UsageAcc()
+    acc.update(data.get("usage"))
+    if acc.seen:
+        events.append(acc.usage())
+    events.append(Finish(_STOP.get(str(data.get("stop_reason") or "end_turn"), "stop")))
+    return events

@@ -14,7 +14,7 @@ Runs on the asyncio loop (qasync in the GUI); never blocks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -76,16 +76,36 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ProtocolSpec:
+    """One wire format: its name in config files, a label, and where its client class lives (imported
+    when the first client of that protocol is made: httpx and the parsers load lazily)."""
+
+    name: str
+    label: str
+    module: str
+    class_name: str
+
+    def load(self) -> Callable[[ProviderConfig, httpx.AsyncClient], Provider]:
+        import importlib
+
+        factory: Callable[[ProviderConfig, httpx.AsyncClient], Provider] = getattr(
+            importlib.import_module(self.module), self.class_name
+        )
+        return factory
+
+
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    spec.name: spec
+    for spec in (
+        ProtocolSpec("chat", "OpenAI Chat Completions", "app.providers.chat", "ChatProvider"),
+        ProtocolSpec("responses", "OpenAI Responses", "app.providers.responses", "ResponsesProvider"),
+        ProtocolSpec("anthropic", "Anthropic Messages", "app.providers.anthropic", "AnthropicProvider"),
+    )
+}
+
+
 def make_provider(config: ProviderConfig, client: httpx.AsyncClient) -> Provider:
-    """Construct the client class for a config's protocol."""
-    if config.protocol == "anthropic":
-        from app.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(config, client)
-    if config.protocol == "responses":
-        from app.providers.responses import ResponsesProvider
-
-        return ResponsesProvider(config, client)
-    from app.providers.chat import ChatProvider
-
-    return ChatProvider(config, client)
+    """Construct the client class for a config's protocol (Chat Completions for an unknown one)."""
+    spec = PROTOCOLS.get(config.protocol, PROTOCOLS["chat"])
+    return spec.load()(config, client)

@@ -18,26 +18,18 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
-
-from app.events import Finish, ReasoningDelta, ResponseMeta, StreamError, StreamEvent, TextDelta, Usage
+from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
-from app.providers.http import (
-    MID_ANSWER,
-    JSONBody,
-    decode_event,
-    error_from_payload,
-    get_json,
-    join_url,
-    stream_sse,
-)
+from app.providers.http import MID_ANSWER, error_from_payload, get_json, join_url
+from app.providers.sse import SSEEvent
+from app.providers.streaming import SSEProvider, StreamState
 
-__all__ = ["OPENROUTER_REFERER", "ChatProvider", "accepts", "chat_usage"]
+__all__ = ["OPENROUTER_REFERER", "ChatOptions", "ChatProvider", "accepts", "chat_usage"]
 
 OPENROUTER_REFERER = "https://github.com/triptych-app/triptych"
 _FINISH = {
@@ -104,15 +96,21 @@ def chat_usage(raw: dict[str, Any]) -> Usage:
     )
 
 
-class ChatProvider:
-    """Chat Completions client. One instance per provider config; safe to share across concurrent
-    streams (it holds no per-stream state)."""
+Flavor = Literal["deepseek", "openrouter", "openai", "generic"]
 
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
-        self.client = client
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """Typed options of the Chat Completions protocol, derived from the provider config."""
+
+    flavor: Flavor = "generic"
+    # A body that ends cleanly after a finish_reason counts as finished (local servers, see module doc).
+    finish_without_done: bool = False
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> ChatOptions:
         host = (urlsplit(config.base_url).hostname or "").lower()
-        self.flavor = (
+        flavor: Flavor = (
             "deepseek"
             if config.id == "deepseek" or host.endswith("deepseek.com")
             else "openrouter"
@@ -121,21 +119,40 @@ class ChatProvider:
             if config.id == "openai"
             else "generic"
         )
+        return cls(flavor=flavor, finish_without_done=config.local)
+
+
+@dataclass(slots=True)
+class _ChatState(StreamState):
+    finish: str | None = None
+
+
+class ChatProvider(SSEProvider):
+    """Chat Completions client. One instance per provider config; safe to share across concurrent
+    streams (it holds no per-stream state)."""
+
+    protocol = "chat"
+    endpoint = "chat/completions"
+    options: ChatOptions
+
+    @classmethod
+    def options_for(cls, config: ProviderConfig) -> ChatOptions:
+        return ChatOptions.from_config(config)
+
+    @property
+    def flavor(self) -> Flavor:
+        return self.options.flavor
 
     def __repr__(self) -> str:
         return f"<ChatProvider {self.config.id} {self.flavor} {self.config.base_url}>"
 
     # -- request -----------------------------------------------------------------------------------
 
-    def build_headers(self) -> dict[str, str]:
-        """HTTP headers for a request (with the key: never log them)."""
-        headers = {"accept": "text/event-stream", "accept-encoding": "identity"}
-        if self.config.api_key:
-            headers["authorization"] = f"Bearer {self.config.api_key}"
+    def extra_headers(self) -> dict[str, str]:
+        headers = super().extra_headers()
         if self.flavor == "openrouter":
             headers["HTTP-Referer"] = OPENROUTER_REFERER
             headers["X-Title"] = "Triptych"
-        headers.update(self.config.headers)
         return headers
 
     def build_body(self, request: ProviderRequest) -> dict[str, Any]:
@@ -195,85 +212,65 @@ class ChatProvider:
         body.update(request.extra_body)
         return body
 
-    # -- streaming ---------------------------------------------------------------------------------
+    # -- streaming (hooks of SSEProvider) ---------------------------------------------------------
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Stream one answer as normalised events (contract in app.providers.base)."""
-        url = join_url(self.config.base_url, "chat/completions")
-        usage: Usage | None = None
-        finish: str | None = None
-        key = self.config.api_key
-        async with aclosing(
-            stream_sse(
-                self.client, self.config, url, headers=self.build_headers(), body=self.build_body(request)
-            )
-        ) as items:
-            async for item in items:
-                if isinstance(item, ResponseMeta):
-                    yield item
-                    continue
-                if isinstance(item, StreamError):
-                    yield item
-                    return
-                if isinstance(item, JSONBody):
-                    for event in _from_json_body(item.data, key):
-                        yield event
-                    return
-                data = item.data
-                if not data:
-                    continue
-                if data[0] != "{" and data.strip() == "[DONE]":
-                    if finish == "error":
-                        yield StreamError("server", _ERROR_FINISH)
-                        return
-                    if usage is not None:
-                        yield usage
-                    yield Finish(finish or "stop")
-                    return
-                chunk = decode_event(item)
-                if isinstance(chunk, StreamError):
-                    yield chunk
-                    return
-                if chunk.get("error") or item.event == "error":
-                    yield error_from_payload(chunk, api_key=key, fallback=_ERROR_FINISH)
-                    return
-                choices = chunk.get("choices")
-                if choices and isinstance(choices, list):
-                    choice = choices[0]
-                    if isinstance(choice, dict) and not choice.get("index"):  # the first choice only
-                        delta = choice.get("delta")
-                        if isinstance(delta, dict):
-                            reasoning = delta.get("reasoning_content")
-                            if reasoning is None:
-                                reasoning = delta.get("reasoning")
-                                if reasoning is None and delta.get("reasoning_details"):
-                                    reasoning = _details_text(delta["reasoning_details"])
-                            if reasoning and isinstance(reasoning, str):
-                                yield ReasoningDelta(reasoning)
-                            content = delta.get("content")
-                            if content and isinstance(content, str):
-                                yield TextDelta(content)
-                            refusal = delta.get("refusal")
-                            if refusal and isinstance(refusal, str):
-                                yield TextDelta(refusal)
-                                finish = "content_filter"
-                        reason = choice.get("finish_reason")
-                        if reason and finish != "content_filter":
-                            # "error" without an error object: the details may follow in a later chunk
-                            finish = _FINISH.get(str(reason), "stop")
-                raw_usage = chunk.get("usage")
-                if isinstance(raw_usage, dict):
-                    usage = chat_usage(raw_usage)
-            # The body ended without [DONE].
-            if finish == "error":
-                yield StreamError("server", _ERROR_FINISH)
-                return
-            if self.config.local and finish is not None:
-                if usage is not None:
-                    yield usage
-                yield Finish(finish)
-                return
-            yield StreamError("bad_stream", MID_ANSWER)
+    def new_state(self) -> _ChatState:
+        return _ChatState()
+
+    def on_raw(self, state: _ChatState, item: SSEEvent) -> Iterable[StreamEvent] | None:
+        data = item.data
+        if data[0] == "{" or data.strip() != "[DONE]":
+            return None
+        if state.finish == "error":
+            return (StreamError("server", _ERROR_FINISH),)
+        return (*((state.usage,) if state.usage is not None else ()), Finish(state.finish or "stop"))
+
+    def on_event(self, state: _ChatState, chunk: dict[str, Any], item: SSEEvent) -> Iterator[StreamEvent]:
+        if chunk.get("error") or item.event == "error":
+            yield error_from_payload(chunk, api_key=self.config.api_key, fallback=_ERROR_FINISH)
+            return
+        choices = chunk.get("choices")
+        if choices and isinstance(choices, list):
+            choice = choices[0]
+            if isinstance(choice, dict) and not choice.get("index"):  # the first choice only
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    reasoning = delta.get("reasoning_content")
+                    if reasoning is None:
+                        reasoning = delta.get("reasoning")
+                        if reasoning is None and delta.get("reasoning_details"):
+                            reasoning = _details_text(delta["reasoning_details"])
+                    if reasoning and isinstance(reasoning, str):
+                        yield ReasoningDelta(reasoning)
+                    content = delta.get("content")
+                    if content and isinstance(content, str):
+                        yield TextDelta(content)
+                    refusal = delta.get("refusal")
+                    if refusal and isinstance(refusal, str):
+                        yield TextDelta(refusal)
+                        state.finish = "content_filter"
+                reason = choice.get("finish_reason")
+                if reason and state.finish != "content_filter":
+                    # "error" without an error object: the details may follow in a later chunk
+                    state.finish = _FINISH.get(str(reason), "stop")
+        raw_usage = chunk.get("usage")
+        if isinstance(raw_usage, dict):
+            state.usage = chat_usage(raw_usage)
+
+    def on_document(self, state: _ChatState, data: Any) -> Iterable[StreamEvent]:
+        return _from_json_body(data, self.config.api_key)
+
+    def on_end(self, state: _ChatState) -> Iterator[StreamEvent]:
+        # The body ended without [DONE].
+        if state.finish == "error":
+            yield StreamError("server", _ERROR_FINISH)
+            return
+        if self.options.finish_without_done and state.finish is not None:
+            if state.usage is not None:
+                yield state.usage
+            yield Finish(state.finish)
+            return
+        yield StreamError("bad_stream", MID_ANSWER)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET {base}/models; the raw `data` list. Raises `ProviderHTTPError` on failure."""

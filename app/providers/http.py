@@ -66,7 +66,20 @@ MAX_ERROR_BODY = 64 * 1024
 MAX_MESSAGE = 300
 MAX_DOCUMENT = 16 * 1024 * 1024  # a non-streamed JSON answer
 _NOT_JSON = object()
-REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-generation-id", "openai-request-id")
+# The provider's own id first, then those of proxies and gateways in between (LiteLLM, AWS, Azure), and
+# Cloudflare's ray id as a last resort: whichever a support desk can look up.
+REQUEST_ID_HEADERS = (
+    "request-id",
+    "x-request-id",
+    "x-generation-id",
+    "openai-request-id",
+    "x-litellm-call-id",
+    "x-amzn-requestid",
+    "apim-request-id",
+    "x-ms-request-id",
+    "x-correlation-id",
+    "cf-ray",
+)
 
 
 @dataclass(slots=True)
@@ -395,16 +408,19 @@ def error_from_response(
             data = json.loads(text)
         except ValueError:
             data = None
+    elif "event-stream" in content_type or text.startswith(("data:", "event:", ":")):
+        data = _sse_error(body)
     if data is not None:
         message, code, _ = _payload_error(data)
         if message is None:
             message = _one_line(text)
     elif text and _looks_html(text, content_type):
         message = _html_text(text) or None
-        if message and message.startswith(f"{status} "):
-            message = message[len(str(status)) + 1 :]  # "500 Internal Server Error" → no repeated status
     elif text:
         message = _one_line(text)
+    if message:
+        # "500 Internal Server Error", "404: Not Found", "404 page not found": no repeated status
+        message = re.sub(rf"^{status}\b[\s:.-]*", "", message) or None
     kind = kind_for_status(status)
     if code is not None:
         by_code = kind_for_code(code, default="")
@@ -419,6 +435,24 @@ def error_from_response(
     line = _one_line(f"HTTP {status}: {message}")
     retry_after = parse_retry_after(headers) if kind in ("rate_limit", "overloaded", "server") else None
     return StreamError(kind, redact(line, api_key), retry_after=retry_after, status=status)
+
+
+def _sse_error(body: bytes) -> Any:
+    """The error document inside an error body framed as an event stream (`data: {"error": …}`): the
+    first event whose JSON carries an error, else the first JSON object; None when there is none."""
+    decoder = SSEDecoder()
+    first: Any = None
+    for event in [*decoder.feed(body), *decoder.flush()]:
+        try:
+            data = json.loads(event.data)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            if data.get("error") or data.get("type") == "error":
+                return data
+            if first is None:
+                first = data
+    return first
 
 
 def error_from_payload(

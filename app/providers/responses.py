@@ -13,26 +13,18 @@ Async contract: `stream()` is an async generator on the caller's loop; see app.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from app.events import Finish, ReasoningDelta, ResponseMeta, StreamError, StreamEvent, TextDelta, Usage
+from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.chat import accepts
-from app.providers.http import (
-    MID_ANSWER,
-    JSONBody,
-    decode_event,
-    error_from_payload,
-    get_json,
-    join_url,
-    stream_sse,
-)
+from app.providers.http import error_from_payload, get_json, join_url
+from app.providers.sse import SSEEvent
+from app.providers.streaming import SSEProvider, StreamState
 
-__all__ = ["ResponsesProvider", "responses_usage"]
+__all__ = ["ResponsesOptions", "ResponsesProvider", "responses_usage"]
 
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
@@ -60,23 +52,30 @@ def responses_usage(raw: dict[str, Any]) -> Usage:
     )
 
 
-class ResponsesProvider:
+@dataclass(frozen=True, slots=True)
+class ResponsesOptions:
+    """Typed options of the Responses protocol."""
+
+    # Triptych keeps every answer locally; do not also ask OpenAI to store the conversation.
+    store: bool = False
+
+
+@dataclass(slots=True)
+class _ResponsesState(StreamState):
+    refused: bool = False
+    summary_key: tuple[object, object] | None = None
+
+
+class ResponsesProvider(SSEProvider):
     """Responses API client. Holds no per-stream state; safe to share across concurrent streams."""
 
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
-        self.client = client
+    protocol = "responses"
+    endpoint = "responses"
+    options: ResponsesOptions
 
-    def __repr__(self) -> str:
-        return f"<ResponsesProvider {self.config.id} {self.config.base_url}>"
-
-    def build_headers(self) -> dict[str, str]:
-        """HTTP headers for a request (with the key: never log them)."""
-        headers = {"accept": "text/event-stream", "accept-encoding": "identity"}
-        if self.config.api_key:
-            headers["authorization"] = f"Bearer {self.config.api_key}"
-        headers.update(self.config.headers)
-        return headers
+    @classmethod
+    def options_for(cls, config: ProviderConfig) -> ResponsesOptions:
+        return ResponsesOptions()
 
     def build_body(self, request: ProviderRequest) -> dict[str, Any]:
         """The JSON body `stream()` POSTs: only parameters the model accepts.
@@ -90,8 +89,7 @@ class ResponsesProvider:
             body["instructions"] = params.system
         body["input"] = [{"role": m.role, "content": m.content} for m in request.messages]
         body["stream"] = True
-        # Triptych keeps every answer locally; do not also ask OpenAI to store the conversation.
-        body["store"] = False
+        body["store"] = self.options.store
         if params.max_tokens is not None and accepts(request, "max_tokens"):
             body["max_output_tokens"] = params.max_tokens
         reasoning_model = "effort" in request.accepts or "thinking" in request.accepts
@@ -113,76 +111,61 @@ class ResponsesProvider:
         body.update(request.extra_body)
         return body
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Stream one answer as normalised events (contract in app.providers.base)."""
-        url = join_url(self.config.base_url, "responses")
+    # -- streaming (hooks of SSEProvider) ---------------------------------------------------------
+
+    def new_state(self) -> _ResponsesState:
+        return _ResponsesState()
+
+    def on_event(self, state: _ResponsesState, event: dict[str, Any], item: SSEEvent) -> Iterator[StreamEvent]:
         key = self.config.api_key
-        refused = False
-        summary_key: tuple[object, object] | None = None
-        async with aclosing(
-            stream_sse(
-                self.client, self.config, url, headers=self.build_headers(), body=self.build_body(request)
+        kind = event.get("type") or item.event
+        if kind == "response.output_text.delta":
+            delta = event.get("delta")
+            if isinstance(delta, str) and delta:
+                yield TextDelta(delta)
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            delta = event.get("delta")
+            if isinstance(delta, str) and delta:
+                part = (event.get("item_id"), event.get("summary_index", event.get("content_index")))
+                if state.summary_key is not None and part != state.summary_key:
+                    yield ReasoningDelta("\n\n")
+                state.summary_key = part
+                yield ReasoningDelta(delta)
+        elif kind == "response.refusal.delta":
+            delta = event.get("delta")
+            if isinstance(delta, str) and delta:
+                state.refused = True
+                yield TextDelta(delta)
+        elif kind in ("response.completed", "response.incomplete"):
+            response = event.get("response")
+            response = response if isinstance(response, dict) else {}
+            raw_usage = response.get("usage")
+            if isinstance(raw_usage, dict):
+                yield responses_usage(raw_usage)
+            if kind == "response.completed" and response.get("status", "completed") == "completed":
+                yield Finish("content_filter" if state.refused else "stop")
+            else:
+                details = response.get("incomplete_details")
+                reason = details.get("reason") if isinstance(details, dict) else None
+                yield Finish(_INCOMPLETE.get(str(reason), "length"))
+        elif kind == "response.failed":
+            response = event.get("response")
+            error = response.get("error") if isinstance(response, dict) else None
+            yield error_from_payload(
+                error if isinstance(error, dict) else {}, api_key=key, fallback="the response failed"
             )
-        ) as items:
-            async for item in items:
-                if isinstance(item, ResponseMeta):
-                    yield item
-                    continue
-                if isinstance(item, StreamError):
-                    yield item
-                    return
-                if isinstance(item, JSONBody):
-                    yield _from_json_body(item.data, key)
-                    return
-                if not item.data:
-                    continue
-                event = decode_event(item)
-                if isinstance(event, StreamError):
-                    yield event
-                    return
-                kind = event.get("type") or item.event
-                if kind == "response.output_text.delta":
-                    delta = event.get("delta")
-                    if isinstance(delta, str) and delta:
-                        yield TextDelta(delta)
-                elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                    delta = event.get("delta")
-                    if isinstance(delta, str) and delta:
-                        part = (event.get("item_id"), event.get("summary_index", event.get("content_index")))
-                        if summary_key is not None and part != summary_key:
-                            yield ReasoningDelta("\n\n")
-                        summary_key = part
-                        yield ReasoningDelta(delta)
-                elif kind == "response.refusal.delta":
-                    delta = event.get("delta")
-                    if isinstance(delta, str) and delta:
-                        refused = True
-                        yield TextDelta(delta)
-                elif kind in ("response.completed", "response.incomplete"):
-                    response = event.get("response")
-                    response = response if isinstance(response, dict) else {}
-                    raw_usage = response.get("usage")
-                    if isinstance(raw_usage, dict):
-                        yield responses_usage(raw_usage)
-                    if kind == "response.completed" and response.get("status", "completed") == "completed":
-                        yield Finish("content_filter" if refused else "stop")
-                    else:
-                        details = response.get("incomplete_details")
-                        reason = details.get("reason") if isinstance(details, dict) else None
-                        yield Finish(_INCOMPLETE.get(str(reason), "length"))
-                    return
-                elif kind == "response.failed":
-                    response = event.get("response")
-                    error = response.get("error") if isinstance(response, dict) else None
-                    yield error_from_payload(
-                        error if isinstance(error, dict) else {}, api_key=key, fallback="the response failed"
-                    )
-                    return
-                elif kind == "error":
-                    yield error_from_payload(event, api_key=key)
-                    return
-                # response.created, *.added, *.done, ping-like and unknown events carry nothing we show
-            yield StreamError("bad_stream", MID_ANSWER)
+        elif kind == "error" or (kind == "message" and event.get("error")):
+            # a top-level `error` event, or an untyped `data: {"error": …}` as proxies send (LiteLLM)
+            yield error_from_payload(event, api_key=key)
+        elif kind in ("response.created", "response.in_progress"):
+            response = event.get("response")
+            raw_usage = response.get("usage") if isinstance(response, dict) else None
+            if isinstance(raw_usage, dict):  # some servers count the input up front
+                state.usage = responses_usage(raw_usage)
+        # *.added, *.done, ping-like and unknown events carry nothing we show
+
+    def on_document(self, state: _ResponsesState, data: Any) -> Iterable[StreamEvent]:
+        return _from_json_body(data, self.config.api_key)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET {base}/models; the raw `data` list. Raises `ProviderHTTPError` on failure."""
@@ -195,7 +178,50 @@ class ResponsesProvider:
         return []
 
 
-def _from_json_body(data: Any, key: str | None) -> StreamError:
+def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
+    """A server that answered `stream: true` with one JSON document: an error, or a whole response
+    object taken as the answer (reasoning summaries, output text and refusals, usage, status)."""
     if isinstance(data, dict) and data.get("error"):
-        return error_from_payload(data, api_key=key)
-    return StreamError("bad_stream", "expected an event stream, got a JSON document")
+        if data.get("object") == "response" and isinstance(data["error"], dict):
+            return [error_from_payload(data["error"], api_key=key, fallback="the response failed")]
+        return [error_from_payload(data, api_key=key)]
+    output = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(output, list):
+        return [StreamError("bad_stream", "expected an event stream, got a JSON document without an answer")]
+    summaries: list[str] = []
+    text: list[str] = []
+    refused = False
+    for entry in output:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "reasoning":
+            for part in entry.get("summary") or entry.get("content") or []:
+                if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
+                    summaries.append(part["text"])
+        elif entry.get("type") == "message":
+            for part in entry.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                    text.append(part["text"])
+                elif part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
+                    text.append(part["refusal"])
+                    refused = True
+    events: list[StreamEvent] = []
+    if summaries:
+        events.append(ReasoningDelta("\n\n".join(summaries)))
+    if "".join(text):
+        events.append(TextDelta("".join(text)))
+    raw_usage = data.get("usage")
+    if isinstance(raw_usage, dict):
+        events.append(responses_usage(raw_usage))
+    status = data.get("status", "completed")
+    if status == "failed":
+        return [*events, StreamError("server", "the response failed")]
+    if status == "incomplete":
+        details = data.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        events.append(Finish(_INCOMPLETE.get(str(reason), "length")))
+    else:
+        events.append(Finish("content_filter" if refused else "stop"))
+    return events

@@ -377,8 +377,9 @@ async def test_truncated_without_message_stop(srv: FakeProviderServer, client: h
     got = await ask(provider(srv, client))
     assert got.text == "complete text"
     assert got.events[-1] == StreamError("bad_stream", "connection closed mid-answer")
-    # the output count never came; the input side reported at message_start is kept (issue #12)
-    assert got.usage is not None and got.usage.input and got.usage.output is None
+    # message_stop never came; the input side (message_start, issue #12) and the cumulative output count
+    # of the message_delta that did arrive are kept: the provider bills them (issue #14)
+    assert got.usage is not None and got.usage.input == 12 and got.usage.output == 2
 
 
 async def test_input_usage_is_said_before_the_text(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:

@@ -145,14 +145,21 @@ async def test_network_errors_are_retried(client: httpx.AsyncClient) -> None:
     assert [r.max_retries for r in got.retries] == [3, 3, 3]
 
 
-async def test_bad_stream_and_timeout_are_not_retried(
+async def test_a_cut_before_the_first_token_is_retried_but_not_a_cut_after_it(
     srv: FakeProviderServer, client: httpx.AsyncClient
 ) -> None:
+    # issue #14: a stream that dies before any text is retried like a network error
     srv.script(
-        "m", Answer(text=["x"], stop_after_text=0, end="close", framing="close"), Answer(text=["never"])
+        "m", Answer(text=["x"], stop_after_text=0, end="close", framing="close"), Answer(text=["second"])
     )
     got = await collect(stream_with_retries(provider(srv, client), REQ, sleep=Sleeps()))
-    assert got.error.kind == "bad_stream" and got.retries == []
+    assert [r.error.message for r in got.retries] == ["the connection closed before any text arrived"]
+    assert got.text == "second" and got.finish == "stop"
+    srv.script(
+        "m", Answer(text=["x", "y"], stop_after_text=1, end="close", framing="close"), Answer(text=["never"])
+    )
+    got = await collect(stream_with_retries(provider(srv, client), REQ, sleep=Sleeps()))
+    assert got.error.kind == "bad_stream" and got.retries == [] and got.text == "x"
 
 
 async def test_max_retries_zero(srv: FakeProviderServer, client: httpx.AsyncClient) -> None:

@@ -17,7 +17,6 @@ as a last resort the text is shown in a fenced code block.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -45,22 +44,13 @@ from app.export.common import (
 )
 from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
 from app.render.math import math_plugin, math_spans
+from app.urls import is_safe_url
 
 # --------------------------------------------------------------------------- URL safety
 
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
-_CTRL_WS = re.compile(r"[\x00-\x20\x7f]+")
-_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-
-
 def is_safe_link(url: str) -> bool:
-    """True for http(s), mailto and scheme-less (relative, #anchor) URLs, after undoing the tricks
-    a viewer would undo (entities, backslash escapes, embedded whitespace/control characters)."""
-    clean = html.unescape(_MD_ESCAPE.sub(r"\1", url.strip().strip("<>")))
-    clean = _CTRL_WS.sub("", clean).lower()
-    m = _SCHEME.match(clean)
-    return m is None or m.group(1) in SAFE_SCHEMES
+    """A link a markdown file may keep live: app.urls' rule, relative links (#anchors, files) allowed."""
+    return is_safe_url(url, relative_ok=True)
 
 
 # --------------------------------------------------------------------------- defang

@@ -19,6 +19,7 @@ from typing import Any
 
 from app.logs import register_secret
 from app.paths import CONFIG_FILENAME, DB_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
+from app.present.colours import is_hex_color, provider_color
 from app.providers.base import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -39,28 +40,26 @@ class BuiltinProvider:
     key_env: str | None
     base_env: str
     local: bool = False
-    color: str = "#888888"
 
 
 BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
     p.id: p
     for p in (
         BuiltinProvider("deepseek", "DeepSeek", "chat", "https://api.deepseek.com", "DEEPSEEK_API_KEY",
-                        "DEEPSEEK_BASE_URL", color="#4D6BFE"),
+                        "DEEPSEEK_BASE_URL"),
         BuiltinProvider("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY",
-                        "ANTHROPIC_BASE_URL", color="#D97757"),
+                        "ANTHROPIC_BASE_URL"),
         BuiltinProvider("openai", "OpenAI", "responses", "https://api.openai.com/v1", "OPENAI_API_KEY",
-                        "OPENAI_BASE_URL", color="#10A37F"),
+                        "OPENAI_BASE_URL"),
         BuiltinProvider("openrouter", "OpenRouter", "chat", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
-                        "OPENROUTER_BASE_URL", color="#7C5CFF"),
+                        "OPENROUTER_BASE_URL"),
         BuiltinProvider("ollama", "Ollama", "chat", "http://127.0.0.1:11434/v1", None, "OLLAMA_BASE_URL",
-                        local=True, color="#6B7280"),
+                        local=True),
         BuiltinProvider("lmstudio", "LM Studio", "chat", "http://127.0.0.1:1234/v1", None, "LMSTUDIO_BASE_URL",
-                        local=True, color="#8B5CF6"),
+                        local=True),
     )
 }
 
-CUSTOM_COLOR = "#9CA3AF"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -333,6 +332,8 @@ def _provider_table(file: _TomlFile, table: tuple[str, ...], value: object) -> d
     for name in ("api", "protocol", "display", "color"):
         if name in value and not isinstance(value[name], str):
             raise file.error(table, name, f"must be a string, got {value[name]!r}")
+    if "color" in value and not is_hex_color(value["color"]):
+        raise file.error(table, "color", f"must be a colour like \"#3B82F6\", got {value['color']!r}")
     return value
 
 
@@ -402,7 +403,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         )
         settings.key_sources[bp.id] = source
         settings.display_names[bp.id] = bp.display
-        settings.colors[bp.id] = bp.color
+        settings.colors[bp.id] = provider_color(bp.id, {bp.id: str(over.get("color", ""))})
 
     _load_custom_providers(settings, custom_file)
     return settings
@@ -456,7 +457,7 @@ def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
         )
         settings.key_sources[pid] = source
         settings.display_names[pid] = str(table.get("display", name))
-        settings.colors[pid] = str(table.get("color", CUSTOM_COLOR))
+        settings.colors[pid] = provider_color(pid, {pid: str(table.get("color", ""))})
 
 
 def with_overrides(cfg: ProviderConfig, **changes: Any) -> ProviderConfig:

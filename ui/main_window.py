@@ -758,6 +758,7 @@ class MainWindow(QMainWindow):
             scope=scope,
             node_ids=tuple(node_ids or ()) if scope != "all" else (),
             display_names=names,
+            provider_colors=self.settings.colors,
         )
         if fmt == "png":
             from ui.export_png import render_png

@@ -29,8 +29,6 @@ from app.export.common import (
     ExportOptions,
     Section,
     display_name,
-    effective_cost,
-    export_status,
     fmt_cost,
     fmt_date,
     fmt_int,
@@ -40,9 +38,9 @@ from app.export.common import (
     sections,
     snippet,
     status_label,
-    tokens_per_second,
 )
 from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
+from app.present.metrics import metrics_parts
 from app.render.math import math_plugin, math_spans
 from app.urls import is_safe_url
 
@@ -336,7 +334,7 @@ def table_markdown(rows: list[Row]) -> str:
                     _cell(name) + marks,
                     _cell(r.status),
                     fmt_ms(r.ttft_ms),
-                    fmt_rate(r.tok_per_s).replace(" tok/s", ""),
+                    fmt_rate(r.tok_per_s, unit=False),
                     fmt_int(r.input_tokens),
                     fmt_int(r.cached_tokens),
                     fmt_int(r.output_tokens),
@@ -351,21 +349,7 @@ def table_markdown(rows: list[Row]) -> str:
 
 
 def _metrics_line(node: Node) -> str:
-    parts = [export_status(node).value]
-    if node.error is not None:
-        parts.append(f"{node.error.kind}: {node.error.message}" if node.error.message else node.error.kind)
-    if node.finish:
-        parts.append(f"finish {node.finish}")
-    if node.timing.ttft_ms is not None:
-        parts.append(f"TTFT {fmt_ms(node.timing.ttft_ms)}")
-    rate = tokens_per_second(node)
-    if rate is not None:
-        parts.append(fmt_rate(rate))
-    if node.usage.output is not None:
-        parts.append(f"{fmt_int(node.usage.input)} in / {fmt_int(node.usage.output)} out tokens")
-    cost = effective_cost(node)
-    if cost is not None:
-        parts.append(fmt_cost(cost))
+    parts = [status_label(node), *metrics_parts(node, live=False)]
     return "*" + _cell(" · ".join(parts)).replace("*", "\\*").replace("_", "\\_") + "*"
 
 

@@ -15,3 +15,9 @@ def fmt_cost(cost: float | None) -> str:
         return "$0"
     digits = max(2, min(8, 2 - math.floor(math.log10(abs(cost)))))
     return f"${cost:.{digits}f}"
+
+
+def fmt_price(per_million: float | None) -> str:
+    """A catalog price in USD per million tokens, as short as it is exact (3, 0.55, 0.075); "–" when
+    unknown."""
+    return "–" if per_million is None else f"{per_million:g}"

@@ -870,9 +870,11 @@ class MainWindow(QMainWindow):
             ui["canvas_splitter"] = [int(s) for s in self.canvas_split.sizes()]
 
     def _save_settings_quietly(self) -> None:
+        from app.config import ConfigError
+
         try:
             self.settings.save()
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:
             log.warning("could not save config.toml: %s", exc)
 
     def closeEvent(self, event) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import Node
 from app.present.metrics import fmt_rate
+from app.present.money import fmt_cost_reported
 from app.present.status import status_word
 from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
 from ui.canvas.tables import fit_tables
@@ -359,7 +360,7 @@ class ComparisonTableDialog(QDialog):
         for r, row in enumerate(rows):
             ttft = f"{row.ttft_ms} ms" if row.ttft_ms is not None else "–"
             tps = fmt_rate(row.tok_per_s, unit=False)
-            cost = fmt_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
+            cost = fmt_cost_reported(row.cost_usd, row.cost_reported)
             values = [
                 (row.display_name, None),
                 (row.status, None),

@@ -18,11 +18,7 @@ from app.export.common import (
     ExportOptions,
     Section,
     display_name,
-    fmt_cost,
     fmt_date,
-    fmt_int,
-    fmt_ms,
-    fmt_rate,
     scoped_graph,
     sections,
     snippet,
@@ -34,6 +30,7 @@ from app.export.table import (
     Totals,
     branches,
     comparison_rows,
+    row_numbers,
     session_totals,
     totals_cells,
 )
@@ -198,17 +195,10 @@ def table_html(rows: list[Row]) -> str:
         badges = ('<span class="badge">⚡ fastest</span>' if r.fastest else "") + (
             '<span class="badge">$ cheapest</span>' if r.cheapest else ""
         )
-        cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
         cells = [
             f'<td class="model">{_e(r.display_name)} <span class="muted">({_e(r.model)})</span>{badges}</td>',
             f"<td>{_e(r.status)}</td>",
-            f'<td class="num">{fmt_ms(r.ttft_ms)}</td>',
-            f'<td class="num">{fmt_rate(r.tok_per_s, unit=False)}</td>',
-            f'<td class="num">{fmt_int(r.input_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.cached_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.output_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.reasoning_tokens)}</td>',
-            f'<td class="num">{_e(cost)}</td>',
+            *(f'<td class="num">{_e(cell)}</td>' for cell in row_numbers(r)),
             f"<td>{_e(r.finish or '–')}</td>",
         ]
         cls = ' class="best"' if (r.fastest or r.cheapest) else ""

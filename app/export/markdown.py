@@ -29,17 +29,21 @@ from app.export.common import (
     ExportOptions,
     Section,
     display_name,
-    fmt_cost,
     fmt_date,
-    fmt_int,
-    fmt_ms,
-    fmt_rate,
     scoped_graph,
     sections,
     snippet,
     status_label,
 )
-from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
+from app.export.table import (
+    TOTALS_COLUMNS,
+    Row,
+    branches,
+    comparison_rows,
+    row_numbers,
+    session_totals,
+    totals_cells,
+)
 from app.present.metrics import metrics_parts
 from app.render.math import math_plugin, math_spans
 from app.urls import is_safe_url
@@ -326,25 +330,8 @@ def table_markdown(rows: list[Row]) -> str:
     for r in rows:
         name = f"{r.display_name} (`{r.model}`)" if r.model else r.display_name
         marks = (" ⚡ fastest" if r.fastest else "") + (" · cheapest" if r.cheapest else "")
-        cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    _cell(name) + marks,
-                    _cell(r.status),
-                    fmt_ms(r.ttft_ms),
-                    fmt_rate(r.tok_per_s, unit=False),
-                    fmt_int(r.input_tokens),
-                    fmt_int(r.cached_tokens),
-                    fmt_int(r.output_tokens),
-                    fmt_int(r.reasoning_tokens),
-                    cost,
-                    _cell(r.finish or "–"),
-                ]
-            )
-            + " |"
-        )
+        cells = [_cell(name) + marks, _cell(r.status), *row_numbers(r), _cell(r.finish or "–")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

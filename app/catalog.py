@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any
 
 from app.domain import ModelRef, Params, Usage
 from app.fsutil import private_dir, write_private
+from app.present.colours import provider_color
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,7 @@ class Catalog:
         self._cache: dict[str, Any] = cache or {}
         self._provider_defaults: dict[str, dict[str, Any]] = data.get("provider_defaults", {})
         self.prices_taken: str = str(data.get("meta", {}).get("prices_taken", ""))
+        self.colors: Mapping[str, str] = {}  # provider -> colour chosen in providers.toml (Settings.colors)
         self.peak_hours: list[tuple[int, int]] = [
             (int(a), int(b)) for a, b in data.get("meta", {}).get("deepseek_peak_hours_utc", [])
         ]
@@ -200,12 +203,10 @@ class Catalog:
         guessed = self._info_from_entry({"ref": ref})
         return replace(guessed, known=False, display=derived_display_name(ref))
 
-    @staticmethod
-    def provider_color(provider: str) -> str:
-        from app.config import BUILTIN_PROVIDERS, CUSTOM_COLOR
-
-        bp = BUILTIN_PROVIDERS.get(provider)
-        return bp.color if bp else CUSTOM_COLOR
+    def provider_color(self, provider: str) -> str:
+        """The provider's colour, the one every view and export uses (app.present.colours), with the
+        colours chosen in providers.toml when the catalog was loaded with the Settings."""
+        return provider_color(provider, self.colors)
 
     def display_names(self) -> dict[str, str]:
         """{"provider:model": display name} for every catalog model (labels in contexts and exports)."""
@@ -366,4 +367,8 @@ def load_catalog(where: Any = None) -> Catalog:
             cache = json.loads(cache_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable model cache %s: %s", cache_path, exc)
-    return Catalog(data, cache, cache_path)
+    catalog = Catalog(data, cache, cache_path)
+    colors = getattr(where, "colors", None)
+    if isinstance(colors, Mapping):
+        catalog.colors = colors  # the Settings' own dict: an endpoint added later gets its colour too
+    return catalog

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import textwrap
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -34,11 +35,13 @@ from app.engine import (
     clean_text,
     make_client,
     sendable,
-    tokens_per_second,
 )
 from app.fsutil import private_if_inside, write_export
 from app.keys import plain_http_warning
 from app.logs import redact, setup_logging
+from app.present.metrics import cost_text, metrics_line
+from app.present.money import fmt_cost, fmt_price
+from app.present.status import status_label, status_word
 from app.repository import Repository, StoreError
 
 
@@ -290,12 +293,6 @@ def _params(args: argparse.Namespace) -> Params:
                   thinking=thinking, effort=args.effort)
 
 
-def _money(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
-
-
 # ---------------------------------------------------------------------------------------------- ask
 def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
     models = _parse_models(args.model)
@@ -368,7 +365,7 @@ def _check_size(calls: list[PlannedCall], force: bool) -> None:
         elif n >= LARGE_REQUEST_TOKENS or (window and n > window // 2):
             share = f", {n * 100 // window}% of its {window:,}-token context window" if window else ""
             print(f"triptych: warning: the request to {c.model} is about {n:,} tokens (estimate){share}; "
-                  f"estimated input cost {_money(c.cost_in_est_usd)}", file=sys.stderr)
+                  f"estimated input cost {fmt_cost(c.cost_in_est_usd)}", file=sys.stderr)
 
 
 class _NullRepo:
@@ -397,7 +394,7 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
         return
     for c in calls:
         print(f"=== {c.model}  (≈{c.input_tokens_est:,} input tokens, estimate)")
-        print(f"    estimated cost: {_money(c.cost_in_est_usd)} input, {_money(c.cost_est_usd)} "
+        print(f"    estimated cost: {fmt_cost(c.cost_in_est_usd)} input, {fmt_cost(c.cost_est_usd)} "
               f"with {c.output_tokens_est:,} output tokens")
         for w in c.warnings:
             print(f"    warning: {w}")
@@ -647,21 +644,11 @@ class _StreamPrinter:
 
 
 def _print_summary(ctx: Ctx, runs: list[Run]) -> None:
+    """One line an answer: model, status, then the metrics line every view shows (app.present)."""
     lines = []
     for run in runs:
         n = run.node
-        u = n.usage
-        tps = tokens_per_second(n)
-        cost = n.reported_cost_usd if n.reported_cost_usd is not None else n.cost_usd
-        parts = [
-            f"{n.model}: {n.status.value}",
-            f"ttft {n.timing.ttft_ms} ms" if n.timing.ttft_ms is not None else "ttft n/a",
-            f"{tps} tok/s" if tps else None,
-            f"in {u.input}" + (f" (cached {u.cached_input})" if u.cached_input else "") if u.input is not None else None,
-            f"out {u.output}" + (f" (reasoning {u.reasoning})" if u.reasoning else "") if u.output is not None else None,
-            f"cost {_money(cost)}",
-            f"node {n.id}",
-        ]
+        parts = [f"{n.model}: {status_label(n)}", metrics_line(n, live=False), f"node {n.id}"]
         lines.append("  " + " · ".join(p for p in parts if p))
     print("\n" + "\n".join(lines), file=sys.stderr)
 
@@ -703,11 +690,12 @@ def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
                           "nodes": nodes}, ensure_ascii=False))
         return 0
     print(f"{graph.session.title}  ({graph.session.id})")
+    now = time.time()  # another process may be streaming a card: its live status
     for node, depth in _tree(graph):
         pad = "  " * depth
-        head = node.kind.value if not node.model else f"{node.kind.value} {node.model} [{node.status.value}]"
-        cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
-        extra = f"  {_money(cost)}" if node.is_answer and cost is not None else ""
+        head = node.kind.value if not node.model else f"{node.kind.value} {node.model} [{status_word(node, now)}]"
+        cost = cost_text(node)
+        extra = f"  {cost}" if node.is_answer and cost is not None else ""
         print(f"{pad}● {head}  {node.id}{extra}")
         if node.error:
             print(f"{pad}  ! {node.error.kind}: {node.error.message}")
@@ -768,17 +756,13 @@ def cmd_models(ctx: Ctx, args: argparse.Namespace) -> int:
     for m in models:
         ctxw = f"{m.context_window // 1000}K" if m.context_window else "?"
         p = m.price
-        row = (f"{m.ref:{width}} {ctxw:>9} {_p(p.input if p else None):>8} {_p(p.cached_input if p else None):>8} "
-               f"{_p(p.output if p else None):>8}  {m.display}")
+        row = (f"{m.ref:{width}} {ctxw:>9} {fmt_price(p.input if p else None):>8} {fmt_price(p.cached_input if p else None):>8} "
+               f"{fmt_price(p.output if p else None):>8}  {m.display}")
         if m.peak_price:
             row += f"  (peak {m.peak_price.input:g}/{m.peak_price.output:g})"
         print(row)
     print(f"\nprices: USD per million tokens, taken {ctx.catalog.prices_taken}; refresh with `triptych models --refresh`")
     return status
-
-
-def _p(v: float | None) -> str:
-    return "-" if v is None else f"{v:g}"
 
 
 async def _refresh_models(ctx: Ctx, only: str | None) -> int:
@@ -819,7 +803,8 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         raise UsageError(f"card {path_ids[0]} is not in session {sid}: --path takes a card of this session")
     out = args.output or ex.default_filename(graph.session, args.format)
     options = ex.ExportOptions(include_reasoning=not args.no_reasoning, scope="path" if path_ids else "all",
-                               node_ids=path_ids, display_names=ctx.catalog.display_names())
+                               node_ids=path_ids, display_names=ctx.catalog.display_names(),
+                               provider_colors=ctx.settings.colors)
     if args.format == "png":
         if out == "-":
             raise UsageError("PNG export needs a file name (-o FILE.png)")

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from app.fsutil import private_dir, write_private
 from app.keys import secret_header_values
 from app.logs import register_secret
 from app.paths import CONFIG_FILENAME, DB_FILENAME, PROVIDERS_FILENAME, resolve_data_dir
+from app.present.colours import is_hex_color, provider_color
 from app.providers.base import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -41,28 +43,26 @@ class BuiltinProvider:
     key_env: str | None
     base_env: str
     local: bool = False
-    color: str = "#888888"
 
 
 BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
     p.id: p
     for p in (
         BuiltinProvider("deepseek", "DeepSeek", "chat", "https://api.deepseek.com", "DEEPSEEK_API_KEY",
-                        "DEEPSEEK_BASE_URL", color="#4D6BFE"),
+                        "DEEPSEEK_BASE_URL"),
         BuiltinProvider("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY",
-                        "ANTHROPIC_BASE_URL", color="#D97757"),
+                        "ANTHROPIC_BASE_URL"),
         BuiltinProvider("openai", "OpenAI", "responses", "https://api.openai.com/v1", "OPENAI_API_KEY",
-                        "OPENAI_BASE_URL", color="#10A37F"),
+                        "OPENAI_BASE_URL"),
         BuiltinProvider("openrouter", "OpenRouter", "chat", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
-                        "OPENROUTER_BASE_URL", color="#7C5CFF"),
+                        "OPENROUTER_BASE_URL"),
         BuiltinProvider("ollama", "Ollama", "chat", "http://127.0.0.1:11434/v1", None, "OLLAMA_BASE_URL",
-                        local=True, color="#6B7280"),
+                        local=True),
         BuiltinProvider("lmstudio", "LM Studio", "chat", "http://127.0.0.1:1234/v1", None, "LMSTUDIO_BASE_URL",
-                        local=True, color="#8B5CF6"),
+                        local=True),
     )
 }
 
-CUSTOM_COLOR = "#9CA3AF"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -270,43 +270,166 @@ class Settings:
         self.config.setdefault("providers", {}).setdefault(provider_id, {})["base_url"] = url.rstrip("/")
 
     def save(self) -> None:
-        """Write config.toml (UI prefs, defaults, base URL overrides). Never keys."""
+        """Write config.toml (UI prefs, defaults, base URL overrides), never keys. The user's comments
+        and layout stay; only what changed is rewritten (see write_toml)."""
         private_dir(self.data_dir)
-        write_private(self.config_path, dump_toml(self.config))
+        write_toml(self.config_path, self.config)
 
 
-def dump_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer for our own config (tables of scalars, lists and nested tables)."""
-    lines: list[str] = []
+# ------------------------------------------------------------------ writing TOML (tomlkit)
 
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{s}"'
 
-    def key(k: str) -> str:
-        return k if k.replace("_", "").replace("-", "").isalnum() else scalar(k)
+def _read_document(path: Path) -> Any:
+    """The file as a tomlkit document (comments and layout kept); an empty one when there is none."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError
 
-    def table(prefix: str, d: dict[str, Any]) -> None:
-        plain = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        nested = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if prefix and plain:
-            lines.append(f"[{prefix}]")
-        for k, v in plain.items():
-            if v is not None:
-                lines.append(f"{key(k)} = {scalar(v)}")
-        if plain:
-            lines.append("")
-        for k, v in nested.items():
-            table(f"{prefix}.{key(k)}" if prefix else key(k), v)
+    if not path.exists():
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (ParseError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML any more ({exc}); fix it, then save again") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
-    table("", data)
-    return "\n".join(lines).strip() + "\n"
+
+def _plain(value: Any) -> Any:
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _sync(table: MutableMapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Make tomlkit `table` hold `data`: keys gone from `data` are removed, changed values replaced,
+    nested tables synced key by key, and unchanged values (with their comments) left alone. None
+    means "not set"."""
+    for key in [k for k in table if data.get(k) is None]:
+        del table[key]
+    for key, value in data.items():
+        if value is None:
+            continue
+        current = table.get(key)
+        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
+            _sync(current, value)
+        elif current is None or _plain(current) != value:
+            table[key] = value
+
+
+def _without_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _without_none(v) if isinstance(v, Mapping) else v for k, v in data.items() if v is not None}
+
+
+def toml_text(path: Path, data: Mapping[str, Any]) -> str:
+    """The text of `path` changed to hold `data` (tomlkit: comments and layout kept, any string
+    escaped as TOML wants it, lists of tables as [[tables]]). Raises ConfigError unless the text reads
+    back as exactly `data`."""
+    import tomlkit
+
+    doc = _read_document(path)
+    _sync(doc, data)
+    text = tomlkit.dumps(doc)
+    try:
+        back = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - tomlkit writes valid TOML
+        raise ConfigError(f"could not write {path.name}: {exc}") from exc
+    if back != _without_none(data):
+        raise ConfigError(f"could not write {path.name}: a value would not read back the same")
+    return text
+
+
+def write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    """Write `data` to the TOML file `path`, atomically (app.fsutil), keeping the user's comments."""
+    write_private(path, toml_text(path, data))
+
+
+# ------------------------------------------------------------------ custom endpoints (providers.toml)
+
+PROTOCOLS = ("chat", "responses", "anthropic")
+ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "display", "color", "local", "headers")
+
+
+def endpoint_id(name: str) -> str:
+    """The provider id (the model prefix) a custom endpoint named `name` gets: "Groq" -> "groq"."""
+    pid = name.strip().lower()
+    if re.fullmatch(r"[\w.\-]+", pid) is None:
+        raise ConfigError("the endpoint name must be one word without ':' (it becomes the model prefix)")
+    if pid in BUILTIN_PROVIDERS:
+        raise ConfigError(f"{pid} is a built-in provider; pick another name for a custom endpoint")
+    return pid
+
+
+def _check_endpoint(fields: Mapping[str, Any]) -> None:
+    base = fields.get("base_url")
+    if base is not None and not _is_http_url(base):
+        raise ConfigError("the base URL must start with http:// or https://")
+    if fields.get("protocol") not in (None, *PROTOCOLS):
+        raise ConfigError(f"the protocol must be one of {', '.join(PROTOCOLS)}")
+
+
+def _edit_endpoints(settings: Settings, pid: str, table: Mapping[str, Any] | None) -> None:
+    """Set (or with None remove) `[pid]` in providers.toml, check that the whole file still loads,
+    write it atomically, and bring `settings` up to date. Nothing is written when the check fails."""
+    path = settings.data_dir / PROVIDERS_FILENAME
+    current = _TomlFile.read(path).data
+    data = {k: v for k, v in current.items() if k != pid}
+    if table is not None:
+        data[pid] = dict(table)
+    text = toml_text(path, data)
+    scratch = Settings(data_dir=settings.data_dir, idle_timeout=settings.idle_timeout,
+                       connect_timeout=settings.connect_timeout)
+    _load_custom_providers(scratch, _TomlFile(path, text, tomllib.loads(text)))
+    private_dir(settings.data_dir)
+    write_private(path, text)
+    for store in (settings.providers, settings.display_names, settings.colors, settings.key_sources):
+        store.pop(pid, None)
+    if pid in scratch.providers:
+        settings.providers[pid] = scratch.providers[pid]
+        settings.display_names[pid] = scratch.display_names[pid]
+        settings.colors[pid] = scratch.colors[pid]
+        settings.key_sources[pid] = scratch.key_sources[pid]
+
+
+def add_custom_endpoint(settings: Settings, name: str, protocol: str, base_url: str,
+                        key_env: str | None = None, **extra: Any) -> str:
+    """Add a user-defined endpoint `[id]` to providers.toml (comments and other endpoints kept) and
+    load it into `settings`; returns its id (the model prefix). `extra`: display, color, local,
+    headers. Raises ConfigError (nothing written) for a bad name, URL, protocol or a taken id."""
+    pid = endpoint_id(name)
+    if pid in _TomlFile.read(settings.data_dir / PROVIDERS_FILENAME).data:
+        raise ConfigError(f"there is already an endpoint called {pid}")
+    table: dict[str, Any] = {"base_url": base_url.strip().rstrip("/"), "protocol": protocol,
+                             "display": extra.pop("display", None) or name.strip()}
+    if key_env and key_env.strip():
+        table["key_env"] = key_env.strip()
+    unknown = set(extra) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown endpoint setting {sorted(unknown)[0]!r}")
+    table.update({k: v for k, v in extra.items() if v is not None})
+    _check_endpoint(table)
+    _edit_endpoints(settings, pid, table)
+    return pid
+
+
+def update_custom_endpoint(settings: Settings, pid: str, **changes: Any) -> None:
+    """Change fields of the endpoint `[pid]` (base_url, protocol, key_env, display, color, local,
+    headers; None removes a field); the rest of providers.toml, comments included, stays."""
+    table = _TomlFile.read(settings.data_dir / PROVIDERS_FILENAME).data.get(pid)
+    if pid in BUILTIN_PROVIDERS or not isinstance(table, dict):
+        raise ConfigError(f"there is no custom endpoint called {pid}")
+    unknown = set(changes) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown endpoint setting {sorted(unknown)[0]!r}")
+    if isinstance(changes.get("base_url"), str):
+        changes["base_url"] = changes["base_url"].strip().rstrip("/")
+    _check_endpoint(changes)
+    merged = {**table, **changes}
+    _edit_endpoints(settings, pid, {k: v for k, v in merged.items() if v is not None})
+
+
+def remove_custom_endpoint(settings: Settings, pid: str) -> None:
+    """Remove the endpoint `[pid]` from providers.toml and from `settings`."""
+    if pid in BUILTIN_PROVIDERS or pid not in _TomlFile.read(settings.data_dir / PROVIDERS_FILENAME).data:
+        raise ConfigError(f"there is no custom endpoint called {pid}")
+    _edit_endpoints(settings, pid, None)
 
 
 def _positive_float(value: Any, where: str) -> float:
@@ -316,7 +439,7 @@ def _positive_float(value: Any, where: str) -> float:
 
 
 def _is_http_url(value: object) -> bool:
-    return isinstance(value, str) and re.match(r"https?://[^/\s]+", value) is not None
+    return isinstance(value, str) and re.fullmatch(r"https?://[^/\s]+\S*", value) is not None
 
 
 def _provider_table(file: _TomlFile, table: tuple[str, ...], value: object) -> dict[str, Any]:
@@ -333,6 +456,8 @@ def _provider_table(file: _TomlFile, table: tuple[str, ...], value: object) -> d
     for name in ("api", "protocol", "display", "color"):
         if name in value and not isinstance(value[name], str):
             raise file.error(table, name, f"must be a string, got {value[name]!r}")
+    if "color" in value and not is_hex_color(value["color"]):
+        raise file.error(table, "color", f"must be a colour like \"#3B82F6\", got {value['color']!r}")
     return value
 
 
@@ -402,7 +527,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         )
         settings.key_sources[bp.id] = source
         settings.display_names[bp.id] = bp.display
-        settings.colors[bp.id] = bp.color
+        settings.colors[bp.id] = provider_color(bp.id, {bp.id: str(over.get("color", ""))})
 
     _load_custom_providers(settings, custom_file)
     for cfg in settings.providers.values():  # credentials typed into `headers` tables are keys too
@@ -459,7 +584,7 @@ def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
         )
         settings.key_sources[pid] = source
         settings.display_names[pid] = str(table.get("display", name))
-        settings.colors[pid] = str(table.get("color", CUSTOM_COLOR))
+        settings.colors[pid] = provider_color(pid, {pid: str(table.get("color", ""))})
 
 
 def with_overrides(cfg: ProviderConfig, **changes: Any) -> ProviderConfig:

@@ -920,17 +920,17 @@ class Engine:
             run.flush_handle = None
         end = time.monotonic()
         # max(): a guard only; request_started is never in the future (see Run.request_started)
-        node.timing = Timing(ttft_ms=node.timing.ttft_ms,
-                             duration_ms=max(0, round((end - run.request_started) * 1000)))
+        duration_ms = max(0, round((end - run.request_started) * 1000))
+        if run.first_token_at is not None and node.timing.ttft_ms is not None:
+            # duration − TTFT is the generation span (end − first token) to the millisecond, not two
+            # roundings apart: tokens/s is computed from these two (app.present.metrics)
+            duration_ms = node.timing.ttft_ms + max(0, round((end - run.first_token_at) * 1000))
+        node.timing = Timing(ttft_ms=node.timing.ttft_ms, duration_ms=duration_ms)
         node.meta.pop("retry", None)
         node.meta["phase"] = node.status.value
         node.meta["started_at"] = started_wall.isoformat(timespec="seconds")
         if node.model:
             node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
-        if node.usage.output and run.first_token_at is not None:
-            gen_s = end - run.first_token_at
-            if gen_s > 0:
-                node.meta["tokens_per_s"] = round(node.usage.output / gen_s, 1)
         node.owner = None
         err = node.error
         log.info("%s %s: %s finish=%s error=%s HTTP %s request-id %s ttft_ms=%s duration_ms=%s in=%s out=%s "
@@ -957,16 +957,6 @@ def _merge_usage(usage: Usage, ev: UsageEvent) -> None:
         value = getattr(ev, name)
         if value is not None:
             setattr(usage, name, value)
-
-
-def tokens_per_second(node: Node) -> float | None:
-    tps = node.meta.get("tokens_per_s")
-    if isinstance(tps, (int, float)):
-        return float(tps)
-    t = node.timing
-    if node.usage.output and t.duration_ms and t.ttft_ms is not None and t.duration_ms > t.ttft_ms:
-        return round(node.usage.output / ((t.duration_ms - t.ttft_ms) / 1000), 1)
-    return None
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:

@@ -66,7 +66,8 @@ def create_private(path: str | os.PathLike[str]) -> None:
 
 def write_private(path: str | os.PathLike[str], data: str | bytes, *, encoding: str = "utf-8") -> Path:
     """Write `data` to `path` atomically (a 0600 temporary file in the same directory, flushed,
-    then renamed over `path`): readers see the old file or the new one, never half of it."""
+    then renamed over `path`, and the folder synced): readers see the old file or the new one, never half
+    of it, and a failure on the way leaves the old file as it was."""
     target = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # mode 0600
@@ -80,6 +81,13 @@ def write_private(path: str | os.PathLike[str], data: str | bytes, *, encoding: 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if hasattr(os, "O_DIRECTORY"):  # the rename itself survives a power cut (POSIX)
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     return target
 
 

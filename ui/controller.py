@@ -22,6 +22,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 from app import layout
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, SendMode, Session, Viewport
 from app.engine import Engine, EngineError, Target
+from app.urls import is_openable, url_scheme
 from ui import gc_policy
 from ui.bridge import EngineBridge
 from ui.canvas import constants as C
@@ -40,15 +41,6 @@ from ui.format import has_live_countdown
 log = logging.getLogger(__name__)
 
 STORE_POLL_MS = 1000  # how often the open session is checked for other processes' cards and text
-
-SAFE_LINK_SCHEMES = ("http", "https", "mailto")
-
-
-def link_is_openable(url: str) -> bool:
-    """Only web and mail links open; javascript:, file:, data: and anything else never do."""
-    scheme = QUrl(url.strip()).scheme().lower()
-    return scheme in SAFE_LINK_SCHEMES
-
 
 class CanvasController(QObject):
     session_changed = Signal(str, str)  # (session id, title)
@@ -927,8 +919,8 @@ class CanvasController(QObject):
         url = url.strip()
         if not url:
             return False
-        if not link_is_openable(url):
-            scheme = QUrl(url).scheme() or "this kind of"
+        if not is_openable(url):
+            scheme = url_scheme(url) or "this kind of"
             self.message_posted.emit(f"Triptych never opens {scheme}: links from model answers.", 6000)
             return False
         if not self.dialogs.confirm_open_link(url):

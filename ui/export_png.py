@@ -32,8 +32,9 @@ def default_style(theme_name: str = "light"):
     """A CardStyle with catalog names and provider colours, for use outside the window.
 
     `theme_name`: "light", "dark" or "system" (the desktop's preference; light without one)."""
-    from app.catalog import Catalog, load_catalog
+    from app.catalog import load_catalog
     from app.config import BUILTIN_PROVIDERS
+    from app.present.colours import provider_color
     from ui.canvas.style import CardStyle
     from ui.render_bridge import RenderBridge
     from ui.theme import resolve_theme
@@ -47,7 +48,7 @@ def default_style(theme_name: str = "light"):
     return CardStyle(
         theme=theme,
         display_name=display,
-        provider_color=Catalog.provider_color,
+        provider_color=provider_color,
         provider_display=lambda p: BUILTIN_PROVIDERS[p].display if p in BUILTIN_PROVIDERS else p,
         renderer=RenderBridge(theme.name),
     )

@@ -1,4 +1,4 @@
-"""Plain words for what a card shows: status chips, metrics strips and error advice.
+"""Plain words for what a card shows beyond app.present's rules: the live metrics strip and error advice.
 
 Pure functions of a domain `Node` (no Qt), kept in ui/ because they are presentation.
 """
@@ -8,100 +8,23 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from app.catalog import estimate_tokens
 from app.domain import Node, NodeStatus
-from app.engine import tokens_per_second
-from app.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
-
-
-def _retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
-    retry = node.meta.get("retry") if isinstance(node.meta, dict) else None
-    if not isinstance(retry, dict) or not node.status.is_live:
-        return None
-    try:
-        attempt = int(retry.get("attempt", 1))
-        max_ = int(retry.get("max", attempt))
-        at = float(retry.get("at", now))
-    except (TypeError, ValueError):
-        return None
-    # "at" is when the next attempt starts (epoch seconds).
-    remaining = at - now
-    if remaining <= 0:
-        return None
-    return attempt, max_, remaining
-
-
-def status_label(node: Node, now: float) -> tuple[str, str]:
-    """(colour key, chip text) for a response card."""
-    status = node.status
-    if status.is_live:
-        retry = _retry_info(node, now)
-        if retry is not None:
-            attempt, max_, remaining = retry
-            return "retrying", f"retry {attempt}/{max_} in {max(1, round(remaining))}s"
-        phase = str(node.meta.get("phase") or "") if isinstance(node.meta, dict) else ""
-        if phase in ("queued", "connecting", "thinking", "streaming"):
-            return phase, phase
-        if status == NodeStatus.PENDING:
-            return "queued", "queued"
-        if node.text:
-            return "streaming", "streaming"
-        if node.reasoning:
-            return "thinking", "thinking"
-        return "connecting", "connecting"
-    if status == NodeStatus.DONE and node.finish == "content_filter":
-        # the provider's safety filter ended the answer: its text is kept, but it is not a plain "done"
-        return "filtered", "filtered"
-    return status.value, status.value
+from app.present.metrics import fmt_tokens as fmt_tokens
+from app.present.metrics import metrics_line as answer_metrics_line
+from app.present.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
+from app.present.status import retry_info
 
 
 def has_live_countdown(node: Node, now: float) -> bool:
-    return _retry_info(node, now) is not None
-
-
-def fmt_tokens(n: int | None) -> str:
-    if n is None:
-        return "–"
-    if n >= 10_000:
-        return f"{n / 1000:.0f}k"
-    if n >= 1000:
-        return f"{n / 1000:.1f}k"
-    return str(n)
+    return retry_info(node, now) is not None
 
 
 def metrics_line(node: Node) -> str:
-    """TTFT · tok/s · in (cached) · out (reasoning) · cost, omitting what is unknown."""
-    parts: list[str] = []
-    t = node.timing
-    if t.ttft_ms is not None:
-        parts.append(f"TTFT {t.ttft_ms / 1000:.2f}s" if t.ttft_ms >= 1000 else f"TTFT {t.ttft_ms} ms")
-    tps = tokens_per_second(node)
-    if tps is not None:
-        parts.append(f"{tps:.0f} tok/s")
-    u = node.usage
-    if u.input is not None:
-        cached = f" ({fmt_tokens(u.cached_input)} cached)" if u.cached_input else ""
-        parts.append(f"in {fmt_tokens(u.input)}{cached}")
-    if u.output is not None:
-        reasoning = f" ({fmt_tokens(u.reasoning)} reasoning)" if u.reasoning else ""
-        parts.append(f"out {fmt_tokens(u.output)}{reasoning}")
-    elif node.text and not node.status.is_live:
-        # stopped or cut before the provider's usage report: an estimate, said to be one (it is not
-        # stored, so the session's sums stay what the providers reported)
-        parts.append(f"out ~{fmt_tokens(estimate_tokens(node.text))} (estimated)")
-    cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
-    if cost is not None:
-        # without the output count the computed cost is the input's alone: a lower bound
-        partial = u.output is None and node.reported_cost_usd is None and not node.status.is_live
-        parts.append(fmt_cost(cost) + ("+" if partial else ""))
-    if node.finish and node.finish not in ("stop", "error") and not node.status.is_live:
-        parts.append(f"finish: {node.finish}")
-    dropped = node.meta.get("dropped_params") if isinstance(node.meta, dict) else None
-    if dropped:
-        parts.append("not sent: " + ", ".join(str(d) for d in dropped))
-    if not parts and node.status.is_live:
-        parts.append("measuring…")
-    line = " · ".join(parts)
+    """The answer's metrics line (app.present.metrics, the same words as every export), with what only
+    a live window says: "measuring…" before any number, and a store write that failed."""
+    line = answer_metrics_line(node)
+    if not line and node.status.is_live:
+        line = "measuring…"
     unsaved = node.meta.get("persist_error") if isinstance(node.meta, dict) else None
     if unsaved:
         line = f"⚠ {unsaved} · " + line

@@ -759,6 +759,7 @@ class MainWindow(QMainWindow):
             scope=scope,
             node_ids=tuple(node_ids or ()) if scope != "all" else (),
             display_names=names,
+            provider_colors=self.settings.colors,
         )
         if fmt == "png":
             from ui.export_png import render_png
@@ -871,9 +872,11 @@ class MainWindow(QMainWindow):
             ui["canvas_splitter"] = [int(s) for s in self.canvas_split.sizes()]
 
     def _save_settings_quietly(self) -> None:
+        from app.config import ConfigError
+
         try:
             self.settings.save()
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:
             log.warning("could not save config.toml: %s", exc)
 
     def closeEvent(self, event) -> None:

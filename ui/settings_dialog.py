@@ -32,10 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.config import ConfigError, dump_toml, load_settings, mask_key
-from app.fsutil import private_dir, write_private
+from app.config import ConfigError, add_custom_endpoint, mask_key
 from app.keys import plain_http_warning
-from app.paths import PROVIDERS_FILENAME
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
 
@@ -48,35 +46,6 @@ def _count(n: int, noun: str) -> str:
 
 
 THEMES = [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
-
-
-def add_custom_endpoint(settings, name: str, protocol: str, base_url: str, key_env: str | None) -> str:
-    """Write a user-defined endpoint to providers.toml and load it into `settings`; returns its id.
-
-    # WORKAROUND: app.config has no API to add a custom endpoint; this writes providers.toml in the
-    # documented format and re-reads it with app.config.load_settings.
-    """
-    import tomllib
-
-    pid = name.strip().lower()
-    if not pid or ":" in pid or " " in pid:
-        raise ConfigError("the endpoint name must be one word without ':' (it becomes the model prefix)")
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError("the base URL must start with http:// or https://")
-    path = settings.data_dir / PROVIDERS_FILENAME
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    table = {"base_url": base_url.rstrip("/"), "protocol": protocol, "display": name.strip()}
-    if key_env:
-        table["key_env"] = key_env.strip()
-    data[pid] = table
-    private_dir(settings.data_dir)
-    write_private(path, dump_toml(data))
-    fresh = load_settings(settings.data_dir)
-    settings.providers[pid] = fresh.providers[pid]
-    settings.display_names[pid] = fresh.display_names.get(pid, name)
-    settings.colors[pid] = fresh.colors.get(pid, "#9CA3AF")
-    settings.key_sources[pid] = fresh.key_sources.get(pid, "")
-    return pid
 
 
 def _key_source_text(cfg: ProviderConfig, source: str) -> str:
@@ -454,7 +423,7 @@ class SettingsDialog(QDialog):
     def _save_settings(self) -> None:
         try:
             self._settings.save()
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:
             QMessageBox.warning(self, "Settings", f"Could not save config.toml: {exc}")
 
     def done(self, result: int) -> None:

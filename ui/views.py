@@ -27,6 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+from app.present.metrics import fmt_rate
+from app.present.money import fmt_cost_reported
+from app.present.status import status_word
 from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
 from ui.canvas.tables import fit_tables
 from ui.dialogs import resize_within_screen
@@ -207,12 +210,13 @@ class FocusDialog(QDialog):
         self._fit_tables()
 
     def _show(self, node: Node) -> bool:
-        shown = (node.text, node.reasoning, node.status.value)
+        word = status_word(node, time.time())
+        shown = (node.text, node.reasoning, word)
         if shown == self._shown:
             return False
         self._shown = shown
         title = self._display_name(node.model) if node.model else ("You" if node.kind == "prompt" else "Note")
-        self.title_label.setText(f"<b style='font-size:large'>{title}</b>  <span>{node.status.value}</span>")
+        self.title_label.setText(f"<b style='font-size:large'>{title}</b>  <span>{word}</span>")
         html = ""
         if node.reasoning:
             html += (
@@ -355,8 +359,8 @@ class ComparisonTableDialog(QDialog):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         for r, row in enumerate(rows):
             ttft = f"{row.ttft_ms} ms" if row.ttft_ms is not None else "–"
-            tps = f"{row.tok_per_s:.0f}" if row.tok_per_s else "–"
-            cost = fmt_cost(row.cost_usd) + (" (reported)" if row.cost_reported else "")
+            tps = fmt_rate(row.tok_per_s, unit=False)
+            cost = fmt_cost_reported(row.cost_usd, row.cost_reported)
             values = [
                 (row.display_name, None),
                 (row.status, None),

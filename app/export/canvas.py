@@ -15,6 +15,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, Session
@@ -22,15 +23,8 @@ from app.export.common import (
     ExportOptions,
     ImportFailed,
     display_name,
-    effective_cost,
-    fmt_cost,
-    fmt_int,
-    fmt_ms,
-    fmt_rate,
-    provider_of,
     scoped_graph,
     status_label,
-    tokens_per_second,
 )
 from app.export.jsonfmt import (
     check_header,
@@ -49,15 +43,9 @@ from app.export.jsonfmt import (
     type_name,
 )
 from app.export.markdown import defang_markdown
+from app.present.colours import model_color
+from app.present.metrics import metrics_line
 
-# One colour per provider, the same as the app's cards (app.config); one for every local/custom one.
-PROVIDER_COLORS: dict[str, str] = {
-    "deepseek": "#4D6BFE",
-    "anthropic": "#D97757",
-    "openai": "#10A37F",
-    "openrouter": "#7C5CFF",
-    "local": "#6B7280",  # ollama, lmstudio and user-defined endpoints
-}
 CANVAS_COLOR = re.compile(r"^(?:[1-6]|#[0-9A-Fa-f]{6})$")
 SIDES = ("top", "right", "bottom", "left")
 ENDS = ("none", "arrow")
@@ -73,18 +61,12 @@ PADDING_PX = 48
 GAP_PX = 20
 
 
-def provider_color(model: str | None) -> str | None:
-    provider = provider_of(model)
-    if provider is None:
-        return None
-    return PROVIDER_COLORS.get(provider, PROVIDER_COLORS["local"])
-
-
-def node_color(node: Node) -> str | None:
-    """The user's card colour when it is a valid canvas colour, else one colour per provider."""
+def node_color(node: Node, chosen: Mapping[str, str] | None = None) -> str | None:
+    """The user's card colour when it is a valid canvas colour, else its provider's colour, as on the
+    app's canvas (app.present.colours; `chosen`: the colours set in providers.toml)."""
     if node.color and CANVAS_COLOR.match(node.color):
         return node.color
-    return provider_color(node.model) if node.is_answer else None
+    return model_color(node.model, chosen) if node.is_answer else None
 
 
 # --------------------------------------------------------------------------- text and size
@@ -94,30 +76,6 @@ def _callout(title: str, body: str) -> str:
     lines = [f"> [!note]- {title}"]
     lines += [f"> {line}" if line.strip() else ">" for line in body.split("\n")]
     return "\n".join(lines)
-
-
-def metrics_line(node: Node) -> str:
-    parts: list[str] = []
-    if node.timing.ttft_ms is not None:
-        parts.append(f"TTFT {fmt_ms(node.timing.ttft_ms)}")
-    rate = tokens_per_second(node)
-    if rate is not None:
-        parts.append(fmt_rate(rate))
-    u = node.usage
-    if u.input is not None:
-        parts.append(
-            f"{fmt_int(u.input)} in" + (f" ({fmt_int(u.cached_input)} cached)" if u.cached_input else "")
-        )
-    if u.output is not None:
-        parts.append(
-            f"{fmt_int(u.output)} out" + (f" ({fmt_int(u.reasoning)} reasoning)" if u.reasoning else "")
-        )
-    cost = effective_cost(node)
-    if cost is not None:
-        parts.append(fmt_cost(cost) + (" reported" if node.reported_cost_usd is not None else ""))
-    if node.finish:
-        parts.append(f"finish {node.finish}")
-    return ("*" + " · ".join(parts) + "*") if parts else ""
 
 
 def card_text(node: Node, options: ExportOptions) -> str:
@@ -142,9 +100,9 @@ def card_text(node: Node, options: ExportOptions) -> str:
         out += ["*(no text received)*", ""]
     if options.include_reasoning and node.reasoning.strip():
         out += [_callout("Reasoning", defang_markdown(node.reasoning).rstrip("\n")), ""]
-    metrics = metrics_line(node)
+    metrics = metrics_line(node, live=False)
     if metrics:
-        out.append(metrics)
+        out.append("*" + metrics + "*")
     return "\n".join(out).rstrip("\n")
 
 
@@ -223,7 +181,7 @@ def canvas_document(graph: Graph, options: ExportOptions | None = None) -> dict[
             extra["reasoning"] = ""
         extra["written"] = {"x": x, "y": y, "width": w, "height": h}
         item: dict[str, Any] = {"id": nid, "type": "text", "x": x, "y": y, "width": w, "height": h}
-        color = node_color(node)
+        color = node_color(node, options.provider_colors)
         if color:
             item["color"] = color
         item["text"] = texts[nid]

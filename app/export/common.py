@@ -15,8 +15,15 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from app.catalog import derived_display_name
-from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, Session
-from app.money import fmt_cost as fmt_cost  # the reports' cost format, shared with the window
+from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, Session
+from app.present.metrics import effective_cost as effective_cost  # one rule a module: app.present
+from app.present.metrics import fmt_int as fmt_int
+from app.present.metrics import fmt_ms as fmt_ms
+from app.present.metrics import fmt_rate as fmt_rate
+from app.present.metrics import tokens_per_second as tokens_per_second
+from app.present.money import fmt_cost as fmt_cost
+from app.present.status import file_status as file_status
+from app.present.status import status_label as status_label
 
 Scope = Literal["all", "path", "selection"]
 FORMAT_NAME = "triptych"
@@ -35,12 +42,14 @@ class ExportOptions:
     from (the path to them); "selection" = only the selected nodes (edges between them kept).
     display_names: `provider:model` -> human name (from the catalog); missing ones are looked up in
     resources/models.toml, then derived from the id.
+    provider_colors: provider id -> the colour chosen for it (Settings.colors), as on the canvas.
     """
 
     include_reasoning: bool = True
     scope: Scope = "all"
     node_ids: Sequence[str] = ()
     display_names: Mapping[str, str] = field(default_factory=dict)
+    provider_colors: Mapping[str, str] = field(default_factory=dict)  # colours chosen in providers.toml
 
 
 # --------------------------------------------------------------------------- scoping
@@ -259,43 +268,6 @@ def display_name(model: str | None, names: Mapping[str, str] | None = None) -> s
 # --------------------------------------------------------------------------- statuses and numbers
 
 
-def export_status(node: Node) -> NodeStatus:
-    """Live statuses make no sense in a file: a pending/streaming card exports as interrupted."""
-    return NodeStatus.INTERRUPTED if node.status.is_live else node.status
-
-
-def effective_cost(node: Node) -> float | None:
-    """The provider-reported cost when given, else the catalog estimate."""
-    return node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
-
-
-def tokens_per_second(node: Node) -> float | None:
-    """Output tokens / (duration − TTFT) in seconds; None when any part is unknown or zero."""
-    out, ttft, dur = node.usage.output, node.timing.ttft_ms, node.timing.duration_ms
-    if out is None or ttft is None or dur is None:
-        return None
-    span_ms = dur - ttft
-    if span_ms <= 0 or out <= 0:
-        return None
-    return out / (span_ms / 1000.0)
-
-
-def fmt_ms(ms: int | float | None) -> str:
-    if ms is None:
-        return "–"
-    if ms < 1000:
-        return f"{round(ms)} ms"
-    return f"{ms / 1000:.2f} s"
-
-
-def fmt_rate(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate:.1f} tok/s"
-
-
-def fmt_int(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
-
-
 def fmt_date(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
@@ -304,18 +276,6 @@ def snippet(text: str, limit: int = 60) -> str:
     """The first `limit` characters of a text on one line, with … when cut."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def status_label(node: Node) -> str:
-    """ "done", "done · length", "error · rate_limit: slow down", "interrupted"."""
-    status = export_status(node)
-    text = status.value
-    if node.error is not None:
-        message = " ".join(node.error.message.split())
-        text += f" · {node.error.kind}" + (f": {message}" if message else "")
-    elif node.finish and node.finish != "stop":
-        text += f" · {node.finish}"
-    return text
 
 
 # --------------------------------------------------------------------------- file names

@@ -14,23 +14,15 @@ import html
 from collections.abc import Callable
 
 from app.domain import EdgeRole, Graph, Node, NodeKind
-from app.export.canvas import provider_color
 from app.export.common import (
     ExportOptions,
     Section,
     display_name,
-    effective_cost,
-    export_status,
-    fmt_cost,
     fmt_date,
-    fmt_int,
-    fmt_ms,
-    fmt_rate,
     scoped_graph,
     sections,
     snippet,
     status_label,
-    tokens_per_second,
 )
 from app.export.table import (
     TOTALS_COLUMNS,
@@ -38,18 +30,21 @@ from app.export.table import (
     Totals,
     branches,
     comparison_rows,
+    row_numbers,
     session_totals,
     totals_cells,
 )
+from app.present.colours import model_color
+from app.present.metrics import metrics_line
 from app.render.markdown import render_markdown, render_plain, sanitize_check
 from app.render.theme import DARK, LIGHT, document_css
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def _accent(model: str | None) -> str:
+def _accent(model: str | None, options: ExportOptions) -> str:
     """The lane's top border: the provider's colour (as on the canvas)."""
-    return provider_color(model) or LIGHT.border
+    return model_color(model, options.provider_colors) or LIGHT.border
 
 
 def _e(text: str) -> str:
@@ -163,34 +158,16 @@ def _label(node: Node, section_of: dict[str, str], options: ExportOptions) -> st
     return f'<a href="#n-{_e(node.id)}">{_e(text)}</a>'
 
 
-def _metrics(node: Node) -> str:
-    parts: list[str] = []
-    if node.timing.ttft_ms is not None:
-        parts.append(f"TTFT {fmt_ms(node.timing.ttft_ms)}")
-    rate = tokens_per_second(node)
-    if rate is not None:
-        parts.append(fmt_rate(rate))
-    u = node.usage
-    if u.input is not None or u.output is not None:
-        parts.append(f"{fmt_int(u.input)} in / {fmt_int(u.output)} out")
-    cost = effective_cost(node)
-    if cost is not None:
-        parts.append(fmt_cost(cost) + (" (reported)" if node.reported_cost_usd is not None else ""))
-    if node.finish:
-        parts.append(f"finish {node.finish}")
-    return " · ".join(parts)
-
-
 def _lane(node: Node, options: ExportOptions) -> str:
     name = display_name(node.model, options.display_names)
-    status = export_status(node).value
-    status_html = _e(status)
+    status_html = _e(status_label(node))
     if node.error is not None:
-        status_html = f'<span class="error">{_e(status_label(node))}</span>'
+        status_html = f'<span class="error">{status_html}</span>'
+    metrics = metrics_line(node, live=False)
     out = [
-        f'<article class="lane" id="n-{_e(node.id)}" style="border-top-color:{_accent(node.model)}">',
+        f'<article class="lane" id="n-{_e(node.id)}" style="border-top-color:{_accent(node.model, options)}">',
         f'<h3>{_e(name)} <span class="ref">({_e(node.model or "no model")})</span></h3>',
-        f'<p class="meta">{status_html}' + (f" · {_e(_metrics(node))}" if _metrics(node) else "") + "</p>",
+        f'<p class="meta">{status_html}' + (f" · {_e(metrics)}" if metrics else "") + "</p>",
     ]
     if node.text:
         out.append(f'<div class="answer">{_markdown(node.text)}</div>')
@@ -218,17 +195,10 @@ def table_html(rows: list[Row]) -> str:
         badges = ('<span class="badge">⚡ fastest</span>' if r.fastest else "") + (
             '<span class="badge">$ cheapest</span>' if r.cheapest else ""
         )
-        cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
         cells = [
             f'<td class="model">{_e(r.display_name)} <span class="muted">({_e(r.model)})</span>{badges}</td>',
             f"<td>{_e(r.status)}</td>",
-            f'<td class="num">{fmt_ms(r.ttft_ms)}</td>',
-            f'<td class="num">{fmt_rate(r.tok_per_s).replace(" tok/s", "")}</td>',
-            f'<td class="num">{fmt_int(r.input_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.cached_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.output_tokens)}</td>',
-            f'<td class="num">{fmt_int(r.reasoning_tokens)}</td>',
-            f'<td class="num">{_e(cost)}</td>',
+            *(f'<td class="num">{_e(cell)}</td>' for cell in row_numbers(r)),
             f"<td>{_e(r.finish or '–')}</td>",
         ]
         cls = ' class="best"' if (r.fastest or r.cheapest) else ""

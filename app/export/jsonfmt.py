@@ -35,7 +35,7 @@ from app.domain import (
     Usage,
     Viewport,
 )
-from app.export.common import FORMAT_NAME, FORMAT_VERSION, ImportFailed, export_status
+from app.export.common import FORMAT_NAME, FORMAT_VERSION, ImportFailed, file_status
 
 # --------------------------------------------------------------------------- export
 
@@ -59,7 +59,7 @@ def node_to_dict(node: Node) -> dict[str, Any]:
         "reasoning": node.reasoning,
         "model": node.model,
         "params": {f.name: getattr(node.params, f.name) for f in fields(Params)},
-        "status": export_status(node).value,
+        "status": file_status(node).value,
         "error": node.error.to_dict() if node.error else None,
         "finish": node.finish,
         "usage": node.usage.to_dict(),

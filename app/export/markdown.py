@@ -17,7 +17,6 @@ as a last resort the text is shown in a fenced code block.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -30,37 +29,30 @@ from app.export.common import (
     ExportOptions,
     Section,
     display_name,
-    effective_cost,
-    export_status,
-    fmt_cost,
     fmt_date,
-    fmt_int,
-    fmt_ms,
-    fmt_rate,
     scoped_graph,
     sections,
     snippet,
     status_label,
-    tokens_per_second,
 )
-from app.export.table import TOTALS_COLUMNS, Row, branches, comparison_rows, session_totals, totals_cells
+from app.export.table import (
+    TOTALS_COLUMNS,
+    Row,
+    branches,
+    comparison_rows,
+    row_numbers,
+    session_totals,
+    totals_cells,
+)
+from app.present.metrics import metrics_parts
 from app.render.math import math_plugin, math_spans
+from app.urls import is_safe_url
 
 # --------------------------------------------------------------------------- URL safety
 
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
-_CTRL_WS = re.compile(r"[\x00-\x20\x7f]+")
-_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-
-
 def is_safe_link(url: str) -> bool:
-    """True for http(s), mailto and scheme-less (relative, #anchor) URLs, after undoing the tricks
-    a viewer would undo (entities, backslash escapes, embedded whitespace/control characters)."""
-    clean = html.unescape(_MD_ESCAPE.sub(r"\1", url.strip().strip("<>")))
-    clean = _CTRL_WS.sub("", clean).lower()
-    m = _SCHEME.match(clean)
-    return m is None or m.group(1) in SAFE_SCHEMES
+    """A link a markdown file may keep live: app.urls' rule, relative links (#anchors, files) allowed."""
+    return is_safe_url(url, relative_ok=True)
 
 
 # --------------------------------------------------------------------------- defang
@@ -338,44 +330,13 @@ def table_markdown(rows: list[Row]) -> str:
     for r in rows:
         name = f"{r.display_name} (`{r.model}`)" if r.model else r.display_name
         marks = (" ⚡ fastest" if r.fastest else "") + (" · cheapest" if r.cheapest else "")
-        cost = fmt_cost(r.cost_usd) + (" (reported)" if r.cost_reported else "")
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    _cell(name) + marks,
-                    _cell(r.status),
-                    fmt_ms(r.ttft_ms),
-                    fmt_rate(r.tok_per_s).replace(" tok/s", ""),
-                    fmt_int(r.input_tokens),
-                    fmt_int(r.cached_tokens),
-                    fmt_int(r.output_tokens),
-                    fmt_int(r.reasoning_tokens),
-                    cost,
-                    _cell(r.finish or "–"),
-                ]
-            )
-            + " |"
-        )
+        cells = [_cell(name) + marks, _cell(r.status), *row_numbers(r), _cell(r.finish or "–")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _metrics_line(node: Node) -> str:
-    parts = [export_status(node).value]
-    if node.error is not None:
-        parts.append(f"{node.error.kind}: {node.error.message}" if node.error.message else node.error.kind)
-    if node.finish:
-        parts.append(f"finish {node.finish}")
-    if node.timing.ttft_ms is not None:
-        parts.append(f"TTFT {fmt_ms(node.timing.ttft_ms)}")
-    rate = tokens_per_second(node)
-    if rate is not None:
-        parts.append(fmt_rate(rate))
-    if node.usage.output is not None:
-        parts.append(f"{fmt_int(node.usage.input)} in / {fmt_int(node.usage.output)} out tokens")
-    cost = effective_cost(node)
-    if cost is not None:
-        parts.append(fmt_cost(cost))
+    parts = [status_label(node), *metrics_parts(node, live=False)]
     return "*" + _cell(" · ".join(parts)).replace("*", "\\*").replace("_", "\\_") + "*"
 
 

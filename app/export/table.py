@@ -14,11 +14,14 @@ from app.export.common import (
     ancestor_ids,
     display_name,
     effective_cost,
-    export_status,
+    file_status,
     fmt_cost,
     fmt_int,
+    fmt_ms,
+    fmt_rate,
     tokens_per_second,
 )
+from app.present.money import fmt_cost_reported
 
 
 @dataclass(slots=True)
@@ -47,7 +50,7 @@ def row_for(node: Node, names: Mapping[str, str] | None = None) -> Row:
         node_id=node.id,
         model=node.model or "",
         display_name=display_name(node.model, names),
-        status=export_status(node).value,
+        status=file_status(node).value,
         ttft_ms=node.timing.ttft_ms,
         duration_ms=node.timing.duration_ms,
         tok_per_s=tokens_per_second(node),
@@ -105,6 +108,18 @@ class Totals:
 
 
 TOTALS_COLUMNS = ("Answers", "Input", "Cached", "Output", "Reasoning", "Cost")
+
+
+def row_cost(r: Row) -> str:
+    """A comparison row's cost as every table prints it: "$0.00420 (reported)" when the provider said it."""
+    return fmt_cost_reported(r.cost_usd, r.cost_reported)
+
+
+def row_numbers(r: Row) -> list[str]:
+    """TTFT, tok/s, input, cached, output, reasoning and cost of a comparison row, as the md and html
+    reports print them."""
+    return [fmt_ms(r.ttft_ms), fmt_rate(r.tok_per_s, unit=False), fmt_int(r.input_tokens),
+            fmt_int(r.cached_tokens), fmt_int(r.output_tokens), fmt_int(r.reasoning_tokens), row_cost(r)]
 
 
 def totals_cells(t: Totals) -> list[str]:

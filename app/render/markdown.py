@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -35,6 +34,8 @@ from markdown_it.utils import OptionsDict
 from app.render.highlight import escape_code, escape_html, highlight_code, lexer_for
 from app.render.math import MATH_SCHEME, math_key, math_plugin, mathml
 from app.render.theme import Theme, get_theme
+from app.urls import SAFE_SCHEMES as SAFE_SCHEMES
+from app.urls import is_safe_url as is_safe_url
 
 __all__ = [
     "CODE_LABEL_STATE",
@@ -58,30 +59,7 @@ _SHOWN_URL_MAX = 80
 # --------------------------------------------------------------------------------------------
 # URL safety
 
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-# Browsers drop ASCII whitespace/control characters inside a scheme ("java\tscript:").
-_STRIP_RE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]+")
-_SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
-
-
-def is_safe_url(url: str) -> bool:
-    """True only for ``http://…``, ``https://…`` and ``mailto:…`` URLs.
-
-    Entities are decoded and whitespace/control characters removed first, so obfuscated
-    ``javascript:`` (``jav&#x09;ascript:``, ``JaVaScRiPt:``, `` javascript:``) is refused.
-    Relative URLs, ``#anchors`` and every other scheme are refused too.
-    """
-    cleaned = _STRIP_RE.sub("", unescape(unescape(url)))
-    m = _SCHEME_RE.match(cleaned)
-    if not m:
-        return False
-    scheme = m.group(1).lower()
-    if scheme not in SAFE_SCHEMES:
-        return False
-    if scheme == "mailto":
-        return len(cleaned) > len("mailto:")
-    rest = cleaned[m.end() :]
-    return rest.startswith("//") and len(rest) > 2 and rest[2] not in "/\\"
+# One rule for the cards, the exports and the window: app.urls.
 
 
 # --------------------------------------------------------------------------------------------

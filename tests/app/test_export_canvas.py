@@ -70,7 +70,7 @@ def test_cards_carry_title_answer_reasoning_and_metrics():
     assert "fn main() -> Result<(), Box<dyn Error>> {" in text  # code kept verbatim
     assert "中文说明" in text and "🚀" in text
     assert "> [!note]- Reasoning\n> The user wants streaming." in text
-    assert "TTFT 310 ms" in text and "100.0 tok/s" in text and "$0.000253" in text
+    assert "TTFT 310 ms" in text and "100 tok/s" in text and "$0.000253" in text
     assert card["width"] == 480
     t = card["triptych"]
     assert t["text"] == r1.text and t["reasoning"] == r1.reasoning

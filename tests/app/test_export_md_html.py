@@ -286,7 +286,7 @@ def test_markdown_report_contains_every_answer_and_table():
         assert f"### {name} ({model})" in md
         assert re.search(rf"^\| {re.escape(name)} \(`{re.escape(model)}`\)", md, re.M), model
     assert (
-        "| DeepSeek V4.1 Flash (`deepseek:deepseek-flash`) ⚡ fastest · cheapest | done | 310 ms | 100.0 |"
+        "| DeepSeek V4.1 Flash (`deepseek:deepseek-flash`) ⚡ fastest · cheapest | done | 310 ms | 100 |"
         in md
     )
     assert "error · network: connection reset mid-answer" in md

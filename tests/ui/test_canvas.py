@@ -12,7 +12,6 @@ from tests.ui.conftest import send_mouse
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
-from ui.controller import link_is_openable
 from ui.export_png import default_style, render_png
 
 ANSWER = """## Heading
@@ -224,23 +223,6 @@ def test_code_copy_buttons_and_links(qapp_offscreen, qtbot):
     card.activate(card.hit_test(pos))
     assert seen[-1] == (card.node_id, "open_link", "https://example.com/page")
     view.close()
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("https://example.com", True),
-        ("http://example.com/x?y=1", True),
-        ("mailto:someone@example.com", True),
-        ("javascript:alert(1)", False),
-        ("JavaScript:alert(1)", False),
-        ("file:///etc/passwd", False),
-        ("data:text/html,<b>x</b>", False),
-        ("vbscript:msgbox", False),
-    ],
-)
-def test_only_web_and_mail_links_open(url, ok):
-    assert link_is_openable(url) is ok
 
 
 def test_error_and_interrupted_cards_explain_next_step(qapp_offscreen):

@@ -9,8 +9,8 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from app.catalog import load_catalog
-from app.config import load_settings
-from ui.settings_dialog import SettingsDialog, add_custom_endpoint
+from app.config import add_custom_endpoint, load_settings
+from ui.settings_dialog import SettingsDialog
 
 
 class MemoryKeyring(KeyringBackend):
@@ -160,3 +160,52 @@ async def test_one_listed_model_is_said_in_the_singular(app_env, fake_server, qa
         dialog.reject()
     finally:
         await client.aclose()
+
+
+def test_adding_an_endpoint_with_the_dialogs_widgets_writes_through_app_config(qapp, tmp_path, monkeypatch):
+    """Settings → Providers → Add custom endpoint…, filled in by keyboard: providers.toml gains the
+    endpoint through app.config (one atomic write; the user's comments and other endpoints kept)."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    import app.config
+    from ui.settings_dialog import CustomEndpointDialog
+
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    mine = '# my endpoints\n[groq]\nbase_url = "https://api.groq.example/openai/v1"  # the fast one\n'
+    (tmp_path / "providers.toml").write_text(mine, encoding="utf-8")
+    settings = load_settings()
+    writes: list[str] = []
+    real_write = app.config.write_private
+    monkeypatch.setattr(
+        app.config, "write_private", lambda path, data: (writes.append(path.name), real_write(path, data))
+    )
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None)
+    dialog.show()
+    filled: list[bool] = []
+
+    def fill() -> None:
+        dlg = QApplication.activeModalWidget()
+        if not isinstance(dlg, CustomEndpointDialog):
+            QTimer.singleShot(10, fill)
+            return
+        QTest.keyClicks(dlg.name_edit, "Box")
+        dlg.protocol_combo.setFocus()
+        QTest.keyClick(dlg.protocol_combo, Qt.Key.Key_Down)  # OpenAI Responses
+        QTest.keyClicks(dlg.url_edit, "http://127.0.0.1:8080/v1/")
+        QTest.keyClicks(dlg.key_env_edit, "BOX_KEY")
+        filled.append(True)
+        ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(10, fill)
+    QTest.mouseClick(dialog.add_custom_button, Qt.MouseButton.LeftButton)
+    assert filled and writes == ["providers.toml"]
+    assert dialog.current_provider() == "box"
+    text = (tmp_path / "providers.toml").read_text(encoding="utf-8")
+    assert text.startswith(mine)  # the user's lines, comments included, untouched
+    box = load_settings().providers["box"]  # what the next start reads
+    assert (box.protocol, box.base_url, box.key_env) == ("responses", "http://127.0.0.1:8080/v1", "BOX_KEY")
+    dialog.reject()

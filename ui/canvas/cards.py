@@ -43,10 +43,11 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
+from app.present.status import status_chip
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
 from ui.canvas.text import CODE_HEADER_H, set_document_html
-from ui.format import error_advice, metrics_line, status_label
+from ui.format import error_advice, metrics_line
 
 if TYPE_CHECKING:
     from ui.canvas.style import CardStyle
@@ -1292,7 +1293,7 @@ class ResponseCard(CardItem):
         elif node.model:
             st.subtitle = node.model
         st.stripe = QColor(stripe_color(node, style))
-        key, text = status_label(node, time.time())
+        key, text = status_chip(node, time.time())
         st.status_key, st.status_text = key, text
         chip_w = style.small_bold_advance(text) + 26.0
         st.status_rect = QRectF(st.width - C.CARD_PAD - chip_w, (C.HEADER_H - 20) / 2, chip_w, 20)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtGui import QFont, QFontMetricsF
 
+from app.present.colours import provider_color
 from ui.render_bridge import RenderBridge
 from ui.theme import LIGHT, UiTheme
 
@@ -23,7 +24,7 @@ class CardStyle:
     theme: UiTheme = LIGHT
     font_size: float = 10.0
     display_name: Callable[[str], str] = _default_display
-    provider_color: Callable[[str], str] = lambda provider: "#9CA3AF"
+    provider_color: Callable[[str], str] = provider_color
     provider_display: Callable[[str], str] = lambda provider: provider.capitalize() or "The provider"
     renderer: RenderBridge = field(default_factory=lambda: RenderBridge("light"))
     interactive: bool = True  # False: no buttons (PNG export)

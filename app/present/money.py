@@ -15,3 +15,14 @@ def fmt_cost(cost: float | None) -> str:
         return "$0"
     digits = max(2, min(8, 2 - math.floor(math.log10(abs(cost)))))
     return f"${cost:.{digits}f}"
+
+
+def fmt_cost_reported(cost: float | None, reported: bool) -> str:
+    """A cost in a table cell: "(reported)" when the provider said it rather than the catalog priced it."""
+    return fmt_cost(cost) + (" (reported)" if reported else "")
+
+
+def fmt_price(per_million: float | None) -> str:
+    """A catalog price in USD per million tokens, as short as it is exact (3, 0.55, 0.075); "–" when
+    unknown."""
+    return "–" if per_million is None else f"{per_million:g}"

@@ -13,6 +13,7 @@ from app.present.metrics import fmt_tokens as fmt_tokens
 from app.present.metrics import metrics_line as answer_metrics_line
 from app.present.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
 from app.present.status import retry_info
+from app.providers.streaming import NO_TEXT
 
 
 def has_live_countdown(node: Node, now: float) -> bool:
@@ -101,11 +102,16 @@ def error_advice(
         what, nxt = "No API key for {provider} — add one in Settings.", "Then Retry."
     if words == "bad_stream" and not node.text:
         what, nxt = "The connection closed before any text came.", "Retry."
+    if kind == "network" and err is not None and NO_TEXT in err.message:  # reached, then cut: retried already
+        what = "{provider} closed the connection before any text arrived."
+        nxt = "Retry; if it keeps happening, check the base URL in Settings."
     detail = ""
     if err is not None and err.message:
         # Provider messages often start with "HTTP 401: …" already; never say it twice.
         status = f"HTTP {err.status}: " if err.status and f"HTTP {err.status}" not in err.message else ""
         detail = f"{status}{err.message}"
+    if kind == "network" and err is not None and err.message.startswith(NO_TEXT):
+        detail = err.message[len(NO_TEXT):].strip(" —;,.")  # the headline says the rest
     if words == "bad_stream" and err is not None and err.message.lower().startswith(_MID_ANSWER):
         detail = ""  # the headline says it already (the engine's tip only repeats "the text so far is kept")
     actions: list[tuple[str, str]] = []

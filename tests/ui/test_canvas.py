@@ -310,3 +310,20 @@ def test_minimap_click_moves_the_view(qapp_offscreen):
     assert abs(c.x()) < 3000 and abs(c.y()) < 3000
     view.close()
     assert QGuiApplication.instance() is not None
+
+
+def test_a_server_that_closed_before_any_text_is_not_called_unreachable(qapp_offscreen):
+    """After the retries, a stream cut before its first token (reached, then closed) says so; it does not
+    claim the provider could not be reached."""
+    from app.providers.streaming import NO_TEXT
+
+    session = Session()
+    g = Graph(session=session)
+    node = g.add(Node(session.id, NodeKind.RESPONSE, "", model="openai:gpt-6.2-sol", status=NodeStatus.ERROR,
+                      error=ErrorInfo("network", f"{NO_TEXT} — check the base URL, then Retry (already retried 2×)")))
+    scene, view = build(g)
+    text = scene.card(node.id)._error_doc.toPlainText()
+    assert "Could not reach" not in text
+    assert "closed the connection before any text arrived" in text
+    assert "already retried 2×" in text
+    view.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from app import __version__
+from app.attachments import Attachment, AttachmentError, load_attachment
 from app.catalog import Catalog, load_catalog
 from app.config import ConfigError, Settings, keyring_backend_name, load_settings
 from app.domain import Graph, ModelRef, Node, NodeKind, NodeStatus, Params, SendMode, Session
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mode", choices=["lanes", "shared"], help="with --parent: lanes (default: each parent's model continues its own lane) or "
                         "shared (one prompt to every -m model; one parent answer is the assistant turn, "
                         "several are all quoted, labelled by model)")
+    a.add_argument("-a", "--attach", action="append", default=[], metavar="FILE",
+                   help="attach a file (repeatable): images PNG/JPEG/WebP/GIF, PDF, UTF-8 text")
     a.add_argument("--system", help="system prompt")
     a.add_argument("--temperature", type=float, help="sampling temperature (where the model accepts it)")
     a.add_argument("--max-tokens", type=int, help="maximum output tokens")
@@ -297,7 +300,19 @@ def _money(v: float | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- ask
+def _load_files(paths: list[str]) -> list[Attachment]:
+    """Every -a FILE, checked before anything else happens: a bad one is exit 2, one line naming it."""
+    out = []
+    for path in paths:
+        try:
+            out.append(load_attachment(path))
+        except AttachmentError as exc:
+            raise UsageError(str(exc)) from exc
+    return out
+
+
 def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
+    files = _load_files(args.attach)
     models = _parse_models(args.model)
     prompt = _read_prompt(args.prompt)
     params = _params(args)
@@ -335,9 +350,15 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
     repo: Any = ctx.repo if session_id else _NullRepo()
     try:
         calls = Engine(repo, ctx.settings, catalog=ctx.catalog).plan(
-            session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode, system=args.system)
+            session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode, system=args.system,
+            attachments=files)
     except (EngineError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    for c in calls:
+        if c.over_limit and not args.dry_run:
+            raise UsageError(c.over_limit)
+        if c.unsupported and not args.dry_run:
+            print(f"triptych: warning: {c.unsupported}; the other models still get it", file=sys.stderr)
     if args.dry_run:
         _print_plan(calls, args.json)
         return 0
@@ -347,7 +368,7 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
         title = " ".join(prompt.split())[:80] or "Untitled"
         session = ctx.repo.create_session(Session(title=title))
         session_id = session.id
-    return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args))
+    return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args, files))
 
 
 LARGE_REQUEST_TOKENS = 50_000  # warn above this estimate (cost, latency), or above half the window
@@ -384,7 +405,13 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
             print(json.dumps({
                 "model": c.model,
                 "system": c.system,
-                "messages": [{"role": m.role, "content": m.content} for m in c.messages],
+                "messages": [{"role": m.role, "content": m.content,
+                              **({"files": [a.meta() for a in m.attachments]} if m.attachments else {})}
+                             for m in c.messages],
+                "files_tokens_estimate": c.file_tokens_est,
+                "inlined_files": [a.meta() for a in c.inlined],
+                "unsupported_input": c.unsupported,
+                "over_limit": c.over_limit,
                 "params": c.params.to_dict(),
                 "dropped_params": c.dropped_params,
                 "input_tokens_estimate": c.input_tokens_est,
@@ -404,18 +431,23 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
         if c.system:
             print("--- system")
             print(textwrap.indent(c.system, "    "))
+        if c.files or c.inlined:
+            print(f"    files: {len(c.files)} sent as files (≈{c.file_tokens_est:,} tokens, estimate), "
+                  f"{len(c.inlined)} inlined as text")
         for msg in c.messages:
             who = f"{msg.role} ({msg.model})" if msg.model else msg.role
             print(f"--- {who}")
+            for att in msg.attachments:
+                print(f"    [file] {att.describe()}")
             print(textwrap.indent(msg.content, "    "))
         print()
 
 
 async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Target], parents: list[Node],
-                     mode: SendMode, args: argparse.Namespace) -> int:
+                     mode: SendMode, args: argparse.Namespace, files: Sequence[Attachment] = ()) -> int:
     def start(engine: Engine) -> list[Run]:
         return engine.ask(session_id, prompt, targets, parents=[p.id for p in parents], mode=mode,
-                          system=args.system).runs
+                          system=args.system, attachments=files).runs
 
     return await _run_streams(ctx, start, args)
 

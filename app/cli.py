@@ -865,11 +865,21 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         private_if_inside(out, ctx.settings.data_dir)
         print(out)
         return 0
-    text = ex.export_session(graph, args.format, options)
+    files_dir = f"{Path(out).stem}-files" if out != "-" else "files"
+    text = ex.export_session(graph, args.format, options, files_dir=files_dir)
     if out == "-":
         sys.stdout.write(text)
+        if args.format == "canvas" and ex.canvas_files(graph, options, files_dir):
+            print("triptych: note: the attached files were not written (the canvas went to stdout): "
+                  "use -o FILE.canvas", file=sys.stderr)
     else:
         write_export(out, text, ctx.settings.data_dir)
+        if args.format == "canvas":  # attached files beside the canvas, as its `file` nodes name them
+            for rel, data in ex.canvas_files(graph, options, files_dir).items():
+                target = Path(out).parent / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                private_if_inside(target, ctx.settings.data_dir)
         print(out)
     return 0
 

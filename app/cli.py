@@ -79,6 +79,8 @@ def node_json(node: Node) -> dict[str, Any]:
         "usage": usage_json(node),
         "cost_usd": cost,
         "timing": node.timing.to_dict(),
+        # a prompt's files (name, kind, mime, size, sha256, width/height/pages): only when it has any
+        **({"attachments": [a.meta() for a in node.attachments]} if node.attachments else {}),
     }
 
 

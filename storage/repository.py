@@ -263,7 +263,8 @@ _NODE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_NODE_POSITIONAL = tuple(f.name for f in fields(Node)) == _NODE_FIELDS
+# Fields after these (Node.attachments) have defaults and are filled in afterwards (storage.blobs).
+_NODE_POSITIONAL = tuple(f.name for f in fields(Node))[: len(_NODE_FIELDS)] == _NODE_FIELDS
 
 
 def _params_from_json(text: str) -> Params:

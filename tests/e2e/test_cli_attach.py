@@ -195,3 +195,15 @@ def test_files_are_stored_once_and_shown_by_sha(cli, server, files):
     assert con.execute("select sha256, size from blobs").fetchall() == [
         (hashlib.sha256(chart.read_bytes()).hexdigest(), chart.stat().st_size)]
     assert con.execute("select count(*) from node_files").fetchone()[0] == 2
+
+
+def test_show_json_lists_a_prompts_files(cli, server, files):
+    r = cli("ask", "-m", CL, "-a", str(files / "chart.png"), "--json", "Q")
+    assert r.returncode == 0, r.stderr
+    (answer,) = lines(r.stdout)
+    shown = json.loads(cli("show", answer["session_id"], "--json").stdout)
+    (prompt,) = [n for n in shown["nodes"] if n["kind"] == "prompt"]
+    assert prompt["attachments"] == [{"name": "chart.png", "kind": "image", "mime": "image/png", "size": (files / "chart.png").stat().st_size,
+                                      "sha256": hashlib.sha256((files / "chart.png").read_bytes()).hexdigest(),
+                                      "width": 40, "height": 30}]
+    assert "attachments" not in next(n for n in shown["nodes"] if n["kind"] == "response")

@@ -692,7 +692,7 @@ class Engine:
                          run.node.status.value)
                 return answers
             result = self.ask(session_id, prompt.text, [target], parents=[run.node.id], mode=SendMode.LANES,
-                              system=prompt.params.system)
+                              system=prompt.params.system, attachments=prompt.attachments)
             run = result.runs[0]
             answers.append(run.node)
             if on_created is not None:

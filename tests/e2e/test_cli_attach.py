@@ -207,3 +207,35 @@ def test_show_json_lists_a_prompts_files(cli, server, files):
                                       "sha256": hashlib.sha256((files / "chart.png").read_bytes()).hexdigest(),
                                       "width": 40, "height": 30}]
     assert "attachments" not in next(n for n in shown["nodes"] if n["kind"] == "response")
+
+
+def test_export_canvas_writes_the_files_beside_it_and_import_brings_them_back(cli, server, files, tmp_path):
+    chart, report = files / "chart.png", files / "report.pdf"
+    r = cli("ask", "-m", CL, "-a", str(chart), "-a", str(report), "--json", "Q")
+    assert r.returncode == 0, r.stderr
+    sid = lines(r.stdout)[0]["session_id"]
+    out = tmp_path / "vault" / "chart.canvas"
+    out.parent.mkdir()
+    assert cli("export", sid, "--format", "canvas", "-o", str(out)).returncode == 0
+    written = sorted(p.name for p in (out.parent / "chart-files").iterdir())
+    sha = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in (chart, report)}
+    assert written == sorted([f"{sha['chart.png']}-chart.png", f"{sha['report.pdf']}-report.pdf"])
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted(n["file"] for n in doc["nodes"] if n["type"] == "file") == [f"chart-files/{w}" for w in written]
+    imported = cli("import", str(out))
+    assert imported.returncode == 0, imported.stderr
+    new_sid = imported.stdout.strip().split()[-1]
+    shown = json.loads(cli("show", new_sid, "--json").stdout)
+    (prompt,) = [n for n in shown["nodes"] if n["kind"] == "prompt"]
+    assert [a["name"] for a in prompt["attachments"]] == ["chart.png", "report.pdf"]
+
+
+def test_dry_run_text_lists_each_file_per_model(cli, server, files):
+    r = cli("ask", "--dry-run", "-m", CL, "-m", DS, "-a", str(files / "report.pdf"), "-a", str(files / "notes.md"),
+            "Q")
+    assert r.returncode == 0, r.stderr
+    claude, deepseek = r.stdout.split("=== ")[1:]
+    assert "files: 1 sent as files (≈4,000 tokens, estimate), 1 inlined as text" in claude
+    assert "[file] report.pdf (PDF, 2 pages," in claude and "File: notes.md" in claude
+    assert "files: 0 sent as files (≈0 tokens, estimate), 2 inlined as text" in deepseek
+    assert "File: report.pdf (text extracted from a 2-page PDF)" in deepseek

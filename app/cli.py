@@ -747,6 +747,8 @@ def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
             print(f"{pad}  ! {node.error.kind}: {node.error.message}")
         body = node.text.strip() or "(no text)"
         print(textwrap.indent(body, pad + "  │ "))
+        for att in node.attachments:
+            print(f"{pad}  📎 {att.describe()}")
     return 0
 
 

@@ -207,6 +207,7 @@ def test_show_json_lists_a_prompts_files(cli, server, files):
                                       "sha256": hashlib.sha256((files / "chart.png").read_bytes()).hexdigest(),
                                       "width": 40, "height": 30}]
     assert "attachments" not in next(n for n in shown["nodes"] if n["kind"] == "response")
+    assert "📎 chart.png (PNG image, 40×30, " in cli("show", answer["session_id"]).stdout
 
 
 def test_export_canvas_writes_the_files_beside_it_and_import_brings_them_back(cli, server, files, tmp_path):

@@ -165,7 +165,8 @@ def attachment_from_bytes(name: str, data: bytes, *, shown: str | None = None) -
     """Check bytes that came from somewhere else (a pasted image, an import). `name` is the file name
     the models see; `shown` names the file in errors (default: `name`)."""
     shown = shown or name
-    name = Path(name).name or "file"
+    # the name goes into prompts (a fenced block's heading), exports and errors: one line, no controls
+    name = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", "_", Path(name).name).strip() or "file"
     if len(data) > MAX_FILE_BYTES:
         raise AttachmentError(f"{shown}: {human_size(len(data))} is larger than the "
                               f"{human_size(MAX_FILE_BYTES)} any provider accepts")

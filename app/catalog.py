@@ -87,6 +87,9 @@ class ModelInfo:
     default_max_tokens: int | None = None
     price: Price | None = None
     peak_price: Price | None = None
+    # What the model reads in a prompt (attachments): text, image, pdf. A model the catalog does not
+    # know reads text only (providers.toml `inputs` can say more: Settings.model_inputs).
+    inputs: frozenset[str] = frozenset({"text"})
     known: bool = True  # False: not in the catalog, capabilities guessed from the provider
     source: str = "bundled"  # bundled | refreshed
 
@@ -162,6 +165,7 @@ class Catalog:
             default_max_tokens=entry.get("default_max_tokens", pd.get("default_max_tokens")),
             price=Price.from_dict(entry.get("price")),
             peak_price=Price.from_dict(entry.get("peak_price")),
+            inputs=frozenset(["text", *entry.get("inputs", pd.get("inputs", ()))]),
             source=source,
         )
 
@@ -181,7 +185,8 @@ class Catalog:
                     )
                 else:
                     entry = {"ref": ref, "display": m.get("display") or m["id"],
-                             "context_window": m.get("context_window"), "price": m.get("price")}
+                             "context_window": m.get("context_window"), "price": m.get("price"),
+                             "inputs": []}  # not in the bundled catalog: text only
                     entry = {k: v for k, v in entry.items() if v is not None}
                     self._models[ref] = self._info_from_entry(entry, source="refreshed")
 
@@ -201,7 +206,7 @@ class Catalog:
         if found is not None:
             return found
         guessed = self._info_from_entry({"ref": ref})
-        return replace(guessed, known=False, display=derived_display_name(ref))
+        return replace(guessed, known=False, display=derived_display_name(ref), inputs=frozenset({"text"}))
 
     def provider_color(self, provider: str) -> str:
         """The provider's colour, the one every view and export uses (app.present.colours), with the

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from app import __version__
+from app.attachments import Attachment, AttachmentError, load_attachment
 from app.catalog import Catalog, load_catalog
 from app.config import ConfigError, Settings, keyring_backend_name, load_settings
 from app.domain import Graph, ModelRef, Node, NodeKind, NodeStatus, Params, SendMode, Session
@@ -81,6 +82,8 @@ def node_json(node: Node) -> dict[str, Any]:
         "usage": usage_json(node),
         "cost_usd": cost,
         "timing": node.timing.to_dict(),
+        # a prompt's files (name, kind, mime, size, sha256, width/height/pages): only when it has any
+        **({"attachments": [a.meta() for a in node.attachments]} if node.attachments else {}),
     }
 
 
@@ -114,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mode", choices=["lanes", "shared"], help="with --parent: lanes (default: each parent's model continues its own lane) or "
                         "shared (one prompt to every -m model; one parent answer is the assistant turn, "
                         "several are all quoted, labelled by model)")
+    a.add_argument("-a", "--attach", action="append", default=[], metavar="FILE",
+                   help="attach a file (repeatable): images PNG/JPEG/WebP/GIF, PDF, UTF-8 text")
     a.add_argument("--system", help="system prompt")
     a.add_argument("--temperature", type=float, help="sampling temperature (where the model accepts it)")
     a.add_argument("--max-tokens", type=int, help="maximum output tokens")
@@ -294,7 +299,19 @@ def _params(args: argparse.Namespace) -> Params:
 
 
 # ---------------------------------------------------------------------------------------------- ask
+def _load_files(paths: list[str]) -> list[Attachment]:
+    """Every -a FILE, checked before anything else happens: a bad one is exit 2, one line naming it."""
+    out = []
+    for path in paths:
+        try:
+            out.append(load_attachment(path))
+        except AttachmentError as exc:
+            raise UsageError(str(exc)) from exc
+    return out
+
+
 def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
+    files = _load_files(args.attach)
     models = _parse_models(args.model)
     prompt = _read_prompt(args.prompt)
     params = _params(args)
@@ -332,9 +349,15 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
     repo: Any = ctx.repo if session_id else _NullRepo()
     try:
         calls = Engine(repo, ctx.settings, catalog=ctx.catalog).plan(
-            session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode, system=args.system)
+            session_id or None, prompt, targets, parents=[p.id for p in parents], mode=mode, system=args.system,
+            attachments=files)
     except (EngineError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    for c in calls:
+        if c.over_limit and not args.dry_run:
+            raise UsageError(c.over_limit)
+        if c.unsupported and not args.dry_run:
+            print(f"triptych: warning: {c.unsupported}; the other models still get it", file=sys.stderr)
     if args.dry_run:
         _print_plan(calls, args.json)
         return 0
@@ -344,7 +367,7 @@ def cmd_ask(ctx: Ctx, args: argparse.Namespace) -> int:
         title = " ".join(prompt.split())[:80] or "Untitled"
         session = ctx.repo.create_session(Session(title=title))
         session_id = session.id
-    return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args))
+    return asyncio.run(_ask_async(ctx, session_id, prompt, targets, parents, mode, args, files))
 
 
 LARGE_REQUEST_TOKENS = 50_000  # warn above this estimate (cost, latency), or above half the window
@@ -381,7 +404,13 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
             print(json.dumps({
                 "model": c.model,
                 "system": c.system,
-                "messages": [{"role": m.role, "content": m.content} for m in c.messages],
+                "messages": [{"role": m.role, "content": m.content,
+                              **({"files": [a.meta() for a in m.attachments]} if m.attachments else {})}
+                             for m in c.messages],
+                "files_tokens_estimate": c.file_tokens_est,
+                "inlined_files": [a.meta() for a in c.inlined],
+                "unsupported_input": c.unsupported,
+                "over_limit": c.over_limit,
                 "params": c.params.to_dict(),
                 "dropped_params": c.dropped_params,
                 "input_tokens_estimate": c.input_tokens_est,
@@ -401,18 +430,23 @@ def _print_plan(calls: list[PlannedCall], as_json: bool) -> None:
         if c.system:
             print("--- system")
             print(textwrap.indent(c.system, "    "))
+        if c.files or c.inlined:
+            print(f"    files: {len(c.files)} sent as files (≈{c.file_tokens_est:,} tokens, estimate), "
+                  f"{len(c.inlined)} inlined as text")
         for msg in c.messages:
             who = f"{msg.role} ({msg.model})" if msg.model else msg.role
             print(f"--- {who}")
+            for att in msg.attachments:
+                print(f"    [file] {att.describe()}")
             print(textwrap.indent(msg.content, "    "))
         print()
 
 
 async def _ask_async(ctx: Ctx, session_id: str, prompt: str, targets: list[Target], parents: list[Node],
-                     mode: SendMode, args: argparse.Namespace) -> int:
+                     mode: SendMode, args: argparse.Namespace, files: Sequence[Attachment] = ()) -> int:
     def start(engine: Engine) -> list[Run]:
         return engine.ask(session_id, prompt, targets, parents=[p.id for p in parents], mode=mode,
-                          system=args.system).runs
+                          system=args.system, attachments=files).runs
 
     return await _run_streams(ctx, start, args)
 
@@ -701,6 +735,8 @@ def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
             print(f"{pad}  ! {node.error.kind}: {node.error.message}")
         body = node.text.strip() or "(no text)"
         print(textwrap.indent(body, pad + "  │ "))
+        for att in node.attachments:
+            print(f"{pad}  📎 {att.describe()}")
     return 0
 
 
@@ -818,11 +854,21 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         private_if_inside(out, ctx.settings.data_dir)
         print(out)
         return 0
-    text = ex.export_session(graph, args.format, options)
+    files_dir = f"{Path(out).stem}-files" if out != "-" else "files"
+    text = ex.export_session(graph, args.format, options, files_dir=files_dir)
     if out == "-":
         sys.stdout.write(text)
+        if args.format == "canvas" and ex.canvas_files(graph, options, files_dir):
+            print("triptych: note: the attached files were not written (the canvas went to stdout): "
+                  "use -o FILE.canvas", file=sys.stderr)
     else:
         write_export(out, text, ctx.settings.data_dir)
+        if args.format == "canvas":  # attached files beside the canvas, as its `file` nodes name them
+            for rel, data in ex.canvas_files(graph, options, files_dir).items():
+                target = Path(out).parent / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                private_if_inside(target, ctx.settings.data_dir)
         print(out)
     return 0
 

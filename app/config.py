@@ -218,6 +218,8 @@ class Settings:
     config: dict[str, Any] = field(default_factory=dict)  # config.toml contents
     idle_timeout: float = 120.0
     connect_timeout: float = 10.0
+    # "provider:model" -> the kinds of file it reads, from providers.toml `inputs` (overrides the catalog)
+    model_inputs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Settings {self.data_dir} providers={sorted(self.providers)}>"
@@ -344,7 +346,7 @@ def write_toml(path: Path, data: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------ custom endpoints (providers.toml)
 
 PROTOCOLS = ("chat", "responses", "anthropic")
-ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "display", "color", "local", "headers")
+ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "display", "color", "local", "headers", "inputs")
 
 
 def endpoint_id(name: str) -> str:
@@ -458,7 +460,20 @@ def _provider_table(file: _TomlFile, table: tuple[str, ...], value: object) -> d
             raise file.error(table, name, f"must be a string, got {value[name]!r}")
     if "color" in value and not is_hex_color(value["color"]):
         raise file.error(table, "color", f"must be a colour like \"#3B82F6\", got {value['color']!r}")
+    inputs = value.get("inputs", {})
+    ok_kinds = {"text", "image", "pdf"}
+    if not isinstance(inputs, dict) or not all(
+        isinstance(v, list) and all(isinstance(k, str) and k in ok_kinds for k in v) for v in inputs.values()
+    ):
+        raise file.error(table, "inputs", 'must map model ids to what they read, like inputs = { "llava:13b" = '
+                         '["text", "image"] } (kinds: text, image, pdf)')
     return value
+
+
+def _model_inputs(settings: Settings, provider_id: str, table: dict[str, Any]) -> None:
+    """A provider table's `inputs = { "MODEL" = ["text", "image"] }`: what those models read (attachments)."""
+    for model, kinds in table.get("inputs", {}).items():
+        settings.model_inputs[f"{provider_id}:{model}"] = frozenset(["text", *kinds])
 
 
 def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
@@ -526,6 +541,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
             local=bp.local,
         )
         settings.key_sources[bp.id] = source
+        _model_inputs(settings, bp.id, over)
         settings.display_names[bp.id] = bp.display
         settings.colors[bp.id] = provider_color(bp.id, {bp.id: str(over.get("color", ""))})
 
@@ -583,6 +599,7 @@ def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
             local=local,
         )
         settings.key_sources[pid] = source
+        _model_inputs(settings, pid, table)
         settings.display_names[pid] = str(table.get("display", name))
         settings.colors[pid] = provider_color(pid, {pid: str(table.get("color", ""))})
 

@@ -188,8 +188,8 @@ def messages_for_chain(
                 parts = [quoted(p, display) for p in _extra_parents(graph, node)]
             if node.text.strip():
                 parts.append(node.text)
-            if parts:
-                msgs.append(Message("user", "\n\n".join(parts)))
+            if parts or node.attachments:
+                msgs.append(Message("user", "\n\n".join(parts), attachments=tuple(node.attachments)))
         elif node.is_answer:
             if not node.text.strip():
                 continue  # an answer that never produced text contributes no turn
@@ -209,12 +209,13 @@ def normalise(msgs: list[Message]) -> list[Message]:
             prev = out[-1]
             out[-1] = Message(
                 prev.role,
-                f"{prev.content}\n\n{m.content}",
+                f"{prev.content}\n\n{m.content}" if prev.content and m.content else prev.content or m.content,
                 reasoning=prev.reasoning or m.reasoning,
                 model=prev.model if prev.model == m.model else None,
+                attachments=prev.attachments + m.attachments,
             )
         else:
-            out.append(Message(m.role, m.content, reasoning=m.reasoning, model=m.model))
+            out.append(Message(m.role, m.content, reasoning=m.reasoning, model=m.model, attachments=m.attachments))
     while out and out[0].role != "user":
         first = out.pop(0)
         out.insert(0, Message("user", f"(Earlier answer from {first.model or 'a model'}:)\n\n{first.content}"))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from app.attachments import Attachment
+
 
 class NodeKind(StrEnum):
     PROMPT = "prompt"
@@ -56,6 +58,7 @@ ERROR_KINDS = (
     "network",
     "timeout",
     "bad_stream",
+    "unsupported_input",  # a file the target model cannot take (an image to a text-only model); not sent
 )
 
 
@@ -230,6 +233,9 @@ class Node:
     owner: Owner | None = None
     created_at: float = field(default_factory=now_ts)
     updated_at: float = field(default_factory=now_ts)
+    # Files of a prompt (app.attachments), in the order the user attached them. The store keeps each
+    # file's bytes once (content-addressed) and links it to the prompts that carry it.
+    attachments: list[Attachment] = field(default_factory=list)
 
     def __repr__(self) -> str:
         head = self.text[:30].replace("\n", " ")

@@ -23,6 +23,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from app.attachments import (
+    Attachment,
+    AttachmentError,
+    Limits,
+    UnsupportedInput,
+    adapt_messages,
+    check_limits,
+    estimate_attachment_tokens,
+    limits_for,
+)
 from app.catalog import Catalog, estimate_tokens, load_catalog
 from app.config import Settings
 from app.context import BuiltContext, build_context, build_synthesis_context, primary_parent
@@ -121,6 +131,14 @@ class PlannedCall:
     context_window: int | None
     warnings: list[str]
     parent_id: str | None = None
+    # Files in this request (every turn's), as this model gets them: kept as files, or inlined as text.
+    files: list[Attachment] = field(default_factory=list)
+    inlined: list[Attachment] = field(default_factory=list)
+    file_tokens_est: int = 0  # included in input_tokens_est
+    # Why this lane would fail before sending: the model cannot read a file (`unsupported`), or a file
+    # breaks the provider's documented limits (`over_limit`). The message names the file.
+    unsupported: str | None = None
+    over_limit: str | None = None
 
 
 @dataclass(slots=True)
@@ -394,6 +412,7 @@ class Engine:
         mode: SendMode = SendMode.LANES,
         system: str | None = None,
         graph: Graph | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> list[PlannedCall]:
         """The exact messages, token and cost estimates per call, without sending or storing.
 
@@ -405,7 +424,8 @@ class Engine:
         calls: list[PlannedCall] = []
         for parent_ids, tgts in self._targets_for(graph, text, targets, parents, mode):
             self._check_targets(tgts)
-            prompt = Node(graph.session.id, NodeKind.PROMPT, text, params=Params(system=system))
+            prompt = Node(graph.session.id, NodeKind.PROMPT, text, params=Params(system=system),
+                          attachments=list(attachments))
             scratch = Graph(graph.session, dict(graph.nodes), list(graph.edges))
             scratch.add(prompt)
             self._link_prompt(scratch, prompt, parent_ids)
@@ -421,12 +441,49 @@ class Engine:
         built = build_synthesis_context(graph, list(source_ids), model, kind, instruction, display=self._display())
         return self._planned(Target(model), built, None)
 
+    # ------------------------------------------------------------------ attachments
+    def inputs_for(self, model: str) -> frozenset[str]:
+        """What `model` reads (text, image, pdf): providers.toml `inputs` first, then the catalog."""
+        canonical = self.catalog.canonical(model)
+        return self.settings.model_inputs.get(canonical) or self.catalog.info(canonical).inputs
+
+    def _limits(self, model: str) -> Limits:
+        ref = ModelRef.parse(model)
+        cfg = self.settings.providers.get(ref.provider)
+        return limits_for(ref.provider, cfg.protocol if cfg else None)
+
+    def prepare_messages(self, model: str, messages: Sequence[Message]) -> list[Message]:
+        """The messages as `model` gets them (files adapted to what it reads), checked against its
+        provider's documented limits. Raises UnsupportedInput / AttachmentError naming the file."""
+        if not any(m.attachments for m in messages):
+            return list(messages)
+        adapted = adapt_messages(messages, self.inputs_for(model), model)
+        check_limits(adapted, self._limits(model), model)
+        return adapted
+
     def _planned(self, target: Target, built: BuiltContext, parent_id: str | None) -> PlannedCall:
         info = self.catalog.info(target.model)
         filtered = self.catalog.filter_params(target.model, target.params)
-        tokens = estimate_tokens(built.system or "") + sum(estimate_tokens(m.content) + 4 for m in built.messages)
+        every = [a for m in built.messages for a in m.attachments]
+        messages, unsupported, over_limit = built.messages, None, None
+        try:
+            messages = self.prepare_messages(target.model, built.messages)
+        except UnsupportedInput as exc:
+            unsupported = str(exc)
+        except AttachmentError as exc:
+            over_limit = str(exc)
+            messages = adapt_messages(built.messages, self.inputs_for(target.model), target.model)
+        kept = [a for m in messages for a in m.attachments]
+        limits = self._limits(target.model)
+        file_tokens = sum(estimate_attachment_tokens(a, limits) for a in kept)
+        tokens = estimate_tokens(built.system or "") + sum(estimate_tokens(m.content) + 4 for m in messages)
+        tokens += file_tokens
         out_est = min(ASSUMED_OUTPUT_TOKENS, filtered.params.max_tokens or ASSUMED_OUTPUT_TOKENS)
         warnings: list[str] = []
+        if unsupported:
+            warnings.append(f"this lane will fail before sending: {unsupported}")
+        if over_limit:
+            warnings.append(f"over a provider limit: {over_limit}")
         if not info.known:
             warnings.append(f"{target.model} is not in the catalog: cost unknown")
         if filtered.dropped:
@@ -438,7 +495,7 @@ class Engine:
         return PlannedCall(
             model=target.model,
             system=built.system,
-            messages=built.messages,
+            messages=messages,
             params=filtered.params,
             dropped_params=filtered.dropped,
             input_tokens_est=tokens,
@@ -448,6 +505,11 @@ class Engine:
             context_window=info.context_window,
             warnings=warnings,
             parent_id=parent_id,
+            files=kept,
+            inlined=[a for a in every if all(a is not k for k in kept)],
+            file_tokens_est=file_tokens,
+            unsupported=unsupported,
+            over_limit=over_limit,
         )
 
     # ------------------------------------------------------------------ operations
@@ -470,6 +532,7 @@ class Engine:
         system: str | None = None,
         graph: Graph | None = None,
         beside: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> AskResult:
         """Create the prompt card(s) and one response card per target, and start streaming.
 
@@ -477,10 +540,12 @@ class Engine:
         characters are removed, so what the card shows is what the models received. `graph`: the
         session as the caller holds it, kept current (the window's; it is not changed: the new cards
         and edges go into a copy), else it is read from the store (~70 ms for 10,000 cards). `beside`:
-        the prompt this one branches (a new prompt without parents goes next to it, not below all)."""
+        the prompt this one branches (a new prompt without parents goes next to it, not below all).
+        `attachments`: files of the prompt (app.attachments.load_attachment), stored with it and sent
+        in this lane's follow-ups too; a lane whose model cannot read one fails alone, before sending."""
         text = sendable(text or "")
         system = sendable(system) if system is not None else None
-        if not text.strip():
+        if not text.strip() and not attachments:
             raise EngineError("the prompt is empty: type a question first")
         if os.environ.get("TRIPTYCH_LOG_PROMPTS", "").strip() in ("1", "true", "yes"):
             log.info("prompt (TRIPTYCH_LOG_PROMPTS is set): %r", text[:2000])
@@ -496,7 +561,8 @@ class Engine:
         pending: list[tuple[Node, Node, Target]] = []
         prompts: list[Node] = []
         for parent_ids, tgts in plan:
-            prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system))
+            prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system),
+                          attachments=list(attachments))
             graph.add(prompt)
             new_edges += self._link_prompt(graph, prompt, parent_ids)
             responses = []
@@ -626,7 +692,7 @@ class Engine:
                          run.node.status.value)
                 return answers
             result = self.ask(session_id, prompt.text, [target], parents=[run.node.id], mode=SendMode.LANES,
-                              system=prompt.params.system)
+                              system=prompt.params.system, attachments=prompt.attachments)
             run = result.runs[0]
             answers.append(run.node)
             if on_created is not None:
@@ -802,6 +868,10 @@ class Engine:
             cfg = self.settings.providers.get(ref.provider)
             if cfg is None:
                 raise _Fail("bad_request", f"unknown provider {ref.provider!r}")
+            try:  # files the model cannot read, or over its provider's limits: this lane only, unsent
+                messages = self.prepare_messages(str(ref), run.context.messages)
+            except AttachmentError as exc:
+                raise _Fail("unsupported_input", str(exc)) from None
             if not cfg.local and not cfg.api_key:
                 # nothing is sent: the card says the key is missing, not that the provider refused it
                 node.meta["no_key"] = True
@@ -816,7 +886,7 @@ class Engine:
             system = sendable(run.context.system) if run.context.system is not None else None
             request = ProviderRequest(
                 model=ref.model,
-                messages=[replace(m, content=sendable(m.content)) for m in run.context.messages],
+                messages=[replace(m, content=sendable(m.content)) for m in messages],
                 params=Params(**{**run.params.to_dict(), "system": system}),
                 accepts=info.accepts,
             )

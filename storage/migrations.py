@@ -31,6 +31,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -152,10 +153,42 @@ def _m001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("m001_initial", _m001_initial),)
+def _m002_attachments(conn: Connection) -> None:
+    """Attachments: `blobs` (each file's bytes once, by SHA-256) and `node_files` (which prompt carries
+    which file, in order, under which name). Self-contained: it creates only its own two tables."""
+    md = MetaData()
+    Table("nodes", md, Column("id", String, primary_key=True))  # referenced only, not created
+    Table(
+        "blobs",
+        md,
+        Column("sha256", String, primary_key=True),
+        Column("kind", String, nullable=False),
+        Column("mime", String, nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("info", Text, nullable=True),
+        Column("data", LargeBinary, nullable=False),
+        Column("created_at", Float, nullable=False),
+    )
+    Table(
+        "node_files",
+        md,
+        Column("node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("sha256", String, ForeignKey("blobs.sha256"), nullable=False),
+        Column("name", Text, nullable=False),
+        PrimaryKeyConstraint("node_id", "position"),
+        Index("ix_node_files_sha256", "sha256"),
+    )
+    md.create_all(conn, tables=[md.tables["blobs"], md.tables["node_files"]])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("m001_initial", _m001_initial),
+    Migration("m002_attachments", _m002_attachments),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_OWN_TABLES = {"migrations", "sessions", "nodes", "edges"}
+_OWN_TABLES = {"migrations", "sessions", "nodes", "edges", "blobs", "node_files"}
 
 
 def check_file(db_path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> FileInfo:

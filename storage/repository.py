@@ -63,6 +63,7 @@ from app.domain import (
 from app.fsutil import create_private, private_dir, tighten
 from app.paths import DB_FILENAME
 from app.repository import LIVE_STATUSES, Repository, SearchHit, StoreError
+from storage import blobs as _blobs
 from storage import migrations as _migrations
 from storage import sqlite
 from storage.migrations import MIGRATIONS, Migration
@@ -262,7 +263,8 @@ _NODE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_NODE_POSITIONAL = tuple(f.name for f in fields(Node)) == _NODE_FIELDS
+# Fields after these (Node.attachments) have defaults and are filled in afterwards (storage.blobs).
+_NODE_POSITIONAL = tuple(f.name for f in fields(Node))[: len(_NODE_FIELDS)] == _NODE_FIELDS
 
 
 def _params_from_json(text: str) -> Params:
@@ -709,8 +711,11 @@ class SqliteRepository:
             conn.execute(update(sessions_t).where(sessions_t.c.id == session_id).values(deleted_at=None))
 
     def purge_session(self, session_id: str) -> None:
-        """Hard delete with all nodes and edges (foreign keys cascade)."""
+        """Hard delete with all nodes and edges (foreign keys cascade), and every attached file that no
+        other session's prompt carries."""
         with self._write() as conn:
+            ids = list(conn.execute(select(nodes_t.c.id).where(nodes_t.c.session_id == session_id)).scalars())
+            _blobs.delete_files(conn, ids)
             conn.execute(delete(sessions_t).where(sessions_t.c.id == session_id))
 
     def duplicate_session(self, session_id: str, title: str | None = None) -> Session:
@@ -756,6 +761,7 @@ class SqliteRepository:
             ]
             if edge_values:
                 conn.execute(insert(edges_t), edge_values)
+            _blobs.copy_files(conn, id_map)
         return copy
 
     def resolve_session(self, ref: str) -> str | None:
@@ -821,6 +827,7 @@ class SqliteRepository:
                 raise KeyError(f"no session {session_id}")
             node_list = _nodes_of_session(_fetchall(conn, _LOAD_NODES, session_id), session_id)
             edge_list = _edges_of_session(conn, session_id)
+            _blobs.attach(node_list, _blobs.files_of_session(conn, session_id))
         return Graph(session, {node.id: node for node in node_list}, edge_list)
 
     def load_edges(self, session_id: str) -> list[Edge]:
@@ -837,7 +844,11 @@ class SqliteRepository:
     def get_node(self, node_id: str) -> Node | None:
         with self._read() as conn:
             row = conn.execute(select(*_NODE_COLUMNS).where(nodes_t.c.id == node_id)).first()
-        return _node_from_row(row) if row is not None else None
+            if row is None:
+                return None
+            node = _node_from_row(row)
+            _blobs.attach([node], _blobs.files_of_nodes(conn, [node.id]))
+        return node
 
     def resolve_node(self, ref: str) -> str | None:
         """A full node id or a unique prefix/suffix (>= 4 chars, any case) -> the node id. Nodes of
@@ -873,6 +884,7 @@ class SqliteRepository:
         with self._write() as conn:
             if nodes:
                 conn.execute(insert(nodes_t), [_node_values(node) for node in nodes])
+                _blobs.save_files(conn, nodes)
             edge_sessions: list[str] = []
             if edges:
                 edge_sessions = self._edge_sessions(conn, edges, {n.id: n.session_id for n in nodes})
@@ -950,6 +962,8 @@ class SqliteRepository:
                 )
                 for edge in map(_edge_from_row, conn.execute(touching)):
                     edge_rows[(edge.parent_id, edge.child_id, edge.role.value)] = edge
+            _blobs.attach(deleted_nodes, _blobs.files_of_nodes(conn, ids))  # undo re-adds the files
+            _blobs.delete_files(conn, ids)
             for chunk in _chunks(ids):
                 conn.execute(
                     delete(edges_t).where(or_(edges_t.c.parent_id.in_(chunk), edges_t.c.child_id.in_(chunk)))

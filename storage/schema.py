@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -105,4 +106,29 @@ edges = Table(
     PrimaryKeyConstraint("parent_id", "child_id", "role"),
     Index("ix_edges_child", "child_id", "position"),
     Index("ix_edges_session", "session_id", "child_id", "position", "parent_id", "role"),  # covers load_graph
+)
+
+# Attachments (app.attachments): each file's bytes once, by SHA-256, and which prompt carries which
+# file in which order under which name. A blob no node_files row refers to is deleted (storage.blobs).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String, primary_key=True),
+    Column("kind", String, nullable=False),  # image | pdf | text
+    Column("mime", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("info", Text, nullable=True),  # JSON {"width", "height", "pages"}
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+node_files = Table(
+    "node_files",
+    metadata,
+    Column("node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("sha256", String, ForeignKey("blobs.sha256"), nullable=False),
+    Column("name", Text, nullable=False),
+    PrimaryKeyConstraint("node_id", "position"),
+    Index("ix_node_files_sha256", "sha256"),
 )

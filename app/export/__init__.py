@@ -12,7 +12,7 @@ and the window both call it); `export_session` refuses it.
 from __future__ import annotations
 
 from app.domain import Graph
-from app.export.canvas import export_canvas
+from app.export.canvas import canvas_files, export_canvas
 from app.export.common import (
     ExportOptions,
     ImportFailed,
@@ -55,6 +55,7 @@ __all__ = [
     "Totals",
     "branch_totals",
     "branches",
+    "canvas_files",
     "comparison_rows",
     "defang_markdown",
     "default_filename",
@@ -77,7 +78,7 @@ __all__ = [
 ]
 
 
-def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None) -> str:
+def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None, files_dir: str = "files") -> str:
     """The session (or the scope chosen in `options`) as text in one of TEXT_FORMATS.
 
     Raises ValueError for "png" (rendered by the GUI) and unknown formats, and for a scope whose
@@ -91,7 +92,7 @@ def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None)
     if fmt == "json":
         return export_json(export_graph(graph, options))
     if fmt == "canvas":
-        return export_canvas(graph, options)
+        return export_canvas(graph, options, files_dir)  # attached files: canvas_files(graph, options, files_dir)
     if fmt == "png":
         raise ValueError("png export draws the canvas and needs the GUI: use the window's Export menu")
     raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")

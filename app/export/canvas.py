@@ -7,6 +7,12 @@ markdown (a title line with the model and status, the answer, the reasoning in a
 exactly (under new ids). Sizes the user changed in Obsidian, and positions they moved, are kept.
 
 Canvases made elsewhere (text / file / link / group nodes) import as note cards.
+
+Attached files (issue #15) are written beside the canvas, in a folder `<canvas name>-files/`, as
+`<sha256[:12]>-<file name>` (`canvas_files` lists them; the caller writes them), and each appears as a
+`file` node to the right of its prompt card (the Obsidian convention; Obsidian resolves `file` paths
+from the vault root, so keep the canvas at the top of the vault or move the folder with it). Import
+reads them back from beside the canvas and checks them like any attached file.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from app.attachments import Attachment
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, Session
 from app.export.common import (
     ExportOptions,
@@ -167,7 +175,23 @@ def _layout(graph: Graph, texts: dict[str, str]) -> dict[str, tuple[int, int, in
 # --------------------------------------------------------------------------- export
 
 
-def canvas_document(graph: Graph, options: ExportOptions | None = None) -> dict[str, Any]:
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\- ]+", "_", unicodedata.normalize("NFC", name)).strip(" .") or "file"
+    return cleaned[:80]
+
+
+def file_path(att: Attachment, files_dir: str) -> str:
+    """Where an attached file is written, relative to the canvas's folder."""
+    return f"{files_dir}/{att.sha256[:12]}-{_safe_name(att.name)}"
+
+
+def canvas_files(graph: Graph, options: ExportOptions | None = None, files_dir: str = "files") -> dict[str, bytes]:
+    """The attached files to write beside the canvas: relative path -> bytes."""
+    graph = scoped_graph(graph, options or ExportOptions())
+    return {file_path(a, files_dir): a.data for n in graph.nodes.values() for a in n.attachments}
+
+
+def canvas_document(graph: Graph, options: ExportOptions | None = None, files_dir: str = "files") -> dict[str, Any]:
     options = options or ExportOptions()
     graph = scoped_graph(graph, options)
     texts = {nid: card_text(n, options) for nid, n in graph.nodes.items()}
@@ -187,6 +211,15 @@ def canvas_document(graph: Graph, options: ExportOptions | None = None) -> dict[
         item["text"] = texts[nid]
         item["triptych"] = extra
         nodes.append(item)
+        if node.attachments:  # the bytes go beside the canvas, not inside it
+            extra["attachments"] = [{**a.meta(), "file": file_path(a, files_dir)} for a in node.attachments]
+            fy = y
+            for i, att in enumerate(node.attachments):
+                fh = 240 if att.kind == "image" else 80
+                nodes.append({"id": f"{nid}-file-{i + 1}", "type": "file", "file": file_path(att, files_dir),
+                              "x": x + w + 40, "y": fy, "width": 320, "height": fh,
+                              "triptych": {"attachment_of": nid, "position": i}})
+                fy += fh + 20
     edges: list[dict[str, Any]] = []
     for i, edge in enumerate(graph.edges, start=1):
         edges.append(
@@ -204,9 +237,38 @@ def canvas_document(graph: Graph, options: ExportOptions | None = None) -> dict[
     return {"nodes": nodes, "edges": edges, "triptych": header(graph)}
 
 
-def export_canvas(graph: Graph, options: ExportOptions | None = None) -> str:
-    """The session as a JSON Canvas 1.0 document (a `.canvas` file for Obsidian)."""
-    return json.dumps(canvas_document(graph, options), ensure_ascii=False, indent=1, default=str) + "\n"
+def export_canvas(graph: Graph, options: ExportOptions | None = None, files_dir: str = "files") -> str:
+    """The session as a JSON Canvas 1.0 document (a `.canvas` file for Obsidian). Attached files are
+    referenced under `files_dir` (write `canvas_files(...)` there)."""
+    doc = canvas_document(graph, options, files_dir)
+    return json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n"
+
+
+def _read_attached(extra: dict[str, Any], where: str, base_dir: Path | None) -> None:
+    """Put each attachment's bytes (read from beside the canvas) into `extra` as base64, for
+    node_from_dict. The path must stay inside the canvas's folder."""
+    import base64
+
+    files = extra.get("attachments")
+    if not isinstance(files, list):
+        return
+    for i, f in enumerate(files, 1):
+        if not isinstance(f, dict) or "data" in f:
+            continue
+        rel = f.get("file")
+        name = f.get("name")
+        what = f"{where} attachment {i} ({name})"
+        if not isinstance(rel, str) or not rel:
+            raise ImportFailed(f"{what} has neither data nor a file")
+        if base_dir is None:
+            raise ImportFailed(f"{what}: its file {rel} is beside the canvas; import the .canvas file from disk")
+        path = (base_dir / rel).resolve()
+        if not path.is_relative_to(base_dir.resolve()):
+            raise ImportFailed(f"{what}: its file {rel[:80]!r} is outside the canvas's folder")
+        try:
+            f["data"] = base64.b64encode(path.read_bytes()).decode("ascii")
+        except OSError:
+            raise ImportFailed(f"{what}: its file {rel} is missing beside the canvas") from None
 
 
 # --------------------------------------------------------------------------- import
@@ -284,7 +346,7 @@ def _without_loops(edges: list[tuple[Edge, int | None, bool]]) -> list[tuple[Edg
     return sorted(kept, key=lambda item: order[id(item[0])])
 
 
-def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
+def graph_from_canvas(doc: Any, title: str = "Imported canvas", base_dir: Path | None = None) -> Graph:
     """A Graph from a parsed JSON Canvas: our own cards restored exactly (new ids), any other node
     as a note card; edges kept (role from the label when it is a Triptych role, else "ref")."""
     doc = need_dict(doc, "the canvas")
@@ -309,9 +371,14 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
     ordered = sorted(enumerate(raw_nodes, start=1), key=lambda p: 0 if is_group(p[1]) else 1)
     mapping: dict[str, str] = {}
     nodes: list[Node] = []
+    attached: set[str] = set()  # our file nodes: the prompt carries their file, they are no card
     for i, raw in ordered:
         where = f"node {i}"
         d = need_dict(raw, where)
+        ours = d.get("triptych")
+        if d.get("type") == "file" and isinstance(ours, dict) and "attachment_of" in ours and top is not None:
+            attached.add(str(d.get("id")))
+            continue
         if "id" not in d or d["id"] in (None, ""):
             raise ImportFailed(f"{where} has no id")
         cid = req_str(d, "id", where)
@@ -329,6 +396,7 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
         extra = d.get("triptych")
         if extra is not None and kind == "text":
             extra = need_dict(extra, f"{where} triptych data")
+            _read_attached(extra, where, base_dir)
             node = node_from_dict(extra, where, session.id)
             written = extra.get("written")
             written = written if isinstance(written, dict) else {}
@@ -374,6 +442,8 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas") -> Graph:
         where = f"edge {i} ({eid[:24]})"
         src = req_str(d, "fromNode", where)
         dst = req_str(d, "toNode", where)
+        if src in attached or dst in attached:
+            continue
         for key, ref in (("fromNode", src), ("toNode", dst)):
             if ref not in mapping:
                 raise ImportFailed(f"{where}: {key} {ref[:24]!r} is not a node in this canvas")

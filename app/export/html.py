@@ -2,7 +2,8 @@
 
 Inert by construction and checked: no scripts, no event handlers, no remote resources (no `<img>`,
 no external CSS or fonts, no `url(`), a Content-Security-Policy of `default-src 'none'` that only
-allows the inline stylesheet. Model and user text goes through `app.render` (raw HTML shown as text,
+allows the inline stylesheet (and, when prompts carry attached images, `img-src data:`: those images are
+embedded as data URLs, never fetched). Model and user text goes through `app.render` (raw HTML shown as text,
 unsafe links reduced to text, images to a label; formulas as MathML, which browsers draw natively).
 Light and dark: each text is rendered in both
 themes (their colours are inline styles) and `prefers-color-scheme` shows one.
@@ -40,6 +41,23 @@ from app.render.markdown import render_markdown, render_plain, sanitize_check
 from app.render.theme import DARK, LIGHT, document_css
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
+CSP_WITH_IMAGES = f"{CSP}; img-src data:"
+_FILES_MARK = "<!--triptych-files:{}-->"
+
+
+def _files_html(node: Node) -> str:
+    """A prompt's attached files: images embedded as data URLs (our own bytes, checked on attach,
+    base64: nothing in them can break out of the attribute), other files as a line."""
+    out = ['<div class="files">']
+    for att in node.attachments:
+        if att.kind == "image":
+            out.append(f'<figure><img src="{_e(att.data_url())}" alt="{_e(att.name)}" '
+                       f'style="max-width:100%;height:auto"><figcaption class="meta">{_e(att.describe())}'
+                       "</figcaption></figure>")
+        else:
+            out.append(f'<p class="meta">📎 {_e(att.describe())}</p>')
+    out.append("</div>")
+    return "".join(out)
 
 
 def _accent(model: str | None, options: ExportOptions) -> str:
@@ -256,6 +274,8 @@ def _section(sec: Section, graph: Graph, section_of: dict[str, str], options: Ex
         out.append(
             _markdown(head.text) if head.text.strip() else '<p class="muted"><em>(empty prompt)</em></p>'
         )
+        if head.attachments:
+            out.append(_FILES_MARK.format(head.id))  # filled in after the safety check (export_html)
         out.append("</div>")
         if sec.answers:
             out.append(_lanes(sec.answers, options))
@@ -324,10 +344,15 @@ def export_html(graph: Graph, options: ExportOptions | None = None) -> str:
     problems = sanitize_check(body_html)
     if problems:  # a bug in this module, never the content (fragments are checked one by one)
         raise RuntimeError(f"HTML export failed its safety check: {problems[0]}")
+    images = False
+    for node in graph.nodes.values():
+        if node.attachments and _FILES_MARK.format(node.id) in body_html:
+            body_html = body_html.replace(_FILES_MARK.format(node.id), _files_html(node))
+            images = images or any(a.kind == "image" for a in node.attachments)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP_WITH_IMAGES if images else CSP}">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="color-scheme" content="light dark">\n'

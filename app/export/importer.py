@@ -72,15 +72,17 @@ def import_file(
         if len(data) > max_bytes:
             raise ImportFailed(f"the data is {_size(len(data))}, over the import limit of {_size(max_bytes)}")
         name = title or "Imported canvas"
+        base_dir = None
     else:
         path = Path(path_or_bytes)
         data = _read_limited(path, max_bytes)
         name = title or path.stem or "Imported canvas"
+        base_dir = path.parent  # a canvas's attached files lie beside it
     doc = parse_json(data)
     if detect_kind(doc) == "json":
         graph = graph_from_document(doc)
     elif isinstance(doc.get("triptych"), dict):
-        graph = graph_from_canvas(doc, title=name)
+        graph = graph_from_canvas(doc, title=name, base_dir=base_dir)
     else:
         return graph_from_canvas(doc, title=name)  # another app's canvas: named after its file
     graph.session.title = imported_title(graph.session.title)

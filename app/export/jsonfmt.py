@@ -6,21 +6,28 @@ Document shape (format version 1):
      "session": {"id", "title", "created_at", "updated_at", "viewport": {x, y, zoom}, "settings"},
      "nodes": [{"id", "kind", "text", "reasoning", "model", "params", "status", "error", "finish",
                 "usage", "cost_usd", "reported_cost_usd", "timing", "x", "y", "width", "height",
-                "collapsed", "color", "title", "meta", "created_at", "updated_at"}, ...],
+                "collapsed", "color", "title", "meta", "created_at", "updated_at",
+                "attachments": [{"name", "kind", "mime", "size", "sha256", "width"/"height"/"pages",
+                                 "data": BASE64}, ...]   (only on nodes that carry files)}, ...],
      "edges": [{"parent_id", "child_id", "role", "position"}, ...]}
 
 Not exported: a node's owner (process/heartbeat) and the session's deleted flag. Live statuses
 (pending/streaming) are written as "interrupted". Import validates everything (the file is untrusted)
-and raises `ImportFailed` with a one-line message naming what is wrong and where.
+and raises `ImportFailed` with a one-line message naming what is wrong and where. Attached files are
+checked on import like any file attached by hand (app.attachments): their bytes must match their
+SHA-256, and an SVG, a corrupt image or PDF is refused.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from dataclasses import fields
 from typing import Any
 
+from app.attachments import Attachment, AttachmentError, attachment_from_bytes
 from app.domain import (
     Edge,
     EdgeRole,
@@ -76,7 +83,30 @@ def node_to_dict(node: Node) -> dict[str, Any]:
         "meta": node.meta,
         "created_at": node.created_at,
         "updated_at": node.updated_at,
+        **({"attachments": [attachment_to_dict(a) for a in node.attachments]} if node.attachments else {}),
     }
+
+
+def attachment_to_dict(att: Attachment) -> dict[str, Any]:
+    return {**att.meta(), "data": att.b64()}
+
+
+def attachment_from_dict(d: Any, where: str) -> Attachment:
+    d = need_dict(d, where)
+    name = req_str(d, "name", where)
+    data_text = req_str(d, "data", where)
+    try:
+        data = base64.b64decode(data_text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportFailed(f"{where} ({name}): data is not base64") from None
+    try:
+        att = attachment_from_bytes(name, data)
+    except AttachmentError as exc:
+        raise ImportFailed(f"{where}: {exc}") from None
+    sha = opt_str(d, "sha256", where)
+    if sha is not None and sha != att.sha256:
+        raise ImportFailed(f"{where} ({name}): its bytes do not match its sha256 (damaged file)")
+    return att
 
 
 def edge_to_dict(edge: Edge) -> dict[str, Any]:
@@ -324,6 +354,10 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
         title=opt_str(d, "title", where),
         meta=meta,
     )
+    raw_files = d.get("attachments", [])
+    if not isinstance(raw_files, list):
+        raise ImportFailed(f"{where} attachments must be a list, not {type_name(raw_files)}")
+    node.attachments = [attachment_from_dict(f, f"{where} attachment {i}") for i, f in enumerate(raw_files, 1)]
     created = opt_num(d, "created_at", where)
     updated = opt_num(d, "updated_at", where)
     if created is not None:

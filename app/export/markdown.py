@@ -397,6 +397,18 @@ def _answer_block(node: Node, options: ExportOptions) -> list[str]:
     return out
 
 
+def _files_markdown(node: Node) -> list[str]:
+    """A prompt's attached files: images inline as data URLs (self-contained), the others as a line."""
+    out = []
+    for att in node.attachments:
+        label = re.sub(r"[\[\]()<>`*_\\]", "_", att.describe())
+        if att.kind == "image":
+            out += [f"![{label}]({att.data_url()})", ""]
+        else:
+            out += [f"📎 {label}", ""]
+    return out
+
+
 def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
     """A comparison report of the session (see DESIGN.md "Export formats": md)."""
     options = options or ExportOptions()
@@ -434,6 +446,7 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
             if head.params.system:
                 out += ["**System prompt:**", "", _quote(defang_markdown(head.params.system)), ""]
             out += [_quote(defang_markdown(head.text)) if head.text.strip() else "> *(empty prompt)*", ""]
+            out += _files_markdown(head)
             for ans in sec.answers:
                 out += _answer_block(ans, options)
             if sec.answers:

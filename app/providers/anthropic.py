@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.attachments import Attachment
 from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import Message, ProviderConfig, ProviderRequest
 from app.providers.chat import accepts
@@ -46,19 +47,38 @@ _LEADING_USER = "(continued)"
 def alternate(messages: list[Message]) -> list[dict[str, Any]]:
     """Messages as Anthropic wants them: empty turns dropped, consecutive same-role turns merged with a
     blank line, and a user turn first (a placeholder is inserted when the history starts with the
-    assistant)."""
+    assistant). A turn with files becomes a list of content blocks: the files first (Anthropic's
+    advice: documents and images before the question), then the text."""
     out: list[dict[str, Any]] = []
+    files: list[list[Attachment]] = []
     for message in messages:
         text = message.content
-        if not text or not text.strip():
+        if (not text or not text.strip()) and not message.attachments:
             continue
         if out and out[-1]["role"] == message.role:
-            out[-1]["content"] = f"{out[-1]['content']}\n\n{text}"
+            if text and text.strip():
+                out[-1]["content"] = f"{out[-1]['content']}\n\n{text}" if out[-1]["content"] else text
+            files[-1].extend(message.attachments)
         else:
-            out.append({"role": message.role, "content": text})
+            out.append({"role": message.role, "content": text if text.strip() else ""})
+            files.append(list(message.attachments))
+    for item, atts in zip(out, files, strict=True):
+        if atts:
+            blocks: list[dict[str, Any]] = [file_block(a) for a in atts]
+            if item["content"]:
+                blocks.append({"type": "text", "text": item["content"]})
+            item["content"] = blocks
     if out and out[0]["role"] != "user":
         out.insert(0, {"role": "user", "content": _LEADING_USER})
     return out
+
+
+def file_block(att: Attachment) -> dict[str, Any]:
+    """An `image` or `document` content block with the file inline as base64."""
+    source = {"type": "base64", "media_type": att.mime, "data": att.b64()}
+    if att.kind == "image":
+        return {"type": "image", "source": source}
+    return {"type": "document", "source": source, "title": att.name}
 
 
 def _int(value: object) -> int | None:

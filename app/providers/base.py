@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from app.attachments import Attachment
 from app.domain import Params
 from app.events import StreamEvent
 
@@ -35,6 +36,10 @@ class Message:
     # (DeepSeek after tool calls); the context builder leaves it None otherwise.
     reasoning: str | None = None
     model: str | None = None  # which model wrote an assistant turn (for labels; never sent)
+    # Files of a user turn (app.attachments). The engine adapts them to the target model before the
+    # provider sees them (`adapt_messages`): by then only images and PDFs the model reads are left
+    # here, text files are in `content`. Each wire format puts them in its own blocks.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(slots=True)

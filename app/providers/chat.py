@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from app.attachments import Attachment
 from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.http import MID_ANSWER, error_from_payload, get_json, join_url
@@ -163,19 +164,29 @@ class ChatProvider(SSEProvider):
         fold_system = bool(system) and not accepts(request, "system")
         if system and not fold_system:
             messages.append({"role": "system", "content": system})
+        files: dict[int, tuple[Attachment, ...]] = {}
         for message in request.messages:
             item: dict[str, Any] = {"role": message.role, "content": message.content}
             if message.role == "assistant" and message.reasoning and self.flavor == "deepseek":
                 item["reasoning_content"] = message.reasoning
+            if message.attachments:
+                files[id(item)] = message.attachments
             messages.append(item)
         if fold_system and system:
             # The model takes no system role: put the instruction at the head of the first user turn.
             for item in messages:
                 if item["role"] == "user":
-                    item["content"] = f"{system}\n\n{item['content']}"
+                    item["content"] = f"{system}\n\n{item['content']}" if item["content"] else system
                     break
             else:
                 messages.insert(0, {"role": "user", "content": system})
+        for item in messages:  # a turn with files: a list of parts, the files first, then the text
+            atts = files.get(id(item))
+            if atts:
+                parts = [content_part(a) for a in atts]
+                if item["content"]:
+                    parts.append({"type": "text", "text": item["content"]})
+                item["content"] = parts
         body: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
@@ -322,3 +333,11 @@ def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
         events.append(chat_usage(raw_usage))
     events.append(Finish(_FINISH.get(str(choice.get("finish_reason") or "stop"), "stop")))
     return events
+
+
+def content_part(att: Attachment) -> dict[str, Any]:
+    """A Chat Completions content part for a file: `image_url` with a data URL for an image, a `file`
+    part (filename + data URL) for a PDF (OpenAI and OpenRouter take PDFs this way)."""
+    if att.kind == "image":
+        return {"type": "image_url", "image_url": {"url": att.data_url()}}
+    return {"type": "file", "file": {"filename": att.name, "file_data": att.data_url()}}

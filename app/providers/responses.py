@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
-from app.providers.base import ProviderConfig, ProviderRequest
+from app.providers.base import Message, ProviderConfig, ProviderRequest
 from app.providers.chat import accepts
 from app.providers.http import error_from_payload, get_json, join_url
 from app.providers.sse import SSEEvent
@@ -87,7 +87,7 @@ class ResponsesProvider(SSEProvider):
         body: dict[str, Any] = {"model": request.model}
         if params.system:
             body["instructions"] = params.system
-        body["input"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        body["input"] = [_input_item(m) for m in request.messages]
         body["stream"] = True
         body["store"] = self.options.store
         if params.max_tokens is not None and accepts(request, "max_tokens"):
@@ -225,3 +225,19 @@ def _from_json_body(data: Any, key: str | None) -> list[StreamEvent]:
     else:
         events.append(Finish("content_filter" if refused else "stop"))
     return events
+
+
+def _input_item(m: Message) -> dict[str, Any]:
+    """One `input` message; a turn with files is a list: `input_image` / `input_file` (data URLs; a
+    file part carries its name), then `input_text`."""
+    if not m.attachments:
+        return {"role": m.role, "content": m.content}
+    parts: list[dict[str, Any]] = []
+    for att in m.attachments:
+        if att.kind == "image":
+            parts.append({"type": "input_image", "image_url": att.data_url()})
+        else:
+            parts.append({"type": "input_file", "filename": att.name, "file_data": att.data_url()})
+    if m.content.strip():
+        parts.append({"type": "input_text", "text": m.content})
+    return {"role": m.role, "content": parts}

@@ -904,7 +904,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
             print(f"triptych: note: not sent to {m} (not accepted): {', '.join(dropped)}", file=sys.stderr)
 
     if graph is not None and sweep is not None:
-        answers = cell_answers(graph, sweep.id)
+        answers = cell_answers(graph)
         todo = [c for c in defn.cells()
                 if not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
     else:

@@ -451,12 +451,13 @@ def find_sweep(graph: Graph) -> Node | None:
     return None
 
 
-def cell_answers(graph: Graph, sweep_id: str) -> dict[int, list[Node]]:
+def cell_answers(graph: Graph) -> dict[int, list[Node]]:
     """Cell index -> its answers in creation order (a cell has several after a resume)."""
     out: dict[int, list[Node]] = {}
     for node in graph.nodes.values():
         mark = node.meta.get(CELL_META)
-        if node.kind == NodeKind.RESPONSE and isinstance(mark, dict) and mark.get("sweep") == sweep_id:
+        # a session holds one sweep; the mark's sweep id is not compared (an imported copy has new ids)
+        if node.kind == NodeKind.RESPONSE and isinstance(mark, dict) and "cell" in mark:
             out.setdefault(int(mark["cell"]), []).append(node)
     for answers in out.values():
         answers.sort(key=lambda n: (n.created_at, n.id))
@@ -512,7 +513,7 @@ def sweep_rows(graph: Graph) -> list[dict[str, Any]] | None:
     if sweep is None:
         return None
     defn = SweepDef.from_dict(sweep.meta[SWEEP_META])
-    answers = cell_answers(graph, sweep.id)
+    answers = cell_answers(graph)
     out = []
     for cell in defn.cells():
         node = best_answer(answers.get(cell.index, []))
@@ -601,7 +602,7 @@ class SweepRunner:
         self.on_progress = on_progress
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._paused_until: dict[str, float] = {}
-        self.answers: dict[int, list[Node]] = cell_answers(graph, sweep.id)
+        self.answers: dict[int, list[Node]] = cell_answers(graph)
         self.progress = Progress(0)
         self.stopped = False
 

@@ -1071,7 +1071,14 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         private_if_inside(out, ctx.settings.data_dir)
         print(out)
         return 0
-    text = ex.export_session(graph, args.format, options)
+    if args.format in ex.SWEEP_FORMATS and args.path:
+        raise UsageError(f"--path does not apply to --format {args.format} (one row per sweep cell)")
+    try:
+        text = ex.export_session(graph, args.format, options)
+    except ValueError as exc:
+        if args.format not in ex.SWEEP_FORMATS:
+            raise
+        raise UsageError(str(exc)) from exc
     if out == "-":
         sys.stdout.write(text)
     else:

@@ -304,3 +304,39 @@ async def test_judge_scores_each_finished_cell_and_its_cost_is_counted_apart(env
     assert verdict.kind == NodeKind.SYNTHESIS and verdict.meta["sweep_judge_of"] == node.id
     # the judge's card is not a cell
     assert list(cell_answers(repo.load_graph(graph.session.id))) == [0]
+
+
+async def test_csv_jsonl_and_report_grid_of_a_sweep_session(env):
+    import csv
+    import io
+    import json
+
+    from app.export import export_session
+
+    repo, settings, scripts, requests, factory = env
+    scripts["deepseek-flash"] = [TextDelta("=HYPERLINK(\"http://x\")"), Usage(input=5, output=2), Finish("stop")]
+    scripts["gpt-6.2-sol"] = [TextDelta("a | b <script>"), Usage(input=5, output=2), Finish("stop")]
+    defn = SweepDef(templates=["{{q}}"], models=[DS, GP], columns=["q"], rows=[{"q": "x, \"y\"\nz"}, {"q": "中"}],
+                    vars_name="v.csv", variants=parse_sets(["temperature=0,0.5"]), checks=["not-contains:|"])
+    graph, sweep = _new_sweep(repo, defn)
+    engine = Engine(repo, settings, provider_factory=factory)
+    await SweepRunner(engine, graph, sweep, defn).run()
+    await engine.aclose()
+    graph = repo.load_graph(graph.session.id)
+    rows = list(csv.DictReader(io.StringIO(export_session(graph, "csv"), newline="")))
+    assert len(rows) == 8
+    assert [(r["vars.q"], r["model"], r["params.temperature"]) for r in rows[:4]] == [
+        ('x, "y"\nz', DS, "0.0"), ('x, "y"\nz', DS, "0.5"), ('x, "y"\nz', GP, "0.0"), ('x, "y"\nz', GP, "0.5")]
+    assert rows[0]["text"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet does not run it
+    assert (rows[0]["passed"], rows[2]["passed"], rows[2]["checks"]) == ("true", "false", "not-contains:|=fail")
+    assert rows[0]["input_tokens"] == "5" and rows[0]["status"] == "done" and rows[0]["attempts"] == "1"
+    lines = [json.loads(line) for line in export_session(graph, "jsonl").splitlines()]
+    assert [x["vars"]["q"] for x in lines] == ['x, "y"\nz'] * 4 + ["中"] * 4
+    md = export_session(graph, "md")
+    assert md.index("*Triptych session") < md.index("## Sweep grid") < md.index("## Prompt")
+    assert "| **totals** | pass 2/2 (100%)" in md and "a \\| b" in md
+    page = export_session(graph, "html")
+    assert 'id="sweep-grid"' in page and "<script>" not in page and "&lt;script&gt;" in page
+    assert page.count("pass 0/2 (0%)") == 2  # the two gpt columns failed their check
+    with pytest.raises(ValueError, match="holds no sweep"):
+        export_session(repo.load_graph(repo.create_session(Session(title="plain")).id), "csv")

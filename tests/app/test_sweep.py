@@ -4,13 +4,14 @@ reply, and the runner (concurrency cap per provider, resume that never repeats a
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import ClassVar
 
 import pytest
 
 from app.domain import Node, NodeKind, NodeStatus, Session, Timing
 from app.engine import Engine
-from app.events import Finish, TextDelta, Usage
+from app.events import Finish, StreamError, TextDelta, Usage
 from app.sweep import (
     SWEEP_META,
     SweepDef,
@@ -189,9 +190,11 @@ class _CountingProvider(ScriptedProvider):
 
     peak: ClassVar[dict[str, int]] = {}
     live: ClassVar[dict[str, int]] = {}
+    began: ClassVar[list[float]] = []
 
     async def stream(self, request):  # type: ignore[override]
         pid = self.config.id
+        self.began.append(time.monotonic())
         self.live[pid] = self.live.get(pid, 0) + 1
         self.peak[pid] = max(self.peak.get(pid, 0), self.live[pid])
         try:
@@ -208,7 +211,7 @@ def env(tmp_path, monkeypatch):
     settings = settings_with_keys(tmp_path, deepseek="k1", anthropic="k2", openai="k3")
     scripts: dict = {}
     requests: list = []
-    _CountingProvider.peak, _CountingProvider.live = {}, {}
+    _CountingProvider.peak, _CountingProvider.live, _CountingProvider.began = {}, {}, []
 
     def factory(config, client):
         return _CountingProvider(config, scripts, requests)
@@ -340,3 +343,21 @@ async def test_csv_jsonl_and_report_grid_of_a_sweep_session(env):
     assert page.count("pass 0/2 (0%)") == 2  # the two gpt columns failed their check
     with pytest.raises(ValueError, match="holds no sweep"):
         export_session(repo.load_graph(repo.create_session(Session(title="plain")).id), "csv")
+
+
+async def test_a_429s_retry_after_holds_back_the_providers_next_cells(env):
+    repo, settings, scripts, requests, factory = env
+    ok = [TextDelta("ok"), Usage(input=5, output=2), Finish("stop")]
+    scripts["deepseek-flash"] = ([StreamError("rate_limit", "slow down", retry_after=0.4, status=429)], ok)
+    defn = SweepDef(templates=["{{n}}"], models=[DS], columns=["n"], rows=[{"n": str(i)} for i in range(4)],
+                    vars_name="v.csv", concurrency=2)
+    graph, sweep = _new_sweep(repo, defn)
+    engine = Engine(repo, settings, provider_factory=factory)
+    t0 = time.monotonic()
+    results = await SweepRunner(engine, graph, sweep, defn).run()
+    await engine.aclose()
+    assert [n.status for _, n in results] == [NodeStatus.DONE] * 4
+    began = [t - t0 for t in _CountingProvider.began]
+    assert len(began) == 5  # 4 cells + the retry of the one that got the 429
+    # the first two went at once; no later request went before the server's Retry-After had passed
+    assert began[1] < 0.3 and min(began[2:]) >= 0.38, began

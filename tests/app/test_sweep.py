@@ -361,3 +361,28 @@ async def test_a_429s_retry_after_holds_back_the_providers_next_cells(env):
     assert len(began) == 5  # 4 cells + the retry of the one that got the 429
     # the first two went at once; no later request went before the server's Retry-After had passed
     assert began[1] < 0.3 and min(began[2:]) >= 0.38, began
+
+
+def test_an_expensive_sweep_asks_first_and_no_sends_nothing(tmp_path, monkeypatch, capsys):
+    import io
+
+    from app import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens: nothing may be sent
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(f'{{"n": {i}}}\n' for i in range(40)), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    status = cli.main(["sweep", "-m", "openai:gpt-6.2-astra", "-p", "{{n}}", "--vars", str(rows)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "estimated cost $1." in err and "[y/N]" in err and "not started; nothing was sent" in err
+    repo = open_store(tmp_path / "home")
+    assert repo.list_sessions() == []
+    repo.close()

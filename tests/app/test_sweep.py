@@ -337,9 +337,10 @@ async def test_csv_jsonl_and_report_grid_of_a_sweep_session(env):
     assert [x["vars"]["q"] for x in lines] == ['x, "y"\nz'] * 4 + ["中"] * 4
     md = export_session(graph, "md")
     assert md.index("*Triptych session") < md.index("## Sweep grid") < md.index("## Prompt")
+    assert "## Sweep definition 1" in md and "## Answer 1" not in md
     assert "| **totals** | pass 2/2 (100%)" in md and "a \\| b" in md
     page = export_session(graph, "html")
-    assert 'id="sweep-grid"' in page and "<script>" not in page and "&lt;script&gt;" in page
+    assert "Sweep definition 1" in page and 'id="sweep-grid"' in page and "<script>" not in page and "&lt;script&gt;" in page
     assert page.count("pass 0/2 (0%)") == 2  # the two gpt columns failed their check
     with pytest.raises(ValueError, match="holds no sweep"):
         export_session(repo.load_graph(repo.create_session(Session(title="plain")).id), "csv")

@@ -372,6 +372,12 @@ class SweepDef:
         if self.concurrency < 1:
             raise SweepError("--concurrency must be 1 or more")
         check_templates(self.templates, self.columns, self.vars_name)
+        for r, values in enumerate(self.rows):
+            for p, template in enumerate(self.templates):
+                if not expand(template, values).strip():
+                    where = f"template {p + 1}" if len(self.templates) > 1 else "the template"
+                    raise SweepError(f"row {r + 1} of {self.vars_name or 'the variables'} makes {where} an empty "
+                                     "prompt")
         for c in self.checks:
             parse_check(c)
 

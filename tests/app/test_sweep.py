@@ -86,6 +86,9 @@ def test_a_template_naming_a_missing_column_is_refused_naming_the_column():
                     vars_name="rows.csv")
     with pytest.raises(SweepError, match=r"template 2 uses \{\{missing\}\} but rows.csv has no column 'missing'"):
         defn.validate()
+    with pytest.raises(SweepError, match=r"row 2 of rows\.csv makes the template an empty prompt"):
+        SweepDef(templates=["{{a}}"], models=[DS], columns=["a"], rows=[{"a": "1"}, {"a": " "}],
+                 vars_name="rows.csv").validate()
     with pytest.raises(SweepError, match="no --vars file"):
         SweepDef(templates=["{{a}}"], models=[DS]).validate()
 

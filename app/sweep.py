@@ -655,7 +655,11 @@ class SweepRunner:
         self.progress = Progress(len(cells))
         self.engine.add_listener(self._on_engine_change)
         try:
-            await asyncio.gather(*(self._run_cell(c) for c in cells))
+            # every cell settles before a failure (a store error, say) is raised: none is left running
+            outcomes = await asyncio.gather(*(self._run_cell(c) for c in cells), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         finally:
             self.engine.remove_listener(self._on_engine_change)
         return [(c, best_answer(self.answers.get(c.index, []))) for c in self.defn.cells()]

@@ -153,6 +153,33 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--dry-run", action="store_true", help="print the messages and estimates; send nothing")
     sy.add_argument("--json", action="store_true", help="one JSON object (like ask --json), at the end")
 
+    sw = sub.add_parser("sweep", parents=[common],
+                        help="a grid: prompt template(s) × variable rows × models × parameter variants")
+    sw.add_argument("-m", "--model", action="append", default=[], metavar="PROVIDER:MODEL",
+                    help="a model (repeatable)")
+    sw.add_argument("-p", "--prompt", action="append", default=[], metavar="TEMPLATE",
+                    help="a prompt template (repeatable); {{column}} is replaced by the row's value")
+    sw.add_argument("--prompts", metavar="FILE", help="templates: one per line (.txt) or a JSON array of strings")
+    sw.add_argument("--vars", metavar="FILE", help="variable rows: CSV with a header row, or JSONL")
+    sw.add_argument("--set", action="append", default=[], metavar="PARAM=V1,V2",
+                    help="parameter variants (repeatable; cartesian product): temperature, max_tokens, effort, "
+                         "thinking")
+    sw.add_argument("--system", action="append", default=[], metavar="TEXT",
+                    help="a system prompt variant (repeatable)")
+    sw.add_argument("--check", action="append", default=[], metavar="KIND:ARG",
+                    help="a check per cell (repeatable): contains:TEXT, not-contains:TEXT, regex:PATTERN, json, "
+                         "max-cost:USD, max-ms:MS")
+    sw.add_argument("--judge", metavar="PROVIDER:MODEL", help="a model that scores each answer 1-10 with a reason")
+    sw.add_argument("--rubric", help="what the judge scores against")
+    sw.add_argument("--concurrency", type=int, metavar="N",
+                    help=f"simultaneous requests per provider (default {SWEEP_CONCURRENCY})")
+    sw.add_argument("--batch", action="store_true", help="send through the providers' batch APIs (not available yet)")
+    sw.add_argument("--yes", action="store_true", help=f"run without asking when the estimate is above "
+                                                       f"${SWEEP_CONFIRM_USD:.2f}")
+    sw.add_argument("--json", action="store_true", help="one JSON object per cell per line, at the end")
+    sw.add_argument("--resume", metavar="SWEEP_ID", help="run only the cells of this sweep without a finished answer")
+    sw.add_argument("--max-retries", type=int, default=2, help="retries before the first token (default 2)")
+
     s = sub.add_parser("sessions", parents=[common], help="list sessions")
     s.add_argument("--json", action="store_true")
 
@@ -162,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", parents=[common], help="export a session")
     e.add_argument("session")
-    e.add_argument("--format", "-f", required=True, choices=["md", "html", "json", "canvas", "png"])
+    e.add_argument("--format", "-f", required=True, choices=["md", "html", "json", "canvas", "png", "csv", "jsonl"],
+                   help="csv and jsonl: one row per sweep cell")
     e.add_argument("-o", "--output", help="output file (default: a name from the session title; '-' = stdout)")
     e.add_argument("--no-reasoning", action="store_true", help="leave reasoning out")
     e.add_argument("--path", metavar="NODE_ID", help="only the path to this card, not every branch")
@@ -767,6 +795,231 @@ def _tree(graph: Graph) -> list[tuple[Node, int]]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------- sweep
+SWEEP_CONCURRENCY = 4
+SWEEP_CONFIRM_USD = 1.0  # ask before a sweep estimated above this (--yes skips)
+PROGRESS_EVERY_S = 0.5
+
+
+def _read_user_file(path: str, what: str) -> str:
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
+def _sweep_definition(args: argparse.Namespace) -> Any:
+    from app.sweep import SweepDef, SweepError, parse_check, parse_prompts_file, parse_sets, parse_vars
+
+    if args.batch:
+        raise UsageError("--batch is not available yet: run the sweep live (without --batch)")
+    templates = [sendable(t) for t in args.prompt]
+    try:
+        if args.prompts:
+            templates += [sendable(t) for t in parse_prompts_file(args.prompts, _read_user_file(args.prompts,
+                                                                                                "--prompts"))]
+        columns: list[str] = []
+        rows: list[dict[str, str]] = [{}]
+        vars_text = None
+        if args.vars:
+            vars_text = _read_user_file(args.vars, "--vars")
+            columns, rows = parse_vars(args.vars, vars_text)
+            rows = [{k: sendable(v) for k, v in r.items()} for r in rows]
+        defn = SweepDef(templates=templates, models=_parse_models(args.model), columns=columns, rows=rows,
+                        vars_name=Path(args.vars).name if args.vars else None, vars_text=vars_text,
+                        variants=parse_sets(args.set, [sendable(s) for s in args.system]),
+                        checks=[str(parse_check(c)) for c in args.check],
+                        judge=_parse_models([args.judge])[0] if args.judge else None, rubric=args.rubric,
+                        concurrency=args.concurrency or SWEEP_CONCURRENCY)
+        defn.validate()
+    except SweepError as exc:
+        raise UsageError(str(exc)) from exc
+    return defn
+
+
+def _sweep_estimate(ctx: Ctx, defn: Any, cells: list[Any]) -> tuple[float, float, list[str]]:
+    """(estimated cost of the answers, of the judge, models whose cost is unknown) for `cells`."""
+    from app.catalog import estimate_tokens
+    from app.sweep import judge_instruction, variant_params
+
+    engine = Engine(_NullRepo(), ctx.settings, catalog=ctx.catalog)  # type: ignore[arg-type]
+    total = judge_total = 0.0
+    unknown: list[str] = []
+    seen: dict[tuple[str, str, str], float | None] = {}
+    for cell in cells:
+        key = (cell.text, cell.model, json.dumps(cell.params, sort_keys=True))
+        if key not in seen:
+            (call,) = engine.plan(None, cell.text, [Target(cell.model, variant_params(cell.params))],
+                                  system=cell.system)
+            seen[key] = call.cost_est_usd
+            if defn.judge:
+                judge_in = call.input_tokens_est + call.output_tokens_est + estimate_tokens(
+                    judge_instruction(defn.rubric))
+                jc = ctx.catalog.estimate_cost(defn.judge, judge_in, 60)
+                if jc is None and defn.judge not in unknown:
+                    unknown.append(defn.judge)
+                judge_total += jc or 0.0
+        cost = seen[key]
+        if cost is None:
+            if cell.model not in unknown:
+                unknown.append(cell.model)
+        else:
+            total += cost
+    return total, judge_total, unknown
+
+
+def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespace) -> bool:
+    cost, judge, unknown = _sweep_estimate(ctx, defn, cells)
+    line = f"triptych: {len(cells)} cell(s) to run; estimated cost {fmt_cost(cost)} (assuming about 1,000 output " \
+           f"tokens per answer)"
+    if defn.judge:
+        line += f", plus {fmt_cost(judge)} for the judge"
+    if unknown:
+        line += f"; cost unknown for {', '.join(unknown)}"
+    print(line, file=sys.stderr)
+    total = cost + judge
+    if total <= SWEEP_CONFIRM_USD or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"the estimated cost {fmt_cost(total)} is above ${SWEEP_CONFIRM_USD:.2f} and standard input "
+                         "is not a terminal to ask on: pass --yes to run it")
+    print(f"Run it for about {fmt_cost(total)}? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        print("triptych: not started; nothing was sent", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
+    """Run a sweep (app.sweep) or resume one: each cell through Engine.ask, at most --concurrency at a time per
+    provider; progress on stderr; --json prints one object per cell at the end. Exit 0 when every cell
+    finished and passed its checks, 1 otherwise, 2 for bad usage."""
+    from app.sweep import SWEEP_META, SweepDef, find_sweep
+
+    if args.max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError("--concurrency must be 1 or more")
+    if args.resume:
+        given = [flag for flag, v in (("-m", args.model), ("-p", args.prompt), ("--prompts", args.prompts),
+                                      ("--vars", args.vars), ("--set", args.set), ("--system", args.system),
+                                      ("--check", args.check), ("--judge", args.judge), ("--rubric", args.rubric),
+                                      ("--batch", args.batch)) if v]
+        if given:
+            raise UsageError(f"--resume runs the sweep as it was defined: leave out {', '.join(given)}")
+        session_id = ctx.session_id(args.resume)
+        graph = ctx.repo.load_graph(session_id)
+        sweep = find_sweep(graph)
+        if sweep is None:
+            raise UsageError(f"session {session_id} holds no sweep")
+        defn = SweepDef.from_dict(sweep.meta[SWEEP_META])
+        if args.concurrency:
+            defn.concurrency = args.concurrency
+    else:
+        if not args.model:
+            raise UsageError("a sweep needs at least one model: -m PROVIDER:MODEL (repeatable)")
+        if not args.prompt and not args.prompts:
+            raise UsageError("a sweep needs a prompt template: -p TEMPLATE or --prompts FILE")
+        defn = _sweep_definition(args)
+        graph = None
+        sweep = None
+    models = [*defn.models, *([defn.judge] if defn.judge else [])]
+    _check_providers(ctx, models, need_keys=True)
+    _warn_unknown_models(ctx, models)
+    from app.sweep import SweepRunner, cell_answers, variant_params
+
+    for m in defn.models:
+        dropped = sorted({d for v in defn.variants for d in ctx.catalog.filter_params(m, variant_params(v)).dropped})
+        if dropped:
+            print(f"triptych: note: not sent to {m} (not accepted): {', '.join(dropped)}", file=sys.stderr)
+
+    if graph is not None and sweep is not None:
+        answers = cell_answers(graph)
+        todo = [c for c in defn.cells()
+                if not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
+    else:
+        todo = defn.cells()
+    if todo and not _confirm_sweep(ctx, defn, todo, args):
+        return 1
+    if graph is None or sweep is None:
+        first = " ".join(defn.templates[0].split())[:60]
+        session = ctx.repo.create_session(Session(title=f"Sweep: {first}"))
+        sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()},
+                     status=NodeStatus.DONE, title="Sweep")
+        ctx.repo.add_nodes([sweep])
+        graph = ctx.repo.load_graph(session.id)
+    print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run "
+          f"(resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
+    return asyncio.run(_sweep_async(ctx, graph, sweep, defn, args, SweepRunner))
+
+
+async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: argparse.Namespace,
+                       runner_cls: Any) -> int:
+    from app.sweep import cell_json, cell_passed, column_totals, sweep_rows
+
+    client = make_client(ctx.settings)
+    engine = Engine(ctx.repo, ctx.settings, catalog=ctx.catalog, client=client, max_retries=args.max_retries)
+    engine.add_listener(_SaveWatcher().on_change)
+    last = [0.0]
+
+    def on_progress(p: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S or p.done == p.total:
+            last[0] = now
+            print(p.line(), file=sys.stderr, flush=True)
+
+    runner = runner_cls(engine, graph, sweep, defn, on_progress=on_progress)
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:
+            os._exit(130)
+        interrupted = True
+        print(f"\ntriptych: stopping the sweep; finished cells are kept (`triptych sweep --resume "
+              f"{graph.session.id}` runs the rest; Ctrl+C again to quit at once)", file=sys.stderr)
+        runner.stop()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    try:
+        results = await runner.run()
+        unsaved = await engine.flush_saves(2.0)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+        await engine.aclose()
+        await client.aclose()
+    records = [cell_json(graph.session.id, cell, node) for cell, node in results]
+    if args.json:
+        for rec in records:
+            print(json.dumps(rec, ensure_ascii=False))
+    else:
+        stored = sweep_rows(ctx.repo.load_graph(graph.session.id)) or records
+        for col in column_totals(stored):
+            score = "-" if col["mean_score"] is None else f"{col['mean_score']:.1f}"
+            p50 = "-" if col["p50_ms"] is None else f"{col['p50_ms']} ms"
+            p95 = "-" if col["p95_ms"] is None else f"{col['p95_ms']} ms"
+            print(f"{col['column']}: {col['passed']}/{col['cells']} passed, mean score {score}, "
+                  f"{fmt_cost(col['cost_usd'])}, p50 {p50}, p95 {p95}")
+        print(f"sweep {graph.session.id}: `triptych export {graph.session.id} --format csv` for every cell")
+    sys.stdout.flush()
+    for node in unsaved:
+        print(f"triptych: error: the answer from {node.model} (node {node.id}) could not be saved: "
+              f"{node.meta.get('persist_error', 'store error')}", file=sys.stderr)
+    if unsaved:
+        return 1
+    return 0 if all(cell_passed(r) for r in records) else 1
+
 # ---------------------------------------------------------------------------------------------- models
 def cmd_models(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.provider and args.provider not in ctx.settings.providers:
@@ -855,7 +1108,14 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
         print(out)
         return 0
     files_dir = f"{Path(out).stem}-files" if out != "-" else "files"
-    text = ex.export_session(graph, args.format, options, files_dir=files_dir)
+    if args.format in ex.SWEEP_FORMATS and args.path:
+        raise UsageError(f"--path does not apply to --format {args.format} (one row per sweep cell)")
+    try:
+        text = ex.export_session(graph, args.format, options, files_dir=files_dir)
+    except ValueError as exc:
+        if args.format not in ex.SWEEP_FORMATS:
+            raise
+        raise UsageError(str(exc)) from exc
     if out == "-":
         sys.stdout.write(text)
         if args.format == "canvas" and ex.canvas_files(graph, options, files_dir):
@@ -1025,6 +1285,7 @@ async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
 COMMANDS = {
     "ask": cmd_ask,
     "synth": cmd_synth,
+    "sweep": cmd_sweep,
     "rerun": cmd_rerun,
     "sessions": cmd_sessions,
     "show": cmd_show,

@@ -21,6 +21,7 @@ class NodeKind(StrEnum):
     RESPONSE = "response"
     SYNTHESIS = "synthesis"
     NOTE = "note"
+    SWEEP = "sweep"  # a sweep's definition; its cells are ordinary prompt -> response pairs (app.sweep)
 
 
 class NodeStatus(StrEnum):

@@ -16,7 +16,8 @@ CARD_W = 460.0
 PROMPT_W = 460.0
 CARD_GAP = 48.0
 ROW_GAP = 72.0
-DEFAULT_H = {NodeKind.PROMPT: 130.0, NodeKind.NOTE: 160.0, NodeKind.RESPONSE: 560.0, NodeKind.SYNTHESIS: 560.0}
+DEFAULT_H = {NodeKind.PROMPT: 130.0, NodeKind.NOTE: 160.0, NodeKind.RESPONSE: 560.0, NodeKind.SYNTHESIS: 560.0,
+             NodeKind.SWEEP: 160.0}
 
 
 def width(node: Node) -> float:

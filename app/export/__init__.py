@@ -40,12 +40,14 @@ from app.export.table import (
     totals,
 )
 
-FORMATS = ("md", "html", "json", "canvas", "png")
-TEXT_FORMATS = ("md", "html", "json", "canvas")
+FORMATS = ("md", "html", "json", "canvas", "png", "csv", "jsonl")
+TEXT_FORMATS = ("md", "html", "json", "canvas", "csv", "jsonl")
+SWEEP_FORMATS = ("csv", "jsonl")  # one row per sweep cell (app.export.sweep)
 
 __all__ = [
     "FORMATS",
     "MAX_IMPORT_BYTES",
+    "SWEEP_FORMATS",
     "TEXT_FORMATS",
     "Branch",
     "ExportOptions",
@@ -85,10 +87,14 @@ def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None,
     selected node ids are missing or not in the graph.
     """
     options = options or ExportOptions()
+    if fmt in SWEEP_FORMATS:
+        from app.export.sweep import sweep_csv, sweep_jsonl
+
+        return sweep_csv(graph) if fmt == "csv" else sweep_jsonl(graph)
     if fmt == "md":
-        return export_markdown(graph, options)
+        return _with_sweep_grid(export_markdown(graph, options), graph, options, "md")
     if fmt == "html":
-        return export_html(graph, options)
+        return _with_sweep_grid(export_html(graph, options), graph, options, "html")
     if fmt == "json":
         return export_json(export_graph(graph, options))
     if fmt == "canvas":
@@ -96,3 +102,25 @@ def export_session(graph: Graph, fmt: str, options: ExportOptions | None = None,
     if fmt == "png":
         raise ValueError("png export draws the canvas and needs the GUI: use the window's Export menu")
     raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def _with_sweep_grid(report: str, graph: Graph, options: ExportOptions, fmt: str) -> str:
+    """A sweep session's md/html report begins with the sweep grid and its per-column totals."""
+    if options.scope != "all":
+        return report
+    from app.export.sweep import grid_html, grid_markdown
+
+    if fmt == "md":
+        grid = grid_markdown(graph)
+        if grid is None:
+            return report
+        head, sep, rest = report.partition("\n\n*Triptych session")
+        line_end = rest.find("\n\n")
+        if not sep or line_end < 0:
+            return report
+        cut = len(head) + len(sep) + line_end + 2
+        return report[:cut] + grid + "\n" + report[cut:]
+    grid = grid_html(graph)
+    if grid is None or "<main>\n" not in report:
+        return report
+    return report.replace("<main>\n", "<main>\n" + grid + "\n", 1)

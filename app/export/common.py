@@ -280,7 +280,8 @@ def snippet(text: str, limit: int = 60) -> str:
 
 # --------------------------------------------------------------------------- file names
 
-EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json", "canvas": ".canvas", "png": ".png"}
+EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json", "canvas": ".canvas", "png": ".png", "csv": ".csv",
+              "jsonl": ".jsonl"}
 
 
 def slugify(title: str, max_len: int = 60) -> str:

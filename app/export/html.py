@@ -242,6 +242,8 @@ def _section_title(sec: Section, options: ExportOptions) -> str:
         )
     if head.kind == NodeKind.NOTE:
         return f"Note {sec.number}" + (f": {head.title}" if head.title else "")
+    if head.kind == NodeKind.SWEEP:
+        return f"Sweep definition {sec.number}"
     return f"Answer {sec.number}"
 
 

@@ -376,6 +376,8 @@ def _section_title(sec: Section, graph: Graph, options: ExportOptions) -> str:
         return f"Synthesis {sec.number}" + (f" ({kind})" if kind else "") + f" by {name}"
     if head.kind == NodeKind.NOTE:
         return f"Note {sec.number}" + (f": {head.title}" if head.title else "")
+    if head.kind == NodeKind.SWEEP:
+        return f"Sweep definition {sec.number}"
     return f"Answer {sec.number}"
 
 

@@ -1412,6 +1412,7 @@ ITEM_FOR_KIND: dict[NodeKind, type[CardItem]] = {
     NodeKind.RESPONSE: ResponseCard,
     NodeKind.SYNTHESIS: ResponseCard,
     NodeKind.NOTE: NoteCard,
+    NodeKind.SWEEP: NoteCard,  # until the sweep grid item exists (issue #16): its summary as a note
 }
 
 

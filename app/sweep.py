@@ -1,0 +1,718 @@
+"""Sweeps (DESIGN.md, "Evaluate"): prompt template(s) × variable rows × models × parameter variants.
+
+Qt-free. A sweep lives in its own session (the sweep id *is* that session's id) as one `sweep` node
+whose `meta["sweep"]` holds the definition (templates, the variables file's name and contents and its
+parsed rows, models, variants, checks, judge), so it can be resumed. Each cell is an ordinary prompt →
+response pair sent through `Engine.ask`; both carry `meta["sweep_cell"] = {"sweep": SWEEP_NODE_ID,
+"cell": INDEX}`, the response also its check results (`meta["sweep_checks"]`) and judge score
+(`meta["sweep_score"]`). A cell is *finished* when one of its answers ended `done`; `--resume` runs
+only the others (an answer cut by a crash is `interrupted` once the store is reopened: re-run).
+
+Async contract: `SweepRunner.run()` runs on the engine's event loop; everything else here is pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import itertools
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from app.domain import EdgeRole, Graph, ModelRef, Node, NodeKind, NodeStatus, Params
+
+if TYPE_CHECKING:
+    from app.engine import Engine
+
+__all__ = [
+    "CHECK_KINDS",
+    "Cell",
+    "Check",
+    "SweepDef",
+    "SweepError",
+    "SweepRunner",
+    "cell_answers",
+    "cell_json",
+    "expand",
+    "find_sweep",
+    "parse_check",
+    "parse_judge_reply",
+    "parse_prompts_file",
+    "parse_sets",
+    "parse_vars",
+    "placeholders",
+    "run_checks",
+    "sweep_rows",
+]
+
+SWEEP_META = "sweep"
+CELL_META = "sweep_cell"
+CHECKS_META = "sweep_checks"
+SCORE_META = "sweep_score"
+JUDGE_META = "sweep_judge_of"
+
+
+class SweepError(ValueError):
+    """A sweep definition that cannot run (missing column, bad file, bad --set); nothing was sent."""
+
+
+# ------------------------------------------------------------------------------------------------ templates
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+def placeholders(template: str) -> list[str]:
+    """The column names a template uses (`{{name}}`, spaces inside the braces allowed), first use first."""
+    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(template)))
+
+
+def expand(template: str, values: dict[str, str]) -> str:
+    """`template` with every `{{name}}` replaced by `values[name]`, in one pass: an inserted value is
+    never expanded again, even when it looks like a placeholder itself. A missing name raises KeyError
+    (`check_templates` refuses such a sweep before anything is sent)."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def check_templates(templates: Sequence[str], columns: Sequence[str], vars_name: str | None) -> None:
+    known = set(columns)
+    for i, t in enumerate(templates):
+        for name in placeholders(t):
+            if name not in known:
+                where = f"template {i + 1}" if len(templates) > 1 else "the template"
+                if vars_name is None:
+                    raise SweepError(f"{where} uses {{{{{name}}}}} but no --vars file was given")
+                have = ", ".join(columns) or "none"
+                raise SweepError(f"{where} uses {{{{{name}}}}} but {vars_name} has no column {name!r} "
+                                 f"(its columns: {have})")
+
+
+def _cell_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parse_vars(name: str, text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(columns, rows) of a variables file: CSV with a header row, or JSONL (one JSON object a line;
+    `.jsonl`/`.ndjson`, or content starting with `{`). Values are kept verbatim (quotes, commas,
+    newlines inside quoted CSV fields); JSON non-strings become their JSON text."""
+    text = text.removeprefix("\ufeff")
+    lower = name.lower()
+    is_jsonl = lower.endswith((".jsonl", ".ndjson")) or (not lower.endswith(".csv") and text.lstrip().startswith("{"))
+    columns: list[str] = []
+    rows: list[dict[str, str]] = []
+    if is_jsonl:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise SweepError(f"{name} line {n} is not valid JSON: {exc}") from exc
+            if not isinstance(obj, dict):
+                raise SweepError(f"{name} line {n} is not a JSON object")
+            for k in obj:
+                if k not in columns:
+                    columns.append(str(k))
+            rows.append({str(k): _cell_value(v) for k, v in obj.items()})
+        for row in rows:  # a key some lines lack is an empty value there
+            for c in columns:
+                row.setdefault(c, "")
+    else:
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""))
+            table = [r for r in reader]
+        except csv.Error as exc:
+            raise SweepError(f"{name} is not a valid CSV file: {exc}") from exc
+        table = [r for r in table if any(cell.strip() for cell in r)]
+        if not table:
+            raise SweepError(f"{name} is empty: it needs a header row and at least one row")
+        columns = [c.strip() for c in table[0]]
+        if len(set(columns)) < len(columns) or any(not c for c in columns):
+            raise SweepError(f"{name}: the header row needs distinct, non-empty column names")
+        for n, r in enumerate(table[1:], 2):
+            if len(r) > len(columns):
+                raise SweepError(f"{name} row {n} has {len(r)} fields, the header {len(columns)}")
+            rows.append({c: (r[i] if i < len(r) else "") for i, c in enumerate(columns)})
+    if not rows:
+        raise SweepError(f"{name} has no rows")
+    return columns, rows
+
+
+def parse_prompts_file(name: str, text: str) -> list[str]:
+    """Templates from `--prompts FILE`: a JSON array of strings (`.json`, or text starting with `[`),
+    else one template per non-empty line."""
+    text = text.removeprefix("\ufeff")
+    if name.lower().endswith(".json") or text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise SweepError(f"{name} is not valid JSON: {exc}") from exc
+        if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
+            raise SweepError(f"{name} must be a JSON array of strings")
+        out = [t for t in data if t.strip()]
+    else:
+        out = [line for line in text.splitlines() if line.strip()]
+    if not out:
+        raise SweepError(f"{name} has no prompt templates")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ variants
+_SET_PARAMS: dict[str, Callable[[str], Any]] = {}
+
+
+def _float(v: str) -> float:
+    return float(v)
+
+
+def _positive_int(v: str) -> int:
+    n = int(v)
+    if n <= 0:
+        raise ValueError("must be a positive number")
+    return n
+
+
+def _on_off(v: str) -> bool:
+    low = v.strip().lower()
+    if low in ("on", "true", "1", "yes"):
+        return True
+    if low in ("off", "false", "0", "no"):
+        return False
+    raise ValueError("use on or off")
+
+
+_SET_PARAMS.update({"temperature": _float, "max_tokens": _positive_int, "effort": str.strip,
+                    "thinking": _on_off})
+SET_PARAMS = ("temperature", "max_tokens", "effort", "thinking", "system")
+
+
+def parse_sets(specs: Sequence[str], systems: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The parameter variants: the cartesian product of every `--set PARAM=V1,V2` (in the order given)
+    and of the system prompt variants (`--system`, repeatable: a system prompt may contain commas).
+    [{}] when there are none."""
+    axes: list[tuple[str, list[Any]]] = []
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise SweepError(f"--set {spec!r}: write it as PARAM=V1,V2 (e.g. temperature=0,0.7)")
+        if name == "system":
+            raise SweepError("system prompt variants: pass --system TEXT once per variant (a system prompt may "
+                             "contain commas)")
+        conv = _SET_PARAMS.get(name)
+        if conv is None:
+            raise SweepError(f"--set {name}: unknown parameter; use one of {', '.join(_SET_PARAMS)}")
+        if any(a[0] == name for a in axes):
+            raise SweepError(f"--set {name} is given twice: list every value once, e.g. {name}=A,B")
+        parsed = []
+        for raw in values.split(","):
+            if not raw.strip():
+                raise SweepError(f"--set {spec!r}: an empty value")
+            try:
+                parsed.append(conv(raw.strip()))
+            except ValueError as exc:
+                raise SweepError(f"--set {name}={raw.strip()}: {exc}") from exc
+        axes.append((name, list(dict.fromkeys(parsed))))
+    if systems:
+        axes.append(("system", list(dict.fromkeys(systems))))
+    if not axes:
+        return [{}]
+    names = [a[0] for a in axes]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(a[1] for a in axes))]
+
+
+def variant_params(variant: dict[str, Any]) -> Params:
+    return Params.from_dict(variant)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+CHECK_KINDS = ("contains", "not-contains", "regex", "json", "max-cost", "max-ms")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    kind: str
+    arg: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "json" else f"{self.kind}:{self.arg}"
+
+    def passes(self, node: Node) -> bool:
+        if node.status != NodeStatus.DONE:
+            return False  # an answer that did not finish passes no check
+        text = node.text
+        if self.kind == "contains":
+            return self.arg in text
+        if self.kind == "not-contains":
+            return self.arg not in text
+        if self.kind == "regex":
+            return re.search(self.arg, text) is not None
+        if self.kind == "json":
+            return _is_json(text)
+        if self.kind == "max-cost":
+            cost = node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
+            return cost is not None and cost <= float(self.arg)
+        if self.kind == "max-ms":
+            ms = node.timing.duration_ms
+            return ms is not None and ms <= float(self.arg)
+        raise AssertionError(self.kind)
+
+
+_FENCED = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n\s*```\s*$", re.S)
+
+
+def _is_json(text: str) -> bool:
+    """The answer is JSON: the whole text, or one fenced code block that is the whole answer."""
+    candidates = [text.strip()]
+    m = _FENCED.match(text)
+    if m:
+        candidates.append(m.group(1).strip())
+    for c in candidates:
+        if not c:
+            continue
+        try:
+            json.loads(c)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def parse_check(spec: str) -> Check:
+    kind, sep, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in CHECK_KINDS:
+        raise SweepError(f"--check {spec!r}: unknown check; use one of {', '.join(CHECK_KINDS)}")
+    if kind == "json":
+        if arg:
+            raise SweepError("--check json takes no argument")
+        return Check("json")
+    if not sep or arg == "":
+        raise SweepError(f"--check {kind} needs an argument: {kind}:VALUE")
+    if kind == "regex":
+        try:
+            re.compile(arg)
+        except re.error as exc:
+            raise SweepError(f"--check regex:{arg}: not a valid regular expression ({exc})") from exc
+    if kind in ("max-cost", "max-ms"):
+        try:
+            if float(arg) < 0:
+                raise ValueError
+        except ValueError:
+            raise SweepError(f"--check {kind}:{arg}: needs a number ≥ 0") from None
+    return Check(kind, arg)
+
+
+def run_checks(checks: Sequence[Check], node: Node | None) -> list[dict[str, Any]]:
+    return [{"check": str(c), "pass": node is not None and c.passes(node)} for c in checks]
+
+
+# ------------------------------------------------------------------------------------------------ judge
+JUDGE_INSTRUCTION = (
+    "You are grading the answer above. Score it from 1 (useless) to 10 (excellent) for correctness, "
+    "completeness and clarity{rubric}. Reply with exactly one line: `SCORE: N — one short reason`."
+)
+_SCORE = re.compile(r"score\s*[:=]?\s*\**\s*(10|[1-9])(?:\s*/\s*10)?\b\**\s*[-—–:,.]*\s*(.*)", re.I | re.S)
+
+
+def judge_instruction(rubric: str | None) -> str:
+    return JUDGE_INSTRUCTION.format(rubric=f", against this rubric: {rubric.strip()}" if rubric else "")
+
+
+def parse_judge_reply(text: str) -> tuple[int | None, str]:
+    """(score 1–10 or None, one-line reason) from a judge's reply."""
+    m = _SCORE.search(text)
+    if m is None:
+        return None, " ".join(text.split())[:200]
+    reason = " ".join(m.group(2).split())[:200]
+    return int(m.group(1)), reason
+
+
+# ------------------------------------------------------------------------------------------------ model
+@dataclass(slots=True)
+class SweepDef:
+    """What a sweep runs; stored whole in the sweep node's meta (so it can be resumed)."""
+
+    templates: list[str]
+    models: list[str]
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, str]] = field(default_factory=lambda: [{}])
+    vars_name: str | None = None
+    vars_text: str | None = None
+    variants: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    checks: list[str] = field(default_factory=list)
+    judge: str | None = None
+    rubric: str | None = None
+    concurrency: int = 4
+
+    def __repr__(self) -> str:
+        return (f"<SweepDef {len(self.templates)} templates × {len(self.rows)} rows × {len(self.models)} models × "
+                f"{len(self.variants)} variants>")
+
+    def validate(self) -> None:
+        if not self.templates or not any(t.strip() for t in self.templates):
+            raise SweepError("a sweep needs at least one prompt template (-p TEMPLATE or --prompts FILE)")
+        if not self.models:
+            raise SweepError("a sweep needs at least one model (-m PROVIDER:MODEL)")
+        for m in self.models:
+            try:
+                ModelRef.parse(m)
+            except ValueError as exc:
+                raise SweepError(str(exc)) from exc
+        if self.concurrency < 1:
+            raise SweepError("--concurrency must be 1 or more")
+        check_templates(self.templates, self.columns, self.vars_name)
+        for r, values in enumerate(self.rows):
+            for p, template in enumerate(self.templates):
+                if not expand(template, values).strip():
+                    where = f"template {p + 1}" if len(self.templates) > 1 else "the template"
+                    raise SweepError(f"row {r + 1} of {self.vars_name or 'the variables'} makes {where} an empty "
+                                     "prompt")
+        for c in self.checks:
+            parse_check(c)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) * len(self.templates) * len(self.models) * len(self.variants)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"templates": self.templates, "models": self.models, "columns": self.columns, "rows": self.rows,
+                "vars_name": self.vars_name, "vars_text": self.vars_text, "variants": self.variants,
+                "checks": self.checks, "judge": self.judge, "rubric": self.rubric, "concurrency": self.concurrency}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepDef:
+        return cls(templates=list(d["templates"]), models=list(d["models"]), columns=list(d.get("columns") or []),
+                   rows=[dict(r) for r in d.get("rows") or [{}]], vars_name=d.get("vars_name"),
+                   vars_text=d.get("vars_text"), variants=[dict(v) for v in d.get("variants") or [{}]],
+                   checks=list(d.get("checks") or []), judge=d.get("judge"), rubric=d.get("rubric"),
+                   concurrency=int(d.get("concurrency") or 4))
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in row, prompt, model, variant order (the order of `sweep --json`)."""
+        out: list[Cell] = []
+        for r, values in enumerate(self.rows):
+            for p, template in enumerate(self.templates):
+                text = expand(template, values)
+                for m in self.models:
+                    for v, variant in enumerate(self.variants):
+                        out.append(Cell(len(out), r, p, m, v, values, variant, text))
+        return out
+
+    def summary(self) -> str:
+        parts = [f"{len(self.templates)} prompt{'s' if len(self.templates) != 1 else ''}",
+                 f"{len(self.rows)} row{'s' if len(self.rows) != 1 else ''}",
+                 f"{len(self.models)} model{'s' if len(self.models) != 1 else ''}",
+                 f"{len(self.variants)} variant{'s' if len(self.variants) != 1 else ''}"]
+        head = f"Sweep: {' × '.join(parts)} = {self.size} cells"
+        lines = [head, "", "Models: " + ", ".join(self.models)]
+        if self.vars_name:
+            lines.append(f"Variables: {self.vars_name} ({', '.join(self.columns)})")
+        if self.variants != [{}]:
+            lines.append("Variants: " + "; ".join(", ".join(f"{k}={v}" for k, v in var.items())
+                                                  for var in self.variants))
+        if self.checks:
+            lines.append("Checks: " + ", ".join(self.checks))
+        if self.judge:
+            lines.append(f"Judge: {self.judge}")
+        lines += ["", *(f"{i + 1}. {t}" for i, t in enumerate(self.templates))]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    index: int
+    row: int
+    prompt_index: int
+    model: str
+    variant_index: int
+    vars: dict[str, str]
+    params: dict[str, Any]  # the variant, as the sweep set it
+    text: str  # the expanded prompt
+
+    def __repr__(self) -> str:
+        return f"<Cell #{self.index} row {self.row} prompt {self.prompt_index} {self.model} {self.params}>"
+
+    @property
+    def system(self) -> str | None:
+        s = self.params.get("system")
+        return str(s) if s is not None else None
+
+
+# ------------------------------------------------------------------------------------------------ store
+def find_sweep(graph: Graph) -> Node | None:
+    for node in graph.nodes.values():
+        if node.kind == NodeKind.SWEEP and isinstance(node.meta.get(SWEEP_META), dict):
+            return node
+    return None
+
+
+def cell_answers(graph: Graph) -> dict[int, list[Node]]:
+    """Cell index -> its answers in creation order (a cell has several after a resume)."""
+    out: dict[int, list[Node]] = {}
+    for node in graph.nodes.values():
+        mark = node.meta.get(CELL_META)
+        # a session holds one sweep; the mark's sweep id is not compared (an imported copy has new ids)
+        if node.kind == NodeKind.RESPONSE and isinstance(mark, dict) and "cell" in mark:
+            out.setdefault(int(mark["cell"]), []).append(node)
+    for answers in out.values():
+        answers.sort(key=lambda n: (n.created_at, n.id))
+    return out
+
+
+def best_answer(answers: Sequence[Node]) -> Node | None:
+    """The cell's answer to report: its last finished one, else its last attempt."""
+    done = [a for a in answers if a.status == NodeStatus.DONE]
+    if done:
+        return done[-1]
+    return answers[-1] if answers else None
+
+
+def _usage_json(node: Node) -> dict[str, int | None]:
+    u = node.usage
+    return {"input_tokens": u.input, "cached_input_tokens": u.cached_input, "cache_write_tokens": u.cache_write,
+            "output_tokens": u.output, "reasoning_tokens": u.reasoning}
+
+
+def node_cost(node: Node) -> float | None:
+    return node.reported_cost_usd if node.reported_cost_usd is not None else node.cost_usd
+
+
+def cell_json(sweep_session: str, cell: Cell, node: Node | None) -> dict[str, Any]:
+    """One `sweep --json` line (DESIGN.md, exactly these keys)."""
+    score = node.meta.get(SCORE_META) if node is not None else None
+    checks = node.meta.get(CHECKS_META) if node is not None else None
+    return {
+        "sweep_id": sweep_session,
+        "row": cell.row,
+        "prompt_index": cell.prompt_index,
+        "vars": cell.vars,
+        "model": cell.model,
+        "params": cell.params,
+        "node_id": node.id if node is not None else None,
+        "status": node.status.value if node is not None else "pending",
+        "text": node.text if node is not None else "",
+        "finish": node.finish if node is not None else None,
+        "error": node.error.to_dict() if node is not None and node.error else None,
+        "usage": _usage_json(node) if node is not None else None,
+        "cost_usd": node_cost(node) if node is not None else None,
+        "timing": node.timing.to_dict() if node is not None else None,
+        "checks": checks if isinstance(checks, list) else [],
+        "score": score.get("score") if isinstance(score, dict) else None,
+    }
+
+
+def sweep_rows(graph: Graph) -> list[dict[str, Any]] | None:
+    """One flat record per cell of the session's sweep (for csv/jsonl exports and the grid table), or
+    None when the session holds no sweep."""
+    sweep = find_sweep(graph)
+    if sweep is None:
+        return None
+    defn = SweepDef.from_dict(sweep.meta[SWEEP_META])
+    answers = cell_answers(graph)
+    out = []
+    for cell in defn.cells():
+        node = best_answer(answers.get(cell.index, []))
+        rec = cell_json(graph.session.id, cell, node)
+        score = node.meta.get(SCORE_META) if node is not None else None
+        rec["score_reason"] = score.get("reason") if isinstance(score, dict) else None
+        rec["judge_cost_usd"] = score.get("cost_usd") if isinstance(score, dict) else None
+        rec["attempts"] = len(answers.get(cell.index, []))
+        out.append(rec)
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def column_totals(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per grid column (model × variant), in first-seen order: cells, passed (finished and every check
+    passed), pass rate, mean score, total cost, p50/p95 latency (ms)."""
+    cols: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        cols.setdefault(column_label(rec), []).append(rec)
+    out = []
+    for label, recs in cols.items():
+        passed = sum(1 for r in recs if cell_passed(r))
+        scores = [r["score"] for r in recs if r["score"] is not None]
+        costs = [r["cost_usd"] for r in recs if r["cost_usd"] is not None]
+        ms = [r["timing"]["duration_ms"] for r in recs if r["timing"] and r["timing"].get("duration_ms") is not None
+              and r["status"] == "done"]
+        out.append({"column": label, "cells": len(recs), "passed": passed, "pass_rate": passed / len(recs),
+                    "mean_score": statistics.fmean(scores) if scores else None,
+                    "cost_usd": sum(costs) if costs else None, "p50_ms": percentile(ms, 50),
+                    "p95_ms": percentile(ms, 95)})
+    return out
+
+
+def column_label(rec: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in rec["params"].items() if k != "system")
+    if "system" in rec["params"]:
+        params = ", ".join(p for p in (params, f"system={str(rec['params']['system'])[:30]!r}") if p)
+    return f"{rec['model']} ({params})" if params else str(rec["model"])
+
+
+def cell_passed(rec: dict[str, Any]) -> bool:
+    return rec["status"] == "done" and all(c["pass"] for c in rec["checks"])
+
+
+# ------------------------------------------------------------------------------------------------ running
+@dataclass(slots=True)
+class Progress:
+    total: int  # cells this run sends
+    done: int = 0
+    failed: int = 0
+    cost_usd: float = 0.0
+    judge_cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        eta = ""
+        if 0 < self.done < self.total:
+            left = elapsed / self.done * (self.total - self.done)
+            eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
+        judge = f" (+ ${self.judge_cost_usd:.4f} judge)" if self.judge_cost_usd else ""
+        return (f"sweep: {self.done}/{self.total} done, {self.failed} failed, ${self.cost_usd:.4f} so far"
+                f"{judge}{eta}")
+
+
+class SweepRunner:
+    """Runs the unfinished cells of one sweep through `Engine.ask`, at most `concurrency` requests per
+    provider at a time; a 429's Retry-After pauses that provider's next cells too (the engine itself
+    retries the cell that got it). `on_progress(progress)` is called after every cell."""
+
+    def __init__(self, engine: Engine, graph: Graph, sweep: Node, defn: SweepDef, *,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.sweep = sweep
+        self.defn = defn
+        self.checks = [parse_check(c) for c in defn.checks]
+        self.on_progress = on_progress
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._paused_until: dict[str, float] = {}
+        self.answers: dict[int, list[Node]] = cell_answers(graph)
+        self.progress = Progress(0)
+        self.stopped = False
+
+    def __repr__(self) -> str:
+        return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
+
+    def pending_cells(self) -> list[Cell]:
+        """The cells without a finished answer (and none still streaming in a live process)."""
+        out = []
+        for cell in self.defn.cells():
+            answers = self.answers.get(cell.index, [])
+            if any(a.status == NodeStatus.DONE for a in answers):
+                continue
+            if any(a.status.is_live for a in answers):
+                continue  # another process streams it right now: never run a cell twice
+            out.append(cell)
+        return out
+
+    def stop(self) -> None:
+        """Cancel all: the answers streaming now stop (their text is kept), no further cell starts."""
+        self.stopped = True
+        self.engine.cancel_all()
+
+    def _sem(self, model: str) -> asyncio.Semaphore:
+        provider = ModelRef.parse(model).provider
+        return self._sems.setdefault(provider, asyncio.Semaphore(self.defn.concurrency))
+
+    def _on_engine_change(self, node: Node, change: str) -> None:
+        if change == "retry" and node.model:
+            retry = node.meta.get("retry") or {}
+            at = retry.get("at")
+            if isinstance(at, int | float):
+                provider = ModelRef.parse(node.model).provider
+                self._paused_until[provider] = max(self._paused_until.get(provider, 0.0), float(at))
+
+    async def _wait_pause(self, model: str) -> None:
+        provider = ModelRef.parse(model).provider
+        # polled: a later 429 may push the provider's pause further while this cell waits
+        while (left := self._paused_until.get(provider, 0.0) - time.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, 1.0))
+
+    async def run(self) -> list[tuple[Cell, Node | None]]:
+        cells = self.pending_cells()
+        self.progress = Progress(len(cells))
+        self.engine.add_listener(self._on_engine_change)
+        try:
+            # every cell settles before a failure (a store error, say) is raised: none is left running
+            outcomes = await asyncio.gather(*(self._run_cell(c) for c in cells), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        finally:
+            self.engine.remove_listener(self._on_engine_change)
+        return [(c, best_answer(self.answers.get(c.index, []))) for c in self.defn.cells()]
+
+    async def _run_cell(self, cell: Cell) -> None:
+        from app.engine import Target
+
+        node: Node | None = None
+        async with self._sem(cell.model):
+            await self._wait_pause(cell.model)
+            if self.stopped:
+                return
+            result = self.engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
+                                     system=cell.system, graph=self.graph)
+            prompt, run = result.prompts[0], result.runs[0]
+            node = run.node
+            mark = {"sweep": self.sweep.id, "cell": cell.index}
+            prompt.meta[CELL_META] = dict(mark)
+            node.meta[CELL_META] = dict(mark)
+            self.engine.repo.update_node(prompt)  # the cell is known to the store before any text arrives
+            self.engine.repo.update_node(node)
+            self.graph.add(prompt)
+            self.graph.add(node)
+            self.graph.link(prompt.id, node.id, EdgeRole.REPLY)
+            self.answers.setdefault(cell.index, []).append(node)
+            await self.engine.wait([run])
+        node.meta[CHECKS_META] = run_checks(self.checks, node)
+        if self.defn.judge and node.status == NodeStatus.DONE and not self.stopped:
+            await self._judge(node)
+        self.engine.repo.update_node(node)
+        self.progress.done += 1
+        if node.status != NodeStatus.DONE or not all(c["pass"] for c in node.meta[CHECKS_META]):
+            self.progress.failed += 1
+        self.progress.cost_usd += node_cost(node) or 0.0
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+    async def _judge(self, node: Node) -> None:
+        judge = self.defn.judge or ""
+        async with self._sem(judge):
+            await self._wait_pause(judge)
+            run = self.engine.synthesize(self.graph.session.id, [node.id], judge, kind="custom",
+                                         instruction=judge_instruction(self.defn.rubric))
+            run.node.meta[JUDGE_META] = node.id
+            self.engine.repo.update_node(run.node)
+            await self.engine.wait([run])
+        verdict = run.node
+        cost = node_cost(verdict)
+        self.progress.judge_cost_usd += cost or 0.0
+        if verdict.status == NodeStatus.DONE:
+            score, reason = parse_judge_reply(verdict.text)
+        else:
+            score, reason = None, f"the judge failed: {verdict.error.message if verdict.error else verdict.status}"
+        node.meta[SCORE_META] = {"score": score, "reason": reason, "judge": judge, "node_id": verdict.id,
+                                 "cost_usd": cost}
+

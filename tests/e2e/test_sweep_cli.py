@@ -1,0 +1,233 @@
+"""`triptych sweep` end to end: a real subprocess against the loopback fake provider server — a 5 rows ×
+3 models × 2 temperatures grid with a failing lane, the concurrency cap per provider, refusals before
+anything is sent, a SIGKILL mid-sweep followed by `--resume` that repeats no finished cell, and the csv
+export (DESIGN.md, "Evaluate")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.server import (
+    Answer,
+    FakeProviderServer,
+    HTTPFault,
+    RecordedRequest,
+    _conversation,
+    default_answer,
+)
+
+DS, CL, GP = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = [
+    {"id": "1", "q": 'He said "hi", then left'},
+    {"id": "2", "q": "a, b, c"},
+    {"id": "3", "q": "line one\nline two"},
+    {"id": "4", "q": "日本語で答えて 🎌"},
+    {"id": "5", "q": "{{id}} stays as typed"},
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = FakeProviderServer(tokens_per_second=0)
+    _url, stop = srv.run_in_thread()
+    yield srv
+    stop()
+
+
+@pytest.fixture
+def cli(server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(server.env())
+    env.update({"TRIPTYCH_HOME": str(tmp_path / "home"), "TRIPTYCH_NO_KEYRING": "1", "PYTHONPATH": str(ROOT)})
+
+    def run(*args: str, input: str | None = "", timeout: float = 60):
+        return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, input=input,
+                              env=env, timeout=timeout, cwd=ROOT)
+
+    run.env = env
+    run.home = tmp_path / "home"
+    server.reset()
+    return run
+
+
+@pytest.fixture
+def vars_csv(tmp_path):
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "q"])
+        w.writeheader()
+        w.writerows(ROWS)
+    return path
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+class Timed:
+    """A scripted reply that records when the server began each request (its end is the last chunk's
+    `sent` stamp): enough to count the requests in flight at once."""
+
+    def __init__(self, delay: float, fail_if: str | None = None) -> None:
+        self.delay = delay
+        self.fail_if = fail_if
+        self.started: list[tuple[float, RecordedRequest]] = []
+
+    def __call__(self, req: RecordedRequest):
+        self.started.append((time.time(), req))
+        if self.fail_if is not None and self.fail_if in _conversation(req)[0]:
+            return HTTPFault(400, "this row is refused")
+        return Answer(text=("Answer", " for", " you", "."), delay=self.delay, input_tokens=20, output_tokens=4)
+
+    def peak(self) -> int:
+        spans = [(t, max(s for s, _ in r.sent) if r.sent else t) for t, r in self.started]
+        return max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) if spans else 0
+
+
+def test_grid_of_5_rows_3_models_2_temperatures_with_a_failing_lane_and_the_cap(cli, server, vars_csv):
+    lanes = {m: Timed(0.05, fail_if="line two" if m == "gpt-6.2-sol" else None)
+             for m in ("deepseek-flash", "claude-sonnet-5-5", "gpt-6.2-sol")}
+    for model, item in lanes.items():
+        server.script(model, item)
+    r = cli("sweep", "-m", DS, "-m", CL, "-m", GP, "-p", "Q{{id}}: {{q}}", "--vars", str(vars_csv),
+            "--set", "temperature=0,0.7", "--check", "contains:Answer", "--concurrency", "2", "--json")
+    assert r.returncode == 1, r.stderr  # two cells failed
+    out = lines(r.stdout)
+    assert len(out) == 30
+    keys = ["sweep_id", "row", "prompt_index", "vars", "model", "params", "node_id", "status", "text", "finish",
+            "error", "usage", "cost_usd", "timing", "checks", "score"]
+    assert all(list(o) == keys for o in out)
+    # row, prompt, model, variant order; the variables verbatim (never expanded again)
+    assert [(o["row"], o["model"], o["params"]) for o in out[:6]] == [
+        (0, m, {"temperature": t}) for m in (DS, CL, GP) for t in (0.0, 0.7)]
+    assert [o["vars"] for o in out[::6]] == ROWS
+    assert {o["sweep_id"] for o in out} == {out[0]["sweep_id"]}
+    failed = [o for o in out if o["status"] != "done"]
+    assert [(o["row"], o["model"]) for o in failed] == [(2, GP), (2, GP)]
+    assert all(o["error"]["kind"] == "bad_request" and o["checks"] == [{"check": "contains:Answer", "pass": False}]
+               for o in failed)
+    done = [o for o in out if o["status"] == "done"]
+    assert all(o["text"] == "Answer for you." and o["checks"][0]["pass"] and o["usage"]["input_tokens"] == 20
+               for o in done)
+    # each provider's requests: every cell once, never more than 2 at a time, and 2 were used
+    for model, item in lanes.items():
+        assert len(item.started) == 10, model
+        assert item.peak() == 2, model
+    sent = {_conversation(req)[0] for item in lanes.values() for _, req in item.started}
+    assert sent == {f"Q{row['id']}: {row['q']}" for row in ROWS}
+    assert "30/30 done, 2 failed" in r.stderr and "ETA" in r.stderr
+
+    # the sweep is a session: its cells are ordinary prompt -> response pairs
+    sid = out[0]["sweep_id"]
+    shown = json.loads(cli("show", sid, "--json").stdout)
+    kinds = [n["kind"] for n in shown["nodes"]]
+    assert kinds.count("sweep") == 1 and kinds.count("prompt") == 30 and kinds.count("response") == 30
+    # csv export: one row per cell, the awkward values intact
+    r = cli("export", sid, "--format", "csv", "-o", "-")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout, newline="")))
+    assert len(rows) == 30
+    assert [row["vars.q"] for row in rows[::6]] == [row["q"] for row in ROWS]
+    assert [(row["model"], row["params.temperature"], row["status"]) for row in rows[12:18]] == [
+        (DS, "0.0", "done"), (DS, "0.7", "done"), (CL, "0.0", "done"), (CL, "0.7", "done"), (GP, "0.0", "error"),
+        (GP, "0.7", "error")]
+    # resuming a finished sweep re-runs only the failed cells
+    server.script("gpt-6.2-sol", lambda req: default_answer(req))
+    r = cli("sweep", "--resume", sid, "--json")
+    assert r.returncode == 0, r.stderr  # now every cell finished and passed
+    again = lines(r.stdout)
+    assert len(again) == 30 and all(o["status"] == "done" and o["checks"][0]["pass"] for o in again)
+    assert [(o["row"], o["model"], o["status"]) for o in again if o["node_id"] not in {x["node_id"] for x in out}] == [
+        (2, GP, "done"), (2, GP, "done")]
+    assert len(server.requests_for("gpt-6.2-sol")) == 12
+
+
+def test_refusals_happen_before_anything_is_sent(cli, server, vars_csv, tmp_path):
+    r = cli("sweep", "-m", DS, "-p", "{{id}} {{answer}}", "--vars", str(vars_csv))
+    assert r.returncode == 2
+    assert "{{answer}}" in r.stderr and "no column 'answer'" in r.stderr
+    r = cli("sweep", "-m", DS, "-p", "x", "--check", "regex:(")
+    assert r.returncode == 2 and "regular expression" in r.stderr
+    r = cli("sweep", "-m", DS, "-p", "x", "--vars", str(tmp_path / "missing.csv"))
+    assert r.returncode == 2 and "missing.csv" in r.stderr
+    # an estimate above $1 with no terminal to ask on: refused, unless --yes
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(40)), encoding="utf-8")
+    r = cli("sweep", "-m", "openai:gpt-6.2-astra", "-p", "{{n}}", "--vars", str(many))
+    assert r.returncode == 2, r.stderr
+    assert "above $1.00" in r.stderr and "--yes" in r.stderr
+    assert server.requests == []
+    assert json.loads(cli("sessions", "--json").stdout) == []
+    r = cli("sweep", "-m", "openai:gpt-6.2-astra", "-p", "{{n}}", "--vars", str(many), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(lines(r.stdout)) == 40 and len(server.requests) == 40
+
+
+def _db_counts(db: Path) -> tuple[int, int]:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+        try:
+            rows = dict(con.execute("select status, count(*) from nodes where kind='response' group by status"))
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0, 0
+    return rows.get("done", 0), rows.get("streaming", 0)
+
+
+def test_sigkill_mid_sweep_then_resume_repeats_no_finished_cell(cli, server, vars_csv, tmp_path):
+    slow = lambda req: Answer(text=("one", " two", " three", " four", " five", " six"), delay=0.08)  # noqa: E731
+    server.script("deepseek-flash", slow)
+    server.script("claude-sonnet-5-5", slow)
+    err = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "sweep", "-m", DS, "-m", CL, "-p", "Q{{id}}: {{q}}",
+                             "--vars", str(vars_csv), "--set", "temperature=0,0.7", "--concurrency", "1", "--json"],
+                            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=cli.env, cwd=ROOT)
+    db = cli.home / "triptych.db"
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            done, streaming = _db_counts(db)
+            if done >= 4 and streaming >= 1:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the sweep never got going")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        err.close()
+    sweep_id = (tmp_path / "stderr.txt").read_text().split("triptych: sweep ", 1)[1].split(":", 1)[0]
+    before = {n["node_id"]: n for n in json.loads(cli("show", sweep_id, "--json").stdout)["nodes"]
+              if n["kind"] == "response" and n["status"] == "done"}
+    assert 4 <= len(before) < 20
+    sent_before = len(server.requests)
+    fast = Answer(text=("quick",))
+    server.script("deepseek-flash", fast)
+    server.script("claude-sonnet-5-5", fast)
+
+    r = cli("sweep", "--resume", sweep_id, "--json")
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    assert len(out) == 20 and all(o["status"] == "done" for o in out)
+    assert {o["text"] for o in out if o["node_id"] not in before} == {"quick"}
+    finished_first = [o for o in out if o["node_id"] in before]
+    assert len(finished_first) == len(before)  # a cell that had finished kept its answer
+    # exactly the unfinished cells were sent again: one request each, none for a finished cell
+    assert len(server.requests) - sent_before == 20 - len(before)
+    shown = json.loads(cli("show", sweep_id, "--json").stdout)["nodes"]
+    statuses = sorted(n["status"] for n in shown if n["kind"] == "response")
+    assert statuses.count("done") == 20 and "streaming" not in statuses
+    assert statuses.count("interrupted") >= 1  # the answer cut by the kill is kept, marked, and re-run

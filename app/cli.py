@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--check", action="append", default=[], metavar="KIND:ARG",
                     help="a check per cell (repeatable): contains:TEXT, not-contains:TEXT, regex:PATTERN, json, "
                          "max-cost:USD, max-ms:MS")
+    sw.add_argument("-a", "--attach", action="append", default=[], metavar="FILE",
+                    help="attach a file to every cell's prompt (repeatable): images PNG/JPEG/WebP/GIF, PDF, UTF-8 text")
     sw.add_argument("--judge", metavar="PROVIDER:MODEL", help="a model that scores each answer 1-10 with a reason")
     sw.add_argument("--rubric", help="what the judge scores against")
     sw.add_argument("--concurrency", type=int, metavar="N",
@@ -910,7 +912,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         given = [flag for flag, v in (("-m", args.model), ("-p", args.prompt), ("--prompts", args.prompts),
                                       ("--vars", args.vars), ("--set", args.set), ("--system", args.system),
                                       ("--check", args.check), ("--judge", args.judge), ("--rubric", args.rubric),
-                                      ("--batch", args.batch)) if v]
+                                      ("--batch", args.batch), ("-a", args.attach)) if v]
         if given:
             raise UsageError(f"--resume runs the sweep as it was defined: leave out {', '.join(given)}")
         session_id = ctx.session_id(args.resume)
@@ -926,6 +928,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
             raise UsageError("a sweep needs at least one model: -m PROVIDER:MODEL (repeatable)")
         if not args.prompt and not args.prompts:
             raise UsageError("a sweep needs a prompt template: -p TEMPLATE or --prompts FILE")
+        files = _load_files(args.attach)  # a bad file: exit 2 before anything is stored or sent
         defn = _sweep_definition(args)
         graph = None
         sweep = None
@@ -952,6 +955,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         session = ctx.repo.create_session(Session(title=f"Sweep: {first}"))
         sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()},
                      status=NodeStatus.DONE, title="Sweep")
+        sweep.attachments = files  # stored once with the sweep; every cell's prompt carries them (and --resume)
         ctx.repo.add_nodes([sweep])
         graph = ctx.repo.load_graph(session.id)
     print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run "

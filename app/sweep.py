@@ -673,7 +673,7 @@ class SweepRunner:
             if self.stopped:
                 return
             result = self.engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
-                                     system=cell.system, graph=self.graph)
+                                     system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments))
             prompt, run = result.prompts[0], result.runs[0]
             node = run.node
             mark = {"sweep": self.sweep.id, "cell": cell.index}

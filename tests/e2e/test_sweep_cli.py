@@ -231,3 +231,42 @@ def test_sigkill_mid_sweep_then_resume_repeats_no_finished_cell(cli, server, var
     statuses = sorted(n["status"] for n in shown if n["kind"] == "response")
     assert statuses.count("done") == 20 and "streaming" not in statuses
     assert statuses.count("interrupted") >= 1  # the answer cut by the kill is kept, marked, and re-run
+
+
+def test_files_attached_to_a_sweep_go_with_every_cell_and_with_resume(cli, server, tmp_path):
+    """`sweep -a`: each cell's request carries the image (Anthropic's base64 block) and the text file
+    inlined; --resume sends the same bytes; a bad file is refused before anything is stored or sent."""
+    import base64
+
+    from tests.attach_samples import png
+
+    chart, notes = tmp_path / "chart.png", tmp_path / "notes.md"
+    chart.write_bytes(png(8, 6))
+    notes.write_text("# Notes\nrevenue up 12 %\n", encoding="utf-8")
+    server.script("claude-sonnet-5-5", HTTPFault(503, "overloaded"))
+    r = cli("sweep", "-m", CL, "-p", "Q{{id}}: {{q}}", "--vars", str(_two_rows(tmp_path)),
+            "-a", str(chart), "-a", str(notes), "--max-retries", "0", "--json")
+    assert r.returncode == 1, r.stderr
+    sweep_id = lines(r.stdout)[0]["sweep_id"]
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": base64.b64encode(chart.read_bytes()).decode()}}
+    server.reset()
+    r = cli("sweep", "--resume", sweep_id, "--json")
+    assert r.returncode == 0, r.stderr
+    bodies = [req.body for req in server.requests if req.method == "POST"]
+    assert len(bodies) == 2
+    for body in bodies:
+        content = body["messages"][-1]["content"]
+        assert image in content
+        assert any(part.get("type") == "text" and "revenue up 12 %" in part["text"] and "notes.md" in part["text"]
+                   for part in content)
+    server.reset()
+    r = cli("sweep", "-m", CL, "-p", "hello", "-a", str(tmp_path / "missing.png"))
+    assert r.returncode == 2 and "missing.png" in r.stderr
+    assert server.requests == []
+
+
+def _two_rows(tmp_path: Path) -> Path:
+    path = tmp_path / "two.csv"
+    path.write_text("id,q\n1,first\n2,second\n", encoding="utf-8")
+    return path

@@ -152,7 +152,18 @@ def _m001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("m001_initial", _m001_initial),)
+def _m002_card_positions(conn: Connection) -> None:
+    """An index on card positions: a window opening a session reads the cards its view shows
+    (`nodes_in_rect`: a range on x, then y, within the session) instead of every card's text."""
+    md = MetaData()
+    nodes = Table("nodes", md, Column("session_id", String), Column("x", Float), Column("y", Float))
+    Index("ix_nodes_session_xy", nodes.c.session_id, nodes.c.x, nodes.c.y).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("m001_initial", _m001_initial),
+    Migration("m002_card_positions", _m002_card_positions),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _OWN_TABLES = {"migrations", "sessions", "nodes", "edges"}

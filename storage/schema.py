@@ -92,6 +92,7 @@ nodes = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_nodes_session_order", "session_id", "created_at", "id"),
     Index("ix_nodes_status", "status"),
+    Index("ix_nodes_session_xy", "session_id", "x", "y"),  # nodes_in_rect (migration m002)
 )
 
 edges = Table(

@@ -6,10 +6,11 @@ buttons and links, `nodes_moved({id: ((old_x, old_y), (new_x, new_y))})` once pe
 release. A `CanvasController` decides what those mean. Qt main thread only.
 
 Large sessions (`populate`) open lazily: every node is registered at once (cheap records in a grid
-index), but card items are made first for what the view shows (`show_area`, which the view calls on
-every viewport change, before painting) and the other cards in small time slices on the event loop
-(`FILL_SLICE_MS` per pass, nearest to the view first). Asking for a card (`card`, `cards`,
-`select_only`) makes it at once. Cards in view at a zoom where text shows get their text documents;
+index: outlines without text, see ui/canvas/loader.py), but card items are made only for what the
+view shows (`show_area`, which the view calls on every viewport change, before painting), with
+their full nodes read from the store then (`set_loader`). Zoomed out so far that a card is too
+small to read (`BLOCK_ZOOM`), no item is made: the scene draws the registered cards as blocks.
+Asking for a card (`card`, `cards`, `select_only`, a press on its block) makes it at once. Cards in view at a zoom where text shows get their text documents;
 those near the view get them in idle slices ahead of a pan; beyond `MAX_DETAILED` cards, documents of
 the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
 minimap that the cards' rectangles, colours or selection changed.
@@ -33,6 +34,9 @@ from ui.canvas.edges import EdgeItem
 from ui.canvas.style import CardStyle
 
 EdgeKey = tuple[str, str, str]
+# Below this zoom a card (460 units wide) is narrower than C.OVERVIEW_MIN_W_PX on screen: too small to
+# read. The scene then makes no items for it and draws its block (drawBackground).
+BLOCK_ZOOM = C.OVERVIEW_MIN_W_PX / layout.CARD_W
 GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
 _BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 
@@ -62,9 +66,9 @@ class CanvasScene(QGraphicsScene):
         self._press_positions: dict[str, QPointF] = {}
         self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
         # lazy opening (populate): nodes without an item yet, their grid index, their edges
-        self._pending: dict[str, Node] = {}
+        self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
+        self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
         self._grid: dict[tuple[int, int], set[str]] = {}
-        self._fill_order: list[str] = []  # pending ids, nearest to the view last (popped first)
         self._pending_edges: dict[EdgeKey, None] = {}
         self._pending_edges_by_node: dict[str, set[EdgeKey]] = {}
         self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
@@ -114,7 +118,10 @@ class CanvasScene(QGraphicsScene):
     def card(self, node_id: str) -> CardItem | None:
         card = self._cards.get(node_id)
         if card is None and node_id in self._pending:
-            card = self._materialize(node_id)
+            try:
+                card = self._materialize(node_id)
+            except KeyError:
+                return None
         return card
 
     def cards(self) -> list[CardItem]:
@@ -187,7 +194,6 @@ class CanvasScene(QGraphicsScene):
         self._work.stop()
         self._pending.clear()
         self._grid.clear()
-        self._fill_order = []
         self._pending_edges.clear()
         self._pending_edges_by_node.clear()
         self._detailed.clear()
@@ -202,6 +208,20 @@ class CanvasScene(QGraphicsScene):
         self.filled.emit()  # nothing left to make
 
     # ------------------------------------------------------------------ lazy opening
+    def set_loader(self, loader) -> None:
+        """Where full nodes come from for cards registered by their outline (None: nodes given)."""
+        self._loader = loader
+
+    def _full_nodes(self, ids: list[str]) -> None:
+        """Replace the outlines of these pending cards by their full nodes (one store read)."""
+        pending = self._pending
+        need = [i for i in ids if i in pending and not isinstance(pending[i], Node)]
+        if not need or self._loader is None:
+            return
+        for node in self._loader.load(need):
+            if node.id in pending:
+                pending[node.id] = node
+
     def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
         """Replace the canvas with `nodes` and `edges`, making items lazily (see the module docstring).
 
@@ -210,17 +230,16 @@ class CanvasScene(QGraphicsScene):
         self.clear_canvas()
         live: list[Node] = []
         for node in nodes:
-            if node.status.is_live:
-                live.append(node)
-                continue
             self._pending[node.id] = node
             self._index(node)
+            if node.status.is_live:
+                live.append(node)
+        self._full_nodes([n.id for n in live])
         for node in live:
-            self._add_item(node, lazy=True)
+            self._materialize(node.id)
         if not self._pending:
             self.filled.emit()
         self.set_edges(edges)
-        self._fill_order = []  # ordered by distance to the view on the first slice
         self._bounds = None
         self._mark_blocks_dirty()
         self._schedule_work()
@@ -260,7 +279,12 @@ class CanvasScene(QGraphicsScene):
         return out
 
     def _materialize(self, node_id: str) -> CardItem:
+        if not isinstance(self._pending[node_id], Node):
+            self._full_nodes([node_id])
         node = self._pending.pop(node_id)
+        if not isinstance(node, Node):  # gone from the store meanwhile: nothing to make
+            self._unindex(node)
+            raise KeyError(node_id)
         self._unindex(node)
         # where the card was assumed to be until now (its layout size), for the bounds
         self._blocks[node_id] = (node.x, node.y, layout.width(node), layout.height(node))
@@ -271,15 +295,21 @@ class CanvasScene(QGraphicsScene):
             self._materializing = False
         if not self._pending:
             self._grid.clear()
-            self._fill_order = []
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
             self.filled.emit()
         return card
 
     def materialize_all(self) -> None:
         """Make every card a lazily opened session has not made yet."""
-        for node_id in list(self._pending):
-            self._materialize(node_id)
+        self._materialize_many(list(self._pending))
+
+    def _materialize_many(self, ids: list[str]) -> list[CardItem]:
+        self._full_nodes(ids)
+        made = []
+        for node_id in ids:
+            if node_id in self._pending and isinstance(self._pending[node_id], Node):
+                made.append(self._materialize(node_id))
+        return made
 
     def show_area(self, rect: QRectF, zoom: float) -> None:
         """The view shows `rect` at `zoom` (called on every viewport change, before painting).
@@ -290,16 +320,22 @@ class CanvasScene(QGraphicsScene):
         self._view_rect = QRectF(rect)
         self._view_zoom = zoom
         self._moved_at = time.monotonic()
-        if self._pending:
-            made = [self._materialize(i) for i in self._pending_in(rect)]
+        if self._pending and zoom >= BLOCK_ZOOM:
+            ids = self._pending_in(rect)
+            if self._loader is not None and any(not isinstance(self._pending[i], Node) for i in ids):
+                self._loader.load_rect(rect.left(), rect.top(), rect.right(), rect.bottom())
+            made = self._materialize_many(ids)
             if zoom >= C.LOD_TEXT_MIN:
                 # neighbours too, so that every edge into the area has both its ends (zoomed out, the
-                # neighbours are mostly in the area already; the slices make the rest nearest first)
-                for card in made:
-                    for key in list(self._pending_edges_by_node.get(card.node_id, ())):
-                        for other in key[:2]:
-                            if other in self._pending:
-                                self._materialize(other)
+                # neighbours are mostly in the area already)
+                others = {
+                    other
+                    for card in made
+                    for key in self._pending_edges_by_node.get(card.node_id, ())
+                    for other in key[:2]
+                    if other in self._pending
+                }
+                self._materialize_many(list(others))
         if zoom >= C.LOD_TEXT_MIN:
             for item in self.items(rect, _BY_BOUNDS):
                 if isinstance(item, CardItem) and not item.has_documents:
@@ -326,8 +362,9 @@ class CanvasScene(QGraphicsScene):
         return max(0, math.ceil(C.WORK_IDLE_MS - still))
 
     def _on_work_timeout(self) -> None:
-        """One slice of background work: requested documents, then cards near the view, then the
-        documents of cards around it (ahead of a pan), then documents far away are dropped.
+        """One slice of background work: requested documents, then the documents of cards around the
+        view (ahead of a pan), then documents far away are dropped. (Cards are made only as the view
+        reaches them: `show_area`.)
 
         While the view moves (pan, zoom) only requested documents are built: the frames stay short,
         and the rest resumes once the view has been still for WORK_IDLE_MS."""
@@ -343,21 +380,16 @@ class CanvasScene(QGraphicsScene):
             self._work.start(wait)
             return
         view = self._view_rect
-        if self._pending:
-            if not self._fill_order:
-                c = view.center() if not view.isNull() else QPointF()
-                cx, cy = c.x(), c.y()
-
-                def far(node_id: str) -> float:
-                    n = self._pending[node_id]
-                    return -abs(n.x - cx) - abs(n.y - cy)
-
-                self._fill_order = sorted(self._pending, key=far)
-            while self._fill_order and time.perf_counter() < deadline:
-                node_id = self._fill_order.pop()
-                if node_id in self._pending:
-                    self._materialize(node_id)
-            more = bool(self._pending)
+        if self._pending and not view.isNull() and self._view_zoom >= BLOCK_ZOOM:
+            # the cards just around the view, ahead of a pan (a bounded ring, never the whole session)
+            dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
+            ring = self._pending_in(view.adjusted(-dx, -dy, dx, dy))
+            if ring:
+                c = view.center()
+                ring.sort(key=lambda i: abs(self._pending[i].x - c.x()) + abs(self._pending[i].y - c.y()))
+                batch = ring[: C.PREFETCH_BATCH]
+                self._materialize_many(batch)
+                more = len(ring) > len(batch)
         if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
             dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
             ring = view.adjusted(-dx, -dy, dx, dy)
@@ -629,6 +661,11 @@ class CanvasScene(QGraphicsScene):
         self.card_action_requested.emit(node_id, action, arg)
 
     def mousePressEvent(self, event) -> None:
+        if self._pending:  # a press on a card drawn as a block makes it first: the press reaches it
+            pos = event.scenePos()
+            hit = self._pending_in(QRectF(pos.x() - 0.5, pos.y() - 0.5, 1.0, 1.0))
+            if hit and not any(isinstance(i, CardItem) for i in self.items(pos)):
+                self._materialize_many(hit[-1:])
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self._press_positions = {
@@ -685,4 +722,68 @@ class CanvasScene(QGraphicsScene):
         painter.drawLines(lines_minor)
         painter.setPen(QPen(QColor(theme.grid_major), 0))
         painter.drawLines(lines_major)
+        painter.restore()
+        if self._pending:
+            self._draw_blocks(painter, rect)
+
+    def _draw_blocks(self, painter: QPainter, rect: QRectF) -> None:
+        """The cards registered but not made that `rect` shows (too small to read, or not reached yet):
+        their edges as lines, each card as its block (background, colour stripe, header bar, a tint of
+        its colour), as a made card draws itself that far out (CardItem._paint_low_detail)."""
+        ids = self._pending_in(rect)
+        if not ids:
+            return
+        theme = self._style.theme
+        pending, cards = self._pending, self._cards
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        lines: list[QLineF] = []
+        for node_id in ids:
+            for key in self._pending_edges_by_node.get(node_id, ()):
+                if key[1] != node_id:
+                    continue
+                a = pending.get(key[0])
+                if a is not None:
+                    top = QPointF(a.x + layout.width(a) / 2, a.y + layout.height(a))
+                else:
+                    card = cards.get(key[0])
+                    if card is None:
+                        continue
+                    top = card.anchor_center("bottom")
+                b = pending[node_id]
+                lines.append(QLineF(top, QPointF(b.x + layout.width(b) / 2, b.y)))
+        if lines:
+            painter.setPen(QPen(QColor(theme.muted), 0))
+            painter.drawLines(lines)
+        border = QPen(QColor(theme.card_border), 0)
+        header = QColor(theme.card_header)
+        card_bg = QColor(theme.card)
+        colours: dict[str, QColor] = {}
+        for node_id in ids:
+            n = pending[node_id]
+            w, h = layout.width(n), layout.height(n)
+            name = stripe_color(n, self._style)
+            stripe = colours.get(name)
+            if stripe is None:
+                stripe = colours[name] = QColor(name)
+            painter.setPen(border)
+            painter.setBrush(card_bg)
+            painter.drawRect(QRectF(n.x, n.y, w, h))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(stripe)
+            painter.drawRect(QRectF(n.x, n.y, C.STRIPE_W, h))
+            painter.setBrush(header)
+            bar = C.HEADER_H * 1.6
+            painter.drawRect(QRectF(n.x + C.STRIPE_W, n.y + 1, w - C.STRIPE_W - 1, bar))
+            tint = QColor(stripe)
+            tint.setAlpha(60)
+            painter.setBrush(tint)
+            painter.drawRect(
+                QRectF(
+                    n.x + C.STRIPE_W + C.CARD_PAD,
+                    n.y + bar + C.CARD_PAD,
+                    w - C.STRIPE_W - 2 * C.CARD_PAD,
+                    max(h - bar - 2 * C.CARD_PAD, 4),
+                )
+            )
         painter.restore()

@@ -28,8 +28,8 @@ from ui.qtloop import TriptychEventLoop
 log = logging.getLogger(__name__)
 
 GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up and first fill did
-CLIENT_WARM_UP_MS = 250  # after the window is shown: its first paint comes first
-HIGHLIGHT_WARM_UP_MS = 500
+CLIENT_WARM_UP_MS = 250  # after the canvas's first paint
+HIGHLIGHT_WARM_UP_MS = 500  # after the canvas's first paint
 
 
 class ErrorReporter:
@@ -215,13 +215,18 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     window.show()
     window.raise_()
     window.activateWindow()
-    if gc_policy.paused():  # start-up ends once the canvas has painted (ui/gc_policy.py)
-        OnFirstPaint(window.view.viewport(), lambda: gc_policy.resume("start-up"))
-        QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
-    QTimer.singleShot(0, window.composer.focus_prompt)
-    QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     highlighting = HighlightWarmUp(loop)
-    QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+
+    def painted() -> None:
+        """Start-up work that waits for the canvas's first paint: the collector back on, then (once
+        the user's first keys have been handled) the HTTP client and the highlighter prepared."""
+        gc_policy.resume("start-up")  # (ui/gc_policy.py)
+        QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
+        QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+
+    OnFirstPaint(window.view.viewport(), painted)
+    QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
+    QTimer.singleShot(0, window.composer.focus_prompt)
     await closed.wait()
     await highlighting.stop()
     await close_services(services)

@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from app import layout
-from app.domain import Edge, Node
+from app.domain import Edge, Node, NodeKind
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem, make_card, stripe_color
 from ui.canvas.edges import EdgeItem
@@ -229,9 +229,24 @@ class CanvasScene(QGraphicsScene):
         """
         self.clear_canvas()
         live: list[Node] = []
-        for node in nodes:
-            self._pending[node.id] = node
-            self._index(node)
+        pending, grid, floor = self._pending, self._grid, math.floor
+        narrow = (NodeKind.PROMPT, NodeKind.NOTE)
+        for node in nodes:  # (inlined _index: 100,000 cards at start-up, benchmark 6)
+            node_id = node.id
+            pending[node_id] = node
+            kind = node.kind
+            w = node.width or (layout.PROMPT_W if kind in narrow else layout.CARD_W)
+            h = node.height or layout.DEFAULT_H[kind]
+            x, y = node.x, node.y
+            i0, i1 = floor(x / GRID_CELL), floor((x + w) / GRID_CELL)
+            j0, j1 = floor(y / GRID_CELL), floor((y + h) / GRID_CELL)
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    bucket = grid.get((i, j))
+                    if bucket is None:
+                        grid[(i, j)] = {node_id}
+                    else:
+                        bucket.add(node_id)
             if node.status.is_live:
                 live.append(node)
         self._full_nodes([n.id for n in live])
@@ -524,7 +539,7 @@ class CanvasScene(QGraphicsScene):
         """Make the edge items match `edges` (adds the new ones, removes the gone ones).
 
         An edge to a card not made yet waits (pending) and is made with its second card."""
-        wanted = {(e.parent_id, e.child_id, str(e.role)): None for e in edges}
+        wanted = {(e.parent_id, e.child_id, e.role.value): None for e in edges}
         for key in [k for k in self._edges if k not in wanted]:
             self._remove_edge(key)
         for key in [k for k in self._pending_edges if k not in wanted]:

@@ -109,11 +109,11 @@ class SessionNodes(MutableMapping[str, Node]):
     def __len__(self) -> int:
         return len(self.outline)
 
-    def values(self):  # type: ignore[override]
+    def values(self) -> list[Node]:  # type: ignore[override]
         self.load_all()
         return [self._loaded[i] for i in self.outline if i in self._loaded]
 
-    def items(self):  # type: ignore[override]
+    def items(self) -> list[tuple[str, Node]]:  # type: ignore[override]
         self.load_all()
         return [(i, self._loaded[i]) for i in self.outline if i in self._loaded]
 

@@ -35,8 +35,12 @@ def _interactive(edit, exit_after: bool = True) -> None:  # type: ignore[no-unty
         return edit.text() if hasattr(edit, "text") else edit.toPlainText()
 
     before = text()
-    QApplication.postEvent(edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_X, Qt.KeyboardModifier.NoModifier, "x"))
-    QApplication.postEvent(edit, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_X, Qt.KeyboardModifier.NoModifier, "x"))
+    QApplication.postEvent(
+        edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_X, Qt.KeyboardModifier.NoModifier, "x")
+    )
+    QApplication.postEvent(
+        edit, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_X, Qt.KeyboardModifier.NoModifier, "x")
+    )
 
     def check() -> None:
         if text() != before + "x" and not text().endswith("x"):
@@ -116,9 +120,10 @@ def _watch_paints(exit_on_interactive: bool, on_app=None) -> None:  # type: igno
     then check a key reaches the prompt box (`PAINTED`; then exit, if `exit_on_interactive`).
     Watches every widget through the QApplication the launcher makes (and calls `on_app()` once it
     is made), so nothing of the app is imported before it would be."""
-    import ui.launch as launch
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
+
+    import ui.launch as launch
 
     make_application = launch.make_application
 

@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from app import layout
 from app.domain import (
     Edge,
     EdgeRole,
@@ -59,7 +60,6 @@ from app.domain import (
     new_id,
     now_ts,
 )
-from app import layout
 from app.outline import MAX_CARD_EXTENT, CardOutline
 from app.repository import LIVE_STATUSES, Repository, SearchHit, StoreError
 from storage import migrations as _migrations
@@ -543,7 +543,7 @@ _LOAD_OUTLINE = (
     select(
         nodes_t.c.id, nodes_t.c.kind, nodes_t.c.status, nodes_t.c.model, nodes_t.c.color, nodes_t.c.x,
         nodes_t.c.y, nodes_t.c.width, nodes_t.c.height, nodes_t.c.collapsed,
-    )  # fmt: skip
+    )
     .where(nodes_t.c.session_id == bindparam("session_id"))
     .order_by(nodes_t.c.created_at, nodes_t.c.id)
 )

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, QRectF
 from app.domain import Viewport
 from bench.common import write_session
 from tests.ui import hands
-from tests.ui.conftest import open_window, wait_until, whole_session_reads
+from tests.ui.conftest import open_window, wait_until
 
 CARDS = 3_000
 
@@ -74,7 +74,9 @@ async def test_a_big_session_opens_with_the_view_only_and_panning_brings_in_the_
                 break
             start = _empty_point_right(window)
             hands.drag(window, start, QPoint(20, start.y()))
-        await wait_until(lambda: scene.made_card(target.id) is not None, 3, "the card reached by the pan made")
+        await wait_until(
+            lambda: scene.made_card(target.id) is not None, 3, "the card reached by the pan made"
+        )
         card = scene.made_card(target.id)
         assert nodes.loaded(target.id) is not None and card.node_id == target.id
         assert len(_made_ids(window)) < CARDS / 5  # only what the view reached

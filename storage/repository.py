@@ -562,6 +562,27 @@ def _edges_of_session(conn: Connection, session_id: str) -> list[Edge]:
     ]
 
 
+def _fetch_batches(conn: Connection, stmt: Any, session_id: str, size: int = 4096) -> Iterator[list[Any]]:
+    """The rows of `stmt` (one `session_id` parameter) as plain DBAPI tuples, `size` at a time
+    (a big session's rows are never all in memory at once)."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.construct_params({"session_id": session_id})
+    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
+    dbapi_error = dialect.loaded_dbapi.Error
+    sql = str(compiled)
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            while rows := cursor.fetchmany(size):
+                yield rows
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, args, exc, dbapi_error, hide_parameters=True, dialect=dialect) from exc
+
+
 def _fetchall(conn: Connection, stmt: Any, session_id: str) -> list[Any]:
     """All rows of `stmt` (one `session_id` parameter) as plain DBAPI tuples, on `conn`'s transaction.
     Portable: the statement is compiled for the connection's dialect and paramstyle; a driver error
@@ -830,12 +851,16 @@ class SqliteRepository:
         size, in creation order (~10 ms for 10,000 cards, where `load_graph` reads 23 MB of text).
         What a window opening the session needs before it reads the cards it shows."""
         kinds, statuses = _KINDS, _STATUSES
+        models: dict[str, str] = {}  # one string per model name, not one per card
+        out: list[CardOutline] = []
+        append = out.append
         with self._read() as conn, _gc_paused():
-            rows = _fetchall(conn, _LOAD_OUTLINE, session_id)
-            return [
-                CardOutline(id_, kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed))
-                for id_, kind, status, model, color, x, y, w, h, collapsed in rows
-            ]
+            for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
+                for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
+                    if model is not None:
+                        model = models.setdefault(model, model)
+                    append(CardOutline(id_, kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed)))
+        return out
 
     def nodes_in_rect(
         self, session_id: str, left: float, top: float, right: float, bottom: float

@@ -48,7 +48,15 @@ def open_graph(repo, session_id: str) -> Graph:
         repo.load_nodes,
         lambda left, top, right, bottom: repo.nodes_in_rect(session_id, left, top, right, bottom),
     )
-    return Graph(session, nodes, repo.load_edges(session_id))  # type: ignore[arg-type]
+    edges = repo.load_edges(session_id)
+    outline = nodes.outline
+    for e in edges:  # the outline's id strings, not a copy per edge (100,000 cards: ~15 MB)
+        parent, child = outline.get(e.parent_id), outline.get(e.child_id)
+        if parent is not None:
+            e.parent_id = parent.id
+        if child is not None:
+            e.child_id = child.id
+    return Graph(session, nodes, edges)  # type: ignore[arg-type]
 
 
 def populate(scene, graph: Graph) -> None:

@@ -69,8 +69,8 @@ class CanvasScene(QGraphicsScene):
         self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
         self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
         self._grid: dict[tuple[int, int], set[str]] = {}
-        self._pending_edges: dict[EdgeKey, None] = {}
-        self._pending_edges_by_node: dict[str, set[EdgeKey]] = {}
+        # (lists, not sets: a node has one to a few edges; 100,000 of them at start-up, benchmark 6)
+        self._pending_edges_by_node: dict[str, list[EdgeKey]] = {}
         self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
         self._detail_requests: dict[str, None] = {}
         self._view_rect = QRectF()
@@ -194,7 +194,6 @@ class CanvasScene(QGraphicsScene):
         self._work.stop()
         self._pending.clear()
         self._grid.clear()
-        self._pending_edges.clear()
         self._pending_edges_by_node.clear()
         self._detailed.clear()
         self._detail_requests.clear()
@@ -451,8 +450,13 @@ class CanvasScene(QGraphicsScene):
             x, y, w, h = blocks.get(node_id) or self._block_of(card)
             yield x, y, w, h, card.stripe_color.name(), card in selected
         style = self._style
+        colours: dict[tuple[object, ...], str] = {}
         for node in self._pending.values():
-            yield node.x, node.y, layout.width(node), layout.height(node), stripe_color(node, style), False
+            look = (node.kind, node.model, node.color)
+            colour = colours.get(look)
+            if colour is None:
+                colour = colours[look] = stripe_color(node, style)
+            yield node.x, node.y, layout.width(node), layout.height(node), colour, False
 
     @staticmethod
     def _block_of(card: CardItem) -> tuple[float, float, float, float]:
@@ -542,24 +546,23 @@ class CanvasScene(QGraphicsScene):
         wanted = {(e.parent_id, e.child_id, e.role.value): None for e in edges}
         for key in [k for k in self._edges if k not in wanted]:
             self._remove_edge(key)
-        for key in [k for k in self._pending_edges if k not in wanted]:
+        for key in [k for k in self._waiting_edges() if k not in wanted]:
             self._forget_pending_edge(key)
         cards, pending = self._cards, self._pending
-        made, waiting, by_node = self._edges, self._pending_edges, self._pending_edges_by_node
+        made, by_node = self._edges, self._pending_edges_by_node
         for key in wanted:
-            if key in made or key in waiting:
+            if key in made:
                 continue
             a, b = key[0], key[1]
             if a in cards and b in cards:
                 self._make_edge(key)
             elif (a in cards or a in pending) and (b in cards or b in pending):
-                waiting[key] = None
                 for nid in (a, b):
                     keys = by_node.get(nid)
                     if keys is None:
-                        by_node[nid] = {key}
-                    else:
-                        keys.add(key)
+                        by_node[nid] = [key]
+                    elif key not in keys:
+                        keys.append(key)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)
@@ -570,11 +573,11 @@ class CanvasScene(QGraphicsScene):
         self.addItem(item)
 
     def _forget_pending_edge(self, key: EdgeKey) -> None:
-        self._pending_edges.pop(key, None)
         for nid in key[:2]:
             keys = self._pending_edges_by_node.get(nid)
             if keys is not None:
-                keys.discard(key)
+                if key in keys:
+                    keys.remove(key)
                 if not keys:
                     del self._pending_edges_by_node[nid]
 
@@ -589,7 +592,11 @@ class CanvasScene(QGraphicsScene):
 
     def edge_keys(self) -> list[EdgeKey]:
         """Every edge shown, or to be shown once both its cards are made."""
-        return [*self._edges, *self._pending_edges]
+        return [*self._edges, *self._waiting_edges()]
+
+    def _waiting_edges(self) -> list[EdgeKey]:
+        """Edges to be made once both their cards are (each once, in registration order)."""
+        return list(dict.fromkeys(k for keys in self._pending_edges_by_node.values() for k in keys))
 
     def _remove_edge(self, key: tuple[str, str, str]) -> None:
         item = self._edges.pop(key, None)

@@ -56,6 +56,8 @@ class CardOutline:
         )  # fmt: skip
 
 
+_LIVE = frozenset(s for s in NodeStatus if s.is_live)
+
 # the largest card the rectangle queries must reach back for (a card starting left of or above
 # the rectangle that still overlaps it); cards are at most this big on the canvas
 MAX_CARD_EXTENT = 4_000.0
@@ -163,5 +165,5 @@ class SessionNodes(MutableMapping[str, Node]):
 
     def live_ids(self) -> list[str]:
         """Cards whose status is live (streaming, waiting), from what is known without reading."""
-        loaded = self._loaded
-        return [i for i, o in self.outline.items() if (loaded[i] if i in loaded else o).status.is_live]
+        loaded, live = self._loaded, _LIVE
+        return [i for i, o in self.outline.items() if (loaded[i] if i in loaded else o).status in live]

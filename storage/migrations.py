@@ -153,11 +153,25 @@ def _m001_initial(conn: Connection) -> None:
 
 
 def _m002_card_positions(conn: Connection) -> None:
-    """An index on card positions: a window opening a session reads the cards its view shows
-    (`nodes_in_rect`: a range on x, then y, within the session) instead of every card's text."""
+    """Indexes for opening a session without reading every card's text: on card positions (the
+    cards the view shows, `nodes_in_rect`: a range on x, then y, within the session) and one that
+    covers the session's outline (`load_outline`)."""
     md = MetaData()
-    nodes = Table("nodes", md, Column("session_id", String), Column("x", Float), Column("y", Float))
+    nodes = Table(
+        "nodes",
+        md,
+        *(Column(name, String) for name in ("session_id", "id", "kind", "status", "model", "color")),
+        *(Column(name, Float) for name in ("x", "y", "width", "height", "created_at")),
+        Column("collapsed", Boolean),
+    )
     Index("ix_nodes_session_xy", nodes.c.session_id, nodes.c.x, nodes.c.y).create(conn)
+    # covers load_outline: every card's place and look in creation order, without reading the rows
+    # (whose text comes before x and y in the record: 23 MB for 10,000 cards)
+    c = nodes.c
+    Index(
+        "ix_nodes_outline", c.session_id, c.created_at, c.id, c.kind, c.status, c.model, c.color, c.x, c.y,
+        c.width, c.height, c.collapsed,
+    ).create(conn)  # fmt: skip
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from app import layout
-from app.domain import Edge, Node, NodeKind
+from app.domain import Edge, Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem, make_card, stripe_color
 from ui.canvas.edges import EdgeItem
@@ -39,6 +39,7 @@ EdgeKey = tuple[str, str, str]
 BLOCK_ZOOM = C.OVERVIEW_MIN_W_PX / layout.CARD_W
 GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
 _BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
+_LIVE = frozenset(s for s in NodeStatus if s.is_live)
 
 
 def _cells(x: float, y: float, w: float, h: float) -> list[tuple[int, int]]:
@@ -224,19 +225,30 @@ class CanvasScene(QGraphicsScene):
     def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
         """Replace the canvas with `nodes` and `edges`, making items lazily (see the module docstring).
 
-        Live (streaming) nodes get their card at once; the rest as the view needs them, or in slices.
+        Live (streaming) nodes get their card at once; the rest as the view reaches them.
         """
         self.clear_canvas()
         live: list[Node] = []
         pending, grid, floor = self._pending, self._grid, math.floor
         narrow = (NodeKind.PROMPT, NodeKind.NOTE)
-        for node in nodes:  # (inlined _index: 100,000 cards at start-up, benchmark 6)
+        live_statuses = _LIVE
+        left = top = math.inf
+        right = bottom = -math.inf
+        for node in nodes:  # (inlined _index and bounds: 100,000 cards at start-up, benchmark 6)
             node_id = node.id
             pending[node_id] = node
             kind = node.kind
             w = node.width or (layout.PROMPT_W if kind in narrow else layout.CARD_W)
             h = node.height or layout.DEFAULT_H[kind]
             x, y = node.x, node.y
+            if x < left:
+                left = x
+            if y < top:
+                top = y
+            if x + w > right:
+                right = x + w
+            if y + h > bottom:
+                bottom = y + h
             i0, i1 = floor(x / GRID_CELL), floor((x + w) / GRID_CELL)
             j0, j1 = floor(y / GRID_CELL), floor((y + h) / GRID_CELL)
             for i in range(i0, i1 + 1):
@@ -246,7 +258,7 @@ class CanvasScene(QGraphicsScene):
                         grid[(i, j)] = {node_id}
                     else:
                         bucket.add(node_id)
-            if node.status.is_live:
+            if node.status in live_statuses:
                 live.append(node)
         self._full_nodes([n.id for n in live])
         for node in live:
@@ -254,7 +266,10 @@ class CanvasScene(QGraphicsScene):
         if not self._pending:
             self.filled.emit()
         self.set_edges(edges)
-        self._bounds = None
+        m = C.SELECTION_MARGIN
+        # around every card registered (made ones sit where their outline says until they re-measure,
+        # which widens the bounds in card_geometry_changed)
+        self._bounds = None if left == math.inf else (left - m, top - m, right + m, bottom + m)
         self._mark_blocks_dirty()
         self._schedule_work()
 
@@ -554,15 +569,21 @@ class CanvasScene(QGraphicsScene):
             if key in made:
                 continue
             a, b = key[0], key[1]
-            if a in cards and b in cards:
-                self._make_edge(key)
-            elif (a in cards or a in pending) and (b in cards or b in pending):
-                for nid in (a, b):
-                    keys = by_node.get(nid)
-                    if keys is None:
-                        by_node[nid] = [key]
-                    elif key not in keys:
-                        keys.append(key)
+            a_pending, b_pending = a in pending, b in pending
+            if not (a_pending or b_pending):
+                if a in cards and b in cards:
+                    self._make_edge(key)
+            elif (a_pending or a in cards) and (b_pending or b in cards):
+                keys = by_node.get(a)
+                if keys is None:
+                    by_node[a] = [key]
+                elif key not in keys:
+                    keys.append(key)
+                keys = by_node.get(b)
+                if keys is None:
+                    by_node[b] = [key]
+                elif key not in keys:
+                    keys.append(key)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)

@@ -120,47 +120,50 @@ def _watch_paints(exit_on_interactive: bool, on_app=None) -> None:  # type: igno
     then check a key reaches the prompt box (`PAINTED`; then exit, if `exit_on_interactive`).
     Watches every widget through the QApplication the launcher makes (and calls `on_app()` once it
     is made), so nothing of the app is imported before it would be."""
-    from PySide6.QtCore import QEvent, QObject, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    import ui.launch as launch
+    import ui.launch as launch  # (imports no Qt: the app's core comes before PySide6, see there)
 
     make_application = launch.make_application
-
-    class _Filter(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seen: set[str] = set()
-
-        def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]  # noqa: N802
-            kind = event.type()
-            if kind == QEvent.Type.Show and type(obj).__name__ == "MainWindow" and "shown" not in self.seen:
-                self.seen.add("shown")
-                _mark("window_shown")
-            if kind != QEvent.Type.Paint or "canvas" in self.seen:
-                return False
-            parent = obj.parent()
-            if parent is not None and type(parent).__name__ == "CanvasView":
-                scene = parent.scene()
-                if scene is not None and scene.card_ids():  # the session's cards, not an empty canvas
-                    self.seen.add("canvas")
-                    QTimer.singleShot(0, self._canvas_painted)
-            return False
-
-        def _canvas_painted(self) -> None:
-            _mark("first_paint")
-            windows = [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow"]
-            _interactive(windows[0].composer.edit, exit_after=exit_on_interactive)
 
     def make(argv):  # type: ignore[no-untyped-def]
         app = make_application(argv)
         if not hasattr(app, "_bench_filter"):
-            app._bench_filter = _Filter()
+            app._bench_filter = _watcher()
             app.installEventFilter(app._bench_filter)
             _mark("qt_app")
             if on_app is not None:
                 on_app()
         return app
+
+    def _watcher():  # type: ignore[no-untyped-def]
+        from PySide6.QtCore import QEvent, QObject, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        class _Filter(QObject):
+            def __init__(self) -> None:
+                super().__init__()
+                self.seen: set[str] = set()
+
+            def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]  # noqa: N802
+                kind = event.type()
+                if kind == QEvent.Type.Show and type(obj).__name__ == "MainWindow" and "shown" not in self.seen:
+                    self.seen.add("shown")
+                    _mark("window_shown")
+                if kind != QEvent.Type.Paint or "canvas" in self.seen:
+                    return False
+                parent = obj.parent()
+                if parent is not None and type(parent).__name__ == "CanvasView":
+                    scene = parent.scene()
+                    if scene is not None and scene.card_ids():  # the session's cards, not an empty canvas
+                        self.seen.add("canvas")
+                        QTimer.singleShot(0, self._canvas_painted)
+                return False
+
+            def _canvas_painted(self) -> None:
+                _mark("first_paint")
+                windows = [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow"]
+                _interactive(windows[0].composer.edit, exit_after=exit_on_interactive)
+
+        return _Filter()
 
     launch.make_application = make  # type: ignore[assignment]
 

@@ -42,6 +42,10 @@ _BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 _LIVE = frozenset(s for s in NodeStatus if s.is_live)
 
 
+def _edge_key(edge: Edge) -> EdgeKey:
+    return (edge.parent_id, edge.child_id, edge.role.value)
+
+
 def _cells(x: float, y: float, w: float, h: float) -> list[tuple[int, int]]:
     """The grid cells a rectangle touches. A list, and one cell without a loop: populate asks this
     for every node of a session (10,000 at start-up, benchmark 6), most of them in one cell."""
@@ -69,9 +73,10 @@ class CanvasScene(QGraphicsScene):
         # lazy opening (populate): nodes without an item yet, their grid index, their edges
         self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
         self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
-        self._grid: dict[tuple[int, int], set[str]] = {}
-        # (lists, not sets: a node has one to a few edges; 100,000 of them at start-up, benchmark 6)
-        self._pending_edges_by_node: dict[str, list[EdgeKey]] = {}
+        self._grid: dict[tuple[int, int], list[str]] = {}  # (lists: a cell holds a few dozen cards)
+        # edges waiting for a card to be made, under both their ends: the session's own Edge objects
+        # in small tuples (no key tuples, sets or lists: 100,000 cards at start-up, benchmark 6)
+        self._pending_edges_by_node: dict[str, tuple[Edge, ...]] = {}
         self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
         self._detail_requests: dict[str, None] = {}
         self._view_rect = QRectF()
@@ -177,8 +182,8 @@ class CanvasScene(QGraphicsScene):
         for key in list(self._edges_by_node.get(node_id, ())):
             self._remove_edge(key)
         self._edges_by_node.pop(node_id, None)
-        for key in list(self._pending_edges_by_node.get(node_id, ())):
-            self._forget_pending_edge(key)
+        for edge in self._pending_edges_by_node.get(node_id, ()):
+            self._forget_pending_edge(edge)
         self._detailed.pop(node_id, None)
         self._detail_requests.pop(node_id, None)
         old = self._blocks.pop(node_id, None)
@@ -255,9 +260,9 @@ class CanvasScene(QGraphicsScene):
                 for j in range(j0, j1 + 1):
                     bucket = grid.get((i, j))
                     if bucket is None:
-                        grid[(i, j)] = {node_id}
+                        grid[(i, j)] = [node_id]
                     else:
-                        bucket.add(node_id)
+                        bucket.append(node_id)
             if node.status in live_statuses:
                 live.append(node)
         self._full_nodes([n.id for n in live])
@@ -278,15 +283,15 @@ class CanvasScene(QGraphicsScene):
         for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
             bucket = grid.get(cell)
             if bucket is None:
-                grid[cell] = {node_id}
-            else:
-                bucket.add(node_id)
+                grid[cell] = [node_id]
+            elif node_id not in bucket:
+                bucket.append(node_id)
 
     def _unindex(self, node: Node) -> None:
         for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
             bucket = self._grid.get(cell)
-            if bucket is not None:
-                bucket.discard(node.id)
+            if bucket is not None and node.id in bucket:
+                bucket.remove(node.id)
 
     def _pending_in(self, rect: QRectF) -> list[str]:
         out: list[str] = []
@@ -360,8 +365,8 @@ class CanvasScene(QGraphicsScene):
                 others = {
                     other
                     for card in made
-                    for key in self._pending_edges_by_node.get(card.node_id, ())
-                    for other in key[:2]
+                    for edge in self._pending_edges_by_node.get(card.node_id, ())
+                    for other in (edge.parent_id, edge.child_id)
                     if other in self._pending
                 }
                 self._materialize_many(list(others))
@@ -558,15 +563,17 @@ class CanvasScene(QGraphicsScene):
         """Make the edge items match `edges` (adds the new ones, removes the gone ones).
 
         An edge to a card not made yet waits (pending) and is made with its second card."""
-        wanted = {(e.parent_id, e.child_id, e.role.value): None for e in edges}
+        wanted = {(e.parent_id, e.child_id, e.role.value): e for e in edges}
         for key in [k for k in self._edges if k not in wanted]:
             self._remove_edge(key)
-        for key in [k for k in self._waiting_edges() if k not in wanted]:
-            self._forget_pending_edge(key)
+        waiting_before = self._waiting_edges()
+        for key, edge in waiting_before.items():
+            if key not in wanted:
+                self._forget_pending_edge(edge)
         cards, pending = self._cards, self._pending
         made, by_node = self._edges, self._pending_edges_by_node
-        for key in wanted:
-            if key in made:
+        for key, edge in wanted.items():
+            if key in made or key in waiting_before:
                 continue
             a, b = key[0], key[1]
             a_pending, b_pending = a in pending, b in pending
@@ -574,16 +581,10 @@ class CanvasScene(QGraphicsScene):
                 if a in cards and b in cards:
                     self._make_edge(key)
             elif (a_pending or a in cards) and (b_pending or b in cards):
-                keys = by_node.get(a)
-                if keys is None:
-                    by_node[a] = [key]
-                elif key not in keys:
-                    keys.append(key)
-                keys = by_node.get(b)
-                if keys is None:
-                    by_node[b] = [key]
-                elif key not in keys:
-                    keys.append(key)
+                waiting = by_node.get(a)
+                by_node[a] = (edge,) if waiting is None else (*waiting, edge)
+                waiting = by_node.get(b)
+                by_node[b] = (edge,) if waiting is None else (*waiting, edge)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)
@@ -593,31 +594,32 @@ class CanvasScene(QGraphicsScene):
         self._adjust_edge(item)
         self.addItem(item)
 
-    def _forget_pending_edge(self, key: EdgeKey) -> None:
-        for nid in key[:2]:
-            keys = self._pending_edges_by_node.get(nid)
-            if keys is not None:
-                if key in keys:
-                    keys.remove(key)
-                if not keys:
-                    del self._pending_edges_by_node[nid]
+    def _forget_pending_edge(self, edge: Edge) -> None:
+        key = _edge_key(edge)
+        by_node = self._pending_edges_by_node
+        for nid in (edge.parent_id, edge.child_id):
+            waiting = by_node.get(nid)
+            if waiting is not None:
+                rest = tuple(e for e in waiting if _edge_key(e) != key)
+                if rest:
+                    by_node[nid] = rest
+                else:
+                    del by_node[nid]
 
     def _make_pending_edges(self, node_id: str) -> None:
-        keys = self._pending_edges_by_node.get(node_id)
-        if not keys:
-            return
-        for key in list(keys):
-            if key[0] in self._cards and key[1] in self._cards:
-                self._forget_pending_edge(key)
-                self._make_edge(key)
+        cards = self._cards
+        for edge in self._pending_edges_by_node.get(node_id, ()):
+            if edge.parent_id in cards and edge.child_id in cards:
+                self._forget_pending_edge(edge)
+                self._make_edge(_edge_key(edge))
 
     def edge_keys(self) -> list[EdgeKey]:
         """Every edge shown, or to be shown once both its cards are made."""
         return [*self._edges, *self._waiting_edges()]
 
-    def _waiting_edges(self) -> list[EdgeKey]:
+    def _waiting_edges(self) -> dict[EdgeKey, Edge]:
         """Edges to be made once both their cards are (each once, in registration order)."""
-        return list(dict.fromkeys(k for keys in self._pending_edges_by_node.values() for k in keys))
+        return {_edge_key(e): e for waiting in self._pending_edges_by_node.values() for e in waiting}
 
     def _remove_edge(self, key: tuple[str, str, str]) -> None:
         item = self._edges.pop(key, None)
@@ -782,14 +784,14 @@ class CanvasScene(QGraphicsScene):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         lines: list[QLineF] = []
         for node_id in ids:
-            for key in self._pending_edges_by_node.get(node_id, ()):
-                if key[1] != node_id:
+            for edge in self._pending_edges_by_node.get(node_id, ()):
+                if edge.child_id != node_id:
                     continue
-                a = pending.get(key[0])
+                a = pending.get(edge.parent_id)
                 if a is not None:
                     top = QPointF(a.x + layout.width(a) / 2, a.y + layout.height(a))
                 else:
-                    card = cards.get(key[0])
+                    card = cards.get(edge.parent_id)
                     if card is None:
                         continue
                     top = card.anchor_center("bottom")

@@ -90,7 +90,11 @@ async def test_a_big_session_opens_with_the_view_only_and_panning_brings_in_the_
         count = len(_made_ids(window))
         image = view.viewport().grab().toImage()  # paints every card of the view (as blocks)
         assert image.width() > 0 and len(_made_ids(window)) == count < CARDS / 2
-        # the whole session is still there for the model: select all reaches every card
+        # the whole session is still there for the model: select all reaches every card, without
+        # making them; a card made later comes selected
         hands.press_keys(view, "Ctrl+A")
         await wait_until(lambda: len(window.scene.selected_ids()) == CARDS, 5, "every card selected")
+        assert len(_made_ids(window)) == count
+        far = next(i for i in scene.card_ids() if scene.made_card(i) is None)
+        assert scene.card(far).isSelected()
         assert not reads

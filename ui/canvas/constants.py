@@ -45,6 +45,7 @@ FILL_SLICE_MS = 4.0  # background work per event-loop pass: making cards, buildi
 WORK_IDLE_MS = 60  # background work pauses until the view has been still this long
 PREFETCH_VIEWS = 0.75  # cards are made, documents built ahead, within this many view sizes around it
 PREFETCH_BATCH = 24  # cards made ahead of a pan per event-loop pass
+SELECT_MAKES_MAX = 200  # selecting more cards not made yet than this keeps them unmade (select all)
 MAX_DETAILED = 240  # beyond this many cards with documents, those far from the view drop theirs
 LENS_DEBOUNCE_MS = 300
 

@@ -72,6 +72,7 @@ class CanvasScene(QGraphicsScene):
         self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
         # lazy opening (populate): nodes without an item yet, their grid index, their edges
         self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
+        self._selected_pending: dict[str, None] = {}  # selected cards not made yet (select_only)
         self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
         self._grid: dict[tuple[int, int], list[str]] = {}  # (lists: a cell holds a few dozen cards)
         # edges waiting for a card to be made, under both their ends: the session's own Edge objects
@@ -177,6 +178,7 @@ class CanvasScene(QGraphicsScene):
         if card is not None and card is self._text_card:
             self._text_card = None
         pending = self._pending.pop(node_id, None)
+        self._selected_pending.pop(node_id, None)
         if pending is not None:
             self._unindex(pending)
         for key in list(self._edges_by_node.get(node_id, ())):
@@ -199,6 +201,7 @@ class CanvasScene(QGraphicsScene):
     def clear_canvas(self) -> None:
         self._work.stop()
         self._pending.clear()
+        self._selected_pending = {}
         self._grid.clear()
         self._pending_edges_by_node.clear()
         self._detailed.clear()
@@ -327,6 +330,12 @@ class CanvasScene(QGraphicsScene):
             card = self._add_item(node, lazy=True)
         finally:
             self._materializing = False
+        if self._selected_pending.pop(node_id, 0) is None:  # it was selected before it was made
+            self.blockSignals(True)
+            try:
+                card.setSelected(True)
+            finally:
+                self.blockSignals(False)
         if not self._pending:
             self._grid.clear()
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
@@ -471,12 +480,13 @@ class CanvasScene(QGraphicsScene):
             yield x, y, w, h, card.stripe_color.name(), card in selected
         style = self._style
         colours: dict[tuple[object, ...], str] = {}
+        chosen = self._selected_pending
         for node in self._pending.values():
             look = (node.kind, node.model, node.color)
             colour = colours.get(look)
             if colour is None:
                 colour = colours[look] = stripe_color(node, style)
-            yield node.x, node.y, layout.width(node), layout.height(node), colour, False
+            yield node.x, node.y, layout.width(node), layout.height(node), colour, node.id in chosen
 
     @staticmethod
     def _block_of(card: CardItem) -> tuple[float, float, float, float]:
@@ -500,16 +510,26 @@ class CanvasScene(QGraphicsScene):
 
 
     def selected_ids(self) -> list[str]:
-        """Selected card ids, in scene reading order (top to bottom, left to right)."""
-        cards = [c for c in self.selectedItems() if isinstance(c, CardItem)]  # not a walk of every card
-        cards.sort(key=lambda c: (round(c.pos().y() / 40), c.pos().x()))
-        return [c.node_id for c in cards]
+        """Selected card ids, made or not, in scene reading order (top to bottom, left to right)."""
+        places = [
+            (round(c.pos().y() / 40), c.pos().x(), c.node_id)
+            for c in self.selectedItems()  # not a walk of every card
+            if isinstance(c, CardItem)
+        ]
+        pending = self._pending
+        places += [(round(pending[i].y / 40), pending[i].x, i) for i in self._selected_pending if i in pending]
+        places.sort(key=lambda p: (p[0], p[1]))
+        return [p[2] for p in places]
 
     def select_only(self, node_ids: Iterable[str]) -> None:
+        """Select exactly these cards. A few cards not made yet are made; many (select all on a big
+        session) stay unmade, selected by id: drawn selected as blocks, made selected when reached."""
         ids = set(node_ids)
-        for node_id in ids:
-            if node_id in self._pending:
-                self._materialize(node_id)
+        waiting = [i for i in ids if i in self._pending]
+        if len(waiting) <= C.SELECT_MAKES_MAX:
+            self._materialize_many(waiting)
+            waiting = []
+        self._selected_pending = dict.fromkeys(waiting)
         self.blockSignals(True)
         try:
             for item in self.selectedItems():  # the selection, not every card: ~9 ms on 10,000 cards
@@ -522,6 +542,16 @@ class CanvasScene(QGraphicsScene):
         finally:
             self.blockSignals(False)
         self.selectionChanged.emit()
+        self._mark_blocks_dirty()
+        self.update()
+
+    def clearSelection(self) -> None:  # noqa: N802 (Qt's name)
+        had = bool(self._selected_pending)
+        self._selected_pending = {}
+        super().clearSelection()
+        if had:
+            self.selectionChanged.emit()
+            self.update()
 
     def cards_bounds(self, node_ids: Iterable[str] | None = None) -> QRectF:
         """The rectangle around the given cards (default: all; cached), made or not."""
@@ -706,6 +736,10 @@ class CanvasScene(QGraphicsScene):
         self.card_action_requested.emit(node_id, action, arg)
 
     def mousePressEvent(self, event) -> None:
+        mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        if self._selected_pending and event.button() == Qt.MouseButton.LeftButton and not mods:
+            self._selected_pending = {}  # a plain click selects anew (Qt clears the made cards' part)
+            self.update()
         if self._pending:  # a press on a card drawn as a block makes it first: the press reaches it
             pos = event.scenePos()
             hit = self._pending_in(QRectF(pos.x() - 0.5, pos.y() - 0.5, 1.0, 1.0))
@@ -801,6 +835,8 @@ class CanvasScene(QGraphicsScene):
             painter.setPen(QPen(QColor(theme.muted), 0))
             painter.drawLines(lines)
         border = QPen(QColor(theme.card_border), 0)
+        chosen_border = QPen(QColor(theme.card_selected), 0)
+        chosen = self._selected_pending
         header = QColor(theme.card_header)
         card_bg = QColor(theme.card)
         colours: dict[str, QColor] = {}
@@ -811,7 +847,7 @@ class CanvasScene(QGraphicsScene):
             stripe = colours.get(name)
             if stripe is None:
                 stripe = colours[name] = QColor(name)
-            painter.setPen(border)
+            painter.setPen(chosen_border if node_id in chosen else border)
             painter.setBrush(card_bg)
             painter.drawRect(QRectF(n.x, n.y, w, h))
             painter.setPen(Qt.PenStyle.NoPen)

@@ -102,6 +102,16 @@ class SessionNodes(MutableMapping[str, Node]):
         del self.outline[node_id]
         self._loaded.pop(node_id, None)
 
+    def pop(self, node_id: str, *default: Node | None) -> Node | None:  # type: ignore[override]
+        """Forget a node (never reads it from the store: it may be gone from there already)."""
+        node = self._loaded.pop(node_id, None)
+        known = self.outline.pop(node_id, None)
+        if node is None and known is None:
+            if default:
+                return default[0]
+            raise KeyError(node_id)
+        return node if node is not None else (default[0] if default else None)
+
     def __contains__(self, node_id: object) -> bool:
         return node_id in self.outline
 

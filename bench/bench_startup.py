@@ -23,7 +23,9 @@ offscreen screen is 1920×1080, so the 1440×900 window restores its saved geome
 Scale (issue 13, item 9): the same warm start on a 100,000-card session (`app_100k_warm_interactive_ms`,
 target ≤ 1 s) and the peak resident memory of both (`rss_100k_over_10k`, target ≤ 1.5).
 
-Also measured, warm, not judged: `python -m bench.startup_child floor`: the stack's imports
+Also measured, warm, not judged: the same session restored at zoom 1 (`app_warm_readable_interactive_ms`:
+the view's cards made with their text, where the saved fit-all view shows blocks), and
+`python -m bench.startup_child floor`: the stack's imports
 (asyncio, qasync, SQLAlchemy, PySide6), opening the store and reading the session's outline, then a
 bare window taking a key.
 
@@ -49,6 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.domain import Viewport
 from bench.common import emit, log, median, r, write_session
 from bench.loopback import ROOT
 
@@ -140,6 +143,17 @@ def start_once(kind: str, env: dict[str, str], timeout: float) -> dict[str, floa
     return marks
 
 
+def readable_viewport(home: Path) -> None:
+    """Save the session's viewport at zoom 1 near its centre (the prime run saved fit-all: blocks)."""
+    from storage import open_store
+
+    with open_store(home) as repo:
+        session = repo.get_session(repo.list_sessions()[0].id)
+        assert session is not None
+        session.viewport = Viewport(100.0, 50.0, 1.0)
+        repo.update_session(session)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.bench_startup", description=__doc__.splitlines()[0]
@@ -172,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "app_cold": [],
             "bare_cold": [],
             "big_warm": [],
+            "readable_warm": [],
         }
         kinds = ("bare", "floor", "app")
         # A user reopening the app: it was opened and closed before (which saved its viewport).
@@ -188,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             for kind in ("bare", "app"):
                 evicted = evict(cold_paths)
                 results[f"{kind}_cold"].append(start_once(kind, env, timeout))
+        # not judged: the same session restored at a readable zoom (cards with their text, not blocks)
+        readable_viewport(home)
+        start_once("app", env, timeout)
+        for _ in range(warm_runs):
+            results["readable_warm"].append(start_once("app", env, timeout))
         # scale: the same on a 100,000-card session
         big_home = work / "big"
         write_session(big_home, big_cards)
@@ -229,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         "floor_warm_ms": r(med("floor_warm"), 1),
         "floor_warm_imported_ms": r(med("floor_warm", "imported"), 1),
         "floor_warm_loaded_ms": r(med("floor_warm", "loaded"), 1),
+        # not judged: the restored view at zoom 1 (its cards made, with their text)
+        "app_warm_readable_interactive_ms": r(med("readable_warm"), 1),
         # scale (judged): a session ten times bigger
         "big_cards": big_cards,
         "app_big_warm_interactive_ms": r(big_warm, 1),

@@ -45,6 +45,8 @@ def make_application(argv: list[str]) -> QApplication:
 
 def _import_core() -> None:
     """The app's Qt-free core, before PySide6 (see the module docstring)."""
+    import sqlalchemy.dialects.sqlite  # noqa: F401 (else loaded when the store's engine is made)
+
     import storage  # noqa: F401
     from app import catalog, config, engine  # noqa: F401
     from app.render import incremental  # noqa: F401

@@ -14,6 +14,7 @@ per id for the life of the session). Nothing is ever written from an outline.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,9 @@ class CardOutline:
 
 _LIVE = frozenset(s for s in NodeStatus if s.is_live)
 
+WALK_MISSES = 32
+WALK_WINDOW_S = 0.5
+
 # the largest card the rectangle queries must reach back for (a card starting left of or above
 # the rectangle that still overlaps it); cards are at most this big on the canvas
 MAX_CARD_EXTENT = 4_000.0
@@ -80,6 +84,8 @@ class SessionNodes(MutableMapping[str, Node]):
         self._fetch_ids = fetch_ids
         self._fetch_rect = fetch_rect
         self.reads = 0  # store reads so far (tests and the benchmark count them)
+        self._misses = 0  # single-node reads since _miss_started
+        self._miss_started = 0.0
 
     def __repr__(self) -> str:
         return f"<SessionNodes {len(self._loaded)}/{len(self.outline)} read>"
@@ -91,7 +97,16 @@ class SessionNodes(MutableMapping[str, Node]):
             return node
         if node_id not in self.outline:
             raise KeyError(node_id)
-        self.load([node_id])
+        # A walk over every node one id at a time (a whole-session total, a layout) would read the
+        # store once per node: after WALK_MISSES misses in quick succession, read the rest at once.
+        now = time.monotonic()
+        if now - self._miss_started > WALK_WINDOW_S:
+            self._miss_started, self._misses = now, 0
+        self._misses += 1
+        if self._misses > WALK_MISSES:
+            self.load_all()
+        else:
+            self.load([node_id])
         return self._loaded[node_id]
 
     def __setitem__(self, node_id: str, node: Node) -> None:

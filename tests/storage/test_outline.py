@@ -76,3 +76,11 @@ def test_session_nodes_read_only_what_is_asked_for(repo):
     assert mapping.reads == 2 and nodes[8].id not in mapping and len(mapping) == len(nodes) - 1
     assert len(mapping.values()) == len(nodes) - 1 and mapping.reads == 3  # the rest in one read
     assert mapping.fully_loaded
+
+
+def test_a_walk_one_id_at_a_time_reads_the_rest_at_once(repo):
+    session, nodes = grid_session(repo, 100)
+    mapping = SessionNodes(repo.load_outline(session.id), repo.load_nodes)
+    texts = [mapping.get(n.id).text for n in nodes]  # e.g. a whole-session total through .get()
+    assert texts == [n.text for n in nodes]
+    assert mapping.reads <= 34 and mapping.fully_loaded

@@ -48,15 +48,7 @@ def open_graph(repo, session_id: str) -> Graph:
         repo.load_nodes,
         lambda left, top, right, bottom: repo.nodes_in_rect(session_id, left, top, right, bottom),
     )
-    edges = repo.load_edges(session_id)
-    outline = nodes.outline
-    for e in edges:  # the outline's id strings, not a copy per edge (100,000 cards: ~15 MB)
-        parent, child = outline.get(e.parent_id), outline.get(e.child_id)
-        if parent is not None:
-            e.parent_id = parent.id
-        if child is not None:
-            e.child_id = child.id
-    return Graph(session, nodes, edges)  # type: ignore[arg-type]
+    return Graph(session, nodes, repo.load_edges(session_id))  # type: ignore[arg-type]
 
 
 def populate(scene, graph: Graph) -> None:
@@ -65,8 +57,12 @@ def populate(scene, graph: Graph) -> None:
     nodes = graph.nodes
     if isinstance(nodes, SessionNodes):
         scene.set_loader(ViewportLoader(nodes))
-        records = [nodes.loaded(i) or o for i, o in nodes.outline.items()]
-        scene.populate(records, graph.edges)
+        loaded = nodes.loaded_items()
+        if loaded:  # (the engine's streaming nodes: the scene makes their cards at once)
+            records = [nodes.loaded(i) or o for i, o in nodes.outline.items()]
+            scene.populate(records, graph.edges)
+        else:
+            scene.populate(nodes.outline.values(), graph.edges)
     else:
         scene.set_loader(None)
         scene.populate(nodes.values(), graph.edges)

@@ -273,7 +273,7 @@ class CanvasScene(QGraphicsScene):
             self._materialize(node.id)
         if not self._pending:
             self.filled.emit()
-        self.set_edges(edges)
+        self._register_edges(edges)
         m = C.SELECTION_MARGIN
         # around every card registered (made ones sit where their outline says until they re-measure,
         # which widens the bounds in card_geometry_changed)
@@ -589,6 +589,29 @@ class CanvasScene(QGraphicsScene):
         return QRectF(left, top, right - left, bottom - top)
 
     # ------------------------------------------------------------------ edges
+    def _register_edges(self, edges: Iterable[Edge]) -> None:
+        """`set_edges` on a canvas just cleared (populate), in one pass without key tuples: the
+        edges (unique, as the store keeps them) wait for their cards, or are made at once."""
+        pending, cards, by_node = self._pending, self._cards, self._pending_edges_by_node
+        get = by_node.get
+        for edge in edges:
+            a, b = edge.parent_id, edge.child_id
+            if a in pending:
+                if not (b in pending or b in cards):
+                    continue
+            elif a in cards:
+                if b in cards:
+                    self._make_edge(_edge_key(edge))
+                    continue
+                if b not in pending:
+                    continue
+            else:
+                continue
+            waiting = get(a)
+            by_node[a] = (edge,) if waiting is None else (*waiting, edge)
+            waiting = get(b)
+            by_node[b] = (edge,) if waiting is None else (*waiting, edge)
+
     def set_edges(self, edges: Iterable[Edge]) -> None:
         """Make the edge items match `edges` (adds the new ones, removes the gone ones).
 

@@ -503,7 +503,8 @@ class CanvasController(QObject):
         if self.session is None or not targets:
             return []
         return self.engine.plan(
-            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=loader.engine_graph(self.graph)
+            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode,
+            graph=loader.engine_graph(self.graph, self.follow_ids()),
         )
 
     def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
@@ -519,7 +520,8 @@ class CanvasController(QObject):
             return []
         try:
             result = self.engine.ask(
-                self.session.id, text, targets, parents=parents, mode=mode, graph=loader.engine_graph(self.graph),
+                self.session.id, text, targets, parents=parents, mode=mode,
+                graph=loader.engine_graph(self.graph, parents),
                 beside=self._branch_of,
             )
         except (EngineError, ValueError) as exc:

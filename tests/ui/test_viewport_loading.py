@@ -98,3 +98,40 @@ async def test_a_big_session_opens_with_the_view_only_and_panning_brings_in_the_
         far = next(i for i in scene.card_ids() if scene.made_card(i) is None)
         assert scene.card(far).isSelected()
         assert not reads
+
+
+async def test_a_follow_up_in_a_big_session_sends_its_lane_without_reading_the_session(app_env, fake_server):
+    _prepare(app_env, 100.0, 50.0, 1.0)
+    async with open_window() as (window, services):
+        scene, nodes = window.scene, window.controller.graph.nodes
+        graph = window.controller.graph
+        # an answer in view, deep in its lane: its ancestors (the lane above it) are mostly not read
+        answers = [
+            i for i in scene.card_ids()
+            if scene.made_card(i) is not None and nodes.outline[i].model and graph.parents(i)
+        ]  # fmt: skip
+        target = answers[0]
+        lane, cur = [], target
+        while True:
+            ups = graph.parents(cur)
+            if not ups:
+                break
+            cur = ups[0].parent_id
+            lane.append(cur)
+        root = lane[-1]
+        assert len(lane) > 4 and nodes.loaded(root) is None
+        reads: list[str] = []
+        load_graph = services.repo.load_graph
+        services.repo.load_graph = lambda sid: (reads.append(sid), load_graph(sid))[1]
+        hands.click_card(window, target)
+        assert window.controller.follow_ids() == [target]
+        before = len(fake_server.requests)
+        hands.send(window, "And then?")
+        await wait_until(
+            lambda: [r for r in fake_server.requests[before:] if r.fmt != "models"], 5, "the follow-up sent"
+        )
+        assert not reads  # the lane was read by its ids, not the whole session
+        sent = [r for r in fake_server.requests[before:] if r.fmt != "models"]
+        body = str(sent[0].body)
+        assert nodes[root].text.split(":")[0] in body and "And then?" in body  # the lane's first question
+        assert not nodes.fully_loaded

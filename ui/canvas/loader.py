@@ -68,15 +68,28 @@ def populate(scene, graph: Graph) -> None:
         scene.populate(nodes.values(), graph.edges)
 
 
-def engine_graph(graph: Graph | None) -> Graph | None:
-    """The graph to hand to the engine for a send: the window's when every node has been read,
-    else None (the engine reads the session from the store, rather than one query per card)."""
+def engine_graph(graph: Graph | None, follow: Sequence[str] = ()) -> Graph | None:
+    """The graph to hand to the engine for a send (or its plan): the window's, where every node the
+    engine reads is a full node. The context it builds walks the ancestors of the cards the send
+    follows (every incoming edge, up to the roots): those are read first, in one query; every other
+    card is its outline, which is all placement reads of it (id, kind, position, size). The window's
+    own node objects are handed over (streaming ones carry their live text)."""
     if graph is None:
         return None
     nodes = graph.nodes
-    if isinstance(nodes, SessionNodes) and not nodes.fully_loaded:
-        return None
-    return graph
+    if not isinstance(nodes, SessionNodes) or nodes.fully_loaded:
+        return graph
+    need: set[str] = set()
+    stack = [i for i in follow if i in nodes]
+    while stack:
+        node_id = stack.pop()
+        if node_id in need:
+            continue
+        need.add(node_id)
+        stack.extend(e.parent_id for e in graph.parents(node_id) if e.parent_id not in need)
+    nodes.load(need)
+    view = {i: nodes.loaded(i) or o for i, o in nodes.outline.items()}
+    return Graph(graph.session, view, graph.edges)  # type: ignore[arg-type]
 
 
 def loaded_nodes(graph: Graph) -> list[tuple[str, Node]]:

@@ -49,6 +49,10 @@ class CardOutline:
     def h(self) -> float:
         return self.height or DEFAULT_H[self.kind]
 
+    @property
+    def is_answer(self) -> bool:
+        return self.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS)
+
     @classmethod
     def of(cls, node: Node) -> CardOutline:
         return cls(

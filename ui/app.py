@@ -214,6 +214,7 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     window = create_window(services)
     window.closed.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
+    window.composer.focus_prompt()  # before it shows: the first keys typed go to the prompt box
     window.show()
     window.raise_()
     window.activateWindow()

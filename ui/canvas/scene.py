@@ -10,9 +10,10 @@ index: outlines without text, see ui/canvas/loader.py), but card items are made 
 view shows (`show_area`, which the view calls on every viewport change, before painting), with
 their full nodes read from the store then (`set_loader`). Zoomed out so far that a card is too
 small to read (`BLOCK_ZOOM`), no item is made: the scene draws the registered cards as blocks.
-Asking for a card (`card`, `cards`, `select_only`, a press on its block) makes it at once. Cards in view at a zoom where text shows get their text documents;
-those near the view get them in idle slices ahead of a pan; beyond `MAX_DETAILED` cards, documents of
-the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
+Asking for a card (`card`, `cards`, `select_only` of a few, a press on its block) makes it at once;
+selecting many (select all) selects the unmade ones by id. Cards in view at a zoom where text shows
+get their text documents; those near the view are made, and get them, in idle slices ahead of a pan;
+beyond `MAX_DETAILED` cards, documents of the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
 minimap that the cards' rectangles, colours or selection changed.
 """
 

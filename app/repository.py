@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.domain import Edge, Graph, Node, NodeStatus, Session, SessionSummary
+
+if TYPE_CHECKING:
+    from app.outline import CardOutline
 
 
 class StoreError(Exception):
@@ -55,6 +58,13 @@ class Repository(Protocol):
     def load_edges(self, session_id: str) -> list[Edge]:
         """The session's edges alone, in `load_graph`'s order (no node text: cheap on big sessions)."""
         ...
+    def load_outline(self, session_id: str) -> list[CardOutline]:
+        """Every node of the session without its text (position, size, kind, status, colour)."""
+        ...
+    def nodes_in_rect(self, session_id: str, left: float, top: float, right: float, bottom: float) -> list[Node]:
+        """The full nodes of the session's cards overlapping the rectangle (a spatial index query)."""
+        ...
+    def load_nodes(self, node_ids: Sequence[str]) -> list[Node]: ...
     def node_ids(self, session_id: str) -> set[str]:
         """The ids of the session's nodes (no text: what the window compares with another process's
         deletions)."""

@@ -1,7 +1,7 @@
 """The `triptych` command's entry point: the GUI without loading the CLI, everything else via app.cli.
 
 Opening the app (`triptych`, `triptych gui`, with or without `--data-dir DIR`) goes straight to
-ui.launch, which shows the start picture before importing the rest; any other command, and anything
+ui.launch; any other command, and anything
 this does not recognise, is app.cli's to parse (and to report on).
 """
 

@@ -180,11 +180,39 @@ def _m002_attachments(conn: Connection) -> None:
         Index("ix_node_files_sha256", "sha256"),
     )
     md.create_all(conn, tables=[md.tables["blobs"], md.tables["node_files"]])
+_USAGE_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+
+
+def _m003_card_positions(conn: Connection) -> None:
+    """Indexes for opening a session without reading every card's text: on card positions (the
+    cards the view shows, `nodes_in_rect`: a range on x, then y, within the session) and one that
+    covers the session's outline (`load_outline`) and its totals (`session_totals`)."""
+    md = MetaData()
+    nodes = Table(
+        "nodes",
+        md,
+        *(Column(name, String) for name in ("session_id", "id", "kind", "status", "model", "color")),
+        *(Column(name, Float) for name in ("x", "y", "width", "height", "created_at")),
+        Column("collapsed", Boolean),
+        *(Column(name, Integer) for name in _USAGE_COLUMNS),
+        *(Column(name, Float) for name in ("cost_usd", "reported_cost_usd")),
+    )
+    Index("ix_nodes_session_xy", nodes.c.session_id, nodes.c.x, nodes.c.y).create(conn)
+    # covers load_outline (every card's place and look in creation order) and session_totals (usage
+    # and cost), without reading the rows, whose text comes first in the record: 23 MB for 10,000
+    # cards, 230 MB for 100,000
+    c = nodes.c
+    Index(
+        "ix_nodes_outline", c.session_id, c.created_at, c.id, c.kind, c.status, c.model, c.color, c.x, c.y,
+        c.width, c.height, c.collapsed, *(c[name] for name in _USAGE_COLUMNS), c.cost_usd,
+        c.reported_cost_usd,
+    ).create(conn)  # fmt: skip
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_initial", _m001_initial),
     Migration("m002_attachments", _m002_attachments),
+    Migration("m003_card_positions", _m003_card_positions),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

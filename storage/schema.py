@@ -93,6 +93,12 @@ nodes = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_nodes_session_order", "session_id", "created_at", "id"),
     Index("ix_nodes_status", "status"),
+    Index("ix_nodes_session_xy", "session_id", "x", "y"),  # nodes_in_rect (migration m002)
+    Index(  # covers load_outline and session_totals (migration m002)
+        "ix_nodes_outline", "session_id", "created_at", "id", "kind", "status", "model", "color", "x", "y",
+        "width", "height", "collapsed", "input_tokens", "cached_input_tokens", "cache_write_tokens",
+        "output_tokens", "reasoning_tokens", "cost_usd", "reported_cost_usd",
+    ),
 )
 
 edges = Table(

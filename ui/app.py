@@ -1,5 +1,4 @@
-"""The GUI (`triptych gui`, reached through ui/launch.py, which shows the start picture first):
-QApplication, the qasync loop, one HTTP client, the store, the engine and the main window; and the
+"""The GUI (`triptych gui`, reached through ui/launch.py): QApplication, the qasync loop, one HTTP client, the store, the engine and the main window; and the
 one place unhandled errors are shown.
 
 Async contract: `main()` runs `asyncio.Runner(loop_factory=TriptychEventLoop)` and awaits an event set
@@ -19,29 +18,20 @@ from pathlib import Path
 
 os.environ.setdefault("QT_API", "pyside6")
 
-# The app's pure-Python dependencies are imported before PySide6 on purpose: once PySide6 is loaded,
-# its import hook (shibokensupport's feature check) runs on every import, and importing the store
-# (SQLAlchemy) and the renderer (markdown-it) after it takes ~50 ms longer (benchmark 6, start-up).
-# httpx is not among them: the engine imports it when it makes its client, after the first paint.
-# isort: off
-import storage  # noqa: F401
-from app import engine as _engine  # noqa: F401
-from app.render import incremental as _incremental  # noqa: F401
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
-# isort: on
-
-from ui import gc_policy, start_picture
+from ui import gc_policy
 from ui.launch import make_application
 from ui.qtloop import TriptychEventLoop
-from ui.start_picture import StartPreview
 
 log = logging.getLogger(__name__)
 
 GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up and first fill did
-CLIENT_WARM_UP_MS = 250  # after the window is shown: its first paint comes first
-HIGHLIGHT_WARM_UP_MS = 500
+# after the canvas's first paint, one at a time (each costs the GUI thread tens of ms)
+GC_RESUME_AFTER_PAINT_MS = 150
+CLIENT_WARM_UP_MS = 400
+HIGHLIGHT_WARM_UP_MS = 650
 
 
 class ErrorReporter:
@@ -215,7 +205,22 @@ async def close_services(services: Services) -> None:
         services.repo.close()
 
 
-async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview | None = None) -> int:
+class OnFirstPaint(QObject):
+    """Calls `callback` once, right after `widget` has first painted."""
+
+    def __init__(self, widget: QWidget, callback) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)  # once this paint has finished
+        return False
+
+
+async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     from app.config import ConfigError
     from app.logs import setup_logging
 
@@ -224,8 +229,6 @@ async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview
     try:
         services = build_services()
     except ConfigError as exc:
-        if preview is not None:  # the dialog is the window now
-            preview.close()
         QMessageBox.critical(None, "Triptych: configuration problem", str(exc))
         return 2
     except StartupCancelled:
@@ -235,23 +238,26 @@ async def _run(app: QApplication, reporter: ErrorReporter, preview: StartPreview
     window = create_window(services)
     window.closed.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
+    window.composer.focus_prompt()  # before it shows: the first keys typed go to the prompt box
     window.show()
     window.raise_()
     window.activateWindow()
-    if preview is not None:  # the start picture: closes once the canvas has painted
-        preview.hand_over(window, window.view.viewport(), window.composer.edit, window.composer.append_text)
-    if gc_policy.paused():  # start-up ends once the canvas has painted (ui/gc_policy.py)
-        start_picture.OnFirstPaint(window.view.viewport(), lambda: gc_policy.resume("start-up"))
-        QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
-    QTimer.singleShot(0, window.composer.focus_prompt)
-    QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
     highlighting = HighlightWarmUp(loop)
-    QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+
+    def painted() -> None:
+        """Start-up work that waits until the canvas has painted and the user's first input has been
+        handled: the collector back on (its first collection scans everything start-up made: ~45 ms
+        for a 10,000-card session, ui/gc_policy.py), the HTTP client and the highlighter prepared."""
+        QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
+        QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
+        QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+
+    OnFirstPaint(window.view.viewport(), painted)
+    QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
+    QTimer.singleShot(0, window.composer.focus_prompt)
     await closed.wait()
     await highlighting.stop()
     await close_services(services)
-    if window.start_picture is not None:  # after the store closed: the picture records its files
-        start_picture.save(services.settings.data_dir, window.start_picture)
     return 0
 
 
@@ -282,8 +288,8 @@ class HighlightWarmUp:
                 log.exception("highlighter warm-up failed")
 
 
-def main(argv: list[str] | None = None, preview: StartPreview | None = None) -> int:
-    """Open the app; returns the process exit status. `preview`: the start picture ui.launch showed."""
+def main(argv: list[str] | None = None) -> int:
+    """Open the app; returns the process exit status."""
     argv = list(sys.argv if argv is None else argv)
     app = make_application(argv)  # (it leaves quitting to main(), after the streams are saved)
     reporter = ErrorReporter()
@@ -291,7 +297,7 @@ def main(argv: list[str] | None = None, preview: StartPreview | None = None) -> 
     sys.excepthook = reporter.excepthook
     try:
         with asyncio.Runner(loop_factory=lambda: TriptychEventLoop(app)) as runner:
-            return runner.run(_run(app, reporter, preview))
+            return runner.run(_run(app, reporter))
     finally:
         sys.excepthook = previous_hook
 

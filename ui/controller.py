@@ -23,9 +23,9 @@ from app import layout
 from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, SendMode, Session, Viewport
 from app.engine import Engine, EngineError, Target
 from app.urls import is_openable, url_scheme
-from ui import gc_policy
 from ui.bridge import EngineBridge
 from ui.canvas import constants as C
+from ui.canvas import loader
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
 from ui.commands import (
@@ -121,7 +121,6 @@ class CanvasController(QObject):
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
         scene.nodes_moved.connect(self._on_scene_nodes_moved)
         scene.selectionChanged.connect(self._on_scene_selection_changed)
-        scene.filled.connect(self._on_scene_filled)
         view.viewport_changed.connect(self._on_view_viewport_changed)
 
     def __repr__(self) -> str:
@@ -139,7 +138,7 @@ class CanvasController(QObject):
         if session is None:
             self.message_posted.emit("That session no longer exists.", 4000)
             return
-        graph = self.repo.load_graph(session_id)
+        graph = loader.open_graph(self.repo, session_id)  # its outline: cards are read as the view needs them
         # While a lane streams, the engine's own Node object is the truth (the store lags ≤ 250 ms).
         for node_id, run in list(self.engine.runs.items()):
             if node_id in graph.nodes:
@@ -150,14 +149,9 @@ class CanvasController(QObject):
         self._render_queue.clear()
         self._follow_pinned.clear()
         self._branch_of = None
-        # Cards are made lazily: those in view first (the view tells the scene as the viewport is
-        # restored), the rest in short slices on the loop (CanvasScene.populate). For a big session
-        # that is a burst of long-lived objects: no cyclic garbage collection until the scene is
-        # filled (ui/gc_policy.py).
-        self.scene.populate(graph.nodes.values(), graph.edges)  # (a fill left unfinished ends)
-        if len(graph.nodes) >= C.GC_PAUSE_CARDS:
-            gc_policy.pause("fill")
-            QTimer.singleShot(C.GC_PAUSE_MAX_MS, self, lambda: gc_policy.resume("fill"))  # at the latest
+        # Cards are made as the view reaches them (the view tells the scene as the viewport is
+        # restored), their nodes read from the store then (ui/canvas/loader.py).
+        loader.populate(self.scene, graph)
         self._restore_viewport(session)
         self.settings.ui["last_session"] = session.id
         self._seen_updated_at = session.updated_at
@@ -166,9 +160,6 @@ class CanvasController(QObject):
         self.session_changed.emit(session.id, session.title)
         self._emit_totals()
         self._emit_follow()
-
-    def _on_scene_filled(self) -> None:
-        gc_policy.resume("fill")
 
     def _restore_viewport(self, session: Session) -> None:
         vp = session.viewport
@@ -368,7 +359,9 @@ class CanvasController(QObject):
         if self.graph is None:
             return []
         engine = self.engine
-        return [i for i, n in self.graph.nodes.items() if n.status.is_live and i not in engine.runs]
+        nodes = self.graph.nodes
+        live = nodes.live_ids() if hasattr(nodes, "live_ids") else [i for i, n in nodes.items() if n.status.is_live]
+        return [i for i in live if i not in engine.runs]
 
     def _watch_foreign(self) -> None:
         self._foreign = set(self.foreign_live())
@@ -502,7 +495,8 @@ class CanvasController(QObject):
         if self.session is None or not targets:
             return []
         return self.engine.plan(
-            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=self.graph
+            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode,
+            graph=loader.engine_graph(self.graph, self.follow_ids()),
         )
 
     def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
@@ -518,7 +512,8 @@ class CanvasController(QObject):
             return []
         try:
             result = self.engine.ask(
-                self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph,
+                self.session.id, text, targets, parents=parents, mode=mode,
+                graph=loader.engine_graph(self.graph, parents),
                 beside=self._branch_of,
             )
         except (EngineError, ValueError) as exc:
@@ -960,7 +955,7 @@ class CanvasController(QObject):
         self.flush_repaints()
         graph = self.repo.load_graph(self.session.id)
         if self.graph is not None:
-            for node_id, node in self.graph.nodes.items():
+            for node_id, node in loader.loaded_nodes(self.graph):
                 if node_id in graph.nodes:
                     graph.nodes[node_id] = node
         return graph

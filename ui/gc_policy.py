@@ -1,24 +1,18 @@
-"""Garbage collection around bursts of long-lived objects: start-up, and filling a big session's canvas.
+"""The cyclic garbage collector during start-up: off until the window has painted, then on again.
 
-Both allocate a burst of objects that live as long as the window or the session: modules, the
-session's nodes, the scene's index and ~10,000 card items. CPython's cyclic collector scans its
-oldest generation each time that generation has grown by a quarter, so it scans the growing heap
-again and again during the burst. For a 10,000-card session, that measured ~40 ms more start-up and
-full collections of 60, 90, 105 and 145 ms while the canvas filled in during the first two seconds.
-Those are stalls the user sees.
+Start-up allocates a burst of long-lived objects (modules, the window, the session's outline and the
+cards in view). CPython's cyclic collector scans its oldest generation each time that generation
+has grown by a quarter, so it would scan the growing heap again and again before the first paint.
+So the collector is paused while any reason to pause holds ("start-up": until the canvas has
+painted) and simply re-enabled afterwards. Nothing is frozen: every cycle made during the pause is
+collected by the first collections after it (a `gc.freeze()` here used to leak every cycle created
+during the pause, for the life of the process).
 
-So the collector is paused for the burst, for as long as any reason to pause holds: "start-up",
-until the window has painted; "fill", until the scene has made every card. When the last reason
-ends, everything allocated so far is frozen (`gc.freeze`, O(1)) and the collector resumed. Frozen
-objects are never scanned again and are still freed by reference counting when dropped: cards and
-nodes hold no reference cycles (measured: a cleared 3,000-card scene left nothing for the
-collector). The price: garbage that is *cyclic* at that moment is never collected. At start-up that
-was ~700 objects (import-time leftovers), once; collecting them first would cost a 150 ms stall.
-Measured on the 10,000-card session: no collection at all in the first 8 s, where there were four
-full ones of 60–145 ms.
+Opening a session no longer pauses it: only the cards the view shows are made (ui/canvas/loader.py),
+not a burst of thousands.
 
-`resume_all` ends every reason; ui.app calls it after a while whatever happens, so a burst that never
-reports its end cannot leave the collector off.
+`resume_all` ends every reason; ui.app calls it after a while whatever happens, so a pause whose end
+is never reported cannot leave the collector off.
 
 Off unless `enable()` was called: ui/launch.py does, for the app's own process. Tests and embedders
 that build windows themselves keep the collector as they set it.
@@ -71,6 +65,5 @@ def _finish() -> None:
     if not _paused:
         return
     _paused = False
-    gc.freeze()
     gc.enable()
-    log.debug("cyclic garbage collector resumed, start-up's objects frozen")
+    log.debug("cyclic garbage collector resumed")

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import start_picture
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.style import CardStyle
@@ -108,7 +107,6 @@ class MainWindow(QMainWindow):
         self.catalog = catalog
         self.engine = engine
         self._client_getter = client_getter or (lambda: engine.client)
-        self.start_picture: start_picture.Grabbed | None = None  # taken at close (closeEvent)
         self.setWindowTitle("Triptych")
         self.resize(1440, 900)
         self.undo_stack = QUndoStack(self)
@@ -385,7 +383,8 @@ class MainWindow(QMainWindow):
     def _on_controller_totals_changed(self, totals: dict) -> None:
         cost = totals.get("cost_usd")
         unreported = int(totals.get("unreported") or 0)
-        cost_unknown = self._session_cost_incomplete()
+        # from the store (every answer, read or not); else from the cards the window holds
+        cost_unknown = bool(totals["cost_unknown"]) if "cost_unknown" in totals else self._session_cost_incomplete()
         text = (
             f"Session: in {fmt_tokens(int(totals.get('input') or 0))} · out {fmt_tokens(int(totals.get('output') or 0))}"
             f" · {fmt_cost(float(cost)) if cost is not None else '–'}{'+' if cost_unknown else ''}"
@@ -884,9 +883,6 @@ class MainWindow(QMainWindow):
         if running and not self.dialogs.confirm_quit(running):
             event.ignore()
             return
-        # The next start shows this picture while it builds the window (ui/start_picture.py); not
-        # after stopping answers, whose cards are about to change.
-        self.start_picture = None if running else start_picture.grab(self)
         self.save_window_state()
         self.controller.close()
         self._save_settings_quietly()

@@ -411,6 +411,7 @@ def test_session_totals_sum_answer_nodes(repo, session):
         "cost_usd": pytest.approx(0.75),
         "nodes": 5,
         "unreported": 2,
+        "cost_unknown": 1,  # the done one with no cost (the comparison table's rule)
     }
     assert repo.session_totals("missing")["nodes"] == 0
 

@@ -72,8 +72,9 @@ def test_canvas_bench_smoke() -> None:
 
 
 def test_startup_bench_smoke() -> None:
-    figures = check_shape(run_smoke("bench.bench_startup"), "startup.first_paint_last_session")
-    assert figures["app_warm_ms"] > 0 and figures["bare_warm_ms"] > 0
-    # every reopening showed the start picture first, before the window took input
-    assert figures["runs_with_start_picture"] == figures["app_runs"] > 0
-    assert figures["app_warm_interactive_ms"] > figures["app_warm_ms"]
+    figures = check_shape(run_smoke("bench.bench_startup"), "startup.interactive_last_session")
+    assert figures["bare_warm_ms"] > 0 and figures["bare_cold_ms"] > 0
+    # judged on the live window: the canvas painted with cards, then a key reached the prompt box
+    assert figures["app_warm_interactive_ms"] >= figures["app_warm_first_paint_ms"] > 0
+    assert figures["app_cold_interactive_ms"] > 0 and figures["app_big_warm_interactive_ms"] > 0
+    assert figures["rss_big_mb"] > 0 and figures["rss_mb"] > 0

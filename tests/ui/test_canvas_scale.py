@@ -178,11 +178,12 @@ def test_documents_far_away_are_dropped_and_heights_stay(qapp_offscreen, qtbot, 
     view.close()
 
 
-def test_the_rest_is_made_in_the_background_and_on_demand(qapp_offscreen, qtbot):
+def test_the_rest_is_made_only_when_reached_or_asked_for(qapp_offscreen, qtbot):
     g = big_graph()
     scene, view = open_lazily(g)
-    qtbot.waitUntil(lambda: scene.pending_count() == 0, timeout=10_000)
-    assert len(scene._cards) == len(g.nodes) and len(scene._edges) == len(g.edges)
+    made = len(scene._cards)
+    qtbot.wait(300)  # idle: only a ring around the view is made ahead of a pan, never the session
+    assert made <= len(scene._cards) < len(g.nodes) and scene.pending_count() > 0
     view.close()
     scene2, view2 = open_lazily(g)
     scene2.select_only(scene2.card_ids())  # select all reaches cards not made yet

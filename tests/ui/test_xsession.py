@@ -160,7 +160,7 @@ def test_readme_flows_under_a_real_x_server(tmp_path):
     env.update(srv.env())
     env.update(
         DISPLAY=s.display, QT_QPA_PLATFORM="xcb", TRIPTYCH_HOME=str(home), TRIPTYCH_NO_KEYRING="1",
-        TRIPTYCH_NO_START_PICTURE="1", TRIPTYCH_NO_ERROR_DIALOG="1",
+        TRIPTYCH_NO_ERROR_DIALOG="1",
     )
     env.pop("TRIPTYCH_OPENAI_API", None)
     step = "start"

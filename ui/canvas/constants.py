@@ -41,11 +41,11 @@ VIEWPORT_SAVE_DEBOUNCE_MS = 600
 MINIMAP_DEBOUNCE_MS = 150  # the minimap redraws its cached picture of the cards at most this often
 
 # ---------------------------------------------------------------- large sessions (scene.populate)
-GC_PAUSE_CARDS = 1000  # opening a session this big pauses the cyclic collector until it is filled
-GC_PAUSE_MAX_MS = 30_000  # ...or for this long at most
 FILL_SLICE_MS = 4.0  # background work per event-loop pass: making cards, building documents ahead
 WORK_IDLE_MS = 60  # background work pauses until the view has been still this long
-PREFETCH_VIEWS = 0.75  # documents are built ahead for cards within this many view sizes around it
+PREFETCH_VIEWS = 0.75  # cards are made, documents built ahead, within this many view sizes around it
+PREFETCH_BATCH = 24  # cards made ahead of a pan per event-loop pass
+SELECT_MAKES_MAX = 200  # selecting more cards not made yet than this keeps them unmade (select all)
 MAX_DETAILED = 240  # beyond this many cards with documents, those far from the view drop theirs
 LENS_DEBOUNCE_MS = 300
 

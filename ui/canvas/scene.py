@@ -6,12 +6,14 @@ buttons and links, `nodes_moved({id: ((old_x, old_y), (new_x, new_y))})` once pe
 release. A `CanvasController` decides what those mean. Qt main thread only.
 
 Large sessions (`populate`) open lazily: every node is registered at once (cheap records in a grid
-index), but card items are made first for what the view shows (`show_area`, which the view calls on
-every viewport change, before painting) and the other cards in small time slices on the event loop
-(`FILL_SLICE_MS` per pass, nearest to the view first). Asking for a card (`card`, `cards`,
-`select_only`) makes it at once. Cards in view at a zoom where text shows get their text documents;
-those near the view get them in idle slices ahead of a pan; beyond `MAX_DETAILED` cards, documents of
-the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
+index: outlines without text, see ui/canvas/loader.py), but card items are made only for what the
+view shows (`show_area`, which the view calls on every viewport change, before painting), with
+their full nodes read from the store then (`set_loader`). Zoomed out so far that a card is too
+small to read (`BLOCK_ZOOM`), no item is made: the scene draws the registered cards as blocks.
+Asking for a card (`card`, `cards`, `select_only` of a few, a press on its block) makes it at once;
+selecting many (select all) selects the unmade ones by id. Cards in view at a zoom where text shows
+get their text documents; those near the view are made, and get them, in idle slices ahead of a pan;
+beyond `MAX_DETAILED` cards, documents of the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
 minimap that the cards' rectangles, colours or selection changed.
 """
 
@@ -26,15 +28,23 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from app import layout
-from app.domain import Edge, Node
+from app.domain import Edge, Node, NodeKind, NodeStatus
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem, make_card, stripe_color
 from ui.canvas.edges import EdgeItem
 from ui.canvas.style import CardStyle
 
 EdgeKey = tuple[str, str, str]
+# Below this zoom a card (460 units wide) is narrower than C.OVERVIEW_MIN_W_PX on screen: too small to
+# read. The scene then makes no items for it and draws its block (drawBackground).
+BLOCK_ZOOM = C.OVERVIEW_MIN_W_PX / layout.CARD_W
 GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
 _BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
+_LIVE = frozenset(s for s in NodeStatus if s.is_live)
+
+
+def _edge_key(edge: Edge) -> EdgeKey:
+    return (edge.parent_id, edge.child_id, edge.role.value)
 
 
 def _cells(x: float, y: float, w: float, h: float) -> list[tuple[int, int]]:
@@ -62,11 +72,13 @@ class CanvasScene(QGraphicsScene):
         self._press_positions: dict[str, QPointF] = {}
         self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
         # lazy opening (populate): nodes without an item yet, their grid index, their edges
-        self._pending: dict[str, Node] = {}
-        self._grid: dict[tuple[int, int], set[str]] = {}
-        self._fill_order: list[str] = []  # pending ids, nearest to the view last (popped first)
-        self._pending_edges: dict[EdgeKey, None] = {}
-        self._pending_edges_by_node: dict[str, set[EdgeKey]] = {}
+        self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
+        self._selected_pending: dict[str, None] = {}  # selected cards not made yet (select_only)
+        self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
+        self._grid: dict[tuple[int, int], list[str]] = {}  # (lists: a cell holds a few dozen cards)
+        # edges waiting for a card to be made, under both their ends: the session's own Edge objects
+        # in small tuples (no key tuples, sets or lists: 100,000 cards at start-up, benchmark 6)
+        self._pending_edges_by_node: dict[str, tuple[Edge, ...]] = {}
         self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
         self._detail_requests: dict[str, None] = {}
         self._view_rect = QRectF()
@@ -114,7 +126,10 @@ class CanvasScene(QGraphicsScene):
     def card(self, node_id: str) -> CardItem | None:
         card = self._cards.get(node_id)
         if card is None and node_id in self._pending:
-            card = self._materialize(node_id)
+            try:
+                card = self._materialize(node_id)
+            except KeyError:
+                return None
         return card
 
     def cards(self) -> list[CardItem]:
@@ -164,13 +179,14 @@ class CanvasScene(QGraphicsScene):
         if card is not None and card is self._text_card:
             self._text_card = None
         pending = self._pending.pop(node_id, None)
+        self._selected_pending.pop(node_id, None)
         if pending is not None:
             self._unindex(pending)
         for key in list(self._edges_by_node.get(node_id, ())):
             self._remove_edge(key)
         self._edges_by_node.pop(node_id, None)
-        for key in list(self._pending_edges_by_node.get(node_id, ())):
-            self._forget_pending_edge(key)
+        for edge in self._pending_edges_by_node.get(node_id, ()):
+            self._forget_pending_edge(edge)
         self._detailed.pop(node_id, None)
         self._detail_requests.pop(node_id, None)
         old = self._blocks.pop(node_id, None)
@@ -186,9 +202,8 @@ class CanvasScene(QGraphicsScene):
     def clear_canvas(self) -> None:
         self._work.stop()
         self._pending.clear()
+        self._selected_pending = {}
         self._grid.clear()
-        self._fill_order = []
-        self._pending_edges.clear()
         self._pending_edges_by_node.clear()
         self._detailed.clear()
         self._detail_requests.clear()
@@ -202,26 +217,68 @@ class CanvasScene(QGraphicsScene):
         self.filled.emit()  # nothing left to make
 
     # ------------------------------------------------------------------ lazy opening
+    def set_loader(self, loader) -> None:
+        """Where full nodes come from for cards registered by their outline (None: nodes given)."""
+        self._loader = loader
+
+    def _full_nodes(self, ids: list[str]) -> None:
+        """Replace the outlines of these pending cards by their full nodes (one store read)."""
+        pending = self._pending
+        need = [i for i in ids if i in pending and not isinstance(pending[i], Node)]
+        if not need or self._loader is None:
+            return
+        for node in self._loader.load(need):
+            if node.id in pending:
+                pending[node.id] = node
+
     def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
         """Replace the canvas with `nodes` and `edges`, making items lazily (see the module docstring).
 
-        Live (streaming) nodes get their card at once; the rest as the view needs them, or in slices.
+        Live (streaming) nodes get their card at once; the rest as the view reaches them.
         """
         self.clear_canvas()
         live: list[Node] = []
-        for node in nodes:
-            if node.status.is_live:
+        pending, grid, floor = self._pending, self._grid, math.floor
+        narrow = (NodeKind.PROMPT, NodeKind.NOTE)
+        live_statuses = _LIVE
+        left = top = math.inf
+        right = bottom = -math.inf
+        for node in nodes:  # (inlined _index and bounds: 100,000 cards at start-up, benchmark 6)
+            node_id = node.id
+            pending[node_id] = node
+            kind = node.kind
+            w = node.width or (layout.PROMPT_W if kind in narrow else layout.CARD_W)
+            h = node.height or layout.DEFAULT_H[kind]
+            x, y = node.x, node.y
+            if x < left:
+                left = x
+            if y < top:
+                top = y
+            if x + w > right:
+                right = x + w
+            if y + h > bottom:
+                bottom = y + h
+            i0, i1 = floor(x / GRID_CELL), floor((x + w) / GRID_CELL)
+            j0, j1 = floor(y / GRID_CELL), floor((y + h) / GRID_CELL)
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    bucket = grid.get((i, j))
+                    if bucket is None:
+                        grid[(i, j)] = [node_id]
+                    else:
+                        bucket.append(node_id)
+            if node.status in live_statuses:
                 live.append(node)
-                continue
-            self._pending[node.id] = node
-            self._index(node)
+        self._full_nodes([n.id for n in live])
         for node in live:
-            self._add_item(node, lazy=True)
+            self._materialize(node.id)
         if not self._pending:
             self.filled.emit()
-        self.set_edges(edges)
-        self._fill_order = []  # ordered by distance to the view on the first slice
-        self._bounds = None
+        self._register_edges(edges)
+        m = C.SELECTION_MARGIN
+        # around every card registered (made ones sit where their outline says until they re-measure,
+        # which widens the bounds in card_geometry_changed)
+        self._bounds = None if left == math.inf else (left - m, top - m, right + m, bottom + m)
         self._mark_blocks_dirty()
         self._schedule_work()
 
@@ -230,15 +287,15 @@ class CanvasScene(QGraphicsScene):
         for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
             bucket = grid.get(cell)
             if bucket is None:
-                grid[cell] = {node_id}
-            else:
-                bucket.add(node_id)
+                grid[cell] = [node_id]
+            elif node_id not in bucket:
+                bucket.append(node_id)
 
     def _unindex(self, node: Node) -> None:
         for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
             bucket = self._grid.get(cell)
-            if bucket is not None:
-                bucket.discard(node.id)
+            if bucket is not None and node.id in bucket:
+                bucket.remove(node.id)
 
     def _pending_in(self, rect: QRectF) -> list[str]:
         out: list[str] = []
@@ -260,7 +317,12 @@ class CanvasScene(QGraphicsScene):
         return out
 
     def _materialize(self, node_id: str) -> CardItem:
+        if not isinstance(self._pending[node_id], Node):
+            self._full_nodes([node_id])
         node = self._pending.pop(node_id)
+        if not isinstance(node, Node):  # gone from the store meanwhile: nothing to make
+            self._unindex(node)
+            raise KeyError(node_id)
         self._unindex(node)
         # where the card was assumed to be until now (its layout size), for the bounds
         self._blocks[node_id] = (node.x, node.y, layout.width(node), layout.height(node))
@@ -269,17 +331,29 @@ class CanvasScene(QGraphicsScene):
             card = self._add_item(node, lazy=True)
         finally:
             self._materializing = False
+        if self._selected_pending.pop(node_id, 0) is None:  # it was selected before it was made
+            self.blockSignals(True)
+            try:
+                card.setSelected(True)
+            finally:
+                self.blockSignals(False)
         if not self._pending:
             self._grid.clear()
-            self._fill_order = []
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
             self.filled.emit()
         return card
 
     def materialize_all(self) -> None:
         """Make every card a lazily opened session has not made yet."""
-        for node_id in list(self._pending):
-            self._materialize(node_id)
+        self._materialize_many(list(self._pending))
+
+    def _materialize_many(self, ids: list[str]) -> list[CardItem]:
+        self._full_nodes(ids)
+        made = []
+        for node_id in ids:
+            if node_id in self._pending and isinstance(self._pending[node_id], Node):
+                made.append(self._materialize(node_id))
+        return made
 
     def show_area(self, rect: QRectF, zoom: float) -> None:
         """The view shows `rect` at `zoom` (called on every viewport change, before painting).
@@ -290,16 +364,22 @@ class CanvasScene(QGraphicsScene):
         self._view_rect = QRectF(rect)
         self._view_zoom = zoom
         self._moved_at = time.monotonic()
-        if self._pending:
-            made = [self._materialize(i) for i in self._pending_in(rect)]
+        if self._pending and zoom >= BLOCK_ZOOM:
+            ids = self._pending_in(rect)
+            if self._loader is not None and any(not isinstance(self._pending[i], Node) for i in ids):
+                self._loader.load_rect(rect.left(), rect.top(), rect.right(), rect.bottom())
+            made = self._materialize_many(ids)
             if zoom >= C.LOD_TEXT_MIN:
                 # neighbours too, so that every edge into the area has both its ends (zoomed out, the
-                # neighbours are mostly in the area already; the slices make the rest nearest first)
-                for card in made:
-                    for key in list(self._pending_edges_by_node.get(card.node_id, ())):
-                        for other in key[:2]:
-                            if other in self._pending:
-                                self._materialize(other)
+                # neighbours are mostly in the area already)
+                others = {
+                    other
+                    for card in made
+                    for edge in self._pending_edges_by_node.get(card.node_id, ())
+                    for other in (edge.parent_id, edge.child_id)
+                    if other in self._pending
+                }
+                self._materialize_many(list(others))
         if zoom >= C.LOD_TEXT_MIN:
             for item in self.items(rect, _BY_BOUNDS):
                 if isinstance(item, CardItem) and not item.has_documents:
@@ -326,8 +406,9 @@ class CanvasScene(QGraphicsScene):
         return max(0, math.ceil(C.WORK_IDLE_MS - still))
 
     def _on_work_timeout(self) -> None:
-        """One slice of background work: requested documents, then cards near the view, then the
-        documents of cards around it (ahead of a pan), then documents far away are dropped.
+        """One slice of background work: requested documents, then the documents of cards around the
+        view (ahead of a pan), then documents far away are dropped. (Cards are made only as the view
+        reaches them: `show_area`.)
 
         While the view moves (pan, zoom) only requested documents are built: the frames stay short,
         and the rest resumes once the view has been still for WORK_IDLE_MS."""
@@ -343,21 +424,16 @@ class CanvasScene(QGraphicsScene):
             self._work.start(wait)
             return
         view = self._view_rect
-        if self._pending:
-            if not self._fill_order:
-                c = view.center() if not view.isNull() else QPointF()
-                cx, cy = c.x(), c.y()
-
-                def far(node_id: str) -> float:
-                    n = self._pending[node_id]
-                    return -abs(n.x - cx) - abs(n.y - cy)
-
-                self._fill_order = sorted(self._pending, key=far)
-            while self._fill_order and time.perf_counter() < deadline:
-                node_id = self._fill_order.pop()
-                if node_id in self._pending:
-                    self._materialize(node_id)
-            more = bool(self._pending)
+        if self._pending and not view.isNull() and self._view_zoom >= BLOCK_ZOOM:
+            # the cards just around the view, ahead of a pan (a bounded ring, never the whole session)
+            dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
+            ring = self._pending_in(view.adjusted(-dx, -dy, dx, dy))
+            if ring:
+                c = view.center()
+                ring.sort(key=lambda i: abs(self._pending[i].x - c.x()) + abs(self._pending[i].y - c.y()))
+                batch = ring[: C.PREFETCH_BATCH]
+                self._materialize_many(batch)
+                more = len(ring) > len(batch)
         if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
             dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
             ring = view.adjusted(-dx, -dy, dx, dy)
@@ -404,8 +480,14 @@ class CanvasScene(QGraphicsScene):
             x, y, w, h = blocks.get(node_id) or self._block_of(card)
             yield x, y, w, h, card.stripe_color.name(), card in selected
         style = self._style
+        colours: dict[tuple[object, ...], str] = {}
+        chosen = self._selected_pending
         for node in self._pending.values():
-            yield node.x, node.y, layout.width(node), layout.height(node), stripe_color(node, style), False
+            look = (node.kind, node.model, node.color)
+            colour = colours.get(look)
+            if colour is None:
+                colour = colours[look] = stripe_color(node, style)
+            yield node.x, node.y, layout.width(node), layout.height(node), colour, node.id in chosen
 
     @staticmethod
     def _block_of(card: CardItem) -> tuple[float, float, float, float]:
@@ -429,16 +511,26 @@ class CanvasScene(QGraphicsScene):
 
 
     def selected_ids(self) -> list[str]:
-        """Selected card ids, in scene reading order (top to bottom, left to right)."""
-        cards = [c for c in self.selectedItems() if isinstance(c, CardItem)]  # not a walk of every card
-        cards.sort(key=lambda c: (round(c.pos().y() / 40), c.pos().x()))
-        return [c.node_id for c in cards]
+        """Selected card ids, made or not, in scene reading order (top to bottom, left to right)."""
+        places = [
+            (round(c.pos().y() / 40), c.pos().x(), c.node_id)
+            for c in self.selectedItems()  # not a walk of every card
+            if isinstance(c, CardItem)
+        ]
+        pending = self._pending
+        places += [(round(pending[i].y / 40), pending[i].x, i) for i in self._selected_pending if i in pending]
+        places.sort(key=lambda p: (p[0], p[1]))
+        return [p[2] for p in places]
 
     def select_only(self, node_ids: Iterable[str]) -> None:
+        """Select exactly these cards. A few cards not made yet are made; many (select all on a big
+        session) stay unmade, selected by id: drawn selected as blocks, made selected when reached."""
         ids = set(node_ids)
-        for node_id in ids:
-            if node_id in self._pending:
-                self._materialize(node_id)
+        waiting = [i for i in ids if i in self._pending]
+        if len(waiting) <= C.SELECT_MAKES_MAX:
+            self._materialize_many(waiting)
+            waiting = []
+        self._selected_pending = dict.fromkeys(waiting)
         self.blockSignals(True)
         try:
             for item in self.selectedItems():  # the selection, not every card: ~9 ms on 10,000 cards
@@ -451,6 +543,16 @@ class CanvasScene(QGraphicsScene):
         finally:
             self.blockSignals(False)
         self.selectionChanged.emit()
+        self._mark_blocks_dirty()
+        self.update()
+
+    def clearSelection(self) -> None:  # noqa: N802 (Qt's name)
+        had = bool(self._selected_pending)
+        self._selected_pending = {}
+        super().clearSelection()
+        if had:
+            self.selectionChanged.emit()
+            self.update()
 
     def cards_bounds(self, node_ids: Iterable[str] | None = None) -> QRectF:
         """The rectangle around the given cards (default: all; cached), made or not."""
@@ -488,31 +590,55 @@ class CanvasScene(QGraphicsScene):
         return QRectF(left, top, right - left, bottom - top)
 
     # ------------------------------------------------------------------ edges
+    def _register_edges(self, edges: Iterable[Edge]) -> None:
+        """`set_edges` on a canvas just cleared (populate), in one pass without key tuples: the
+        edges (unique, as the store keeps them) wait for their cards, or are made at once."""
+        pending, cards, by_node = self._pending, self._cards, self._pending_edges_by_node
+        get = by_node.get
+        for edge in edges:
+            a, b = edge.parent_id, edge.child_id
+            if a in pending:
+                if not (b in pending or b in cards):
+                    continue
+            elif a in cards:
+                if b in cards:
+                    self._make_edge(_edge_key(edge))
+                    continue
+                if b not in pending:
+                    continue
+            else:
+                continue
+            waiting = get(a)
+            by_node[a] = (edge,) if waiting is None else (*waiting, edge)
+            waiting = get(b)
+            by_node[b] = (edge,) if waiting is None else (*waiting, edge)
+
     def set_edges(self, edges: Iterable[Edge]) -> None:
         """Make the edge items match `edges` (adds the new ones, removes the gone ones).
 
         An edge to a card not made yet waits (pending) and is made with its second card."""
-        wanted = {(e.parent_id, e.child_id, str(e.role)): None for e in edges}
+        wanted = {(e.parent_id, e.child_id, e.role.value): e for e in edges}
         for key in [k for k in self._edges if k not in wanted]:
             self._remove_edge(key)
-        for key in [k for k in self._pending_edges if k not in wanted]:
-            self._forget_pending_edge(key)
+        waiting_before = self._waiting_edges()
+        for key, edge in waiting_before.items():
+            if key not in wanted:
+                self._forget_pending_edge(edge)
         cards, pending = self._cards, self._pending
-        made, waiting, by_node = self._edges, self._pending_edges, self._pending_edges_by_node
-        for key in wanted:
-            if key in made or key in waiting:
+        made, by_node = self._edges, self._pending_edges_by_node
+        for key, edge in wanted.items():
+            if key in made or key in waiting_before:
                 continue
             a, b = key[0], key[1]
-            if a in cards and b in cards:
-                self._make_edge(key)
-            elif (a in cards or a in pending) and (b in cards or b in pending):
-                waiting[key] = None
-                for nid in (a, b):
-                    keys = by_node.get(nid)
-                    if keys is None:
-                        by_node[nid] = {key}
-                    else:
-                        keys.add(key)
+            a_pending, b_pending = a in pending, b in pending
+            if not (a_pending or b_pending):
+                if a in cards and b in cards:
+                    self._make_edge(key)
+            elif (a_pending or a in cards) and (b_pending or b in cards):
+                waiting = by_node.get(a)
+                by_node[a] = (edge,) if waiting is None else (*waiting, edge)
+                waiting = by_node.get(b)
+                by_node[b] = (edge,) if waiting is None else (*waiting, edge)
 
     def _make_edge(self, key: EdgeKey) -> None:
         item = EdgeItem(key[0], key[1], key[2], self._style.theme)
@@ -522,27 +648,32 @@ class CanvasScene(QGraphicsScene):
         self._adjust_edge(item)
         self.addItem(item)
 
-    def _forget_pending_edge(self, key: EdgeKey) -> None:
-        self._pending_edges.pop(key, None)
-        for nid in key[:2]:
-            keys = self._pending_edges_by_node.get(nid)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._pending_edges_by_node[nid]
+    def _forget_pending_edge(self, edge: Edge) -> None:
+        key = _edge_key(edge)
+        by_node = self._pending_edges_by_node
+        for nid in (edge.parent_id, edge.child_id):
+            waiting = by_node.get(nid)
+            if waiting is not None:
+                rest = tuple(e for e in waiting if _edge_key(e) != key)
+                if rest:
+                    by_node[nid] = rest
+                else:
+                    del by_node[nid]
 
     def _make_pending_edges(self, node_id: str) -> None:
-        keys = self._pending_edges_by_node.get(node_id)
-        if not keys:
-            return
-        for key in list(keys):
-            if key[0] in self._cards and key[1] in self._cards:
-                self._forget_pending_edge(key)
-                self._make_edge(key)
+        cards = self._cards
+        for edge in self._pending_edges_by_node.get(node_id, ()):
+            if edge.parent_id in cards and edge.child_id in cards:
+                self._forget_pending_edge(edge)
+                self._make_edge(_edge_key(edge))
 
     def edge_keys(self) -> list[EdgeKey]:
         """Every edge shown, or to be shown once both its cards are made."""
-        return [*self._edges, *self._pending_edges]
+        return [*self._edges, *self._waiting_edges()]
+
+    def _waiting_edges(self) -> dict[EdgeKey, Edge]:
+        """Edges to be made once both their cards are (each once, in registration order)."""
+        return {_edge_key(e): e for waiting in self._pending_edges_by_node.values() for e in waiting}
 
     def _remove_edge(self, key: tuple[str, str, str]) -> None:
         item = self._edges.pop(key, None)
@@ -629,6 +760,15 @@ class CanvasScene(QGraphicsScene):
         self.card_action_requested.emit(node_id, action, arg)
 
     def mousePressEvent(self, event) -> None:
+        mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        if self._selected_pending and event.button() == Qt.MouseButton.LeftButton and not mods:
+            self._selected_pending = {}  # a plain click selects anew (Qt clears the made cards' part)
+            self.update()
+        if self._pending:  # a press on a card drawn as a block makes it first: the press reaches it
+            pos = event.scenePos()
+            hit = self._pending_in(QRectF(pos.x() - 0.5, pos.y() - 0.5, 1.0, 1.0))
+            if hit and not any(isinstance(i, CardItem) for i in self.items(pos)):
+                self._materialize_many(hit[-1:])
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self._press_positions = {
@@ -685,4 +825,70 @@ class CanvasScene(QGraphicsScene):
         painter.drawLines(lines_minor)
         painter.setPen(QPen(QColor(theme.grid_major), 0))
         painter.drawLines(lines_major)
+        painter.restore()
+        if self._pending:
+            self._draw_blocks(painter, rect)
+
+    def _draw_blocks(self, painter: QPainter, rect: QRectF) -> None:
+        """The cards registered but not made that `rect` shows (too small to read, or not reached yet):
+        their edges as lines, each card as its block (background, colour stripe, header bar, a tint of
+        its colour), as a made card draws itself that far out (CardItem._paint_low_detail)."""
+        ids = self._pending_in(rect)
+        if not ids:
+            return
+        theme = self._style.theme
+        pending, cards = self._pending, self._cards
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        lines: list[QLineF] = []
+        for node_id in ids:
+            for edge in self._pending_edges_by_node.get(node_id, ()):
+                if edge.child_id != node_id:
+                    continue
+                a = pending.get(edge.parent_id)
+                if a is not None:
+                    top = QPointF(a.x + layout.width(a) / 2, a.y + layout.height(a))
+                else:
+                    card = cards.get(edge.parent_id)
+                    if card is None:
+                        continue
+                    top = card.anchor_center("bottom")
+                b = pending[node_id]
+                lines.append(QLineF(top, QPointF(b.x + layout.width(b) / 2, b.y)))
+        if lines:
+            painter.setPen(QPen(QColor(theme.muted), 0))
+            painter.drawLines(lines)
+        border = QPen(QColor(theme.card_border), 0)
+        chosen_border = QPen(QColor(theme.card_selected), 0)
+        chosen = self._selected_pending
+        header = QColor(theme.card_header)
+        card_bg = QColor(theme.card)
+        colours: dict[str, QColor] = {}
+        for node_id in ids:
+            n = pending[node_id]
+            w, h = layout.width(n), layout.height(n)
+            name = stripe_color(n, self._style)
+            stripe = colours.get(name)
+            if stripe is None:
+                stripe = colours[name] = QColor(name)
+            painter.setPen(chosen_border if node_id in chosen else border)
+            painter.setBrush(card_bg)
+            painter.drawRect(QRectF(n.x, n.y, w, h))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(stripe)
+            painter.drawRect(QRectF(n.x, n.y, C.STRIPE_W, h))
+            painter.setBrush(header)
+            bar = C.HEADER_H * 1.6
+            painter.drawRect(QRectF(n.x + C.STRIPE_W, n.y + 1, w - C.STRIPE_W - 1, bar))
+            tint = QColor(stripe)
+            tint.setAlpha(60)
+            painter.setBrush(tint)
+            painter.drawRect(
+                QRectF(
+                    n.x + C.STRIPE_W + C.CARD_PAD,
+                    n.y + bar + C.CARD_PAD,
+                    w - C.STRIPE_W - 2 * C.CARD_PAD,
+                    max(h - bar - 2 * C.CARD_PAD, 4),
+                )
+            )
         painter.restore()

@@ -1,0 +1,86 @@
+"""A session opened by its outline (storage: load_outline, nodes_in_rect, load_nodes; app.outline):
+where every card is without reading any text, full nodes read for a rectangle through the index on
+card positions, and the session's `{id: Node}` mapping reading only what it is asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain import Node, NodeKind, NodeStatus, Session
+from app.outline import SessionNodes
+from storage import open_store
+
+
+@pytest.fixture
+def repo(tmp_path):
+    store = open_store(tmp_path / "data")
+    yield store
+    store.close()
+
+
+def grid_session(repo, n: int = 40) -> tuple[Session, list[Node]]:
+    session = repo.create_session(Session(title="grid"))
+    nodes = [
+        Node(session.id, NodeKind.RESPONSE, f"answer {i} " * 50, model="openai:gpt-6", x=(i % 8) * 600.0, y=(i // 8) * 700.0,
+             status=NodeStatus.STREAMING if i == 3 else NodeStatus.DONE, created_at=1000.0 + i)
+        for i in range(n)
+    ]  # fmt: skip
+    repo.add_nodes(nodes)
+    return session, nodes
+
+
+def test_the_outline_places_every_card_in_creation_order_without_text(repo):
+    session, nodes = grid_session(repo)
+    outline = repo.load_outline(session.id)
+    assert [o.id for o in outline] == [n.id for n in nodes]
+    assert (outline[9].x, outline[9].y, outline[9].w, outline[9].h) == (600.0, 700.0, 460.0, 560.0)
+    assert outline[3].status == NodeStatus.STREAMING and not hasattr(outline[0], "text")
+    assert outline[0].model is outline[1].model  # one string per model name
+
+
+def test_nodes_in_a_rectangle_include_cards_reaching_into_it(repo):
+    session, nodes = grid_session(repo)
+    # x 500..700, y 0..100: card 0 (x 0..460) is outside, card 1 (x 600..1060) inside
+    found = repo.nodes_in_rect(session.id, 500.0, 0.0, 700.0, 100.0)
+    assert [n.id for n in found] == [nodes[1].id] and found[0].text == nodes[1].text
+    # a card starting left of and above the rectangle that still overlaps it
+    found = repo.nodes_in_rect(session.id, 400.0, 500.0, 450.0, 650.0)
+    assert {n.id for n in found} == {nodes[0].id}
+    assert repo.nodes_in_rect(session.id, 100_000.0, 0.0, 100_100.0, 10.0) == []
+    plan = (
+        repo._engine.connect()
+        .exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM nodes WHERE session_id = 'x' AND x > 1 AND x < 2 AND y > 1 AND y < 2"
+        )
+        .fetchall()
+    )
+    assert "ix_nodes_session_xy" in str(plan)
+
+
+def test_session_nodes_read_only_what_is_asked_for(repo):
+    session, nodes = grid_session(repo)
+    mapping = SessionNodes(
+        repo.load_outline(session.id),
+        repo.load_nodes,
+        lambda *rect: repo.nodes_in_rect(session.id, *rect),
+    )
+    assert len(mapping) == len(nodes) and nodes[5].id in mapping and mapping.reads == 0
+    assert mapping.live_ids() == [nodes[3].id]
+    mapping.load_rect(500.0, 0.0, 700.0, 100.0)
+    assert (
+        mapping.reads == 1 and mapping.loaded(nodes[1].id) is not None and mapping.loaded(nodes[0].id) is None
+    )
+    assert mapping[nodes[7].id].text == nodes[7].text and mapping.reads == 2
+    assert mapping[nodes[7].id] is mapping[nodes[7].id]  # one object per id: edits to it stay
+    mapping.pop(nodes[8].id)  # forgetting a node never reads it
+    assert mapping.reads == 2 and nodes[8].id not in mapping and len(mapping) == len(nodes) - 1
+    assert len(mapping.values()) == len(nodes) - 1 and mapping.reads == 3  # the rest in one read
+    assert mapping.fully_loaded
+
+
+def test_a_walk_one_id_at_a_time_reads_the_rest_at_once(repo):
+    session, nodes = grid_session(repo, 100)
+    mapping = SessionNodes(repo.load_outline(session.id), repo.load_nodes)
+    texts = [mapping.get(n.id).text for n in nodes]  # e.g. a whole-session total through .get()
+    assert texts == [n.text for n in nodes]
+    assert mapping.reads <= 34 and mapping.fully_loaded

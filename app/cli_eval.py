@@ -12,11 +12,14 @@ import json
 import random
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from app.arena import VOTES
 from app.cli import Ctx, UsageError, _load_files, _parse_models, _read_prompt
 from app.present.money import fmt_cost
+
+if TYPE_CHECKING:
+    from app.arena import ArenaStore
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -96,6 +99,11 @@ def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- arena
+def _store(ctx: Ctx) -> ArenaStore:
+    """The store's arena side (storage.repository.SqliteRepository implements app.arena.ArenaStore)."""
+    return cast("ArenaStore", ctx.repo)
+
+
 def _check_keys_quietly(ctx: Ctx, models: list[str]) -> None:
     """Providers known and keyed; unlike `ask`, nothing is printed that names a model (a blind match)."""
     from app.domain import ModelRef
@@ -125,7 +133,7 @@ def cmd_arena(ctx: Ctx, args: argparse.Namespace) -> int:
     tags = normalise_tags(args.tag)
     from app.arena import draw_pair
 
-    a_model, b_model = draw_pair(pool, voted_pair_counts(ctx.repo.list_matches()), random.SystemRandom())
+    a_model, b_model = draw_pair(pool, voted_pair_counts(_store(ctx).list_matches()), random.SystemRandom())
     from app.domain import Session
 
     title = "Blind match: " + (" ".join(prompt.split())[:60] or "untitled")
@@ -161,7 +169,7 @@ async def _arena_async(ctx: Ctx, session_id: str, prompt: str, pair: tuple[str, 
             raise UsageError(mask_identities(str(exc), pattern)) from exc
         run_a, run_b = result.runs
         match = Match(session_id, result.prompts[0].id, run_a.node.id, run_b.node.id, pair[0], pair[1], tags=tags)
-        ctx.repo.add_match(match)  # known as a blind match before any text arrives (the window hides it)
+        _store(ctx).add_match(match)  # known as a blind match before any text arrives (the window hides it)
         await engine.wait(result.runs)
         if judge is not None:
             judge_note = await _judge_match(engine, match, prompt, run_a.node.text, run_b.node.text, judge, pattern)
@@ -221,8 +229,8 @@ async def _judge_match(engine: Any, match: Any, prompt: str, text_a: str, text_b
 
 # ---------------------------------------------------------------------------------------------- vote
 def _match(ctx: Ctx, ref: str) -> Any:
-    mid = ctx.repo.resolve_match(ref)
-    match = ctx.repo.get_match(mid) if mid else None
+    mid = _store(ctx).resolve_match(ref)
+    match = _store(ctx).get_match(mid) if mid else None
     if match is None:
         raise UsageError(f"no blind match {ref!r}: `triptych arena` prints its id")
     return match
@@ -232,7 +240,7 @@ def cmd_vote(ctx: Ctx, args: argparse.Namespace) -> int:
     from app.arena import Vote
 
     match = _match(ctx, args.match)
-    ctx.repo.record_vote(Vote(match.id, "user", args.vote))
+    _store(ctx).record_vote(Vote(match.id, "user", args.vote))
     if args.json:
         print(json.dumps({"match_id": match.id, "vote": args.vote, "a_model": match.a_model,
                           "b_model": match.b_model}, ensure_ascii=False))
@@ -256,7 +264,7 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
         raise UsageError("--resamples must be 200 or more (the 95% intervals need them)")
     if args.json and args.format:
         raise UsageError("--json and --format are two outputs: choose one")
-    games = comparisons(ctx.repo.list_matches(), voter=args.voter, tags=args.tag)
+    games = comparisons(_store(ctx).list_matches(), voter=args.voter, tags=args.tag)
     standings = leaderboard(games, resamples=args.resamples, seed=args.seed)
     if args.json:
         print(json.dumps([s.to_dict() for s in standings], ensure_ascii=False))
@@ -283,8 +291,8 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
             print("\nWin rate of the row model against the column model (ties as half):\n")
             print("| | " + " | ".join(models) + " |")
             print("|---|" + "|".join("---:" for _ in models) + "|")
-            for r in models:
-                print(f"| {r} | " + " | ".join(_fmt_rate(matrix[r][c]) for c in models) + " |")
+            for row_model in models:
+                print(f"| {row_model} | " + " | ".join(_fmt_rate(matrix[row_model][c]) for c in models) + " |")
         return 0
     if not standings:
         print("no votes yet: run `triptych arena -m A -m B PROMPT`, then `triptych vote MATCH_ID a|b|tie|bad`")
@@ -298,6 +306,6 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     if len(models) > 1:
         print("\nwin rate (row vs column, ties as half):")
         mw = max(len(m) for m in models)
-        for r in models:
-            print(f"  {r:<{mw}}  " + "  ".join(f"{_fmt_rate(matrix[r][c]):>5}" for c in models))
+        for row_model in models:
+            print(f"  {row_model:<{mw}}  " + "  ".join(f"{_fmt_rate(matrix[row_model][c]):>5}" for c in models))
     return 0

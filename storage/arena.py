@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -37,9 +38,9 @@ def upsert_vote(conn: Connection, vote: Vote) -> None:
                                         created_at=vote.created_at))
 
 
-def _with_votes(conn: Connection, rows: Iterable[object]) -> list[Match]:
+def _with_votes(conn: Connection, rows: Iterable[Any]) -> list[Match]:
     out = [Match(session_id=r[1], prompt_id=r[2], a_node_id=r[3], b_node_id=r[4], a_model=r[5], b_model=r[6],
-                 tags=json.loads(r[7]) if r[7] else [], id=r[0], created_at=r[8]) for r in rows]  # type: ignore[index]
+                 tags=json.loads(r[7]) if r[7] else [], id=r[0], created_at=r[8]) for r in rows]
     by_id = {m.id: m for m in out}
     ids = list(by_id)
     for start in range(0, len(ids), 500):

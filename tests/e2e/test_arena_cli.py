@@ -139,7 +139,7 @@ def test_thirty_votes_for_one_model_rank_it_first_and_a_changed_vote_counts_once
     code, out, err = main("leaderboard", "--json", "--seed", "7")
     assert code == 0, err
     board = json.loads(out)
-    assert [row["model"] for row in board][0] == FAV
+    assert board[0]["model"] == FAV
     assert sum(row["votes"] for row in board) == 2 * 30  # 30 matches, each counted once per side
     fav = board[0]
     fav_matches = sum(1 for _, v in matches if FAV in (v["a_model"], v["b_model"]))

@@ -15,9 +15,9 @@ never voted on is twice as likely as a pair voted on once). The sides are then a
 **Leaderboard** (`leaderboard`): a Bradley–Terry model, P(i beats j) = p_i / (p_i + p_j), fitted by the
 MM algorithm (Hunter 2004, "MM algorithms for generalized Bradley–Terry models") on every comparison,
 ties (and "both bad") counting as half a win for each side. A tiny prior keeps an undefeated (or
-winless) model finite: every model also plays `prior` virtual games (default 0.5), all ties, against a
-fixed reference of strength 1. Ratings are on the Elo scale, 1000 + 400·log10(p_i), recentred so that
-their mean is 1000. 95% intervals: the 2.5th and 97.5th percentiles of the ratings refitted on
+winless) model finite: every model also plays `prior` virtual games (default 0.5 in all), all ties,
+spread evenly over the other models (`prior / (k - 1)` with each). Ratings are on the Elo scale,
+1000 + 400·log10(p_i), with the strengths scaled to a geometric mean of 1 (so the mean rating is 1000). 95% intervals: the 2.5th and 97.5th percentiles of the ratings refitted on
 `resamples` (default 200) bootstrap resamples of the votes (with replacement), drawn from a seeded
 `random.Random` (the interval is widened to include the estimate in the rare lopsided case where it
 would not).
@@ -319,15 +319,17 @@ PRIOR_GAMES = 0.5
 
 
 def fit_bradley_terry(games: Sequence[Comparison], models: Sequence[str] | None = None, *,
-                      prior: float = PRIOR_GAMES, max_iter: int = 10_000, tol: float = 1e-10) -> dict[str, float]:
+                      prior: float = PRIOR_GAMES, max_iter: int = 10_000, tol: float = 1e-10,
+                      start: Sequence[float] | None = None) -> dict[str, float]:
     """Bradley–Terry strengths (geometric mean 1) by the MM algorithm; see the module docstring.
+    `start`: initial strengths in the order of `models` (a bootstrap starts from the full fit).
     With `prior=0` a model that never won (or never lost) has no finite strength: ValueError."""
     names = list(dict.fromkeys([*(models or ()), *(g.first for g in games), *(g.second for g in games)]))
     if not names:
         return {}
     index = {n: i for i, n in enumerate(names)}
     k = len(names)
-    wins = [prior / 2] * k
+    wins = [0.0] * k
     pair_games: dict[tuple[int, int], float] = {}
     for g in games:
         i, j = index[g.first], index[g.second]
@@ -342,7 +344,13 @@ def fit_bradley_terry(games: Sequence[Comparison], models: Sequence[str] | None 
             played = sum(n for (x, y), n in pair_games.items() if i in (x, y))
             if wins[i] <= 0 or wins[i] >= played:
                 raise ValueError(f"{names[i]} never lost or never won: its strength is not finite without a prior")
-    p = [1.0] * k
+    elif k > 1:  # the prior: `prior` virtual games per model, ties, spread evenly over its opponents
+        share = prior / (k - 1)
+        for i in range(k):
+            wins[i] += prior / 2
+            for j in range(i + 1, k):
+                pair_games[(i, j)] = pair_games.get((i, j), 0.0) + share
+    p = list(start) if start is not None else [1.0] * k
     neighbours: list[list[tuple[int, float]]] = [[] for _ in range(k)]
     for (i, j), n in pair_games.items():
         neighbours[i].append((j, n))
@@ -350,9 +358,9 @@ def fit_bradley_terry(games: Sequence[Comparison], models: Sequence[str] | None 
     for _ in range(max_iter):
         new = []
         for i in range(k):
-            denom = sum(n / (p[i] + p[j]) for j, n in neighbours[i]) + prior / (p[i] + 1.0)
+            denom = sum(n / (p[i] + p[j]) for j, n in neighbours[i])
             new.append(wins[i] / denom if denom > 0 else p[i])
-        # recentre (geometric mean 1): BT strengths are defined up to a common factor
+        # BT strengths are defined up to a common factor: keep the geometric mean at 1 (mean rating 1000)
         shift = math.exp(sum(math.log(x) for x in new) / k)
         new = [x / shift for x in new]
         change = max(abs(math.log(a / b)) for a, b in zip(new, p, strict=True))
@@ -411,7 +419,7 @@ def leaderboard(games: Sequence[Comparison], *, resamples: int = 200, seed: int 
     samples: dict[str, list[float]] = {m: [] for m in models}
     for _ in range(max(resamples, 0)):
         drawn = rng.choices(games, k=len(games))
-        fitted = fit_bradley_terry(drawn, models, prior=prior, tol=1e-8)
+        fitted = fit_bradley_terry(drawn, models, prior=prior, tol=1e-7, start=[strengths[m] for m in models])
         for m in models:
             samples[m].append(elo(fitted[m]))
     record = {m: [0, 0, 0] for m in models}  # wins, losses, ties

@@ -43,6 +43,7 @@ __all__ = [
     "Match",
     "Standing",
     "Vote",
+    "blind_sides",
     "combine_judge_verdicts",
     "comparisons",
     "draw_pair",
@@ -135,6 +136,17 @@ class ArenaStore(Protocol):
     def list_matches(self, session_id: str | None = None) -> list[Match]:
         """Every match (of one session, or all), oldest first, with its votes."""
         ...
+
+
+def blind_sides(matches: Iterable[Match], voter: str = USER) -> dict[str, str]:
+    """Answer node id → "A" or "B" for every match `voter` has not voted on yet: the cards a view must
+    show as "Model A" / "Model B" (neutral colour, masked text, no model, cost, tokens or timing)."""
+    out: dict[str, str] = {}
+    for m in matches:
+        if m.vote_of(voter) is None:
+            out[m.a_node_id] = "A"
+            out[m.b_node_id] = "B"
+    return out
 
 
 def normalise_tags(tags: Iterable[str]) -> list[str]:

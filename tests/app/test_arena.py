@@ -12,6 +12,7 @@ from app.arena import (
     Comparison,
     Match,
     Vote,
+    blind_sides,
     combine_judge_verdicts,
     comparisons,
     draw_pair,
@@ -190,3 +191,13 @@ def test_win_rate_matrix():
     m = win_rate_matrix(games, ["X", "Y", "Z"])
     assert m["X"]["Y"] == pytest.approx(3.5 / 5) and m["Y"]["X"] == pytest.approx(1.5 / 5)
     assert m["X"]["Z"] is None and m["X"]["X"] is None
+
+
+def test_blind_sides_name_the_cards_to_hide_until_the_user_votes():
+    m1 = Match("s", "p", "n1", "n2", "X", "Y")
+    m2 = Match("s", "p", "n3", "n4", "X", "Z")
+    m2.votes = [Vote(m2.id, "judge:openai:gpt-6-luna", "a")]  # a judge's vote reveals nothing to the user
+    assert blind_sides([m1, m2]) == {"n1": "A", "n2": "B", "n3": "A", "n4": "B"}
+    m1.votes = [Vote(m1.id, "user", "tie")]
+    assert blind_sides([m1, m2]) == {"n3": "A", "n4": "B"}
+    assert m1.revealed and not m2.revealed

@@ -15,7 +15,7 @@ import pytest
 
 from app import cli
 from app.catalog import load_catalog
-from tests.fakes.server import Answer, FakeProviderServer, RecordedRequest, _conversation
+from tests.fakes.server import Answer, FakeProviderServer, HTTPFault, RecordedRequest, _conversation
 
 ROOT = Path(__file__).resolve().parents[2]
 FAV, MID, LOW = "openai:gpt-6.2-sol", "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"
@@ -81,7 +81,7 @@ def identities(models: list[str]) -> list[str]:
 
 
 def assert_blind(text: str, models: list[str]) -> None:
-    low = text.lower()
+    low = re.sub(r"\b[0-9A-Z]{26}\b", "<id>", text).lower()  # random ids may spell "gpt"
     for name in identities(models):
         assert name.lower() not in low, f"{name!r} shows before the vote"
     for word in ("claude", "anthropic", "gpt", "deepseek", "openai", "cost", "usd", "$", "ttft", "duration",
@@ -205,3 +205,16 @@ def test_cost_of_an_arena_session_matches_the_catalog(run):
     luna = next(row for row in doc["rows"] if row["model"] == "openai:gpt-6-luna")
     assert luna["cost_usd"] == pytest.approx(sum(cat.get("openai:gpt-6-luna").price.cost(u) for u in usages))
     assert "tokenizers" in c.stderr
+    one = answers[0]
+    p = json.loads(run("cost", sid, "--path", one["node_id"], "--json").stdout)
+    assert p["actual_usd"] == pytest.approx(one["cost_usd"])
+
+
+def test_a_failed_answer_stays_blind_and_the_match_can_still_be_voted(run, server):
+    server.script(MID.split(":", 1)[1], HTTPFault(500, message="deepseek-flash is overloaded (DeepSeek)"))
+    r = run("arena", "-m", FAV, "-m", MID, "--max-retries", "0", "--json", "Which fruit?")
+    assert r.returncode == 1
+    assert_blind(r.stdout + r.stderr, [FAV, MID])
+    doc = json.loads(r.stdout)
+    assert sorted([doc["a"]["status"], doc["b"]["status"]]) == ["done", "error"]
+    assert run("vote", doc["match_id"], "a" if doc["a"]["status"] == "done" else "b").returncode == 0

@@ -138,7 +138,13 @@ def cmd_arena(ctx: Ctx, args: argparse.Namespace) -> int:
 
     title = "Blind match: " + (" ".join(prompt.split())[:60] or "untitled")
     session = ctx.repo.create_session(Session(title=title))
-    return asyncio.run(_arena_async(ctx, session.id, prompt, (a_model, b_model), pool, tags, judge, args, files))
+    try:
+        return asyncio.run(_arena_async(ctx, session.id, prompt, (a_model, b_model), pool, tags, judge, args, files))
+    except UsageError:  # refused before anything was sent: no empty session is left behind
+        with contextlib.suppress(Exception):
+            if not ctx.repo.node_ids(session.id):
+                ctx.repo.purge_session(session.id)
+        raise
 
 
 async def _arena_async(ctx: Ctx, session_id: str, prompt: str, pair: tuple[str, str], pool: list[str],

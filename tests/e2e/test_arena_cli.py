@@ -218,3 +218,17 @@ def test_a_failed_answer_stays_blind_and_the_match_can_still_be_voted(run, serve
     doc = json.loads(r.stdout)
     assert sorted([doc["a"]["status"], doc["b"]["status"]]) == ["done", "error"]
     assert run("vote", doc["match_id"], "a" if doc["a"]["status"] == "done" else "b").returncode == 0
+
+
+def test_bad_usage_is_refused_before_anything_is_sent_or_stored(main, server, monkeypatch):
+    code, _out, err = main("arena", "-m", FAV, "-m", FAV, "Which fruit?")
+    assert code == 2 and "two different models" in err
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, _out, err = main("arena", "-m", FAV, "-m", LOW, "Which fruit?")
+    assert code == 2 and "no API key for anthropic" in err
+    code, _out, err = main("vote", "nope", "a")
+    assert code == 2 and "no blind match" in err
+    code, _out, err = main("leaderboard", "--resamples", "50")
+    assert code == 2
+    assert json.loads(main("sessions", "--json")[1]) == []
+    assert server.requests == []

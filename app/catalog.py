@@ -68,6 +68,19 @@ class Price:
         return max(_decimals(p) for p in prices if p is not None)
 
 
+def _scaled(price: Price | None, factor: Any) -> Price | None:
+    """`price` with every figure times `factor` (a batch API's discount); None without either."""
+    if price is None or factor is None:
+        return None
+    f = float(factor)
+
+    def mul(v: float | None) -> float | None:
+        return None if v is None else round(v * f, 9)
+
+    return Price(input=round(price.input * f, 9), output=round(price.output * f, 9),
+                 cached_input=mul(price.cached_input), cache_write=mul(price.cache_write))
+
+
 def _decimals(value: float) -> int:
     exponent = Decimal(repr(value)).normalize().as_tuple().exponent
     return max(-exponent, 0) if isinstance(exponent, int) else 0
@@ -87,6 +100,9 @@ class ModelInfo:
     default_max_tokens: int | None = None
     price: Price | None = None
     peak_price: Price | None = None
+    # The price through the provider's batch API (OpenAI Batch, Anthropic Message Batches): the live
+    # price times the provider's `batch_price_factor` in models.toml; None where there is no batch API.
+    batch_price: Price | None = None
     # What the model reads in a prompt (attachments): text, image, pdf. A model the catalog does not
     # know reads text only (providers.toml `inputs` can say more: Settings.model_inputs).
     inputs: frozenset[str] = frozenset({"text"})
@@ -165,6 +181,8 @@ class Catalog:
             default_max_tokens=entry.get("default_max_tokens", pd.get("default_max_tokens")),
             price=Price.from_dict(entry.get("price")),
             peak_price=Price.from_dict(entry.get("peak_price")),
+            batch_price=_scaled(Price.from_dict(entry.get("price")),
+                                entry.get("batch_price_factor", pd.get("batch_price_factor"))),
             inputs=frozenset(["text", *entry.get("inputs", pd.get("inputs", ()))]),
             source=source,
         )
@@ -177,10 +195,12 @@ class Catalog:
                 existing = self._models.get(ref)
                 price = Price.from_dict(m.get("price"))
                 if existing is not None:
+                    factor = self._pdefaults(existing.provider).get("batch_price_factor")
                     self._models[ref] = replace(
                         existing,
                         context_window=m.get("context_window") or existing.context_window,
                         price=price or existing.price,
+                        batch_price=_scaled(price, factor) if price else existing.batch_price,
                         source="refreshed" if price else existing.source,
                     )
                 else:

@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("node_a")
     d.add_argument("node_b")
 
+    from app.cli_eval import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub, common)  # arena, vote, leaderboard, cost (app.cli_eval)
+
     dr = sub.add_parser("doctor", parents=[common], help="versions, data dir, DB health, keys, connectivity")
     dr.add_argument("--offline", action="store_true", help="skip the connectivity checks (GET each provider's models)")
     dr.add_argument("--repair", action="store_true",
@@ -1286,6 +1290,12 @@ async def _connectivity(ctx: Ctx) -> list[tuple[str, str, bool]]:
 
 
 # ---------------------------------------------------------------------------------------------- main
+def _eval_command(ctx: Ctx, args: argparse.Namespace) -> int:
+    from app.cli_eval import run
+
+    return run(ctx, args)
+
+
 COMMANDS = {
     "ask": cmd_ask,
     "synth": cmd_synth,
@@ -1298,6 +1308,7 @@ COMMANDS = {
     "models": cmd_models,
     "diff": cmd_diff,
     "doctor": cmd_doctor,
+    **{name: _eval_command for name in ("arena", "vote", "leaderboard", "cost")},
 }
 
 

@@ -11,9 +11,12 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.attachments import Attachment
+
+if TYPE_CHECKING:
+    from app.arena import Match
 
 
 class NodeKind(StrEnum):
@@ -308,6 +311,9 @@ class Graph:
     session: Session
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
+    # Blind matches (app.arena.Match) whose answers are in this session, with their votes: the store
+    # fills them in, the json export and import carry them.
+    matches: list[Match] = field(default_factory=list)
     # child id -> its edges, parent id -> its edges; rebuilt when `edges` is another list, or has
     # grown or shrunk, or its last edge changed (callers append, filter into a new list, or
     # replace the list; see _index). Walking a 5,000-turn lane scanned every edge per step: 1.3 s

@@ -209,14 +209,48 @@ def _m003_card_positions(conn: Connection) -> None:
     ).create(conn)  # fmt: skip
 
 
+def _m004_arena(conn: Connection) -> None:
+    """Blind-match arena (app.arena): `matches` (two answers to one prompt, sides A/B, tags) and
+    `votes` (one per match and voter; a changed vote replaces the row). Self-contained: it creates
+    only its own two tables (sessions and nodes are referenced, not created)."""
+    md = MetaData()
+    Table("sessions", md, Column("id", String, primary_key=True))  # referenced only
+    Table("nodes", md, Column("id", String, primary_key=True))  # referenced only
+    Table(
+        "matches",
+        md,
+        Column("id", String, primary_key=True),
+        Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        Column("prompt_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("a_node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("b_node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+        Column("a_model", String, nullable=False),
+        Column("b_model", String, nullable=False),
+        Column("tags", Text, nullable=True),
+        Column("created_at", Float, nullable=False),
+        Index("ix_matches_session", "session_id"),
+    )
+    Table(
+        "votes",
+        md,
+        Column("match_id", String, ForeignKey("matches.id", ondelete="CASCADE"), nullable=False),
+        Column("voter", String, nullable=False),
+        Column("vote", String, nullable=False),
+        Column("created_at", Float, nullable=False),
+        PrimaryKeyConstraint("match_id", "voter"),
+    )
+    md.create_all(conn, tables=[md.tables["matches"], md.tables["votes"]])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_initial", _m001_initial),
     Migration("m002_attachments", _m002_attachments),
     Migration("m003_card_positions", _m003_card_positions),
+    Migration("m004_arena", _m004_arena),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_OWN_TABLES = {"migrations", "sessions", "nodes", "edges", "blobs", "node_files"}
+_OWN_TABLES = {"migrations", "sessions", "nodes", "edges", "blobs", "node_files", "matches", "votes"}
 
 
 def check_file(db_path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> FileInfo:

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from app import layout
+from app.arena import Match, Vote
 from app.domain import (
     Edge,
     EdgeRole,
@@ -65,11 +66,13 @@ from app.fsutil import create_private, private_dir, tighten
 from app.outline import MAX_CARD_EXTENT, CardOutline
 from app.paths import DB_FILENAME
 from app.repository import LIVE_STATUSES, Repository, SearchHit, StoreError
+from storage import arena as _arena
 from storage import blobs as _blobs
 from storage import migrations as _migrations
 from storage import sqlite
 from storage.migrations import MIGRATIONS, Migration
 from storage.schema import edges as edges_t
+from storage.schema import matches as matches_t
 from storage.schema import nodes as nodes_t
 from storage.schema import sessions as sessions_t
 
@@ -859,7 +862,8 @@ class SqliteRepository:
             node_list = _nodes_of_session(_fetchall(conn, _LOAD_NODES, session_id), session_id)
             edge_list = _edges_of_session(conn, session_id)
             _blobs.attach(node_list, _blobs.files_of_session(conn, session_id))
-        return Graph(session, {node.id: node for node in node_list}, edge_list)
+            matches = _arena.load_matches(conn, session_id=session_id)
+        return Graph(session, {node.id: node for node in node_list}, edge_list, matches=matches)
 
     def load_edges(self, session_id: str) -> list[Edge]:
         """The session's edges alone, in `load_graph`'s order: what the window re-reads after a send
@@ -970,6 +974,42 @@ class SqliteRepository:
                     [_edge_values(e, s) for e, s in zip(edges, edge_sessions, strict=True)],
                 )
             self._touch_sessions(conn, [n.session_id for n in nodes] + edge_sessions, now)
+
+    # arena (app.arena.ArenaStore) ----------------------------------------------------------------------
+
+    def add_match(self, match: Match) -> None:
+        """Insert a blind match (and any votes it carries)."""
+        with self._write() as conn:
+            _arena.insert_matches(conn, [match])
+
+    def add_matches(self, matches: Sequence[Match]) -> None:
+        """Insert matches with their votes in one transaction (an import)."""
+        with self._write() as conn:
+            _arena.insert_matches(conn, matches)
+
+    def get_match(self, match_id: str) -> Match | None:
+        with self._read() as conn:
+            found = _arena.load_matches(conn, match_id=match_id)
+        return found[0] if found else None
+
+    def resolve_match(self, ref: str) -> str | None:
+        """A full match id or a unique prefix/suffix (>= 4 chars, any case) -> the match id."""
+        with self._read() as conn:
+            return self._resolve(conn, matches_t.c.id, ref.strip(), select(matches_t.c.id))
+
+    def record_vote(self, vote: Vote) -> None:
+        """Insert the vote, replacing the same voter's earlier vote on that match."""
+        with self._write() as conn:
+            _arena.upsert_vote(conn, vote)
+
+    def list_matches(self, session_id: str | None = None) -> list[Match]:
+        """Every match (of one session, or of every session not deleted), oldest first, with its votes."""
+        with self._read() as conn:
+            found = _arena.load_matches(conn, session_id=session_id)
+            if session_id is None:
+                live = set(conn.execute(select(sessions_t.c.id).where(sessions_t.c.deleted_at.is_(None))).scalars())
+                found = [m for m in found if m.session_id in live]
+        return found
 
     def update_node(self, node: Node) -> None:
         """Write every field of an existing node (one transaction); sets `updated_at` (and the owner's

@@ -138,3 +138,30 @@ node_files = Table(
     PrimaryKeyConstraint("node_id", "position"),
     Index("ix_node_files_sha256", "sha256"),
 )
+
+# Blind-match arena (app.arena): two answers to one prompt shown as A and B, and the votes on them
+# (one per match and voter: `user` or `judge:PROVIDER:MODEL`; a changed vote replaces the row).
+matches = Table(
+    "matches",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("session_id", String, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("prompt_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("a_node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("b_node_id", String, ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False),
+    Column("a_model", String, nullable=False),
+    Column("b_model", String, nullable=False),
+    Column("tags", Text, nullable=True),  # JSON list of strings
+    Column("created_at", Float, nullable=False),
+    Index("ix_matches_session", "session_id"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("match_id", String, ForeignKey("matches.id", ondelete="CASCADE"), nullable=False),
+    Column("voter", String, nullable=False),
+    Column("vote", String, nullable=False),  # a | b | tie | bad
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("match_id", "voter"),
+)

@@ -75,7 +75,9 @@ def subgraph(graph: Graph, keep: set[str]) -> Graph:
     """The nodes in `keep` (original order) and the edges between them."""
     nodes = {nid: node for nid, node in graph.nodes.items() if nid in keep}
     edges = [e for e in graph.edges if e.parent_id in nodes and e.child_id in nodes]
-    return Graph(session=graph.session, nodes=nodes, edges=edges)
+    matches = [m for m in graph.matches
+               if m.prompt_id in nodes and m.a_node_id in nodes and m.b_node_id in nodes]
+    return Graph(session=graph.session, nodes=nodes, edges=edges, matches=matches)
 
 
 def scoped_graph(graph: Graph, options: ExportOptions) -> Graph:
@@ -100,7 +102,7 @@ def export_graph(graph: Graph, options: ExportOptions) -> Graph:
     if options.include_reasoning:
         return scoped
     nodes = {nid: replace(n, reasoning="") for nid, n in scoped.nodes.items()}
-    return Graph(session=scoped.session, nodes=nodes, edges=list(scoped.edges))
+    return Graph(session=scoped.session, nodes=nodes, edges=list(scoped.edges), matches=list(scoped.matches))
 
 
 # --------------------------------------------------------------------------- tree order

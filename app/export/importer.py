@@ -105,6 +105,11 @@ def save_imported(repo: Repository, graph: Graph) -> Session:
     session = repo.create_session(graph.session)
     try:
         repo.add_nodes(list(graph.nodes.values()), list(graph.edges))
+        if graph.matches:  # blind matches and their votes (app.arena); a store without them refuses
+            add_matches = getattr(repo, "add_matches", None)
+            if add_matches is None:
+                raise ImportFailed("this store cannot keep the file's blind matches")
+            add_matches(list(graph.matches))
     except BaseException:
         with contextlib.suppress(Exception):
             repo.purge_session(session.id)

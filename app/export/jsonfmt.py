@@ -9,7 +9,10 @@ Document shape (format version 1):
                 "collapsed", "color", "title", "meta", "created_at", "updated_at",
                 "attachments": [{"name", "kind", "mime", "size", "sha256", "width"/"height"/"pages",
                                  "data": BASE64}, ...]   (only on nodes that carry files)}, ...],
-     "edges": [{"parent_id", "child_id", "role", "position"}, ...]}
+     "edges": [{"parent_id", "child_id", "role", "position"}, ...],
+     "matches": [{"id", "prompt_id", "a_node_id", "b_node_id", "a_model", "b_model", "tags",
+                  "created_at", "votes": [{"voter", "vote", "created_at"}, ...]}, ...]}
+                 (blind matches, app.arena; only when the session has any)
 
 Not exported: a node's owner (process/heartbeat) and the session's deleted flag. Live statuses
 (pending/streaming) are written as "interrupted". Import validates everything (the file is untrusted)
@@ -27,6 +30,7 @@ import math
 from dataclasses import fields
 from typing import Any
 
+from app.arena import Match, Vote
 from app.attachments import Attachment, AttachmentError, attachment_from_bytes
 from app.domain import (
     Edge,
@@ -127,6 +131,8 @@ def export_json(graph: Graph) -> str:
     doc = header(graph)
     doc["nodes"] = [node_to_dict(n) for n in graph.nodes.values()]
     doc["edges"] = [edge_to_dict(e) for e in graph.edges]
+    if graph.matches:
+        doc["matches"] = [m.to_dict() for m in graph.matches]
     return json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
@@ -504,7 +510,50 @@ def graph_from_document(doc: Any) -> Graph:
         node.meta = remap_ids(node.meta, mapping)
     session.settings = remap_ids(session.settings, mapping)
     _fill_positions(edges)
-    return Graph(session=session, nodes={n.id: n for n in nodes}, edges=edges)
+    raw_matches = doc.get("matches", [])
+    if not isinstance(raw_matches, list):
+        raise ImportFailed(f"the file's matches must be a list, not {type_name(raw_matches)}")
+    matches = [match_from_dict(need_dict(raw, f"match {i}"), f"match {i}", session.id, mapping)
+               for i, raw in enumerate(raw_matches, start=1)]
+    return Graph(session=session, nodes={n.id: n for n in nodes}, edges=edges, matches=matches)
+
+
+def match_from_dict(d: dict[str, Any], where: str, session_id: str, mapping: dict[str, str]) -> Match:
+    """A blind match and its votes under a NEW match id, its node ids remapped like the nodes'."""
+    ids = {}
+    for key in ("prompt_id", "a_node_id", "b_node_id"):
+        ref = req_str(d, key, where)
+        if ref not in mapping:
+            raise ImportFailed(f"{where}: {key} {ref!r} is not a node in this file")
+        ids[key] = mapping[ref]
+    tags = d.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ImportFailed(f"{where}: tags must be a list of text")
+    match = Match(session_id=session_id, prompt_id=ids["prompt_id"], a_node_id=ids["a_node_id"],
+                  b_node_id=ids["b_node_id"], a_model=req_str(d, "a_model", where),
+                  b_model=req_str(d, "b_model", where), tags=list(tags))
+    created = opt_num(d, "created_at", where)
+    if created is not None:
+        match.created_at = created
+    raw_votes = d.get("votes", [])
+    if not isinstance(raw_votes, list):
+        raise ImportFailed(f"{where}: votes must be a list, not {type_name(raw_votes)}")
+    voters: set[str] = set()
+    for j, raw in enumerate(raw_votes, start=1):
+        vw = f"{where} vote {j}"
+        v = need_dict(raw, vw)
+        try:
+            vote = Vote(match.id, req_str(v, "voter", vw), req_str(v, "vote", vw))
+        except ValueError as exc:
+            raise ImportFailed(f"{vw}: {exc}") from None
+        if vote.voter in voters:
+            raise ImportFailed(f"{vw} repeats the voter {vote.voter!r}")
+        voters.add(vote.voter)
+        vcreated = opt_num(v, "created_at", vw)
+        if vcreated is not None:
+            vote.created_at = vcreated
+        match.votes.append(vote)
+    return match
 
 
 def _fill_positions(edges: list[Edge]) -> None:

@@ -15,7 +15,7 @@ def test_a_store_from_before_attachments_is_migrated_and_then_keeps_files(tmp_pa
         repo.add_nodes([Node(session.id, NodeKind.NOTE, "kept")])  # no files: the new tables are not touched
     png = attachment_from_bytes("chart.png", samples.png())
     with open_store(tmp_path) as repo:
-        assert repo.applied_migrations == ["m002_attachments"]
+        assert repo.applied_migrations == [m.name for m in MIGRATIONS[1:]]  # m002_attachments and later ones
         assert repo.backup_path is not None
         assert [n.text for n in repo.load_graph(session.id).nodes.values()] == ["kept"]
         prompt = Node(session.id, NodeKind.PROMPT, "look", attachments=[png])

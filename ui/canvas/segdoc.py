@@ -47,7 +47,7 @@ from PySide6.QtGui import (
 from app.render.markdown import CODE_LABEL_STATE
 from ui.canvas.tables import fit_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
-from ui.math_images import add_math_resources
+from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
 HBAR_BAND = 10.0  # space under a wide table for its horizontal scroll bar
@@ -244,6 +244,7 @@ class _Chunk:
     wide: float = 0.0  # a table wider than the body: its width (0: fits)
     table_h: float = 0.0  # the table's height (its scroll bar goes under it)
     x: float = 0.0  # the horizontal offset of a wide table
+    scale: float = 0.0  # the scale its formula pictures were drawn for (0: none asked for yet)
 
 
 class SegmentedDocument:
@@ -259,6 +260,7 @@ class SegmentedDocument:
         "_height",
         "_html",
         "_on_formulas",
+        "_rescaling",
         "_tops",
         "_width",
     )
@@ -273,14 +275,20 @@ class SegmentedDocument:
         self._font: QFont | None = None  # set by the first set_html (cards without text never need one)
         self._color = "#000000"
         self._on_formulas: weakref.WeakMethod | None = None
+        self._rescaling = False  # formula pictures for a new zoom are being drawn
 
     def set_formulas_callback(self, callback: Callable[[], None]) -> None:
         """`callback` (a bound method, held weakly) runs after placeholder formulas were redrawn."""
         self._on_formulas = weakref.WeakMethod(callback)  # type: ignore[arg-type]
 
     def formulas_drawn(self) -> None:
-        """Queued formula pictures are ready: rebuild the chunks that showed placeholders."""
+        """Queued formula pictures are ready: rebuild the chunks that showed placeholders (pictures
+        for a new zoom are picked up by the next paint)."""
+        rescaling, self._rescaling = self._rescaling, False
         if not any(c.pending for c in self._chunks):
+            callback = self._on_formulas() if rescaling and self._on_formulas is not None else None
+            if callback is not None:
+                callback()
             return
         chunks = []
         for c in self._chunks:
@@ -601,6 +609,9 @@ class SegmentedDocument:
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, color)
         ctx.palette.setColor(QPalette.ColorRole.Link, link)
+        device = painter.device()
+        scale = scale_bucket(abs(painter.worldTransform().m11()) * (device.devicePixelRatioF() if device else 1.0))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # formula pictures
         for i in range(first, len(self._chunks)):
             top = self._tops[i]
             if top > bottom:
@@ -608,6 +619,8 @@ class SegmentedDocument:
             c = self._chunks[i]
             if not c.height:
                 continue
+            if c.scale != scale and self._font is not None and not c.pending and "<img" in c.html:
+                self._rescale(c, scale)
             painter.save()
             painter.translate(rect.left() - c.x, rect.top() - scroll + top)
             ctx.clip = QRectF(c.x, max(scroll - top, 0.0), rect.width(), rect.height())
@@ -628,6 +641,15 @@ class SegmentedDocument:
             if c.wide:
                 self._draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
         painter.restore()
+
+    def _rescale(self, c: _Chunk, scale: float) -> None:
+        """Formula pictures drawn for the zoom `c` is painted at (ui.math_images.rescale)."""
+        assert self._font is not None
+        keys = math_keys(c.html)
+        if not keys or rescale(c.doc, keys, self._color, self._font, scale, self):
+            c.scale = scale
+        else:
+            self._rescaling = True
 
     def _draw_hbar(self, painter: QPainter, rect: QRectF, top: float, c: _Chunk, color: QColor) -> None:
         """A thin horizontal scroll bar under a wide table: a faint track and the visible part."""

@@ -212,3 +212,44 @@ async def test_focus_mode_shares_a_squeezed_table_at_spaces_only(app_env, fake_s
             assert _broken_words(doc, table) == [], width
             assert browser.horizontalScrollBar().maximum() == 0, width  # it fits: no sideways scrolling
         dialog.close()
+
+
+def _indented(prefix: str, text: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+NESTED_ANSWER = (
+    "Two options:\n\n- In a list item:\n\n"
+    + _indented("  ", WIDE_TABLE)
+    + "\n\n> Quoted from the docs:\n>\n"
+    + _indented("> ", WIDE_TABLE)
+    + "\n\nPick by budget."
+)
+
+
+async def test_wide_tables_in_list_items_and_quotes_scroll_sideways_in_their_card(app_env, fake_server, qtbot):
+    """A wide table inside a list item or a block quote keeps whole words and scrolls sideways in the card
+    like a top-level one (they were squeezed into the card, words split a few letters per line)."""
+    async with open_window() as (window, _services):
+        card = await _answered(window, fake_server, NESTED_ANSWER)
+        view = window.view
+        window.scene.select_only([card.node_id])
+        view.ensure_card_visible(card.node_id)
+        middle = view.mapFromScene(card.mapToScene(card.body_rect.center()))
+        for _ in range(20):
+            _wheel(view, middle, QPoint(0, 120))
+        QApplication.processEvents()
+        for doc in card.text_documents():
+            for table in [t for f in doc.rootFrame().childFrames() for t in [f, *f.childFrames()]]:
+                if isinstance(table, QTextTable) and table.columns() == 10:
+                    assert _broken_words(doc, table) == []
+        rects = card.wide_table_rects()
+        assert len(rects) == 2, rects
+        for rect in rects:
+            if not card.body_rect.contains(rect.center()):
+                continue
+            offset, span = card.table_scroll(rect.center())
+            assert offset == 0 and span > card.body_rect.width()
+            at = view.mapFromScene(card.mapToScene(rect.center()))
+            _wheel(view, at, QPoint(0, -120), Qt.KeyboardModifier.ShiftModifier)
+            assert card.table_scroll(rect.center())[0] > 0

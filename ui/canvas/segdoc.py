@@ -84,7 +84,7 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
 _CODE_HEADER = re.compile(rf"<p\b[^>]*-qt-user-state:{CODE_LABEL_STATE}\b[^>]*>")  # (app.render)
 _HEADED_PRE = re.compile(r"[^<]*</p>\s*<pre\b")  # what follows a header's tag: its label, then its <pre>
-_TABLE_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a markdown table (not a quote's bar)
+_TABLE_ANY = re.compile(r"<table\b[^>]*\bborder=\"[1-9]")  # one anywhere (in a list item, a quote)
 
 
 def split_blocks(html: str, start: int = 0) -> list[int]:
@@ -330,14 +330,15 @@ class SegmentedDocument:
         # Chunk ends: greedy over the closed blocks, so earlier chunks never move while text is
         # appended; the last block (the one still growing while a model streams) is a chunk of its own,
         # so a frame re-lays out only that block.
-        # A markdown table is a chunk of its own (it may be wider than the body and scroll sideways).
+        # A markdown table is a chunk of its own (it may be wider than the body and scroll sideways), and
+        # so is a list or a quote that holds one (the block scrolls sideways with its table).
         tail_start = bounds[-2] if len(bounds) >= 2 else 0
         ends: list[int] = []
         start = prev = 0
         for b in bounds:
             if b > tail_start:
                 break
-            table = _TABLE_START.match(html, prev) is not None
+            table = _TABLE_ANY.search(html, prev, b) is not None
             if table and prev > start:
                 ends.append(prev)
                 start = prev
@@ -371,7 +372,7 @@ class SegmentedDocument:
             doc.setDefaultFont(self._font)
         doc.setDefaultStyleSheet(f"body {{ color: {QColor(self._color).name()}; }}")
         piece = html[start:end]
-        table = _TABLE_START.match(piece) is not None
+        table = _TABLE_ANY.search(piece) is not None
         option = doc.defaultTextOption()
         # a table's words wrap at spaces only (ui.canvas.tables makes it wider instead of splitting them)
         option.setWrapMode(

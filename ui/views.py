@@ -40,7 +40,7 @@ from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
 from ui.canvas.tables import fit_tables, markdown_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
-from ui.math_images import add_math_resources
+from ui.math_images import add_math_resources, screen_scale
 
 if TYPE_CHECKING:
     from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
@@ -433,7 +433,10 @@ class FocusDialog(QDialog):
             )
         html += fold_details(self._render_text(node), self._open_details)
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
-        add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
+        # (drawn for the screen's pixels, twice over: not for the canvas's zoom)
+        add_math_resources(
+            self.browser.document(), html, color, self.browser.font(), immediate=True, scale=screen_scale()
+        )
         self.browser.setHtml(html)
         # A table wider than the page keeps its columns' natural widths (words never split) and
         # scrolls sideways on its own (TableScrollBrowser).

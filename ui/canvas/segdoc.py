@@ -45,7 +45,7 @@ from PySide6.QtGui import (
 )
 
 from app.render.markdown import CODE_LABEL_STATE
-from ui.canvas.tables import fit_tables
+from ui.canvas.tables import fit_tables, markdown_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
 from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket
 
@@ -85,6 +85,24 @@ _VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
 _CODE_HEADER = re.compile(rf"<p\b[^>]*-qt-user-state:{CODE_LABEL_STATE}\b[^>]*>")  # (app.render)
 _HEADED_PRE = re.compile(r"[^<]*</p>\s*<pre\b")  # what follows a header's tag: its label, then its <pre>
 _TABLE_ANY = re.compile(r"<table\b[^>]*\bborder=\"[1-9]")  # one anywhere (in a list item, a quote)
+_TABLE_AT_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a top-level one
+
+
+def _table_bands(doc: QTextDocument, width: float) -> tuple[tuple[float, float, float], ...]:
+    """(top, bottom, left) of each markdown table of `doc` wider than `width` that sits in a list item or
+    a quote: from the end of the text above it to its bottom border, from where that text starts."""
+    layout = doc.documentLayout()
+    out = []
+    for table in markdown_tables(doc):
+        r = layout.frameBoundingRect(table)
+        if r.right() <= width + 1.5:
+            continue
+        above = table.firstCursorPosition().block().previous()
+        box = layout.blockBoundingRect(above) if above.isValid() else QRectF()
+        lines = above.layout() if above.isValid() else None
+        indent = lines.lineAt(0).x() if lines is not None and lines.lineCount() else 0.0  # (a list item's)
+        out.append((box.bottom(), r.bottom() - table.format().bottomMargin() + 1, max(box.left() + indent, 0.0)))
+    return tuple(out)
 
 
 def split_blocks(html: str, start: int = 0) -> list[int]:
@@ -245,6 +263,9 @@ class _Chunk:
     table_h: float = 0.0  # the table's height (its scroll bar goes under it)
     x: float = 0.0  # the horizontal offset of a wide table
     scale: float = 0.0  # the scale its formula pictures were drawn for (0: none asked for yet)
+    # A wide table inside a list item or a quote: only it scrolls, (top, bottom, left) of each in the
+    # chunk's document; empty: the whole chunk does (a top-level table).
+    bands: tuple[tuple[float, float, float], ...] = ()
 
 
 class SegmentedDocument:
@@ -391,15 +412,20 @@ class SegmentedDocument:
                 wide, table_h = need, doc.size().height()
         code = shape_code_blocks(doc) if "<pre" in piece else None  # before measuring: it lays them out
         height = _chunk_height(doc, code) if piece.strip() else 0.0
+        bands: tuple[tuple[float, float, float], ...] = ()
         if wide and piece.strip():
             table_h = height
             height += HBAR_BAND
+            if not _TABLE_AT_START.match(piece):
+                bands = _table_bands(doc, self._width)
         ends = split_blocks(piece)
         if not ends or (ends[-1] < len(piece) and piece[ends[-1] :].strip()):
             ends.append(len(piece))
         head = head_stub(piece[: ends[0]])
         tail = tail_stub(piece[ends[-2] if len(ends) > 1 else 0 :])
-        return _Chunk(start, end, piece, doc, height, code, pending, head, tail, wide, table_h)
+        chunk = _Chunk(start, end, piece, doc, height, code, pending, head, tail, wide, table_h)
+        chunk.bands = bands
+        return chunk
 
     def _relayout(self) -> None:
         y = 0.0
@@ -510,8 +536,37 @@ class SegmentedDocument:
         c.x = x
         return True
 
-    def _doc_x(self, i: int, x: float) -> float:
-        return x + self._chunks[i].x
+    def _doc_x(self, i: int, x: float, y: float) -> float:
+        """Where `x` (body coordinates) is in chunk `i`'s document at its height `y`."""
+        c = self._chunks[i]
+        if not c.bands:
+            return x + c.x
+        for top, bottom, left in c.bands:
+            if top <= y < bottom and x >= left:
+                return x + c.x
+        return x
+
+    def _segments(self, c: _Chunk, y0: float, y1: float) -> list[tuple[float, float, float, float, float]]:
+        """The parts of chunk `c` between `y0` and `y1` (its document's coordinates) drawn with one
+        sideways shift each: (top, bottom, left, right, shift), left and right in body coordinates."""
+        w = self._width
+        if not c.bands:
+            return [(y0, y1, 0.0, w, c.x)]
+        out = []
+        y = y0
+        for top, bottom, left in sorted(c.bands):
+            top, bottom = max(top, y), min(bottom, y1)
+            if bottom <= top:
+                continue
+            if top > y:
+                out.append((y, top, 0.0, w, 0.0))
+            if left > 0:
+                out.append((top, bottom, 0.0, left, 0.0))
+            out.append((top, bottom, left, w, c.x))
+            y = bottom
+        if y < y1:
+            out.append((y, y1, 0.0, w, 0.0))
+        return out
 
     def anchor_at(self, pos: QPointF) -> str:
         """The link under `pos` (document coordinates), or ""."""
@@ -519,7 +574,8 @@ class SegmentedDocument:
             return ""
         i = self._chunk_at(pos.y())
         c = self._chunks[i]
-        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x()), pos.y() - self._tops[i]))
+        y = pos.y() - self._tops[i]
+        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x(), y), y))
 
     # ------------------------------------------------------------------ text selection
     def _clamp(self, where: TextPos) -> tuple[QTextDocument, int] | None:
@@ -538,8 +594,9 @@ class SegmentedDocument:
         while i > 0 and not self._chunks[i].height:
             i -= 1  # an empty tail chunk: the end of the one before it
         c = self._chunks[i]
+        doc_y = min(max(y - self._tops[i], 0.0), c.height - 0.5)
         hit = c.doc.documentLayout().hitTest(
-            QPointF(self._doc_x(i, pos.x()), min(max(y - self._tops[i], 0.0), c.height - 0.5)),
+            QPointF(self._doc_x(i, pos.x(), doc_y), doc_y),
             Qt.HitTestAccuracy.FuzzyHit,
         )
         return (i, max(hit, 0))
@@ -622,9 +679,6 @@ class SegmentedDocument:
                 continue
             if c.scale != scale and self._font is not None and not c.pending and "<img" in c.html:
                 self._rescale(c, scale)
-            painter.save()
-            painter.translate(rect.left() - c.x, rect.top() - scroll + top)
-            ctx.clip = QRectF(c.x, max(scroll - top, 0.0), rect.width(), rect.height())
             ctx.selections = []
             if sel_format is not None and start[0] <= i <= end[0]:
                 cursor = self._cursor(i, start, end)
@@ -633,12 +687,19 @@ class SegmentedDocument:
                     chosen.cursor = cursor
                     chosen.format = sel_format
                     ctx.selections = [chosen]
-            if c.code is not None and c.code.rects:
-                _draw_code_boxes(painter, c.code, color)
-            c.doc.documentLayout().draw(painter, ctx)
-            if c.code is not None and c.code.rects:
-                _draw_code_marks(painter, c.code, color)
-            painter.restore()
+            y0 = max(scroll - top, 0.0)
+            for seg_top, seg_bottom, left, right, shift in self._segments(c, y0, y0 + rect.height()):
+                painter.save()
+                painter.translate(rect.left() - shift, rect.top() - scroll + top)
+                ctx.clip = QRectF(left + shift, seg_top, right - left, seg_bottom - seg_top)
+                if c.bands:
+                    painter.setClipRect(ctx.clip, Qt.ClipOperation.IntersectClip)
+                if c.code is not None and c.code.rects:
+                    _draw_code_boxes(painter, c.code, color)
+                c.doc.documentLayout().draw(painter, ctx)
+                if c.code is not None and c.code.rects:
+                    _draw_code_marks(painter, c.code, color)
+                painter.restore()
             if c.wide:
                 self._draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
         painter.restore()

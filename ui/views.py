@@ -10,8 +10,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFontDatabase,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QShortcut,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,10 +40,10 @@ from app.present.metrics import fmt_rate
 from app.present.money import fmt_cost_reported
 from app.present.status import status_word
 from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
-from ui.canvas.tables import fit_tables
+from ui.canvas.tables import fit_tables, markdown_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
-from ui.math_images import add_math_resources
+from ui.math_images import add_math_resources, screen_scale
 
 if TYPE_CHECKING:
     from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
@@ -84,6 +93,208 @@ def fold_details(html: str, open_ones: set[int]) -> str:
     if not hidden_depth:
         out.append(html[pos:])
     return "".join(out)
+
+
+class TableScrollBrowser(QTextBrowser):
+    """A QTextBrowser whose wide tables scroll sideways each on its own, as in a card: the page itself
+    never does (its text wraps at the window's width). Shift+wheel or a sideways wheel over a table,
+    or dragging the thin bar drawn under it, moves that table.
+
+    QTextEdit paints and hit-tests its document shifted by its horizontal scroll bar's value; that
+    (hidden) bar stays at 0, and is set to a table's offset only while painting the band of the
+    viewport the table occupies and while a mouse event over the table is handled."""
+
+    BAR = 4.0  # the drawn scroll bar's thickness
+    BAND = 10.0  # room added under a wide table for it
+    STEP = 48  # pixels per wheel notch
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._offsets: list[int] = []  # each wide table's sideways offset, in document order
+        self._shifting = False
+        self._mouse_table = -1  # the table a press started in (its moves and release keep its offset)
+        self._bar_drag: tuple[int, float, int] | None = None  # (table, press x, offset at the press)
+        self.horizontalScrollBar().valueChanged.connect(self._on_hbar_value_changed)
+
+    # ------------------------------------------------------------------ geometry
+    def wide_tables(self) -> list[tuple[QRectF, int]]:
+        """Each table wider than the page: where it is (document coordinates, from the end of the
+        text above it to its bottom border) and how far it scrolls."""
+        doc = self.document()
+        layout = doc.documentLayout()
+        width = self.viewport().width()
+        out = []
+        for table in markdown_tables(doc):
+            r = layout.frameBoundingRect(table)
+            span = math.ceil(r.right() + doc.documentMargin() - width)
+            if span <= 1:
+                continue
+            above = table.firstCursorPosition().block().previous()
+            top = layout.blockBoundingRect(above).bottom() if above.isValid() else 0.0
+            bottom = r.bottom() - table.format().bottomMargin() + 1
+            out.append((QRectF(0.0, top, float(width), bottom - top), span))
+        del self._offsets[len(out) :]
+        self._offsets += [0] * (len(out) - len(self._offsets))
+        for i, (_r, span) in enumerate(out):
+            self._offsets[i] = min(self._offsets[i], span)
+        return out
+
+    def table_offsets(self) -> list[int]:
+        """How far each wide table is scrolled sideways."""
+        self.wide_tables()
+        return list(self._offsets)
+
+    def _bar_rect(self, rect: QRectF) -> QRectF:
+        """Where a table's scroll bar is drawn (viewport coordinates)."""
+        y = rect.bottom() - self.verticalScrollBar().value() + (self.BAND - self.BAR) / 2
+        return QRectF(0.0, y, rect.width(), self.BAR)
+
+    def _table_at(self, pos: QPointF, tables: list[tuple[QRectF, int]], with_bar: bool = False) -> int:
+        y = pos.y() + self.verticalScrollBar().value()
+        for i, (r, _span) in enumerate(tables):
+            if r.top() <= y <= r.bottom() + (self.BAND if with_bar else 0.0):
+                return i
+        return -1
+
+    def add_bar_room(self) -> None:
+        """Room under each markdown table for its scroll bar (call after the document changed)."""
+        for table in markdown_tables(self.document()):
+            fmt = table.format()
+            if fmt.property(_BAR_ROOM) is None:
+                fmt.setBottomMargin(fmt.bottomMargin() + self.BAND)
+                fmt.setProperty(_BAR_ROOM, True)
+                table.setFormat(fmt)
+
+    # ------------------------------------------------------------------ the shifted document
+    def _shifted(self, offset: int, handle, *args) -> None:
+        """Run QTextEdit's `handle` with the document shifted `offset` pixels to the left."""
+        bar = self.horizontalScrollBar()
+        self._shifting = True
+        bar.blockSignals(True)
+        try:
+            bar.setValue(offset)
+            handle(*args)
+        finally:
+            bar.setValue(0)
+            bar.blockSignals(False)
+            self._shifting = False
+
+    def _on_hbar_value_changed(self, value: int) -> None:
+        if value and not self._shifting:  # (the page itself never scrolls sideways)
+            self.horizontalScrollBar().setValue(0)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        tables = self.wide_tables()
+        if not tables:
+            super().paintEvent(event)
+            return
+        area = event.rect()
+        y0 = self.verticalScrollBar().value()
+        rest_top = area.top()
+        for i, (r, _span) in enumerate(tables):
+            band = QRect(area.left(), math.floor(r.top() - y0), area.width(), math.ceil(r.height()) + 1) & area
+            if band.isEmpty():
+                continue
+            if band.top() > rest_top:
+                super().paintEvent(QPaintEvent(QRect(area.left(), rest_top, area.width(), band.top() - rest_top)))
+            self._shifted(self._offsets[i], super().paintEvent, QPaintEvent(band))
+            rest_top = max(rest_top, band.bottom() + 1)
+        if rest_top <= area.bottom():
+            super().paintEvent(QPaintEvent(QRect(area.left(), rest_top, area.width(), area.bottom() - rest_top + 1)))
+        painter = QPainter(self.viewport())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        ink = self.palette().color(self.foregroundRole())
+        for i, (r, span) in enumerate(tables):
+            bar = self._bar_rect(r)
+            if not bar.intersects(QRectF(area)):
+                continue
+            track, thumb = QColor(ink), QColor(ink)
+            track.setAlphaF(0.08)
+            thumb.setAlphaF(0.35)
+            painter.setBrush(track)
+            painter.drawRoundedRect(bar, self.BAR / 2, self.BAR / 2)
+            share = r.width() / (r.width() + span)
+            thumb_w = max(bar.width() * share, 24.0)
+            x = (bar.width() - thumb_w) * self._offsets[i] / span
+            painter.setBrush(thumb)
+            painter.drawRoundedRect(QRectF(x, bar.top(), thumb_w, self.BAR), self.BAR / 2, self.BAR / 2)
+        painter.end()
+
+    def scroll_table(self, i: int, offset: int) -> bool:
+        """Scroll wide table `i` to `offset` (clamped); True if it moved."""
+        tables = self.wide_tables()
+        if not 0 <= i < len(tables):
+            return False
+        offset = min(max(offset, 0), tables[i][1])
+        if offset == self._offsets[i]:
+            return False
+        self._offsets[i] = offset
+        self.viewport().update()
+        return True
+
+    # ------------------------------------------------------------------ input
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        sideways = delta.x() if delta.x() else (delta.y() if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0)
+        if sideways:
+            tables = self.wide_tables()
+            i = self._table_at(event.position(), tables, with_bar=True)
+            if i >= 0:
+                self.scroll_table(i, self._offsets[i] - round(sideways / 120 * self.STEP))
+            event.accept()  # the page itself never scrolls sideways
+            return
+        super().wheelEvent(event)
+
+    def _mouse(self, event: QMouseEvent, handle) -> None:
+        tables = self.wide_tables()
+        if event.type() == QMouseEvent.Type.MouseButtonPress or not event.buttons():
+            self._mouse_table = self._table_at(event.position(), tables)
+        i = self._mouse_table
+        if 0 <= i < len(tables):
+            self._shifted(self._offsets[i], handle, event)
+        else:
+            handle(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        tables = self.wide_tables()
+        i = self._table_at(event.position(), tables, with_bar=True)
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and i >= 0
+            and self._bar_rect(tables[i][0]).adjusted(0, -3, 0, 3).contains(event.position())
+        ):
+            self._bar_drag = (i, event.position().x(), self._offsets[i])
+            event.accept()
+            return
+        self._mouse(event, super().mousePressEvent)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._bar_drag is not None:
+            i, x0, start = self._bar_drag
+            tables = self.wide_tables()
+            if i < len(tables):
+                r, span = tables[i]
+                share = r.width() / (r.width() + span)
+                travel = max(r.width() - max(r.width() * share, 24.0), 1.0)
+                self.scroll_table(i, start + round((event.position().x() - x0) * span / travel))
+            event.accept()
+            return
+        self._mouse(event, super().mouseMoveEvent)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._bar_drag is not None:
+            self._bar_drag = None
+            event.accept()
+            return
+        self._mouse(event, super().mouseReleaseEvent)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self._mouse(event, super().mouseDoubleClickEvent)
+
+
+_BAR_ROOM = 0x100100  # a table format property: room for the scroll bar was added (TableScrollBrowser)
 
 
 class FocusDialog(QDialog):
@@ -136,7 +347,7 @@ class FocusDialog(QDialog):
         self.position_label.setObjectName("Muted")
         top.addWidget(self.position_label)
         layout.addLayout(top)
-        self.browser = QTextBrowser(self)
+        self.browser = TableScrollBrowser(self)
         self.browser.setOpenLinks(False)
         self._link_clicked = link_clicked
         self._open_details: set[int] = set()  # the <details> the reader unfolded (by order)
@@ -226,10 +437,14 @@ class FocusDialog(QDialog):
             )
         html += fold_details(self._render_text(node), self._open_details)
         color = self.browser.palette().color(self.browser.foregroundRole()).name()
-        add_math_resources(self.browser.document(), html, color, self.browser.font(), immediate=True)
+        # (drawn for the screen's pixels, twice over: not for the canvas's zoom)
+        add_math_resources(
+            self.browser.document(), html, color, self.browser.font(), immediate=True, scale=screen_scale()
+        )
         self.browser.setHtml(html)
-        # A table wider than the page keeps its columns' natural widths (words never split): the
-        # browser scrolls sideways.
+        # A table wider than the page keeps its columns' natural widths (words never split) and
+        # scrolls sideways on its own (TableScrollBrowser).
+        self.browser.add_bar_room()
         self._fit_tables()
         self.metrics_label.setText(metrics_line(node) if node.is_answer else "")
         return True

@@ -4,8 +4,12 @@ Model text is embedded as markdown, so a viewer renders its formatting. What a v
 *live* is neutralised in the source, outside code blocks and code spans:
 
 - raw HTML tags, comments and declarations: `<` is backslash-escaped (`\\<script>` shows as text);
-  attribute-free formatting tags (`<br>`, `<sub>`, `<kbd>`, …) inside a line are kept;
-- images become links (`\\![t](url)`: a report must not fetch remote pixels when opened);
+  formatting tags without attributes (`<br>`, `<sub>`, `<kbd>`, `<details>`, …) are kept, and
+  `<details open>`;
+- images become links (`\\![t](url)`: a card or canvas export must not fetch remote pixels when
+  opened), except in the Markdown report (`keep_images=True`): a `.md` file is the model's text as
+  written, Triptych itself never fetches its pictures, and a reader's viewer shows `![t](url)` as the
+  model meant (http(s), relative and `data:image/…` pictures; other schemes are still broken up);
 - links, autolinks and link definitions whose URL is not http(s)/mailto/relative are broken up
   so they show as text;
 - an unclosed code fence (a cut-off answer) is closed so it cannot swallow the rest of the report.
@@ -17,6 +21,7 @@ as a last resort the text is shown in a fenced code block.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -63,6 +68,9 @@ _ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 _TAG_START = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?])")
 _BARE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\s*/?>")
+# `<details open>` (a section shown unfolded): the one attribute kept, and only on <details>
+_DETAILS_OPEN = re.compile(r"""<details\s+open(?:\s*=\s*(?:"(?:open)?"|'(?:open)?'|open))?\s*>""", re.I)
+_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.I)
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)>")
 _LINK_DEST = re.compile(r"\]\(\s*(<[^>\n]*>?|[^\s)]*)")
 _REF_DEF = re.compile(r"(?m)^([ \t>*+\-0-9.)]*)\[(?=(?:[^\]\\\n]|\\.)+\]:[ \t]*(<[^>\n]*>|\S+))")
@@ -79,25 +87,58 @@ def _escaped(s: str, i: int) -> bool:
     return n % 2 == 1
 
 
-def _defang_text(s: str, *, strict: bool) -> str:
+def is_safe_image(url: str) -> bool:
+    """A picture a viewer may show from a kept `![t](url)`: a safe link, or an inline raster image."""
+    return is_safe_link(url) or _DATA_IMAGE.match(html.unescape(url.strip().strip("<>"))) is not None
+
+
+def _is_image_dest(s: str, close: int) -> bool:
+    """Does the `]` at `s[close]` end the alt text of an image (`![alt]`)?"""
+    depth = 0
+    for i in range(close, -1, -1):
+        ch = s[i]
+        if _escaped(s, i):
+            continue
+        if ch == "]":
+            depth += 1
+        elif ch == "[":
+            depth -= 1
+            if depth == 0:
+                return i > 0 and s[i - 1] == "!" and not _escaped(s, i - 1)
+        elif ch == "\n" and i < close and s[i - 1 : i + 1] == "\n\n":
+            return False
+    return False
+
+
+def _safe_tag(text: str, start: int) -> bool:
+    """Is the tag at `text[start]` a formatting tag kept as is (no attributes, or `<details open>`)?"""
+    bare = _BARE_TAG.match(text, start)
+    if bare:
+        return bare.group(1).lower() in _ALLOWED_TAGS
+    return _DETAILS_OPEN.match(text, start) is not None
+
+
+def _defang_text(s: str, *, strict: bool, keep_images: bool = False) -> str:
     """Neutralise one run of non-code markdown source."""
 
     def sub(pattern: re.Pattern[str], fix: Callable[[re.Match[str]], str], text: str) -> str:
         return pattern.sub(lambda m: m.group(0) if _escaped(m.string, m.start()) else fix(m), text)
 
     def link(m: re.Match[str]) -> str:
-        return m.group(0) if is_safe_link(m.group(1)) else "]\\(" + m.group(0)[2:]
+        if is_safe_link(m.group(1)):
+            return m.group(0)
+        if keep_images and _DATA_IMAGE.match(m.group(1).strip("<>")) and _is_image_dest(m.string, m.start()):
+            return m.group(0)
+        return "]\\(" + m.group(0)[2:]
 
     def autolink(m: re.Match[str]) -> str:
         return m.group(0) if is_safe_link(m.group(1)) else "\\" + m.group(0)
 
     def tag(m: re.Match[str]) -> str:
-        if not strict:
-            # Attribute-free formatting tags stay, also at the start of a line (where a viewer
-            # starts a raw HTML block: live_content() checks what that block holds).
-            bare = _BARE_TAG.match(m.string, m.start())
-            if bare and bare.group(1).lower() in _ALLOWED_TAGS:
-                return m.group(0)
+        if not strict and _safe_tag(m.string, m.start()):
+            # Formatting tags stay, also at the start of a line (where a viewer starts a raw HTML
+            # block: live_content() checks what that block holds).
+            return m.group(0)
         return "\\" + m.group(0)
 
     def refdef(m: re.Match[str]) -> str:
@@ -106,24 +147,25 @@ def _defang_text(s: str, *, strict: bool) -> str:
     s = sub(_LINK_DEST, link, s)
     s = sub(_AUTOLINK, autolink, s)
     s = sub(_TAG_START, tag, s)
-    s = sub(_IMAGE, lambda m: "\\!", s)
+    if not keep_images:
+        s = sub(_IMAGE, lambda m: "\\!", s)
     s = _REF_DEF.sub(refdef, s)
     return s
 
 
-def _defang_keeping_math(text: str) -> str:
+def _defang_keeping_math(text: str, keep_images: bool) -> str:
     """Formulas (``$…$``, ``\\(…\\)``, …) are kept exactly as written; the rest is defanged."""
     out: list[str] = []
     pos = 0
     for start, end in math_spans(text):
-        out.append(_defang_text(text[pos:start], strict=False))
+        out.append(_defang_text(text[pos:start], strict=False, keep_images=keep_images))
         out.append(text[start:end])
         pos = end
-    out.append(_defang_text(text[pos:], strict=False))
+    out.append(_defang_text(text[pos:], strict=False, keep_images=keep_images))
     return "".join(out)
 
 
-def _defang_line_keeping_code_spans(line: str) -> str:
+def _defang_line_keeping_code_spans(line: str, keep_images: bool = False) -> str:
     """Code spans (paired backtick runs on this line) and formulas are kept verbatim; the rest is
     defanged."""
     out: list[str] = []
@@ -141,10 +183,10 @@ def _defang_line_keeping_code_spans(line: str) -> str:
         if c is None:
             scan = m.end()
             continue
-        out.append(_defang_keeping_math(line[pos : m.start()]))
+        out.append(_defang_keeping_math(line[pos : m.start()], keep_images))
         out.append(line[m.start() : c.end()])
         pos = scan = c.end()
-    out.append(_defang_keeping_math(line[pos:]))
+    out.append(_defang_keeping_math(line[pos:], keep_images))
     return "".join(out)
 
 
@@ -189,31 +231,34 @@ def close_open_fences(text: str) -> str:
     return text + ("" if text.endswith("\n") else "\n") + opened[0] * opened[1]
 
 
-def _tokens_live(tokens: list[Token]) -> str | None:
-    """The first live thing a permissive viewer would render from these tokens, or None."""
+def _tokens_live(tokens: list[Token], images: bool = False) -> str | None:
+    """The first live thing a permissive viewer would render from these tokens, or None; with
+    `images`, a picture from a safe source (see `is_safe_image`) is allowed."""
     for tok in tokens:
         if tok.type in ("html_block", "html_inline"):
-            rest = _BARE_TAG.sub(
-                lambda m: "" if m.group(1).lower() in _ALLOWED_TAGS else m.group(0), tok.content
-            )
+            rest = _DETAILS_OPEN.sub("", tok.content)
+            rest = _BARE_TAG.sub(lambda m: "" if m.group(1).lower() in _ALLOWED_TAGS else m.group(0), rest)
             if "<" in rest:
                 return f"raw HTML {tok.content.strip()[:40]!r}"
         elif tok.type == "image":
-            return "an image"
+            src = str(tok.attrGet("src") or "")
+            if not (images and is_safe_image(src)):
+                return f"an image from {src[:40]!r}"
         elif tok.type == "link_open":
             href = str(tok.attrGet("href") or "")
             if not is_safe_link(href):
                 return f"a link to {href[:40]!r}"
         if tok.children:
-            found = _tokens_live(tok.children)
+            found = _tokens_live(tok.children, images)
             if found:
                 return found
     return None
 
 
-def live_content(markdown_text: str) -> str | None:
-    """What a careless markdown viewer (raw HTML on, all links allowed) would make live, or None."""
-    return _tokens_live(_permissive_viewer().parse(markdown_text))
+def live_content(markdown_text: str, images: bool = False) -> str | None:
+    """What a careless markdown viewer (raw HTML on, all links allowed) would make live, or None;
+    with `images`, pictures from safe sources (what the Markdown report keeps) do not count."""
+    return _tokens_live(_permissive_viewer().parse(markdown_text), images)
 
 
 def _fence_wrap(text: str) -> str:
@@ -222,18 +267,21 @@ def _fence_wrap(text: str) -> str:
     return f"{fence}text\n{text.rstrip(chr(10))}\n{fence}"
 
 
-def defang_markdown(text: str) -> str:
-    """Model text, still markdown, with nothing a viewer could make live (see the module doc)."""
+def defang_markdown(text: str, keep_images: bool = False) -> str:
+    """Model text, still markdown, with nothing a viewer could make live (see the module doc);
+    `keep_images`: pictures (`![t](url)`) from safe sources stay pictures (the Markdown report)."""
     text = close_open_fences(text.replace("\r\n", "\n").replace("\r", "\n"))
     code = _code_lines(text)
     lines = text.split("\n")
     gentle = "\n".join(
-        line if i in code else _defang_line_keeping_code_spans(line) for i, line in enumerate(lines)
+        line if i in code else _defang_line_keeping_code_spans(line, keep_images) for i, line in enumerate(lines)
     )
-    if live_content(gentle) is None:
+    if live_content(gentle, keep_images) is None:
         return gentle
-    strict = "\n".join(line if i in code else _defang_text(line, strict=True) for i, line in enumerate(lines))
-    if live_content(strict) is None:
+    strict = "\n".join(
+        line if i in code else _defang_text(line, strict=True, keep_images=keep_images) for i, line in enumerate(lines)
+    )
+    if live_content(strict, keep_images) is None:
         return strict
     return _fence_wrap(text)
 
@@ -386,12 +434,12 @@ def _answer_block(node: Node, options: ExportOptions) -> list[str]:
     if node.error is not None and not node.text:
         out += ["*(no text received)*", ""]
     if node.text:
-        out += [fit_headings(defang_markdown(node.text)).rstrip("\n"), ""]
+        out += [fit_headings(defang_markdown(node.text, keep_images=True)).rstrip("\n"), ""]
     if options.include_reasoning and node.reasoning.strip():
         out += [
             "<details><summary>Reasoning</summary>",
             "",
-            fit_headings(defang_markdown(node.reasoning)).rstrip("\n"),
+            fit_headings(defang_markdown(node.reasoning, keep_images=True)).rstrip("\n"),
             "",
             "</details>",
             "",
@@ -446,8 +494,8 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
             out.append("")
         if head.kind == NodeKind.PROMPT:
             if head.params.system:
-                out += ["**System prompt:**", "", _quote(defang_markdown(head.params.system)), ""]
-            out += [_quote(defang_markdown(head.text)) if head.text.strip() else "> *(empty prompt)*", ""]
+                out += ["**System prompt:**", "", _quote(defang_markdown(head.params.system, keep_images=True)), ""]
+            out += [_quote(defang_markdown(head.text, keep_images=True)) if head.text.strip() else "> *(empty prompt)*", ""]
             out += _files_markdown(head)
             for ans in sec.answers:
                 out += _answer_block(ans, options)
@@ -459,7 +507,7 @@ def export_markdown(graph: Graph, options: ExportOptions | None = None) -> str:
         elif head.is_answer:
             out += _answer_block(head, options)
         else:
-            out += [defang_markdown(head.text) if head.text.strip() else "*(empty note)*", ""]
+            out += [defang_markdown(head.text, keep_images=True) if head.text.strip() else "*(empty note)*", ""]
     tips = branches(graph)
     if len(tips) >= 2:
         out += [

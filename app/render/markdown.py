@@ -494,11 +494,13 @@ class _SafeRenderer(RendererHTML):
                 f'<blockquote{_dir(env)} style="margin:4px 0 4px 14px;padding-left:10px;'
                 f'border-left:3px solid {bar};{text_color}">\n{title}'
             )
-        # QTextDocument ignores border-left: a two-cell table draws the bar.
+        # QTextDocument ignores border-left: a two-cell table draws the bar. The blockquote's own margins
+        # do not reach a table inside it: the table's margins keep two quotes (alerts) and the text
+        # around them apart.
         stack.append(True)
         return (
             '<blockquote style="margin:4px 0 4px 4px">'
-            '<table cellspacing="0" cellpadding="0" style="margin:0">'
+            '<table cellspacing="0" cellpadding="0" style="margin:6px 0 6px 0">'
             f'<tr><td width="3" bgcolor="{bar}" style="background-color:{bar}"></td>'
             f'<td style="padding-left:10px;{text_color}">\n{title}'
         )

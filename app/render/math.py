@@ -41,6 +41,7 @@ __all__ = [
     "math_spans",
     "math_svg",
     "mathml",
+    "spaced_operators",
     "split_table_row",
 ]
 
@@ -65,6 +66,60 @@ def formula_of(key: str) -> tuple[str, bool] | None:
     return _keys.get(key)
 
 
+# Operator names TeX sets upright with a thin space before an ordinary symbol after them ("det A",
+# "sin x"); latex2mathml and ziamath glue them ("detA"), so the space is written in.
+_OPERATORS = (
+    "arccos arcsin arctan arg cos cosh cot coth csc deg det dim exp gcd hom inf ker lg lim liminf limsup "
+    "ln log max min Pr sec sin sinh sup tan tanh"
+).split()
+_OPERATOR = re.compile(r"\\(?:" + "|".join(sorted(_OPERATORS, key=len, reverse=True)) + r")(?![A-Za-z])")
+_SCRIPT = re.compile(r"\s*[_^]\s*(?:\{|\\[A-Za-z]+|[^\s{}])")
+_ORDINARY_NEXT = re.compile(r"\s*(?:[A-Za-z0-9{]|\\(?!(?:left|right|big|Big|bigg|Bigg|[,;:! ]|quad|qquad|[{}|])(?![A-Za-z]))[A-Za-z]+)")
+
+
+def _skip_group(src: str, pos: int) -> int:
+    """The index just past the brace group that opens at ``src[pos] == "{"`` (or the end)."""
+    depth = 0
+    while pos < len(src):
+        ch = src[pos]
+        if ch == "\\":
+            pos += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        pos += 1
+    return pos
+
+
+def spaced_operators(latex: str) -> str:
+    """``latex`` with a thin space (``\\,``) after each operator name (``\\det``, ``\\sin``, ``\\lim``…)
+    and its sub/superscripts when an ordinary symbol follows (``\\det A``, ``\\log n``), as TeX sets
+    them; none before a delimiter (``\\sin(x)``) or an explicit space."""
+    if "\\" not in latex:
+        return latex
+    out: list[str] = []
+    pos = 0
+    for m in _OPERATOR.finditer(latex):
+        if m.start() < pos:
+            continue
+        end = m.end()
+        while True:  # its scripts: \lim_{n\to\infty}, \max_i, \log^2
+            s = _SCRIPT.match(latex, end)
+            if s is None:
+                break
+            end = _skip_group(latex, s.end() - 1) if s.group(0).endswith("{") else s.end()
+        out.append(latex[pos:end])
+        if _ORDINARY_NEXT.match(latex, end):
+            out.append("\\,")
+        pos = end
+    out.append(latex[pos:])
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def mathml(latex: str, display: bool = False) -> str | None:
     """MathML for ``latex`` (a ``<math>`` element), or None if it does not parse."""
@@ -73,7 +128,7 @@ def mathml(latex: str, display: bool = False) -> str | None:
     try:
         from latex2mathml.converter import convert
 
-        out = convert(latex, display="block" if display else "inline")
+        out = convert(spaced_operators(latex), display="block" if display else "inline")
     except Exception:  # noqa: BLE001 - any parse failure: the caller shows the source
         return None
     # latex2mathml escapes text; refuse anything that could link or load all the same.
@@ -105,7 +160,7 @@ def math_svg(latex: str, display: bool, color: str, size: float) -> tuple[str, f
             import ziamath
 
             ziamath.config.svg2 = False  # plain SVG 1.1 (no <symbol> viewBoxes): what QtSvg draws
-            m = ziamath.Math.fromlatex(latex, size=size, color=color, inline=not display)
+            m = ziamath.Math.fromlatex(spaced_operators(latex), size=size, color=color, inline=not display)
             svg = m.svg()
     except Exception:  # noqa: BLE001 - unknown commands, missing glyphs: the caller shows the source
         return None

@@ -327,10 +327,15 @@ def test_markdown_reasoning_in_details_or_left_out():
 
 
 def test_markdown_report_is_inert_in_a_careless_viewer():
+    """Nothing live but the model's own Markdown pictures. The .md report keeps `![t](url)` exactly as
+    the model wrote it (decided for issue #20): a .md file is the model's text, Triptych itself never
+    opens or fetches it, and the reader's viewer shows the picture the model meant. Cards, the HTML
+    and canvas exports keep pictures inert (a plain link, never fetched); raw `<img>` HTML stays text."""
     md = export_markdown(build_sample_graph())
     page = careless_viewer(md)
     ins = inspect(page)
-    assert ins.problems == []
+    assert [a for t, a in ins.tags if t == "img"] == [{"src": "http://127.0.0.1:9/x.png", "alt": "t"}]
+    assert [p for p in ins.problems if p not in ("<img>", "src= on <img>")] == []
     assert "<script>alert(1)</script>" in ins.visible  # shown, not run
     assert "<img src=x onerror=alert(1)>" in ins.visible
 
@@ -437,3 +442,39 @@ def test_graph_helpers_used_by_reports():
     g = build_sample_graph()
     synth = next(n for n in g.nodes.values() if n.kind == NodeKind.SYNTHESIS)
     assert len(g.parents(synth.id, (EdgeRole.SOURCE,))) == 3
+
+
+def test_markdown_report_keeps_pictures_and_details_open_as_written():
+    """`<details open>` was escaped (`\\<details open>`) and pictures became `\\![t](url)` text in the .md
+    report; now both are kept as the model wrote them (pictures only from http(s), relative and
+    inline raster sources; anything scripted is still broken up), while the HTML export of the same
+    answer still fetches nothing."""
+    g = build_sample_graph()
+    text = (
+        "<details open>\n<summary>Proof</summary>\n\nBy induction.\n\n</details>\n\n"
+        "The plot: ![loss curve](https://example.com/loss.png), local ![arch](figures/arch.png), "
+        "inline ![dot](data:image/png;base64,iVBORw0KGgo=) and by reference ![ref][fig].\n\n"
+        "[fig]: https://example.com/fig.png\n\n"
+        "Not these: ![x](javascript:alert(1)) <details open ontoggle=alert(1)>\n"
+    )
+    node_with_text(g, "中文说明").text = text
+    md = export_markdown(g)
+    for kept in (
+        "<details open>\n<summary>Proof</summary>",
+        "![loss curve](https://example.com/loss.png)",
+        "![arch](figures/arch.png)",
+        "![dot](data:image/png;base64,iVBORw0KGgo=)",
+        "![ref][fig]",
+        "[fig]: https://example.com/fig.png",
+    ):
+        assert kept in md, kept
+    assert "\\<details open>" not in md
+    assert "![x]\\(javascript:alert(1))" in md and "\\<details open ontoggle=alert(1)>" in md
+    shown = inspect(careless_viewer(md))
+    assert {a["src"] for t, a in shown.tags if t == "img"} >= {
+        "https://example.com/loss.png", "figures/arch.png", "https://example.com/fig.png"
+    }
+    assert not any(k.startswith("on") for t, a in shown.tags for k in a)
+    page = inspect(export_html(g))
+    assert page.problems == []  # the HTML export: the same pictures are plain links
+    assert "https://example.com/loss.png" in [a.get("href") for t, a in page.tags if t == "a"]

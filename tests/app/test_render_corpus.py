@@ -328,3 +328,22 @@ def test_hostile_formulas_stay_inert(source: str, target: str) -> None:
         assert tag not in ("script", "iframe", "a")
         assert not any(k.startswith("on") or k == "href" for k in attrs)
         assert "url" not in attrs.get("style", "")
+
+
+def test_operator_names_keep_their_thin_space():
+    """`\\det A` is set "det A" as TeX sets it, not glued into "detA" (ziamath and latex2mathml drop
+    the thin space after an operator name); none is added before a delimiter."""
+    from app.render.math import math_svg, mathml
+
+    def width(tex: str) -> float:
+        drawn = math_svg(tex, False, "#000000", 16.8)
+        assert drawn is not None, tex
+        found = re.search(r'viewBox="\S+ \S+ (\S+)', drawn[0])
+        assert found is not None
+        return float(found.group(1))
+
+    assert width("\\det A") >= width("\\mathrm{det}A") + 2  # a thin space: 3/18 em
+    for spaced in ("\\log n", "\\lim_{n\\to\\infty} a_n", "\\sin\\theta", "\\max_i x_i"):
+        assert "mspace" in str(mathml(spaced)), spaced
+    for tight in ("\\log(n)", "\\det", "\\sin\\left(x\\right)", "\\det\\,A"):
+        assert str(mathml(tight)).count("mspace") == tight.count("\\,"), tight

@@ -1,5 +1,6 @@
 """Model output is untrusted: hostile markdown streamed through the CLI into the store must stay inert in
-every export (html, md, canvas) and in the cards' HTML (app.render). "Inert" is checked the way it
+every export (html, md, canvas) and in the cards' HTML (app.render) — except the Markdown pictures the
+model wrote, which the .md export keeps as written (see the test). "Inert" is checked the way it
 would fail: a *fetching viewer* loads every sub-resource a browser (or a markdown viewer that renders
 raw HTML, like Obsidian) would load on its own — images, srcset, stylesheets, iframes, scripts, CSS
 url() and @import, SVG images, posters, objects, meta refresh — and a loopback listener counts what
@@ -230,8 +231,13 @@ def test_hostile_markdown_stays_inert_in_the_store_exports_and_cards(listener, t
     fetched = view(html_export)
     assert not [u for u in fetched if u.startswith(("http", "file", "//"))], fetched
     assert bad_links(html_export) == []
-    # The markdown export, in a viewer that renders raw HTML and images.
+    # The markdown export, in a viewer that renders raw HTML and images: only the model's own Markdown
+    # pictures load. The .md report keeps `![t](url)` exactly as written (decided for issue #20: a .md
+    # file is the model's text, Triptych itself never fetches it, the reader's viewer shows what the
+    # model meant); every raw-HTML, CSS and script fetch stays dead.
     view_markdown(files["md"])
+    assert sorted(h for h in listener.hits if not h.startswith("connection")) == ["/md-image.png", "/ref-image.png"]
+    listener.hits.clear()
     assert bad_links(PERMISSIVE.render(files["md"])) == []
     # The canvas export: each card's text, rendered the same way (Obsidian renders canvas cards as markdown).
     canvas = json.loads(files["canvas"])

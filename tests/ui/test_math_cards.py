@@ -69,9 +69,52 @@ async def test_a_streamed_formula_is_painted_as_a_picture(app_env, fake_server, 
         (w1, h1), (w2, h2) = sizes()
         assert 60 < w1 < 300 and 30 <= h1 < 90, sizes()
         assert 60 < w2 < 300 and 30 <= h2 < 90, sizes()
-        # A picture is drawn in the text colour: it has opaque pixels of that colour.
+        # A picture is drawn in the text colour: it has opaque pixels of that colour (as many device
+        # pixels as the card is painted on: the canvas's zoom times the screen's pixel ratio).
         img = _formula_images(card)[0]
-        opaque = sum(
-            1 for y in range(0, img.height(), 2) for x in range(0, img.width(), 2) if img.pixelColor(x, y).alpha() > 200
-        )
+        opaque = sum(1 for y in range(img.height()) for x in range(img.width()) if img.pixelColor(x, y).alpha() > 200)
         assert opaque > 20
+
+
+async def test_focus_mode_formulas_stay_sharp_after_the_canvas_was_zoomed_out(app_env, fake_server, qtbot):
+    """Cards painted zoomed out get formula pictures with fewer pixels; focus mode (not zoomed) still
+    gets pictures with at least one device pixel per pixel, not the canvas's smaller ones."""
+    from PySide6.QtGui import QAction
+
+    for model in DEFAULT_MODELS:
+        fake_server.script(model.split(":", 1)[1], Answer(text=(ANSWER,)))
+    async with open_window() as (window, _services):
+        QTest.keyClicks(window.composer.edit, "What is the Gaussian integral?")
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        graph = window.controller.graph
+
+        def answers():
+            return [c for c in cards_of(window) if graph.nodes[c.node_id].is_answer]
+
+        await wait_until(
+            lambda: len(answers()) == 3 and all(graph.nodes[c.node_id].status == NodeStatus.DONE for c in answers()),
+            15,
+            "three answers done",
+        )
+        card = answers()[0]
+        zoom_out = next(a for a in window.findChildren(QAction) if a.text() == "Zoom out")
+        while window.view.transform().m11() > 0.8:
+            zoom_out.trigger()
+        assert window.view.transform().m11() > 0.5
+        window.view.viewport().grab()  # the canvas painted at that zoom
+        await wait_until(lambda: math_images.pending_count() == 0, 5, "the formulas drawn for the zoom")
+        window.view.viewport().grab()
+        window.scene.select_only([card.node_id])
+        window.view.setFocus()
+        next(a for a in window.findChildren(QAction) if a.text() == "Focus mode").trigger()
+        dialog = window._focus_dialog
+        await wait_until(lambda: dialog is not None and dialog.isVisible(), 5, "focus mode open")
+        doc = dialog.browser.document()
+        html = doc.toHtml()
+        keys = sorted(set(part.split('"')[0] for part in html.split(f"{MATH_SCHEME}:")[1:]))
+        assert keys
+        for key in keys:
+            image = doc.resource(QTextDocument.ResourceType.ImageResource, QUrl(f"{MATH_SCHEME}:{key}"))
+            assert isinstance(image, QImage)
+            assert image.width() >= image.deviceIndependentSize().width(), key
+        dialog.close()

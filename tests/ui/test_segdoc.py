@@ -199,3 +199,31 @@ def test_chunk_joins_next_to_code_blocks_are_invisible(qapp, monkeypatch, text):
     assert [round(r.top(), 2) for r in split.line_rects()] == [round(r.top(), 2) for r in whole.line_rects()]
     assert split.code_block_rects() == whole.code_block_rects()
     assert _painted(split) == _painted(whole)
+
+
+def test_consecutive_alerts_and_the_text_after_them_have_gaps(qapp):
+    """Two GitHub alerts in a row show two bars with a gap between them, and the paragraph after them
+    does not touch the second (the blockquote's margins never reached the table that draws the bar)."""
+    text = "> [!NOTE]\n> First note.\n\n> [!WARNING]\n> Second.\n\nAfter paragraph."
+    seg = SegmentedDocument()
+    font = QFont()
+    font.setPixelSize(14)
+    seg.set_html(render_markdown(text), 400, font, "#000000")
+    img = QImage(400, int(seg.height()) + 10, QImage.Format.Format_ARGB32)
+    img.fill(QColor("white"))
+    painter = QPainter(img)
+    seg.draw(painter, QRectF(0, 0, 400, seg.height()), 0, QColor("black"), QColor("blue"))
+    painter.end()
+    # the bars: coloured runs in a column through them
+    x = next(x for x in range(40) if img.pixelColor(x, 10).saturation() > 100 or img.pixelColor(x, 20).saturation() > 100)
+    runs: list[list[int]] = []
+    for y in range(img.height()):
+        if img.pixelColor(x, y).saturation() > 100:
+            if runs and runs[-1][1] == y - 1:
+                runs[-1][1] = y
+            else:
+                runs.append([y, y])
+    assert len(runs) == 2, runs
+    assert runs[1][0] - runs[0][1] >= 8, runs  # a visible gap between the two alerts
+    after = [r for r in seg.line_rects() if r.left() < 5]  # the paragraph after them (not indented)
+    assert after and after[-1].top() - runs[1][1] >= 8, (runs, after)

@@ -212,3 +212,100 @@ async def test_focus_mode_shares_a_squeezed_table_at_spaces_only(app_env, fake_s
             assert _broken_words(doc, table) == [], width
             assert browser.horizontalScrollBar().maximum() == 0, width  # it fits: no sideways scrolling
         dialog.close()
+
+
+def _indented(prefix: str, text: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+NESTED_ANSWER = (
+    "Two options:\n\n- In a list item:\n\n"
+    + _indented("  ", WIDE_TABLE)
+    + "\n\n> Quoted from the docs:\n>\n"
+    + _indented("> ", WIDE_TABLE)
+    + "\n\nPick by budget."
+)
+
+
+async def test_wide_tables_in_list_items_and_quotes_scroll_sideways_in_their_card(app_env, fake_server, qtbot):
+    """A wide table inside a list item or a block quote keeps whole words and scrolls sideways in the card
+    like a top-level one (they were squeezed into the card, words split a few letters per line); the
+    list item's text and the quote's bar beside it stay where they are."""
+    async with open_window() as (window, _services):
+        card = await _answered(window, fake_server, NESTED_ANSWER)
+        view = window.view
+        window.scene.select_only([card.node_id])
+        view.ensure_card_visible(card.node_id)
+        QApplication.processEvents()
+        for doc in card.text_documents():
+            for table in [t for f in doc.rootFrame().childFrames() for t in [f, *f.childFrames()]]:
+                if isinstance(table, QTextTable) and table.columns() == 10:
+                    assert _broken_words(doc, table) == []
+        rects = card.wide_table_rects()
+        assert len(rects) == 2, rects
+        for rect in rects:
+            if not card.body_rect.contains(rect.center()):
+                continue
+            offset, span = card.table_scroll(rect.center())
+            assert offset == 0 and span > card.body_rect.width()
+            at = view.mapFromScene(card.mapToScene(rect.center()))
+            # the list item's or the quote's own line above the table (and the quote's bar)
+            corner = view.mapFromScene(card.mapToScene(rect.topLeft()))
+            width = round(rect.width() * view.transform().m11())
+
+            def text_line(corner=corner, width=width):
+                return view.viewport().grab().toImage().copy(corner.x(), corner.y(), width, 14)
+
+            before = text_line()
+            _wheel(view, at, QPoint(0, -120), Qt.KeyboardModifier.ShiftModifier)
+            assert card.table_scroll(rect.center())[0] > 0
+            assert text_line() == before  # only the table moved
+
+
+async def test_focus_mode_scrolls_only_the_wide_table_not_the_page(app_env, fake_server, qtbot):
+    """In focus mode a sideways wheel over a wide table moves that table, not the whole page: the text
+    above it stays where it was (the page used to scroll sideways, the prose out of sight); over the
+    prose it moves nothing. Its drawn bar drags it back. Tables in a list item or a quote scroll too."""
+    async with open_window() as (window, _services):
+        card = await _answered(window, fake_server, ANSWER + "\n\n" + NESTED_ANSWER)
+        window.scene.select_only([card.node_id])
+        window.view.setFocus()
+        next(a for a in window.findChildren(QAction) if a.text() == "Focus mode").trigger()
+        dialog = window._focus_dialog
+        await wait_until(lambda: dialog is not None and dialog.isVisible(), 5, "focus mode open")
+        browser = dialog.browser
+        vp = browser.viewport()
+        tables = browser.wide_tables()
+        assert len(tables) == 3  # the top-level one, the one in a list item, the quoted one
+        rect, span = tables[0]
+        assert span > 100
+        table_at = QPoint(vp.width() // 2, round(rect.center().y() - browser.verticalScrollBar().value()))
+        prose_at = QPoint(vp.width() // 2, max(round(rect.top() - browser.verticalScrollBar().value()) - 6, 2))
+
+        def strip(y0: int, y1: int):
+            return vp.grab().toImage().copy(0, y0, vp.width(), y1 - y0)
+
+        top_y = round(rect.top() - browser.verticalScrollBar().value())
+        prose_before = strip(0, top_y)
+        table_before = strip(table_at.y() - 8, table_at.y() + 8)
+        _wheel(browser, table_at, QPoint(0, -120), Qt.KeyboardModifier.ShiftModifier)
+        _wheel(browser, table_at, QPoint(-240, 0))
+        assert browser.table_offsets()[0] > 0
+        assert browser.horizontalScrollBar().value() == 0  # the page did not move
+        vp.repaint()
+        assert strip(0, top_y) == prose_before  # the text above the table stayed put
+        assert strip(table_at.y() - 8, table_at.y() + 8) != table_before  # other columns show
+        offsets = browser.table_offsets()
+        _wheel(browser, prose_at, QPoint(-240, 0))
+        assert browser.table_offsets() == offsets and browser.horizontalScrollBar().value() == 0
+        # The bar under the table drags it back to its start.
+        bar_y = round(rect.bottom() - browser.verticalScrollBar().value() + browser.BAND / 2)
+        start = QPoint(vp.width() // 2, bar_y)
+        send_mouse(vp, QEvent.Type.MouseButtonPress, start)
+        send_mouse(vp, QEvent.Type.MouseMove, start + QPoint(-vp.width(), 0), Qt.MouseButton.NoButton,
+                   Qt.MouseButton.LeftButton)
+        send_mouse(vp, QEvent.Type.MouseButtonRelease, start + QPoint(-vp.width(), 0), Qt.MouseButton.LeftButton,
+                   Qt.MouseButton.NoButton)
+        assert browser.table_offsets()[0] == 0
+        assert not browser.textCursor().hasSelection()  # the bar moved, no text was selected
+        dialog.close()

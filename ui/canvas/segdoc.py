@@ -45,9 +45,9 @@ from PySide6.QtGui import (
 )
 
 from app.render.markdown import CODE_LABEL_STATE
-from ui.canvas.tables import fit_tables
+from ui.canvas.tables import fit_tables, markdown_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
-from ui.math_images import add_math_resources
+from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
 HBAR_BAND = 10.0  # space under a wide table for its horizontal scroll bar
@@ -84,7 +84,25 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 _VOID_TAGS = frozenset({"br", "hr", "img", "col", "input", "wbr"})
 _CODE_HEADER = re.compile(rf"<p\b[^>]*-qt-user-state:{CODE_LABEL_STATE}\b[^>]*>")  # (app.render)
 _HEADED_PRE = re.compile(r"[^<]*</p>\s*<pre\b")  # what follows a header's tag: its label, then its <pre>
-_TABLE_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a markdown table (not a quote's bar)
+_TABLE_ANY = re.compile(r"<table\b[^>]*\bborder=\"[1-9]")  # one anywhere (in a list item, a quote)
+_TABLE_AT_START = re.compile(r"\s*<table\b[^>]*\bborder=\"[1-9]")  # a top-level one
+
+
+def _table_bands(doc: QTextDocument, width: float) -> tuple[tuple[float, float, float], ...]:
+    """(top, bottom, left) of each markdown table of `doc` wider than `width` that sits in a list item or
+    a quote: from the end of the text above it to its bottom border, from where that text starts."""
+    layout = doc.documentLayout()
+    out = []
+    for table in markdown_tables(doc):
+        r = layout.frameBoundingRect(table)
+        if r.right() <= width + 1.5:
+            continue
+        above = table.firstCursorPosition().block().previous()
+        box = layout.blockBoundingRect(above) if above.isValid() else QRectF()
+        lines = above.layout() if above.isValid() else None
+        indent = lines.lineAt(0).x() if lines is not None and lines.lineCount() else 0.0  # (a list item's)
+        out.append((box.bottom(), r.bottom() - table.format().bottomMargin() + 1, max(box.left() + indent, 0.0)))
+    return tuple(out)
 
 
 def split_blocks(html: str, start: int = 0) -> list[int]:
@@ -244,6 +262,10 @@ class _Chunk:
     wide: float = 0.0  # a table wider than the body: its width (0: fits)
     table_h: float = 0.0  # the table's height (its scroll bar goes under it)
     x: float = 0.0  # the horizontal offset of a wide table
+    scale: float = 0.0  # the scale its formula pictures were drawn for (0: none asked for yet)
+    # A wide table inside a list item or a quote: only it scrolls, (top, bottom, left) of each in the
+    # chunk's document; empty: the whole chunk does (a top-level table).
+    bands: tuple[tuple[float, float, float], ...] = ()
 
 
 class SegmentedDocument:
@@ -259,6 +281,7 @@ class SegmentedDocument:
         "_height",
         "_html",
         "_on_formulas",
+        "_rescaling",
         "_tops",
         "_width",
     )
@@ -273,14 +296,20 @@ class SegmentedDocument:
         self._font: QFont | None = None  # set by the first set_html (cards without text never need one)
         self._color = "#000000"
         self._on_formulas: weakref.WeakMethod | None = None
+        self._rescaling = False  # formula pictures for a new zoom are being drawn
 
     def set_formulas_callback(self, callback: Callable[[], None]) -> None:
         """`callback` (a bound method, held weakly) runs after placeholder formulas were redrawn."""
         self._on_formulas = weakref.WeakMethod(callback)  # type: ignore[arg-type]
 
     def formulas_drawn(self) -> None:
-        """Queued formula pictures are ready: rebuild the chunks that showed placeholders."""
+        """Queued formula pictures are ready: rebuild the chunks that showed placeholders (pictures
+        for a new zoom are picked up by the next paint)."""
+        rescaling, self._rescaling = self._rescaling, False
         if not any(c.pending for c in self._chunks):
+            callback = self._on_formulas() if rescaling and self._on_formulas is not None else None
+            if callback is not None:
+                callback()
             return
         chunks = []
         for c in self._chunks:
@@ -322,14 +351,15 @@ class SegmentedDocument:
         # Chunk ends: greedy over the closed blocks, so earlier chunks never move while text is
         # appended; the last block (the one still growing while a model streams) is a chunk of its own,
         # so a frame re-lays out only that block.
-        # A markdown table is a chunk of its own (it may be wider than the body and scroll sideways).
+        # A markdown table is a chunk of its own (it may be wider than the body and scroll sideways), and
+        # so is a list or a quote that holds one (the block scrolls sideways with its table).
         tail_start = bounds[-2] if len(bounds) >= 2 else 0
         ends: list[int] = []
         start = prev = 0
         for b in bounds:
             if b > tail_start:
                 break
-            table = _TABLE_START.match(html, prev) is not None
+            table = _TABLE_ANY.search(html, prev, b) is not None
             if table and prev > start:
                 ends.append(prev)
                 start = prev
@@ -363,7 +393,7 @@ class SegmentedDocument:
             doc.setDefaultFont(self._font)
         doc.setDefaultStyleSheet(f"body {{ color: {QColor(self._color).name()}; }}")
         piece = html[start:end]
-        table = _TABLE_START.match(piece) is not None
+        table = _TABLE_ANY.search(piece) is not None
         option = doc.defaultTextOption()
         # a table's words wrap at spaces only (ui.canvas.tables makes it wider instead of splitting them)
         option.setWrapMode(
@@ -382,15 +412,20 @@ class SegmentedDocument:
                 wide, table_h = need, doc.size().height()
         code = shape_code_blocks(doc) if "<pre" in piece else None  # before measuring: it lays them out
         height = _chunk_height(doc, code) if piece.strip() else 0.0
+        bands: tuple[tuple[float, float, float], ...] = ()
         if wide and piece.strip():
             table_h = height
             height += HBAR_BAND
+            if not _TABLE_AT_START.match(piece):
+                bands = _table_bands(doc, self._width)
         ends = split_blocks(piece)
         if not ends or (ends[-1] < len(piece) and piece[ends[-1] :].strip()):
             ends.append(len(piece))
         head = head_stub(piece[: ends[0]])
         tail = tail_stub(piece[ends[-2] if len(ends) > 1 else 0 :])
-        return _Chunk(start, end, piece, doc, height, code, pending, head, tail, wide, table_h)
+        chunk = _Chunk(start, end, piece, doc, height, code, pending, head, tail, wide, table_h)
+        chunk.bands = bands
+        return chunk
 
     def _relayout(self) -> None:
         y = 0.0
@@ -501,8 +536,37 @@ class SegmentedDocument:
         c.x = x
         return True
 
-    def _doc_x(self, i: int, x: float) -> float:
-        return x + self._chunks[i].x
+    def _doc_x(self, i: int, x: float, y: float) -> float:
+        """Where `x` (body coordinates) is in chunk `i`'s document at its height `y`."""
+        c = self._chunks[i]
+        if not c.bands:
+            return x + c.x
+        for top, bottom, left in c.bands:
+            if top <= y < bottom and x >= left:
+                return x + c.x
+        return x
+
+    def _segments(self, c: _Chunk, y0: float, y1: float) -> list[tuple[float, float, float, float, float]]:
+        """The parts of chunk `c` between `y0` and `y1` (its document's coordinates) drawn with one
+        sideways shift each: (top, bottom, left, right, shift), left and right in body coordinates."""
+        w = self._width
+        if not c.bands:
+            return [(y0, y1, 0.0, w, c.x)]
+        out = []
+        y = y0
+        for top, bottom, left in sorted(c.bands):
+            top, bottom = max(top, y), min(bottom, y1)
+            if bottom <= top:
+                continue
+            if top > y:
+                out.append((y, top, 0.0, w, 0.0))
+            if left > 0:
+                out.append((top, bottom, 0.0, left, 0.0))
+            out.append((top, bottom, left, w, c.x))
+            y = bottom
+        if y < y1:
+            out.append((y, y1, 0.0, w, 0.0))
+        return out
 
     def anchor_at(self, pos: QPointF) -> str:
         """The link under `pos` (document coordinates), or ""."""
@@ -510,7 +574,8 @@ class SegmentedDocument:
             return ""
         i = self._chunk_at(pos.y())
         c = self._chunks[i]
-        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x()), pos.y() - self._tops[i]))
+        y = pos.y() - self._tops[i]
+        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x(), y), y))
 
     # ------------------------------------------------------------------ text selection
     def _clamp(self, where: TextPos) -> tuple[QTextDocument, int] | None:
@@ -529,8 +594,9 @@ class SegmentedDocument:
         while i > 0 and not self._chunks[i].height:
             i -= 1  # an empty tail chunk: the end of the one before it
         c = self._chunks[i]
+        doc_y = min(max(y - self._tops[i], 0.0), c.height - 0.5)
         hit = c.doc.documentLayout().hitTest(
-            QPointF(self._doc_x(i, pos.x()), min(max(y - self._tops[i], 0.0), c.height - 0.5)),
+            QPointF(self._doc_x(i, pos.x(), doc_y), doc_y),
             Qt.HitTestAccuracy.FuzzyHit,
         )
         return (i, max(hit, 0))
@@ -601,6 +667,9 @@ class SegmentedDocument:
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, color)
         ctx.palette.setColor(QPalette.ColorRole.Link, link)
+        device = painter.device()
+        scale = scale_bucket(abs(painter.worldTransform().m11()) * (device.devicePixelRatioF() if device else 1.0))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # formula pictures
         for i in range(first, len(self._chunks)):
             top = self._tops[i]
             if top > bottom:
@@ -608,9 +677,8 @@ class SegmentedDocument:
             c = self._chunks[i]
             if not c.height:
                 continue
-            painter.save()
-            painter.translate(rect.left() - c.x, rect.top() - scroll + top)
-            ctx.clip = QRectF(c.x, max(scroll - top, 0.0), rect.width(), rect.height())
+            if c.scale != scale and self._font is not None and not c.pending and "<img" in c.html:
+                self._rescale(c, scale)
             ctx.selections = []
             if sel_format is not None and start[0] <= i <= end[0]:
                 cursor = self._cursor(i, start, end)
@@ -619,15 +687,31 @@ class SegmentedDocument:
                     chosen.cursor = cursor
                     chosen.format = sel_format
                     ctx.selections = [chosen]
-            if c.code is not None and c.code.rects:
-                _draw_code_boxes(painter, c.code, color)
-            c.doc.documentLayout().draw(painter, ctx)
-            if c.code is not None and c.code.rects:
-                _draw_code_marks(painter, c.code, color)
-            painter.restore()
+            y0 = max(scroll - top, 0.0)
+            for seg_top, seg_bottom, left, right, shift in self._segments(c, y0, y0 + rect.height()):
+                painter.save()
+                painter.translate(rect.left() - shift, rect.top() - scroll + top)
+                ctx.clip = QRectF(left + shift, seg_top, right - left, seg_bottom - seg_top)
+                if c.bands:
+                    painter.setClipRect(ctx.clip, Qt.ClipOperation.IntersectClip)
+                if c.code is not None and c.code.rects:
+                    _draw_code_boxes(painter, c.code, color)
+                c.doc.documentLayout().draw(painter, ctx)
+                if c.code is not None and c.code.rects:
+                    _draw_code_marks(painter, c.code, color)
+                painter.restore()
             if c.wide:
                 self._draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
         painter.restore()
+
+    def _rescale(self, c: _Chunk, scale: float) -> None:
+        """Formula pictures drawn for the zoom `c` is painted at (ui.math_images.rescale)."""
+        assert self._font is not None
+        keys = math_keys(c.html)
+        if not keys or rescale(c.doc, keys, self._color, self._font, scale, self):
+            c.scale = scale
+        else:
+            self._rescaling = True
 
     def _draw_hbar(self, painter: QPainter, rect: QRectF, top: float, c: _Chunk, color: QColor) -> None:
         """A thin horizontal scroll bar under a wide table: a faint track and the visible part."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtGui import QTextDocument, QTextLength, QTextOption, QTextTable
+from PySide6.QtGui import QTextDocument, QTextFrame, QTextLength, QTextOption, QTextTable
 
 COLUMN_CAP = 320.0  # a column never gets wider than this: its text wraps at spaces
 READABLE = 120.0  # a table squeezed narrower than this per column (or its text) scrolls instead
@@ -29,8 +29,19 @@ _BORDERS = 8.0  # about what a table's borders add around its columns
 
 
 def markdown_tables(doc: QTextDocument) -> list[QTextTable]:
-    """The top-level tables that app.render made from markdown (a block quote's bar table has no border)."""
-    return [f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable) and f.format().border() > 0]
+    """The tables that app.render made from markdown, in document order: top-level ones, in list items
+    and inside block quotes (a block quote's bar is a table without a border: its cells are searched)."""
+    out: list[QTextTable] = []
+
+    def walk(frame: QTextFrame) -> None:
+        for child in frame.childFrames():
+            if isinstance(child, QTextTable) and child.format().border() > 0:
+                out.append(child)
+            else:
+                walk(child)
+
+    walk(doc.rootFrame())
+    return out
 
 
 def column_widths(doc: QTextDocument, table: QTextTable) -> list[float]:
@@ -69,8 +80,10 @@ def fit_tables(doc: QTextDocument, width: float, layout: bool = True) -> float:
     least = [column_widths(work, t) for t in copies]
     work.setTextWidth(_HUGE)  # every column on one line
     natural = [column_widths(work, t) for t in copies]
-    room = width - 2 * doc.documentMargin()
-    for table, copy, low, high in zip(tables, copies, least, natural, strict=True):
+    # (a table in a list item or a block quote starts further right: less room)
+    indents = [work.documentLayout().frameBoundingRect(t).left() - doc.documentMargin() for t in copies]
+    for table, copy, low, high, indent in zip(tables, copies, least, natural, indents, strict=True):
+        room = width - 2 * doc.documentMargin() - max(indent, 0.0)
         needed = sum(max(lo, min(hi, READABLE)) for lo, hi in zip(low, high, strict=True))
         if sum(high) <= room:
             _unfix(table)  # fits with every column on one line: as it is
@@ -86,7 +99,8 @@ def fit_tables(doc: QTextDocument, width: float, layout: bool = True) -> float:
     work.setTextWidth(width)
     if layout:
         doc.setTextWidth(width)
-    return max(width, float(work.size().width()))
+    rights = [work.documentLayout().frameBoundingRect(t).right() + doc.documentMargin() for t in copies]
+    return max(width, float(work.size().width()), *rights)
 
 
 def _unfix(table: QTextTable) -> None:

@@ -2,10 +2,14 @@
 
 Async contract: every public method runs on the asyncio event loop thread (qasync's in the GUI).
 `ask`, `synthesize` and `rerun` create nodes and edges in the store synchronously, start one task per
-response node and return at once; the tasks stream provider events into the nodes. Listeners are
-called on the loop thread for every change (`created`, `text`, `reasoning`, `status`, `usage`,
-`retry`, `phase`; `text`/`reasoning` once per loop pass, for all the deltas that pass received): they
-must be cheap (the GUI throttles its repaints). Streamed text reaches the store
+response node and return at once; the tasks stream provider events into the nodes.
+
+The engine is the one writer of a session's graph in this process and its event source: every write
+it makes is announced to its subscribers (`subscribe`) as a typed event of app/graph_events.py —
+`NodesAdded(nodes, edges)` for created cards, `NodeChanged(node, fields)` for streamed text (once per
+loop pass, for all the deltas that pass received), usage, status and the lane's `RunState`,
+`NodesRemoved(ids)` and `SessionChanged`. Subscribers are called on the loop thread and must be cheap
+(the GUI throttles its repaints). Streamed text reaches the store
 at most `persist_interval` seconds after it arrives and at every status change; never per token.
 One lane's failure never touches another: each task catches everything and ends its own node.
 """
@@ -37,6 +41,8 @@ from app.domain import (
     NodeStatus,
     Owner,
     Params,
+    RetryState,
+    RunState,
     SendMode,
     Session,
     Timing,
@@ -44,6 +50,16 @@ from app.domain import (
 )
 from app.events import Finish, ReasoningDelta, ResponseMeta, Retrying, StreamError, TextDelta
 from app.events import Usage as UsageEvent
+from app.graph_events import (
+    END_FIELDS,
+    GraphEvent,
+    GraphListener,
+    NodeChanged,
+    NodesAdded,
+    NodesRemoved,
+    SessionChanged,
+    legacy_changes,
+)
 from app.layout import place_sibling, place_synthesis, place_turn
 from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
 from app.providers.retry import stream_with_retries
@@ -280,7 +296,8 @@ class Engine:
         self.max_retries = max_retries
         self.persist_interval = persist_interval
         self._factory = provider_factory or make_provider
-        self._listeners: list[NodeListener] = []
+        self._listeners: list[GraphListener] = []
+        self._legacy: dict[NodeListener, GraphListener] = {}
         self.runs: dict[str, Run] = {}
         self._local_locks: dict[str, asyncio.Semaphore] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -291,20 +308,89 @@ class Engine:
     def __repr__(self) -> str:
         return f"<Engine running={len(self.runs)}>"
 
-    # ------------------------------------------------------------------ listeners
-    def add_listener(self, fn: NodeListener) -> None:
+    # ------------------------------------------------------------------ events
+    def subscribe(self, fn: GraphListener) -> None:
+        """Call `fn(event)` for every graph event from now on (loop thread; keep it cheap)."""
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: NodeListener) -> None:
+    def unsubscribe(self, fn: GraphListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(fn)
 
-    def _notify(self, node: Node, change: str) -> None:
+    def add_listener(self, fn: NodeListener) -> None:
+        """The older per-node form: `fn(node, change)` (see graph_events.legacy_changes)."""
+
+        def adapter(event: GraphEvent) -> None:
+            for node, change in legacy_changes(event):
+                fn(node, change)
+
+        self._legacy[fn] = adapter
+        self.subscribe(adapter)
+
+    def remove_listener(self, fn: NodeListener) -> None:
+        adapter = self._legacy.pop(fn, None)
+        if adapter is not None:
+            self.unsubscribe(adapter)
+
+    def _emit(self, event: GraphEvent) -> None:
         for fn in list(self._listeners):
             try:
-                fn(node, change)
+                fn(event)
             except Exception:
-                log.exception("node listener failed on %s", change)
+                log.exception("graph listener failed on %r", event)
+
+    def _changed(self, node: Node, *fields: str) -> None:
+        self._emit(NodeChanged(node, frozenset(fields)))
+
+    # ------------------------------------------------------------------ graph edits (the one writer)
+    def add_nodes(self, session_id: str, nodes: Sequence[Node], edges: Sequence[Edge]) -> None:
+        """Store cards and edges (a restore, an import into the open session) and announce them."""
+        self.repo.add_nodes(list(nodes), list(edges))
+        self._emit(NodesAdded(session_id, tuple(nodes), tuple(edges)))
+
+    def delete_nodes(self, node_ids: Sequence[str]) -> tuple[list[Node], list[Edge]]:
+        """Stop the lanes of these cards, delete them and their edges; returns what was deleted (as
+        stored) for an undo."""
+        for node_id in node_ids:
+            self.cancel(node_id)
+        nodes, edges = self.repo.delete_nodes(list(node_ids))
+        if nodes:
+            self._emit(NodesRemoved(nodes[0].session_id, tuple(n.id for n in nodes)))
+        return list(nodes), list(edges)
+
+    def move_nodes(self, positions: dict[str, tuple[float, float]], nodes: Sequence[Node] = ()) -> None:
+        """Store new card positions; `nodes`: the caller's nodes already at them (announced)."""
+        self.repo.move_nodes(positions)
+        for node in nodes:
+            self._changed(node, "x", "y")
+
+    def save_nodes(self, nodes: Sequence[Node], fields: frozenset[str]) -> None:
+        """Store edited nodes (collapsed, colour, title, ...); a streaming one is written by its lane."""
+        for node in nodes:
+            if not self.is_running(node.id):
+                self.repo.update_node(node)
+            self._emit(NodeChanged(node, fields))
+
+    def rename_session(self, session_id: str, title: str) -> Session | None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return None
+        session.title = title
+        self.repo.update_session(session)
+        self._emit(SessionChanged(session_id, title=title))
+        return session
+
+    def delete_session(self, session_id: str) -> None:
+        """Stop the session's lanes and move it to the trash."""
+        for node_id, run in list(self.runs.items()):
+            if run.node.session_id == session_id:
+                self.cancel(node_id)
+        self.repo.delete_session(session_id)
+        self._emit(SessionChanged(session_id, deleted=True))
+
+    def restore_session(self, session_id: str) -> None:
+        self.repo.restore_session(session_id)
+        self._emit(SessionChanged(session_id, deleted=False))
 
     # ------------------------------------------------------------------ client
     @property
@@ -509,8 +595,7 @@ class Engine:
             built = build_context(graph, prompt.id, t.model, system=t.params.system or system, display=display)
             runs.append(self._prepare_run(resp, prompt, built, t))
         self.repo.add_nodes(new_nodes, new_edges)
-        for node in new_nodes:
-            self._notify(node, "created")
+        self._emit(NodesAdded(session_id, tuple(new_nodes), tuple(new_edges)))
         for run in runs:
             self._start(run)
         return AskResult(prompts, runs)
@@ -520,8 +605,7 @@ class Engine:
         canonical = self.catalog.canonical(str(ref))
         filtered = self.catalog.filter_params(canonical, target.params)
         node = Node(session_id, kind, "", model=canonical, params=filtered.params, status=NodeStatus.PENDING,
-                    owner=Owner.here(), meta=dict(meta or {}))
-        node.meta["phase"] = "queued"
+                    owner=Owner.here(), meta=dict(meta or {}), run=RunState(phase="queued"))
         if filtered.dropped:
             node.meta["dropped_params"] = filtered.dropped
         return node
@@ -555,7 +639,7 @@ class Engine:
         place_synthesis(graph, node, sources)
         run = self._prepare_run(node, None, built, target)
         self.repo.add_nodes([node], edges)
-        self._notify(node, "created")
+        self._emit(NodesAdded(session_id, (node,), tuple(edges)))
         self._start(run)
         return run
 
@@ -581,7 +665,7 @@ class Engine:
         built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self._display())
         run = self._prepare_run(node, prompt, built, target)
         self.repo.add_nodes([node], [edge])
-        self._notify(node, "created")
+        self._emit(NodesAdded(old.session_id, (node,), (edge,)))
         self._start(run)
         return run
 
@@ -669,10 +753,17 @@ class Engine:
                     run.node.owner.heartbeat = time.time()
                     self._persist(run)
 
+    @staticmethod
+    def _state(node: Node) -> RunState:
+        if node.run is None:
+            node.run = RunState()
+        return node.run
+
     def _set_phase(self, run: Run, phase: str) -> None:
-        if run.node.meta.get("phase") != phase:
-            run.node.meta["phase"] = phase
-            self._notify(run.node, "phase")
+        state = self._state(run.node)
+        if state.phase != phase:
+            state.phase = phase
+            self._changed(run.node, "run")
 
     def _apply_deltas(self, run: Run) -> None:
         """Append the deltas received so far to the node and notify once ("reasoning", "text").
@@ -686,14 +777,17 @@ class Engine:
             run.apply_handle.cancel()
             run.apply_handle = None
         node = run.node
+        changed: list[str] = []
         if run.pending_reasoning:
             node.reasoning += clean_text("".join(run.pending_reasoning))
             run.pending_reasoning.clear()
-            self._notify(node, "reasoning")
+            changed.append("reasoning")
         if run.pending_text:
             node.text += clean_text("".join(run.pending_text))
             run.pending_text.clear()
-            self._notify(node, "text")
+            changed.append("text")
+        if changed:
+            self._changed(node, *changed)
 
     def _schedule_persist(self, run: Run) -> None:
         if run.flush_handle is not None:
@@ -711,28 +805,31 @@ class Engine:
         node = run.node
         if node.owner is not None:
             node.owner.heartbeat = time.time()
+        state = self._state(node)
         try:
             self.repo.update_stream(node)
         except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
-            if "persist_error" not in node.meta:  # log the first failure, not every 250 ms
+            if state.persist_error is None:  # log the first failure, not every 250 ms
                 log.error("could not save %s (still streaming, kept in memory): %s", node.id, store_error_text(exc))
-            node.meta["persist_error"] = f"not saved yet: {store_error_text(exc)}"
-            self._notify(node, "status")
+            state.persist_error = f"not saved yet: {store_error_text(exc)}"
+            self._changed(node, "run")
             return
-        if node.meta.pop("persist_error", None) is not None:
+        if state.persist_error is not None:
+            state.persist_error = None
             log.info("saving %s works again", node.id)
-            self._notify(node, "status")
+            self._changed(node, "run")
 
     def _save_final(self, node: Node) -> bool:
         """Write an ended node; on failure keep it in `unsaved` (retried with backoff) and say so on the
-        card (`meta["persist_error"]`). The stored meta never carries a stale "not saved" note."""
-        problem = node.meta.pop("persist_error", None)
+        card (`node.run.persist_error`, never stored)."""
+        state = self._state(node)
+        problem, state.persist_error = state.persist_error, None
         try:
             self.repo.update_node(node)
         except Exception as exc:
             if problem is None:
                 log.error("could not save the final state of %s: %s", node.id, store_error_text(exc))
-            node.meta["persist_error"] = f"not saved: {store_error_text(exc)} (retrying)"
+            state.persist_error = f"not saved: {store_error_text(exc)} (retrying)"
             self.unsaved[node.id] = node
             return False
         if self.unsaved.pop(node.id, None) is not None:
@@ -742,7 +839,7 @@ class Engine:
     def _retry_unsaved(self) -> None:
         for node in list(self.unsaved.values()):
             if self._save_final(node):
-                self._notify(node, "status")
+                self._changed(node, "run")
 
     async def _retry_saves(self) -> None:
         delay = 0.25
@@ -805,8 +902,8 @@ class Engine:
                             run.first_token_at = time.monotonic()
                             node.timing.ttft_ms = round((run.first_token_at - run.request_started) * 1000)
                             node.status = NodeStatus.STREAMING
-                            node.meta.pop("retry", None)
-                            self._notify(node, "status")
+                            self._state(node).retry = None
+                            self._changed(node, "status", "timing", "run")
                             self._persist(run)
                         if isinstance(ev, TextDelta):
                             run.pending_text.append(ev.text)
@@ -823,7 +920,7 @@ class Engine:
                         _merge_usage(node.usage, ev)
                         if ev.cost_usd is not None:
                             node.reported_cost_usd = ev.cost_usd
-                        self._notify(node, "usage")
+                        self._changed(node, "usage", "reported_cost_usd")
                     elif isinstance(ev, Finish):
                         node.finish = ev.reason
                         if ev.reason == "error":
@@ -842,14 +939,10 @@ class Engine:
                         run.retries = ev.attempt
                         log.info("%s %s: %s (HTTP %s); retry %d of %d in %.1f s", node.id, node.model, ev.error.kind,
                                  ev.error.status, ev.attempt, ev.max_retries, ev.delay)
-                        node.meta["retry"] = {
-                            "attempt": ev.attempt,
-                            "max": ev.max_retries,
-                            "delay": ev.delay,
-                            "at": time.time() + ev.delay,
-                            "error": ev.error.message,
-                        }
-                        self._notify(node, "retry")
+                        self._state(node).retry = RetryState(
+                            attempt=ev.attempt, max=ev.max_retries, delay=ev.delay, at=time.time() + ev.delay,
+                            error=ev.error.message)
+                        self._changed(node, "run")
                     elif isinstance(ev, ResponseMeta):
                         run.request_id, run.http_status = ev.request_id, ev.status
                         if ev.request_id:
@@ -889,8 +982,8 @@ class Engine:
         # max(): a guard only; request_started is never in the future (see Run.request_started)
         node.timing = Timing(ttft_ms=node.timing.ttft_ms,
                              duration_ms=max(0, round((end - run.request_started) * 1000)))
-        node.meta.pop("retry", None)
-        node.meta["phase"] = node.status.value
+        state = self._state(node)
+        state.phase = state.retry = None
         node.meta["started_at"] = started_wall.isoformat(timespec="seconds")
         if node.model:
             node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
@@ -909,7 +1002,7 @@ class Engine:
             with contextlib.suppress(RuntimeError):  # no running loop: aclose() makes the last attempt
                 self._save_task = asyncio.get_running_loop().create_task(self._retry_saves(), name="retry saves")
         self.runs.pop(node.id, None)
-        self._notify(node, "status")
+        self._emit(NodeChanged(node, END_FIELDS))
 
 
 class _Fail(Exception):

@@ -259,7 +259,7 @@ _NODE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_NODE_POSITIONAL = tuple(f.name for f in fields(Node)) == _NODE_FIELDS
+_NODE_POSITIONAL = tuple(f.name for f in fields(Node))[: len(_NODE_FIELDS)] == _NODE_FIELDS  # `run`: not stored
 
 
 def _params_from_json(text: str) -> Params:

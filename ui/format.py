@@ -15,20 +15,13 @@ from app.money import fmt_cost as fmt_cost  # also what the window shows (cards,
 
 
 def _retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
-    retry = node.meta.get("retry") if isinstance(node.meta, dict) else None
-    if not isinstance(retry, dict) or not node.status.is_live:
+    retry = node.run.retry if node.run is not None else None
+    if retry is None or not node.status.is_live:
         return None
-    try:
-        attempt = int(retry.get("attempt", 1))
-        max_ = int(retry.get("max", attempt))
-        at = float(retry.get("at", now))
-    except (TypeError, ValueError):
-        return None
-    # "at" is when the next attempt starts (epoch seconds).
-    remaining = at - now
+    remaining = retry.remaining(now)
     if remaining <= 0:
         return None
-    return attempt, max_, remaining
+    return retry.attempt, retry.max, remaining
 
 
 def status_label(node: Node, now: float) -> tuple[str, str]:
@@ -39,7 +32,7 @@ def status_label(node: Node, now: float) -> tuple[str, str]:
         if retry is not None:
             attempt, max_, remaining = retry
             return "retrying", f"retry {attempt}/{max_} in {max(1, round(remaining))}s"
-        phase = str(node.meta.get("phase") or "") if isinstance(node.meta, dict) else ""
+        phase = (node.run.phase if node.run is not None else None) or ""
         if phase in ("queued", "connecting", "thinking", "streaming"):
             return phase, phase
         if status == NodeStatus.PENDING:
@@ -102,7 +95,7 @@ def metrics_line(node: Node) -> str:
     if not parts and node.status.is_live:
         parts.append("measuring…")
     line = " · ".join(parts)
-    unsaved = node.meta.get("persist_error") if isinstance(node.meta, dict) else None
+    unsaved = node.run.persist_error if node.run is not None else None
     if unsaved:
         line = f"⚠ {unsaved} · " + line
     return line

@@ -14,16 +14,14 @@ short SQLite transactions; engine operations return at once and stream in owned 
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QRectF, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 
-from app import layout
-from app.domain import Edge, EdgeRole, Graph, Node, NodeKind, NodeStatus, SendMode, Session
-from app.engine import Engine, EngineError, Target
+from app.domain import Graph, Node, SendMode, Session
+from app.engine import Engine, PlannedCall, Target
 from app.foreign import StorePoller
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved, SessionChanged
 from app.session_model import SessionModel
@@ -32,9 +30,9 @@ from ui.bridge import EngineBridge
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
-from ui.commands import AddNodesCommand, CollapseCommand, DeleteNodesCommand, MoveNodesCommand
-from ui.foreign_watcher import STORE_POLL_MS as STORE_POLL_MS  # noqa: PLC0414 (re-exported for callers)
+from ui.edit_controller import EditController
 from ui.foreign_watcher import PollingClock
+from ui.lane_controller import LaneController
 from ui.repaint import RepaintScheduler
 from ui.session_controller import SessionController
 
@@ -90,20 +88,18 @@ class CanvasController(QObject):
         self.model = SessionModel()
         self.model.observe(self._on_model_changed)
         self._running = 0
-        self._follow_pinned: list[str] = []  # cards added with "use as shared context"
-        self._branch_of: str | None = None  # the prompt being branched: its new sibling goes beside it
         self.repaint = RepaintScheduler(scene, view, self._node, self)
         self.repaint.card_rendered.connect(self.card_rendered)
         self.bridge = EngineBridge(engine, self)
         self.bridge.graph_changed.connect(self._on_bridge_graph_changed)
         # Other processes (the CLI, another window) may add cards to the open session and stream into
-        # them: a polling watcher on SQLite, checked every STORE_POLL_MS.
+        # them: a polling watcher on SQLite, checked every second (ui/foreign_watcher.py).
         self.watcher = StorePoller(repo, self._on_watcher_changes, lambda: self.engine.runs.keys())
         self._clock = PollingClock(self.watcher, self)
         self.sessions = SessionController(self)
+        self.edits = EditController(self)
+        self.lanes = LaneController(self)
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
-        scene.nodes_moved.connect(self._on_scene_nodes_moved)
-        scene.selectionChanged.connect(self._on_scene_selection_changed)
         scene.filled.connect(self._on_scene_filled)
 
     def __repr__(self) -> str:
@@ -130,8 +126,7 @@ class CanvasController(QObject):
         """Draw `session` (SessionController.open_session loads it)."""
         self.model.load(session, graph)
         self.repaint.clear()
-        self._follow_pinned.clear()
-        self._branch_of = None
+        self.lanes.reset()
         # Cards are made lazily: those in view first (the view tells the scene as the viewport is
         # restored), the rest in short slices on the loop (CanvasScene.populate). For a big session
         # that is a burst of long-lived objects: no cyclic garbage collection until the scene is
@@ -288,285 +283,74 @@ class CanvasController(QObject):
             return []
         return [i for i in self.selected_ids() if i in self.graph.nodes and self.graph.nodes[i].is_answer]
 
-    def follow_ids(self) -> list[str]:
-        """The cards the next send continues from: selected answers and notes, plus pinned ones."""
-        if self.graph is None:
-            return []
-        out: list[str] = []
-        for node_id in self._follow_pinned + self.selected_ids():
-            node = self.graph.nodes.get(node_id)
-            if node is not None and node.kind != NodeKind.PROMPT and node_id not in out:
-                out.append(node_id)
-        return out
-
+    # What the next send follows, sending and re-running live in LaneController, the structure edits
+    # in EditController; these names stay for the window, the card actions and tests.
     def emit_follow(self) -> None:
-        self.follow_changed.emit(self.follow_ids())
+        self.lanes.emit_follow()
 
     _emit_follow = emit_follow
 
+    def follow_ids(self) -> list[str]:
+        return self.lanes.follow_ids()
+
     def clear_follow(self) -> None:
-        self._follow_pinned.clear()
-        self._branch_of = None
-        self.scene.clearSelection()
-        self._reset_mode()
-        self._emit_follow()
+        self.lanes.clear_follow()
 
-    def _on_scene_selection_changed(self) -> None:
-        self._reset_mode()
-        self._emit_follow()
-
-    def _reset_mode(self) -> None:
-        """The send mode follows what the user does now, not the last send: with nothing pinned
-        ("use as shared context", a branch) and at most one card followed, a follow-up continues that
-        card's lane. A choice made for several selected cards stays while the selection grows."""
-        if not self._follow_pinned and len(self.follow_ids()) <= 1:
-            self.mode_change_requested.emit(SendMode.LANES.value)
-
-    # ================================================================== sending
-    def plan(self, text: str, targets: list[Target], mode: SendMode):
-        """The context lens for the composer's current state (engine.plan; nothing is sent)."""
-        if self.session is None or not targets:
-            return []
-        return self.engine.plan(
-            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=self.graph
-        )
+    def plan(self, text: str, targets: list[Target], mode: SendMode) -> list[PlannedCall]:
+        return self.lanes.plan(text, targets, mode)
 
     def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
-        """Ask every target; returns the created node ids ([] when nothing was sent)."""
-        if self.session is None:
-            return []
-        if not text.strip():
-            self.message_posted.emit("Type a question first.", 3000)
-            return []
-        parents = self.follow_ids()
-        if not targets and not (parents and mode == SendMode.LANES):
-            self.message_posted.emit("Add at least one model (the + Model button).", 4000)
-            return []
-        try:
-            result = self.engine.ask(
-                self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph,
-                beside=self._branch_of,
-            )
-        except (EngineError, ValueError) as exc:
-            self.message_posted.emit(str(exc), 6000)
-            return []
-        ids = [p.id for p in result.prompts] + [r.node.id for r in result.runs]
-        self._after_create(ids, "Send" if not parents else "Follow-up")
-        if self.session.title in ("Untitled", "") and not parents:
-            self.apply_rename(self.session.id, _title_from(text))
-        self._follow_pinned.clear()
-        self._branch_of = None
-        self.scene.select_only([])
-        self._reset_mode()
-        self._emit_follow()
-        self.nodes_sent.emit(ids)
-        return ids
-
-    def _after_create(self, ids: list[str], label: str,
-                      on_undo: Callable[[], object] | None = None) -> AddNodesCommand | None:
-        """The engine has announced the new cards (NodesAdded, with their edges): make them one undo step."""
-        command = None
-        if self.session is not None:
-            command = AddNodesCommand(self, self.session.id, ids, label, on_undo=on_undo)
-            self.undo_stack.push(command)
-        self._update_running()
-        self.sessions_changed.emit()
-        self.reveal(ids)
-        return command
-
-    def reveal(self, ids: list[str]) -> None:
-        """Bring new cards into view at their full (laid-out) size, readable: scroll if they fit, else
-        zoom out, but not below C.READABLE_ZOOM (then show their top), see CanvasView.reveal_rect."""
-        if self.graph is None:
-            return
-        rect = QRectF()
-        for node_id in ids:
-            node = self.graph.nodes.get(node_id)
-            if node is not None:
-                rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
-        if rect.isNull():
-            return
-        self.view.reveal_rect(rect)
+        return self.lanes.send(text, targets, mode)
 
     def stop(self, node_ids: Iterable[str] | None = None) -> int:
-        """Stop the given lanes, or every running lane when None. Returns how many were stopped."""
-        if node_ids is not None:
-            node_ids = list(node_ids)
-            nodes = self.graph.nodes if self.graph is not None else {}
-            foreign = [nodes[i] for i in node_ids if i in self.watcher.streaming and i in nodes]
-            if foreign:
-                owner = foreign[0].owner
-                who = f"process {owner.pid} on {owner.host}" if owner else "another process"
-                self.message_posted.emit(
-                    f"That answer is being streamed by another Triptych ({who}): stop it there. "
-                    "If that process is gone, the card is marked interrupted within 10 s.",
-                    8000,
-                )
-        if node_ids is None:
-            count = self.engine.running_count
-            self.engine.cancel_all()
-        else:
-            count = sum(1 for i in node_ids if self.engine.cancel(i))
-        if count:
-            self.message_posted.emit(f"Stopped {count} stream{'s' if count != 1 else ''}.", 3000)
-        return count
+        return self.lanes.stop(node_ids)
 
     def stop_selected_or_all(self) -> int:
-        running = [i for i in self.selected_ids() if self.engine.is_running(i)]
-        return self.stop(running) if running else self.stop(None)
+        return self.lanes.stop_selected_or_all()
 
     def rerun(self, node_id: str, model: str | None = None) -> str | None:
-        try:
-            run = self.engine.rerun(node_id, model)
-        except (EngineError, ValueError) as exc:
-            self.message_posted.emit(str(exc), 6000)
-            return None
-        label = "Re-run" if model is None else f"Re-run on {self.catalog.display_name(model)}"
-        self._after_create([run.node.id], label)
-        return run.node.id
+        return self.lanes.rerun(node_id, model)
 
     def rerun_on_other(self, node_id: str, whole_lane: bool = False) -> str | None:
-        """Ask for another model, then re-run this answer on it (or, `whole_lane`, replay its lane)."""
-        node = self.graph.nodes.get(node_id) if self.graph else None
-        if node is None or not node.is_answer or (whole_lane and node.kind != NodeKind.RESPONSE):
-            return None
-        model = self.dialogs.pick_model(self.catalog, self.settings, exclude=node.model)
-        if not model:
-            return None
-        return self.rerun_path(node_id, model) if whole_lane else self.rerun(node_id, model)
-
-    def rerun_path(self, node_id: str, model: str) -> str | None:
-        """Replay the lane ending at this answer on `model` (Engine.rerun_path). One undo step removes
-        every card of the replay, the later turns included, and stops it."""
-        if self.session is None:
-            return None
-        command: AddNodesCommand | None = None  # set once the first card is on the undo stack
-
-        def on_created(nodes: list[Node]) -> None:
-            if command is not None:
-                command.extend([n.id for n in nodes])
-            self.sessions_changed.emit()  # the sidebar's card count follows each replayed turn
-
-        try:
-            path = self.engine.rerun_path(node_id, model, on_created=on_created)
-        except (EngineError, ValueError) as exc:
-            self.message_posted.emit(str(exc), 6000)
-            return None
-        first = path.first.node.id
-        name = self.catalog.display_name(model)
-        command = self._after_create([first], f"Re-run lane on {name}", on_undo=path.task.cancel)
-        if path.turns > 1:
-            self.message_posted.emit(
-                f"Replaying {path.turns} turns on {name}: each prompt is sent when the previous answer is done.", 6000)
-        return first
+        return self.lanes.rerun_on_other(node_id, whole_lane)
 
     def synthesize(self, source_ids: list[str] | None = None) -> str | None:
-        if self.session is None:
-            return None
-        ids = source_ids if source_ids is not None else self.selected_answers()
-        if not ids:
-            self.message_posted.emit(
-                "Select the answers to synthesize first (Ctrl+click or drag a box).", 5000
-            )
-            return None
-        choice = self.dialogs.synthesize_options(self.catalog, self.settings, len(ids))
-        if choice is None:
-            return None
-        kind, model, instruction = choice
-        try:
-            run = self.engine.synthesize(self.session.id, ids, model, kind=kind, instruction=instruction)
-        except (EngineError, ValueError) as exc:
-            self.message_posted.emit(str(exc), 6000)
-            return None
-        self._after_create([run.node.id], f"Synthesize ({kind})")
-        return run.node.id
+        return self.lanes.synthesize(source_ids)
 
-    # ================================================================== structure edits
-    def _on_scene_nodes_moved(self, moved: dict) -> None:
-        old = {k: v[0] for k, v in moved.items()}
-        new = {k: v[1] for k, v in moved.items()}
-        self.undo_stack.push(MoveNodesCommand(self, old, new, applied=True))
+    def continue_lane(self, node_id: str) -> None:
+        self.lanes.continue_lane(node_id)
+
+    def use_as_shared_context(self, node_id: str) -> None:
+        self.lanes.use_as_shared_context(node_id)
+
+    def branch(self, node_id: str) -> None:
+        self.lanes.branch(node_id)
+
+    def siblings(self, node_id: str) -> list[str]:
+        return self.lanes.siblings(node_id)
+
+    def compare_selected(self, node_id: str | None = None) -> bool:
+        return self.lanes.compare_selected(node_id)
+
+    def comparison_table(self, node_id: str | None = None) -> bool:
+        return self.lanes.comparison_table(node_id)
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
-        if self.graph is None:
-            return
-        old = {i: (self.graph.nodes[i].x, self.graph.nodes[i].y) for i in positions if i in self.graph.nodes}
-        self.undo_stack.push(MoveNodesCommand(self, old, positions, applied=False))
+        self.edits.move_nodes(positions)
 
     def tidy_up(self) -> None:
-        """Re-layout the whole session (lanes in columns) as one undoable move."""
-        if self.graph is None:
-            return
-        from app.layout import relayout
-
-        self.move_nodes(relayout(self.graph))
-        self.view.fit_all()
+        self.edits.tidy_up()
 
     def delete(self, node_ids: list[str] | None = None) -> None:
-        ids = node_ids if node_ids is not None else self.selected_ids()
-        if not ids or self.session is None:
-            return
-        self.undo_stack.push(DeleteNodesCommand(self, self.session.id, ids))
+        self.edits.delete(node_ids)
 
     def toggle_collapse(self, node_ids: list[str] | None = None) -> None:
-        ids = node_ids if node_ids is not None else self.selected_ids()
-        if not ids or self.graph is None:
-            return
-        collapse = not all(self.graph.nodes[i].collapsed for i in ids if i in self.graph.nodes)
-        self.undo_stack.push(CollapseCommand(self, ids, collapse))
+        self.edits.toggle_collapse(node_ids)
 
+
+    # ================================================================== sending
+    # ================================================================== structure edits
     # -- applied by commands
-    def apply_positions(self, positions: dict[str, tuple[float, float]], move_items: bool = True) -> None:
-        if not positions:
-            return
-        moved: list[Node] = []
-        if self.graph is not None:
-            for node_id, (x, y) in positions.items():
-                node = self.graph.nodes.get(node_id)
-                if node is not None:
-                    node.x, node.y = x, y
-                    moved.append(node)
-                card = self.scene.card(node_id)
-                if card is not None and move_items:
-                    card.setPos(x, y)
-        self.engine.move_nodes(positions, moved)
-
-    def apply_delete(self, node_ids: list[str]) -> tuple[list[Node], list[Edge]]:
-        live = {i: n for i in node_ids if (n := self._node(i)) is not None}
-        nodes, edges = self.engine.delete_nodes(node_ids)  # its NodesRemoved takes the cards away
-        snapshot: list[Node] = []
-        for stored in nodes:
-            mem = live.get(stored.id)
-            node = copy.deepcopy(mem) if mem is not None else stored
-            if node.status.is_live:
-                node.status = NodeStatus.STOPPED
-                node.run = None
-                node.owner = None
-            snapshot.append(node)
-        self._emit_totals()
-        self._emit_follow()
-        self.sessions_changed.emit()
-        return snapshot, list(edges)
-
-    def apply_restore(self, session_id: str, nodes: list[Node], edges: list[Edge]) -> None:
-        self.sessions.ensure_session(session_id)
-        self.engine.add_nodes(session_id, [copy.deepcopy(n) for n in nodes], edges)  # NodesAdded draws them
-        self.sessions_changed.emit()
-
-    def apply_collapse(self, node_ids: list[str], collapsed: bool) -> dict[str, bool]:
-        before: dict[str, bool] = {}
-        changed: list[Node] = []
-        for node_id in node_ids:
-            node = self._node(node_id)
-            if node is None:
-                continue
-            before[node_id] = node.collapsed
-            node.collapsed = collapsed
-            changed.append(node)
-            self.scene.sync_card(node)
-        self.engine.save_nodes(changed, frozenset({"collapsed"}))
-        return before
-
     # ================================================================== card actions
     def _on_scene_card_action_requested(self, node_id: str, action: str, arg: object) -> None:
         self.handle_card_action(node_id, action, arg)
@@ -616,92 +400,6 @@ class CanvasController(QObject):
         QGuiApplication.clipboard().setText(text)
         self.message_posted.emit(message, 2500)
 
-    def continue_lane(self, node_id: str) -> None:
-        """Follow up on this one card: the next send continues its model's own history."""
-        node = self.graph.nodes.get(node_id) if self.graph is not None else None
-        if node is not None and node.is_answer and not node.text.strip():
-            self.message_posted.emit("This answer has no text to continue from yet." if node.status.is_live
-                                     else "This answer has no text to continue from: Retry it instead.", 5000)
-            return
-        self._follow_pinned.clear()
-        self.scene.select_only([node_id])
-        self.mode_change_requested.emit(SendMode.LANES.value)
-        self._emit_follow()
-        self.composer_focus_requested.emit()
-
-    def use_as_shared_context(self, node_id: str) -> None:
-        """Add this card to what the next send follows, and switch to shared mode."""
-        if node_id not in self._follow_pinned:
-            self._follow_pinned.append(node_id)
-        self.mode_change_requested.emit(SendMode.SHARED.value)
-        self._emit_follow()
-        self.composer_focus_requested.emit()
-
-    def branch(self, node_id: str) -> None:
-        """Ask again from the same point with an edited prompt: a sibling branch of this card's prompt."""
-        if self.graph is None:
-            return
-        node = self.graph.nodes.get(node_id)
-        if node is None:
-            return
-        prompt = node if node.kind == NodeKind.PROMPT else self._prompt_of(node_id)
-        parents = (
-            [e.parent_id for e in self.graph.parents(prompt.id, (EdgeRole.FOLLOW, EdgeRole.REF))]
-            if prompt
-            else []
-        )
-        self._follow_pinned = list(parents)
-        self.scene.select_only([])
-        self._branch_of = prompt.id if prompt is not None else None
-        mode = self._mode_of(prompt) if prompt is not None else SendMode.LANES
-        self.mode_change_requested.emit(mode.value)
-        self._emit_follow()
-        if prompt is not None:
-            self.composer_fill_requested.emit(prompt.text)
-        self.composer_focus_requested.emit()
-
-    def _mode_of(self, prompt: Node) -> SendMode:
-        """How `prompt` was sent, so a branch of it goes where it went: shared when it followed several
-        cards or went to a model other than that of the one answer it followed; else its lane."""
-        assert self.graph is not None
-        parents = [e.parent_id for e in self.graph.parents(prompt.id, (EdgeRole.FOLLOW, EdgeRole.REF))]
-        if len(parents) > 1:
-            return SendMode.SHARED
-        parent = self.graph.nodes.get(parents[0]) if parents else None
-        if parent is None or not parent.is_answer or not parent.model:
-            return SendMode.LANES
-        reply_edges = self.graph.children(prompt.id, (EdgeRole.REPLY,))
-        replies = [self.graph.nodes.get(e.child_id) for e in reply_edges]
-        models = {
-            n.model
-            for n in replies
-            if n is not None and n.kind == NodeKind.RESPONSE and "rerun_of" not in n.meta  # not re-runs
-        }
-        return SendMode.SHARED if models - {parent.model} else SendMode.LANES
-
-    def _prompt_of(self, node_id: str) -> Node | None:
-        if self.graph is None:
-            return None
-        for e in self.graph.parents(node_id, (EdgeRole.REPLY,)):
-            return self.graph.nodes.get(e.parent_id)
-        return None
-
-    def siblings(self, node_id: str) -> list[str]:
-        """Cards in the same fan-out row (same prompt), left to right; for focus mode."""
-        if self.graph is None or node_id not in self.graph.nodes:
-            return [node_id]
-        prompt = self._prompt_of(node_id)
-        if prompt is None:
-            ids = [node_id]
-        else:
-            ids = [
-                e.child_id
-                for e in self.graph.children(prompt.id, (EdgeRole.REPLY,))
-                if e.child_id in self.graph.nodes
-            ]
-        ids.sort(key=lambda i: (self.graph.nodes[i].x, self.graph.nodes[i].y))
-        return ids or [node_id]
-
     def open_link(self, url: str) -> bool:
         url = url.strip()
         if not url:
@@ -714,31 +412,6 @@ class CanvasController(QObject):
             return False
         QDesktopServices.openUrl(QUrl(url))
         return True
-
-    def compare_selected(self, node_id: str | None = None) -> bool:
-        ids = self.selected_answers()
-        if node_id and node_id not in ids:
-            ids = [node_id, *ids]
-        if len(ids) != 2:
-            self.message_posted.emit("Select exactly two answers to compare them.", 4000)
-            return False
-        self.diff_requested.emit(ids[0], ids[1])
-        return True
-
-    def comparison_table(self, node_id: str | None = None) -> bool:
-        if self.graph is None:
-            return False
-        ids = [node_id] if node_id else self.selected_ids()
-        for nid in ids:
-            node = self.graph.nodes.get(nid)
-            if node is None:
-                continue
-            prompt = node if node.kind == NodeKind.PROMPT else self._prompt_of(nid)
-            if prompt is not None:
-                self.table_requested.emit(prompt.id)
-                return True
-        self.message_posted.emit("Select a prompt or one of its answers to see the comparison table.", 4000)
-        return False
 
     def export_graph(self) -> Graph | None:
         """The current session as stored, with the live text of streaming cards (the store lags ≤ 250 ms)."""
@@ -760,17 +433,9 @@ class CanvasController(QObject):
         self._clock.stop()
         self.watcher.close()
         self.bridge.close()
-        for signal, slot in (
-            (self.scene.card_action_requested, self._on_scene_card_action_requested),
-            (self.scene.nodes_moved, self._on_scene_nodes_moved),
-            (self.scene.selectionChanged, self._on_scene_selection_changed),
-        ):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
-
-
-def _title_from(text: str) -> str:
-    line = " ".join(text.strip().split())
-    return line[:60] + ("…" if len(line) > 60 else "")
+        self.edits.close()
+        self.lanes.close()
+        try:
+            self.scene.card_action_requested.disconnect(self._on_scene_card_action_requested)
+        except (RuntimeError, TypeError):
+            pass

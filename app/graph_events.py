@@ -82,7 +82,7 @@ def legacy_changes(event: GraphEvent) -> list[tuple[Node, str]]:
     if not isinstance(event, NodeChanged):
         return []
     node, fields = event.node, event.fields
-    out = [(node, name) for name in ("reasoning", "text", "usage") if name in fields]
+    out: list[tuple[Node, str]] = [(node, name) for name in ("reasoning", "text", "usage") if name in fields]
     if fields & (END_FIELDS - {"run"}):
         out.append((node, "status"))
     elif "run" in fields:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from app.domain import Graph, Session
 from app.export import ExportOptions, export_session
+from app.export.common import Scope
 from app.repository import Repository
 
 
@@ -35,11 +37,13 @@ def export_options(node_ids: Sequence[str] | None, scope: str | None, include_re
                    display_names: dict[str, str]) -> ExportOptions:
     """With `node_ids`, `scope` "selection" (the default then) exports only those cards, "path" them
     and what led to them; without, the whole session."""
-    scope = scope or ("selection" if node_ids else "all")
+    chosen = scope or ("selection" if node_ids else "all")
+    if chosen not in ("all", "path", "selection"):
+        raise ValueError(f"unknown export scope {chosen!r}")
     return ExportOptions(
         include_reasoning=include_reasoning,
-        scope=scope,
-        node_ids=tuple(node_ids or ()) if scope != "all" else (),
+        scope=cast(Scope, chosen),
+        node_ids=tuple(node_ids or ()) if chosen != "all" else (),
         display_names=display_names,
     )
 

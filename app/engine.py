@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from app.catalog import Catalog, estimate_tokens, load_catalog
+from app.catalog import Catalog, load_catalog
 from app.config import Settings
 from app.context import BuiltContext, build_context, build_synthesis_context, primary_parent
 from app.domain import (
@@ -61,7 +61,12 @@ from app.graph_events import (
     legacy_changes,
 )
 from app.layout import place_sibling, place_synthesis, place_turn
-from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
+from app.planner import ASSUMED_OUTPUT_TOKENS as ASSUMED_OUTPUT_TOKENS  # noqa: PLC0414 (re-exported)
+from app.planner import EngineError as EngineError  # noqa: PLC0414
+from app.planner import PlannedCall as PlannedCall  # noqa: PLC0414
+from app.planner import Planner, link_prompt
+from app.planner import Target as Target  # noqa: PLC0414
+from app.providers.base import Provider, ProviderConfig, ProviderRequest, make_provider
 from app.providers.retry import stream_with_retries
 from app.repository import Repository
 
@@ -73,16 +78,7 @@ log = logging.getLogger(__name__)
 NodeListener = Callable[[Node, str], None]
 ProviderFactory = Callable[[ProviderConfig, "httpx.AsyncClient"], Provider]
 
-ASSUMED_OUTPUT_TOKENS = 1000  # for "estimated cost" before sending; labelled as such in the UI/CLI
 HEARTBEAT_S = 2.0
-
-
-@dataclass(slots=True)
-class Target:
-    """One model to send to, with its parameters (filtered against the catalog before sending)."""
-
-    model: str  # "provider:model"
-    params: Params = field(default_factory=Params)
 
 
 @dataclass(slots=True)
@@ -117,24 +113,6 @@ class Run:
 
 
 @dataclass(slots=True)
-class PlannedCall:
-    """The context lens: what one target would receive, without sending or storing anything."""
-
-    model: str
-    system: str | None
-    messages: list[Message]
-    params: Params
-    dropped_params: list[str]
-    input_tokens_est: int
-    output_tokens_est: int
-    cost_in_est_usd: float | None
-    cost_est_usd: float | None  # input + ASSUMED_OUTPUT_TOKENS of output
-    context_window: int | None
-    warnings: list[str]
-    parent_id: str | None = None
-
-
-@dataclass(slots=True)
 class AskResult:
     prompts: list[Node]
     runs: list[Run]
@@ -150,10 +128,6 @@ class PathRun:
     turns: int  # how many prompt/answer turns the path has
     first: Run
     task: asyncio.Task[list[Node]]
-
-
-class EngineError(ValueError):
-    """Bad input to an engine operation (empty prompt, unknown node); the message is for the user."""
 
 
 def _now_dt() -> datetime:
@@ -371,6 +345,16 @@ class Engine:
                 self.repo.update_node(node)
             self._emit(NodeChanged(node, fields))
 
+    def create_session(self, title: str = "Untitled") -> Session:
+        session = self.repo.create_session(Session(title=title))
+        self._emit(SessionChanged(session.id, title=session.title))
+        return session
+
+    def duplicate_session(self, session_id: str, title: str) -> Session:
+        copy_ = self.repo.duplicate_session(session_id, title)
+        self._emit(SessionChanged(copy_.id, title=copy_.title))
+        return copy_
+
     def rename_session(self, session_id: str, title: str) -> Session | None:
         session = self.repo.get_session(session_id)
         if session is None:
@@ -419,124 +403,22 @@ class Engine:
             await self._client.aclose()
             self._client = None
 
-    # ------------------------------------------------------------------ planning
-    def _display(self) -> dict[str, str]:
-        return self.catalog.display_names()
+    # ------------------------------------------------------------------ planning (app/planner.py)
+    @property
+    def planner(self) -> Planner:
+        return Planner(self.repo, self.settings, self.catalog)
 
-    def _targets_for(
-        self, graph: Graph, text: str, targets: Sequence[Target], parents: Sequence[str], mode: SendMode
-    ) -> list[tuple[list[str], list[Target]]]:
-        """[(prompt parent ids, targets)] — one entry per prompt to create."""
-        for pid in parents:
-            if pid not in graph.nodes:
-                raise EngineError(f"no card {pid} in this session")
-        if not parents:
-            return [([], list(targets))]
-        if mode == SendMode.SHARED:
-            chosen = list(targets)
-            if not chosen:
-                seen: list[str] = []
-                for pid in parents:
-                    m = graph.nodes[pid].model
-                    if m and m not in seen:
-                        seen.append(m)
-                chosen = [Target(m) for m in seen]
-            return [(list(parents), chosen)]
-        out: list[tuple[list[str], list[Target]]] = []
-        by_model = {t.model: t for t in targets}
-        for pid in parents:
-            parent = graph.nodes[pid]
-            if parent.is_answer and parent.model:
-                tgt = by_model.get(parent.model) or Target(parent.model, Params.from_dict(parent.params.to_dict()))
-                out.append(([pid], [tgt]))
-            else:
-                out.append(([pid], list(targets)))
-        return out
-
-    def _check_targets(self, targets: Sequence[Target]) -> None:
-        if not targets:
-            raise EngineError("choose at least one model")
-        for t in targets:
-            ref = ModelRef.parse(t.model)
-            if ref.provider not in self.settings.providers:
-                known = ", ".join(sorted(self.settings.providers))
-                raise EngineError(f"unknown provider {ref.provider!r} in {t.model!r}: use one of {known}")
-
-    def plan(
-        self,
-        session_id: str | None,
-        text: str,
-        targets: Sequence[Target],
-        *,
-        parents: Sequence[str] = (),
-        mode: SendMode = SendMode.LANES,
-        system: str | None = None,
-        graph: Graph | None = None,
-    ) -> list[PlannedCall]:
-        """The exact messages, token and cost estimates per call, without sending or storing.
-
-        `graph`: the session as the caller holds it, kept current (the window's, with the live text of
-        streaming cards); by default it is read from the store. The window re-plans its draft as the
-        user types: reading a 10,000-card session each time took ~70 ms of the GUI thread."""
-        if graph is None:
-            graph = self.repo.load_graph(session_id) if session_id else Graph(session=_scratch_session())
-        calls: list[PlannedCall] = []
-        for parent_ids, tgts in self._targets_for(graph, text, targets, parents, mode):
-            self._check_targets(tgts)
-            prompt = Node(graph.session.id, NodeKind.PROMPT, text, params=Params(system=system))
-            scratch = Graph(graph.session, dict(graph.nodes), list(graph.edges))
-            scratch.add(prompt)
-            self._link_prompt(scratch, prompt, parent_ids)
-            for t in tgts:
-                built = build_context(scratch, prompt.id, t.model, system=t.params.system or system,
-                                      display=self._display())
-                calls.append(self._planned(t, built, parent_ids[0] if parent_ids else None))
-        return calls
+    def plan(self, session_id: str | None, text: str, targets: Sequence[Target], *, parents: Sequence[str] = (),
+             mode: SendMode = SendMode.LANES, system: str | None = None,
+             graph: Graph | None = None) -> list[PlannedCall]:
+        """The context lens: see Planner.plan (nothing is sent or stored)."""
+        return self.planner.plan(session_id, text, targets, parents=parents, mode=mode, system=system, graph=graph)
 
     def plan_synthesis(self, session_id: str, source_ids: Sequence[str], model: str, kind: str = "merge",
                        instruction: str | None = None) -> PlannedCall:
-        graph = self.repo.load_graph(session_id)
-        built = build_synthesis_context(graph, list(source_ids), model, kind, instruction, display=self._display())
-        return self._planned(Target(model), built, None)
-
-    def _planned(self, target: Target, built: BuiltContext, parent_id: str | None) -> PlannedCall:
-        info = self.catalog.info(target.model)
-        filtered = self.catalog.filter_params(target.model, target.params)
-        tokens = estimate_tokens(built.system or "") + sum(estimate_tokens(m.content) + 4 for m in built.messages)
-        out_est = min(ASSUMED_OUTPUT_TOKENS, filtered.params.max_tokens or ASSUMED_OUTPUT_TOKENS)
-        warnings: list[str] = []
-        if not info.known:
-            warnings.append(f"{target.model} is not in the catalog: cost unknown")
-        if filtered.dropped:
-            warnings.append(f"not sent to {target.model} (not accepted): {', '.join(filtered.dropped)}")
-        if info.context_window and tokens > info.context_window:
-            warnings.append(
-                f"about {tokens:,} tokens is more than {target.model}'s context window of {info.context_window:,}"
-            )
-        return PlannedCall(
-            model=target.model,
-            system=built.system,
-            messages=built.messages,
-            params=filtered.params,
-            dropped_params=filtered.dropped,
-            input_tokens_est=tokens,
-            output_tokens_est=out_est,
-            cost_in_est_usd=self.catalog.estimate_cost(target.model, tokens, 0),
-            cost_est_usd=self.catalog.estimate_cost(target.model, tokens, out_est),
-            context_window=info.context_window,
-            warnings=warnings,
-            parent_id=parent_id,
-        )
+        return self.planner.plan_synthesis(session_id, source_ids, model, kind, instruction)
 
     # ------------------------------------------------------------------ operations
-    @staticmethod
-    def _link_prompt(graph: Graph, prompt: Node, parent_ids: Sequence[str]) -> list[Edge]:
-        edges = []
-        for i, pid in enumerate(parent_ids):
-            role = EdgeRole.FOLLOW if i == 0 else EdgeRole.REF
-            edges.append(graph.link(pid, prompt.id, role))
-        return edges
-
     def ask(
         self,
         session_id: str,
@@ -566,9 +448,9 @@ class Engine:
             graph = self.repo.load_graph(session_id)
         else:
             graph = Graph(graph.session, dict(graph.nodes), list(graph.edges))
-        plan = self._targets_for(graph, text, targets, parents, mode)
+        plan = self.planner.targets_for(graph, text, targets, parents, mode)
         for _, tgts in plan:
-            self._check_targets(tgts)
+            self.planner.check_targets(tgts)
         new_nodes: list[Node] = []
         new_edges: list[Edge] = []
         pending: list[tuple[Node, Node, Target]] = []
@@ -576,7 +458,7 @@ class Engine:
         for parent_ids, tgts in plan:
             prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system))
             graph.add(prompt)
-            new_edges += self._link_prompt(graph, prompt, parent_ids)
+            new_edges += link_prompt(graph, prompt, parent_ids)
             responses = []
             for t in tgts:
                 resp = self._new_answer(session_id, NodeKind.RESPONSE, t)
@@ -590,7 +472,7 @@ class Engine:
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []
-        display = self._display()
+        display = self.catalog.display_names()
         for prompt, resp, t in pending:
             built = build_context(graph, prompt.id, t.model, system=t.params.system or system, display=display)
             runs.append(self._prepare_run(resp, prompt, built, t))
@@ -629,9 +511,9 @@ class Engine:
         if len(sources) < 1:
             raise EngineError("select at least one answer to synthesize")
         target = Target(model, params or Params())
-        self._check_targets([target])
+        self.planner.check_targets([target])
         built = build_synthesis_context(graph, [s.id for s in sources], model, kind, instruction,
-                                        display=self._display())
+                                        display=self.catalog.display_names())
         node = self._new_answer(session_id, NodeKind.SYNTHESIS, target,
                                 {"instruction_kind": kind, "instruction": instruction})
         graph.add(node)
@@ -654,7 +536,7 @@ class Engine:
             srcs = [e.parent_id for e in graph.parents(old.id, (EdgeRole.SOURCE,))]
             return self.synthesize(old.session_id, srcs, target.model, str(old.meta.get("instruction_kind", "merge")),
                                    old.meta.get("instruction"), target.params)
-        self._check_targets([target])
+        self.planner.check_targets([target])
         prompt = primary_parent(graph, old)
         if prompt is None:
             raise EngineError("this answer has no prompt to re-run")
@@ -662,7 +544,7 @@ class Engine:
         graph.add(node)
         edge = graph.link(prompt.id, node.id, EdgeRole.REPLY)
         place_sibling(graph, node, prompt, old)
-        built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self._display())
+        built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self.catalog.display_names())
         run = self._prepare_run(node, prompt, built, target)
         self.repo.add_nodes([node], [edge])
         self._emit(NodesAdded(old.session_id, (node,), (edge,)))
@@ -1038,7 +920,3 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=None, write=30.0, pool=30.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
-
-
-def _scratch_session() -> Session:
-    return Session(title="(dry run)")

@@ -104,7 +104,7 @@ class SessionController(QObject):
         return self.new_session()
 
     def new_session(self, title: str = "Untitled") -> str:
-        session = self.repo.create_session(Session(title=title))
+        session = self.canvas.engine.create_session(title)
         self.canvas.sessions_changed.emit()
         self.open_session(session.id)
         return session.id
@@ -120,7 +120,7 @@ class SessionController(QObject):
         session = self.repo.get_session(session_id)
         if session is None:
             return
-        copy_ = self.repo.duplicate_session(session_id, f"{session.title} (copy)")
+        copy_ = self.canvas.engine.duplicate_session(session_id, f"{session.title} (copy)")
         self.canvas.sessions_changed.emit()
         self.open_session(copy_.id)
 

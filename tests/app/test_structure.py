@@ -13,7 +13,7 @@ MAX_CLASS_LINES = 400
 KNOWN_LARGE = {
     "ui/canvas/cards.py::CardItem": 1100,
     "ui/main_window.py::MainWindow": 742,
-    "app/engine.py::Engine": 729,
+    "app/engine.py::Engine": 637,
     "ui/canvas/scene.py::CanvasScene": 639,
     "storage/repository.py::SqliteRepository": 547,
     "app/render/incremental.py::IncrementalRenderer": 533,

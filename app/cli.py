@@ -651,7 +651,7 @@ class _SaveWatcher:
         self.failing: set[str] = set()
 
     def on_change(self, node: Node, change: str) -> None:
-        problem = node.meta.get("persist_error")
+        problem = node.run.persist_error if node.run is not None else None
         if problem and node.id not in self.failing:
             self.failing.add(node.id)
             print(f"triptych: warning: {node.model}: {problem}; the answer goes on streaming and is kept in "

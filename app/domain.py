@@ -211,6 +211,40 @@ def _hostname() -> str:
 
 
 @dataclass(slots=True)
+class RetryState:
+    """A retry the engine is waiting to make: attempt `attempt` of `max`, starting at `at` (epoch s)."""
+
+    attempt: int
+    max: int
+    delay: float
+    at: float
+    error: str = ""
+
+    def remaining(self, now: float) -> float:
+        """Seconds until the attempt starts (≤ 0 once it has)."""
+        return self.at - now
+
+
+@dataclass(slots=True)
+class RunState:
+    """What a lane streaming in *this* process is doing now; never stored (another process sees only
+    the node's status). The engine sets it on the loop thread and announces each change as a
+    `NodeChanged(fields={"run"})`; readers treat it as read-only.
+
+    `phase`: queued | connecting | thinking | streaming while the lane runs, else None.
+    `retry`: the countdown to the next attempt (before the first token only), else None.
+    `persist_error`: why the latest write of the node failed ("not saved yet: disk is full"), else None.
+    """
+
+    phase: str | None = None
+    retry: RetryState | None = None
+    persist_error: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<RunState {self.phase} retry={self.retry is not None} unsaved={self.persist_error is not None}>"
+
+
+@dataclass(slots=True)
 class Node:
     session_id: str
     kind: NodeKind
@@ -240,6 +274,9 @@ class Node:
     # Files of a prompt (app.attachments), in the order the user attached them. The store keeps each
     # file's bytes once (content-addressed) and links it to the prompts that carry it.
     attachments: list[Attachment] = field(default_factory=list)
+    # The live lane's transient state (engine-owned, never stored); None for a node no lane of this
+    # process streams into. Not compared: two nodes with the same stored fields are equal.
+    run: RunState | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         head = self.text[:30].replace("\n", " ")

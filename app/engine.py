@@ -2,10 +2,14 @@
 
 Async contract: every public method runs on the asyncio event loop thread (qasync's in the GUI).
 `ask`, `synthesize` and `rerun` create nodes and edges in the store synchronously, start one task per
-response node and return at once; the tasks stream provider events into the nodes. Listeners are
-called on the loop thread for every change (`created`, `text`, `reasoning`, `status`, `usage`,
-`retry`, `phase`; `text`/`reasoning` once per loop pass, for all the deltas that pass received): they
-must be cheap (the GUI throttles its repaints). Streamed text reaches the store
+response node and return at once; the tasks stream provider events into the nodes.
+
+The engine is the one writer of a session's graph in this process and its event source: every write
+it makes is announced to its subscribers (`subscribe`) as a typed event of app/graph_events.py —
+`NodesAdded(nodes, edges)` for created cards, `NodeChanged(node, fields)` for streamed text (once per
+loop pass, for all the deltas that pass received), usage, status and the lane's `RunState`,
+`NodesRemoved(ids)` and `SessionChanged`. Subscribers are called on the loop thread and must be cheap
+(the GUI throttles its repaints). Streamed text reaches the store
 at most `persist_interval` seconds after it arrives and at every status change; never per token.
 One lane's failure never touches another: each task catches everything and ends its own node.
 """
@@ -23,17 +27,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from app.attachments import (
-    Attachment,
-    AttachmentError,
-    Limits,
-    UnsupportedInput,
-    adapt_messages,
-    check_limits,
-    estimate_attachment_tokens,
-    limits_for,
-)
-from app.catalog import Catalog, estimate_tokens, load_catalog
+from app.attachments import Attachment, AttachmentError
+from app.catalog import Catalog, load_catalog
 from app.config import Settings
 from app.context import BuiltContext, build_context, build_synthesis_context, primary_parent
 from app.domain import (
@@ -47,6 +42,8 @@ from app.domain import (
     NodeStatus,
     Owner,
     Params,
+    RetryState,
+    RunState,
     SendMode,
     Session,
     Timing,
@@ -54,10 +51,25 @@ from app.domain import (
 )
 from app.events import Finish, ReasoningDelta, ResponseMeta, Retrying, StreamError, TextDelta
 from app.events import Usage as UsageEvent
+from app.graph_events import (
+    END_FIELDS,
+    GraphEvent,
+    GraphListener,
+    NodeChanged,
+    NodesAdded,
+    NodesRemoved,
+    SessionChanged,
+    legacy_changes,
+)
 from app.keys import plain_http_warning
 from app.layout import place_sibling, place_synthesis, place_turn
 from app.logs import redact
-from app.providers.base import Message, Provider, ProviderConfig, ProviderRequest, make_provider
+from app.planner import ASSUMED_OUTPUT_TOKENS as ASSUMED_OUTPUT_TOKENS  # noqa: PLC0414 (re-exported)
+from app.planner import EngineError as EngineError  # noqa: PLC0414
+from app.planner import PlannedCall as PlannedCall  # noqa: PLC0414
+from app.planner import Planner, link_prompt
+from app.planner import Target as Target  # noqa: PLC0414
+from app.providers.base import Provider, ProviderConfig, ProviderRequest, make_provider
 from app.providers.retry import stream_with_retries
 from app.repository import Repository, StoreBusyError
 
@@ -69,19 +81,10 @@ log = logging.getLogger(__name__)
 NodeListener = Callable[[Node, str], None]
 ProviderFactory = Callable[[ProviderConfig, "httpx.AsyncClient"], Provider]
 
-ASSUMED_OUTPUT_TOKENS = 1000  # for "estimated cost" before sending; labelled as such in the UI/CLI
 HEARTBEAT_S = 2.0
 BUSY_RETRY_S = 0.25
 """After a streaming write found the store locked by another process, no streaming write is tried for
 this long (each try may wait the store's busy timeout: ~50 ms in the GUI); the text stays in memory."""
-
-
-@dataclass(slots=True)
-class Target:
-    """One model to send to, with its parameters (filtered against the catalog before sending)."""
-
-    model: str  # "provider:model"
-    params: Params = field(default_factory=Params)
 
 
 @dataclass(slots=True)
@@ -116,32 +119,6 @@ class Run:
 
 
 @dataclass(slots=True)
-class PlannedCall:
-    """The context lens: what one target would receive, without sending or storing anything."""
-
-    model: str
-    system: str | None
-    messages: list[Message]
-    params: Params
-    dropped_params: list[str]
-    input_tokens_est: int
-    output_tokens_est: int
-    cost_in_est_usd: float | None
-    cost_est_usd: float | None  # input + ASSUMED_OUTPUT_TOKENS of output
-    context_window: int | None
-    warnings: list[str]
-    parent_id: str | None = None
-    # Files in this request (every turn's), as this model gets them: kept as files, or inlined as text.
-    files: list[Attachment] = field(default_factory=list)
-    inlined: list[Attachment] = field(default_factory=list)
-    file_tokens_est: int = 0  # included in input_tokens_est
-    # Why this lane would fail before sending: the model cannot read a file (`unsupported`), or a file
-    # breaks the provider's documented limits (`over_limit`). The message names the file.
-    unsupported: str | None = None
-    over_limit: str | None = None
-
-
-@dataclass(slots=True)
 class AskResult:
     prompts: list[Node]
     runs: list[Run]
@@ -157,10 +134,6 @@ class PathRun:
     turns: int  # how many prompt/answer turns the path has
     first: Run
     task: asyncio.Task[list[Node]]
-
-
-class EngineError(ValueError):
-    """Bad input to an engine operation (empty prompt, unknown node); the message is for the user."""
 
 
 def _now_dt() -> datetime:
@@ -305,7 +278,8 @@ class Engine:
         self.max_retries = max_retries
         self.persist_interval = persist_interval
         self._factory = provider_factory or make_provider
-        self._listeners: list[NodeListener] = []
+        self._listeners: list[GraphListener] = []
+        self._legacy: dict[NodeListener, GraphListener] = {}
         self.runs: dict[str, Run] = {}
         self._local_locks: dict[str, asyncio.Semaphore] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -317,20 +291,99 @@ class Engine:
     def __repr__(self) -> str:
         return f"<Engine running={len(self.runs)}>"
 
-    # ------------------------------------------------------------------ listeners
-    def add_listener(self, fn: NodeListener) -> None:
+    # ------------------------------------------------------------------ events
+    def subscribe(self, fn: GraphListener) -> None:
+        """Call `fn(event)` for every graph event from now on (loop thread; keep it cheap)."""
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: NodeListener) -> None:
+    def unsubscribe(self, fn: GraphListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(fn)
 
-    def _notify(self, node: Node, change: str) -> None:
+    def add_listener(self, fn: NodeListener) -> None:
+        """The older per-node form: `fn(node, change)` (see graph_events.legacy_changes)."""
+
+        def adapter(event: GraphEvent) -> None:
+            for node, change in legacy_changes(event):
+                fn(node, change)
+
+        self._legacy[fn] = adapter
+        self.subscribe(adapter)
+
+    def remove_listener(self, fn: NodeListener) -> None:
+        adapter = self._legacy.pop(fn, None)
+        if adapter is not None:
+            self.unsubscribe(adapter)
+
+    def _emit(self, event: GraphEvent) -> None:
         for fn in list(self._listeners):
             try:
-                fn(node, change)
+                fn(event)
             except Exception:
-                log.exception("node listener failed on %s", change)
+                log.exception("graph listener failed on %r", event)
+
+    def _changed(self, node: Node, *fields: str) -> None:
+        self._emit(NodeChanged(node, frozenset(fields)))
+
+    # ------------------------------------------------------------------ graph edits (the one writer)
+    def add_nodes(self, session_id: str, nodes: Sequence[Node], edges: Sequence[Edge]) -> None:
+        """Store cards and edges (a restore, an import into the open session) and announce them."""
+        self.repo.add_nodes(list(nodes), list(edges))
+        self._emit(NodesAdded(session_id, tuple(nodes), tuple(edges)))
+
+    def delete_nodes(self, node_ids: Sequence[str]) -> tuple[list[Node], list[Edge]]:
+        """Stop the lanes of these cards, delete them and their edges; returns what was deleted (as
+        stored) for an undo."""
+        for node_id in node_ids:
+            self.cancel(node_id)
+        nodes, edges = self.repo.delete_nodes(list(node_ids))
+        if nodes:
+            self._emit(NodesRemoved(nodes[0].session_id, tuple(n.id for n in nodes)))
+        return list(nodes), list(edges)
+
+    def move_nodes(self, positions: dict[str, tuple[float, float]], nodes: Sequence[Node] = ()) -> None:
+        """Store new card positions; `nodes`: the caller's nodes already at them (announced)."""
+        self.repo.move_nodes(positions)
+        for node in nodes:
+            self._changed(node, "x", "y")
+
+    def save_nodes(self, nodes: Sequence[Node], fields: frozenset[str]) -> None:
+        """Store edited nodes (collapsed, colour, title, ...); a streaming one is written by its lane."""
+        for node in nodes:
+            if not self.is_running(node.id):
+                self.repo.update_node(node)
+            self._emit(NodeChanged(node, fields))
+
+    def create_session(self, title: str = "Untitled") -> Session:
+        session = self.repo.create_session(Session(title=title))
+        self._emit(SessionChanged(session.id, title=session.title))
+        return session
+
+    def duplicate_session(self, session_id: str, title: str) -> Session:
+        copy_ = self.repo.duplicate_session(session_id, title)
+        self._emit(SessionChanged(copy_.id, title=copy_.title))
+        return copy_
+
+    def rename_session(self, session_id: str, title: str) -> Session | None:
+        session = self.repo.get_session(session_id)
+        if session is None:
+            return None
+        session.title = title
+        self.repo.update_session(session)
+        self._emit(SessionChanged(session_id, title=title))
+        return session
+
+    def delete_session(self, session_id: str) -> None:
+        """Stop the session's lanes and move it to the trash."""
+        for node_id, run in list(self.runs.items()):
+            if run.node.session_id == session_id:
+                self.cancel(node_id)
+        self.repo.delete_session(session_id)
+        self._emit(SessionChanged(session_id, deleted=True))
+
+    def restore_session(self, session_id: str) -> None:
+        self.repo.restore_session(session_id)
+        self._emit(SessionChanged(session_id, deleted=False))
 
     # ------------------------------------------------------------------ client
     @property
@@ -359,168 +412,27 @@ class Engine:
             await self._client.aclose()
             self._client = None
 
-    # ------------------------------------------------------------------ planning
-    def _display(self) -> dict[str, str]:
-        return self.catalog.display_names()
+    # ------------------------------------------------------------------ planning (app/planner.py)
+    @property
+    def planner(self) -> Planner:
+        return Planner(self.repo, self.settings, self.catalog)
 
-    def _targets_for(
-        self, graph: Graph, text: str, targets: Sequence[Target], parents: Sequence[str], mode: SendMode
-    ) -> list[tuple[list[str], list[Target]]]:
-        """[(prompt parent ids, targets)] — one entry per prompt to create."""
-        for pid in parents:
-            if pid not in graph.nodes:
-                raise EngineError(f"no card {pid} in this session")
-        if not parents:
-            return [([], list(targets))]
-        if mode == SendMode.SHARED:
-            chosen = list(targets)
-            if not chosen:
-                seen: list[str] = []
-                for pid in parents:
-                    m = graph.nodes[pid].model
-                    if m and m not in seen:
-                        seen.append(m)
-                chosen = [Target(m) for m in seen]
-            return [(list(parents), chosen)]
-        out: list[tuple[list[str], list[Target]]] = []
-        by_model = {t.model: t for t in targets}
-        for pid in parents:
-            parent = graph.nodes[pid]
-            if parent.is_answer and parent.model:
-                tgt = by_model.get(parent.model) or Target(parent.model, Params.from_dict(parent.params.to_dict()))
-                out.append(([pid], [tgt]))
-            else:
-                out.append(([pid], list(targets)))
-        return out
+    def plan(self, session_id: str | None, text: str, targets: Sequence[Target], *, parents: Sequence[str] = (),
+             mode: SendMode = SendMode.LANES, system: str | None = None,
+             graph: Graph | None = None, attachments: Sequence[Attachment] = ()) -> list[PlannedCall]:
+        """The context lens: see Planner.plan (nothing is sent or stored)."""
+        return self.planner.plan(session_id, text, targets, parents=parents, mode=mode, system=system, graph=graph,
+                                 attachments=attachments)
 
-    def _check_targets(self, targets: Sequence[Target]) -> None:
-        if not targets:
-            raise EngineError("choose at least one model")
-        for t in targets:
-            ref = ModelRef.parse(t.model)
-            if ref.provider not in self.settings.providers:
-                known = ", ".join(sorted(self.settings.providers))
-                raise EngineError(f"unknown provider {ref.provider!r} in {t.model!r}: use one of {known}")
-
-    def plan(
-        self,
-        session_id: str | None,
-        text: str,
-        targets: Sequence[Target],
-        *,
-        parents: Sequence[str] = (),
-        mode: SendMode = SendMode.LANES,
-        system: str | None = None,
-        graph: Graph | None = None,
-        attachments: Sequence[Attachment] = (),
-    ) -> list[PlannedCall]:
-        """The exact messages, token and cost estimates per call, without sending or storing.
-
-        `graph`: the session as the caller holds it, kept current (the window's, with the live text of
-        streaming cards); by default it is read from the store. The window re-plans its draft as the
-        user types: reading a 10,000-card session each time took ~70 ms of the GUI thread."""
-        if graph is None:
-            graph = self.repo.load_graph(session_id) if session_id else Graph(session=_scratch_session())
-        calls: list[PlannedCall] = []
-        for parent_ids, tgts in self._targets_for(graph, text, targets, parents, mode):
-            self._check_targets(tgts)
-            prompt = Node(graph.session.id, NodeKind.PROMPT, text, params=Params(system=system),
-                          attachments=list(attachments))
-            scratch = Graph(graph.session, dict(graph.nodes), list(graph.edges))
-            scratch.add(prompt)
-            self._link_prompt(scratch, prompt, parent_ids)
-            for t in tgts:
-                built = build_context(scratch, prompt.id, t.model, system=t.params.system or system,
-                                      display=self._display())
-                calls.append(self._planned(t, built, parent_ids[0] if parent_ids else None))
-        return calls
+    def inputs_for(self, model: str) -> frozenset[str]:
+        """What `model` reads (text, image, pdf): see Planner.inputs_for."""
+        return self.planner.inputs_for(model)
 
     def plan_synthesis(self, session_id: str, source_ids: Sequence[str], model: str, kind: str = "merge",
                        instruction: str | None = None) -> PlannedCall:
-        graph = self.repo.load_graph(session_id)
-        built = build_synthesis_context(graph, list(source_ids), model, kind, instruction, display=self._display())
-        return self._planned(Target(model), built, None)
-
-    # ------------------------------------------------------------------ attachments
-    def inputs_for(self, model: str) -> frozenset[str]:
-        """What `model` reads (text, image, pdf): providers.toml `inputs` first, then the catalog."""
-        canonical = self.catalog.canonical(model)
-        return self.settings.model_inputs.get(canonical) or self.catalog.info(canonical).inputs
-
-    def _limits(self, model: str) -> Limits:
-        ref = ModelRef.parse(model)
-        cfg = self.settings.providers.get(ref.provider)
-        return limits_for(ref.provider, cfg.protocol if cfg else None)
-
-    def prepare_messages(self, model: str, messages: Sequence[Message]) -> list[Message]:
-        """The messages as `model` gets them (files adapted to what it reads), checked against its
-        provider's documented limits. Raises UnsupportedInput / AttachmentError naming the file."""
-        if not any(m.attachments for m in messages):
-            return list(messages)
-        adapted = adapt_messages(messages, self.inputs_for(model), model)
-        check_limits(adapted, self._limits(model), model)
-        return adapted
-
-    def _planned(self, target: Target, built: BuiltContext, parent_id: str | None) -> PlannedCall:
-        info = self.catalog.info(target.model)
-        filtered = self.catalog.filter_params(target.model, target.params)
-        every = [a for m in built.messages for a in m.attachments]
-        messages, unsupported, over_limit = built.messages, None, None
-        try:
-            messages = self.prepare_messages(target.model, built.messages)
-        except UnsupportedInput as exc:
-            unsupported = str(exc)
-        except AttachmentError as exc:
-            over_limit = str(exc)
-            messages = adapt_messages(built.messages, self.inputs_for(target.model), target.model)
-        kept = [a for m in messages for a in m.attachments]
-        limits = self._limits(target.model)
-        file_tokens = sum(estimate_attachment_tokens(a, limits) for a in kept)
-        tokens = estimate_tokens(built.system or "") + sum(estimate_tokens(m.content) + 4 for m in messages)
-        tokens += file_tokens
-        out_est = min(ASSUMED_OUTPUT_TOKENS, filtered.params.max_tokens or ASSUMED_OUTPUT_TOKENS)
-        warnings: list[str] = []
-        if unsupported:
-            warnings.append(f"this lane will fail before sending: {unsupported}")
-        if over_limit:
-            warnings.append(f"over a provider limit: {over_limit}")
-        if not info.known:
-            warnings.append(f"{target.model} is not in the catalog: cost unknown")
-        if filtered.dropped:
-            warnings.append(f"not sent to {target.model} (not accepted): {', '.join(filtered.dropped)}")
-        if info.context_window and tokens > info.context_window:
-            warnings.append(
-                f"about {tokens:,} tokens is more than {target.model}'s context window of {info.context_window:,}"
-            )
-        return PlannedCall(
-            model=target.model,
-            system=built.system,
-            messages=messages,
-            params=filtered.params,
-            dropped_params=filtered.dropped,
-            input_tokens_est=tokens,
-            output_tokens_est=out_est,
-            cost_in_est_usd=self.catalog.estimate_cost(target.model, tokens, 0),
-            cost_est_usd=self.catalog.estimate_cost(target.model, tokens, out_est),
-            context_window=info.context_window,
-            warnings=warnings,
-            parent_id=parent_id,
-            files=kept,
-            inlined=[a for a in every if all(a is not k for k in kept)],
-            file_tokens_est=file_tokens,
-            unsupported=unsupported,
-            over_limit=over_limit,
-        )
+        return self.planner.plan_synthesis(session_id, source_ids, model, kind, instruction)
 
     # ------------------------------------------------------------------ operations
-    @staticmethod
-    def _link_prompt(graph: Graph, prompt: Node, parent_ids: Sequence[str]) -> list[Edge]:
-        edges = []
-        for i, pid in enumerate(parent_ids):
-            role = EdgeRole.FOLLOW if i == 0 else EdgeRole.REF
-            edges.append(graph.link(pid, prompt.id, role))
-        return edges
-
     def ask(
         self,
         session_id: str,
@@ -553,9 +465,9 @@ class Engine:
             graph = self.repo.load_graph(session_id)
         else:
             graph = Graph(graph.session, dict(graph.nodes), list(graph.edges))
-        plan = self._targets_for(graph, text, targets, parents, mode)
+        plan = self.planner.targets_for(graph, text, targets, parents, mode)
         for _, tgts in plan:
-            self._check_targets(tgts)
+            self.planner.check_targets(tgts)
         new_nodes: list[Node] = []
         new_edges: list[Edge] = []
         pending: list[tuple[Node, Node, Target]] = []
@@ -564,7 +476,7 @@ class Engine:
             prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system),
                           attachments=list(attachments))
             graph.add(prompt)
-            new_edges += self._link_prompt(graph, prompt, parent_ids)
+            new_edges += link_prompt(graph, prompt, parent_ids)
             responses = []
             for t in tgts:
                 resp = self._new_answer(session_id, NodeKind.RESPONSE, t)
@@ -578,13 +490,12 @@ class Engine:
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []
-        display = self._display()
+        display = self.catalog.display_names()
         for prompt, resp, t in pending:
             built = build_context(graph, prompt.id, t.model, system=t.params.system or system, display=display)
             runs.append(self._prepare_run(resp, prompt, built, t))
         self.repo.add_nodes(new_nodes, new_edges)
-        for node in new_nodes:
-            self._notify(node, "created")
+        self._emit(NodesAdded(session_id, tuple(new_nodes), tuple(new_edges)))
         for run in runs:
             self._start(run)
         return AskResult(prompts, runs)
@@ -594,8 +505,7 @@ class Engine:
         canonical = self.catalog.canonical(str(ref))
         filtered = self.catalog.filter_params(canonical, target.params)
         node = Node(session_id, kind, "", model=canonical, params=filtered.params, status=NodeStatus.PENDING,
-                    owner=Owner.here(), meta=dict(meta or {}))
-        node.meta["phase"] = "queued"
+                    owner=Owner.here(), meta=dict(meta or {}), run=RunState(phase="queued"))
         if filtered.dropped:
             node.meta["dropped_params"] = filtered.dropped
         return node
@@ -619,9 +529,9 @@ class Engine:
         if len(sources) < 1:
             raise EngineError("select at least one answer to synthesize")
         target = Target(model, params or Params())
-        self._check_targets([target])
+        self.planner.check_targets([target])
         built = build_synthesis_context(graph, [s.id for s in sources], model, kind, instruction,
-                                        display=self._display())
+                                        display=self.catalog.display_names())
         node = self._new_answer(session_id, NodeKind.SYNTHESIS, target,
                                 {"instruction_kind": kind, "instruction": instruction})
         graph.add(node)
@@ -629,7 +539,7 @@ class Engine:
         place_synthesis(graph, node, sources)
         run = self._prepare_run(node, None, built, target)
         self.repo.add_nodes([node], edges)
-        self._notify(node, "created")
+        self._emit(NodesAdded(session_id, (node,), tuple(edges)))
         self._start(run)
         return run
 
@@ -644,7 +554,7 @@ class Engine:
             srcs = [e.parent_id for e in graph.parents(old.id, (EdgeRole.SOURCE,))]
             return self.synthesize(old.session_id, srcs, target.model, str(old.meta.get("instruction_kind", "merge")),
                                    old.meta.get("instruction"), target.params)
-        self._check_targets([target])
+        self.planner.check_targets([target])
         prompt = primary_parent(graph, old)
         if prompt is None:
             raise EngineError("this answer has no prompt to re-run")
@@ -652,10 +562,10 @@ class Engine:
         graph.add(node)
         edge = graph.link(prompt.id, node.id, EdgeRole.REPLY)
         place_sibling(graph, node, prompt, old)
-        built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self._display())
+        built = build_context(graph, prompt.id, target.model, system=target.params.system, display=self.catalog.display_names())
         run = self._prepare_run(node, prompt, built, target)
         self.repo.add_nodes([node], [edge])
-        self._notify(node, "created")
+        self._emit(NodesAdded(old.session_id, (node,), (edge,)))
         self._start(run)
         return run
 
@@ -743,10 +653,17 @@ class Engine:
                     run.node.owner.heartbeat = time.time()
                     self._persist(run)
 
+    @staticmethod
+    def _state(node: Node) -> RunState:
+        if node.run is None:
+            node.run = RunState()
+        return node.run
+
     def _set_phase(self, run: Run, phase: str) -> None:
-        if run.node.meta.get("phase") != phase:
-            run.node.meta["phase"] = phase
-            self._notify(run.node, "phase")
+        state = self._state(run.node)
+        if state.phase != phase:
+            state.phase = phase
+            self._changed(run.node, "run")
 
     def _apply_deltas(self, run: Run) -> None:
         """Append the deltas received so far to the node and notify once ("reasoning", "text").
@@ -760,14 +677,17 @@ class Engine:
             run.apply_handle.cancel()
             run.apply_handle = None
         node = run.node
+        changed: list[str] = []
         if run.pending_reasoning:
             node.reasoning += clean_text("".join(run.pending_reasoning))
             run.pending_reasoning.clear()
-            self._notify(node, "reasoning")
+            changed.append("reasoning")
         if run.pending_text:
             node.text += clean_text("".join(run.pending_text))
             run.pending_text.clear()
-            self._notify(node, "text")
+            changed.append("text")
+        if changed:
+            self._changed(node, *changed)
 
     def _schedule_persist(self, run: Run) -> None:
         if run.flush_handle is not None:
@@ -783,10 +703,11 @@ class Engine:
         """The store is locked by another process: say so on the card and write again in `retry_in` s
         (also when no new text arrives by then); the text stays in memory meanwhile."""
         node = run.node
-        if "persist_error" not in node.meta:
+        state = self._state(node)
+        if state.persist_error is None:
             log.info("%s not saved yet: another program holds the store's write lock; retrying", node.id)
-            node.meta["persist_error"] = "not saved yet: another program is writing to the store; retrying"
-            self._notify(node, "status")
+            state.persist_error = "not saved yet: another program is writing to the store; retrying"
+            self._changed(node, "run")
         if run.flush_handle is None and not run.done:
             run.flush_handle = asyncio.get_running_loop().call_later(retry_in, self._flush, run)
 
@@ -800,6 +721,7 @@ class Engine:
         run.last_persist = time.monotonic()
         if node.owner is not None:
             node.owner.heartbeat = time.time()
+        state = self._state(node)
         try:
             self.repo.update_stream(node)
         except StoreBusyError:  # the store's busy timeout passed (the GUI's is ~50 ms): retry later
@@ -807,25 +729,27 @@ class Engine:
             self._store_busy(run, BUSY_RETRY_S)
             return
         except Exception as exc:  # disk full, locked DB: keep streaming in memory, say so on the card
-            if "persist_error" not in node.meta:  # log the first failure, not every 250 ms
+            if state.persist_error is None:  # log the first failure, not every 250 ms
                 log.error("could not save %s (still streaming, kept in memory): %s", node.id, store_error_text(exc))
-            node.meta["persist_error"] = f"not saved yet: {store_error_text(exc)}"
-            self._notify(node, "status")
+            state.persist_error = f"not saved yet: {store_error_text(exc)}"
+            self._changed(node, "run")
             return
-        if node.meta.pop("persist_error", None) is not None:
+        if state.persist_error is not None:
+            state.persist_error = None
             log.info("saving %s works again", node.id)
-            self._notify(node, "status")
+            self._changed(node, "run")
 
     def _save_final(self, node: Node) -> bool:
         """Write an ended node; on failure keep it in `unsaved` (retried with backoff) and say so on the
-        card (`meta["persist_error"]`). The stored meta never carries a stale "not saved" note."""
-        problem = node.meta.pop("persist_error", None)
+        card (`node.run.persist_error`, never stored)."""
+        state = self._state(node)
+        problem, state.persist_error = state.persist_error, None
         try:
             self.repo.update_node(node)
         except Exception as exc:
             if problem is None:
                 log.error("could not save the final state of %s: %s", node.id, store_error_text(exc))
-            node.meta["persist_error"] = f"not saved: {store_error_text(exc)} (retrying)"
+            state.persist_error = f"not saved: {store_error_text(exc)} (retrying)"
             self.unsaved[node.id] = node
             return False
         if self.unsaved.pop(node.id, None) is not None:
@@ -835,7 +759,7 @@ class Engine:
     def _retry_unsaved(self) -> None:
         for node in list(self.unsaved.values()):
             if self._save_final(node):
-                self._notify(node, "status")
+                self._changed(node, "run")
 
     async def _retry_saves(self) -> None:
         delay = 0.25
@@ -869,7 +793,7 @@ class Engine:
             if cfg is None:
                 raise _Fail("bad_request", f"unknown provider {ref.provider!r}")
             try:  # files the model cannot read, or over its provider's limits: this lane only, unsent
-                messages = self.prepare_messages(str(ref), run.context.messages)
+                messages = self.planner.prepare_messages(str(ref), run.context.messages)
             except AttachmentError as exc:
                 raise _Fail("unsupported_input", str(exc)) from None
             if not cfg.local and not cfg.api_key:
@@ -906,8 +830,8 @@ class Engine:
                             run.first_token_at = time.monotonic()
                             node.timing.ttft_ms = round((run.first_token_at - run.request_started) * 1000)
                             node.status = NodeStatus.STREAMING
-                            node.meta.pop("retry", None)
-                            self._notify(node, "status")
+                            self._state(node).retry = None
+                            self._changed(node, "status", "timing", "run")
                             self._persist(run)
                         if isinstance(ev, TextDelta):
                             run.pending_text.append(ev.text)
@@ -926,7 +850,7 @@ class Engine:
                             node.reported_cost_usd = ev.cost_usd
                         if node.model:  # costed now: an answer cut or interrupted later keeps it
                             node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
-                        self._notify(node, "usage")
+                        self._changed(node, "usage", "reported_cost_usd", "cost_usd")
                     elif isinstance(ev, Finish):
                         node.finish = ev.reason
                         if ev.reason == "error":
@@ -945,14 +869,10 @@ class Engine:
                         run.retries = ev.attempt
                         log.info("%s %s: %s (HTTP %s); retry %d of %d in %.1f s", node.id, node.model, ev.error.kind,
                                  ev.error.status, ev.attempt, ev.max_retries, ev.delay)
-                        node.meta["retry"] = {
-                            "attempt": ev.attempt,
-                            "max": ev.max_retries,
-                            "delay": ev.delay,
-                            "at": time.time() + ev.delay,
-                            "error": redact(ev.error.message),
-                        }
-                        self._notify(node, "retry")
+                        self._state(node).retry = RetryState(
+                            attempt=ev.attempt, max=ev.max_retries, delay=ev.delay, at=time.time() + ev.delay,
+                            error=redact(ev.error.message))
+                        self._changed(node, "run")
                     elif isinstance(ev, ResponseMeta):
                         run.request_id, run.http_status = ev.request_id, ev.status
                         if ev.request_id:
@@ -996,8 +916,8 @@ class Engine:
             # roundings apart: tokens/s is computed from these two (app.present.metrics)
             duration_ms = node.timing.ttft_ms + max(0, round((end - run.first_token_at) * 1000))
         node.timing = Timing(ttft_ms=node.timing.ttft_ms, duration_ms=duration_ms)
-        node.meta.pop("retry", None)
-        node.meta["phase"] = node.status.value
+        state = self._state(node)
+        state.phase = state.retry = None
         node.meta["started_at"] = started_wall.isoformat(timespec="seconds")
         if node.model:
             node.cost_usd = self.catalog.cost(node.model, node.usage, started_wall)
@@ -1012,7 +932,7 @@ class Engine:
             with contextlib.suppress(RuntimeError):  # no running loop: aclose() makes the last attempt
                 self._save_task = asyncio.get_running_loop().create_task(self._retry_saves(), name="retry saves")
         self.runs.pop(node.id, None)
-        self._notify(node, "status")
+        self._emit(NodeChanged(node, END_FIELDS))
 
 
 class _Fail(Exception):
@@ -1038,7 +958,3 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=None, write=30.0, pool=30.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
-
-
-def _scratch_session() -> Session:
-    return Session(title="(dry run)")

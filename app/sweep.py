@@ -637,12 +637,10 @@ class SweepRunner:
         return self._sems.setdefault(provider, asyncio.Semaphore(self.defn.concurrency))
 
     def _on_engine_change(self, node: Node, change: str) -> None:
-        if change == "retry" and node.model:
-            retry = node.meta.get("retry") or {}
-            at = retry.get("at")
-            if isinstance(at, int | float):
-                provider = ModelRef.parse(node.model).provider
-                self._paused_until[provider] = max(self._paused_until.get(provider, 0.0), float(at))
+        retry = node.run.retry if node.run is not None else None  # RunState: this process's lanes only
+        if change == "retry" and node.model and retry is not None:
+            provider = ModelRef.parse(node.model).provider
+            self._paused_until[provider] = max(self._paused_until.get(provider, 0.0), float(retry.at))
 
     async def _wait_pause(self, model: str) -> None:
         provider = ModelRef.parse(model).provider

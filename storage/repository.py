@@ -268,7 +268,8 @@ _NODE_FIELDS = (
     "created_at",
     "updated_at",
 )
-# Fields after these (Node.attachments) have defaults and are filled in afterwards (storage.blobs).
+# Fields after these (Node.attachments, filled in afterwards by storage.blobs; Node.run, never stored)
+# have defaults.
 _NODE_POSITIONAL = tuple(f.name for f in fields(Node))[: len(_NODE_FIELDS)] == _NODE_FIELDS
 
 

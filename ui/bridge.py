@@ -1,29 +1,28 @@
-"""A thin QObject bridge: engine listener callbacks become Qt signals (STYLE.md "Models are observed").
+"""A thin QObject bridge: the engine's graph events become a Qt signal (STYLE.md "Models are observed").
 
-The engine calls `on_node_changed(node, change)` on the asyncio loop thread, which in the app is the Qt
-main thread (qasync), so the signal is delivered synchronously; receivers must stay cheap (they mark a
-card dirty and return; the shared frame tick repaints).
+The engine calls `on_graph_event(event)` on the asyncio loop thread, which in the app is the Qt main
+thread (qasync), so the signal is delivered synchronously; receivers must stay cheap (they fold the
+event into the session model, mark cards dirty and return; the repaint scheduler repaints).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from app.domain import Node
+from app.engine import Engine
+from app.graph_events import GraphEvent
 
 
 class EngineBridge(QObject):
-    node_changed = Signal(
-        object, str
-    )  # (Node, change): created | text | reasoning | status | usage | retry | phase
+    graph_changed = Signal(object)  # an app.graph_events event: NodesAdded | NodeChanged | NodesRemoved | SessionChanged
 
-    def __init__(self, engine, parent: QObject | None = None) -> None:
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._engine = engine
-        engine.add_listener(self.on_node_changed)
+        engine.subscribe(self.on_graph_event)
 
-    def on_node_changed(self, node: Node, change: str) -> None:
-        self.node_changed.emit(node, change)
+    def on_graph_event(self, event: GraphEvent) -> None:
+        self.graph_changed.emit(event)
 
     def close(self) -> None:
-        self._engine.remove_listener(self.on_node_changed)
+        self._engine.unsubscribe(self.on_graph_event)

@@ -17,6 +17,7 @@ from app.domain import Edge, Node
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
+    from ui.edit_controller import EditController
 
 Positions = dict[str, tuple[float, float]]
 
@@ -28,7 +29,7 @@ class MoveNodesCommand(QUndoCommand):
 
     def __init__(
         self,
-        controller: CanvasController,
+        controller: EditController,
         old: Positions,
         new: Positions,
         *,
@@ -68,7 +69,7 @@ class MoveNodesCommand(QUndoCommand):
 class DeleteNodesCommand(QUndoCommand):
     """Delete cards (and every edge touching them). Undo puts back exactly what was deleted."""
 
-    def __init__(self, controller: CanvasController, session_id: str, node_ids: list[str]) -> None:
+    def __init__(self, controller: EditController, session_id: str, node_ids: list[str]) -> None:
         n = len(node_ids)
         super().__init__(f"Delete {n} cards" if n != 1 else "Delete card")
         self._controller = controller
@@ -89,7 +90,7 @@ class AddNodesCommand(QUndoCommand):
     because the engine already stored them; undo cancels their streams and removes them; a later
     redo puts back the cards as they were when undone (streams are not restarted)."""
 
-    def __init__(self, controller: CanvasController, session_id: str, node_ids: list[str], text: str,
+    def __init__(self, controller: EditController, session_id: str, node_ids: list[str], text: str,
                  on_undo: Callable[[], object] | None = None) -> None:
         super().__init__(text)
         self._controller = controller
@@ -149,7 +150,7 @@ class DeleteSessionCommand(QUndoCommand):
 
 
 class CollapseCommand(QUndoCommand):
-    def __init__(self, controller: CanvasController, node_ids: list[str], collapsed: bool) -> None:
+    def __init__(self, controller: EditController, node_ids: list[str], collapsed: bool) -> None:
         super().__init__("Collapse" if collapsed else "Expand")
         self._controller = controller
         self._ids = list(node_ids)

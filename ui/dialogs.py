@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain import Node, NodeKind
+from app.domain import Node
 
 SYNTHESIS_KINDS = [
     ("merge", "Merge into one best answer"),
@@ -474,47 +474,12 @@ class DialogService:
 
     def card_menu(self, node: Node, controller, screen_pos: object = None) -> str | None:
         """The context menu of a card; returns the chosen action name."""
+        from ui.card_actions import CardContext, menu_entries
+
         menu = QMenu(self.parent)
-        selected_answers = controller.selected_answers()
-        entries: list[tuple[str, str] | None] = []
-        if node.is_answer:
-            running = controller.engine.is_running(node.id)
-            entries += [("copy", "Copy answer"), None]
-            if running:
-                entries.append(("stop", "Stop"))
-            else:
-                entries.append(("retry", "Retry (re-run as a sibling)"))
-                entries.append(("rerun_other", "Re-run on another model…"))
-                if node.kind == NodeKind.RESPONSE:
-                    entries.append(("rerun_path", "Re-run the whole lane on another model…"))
-            if node.text.strip():  # an answer without text (it failed before any) is only retried
-                entries += [
-                    None,
-                    ("continue", "Continue this lane"),
-                    ("branch", "Branch (edit the prompt)"),
-                    ("shared", "Use as shared context"),
-                ]
-            entries.append(None)
-            if len(selected_answers) >= 2:
-                entries.append(("synthesize", f"Synthesize {len(selected_answers)} answers…"))
-            if len(selected_answers) == 2:
-                entries.append(("diff", "Compare (diff)…"))
-            entries.append(("table", "Comparison table…"))
-        elif node.kind == NodeKind.PROMPT:
-            entries += [
-                ("copy", "Copy prompt"),
-                ("branch", "Edit and branch"),
-                ("table", "Comparison table…"),
-            ]
-        else:
-            entries += [("copy", "Copy"), ("continue", "Ask about this"), ("shared", "Use as shared context")]
-        entries += [
-            None,
-            ("collapse", "Expand" if node.collapsed else "Collapse"),
-            ("focus", "Focus mode	F"),
-            None,
-            ("delete", "Delete	Del"),
-        ]
+        ctx = CardContext(running=controller.engine.is_running(node.id),
+                          selected_answers=len(controller.selected_answers()))
+        entries = menu_entries(node, ctx)
         actions = {}
         for entry in entries:
             if entry is None:

@@ -26,7 +26,7 @@ def metrics_line(node: Node) -> str:
     line = answer_metrics_line(node)
     if not line and node.status.is_live:
         line = "measuring…"
-    unsaved = node.meta.get("persist_error") if isinstance(node.meta, dict) else None
+    unsaved = node.run.persist_error if node.run is not None else None
     if unsaved:
         line = f"⚠ {unsaved} · " + line
     insecure = node.meta.get("insecure") if isinstance(node.meta, dict) else None

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui import card_actions
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.style import CardStyle
@@ -213,9 +214,21 @@ class MainWindow(QMainWindow):
             menu.addAction(action)
         return action
 
+    def _build_card_actions(self) -> dict[str, QAction]:
+        """One QAction per entry of the card actions' table (ui/card_actions.py); the Cards menu shows
+        them all, Edit and View share a few (one action, one shortcut, several menus)."""
+        c = self.controller
+        actions = {}
+        for entry in card_actions.CARD_ACTIONS:
+            shortcut = QKeySequence.StandardKey.Delete if entry.shortcut == "Del" else entry.shortcut
+            actions[entry.id] = self._action(None, entry.label, lambda i=entry.id: c.run_card_action(i), shortcut,
+                                             canvas_only=entry.canvas_only)
+        return actions
+
     def _build_actions(self) -> None:
         mb = self.menuBar()
         c = self.controller
+        self.card_actions = cards = self._build_card_actions()
         file_menu = mb.addMenu("&File")
         self._action(file_menu, "New session", c.start_session, "Ctrl+N")
         file_menu.addSeparator()
@@ -247,13 +260,7 @@ class MainWindow(QMainWindow):
         self.addAction(self.undo_action)
         self.addAction(self.redo_action)
         edit_menu.addSeparator()
-        self._action(
-            edit_menu,
-            "Delete selected cards",
-            lambda: c.delete(),
-            QKeySequence.StandardKey.Delete,
-            canvas_only=True,
-        )
+        edit_menu.addAction(cards["delete"])
         self._action(
             edit_menu,
             "Select all cards",
@@ -271,7 +278,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "Zoom in", self.view.zoom_in, "Ctrl+=")
         self._action(view_menu, "Zoom out", self.view.zoom_out, "Ctrl+-")
         view_menu.addSeparator()
-        self._action(view_menu, "Focus mode", self.focus_selected, "F", canvas_only=True)
+        view_menu.addAction(cards["focus"])
         self.minimap_action = self._action(view_menu, "Minimap", self._on_minimap_action_toggled, "Ctrl+M")
         self.minimap_action.setCheckable(True)
         self.minimap_action.setChecked(bool(self.settings.ui.get("minimap", True)))
@@ -295,18 +302,13 @@ class MainWindow(QMainWindow):
         cards_menu = mb.addMenu("&Cards")
         self._action(cards_menu, "Send", self._on_composer_send_requested, "Ctrl+Return")
         self.addAction(self._hidden_action("Ctrl+Enter", self._on_composer_send_requested))
-        self._action(cards_menu, "Stop (selected or all)", c.stop_selected_or_all, "Esc")
         self._action(cards_menu, "Stop all streams", lambda: c.stop(None), "Ctrl+.")
-        cards_menu.addSeparator()
-        self._action(cards_menu, "Retry selected", self._retry_selected, "Ctrl+R")
-        self._action(cards_menu, "Re-run on another model…", self._rerun_selected_other)
-        self._action(cards_menu, "Re-run the whole lane on another model…", self._rerun_path_selected)
-        self._action(cards_menu, "Continue this lane", self._continue_selected)
-        self._action(cards_menu, "Synthesize selected…", lambda: c.synthesize(), "Ctrl+Shift+S")
-        self._action(cards_menu, "Compare two answers (diff)…", lambda: c.compare_selected(), "Ctrl+D")
-        self._action(cards_menu, "Comparison table…", lambda: c.comparison_table(), "Ctrl+T")
-        cards_menu.addSeparator()
-        self._action(cards_menu, "Collapse / expand", lambda: c.toggle_collapse(), "C", canvas_only=True)
+        group = None
+        for entry in card_actions.CARD_ACTIONS:
+            if entry.group != group:
+                cards_menu.addSeparator()
+                group = entry.group
+            cards_menu.addAction(cards[entry.id])
 
         help_menu = mb.addMenu("&Help")
         self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts, "F1")
@@ -408,15 +410,9 @@ class MainWindow(QMainWindow):
         self.totals_label.setToolTip("\n\n".join(tips))
 
     def _session_cost_incomplete(self) -> bool:
-        """Whether some answer of the open session has no known cost (the comparison table's rule)."""
-        graph = self.controller.graph
-        if graph is None or not any(
-            n.is_answer and n.cost_usd is None and n.reported_cost_usd is None for n in graph.nodes.values()
-        ):
-            return False  # the common case, without importing app.export
-        from app.export import session_totals
+        from app.estimate import session_cost_incomplete
 
-        return not session_totals(graph).cost_complete
+        return session_cost_incomplete(self.controller.graph)
 
     def _on_controller_running_changed(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")
@@ -464,6 +460,8 @@ class MainWindow(QMainWindow):
 
     def refresh_lens(self) -> None:
         """Re-plan the composer's draft (engine.plan) for the estimate label and, if open, the lens."""
+        from app.estimate import draft_estimate
+
         targets = self.composer.targets()
         try:
             plans = self.controller.plan(self.composer.text(), targets, self.composer.mode())
@@ -472,14 +470,10 @@ class MainWindow(QMainWindow):
             if self.lens.isVisible():
                 self.lens.show_error(str(exc))
             return
-        if plans:
-            tokens = max(p.input_tokens_est for p in plans)
-            costs = [p.cost_est_usd for p in plans if p.cost_est_usd is not None]
-            est = (
-                f"≈ {tokens:,} tokens in · est. {fmt_cost(sum(costs))}"
-                if costs
-                else f"≈ {tokens:,} tokens in"
-            )
+        estimate = draft_estimate(plans)
+        if estimate is not None:
+            tokens, cost = estimate.input_tokens, estimate.cost_usd
+            est = f"≈ {tokens:,} tokens in · est. {fmt_cost(cost)}" if cost is not None else f"≈ {tokens:,} tokens in"
             self.composer.set_estimate(est if self.composer.text().strip() else "")
             self.composer.estimate_label.setToolTip(
                 "Estimated before sending, offline: input tokens of the largest context, and the cost over all "
@@ -556,34 +550,6 @@ class MainWindow(QMainWindow):
         self.sidebar.setVisible(self.sidebar_action.isChecked())
 
     # ================================================================== commands from menus
-    def _selected_answer(self) -> str | None:
-        ids = self.controller.selected_answers()
-        return ids[0] if ids else None
-
-    def _retry_selected(self) -> None:
-        for node_id in self.controller.selected_answers():
-            self.controller.rerun(node_id)
-
-    def _rerun_selected_other(self) -> None:
-        node_id = self._selected_answer()
-        if node_id:
-            self.controller.rerun_on_other(node_id)
-
-    def _rerun_path_selected(self) -> None:
-        node_id = self._selected_answer()
-        if node_id:
-            self.controller.rerun_on_other(node_id, whole_lane=True)
-
-    def _continue_selected(self) -> None:
-        node_id = self._selected_answer()
-        if node_id:
-            self.controller.continue_lane(node_id)
-
-    def focus_selected(self) -> None:
-        ids = self.scene.selected_ids()
-        if ids:
-            self.open_focus(ids[0])
-
     def open_focus(self, node_id: str) -> None:
         from ui.views import FocusDialog
 
@@ -745,28 +711,22 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Write the session to `path` in `fmt` (md, html, json, canvas, png). With `node_ids`, `scope`
         "selection" (the default then) writes only those cards, "path" them and what led to them."""
-        from app.export import ExportOptions, export_graph, export_session
-        from app.fsutil import private_if_inside, write_export
+        from app.fsutil import private_if_inside
+        from app.session_io import export_options, write_export
 
         graph = self.controller.export_graph()
         if graph is None:
             return
-        scope = scope or ("selection" if node_ids else "all")
-        names = self.catalog.display_names()
-        options = ExportOptions(
-            include_reasoning=include_reasoning,
-            scope=scope,
-            node_ids=tuple(node_ids or ()) if scope != "all" else (),
-            display_names=names,
-            provider_colors=self.settings.colors,
-        )
+        options = export_options(node_ids, scope, include_reasoning, self.catalog.display_names(),
+                                 self.settings.colors)
         if fmt == "png":
+            from app.export import export_graph
             from ui.export_png import render_png
 
             render_png(export_graph(graph, options), path, style=self.scene.style)
             private_if_inside(path, self.settings.data_dir)
             return
-        write_export(path, export_session(graph, fmt, options), self.settings.data_dir)
+        write_export(graph, path, fmt, options, self.settings.data_dir)
 
     def import_dialog(self) -> None:
         """File → Import: a .json export or a .canvas file (ours or Obsidian's) becomes a new session."""
@@ -777,25 +737,17 @@ class MainWindow(QMainWindow):
     def import_from(self, path: str) -> str | None:
         """Import `path` as a new session and show it; a bad file is refused with one clear message and
         nothing is stored. Returns the new session id."""
-        from app.export import ImportFailed, import_file, save_imported
-        from app.repository import StoreError
+        from app.session_io import ImportRefused, import_session
 
         try:
-            graph = import_file(path)
-            session = save_imported(self.repo, graph)
-        except ImportFailed as exc:
-            self.dialogs.show_error("Import failed", f"Cannot import {Path(path).name}: {exc}")
-            return None
-        except StoreError as exc:
-            self.dialogs.show_error("Import failed", f"Cannot store {Path(path).name}: {exc}")
+            imported = import_session(self.repo, path)
+        except ImportRefused as exc:
+            self.dialogs.show_error("Import failed", str(exc))
             return None
         self._refresh_sessions()
-        self.controller.open_session(session.id)
-        count = len(graph.nodes)
-        self.statusBar().showMessage(
-            f"Imported {count} card{'s' if count != 1 else ''} from {Path(path).name}.", 5000
-        )
-        return session.id
+        self.controller.open_session(imported.session.id)
+        self.statusBar().showMessage(f"Imported {imported.summary} from {Path(path).name}.", 5000)
+        return imported.session.id
 
     # ================================================================== window state
     def _initial_models(self) -> list[str]:

@@ -22,19 +22,13 @@ def file_status(node: Node) -> NodeStatus:
 
 def retry_info(node: Node, now: float) -> tuple[int, int, float] | None:
     """(attempt, max attempts, seconds until it starts) while a live card waits to retry, else None."""
-    retry = node.meta.get("retry") if isinstance(node.meta, dict) else None
-    if not isinstance(retry, dict) or not node.status.is_live:
+    retry = node.run.retry if node.run is not None else None  # RunState: the engine's, this process only
+    if retry is None or not node.status.is_live:
         return None
-    try:
-        attempt = int(retry.get("attempt", 1))
-        max_ = int(retry.get("max", attempt))
-        at = float(retry.get("at", now))  # when the next attempt starts (epoch seconds)
-    except (TypeError, ValueError):
-        return None
-    remaining = at - now
+    remaining = retry.remaining(now)
     if remaining <= 0:
         return None
-    return attempt, max_, remaining
+    return retry.attempt, retry.max, remaining
 
 
 def status_chip(node: Node, now: float | None = None) -> tuple[str, str]:
@@ -45,7 +39,7 @@ def status_chip(node: Node, now: float | None = None) -> tuple[str, str]:
         if retry is not None:
             attempt, max_, remaining = retry
             return "retrying", f"retry {attempt}/{max_} in {max(1, round(remaining))}s"
-        phase = str(node.meta.get("phase") or "") if isinstance(node.meta, dict) else ""
+        phase = (node.run.phase if node.run is not None else None) or ""
         if phase in LIVE_PHASES:
             return phase, phase
         if status == NodeStatus.PENDING:

@@ -285,7 +285,7 @@ async def test_disk_full_while_streaming_keeps_streaming_says_so_and_retries_the
     engine = Engine(repo, settings)
     sid = repo.create_session(Session(title="disk")).id
     warnings: list[str] = []
-    engine.add_listener(lambda node, change: warnings.append(node.meta.get("persist_error") or ""))
+    engine.add_listener(lambda node, change: warnings.append((node.run and node.run.persist_error) or ""))
     (run_,) = engine.ask(sid, "Q", [Target(DS)]).runs
     node = run_.node
     for _ in range(500):
@@ -297,7 +297,8 @@ async def test_disk_full_while_streaming_keeps_streaming_says_so_and_retries_the
         await engine.wait([run_])
         # The stream went on in memory; the card says it is not saved; the store has an older state.
         assert node.status == NodeStatus.DONE and node.text == "".join(words)
-        assert "persist_error" in node.meta and "disk is full" in node.meta["persist_error"]
+        assert node.run is not None and "disk is full" in (node.run.persist_error or "")
+        assert "persist_error" not in node.meta
         assert any(w.startswith("not saved yet: cannot write") for w in warnings)
         assert node.id in engine.unsaved
         stale = repo.get_node(node.id)

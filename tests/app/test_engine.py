@@ -149,11 +149,12 @@ async def test_retry_before_first_token_shows_countdown_then_streams(env):
     scripts["gpt-6.2-sol"] = ([0.03, StreamError("rate_limit", "429 Too Many Requests", 0.05, 429)],
                               default_script("after retry"))
     engine = make_engine(env)
-    engine.add_listener(lambda node, change: seen.append((change, dict(node.meta.get("retry", {})))))
+    engine.add_listener(lambda node, change: seen.append((change, node.run.retry if node.run else None)))
     (run,) = engine.ask(sid, "Q", [Target(GP)]).runs
     await engine.wait()
     retry_events = [m for c, m in seen if c == "retry"]
-    assert retry_events and retry_events[0]["attempt"] == 1 and retry_events[0]["delay"] == 0.05
+    assert retry_events and retry_events[0].attempt == 1 and retry_events[0].delay == 0.05
+    assert run.node.run is not None and run.node.run.retry is None  # the countdown ended with the lane
     node = repo.get_node(run.node.id)
     assert node.status == NodeStatus.DONE and node.text == "after retry" and "retry" not in node.meta
     assert node.timing.ttft_ms < 50  # measured from the retried request, not the first attempt

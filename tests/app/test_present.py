@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain import ErrorInfo, Node, NodeKind, NodeStatus, Timing, Usage
+from app.domain import ErrorInfo, Node, NodeKind, NodeStatus, RunState, Timing, Usage
 from app.present.colours import CUSTOM_COLOR, PROVIDER_COLORS, model_color, provider_color
 from app.present.metrics import fmt_rate, metrics_line, tokens_per_second
 from app.present.money import fmt_cost, fmt_price
@@ -41,7 +41,8 @@ def test_the_metrics_line_and_money():
 
 
 def test_status_words_in_the_window_and_in_files():
-    streaming = _answer(status=NodeStatus.STREAMING, meta={"phase": "thinking"})
+    streaming = _answer(status=NodeStatus.STREAMING)
+    streaming.run = RunState(phase="thinking")
     assert status_chip(streaming, now=0.0) == ("thinking", "thinking")
     assert status_chip(streaming) == ("interrupted", "interrupted")  # a file: nothing streams there
     assert status_chip(_answer(finish="content_filter")) == ("filtered", "filtered")

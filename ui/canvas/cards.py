@@ -47,6 +47,7 @@ from app.present.status import status_chip
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
 from ui.canvas.text import CODE_HEADER_H, set_document_html
+from ui.card_actions import buttons_for
 from ui.format import error_advice, metrics_line
 
 if TYPE_CHECKING:
@@ -471,7 +472,8 @@ class CardItem(QGraphicsObject):
         return y
 
     def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
-        return [("copy", "Copy", False), ("menu", "⋯", False)]
+        """The card's buttons (ui/card_actions.py, the one table of card actions), then its "⋯" menu."""
+        return [(action, label, False) for action, label in buttons_for(node)] + [("menu", "⋯", False)]
 
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         if not self._style.interactive:
@@ -1235,9 +1237,6 @@ class PromptCard(CardItem):
             bits.append("shared context")
         st.subtitle = " · ".join(bits)
 
-    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
-        return [("copy", "Copy", False), ("branch", "Edit & branch", False), ("menu", "⋯", False)]
-
 
 class NoteCard(CardItem):
     kind_label = "Note"
@@ -1245,9 +1244,6 @@ class NoteCard(CardItem):
     def _fill_header(self, node: Node, st: _CardState) -> None:
         st.title = node.title or "Note"
         st.stripe = QColor(stripe_color(node, self._style))
-
-    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
-        return [("copy", "Copy", False), ("continue", "Ask about this", False), ("menu", "⋯", False)]
 
 
 class ResponseCard(CardItem):
@@ -1300,7 +1296,7 @@ class ResponseCard(CardItem):
 
     def _placeholder(self, node: Node) -> str:
         if node.status.is_live:
-            phase = node.meta.get("phase")
+            phase = node.run.phase if node.run is not None else None
             if phase == "thinking" or node.reasoning:
                 return "Thinking…"
             if phase == "queued":
@@ -1373,20 +1369,6 @@ class ResponseCard(CardItem):
         st.metrics_text = metrics_line(node)
         st.metrics_rect = QRectF(left, y, w, C.METRICS_H)
         return y + C.METRICS_H
-
-    def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:
-        out = [("copy", "Copy", False)]
-        if node.status.is_live:
-            out.append(("stop", "Stop", False))
-        else:
-            if node.status in (NodeStatus.ERROR, NodeStatus.INTERRUPTED, NodeStatus.STOPPED):
-                out.append(("retry", "Retry", False))
-            else:
-                out.append(("retry", "Re-run", False))
-            if node.text.strip():  # an answer without text (failed before any) has nothing to continue
-                out.append(("continue", "Continue", False))
-        out.append(("menu", "⋯", False))
-        return out
 
     def _fill_actions(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
         if not self._style.interactive:

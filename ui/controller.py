@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
@@ -497,19 +497,22 @@ class CanvasController(QObject):
             self.mode_change_requested.emit(SendMode.LANES.value)
 
     # ================================================================== sending
-    def plan(self, text: str, targets: list[Target], mode: SendMode):
+    def plan(self, text: str, targets: list[Target], mode: SendMode, attachments: Sequence = ()):
         """The context lens for the composer's current state (engine.plan; nothing is sent)."""
         if self.session is None or not targets:
             return []
         return self.engine.plan(
-            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=self.graph
+            self.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode, graph=self.graph,
+            attachments=attachments,
         )
 
-    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
-        """Ask every target; returns the created node ids ([] when nothing was sent)."""
+    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES,
+             attachments: Sequence = ()) -> list[str]:
+        """Ask every target, with the prompt's files (app.attachments); returns the created node ids
+        ([] when nothing was sent)."""
         if self.session is None:
             return []
-        if not text.strip():
+        if not text.strip() and not attachments:
             self.message_posted.emit("Type a question first.", 3000)
             return []
         parents = self.follow_ids()
@@ -519,7 +522,7 @@ class CanvasController(QObject):
         try:
             result = self.engine.ask(
                 self.session.id, text, targets, parents=parents, mode=mode, graph=self.graph,
-                beside=self._branch_of,
+                beside=self._branch_of, attachments=attachments,
             )
         except (EngineError, ValueError) as exc:
             self.message_posted.emit(str(exc), 6000)
@@ -527,7 +530,7 @@ class CanvasController(QObject):
         ids = [p.id for p in result.prompts] + [r.node.id for r in result.runs]
         self._after_create(ids, "Send" if not parents else "Follow-up")
         if self.session.title in ("Untitled", "") and not parents:
-            self.apply_rename(self.session.id, _title_from(text))
+            self.apply_rename(self.session.id, _title_from(text or attachments[0].name))
         self._follow_pinned.clear()
         self._branch_of = None
         self.scene.select_only([])

@@ -77,7 +77,7 @@ class FileChip(QFrame):
 
     def __init__(self, att: Attachment, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("FileChipFrame")
+        self.setObjectName("ModelChipFrame")  # the same pill as a model chip
         self.attachment = att
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -487,9 +487,13 @@ class WindowAttachments(QObject):
         self.viewer = None
 
     def _on_scene_card_action_requested(self, node_id: str, action: str, arg: object) -> None:
-        if action != "open_file":
-            return
         graph = self._window.controller.graph
         node = graph.nodes.get(node_id) if graph is not None else None
-        if node is not None and node.attachments:
+        if node is None or node.kind != NodeKind.PROMPT:
+            return
+        if action == "open_file" and node.attachments:
             self.open_viewer(list(node.attachments), int(arg) if isinstance(arg, int) else 0)
+        elif action == "branch":
+            # Edit & branch (the controller has put the prompt's text in the composer): its files too
+            self.bar.clear()
+            self.bar.add(node.attachments)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
@@ -49,6 +50,10 @@ def drop_files(widget, paths, pos: QPoint | None = None) -> bool:
     QApplication.sendEvent(widget, drop)
     QApplication.sendPostedEvents()
     return drop.isAccepted()
+
+
+def read(path) -> bytes:
+    return Path(path).read_bytes()
 
 
 def chip_names(window) -> list[str]:
@@ -219,3 +224,102 @@ async def test_send_with_an_image_each_provider_format_text_only_lane_fails_alon
         followed = set(window.controller.follow_ids())
         assert followed == {by_model["anthropic"].node_id, by_model["openai"].node_id}
         assert window.composer.send_label() == "Continue 2 lanes"
+
+
+def click_tile(window, card, index: int) -> None:
+    """A left click on the card's `index`-th file tile, where it is on screen."""
+    window.view.centerOn(card)
+    QApplication.sendPostedEvents()
+    _action, rect = card.file_tiles()[index]
+    pos = window.view.mapFromScene(card.mapToScene(rect.center()))
+    assert window.view.viewport().rect().contains(pos)
+    QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+
+
+async def test_pdf_and_text_tiles_open_inside_triptych_more_tile_and_branch_keeps_files(
+    app_env, fake_server, tmp_path, monkeypatch
+):
+    from tests import attach_samples
+    from ui import attach
+
+    opened: list[QUrl] = []
+
+    class Desktop:  # the system's viewer: only the Open button may reach it
+        @staticmethod
+        def openUrl(url) -> bool:
+            opened.append(url)
+            return True
+
+    monkeypatch.setattr(attach, "QDesktopServices", Desktop)
+    report = tmp_path / "report.pdf"
+    report.write_bytes(attach_samples.pdf("Revenue grew", pages=2))
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nline two\n")
+    shots = []
+    for i, color in enumerate(("#AA2020", "#20AA20", "#2020AA", "#AAAA20")):
+        image = QImage(320, 200, QImage.Format.Format_RGB32)
+        image.fill(QColor(color))
+        shots.append(tmp_path / f"shot{i}.png")
+        assert image.save(str(shots[-1]))
+    async with open_window() as (window, _services):
+        window.dialogs.attach_paths = lambda folder: [str(report), str(notes), *map(str, shots)]
+        hands.trigger(window, "File/Attach files…")
+        assert len(chip_names(window)) == 6
+        hands.send(window, "Summarise these")
+        await wait_until(lambda: cards_of(window, "prompt"), 5, "the prompt card")
+        prompt = cards_of(window, "prompt")[0]
+        tiles = [action for action, _rect in prompt.file_tiles()]
+        assert tiles == ["open_file:0", "open_file:1", "open_file:2"]  # two chips, then "+4" more
+        assert prompt.button_rect("open_file:2").width() < 60
+
+        click_tile(window, prompt, 1)  # notes.md: its text, in Triptych
+        await wait_until(lambda: window.attach.viewer is not None, 3, "the viewer")
+        viewer = window.attach.viewer
+        assert viewer.attachment.name == "notes.md"
+        assert viewer.text_view.isVisible() and viewer.text_view.toPlainText() == "# Notes\nline two\n"
+        viewer.prev_button.click()  # report.pdf: name, pages, size
+        assert viewer.attachment.name == "report.pdf" and "PDF, 2 pages" in viewer.info.text()
+        assert opened == []  # nothing launched without the Open button
+        viewer.open_button.click()
+        assert len(opened) == 1 and opened[0].isLocalFile()
+        copy = opened[0].toLocalFile()
+        assert copy.endswith("report.pdf") and read(copy) == read(report)
+        viewer.close()
+        await wait_until(lambda: window.attach.viewer is None, 3, "the viewer closed")
+
+        click_tile(window, prompt, 2)  # "+4": the first file not shown
+        await wait_until(lambda: window.attach.viewer is not None, 3, "the viewer")
+        assert window.attach.viewer.attachment.name == "shot0.png"
+        window.attach.viewer.close()
+        await wait_until(lambda: window.attach.viewer is None, 3, "the viewer closed")
+
+        # Edit & branch on the prompt brings back its text and its files
+        rect = prompt.button_rect("branch")
+        pos = window.view.mapFromScene(prompt.mapToScene(rect.center()))
+        QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        assert window.composer.text() == "Summarise these"
+        assert chip_names(window) == ["report.pdf", "notes.md", "shot0.png", "shot1.png", "shot2.png", "shot3.png"]
+
+
+async def test_a_composer_chip_opens_the_viewer_and_text_drags_still_insert_text(app_env, tmp_path):
+    chart = tmp_path / "chart.png"
+    chart_png(chart)
+    async with open_window() as (window, _services):
+        edit = window.composer.edit
+        assert drop_files(edit.viewport(), [chart])
+        hands.click_widget(window.composer.files.chips()[0].button)
+        await wait_until(lambda: window.attach.viewer is not None, 3, "the viewer")
+        assert window.attach.viewer.attachment.name == "chart.png"
+        window.attach.viewer.close()
+        await wait_until(lambda: window.attach.viewer is None, 3, "the viewer closed")
+        # a text drag (a link from a browser) is not a file: the prompt box inserts it as before
+        mime = QMimeData()
+        mime.setText("https://example.com/x.png")
+        mime.setUrls([QUrl("https://example.com/x.png")])
+        pos = edit.viewport().rect().center()
+        copy, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QApplication.sendEvent(edit.viewport(), QDragEnterEvent(pos, copy, mime, left, none))
+        QApplication.sendEvent(edit.viewport(), QDragMoveEvent(pos, copy, mime, left, none))
+        QApplication.sendEvent(edit.viewport(), QDropEvent(QPointF(pos), copy, mime, left, none))
+        assert "https://example.com/x.png" in window.composer.text()
+        assert chip_names(window) == ["chart.png"]

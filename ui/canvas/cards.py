@@ -1241,6 +1241,8 @@ class PromptCard(CardItem):
         mode = node.meta.get("mode") if isinstance(node.meta, dict) else None
         if mode == "shared":
             bits.append("shared context")
+        if node.attachments:
+            bits.append(f"{len(node.attachments)} file{'s' if len(node.attachments) != 1 else ''}")
         st.subtitle = " · ".join(bits)
 
     def _actions_for(self, node: Node) -> list[tuple[str, str, bool]]:

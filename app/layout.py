@@ -24,7 +24,7 @@ def width(node: Node) -> float:
 
 
 # A prompt with files shows them in a row of thumbnails and chips (ui/canvas/cards.py PromptCard).
-FILES_ROW_H = 76.0
+FILES_ROW_H = 92.0
 
 
 def height(node: Node) -> float:

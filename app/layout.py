@@ -24,8 +24,14 @@ def width(node: Node) -> float:
     return node.width or (PROMPT_W if node.kind in (NodeKind.PROMPT, NodeKind.NOTE) else CARD_W)
 
 
+# A prompt with files shows them in a row of thumbnails and chips (ui/canvas/cards.py PromptCard).
+FILES_ROW_H = 92.0
+
+
 def height(node: Node) -> float:
-    return node.height or DEFAULT_H[node.kind]
+    if node.height:
+        return node.height
+    return DEFAULT_H[node.kind] + (FILES_ROW_H if node.attachments else 0.0)
 
 
 Rect = tuple[float, float, float, float]  # x, y, w, h

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import Params, SendMode
 from app.engine import Target
+from ui.attach import AttachmentBar, carries_files
 from ui.dialogs import color_icon, model_choices
 
 
@@ -43,6 +44,7 @@ class PromptEdit(QPlainTextEdit):
     """A plain-text prompt box that grows from 3 to 10 lines; Ctrl+Enter sends."""
 
     submitted = Signal()
+    files_pasted = Signal(object)  # QMimeData carrying a picture or files (ui.attach attaches them)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +63,16 @@ class PromptEdit(QPlainTextEdit):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def canInsertFromMimeData(self, source) -> bool:
+        return carries_files(source) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source) -> None:
+        """Ctrl+V of a picture (a screenshot) or of copied files attaches them; text pastes as text."""
+        if carries_files(source):
+            self.files_pasted.emit(source)
+            return
+        super().insertFromMimeData(source)
 
     def _on_document_contents_changed(self) -> None:
         lines = max(3, min(10, int(self.document().size().height()) + 1))
@@ -468,6 +480,11 @@ class ComposerWidget(QFrame):
         self.edit.submitted.connect(self.send_requested)
         self.edit.textChanged.connect(self.draft_changed)
         outer.addWidget(self.edit)
+        # -- the files of the next send (ui.attach): chips under the prompt, and why a file was refused
+        self.files = AttachmentBar(self)
+        self.files.focus_after = self.edit
+        self.files.changed.connect(self.draft_changed)
+        outer.addWidget(self.files)
 
         # -- chips + buttons. The chips, + Model and Presets wrap onto more lines when they run out of
         # width (a flow layout): adding models makes the composer taller, never the window wider.
@@ -541,7 +558,13 @@ class ComposerWidget(QFrame):
         self.set_text(self.text() + text)
 
     def clear(self) -> None:
+        """Empty the prompt and its files (after a send)."""
         self.edit.clear()
+        self.files.clear()
+
+    def attachments(self) -> list:
+        """The files of the next send, in the order attached (app.attachments.Attachment)."""
+        return self.files.attachments()
 
     def focus_prompt(self) -> None:
         self.edit.setFocus(Qt.FocusReason.OtherFocusReason)

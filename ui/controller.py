@@ -15,16 +15,18 @@ short SQLite transactions; engine operations return at once and stream in owned 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 
+from app.attachments import Attachment
 from app.domain import Graph, Node, SendMode, Session
 from app.engine import Engine, PlannedCall, Target
 from app.foreign import StorePoller
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved, SessionChanged
 from app.session_model import SessionModel
+from app.urls import is_openable, url_scheme
 from ui import card_actions
 from ui.bridge import EngineBridge
 from ui.canvas import loader
@@ -38,13 +40,6 @@ from ui.session_controller import SessionController
 
 log = logging.getLogger(__name__)
 
-SAFE_LINK_SCHEMES = ("http", "https", "mailto")
-
-
-def link_is_openable(url: str) -> bool:
-    """Only web and mail links open; javascript:, file:, data: and anything else never do."""
-    scheme = QUrl(url.strip()).scheme().lower()
-    return scheme in SAFE_LINK_SCHEMES
 
 
 class CanvasController(QObject):
@@ -289,11 +284,13 @@ class CanvasController(QObject):
     def clear_follow(self) -> None:
         self.lanes.clear_follow()
 
-    def plan(self, text: str, targets: list[Target], mode: SendMode) -> list[PlannedCall]:
-        return self.lanes.plan(text, targets, mode)
+    def plan(self, text: str, targets: list[Target], mode: SendMode,
+             attachments: Sequence[Attachment] = ()) -> list[PlannedCall]:
+        return self.lanes.plan(text, targets, mode, attachments)
 
-    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
-        return self.lanes.send(text, targets, mode)
+    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES,
+             attachments: Sequence[Attachment] = ()) -> list[str]:
+        return self.lanes.send(text, targets, mode, attachments)
 
     def stop(self, node_ids: Iterable[str] | None = None) -> int:
         return self.lanes.stop(node_ids)
@@ -397,8 +394,8 @@ class CanvasController(QObject):
         url = url.strip()
         if not url:
             return False
-        if not link_is_openable(url):
-            scheme = QUrl(url).scheme() or "this kind of"
+        if not is_openable(url):
+            scheme = url_scheme(url) or "this kind of"
             self.message_posted.emit(f"Triptych never opens {scheme}: links from model answers.", 6000)
             return False
         if not self.dialogs.confirm_open_link(url):

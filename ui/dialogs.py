@@ -432,6 +432,16 @@ class DialogService:
         path, _chosen = QFileDialog.getOpenFileName(self.parent, "Import", folder, IMPORT_FILTER)
         return path or None
 
+    def attach_paths(self, folder: str = "") -> list[str]:
+        """Files to attach to the next prompt (File → Attach…); [] when cancelled."""
+        paths, _chosen = QFileDialog.getOpenFileNames(
+            self.parent, "Attach files", folder,
+            "Images, PDFs and text files (*.png *.jpg *.jpeg *.webp *.gif *.pdf *.txt *.md *.csv *.json *.log "
+            "*.py *.js *.ts *.html *.css *.xml *.yaml *.yml *.toml *.ini *.sql *.sh *.c *.h *.cpp *.rs *.go "
+            "*.java);;All files (*)",
+        )
+        return list(paths)
+
     def ask_text(self, title: str, label: str, default: str = "") -> str | None:
         """One line of text (a session's title): wide enough to show a long title whole."""
         dialog = QInputDialog(self.parent)

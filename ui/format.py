@@ -64,6 +64,12 @@ ERROR_WORDS: dict[str, tuple[str, str]] = {
         "Retry; if it happens again, check the base URL in Settings.",
     ),
     "internal": ("Something went wrong inside Triptych.", "Retry."),
+    # a file this model cannot read (an image to a text-only model) or over its provider's limits:
+    # nothing was sent (app.attachments)
+    "unsupported_input": (
+        "This model cannot take the prompt's files, so nothing was sent to it.",
+        "Re-run on a model that reads them, or ask again without the file.",
+    ),
 }
 
 # How the providers and the engine word a bad_stream (app/providers/http.py MID_ANSWER and friends).
@@ -115,6 +121,8 @@ def error_advice(
     if words == "bad_stream" and err is not None and err.message.lower().startswith(_MID_ANSWER):
         detail = ""  # the headline says it already (the engine's tip only repeats "the text so far is kept")
     actions: list[tuple[str, str]] = []
+    if kind == "unsupported_input":  # the same request would fail again: another model, not Retry
+        return _para(what, nxt, detail), [("rerun_other", "Re-run on…")]
     if kind in ("auth", "network") or words == "bad_data":
         actions.append(("open_settings", "Open Settings"))
     actions.append(("retry", "Retry"))

@@ -10,12 +10,13 @@ Threading: Qt main thread (= the asyncio loop thread); engine operations return 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRectF
 
 from app import layout
+from app.attachments import Attachment
 from app.domain import EdgeRole, Node, NodeKind, SendMode
 from app.engine import EngineError, Target
 from ui.canvas import loader
@@ -73,20 +74,22 @@ class LaneController(QObject):
         if not self._follow_pinned and len(self.follow_ids()) <= 1:
             self.c.mode_change_requested.emit(SendMode.LANES.value)
 
-    def plan(self, text: str, targets: list[Target], mode: SendMode):
+    def plan(self, text: str, targets: list[Target], mode: SendMode, attachments: Sequence[Attachment] = ()):
         """The context lens for the composer's current state (engine.plan; nothing is sent)."""
         if self.c.session is None or not targets:
             return []
         return self.c.engine.plan(
             self.c.session.id, text or "…", targets, parents=self.follow_ids(), mode=mode,
-            graph=loader.engine_graph(self.c.graph, self.follow_ids())
+            graph=loader.engine_graph(self.c.graph, self.follow_ids()), attachments=attachments,
         )
 
-    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES) -> list[str]:
-        """Ask every target; returns the created node ids ([] when nothing was sent)."""
+    def send(self, text: str, targets: list[Target], mode: SendMode = SendMode.LANES,
+             attachments: Sequence[Attachment] = ()) -> list[str]:
+        """Ask every target, with the prompt's files (app.attachments); returns the created node ids
+        ([] when nothing was sent)."""
         if self.c.session is None:
             return []
-        if not text.strip():
+        if not text.strip() and not attachments:
             self.c.message_posted.emit("Type a question first.", 3000)
             return []
         parents = self.follow_ids()
@@ -97,7 +100,7 @@ class LaneController(QObject):
             result = self.c.engine.ask(
                 self.c.session.id, text, targets, parents=parents, mode=mode,
                 graph=loader.engine_graph(self.c.graph, parents),
-                beside=self._branch_of,
+                beside=self._branch_of, attachments=attachments,
             )
         except (EngineError, ValueError) as exc:
             self.c.message_posted.emit(str(exc), 6000)
@@ -105,7 +108,7 @@ class LaneController(QObject):
         ids = [p.id for p in result.prompts] + [r.node.id for r in result.runs]
         self._after_create(ids, "Send" if not parents else "Follow-up")
         if self.c.session.title in ("Untitled", "") and not parents:
-            self.c.apply_rename(self.c.session.id, _title_from(text))
+            self.c.apply_rename(self.c.session.id, _title_from(text or attachments[0].name))
         self._follow_pinned.clear()
         self._branch_of = None
         self.c.scene.select_only([])

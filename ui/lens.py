@@ -6,6 +6,7 @@ A view over `engine.plan(...)` results (`PlannedCall`s); it never computes anyth
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
@@ -58,14 +59,14 @@ class ContextLensPanel(QFrame):
         self._plans = []
         self.browser.setHtml(f"<p>{html.escape(message)}</p>")
 
-    def set_plans(self, plans: list, question: str | None = None) -> None:
-        """Show `plans`; `question` is the composer's draft (None: not known). An empty draft shows a
-        hint instead of a placeholder prompt."""
+    def set_plans(self, plans: list, question: str | None = None, files: Sequence = ()) -> None:
+        """Show `plans`; `question` is the composer's draft (None: not known), `files` its attachments.
+        An empty draft shows a hint instead of a placeholder prompt."""
         self._plans = list(plans)
         if not plans:
             self.browser.setHtml("<p>Choose at least one model to see what it will receive.</p>")
             return
-        if question is not None and not question.strip():
+        if question is not None and not question.strip() and not files:
             self.browser.setHtml(f"<p>{html.escape(EMPTY_PROMPT)}</p>")
             return
         parts = []
@@ -79,6 +80,7 @@ class ContextLensPanel(QFrame):
                 f"est. {cost} (with ~{call.output_tokens_est:,} output tokens) · "
                 f"{len(call.messages)} message{'s' if len(call.messages) != 1 else ''}</p>"
             )
+            parts.append(self._files(call))
             for w in call.warnings:
                 parts.append(f"<p style='margin:0 0 4px 0;color:#C2410C'>⚠ {html.escape(w)}</p>")
             if call.system:
@@ -88,6 +90,20 @@ class ContextLensPanel(QFrame):
                 tail = question_tail(m.content, question or "") if i == last_user else TAIL_CHARS
                 parts.append(self._message(m.role, m.content, getattr(m, "model", None), tail))
         self.browser.setHtml("".join(parts))
+
+    @staticmethod
+    def _files(call) -> str:
+        """The files in this request as this model gets them, with their estimated tokens."""
+        out = []
+        sent = getattr(call, "files", None) or []
+        inlined = getattr(call, "inlined", None) or []
+        if sent:
+            names = ", ".join(html.escape(a.describe()) for a in sent)
+            out.append(f"📎 {names} · ≈ {call.file_tokens_est:,} tokens (est.)")
+        if inlined:
+            names = ", ".join(html.escape(a.name) for a in inlined)
+            out.append(f"📎 inlined as text: {names} (counted in the text)")
+        return "".join(f"<p style='margin:0 0 4px 0'>{line}</p>" for line in out)
 
     def _message(self, role: str, content: str, model: str | None, tail: int = TAIL_CHARS) -> str:
         who = role + (f" · {html.escape(self._display_name(model))}" if model else "")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui import card_actions
+from ui.attach import WindowAttachments
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
 from ui.canvas.style import CardStyle
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self._build_status_bar()
+        self.attach = WindowAttachments(self)  # drops, pastes, File → Attach…, the file viewer
         self._build_actions()
         self._connect_signals()
         self._lens_timer = QTimer(self)
@@ -232,6 +234,10 @@ class MainWindow(QMainWindow):
         file_menu = mb.addMenu("&File")
         self._action(file_menu, "New session", c.start_session, "Ctrl+N")
         file_menu.addSeparator()
+        self.attach_action = self._action(
+            file_menu, "Attach files…", lambda: self.attach.choose_files(), "Ctrl+Shift+A",
+            tip="Add images, PDFs or text files to the next prompt (or drop them on the prompt, or paste)",
+        )
         self.import_action = self._action(
             file_menu,
             "Import…",
@@ -444,7 +450,8 @@ class MainWindow(QMainWindow):
         self._update_welcome()
 
     def _on_composer_send_requested(self) -> None:
-        ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode())
+        ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode(),
+                                   attachments=self.composer.attachments())
         if ids:
             self.composer.focus_prompt()
 
@@ -464,7 +471,8 @@ class MainWindow(QMainWindow):
 
         targets = self.composer.targets()
         try:
-            plans = self.controller.plan(self.composer.text(), targets, self.composer.mode())
+            plans = self.controller.plan(self.composer.text(), targets, self.composer.mode(),
+                                         attachments=self.composer.attachments())
         except Exception as exc:  # planning is advisory: say why, never break typing
             self.composer.set_estimate("")
             if self.lens.isVisible():
@@ -474,7 +482,8 @@ class MainWindow(QMainWindow):
         if estimate is not None:
             tokens, cost = estimate.input_tokens, estimate.cost_usd
             est = f"≈ {tokens:,} tokens in · est. {fmt_cost(cost)}" if cost is not None else f"≈ {tokens:,} tokens in"
-            self.composer.set_estimate(est if self.composer.text().strip() else "")
+            drafted = self.composer.text().strip() or self.composer.attachments()
+            self.composer.set_estimate(est if drafted else "")
             self.composer.estimate_label.setToolTip(
                 "Estimated before sending, offline: input tokens of the largest context, and the cost over all "
                 "models assuming about 1,000 output tokens each. Open the context lens for details."
@@ -482,7 +491,7 @@ class MainWindow(QMainWindow):
         else:
             self.composer.set_estimate("")
         if self.lens.isVisible():
-            self.lens.set_plans(plans, self.composer.text())
+            self.lens.set_plans(plans, self.composer.text(), files=self.composer.attachments())
 
     def _on_composer_lens_toggled(self, on: bool) -> None:
         self.lens.setVisible(on)

@@ -99,6 +99,7 @@ class _CardState:
     metrics_text: str = ""
     buttons: list[CardButton] = field(default_factory=list)
     code_buttons: list[CardButton] = field(default_factory=list)
+    file_buttons: list[CardButton] = field(default_factory=list)  # a prompt's files (thumbnails, chips)
     body_scrollable: bool = False
     grown: float = 0.0  # how much taller the body is than the card's height on the canvas allows
     collapsed: bool = False
@@ -244,10 +245,15 @@ class CardItem(QGraphicsObject):
     def button_rect(self, action: str) -> QRectF | None:
         if action.startswith("copy_code:"):
             self.ensure_detail()
-        for b in self._state.buttons + self._state.code_buttons:
+        for b in self._state.buttons + self._state.code_buttons + self._state.file_buttons:
             if b.action == action:
                 return QRectF(b.rect)
         return None
+
+    def file_tiles(self) -> list[tuple[str, QRectF]]:
+        """A prompt's files as shown on the card: (action, rectangle in item coordinates); the action is
+        "open_file:<index>" (a click opens the viewer there; the last tile may be "+N" more)."""
+        return [(b.action, QRectF(b.rect)) for b in self._state.file_buttons]
 
     def code_copy_count(self) -> int:
         """Copy buttons currently shown (one per code block visible in the body)."""
@@ -854,7 +860,7 @@ class CardItem(QGraphicsObject):
 
     # ------------------------------------------------------------------ interaction
     def _button_at(self, pos: QPointF) -> CardButton | None:
-        for b in self._state.code_buttons + self._state.buttons:
+        for b in self._state.code_buttons + self._state.buttons + self._state.file_buttons:
             if b.rect.contains(pos):
                 return b
         return None
@@ -1085,6 +1091,8 @@ class CardItem(QGraphicsObject):
             self._emit("open_link", hit[5:])
         elif hit.startswith("copy_code:"):
             self._emit("copy_code", int(hit.split(":", 1)[1]))
+        elif hit.startswith("open_file:"):
+            self._emit("open_file", int(hit.split(":", 1)[1]))
         elif hit:
             self._emit(hit)
 
@@ -1235,7 +1243,95 @@ class PromptCard(CardItem):
         mode = node.meta.get("mode") if isinstance(node.meta, dict) else None
         if mode == "shared":
             bits.append("shared context")
+        if node.attachments:
+            bits.append(f"{len(node.attachments)} file{'s' if len(node.attachments) != 1 else ''}")
         st.subtitle = " · ".join(bits)
+
+    # -- the prompt's files: a row of thumbnails (images) and chips (PDF, text) under its text
+    def _footer_height(self, node: Node) -> float:
+        return super()._footer_height(node) + (layout.FILES_ROW_H if node.attachments else 0.0)
+
+    def _fill_metrics(self, node: Node, st: _CardState, y: float, left: float, w: float) -> float:
+        if not node.attachments:
+            return y
+        h = C.FILE_TILE_H
+        top = y + (layout.FILES_ROW_H - h) / 2 - 4.0
+        files = node.attachments
+        widths = [_tile_width(a) for a in files]
+        shown = len(files)
+        more_w = 48.0
+        while shown and sum(widths[:shown]) + 8.0 * (shown - 1) + (
+            more_w + 8.0 if shown < len(files) else 0.0
+        ) > w:
+            shown -= 1
+        x = left
+        for i in range(shown):
+            st.file_buttons.append(CardButton(f"open_file:{i}", files[i].name, QRectF(x, top, widths[i], h), arg=i))
+            x += widths[i] + 8.0
+        if shown < len(files):
+            st.file_buttons.append(
+                CardButton(f"open_file:{shown}", f"+{len(files) - shown}", QRectF(x, top, more_w, h), arg=shown)
+            )
+        return y + layout.FILES_ROW_H
+
+    def _paint_metrics(self, painter: QPainter, st: _CardState) -> None:
+        node = self._node
+        if not st.file_buttons or node is None:
+            return
+        from ui.thumbs import thumbnail
+
+        theme = self._style.theme
+        small = self._style.small_font
+        for b in st.file_buttons:
+            hovered = b.action == self._hover_button
+            r = b.rect
+            att = node.attachments[b.arg] if isinstance(b.arg, int) and b.arg < len(node.attachments) else None
+            pixmap = None
+            if att is not None and not b.label.startswith("+"):
+                pixmap = thumbnail(att, int(r.width() * 2), int(r.height() * 2))
+            painter.setPen(QPen(QColor(theme.accent if hovered else theme.card_border), 1.0))
+            painter.setBrush(QColor(theme.button_hover if hovered else theme.button_bg))
+            painter.drawRoundedRect(r, 6, 6)
+            if pixmap is not None:
+                target = QRectF(r.adjusted(1, 1, -1, -1))
+                size = pixmap.size().scaled(int(target.width() * 2), int(target.height() * 2),
+                                            Qt.AspectRatioMode.KeepAspectRatio)
+                dw, dh = size.width() / 2, size.height() / 2
+                dest = QRectF(target.center().x() - dw / 2, target.center().y() - dh / 2, dw, dh)
+                painter.save()
+                clip = QPainterPath()
+                clip.addRoundedRect(target, 5, 5)
+                painter.setClipPath(clip)
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+                painter.drawPixmap(dest, pixmap, QRectF(pixmap.rect()))
+                painter.restore()
+                continue
+            painter.setFont(small)
+            painter.setPen(QColor(theme.text))
+            inner = r.adjusted(8, 6, -8, -6)
+            if att is None or b.label.startswith("+"):
+                painter.drawText(r, Qt.AlignmentFlag.AlignCenter, b.label)
+                continue
+            from ui.attach import short_kind
+
+            metrics = self._style.small_metrics
+            line = metrics.lineSpacing()
+            painter.drawText(QRectF(inner.left(), inner.top(), inner.width(), line),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(f"📎 {att.name}", Qt.TextElideMode.ElideMiddle, int(inner.width())))
+            painter.setPen(QColor(theme.muted))
+            detail = short_kind(att)
+            painter.drawText(QRectF(inner.left(), inner.top() + line + 2, inner.width(), line),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(detail, Qt.TextElideMode.ElideRight, int(inner.width())))
+
+
+def _tile_width(att) -> float:
+    """A file's tile on a prompt card: an image as wide as its picture at FILE_TILE_H (within limits),
+    a PDF or text file as a chip."""
+    if att.kind == "image" and att.width and att.height:
+        return max(40.0, min(C.FILE_TILE_H * att.width / att.height, 160.0))
+    return 168.0
 
 
 class NoteCard(CardItem):

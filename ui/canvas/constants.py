@@ -24,6 +24,7 @@ BUTTON_H = 22.0
 CODE_COPY_W = 46.0
 CODE_COPY_H = 18.0
 SELECTION_MARGIN = 4.0
+FILE_TILE_H = 80.0  # a prompt's file thumbnails and chips (the row is app.layout.FILES_ROW_H)
 
 # Below this level of detail (scene-to-device scale), cards draw an overview: their title and first
 # words in fonts sized in device pixels (CardStyle.overview_*), or, narrower than OVERVIEW_MIN_W_PX on

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A StreamError message (kind "network"): the server answered, then closed before any text came. The
+# providers retry it like a network error; the card's headline says it in the user's words (ui.format).
+NO_TEXT = "the connection closed before any text arrived"
+
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:

@@ -9,11 +9,11 @@ import html
 from collections.abc import Callable
 
 from app.domain import Node, NodeStatus
+from app.events import NO_TEXT
 from app.present.metrics import fmt_tokens as fmt_tokens
 from app.present.metrics import metrics_line as answer_metrics_line
 from app.present.money import fmt_cost as fmt_cost  # also what the window shows (cards, status bar, lens)
 from app.present.status import retry_info
-from app.providers.streaming import NO_TEXT
 
 
 def has_live_countdown(node: Node, now: float) -> bool:

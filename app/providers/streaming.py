@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from app.events import Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
+from app.events import NO_TEXT, Finish, ReasoningDelta, StreamError, StreamEvent, TextDelta, Usage
 from app.providers.base import ProviderConfig, ProviderRequest
 from app.providers.http import MID_ANSWER, JSONBody, decode_event, join_url, stream_sse
 from app.providers.sse import DEFAULT_KEEPALIVE_EVENTS, SSEEvent
@@ -35,7 +35,6 @@ from app.providers.sse import DEFAULT_KEEPALIVE_EVENTS, SSEEvent
 __all__ = ["NO_TEXT", "SSEProvider", "StreamState"]
 
 # A stream that ended before any text: as retryable as a connection that failed before the answer began.
-NO_TEXT = "the connection closed before any text arrived"
 
 
 @dataclass(slots=True)

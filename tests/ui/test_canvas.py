@@ -315,7 +315,7 @@ def test_minimap_click_moves_the_view(qapp_offscreen):
 def test_a_server_that_closed_before_any_text_is_not_called_unreachable(qapp_offscreen):
     """After the retries, a stream cut before its first token (reached, then closed) says so; it does not
     claim the provider could not be reached."""
-    from app.providers.streaming import NO_TEXT
+    from app.events import NO_TEXT
 
     session = Session()
     g = Graph(session=session)

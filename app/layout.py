@@ -31,7 +31,7 @@ FILES_ROW_H = 92.0
 def height(node: Node) -> float:
     if node.height:
         return node.height
-    return DEFAULT_H[node.kind] + (FILES_ROW_H if node.attachments else 0.0)
+    return DEFAULT_H[node.kind] + (FILES_ROW_H if node.has_files else 0.0)
 
 
 Rect = tuple[float, float, float, float]  # x, y, w, h

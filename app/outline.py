@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequen
 from dataclasses import dataclass
 
 from app.domain import Node, NodeKind, NodeStatus
-from app.layout import CARD_W, DEFAULT_H, PROMPT_W
+from app.layout import CARD_W, DEFAULT_H, FILES_ROW_H, PROMPT_W
 
 
 @dataclass(slots=True)
@@ -37,6 +37,7 @@ class CardOutline:
     width: float | None
     height: float | None
     collapsed: bool = False
+    has_files: bool = False  # a prompt with files: its card is taller (app.layout.FILES_ROW_H)
 
     def __repr__(self) -> str:
         return f"<CardOutline {self.kind.value} {self.id[-6:]} ({self.x:.0f}, {self.y:.0f})>"
@@ -47,7 +48,7 @@ class CardOutline:
 
     @property
     def h(self) -> float:
-        return self.height or DEFAULT_H[self.kind]
+        return self.height or DEFAULT_H[self.kind] + (FILES_ROW_H if self.has_files else 0.0)
 
     @property
     def is_answer(self) -> bool:
@@ -57,7 +58,7 @@ class CardOutline:
     def of(cls, node: Node) -> CardOutline:
         return cls(
             node.id, node.kind, node.status, node.model, node.color, node.x, node.y, node.width,
-            node.height, node.collapsed,
+            node.height, node.collapsed, node.has_files,
         )  # fmt: skip
 
 

@@ -889,6 +889,11 @@ class SqliteRepository:
                         # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
                         CardOutline(intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed))
                     )
+            with_files = _blobs.nodes_with_files(conn, session_id)
+        if with_files:
+            for outline in out:
+                if outline.id in with_files:
+                    outline.has_files = True
         return out
 
     def nodes_in_rect(
@@ -905,6 +910,7 @@ class SqliteRepository:
         )
         with self._read() as conn, _gc_paused():
             found = [_node_from_row(row) for row in conn.execute(stmt)]
+            _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found if n.kind == NodeKind.PROMPT]))
         return [
             n for n in found if n.x + layout.width(n) > left and n.y + layout.height(n) > top
         ]
@@ -916,6 +922,7 @@ class SqliteRepository:
             for chunk in _chunks(list(node_ids)):
                 stmt = select(*_NODE_COLUMNS).where(nodes_t.c.id.in_(chunk))
                 out.extend(_node_from_row(row) for row in conn.execute(stmt))
+            _blobs.attach(out, _blobs.files_of_nodes(conn, [n.id for n in out if n.kind == NodeKind.PROMPT]))
         return out
 
     def node_ids(self, session_id: str) -> set[str]:

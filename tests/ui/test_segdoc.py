@@ -227,3 +227,21 @@ def test_consecutive_alerts_and_the_text_after_them_have_gaps(qapp):
     assert runs[1][0] - runs[0][1] >= 8, runs  # a visible gap between the two alerts
     after = [r for r in seg.line_rects() if r.left() < 5]  # the paragraph after them (not indented)
     assert after and after[-1].top() - runs[1][1] >= 8, (runs, after)
+
+
+def test_a_stream_cut_anywhere_ends_as_the_one_shot_text(qapp):
+    """A flush that ended inside a code block left a space after its last line once the block closed
+    (the kept chunk's html ended in a newline): the card's final text must not depend on the chunking."""
+    text = ("Intro.\n\n```python\ndef fib(n):\n    return seq[:n]\n```\n\n| Step | What |\n|---|---|\n"
+            "| 1 | heading |\n\n- one\n- two")
+    font = QFont()
+
+    def final_text(cuts: list[int]) -> str:
+        seg, renderer = SegmentedDocument(), IncrementalRenderer("light")
+        for cut in cuts:
+            seg.set_html(renderer.update(text[:cut]), 420, font, "#000000")
+        seg.set_html(renderer.update(text, final=True), 420, font, "#000000")
+        return seg.plain_text()
+
+    whole = final_text([])
+    assert [c for c in range(1, len(text)) if final_text([c]) != whole] == []

@@ -404,7 +404,10 @@ class SegmentedDocument:
         pending = 0
         if self._font is not None:  # formula pictures (app.render.math), drawn lazily
             pending = add_math_resources(doc, piece, self._color, self._font, waiter=self)
-        doc.setHtml(piece if piece.strip() else "")
+        # Whitespace between a chunk's top-level blocks means nothing, but Qt turns a newline after the
+        # last closing tag into a space at the end of the last block: a chunk cut where the streamed
+        # text ended (its html ends "</div>\n") would differ from the one-shot render's by that space.
+        doc.setHtml(piece.strip())
         wide = table_h = 0.0
         if table:
             need = fit_tables(doc, self._width)

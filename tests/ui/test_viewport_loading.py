@@ -135,3 +135,29 @@ async def test_a_follow_up_in_a_big_session_sends_its_lane_without_reading_the_s
         body = str(sent[0].body)
         assert nodes[root].text.split(":")[0] in body and "And then?" in body  # the lane's first question
         assert not nodes.fully_loaded
+
+
+async def test_a_session_with_files_and_far_cards_reopens_with_its_thumbnails(app_env):
+    """A restart opened no window at all when a card lay outside the first view (the outline had no
+    files for placement's height), and prompts read by the view lost their files."""
+    from app.attachments import attachment_from_bytes
+    from app.domain import Node, NodeKind, Session
+    from storage import open_store
+    from tests.attach_samples import png
+
+    chart = attachment_from_bytes("chart.png", png(40, 30))
+    with open_store(app_env) as repo:
+        session = repo.create_session(Session(title="files"))
+        prompt = Node(session.id, NodeKind.PROMPT, "What does this chart show?", x=0.0, y=0.0, attachments=[chart])
+        near = Node(session.id, NodeKind.RESPONSE, "A rising line.", model="openai:gpt-6.2-sol", x=0.0, y=420.0)
+        far = Node(session.id, NodeKind.RESPONSE, "Far away.", model="openai:gpt-6.2-sol", x=9000.0, y=7000.0)
+        repo.add_nodes([prompt, near, far])
+        session.viewport = Viewport(-40.0, -40.0, 1.0)
+        repo.update_session(session)
+    async with open_window() as (window, _services):
+        window.controller.open_initial_session()
+        await wait_until(lambda: window.scene.made_card(prompt.id) is not None, 5, "the prompt card made")
+        card = window.scene.made_card(prompt.id)
+        assert [a.sha256 for a in card._node.attachments] == [chart.sha256]
+        assert window.scene.made_card(far.id) is None  # out of view: not made, yet placed with its size
+        assert far.id in window.scene.card_ids()

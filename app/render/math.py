@@ -411,3 +411,121 @@ def math_spans(line: str) -> list[tuple[int, int]]:
                 continue
         pos += 1
     return spans
+
+
+# ------------------------------------------------------------------ formulas as plain words
+
+_SYMBOLS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
+    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "varphi": "φ",
+    "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ",
+    "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω", "int": "∫", "iint": "∬", "oint": "∮",
+    "sum": "∑", "prod": "∏", "infty": "∞", "partial": "∂", "nabla": "∇", "pm": "±", "mp": "∓", "times": "×",
+    "cdot": "·", "cdots": "⋯", "ldots": "…", "dots": "…", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
+    "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼", "equiv": "≡", "propto": "∝", "to": "→",
+    "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "iff": "⇔", "implies": "⇒", "in": "∈",
+    "notin": "∉", "subset": "⊂", "subseteq": "⊆", "cup": "∪", "cap": "∩", "forall": "∀", "exists": "∃",
+    "emptyset": "∅", "mathbb": "", "circ": "∘", "degree": "°", "sqrt": "√", "langle": "⟨", "rangle": "⟩",
+    "mid": "|", "vert": "|", "lVert": "‖", "rVert": "‖", "|": "‖", "cdotp": "·", "ast": "∗", "star": "⋆",
+    "%": "%", "$": "$", "{": "{", "}": "}", "_": "_", "&": "&", "#": "#",
+}
+_SUP = str.maketrans("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ")
+_SUB = str.maketrans("0123456789+-=()aeioruvxjkt", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒᵣᵤᵥₓⱼₖₜ")
+_QUIET = {"left", "right", "big", "Big", "bigg", "Bigg", "displaystyle", "limits", "nolimits", ",", ";", ":",
+          "!", "quad", "qquad", " ", "textstyle"}
+_WORD_ARGS = {"text", "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathcal", "operatorname", "boldsymbol",
+              "textbf", "textit", "hat", "bar", "tilde", "vec", "dot", "overline", "underline", "mathbb"}
+
+
+def _group(src: str, pos: int) -> tuple[str, int]:
+    """The argument at `pos` (a {group} or one character/command) and the position after it."""
+    while pos < len(src) and src[pos] == " ":
+        pos += 1
+    if pos >= len(src):
+        return "", pos
+    if src[pos] == "{":
+        end = _skip_group(src, pos)
+        return src[pos + 1 : end - 1], end
+    if src[pos] == "\\":
+        m = re.match(r"\\([A-Za-z]+|.)", src[pos:])
+        if m:
+            return m.group(0), pos + m.end()
+    return src[pos], pos + 1
+
+
+def _script(text: str, table: dict[int, int], mark: str) -> str:
+    """A super- or subscript: in Unicode script letters when it has them all (x², xᵢ), else marked."""
+    flat = latex_to_text(text).replace("−", "-")
+    if flat and all(ord(c) in table for c in flat):
+        return flat.translate(table)
+    flat = flat.replace("-", "−")
+    return f"{mark}{flat}" if len(flat) == 1 else f"{mark}({flat})"
+
+
+def latex_to_text(latex: str) -> str:
+    """A formula as readable plain text, for places that cannot show it typeset (a zoomed-out card's
+    first words, a collapsed card): `\\int_{-\\infty}^{\\infty} e^{-x^2}\\,dx` → `∫₋∞^∞ e^(−x²) dx`-like
+    words. Never exact: the typeset picture and the exports keep the source."""
+    out: list[str] = []
+    pos, n = 0, len(latex)
+    while pos < n:
+        ch = latex[pos]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", latex[pos:])
+            name = m.group(1) if m else ""
+            pos += m.end() if m else 1
+            if name == "frac" or name in ("dfrac", "tfrac"):
+                num, pos = _group(latex, pos)
+                den, pos = _group(latex, pos)
+                a, b = latex_to_text(num), latex_to_text(den)
+                a = a if len(a) <= 1 or a.isalnum() else f"({a})"
+                b = b if len(b) <= 1 or b.isalnum() else f"({b})"
+                out.append(f"{a}/{b}")
+            elif name == "sqrt":
+                arg, pos = _group(latex, pos)
+                inner = latex_to_text(arg)
+                out.append("√" + (inner if len(inner) <= 1 else f"({inner})"))
+            elif name in _WORD_ARGS:
+                arg, pos = _group(latex, pos)
+                out.append(latex_to_text(arg))
+            elif name in _QUIET:
+                out.append(" " if name in (",", ";", ":", "quad", "qquad", " ") else "")
+            elif name in _SYMBOLS:
+                out.append(_SYMBOLS[name])
+            elif name in ("begin", "end"):
+                _, pos = _group(latex, pos)
+            elif name == "\\":
+                out.append("; ")
+            else:
+                out.append(name)  # \det, \sin, \log, \max: the operator's own name
+        elif ch in "^_":
+            arg, pos = _group(latex, pos + 1)
+            out.append(_script(arg, _SUP if ch == "^" else _SUB, "^" if ch == "^" else "_"))
+        elif ch in "{}":
+            pos += 1
+        elif ch == "&":
+            out.append(" ")
+            pos += 1
+        elif ch == "-":
+            out.append("−")
+            pos += 1
+        else:
+            out.append(ch)
+            pos += 1
+    return re.sub(r"[ \t]+", " ", "".join(out)).strip()
+
+
+def formulas_as_text(line: str) -> str:
+    """`line` of markdown with each formula ($…$, $$…$$, \\(…\\), \\[…\\]) replaced by latex_to_text."""
+    spans = math_spans(line)
+    if not spans:
+        return line
+    out, last = [], 0
+    for start, end in spans:
+        src = line[start:end]
+        inner = src[2:-2] if src.startswith(("$$", "\\(", "\\[")) else src[1:-1]
+        out += [line[last:start], latex_to_text(inner)]
+        last = end
+    out.append(line[last:])
+    return "".join(out)

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
 from app.present.status import status_chip
+from app.render.math import formulas_as_text, latex_to_text
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
 from ui.canvas.text import CODE_HEADER_H, set_document_html
@@ -1559,19 +1560,26 @@ def _unemphasize(text: str) -> str:
 def overview_text(text: str, limit: int = 320) -> str:
     """The first words of a card's markdown as plain text, for the zoomed-out card: only the markdown
     structure goes (heading and quote marks, list bullets, fences, table pipes and rules, emphasis
-    pairs around words, link targets); everything else stays as written (`y_i`, `2 ** i`, LaTeX).
+    pairs around words, link targets), formulas become readable words (app.render.math.latex_to_text:
+    `$\\frac{1}{1+e^{-z}}$` → `1/(1+e^(−z))`); everything else stays as written (`y_i`, `2 ** i`).
     Task items show their box (☐/☑) where it is. Lines are joined. Looks at the start of the text
     only: cheap on every streaming frame."""
     if not text:
         return ""
     words: list[str] = []
-    in_code = False
+    in_code = in_math = False
     for line in text[: limit * 2].split("\n"):
         if _FENCE.match(line):
             in_code = not in_code
             continue
         if in_code:
             words.append(line)
+            continue
+        if line.strip() in ("$$", "\\[", "\\]"):  # a display formula's own lines
+            in_math = not in_math if line.strip() == "$$" else line.strip() == "\\["
+            continue
+        if in_math:
+            words.append(latex_to_text(line))
             continue
         if _RULE.match(line):
             continue
@@ -1589,7 +1597,7 @@ def overview_text(text: str, limit: int = 320) -> str:
         if line.lstrip().startswith("|"):  # a table row: its cells, without the pipes
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
             line = "  ".join(c for c in cells if c)
-        words.append(_plain_inline(line))
+        words.append(formulas_as_text(_plain_inline(line)))  # (emphasis first: formulas are left alone by it)
     return " ".join(" ".join(words).split())[:limit]
 
 

@@ -404,10 +404,9 @@ class DialogService:
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Open
 
-    def pick_model(self, catalog, settings, exclude: str | None = None) -> str | None:
-        dlg = ModelPickerDialog(
-            catalog, settings, self.parent, exclude=exclude, title="Re-run on another model"
-        )
+    def pick_model(self, catalog, settings, exclude: str | None = None,
+                   title: str = "Re-run on another model") -> str | None:
+        dlg = ModelPickerDialog(catalog, settings, self.parent, exclude=exclude, title=title)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         return dlg.chosen()

@@ -185,7 +185,8 @@ class LaneController(QObject):
         node = self.c.graph.nodes.get(node_id) if self.c.graph else None
         if node is None or not node.is_answer or (whole_lane and node.kind != NodeKind.RESPONSE):
             return None
-        model = self.c.dialogs.pick_model(self.c.catalog, self.c.settings, exclude=node.model)
+        title = "Re-run the whole lane on another model" if whole_lane else "Re-run on another model"
+        model = self.c.dialogs.pick_model(self.c.catalog, self.c.settings, exclude=node.model, title=title)
         if not model:
             return None
         return self.rerun_path(node_id, model) if whole_lane else self.rerun(node_id, model)

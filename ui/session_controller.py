@@ -102,7 +102,9 @@ class SessionController(QObject):
             c.message_posted.emit("This session is new and empty already: type a prompt below.", 4000)
             c.composer_focus_requested.emit()
             return session.id
-        return self.new_session()
+        session_id = self.new_session()
+        c.composer_focus_requested.emit()  # a new session is for typing a prompt: the caret goes there
+        return session_id
 
     def new_session(self, title: str = "Untitled") -> str:
         session = self.canvas.engine.create_session(title)

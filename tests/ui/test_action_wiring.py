@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from tests.ui import hands
 from tests.ui.conftest import open_window
@@ -43,6 +44,9 @@ async def test_ctrl_n_from_the_composer_and_the_canvas_opens_new_sessions(app_en
         hands.press_keys(window.view, "Ctrl+N")
         ids.append(window.controller.session_id)
         assert len(set(ids)) == 3, ids
+        # a new session is for typing: the caret is in the prompt box, so the first keys land there
+        hands.press_keys(QApplication.focusWidget(), "H")
+        assert window.composer.text().lower() == "h"
         assert [s.title for s in _sessions(services)].count("Untitled") == 1
 
 

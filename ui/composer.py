@@ -811,7 +811,7 @@ class ComposerWidget(QFrame):
         """The model picker, its filter pre-filled with `prefix` (tests replace this)."""
         from ui.dialogs import ModelPickerDialog
 
-        dlg = ModelPickerDialog(self._catalog, self._settings, self, title="Add a model")
+        dlg = ModelPickerDialog(self._catalog, self._settings, self, exclude=set(self._targets), title="Add a model")
         dlg.filter_edit.setText(prefix)
         if dlg.exec() != ModelPickerDialog.DialogCode.Accepted:
             return None

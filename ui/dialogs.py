@@ -6,7 +6,7 @@ shortcuts. Qt main thread only; every method here is modal and returns the user'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +109,7 @@ class ModelPickerDialog(QDialog):
         catalog,
         settings,
         parent: QWidget | None = None,
-        exclude: str | None = None,
+        exclude: str | Collection[str] | None = None,
         title: str = "Choose a model",
     ) -> None:
         super().__init__(parent)
@@ -122,8 +122,9 @@ class ModelPickerDialog(QDialog):
         layout.addWidget(self.filter_edit)
         self.list = QListWidget(self)
         layout.addWidget(self.list)
+        left_out = {exclude} if isinstance(exclude, str) else set(exclude or ())  # models already chosen
         for ref, label, usable in model_choices(catalog, settings):
-            if ref == exclude:
+            if ref in left_out:
                 continue
             item = QListWidgetItem(color_icon(catalog.provider_color(ref.split(":", 1)[0])), label)
             item.setData(Qt.ItemDataRole.UserRole, ref)

@@ -206,3 +206,25 @@ def test_model_menu_grammar(composer):
     assert typed["OpenAI"] == "Type an OpenAI model id…"
     assert typed["LM Studio"] == "Type an LM Studio model id…"
     assert typed["DeepSeek"] == "Type a DeepSeek model id…"
+
+
+def test_the_add_a_model_picker_leaves_out_the_models_already_chosen(composer):
+    from PySide6.QtCore import QTimer
+
+    from ui.dialogs import ModelPickerDialog
+
+    composer.set_models(["deepseek:deepseek-flash", "openai:gpt-6.2-sol"])
+    listed: list[str] = []
+
+    def read_and_close() -> None:
+        dlg = QApplication.activeModalWidget()
+        assert isinstance(dlg, ModelPickerDialog)
+        listed.extend(dlg.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dlg.list.count()))
+        dlg.reject()
+
+    QTimer.singleShot(0, read_and_close)
+    composer.add_menu.aboutToShow.emit()  # (the menu fills itself as it opens)
+    other = next(a for a in composer.add_menu.actions() if a.text().startswith("Other model id"))
+    other.trigger()
+    assert listed and "anthropic:claude-sonnet-5-5" in listed
+    assert "deepseek:deepseek-flash" not in listed and "openai:gpt-6.2-sol" not in listed

@@ -134,6 +134,14 @@ class AttachmentBar(QWidget):
         self.error_label.setStyleSheet("color: #C2410C;")
         self.error_label.hide()
         outer.addWidget(self.error_label)
+        # before sending: a chosen model that cannot read a file (its lane would fail, the others run)
+        self.warning_label = QLabel(self)
+        self.warning_label.setObjectName("AttachWarning")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.warning_label.setStyleSheet("color: #B45309;")
+        self.warning_label.hide()
+        outer.addWidget(self.warning_label)
         self.focus_after: QWidget | None = None  # the widget the chips follow in the Tab order
         self._update()
 
@@ -219,6 +227,17 @@ class AttachmentBar(QWidget):
         if had:
             self.changed.emit()
 
+    def warning_text(self) -> str:
+        return self.warning_label.text() if not self.warning_label.isHidden() else ""
+
+    def show_warnings(self, lines: Sequence[str]) -> None:
+        """What would go wrong if sent now (a model that cannot read a file); empty: nothing."""
+        text = "\n".join(lines)
+        if text != self.warning_label.text() or self.warning_label.isHidden() == bool(lines):
+            self.warning_label.setText(text)
+            self.warning_label.setVisible(bool(lines))
+            self._update()
+
     def show_errors(self, lines: Sequence[str]) -> None:
         self.error_label.setText("\n".join(lines))
         self.error_label.setVisible(bool(lines))
@@ -244,7 +263,7 @@ class AttachmentBar(QWidget):
 
     def _update(self) -> None:
         self.chips_area.setVisible(bool(self._files))
-        self.setVisible(bool(self._files) or not self.error_label.isHidden())
+        self.setVisible(bool(self._files) or not self.error_label.isHidden() or not self.warning_label.isHidden())
         self.updateGeometry()
 
     def _on_chip_clicked(self, sha256: str) -> None:

@@ -475,9 +475,14 @@ class MainWindow(QMainWindow):
                                          attachments=self.composer.attachments())
         except Exception as exc:  # planning is advisory: say why, never break typing
             self.composer.set_estimate("")
+            self.composer.files.show_warnings([])
             if self.lens.isVisible():
                 self.lens.show_error(str(exc))
             return
+        self.composer.files.show_warnings([
+            "⚠ " + p.unsupported.replace(" was not sent", " will not be sent: its lane will fail")
+            for p in plans if p.unsupported and self.composer.attachments()
+        ])
         estimate = draft_estimate(plans)
         if estimate is not None:
             tokens, cost = estimate.input_tokens, estimate.cost_usd

@@ -155,10 +155,15 @@ async def test_send_with_an_image_each_provider_format_text_only_lane_fails_alon
         await wait_until(lambda: "chart.png" in window.lens.text(), 5, "the lens listing the file")
         lens = window.lens.text()
         assert "tokens (est.)" in lens and "will fail before sending" in lens and "cannot read images" in lens
+        # the composer says it before sending too, right under the files, without opening the lens
+        warning = window.composer.files.warning_text()
+        assert "cannot read images" in warning and "chart.png" in warning and "deepseek" in warning.lower(), warning
+        assert window.composer.files.warning_label.isVisible()
         with_image = window.composer.estimate_label.text()
         hands.click_widget(window.composer.files.chips()[0].remove)
         await wait_until(lambda: window.composer.estimate_label.text() != with_image, 5, "estimate without it")
         without = window.composer.estimate_label.text()
+        assert window.composer.files.warning_text() == ""  # no file, nothing to warn about
 
         def tokens(label: str) -> int:
             return int(label.split("≈ ", 1)[1].split(" tokens", 1)[0].replace(",", ""))

@@ -444,6 +444,7 @@ class ComposerWidget(QFrame):
         # Elided (the whole text is its tooltip): following many cards never widens the window.
         self.parents_label = ElidedLabel(self.parents_bar, Qt.TextElideMode.ElideRight)
         self._follow_labels: list[str] = []
+        self._branch: str | None = None  # the prompt an "Edit & branch" makes a new version of
         self.parents_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.parents_label)
         self.lanes_button = QPushButton("Continue each lane", self.parents_bar)
@@ -610,10 +611,12 @@ class ComposerWidget(QFrame):
         if ref in self._targets:
             self.set_models([r for r in self._targets if r != ref])
 
-    def set_follow(self, labels: list[str]) -> None:
-        """Show which cards the next send follows (empty: a new thread)."""
+    def set_follow(self, labels: list[str], branch: str | None = None) -> None:
+        """Show which cards the next send follows (empty: a new thread), and `branch`: the words of the
+        prompt it makes a new version of (Edit & branch; None: not a branch)."""
         self._follow_labels = list(labels)
-        if not labels:
+        self._branch = branch
+        if not labels and branch is None:
             self.parents_bar.hide()
             return
         self._update_follow_text()
@@ -621,7 +624,12 @@ class ComposerWidget(QFrame):
 
     def _update_follow_text(self) -> None:
         labels = self._follow_labels
+        branch = self._branch
         if not labels:
+            if branch is not None:
+                text = f"Branch: a new version of “{branch}”, beside it"
+                self.parents_label.setToolTip(text)
+                self.parents_label.setText(text)
             return
         shown = ", ".join(labels[:4]) + (f" +{len(labels) - 4}" if len(labels) > 4 else "")
         n = len(labels)
@@ -630,6 +638,8 @@ class ComposerWidget(QFrame):
         how = ("each continues with its own model" if n > 1 else "continues with its own model") \
             if self.mode() == SendMode.LANES else "shared with every chosen model"
         text = f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}"
+        if branch is not None:
+            text = f"Branch of “{branch}” · " + text
         self.parents_label.setToolTip(text)
         self.parents_label.setText(text)
         self.lanes_button.setEnabled(True)

@@ -273,6 +273,10 @@ class CanvasController(QObject):
 
     # What the next send follows, sending and re-running live in LaneController, the structure edits
     # in EditController; these names stay for the window, the card actions and tests.
+    @property
+    def branch_of(self) -> str | None:
+        return self.lanes.branch_of
+
     def emit_follow(self) -> None:
         self.lanes.emit_follow()
 

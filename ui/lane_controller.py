@@ -53,6 +53,11 @@ class LaneController(QObject):
                 out.append(node_id)
         return out
 
+    @property
+    def branch_of(self) -> str | None:
+        """The prompt the next send makes a new version of (Edit & branch), else None."""
+        return self._branch_of
+
     def emit_follow(self) -> None:
         self.c.follow_changed.emit(self.follow_ids())
 

@@ -57,6 +57,12 @@ async def test_edit_and_branch_replaces_the_draft_as_an_undoable_edit(app_env, f
         assert window.composer.text() == "What is a monad?"
         assert "draft" not in window.statusBar().currentMessage()
         assert window.controller.graph.nodes[prompt.node_id].kind == NodeKind.PROMPT
+        # the composer says it is a branch (the first prompt has no parents: no "Following" bar either)
+        bar = window.composer.parents_label
+        assert window.composer.parents_bar.isVisible() and "Branch" in bar.toolTip() and "monad" in bar.toolTip()
+        press_keys(edit, "Ctrl+Return")
+        await wait_until(lambda: len(cards_of(window, "prompt")) == 2, 5, "the branch sent")
+        assert not window.composer.parents_bar.isVisible()  # sent: the next prompt is a new thread again
 
 
 MATH = "The Gaussian integral: $\\int_{-\\infty}^{\\infty} e^{-x^2}\\,dx$ where \\int_{-\\infty} and y_i stay."

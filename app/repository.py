@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from app.domain import Edge, Graph, Node, NodeStatus, Session, SessionSummary
+from app.domain import Edge, Graph, Node, NodeStatus, Session, SessionSummary, Viewport
 
 if TYPE_CHECKING:
     from app.outline import CardOutline
@@ -40,6 +40,8 @@ class Repository(Protocol):
     def create_session(self, session: Session) -> Session: ...
     def get_session(self, session_id: str) -> Session | None: ...
     def update_session(self, session: Session) -> None: ...
+    def save_viewport(self, session_id: str, viewport: Viewport) -> None:
+        """Where the user last looked; leaves `updated_at` (the sidebar's order) alone."""
     def list_sessions(self, include_deleted: bool = False) -> list[SessionSummary]: ...
     def delete_session(self, session_id: str) -> None:
         """Soft delete (restorable with `restore_session`, for undo)."""

@@ -716,6 +716,14 @@ class SqliteRepository:
                 )
             )
 
+    def save_viewport(self, session_id: str, viewport: Viewport) -> None:
+        """Where the user last looked: not a change to the session (its `updated_at`, which orders the
+        sidebar and tells other processes to re-read it, stays)."""
+        with self._write() as conn:
+            conn.execute(
+                update(sessions_t).where(sessions_t.c.id == session_id).values(viewport=_dumps(viewport.to_dict()))
+            )
+
     def list_sessions(self, include_deleted: bool = False) -> list[SessionSummary]:
         """Newest first (updated_at), with node counts."""
         count = (

@@ -172,13 +172,9 @@ class SessionController(QObject):
         current = self.canvas.session
         if vp is None or current is None:
             return
-        session = self.repo.get_session(current.id)
-        if session is None:
-            return
-        session.viewport = vp
         current.viewport = vp
         try:
-            self.repo.update_session(session)
+            self.repo.save_viewport(current.id, vp)
         except Exception as exc:
             log.warning("could not save the viewport: %s", exc)
 

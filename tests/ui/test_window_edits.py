@@ -287,3 +287,33 @@ async def test_after_a_crash_the_app_reopens_the_session_in_use(app_env, fake_se
 
         assert load_settings().ui.get("last_session") == first
         window.hide()  # (the fixture's close must not save it either: it already is)
+
+
+async def test_looking_at_a_session_does_not_make_it_the_newest(app_env, fake_server):
+    """Opening an older session and panning it saved its viewport as a change: it jumped to the top of
+    the sidebar as "just now". Only what changes the session (cards, title) moves it."""
+    import asyncio
+
+    from tests.ui.hands import click_list_item, press_keys, send, wheel
+
+    async with open_window() as (window, services):
+        send(window, "The older session")
+        await wait_until(lambda: window.controller.graph.nodes, 5, "its cards")
+        older = window.controller.session_id
+        await asyncio.sleep(0.05)
+        press_keys(window, "Ctrl+N")
+        send(window, "The newer session")
+        await wait_until(lambda: window.controller.graph.nodes, 5, "its cards")
+        newer = window.controller.session_id
+        await wait_until(lambda: all(not n.status.is_live for n in window.controller.graph.nodes.values()), 15)
+        assert [s.id for s in services.repo.list_sessions()][:2] == [newer, older]
+        lst = window.sidebar.list
+        item = next(lst.item(i) for i in range(lst.count()) if older in str(lst.item(i).data(Qt.ItemDataRole.UserRole)))
+        click_list_item(lst, item)
+        await wait_until(lambda: window.controller.session_id == older, 5, "the older session shown")
+        before = window.view.visible_scene_rect()
+        wheel(window, window.view.viewport().rect().center(), -3)  # look around (the wheel scrolls)
+        assert window.view.visible_scene_rect() != before
+        window.controller.flush_viewport()
+        assert [s.id for s in services.repo.list_sessions()][:2] == [newer, older]
+        assert services.repo.get_session(older).viewport == window.controller.session.viewport  # still saved

@@ -154,6 +154,9 @@ class SessionController(QObject):
         self.canvas.engine.restore_session(session_id)
         self.canvas.sessions_changed.emit()
         self.open_session(session_id)
+        session = self.canvas.session
+        if session is not None and session.id == session_id:  # (replaces "Deleted …, Ctrl+Z brings it back")
+            self.canvas.message_posted.emit(f"Restored “{session.title}”.", 4000)
 
     # ------------------------------------------------------------------ viewport persistence
     def _on_view_viewport_changed(self, x: float, y: float, zoom: float) -> None:

@@ -209,11 +209,19 @@ async def test_sessions_sidebar_search_rename_delete_undo(app_env, fake_server, 
         window.undo_stack.undo()
         assert window.windowTitle() == "Triptych — Explain quantum tunnelling"
         window.undo_stack.redo()
-        # delete with undo
-        c.delete_session(first)
+        # delete with undo (through the sidebar's menu and Ctrl+Z)
+        row = next(
+            window.sidebar.list.item(i)
+            for i in range(window.sidebar.list.count())
+            if window.sidebar.list.item(i).data(Qt.ItemDataRole.UserRole) == first
+        )
+        with hands.choosing("Delete"):
+            hands.context_menu(window.sidebar.list.viewport(), window.sidebar.list.visualItemRect(row).center())
         assert c.session_id != first and services.repo.get_session(first).deleted
-        window.undo_stack.undo()
+        assert "Ctrl+Z brings it back" in window.statusBar().currentMessage()
+        hands.press_keys(window.view, "Ctrl+Z")
         assert c.session_id == first and not services.repo.get_session(first).deleted
+        assert "Restored" in window.statusBar().currentMessage()  # not the stale "Ctrl+Z brings it back"
         assert len(window.scene.cards()) == 4
         # duplicate
         c.duplicate_session(first)

@@ -604,18 +604,28 @@ class MainWindow(QMainWindow):
 
     def open_diff(self, left_id: str, right_id: str):
         from app.diff import diff_html
+        from app.export.common import snippet
         from ui.views import DiffDialog
 
         graph = self.controller.graph
         a, b = graph.nodes[left_id], graph.nodes[right_id]
         left, right = diff_html(a.text, b.text, self.ui_theme.name)
-        dlg = DiffDialog(
-            self.catalog.display_name(a.model or ""),
-            self.catalog.display_name(b.model or ""),
-            left,
-            right,
-            self,
-        )
+
+        def prompt_of(node_id: str) -> str:
+            parents = [graph.nodes.get(e.parent_id) for e in graph.parents(node_id)]
+            prompt = next((p for p in parents if p is not None and p.kind.value == "prompt"), None)
+            return prompt.id if prompt is not None else ""
+
+        names = [self.catalog.display_name(n.model or "") or (n.title or "note") for n in (a, b)]
+        prompts = [prompt_of(left_id), prompt_of(right_id)]
+        if names[0] == names[1] or prompts[0] != prompts[1]:  # say which answer is which: its question
+            names = [f"{name} on “{snippet(graph.nodes[p].text, 32)}”" if p else name
+                     for name, p in zip(names, prompts, strict=True)]
+        if names[0] == names[1]:  # the same model on the same question (a re-run): when each was asked
+            from datetime import datetime
+
+            names = [f"{name}, {datetime.fromtimestamp(n.created_at):%H:%M:%S}" for name, n in zip(names, (a, b), strict=True)]
+        dlg = DiffDialog(names[0], names[1], left, right, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
         return dlg

@@ -148,6 +148,15 @@ async def test_diff_and_comparison_table(app_env, fake_server):
             and "claude-sonnet-5-5" in dialog.right.toPlainText()
         )
         dialog.close()
+        # the same model on two questions: the title says which question each side answered
+        await _fanout(window, "Reverse a string in Go")
+        same = [c for c in _answers(window) if _node(window, c.node_id).model == _node(window, a.node_id).model]
+        window.scene.select_only([c.node_id for c in same])
+        assert window.controller.compare_selected()
+        title = shown[-1].windowTitle()
+        assert "Sort a list in Python" in title and "Reverse a string in Go" in title, title
+        shown[-1].close()
+        window.scene.select_only([a.node_id])
         tables = []
         window.controller.table_requested.connect(lambda pid: tables.append(window.open_table(pid)))
         assert window.controller.comparison_table(a.node_id)

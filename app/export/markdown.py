@@ -50,6 +50,7 @@ from app.export.table import (
     totals_cells,
 )
 from app.present.metrics import metrics_parts
+from app.render.markdown import SAFE_INLINE_TAGS
 from app.render.math import math_plugin, math_spans
 from app.urls import is_safe_url
 
@@ -62,10 +63,7 @@ def is_safe_link(url: str) -> bool:
 
 # --------------------------------------------------------------------------- defang
 
-_ALLOWED_TAGS = frozenset(
-    {"br", "sub", "sup", "kbd", "b", "i", "em", "strong", "u", "s", "del", "ins", "mark", "small", "details",
-     "summary"}
-)  # fmt: skip
+_ALLOWED_TAGS = frozenset(SAFE_INLINE_TAGS)  # what the cards render; anything else shows as text there too
 _TAG_START = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?])")
 _BARE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\s*/?>")
 # `<details open>` (a section shown unfolded): the one attribute kept, and only on <details>

@@ -75,8 +75,10 @@ def _for_export(env: Env) -> bool:
     return env.get(_TARGET_KEY) == "export"
 
 
-# Attribute-free inline HTML that models use, rendered as formatting (everything else is text).
-_SAFE_TAG_RE = re.compile(r"<(/?)(kbd|sup|sub|br|mark|u|details|summary)\s*(?:open\s*)?/?>\Z", re.I)
+# Attribute-free inline HTML that models use, rendered as formatting (everything else is text); the
+# markdown export keeps the same tags and escapes the rest (app.export.markdown).
+SAFE_INLINE_TAGS = ("kbd", "sup", "sub", "br", "mark", "u", "details", "summary")
+_SAFE_TAG_RE = re.compile(rf"<(/?)({'|'.join(SAFE_INLINE_TAGS)})\s*(?:open\s*)?/?>\Z", re.I)
 _HTML_COMMENT_RE = re.compile(r"<!--.*?-->\Z|<!---?>\Z", re.S)
 _STRUCTURAL_RE = re.compile(r"\s*</?(?:details|summary)\b", re.I)
 _TASK_RE = re.compile(r"\[([ xX])\][ \t]+(?=\S)")

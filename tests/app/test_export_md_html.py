@@ -478,3 +478,13 @@ def test_markdown_report_keeps_pictures_and_details_open_as_written():
     page = inspect(export_html(g))
     assert page.problems == []  # the HTML export: the same pictures are plain links
     assert "https://example.com/loss.png" in [a.get("href") for t, a in page.tags if t == "a"]
+
+
+def test_markdown_report_keeps_the_tags_the_cards_render_and_escapes_the_rest():
+    """The .md report rendered `<b>bold?</b>` as bold while the card (and focus mode) showed it as text:
+    one list of inline tags for both (app.render.markdown.SAFE_INLINE_TAGS)."""
+    g = build_sample_graph()
+    node_with_text(g, "中文说明").text = "Press <kbd>Ctrl</kbd>+<kbd>C</kbd>, x<sup>2</sup>, <mark>note</mark>; <b>bold?</b>"
+    md = export_markdown(g)
+    assert "<kbd>Ctrl</kbd>+<kbd>C</kbd>" in md and "x<sup>2</sup>" in md and "<mark>note</mark>" in md
+    assert "<b>bold?</b>" not in md and "bold?" in md

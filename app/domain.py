@@ -290,6 +290,11 @@ class Node:
     def is_answer(self) -> bool:
         return self.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS)
 
+    @property
+    def has_files(self) -> bool:
+        """A prompt with files (its card shows a row of them: app.layout.height)."""
+        return bool(self.attachments)
+
 
 @dataclass(slots=True)
 class Edge:

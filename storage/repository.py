@@ -73,6 +73,7 @@ from storage import sqlite
 from storage.migrations import MIGRATIONS, Migration
 from storage.schema import edges as edges_t
 from storage.schema import matches as matches_t
+from storage.schema import node_files as node_files_t
 from storage.schema import nodes as nodes_t
 from storage.schema import sessions as sessions_t
 
@@ -556,6 +557,11 @@ _LOAD_OUTLINE = (
     .where(nodes_t.c.session_id == bindparam("session_id"))
     .order_by(nodes_t.c.created_at, nodes_t.c.id)
 )
+_OUTLINE_FILES = (
+    select(node_files_t.c.node_id)
+    .join(nodes_t, nodes_t.c.id == node_files_t.c.node_id)
+    .where(nodes_t.c.session_id == bindparam("session_id"), node_files_t.c.position == 0)
+)
 _LOAD_EDGES = (
     select(edges_t.c.parent_id, edges_t.c.child_id, edges_t.c.role, edges_t.c.position)
     .where(edges_t.c.session_id == bindparam("session_id"))
@@ -881,13 +887,18 @@ class SqliteRepository:
         out: list[CardOutline] = []
         append = out.append
         with self._read() as conn, _gc_paused():
+            # the cards with files (prompts; a row of them makes the card taller: app.layout.height)
+            with_files = set(conn.execute(_OUTLINE_FILES, {"session_id": session_id}).scalars())
             for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
                 for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
                     if model is not None:
                         model = models.setdefault(model, model)
                     append(
                         # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
-                        CardOutline(intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed))
+                        CardOutline(
+                            intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed),
+                            id_ in with_files,
+                        )
                     )
         return out
 
@@ -905,6 +916,7 @@ class SqliteRepository:
         )
         with self._read() as conn, _gc_paused():
             found = [_node_from_row(row) for row in conn.execute(stmt)]
+            _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found]))
         return [
             n for n in found if n.x + layout.width(n) > left and n.y + layout.height(n) > top
         ]
@@ -916,6 +928,7 @@ class SqliteRepository:
             for chunk in _chunks(list(node_ids)):
                 stmt = select(*_NODE_COLUMNS).where(nodes_t.c.id.in_(chunk))
                 out.extend(_node_from_row(row) for row in conn.execute(stmt))
+            _blobs.attach(out, _blobs.files_of_nodes(conn, [n.id for n in out]))  # a prompt's files
         return out
 
     def node_ids(self, session_id: str) -> set[str]:

@@ -577,6 +577,35 @@ def _edges_of_session(conn: Connection, session_id: str) -> list[Edge]:
     ]
 
 
+def _outline(conn: Connection, session_id: str) -> list[CardOutline]:
+    """SqliteRepository.load_outline's reading, in one read transaction."""
+    kinds, statuses, intern = _KINDS, _STATUSES, sys.intern
+    models: dict[str, str] = {}  # one string per model name, not one per card
+    out: list[CardOutline] = []
+    append = out.append
+    # the cards with files (prompts; a row of them makes the card taller: app.layout.height)
+    with_files = set(conn.execute(_OUTLINE_FILES, {"session_id": session_id}).scalars())
+    for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
+        for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
+            if model is not None:
+                model = models.setdefault(model, model)
+            append(
+                # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
+                CardOutline(
+                    intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed),
+                    id_ in with_files,
+                )
+            )
+    return out
+
+
+def _read_nodes(conn: Connection, stmt: Any) -> list[Node]:
+    """The full nodes `stmt` (a select of _NODE_COLUMNS) finds, with their files."""
+    found = [_node_from_row(row) for row in conn.execute(stmt)]
+    _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found]))
+    return found
+
+
 def _fetch_batches(conn: Connection, stmt: Any, session_id: str, size: int = 4096) -> Iterator[list[Any]]:
     """The rows of `stmt` (one `session_id` parameter) as plain DBAPI tuples, `size` at a time
     (a big session's rows are never all in memory at once)."""
@@ -882,25 +911,8 @@ class SqliteRepository:
         """Every node of the session without its text: id, kind, status, model, colour, position and
         size, in creation order (~10 ms for 10,000 cards, where `load_graph` reads 23 MB of text).
         What a window opening the session needs before it reads the cards it shows."""
-        kinds, statuses, intern = _KINDS, _STATUSES, sys.intern
-        models: dict[str, str] = {}  # one string per model name, not one per card
-        out: list[CardOutline] = []
-        append = out.append
         with self._read() as conn, _gc_paused():
-            # the cards with files (prompts; a row of them makes the card taller: app.layout.height)
-            with_files = set(conn.execute(_OUTLINE_FILES, {"session_id": session_id}).scalars())
-            for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
-                for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
-                    if model is not None:
-                        model = models.setdefault(model, model)
-                    append(
-                        # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
-                        CardOutline(
-                            intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed),
-                            id_ in with_files,
-                        )
-                    )
-        return out
+            return _outline(conn, session_id)
 
     def nodes_in_rect(
         self, session_id: str, left: float, top: float, right: float, bottom: float
@@ -915,8 +927,7 @@ class SqliteRepository:
             nodes_t.c.y < bottom,
         )
         with self._read() as conn, _gc_paused():
-            found = [_node_from_row(row) for row in conn.execute(stmt)]
-            _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found]))
+            found = _read_nodes(conn, stmt)
         return [
             n for n in found if n.x + layout.width(n) > left and n.y + layout.height(n) > top
         ]
@@ -927,8 +938,7 @@ class SqliteRepository:
         with self._read() as conn, _gc_paused():
             for chunk in _chunks(list(node_ids)):
                 stmt = select(*_NODE_COLUMNS).where(nodes_t.c.id.in_(chunk))
-                out.extend(_node_from_row(row) for row in conn.execute(stmt))
-            _blobs.attach(out, _blobs.files_of_nodes(conn, [n.id for n in out]))  # a prompt's files
+                out.extend(_read_nodes(conn, stmt))
         return out
 
     def node_ids(self, session_id: str) -> set[str]:

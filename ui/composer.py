@@ -736,13 +736,8 @@ class ComposerWidget(QFrame):
             target.setFocus(Qt.FocusReason.TabFocusReason)
 
     def _chip_widgets(self) -> list[ModelChip]:
-        out = []
-        for i in range(self.chips_box.count()):
-            item = self.chips_box.itemAt(i)
-            w = item.widget() if item is not None else None
-            if isinstance(w, ModelChip):
-                out.append(w)
-        return out
+        items = (self.chips_box.itemAt(i) for i in range(self.chips_box.count()))
+        return [w for item in items if item is not None and isinstance(w := item.widget(), ModelChip)]
 
     def chip(self, ref: str) -> ModelChip | None:
         for w in self._chip_widgets():

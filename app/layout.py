@@ -9,8 +9,12 @@ recomputes a tidy tree for the whole session.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from app.domain import EdgeRole, Graph, Node, NodeKind
+
+if TYPE_CHECKING:
+    from app.outline import CardOutline
 
 CARD_W = 460.0
 PROMPT_W = 460.0
@@ -20,7 +24,7 @@ DEFAULT_H = {NodeKind.PROMPT: 130.0, NodeKind.NOTE: 160.0, NodeKind.RESPONSE: 56
              NodeKind.SWEEP: 160.0}
 
 
-def width(node: Node) -> float:
+def width(node: Node | CardOutline) -> float:
     return node.width or (PROMPT_W if node.kind in (NodeKind.PROMPT, NodeKind.NOTE) else CARD_W)
 
 
@@ -28,7 +32,9 @@ def width(node: Node) -> float:
 FILES_ROW_H = 92.0
 
 
-def height(node: Node) -> float:
+def height(node: Node | CardOutline) -> float:
+    """A card's height on the canvas: its own, else its kind's default (plus the files row). An
+    outline (a card not read yet) is placed exactly as its full node will be."""
     if node.height:
         return node.height
     return DEFAULT_H[node.kind] + (FILES_ROW_H if node.has_files else 0.0)

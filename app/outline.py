@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 
+from app import layout
 from app.domain import Node, NodeKind, NodeStatus
-from app.layout import CARD_W, DEFAULT_H, FILES_ROW_H, PROMPT_W
 
 
 @dataclass(slots=True)
@@ -37,18 +37,18 @@ class CardOutline:
     width: float | None
     height: float | None
     collapsed: bool = False
-    has_files: bool = False  # a prompt with files: its card is taller (app.layout.FILES_ROW_H)
+    has_files: bool = False  # a prompt with files: its card shows them in a row (app.layout.height)
 
     def __repr__(self) -> str:
         return f"<CardOutline {self.kind.value} {self.id[-6:]} ({self.x:.0f}, {self.y:.0f})>"
 
     @property
     def w(self) -> float:
-        return self.width or (PROMPT_W if self.kind in (NodeKind.PROMPT, NodeKind.NOTE) else CARD_W)
+        return layout.width(self)
 
     @property
     def h(self) -> float:
-        return self.height or DEFAULT_H[self.kind] + (FILES_ROW_H if self.has_files else 0.0)
+        return layout.height(self)
 
     @property
     def is_answer(self) -> bool:

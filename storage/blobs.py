@@ -96,16 +96,6 @@ def files_of_nodes(conn: Connection, node_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
-def nodes_with_files(conn: Connection, session_id: str) -> set[str]:
-    """The ids of the session's nodes that carry files (no file bytes read)."""
-    stmt = (
-        select(files_t.c.node_id).distinct()
-        .join(nodes_t, nodes_t.c.id == files_t.c.node_id)
-        .where(nodes_t.c.session_id == session_id)
-    )
-    return set(conn.execute(stmt).scalars())
-
-
 def attach(nodes: Iterable[Node], found: dict[str, list[Attachment]]) -> None:
     for node in nodes:
         atts = found.get(node.id)

@@ -73,6 +73,7 @@ from storage import sqlite
 from storage.migrations import MIGRATIONS, Migration
 from storage.schema import edges as edges_t
 from storage.schema import matches as matches_t
+from storage.schema import node_files as node_files_t
 from storage.schema import nodes as nodes_t
 from storage.schema import sessions as sessions_t
 
@@ -556,6 +557,11 @@ _LOAD_OUTLINE = (
     .where(nodes_t.c.session_id == bindparam("session_id"))
     .order_by(nodes_t.c.created_at, nodes_t.c.id)
 )
+_OUTLINE_FILES = (
+    select(node_files_t.c.node_id)
+    .join(nodes_t, nodes_t.c.id == node_files_t.c.node_id)
+    .where(nodes_t.c.session_id == bindparam("session_id"), node_files_t.c.position == 0)
+)
 _LOAD_EDGES = (
     select(edges_t.c.parent_id, edges_t.c.child_id, edges_t.c.role, edges_t.c.position)
     .where(edges_t.c.session_id == bindparam("session_id"))
@@ -569,6 +575,35 @@ def _edges_of_session(conn: Connection, session_id: str) -> list[Edge]:
         Edge(intern(parent_id), intern(child_id), roles[role], position, session_id)
         for parent_id, child_id, role, position in _fetchall(conn, _LOAD_EDGES, session_id)
     ]
+
+
+def _outline(conn: Connection, session_id: str) -> list[CardOutline]:
+    """SqliteRepository.load_outline's reading, in one read transaction."""
+    kinds, statuses, intern = _KINDS, _STATUSES, sys.intern
+    models: dict[str, str] = {}  # one string per model name, not one per card
+    out: list[CardOutline] = []
+    append = out.append
+    # the cards with files (prompts; a row of them makes the card taller: app.layout.height)
+    with_files = set(conn.execute(_OUTLINE_FILES, {"session_id": session_id}).scalars())
+    for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
+        for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
+            if model is not None:
+                model = models.setdefault(model, model)
+            append(
+                # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
+                CardOutline(
+                    intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed),
+                    id_ in with_files,
+                )
+            )
+    return out
+
+
+def _read_nodes(conn: Connection, stmt: Any) -> list[Node]:
+    """The full nodes `stmt` (a select of _NODE_COLUMNS) finds, with their files."""
+    found = [_node_from_row(row) for row in conn.execute(stmt)]
+    _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found]))
+    return found
 
 
 def _fetch_batches(conn: Connection, stmt: Any, session_id: str, size: int = 4096) -> Iterator[list[Any]]:
@@ -884,25 +919,8 @@ class SqliteRepository:
         """Every node of the session without its text: id, kind, status, model, colour, position and
         size, in creation order (~10 ms for 10,000 cards, where `load_graph` reads 23 MB of text).
         What a window opening the session needs before it reads the cards it shows."""
-        kinds, statuses, intern = _KINDS, _STATUSES, sys.intern
-        models: dict[str, str] = {}  # one string per model name, not one per card
-        out: list[CardOutline] = []
-        append = out.append
         with self._read() as conn, _gc_paused():
-            for rows in _fetch_batches(conn, _LOAD_OUTLINE, session_id):  # (not every row at once)
-                for id_, kind, status, model, color, x, y, w, h, collapsed in rows:
-                    if model is not None:
-                        model = models.setdefault(model, model)
-                    append(
-                        # ids interned: the edges' (load_edges) are the same strings (100,000 cards: 15 MB)
-                        CardOutline(intern(id_), kinds[kind], statuses[status], model, color, x, y, w, h, bool(collapsed))
-                    )
-            with_files = _blobs.nodes_with_files(conn, session_id)
-        if with_files:
-            for outline in out:
-                if outline.id in with_files:
-                    outline.has_files = True
-        return out
+            return _outline(conn, session_id)
 
     def nodes_in_rect(
         self, session_id: str, left: float, top: float, right: float, bottom: float
@@ -917,8 +935,7 @@ class SqliteRepository:
             nodes_t.c.y < bottom,
         )
         with self._read() as conn, _gc_paused():
-            found = [_node_from_row(row) for row in conn.execute(stmt)]
-            _blobs.attach(found, _blobs.files_of_nodes(conn, [n.id for n in found if n.kind == NodeKind.PROMPT]))
+            found = _read_nodes(conn, stmt)
         return [
             n for n in found if n.x + layout.width(n) > left and n.y + layout.height(n) > top
         ]
@@ -929,8 +946,7 @@ class SqliteRepository:
         with self._read() as conn, _gc_paused():
             for chunk in _chunks(list(node_ids)):
                 stmt = select(*_NODE_COLUMNS).where(nodes_t.c.id.in_(chunk))
-                out.extend(_node_from_row(row) for row in conn.execute(stmt))
-            _blobs.attach(out, _blobs.files_of_nodes(conn, [n.id for n in out if n.kind == NodeKind.PROMPT]))
+                out.extend(_read_nodes(conn, stmt))
         return out
 
     def node_ids(self, session_id: str) -> set[str]:

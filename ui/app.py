@@ -13,8 +13,11 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_API", "pyside6")
 
@@ -24,6 +27,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from ui import gc_policy
 from ui.launch import make_application
 from ui.qtloop import TriptychEventLoop
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.config import Settings
+    from app.engine import Engine
+    from storage.repository import SqliteRepository
+    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +54,16 @@ class ErrorReporter:
         self._showing = False
         self.errors: list[str] = []
 
-    def excepthook(self, exc_type, exc, tb) -> None:
+    def excepthook(
+        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         self.report(f"{exc_type.__name__}: {exc}", text, busy=_is_store_busy(exc))
 
-    def loop_exception_handler(self, loop, context: dict) -> None:
+    def loop_exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, asyncio.CancelledError):
             return
@@ -102,17 +114,17 @@ def _is_store_busy(exc: BaseException | None) -> bool:
 
 @dataclass(slots=True)
 class Services:
-    settings: object
-    repo: object
-    catalog: object
-    engine: object  # it owns the one shared HTTP client (`engine.client`, made on first use)
+    settings: Settings
+    repo: SqliteRepository
+    catalog: Catalog
+    engine: Engine  # it owns the one shared HTTP client (`engine.client`, made on first use)
 
 
 class StartupCancelled(Exception):
     """The user chose not to continue (for example after a store error)."""
 
 
-def open_store_interactive(data_dir: Path, parent=None):
+def open_store_interactive(data_dir: Path, parent: QWidget | None = None) -> SqliteRepository:
     """open_store with the user in the loop: a corrupt DB may be moved aside and a fresh one started."""
     from app.repository import StoreError
     from storage import CorruptStoreError, backup_corrupt, open_store
@@ -171,12 +183,14 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     return Services(settings, repo, catalog, engine)
 
 
-def create_window(services: Services):
+def create_window(services: Services) -> MainWindow:
     """The main window over `services` (theme applied). Shown by the caller."""
     from ui.main_window import MainWindow
     from ui.theme import apply_theme, resolve_theme
 
     app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        raise RuntimeError("create_window needs the QApplication (ui.launch.make_application)")
     ui = services.settings.ui
     apply_theme(app, resolve_theme(ui.get("theme", "system")), int(ui.get("font_size", 10)))
     return MainWindow(
@@ -208,12 +222,12 @@ async def close_services(services: Services) -> None:
 class OnFirstPaint(QObject):
     """Calls `callback` once, right after `widget` has first painted."""
 
-    def __init__(self, widget: QWidget, callback) -> None:
+    def __init__(self, widget: QWidget, callback: Callable[[], object]) -> None:
         super().__init__(widget)
         self._callback = callback
         widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.Paint:
             obj.removeEventFilter(self)
             QTimer.singleShot(0, self._callback)  # once this paint has finished
@@ -277,7 +291,11 @@ class HighlightWarmUp:
 
         if self._stopping or self._future is not None:
             return
-        self._future = self._loop.run_in_executor(None, warm_up, COMMON_LANGS, lambda: self._stopping)
+        self._future = self._loop.run_in_executor(None, warm_up, COMMON_LANGS, self._stop_requested)
+
+    def _stop_requested(self) -> bool:
+        """Asked by the worker thread between languages."""
+        return self._stopping
 
     async def stop(self) -> None:
         self._stopping = True

@@ -21,9 +21,18 @@ import logging
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import (
+    QDesktopServices,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -41,6 +50,9 @@ from PySide6.QtWidgets import (
 from app.attachments import Attachment, AttachmentError, attachment_from_bytes, human_size, load_attachment
 from app.domain import EdgeRole, NodeKind, SendMode
 from ui.thumbs import full_image, png_bytes, thumbnail
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +164,8 @@ class AttachmentBar(QWidget):
     def chips(self) -> list[FileChip]:
         out = []
         for i in range(self.chips_box.count()):
-            w = self.chips_box.itemAt(i).widget()
+            item = self.chips_box.itemAt(i)
+            w = item.widget() if item is not None else None
             if isinstance(w, FileChip):
                 out.append(w)
         return out
@@ -289,13 +302,13 @@ class AttachmentViewer(QDialog):
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
-        self.scroll = QScrollArea(self)
-        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image_label = QLabel(self.scroll)
+        self.image_area = QScrollArea(self)
+        self.image_area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label = QLabel(self.image_area)
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.scroll.setWidget(self.image_label)
-        self.scroll.setWidgetResizable(False)
-        layout.addWidget(self.scroll, 1)
+        self.image_area.setWidget(self.image_label)
+        self.image_area.setWidgetResizable(False)
+        layout.addWidget(self.image_area, 1)
         self.text_view = QPlainTextEdit(self)
         self.text_view.setReadOnly(True)
         self.text_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -340,7 +353,7 @@ class AttachmentViewer(QDialog):
         self.setWindowTitle(att.name)
         self.title.setText(att.describe() + where)
         image = full_image(att)
-        self.scroll.setVisible(not image.isNull())
+        self.image_area.setVisible(not image.isNull())
         self.text_view.setVisible(att.kind == "text")
         self.image_label.clear()
         info = ""
@@ -397,7 +410,9 @@ class _DropFilter(QObject):
         super().__init__(owner)
         self._owner = owner
 
-    def eventFilter(self, obj, event) -> bool:
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if not isinstance(event, QDropEvent):  # (drag enter and drag move events are drop events too)
+            return False
         kind = event.type()
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             if carries_files(event.mimeData()):
@@ -414,7 +429,7 @@ class _DropFilter(QObject):
 class WindowAttachments(QObject):
     """Wires the window's gestures to the composer's files (see the module docstring)."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
         self.viewer: AttachmentViewer | None = None
@@ -469,7 +484,9 @@ class WindowAttachments(QObject):
         window = self._window
         card = next((i for i in window.view.items(pos) if isinstance(i, CardItem)), None)
         graph = window.controller.graph
-        node = graph.nodes.get(card.node_id) if card is not None and graph is not None else None
+        if card is None or graph is None:
+            return
+        node = graph.nodes.get(card.node_id)
         if node is None:
             return
         if node.kind == NodeKind.PROMPT:
@@ -502,7 +519,7 @@ class WindowAttachments(QObject):
         viewer.activateWindow()
         return viewer
 
-    def _on_viewer_destroyed(self, _obj=None) -> None:
+    def _on_viewer_destroyed(self, _obj: QObject | None = None) -> None:
         self.viewer = None
 
     def _on_scene_card_action_requested(self, node_id: str, action: str, arg: object) -> None:

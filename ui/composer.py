@@ -8,9 +8,12 @@ Qt main thread only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QMargins, QMimeData, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -39,6 +42,10 @@ from app.engine import Target
 from ui.attach import AttachmentBar, carries_files
 from ui.dialogs import color_icon, model_choices
 
+if TYPE_CHECKING:
+    from app.catalog import Catalog, ModelInfo
+    from app.config import Settings
+
 
 class PromptEdit(QPlainTextEdit):
     """A plain-text prompt box that grows from 3 to 10 lines; Ctrl+Enter sends."""
@@ -54,7 +61,7 @@ class PromptEdit(QPlainTextEdit):
         self.document().contentsChanged.connect(self._on_document_contents_changed)
         self._on_document_contents_changed()
 
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if (
             event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
             and event.modifiers() & Qt.KeyboardModifier.ControlModifier
@@ -64,10 +71,10 @@ class PromptEdit(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
-    def canInsertFromMimeData(self, source) -> bool:
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
         return carries_files(source) or super().canInsertFromMimeData(source)
 
-    def insertFromMimeData(self, source) -> None:
+    def insertFromMimeData(self, source: QMimeData) -> None:
         """Ctrl+V of a picture (a screenshot) or of copied files attaches them; text pastes as text."""
         if carries_files(source):
             self.files_pasted.emit(source)
@@ -194,7 +201,7 @@ class ElidedLabel(QLabel):
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 
@@ -208,7 +215,7 @@ class ParamsPopover(QFrame):
 
     params_changed = Signal(str, object)  # (model ref, Params)
 
-    def __init__(self, ref: str, info, params: Params, parent: QWidget | None = None) -> None:
+    def __init__(self, ref: str, info: ModelInfo, params: Params, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("ParamsPopover")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -311,7 +318,7 @@ class ParamsPopover(QFrame):
             else None,
         )
 
-    def _on_any_changed(self, *_args) -> None:
+    def _on_any_changed(self, *_args: object) -> None:
         self.params_changed.emit(self._ref, self.params())
 
 
@@ -365,7 +372,7 @@ class ElidedButton(QPushButton):
         width = self._padding() + self.fontMetrics().horizontalAdvance(self._full[:8] + "…")
         return QSize(min(width, self.sizeHint().width()), super().minimumSizeHint().height())
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 
@@ -423,7 +430,7 @@ class ComposerWidget(QFrame):
     preset_saved = Signal(str, list)
     stop_requested = Signal()
 
-    def __init__(self, catalog, settings, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog: Catalog, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ComposerWidget")
         self._catalog = catalog
@@ -686,7 +693,8 @@ class ComposerWidget(QFrame):
     # ------------------------------------------------------------------ chips
     def _rebuild_chips(self) -> None:
         for i in reversed(range(self.chips_box.count())):
-            w = self.chips_box.itemAt(i).widget()
+            item = self.chips_box.itemAt(i)
+            w = item.widget() if item is not None else None
             if w is not None and w not in (self.add_button, self.presets_button):
                 self.chips_box.takeAt(i)
                 w.hide()
@@ -738,12 +746,8 @@ class ComposerWidget(QFrame):
             target.setFocus(Qt.FocusReason.TabFocusReason)
 
     def _chip_widgets(self) -> list[ModelChip]:
-        out = []
-        for i in range(self.chips_box.count()):
-            w = self.chips_box.itemAt(i).widget()
-            if isinstance(w, ModelChip):
-                out.append(w)
-        return out
+        items = (self.chips_box.itemAt(i) for i in range(self.chips_box.count()))
+        return [w for item in items if item is not None and isinstance(w := item.widget(), ModelChip)]
 
     def chip(self, ref: str) -> ModelChip | None:
         for w in self._chip_widgets():
@@ -853,7 +857,7 @@ class ComposerWidget(QFrame):
         if ok and name.strip():
             self.preset_saved.emit(name.strip(), list(self._targets))
 
-    def _on_mode_group_button_toggled(self, button, checked: bool) -> None:
+    def _on_mode_group_button_toggled(self, button: QAbstractButton, checked: bool) -> None:
         if checked:
             self._update_follow_text()
             self._update_send_button()

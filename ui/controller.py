@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
@@ -37,6 +38,12 @@ from ui.foreign_watcher import PollingClock
 from ui.lane_controller import LaneController
 from ui.repaint import RepaintScheduler
 from ui.session_controller import SessionController
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.config import Settings
+    from app.repository import Repository
+    from ui.dialogs import DialogService
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +68,14 @@ class CanvasController(QObject):
 
     def __init__(
         self,
-        repo,
+        repo: Repository,
         engine: Engine,
-        settings,
-        catalog,
+        settings: Settings,
+        catalog: Catalog,
         scene: CanvasScene,
         view: CanvasView,
         undo_stack: QUndoStack,
-        dialogs,
+        dialogs: DialogService,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)

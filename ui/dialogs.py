@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QCursor, QIcon, QPainter, QPixmap
@@ -38,6 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import Node
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.config import Settings
+    from ui.controller import CanvasController
 
 SYNTHESIS_KINDS = [
     ("merge", "Merge into one best answer"),
@@ -73,7 +79,7 @@ def color_icon(color: str, size: int = 10) -> QIcon:
     return QIcon(pix)
 
 
-def model_choices(catalog, settings, *, usable_first: bool = True) -> list[tuple[str, str, bool]]:
+def model_choices(catalog: Catalog, settings: Settings, *, usable_first: bool = True) -> list[tuple[str, str, bool]]:
     """(ref, label, usable) for every catalog model; usable = its provider has a key (or is local).
 
     `usable_first`: usable models first, each part by label (the pickers); else catalog order, the
@@ -106,8 +112,8 @@ class ModelPickerDialog(QDialog):
 
     def __init__(
         self,
-        catalog,
-        settings,
+        catalog: Catalog,
+        settings: Settings,
         parent: QWidget | None = None,
         exclude: str | Collection[str] | None = None,
         title: str = "Choose a model",
@@ -163,7 +169,7 @@ class ModelPickerDialog(QDialog):
 class SynthesizeDialog(QDialog):
     """Merge / judge / compare / custom instruction, and which model writes it."""
 
-    def __init__(self, catalog, settings, count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog: Catalog, settings: Settings, count: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Synthesize answers")
         self.resize(480, 360)
@@ -405,14 +411,14 @@ class DialogService:
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Open
 
-    def pick_model(self, catalog, settings, exclude: str | None = None,
+    def pick_model(self, catalog: Catalog, settings: Settings, exclude: str | None = None,
                    title: str = "Re-run on another model") -> str | None:
         dlg = ModelPickerDialog(catalog, settings, self.parent, exclude=exclude, title=title)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         return dlg.chosen()
 
-    def synthesize_options(self, catalog, settings, count: int) -> tuple[str, str, str | None] | None:
+    def synthesize_options(self, catalog: Catalog, settings: Settings, count: int) -> tuple[str, str, str | None] | None:
         dlg = SynthesizeDialog(catalog, settings, count, self.parent)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
@@ -482,7 +488,7 @@ class DialogService:
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.warning(self.parent, title, text)
 
-    def card_menu(self, node: Node, controller, screen_pos: object = None) -> str | None:
+    def card_menu(self, node: Node, controller: CanvasController, screen_pos: object = None) -> str | None:
         """The context menu of a card; returns the chosen action name."""
         from ui.card_actions import CardContext, menu_entries
 

@@ -13,12 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication, QRectF
+    from PySide6.QtGui import QImage
+
+    from app.domain import Graph
+    from ui.canvas.scene import CanvasScene
+    from ui.canvas.style import CardStyle
 
 MAX_SIDE = 12_000  # pixels; larger canvases are scaled down to fit
 MARGIN = 48.0
 
 
-def _ensure_app():
+def _ensure_app() -> QCoreApplication:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -28,7 +37,7 @@ def _ensure_app():
     return app
 
 
-def default_style(theme_name: str = "light"):
+def default_style(theme_name: str = "light") -> CardStyle:
     """A CardStyle with catalog names and provider colours, for use outside the window.
 
     `theme_name`: "light", "dark" or "system" (the desktop's preference; light without one)."""
@@ -54,7 +63,9 @@ def default_style(theme_name: str = "light"):
     )
 
 
-def render_image(scene, rect=None, scale: float = 1.0, background: str | None = None):
+def render_image(
+    scene: CanvasScene, rect: QRectF | None = None, scale: float = 1.0, background: str | None = None
+) -> QImage:
     """Render a CanvasScene's `rect` (scene coordinates; default: all cards) to a QImage."""
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor, QImage, QPainter
@@ -89,7 +100,7 @@ def render_image(scene, rect=None, scale: float = 1.0, background: str | None = 
     return image
 
 
-def build_scene(graph, style, selection: Iterable[str] | None = None):
+def build_scene(graph: Graph, style: CardStyle, selection: Iterable[str] | None = None) -> CanvasScene:
     """A CanvasScene holding `graph`'s cards (only `selection` when given) and their edges."""
     from ui.canvas.scene import CanvasScene
 
@@ -104,7 +115,7 @@ def build_scene(graph, style, selection: Iterable[str] | None = None):
     return scene
 
 
-def make_room(scene) -> None:
+def make_room(scene: CanvasScene) -> None:
     """Move cards down below the cards above them that grew (`CardItem.grown_height`), so no card
     covers another: a card moves by the most that any card above it (wholly above it, or in its
     column) grew and moved. Cards side by side in a row keep their places."""
@@ -129,12 +140,12 @@ def make_room(scene) -> None:
 
 
 def render_png(
-    graph,
+    graph: Graph,
     path: str | os.PathLike[str],
     selection: Iterable[str] | None = None,
     theme: str = "light",
     scale: float = 2.0,
-    style=None,
+    style: CardStyle | None = None,
 ) -> Path:
     """Draw `graph` (an app.domain.Graph) like the canvas does, without buttons and with whole
     answers, and save it as a PNG.
@@ -152,7 +163,8 @@ def render_png(
     image = render_image(scene, scale=scale)
     out = Path(path)
     try:
-        if not image.save(str(out), "PNG"):
+        # PySide6 6.11 stubs say `format: bytes`, but the binding takes a str and rejects bytes.
+        if not image.save(str(out), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"could not write {out}")
     finally:
         scene.clear_canvas()

@@ -23,6 +23,7 @@ from ui.canvas import loader
 from ui.commands import AddNodesCommand
 
 if TYPE_CHECKING:
+    from app.planner import PlannedCall
     from ui.controller import CanvasController
 
 
@@ -79,7 +80,9 @@ class LaneController(QObject):
         if not self._follow_pinned and len(self.follow_ids()) <= 1:
             self.c.mode_change_requested.emit(SendMode.LANES.value)
 
-    def plan(self, text: str, targets: list[Target], mode: SendMode, attachments: Sequence[Attachment] = ()):
+    def plan(
+        self, text: str, targets: list[Target], mode: SendMode, attachments: Sequence[Attachment] = ()
+    ) -> list[PlannedCall]:
         """The context lens for the composer's current state (engine.plan; nothing is sent)."""
         if self.c.session is None or not targets:
             return []
@@ -314,7 +317,8 @@ class LaneController(QObject):
 
     def siblings(self, node_id: str) -> list[str]:
         """Cards in the same fan-out row (same prompt), left to right; for focus mode."""
-        if self.c.graph is None or node_id not in self.c.graph.nodes:
+        graph = self.c.graph
+        if graph is None or node_id not in graph.nodes:
             return [node_id]
         prompt = self._prompt_of(node_id)
         if prompt is None:
@@ -322,10 +326,10 @@ class LaneController(QObject):
         else:
             ids = [
                 e.child_id
-                for e in self.c.graph.children(prompt.id, (EdgeRole.REPLY,))
-                if e.child_id in self.c.graph.nodes
+                for e in graph.children(prompt.id, (EdgeRole.REPLY,))
+                if e.child_id in graph.nodes
             ]
-        ids.sort(key=lambda i: (self.c.graph.nodes[i].x, self.c.graph.nodes[i].y))
+        ids.sort(key=lambda i: (graph.nodes[i].x, graph.nodes[i].y))
         return ids or [node_id]
 
     def compare_selected(self, node_id: str | None = None) -> bool:

@@ -6,11 +6,15 @@ A view over `engine.plan(...)` results (`PlannedCall`s); it never computes anyth
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from ui.format import fmt_cost
+
+if TYPE_CHECKING:
+    from app.planner import PlannedCall
 
 # A long message shows its head and its tail around "… N characters …"; the last user message (which
 # ends with the new question) keeps its end in full up to QUESTION_CHARS, so the question is never cut.
@@ -38,7 +42,7 @@ def question_tail(content: str, question: str) -> int:
 
 
 class ContextLensPanel(QFrame):
-    def __init__(self, display_name, parent: QWidget | None = None) -> None:
+    def __init__(self, display_name: Callable[[str], str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("LensPanel")
         self._display_name = display_name
@@ -50,16 +54,18 @@ class ContextLensPanel(QFrame):
         self.browser.setOpenLinks(False)
         self.browser.setFrameShape(QFrame.Shape.NoFrame)
         layout.addWidget(self.browser)
-        self._plans: list = []
+        self._plans: list[PlannedCall] = []
 
-    def plans(self) -> list:
+    def plans(self) -> list[PlannedCall]:
         return list(self._plans)
 
     def show_error(self, message: str) -> None:
         self._plans = []
         self.browser.setHtml(f"<p>{html.escape(message)}</p>")
 
-    def set_plans(self, plans: list, question: str | None = None, files: Sequence = ()) -> None:
+    def set_plans(
+        self, plans: Sequence[PlannedCall], question: str | None = None, files: Sequence[object] = ()
+    ) -> None:
         """Show `plans`; `question` is the composer's draft (None: not known), `files` its attachments.
         An empty draft shows a hint instead of a placeholder prompt."""
         self._plans = list(plans)
@@ -92,7 +98,7 @@ class ContextLensPanel(QFrame):
         self.browser.setHtml("".join(parts))
 
     @staticmethod
-    def _files(call) -> str:
+    def _files(call: PlannedCall) -> str:
         """The files in this request as this model gets them, with their estimated tokens."""
         out = []
         sent = getattr(call, "files", None) or []

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_API", "pyside6")
 
 import qasync
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication
 
 
 class TriptychEventLoop(qasync.QEventLoop):
@@ -23,7 +27,8 @@ class TriptychEventLoop(qasync.QEventLoop):
 
     def _before_run_forever(self) -> None:
         super()._before_run_forever()
-        self._saved_asyncgen_hooks = sys.get_asyncgen_hooks()
+        # sys._asyncgen_hooks is typeshed's name for the struct sequence (annotation only).
+        self._saved_asyncgen_hooks: sys._asyncgen_hooks | None = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(
             firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
         )
@@ -36,6 +41,6 @@ class TriptychEventLoop(qasync.QEventLoop):
         super()._after_run_forever()
 
 
-def loop_factory(app=None):
+def loop_factory(app: QCoreApplication | None = None) -> TriptychEventLoop:
     """A zero-argument-compatible factory for `asyncio.Runner(loop_factory=...)`."""
     return TriptychEventLoop(app)

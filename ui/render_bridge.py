@@ -38,7 +38,7 @@ class RenderBridge:
     def plain(self, text: str) -> str:
         return render_plain(text, self.theme)
 
-    def incremental(self):
+    def incremental(self) -> IncrementalRenderer:
         return IncrementalRenderer(self.theme)
 
     def code_blocks(self, text: str) -> list[str]:

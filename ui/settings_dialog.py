@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -36,6 +38,12 @@ from app.config import ConfigError, add_custom_endpoint, mask_key
 from app.keys import plain_http_warning
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
+
+if TYPE_CHECKING:
+    import httpx
+
+    from app.catalog import Catalog
+    from app.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,12 @@ class SettingsDialog(QDialog):
     models_refreshed = Signal(str, int)  # (provider, count)
 
     def __init__(
-        self, settings, catalog, client_getter, parent: QWidget | None = None, provider: str | None = None
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        client_getter: Callable[[], httpx.AsyncClient],
+        parent: QWidget | None = None,
+        provider: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -73,7 +86,7 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._catalog = catalog
         self._client_getter = client_getter
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._tasks: dict[str, asyncio.Task[object]] = {}
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget(self)
         layout.addWidget(self.tabs)
@@ -174,13 +187,15 @@ class SettingsDialog(QDialog):
                 self.key_edit.setFocus()
                 return
 
-    def _on_provider_list_current_item_changed(self, current, _previous) -> None:
+    def _on_provider_list_current_item_changed(
+        self, current: QListWidgetItem | None, _previous: QListWidgetItem | None
+    ) -> None:
         self._show_provider()
 
     def _show_provider(self) -> None:
         pid = self.current_provider()
         cfg = self._settings.providers.get(pid) if pid else None
-        if cfg is None:
+        if pid is None or cfg is None:
             return
         self.protocol_label.setText(
             {
@@ -211,7 +226,7 @@ class SettingsDialog(QDialog):
         cfg = self._settings.providers.get(pid) if pid else None
         url = self.base_url_edit.text().strip()
         warning = None
-        if cfg is not None and url:
+        if pid is not None and cfg is not None and url:
             warning = plain_http_warning(dataclasses.replace(cfg, base_url=url), self._settings.display_names.get(pid))
         self.http_warning.setText(f"⚠ {warning[:1].upper()}{warning[1:]}." if warning else "")
         self.http_warning.setVisible(bool(warning))
@@ -268,15 +283,18 @@ class SettingsDialog(QDialog):
         self.select_provider(pid)
 
     # -- async checks
-    def _start(self, name: str, coro) -> None:
+    def _start(self, name: str, coro: Coroutine[Any, Any, object]) -> None:
         old = self._tasks.pop(name, None)
         if old is not None and not old.done():
             old.cancel()
         task = asyncio.get_event_loop().create_task(coro, name=f"settings {name}")
         self._tasks[name] = task
-        task.add_done_callback(
-            lambda t, n=name: self._tasks.pop(n, None) if self._tasks.get(n) is t else None
-        )
+
+        def forget(done: asyncio.Task[object], n: str = name) -> None:
+            if self._tasks.get(n) is done:
+                self._tasks.pop(n, None)
+
+        task.add_done_callback(forget)
 
     def _on_test_button_clicked(self) -> None:
         pid = self.current_provider()

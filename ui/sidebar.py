@@ -8,9 +8,11 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -27,6 +29,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from app.domain import SessionSummary
+    from app.repository import SearchHit
 
 ROLE_SESSION = Qt.ItemDataRole.UserRole
 ROLE_NODE = Qt.ItemDataRole.UserRole + 1
@@ -63,7 +69,9 @@ class _WrappedItemDelegate(QStyledItemDelegate):
     """Item heights for wrapped text measured at the width it is painted with; search hits (ROLE_HTML)
     drawn as rich text."""
 
-    def _document(self, option, index, width: float) -> QTextDocument:
+    def _document(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex, width: float
+    ) -> QTextDocument:
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setDocumentMargin(0)
@@ -71,7 +79,12 @@ class _WrappedItemDelegate(QStyledItemDelegate):
         doc.setHtml(str(index.data(ROLE_HTML)))
         return doc
 
-    def paint(self, painter, option, index) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         if not index.data(ROLE_HTML):
             super().paint(painter, option, index)
             return
@@ -92,10 +105,14 @@ class _WrappedItemDelegate(QStyledItemDelegate):
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
-    def sizeHint(self, option, index) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         hint = super().sizeHint(option, index)
         view = self.parent()
-        width = view.viewport().width() - 2 * ITEM_PAD_X - 4 if isinstance(view, QListView) else 0
+        if not isinstance(view, QListView):
+            return hint
+        width = view.viewport().width() - 2 * ITEM_PAD_X - 4
         if width <= 0:
             return hint
         if index.data(ROLE_HTML):
@@ -171,7 +188,7 @@ class SessionsSidebar(QWidget):
     def showing_hits(self) -> bool:
         return self._showing_hits
 
-    def set_sessions(self, sessions, current: str | None) -> None:
+    def set_sessions(self, sessions: Sequence[SessionSummary], current: str | None) -> None:
         """`sessions`: SessionSummary list, newest first."""
         self._current = current
         if self.searching():
@@ -202,7 +219,7 @@ class SessionsSidebar(QWidget):
                 self.list.blockSignals(False)
                 return
 
-    def set_hits(self, query: str, hits) -> None:
+    def set_hits(self, query: str, hits: Sequence[SearchHit]) -> None:
         self._showing_hits = True
         self.list.clear()
         for hit in hits:

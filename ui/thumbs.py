@@ -70,6 +70,7 @@ def png_bytes(image: QImage) -> bytes:
     array = QByteArray()
     buf = QBuffer(array)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buf, "PNG")
+    # PySide6 6.11 stubs say `format: bytes`, but the binding takes a str and rejects bytes.
+    image.save(buf, "PNG")  # type: ignore[call-overload]
     buf.close()
     return bytes(array.data())

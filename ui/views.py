@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QColor,
     QFontDatabase,
@@ -18,7 +18,9 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QResizeEvent,
     QShortcut,
+    QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -46,6 +48,7 @@ from ui.format import fmt_cost, fmt_tokens, metrics_line
 from ui.math_images import add_math_resources, screen_scale
 
 if TYPE_CHECKING:
+    from app.export.table import Row, Totals
     from app.render.incremental import IncrementalRenderer  # made by ui.render_bridge
 
 
@@ -167,7 +170,7 @@ class TableScrollBrowser(QTextBrowser):
                 table.setFormat(fmt)
 
     # ------------------------------------------------------------------ the shifted document
-    def _shifted(self, offset: int, handle, *args) -> None:
+    def _shifted(self, offset: int, handle: Callable[..., object], *args: object) -> None:
         """Run QTextEdit's `handle` with the document shifted `offset` pixels to the left."""
         bar = self.horizontalScrollBar()
         self._shifting = True
@@ -247,7 +250,7 @@ class TableScrollBrowser(QTextBrowser):
             return
         super().wheelEvent(event)
 
-    def _mouse(self, event: QMouseEvent, handle) -> None:
+    def _mouse(self, event: QMouseEvent, handle: Callable[[QMouseEvent], object]) -> None:
         tables = self.wide_tables()
         if event.type() == QMouseEvent.Type.MouseButtonPress or not event.buttons():
             self._mouse_table = self._table_at(event.position(), tables)
@@ -399,7 +402,7 @@ class FocusDialog(QDialog):
             now = time.monotonic()
             self._next_refresh = now + self.REFRESH_COST_FACTOR * (now - start)
 
-    def _on_browser_anchor_clicked(self, url) -> None:
+    def _on_browser_anchor_clicked(self, url: QUrl) -> None:
         link = url.toString()
         if link.startswith(DETAILS_LINK):
             index = int(link[len(DETAILS_LINK):])
@@ -458,11 +461,11 @@ class FocusDialog(QDialog):
             width -= bar.sizeHint().width()
         fit_tables(self.browser.document(), width, layout=False)
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._fit_tables()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.isVisible():
             self._fit_timer.start()  # once the resizing pauses
@@ -563,7 +566,13 @@ class ComparisonTableDialog(QDialog):
     """One row per answer to a prompt (app.export.comparison_rows), fastest and cheapest marked; click a
     header to sort. `totals`: (label, Totals) lines shown under the table (this branch, the session)."""
 
-    def __init__(self, rows, parent: QWidget | None = None, title: str = "Comparison", totals=()) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        parent: QWidget | None = None,
+        title: str = "Comparison",
+        totals: Sequence[tuple[str, Totals]] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QVBoxLayout(self)
@@ -629,7 +638,7 @@ class ComparisonTableDialog(QDialog):
         resize_within_screen(self, width, self.sizeHint().height())  # wider: the table scrolls
 
 
-def _totals_line(label: str, t) -> str:
+def _totals_line(label: str, t: Totals) -> str:
     """One line of totals: answers, tokens and cost (a lower bound when some cost is unknown)."""
     import html as _html
 

@@ -84,3 +84,23 @@ def test_a_walk_one_id_at_a_time_reads_the_rest_at_once(repo):
     texts = [mapping.get(n.id).text for n in nodes]  # e.g. a whole-session total through .get()
     assert texts == [n.text for n in nodes]
     assert mapping.reads <= 34 and mapping.fully_loaded
+
+
+def test_a_prompt_with_files_is_as_tall_in_the_outline_as_when_read(repo):
+    """The outline knows which prompts carry files: their cards are placed (the scene's grid, the
+    minimap, the next free spot) with the files row before their text is read."""
+    from app import layout
+    from app.attachments import attachment_from_bytes
+    from tests import attach_samples as samples
+
+    session = repo.create_session(Session(title="files"))
+    png = attachment_from_bytes("chart.png", samples.png())
+    with_files = Node(session.id, NodeKind.PROMPT, "look", attachments=[png], created_at=1.0)
+    plain = Node(session.id, NodeKind.PROMPT, "hello", x=600.0, created_at=2.0)
+    repo.add_nodes([with_files, plain])
+    outline = {o.id: o for o in repo.load_outline(session.id)}
+    assert outline[with_files.id].has_files and not outline[plain.id].has_files
+    for node in (with_files, plain):
+        full = repo.load_nodes([node.id])[0]
+        assert layout.height(outline[node.id]) == outline[node.id].h == layout.height(full)
+    assert layout.height(outline[with_files.id]) > layout.height(outline[plain.id])

@@ -6,7 +6,7 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from ui.canvas import constants as C
 from ui.theme import UiTheme
@@ -107,7 +107,9 @@ class EdgeItem(QGraphicsItem):
             self._shape = stroker.createStroke(self._geometry()[0])
         return self._shape
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         color = QColor(self._theme.edge.get(self.role, self._theme.muted))
         style, width = _PEN_STYLE.get(self.role, (Qt.PenStyle.SolidLine, 1.5))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

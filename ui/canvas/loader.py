@@ -15,10 +15,15 @@ GUI thread only (the store calls are short reads).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from app.domain import Graph, Node
 from app.outline import SessionNodes
+
+if TYPE_CHECKING:
+    from app.repository import Repository
+    from ui.canvas.scene import CanvasScene
 
 
 class ViewportLoader:
@@ -37,7 +42,7 @@ class ViewportLoader:
         self.nodes.load_rect(left, top, right, bottom)
 
 
-def open_graph(repo, session_id: str) -> Graph:
+def open_graph(repo: Repository, session_id: str) -> Graph:
     """The session as the window holds it: its outline and edges, full nodes read as needed.
     Raises KeyError for an unknown session."""
     session = repo.get_session(session_id)
@@ -51,10 +56,10 @@ def open_graph(repo, session_id: str) -> Graph:
     return Graph(session, nodes, repo.load_edges(session_id))  # type: ignore[arg-type]
 
 
-def populate(scene, graph: Graph) -> None:
+def populate(scene: CanvasScene, graph: Graph) -> None:
     """Show `graph` on `scene`: every card registered from the outline, items made as the view
     reaches them (see the module docstring)."""
-    nodes = graph.nodes
+    nodes: Mapping[str, Node] = graph.nodes  # a SessionNodes in the window (see open_graph)
     if isinstance(nodes, SessionNodes):
         scene.set_loader(ViewportLoader(nodes))
         loaded = nodes.loaded_items()
@@ -76,7 +81,7 @@ def engine_graph(graph: Graph | None, follow: Sequence[str] = ()) -> Graph | Non
     own node objects are handed over (streaming ones carry their live text)."""
     if graph is None:
         return None
-    nodes = graph.nodes
+    nodes: Mapping[str, Node] = graph.nodes  # a SessionNodes in the window (see open_graph)
     if not isinstance(nodes, SessionNodes) or nodes.fully_loaded:
         return graph
     need: set[str] = set()
@@ -94,7 +99,7 @@ def engine_graph(graph: Graph | None, follow: Sequence[str] = ()) -> Graph | Non
 
 def loaded_nodes(graph: Graph) -> list[tuple[str, Node]]:
     """The nodes the window has read (what may differ from the store: live ones), without reading."""
-    nodes = graph.nodes
+    nodes: Mapping[str, Node] = graph.nodes  # a SessionNodes in the window (see open_graph)
     if isinstance(nodes, SessionNodes):
         return nodes.loaded_items()
     return list(nodes.items())

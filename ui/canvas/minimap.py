@@ -10,11 +10,17 @@ sharp shortly after.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from ui.canvas import constants as C
+
+if TYPE_CHECKING:
+    from ui.canvas.scene import CanvasScene
+    from ui.canvas.view import CanvasView
 
 MINIMAP_W = 200
 MINIMAP_H = 140
@@ -27,7 +33,7 @@ class MinimapWidget(QWidget):
     would repaint the whole canvas). Scrolling moves children along, so the view puts it back in
     `scrollContentsBy` (`reposition`)."""
 
-    def __init__(self, view) -> None:
+    def __init__(self, view: CanvasView) -> None:
         super().__init__(view.viewport())
         self._view = view
         self._pixmap: QPixmap | None = None
@@ -36,7 +42,7 @@ class MinimapWidget(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(C.MINIMAP_DEBOUNCE_MS)
         self._redraw.timeout.connect(self._on_scene_blocks_changed)  # the sharp redraw after a move
-        self._scene = None
+        self._scene: CanvasScene | None = None
         # The window's first frame shows the canvas without waiting for the map's picture (~30 ms for
         # 10,000 cards, benchmark 6): it is drawn right after, then updated as usual.
         self._first_picture = True
@@ -63,8 +69,12 @@ class MinimapWidget(QWidget):
         self.move(parent.width() - self.width() - MARGIN, parent.height() - self.height() - MARGIN)
         self.raise_()
 
-    def _watch_scene(self):
-        scene = self._view.scene()
+    def _canvas_scene(self) -> CanvasScene:
+        """The view's scene: the window gives the view its CanvasScene before the map is shown."""
+        return cast("CanvasScene", self._view.scene())
+
+    def _watch_scene(self) -> CanvasScene:
+        scene = self._canvas_scene()
         if scene is not self._scene:
             if self._scene is not None and hasattr(self._scene, "blocks_changed"):
                 self._scene.blocks_changed.disconnect(self._on_scene_blocks_changed)
@@ -80,7 +90,7 @@ class MinimapWidget(QWidget):
             self.update()
 
     def _world(self) -> QRectF:
-        scene = self._view.scene()
+        scene = self._canvas_scene()
         world = scene.cards_bounds()
         visible = self._view.visible_scene_rect()
         world = world.united(visible) if not world.isNull() else visible
@@ -102,7 +112,7 @@ class MinimapWidget(QWidget):
 
     def _draw_blocks(self, world: QRectF) -> QPixmap:
         """The cards as blocks, in widget coordinates for the mapping of `world` (transparent elsewhere)."""
-        scene = self._view.scene()
+        scene = self._canvas_scene()
         dpr = self.devicePixelRatioF()
         pixmap = QPixmap(round(self.width() * dpr), round(self.height() * dpr))
         pixmap.setDevicePixelRatio(dpr)
@@ -125,7 +135,7 @@ class MinimapWidget(QWidget):
         painter.end()
         return pixmap
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         scene = self._watch_scene()
         theme = scene.style.theme
         painter = QPainter(self)
@@ -184,11 +194,11 @@ class MinimapWidget(QWidget):
         self._view.centerOn(scene_pt)
         self._view._emit_viewport()
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self._go(event.position())
         event.accept()
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if event.buttons() & Qt.MouseButton.LeftButton:
             self._go(event.position())
         event.accept()

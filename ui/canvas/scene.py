@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from app import layout
 from app.domain import Edge, Node, NodeKind, NodeStatus
+from app.outline import CardOutline
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem, make_card, stripe_color
 from ui.canvas.edges import EdgeItem
@@ -231,7 +232,7 @@ class CanvasScene(QGraphicsScene):
             if node.id in pending:
                 pending[node.id] = node
 
-    def populate(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
+    def populate(self, nodes: Iterable[Node | CardOutline], edges: Iterable[Edge]) -> None:
         """Replace the canvas with `nodes` and `edges`, making items lazily (see the module docstring).
 
         Live (streaming) nodes get their card at once; the rest as the view reaches them.

@@ -300,7 +300,7 @@ class SegmentedDocument:
 
     def set_formulas_callback(self, callback: Callable[[], None]) -> None:
         """`callback` (a bound method, held weakly) runs after placeholder formulas were redrawn."""
-        self._on_formulas = weakref.WeakMethod(callback)  # type: ignore[arg-type]
+        self._on_formulas = weakref.WeakMethod(callback)
 
     def formulas_drawn(self) -> None:
         """Queued formula pictures are ready: rebuild the chunks that showed placeholders (pictures
@@ -491,7 +491,7 @@ class SegmentedDocument:
         return out
 
     def _code_rects(self, which: str) -> list[QRectF]:
-        out = []
+        out: list[QRectF] = []
         for top, c in zip(self._tops, self._chunks, strict=True):
             if c.code is not None:
                 out.extend(r.translated(0, top) for r in getattr(c.code, which))

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QFont, QFontMetricsF
 
 from app.present.colours import provider_color
 from ui.render_bridge import RenderBridge
 from ui.theme import LIGHT, UiTheme
+
+if TYPE_CHECKING:
+    from app.render.incremental import IncrementalRenderer
 
 
 def _default_display(ref: str) -> str:
@@ -97,5 +101,5 @@ class CardStyle:
     def render_plain(self, text: str) -> str:
         return self.renderer.plain(text)
 
-    def incremental_renderer(self):
+    def incremental_renderer(self) -> IncrementalRenderer:
         return self.renderer.incremental()

@@ -121,6 +121,10 @@ class TableScrollBrowser(QTextBrowser):
         self.horizontalScrollBar().valueChanged.connect(self._on_hbar_value_changed)
 
     # ------------------------------------------------------------------ geometry
+    def reset_table_offsets(self) -> None:
+        self._offsets = []
+        self.viewport().update()
+
     def wide_tables(self) -> list[tuple[QRectF, int]]:
         """Each table wider than the page: where it is (document coordinates, from the end of the
         text above it to its bottom border) and how far it scrolls."""
@@ -375,6 +379,7 @@ class FocusDialog(QDialog):
         if node_id != self.node_id:
             self._stream = None
             self._shown = None
+            self.browser.reset_table_offsets()  # another answer's tables start at their first column
         self.node_id = node_id
         self._show(node)
         ids = self._siblings(node_id)

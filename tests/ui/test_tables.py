@@ -308,4 +308,11 @@ async def test_focus_mode_scrolls_only_the_wide_table_not_the_page(app_env, fake
                    Qt.MouseButton.NoButton)
         assert browser.table_offsets()[0] == 0
         assert not browser.textCursor().hasSelection()  # the bar moved, no text was selected
+        # The next answer (→) shows its own tables from their first column, not this one's offsets.
+        _wheel(browser, table_at, QPoint(-240, 0))
+        assert browser.table_offsets()[0] > 0
+        first = dialog.node_id
+        QTest.keyClick(dialog, Qt.Key.Key_Right)
+        assert dialog.node_id != first
+        assert not any(browser.table_offsets())
         dialog.close()

@@ -332,15 +332,18 @@ class ExportDialog(QDialog):
 
 SHORTCUTS = [
     ("Ctrl+Enter", "Send, where the Send button says"),
-    ("Esc", "Stop the selected streams (or all)"),
+    ("Esc / Ctrl+.", "Stop the selected streams (or all) / stop all"),
+    ("Ctrl+R", "Retry the selected answers"),
+    ("Ctrl+Shift+A", "Attach files to the prompt (or drop them, or paste an image)"),
     ("Ctrl+F", "Search all sessions"),
     ("Ctrl+N", "New session"),
     ("Ctrl+0", "Fit all cards"),
     ("Ctrl+2", "Zoom to the selection"),
     ("Ctrl++ / Ctrl+-", "Zoom in / out (the wheel zooms to the cursor)"),
     ("F", "Focus mode: one card large (←/→ siblings)"),
+    ("C", "Collapse / expand the selected cards"),
     ("Arrow keys", "Move the selection between cards"),
-    ("Delete", "Delete the selected cards"),
+    ("Ctrl+A / Delete", "Select all cards / delete the selected cards"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (moves, deletes, sends, renames)"),
     ("Ctrl+Shift+S", "Synthesize the selected answers"),
     ("Alt+S / Alt+L", "In the composer, following cards: Shared / Continue each lane"),
@@ -348,10 +351,12 @@ SHORTCUTS = [
     ("Ctrl+T", "Comparison table of a prompt's answers"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the session / the selected cards"),
     ("Ctrl+O", "Import a .json export or a .canvas"),
+    ("Ctrl+L / Ctrl+M / Ctrl+B", "Show or hide the context lens / minimap / sessions sidebar"),
+    ("Ctrl+, / Ctrl+Q", "Settings / quit"),
     ("Space+drag, middle drag", "Pan the canvas (dragging empty space pans too)"),
     ("Shift+drag", "Select cards with a rubber band; Ctrl+click adds one"),
     ("Double-click text, Ctrl+C", "Select a word in a card and copy it (drag in a selected card's text)"),
-    ("?", "This sheet"),
+    ("? / F1", "This sheet"),
 ]
 
 

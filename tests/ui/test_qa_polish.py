@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 from tests.ui.conftest import open_window, streaming_answer, wait_until
 
@@ -34,6 +34,37 @@ async def test_shortcuts_sheet_shows_every_row_and_column_without_scrolling(app_
             assert not table.horizontalScrollBar().isVisible(), "the Action column is not clipped"
             assert not table.verticalScrollBar().isVisible(), "every shortcut is visible at once"
             assert sheet.frameGeometry().width() <= window.screen().availableGeometry().width()
+        finally:
+            sheet.close()
+
+
+async def test_the_shortcuts_sheet_names_every_menu_shortcut(app_env, fake_server):
+    """The sheet lacked C, Ctrl+R, Ctrl+Shift+A, Ctrl+L, Ctrl+M, Ctrl+B, Ctrl+. and Ctrl+A: every key a
+    menu action answers to is on it (the sheet the user opens with ? or F1)."""
+
+    from tests.ui.hands import menu_actions, press_keys, shortcut_text
+
+    def keys_of(text: str) -> set[str]:
+        aliases = {"Ctrl+Return": "Ctrl+Enter", "Del": "Delete", "Ctrl+=": "Ctrl++"}
+        out = set()
+        for part in text.split(" / "):
+            out.add(aliases.get(part.strip(), part.strip()))
+        return out
+
+    async with open_window() as (window, _services):
+        press_keys(window.view, "F1")
+        await asyncio.sleep(0.05)
+        sheet = next(w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle() == "Keyboard shortcuts")
+        try:
+            table = sheet.findChild(QTableWidget)
+            listed: set[str] = set()
+            for r in range(table.rowCount()):
+                for c in (0, 2):
+                    if table.item(r, c):
+                        listed |= keys_of(table.item(r, c).text())
+            wanted = {sc for _path, a in menu_actions(window) if (sc := shortcut_text(a))}
+            missing = {sc for sc in wanted if keys_of(sc) - listed}
+            assert not missing, missing
         finally:
             sheet.close()
 

@@ -13,7 +13,6 @@ MAX_CLASS_LINES = 400
 KNOWN_LARGE = {
     "ui/canvas/cards.py::CardItem": 1100,
     "ui/main_window.py::MainWindow": 744,
-    "app/engine.py::Engine": 677,
     "ui/canvas/scene.py::CanvasScene": 835,
     "storage/repository.py::SqliteRepository": 660,
     "app/render/incremental.py::IncrementalRenderer": 533,

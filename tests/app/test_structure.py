@@ -14,7 +14,6 @@ KNOWN_LARGE = {
     "ui/canvas/cards.py::CardItem": 1100,
     "ui/main_window.py::MainWindow": 744,
     "ui/canvas/scene.py::CanvasScene": 835,
-    "storage/repository.py::SqliteRepository": 660,
     "app/render/incremental.py::IncrementalRenderer": 533,
     "ui/composer.py::ComposerWidget": 425,
     "ui/canvas/view.py::CanvasView": 401,

@@ -15,7 +15,6 @@ KNOWN_LARGE = {
     "ui/main_window.py::MainWindow": 744,
     "ui/canvas/scene.py::CanvasScene": 835,
     "app/render/incremental.py::IncrementalRenderer": 533,
-    "ui/canvas/segdoc.py::SegmentedDocument": 461,
 }
 
 

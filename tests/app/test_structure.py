@@ -14,7 +14,6 @@ KNOWN_LARGE = {
     "ui/canvas/cards.py::CardItem": 1100,
     "ui/main_window.py::MainWindow": 744,
     "ui/canvas/scene.py::CanvasScene": 835,
-    "app/render/incremental.py::IncrementalRenderer": 533,
 }
 
 

@@ -12,7 +12,6 @@ MAX_CLASS_LINES = 400
 # Still over the bound (issue #13 item 2): split them, then drop them from here.
 KNOWN_LARGE = {
     "ui/canvas/cards.py::CardItem": 1100,
-    "ui/main_window.py::MainWindow": 744,
     "ui/canvas/scene.py::CanvasScene": 835,
 }
 

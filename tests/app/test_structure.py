@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_CLASS_LINES = 400
 # Still over the bound (issue #13 item 2): split them, then drop them from here.
 KNOWN_LARGE = {
-    "ui/canvas/cards.py::CardItem": 1100,
+    "ui/canvas/cards.py::CardItem": 1098,
     "ui/canvas/scene.py::CanvasScene": 835,
 }
 

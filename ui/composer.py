@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
 from app.domain import Params, SendMode
 from app.engine import Target
 from ui.attach import AttachmentBar, carries_files
-from ui.dialogs import color_icon, model_choices
+from ui.dialogs import color_icon
+from ui.model_menus import fill_add_menu, fill_presets_menu
 
 if TYPE_CHECKING:
     from app.catalog import Catalog, ModelInfo
@@ -320,18 +321,6 @@ class ParamsPopover(QFrame):
 
     def _on_any_changed(self, *_args: object) -> None:
         self.params_changed.emit(self._ref, self.params())
-
-
-def _article(word: str) -> str:
-    """ "a" or "an" before `word` as it is read aloud: an OpenRouter, an LM Studio, a DeepSeek."""
-    w = word.strip()
-    if not w:
-        return "a"
-    if len(w) > 1 and w[1].isupper() and w[0].upper() in "FHLMNRSX":  # spelt out: an LM Studio, an SGLang
-        return "an"
-    if w.lower().startswith(("uni", "use", "eu", "one")):
-        return "a"
-    return "an" if w[0].lower() in "aeiou" else "a"
 
 
 class ElidedButton(QPushButton):
@@ -776,39 +765,8 @@ class ComposerWidget(QFrame):
         self.draft_changed.emit()
 
     def _on_add_menu_about_to_show(self) -> None:
-        self.add_menu.clear()
-        # Providers and their models in catalog order (the same order on every launch), then providers
-        # with no model in the catalog yet (Ollama, LM Studio, custom endpoints until their list is
-        # refreshed): a model id can still be typed, and the menu says where the list comes from.
-        by_provider: dict[str, list] = {}
-        for ref, _label, usable in model_choices(self._catalog, self._settings, usable_first=False):
-            by_provider.setdefault(ref.split(":", 1)[0], []).append((ref, usable))
-        for provider in self._settings.providers:
-            by_provider.setdefault(provider, [])
-        for ref in self._targets:  # a typed model id the catalog does not know: still listed, ticked
-            provider = ref.split(":", 1)[0]
-            if self._catalog.get(ref) is None and provider in by_provider:
-                by_provider[provider].append((ref, self._settings.has_key(provider)))
-        for provider, items in by_provider.items():
-            name = self._settings.display_names.get(provider, provider)
-            sub = self.add_menu.addMenu(color_icon(self._catalog.provider_color(provider)), name)
-            for ref, usable in items:
-                action = sub.addAction(self._catalog.display_name(ref) + ("" if usable else "  (no key)"))
-                action.setCheckable(True)
-                action.setChecked(ref in self._targets)
-                action.triggered.connect(
-                    lambda checked, r=ref: self.add_model(r) if checked else self.remove_model(r)
-                )
-            if not items:
-                hint = sub.addAction("No models known yet: Settings → this provider → Refresh model list")
-                hint.setEnabled(False)
-            else:
-                sub.addSeparator()
-            typed = sub.addAction(f"Type {_article(name)} {name} model id…")
-            typed.triggered.connect(lambda _=False, p=provider: self.add_typed_model(f"{p}:"))
-        self.add_menu.addSeparator()
-        other = self.add_menu.addAction("Other model id (any provider:model)…")
-        other.triggered.connect(lambda: self.add_typed_model(""))
+        fill_add_menu(self.add_menu, self._catalog, self._settings, self._targets, add=self.add_model,
+                      remove=self.remove_model, add_typed=self.add_typed_model)
 
     def add_typed_model(self, prefix: str) -> str | None:
         """Ask for a model id (the picker lists the catalog; any `provider:model` may be typed) and add it."""
@@ -832,23 +790,8 @@ class ComposerWidget(QFrame):
         return dlg.chosen()
 
     def _on_presets_menu_about_to_show(self) -> None:
-        self.presets_menu.clear()
-        presets = self._settings.ui.get("presets") or {}
-        if isinstance(presets, dict) and presets:
-            for name, refs in presets.items():
-                if isinstance(refs, list):
-                    action = self.presets_menu.addAction(f"{name}  ({len(refs)})")
-                    action.triggered.connect(
-                        lambda _=False, r=list(refs): self.set_models([str(x) for x in r])
-                    )
-            self.presets_menu.addSeparator()
-        defaults = self._catalog.default_models(self._settings)
-        if defaults:
-            action = self.presets_menu.addAction("Default set (one per provider with a key)")
-            action.triggered.connect(lambda: self.set_models(defaults))
-        save = self.presets_menu.addAction("Save current set as preset…")
-        save.setEnabled(bool(self._targets))
-        save.triggered.connect(self._on_save_preset_triggered)
+        fill_presets_menu(self.presets_menu, self._catalog, self._settings, self._targets,
+                          choose=self.set_models, save=self._on_save_preset_triggered)
 
     def _on_save_preset_triggered(self) -> None:
         from PySide6.QtWidgets import QInputDialog

@@ -60,7 +60,6 @@ text on every update (correct, not fast).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -69,6 +68,7 @@ from typing import Any
 from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
+from app.render.closed import ClosedHtml, Prefixes, _RefBlock
 from app.render.highlight import CodeHighlighter
 from app.render.markdown import (
     FOOTNOTES_CLOSE,
@@ -95,7 +95,6 @@ from app.render.theme import Theme, get_theme
 
 __all__ = ["IncrementalRenderer"]
 
-_JOIN_EVERY = 16  # closed parts kept apart before they are joined into one string
 _REFS = "references"  # markdown-it's env keys for reference definitions (first one wins) ...
 _DUPLICATES = "duplicate_refs"  # ... and for the later ones with the same label
 # The env keys a parse may fill that this module understands (beside the theme, see new_env()).
@@ -112,11 +111,6 @@ Refs = Mapping[str, Mapping[str, Any]]
 # What a block's HTML depends on, by label (see _labels_in): a reference label's href and title,
 # a footnote label's number.
 Sigs = Mapping[str, Hashable]
-
-
-# Inline content -> its closed pieces: ((cut, length of the HTML of content[:cut]), ...) and the
-# HTML of the longest (see IncrementalRenderer._prefixes).
-Prefixes = dict[str, tuple[tuple[tuple[int, int], ...], str]]
 
 
 def _ref_sig(ref: Mapping[str, Any]) -> Hashable:
@@ -196,27 +190,42 @@ def _settled(tail: str, line_starts: list[int], complete: int, end: int) -> bool
     return _BLANK_LINE_RE.search(tail, line_starts[end] - 1) is not None
 
 
+def _labels_of(tokens: Iterable[Token]) -> frozenset[str]:
+    labels: frozenset[str] = frozenset()
+    for tok in tokens:
+        if tok.type == "inline" and "[" in tok.content:
+            labels = labels | _labels_in(tok.content)
+    return labels
+
+
+def _prefixes(tokens: Iterable[Token], inline_cache: InlineCache) -> Prefixes:
+    """For the inline contents of a block just rendered that could use a label: the closed
+    pieces the inline cache rendered on their own while the content grew (see
+    InlineCache.closed_pieces). A piece none of whose labels is defined renders the same
+    with definitions as without: when a definition arrives, only what follows the longest
+    such piece is rendered again."""
+    found: Prefixes = {}
+    for tok in tokens:
+        if tok.type == "inline" and "[" in tok.content:
+            cuts, html = inline_cache.closed_pieces(tok.content)
+            if cuts:
+                found[tok.content] = (cuts, html)
+    return found
+
+
+def _memo_key(block: _RefBlock | _Note, transient: Sigs) -> tuple[Any, ...]:
+    """What ``block`` renders with, beside the closed definitions: the transient
+    definitions of the labels it could use. (A closed definition changes the HTML of the
+    blocks that could use its label only, and _add_defs() renders those again and forgets
+    their memo: the closed definitions need not be part of the key.)"""
+    return tuple((k, transient[k]) for k in sorted(block.labels) if k in transient)
+
+
 class _WholeInline(InlineCache):
     """An inline cache for content rendered once: in one piece (cutting it in two pieces, to
     render less of it next time, would cost a second parse for nothing)."""
 
     MIN_PIECE = 1 << 62
-
-
-@dataclass(slots=True, eq=False)
-class _RefBlock:
-    """A closed top-level block whose inline text could use a reference label."""
-
-    tokens: list[Token]  # its tokens (inline ones without children: they are filled to render)
-    labels: frozenset[str]  # the labels it could look up (see _labels_in)
-    start: int  # where its HTML is in the closed HTML
-    end: int
-    prefixes: Prefixes  # closed pieces of its inline contents (see _prefixes)
-    memo_key: tuple[Any, ...] | None = None  # the transient definitions memo_html was rendered with
-    memo_html: str = ""
-
-    def __repr__(self) -> str:
-        return f"_RefBlock(labels={sorted(self.labels)!r}, html=[{self.start}:{self.end}])"
 
 
 @dataclass(slots=True, eq=False)
@@ -245,6 +254,55 @@ class _OpenFence:
     scan_pos: int  # absolute offset up to which complete lines were checked for a closer
     highlighter: CodeHighlighter
 
+    @classmethod
+    def at_start(cls, tail: str, tokens: list[Token], offset: int, theme: Theme) -> _OpenFence | None:
+        """Fast-path state if ``tail`` (at ``offset`` in the text) is exactly one open, unindented,
+        top-level fence."""
+        if not tokens or tokens[0].type != "fence" or tokens[0].level != 0 or tail[:1] not in ("`", "~"):
+            return None
+        nl = tail.find("\n")
+        if nl < 0:
+            return None  # the opening line (its info string) is not complete yet
+        tok = tokens[0]
+        closer = _closer_re(tok.markup)
+        body_start = nl + 1
+        for line in tail[body_start:].split("\n"):
+            if closer.match(line):
+                return None
+        lang = lang_from_info(tok.info)
+        return cls(
+            closer=closer,
+            lang=lang,
+            body_start=offset + body_start,
+            scan_pos=offset + body_start,
+            highlighter=CodeHighlighter(lang, theme),
+        )
+
+    def advance(self, text: str, theme: Theme) -> tuple[str, int | None]:
+        """Advance over new text: (the HTML of the fence, None) while it is still open (or closed by
+        a fence at the very end of the text, not yet followed by a newline); once a complete closing
+        line arrived, (its final HTML, with the exact colours of the one-shot result, the offset
+        after the closing line)."""
+        pos = self.scan_pos
+        closer = self.closer
+        while True:
+            nl = text.find("\n", pos)
+            if nl < 0:
+                break
+            if closer.match(text, pos, nl):
+                body = text[self.body_start : pos]
+                return fence_html(self.highlighter.exact(body), self.lang, theme), nl + 1
+            pos = nl + 1
+        self.scan_pos = pos
+        end = len(text)
+        if pos < end:
+            if closer.match(text, pos):
+                end = pos  # closed at the very end of the text: the closing line is not code
+            elif not text[pos:].strip(" \t"):
+                end = pos  # markdown-it ignores a last line of only blanks with no newline yet
+        body = text[self.body_start : end]
+        return fence_html(self.highlighter.feed(body), self.lang, theme), None
+
 
 class IncrementalRenderer:
     """Renders a growing markdown text, re-rendering only its open tail.
@@ -258,10 +316,8 @@ class IncrementalRenderer:
         self._raw = ""  # the text as given (before newline normalisation)
         self._text = ""
         self._closed_end = 0
-        # The HTML of the closed part: _closed_html followed by _closed_parts (see _close()).
-        self._closed_html = ""
-        self._closed_parts: list[str] = []
-        self._closed_len = 0  # len(_closed_html) + the lengths of _closed_parts
+        # The HTML of the closed part, and the closed blocks in it that could use a label.
+        self._closed = ClosedHtml()
         self._full_mode = False  # document-wide state not understood here: render everything
         self._fence: _OpenFence | None = None
         self._last: tuple[str, bool, str] | None = None
@@ -280,9 +336,6 @@ class IncrementalRenderer:
         self._notes_by_label: dict[str, list[_Note]] = {}  # notes whose body could use a label
         self._notes_html: str | None = None  # the closed notes' items, joined (None: to join)
         self._notes_open = footnotes_open_html(new_env(self._theme))
-        # Closed blocks that could use a label, in order, and by label.
-        self._ref_blocks: list[_RefBlock] = []
-        self._ref_blocks_by_label: dict[str, list[_RefBlock]] = {}
         # Inline HTML for content that uses a defined label, valid for one definitions map.
         self._ref_inline = InlineCache()
         self._ref_inline_key: tuple[Any, ...] | None = None
@@ -309,9 +362,7 @@ class IncrementalRenderer:
         self._raw = ""
         self._text = ""
         self._closed_end = 0
-        self._closed_html = ""
-        self._closed_parts = []
-        self._closed_len = 0
+        self._closed = ClosedHtml()
         self._full_mode = False
         self._fence = None
         self._last = None
@@ -322,8 +373,6 @@ class IncrementalRenderer:
         self._notes = {}
         self._notes_by_label = {}
         self._notes_html = None
-        self._ref_blocks = []
-        self._ref_blocks_by_label = {}
         self._ref_inline.clear()
         self._ref_inline_key = None
 
@@ -359,20 +408,7 @@ class IncrementalRenderer:
     # ----------------------------------------------------------------------------------------
 
     def _close(self, html: str) -> None:
-        parts = self._closed_parts
-        parts.append(html)
-        self._closed_len += len(html)
-        if len(parts) >= _JOIN_EVERY:
-            # Now and then fold the parts into one string: copying it into each result is a
-            # plain memory copy, where many small (often ASCII) parts must each be widened to
-            # the result's wider character size (any emoji makes it 4 bytes per character).
-            self._fold()
-
-    def _fold(self) -> str:
-        if self._closed_parts:
-            self._closed_html = "".join([self._closed_html, *self._closed_parts])
-            self._closed_parts.clear()
-        return self._closed_html
+        self._closed.append(html)
 
     def _with_closed(
         self,
@@ -386,18 +422,11 @@ class IncrementalRenderer:
         blocks and notes that use one of their labels are rendered with them."""
         notes = self._notes_section(transient, env, tail_notes)
         if transient and env is not None:
-            blocks = self._blocks_using(transient)
+            blocks = self._closed.blocks_using(transient)
             if blocks:
-                closed = self._fold()
-                pieces: list[str] = []
-                pos = 0
-                for block in blocks:
-                    pieces += [closed[pos : block.start], self._transient_html(block, transient, env)]
-                    pos = block.end
-                pieces += [closed[pos:], tail_html, notes]
-                return "".join(pieces)
-        # One join per update: building the (large) result string once is the main fixed cost.
-        return "".join([self._closed_html, *self._closed_parts, tail_html, notes])
+                htmls = [self._transient_html(block, transient, env) for block in blocks]
+                return self._closed.with_blocks(blocks, htmls, tail_html, notes)
+        return self._closed.joined(tail_html, notes)
 
     def _notes_section(self, transient: Sigs | None, env: Env | None, tail_notes: Sequence[str]) -> str:
         """The notes at the end of the card (see :func:`~app.render.markdown.footnotes_html`)."""
@@ -415,15 +444,6 @@ class IncrementalRenderer:
                 )
         return "".join([self._notes_open, closed, *tail_notes, FOOTNOTES_CLOSE])
 
-    def _blocks_using(self, labels: Iterable[str]) -> list[_RefBlock]:
-        """The closed blocks that could use one of ``labels``, in document order."""
-        by_label = self._ref_blocks_by_label
-        found: dict[int, _RefBlock] = {}
-        for label in labels:
-            for block in by_label.get(label, ()):
-                found[id(block)] = block
-        return sorted(found.values(), key=lambda block: block.start)
-
     def _notes_using(self, labels: Iterable[str]) -> list[_Note]:
         """The closed notes whose body could use one of ``labels``."""
         found: dict[int, _Note] = {}
@@ -433,18 +453,11 @@ class IncrementalRenderer:
         return list(found.values())
 
     def _transient_html(self, block: _RefBlock | _Note, transient: Sigs, env: Env) -> str:
-        key = self._memo_key(block, transient)
+        key = _memo_key(block, transient)
         if block.memo_key != key:
             block.memo_key = key
             block.memo_html = self._render_block(block.tokens, env, self._ref_cache(env), block.prefixes)
         return block.memo_html
-
-    def _memo_key(self, block: _RefBlock | _Note, transient: Sigs) -> tuple[Any, ...]:
-        """What ``block`` renders with, beside the closed definitions: the transient
-        definitions of the labels it could use. (A closed definition changes the HTML of the
-        blocks that could use its label only, and _add_defs() renders those again and forgets
-        their memo: the closed definitions need not be part of the key.)"""
-        return tuple((k, transient[k]) for k in sorted(block.labels) if k in transient)
 
     # ----------------------------------------------------------------------------------------
     # Inline content and reference definitions
@@ -524,12 +537,12 @@ class IncrementalRenderer:
         closing: dict[str, Hashable] = {label: _ref_sig(ref) for label, ref in refs}
         first = len(self._footnotes) + 1
         closing.update((_FN + label, number) for number, label in enumerate(footnotes, first))
-        blocks = self._blocks_using(closing)
+        blocks = self._closed.blocks_using(closing)
         notes = self._notes_using(closing)
         # A block last rendered with exactly these definitions as transient ones (while they were
         # still in the tail) already has its HTML.
         kept: list[_RefBlock | _Note] = [*blocks, *notes]
-        new_html = {id(b): b.memo_html for b in kept if b.memo_key == self._memo_key(b, closing)}
+        new_html = {id(b): b.memo_html for b in kept if b.memo_key == _memo_key(b, closing)}
         for label, ref in refs:
             self._defs.setdefault(label, ref)
         for label in footnotes:
@@ -549,61 +562,7 @@ class IncrementalRenderer:
         for block in blocks:
             if id(block) not in new_html:
                 new_html[id(block)] = self._render_block(block.tokens, env, scratch, block.prefixes)
-        # Splice the new HTML in. The blocks are usually recent ones, still in _closed_parts:
-        # then only those parts are joined again, not the whole closed HTML.
-        base = len(self._closed_html)
-        in_parts = blocks[0].start >= base
-        if in_parts:
-            region = "".join(self._closed_parts)
-        else:
-            region, base = self._fold(), 0
-        pieces: list[str] = []
-        pos = base
-        for block in blocks:
-            pieces += [region[pos - base : block.start - base], new_html[id(block)]]
-            pos = block.end
-        pieces.append(region[pos - base :])
-        if in_parts:
-            self._closed_parts = ["".join(pieces)]
-            self._closed_len = base + len(self._closed_parts[0])
-        else:
-            self._closed_html = "".join(pieces)
-            self._closed_len = len(self._closed_html)
-        # Move every kept block from the first one changed by the change in length of the
-        # blocks before it.
-        delta = 0
-        first = bisect_left(self._ref_blocks, blocks[0].start, key=lambda block: block.start)
-        for block in islice(self._ref_blocks, first, None):
-            html = new_html.get(id(block))
-            start = block.start + delta
-            if html is None:
-                block.end += delta
-            else:
-                delta += len(html) - (block.end - block.start)
-                block.end = start + len(html)
-                block.memo_key = None
-            block.start = start
-
-    def _prefixes(self, tokens: Iterable[Token]) -> Prefixes:
-        """For the inline contents of a block just rendered that could use a label: the closed
-        pieces the inline cache rendered on their own while the content grew (see
-        InlineCache.closed_pieces). A piece none of whose labels is defined renders the same
-        with definitions as without: when a definition arrives, only what follows the longest
-        such piece is rendered again."""
-        found: Prefixes = {}
-        for tok in tokens:
-            if tok.type == "inline" and "[" in tok.content:
-                cuts, html = self._inline_cache.closed_pieces(tok.content)
-                if cuts:
-                    found[tok.content] = (cuts, html)
-        return found
-
-    def _labels_of(self, tokens: Iterable[Token]) -> frozenset[str]:
-        labels: frozenset[str] = frozenset()
-        for tok in tokens:
-            if tok.type == "inline" and "[" in tok.content:
-                labels = labels | _labels_in(tok.content)
-        return labels
+        self._closed.replace_blocks(blocks, new_html)
 
     def _close_blocks(self, tokens: list[Token], env: Env) -> None:
         """Render closed top-level ``tokens`` (under the closed definitions ``env``; footnote
@@ -614,18 +573,13 @@ class IncrementalRenderer:
         run_start = 0
         while i < n:
             j = _after_block(tokens, i, n) if tokens[i].level == 0 else i + 1
-            labels = self._labels_of(tokens[i:j])
+            labels = _labels_of(tokens[i:j])
             if labels:
                 if run_start < i:
                     self._close(self._render_plain(tokens[run_start:i], env))
                 block_tokens = tokens[i:j]
                 html = self._render_block(block_tokens, env, _WholeInline())
-                start = self._closed_len
-                self._close(html)
-                block = _RefBlock(block_tokens, labels, start, self._closed_len, self._prefixes(block_tokens))
-                self._ref_blocks.append(block)
-                for label in labels:
-                    self._ref_blocks_by_label.setdefault(label, []).append(block)
+                self._closed.add_block(block_tokens, labels, html, _prefixes(block_tokens, self._inline_cache))
                 run_start = j
             i = j
         if run_start < n:
@@ -636,9 +590,9 @@ class IncrementalRenderer:
         for label, body in notes.items():
             if label in self._notes:
                 continue  # the first definition of a label wins
-            labels = self._labels_of(body)
+            labels = _labels_of(body)
             note = _Note(label, body, labels, self._render_block(body, env, _WholeInline()), {})
-            note.prefixes = self._prefixes(body)
+            note.prefixes = _prefixes(body, self._inline_cache)
             self._notes[label] = note
             for dep in labels:
                 self._notes_by_label.setdefault(dep, []).append(note)
@@ -708,7 +662,7 @@ class IncrementalRenderer:
             tokens = tokens[index:]
             tail = tail[offset:]
         if not final:
-            self._fence = self._open_fence_at_start(tail, tokens)
+            self._fence = _OpenFence.at_start(tail, tokens, self._closed_end, self._theme)
             if self._fence is not None:
                 fence_html = self._advance_fence(text, self._fence)
                 if fence_html is not None:
@@ -727,58 +681,16 @@ class IncrementalRenderer:
                 tail_notes.append(footnote_item_html(render_tokens(body, env)))
         return self._with_closed(tail_html, transient, env, tail_notes)
 
-    def _open_fence_at_start(self, tail: str, tokens: list[Token]) -> _OpenFence | None:
-        """Fast-path state if ``tail`` is exactly one open, unindented, top-level fence."""
-        if not tokens or tokens[0].type != "fence" or tokens[0].level != 0 or tail[:1] not in ("`", "~"):
-            return None
-        nl = tail.find("\n")
-        if nl < 0:
-            return None  # the opening line (its info string) is not complete yet
-        tok = tokens[0]
-        closer = _closer_re(tok.markup)
-        body_start = nl + 1
-        for line in tail[body_start:].split("\n"):
-            if closer.match(line):
-                return None
-        lang = lang_from_info(tok.info)
-        return _OpenFence(
-            closer=closer,
-            lang=lang,
-            body_start=self._closed_end + body_start,
-            scan_pos=self._closed_end + body_start,
-            highlighter=CodeHighlighter(lang, self._theme),
-        )
-
     def _advance_fence(self, text: str, fence: _OpenFence) -> str | None:
-        """Advance the open fence over new text.
-
-        Returns the HTML of the fence, still open (or closed by a fence at the very end of the
-        text, not yet followed by a newline). If a complete closing line arrived, the fence is
-        moved to the closed part and ``None`` is returned (the rest goes the general way).
-        """
-        pos = fence.scan_pos
-        closer = fence.closer
-        while True:
-            nl = text.find("\n", pos)
-            if nl < 0:
-                break
-            if closer.match(text, pos, nl):
-                body = text[fence.body_start : pos]
-                # Closed: exact colours for the cached HTML (the one-shot result, see above).
-                self._close(fence_html(fence.highlighter.exact(body), fence.lang, self._theme))
-                self._closed_end = nl + 1
-                self._fence = None
-                return None
-            pos = nl + 1
-        fence.scan_pos = pos
-        end = len(text)
-        if pos < end:
-            if closer.match(text, pos):
-                end = pos  # closed at the very end of the text: the closing line is not code
-            elif not text[pos:].strip(" \t"):
-                end = pos  # markdown-it ignores a last line of only blanks with no newline yet
-        body = text[fence.body_start : end]
-        return fence_html(fence.highlighter.feed(body), fence.lang, self._theme)
+        """Advance the open fence over new text: the HTML of the fence, still open; or, if a complete
+        closing line arrived, None: the fence is moved to the closed part (the rest goes the general way)."""
+        html, closed_end = fence.advance(text, self._theme)
+        if closed_end is None:
+            return html
+        self._close(html)
+        self._closed_end = closed_end
+        self._fence = None
+        return None
 
 
 def _find_split(

@@ -989,17 +989,8 @@ class CardItem(QGraphicsObject):
         self.update()
         return True
 
-    @staticmethod
-    def _overview(event) -> bool:
-        """Whether the view shows cards as their overview (title and first words, no buttons or text
-        to select): then a click anywhere on a card selects or drags it (issue #12: a click on the
-        title strip at 22 % hit a button that was not drawn)."""
-        viewport = event.widget()
-        view = viewport.parentWidget() if viewport is not None else None
-        return view is not None and hasattr(view, "transform") and view.transform().m11() < C.LOD_TEXT_MIN
-
     def mousePressEvent(self, event) -> None:
-        overview = self._overview(event)  # no buttons, links or text there: select or drag, as on a header
+        overview = _overview(event)  # no buttons, links or text there: select or drag, as on a header
         if overview:
             self.clear_text_selection()
         elif event.button() == Qt.MouseButton.LeftButton and (i := self._hbar_at(event.pos())) >= 0:
@@ -1098,7 +1089,7 @@ class CardItem(QGraphicsObject):
             self._emit(hit)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        if self._overview(event):  # no text shown to select: the card in focus mode
+        if _overview(event):  # no text shown to select: the card in focus mode
             self._emit("focus")
             event.accept()
             self._let_go()
@@ -1647,3 +1638,12 @@ __all__ = [
     "overview_text",
     "stripe_color",
 ]
+
+
+def _overview(event) -> bool:
+    """Whether the view the mouse `event` came from shows cards as their overview (title and first
+    words, no buttons or text to select): then a click anywhere on a card selects or drags it
+    (issue #12: a click on the title strip at 22 % hit a button that was not drawn)."""
+    viewport = event.widget()
+    view = viewport.parentWidget() if viewport is not None else None
+    return view is not None and hasattr(view, "transform") and view.transform().m11() < C.LOD_TEXT_MIN

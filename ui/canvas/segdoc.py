@@ -267,6 +267,67 @@ class _Chunk:
     # chunk's document; empty: the whole chunk does (a top-level table).
     bands: tuple[tuple[float, float, float], ...] = ()
 
+    def doc_x(self, x: float, y: float) -> float:
+        """Where `x` (body coordinates) is in this chunk's document at its height `y`."""
+        if not self.bands:
+            return x + self.x
+        for top, bottom, left in self.bands:
+            if top <= y < bottom and x >= left:
+                return x + self.x
+        return x
+
+    def segments(self, w: float, y0: float, y1: float) -> list[tuple[float, float, float, float, float]]:
+        """The parts of this chunk between `y0` and `y1` (its document's coordinates) drawn with one
+        sideways shift each: (top, bottom, left, right, shift), left and right in body coordinates
+        (`w`: the body's width)."""
+        if not self.bands:
+            return [(y0, y1, 0.0, w, self.x)]
+        out = []
+        y = y0
+        for top, bottom, left in sorted(self.bands):
+            top, bottom = max(top, y), min(bottom, y1)
+            if bottom <= top:
+                continue
+            if top > y:
+                out.append((y, top, 0.0, w, 0.0))
+            if left > 0:
+                out.append((top, bottom, 0.0, left, 0.0))
+            out.append((top, bottom, left, w, self.x))
+            y = bottom
+        if y < y1:
+            out.append((y, y1, 0.0, w, 0.0))
+        return out
+
+    def line_rects(self, top: float) -> list[QRectF]:
+        """Where each laid-out line's text is (the chunk placed at `top`): its start to its natural width."""
+        out = []
+        layout = self.doc.documentLayout()
+        block = self.doc.begin()
+        while block.isValid():
+            r = layout.blockBoundingRect(block)
+            text_layout = block.layout()
+            for i in range(text_layout.lineCount()):
+                line = text_layout.lineAt(i)
+                if line.naturalTextWidth() > 0:
+                    out.append(
+                        QRectF(r.left() + line.x(), top + r.top() + line.y(), line.naturalTextWidth(), line.height())
+                    )
+            block = block.next()
+        return out
+
+    def cursor(self, i: int, start: TextPos, end: TextPos) -> QTextCursor | None:
+        """A cursor selecting this chunk's (chunk `i`'s) share of [start, end)."""
+        doc = self.doc
+        last = max(doc.characterCount() - 1, 0)
+        a = min(start[1], last) if start[0] == i else 0
+        b = min(end[1], last) if end[0] == i else last
+        if b <= a:
+            return None
+        cursor = QTextCursor(doc)
+        cursor.setPosition(a)
+        cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
+        return cursor
+
 
 class SegmentedDocument:
     """Rich text of one card body. `set_html` is incremental; `draw` paints only what is visible."""
@@ -474,21 +535,7 @@ class SegmentedDocument:
 
     def line_rects(self) -> list[QRectF]:
         """Where each laid-out line's text is (document coordinates): its start to its natural width."""
-        out = []
-        for top, c in zip(self._tops, self._chunks, strict=True):
-            layout = c.doc.documentLayout()
-            block = c.doc.begin()
-            while block.isValid():
-                r = layout.blockBoundingRect(block)
-                text_layout = block.layout()
-                for i in range(text_layout.lineCount()):
-                    line = text_layout.lineAt(i)
-                    if line.naturalTextWidth() > 0:
-                        out.append(
-                            QRectF(r.left() + line.x(), top + r.top() + line.y(), line.naturalTextWidth(), line.height())
-                        )
-                block = block.next()
-        return out
+        return [r for top, c in zip(self._tops, self._chunks, strict=True) for r in c.line_rects(top)]
 
     def _code_rects(self, which: str) -> list[QRectF]:
         out: list[QRectF] = []
@@ -539,38 +586,6 @@ class SegmentedDocument:
         c.x = x
         return True
 
-    def _doc_x(self, i: int, x: float, y: float) -> float:
-        """Where `x` (body coordinates) is in chunk `i`'s document at its height `y`."""
-        c = self._chunks[i]
-        if not c.bands:
-            return x + c.x
-        for top, bottom, left in c.bands:
-            if top <= y < bottom and x >= left:
-                return x + c.x
-        return x
-
-    def _segments(self, c: _Chunk, y0: float, y1: float) -> list[tuple[float, float, float, float, float]]:
-        """The parts of chunk `c` between `y0` and `y1` (its document's coordinates) drawn with one
-        sideways shift each: (top, bottom, left, right, shift), left and right in body coordinates."""
-        w = self._width
-        if not c.bands:
-            return [(y0, y1, 0.0, w, c.x)]
-        out = []
-        y = y0
-        for top, bottom, left in sorted(c.bands):
-            top, bottom = max(top, y), min(bottom, y1)
-            if bottom <= top:
-                continue
-            if top > y:
-                out.append((y, top, 0.0, w, 0.0))
-            if left > 0:
-                out.append((top, bottom, 0.0, left, 0.0))
-            out.append((top, bottom, left, w, c.x))
-            y = bottom
-        if y < y1:
-            out.append((y, y1, 0.0, w, 0.0))
-        return out
-
     def anchor_at(self, pos: QPointF) -> str:
         """The link under `pos` (document coordinates), or ""."""
         if not self._chunks or pos.y() < 0 or pos.y() > self._height:
@@ -578,7 +593,7 @@ class SegmentedDocument:
         i = self._chunk_at(pos.y())
         c = self._chunks[i]
         y = pos.y() - self._tops[i]
-        return c.doc.documentLayout().anchorAt(QPointF(self._doc_x(i, pos.x(), y), y))
+        return c.doc.documentLayout().anchorAt(QPointF(self._chunks[i].doc_x(pos.x(), y), y))
 
     # ------------------------------------------------------------------ text selection
     def _clamp(self, where: TextPos) -> tuple[QTextDocument, int] | None:
@@ -599,7 +614,7 @@ class SegmentedDocument:
         c = self._chunks[i]
         doc_y = min(max(y - self._tops[i], 0.0), c.height - 0.5)
         hit = c.doc.documentLayout().hitTest(
-            QPointF(self._doc_x(i, pos.x(), doc_y), doc_y),
+            QPointF(c.doc_x(pos.x(), doc_y), doc_y),
             Qt.HitTestAccuracy.FuzzyHit,
         )
         return (i, max(hit, 0))
@@ -619,25 +634,12 @@ class SegmentedDocument:
             return (where, where)
         return ((where[0], cursor.selectionStart()), (where[0], cursor.selectionEnd()))
 
-    def _cursor(self, i: int, start: TextPos, end: TextPos) -> QTextCursor | None:
-        """A cursor selecting chunk i's share of [start, end)."""
-        doc = self._chunks[i].doc
-        last = max(doc.characterCount() - 1, 0)
-        a = min(start[1], last) if start[0] == i else 0
-        b = min(end[1], last) if end[0] == i else last
-        if b <= a:
-            return None
-        cursor = QTextCursor(doc)
-        cursor.setPosition(a)
-        cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
-        return cursor
-
     def text_between(self, start: TextPos, end: TextPos) -> str:
         """The plain text from `start` to `end` (either order), paragraphs separated by newlines."""
         start, end = min(start, end), max(start, end)
         parts = []
         for i in range(max(start[0], 0), min(end[0], len(self._chunks) - 1) + 1):
-            cursor = self._cursor(i, start, end)
+            cursor = self._chunks[i].cursor(i, start, end)
             if cursor is not None:
                 parts.append(cursor.selectedText().translate(_PARAGRAPH_SEPARATORS))
         return "\n".join(parts)
@@ -684,14 +686,14 @@ class SegmentedDocument:
                 self._rescale(c, scale)
             ctx.selections = []
             if sel_format is not None and start[0] <= i <= end[0]:
-                cursor = self._cursor(i, start, end)
+                cursor = self._chunks[i].cursor(i, start, end)
                 if cursor is not None:
                     chosen = QAbstractTextDocumentLayout.Selection()
                     chosen.cursor = cursor
                     chosen.format = sel_format
                     ctx.selections = [chosen]
             y0 = max(scroll - top, 0.0)
-            for seg_top, seg_bottom, left, right, shift in self._segments(c, y0, y0 + rect.height()):
+            for seg_top, seg_bottom, left, right, shift in c.segments(self._width, y0, y0 + rect.height()):
                 painter.save()
                 painter.translate(rect.left() - shift, rect.top() - scroll + top)
                 ctx.clip = QRectF(left + shift, seg_top, right - left, seg_bottom - seg_top)
@@ -704,7 +706,7 @@ class SegmentedDocument:
                     _draw_code_marks(painter, c.code, color)
                 painter.restore()
             if c.wide:
-                self._draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
+                _draw_hbar(painter, rect, rect.top() - scroll + top, c, bar or color)
         painter.restore()
 
     def _rescale(self, c: _Chunk, scale: float) -> None:
@@ -716,22 +718,24 @@ class SegmentedDocument:
         else:
             self._rescaling = True
 
-    def _draw_hbar(self, painter: QPainter, rect: QRectF, top: float, c: _Chunk, color: QColor) -> None:
-        """A thin horizontal scroll bar under a wide table: a faint track and the visible part."""
-        y = top + c.table_h + (HBAR_BAND - HBAR_THICKNESS) / 2
-        track = QColor(color)
-        track.setAlpha(35)
-        thumb = QColor(color)
-        thumb.setAlpha(130)
-        span = max(c.wide - rect.width(), 1.0)
-        thumb_w = max(rect.width() * rect.width() / c.wide, 24.0)
-        x = rect.left() + (rect.width() - thumb_w) * min(c.x / span, 1.0)
-        r = HBAR_THICKNESS / 2
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(track)
-        painter.drawRoundedRect(QRectF(rect.left(), y, rect.width(), HBAR_THICKNESS), r, r)
-        painter.setBrush(thumb)
-        painter.drawRoundedRect(QRectF(x, y, thumb_w, HBAR_THICKNESS), r, r)
+
+
+def _draw_hbar(painter: QPainter, rect: QRectF, top: float, c: _Chunk, color: QColor) -> None:
+    """A thin horizontal scroll bar under a wide table: a faint track and the visible part."""
+    y = top + c.table_h + (HBAR_BAND - HBAR_THICKNESS) / 2
+    track = QColor(color)
+    track.setAlpha(35)
+    thumb = QColor(color)
+    thumb.setAlpha(130)
+    span = max(c.wide - rect.width(), 1.0)
+    thumb_w = max(rect.width() * rect.width() / c.wide, 24.0)
+    x = rect.left() + (rect.width() - thumb_w) * min(c.x / span, 1.0)
+    r = HBAR_THICKNESS / 2
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(track)
+    painter.drawRoundedRect(QRectF(rect.left(), y, rect.width(), HBAR_THICKNESS), r, r)
+    painter.setBrush(thumb)
+    painter.drawRoundedRect(QRectF(x, y, thumb_w, HBAR_THICKNESS), r, r)
 
 
 def _edge_color(color: QColor) -> QColor:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem
 from ui.canvas.minimap import MinimapWidget
+from ui.canvas.navigation import nearest_card
 
 
 class CanvasView(QGraphicsView):
@@ -379,28 +380,9 @@ class CanvasView(QGraphicsView):
             centres[node_id] = (x + w / 2, y + h / 2)
             if sel:
                 selected.append(node_id)
-        if not selected:
-            vc = self.center()
-            vx, vy = vc.x(), vc.y()
-            best = min(centres, key=lambda i: abs(centres[i][0] - vx) + abs(centres[i][1] - vy))
-        else:
-            cur = selected[-1]
-            ox, oy = centres[cur]
-            best = None
-            best_score = float("inf")
-            for node_id, (cx, cy) in centres.items():
-                if node_id == cur:
-                    continue
-                ddx, ddy = cx - ox, cy - oy
-                along = ddx * dx + ddy * dy
-                if along <= 1:
-                    continue
-                across = abs(ddx * dy) + abs(ddy * dx)
-                score = along + across * 2.5
-                if score < best_score:
-                    best, best_score = node_id, score
-            if best is None:
-                return None
+        best = nearest_card(centres, selected[-1] if selected else None, self.center(), dx, dy)
+        if best is None:
+            return None
         scene.select_only([best])
         self.ensure_card_visible(best)
         return best

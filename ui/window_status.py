@@ -1,0 +1,67 @@
+"""The main window's status bar: what is streaming, the session's token and cost totals, the zoom.
+Qt main thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from ui.format import fmt_cost, fmt_tokens
+
+
+class WindowStatus:
+    """The permanent labels of the window's status bar, kept current by the window's signals."""
+
+    def __init__(self, bar: QStatusBar, controller) -> None:
+        self._controller = controller
+        self.running_label = QLabel("", bar)
+        self.totals_label = QLabel("", bar)
+        self.zoom_label = QLabel("", bar)
+        bar.addPermanentWidget(self.running_label)
+        bar.addPermanentWidget(self.totals_label)
+        bar.addPermanentWidget(self.zoom_label)
+
+    def __repr__(self) -> str:
+        return f"<WindowStatus {self.totals_label.text()!r}>"
+
+    def labels(self) -> tuple[QLabel, QLabel, QLabel]:
+        """(running, totals, zoom)."""
+        return self.running_label, self.totals_label, self.zoom_label
+
+    def show_running(self, count: int) -> None:
+        self.running_label.setText(f"● {count} streaming" if count else "")
+
+    def show_zoom(self, _x: float, _y: float, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f}%")
+
+    def show_totals(self, totals: dict) -> None:
+        cost = totals.get("cost_usd")
+        unreported = int(totals.get("unreported") or 0)
+        # from the store (every answer, read or not); else from the cards the window holds
+        cost_unknown = bool(totals["cost_unknown"]) if "cost_unknown" in totals else self._cost_incomplete()
+        text = (
+            f"Session: in {fmt_tokens(int(totals.get('input') or 0))} · out {fmt_tokens(int(totals.get('output') or 0))}"
+            f" · {fmt_cost(float(cost)) if cost is not None else '–'}{'+' if cost_unknown else ''}"
+        )
+        if unreported:
+            # A stopped or cut stream never gets its usage report: say that the sums leave those answers out.
+            text += f" · {unreported} answer{'s' if unreported != 1 else ''} without usage"
+        self.totals_label.setText(text)
+        tips = []
+        if unreported:
+            tips.append(
+                "Tokens and cost the providers reported. An answer stopped, cut off or failed before its usage "
+                "report (or from a server that reports none) has no output count: only what its provider did "
+                "report (such as Claude's input tokens, sent first) is in these sums."
+            )
+        if cost_unknown:
+            tips.append(
+                "+: some answers' cost is unknown (a model without a price in the catalog, and no cost "
+                "reported by its provider); the sum leaves them out."
+            )
+        self.totals_label.setToolTip("\n\n".join(tips))
+
+    def _cost_incomplete(self) -> bool:
+        from app.estimate import session_cost_incomplete
+
+        return session_cost_incomplete(self._controller.graph)

@@ -4,7 +4,6 @@ check of both what was printed and what was stored (DESIGN.md, CLI contract)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,36 +14,10 @@ import pytest
 
 from app.catalog import load_catalog
 from app.domain import Usage
-from tests.fakes.server import Answer, FakeProviderServer, HTTPFault, Respond, Scenario
+from tests.fakes.server import Answer, HTTPFault, Respond, Scenario
 
 DS, CL, GP = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(tokens_per_second=0)
-    url, stop = srv.run_in_thread()
-    yield srv
-    stop()
-
-
-@pytest.fixture
-def cli(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update(server.env())
-    env.update({"TRIPTYCH_HOME": str(tmp_path / "home"), "TRIPTYCH_NO_KEYRING": "1", "PYTHONPATH": str(ROOT)})
-
-    def run(*args: str, input: str | None = None, extra_env: dict | None = None, timeout: float = 60):
-        return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, input=input,
-                              env={**env, **(extra_env or {})}, timeout=timeout, cwd=ROOT)
-
-    run.env = env
-    run.home = tmp_path / "home"
-    with server._lock:
-        server._scripts.clear()
-        server.requests.clear()
-    return run
 
 
 def lines(out: str) -> list[dict]:

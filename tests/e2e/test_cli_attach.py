@@ -7,44 +7,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import attach_samples as samples
-from tests.fakes.server import FakeProviderServer
 
 DS, CL, GP = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(tokens_per_second=0)
-    url, stop = srv.run_in_thread()
-    yield srv
-    stop()
-
-
-@pytest.fixture
-def cli(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update(server.env())
-    env.update({"TRIPTYCH_HOME": str(tmp_path / "home"), "TRIPTYCH_NO_KEYRING": "1", "PYTHONPATH": str(ROOT)})
-
-    def run(*args: str, extra_env: dict | None = None):
-        return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                              env={**env, **(extra_env or {})}, timeout=60, cwd=ROOT)
-
-    run.home = tmp_path / "home"
-    with server._lock:
-        server._scripts.clear()
-        server.requests.clear()
-    return run
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +19,6 @@ import pytest
 
 from tests.fakes.server import (
     Answer,
-    FakeProviderServer,
     HTTPFault,
     RecordedRequest,
     _conversation,
@@ -36,30 +34,6 @@ ROWS = [
     {"id": "4", "q": "日本語で答えて 🎌"},
     {"id": "5", "q": "{{id}} stays as typed"},
 ]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(tokens_per_second=0)
-    _url, stop = srv.run_in_thread()
-    yield srv
-    stop()
-
-
-@pytest.fixture
-def cli(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update(server.env())
-    env.update({"TRIPTYCH_HOME": str(tmp_path / "home"), "TRIPTYCH_NO_KEYRING": "1", "PYTHONPATH": str(ROOT)})
-
-    def run(*args: str, input: str | None = "", timeout: float = 60):
-        return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, input=input,
-                              env=env, timeout=timeout, cwd=ROOT)
-
-    run.env = env
-    run.home = tmp_path / "home"
-    server.reset()
-    return run
 
 
 @pytest.fixture

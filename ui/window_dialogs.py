@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from app.domain import NodeKind
 from ui.dialogs import ShortcutsDialog
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class DialogOpener:
 
         def prompt_of(node_id: str) -> str:
             parents = [graph.nodes.get(e.parent_id) for e in graph.parents(node_id)]
-            prompt = next((p for p in parents if p is not None and p.kind.value == "prompt"), None)
+            prompt = next((p for p in parents if p is not None and p.kind == NodeKind.PROMPT), None)
             return prompt.id if prompt is not None else ""
 
         names = [self.w.catalog.display_name(n.model or "") or (n.title or "note") for n in (a, b)]

@@ -426,7 +426,7 @@ _SYMBOLS = {
     "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼", "equiv": "≡", "propto": "∝", "to": "→",
     "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "iff": "⇔", "implies": "⇒", "in": "∈",
     "notin": "∉", "subset": "⊂", "subseteq": "⊆", "cup": "∪", "cap": "∩", "forall": "∀", "exists": "∃",
-    "emptyset": "∅", "mathbb": "", "circ": "∘", "degree": "°", "sqrt": "√", "langle": "⟨", "rangle": "⟩",
+    "emptyset": "∅", "circ": "∘", "degree": "°", "langle": "⟨", "rangle": "⟩",
     "mid": "|", "vert": "|", "lVert": "‖", "rVert": "‖", "|": "‖", "cdotp": "·", "ast": "∗", "star": "⋆",
     "%": "%", "$": "$", "{": "{", "}": "}", "_": "_", "&": "&", "#": "#",
 }

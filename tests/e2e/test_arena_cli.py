@@ -15,20 +15,12 @@ import pytest
 
 from app import cli
 from app.catalog import load_catalog
-from tests.fakes.server import Answer, FakeProviderServer, HTTPFault, RecordedRequest, _conversation
+from tests.fakes.server import Answer, HTTPFault, RecordedRequest, _conversation
 
 ROOT = Path(__file__).resolve().parents[2]
 FAV, MID, LOW = "openai:gpt-6.2-sol", "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"
 JUDGE = "openai:gpt-6-luna"
 MARK = {FAV: "apples", MID: "bananas", LOW: "cherries"}  # what each model answers: no name in it
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(tokens_per_second=0)
-    _url, stop = srv.run_in_thread()
-    yield srv
-    stop()
 
 
 @pytest.fixture

@@ -381,6 +381,11 @@ class _SafeRenderer(RendererHTML):
         token = tokens[idx]
         href = str(token.attrGet("href") or "")
         stack: list[str | None] = env.setdefault(_LINKS_KEY, [])
+        if token.markup == "linkify" and not _is_site_text(tokens, idx):
+            stack.append("")  # "main.py", "notes.md": a file name, not a site; the text stays as is
+            return ""
+        if token.markup == "linkify" and href.startswith("http://") and "://" not in tokens[idx + 1].content:
+            href = "https://" + href[len("http://"):]  # "www.example.com" opens over https
         if is_safe_url(href):
             stack.append(None)
             return f'<a href="{escape_html(href)}" style="color:{_theme_of(env).link}">'
@@ -535,6 +540,16 @@ def _renderer_of(md: MarkdownIt) -> _SafeRenderer:
 _PLUGIN_RULES = ("footnote_ref", "footnote_anchor")
 
 
+def _is_site_text(tokens: Sequence[Token], idx: int) -> bool:
+    """A bare link found by linkify is a link only if its text has a scheme or starts with www.
+
+    Fuzzy matching finds "www.example.com" but also "main.py" (.py is Paraguay's domain): only the
+    first is a site. E-mail addresses (fuzzy too) stay text: an answer's address is not a link to follow.
+    """
+    text = tokens[idx + 1].content if idx + 1 < len(tokens) else ""
+    return "://" in text or text.lower().startswith("www.")
+
+
 def _build_md() -> MarkdownIt:
     from mdit_py_plugins.footnote import footnote_plugin
 
@@ -550,9 +565,10 @@ def _build_md() -> MarkdownIt:
     md.disable("html_block")
     if linkify:
         md.enable("linkify")
-        # Only links with a scheme: "main.py" or "notes.md" are file names, not sites.
+        # Links with a scheme, and "www." sites; "main.py" or "notes.md" are file names (see
+        # _is_site_text, which keeps those as text).
         if md.linkify is not None:
-            md.linkify.set({"fuzzy_link": False})
+            md.linkify.set({"fuzzy_link": True, "fuzzy_email": False})
     math_plugin(md)
     # Definitions stay where they are: render_tokens() callers take them out (extract_footnotes)
     # and list them at the end (footnotes_html).
@@ -629,11 +645,15 @@ _TERMINATOR_RE: re.Pattern[str] | None = (
 )
 
 
+# A "www." site has no terminator character, but linkify (a core rule) makes it a link.
+_WWW_RE = re.compile(r"www\.", re.IGNORECASE)
+
+
 def _render_piece(src: str, env: Env) -> tuple[str, bool]:
     """:func:`render_inline` for normalised ``src``, and whether ``src`` is *closed*: nothing in
     it can pair with text after it (no unmatched emphasis/strikethrough opener, no backtick run
     or bracket left as literal text, which a later closer could turn into code or a link)."""
-    if _TERMINATOR_RE is not None and _TERMINATOR_RE.search(src) is None:
+    if _TERMINATOR_RE is not None and _TERMINATOR_RE.search(src) is None and not _WWW_RE.search(src):
         return escapeHtml(src), True
     children: list[Token] = []
     state = StateInline(src, _MD, env, children)

@@ -203,7 +203,8 @@ def test_footnotes_strikethrough_and_bare_links() -> None:
     assert shown.index("Because readers") > shown.index("numbered ones")  # the notes come last
     assert "<s>deprecated</s>" in html
     hrefs = [a["href"] for t, a in doc.tags if t == "a"]
-    assert hrefs == ["https://example.com/docs"]  # a URL with a scheme; "main.py" is a file name
+    # a URL with a scheme and a www. site; "main.py" and "notes.md" are file names
+    assert hrefs == ["https://example.com/docs", "https://www.example.org/guide"]
 
 
 # ------------------------------------------------------------------------------------ inline HTML
@@ -347,3 +348,12 @@ def test_operator_names_keep_their_thin_space():
         assert "mspace" in str(mathml(spaced)), spaced
     for tight in ("\\log(n)", "\\det", "\\sin\\left(x\\right)", "\\det\\,A"):
         assert str(mathml(tight)).count("mspace") == tight.count("\\,"), tight
+
+
+def test_www_sites_are_links_over_https_and_file_names_and_addresses_stay_text() -> None:
+    html = render_markdown("Docs at www.example.com/docs, code in main.py and notes.md; mail a@b.com.")
+    doc = parse(html)
+    hrefs = [a["href"] for t, a in doc.tags if t == "a"]
+    assert hrefs == ["https://www.example.com/docs"]
+    shown = visible(html)
+    assert "main.py" in shown and "notes.md" in shown and "a@b.com" in shown

@@ -12,7 +12,7 @@ model names inside a batch:
                       an `errored` result)
 
 Knobs on `server.batches`: `polls_to_end` (GETs of a batch before it ends, default 1), `hold` (while
-True no batch ends), `create_429` (how many creates answer 429 with `retry-after: retry_after` first).
+True no batch ends), `expire_models` (models whose requests expire, like `batch-expire`), `create_429` (how many creates answer 429 with `retry-after: retry_after` first).
 `creates` counts the accepted creates (path → n); `created` lists the batch objects.
 """
 
@@ -59,6 +59,7 @@ class FakeBatches:
         self.hold = False
         self.create_429 = 0
         self.retry_after = "0.2"
+        self.expire_models: set[str] = set()
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
         self.creates: dict[str, int] = {}
@@ -68,6 +69,7 @@ class FakeBatches:
     def reset(self) -> None:
         with self._lock:
             self.polls_to_end, self.hold, self.create_429, self.retry_after = 1, False, 0, "0.2"
+            self.expire_models = set()
             self.files.clear()
             self.batches.clear()
             self.creates.clear()
@@ -186,7 +188,7 @@ class FakeBatches:
 
         model = str(body.get("model") or "fake-model")
         name = model.rsplit("/", 1)[-1]
-        if "batch-expire" in name:
+        if "batch-expire" in name or model in self.expire_models:
             return "expire", None
         fm = _FAIL.match(name)
         if fm:

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 BATCH_META = "sweep_batches"  # on the sweep node: [BatchRecord.to_dict(), ...]
 CELL_BATCH_META = "sweep_batch"  # on a cell's answer that came from a batch: {"provider", "batch_id", "custom_id"}
 DEFAULT_POLL_S = 30.0
+POLL_FAILURES = 8  # looks at the batches that failed in a row before giving up (resume continues)
 
 SUBMITTING, SUBMITTED, FILLED = "submitting", "submitted", "filled"
 
@@ -118,6 +119,7 @@ class BatchRecord:
         name = self.remote_id or f"{self.key} (being created)"
         return (f"batch {name} ({self.provider}, {len(self.cells)} request{'s' if len(self.cells) != 1 else ''}): "
                 f"{self.status or self.state}" + (f", {counts}" if counts else "")
+                + ("; its cells are filled" if self.state == FILLED else "")
                 + (f" — {self.error}" if self.error else ""))
 
 
@@ -220,6 +222,8 @@ class SweepBatches:
         self._apis: dict[str, BatchAPI] = {}
         self._filler = EngineCls(engine.repo, engine.settings, catalog=engine.catalog, client=engine.client,
                                  max_retries=0, provider_factory=_ReplayProvider)
+        # the filled cells are announced as the engine's own (the window's canvas listens to it)
+        self._filler.subscribe(engine._emit)
 
     def __repr__(self) -> str:
         return f"<SweepBatches {self.sweep.id[-6:]} {len(self.records)} batches>"
@@ -340,7 +344,7 @@ class SweepBatches:
             status = await api.retrieve(rec.remote_id)
             changed = (status.status, status.counts) != (rec.status, rec.counts)
             self._apply(rec, status)
-            if changed:
+            if changed and status.status not in ENDED:  # an ended one is announced once filled
                 self._announce(rec)
             if status.status in ENDED:
                 outcomes = await api.results(status, set(rec.cells))
@@ -372,14 +376,27 @@ class SweepBatches:
         await self.runner.settle_cell(node)
 
     async def wait(self) -> None:
-        """Poll every open batch until all have been filled (or `stop()`)."""
+        """Poll every open batch until all have been filled (or `stop()`). A failed look (network,
+        HTTP 5xx) is tried again at the next interval; `POLL_FAILURES` failures in a row raise."""
+        failures = 0
         while not self.stopped and any(r.open for r in self.records):
-            await self.poll_once()
+            try:
+                await self.poll_once()
+                failures = 0
+            except BatchError as exc:
+                failures += 1
+                if failures >= POLL_FAILURES or exc.error.kind in ("auth", "bad_request"):
+                    raise
+                log.warning("batch poll failed (%d in a row): %s", failures, exc)
+                if self.on_batch is not None:
+                    for rec in self.records:
+                        if rec.open:
+                            self.on_batch(replace(rec, error=f"could not ask the provider ({exc}); trying again"))
             if self.stopped or not any(r.open for r in self.records):
                 break
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval * (2 ** min(failures, 5)))
             except TimeoutError:
                 pass
 

@@ -252,18 +252,20 @@ class _HTTP:
 
     async def call(self, method: str, url: str, headers: dict[str, str], *, json_body: Any = None,
                    files: Any = None, data: Any = None, creates: bool = False, text: bool = False) -> Any:
-        """One request, with 429/529/5xx before-anything-happened retries honouring Retry-After. Raises
-        BatchError. `creates`: a create, whose outcome is unknown if the connection broke mid-way."""
+        """One request; a POST (upload, create) is retried on 429/529/5xx honouring Retry-After, and on
+        a failed connection. Raises BatchError. `creates`: a create, whose outcome is unknown if the
+        connection broke after it was sent. A GET is not retried here: the poll loop looks again later."""
         import httpx
 
-        for attempt in range(CREATE_RETRIES + 1):
+        retries = CREATE_RETRIES if method == "POST" else 0
+        for attempt in range(retries + 1):
             try:
                 response = await self.client.request(method, url, headers=headers, json=json_body, files=files,
                                                      data=data, timeout=self._timeout())
             except (httpx.HTTPError, OSError) as exc:
                 err = error_from_exception(exc, config=self.config)
                 connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt < CREATE_RETRIES and (connect or not creates):
+                if attempt < retries and (connect or not creates):
                     await asyncio.sleep(min(0.5 * 2 ** attempt, 8.0))
                     continue
                 raise BatchError(err, sent_maybe=creates and not connect) from None
@@ -276,7 +278,7 @@ class _HTTP:
                     raise BatchError(StreamError("bad_stream", f"{url}: the answer is not JSON")) from None
             err = error_from_response(response.status_code, response.headers, response.content[:MAX_ERROR_BODY],
                                       api_key=self.config.api_key)
-            if attempt < CREATE_RETRIES and err.kind in ("rate_limit", "overloaded", "server"):
+            if attempt < retries and err.kind in ("rate_limit", "overloaded", "server"):
                 wait = parse_retry_after(response.headers)
                 if wait is None:
                     wait = min(1.0 * 2 ** attempt, 16.0) * (0.5 + random.random() / 2)

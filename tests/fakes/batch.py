@@ -12,7 +12,8 @@ model names inside a batch:
                       an `errored` result)
 
 Knobs on `server.batches`: `polls_to_end` (GETs of a batch before it ends, default 1), `hold` (while
-True no batch ends), `expire_models` (models whose requests expire, like `batch-expire`), `create_429` (how many creates answer 429 with `retry-after: retry_after` first).
+True no batch ends), `expire_models` (models whose requests expire, like `batch-expire`), `fail_polls` (how many
+GETs of a batch answer 503 first), `create_429` (how many creates answer 429 with `retry-after: retry_after` first).
 `creates` counts the accepted creates (path → n); `created` lists the batch objects.
 """
 
@@ -60,6 +61,7 @@ class FakeBatches:
         self.create_429 = 0
         self.retry_after = "0.2"
         self.expire_models: set[str] = set()
+        self.fail_polls = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
         self.creates: dict[str, int] = {}
@@ -70,6 +72,7 @@ class FakeBatches:
         with self._lock:
             self.polls_to_end, self.hold, self.create_429, self.retry_after = 1, False, 0, "0.2"
             self.expire_models = set()
+            self.fail_polls = 0
             self.files.clear()
             self.batches.clear()
             self.creates.clear()
@@ -121,6 +124,10 @@ class FakeBatches:
                 b = self.batches.get(bm.group(1))
                 if b is None:
                     return Scenario.respond(404, {"error": {"message": "No such batch"}})
+                if self.fail_polls > 0:
+                    self.fail_polls -= 1
+                    return Scenario.respond(503, b"<html><title>503 Service Unavailable</title></html>",
+                                            {"content-type": "text/html"})
                 b.polls += 1
                 if not b.ended and not self.hold and b.polls >= self.polls_to_end:
                     self._run(b)

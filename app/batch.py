@@ -223,7 +223,7 @@ class SweepBatches:
         self._filler = EngineCls(engine.repo, engine.settings, catalog=engine.catalog, client=engine.client,
                                  max_retries=0, provider_factory=_ReplayProvider)
         # the filled cells are announced as the engine's own (the window's canvas listens to it)
-        self._filler.subscribe(engine._emit)
+        self._filler.subscribe(engine.announce)
 
     def __repr__(self) -> str:
         return f"<SweepBatches {self.sweep.id[-6:]} {len(self.records)} batches>"
@@ -250,6 +250,16 @@ class SweepBatches:
         """Stop: live cells stop, polling ends; the batches keep running at the provider (resume polls)."""
         self.stopped = True
         self.runner.stop()
+        self._wake.set()
+
+    async def cancel(self) -> None:
+        """Cancel all: the live cells stop and the open batches are cancelled at the provider. Polling
+        goes on until they have ended: what they finished fills its cells, the rest fail as cancelled."""
+        self.runner.stop()
+        for rec in [r for r in self.records if r.open and r.remote_id]:
+            assert rec.remote_id is not None
+            self._apply(rec, await self._api(rec.provider).cancel(rec.remote_id))
+            self._announce(rec)
         self._wake.set()
 
     # -- plan
@@ -443,7 +453,9 @@ async def run_sweep_batches(engine: Engine, graph: Graph, sweep: Node, defn: Swe
     others run live; with `wait`, poll every `poll_interval` seconds until every batch has ended and its
     cells are filled, else return after submitting. `on_batch(record)` hears of every batch created or
     changed (status, counts), `on_progress` of every cell filled, `started(handle)` gets the handle
-    whose `stop()` cancels the live cells and stops polling (the batches run on at the provider).
+    (`SweepBatches`): `stop()` stops the live cells and the polling (the batches run on at the provider,
+    a resume collects them); `await cancel()` cancels the batches too (Cancel all), and the run returns
+    once they have ended.
     Returns every cell with its best answer (None while it waits in a batch). Raises BatchError when a
     provider cannot be reached to create or poll a batch (what was stored stays; resume continues)."""
     batches = SweepBatches(engine, graph, sweep, defn, on_progress=on_progress, on_batch=on_batch,

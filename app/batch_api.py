@@ -18,7 +18,8 @@ expired}; `results_url` once ended); the results are JSONL `{"custom_id", "resul
 Limits: 100,000 requests or 256 MB per batch. custom_id: 1–64 of `[A-Za-z0-9_-]`.
 
 A batch body is the live request body (`provider.build_body`) without `stream` (and `stream_options`).
-A result is read by the live parser of the same protocol (`_from_json_body` of app.providers.*), so
+A result is read by the live client of the same protocol (its `on_document` hook, for an answer sent as
+one JSON document), so
 usage, reasoning and finish reasons come out exactly as from a streamed answer.
 
 Async contract: the API objects run on the caller's loop and share its httpx client.
@@ -29,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +47,7 @@ from app.providers.http import (
     kind_for_code,
     parse_retry_after,
 )
+from app.providers.streaming import SSEProvider
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +64,7 @@ __all__ = [
     "Outcome",
     "batch_api_for",
     "batch_body",
+    "document_reader",
     "parse_anthropic_results",
     "parse_openai_results",
     "split_requests",
@@ -160,18 +163,14 @@ def split_requests(items: Sequence[tuple[int, dict[str, Any]]], limits: BatchLim
 
 
 # ------------------------------------------------------------------------------------------------ results
-def _protocol_parser(protocol: str) -> Any:
-    if protocol == "anthropic":
-        from app.providers.anthropic import _from_json_body as anthropic_doc
+DocumentReader = Callable[[Any], Iterable[StreamEvent]]
 
-        return anthropic_doc
-    if protocol == "responses":
-        from app.providers.responses import _from_json_body as responses_doc
 
-        return responses_doc
-    from app.providers.chat import _from_json_body as chat_doc
-
-    return chat_doc
+def document_reader(provider: Any) -> DocumentReader:
+    """The live client's reader of an answer sent as one JSON document (`SSEProvider.on_document`): a
+    batch result goes through the very code a non-streamed live answer would."""
+    sse: SSEProvider = provider
+    return lambda doc: sse.on_document(sse.new_state(), doc)
 
 
 def _lines(text: str) -> Iterable[dict[str, Any]]:
@@ -186,16 +185,16 @@ def _lines(text: str) -> Iterable[dict[str, Any]]:
             yield obj
 
 
-def parse_openai_results(text: str, protocol: str, api_key: str | None = None) -> dict[str, Outcome]:
-    """custom_id -> outcome, from OpenAI output and error file lines (matched by custom_id, not order)."""
-    parse = _protocol_parser(protocol)
+def parse_openai_results(text: str, parse: DocumentReader, api_key: str | None = None) -> dict[str, Outcome]:
+    """custom_id -> outcome, from OpenAI output and error file lines (matched by custom_id, not order);
+    `parse` reads a response body (`document_reader` of the live client)."""
     out: dict[str, Outcome] = {}
     for obj in _lines(text):
         cid = obj["custom_id"]
         response = obj.get("response")
         error = obj.get("error")
         if isinstance(response, dict) and response.get("status_code") == 200 and isinstance(response.get("body"), dict):
-            out[cid] = _outcome(parse(response["body"], api_key))
+            out[cid] = _outcome(parse(response["body"]))
         elif isinstance(response, dict) and isinstance(response.get("status_code"), int):
             status = int(response["status_code"])
             body = json.dumps(response.get("body") or {}).encode()
@@ -215,16 +214,15 @@ def parse_openai_results(text: str, protocol: str, api_key: str | None = None) -
     return out
 
 
-def parse_anthropic_results(text: str, api_key: str | None = None) -> dict[str, Outcome]:
-    """custom_id -> outcome, from Anthropic's results JSONL."""
-    parse = _protocol_parser("anthropic")
+def parse_anthropic_results(text: str, parse: DocumentReader, api_key: str | None = None) -> dict[str, Outcome]:
+    """custom_id -> outcome, from Anthropic's results JSONL (`parse` reads a message)."""
     out: dict[str, Outcome] = {}
     for obj in _lines(text):
         cid = obj["custom_id"]
         result = obj.get("result")
         kind = result.get("type") if isinstance(result, dict) else None
         if kind == "succeeded" and isinstance(result, dict):
-            out[cid] = _outcome(parse(result.get("message"), api_key))
+            out[cid] = _outcome(parse(result.get("message")))
         elif kind == "errored" and isinstance(result, dict):
             err = error_from_payload(result.get("error") or {}, default_kind="bad_request", api_key=api_key,
                                      fallback="the request failed in the batch")
@@ -302,6 +300,8 @@ class BatchAPI(Protocol):
 
     async def find(self, key: str, created_after: float, count: int) -> BatchStatus | None: ...
 
+    async def cancel(self, batch_id: str) -> BatchStatus: ...
+
     async def results(self, status: BatchStatus, custom_ids: set[str]) -> dict[str, Outcome]: ...
 
 
@@ -313,6 +313,7 @@ class _Base:
         self.provider = config.id
         self.http = _HTTP(config, client)
         self.live = make_provider(config, client)
+        self.read = document_reader(self.live)
         self.limits = LIMITS[self.kind]
 
     def __repr__(self) -> str:
@@ -372,6 +373,9 @@ class OpenAIBatchAPI(_Base):
     async def retrieve(self, batch_id: str) -> BatchStatus:
         return self._status(await self.http.call("GET", self._url(f"batches/{batch_id}"), self._headers()))
 
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        return self._status(await self.http.call("POST", self._url(f"batches/{batch_id}/cancel"), self._headers()))
+
     async def find(self, key: str, created_after: float, count: int) -> BatchStatus | None:
         data = await self.http.call("GET", self._url("batches?limit=100"), self._headers())
         for item in data.get("data", []) if isinstance(data, dict) else []:
@@ -386,7 +390,7 @@ class OpenAIBatchAPI(_Base):
             file_id = status.raw.get(name)
             if isinstance(file_id, str) and file_id:
                 text = await self.http.call("GET", self._url(f"files/{file_id}/content"), self._headers(), text=True)
-                for cid, outcome in parse_openai_results(text, self.config.protocol, self.config.api_key).items():
+                for cid, outcome in parse_openai_results(text, self.read, self.config.api_key).items():
                     if cid in custom_ids and (cid not in out or out[cid].error is not None):
                         out[cid] = outcome
         if status.status == "failed":  # validation failed: nothing ran
@@ -432,6 +436,9 @@ class AnthropicBatchAPI(_Base):
     async def retrieve(self, batch_id: str) -> BatchStatus:
         return self._status(await self.http.call("GET", self._url(f"/{batch_id}"), self._headers()))
 
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        return self._status(await self.http.call("POST", self._url(f"/{batch_id}/cancel"), self._headers()))
+
     async def find(self, key: str, created_after: float, count: int) -> BatchStatus | None:
         """Anthropic batches carry no metadata: the one created after `created_after` (less a minute of
         clock skew) with exactly `count` requests, if there is exactly one."""
@@ -458,7 +465,7 @@ class AnthropicBatchAPI(_Base):
 
     async def results(self, status: BatchStatus, custom_ids: set[str]) -> dict[str, Outcome]:
         text = await self.http.call("GET", self._results_url(status), self._headers(), text=True)
-        return {cid: o for cid, o in parse_anthropic_results(text, self.config.api_key).items() if cid in custom_ids}
+        return {cid: o for cid, o in parse_anthropic_results(text, self.read, self.config.api_key).items() if cid in custom_ids}
 
 
 _BATCH_PROVIDERS = {"openai": OpenAIBatchAPI, "anthropic": AnthropicBatchAPI}

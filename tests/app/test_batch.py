@@ -109,6 +109,13 @@ def test_openai_jsonl_lines_name_the_endpoint_and_the_custom_id(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ results
+def _reader(provider: str, protocol: str):
+    """The live client's reader of a JSON document, as the batch API objects use it."""
+    from app.providers.base import ProviderConfig
+
+    return batch_api_for(ProviderConfig(provider, protocol, "http://127.0.0.1:9"), object()).read  # type: ignore[arg-type]
+
+
 def test_openai_results_are_matched_by_custom_id_and_read_by_the_live_parser():
     ok = {"id": "resp_1", "object": "response", "status": "completed",
           "output": [{"type": "reasoning", "summary": [{"type": "summary_text", "text": "hmm"}]},
@@ -122,7 +129,7 @@ def test_openai_results_are_matched_by_custom_id_and_read_by_the_live_parser():
          "error": None},
         {"custom_id": "tb-0", "response": {"status_code": 200, "body": ok}, "error": None},
     ]) + "\n\n"
-    out = parse_openai_results(text, "responses")
+    out = parse_openai_results(text, _reader("openai", "responses"))
     assert out["tb-0"].events == (ReasoningDelta("hmm"), TextDelta("Bonjour"),
                                   UsageEvent(input=30, cached_input=10, output=7, reasoning=3), Finish("stop"))
     assert out["tb-0"].error is None
@@ -144,7 +151,7 @@ def test_anthropic_results_of_every_type():
         {"custom_id": "c", "result": {"type": "canceled"}},
         {"custom_id": "d", "result": {"type": "expired"}},
     ])
-    out = parse_anthropic_results(text)
+    out = parse_anthropic_results(text, _reader("anthropic", "anthropic"))
     assert out["a"].events == (ReasoningDelta("let me see"), TextDelta("Hallo"),
                                UsageEvent(input=25, cached_input=20, cache_write=0, output=9), Finish("length"))
     assert out["b"].error.kind == "bad_request" and "prompt is too long" in out["b"].error.message
@@ -313,3 +320,31 @@ async def test_a_failed_look_at_a_batch_is_tried_again_at_the_next_interval(srv,
     assert [n.status for _, n in results] == [NodeStatus.DONE]
     assert sum("trying again" in line and "HTTP 503" in line for line in seen) == 2
     assert srv.batches.creates == {"/v1/batches": 1}
+
+
+async def test_cancel_all_cancels_the_batches_at_the_provider_and_fails_their_cells(srv, store, tmp_path):
+    import asyncio
+
+    settings = _settings(tmp_path, srv)
+    srv.batches.hold = True
+    defn = SweepDef(templates=["{{q}}"], models=[GP, CL], columns=["q"], rows=[{"q": "a"}, {"q": "b"}],
+                    vars_name="v.csv", batch=True)
+    graph, sweep = _new_sweep(store, defn)
+    engine = Engine(store, settings)
+    handles = []
+    run = asyncio.ensure_future(run_sweep_batches(engine, graph, sweep, defn, poll_interval=0.02,
+                                                  started=handles.append))
+    for _ in range(200):
+        if len([r for r in srv.requests if r.method == "GET" and "/batches/" in r.path]) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert not run.done()
+    await handles[0].cancel()
+    results = await asyncio.wait_for(run, 5)
+    await engine.aclose()
+    assert [n.status for _, n in results] == [NodeStatus.ERROR] * 4
+    assert all("cancelled" in n.error.message for _, n in results)
+    cancels = [r.path for r in srv.requests if r.path.endswith("/cancel")]
+    assert sorted(cancels) == sorted(f"/v1/{'messages/' if b.kind == 'anthropic' else ''}batches/{b.id}/cancel"
+                                     for b in srv.batches.created)
+    assert [r.state for r in load_records(store.get_node(sweep.id))] == ["filled", "filled"]

@@ -97,6 +97,13 @@ class FakeBatches:
                 if data is None:
                     return Scenario.respond(404, {"error": {"message": "No such File object", "type": "invalid_request_error"}})
                 return Scenario.respond(200, data, {"content-type": "application/octet-stream"})
+            if m == "POST" and (cm := re.search(r"/batches/([^/]+)/cancel$", route)):
+                b = self.batches.get(cm.group(1))
+                if b is None:
+                    return Scenario.respond(404, {"error": {"message": "No such batch"}})
+                if not b.ended:
+                    self._cancel(b)
+                return Scenario.respond(200, self._view(b, request))
             if m == "POST" and route.endswith(("/batches",)):
                 if self.create_429 > 0:
                     self.create_429 -= 1
@@ -250,6 +257,16 @@ class FakeBatches:
         else:
             b.status = "ended"
             b.results.reverse()  # results come in any order: matched by custom_id
+
+    def _cancel(self, b: _Batch) -> None:
+        """Cancelled before anything ran: OpenAI ends `cancelled` with no files, Anthropic `ended` with
+        every result `canceled` (the fake runs a batch's requests only when it ends)."""
+        b.ended = True
+        if b.kind == "openai":
+            b.status = "cancelled"
+        else:
+            b.status = "ended"
+            b.results = [{"custom_id": cid, "result": {"type": "canceled"}} for cid, _ in b.requests]
 
     def _view(self, b: _Batch, request: Any) -> dict[str, Any]:
         n = len(b.requests)

@@ -912,8 +912,10 @@ def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespa
 
 def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
     """Run a sweep (app.sweep) or resume one: each cell through Engine.ask, at most --concurrency at a time per
-    provider; progress on stderr; --json prints one object per cell at the end. Exit 0 when every cell
-    finished and passed its checks, 1 otherwise, 2 for bad usage."""
+    provider, or with --batch through the batch APIs (app.batch); progress on stderr; --json prints one
+    object per cell at the end. Exit 0 when every cell finished and passed its checks, 1 otherwise, 2 for bad
+    usage."""
+    from app.batch import cell_batch_states
     from app.sweep import SWEEP_META, SweepDef, find_sweep
 
     if args.max_retries < 0:
@@ -960,8 +962,6 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
 
     if graph is not None and sweep is not None:
         answers = cell_answers(graph)
-        from app.batch import cell_batch_states
-
         waiting = cell_batch_states(sweep)  # cells in a submitted batch: polled, never sent again
         todo = [c for c in defn.cells() if c.index not in waiting
                 and not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
@@ -977,8 +977,10 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         sweep.attachments = files  # stored once with the sweep; every cell's prompt carries them (and --resume)
         ctx.repo.add_nodes([sweep])
         graph = ctx.repo.load_graph(session.id)
-    print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run "
-          f"(resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
+    in_batches = len(cell_batch_states(sweep)) if defn.batch else 0
+    print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run"
+          + (f", {in_batches} waiting in batches" if in_batches else "")
+          + f" (resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
     return asyncio.run(_sweep_async(ctx, graph, sweep, defn, args, SweepRunner))
 
 

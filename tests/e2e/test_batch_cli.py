@@ -94,6 +94,7 @@ def test_sigkill_while_batches_run_then_resume_polls_them_and_sends_no_cell_twic
     server.batches.hold = False
     r = cli("sweep", "--resume", sweep_id, *POLL, "--json")
     assert r.returncode == 0, r.stderr
+    assert "6 waiting in batches" in r.stderr
     out = lines(r.stdout)
     assert len(out) == 9 and all(o["status"] == "done" for o in out)
     # the resume polled the stored batches: still one create per batch, every batch cell sent once

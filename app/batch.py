@@ -46,7 +46,7 @@ from app.domain import ErrorInfo, ModelRef, Node, NodeStatus, Params, Timing
 from app.events import StreamError, StreamEvent
 from app.lanes import sendable
 from app.providers.base import ProviderConfig, ProviderRequest
-from app.sweep import Cell, Progress, SweepDef, SweepRunner, variant_params
+from app.sweep import BATCH_META, Cell, Progress, SweepDef, SweepRunner, variant_params
 
 if TYPE_CHECKING:
     import httpx
@@ -70,7 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BATCH_META = "sweep_batches"  # on the sweep node: [BatchRecord.to_dict(), ...]
 CELL_BATCH_META = "sweep_batch"  # on a cell's answer that came from a batch: {"provider", "batch_id", "custom_id"}
 DEFAULT_POLL_S = 30.0
 POLL_FAILURES = 8  # looks at the batches that failed in a row before giving up (resume continues)

@@ -56,6 +56,7 @@ CELL_META = "sweep_cell"
 CHECKS_META = "sweep_checks"
 SCORE_META = "sweep_score"
 JUDGE_META = "sweep_judge_of"
+BATCH_META = "sweep_batches"  # app.batch's records of the sweep's batches (BatchRecord.to_dict())
 
 
 class SweepError(ValueError):
@@ -452,6 +453,14 @@ class Cell:
 
 
 # ------------------------------------------------------------------------------------------------ store
+def waiting_in_batches(sweep: Node) -> set[int]:
+    """The cells of a sweep that wait in a batch not yet filled (see app.batch)."""
+    records = sweep.meta.get(BATCH_META)
+    return {int(cell) for rec in (records if isinstance(records, list) else ())
+            if isinstance(rec, dict) and rec.get("state") != "filled"
+            for cell in (rec.get("cells") or {}).values()}
+
+
 def find_sweep(graph: Graph) -> Node | None:
     for node in graph.nodes.values():
         if node.kind == NodeKind.SWEEP and isinstance(node.meta.get(SWEEP_META), dict):
@@ -618,9 +627,13 @@ class SweepRunner:
         return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
 
     def pending_cells(self) -> list[Cell]:
-        """The cells without a finished answer (and none still streaming in a live process)."""
+        """The cells without a finished answer (and none still streaming in a live process, nor waiting in a
+        batch at a provider: app.batch polls those)."""
         out = []
+        in_batches = waiting_in_batches(self.sweep)
         for cell in self.defn.cells():
+            if cell.index in in_batches:
+                continue
             answers = self.answers.get(cell.index, [])
             if any(a.status == NodeStatus.DONE for a in answers):
                 continue

@@ -348,3 +348,17 @@ async def test_cancel_all_cancels_the_batches_at_the_provider_and_fails_their_ce
     assert sorted(cancels) == sorted(f"/v1/{'messages/' if b.kind == 'anthropic' else ''}batches/{b.id}/cancel"
                                      for b in srv.batches.created)
     assert [r.state for r in load_records(store.get_node(sweep.id))] == ["filled", "filled"]
+
+
+async def test_a_live_run_of_the_sweep_leaves_the_cells_waiting_in_a_batch_alone(srv, store, tmp_path):
+    settings = _settings(tmp_path, srv)
+    defn = SweepDef(templates=["{{q}}"], models=[CL], columns=["q"], rows=[{"q": "a"}, {"q": "b"}],
+                    vars_name="v.csv", batch=True)
+    graph, sweep = _new_sweep(store, defn)
+    rec = BatchRecord(key="tbw", provider="anthropic", cells={"tbw-1": 1}, state="submitted", remote_id="msgbatch_x")
+    sweep.meta[BATCH_META] = [rec.to_dict()]
+    engine = Engine(store, settings)
+    results = await SweepRunner(engine, graph, sweep, defn).run()  # e.g. a window that resumes sweeps on open
+    await engine.aclose()
+    assert [n is not None and n.status for _, n in results] == [NodeStatus.DONE, False]
+    assert len([r for r in srv.requests if r.fmt == "anthropic"]) == 1  # cell 1 waits in its batch

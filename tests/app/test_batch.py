@@ -362,3 +362,44 @@ async def test_a_live_run_of_the_sweep_leaves_the_cells_waiting_in_a_batch_alone
     await engine.aclose()
     assert [n is not None and n.status for _, n in results] == [NodeStatus.DONE, False]
     assert len([r for r in srv.requests if r.fmt == "anthropic"]) == 1  # cell 1 waits in its batch
+
+
+async def test_a_sweep_over_the_providers_limit_goes_in_several_batches(srv, store, tmp_path, monkeypatch):
+    monkeypatch.setitem(LIMITS, "anthropic", BatchLimits(2, 10**9))
+    settings = _settings(tmp_path, srv)
+    defn = SweepDef(templates=["{{q}}"], models=[CL], columns=["q"], rows=[{"q": str(i)} for i in range(5)],
+                    vars_name="v.csv", batch=True)
+    graph, sweep = _new_sweep(store, defn)
+    engine = Engine(store, settings)
+    results = await run_sweep_batches(engine, graph, sweep, defn, poll_interval=0.02)
+    await engine.aclose()
+    assert [n.status for _, n in results] == [NodeStatus.DONE] * 5
+    assert [len(b.requests) for b in srv.batches.created] == [2, 2, 1]
+    assert srv.batches.creates == {"/v1/messages/batches": 3}
+    assert [n.text.split('You asked: "')[1][0] for _, n in results] == ["0", "1", "2", "3", "4"]
+
+
+async def test_a_refused_create_fails_its_cells_with_the_reason_and_creates_nothing(store, tmp_path):
+    async with FakeProviderServer(tokens_per_second=0, api_key="the-right-key") as srv:
+        settings = _settings(tmp_path, srv)  # keys k1..k3: wrong for this server
+        defn = SweepDef(templates=["{{q}}"], models=[CL], columns=["q"], rows=[{"q": "a"}], vars_name="v.csv",
+                        batch=True)
+        graph, sweep = _new_sweep(store, defn)
+        engine = Engine(store, settings)
+        ((_, node),) = await run_sweep_batches(engine, graph, sweep, defn, poll_interval=0.02)
+        await engine.aclose()
+        assert node.status == NodeStatus.ERROR and node.error.kind == "auth" and "HTTP 401" in node.error.message
+        assert "k2" not in node.error.message and srv.batches.created == []
+
+
+async def test_an_openai_batch_that_failed_validation_fails_every_cell_with_its_reason():
+    from app.batch_api import BatchStatus, OpenAIBatchAPI
+    from app.providers.base import ProviderConfig
+
+    api = OpenAIBatchAPI(ProviderConfig("openai", "responses", "http://127.0.0.1:9/v1"), object())  # type: ignore[arg-type]
+    status = BatchStatus("batch_1", "failed", {"total": 2}, {
+        "id": "batch_1", "status": "failed", "output_file_id": None, "error_file_id": None,
+        "errors": {"object": "list", "data": [{"code": "invalid_json_line", "message": "line 2 is not JSON"}]}})
+    out = await api.results(status, {"a", "b"})
+    assert set(out) == {"a", "b"}
+    assert all(o.error.kind == "bad_request" and "line 2 is not JSON" in o.error.message for o in out.values())

@@ -1019,7 +1019,7 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
         loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
         if defn.batch:
-            from app.batch import BatchError, run_sweep_batches
+            from app.batch import DEFAULT_POLL_S, BatchError, run_sweep_batches
 
             def on_batch(rec: Any) -> None:
                 print(f"triptych: {rec.line()}", file=sys.stderr, flush=True)
@@ -1027,7 +1027,7 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
             try:
                 results = await run_sweep_batches(
                     engine, graph, sweep, defn, wait=not args.no_wait,
-                    poll_interval=args.poll_interval or float(os.environ.get("TRIPTYCH_BATCH_POLL_S") or 30.0),
+                    poll_interval=args.poll_interval or DEFAULT_POLL_S,
                     on_progress=on_progress, on_batch=on_batch, started=stoppable.append)
             except BatchError as exc:
                 print(f"triptych: error: {exc} (what was submitted is stored: `triptych sweep --resume "

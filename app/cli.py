@@ -175,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--rubric", help="what the judge scores against")
     sw.add_argument("--concurrency", type=int, metavar="N",
                     help=f"simultaneous requests per provider (default {SWEEP_CONCURRENCY})")
-    sw.add_argument("--batch", action="store_true", help="send through the providers' batch APIs (not available yet)")
+    sw.add_argument("--batch", action="store_true",
+                    help="send the cells of OpenAI and Anthropic models through their batch APIs (about half the "
+                         "price, results within 24 h); the others run live")
+    sw.add_argument("--no-wait", action="store_true",
+                    help="with --batch: return once the batches are submitted (`--resume` collects the results)")
+    sw.add_argument("--poll-interval", type=float, metavar="SECONDS",
+                    help="with --batch: seconds between two looks at the batches (default 30)")
     sw.add_argument("--yes", action="store_true", help=f"run without asking when the estimate is above "
                                                        f"${SWEEP_CONFIRM_USD:.2f}")
     sw.add_argument("--json", action="store_true", help="one JSON object per cell per line, at the end")
@@ -822,8 +828,6 @@ def _read_user_file(path: str, what: str) -> str:
 def _sweep_definition(args: argparse.Namespace) -> Any:
     from app.sweep import SweepDef, SweepError, parse_check, parse_prompts_file, parse_sets, parse_vars
 
-    if args.batch:
-        raise UsageError("--batch is not available yet: run the sweep live (without --batch)")
     templates = [sendable(t) for t in args.prompt]
     try:
         if args.prompts:
@@ -841,7 +845,7 @@ def _sweep_definition(args: argparse.Namespace) -> Any:
                         variants=parse_sets(args.set, [sendable(s) for s in args.system]),
                         checks=[str(parse_check(c)) for c in args.check],
                         judge=_parse_models([args.judge])[0] if args.judge else None, rubric=args.rubric,
-                        concurrency=args.concurrency or SWEEP_CONCURRENCY)
+                        concurrency=args.concurrency or SWEEP_CONCURRENCY, batch=bool(args.batch))
         defn.validate()
     except SweepError as exc:
         raise UsageError(str(exc)) from exc
@@ -871,6 +875,10 @@ def _sweep_estimate(ctx: Ctx, defn: Any, cells: list[Any]) -> tuple[float, float
                     unknown.append(defn.judge)
                 judge_total += jc or 0.0
         cost = seen[key]
+        if cost is not None and defn.batch:
+            from app.batch import batch_factor
+
+            cost *= batch_factor(ctx.settings, ctx.catalog, cell.model)
         if cost is None:
             if cell.model not in unknown:
                 unknown.append(cell.model)
@@ -882,7 +890,7 @@ def _sweep_estimate(ctx: Ctx, defn: Any, cells: list[Any]) -> tuple[float, float
 def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespace) -> bool:
     cost, judge, unknown = _sweep_estimate(ctx, defn, cells)
     line = f"triptych: {len(cells)} cell(s) to run; estimated cost {fmt_cost(cost)} (assuming about 1,000 output " \
-           f"tokens per answer)"
+           f"tokens per answer{'; batch prices where a batch API is used' if defn.batch else ''})"
     if defn.judge:
         line += f", plus {fmt_cost(judge)} for the judge"
     if unknown:
@@ -904,14 +912,20 @@ def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespa
 
 def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
     """Run a sweep (app.sweep) or resume one: each cell through Engine.ask, at most --concurrency at a time per
-    provider; progress on stderr; --json prints one object per cell at the end. Exit 0 when every cell
-    finished and passed its checks, 1 otherwise, 2 for bad usage."""
+    provider, or with --batch through the batch APIs (app.batch); progress on stderr; --json prints one
+    object per cell at the end. Exit 0 when every cell finished and passed its checks, 1 otherwise, 2 for bad
+    usage."""
+    from app.batch import cell_batch_states
     from app.sweep import SWEEP_META, SweepDef, find_sweep
 
     if args.max_retries < 0:
         raise UsageError("--max-retries must be 0 or more")
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
+    if args.poll_interval is not None and not args.poll_interval > 0:
+        raise UsageError("--poll-interval must be more than 0 seconds")
+    if (args.no_wait or args.poll_interval is not None) and not args.batch and not args.resume:
+        raise UsageError("--no-wait and --poll-interval go with --batch")
     if args.resume:
         given = [flag for flag, v in (("-m", args.model), ("-p", args.prompt), ("--prompts", args.prompts),
                                       ("--vars", args.vars), ("--set", args.set), ("--system", args.system),
@@ -948,8 +962,9 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
 
     if graph is not None and sweep is not None:
         answers = cell_answers(graph)
-        todo = [c for c in defn.cells()
-                if not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
+        waiting = cell_batch_states(sweep)  # cells in a submitted batch: polled, never sent again
+        todo = [c for c in defn.cells() if c.index not in waiting
+                and not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
     else:
         todo = defn.cells()
     if todo and not _confirm_sweep(ctx, defn, todo, args):
@@ -962,8 +977,10 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         sweep.attachments = files  # stored once with the sweep; every cell's prompt carries them (and --resume)
         ctx.repo.add_nodes([sweep])
         graph = ctx.repo.load_graph(session.id)
-    print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run "
-          f"(resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
+    in_batches = len(cell_batch_states(sweep)) if defn.batch else 0
+    print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run"
+          + (f", {in_batches} waiting in batches" if in_batches else "")
+          + f" (resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
     return asyncio.run(_sweep_async(ctx, graph, sweep, defn, args, SweepRunner))
 
 
@@ -983,6 +1000,7 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
             print(p.line(), file=sys.stderr, flush=True)
 
     runner = runner_cls(engine, graph, sweep, defn, on_progress=on_progress)
+    stoppable: list[Any] = [runner]
     loop = asyncio.get_running_loop()
     interrupted = False
 
@@ -993,13 +1011,30 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
         interrupted = True
         print(f"\ntriptych: stopping the sweep; finished cells are kept (`triptych sweep --resume "
               f"{graph.session.id}` runs the rest; Ctrl+C again to quit at once)", file=sys.stderr)
-        runner.stop()
+        for target in stoppable:
+            target.stop()
 
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
-        results = await runner.run()
+        if defn.batch:
+            from app.batch import DEFAULT_POLL_S, BatchError, run_sweep_batches
+
+            def on_batch(rec: Any) -> None:
+                print(f"triptych: {rec.line()}", file=sys.stderr, flush=True)
+
+            try:
+                results = await run_sweep_batches(
+                    engine, graph, sweep, defn, wait=not args.no_wait,
+                    poll_interval=args.poll_interval or DEFAULT_POLL_S,
+                    on_progress=on_progress, on_batch=on_batch, started=stoppable.append)
+            except BatchError as exc:
+                print(f"triptych: error: {exc} (what was submitted is stored: `triptych sweep --resume "
+                      f"{graph.session.id}` continues)", file=sys.stderr)
+                return 1
+        else:
+            results = await runner.run()
         unsaved = await engine.flush_saves(2.0)
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -1026,6 +1061,11 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
               f"{node.meta.get('persist_error', 'store error')}", file=sys.stderr)
     if unsaved:
         return 1
+    waiting = [r for r in records if r["node_id"] is None]
+    if defn.batch and args.no_wait and waiting:
+        print(f"triptych: {len(waiting)} cell(s) wait in batches: `triptych sweep --resume {graph.session.id}` "
+              "collects them", file=sys.stderr)
+        return 0 if all(cell_passed(r) for r in records if r["node_id"] is not None) else 1
     return 0 if all(cell_passed(r) for r in records) else 1
 
 # ---------------------------------------------------------------------------------------------- models

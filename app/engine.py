@@ -145,6 +145,11 @@ class Engine:
         """Call `fn(event)` for every graph event from now on (loop thread; keep it cheap)."""
         self._listeners.append(fn)
 
+    def announce(self, event: GraphEvent) -> None:
+        """Tell this engine's subscribers of a graph event another engine made in the same store (app.batch
+        fills sweep cells through an engine of its own; the window listens to this one)."""
+        self._emit(event)
+
     def unsubscribe(self, fn: GraphListener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(fn)

@@ -56,6 +56,7 @@ CELL_META = "sweep_cell"
 CHECKS_META = "sweep_checks"
 SCORE_META = "sweep_score"
 JUDGE_META = "sweep_judge_of"
+BATCH_META = "sweep_batches"  # app.batch's records of the sweep's batches (BatchRecord.to_dict())
 
 
 class SweepError(ValueError):
@@ -354,6 +355,7 @@ class SweepDef:
     judge: str | None = None
     rubric: str | None = None
     concurrency: int = 4
+    batch: bool = False  # cells of providers with a batch API go through it (app.batch)
 
     def __repr__(self) -> str:
         return (f"<SweepDef {len(self.templates)} templates × {len(self.rows)} rows × {len(self.models)} models × "
@@ -388,7 +390,8 @@ class SweepDef:
     def to_dict(self) -> dict[str, Any]:
         return {"templates": self.templates, "models": self.models, "columns": self.columns, "rows": self.rows,
                 "vars_name": self.vars_name, "vars_text": self.vars_text, "variants": self.variants,
-                "checks": self.checks, "judge": self.judge, "rubric": self.rubric, "concurrency": self.concurrency}
+                "checks": self.checks, "judge": self.judge, "rubric": self.rubric, "concurrency": self.concurrency,
+                "batch": self.batch}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SweepDef:
@@ -396,7 +399,7 @@ class SweepDef:
                    rows=[dict(r) for r in d.get("rows") or [{}]], vars_name=d.get("vars_name"),
                    vars_text=d.get("vars_text"), variants=[dict(v) for v in d.get("variants") or [{}]],
                    checks=list(d.get("checks") or []), judge=d.get("judge"), rubric=d.get("rubric"),
-                   concurrency=int(d.get("concurrency") or 4))
+                   concurrency=int(d.get("concurrency") or 4), batch=bool(d.get("batch", False)))
 
     def cells(self) -> list[Cell]:
         """Every cell, in row, prompt, model, variant order (the order of `sweep --json`)."""
@@ -450,6 +453,14 @@ class Cell:
 
 
 # ------------------------------------------------------------------------------------------------ store
+def waiting_in_batches(sweep: Node) -> set[int]:
+    """The cells of a sweep that wait in a batch not yet filled (see app.batch)."""
+    records = sweep.meta.get(BATCH_META)
+    return {int(cell) for rec in (records if isinstance(records, list) else ())
+            if isinstance(rec, dict) and rec.get("state") != "filled"
+            for cell in (rec.get("cells") or {}).values()}
+
+
 def find_sweep(graph: Graph) -> Node | None:
     for node in graph.nodes.values():
         if node.kind == NodeKind.SWEEP and isinstance(node.meta.get(SWEEP_META), dict):
@@ -616,9 +627,13 @@ class SweepRunner:
         return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
 
     def pending_cells(self) -> list[Cell]:
-        """The cells without a finished answer (and none still streaming in a live process)."""
+        """The cells without a finished answer (and none still streaming in a live process, nor waiting in a
+        batch at a provider: app.batch polls those)."""
         out = []
+        in_batches = waiting_in_batches(self.sweep)
         for cell in self.defn.cells():
+            if cell.index in in_batches:
+                continue
             answers = self.answers.get(cell.index, [])
             if any(a.status == NodeStatus.DONE for a in answers):
                 continue
@@ -651,6 +666,11 @@ class SweepRunner:
     async def run(self) -> list[tuple[Cell, Node | None]]:
         cells = self.pending_cells()
         self.progress = Progress(len(cells))
+        return await self.run_cells(cells)
+
+    async def run_cells(self, cells: Sequence[Cell]) -> list[tuple[Cell, Node | None]]:
+        """Run `cells` live (progress counted into `self.progress`, which the caller sized); returns every
+        cell of the sweep with its best answer."""
         self.engine.add_listener(self._on_engine_change)
         try:
             # every cell settles before a failure (a store error, say) is raised: none is left running
@@ -660,30 +680,42 @@ class SweepRunner:
                     raise outcome
         finally:
             self.engine.remove_listener(self._on_engine_change)
+        return self.results()
+
+    def results(self) -> list[tuple[Cell, Node | None]]:
         return [(c, best_answer(self.answers.get(c.index, []))) for c in self.defn.cells()]
 
     async def _run_cell(self, cell: Cell) -> None:
-        from app.engine import Target
-
-        node: Node | None = None
         async with self._sem(cell.model):
             await self._wait_pause(cell.model)
             if self.stopped:
                 return
-            result = self.engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
-                                     system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments))
-            prompt, run = result.prompts[0], result.runs[0]
-            node = run.node
-            mark = {"sweep": self.sweep.id, "cell": cell.index}
-            prompt.meta[CELL_META] = dict(mark)
-            node.meta[CELL_META] = dict(mark)
-            self.engine.repo.update_node(prompt)  # the cell is known to the store before any text arrives
-            self.engine.repo.update_node(node)
-            self.graph.add(prompt)
-            self.graph.add(node)
-            self.graph.link(prompt.id, node.id, EdgeRole.REPLY)
-            self.answers.setdefault(cell.index, []).append(node)
-            await self.engine.wait([run])
+            node = await self.send_cell(cell, self.engine)
+        await self.settle_cell(node)
+
+    async def send_cell(self, cell: Cell, engine: Engine) -> Node:
+        """Ask `cell` through `engine` (the live one, or app.batch's engine that replays a batch result),
+        mark its prompt and answer as this cell's, and wait for the answer to end."""
+        from app.engine import Target
+
+        result = engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
+                            system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments))
+        prompt, run = result.prompts[0], result.runs[0]
+        node = run.node
+        mark = {"sweep": self.sweep.id, "cell": cell.index}
+        prompt.meta[CELL_META] = dict(mark)
+        node.meta[CELL_META] = dict(mark)
+        engine.repo.update_node(prompt)  # the cell is known to the store before any text arrives
+        engine.repo.update_node(node)
+        self.graph.add(prompt)
+        self.graph.add(node)
+        self.graph.link(prompt.id, node.id, EdgeRole.REPLY)
+        self.answers.setdefault(cell.index, []).append(node)
+        await engine.wait([run])
+        return node
+
+    async def settle_cell(self, node: Node) -> None:
+        """Checks (and the judge's score) of an ended answer, stored; progress counted."""
         node.meta[CHECKS_META] = run_checks(self.checks, node)
         if self.defn.judge and node.status == NodeStatus.DONE and not self.stopped:
             await self._judge(node)

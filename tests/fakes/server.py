@@ -10,6 +10,8 @@ chunked or close-delimited streaming responses, keep-alive). It serves
     POST /lmstudio/v1/chat/completions  … LM Studio flavour                (LMSTUDIO_BASE_URL=root/lmstudio/v1)
     POST /responses, /v1/responses    OpenAI Responses API
     POST /v1/messages                 Anthropic Messages                   (ANTHROPIC_BASE_URL=root)
+    …/files, …/batches, /v1/messages/batches  OpenAI Batch and Anthropic Message Batches
+                                      (tests/fakes/batch.py: expiring and failing requests, 429 on create)
     GET  …/models                     the model list of the flavour (Anthropic's shape when the request
                                       carries `anthropic-version` or `x-api-key`)
 
@@ -1169,6 +1171,8 @@ _PREFIX_FLAVOR = {
 def classify(method: str, path: str, headers: dict[str, str]) -> tuple[str, str]:
     """(format, flavor) of a request path."""
     route = path.split("?", 1)[0].rstrip("/")
+    if re.search(r"/(batches|files)(/|$)", route):  # the batch APIs (tests/fakes/batch.py)
+        return "batch", "anthropic" if "/messages/batches" in route else "openai"
     if method == "GET" and route.endswith("/models"):
         prefix = route[: -len("/models")]
         if "anthropic-version" in headers or "x-api-key" in headers:
@@ -1214,6 +1218,9 @@ class FakeProviderServer:
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        from tests.fakes.batch import FakeBatches
+
+        self.batches = FakeBatches(self)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -1331,6 +1338,7 @@ class FakeProviderServer:
             self._path_scripts.clear()
             self._counts.clear()
             self.requests.clear()
+        self.batches.reset()
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         with self._lock:
@@ -1421,6 +1429,8 @@ class FakeProviderServer:
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def _resolve(self, request: RecordedRequest) -> Scenario:
+        if request.fmt == "batch" and self._authorized(request):
+            return self.batches.handle(request)
         item = self._pick(request)
         if item is None:
             item = self._default(request)

@@ -39,7 +39,7 @@ from app.engine import (
 )
 from app.fsutil import private_if_inside, write_export
 from app.keys import plain_http_warning
-from app.logs import redact, setup_logging
+from app.logs import redact, redact_url, setup_logging
 from app.present.metrics import cost_text, metrics_line
 from app.present.money import fmt_cost, fmt_price
 from app.present.status import status_label, status_word
@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     # (`triptych --data-dir DIR sessions`); argparse would otherwise overwrite it with the default.
     common.add_argument("--data-dir", default=argparse.SUPPRESS,
                         help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
+    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL",
+                        help="the team store: postgresql+psycopg://USER@HOST/DB (default: "
+                             "$TRIPTYCH_DATABASE_URL, else the local SQLite file)")
 
     p = _Parser(prog="triptych", description="Ask several models the same question, side by side.",
                 parents=[common])
@@ -241,7 +244,7 @@ class Ctx:
         if self._repo is None:
             from storage import open_store
 
-            self._repo = open_store(self.settings.data_dir)
+            self._repo = open_store(self.settings.store_location)
             self._repo.mark_orphans_interrupted()
         return self._repo
 
@@ -1186,6 +1189,9 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     except Exception:
         print("pyside6: not installed (the CLI works without it)")
     print(f"data dir: {ctx.settings.data_dir}")
+    team_url = ctx.settings.database_url
+    if team_url:
+        print(f"team store: {redact_url(team_url)}")
     status = 0
     problems: list[str] = []
     sessions = 0
@@ -1211,7 +1217,8 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
             print("  run `triptych doctor --repair` to move it aside (kept as triptych.db.corrupt-TIME, nothing "
                   "deleted) and start a fresh store")
         else:
-            print(f"database: {ctx.settings.db_path} ok ({sessions} sessions, integrity ok)")
+            shown = redact_url(team_url) if team_url else ctx.settings.db_path
+            print(f"database: {shown} ok ({sessions} sessions, integrity ok)")
     except StoreError as exc:
         status = 1
         print(f"database: PROBLEM: {exc}")
@@ -1317,6 +1324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "database_url", None):
+            os.environ["TRIPTYCH_DATABASE_URL"] = args.database_url
         command = args.command or "gui"
         if command == "gui":
             from app.start import open_app

@@ -537,7 +537,12 @@ def open_store(
     `<name>.bak-<version>-<timestamp>` and migrated. An unwritable dir raises StoreError naming it.
 
     `migrations` replaces the built-in list (tests); `fts=False` forces the LIKE search fallback.
+    A `postgresql+psycopg://…` URL opens the team store instead (storage.pg_repository).
     """
+    if isinstance(path_or_dir, str) and path_or_dir.startswith(("postgresql", "postgres:")):
+        from storage.pg_repository import open_pg_store
+
+        return open_pg_store(path_or_dir, migrations=migrations)
     db_path = sqlite.resolve_db_path(os.fspath(path_or_dir))
     _ensure_writable_dir(db_path.parent, data_dir=db_path.name == DB_FILENAME)
     info = _migrations.check_file(db_path, migrations)

@@ -14,8 +14,8 @@ from storage import open_store
 
 
 @pytest.fixture
-def repo(tmp_path):
-    with open_store(tmp_path) as r:
+def repo(store_target):
+    with open_store(store_target) as r:
         yield r
 
 

@@ -1,0 +1,87 @@
+"""The team store end to end: `triptych --database-url postgresql+psycopg://…` (and
+TRIPTYCH_DATABASE_URL) on a throwaway PostgreSQL cluster (tests/pgcluster.py): the CLI asks, lists and
+shows through PostgreSQL; an unreachable server is named without its password; a newer schema is
+refused untouched."""
+
+from __future__ import annotations
+
+import json
+
+from storage import NewerSchemaError, open_store
+from tests.fakes.server import Answer
+from tests.pgcluster import pg_cluster, pg_url
+
+__all__ = ["pg_cluster", "pg_url"]
+DS, CL = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_ask_sessions_show_and_search_go_through_the_team_store(cli, server, pg_url):
+    server.script("deepseek-flash", Answer(text=("Paris", " is the capital.")))
+    server.script("claude-sonnet-5-5", Answer(text=("Paris.",)))
+    r = cli("--database-url", pg_url, "ask", "--json", "-m", DS, "-m", CL, "Capital of France?")
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    assert [o["text"] for o in out] == ["Paris is the capital.", "Paris."]
+    # the answers are in PostgreSQL, not in a local SQLite file
+    assert not (cli.home / "triptych.db").exists()
+    with open_store(pg_url) as repo:
+        graph = repo.load_graph(out[0]["session_id"])
+        assert {n.text for n in graph.nodes.values()} == {"Capital of France?", "Paris.", "Paris is the capital."}
+    # the variable works as well as the option
+    env = {"TRIPTYCH_DATABASE_URL": pg_url}
+    listed = json.loads(cli("sessions", "--json", extra_env=env).stdout)
+    assert [s["id"] for s in listed] == [out[0]["session_id"]]
+    shown = cli("show", out[0]["session_id"], "--json", extra_env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Paris is the capital." in shown.stdout
+
+
+def test_an_unreachable_server_is_named_without_its_password(cli, pg_cluster):
+    url = f"postgresql+psycopg://alice:hunter2secret@127.0.0.1:{pg_cluster.port + 1}/team"
+    r = cli("--database-url", url, "sessions", timeout=30)
+    assert r.returncode == 1
+    assert f"127.0.0.1:{pg_cluster.port + 1}/team" in r.stderr and "cannot reach the team store" in r.stderr
+    assert "hunter2secret" not in r.stderr + r.stdout
+    logs = list((cli.home / "logs").glob("*")) if (cli.home / "logs").exists() else []
+    assert all("hunter2secret" not in p.read_text(errors="replace") for p in logs)
+
+
+def test_doctor_names_the_team_store_without_its_password(cli, pg_cluster):
+    url = pg_cluster.url(pg_cluster.create_db(), password="hunter2secret")
+    r = cli("--database-url", url, "doctor", "--offline")
+    assert "hunter2secret" not in r.stdout + r.stderr
+    assert f"127.0.0.1:{pg_cluster.port}" in r.stdout and "ok" in r.stdout
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(pg_cluster, cli):
+    db = pg_cluster.create_db()
+    url = pg_cluster.url(db)
+    open_store(url).close()
+    pg_cluster.sql(db, "INSERT INTO migrations (name, applied_at) VALUES ('m999_from_the_future', 1e10)")
+    before = pg_cluster.sql(db, "SELECT name FROM migrations ORDER BY name")
+    try:
+        open_store(url)
+    except NewerSchemaError as exc:
+        assert "newer Triptych" in str(exc) and "127.0.0.1" in str(exc)
+    else:
+        raise AssertionError("a newer schema was opened")
+    r = cli("--database-url", url, "sessions")
+    assert r.returncode == 1 and "newer Triptych" in r.stderr
+    assert pg_cluster.sql(db, "SELECT name FROM migrations ORDER BY name") == before
+
+
+def test_another_programs_database_is_refused(pg_cluster):
+    db = pg_cluster.create_db()
+    pg_cluster.sql(db, "CREATE TABLE invoices (id int)")
+    try:
+        open_store(pg_cluster.url(db))
+    except Exception as exc:
+        assert "another program" in str(exc)
+    else:
+        raise AssertionError("opened another program's database")
+    tables = {r[0] for r in pg_cluster.sql(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+    assert tables == {"invoices"}

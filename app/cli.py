@@ -82,6 +82,7 @@ def node_json(node: Node) -> dict[str, Any]:
         "usage": usage_json(node),
         "cost_usd": cost,
         "timing": node.timing.to_dict(),
+        "author": node.author,
         # a prompt's files (name, kind, mime, size, sha256, width/height/pages): only when it has any
         **({"attachments": [a.meta() for a in node.attachments]} if node.attachments else {}),
     }
@@ -729,7 +730,8 @@ def cmd_sessions(ctx: Ctx, args: argparse.Namespace) -> int:
     rows = ctx.repo.list_sessions()
     if args.json:
         print(json.dumps([{"id": r.id, "title": r.title, "created_at": _ts(r.created_at),
-                           "updated_at": _ts(r.updated_at), "node_count": r.node_count} for r in rows],
+                           "updated_at": _ts(r.updated_at), "node_count": r.node_count, "owner": r.owner,
+                           "visibility": r.visibility} for r in rows],
                          ensure_ascii=False))
         return 0
     if not rows:
@@ -757,7 +759,8 @@ def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
             nodes.append(obj)
         s = graph.session
         print(json.dumps({"session": {"id": s.id, "title": s.title, "created_at": _ts(s.created_at),
-                                      "updated_at": _ts(s.updated_at), "node_count": len(graph.nodes)},
+                                      "updated_at": _ts(s.updated_at), "node_count": len(graph.nodes),
+                                      "owner": s.owner, "visibility": s.visibility},
                           "nodes": nodes}, ensure_ascii=False))
         return 0
     print(f"{graph.session.title}  ({graph.session.id})")

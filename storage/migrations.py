@@ -242,11 +242,20 @@ def _m004_arena(conn: Connection) -> None:
     md.create_all(conn, tables=[md.tables["matches"], md.tables["votes"]])
 
 
+def _m005_pg_members(conn: Connection) -> None:
+    """Members of a team store (DESIGN.md "Team store"): who created each session and whether others
+    see it, who wrote each card. Plain ALTERs that both SQLite and PostgreSQL run as written."""
+    conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN owner VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN visibility VARCHAR DEFAULT 'shared' NOT NULL")
+    conn.exec_driver_sql("ALTER TABLE nodes ADD COLUMN author VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_initial", _m001_initial),
     Migration("m002_attachments", _m002_attachments),
     Migration("m003_card_positions", _m003_card_positions),
     Migration("m004_arena", _m004_arena),
+    Migration("m005_pg_members", _m005_pg_members),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

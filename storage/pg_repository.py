@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.domain import Edge, Node, Session, Viewport
@@ -26,6 +26,7 @@ from storage import search as _search
 from storage.migrations import MIGRATIONS, Migration
 from storage.repository import SqliteRepository
 from storage.schema import nodes as nodes_t
+from storage.schema import sessions as sessions_t
 
 
 class PgRepository(SqliteRepository):
@@ -148,6 +149,14 @@ class PgRepository(SqliteRepository):
         except StoreError:
             pass
 
+    def set_visibility(self, session_id: str, visibility: str) -> None:
+        """"shared" (every member sees the session) or "private" (only its owner does)."""
+        if visibility not in ("shared", "private"):
+            raise ValueError(f"visibility must be shared or private, not {visibility!r}")
+        with self._write() as conn:
+            conn.execute(update(sessions_t).where(sessions_t.c.id == session_id).values(visibility=visibility))
+            self._notify(conn, [session_id], "session")
+
     # search and checks -----------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
@@ -156,13 +165,16 @@ class PgRepository(SqliteRepository):
         if not query or limit <= 0:
             return []
         tsq = backend_pg.ts_query(query)
+        visible = ("(s.visibility <> 'private' OR s.owner = :viewer OR s.owner IS NULL)", {"viewer": self.user})
         with self._read() as conn:
             if tsq is not None:
                 try:
-                    return backend_pg.search(conn, tsq, limit)
+                    return backend_pg.search(conn, tsq, limit, visible)
                 except DBAPIError:
                     conn.rollback()
-            return _search.search_like(conn, query.split(), limit)
+            hits = _search.search_like(conn, query.split(), limit)
+        shown = {s.id for s in self.list_sessions()}
+        return [h for h in hits if h.session_id in shown]
 
     def check_integrity(self) -> list[str]:
         """The server keeps its own files sound: nothing to check from here."""

@@ -40,6 +40,20 @@ def test_ask_sessions_show_and_search_go_through_the_team_store(cli, server, pg_
     assert "Paris is the capital." in shown.stdout
 
 
+def test_members_see_each_others_sessions_with_owner_and_author(cli, server, pg_url):
+    server.script("deepseek-flash", Answer(text=("Hi Bob",)))
+    r = cli("--database-url", pg_url, "ask", "--json", "-m", DS, "Hello", extra_env={"TRIPTYCH_USER": "alice"})
+    assert r.returncode == 0, r.stderr
+    (answer,) = lines(r.stdout)
+    assert answer["author"] == "alice"
+    bob = {"TRIPTYCH_USER": "bob", "TRIPTYCH_DATABASE_URL": pg_url}
+    (listed,) = json.loads(cli("sessions", "--json", extra_env=bob).stdout)
+    assert (listed["id"], listed["owner"], listed["visibility"]) == (answer["session_id"], "alice", "shared")
+    shown = json.loads(cli("show", answer["session_id"], "--json", extra_env=bob).stdout)
+    assert shown["session"]["owner"] == "alice"
+    assert {n["author"] for n in shown["nodes"]} == {"alice"}
+
+
 def test_an_unreachable_server_is_named_without_its_password(cli, pg_cluster):
     url = f"postgresql+psycopg://alice:hunter2secret@127.0.0.1:{pg_cluster.port + 1}/team"
     r = cli("--database-url", url, "sessions", timeout=30)

@@ -244,7 +244,7 @@ NOTIFY_LIMIT = 7000  # bytes: NOTIFY payloads must stay under 8000
 
 
 def notify(conn: Connection, session_ids: Sequence[str], op: str, node_ids: Sequence[str] = (),
-           author: str = "", pid: int = 0) -> None:
+           author: str = "", pid: str = "") -> None:
     """Announce a write on `CHANNEL`, delivered to listeners when the transaction commits. Payload:
     {"s": session id, "op": what, "n": node ids, "a": author, "p": writer's token}; a payload too long
     for NOTIFY drops its node ids (the listener then reads the session's ids itself)."""

@@ -11,9 +11,10 @@ members' windows (`storage.pg_watch`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
@@ -28,6 +29,9 @@ from storage.repository import SqliteRepository
 from storage.schema import nodes as nodes_t
 from storage.schema import sessions as sessions_t
 
+if TYPE_CHECKING:
+    from storage.pg_watch import PgListener
+
 
 class PgRepository(SqliteRepository):
     """The store on a PostgreSQL server. Create it with `open_store(url)`."""
@@ -40,7 +44,7 @@ class PgRepository(SqliteRepository):
         self._raw_url = url
         self.where = backend_pg.where(url)
         self._busy_ms = 5000
-        self.token = os.getpid()
+        self.token = f"{self._here}:{os.getpid()}:{id(self)}"
         """Sent with every NOTIFY: a watcher ignores its own process's writes."""
 
     def __repr__(self) -> str:
@@ -69,7 +73,7 @@ class PgRepository(SqliteRepository):
             yield conn
 
     def _notify(self, conn: Connection, session_ids: Iterable[str], op: str, node_ids: Sequence[str] = ()) -> None:
-        backend_pg.notify(conn, list(session_ids), op, node_ids, pid=self.token)
+        backend_pg.notify(conn, list(session_ids), op, node_ids, author=self.user, pid=self.token)
 
     # writes announce themselves --------------------------------------------------------------------
 
@@ -156,6 +160,12 @@ class PgRepository(SqliteRepository):
         with self._write() as conn:
             conn.execute(update(sessions_t).where(sessions_t.c.id == session_id).values(visibility=visibility))
             self._notify(conn, [session_id], "session")
+
+    def listen(self, on_note: Callable[[dict[str, Any]], None]) -> PgListener:
+        """Start a LISTEN thread calling `on_note` (on that thread) for other processes' writes."""
+        from storage.pg_watch import PgListener
+
+        return PgListener(self._raw_url, on_note, self.token)
 
     # search and checks -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from app import __version__
 from app.attachments import Attachment, AttachmentError, load_attachment
@@ -223,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--offline", action="store_true", help="skip the connectivity checks (GET each provider's models)")
     dr.add_argument("--repair", action="store_true",
                     help="if the database is damaged: move it aside (kept, renamed .corrupt-TIME) and start a fresh one")
+
+    cp = sub.add_parser("copy", parents=[common], help="copy a session to or from another store (keeps ids; "
+                        "copying again adds only what is new)")
+    cp.add_argument("session", help="session id, unique prefix, or 'last' (in the store it is copied from)")
+    where = cp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="URL", help="the store to copy into: postgresql+psycopg://… or a data dir")
+    where.add_argument("--from", dest="from_", metavar="URL", help="the store to copy from, into this one")
+    cp.add_argument("--json", action="store_true", help="what was copied, as one JSON object")
     return p
 
 
@@ -1172,6 +1180,32 @@ def cmd_diff(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- doctor
+def cmd_copy(ctx: Ctx, args: argparse.Namespace) -> int:
+    """`triptych copy SESSION --to URL | --from URL` (storage.copy)."""
+    from storage import copy_session, open_store
+
+    other_at = args.to or args.from_
+    other: Any = open_store(other_at)
+    try:
+        src, dst = (ctx.repo, other) if args.to else (other, ctx.repo)
+        sid = src.resolve_session(args.session)
+        if sid is None:
+            raise UsageError(f"no session {args.session!r} in {redact_url(str(other_at)) if args.from_ else 'this store'}")
+        result = copy_session(cast(Any, src), cast(Any, dst), sid)
+    finally:
+        other.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    into = redact_url(str(args.to)) if args.to else "this store"
+    if not (result.cards or result.edges or result.matches or result.votes) and not result.new_session:
+        print(f"{result.title}: nothing new to copy to {into} ({result.already} cards already there)")
+    else:
+        print(f"{result.title}: copied {result.cards} cards, {result.edges} edges, {result.matches} matches "
+              f"and {result.votes} votes to {into} ({result.already} cards already there)")
+    return 0
+
+
 def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     """What support needs, without secrets: versions, data dir, DB health, log file, keyring backend,
     which providers have a key (yes/no, never the key) and, unless --offline, whether each configured
@@ -1318,6 +1352,7 @@ COMMANDS = {
     "models": cmd_models,
     "diff": cmd_diff,
     "doctor": cmd_doctor,
+    "copy": cmd_copy,
     **{name: _eval_command for name in ("arena", "vote", "leaderboard", "cost")},
 }
 

@@ -99,3 +99,36 @@ def test_another_programs_database_is_refused(pg_cluster):
         raise AssertionError("opened another program's database")
     tables = {r[0] for r in pg_cluster.sql(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert tables == {"invoices"}
+
+
+def test_copy_to_the_team_store_and_back_keeps_ids_and_adds_only_what_is_new(cli, server, pg_url):
+    server.script("deepseek-flash", Answer(text=("one",)), Answer(text=("two",)))
+    first = lines(cli("ask", "--json", "-m", DS, "Offline question", extra_env={"TRIPTYCH_USER": "dana"}).stdout)
+    sid = first[0]["session_id"]
+    r = cli("copy", sid, "--to", pg_url, "--json")
+    assert r.returncode == 0, r.stderr
+    copied = json.loads(r.stdout)
+    assert copied == {"session_id": sid, "title": copied["title"], "new_session": True,
+                      "cards": 2, "edges": 1, "matches": 0, "votes": 0, "already": 0}
+    with open_store(pg_url) as team:
+        graph = team.load_graph(sid)
+        assert first[0]["node_id"] in graph.nodes and graph.session.owner == "dana"
+        assert {n.author for n in graph.nodes.values()} == {"dana"}
+    # copying again adds nothing
+    again = json.loads(cli("copy", sid, "--to", pg_url, "--json").stdout)
+    assert (again["new_session"], again["cards"], again["edges"], again["already"]) == (False, 0, 0, 2)
+    plain = cli("copy", sid, "--to", pg_url)
+    assert "nothing new" in plain.stdout
+    # work goes on offline, then only the new cards are published
+    r = cli("ask", "--json", "--session", sid, "-m", DS, "Offline follow-up")
+    assert r.returncode == 0, r.stderr
+    more = json.loads(cli("copy", sid, "--to", pg_url, "--json").stdout)
+    assert (more["cards"], more["edges"], more["already"]) == (2, 1, 2)
+    with open_store(pg_url) as team:
+        assert len(team.load_graph(sid).nodes) == 4
+    # and from the team store into another member's empty local store
+    other = {"TRIPTYCH_HOME": str(cli.home.parent / "erin")}
+    back = json.loads(cli("copy", sid[:8], "--from", pg_url, "--json", extra_env=other).stdout)
+    assert (back["new_session"], back["cards"]) == (True, 4)
+    shown = json.loads(cli("show", sid, "--json", extra_env=other).stdout)
+    assert len(shown["nodes"]) == 4 and shown["session"]["owner"] == "dana"

@@ -80,3 +80,20 @@ async def test_a_cli_ask_into_the_open_session_shows_up(app_env, fake_server, pg
             proc.wait(timeout=30)
         nodes = list(window.controller.graph.nodes.values())
         assert {n.author for n in nodes if n.kind != NodeKind.NOTE} == {"carol"}
+
+
+async def test_file_copy_to_team_store_publishes_the_open_session(app_env, fake_server, pg_url):
+    with open_store(app_env) as local:
+        session = local.create_session(Session(title="Offline notes"))
+        local.add_nodes([Node(session.id, NodeKind.NOTE, "written on the train")])
+    async with open_window() as (window, _services):
+        window.controller.open_session(session.id)
+        window.team_copy.ask_url = lambda default: pg_url  # the user types the URL
+        window.copy_to_team_action.trigger()
+        await wait_until(lambda: window.team_copy.task is not None and window.team_copy.task.done(), 10, "copied")
+        assert "Copied “Offline notes”" in window.statusBar().currentMessage()
+        with open_store(pg_url) as team:
+            assert [n.text for n in team.load_graph(session.id).nodes.values()] == ["written on the train"]
+        window.copy_to_team_action.trigger()
+        await wait_until(lambda: window.team_copy.task.done(), 10, "copied again")
+        assert "up to date" in window.statusBar().currentMessage()

@@ -231,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--to", metavar="URL", help="the store to copy into: postgresql+psycopg://… or a data dir")
     where.add_argument("--from", dest="from_", metavar="URL", help="the store to copy from, into this one")
     cp.add_argument("--json", action="store_true", help="what was copied, as one JSON object")
+
+    vi = sub.add_parser("visibility", parents=[common], help="on a team store: who sees a session you own "
+                        "(shared: every member; private: only you)")
+    vi.add_argument("session", help="session id, unique prefix, or 'last'")
+    vi.add_argument("visibility", choices=["shared", "private"])
     return p
 
 
@@ -1206,6 +1211,21 @@ def cmd_copy(ctx: Ctx, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visibility(ctx: Ctx, args: argparse.Namespace) -> int:
+    """`triptych visibility SESSION shared|private` (the owner only)."""
+    sid = ctx.session_id(args.session)
+    session = ctx.repo.get_session(sid)
+    me = getattr(ctx.repo, "user", None)
+    if session is not None and session.owner not in (None, me):
+        raise UsageError(f"{session.title!r} belongs to {session.owner}: only its owner can change who sees it")
+    setter = getattr(ctx.repo, "set_visibility", None)
+    if setter is None:
+        raise UsageError("visibility applies to a team store (--database-url / TRIPTYCH_DATABASE_URL)")
+    setter(sid, args.visibility)
+    print(f"{session.title if session else sid}: {args.visibility}")
+    return 0
+
+
 def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     """What support needs, without secrets: versions, data dir, DB health, log file, keyring backend,
     which providers have a key (yes/no, never the key) and, unless --offline, whether each configured
@@ -1353,6 +1373,7 @@ COMMANDS = {
     "diff": cmd_diff,
     "doctor": cmd_doctor,
     "copy": cmd_copy,
+    "visibility": cmd_visibility,
     **{name: _eval_command for name in ("arena", "vote", "leaderboard", "cost")},
 }
 

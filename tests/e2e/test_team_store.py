@@ -54,6 +54,21 @@ def test_members_see_each_others_sessions_with_owner_and_author(cli, server, pg_
     assert {n["author"] for n in shown["nodes"]} == {"alice"}
 
 
+def test_a_session_made_private_disappears_for_other_members(cli, server, pg_url):
+    server.script("deepseek-flash", Answer(text=("draft",)))
+    alice = {"TRIPTYCH_USER": "alice", "TRIPTYCH_DATABASE_URL": pg_url}
+    bob = {"TRIPTYCH_USER": "bob", "TRIPTYCH_DATABASE_URL": pg_url}
+    (answer,) = lines(cli("ask", "--json", "-m", DS, "My draft", extra_env=alice).stdout)
+    sid = answer["session_id"]
+    refused = cli("visibility", sid, "private", extra_env=bob)
+    assert refused.returncode == 2 and "belongs to alice" in refused.stderr
+    assert cli("visibility", sid, "private", extra_env=alice).returncode == 0
+    assert json.loads(cli("sessions", "--json", extra_env=bob).stdout) == []
+    assert cli("show", sid, extra_env=bob).returncode == 2
+    (mine,) = json.loads(cli("sessions", "--json", extra_env=alice).stdout)
+    assert mine["visibility"] == "private"
+
+
 def test_an_unreachable_server_is_named_without_its_password(cli, pg_cluster):
     url = f"postgresql+psycopg://alice:hunter2secret@127.0.0.1:{pg_cluster.port + 1}/team"
     r = cli("--database-url", url, "sessions", timeout=30)

@@ -97,3 +97,25 @@ async def test_file_copy_to_team_store_publishes_the_open_session(app_env, fake_
         window.copy_to_team_action.trigger()
         await wait_until(lambda: window.team_copy.task.done(), 10, "copied again")
         assert "up to date" in window.statusBar().currentMessage()
+
+
+async def test_settings_store_saves_the_team_store_url_without_its_password(app_env, fake_server, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    from app.config import load_settings
+    from tests.ui.hands import trigger, type_text
+    from ui.settings_dialog import SettingsDialog
+
+    monkeypatch.delenv("TRIPTYCH_DATABASE_URL", raising=False)
+    async with open_window() as (window, _services):
+        trigger(window, "File/Settings")
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, SettingsDialog) and w.isVisible())
+        dialog.tabs.setCurrentIndex(next(i for i in range(dialog.tabs.count()) if dialog.tabs.tabText(i) == "Store"))
+        type_text(dialog.store_url, "postgresql+psycopg://alice:hunter2secret@db.example:5432/team")
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+    saved = (app_env / "config.toml").read_text()
+    assert "hunter2secret" not in saved
+    assert load_settings().database_url == "postgresql+psycopg://alice@db.example:5432/team"

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.domain import Edge, Node, Session, Viewport
@@ -44,6 +44,12 @@ class PgRepository(SqliteRepository):
         self._raw_url = url
         self.where = backend_pg.where(url)
         self._busy_ms = 5000
+        self.connect_timeout_s = backend_pg.CONNECT_TIMEOUT_S
+        """How long a new connection may take (the GUI's store: 2 s, libpq's least; see set_busy_timeout)."""
+
+        @event.listens_for(engine, "do_connect")
+        def _on_connect(_dialect: Any, _rec: Any, _args: Any, params: dict[str, Any]) -> None:
+            params["connect_timeout"] = self.connect_timeout_s
         self.token = f"{self._here}:{os.getpid()}:{id(self)}"
         """Sent with every NOTIFY: a watcher ignores its own process's writes."""
 
@@ -59,8 +65,10 @@ class PgRepository(SqliteRepository):
         return self._busy_ms
 
     def set_busy_timeout(self, ms: int) -> None:
-        """Row locks are short on PostgreSQL and writers do not block readers: kept for the API."""
+        """Row locks are short on PostgreSQL and writers do not block readers; a short timeout (the
+        GUI's) also shortens how long reaching a server that went away may take (2 s, libpq's least)."""
         self._busy_ms = int(ms)
+        self.connect_timeout_s = 2 if ms < 1000 else backend_pg.CONNECT_TIMEOUT_S
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -144,23 +144,47 @@ def record_migration(conn: Connection, table: Any, name: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# full-text search: GIN indexes on tsvector expressions ('simple' configuration: no stemming, any
-# language). Like the FTS5 index, nodes still streaming are left out (a partial index: the hot
-# streaming UPDATE tokenizes nothing); text weighs A, reasoning B.
+# full-text search ('simple' configuration: no stemming, any language). Each node's tsvector is kept
+# in `nodes.search_tsv` (a PostgreSQL-only column, outside storage.schema) under a GIN index, set by
+# a trigger only when the node is final and its text changed: like the FTS5 index, a node still
+# streaming is not indexed (the hot streaming UPDATE tokenizes nothing), and ranking reads the stored
+# vector instead of tokenizing every match again. Text weighs A, reasoning B.
 
-_NODE_TSV = (
-    "(setweight(to_tsvector('simple'::regconfig, text), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, reasoning), 'B'))"
-)
 _SESSION_TSV = "to_tsvector('simple'::regconfig, title)"
+_NODE_VECTOR = ("setweight(to_tsvector('simple'::regconfig, {p}text), 'A') || "
+                "setweight(to_tsvector('simple'::regconfig, {p}reasoning), 'B')")
 _SEARCH_DDL = (
-    f"CREATE INDEX IF NOT EXISTS ix_nodes_search ON nodes USING GIN ({_NODE_TSV}) "
-    f"WHERE status NOT IN ({_LIVE_SQL})",
+    "ALTER TABLE nodes ADD COLUMN IF NOT EXISTS search_tsv tsvector",
+    f"""CREATE OR REPLACE FUNCTION triptych_nodes_tsv() RETURNS trigger AS $$
+    BEGIN
+        IF NEW.status IN ({_LIVE_SQL}) THEN
+            NEW.search_tsv := NULL;
+        ELSIF TG_OP = 'INSERT' OR OLD.search_tsv IS NULL OR NEW.text IS DISTINCT FROM OLD.text
+              OR NEW.reasoning IS DISTINCT FROM OLD.reasoning THEN
+            NEW.search_tsv := {_NODE_VECTOR.format(p="NEW.")};
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS nodes_search_tsv ON nodes",
+    "CREATE TRIGGER nodes_search_tsv BEFORE INSERT OR UPDATE ON nodes "
+    "FOR EACH ROW EXECUTE FUNCTION triptych_nodes_tsv()",
+    f"UPDATE nodes SET search_tsv = {_NODE_VECTOR.format(p='')} "
+    f"WHERE search_tsv IS NULL AND status NOT IN ({_LIVE_SQL})",
+    "CREATE INDEX IF NOT EXISTS ix_nodes_search_tsv ON nodes USING GIN (search_tsv)",
     f"CREATE INDEX IF NOT EXISTS ix_sessions_search ON sessions USING GIN ({_SESSION_TSV})",
 )
+RANK_WINDOW = 20_000
+"""At most this many of a query's matches, the most recently stored, are ranked (as on SQLite)."""
 
 
 def ensure_search_index(conn: Connection) -> None:
+    """Create the search column, its trigger and indexes once (under the migrations' lock)."""
+    ready = conn.execute(text("SELECT 1 FROM pg_trigger WHERE tgname = 'nodes_search_tsv'")).first()
+    if ready is not None:
+        return
+    lock_migrations(conn)
+    if conn.execute(text("SELECT 1 FROM pg_trigger WHERE tgname = 'nodes_search_tsv'")).first() is not None:
+        return
     for ddl in _SEARCH_DDL:
         conn.execute(text(ddl))
 
@@ -194,10 +218,14 @@ def search(conn: Connection, query: str, limit: int, visible: Any = None) -> lis
     rows = conn.execute(
         text(
             f"""
-            WITH top AS (
-                SELECT id, ts_rank({_NODE_TSV}, to_tsquery('simple', :q)) AS r
-                FROM nodes
-                WHERE {_NODE_TSV} @@ to_tsquery('simple', :q) AND status NOT IN ({_LIVE_SQL})
+            WITH recent AS (
+                SELECT id, search_tsv FROM nodes
+                WHERE search_tsv @@ to_tsquery('simple', :q)
+                ORDER BY seq DESC
+                LIMIT :recent),
+            top AS (
+                SELECT id, ts_rank(search_tsv, to_tsquery('simple', :q)) AS r
+                FROM recent
                 ORDER BY r DESC
                 LIMIT :window)
             SELECT n.session_id, s.title, n.id, n.kind, n.model, top.r AS score,
@@ -210,7 +238,8 @@ def search(conn: Connection, query: str, limit: int, visible: Any = None) -> lis
             LIMIT :limit
             """
         ),
-        {"q": query, "opts": _HEADLINE, "limit": limit, "window": max(limit * 4, 200), **params},
+        {"q": query, "opts": _HEADLINE, "limit": limit, "window": max(limit * 4, 200), "recent": RANK_WINDOW,
+         **params},
     ).all()
     session_rows = conn.execute(
         text(

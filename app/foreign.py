@@ -135,8 +135,11 @@ class PushWatcher(StorePoller):
 
     def __init__(self, repo: Repository, on_events: ForeignListener, own: Callable[[], Collection[str]],
                  listen: Callable[[Callable[[Note], None]], _Listening],
-                 wake: Callable[[Callable[[], None]], object]) -> None:
+                 wake: Callable[[Callable[[], None]], object],
+                 on_other_sessions: Callable[[], None] | None = None) -> None:
         super().__init__(repo, on_events, own)
+        self._on_other_sessions = on_other_sessions  # another session was created, renamed, grew, went
+        self._others = False
         self._lock = threading.Lock()
         self._notes: list[Note] = []
         self._scheduled = False
@@ -149,10 +152,14 @@ class PushWatcher(StorePoller):
 
     def _on_note(self, note: Note) -> None:  # listener thread
         graph = self._graph
-        if graph is None or (note.get("s") != graph.session.id and note.get("op") != "resync"):
+        other = graph is None or (note.get("s") != graph.session.id and note.get("op") != "resync")
+        if other and (self._on_other_sessions is None or note.get("op") not in ("session", "add", "delete")):
             return
         with self._lock:
-            self._notes.append(note)
+            if other:
+                self._others = True
+            else:
+                self._notes.append(note)
             if self._scheduled:
                 return
             self._scheduled = True
@@ -171,6 +178,9 @@ class PushWatcher(StorePoller):
     def check(self) -> list[GraphEvent]:
         with self._lock:
             notes, self._notes, self._scheduled = self._notes, [], False
+            others, self._others = self._others, False
+        if others and self._on_other_sessions is not None:
+            self._on_other_sessions()  # the sidebar lists them again
         graph = self._graph
         if graph is None:
             return []

@@ -99,7 +99,8 @@ class CanvasController(QObject):
         # them: a polling watcher on SQLite, checked every second (ui/foreign_watcher.py).
         listen = getattr(repo, "listen", None)  # a team store announces writes (LISTEN/NOTIFY): no clock
         self.watcher = (PushWatcher(repo, self._on_watcher_changes, lambda: self.engine.runs.keys(), listen,
-                                    asyncio.get_event_loop().call_soon_threadsafe) if listen is not None
+                                    asyncio.get_event_loop().call_soon_threadsafe, self.sessions_changed.emit)
+                        if listen is not None
                         else StorePoller(repo, self._on_watcher_changes, lambda: self.engine.runs.keys()))
         self._clock = PollingClock(self.watcher, self)
         self.sessions = SessionController(self)

@@ -55,6 +55,11 @@ async def test_another_members_cards_appear_stream_and_move_live(app_env, fake_s
             await wait_until(lambda: window.scene.card(prompt.id).pos().x() == 640.0, 2, "moved by bob")
             bob.delete_nodes([answer.id])
             await wait_until(lambda: window.scene.card(answer.id) is None, 2, "deleted by bob")
+            # a session bob starts shows up in alice's sidebar
+            bob.create_session(Session(title="Bob's second question"))
+            lst = window.sidebar.list
+            await wait_until(lambda: any("Bob's second question" in lst.item(i).text() for i in range(lst.count())),
+                             2, "bob's new session in the sidebar")
     finally:
         bob.close()
         writer.kill()

@@ -26,8 +26,8 @@ SUPERUSER = "triptych"
 
 def pg_bindir() -> Path | None:
     env = os.environ.get("TRIPTYCH_PG_BINDIR")
-    if env and (Path(env) / "initdb").exists():
-        return Path(env)
+    if env:  # this folder only (a missing one: as if PostgreSQL were not installed)
+        return Path(env) if (Path(env) / "initdb").exists() else None
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if found:
         return Path(found[-1]).parent

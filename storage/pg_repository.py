@@ -11,6 +11,7 @@ members' windows (`storage.pg_watch`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.exc import DBAPIError
 
-from app.domain import Edge, Node, Session, Viewport
+from app.domain import Edge, Node, Session
 from app.repository import SearchHit, StoreError
 from storage import backend_pg
 from storage import migrations as _migrations
@@ -44,6 +45,7 @@ class PgRepository(SqliteRepository):
         self._raw_url = url
         self.where = backend_pg.where(url)
         self._busy_ms = 5000
+        self._local = threading.local()  # the announcement of this thread's next write (`_noting`)
         self.connect_timeout_s = backend_pg.CONNECT_TIMEOUT_S
         """How long a new connection may take (the GUI's store: 2 s, libpq's least; see set_busy_timeout)."""
 
@@ -77,8 +79,24 @@ class PgRepository(SqliteRepository):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """A transaction; the write's announcement (`_noting`) is NOTIFYed inside it, so other members
+        hear of a write exactly when it commits, and never of one that failed."""
         with backend_pg.translate_errors(self._raw_url), self._engine.begin() as conn:
             yield conn
+            note = getattr(self._local, "note", None)
+            if note is not None:
+                self._local.note = None
+                sessions, op, ids = note
+                self._notify(conn, sessions if sessions is not None else self._sessions_of(conn, ids), op, ids)
+
+    @contextmanager
+    def _noting(self, sessions: Sequence[str] | None, op: str, ids: Sequence[str] = ()) -> Iterator[None]:
+        """The next transaction of this thread announces `op` (sessions None: those of the nodes `ids`)."""
+        self._local.note = (sessions, op, list(ids))
+        try:
+            yield
+        finally:
+            self._local.note = None
 
     def _notify(self, conn: Connection, session_ids: Iterable[str], op: str, node_ids: Sequence[str] = ()) -> None:
         backend_pg.notify(conn, list(session_ids), op, node_ids, author=self.user, pid=self.token)
@@ -93,73 +111,52 @@ class PgRepository(SqliteRepository):
         return [str(r[0]) for r in rows]
 
     def create_session(self, session: Session) -> Session:
-        out = super().create_session(session)
-        self._announce([session.id], "session")
-        return out
+        with self._noting([session.id], "session"):
+            return super().create_session(session)
 
     def update_session(self, session: Session) -> None:
-        super().update_session(session)
-        self._announce([session.id], "session")
-
-    def save_viewport(self, session_id: str, viewport: Viewport) -> None:
-        super().save_viewport(session_id, viewport)
+        with self._noting([session.id], "session"):
+            super().update_session(session)
 
     def delete_session(self, session_id: str) -> None:
-        super().delete_session(session_id)
-        self._announce([session_id], "session")
+        with self._noting([session_id], "session"):
+            super().delete_session(session_id)
 
     def restore_session(self, session_id: str) -> None:
-        super().restore_session(session_id)
-        self._announce([session_id], "session")
+        with self._noting([session_id], "session"):
+            super().restore_session(session_id)
 
     def add_nodes(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> None:
-        super().add_nodes(nodes, edges)
-        sessions = {n.session_id for n in nodes} | {e.session_id for e in edges if e.session_id}
-        self._announce(sorted(sessions), "add", [n.id for n in nodes])
+        sessions = sorted({n.session_id for n in nodes} | {e.session_id for e in edges if e.session_id})
+        with self._noting(sessions or None, "add", [n.id for n in nodes] or [e.child_id for e in edges]):
+            super().add_nodes(nodes, edges)
 
     def update_node(self, node: Node) -> None:
-        super().update_node(node)
-        self._announce([node.session_id], "change", [node.id])
+        with self._noting([node.session_id], "change", [node.id]):
+            super().update_node(node)
 
     def update_stream(self, node: Node) -> None:
-        super().update_stream(node)
-        self._announce([node.session_id], "stream", [node.id])
+        with self._noting([node.session_id], "stream", [node.id]):
+            super().update_stream(node)
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
-        super().move_nodes(positions)
-        if positions:
-            with self._read() as conn:
-                sessions = self._sessions_of(conn, list(positions))
-            self._announce(sessions, "move", list(positions))
+        with self._noting(None, "move", list(positions)):
+            super().move_nodes(positions)
 
     def delete_nodes(self, node_ids: Iterable[str]) -> tuple[list[Node], list[Edge]]:
-        nodes, edges = super().delete_nodes(node_ids)
-        if nodes:
-            self._announce(sorted({n.session_id for n in nodes}), "delete", [n.id for n in nodes])
-        return nodes, edges
+        ids = list(dict.fromkeys(node_ids))
+        with self._read() as conn:  # (after the delete, the nodes no longer name their sessions)
+            sessions = self._sessions_of(conn, ids)
+        with self._noting(sessions, "delete", ids):
+            return super().delete_nodes(ids)
 
     def add_edges(self, edges: Sequence[Edge]) -> None:
-        super().add_edges(edges)
-        with self._read() as conn:
-            sessions = self._sessions_of(conn, [e.child_id for e in edges])
-        self._announce(sessions, "add")
+        with self._noting(None, "add", [e.child_id for e in edges]):
+            super().add_edges(edges)
 
     def remove_edges(self, edges: Sequence[Edge]) -> None:
-        super().remove_edges(edges)
-        with self._read() as conn:
-            sessions = self._sessions_of(conn, [e.child_id for e in edges])
-        self._announce(sessions, "add")
-
-    def _announce(self, session_ids: Sequence[str], op: str, node_ids: Sequence[str] = ()) -> None:
-        """NOTIFY after the write committed (a separate tiny transaction: a lost NOTIFY costs a
-        window one refresh, never data)."""
-        if not session_ids:
-            return
-        try:
-            with self._write() as conn:
-                self._notify(conn, session_ids, op, node_ids)
-        except StoreError:
-            pass
+        with self._noting(None, "add", [e.child_id for e in edges]):
+            super().remove_edges(edges)
 
     def set_visibility(self, session_id: str, visibility: str) -> None:
         """"shared" (every member sees the session) or "private" (only its owner does)."""

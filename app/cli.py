@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from app import __version__
 from app.attachments import Attachment, AttachmentError, load_attachment
@@ -39,7 +39,7 @@ from app.engine import (
 )
 from app.fsutil import private_if_inside, write_export
 from app.keys import plain_http_warning
-from app.logs import redact, setup_logging
+from app.logs import redact, redact_url, setup_logging
 from app.present.metrics import cost_text, metrics_line
 from app.present.money import fmt_cost, fmt_price
 from app.present.status import status_label, status_word
@@ -82,6 +82,7 @@ def node_json(node: Node) -> dict[str, Any]:
         "usage": usage_json(node),
         "cost_usd": cost,
         "timing": node.timing.to_dict(),
+        "author": node.author,
         # a prompt's files (name, kind, mime, size, sha256, width/height/pages): only when it has any
         **({"attachments": [a.meta() for a in node.attachments]} if node.attachments else {}),
     }
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     # (`triptych --data-dir DIR sessions`); argparse would otherwise overwrite it with the default.
     common.add_argument("--data-dir", default=argparse.SUPPRESS,
                         help="data directory (default: $TRIPTYCH_HOME or the platform data dir)")
+    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL",
+                        help="the team store: postgresql+psycopg://USER@HOST/DB (default: "
+                             "$TRIPTYCH_DATABASE_URL, else the local SQLite file)")
 
     p = _Parser(prog="triptych", description="Ask several models the same question, side by side.",
                 parents=[common])
@@ -225,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--offline", action="store_true", help="skip the connectivity checks (GET each provider's models)")
     dr.add_argument("--repair", action="store_true",
                     help="if the database is damaged: move it aside (kept, renamed .corrupt-TIME) and start a fresh one")
+
+    cp = sub.add_parser("copy", parents=[common], help="copy a session to or from another store (keeps ids; "
+                        "copying again adds only what is new)")
+    cp.add_argument("session", help="session id, unique prefix, or 'last' (in the store it is copied from)")
+    where = cp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="URL", help="the store to copy into: postgresql+psycopg://… or a data dir")
+    where.add_argument("--from", dest="from_", metavar="URL", help="the store to copy from, into this one")
+    cp.add_argument("--json", action="store_true", help="what was copied, as one JSON object")
+
+    vi = sub.add_parser("visibility", parents=[common], help="on a team store: who sees a session you own "
+                        "(shared: every member; private: only you)")
+    vi.add_argument("session", help="session id, unique prefix, or 'last'")
+    vi.add_argument("visibility", choices=["shared", "private"])
     return p
 
 
@@ -247,7 +264,7 @@ class Ctx:
         if self._repo is None:
             from storage import open_store
 
-            self._repo = open_store(self.settings.data_dir)
+            self._repo = open_store(self.settings.store_location)
             self._repo.mark_orphans_interrupted()
         return self._repo
 
@@ -732,7 +749,8 @@ def cmd_sessions(ctx: Ctx, args: argparse.Namespace) -> int:
     rows = ctx.repo.list_sessions()
     if args.json:
         print(json.dumps([{"id": r.id, "title": r.title, "created_at": _ts(r.created_at),
-                           "updated_at": _ts(r.updated_at), "node_count": r.node_count} for r in rows],
+                           "updated_at": _ts(r.updated_at), "node_count": r.node_count, "owner": r.owner,
+                           "visibility": r.visibility} for r in rows],
                          ensure_ascii=False))
         return 0
     if not rows:
@@ -760,7 +778,8 @@ def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
             nodes.append(obj)
         s = graph.session
         print(json.dumps({"session": {"id": s.id, "title": s.title, "created_at": _ts(s.created_at),
-                                      "updated_at": _ts(s.updated_at), "node_count": len(graph.nodes)},
+                                      "updated_at": _ts(s.updated_at), "node_count": len(graph.nodes),
+                                      "owner": s.owner, "visibility": s.visibility},
                           "nodes": nodes}, ensure_ascii=False))
         return 0
     print(f"{graph.session.title}  ({graph.session.id})")
@@ -1206,6 +1225,47 @@ def cmd_diff(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- doctor
+def cmd_copy(ctx: Ctx, args: argparse.Namespace) -> int:
+    """`triptych copy SESSION --to URL | --from URL` (storage.copy)."""
+    from storage import copy_session, open_store
+
+    other_at = args.to or args.from_
+    other: Any = open_store(other_at)
+    try:
+        src, dst = (ctx.repo, other) if args.to else (other, ctx.repo)
+        sid = src.resolve_session(args.session)
+        if sid is None:
+            raise UsageError(f"no session {args.session!r} in {redact_url(str(other_at)) if args.from_ else 'this store'}")
+        result = copy_session(cast(Any, src), cast(Any, dst), sid)
+    finally:
+        other.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    into = redact_url(str(args.to)) if args.to else "this store"
+    if not (result.cards or result.edges or result.matches or result.votes) and not result.new_session:
+        print(f"{result.title}: nothing new to copy to {into} ({result.already} cards already there)")
+    else:
+        print(f"{result.title}: copied {result.cards} cards, {result.edges} edges, {result.matches} matches "
+              f"and {result.votes} votes to {into} ({result.already} cards already there)")
+    return 0
+
+
+def cmd_visibility(ctx: Ctx, args: argparse.Namespace) -> int:
+    """`triptych visibility SESSION shared|private` (the owner only)."""
+    sid = ctx.session_id(args.session)
+    session = ctx.repo.get_session(sid)
+    me = getattr(ctx.repo, "user", None)
+    if session is not None and session.owner not in (None, me):
+        raise UsageError(f"{session.title!r} belongs to {session.owner}: only its owner can change who sees it")
+    setter = getattr(ctx.repo, "set_visibility", None)
+    if setter is None:
+        raise UsageError("visibility applies to a team store (--database-url / TRIPTYCH_DATABASE_URL)")
+    setter(sid, args.visibility)
+    print(f"{session.title if session else sid}: {args.visibility}")
+    return 0
+
+
 def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     """What support needs, without secrets: versions, data dir, DB health, log file, keyring backend,
     which providers have a key (yes/no, never the key) and, unless --offline, whether each configured
@@ -1226,6 +1286,9 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     except Exception:
         print("pyside6: not installed (the CLI works without it)")
     print(f"data dir: {ctx.settings.data_dir}")
+    team_url = ctx.settings.database_url
+    if team_url:
+        print(f"team store: {redact_url(team_url)}")
     status = 0
     problems: list[str] = []
     sessions = 0
@@ -1251,7 +1314,8 @@ def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
             print("  run `triptych doctor --repair` to move it aside (kept as triptych.db.corrupt-TIME, nothing "
                   "deleted) and start a fresh store")
         else:
-            print(f"database: {ctx.settings.db_path} ok ({sessions} sessions, integrity ok)")
+            shown = redact_url(team_url) if team_url else ctx.settings.db_path
+            print(f"database: {shown} ok ({sessions} sessions, integrity ok)")
     except StoreError as exc:
         status = 1
         print(f"database: PROBLEM: {exc}")
@@ -1348,6 +1412,8 @@ COMMANDS = {
     "models": cmd_models,
     "diff": cmd_diff,
     "doctor": cmd_doctor,
+    "copy": cmd_copy,
+    "visibility": cmd_visibility,
     **{name: _eval_command for name in ("arena", "vote", "leaderboard", "cost")},
 }
 
@@ -1357,6 +1423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "database_url", None):
+            os.environ["TRIPTYCH_DATABASE_URL"] = args.database_url
         command = args.command or "gui"
         if command == "gui":
             from app.start import open_app

@@ -233,6 +233,22 @@ class Settings:
         return self.data_dir / DB_FILENAME
 
     @property
+    def database_url(self) -> str | None:
+        """The team store's URL (`postgresql+psycopg://…`): `TRIPTYCH_DATABASE_URL` (which
+        `--database-url` sets), else config.toml `[store] url`; None for the local SQLite file."""
+        env = os.environ.get("TRIPTYCH_DATABASE_URL", "").strip()
+        if env:
+            return env
+        store = self.config.get("store", {})
+        url = store.get("url") if isinstance(store, dict) else None
+        return url.strip() if isinstance(url, str) and url.strip() else None
+
+    @property
+    def store_location(self) -> str | Path:
+        """What `storage.open_store` opens: the team store's URL, else the data dir."""
+        return self.database_url or self.data_dir
+
+    @property
     def ui(self) -> dict[str, Any]:
         ui = self.config.setdefault("ui", {})
         assert isinstance(ui, dict)

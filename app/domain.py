@@ -93,6 +93,19 @@ def new_id() -> str:
     return "".join(reversed(out))
 
 
+def current_user() -> str:
+    """The member name every write records: TRIPTYCH_USER, else the OS user name."""
+    name = os.environ.get("TRIPTYCH_USER", "").strip()
+    if name:
+        return name
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no user name in the environment nor the password database
+        return "unknown"
+
+
 def now_ts() -> float:
     return time.time()
 
@@ -277,6 +290,9 @@ class Node:
     # The live lane's transient state (engine-owned, never stored); None for a node no lane of this
     # process streams into. Not compared: two nodes with the same stored fields are equal.
     run: RunState | None = field(default=None, compare=False, repr=False)
+    # Who wrote the card (a team store's member, DESIGN.md "Team store"; the store fills it in on
+    # insert: TRIPTYCH_USER, else the OS user name).
+    author: str | None = None
 
     def __repr__(self) -> str:
         head = self.text[:30].replace("\n", " ")
@@ -332,6 +348,10 @@ class Session:
     viewport: Viewport = field(default_factory=Viewport)
     settings: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
+    # The member who created it (filled in by the store) and who sees it: "shared" (every member of a
+    # team store) or "private" (its owner only).
+    owner: str | None = None
+    visibility: str = "shared"
 
     def __repr__(self) -> str:
         return f"<Session {self.id[-6:]} {self.title!r}>"
@@ -344,6 +364,8 @@ class SessionSummary:
     created_at: float
     updated_at: float
     node_count: int
+    owner: str | None = None
+    visibility: str = "shared"
 
 
 @dataclass(slots=True)

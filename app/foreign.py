@@ -12,11 +12,20 @@ Threading: loop thread only; `check` makes a few short store reads.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection
 from typing import Protocol
 
 from app.domain import Graph
-from app.graph_events import END_FIELDS, TEXT_FIELDS, GraphEvent, NodeChanged, NodesAdded, NodesRemoved
+from app.graph_events import (
+    END_FIELDS,
+    TEXT_FIELDS,
+    GraphEvent,
+    NodeChanged,
+    NodesAdded,
+    NodesRemoved,
+    SessionChanged,
+)
 from app.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -106,3 +115,113 @@ class StorePoller:
         if events:
             self._on_events(events)
         return events
+
+
+class _Listening(Protocol):
+    def close(self) -> None: ...
+
+
+Note = dict[str, object]
+
+
+class PushWatcher(StorePoller):
+    """`ForeignChangeWatcher` for a store that announces writes (PostgreSQL LISTEN/NOTIFY, see
+    storage.pg_watch): no clock. `listen(on_note)` starts the store's listener, which calls `on_note`
+    on its own thread; the note is queued and `wake(fn)` asks the loop thread to run `check` soon
+    (several notes arriving meanwhile are read together). A check reads only what the notes name:
+    the cards added or deleted (as `StorePoller` does when the session's `updated_at` moves), the
+    cards that streamed, changed or moved (`NodeChanged`), the session's title (`SessionChanged`).
+    Positions, titles, collapse state: the last write wins (the card takes the stored value)."""
+
+    def __init__(self, repo: Repository, on_events: ForeignListener, own: Callable[[], Collection[str]],
+                 listen: Callable[[Callable[[Note], None]], _Listening],
+                 wake: Callable[[Callable[[], None]], object],
+                 on_other_sessions: Callable[[], None] | None = None) -> None:
+        super().__init__(repo, on_events, own)
+        self._on_other_sessions = on_other_sessions  # another session was created, renamed, grew, went
+        self._others = False
+        self._lock = threading.Lock()
+        self._notes: list[Note] = []
+        self._scheduled = False
+        self._wake = wake
+        self._listener = listen(self._on_note)
+        self.checks = 0
+
+    def __repr__(self) -> str:
+        return f"<PushWatcher foreign={len(self.streaming)} {self._listener!r}>"
+
+    def _on_note(self, note: Note) -> None:  # listener thread
+        graph = self._graph
+        other = graph is None or (note.get("s") != graph.session.id and note.get("op") != "resync")
+        if other and (self._on_other_sessions is None or note.get("op") not in ("session", "add", "delete")):
+            return
+        with self._lock:
+            if other:
+                self._others = True
+            else:
+                self._notes.append(note)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._wake(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            self.check()
+        except Exception as exc:  # a lost connection: the next note (or the resync) tries again
+            log.warning("could not read another member's change: %s", exc)
+
+    def close(self) -> None:
+        super().close()
+        self._listener.close()
+
+    def check(self) -> list[GraphEvent]:
+        with self._lock:
+            notes, self._notes, self._scheduled = self._notes, [], False
+            others, self._others = self._others, False
+        if others and self._on_other_sessions is not None:
+            self._on_other_sessions()  # the sidebar lists them again
+        graph = self._graph
+        if graph is None:
+            return []
+        self.checks += 1
+        ops = {str(n.get("op")) for n in notes}
+        if ops & {"add", "delete", "resync"} or not notes:
+            events = super().check()  # cards added or deleted; streaming ones read again
+        else:
+            events = []
+            if self.streaming and "stream" in ops:
+                self.repo.mark_orphans_interrupted()
+        own = set(self._own())
+        changed: dict[str, frozenset[str]] = {}
+        for note in notes:
+            ids = note.get("n") or []
+            op = note.get("op")
+            fields = {"move": frozenset({"x", "y"}), "stream": ALL_FIELDS}.get(
+                str(op), ALL_FIELDS | {"x", "y", "title", "collapsed", "color", "width", "height"})
+            for node_id in ids if isinstance(ids, list) else []:
+                if node_id in graph.nodes and node_id not in own:
+                    changed[node_id] = changed.get(node_id, frozenset()) | fields
+        # cards the notes say were added that no edge names (a note card): read them by id
+        have = set(graph.nodes.keys()) | {n.id for e in events if isinstance(e, NodesAdded) for n in e.nodes}
+        loose: list[str] = []
+        for note in notes:
+            ids = note.get("n")
+            if note.get("op") == "add" and isinstance(ids, list):
+                loose += [str(i) for i in ids if i not in have]
+        if "resync" in ops:  # notes may have been lost while the connection was down
+            loose += sorted(self.repo.node_ids(graph.session.id) - have)
+        lone = [n for n in self.repo.load_nodes(loose) if n.session_id == graph.session.id] if loose else []
+        if lone:
+            events.append(NodesAdded(graph.session.id, tuple(lone)))
+            self._on_events([events[-1]])
+        done = {e.node.id for e in events if isinstance(e, NodeChanged)}
+        fresh = {n.id: n for n in self.repo.load_nodes([i for i in changed if i not in done])} if changed else {}
+        extra: list[GraphEvent] = [NodeChanged(fresh[i], f) for i, f in changed.items() if i in fresh]
+        if "session" in ops:
+            stored = self.repo.get_session(graph.session.id)
+            if stored is not None and stored.title != graph.session.title:
+                extra.append(SessionChanged(stored.id, title=stored.title))
+        if extra:
+            self._on_events(extra)
+        return events + extra

@@ -14,6 +14,13 @@ _KEY_RE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}|(?:x
 
 
 _REGISTERED: set[str] = set()
+_URL_PASSWORD_RE = re.compile(r"([a-z][a-z0-9+.\-]*://[^:/@\s]*):[^@\s]*@", re.I)
+
+
+def redact_url(text: str) -> str:
+    """Every `scheme://user:password@host` in `text` with the password as `***` (a team store's URL
+    in messages, logs and `doctor`)."""
+    return _URL_PASSWORD_RE.sub(r"\1:***@", text)
 
 
 def register_secret(secret: str | None) -> None:
@@ -29,7 +36,7 @@ def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     for s in sorted({*(x for x in secrets if x and len(x) >= 6), *_REGISTERED}, key=len, reverse=True):
         if s in text:
             text = text.replace(s, "[redacted]")
-    return _KEY_RE.sub("[redacted]", text)
+    return redact_url(_KEY_RE.sub("[redacted]", text))
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

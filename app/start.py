@@ -38,8 +38,25 @@ def open_app(data_dir: str | None) -> int:
     return int(launch([sys.argv[0]]) or 0)
 
 
+def _take_database_url(argv: list[str]) -> list[str]:
+    """`--database-url URL` (anywhere) -> TRIPTYCH_DATABASE_URL for the GUI and the CLI alike."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--database-url":
+            url = next(args, None)
+            if url is None:
+                return argv  # the CLI's parser says what is missing
+            os.environ["TRIPTYCH_DATABASE_URL"] = url
+        elif arg.startswith("--database-url="):
+            os.environ["TRIPTYCH_DATABASE_URL"] = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _take_database_url(list(sys.argv[1:] if argv is None else argv))
     gui, data_dir = _gui_data_dir(args)
     if gui:
         return open_app(data_dir)

@@ -16,7 +16,8 @@ qt_pkgs=(libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libxkbcommon0 lib
 run_pkgs=(fonts-noto-color-emoji fonts-noto-cjk x11-utils)
 # The X session test (tests/ui/test_xsession.py) drives the real window on Xvfb as a user: xdotool for
 # keys and clicks, ImageMagick's `import` for screenshots on failure.
-test_pkgs=(xdotool imagemagick x11-utils)
+# The team store tests (tests/storage/pg.py) start a throwaway PostgreSQL cluster: Debian's server binaries.
+test_pkgs=(xdotool imagemagick x11-utils postgresql)
 pkgs=("${qt_pkgs[@]}")
 [ "$what" = run ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" != run ] && pkgs+=("${test_pkgs[@]}")

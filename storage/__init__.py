@@ -8,6 +8,7 @@ See `storage.repository` for the threading contract and `storage.migrations` for
 
 from __future__ import annotations
 
+from storage.copy import CopyResult, copy_session
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, NewerSchemaError
 from storage.repository import INTERRUPTED_MESSAGE, SqliteRepository, open_store
 from storage.sqlite import DB_FILENAME, CorruptStoreError, backup_corrupt, resolve_db_path
@@ -17,11 +18,13 @@ __all__ = [
     "INTERRUPTED_MESSAGE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "CopyResult",
     "CorruptStoreError",
     "Migration",
     "NewerSchemaError",
     "SqliteRepository",
     "backup_corrupt",
+    "copy_session",
     "open_store",
     "resolve_db_path",
 ]

@@ -61,10 +61,10 @@ class Migration:
 class NewerSchemaError(StoreError):
     """The database was written by a newer Triptych. It has not been modified."""
 
-    def __init__(self, path: Path, found: int, known: int) -> None:
+    def __init__(self, path: Path | str, found: int, known: int) -> None:
         super().__init__(
             f"{path} was written by a newer Triptych (schema {found}, this version knows {known}); "
-            "upgrade Triptych or use another data dir"
+            "upgrade Triptych or use another " + ("store" if isinstance(path, str) else "data dir")
         )
         self.path = path
         self.found = found
@@ -242,11 +242,20 @@ def _m004_arena(conn: Connection) -> None:
     md.create_all(conn, tables=[md.tables["matches"], md.tables["votes"]])
 
 
+def _m005_pg_members(conn: Connection) -> None:
+    """Members of a team store (DESIGN.md "Team store"): who created each session and whether others
+    see it, who wrote each card. Plain ALTERs that both SQLite and PostgreSQL run as written."""
+    conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN owner VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN visibility VARCHAR DEFAULT 'shared' NOT NULL")
+    conn.exec_driver_sql("ALTER TABLE nodes ADD COLUMN author VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_initial", _m001_initial),
     Migration("m002_attachments", _m002_attachments),
     Migration("m003_card_positions", _m003_card_positions),
     Migration("m004_arena", _m004_arena),
+    Migration("m005_pg_members", _m005_pg_members),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -320,4 +329,44 @@ def apply_pending(engine: Engine, db_path: Path, migrations: Sequence[Migration]
                 f"migration {migration.name} failed on {db_path}: {exc}; that migration was rolled back"
             ) from exc
         done.append(migration.name)
+    return done
+
+
+def apply_pending_pg(engine: Engine, where: str, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """The same migrations on PostgreSQL (storage.backend_pg): the version is the number of rows in
+    `migrations`; all pending ones run in one transaction under an advisory lock (a second process
+    opening the store at once waits, then finds nothing to do). A newer schema, or another program's
+    tables in an empty store, is refused before anything is written."""
+    from storage import backend_pg
+
+    known = len(migrations)
+    done: list[str] = []
+    with engine.begin() as conn:
+        version, _names = backend_pg.get_version(conn)
+        if version > known:
+            raise NewerSchemaError(where, version, known)
+        if version == known:
+            return []
+        backend_pg.lock_migrations(conn)
+        version, _names = backend_pg.get_version(conn)
+        if version > known:
+            raise NewerSchemaError(where, version, known)
+        if version == 0:
+            foreign = backend_pg.foreign_tables(conn, _OWN_TABLES)
+            if foreign:
+                raise StoreError(
+                    f"the database {where} holds another program's tables ({', '.join(foreign[:5])}), not a "
+                    "Triptych store; nothing was changed. Use an empty database."
+                )
+        _migrations_table.create(conn, checkfirst=True)
+        for migration in migrations[version:]:
+            try:
+                with conn.begin_nested():
+                    migration.apply(conn)
+                    backend_pg.record_migration(conn, _migrations_table, migration.name)
+            except Exception as exc:
+                raise StoreError(
+                    f"migration {migration.name} failed on {where}: {exc}; nothing was changed"
+                ) from exc
+            done.append(migration.name)
     return done

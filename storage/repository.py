@@ -44,6 +44,7 @@ from app.domain import (
     Session,
     SessionSummary,
     Viewport,
+    current_user,
     now_ts,
 )
 from app.fsutil import create_private, private_dir, tighten
@@ -68,6 +69,7 @@ from storage.rows import (
     _edge_values,
     _edges_of_session,
     _fetchall,
+    _fill_authors,
     _gc_paused,
     _node_from_row,
     _node_values,
@@ -104,6 +106,7 @@ class SqliteRepository:
         self.applied_migrations = list(applied_migrations)
         """Migrations applied when this store was opened (empty when it was already current)."""
         self._here = socket.gethostname()
+        self.user = current_user()  # who writes: sessions' owner, cards' author (DESIGN.md "Team store")
         self._stream_stmt = update(nodes_t).where(nodes_t.c.id == bindparam("b_id"))
 
     def __repr__(self) -> str:
@@ -128,13 +131,11 @@ class SqliteRepository:
 
     @property
     def busy_timeout_ms(self) -> int:
-        """How long a write waits for another process's write lock before it fails with
-        StoreBusyError (5 s unless `set_busy_timeout` changed it)."""
+        """How long (ms) a write waits for another process's write lock before StoreBusyError (5 s)."""
         return sqlite.busy_timeout(self._engine)
 
     def set_busy_timeout(self, ms: int) -> None:
-        """Change the busy timeout for every later call, on any thread (the GUI sets ~50 ms once the
-        store is open: no call on its thread may freeze the window while the CLI writes)."""
+        """The busy timeout of every later call, any thread (the GUI's ~50 ms: never freeze the window)."""
         sqlite.set_busy_timeout(self._engine, ms)
 
     @contextmanager
@@ -156,6 +157,7 @@ class SqliteRepository:
     # sessions ---------------------------------------------------------------------------------------
 
     def create_session(self, session: Session) -> Session:
+        session.owner = session.owner or self.user
         with self._write() as conn:
             conn.execute(insert(sessions_t).values(_session_values(session)))
         return session
@@ -187,7 +189,7 @@ class SqliteRepository:
     def list_sessions(self, include_deleted: bool = False) -> list[SessionSummary]:
         """Newest first (updated_at), with node counts."""
         with self._read() as conn:
-            return _sessions.list_sessions(conn, include_deleted)
+            return _sessions.list_sessions(conn, include_deleted, viewer=self.user)
 
     def delete_session(self, session_id: str) -> None:
         """Soft delete (restorable with `restore_session`, for undo)."""
@@ -222,7 +224,7 @@ class SqliteRepository:
         """A full id, a unique id prefix or suffix (>= 4 chars, any case), or 'last' (the most
         recently updated session) -> the session id. Soft-deleted sessions are not resolved."""
         with self._read() as conn:
-            return _sessions.resolve_session(conn, ref.strip())
+            return _sessions.resolve_session(conn, ref.strip(), viewer=self.user)
 
     # nodes and edges --------------------------------------------------------------------------------
 
@@ -303,6 +305,7 @@ class SqliteRepository:
         stored as given, timestamps included (an undo or an import restores them exactly). An edge
         with an empty `session_id` takes its child's."""
         now = now_ts()
+        _fill_authors(nodes, self.user)
         with self._write() as conn:
             if nodes:
                 conn.execute(insert(nodes_t), [_node_values(node) for node in nodes])
@@ -537,7 +540,12 @@ def open_store(
     `<name>.bak-<version>-<timestamp>` and migrated. An unwritable dir raises StoreError naming it.
 
     `migrations` replaces the built-in list (tests); `fts=False` forces the LIKE search fallback.
+    A `postgresql+psycopg://…` URL opens the team store instead (storage.pg_repository).
     """
+    if isinstance(path_or_dir, str) and path_or_dir.startswith(("postgresql", "postgres:")):
+        from storage.pg_repository import open_pg_store
+
+        return open_pg_store(path_or_dir, migrations=migrations)
     db_path = sqlite.resolve_db_path(os.fspath(path_or_dir))
     _ensure_writable_dir(db_path.parent, data_dir=db_path.name == DB_FILENAME)
     info = _migrations.check_file(db_path, migrations)

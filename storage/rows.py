@@ -129,6 +129,7 @@ _NODE_COLUMNS = (
     nodes_t.c.heartbeat,
     nodes_t.c.created_at,
     nodes_t.c.updated_at,
+    nodes_t.c.author,
 )
 _EDGE_COLUMNS = (
     edges_t.c.parent_id,
@@ -145,7 +146,16 @@ _SESSION_COLUMNS = (
     sessions_t.c.viewport,
     sessions_t.c.settings,
     sessions_t.c.deleted_at,
+    sessions_t.c.owner,
+    sessions_t.c.visibility,
 )
+
+
+def _fill_authors(nodes: Iterable[Node], user: str) -> None:
+    """New cards without an author are written by `user`."""
+    for node in nodes:
+        if node.author is None:
+            node.author = user
 
 
 def _owner_values(owner: Owner | None) -> dict[str, Any]:
@@ -195,6 +205,7 @@ def _node_values(node: Node) -> dict[str, Any]:
         title=_clean_or_none(node.title),
         meta=_dumps(node.meta),
         created_at=node.created_at,
+        author=node.author,
     )
     return values
 
@@ -273,6 +284,7 @@ def _node_from_row(row: Sequence[Any]) -> Node:
         heartbeat,
         created_at,
         updated_at,
+        author,
     ) = row
     args = (
         session_id,
@@ -302,8 +314,11 @@ def _node_from_row(row: Sequence[Any]) -> Node:
         updated_at,
     )
     if _NODE_POSITIONAL:
-        return Node(*args)  # about 3x cheaper than keywords: matters for load_graph of 10k nodes
-    return Node(**dict(zip(_NODE_FIELDS, args, strict=True)))
+        node = Node(*args)  # about 3x cheaper than keywords: matters for load_graph of 10k nodes
+    else:
+        node = Node(**dict(zip(_NODE_FIELDS, args, strict=True)))
+    node.author = author
+    return node
 
 
 def _edge_values(edge: Edge, session_id: str) -> dict[str, Any]:
@@ -335,7 +350,7 @@ def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[No
         id_, kind, text, reasoning, model, params, status, error, finish,
         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
         cost_usd, reported_cost_usd, ttft_ms, duration_ms, x, y, width, height, collapsed, color, title,
-        meta, owner_pid, owner_host, heartbeat, created_at, updated_at,
+        meta, owner_pid, owner_host, heartbeat, created_at, updated_at, author,
     ) in rows:  # fmt: skip
         if params:
             p = params_seen.get(params)
@@ -359,7 +374,7 @@ def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[No
         else:
             node_meta = {}
         append(
-            Node(
+            node := Node(
                 session_id,
                 kinds[kind],
                 text,
@@ -389,6 +404,7 @@ def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[No
                 updated_at,
             )
         )
+        node.author = author
     return out
 
 
@@ -406,11 +422,13 @@ def _session_values(session: Session) -> dict[str, Any]:
         "viewport": _dumps(session.viewport.to_dict()),
         "settings": _dumps(session.settings),
         "deleted_at": now_ts() if session.deleted else None,
+        "owner": session.owner,
+        "visibility": session.visibility or "shared",
     }
 
 
 def _session_from_row(row: Sequence[Any]) -> Session:
-    id_, title, created_at, updated_at, viewport, settings, deleted_at = row
+    id_, title, created_at, updated_at, viewport, settings, deleted_at, owner, visibility = row
     return Session(
         title=title,
         id=id_,
@@ -419,6 +437,8 @@ def _session_from_row(row: Sequence[Any]) -> Session:
         viewport=Viewport.from_dict(_loads(viewport)),
         settings=_loads(settings) or {},
         deleted=deleted_at is not None,
+        owner=owner,
+        visibility=visibility or "shared",
     )
 
 # --------------------------------------------------------------------------------------------------

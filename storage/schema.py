@@ -52,6 +52,8 @@ sessions = Table(
     Column("viewport", Text, nullable=True),  # JSON {"x", "y", "zoom"}
     Column("settings", Text, nullable=True),  # JSON object
     Column("deleted_at", Float, nullable=True),  # soft delete
+    Column("owner", String, nullable=True),  # the member who created it (migration m005)
+    Column("visibility", String, nullable=False, server_default="shared"),  # shared | private
     Index("ix_sessions_updated_at", "updated_at"),
 )
 
@@ -91,6 +93,7 @@ nodes = Table(
     Column("heartbeat", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("author", String, nullable=True),  # the member who wrote it (migration m005)
     Index("ix_nodes_session_order", "session_id", "created_at", "id"),
     Index("ix_nodes_status", "status"),
     Index("ix_nodes_session_xy", "session_id", "x", "y"),  # nodes_in_rect (migration m002)

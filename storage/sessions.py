@@ -56,19 +56,32 @@ def get_session(conn: Connection, session_id: str) -> Session | None:
     return _session_from_row(row) if row is not None else None
 
 
-def list_sessions(conn: Connection, include_deleted: bool) -> list[SessionSummary]:
+def visible_to(viewer: str | None) -> Any:
+    """The sessions `viewer` may see: shared ones, its own, and those with no owner (older stores)."""
+    if viewer is None:
+        return sessions_t.c.id.is_not(None)
+    c = sessions_t.c
+    return or_(c.visibility != "private", c.owner == viewer, c.owner.is_(None))
+
+
+def list_sessions(conn: Connection, include_deleted: bool, viewer: str | None = None) -> list[SessionSummary]:
     count = (
         select(func.count())
         .select_from(nodes_t)
         .where(nodes_t.c.session_id == sessions_t.c.id)
         .scalar_subquery()
     )
-    stmt = select(
-        sessions_t.c.id, sessions_t.c.title, sessions_t.c.created_at, sessions_t.c.updated_at, count
-    ).order_by(sessions_t.c.updated_at.desc(), sessions_t.c.id.desc())
+    stmt = (
+        select(
+            sessions_t.c.id, sessions_t.c.title, sessions_t.c.created_at, sessions_t.c.updated_at, count,
+            sessions_t.c.owner, sessions_t.c.visibility,
+        )
+        .where(visible_to(viewer))
+        .order_by(sessions_t.c.updated_at.desc(), sessions_t.c.id.desc())
+    )
     if not include_deleted:
         stmt = stmt.where(sessions_t.c.deleted_at.is_(None))
-    return [SessionSummary(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(stmt)]
+    return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "shared") for r in conn.execute(stmt)]
 
 
 def duplicate_session(conn: Connection, session_id: str, title: str | None, now: float) -> Session:
@@ -113,8 +126,8 @@ def duplicate_session(conn: Connection, session_id: str, title: str | None, now:
     return copy
 
 
-def resolve_session(conn: Connection, ref: str) -> str | None:
-    live = sessions_t.c.deleted_at.is_(None)
+def resolve_session(conn: Connection, ref: str, viewer: str | None = None) -> str | None:
+    live = and_(sessions_t.c.deleted_at.is_(None), visible_to(viewer))
     if ref.lower() == "last":
         stmt = (
             select(sessions_t.c.id)

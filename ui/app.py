@@ -124,13 +124,29 @@ class StartupCancelled(Exception):
     """The user chose not to continue (for example after a store error)."""
 
 
-def open_store_interactive(data_dir: Path, parent: QWidget | None = None) -> SqliteRepository:
-    """open_store with the user in the loop: a corrupt DB may be moved aside and a fresh one started."""
+def open_store_interactive(data_dir: Path, parent: QWidget | None = None,
+                           location: str | Path | None = None) -> SqliteRepository:
+    """open_store with the user in the loop: a corrupt DB may be moved aside and a fresh one started;
+    an unreachable team store (`location`, a URL) may be swapped for the local store."""
     from app.repository import StoreError
     from storage import CorruptStoreError, backup_corrupt, open_store
+    from storage.backend_pg import StoreUnreachableError
 
     try:
-        return open_store(data_dir)
+        return open_store(location if location is not None else data_dir)
+    except StoreUnreachableError as exc:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Triptych: the team store is unreachable")
+        box.setText(str(exc))
+        box.setInformativeText(f"You can work in the local store ({data_dir}) and copy the session to the "
+                               "team store later (triptych copy SESSION --to URL).")
+        local = box.addButton("Open the local store", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is not local:
+            raise StartupCancelled() from exc
+        return open_store_interactive(data_dir, parent)
     except CorruptStoreError as exc:
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
@@ -166,11 +182,11 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
 
     settings = load_settings(data_dir)
     if interactive:
-        repo = open_store_interactive(settings.data_dir)
+        repo = open_store_interactive(settings.data_dir, location=settings.store_location)
     else:
         from storage import open_store
 
-        repo = open_store(settings.data_dir)
+        repo = open_store(settings.store_location)
     interrupted = repo.mark_orphans_interrupted()
     if interrupted:
         log.info("%d answers were cut by a previous exit and are marked interrupted", len(interrupted))

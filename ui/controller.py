@@ -14,6 +14,7 @@ short SQLite transactions; engine operations return at once and stream in owned 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 from app.attachments import Attachment
 from app.domain import Graph, Node, SendMode, Session
 from app.engine import Engine, PlannedCall, Target
-from app.foreign import StorePoller
+from app.foreign import PushWatcher, StorePoller
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved, SessionChanged
 from app.session_model import SessionModel
 from app.urls import is_openable, url_scheme
@@ -96,7 +97,11 @@ class CanvasController(QObject):
         self.bridge.graph_changed.connect(self._on_bridge_graph_changed)
         # Other processes (the CLI, another window) may add cards to the open session and stream into
         # them: a polling watcher on SQLite, checked every second (ui/foreign_watcher.py).
-        self.watcher = StorePoller(repo, self._on_watcher_changes, lambda: self.engine.runs.keys())
+        listen = getattr(repo, "listen", None)  # a team store announces writes (LISTEN/NOTIFY): no clock
+        self.watcher = (PushWatcher(repo, self._on_watcher_changes, lambda: self.engine.runs.keys(), listen,
+                                    asyncio.get_event_loop().call_soon_threadsafe, self.sessions_changed.emit)
+                        if listen is not None
+                        else StorePoller(repo, self._on_watcher_changes, lambda: self.engine.runs.keys()))
         self._clock = PollingClock(self.watcher, self)
         self.sessions = SessionController(self)
         self.edits = EditController(self)
@@ -179,6 +184,10 @@ class CanvasController(QObject):
         for event in events:
             if not self.model.apply(event):
                 continue
+            if isinstance(event, NodeChanged) and "x" in event.fields:  # another member's move: the
+                card = self.scene.card(event.node.id)  # last write wins, except on the card one drags
+                if card is not None and not card.isSelected():
+                    card.setPos(event.node.x, event.node.y)
             if isinstance(event, NodesAdded):
                 added += len(event.nodes)
             elif isinstance(event, NodesRemoved):
@@ -249,7 +258,8 @@ class CanvasController(QObject):
     def watch_foreign_changes(self) -> None:
         """Watch the open session for other processes' writes (after it was shown)."""
         self.watcher.watch(self.graph)
-        self._clock.start()
+        if not isinstance(self.watcher, PushWatcher):
+            self._clock.start()
 
     def _update_running(self) -> None:
         count = self.engine.running_count

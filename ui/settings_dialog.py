@@ -38,6 +38,7 @@ from app.config import ConfigError, add_custom_endpoint, mask_key
 from app.keys import plain_http_warning
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
+from ui.settings_store import apply_store_url, store_tab
 
 if TYPE_CHECKING:
     import httpx
@@ -93,6 +94,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._build_providers_tab(), "Providers")
         self.tabs.addTab(self._build_defaults_tab(), "Default models")
         self.tabs.addTab(self._build_appearance_tab(), "Appearance")
+        store_page, self.store_url = store_tab(settings, self)
+        self.tabs.addTab(store_page, "Store")
         buttons = ok_cancel_buttons(self)
         layout.addWidget(buttons)
         if provider:
@@ -434,6 +437,7 @@ class SettingsDialog(QDialog):
             ui.pop("default_models", None)
         elif set(models) != set(self._defaults_shown):  # untouched: the saved set keeps its order
             ui["default_models"] = models
+        apply_store_url(self._settings, self.store_url.text())
         self._save_settings()
         self.appearance_applied.emit(ui["theme"], ui["font_size"])
         super().accept()

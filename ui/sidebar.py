@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain import current_user
+
 if TYPE_CHECKING:
     from app.domain import SessionSummary
     from app.repository import SearchHit
@@ -196,8 +198,11 @@ class SessionsSidebar(QWidget):
         self._showing_hits = False
         self.list.blockSignals(True)
         self.list.clear()
+        me = current_user()
         for s in sessions:
-            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} card{'' if s.node_count == 1 else 's'}")
+            who = f" · {s.owner}" if s.owner and s.owner != me else ""  # another member's (team store)
+            who += " · private" if s.visibility == "private" else ""
+            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} card{'' if s.node_count == 1 else 's'}{who}")
             item.setData(ROLE_SESSION, s.id)
             item.setToolTip(s.title)
             self.list.addItem(item)

@@ -43,6 +43,11 @@ def build_menus(w: MainWindow) -> None:
     w.export_selection_action = _action(w,
         file_menu, "Export selection…", lambda: w.export_dialog(selection=True), "Ctrl+Shift+E"
     )
+    from ui.team_copy import TeamCopy
+
+    w.team_copy = TeamCopy(w)
+    w.copy_to_team_action = _action(w, file_menu, "Copy to team store…", w.team_copy.copy_session,
+                                    tip="Copy this session to a shared PostgreSQL store (ids kept; only what is new)")
     file_menu.addSeparator()
     _action(w, file_menu, "Settings…", lambda: w.open_settings(""), "Ctrl+,")
     file_menu.addSeparator()

@@ -67,3 +67,15 @@ def status_label(node: Node, now: float | None = None) -> str:
         message = " ".join(node.error.message.split())
         text += f" · {node.error.kind}" + (f": {message}" if message else "")
     return text
+
+
+def member_note(node: Node, me: str | None = None) -> str:
+    """Who else wrote the card, for a team store's card header: "" for one's own cards (and cards
+    with no recorded author), "alice is streaming" while another member's answer streams, else
+    "by alice"."""
+    from app.domain import current_user
+
+    author = node.author
+    if not author or author == (me if me is not None else current_user()):
+        return ""
+    return f"{author} is streaming" if node.status.is_live else f"by {author}"

@@ -253,7 +253,7 @@ def node_with_text(graph: Graph, fragment: str) -> Node:
 
 # --------------------------------------------------------------------------- comparing trees
 
-SKIP_NODE_FIELDS = {"id", "session_id", "owner"}
+SKIP_NODE_FIELDS = {"id", "session_id", "owner", "author"}  # author: the store sets it (who wrote the copy)
 
 
 def _remap(value: object, mapping: dict[str, str]) -> object:

@@ -14,8 +14,8 @@ from storage import open_store
 
 
 @pytest.fixture
-def repo(tmp_path):
-    with open_store(tmp_path) as r:
+def repo(store_target):
+    with open_store(store_target) as r:
         yield r
 
 
@@ -113,9 +113,14 @@ def test_a_store_from_before_the_arena_is_migrated_and_then_keeps_votes(tmp_path
     from storage.migrations import MIGRATIONS
 
     before = next(i for i, m in enumerate(MIGRATIONS) if m.name == "m004_arena")
-    with open_store(tmp_path, migrations=MIGRATIONS[:before]) as old:
-        s = old.create_session(Session(title="old"))
-        old.add_nodes([Node(s.id, NodeKind.NOTE, "kept")])
+    s = Session(title="old")
+    with open_store(tmp_path, migrations=MIGRATIONS[:before]) as old, old._engine.begin() as conn:
+        # rows as that version wrote them (today's code writes columns later migrations add)
+        conn.exec_driver_sql("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, 1, 1)",
+                             (s.id, s.title))
+        conn.exec_driver_sql("INSERT INTO nodes (id, session_id, kind, text, reasoning, status, x, y, collapsed, "
+                             "created_at, updated_at) VALUES ('n1', ?, 'note', 'kept', '', 'done', 0, 0, 0, 1, 1)",
+                             (s.id,))
     with open_store(tmp_path) as r:
         assert "m004_arena" in r.applied_migrations and r.backup_path is not None
         assert r.load_graph(s.id).matches == []

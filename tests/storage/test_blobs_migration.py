@@ -10,9 +10,14 @@ from tests import attach_samples as samples
 
 
 def test_a_store_from_before_attachments_is_migrated_and_then_keeps_files(tmp_path):
-    with open_store(tmp_path, migrations=MIGRATIONS[:1]) as repo:
-        session = repo.create_session(Session(title="old"))
-        repo.add_nodes([Node(session.id, NodeKind.NOTE, "kept")])  # no files: the new tables are not touched
+    session = Session(title="old")
+    with open_store(tmp_path, migrations=MIGRATIONS[:1]) as repo, repo._engine.begin() as conn:
+        # rows as that version wrote them (no files; today's code writes columns later migrations add)
+        conn.exec_driver_sql("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, 1, 1)",
+                             (session.id, session.title))
+        conn.exec_driver_sql("INSERT INTO nodes (id, session_id, kind, text, reasoning, status, x, y, collapsed, "
+                             "created_at, updated_at) VALUES ('n1', ?, 'note', 'kept', '', 'done', 0, 0, 0, 1, 1)",
+                             (session.id,))
     png = attachment_from_bytes("chart.png", samples.png())
     with open_store(tmp_path) as repo:
         assert repo.applied_migrations == [m.name for m in MIGRATIONS[1:]]  # m002_attachments and later ones

@@ -21,8 +21,8 @@ HOST = socket.gethostname()
 
 
 @pytest.fixture
-def repo(tmp_path):
-    store = open_store(tmp_path / "data")
+def repo(store_target):
+    store = open_store(store_target)
     yield store
     store.close()
 

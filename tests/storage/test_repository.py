@@ -27,8 +27,8 @@ from tests.storage import full_node, spawn_python
 
 
 @pytest.fixture
-def repo(tmp_path):
-    store = open_store(tmp_path / "data")
+def repo(store_target):
+    store = open_store(store_target)
     yield store
     store.close()
 

@@ -45,10 +45,13 @@ NASTY_QUERIES = [
 ]
 
 
-@pytest.fixture(params=[True, False], ids=["fts5", "like"])
+@pytest.fixture(params=["fts5", "like", "pg"])
 def repo(request, tmp_path):
-    store = open_store(tmp_path / "data", fts=request.param)
-    assert store.uses_fts is request.param
+    if request.param == "pg":  # the team store: tsvector + GIN
+        store = open_store(request.getfixturevalue("pg_url"))
+    else:
+        store = open_store(tmp_path / "data", fts=request.param == "fts5")
+        assert store.uses_fts is (request.param == "fts5")
     yield store
     store.close()
 

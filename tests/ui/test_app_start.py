@@ -79,3 +79,24 @@ def test_the_window_paints_before_the_http_client_is_made(tmp_path):
         [sys.executable, "-c", _START], env=env, capture_output=True, text=True, timeout=120, check=True
     ).stdout.split()
     assert out == ["False", "True", "AsyncClient", "True"]
+
+
+def test_an_unreachable_team_store_offers_the_local_store(qapp, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://alice:hunter2secret@127.0.0.1:{port}/team"
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "setText", lambda self, text: shown.append(text))
+    _answer(monkeypatch, QMessageBox.ButtonRole.AcceptRole)
+    repo = open_store_interactive(tmp_path, location=url)
+    try:
+        assert repo.path == tmp_path / "triptych.db"  # the local store, opened instead
+        assert f"127.0.0.1:{port}/team" in shown[0] and "hunter2secret" not in shown[0]
+    finally:
+        repo.close()
+    _answer(monkeypatch, QMessageBox.ButtonRole.RejectRole)
+    with pytest.raises(StartupCancelled):
+        open_store_interactive(tmp_path, location=url)

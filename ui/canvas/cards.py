@@ -43,7 +43,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus
-from app.present.status import status_chip
+from app.present.status import member_note, status_chip
 from app.render.math import formulas_as_text, latex_to_text
 from ui.canvas import constants as C
 from ui.canvas.segdoc import SegmentedDocument, TextPos
@@ -1224,7 +1224,7 @@ class PromptCard(CardItem):
         return QColor(self._style.theme.prompt_card)
 
     def _fill_header(self, node: Node, st: _CardState) -> None:
-        st.title = node.title or "You"
+        st.title = node.title or (node.author if member_note(node) else None) or "You"
         st.stripe = QColor(stripe_color(node, self._style))
         bits = []
         if node.params.system:
@@ -1376,6 +1376,8 @@ class ResponseCard(CardItem):
             st.subtitle = f"{label} · {node.model}" if node.model else label
         elif node.model:
             st.subtitle = node.model
+        if who := member_note(node):  # another member's card (a team store)
+            st.subtitle = f"{st.subtitle} · {who}" if st.subtitle else who
         st.stripe = QColor(stripe_color(node, style))
         key, text = status_chip(node, time.time())
         st.status_key, st.status_text = key, text

@@ -16,7 +16,9 @@ qt_pkgs=(libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libxkbcommon0 lib
 run_pkgs=(fonts-noto-color-emoji fonts-noto-cjk x11-utils)
 # The X session test (tests/ui/test_xsession.py) drives the real window on Xvfb as a user: xdotool for
 # keys and clicks, ImageMagick's `import` for screenshots on failure.
-test_pkgs=(xdotool imagemagick x11-utils)
+# tests/app/test_desktop.py validates what `triptych desktop install` writes with desktop-file-validate
+# and appstreamcli.
+test_pkgs=(xdotool imagemagick x11-utils desktop-file-utils appstream)
 pkgs=("${qt_pkgs[@]}")
 [ "$what" = run ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" != run ] && pkgs+=("${test_pkgs[@]}")

@@ -265,6 +265,9 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
         QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
         QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
         QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+        if os.environ.get("TRIPTYCH_EXIT_AFTER_PAINT"):  # a smoke test of an installed build or bundle
+            print(f"triptych: the window painted ({window.windowTitle()}); closing", file=sys.stderr)
+            QTimer.singleShot(0, window.close)
 
     OnFirstPaint(window.view.viewport(), painted)
     QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens

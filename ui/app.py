@@ -85,7 +85,8 @@ class ErrorReporter:
         _ensure_log()  # an error before the store opened (started from a launcher: no terminal to see it)
         log.error("unhandled error: %s\n%s", summary, details)
         self.errors.append(summary)
-        print(details, file=sys.stderr)
+        if sys.stderr is not None:  # None under a launcher on some platforms (pythonw)
+            print(details, file=sys.stderr)
         if self._showing or QApplication.instance() is None or os.environ.get("TRIPTYCH_NO_ERROR_DIALOG"):
             return
         self._showing = True
@@ -125,7 +126,8 @@ def _qt_message(mode: QtMsgType, context: QMessageLogContext, message: str) -> N
              QtMsgType.QtFatalMsg: logging.CRITICAL}.get(mode)
     if level is not None:
         logging.getLogger("qt").log(level, "%s", message)
-    print(message, file=sys.stderr)
+    if sys.stderr is not None:
+        print(message, file=sys.stderr)
 
 
 def _is_store_busy(exc: BaseException | None) -> bool:

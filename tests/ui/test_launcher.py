@@ -53,9 +53,9 @@ def test_a_start_up_error_shows_a_dialog_and_reaches_the_log(qapp, tmp_path, mon
     assert status == 1
     assert len(shown) == 1, shown
     title, summary, details = shown[0]
-    assert title == "Triptych hit a bug" and summary.startswith("ValueError") and "font_size" in details
+    assert title == "Triptych hit a bug" and summary.startswith("ValueError") and "in create_window" in details
     log = (home / "logs" / "triptych.log").read_text(encoding="utf-8")
-    assert "unhandled error: ValueError" in log and "font_size" in log
+    assert "unhandled error: ValueError" in log and "in create_window" in log
 
 
 def test_the_shipped_icon_pngs_are_the_svgs_rendered(qapp):

@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parsers(sub, common)  # arena, vote, leaderboard, cost (app.cli_eval)
 
+    from app.desktop import add_parser as add_desktop_parser
+
+    add_desktop_parser(sub, common)  # desktop install|uninstall (app.desktop): no store, no settings
+
     dr = sub.add_parser("doctor", parents=[common], help="versions, data dir, DB health, keys, connectivity")
     dr.add_argument("--offline", action="store_true", help="skip the connectivity checks (GET each provider's models)")
     dr.add_argument("--repair", action="store_true",
@@ -1430,6 +1434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.start import open_app
 
             return open_app(getattr(args, "data_dir", None))
+        if command == "desktop":
+            from app.desktop import run as run_desktop
+
+            return run_desktop(args)
         ctx = Ctx(getattr(args, "data_dir", None))
         try:
             return COMMANDS[command](ctx, args)

@@ -68,6 +68,11 @@ class RedactKeys(logging.Filter):
 _installed: logging.Handler | None = None
 
 
+def installed_handler() -> logging.Handler | None:
+    """The support log's handler, once `setup_logging` has installed it."""
+    return _installed
+
+
 def setup_logging(data_dir: Path, secrets: list[str] | None = None, level: int = logging.INFO) -> Path | None:
     """Install the rotating file handler once per process; returns the log path (None if unwritable)."""
     global _installed

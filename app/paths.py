@@ -21,3 +21,7 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("triptych", appauthor=False))
+
+# The reverse-DNS id of the app: the desktop entry's and AppStream file's name, the icon's name, the
+# window's desktop file name (Wayland app_id) and the Flatpak id.
+APP_ID = "io.github.triptych.Triptych"

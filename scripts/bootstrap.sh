@@ -17,7 +17,9 @@ run_pkgs=(fonts-noto-color-emoji fonts-noto-cjk x11-utils)
 # The X session test (tests/ui/test_xsession.py) drives the real window on Xvfb as a user: xdotool for
 # keys and clicks, ImageMagick's `import` for screenshots on failure.
 # The team store tests (tests/storage/pg.py) start a throwaway PostgreSQL cluster: Debian's server binaries.
-test_pkgs=(xdotool imagemagick x11-utils postgresql)
+# tests/app/test_desktop.py validates what `triptych desktop install` writes with desktop-file-validate
+# and appstreamcli.
+test_pkgs=(xdotool imagemagick x11-utils postgresql desktop-file-utils appstream)
 pkgs=("${qt_pkgs[@]}")
 [ "$what" = run ] && pkgs+=("${run_pkgs[@]}")
 [ "$what" != run ] && pkgs+=("${test_pkgs[@]}")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_API", "pyside6")
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QMessageLogContext, QObject, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ui import gc_policy
@@ -82,9 +82,11 @@ class ErrorReporter:
         # A traceback's messages and locals may carry a key (an httpx error with the request's
         # headers): masked before anything shows or stores them.
         summary, details = redact(summary), redact(details)
+        _ensure_log()  # an error before the store opened (started from a launcher: no terminal to see it)
         log.error("unhandled error: %s\n%s", summary, details)
         self.errors.append(summary)
-        print(details, file=sys.stderr)
+        if sys.stderr is not None:  # None under a launcher on some platforms (pythonw)
+            print(details, file=sys.stderr)
         if self._showing or QApplication.instance() is None or os.environ.get("TRIPTYCH_NO_ERROR_DIALOG"):
             return
         self._showing = True
@@ -104,6 +106,28 @@ class ErrorReporter:
             box.exec()
         finally:
             self._showing = False
+
+
+def _ensure_log() -> None:
+    """The support log in the data dir, if nothing has set it up yet (app.logs.setup_logging)."""
+    from app import logs
+    from app.paths import resolve_data_dir
+
+    if logs.installed_handler() is None:
+        try:
+            logs.setup_logging(resolve_data_dir())
+        except Exception:  # noqa: BLE001 - no log then; the dialog and stderr still say it
+            pass
+
+
+def _qt_message(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    """Qt's own warnings: into the support log too (from a launcher, stderr goes nowhere anyone reads)."""
+    level = {QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+             QtMsgType.QtFatalMsg: logging.CRITICAL}.get(mode)
+    if level is not None:
+        logging.getLogger("qt").log(level, "%s", message)
+    if sys.stderr is not None:
+        print(message, file=sys.stderr)
 
 
 def _is_store_busy(exc: BaseException | None) -> bool:
@@ -281,6 +305,9 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
         QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
         QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
         QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
+        if os.environ.get("TRIPTYCH_EXIT_AFTER_PAINT"):  # a smoke test of an installed build or bundle
+            print(f"triptych: the window painted ({window.windowTitle()}); closing", file=sys.stderr)
+            QTimer.singleShot(0, window.close)
 
     OnFirstPaint(window.view.viewport(), painted)
     QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
@@ -329,10 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     reporter = ErrorReporter()
     previous_hook = sys.excepthook
     sys.excepthook = reporter.excepthook
+    previous_handler = qInstallMessageHandler(_qt_message)
     try:
         with asyncio.Runner(loop_factory=lambda: TriptychEventLoop(app)) as runner:
             return runner.run(_run(app, reporter))
+    except Exception as exc:  # start-up failed: said in a dialog and the log, not only on stderr
+        reporter.excepthook(type(exc), exc, exc.__traceback__)
+        return 1
     finally:
+        qInstallMessageHandler(previous_handler)
         sys.excepthook = previous_hook
 
 

@@ -37,8 +37,15 @@ def make_application(argv: list[str]) -> QApplication:
         QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(argv)
     assert isinstance(app, QApplication)
-    app.setApplicationName("Triptych")
+    app.setApplicationName("Triptych")  # also the window's WM_CLASS class (StartupWMClass, app.desktop)
     app.setOrganizationName("Triptych")
+    # The desktop entry's name (Wayland app_id; task bars group the window under the launcher's icon)
+    # and the app icon for every window (ui/app_icon.py).
+    from app.paths import APP_ID
+    from ui.app_icon import app_icon
+
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # ui.app decides when to quit, after the streams are saved
     return app
 

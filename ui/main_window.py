@@ -70,11 +70,13 @@ class WelcomePanel(QFrame):
             self.body.setText(
                 "<p><b>No API keys yet.</b> Triptych sends your prompt to DeepSeek, Claude and GPT side by "
                 "side, and needs at least one key to do it. Either:</p>"
-                "<ul><li>set <code>DEEPSEEK_API_KEY</code>, <code>ANTHROPIC_API_KEY</code> or "
-                "<code>OPENAI_API_KEY</code> (or <code>OPENROUTER_API_KEY</code>) in your environment and "
-                "restart, or</li>"
-                "<li>open <b>Settings → Providers</b>, paste a key and press <i>Save key</i> "
-                "(stored in your OS keyring).</li></ul>"
+                "<ul><li>open <b>Settings → Providers</b>, paste a key and press <i>Save key</i> "
+                "(stored in your OS keyring: it works however Triptych is started, from the app menu "
+                "too), or</li>"
+                "<li>set <code>DEEPSEEK_API_KEY</code>, <code>ANTHROPIC_API_KEY</code> or "
+                "<code>OPENAI_API_KEY</code> (or <code>OPENROUTER_API_KEY</code>) and restart. Started from "
+                "the app menu, Triptych does not see your shell's variables: put <code>NAME=key</code> "
+                "lines in <code>~/.config/environment.d/triptych.conf</code> and log in again.</li></ul>"
                 "<p>Local models via Ollama or LM Studio need no key: pick them with <b>+ Model</b>.</p>"
             )
             self.settings_button.show()

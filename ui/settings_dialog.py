@@ -65,8 +65,9 @@ def _key_source_text(cfg: ProviderConfig, source: str) -> str:
         return "Key in the OS keyring"
     if cfg.api_key:
         return "Key loaded"
-    also = f", or set {cfg.key_env}" if cfg.key_env else ""
-    return f"No key: paste one here and press Save key{also}"
+    also = (f", or set {cfg.key_env} (started from the app menu, Triptych reads it from the line "
+            f"{cfg.key_env}=… in ~/.config/environment.d/triptych.conf after you log in again)") if cfg.key_env else ""
+    return f"No key: paste one here and press Save key (kept in the OS keyring){also}"
 
 
 class SettingsDialog(QDialog):

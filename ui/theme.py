@@ -250,7 +250,7 @@ def _check_icon(theme: UiTheme) -> str:
     """The check mark drawn on a ticked box: Fusion's own indicator frame is nearly invisible on a
     dark base, so the style sheet draws the boxes and needs the mark as a file (resources/icons)."""
     name = "check-dark.svg" if QColor(theme.accent_text).lightness() < 128 else "check-white.svg"
-    return str(resources.files("resources").joinpath("icons", name)).replace("\\", "/")
+    return str(resources.files("resources").joinpath("icons").joinpath(name)).replace("\\", "/")
 
 
 def apply_theme(app: QApplication, theme: UiTheme, font_size: int = 10) -> None:

@@ -264,7 +264,9 @@ async def test_the_providers_tab_says_where_each_key_comes_from(app_env, fake_se
                 hints[pid] = dialog.key_hint.text()
             assert hints["deepseek"] == "Key from the environment variable DEEPSEEK_API_KEY", hints
             assert hints["anthropic"] == (
-                "No key: paste one here and press Save key, or set ANTHROPIC_API_KEY"
+                "No key: paste one here and press Save key (kept in the OS keyring), or set ANTHROPIC_API_KEY "
+        "(started from the app menu, Triptych reads it from the line ANTHROPIC_API_KEY=… in "
+        "~/.config/environment.d/triptych.conf after you log in again)"
             ), hints
             assert not any("Settings → Providers" in h for h in hints.values())  # we are there
         finally:

@@ -57,7 +57,11 @@ def test_key_is_saved_to_the_keyring_and_shown_masked(qapp, tmp_path, monkeypatc
     assert dialog.key_hint.text() == "Key in the OS keyring"
     dialog.remove_key_button.click()
     assert ("triptych", "anthropic") not in memory_keyring.store and not settings.has_key("anthropic")
-    assert dialog.key_hint.text() == "No key: paste one here and press Save key, or set ANTHROPIC_API_KEY"
+    assert dialog.key_hint.text() == (
+        "No key: paste one here and press Save key (kept in the OS keyring), or set ANTHROPIC_API_KEY "
+        "(started from the app menu, Triptych reads it from the line ANTHROPIC_API_KEY=… in "
+        "~/.config/environment.d/triptych.conf after you log in again)"
+    )
     # theme, font size and default models go to config.toml (never keys)
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
     dialog.font_spin.setValue(12)

@@ -40,6 +40,8 @@ async def test_first_run_without_keys_explains_how_to_add_them(tmp_path, monkeyp
         assert window.welcome.isVisible()
         text = window.welcome.body.text()
         assert "No API keys yet" in text and "DEEPSEEK_API_KEY" in text and "Settings" in text
+        # started from a launcher, the shell's variables never reach the app: the card says where they go
+        assert "app menu" in text and "environment.d" in text
         assert window.welcome.settings_button.isVisible()
         assert window.composer.models() == []  # no keys: no default models, not a crash
         window.composer.set_text("hello")

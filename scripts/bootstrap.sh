@@ -16,7 +16,7 @@ qt_pkgs=(libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libxkbcommon0 lib
 run_pkgs=(fonts-noto-color-emoji fonts-noto-cjk x11-utils)
 # The X session test (tests/ui/test_xsession.py) drives the real window on Xvfb as a user: xdotool for
 # keys and clicks, ImageMagick's `import` for screenshots on failure.
-# The team store tests (tests/storage/pg.py) start a throwaway PostgreSQL cluster: Debian's server binaries.
+# The team store tests (tests/pgcluster.py) start a throwaway PostgreSQL cluster: Debian's server binaries.
 # tests/app/test_desktop.py validates what `triptych desktop install` writes with desktop-file-validate
 # and appstreamcli.
 test_pkgs=(xdotool imagemagick x11-utils postgresql desktop-file-utils appstream)

@@ -2,7 +2,9 @@
 dependencies (all but PySide6, which io.qt.PySide.BaseApp provides) from wheels pinned by URL and
 sha256, in the style of flatpak-pip-generator. Needs PyPI (pip's resolver, `--dry-run --report`).
 
-    .venv/bin/python packaging/flatpak/generate_requirements.py
+    PIP_CONFIG_FILE=/dev/null .venv/bin/python packaging/flatpak/generate_requirements.py
+
+(PIP_CONFIG_FILE=/dev/null: PyPI itself, not a machine's local mirror, whose file URLs a Flatpak cannot fetch.)
 
 The versions are the ones installed in the .venv (the ones the tests ran with), resolved for the
 Flatpak's Python (the KDE runtime's: CPython 3.13) on x86_64 and aarch64; a platform wheel gets one

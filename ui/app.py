@@ -41,7 +41,7 @@ GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up
 # after the canvas's first paint, one at a time (each costs the GUI thread tens of ms)
 GC_RESUME_AFTER_PAINT_MS = 150
 CLIENT_WARM_UP_MS = 400
-HIGHLIGHT_WARM_UP_MS = 650
+RENDERER_WARM_UP_MS = 200  # on a worker thread: the GUI thread stays free for the user's input
 
 
 class ErrorReporter:
@@ -261,10 +261,11 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     def painted() -> None:
         """Start-up work that waits until the canvas has painted and the user's first input has been
         handled: the collector back on (its first collection scans everything start-up made: ~45 ms
-        for a 10,000-card session, ui/gc_policy.py), the HTTP client and the highlighter prepared."""
+        for a 10,000-card session, ui/gc_policy.py), the HTTP client made, the markdown renderer
+        imported and the highlighter prepared (on a worker thread)."""
         QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
+        QTimer.singleShot(RENDERER_WARM_UP_MS, highlighting.start)
         QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
-        QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
 
     OnFirstPaint(window.view.viewport(), painted)
     QTimer.singleShot(GC_RESUME_MS, gc_policy.resume_all)  # whatever happens
@@ -276,10 +277,12 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
 
 
 class HighlightWarmUp:
-    """Prepares the code highlighter for common languages on a worker thread after start-up
-    (`app.render.highlight.warm_up`): the first code block of each would otherwise cost the GUI
-    thread ~20-60 ms mid-stream. Owned by `_run`: `stop()` asks it to end after the current
-    language and waits for it."""
+    """Imports the markdown renderer (markdown-it, Pygments; ui/render_bridge.py imports it when a
+    card first shows text, which a window restored zoomed out does not before its first paint) and
+    prepares the code highlighter for common languages (`app.render.highlight.warm_up`), on a worker
+    thread after start-up: on the GUI thread the import would cost ~25-40 ms at the first card that
+    shows text, and the first code block of each language ~20-60 ms mid-stream. Owned by `_run`:
+    `stop()` asks it to end after the current language and waits for it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -287,11 +290,16 @@ class HighlightWarmUp:
         self._future: asyncio.Future[int] | None = None
 
     def start(self) -> None:
-        from app.render.highlight import COMMON_LANGS, warm_up
-
         if self._stopping or self._future is not None:
             return
-        self._future = self._loop.run_in_executor(None, warm_up, COMMON_LANGS, self._stop_requested)
+        self._future = self._loop.run_in_executor(None, self._work)
+
+    def _work(self) -> int:
+        """On the worker thread."""
+        import app.render.incremental  # noqa: F401 (the renderer: markdown, highlight, math)
+        from app.render.highlight import COMMON_LANGS, warm_up
+
+        return warm_up(COMMON_LANGS, self._stop_requested)
 
     def _stop_requested(self) -> bool:
         """Asked by the worker thread between languages."""

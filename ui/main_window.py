@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
             models.append(node.model if node.is_answer and node.model else None)
         self.composer.set_follow_models(models)
-        from app.export.common import snippet
+        from app.present.text import snippet
 
         branch = graph.nodes.get(self.controller.branch_of) if graph and self.controller.branch_of else None
         self.composer.set_follow(labels, snippet(branch.text, 40) if branch is not None else None)

@@ -67,7 +67,7 @@ class DialogOpener:
         from datetime import datetime
 
         from app.diff import diff_html
-        from app.export.common import snippet
+        from app.present.text import snippet
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph

@@ -79,3 +79,35 @@ def test_the_window_paints_before_the_http_client_is_made(tmp_path):
         [sys.executable, "-c", _START], env=env, capture_output=True, text=True, timeout=120, check=True
     ).stdout.split()
     assert out == ["False", "True", "AsyncClient", "True"]
+
+
+_START_RENDERER = """
+import sys
+import ui.app
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+services = ui.app.build_services(interactive=False)
+window = ui.app.create_window(services)
+window.show()
+window.view.viewport().repaint()
+heavy = ("markdown_it", "pygments", "app.export")
+print(*[name in sys.modules for name in heavy])
+from ui.render_bridge import RenderBridge
+print("<strong>bold</strong>" in RenderBridge("light").markdown("**bold**"), "markdown_it" in sys.modules)
+services.repo.close()
+"""
+
+
+def test_the_window_paints_before_the_renderer_is_imported(tmp_path):
+    """Start-up (benchmark 6): a window with no card showing text paints without importing the
+    markdown renderer (markdown-it, Pygments) or the exporters; the first card that shows text
+    imports the renderer (ui.app also imports it on a worker thread after the first paint)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, TRIPTYCH_HOME=str(tmp_path), TRIPTYCH_NO_KEYRING="1", QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-c", _START_RENDERER], env=env, capture_output=True, text=True, timeout=120,
+        check=True,
+    ).stdout.split()
+    assert out == ["False", "False", "False", "True", "True"]

@@ -41,6 +41,7 @@ GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up
 # after the canvas's first paint, one at a time (each costs the GUI thread tens of ms)
 GC_RESUME_AFTER_PAINT_MS = 150
 CLIENT_WARM_UP_MS = 400
+KEYRING_AFTER_PAINT_MS = 50  # on a worker thread (build_services leaves the keyring for after the paint)
 RENDERER_WARM_UP_MS = 200  # on a worker thread: the GUI thread stays free for the user's input
 
 
@@ -164,7 +165,7 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     from app.engine import Engine
     from storage.sqlite import GUI_BUSY_TIMEOUT_MS
 
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, keyring=False)  # the keyring after the first paint (read_keyring)
     if interactive:
         repo = open_store_interactive(settings.data_dir)
     else:
@@ -209,6 +210,35 @@ def warm_up_client(services: Services) -> None:
         services.engine.client  # noqa: B018 (the property makes it)
     except Exception:  # the first send makes it again and reports what fails on its card
         log.exception("could not make the HTTP client")
+
+
+def read_keyring(loop: asyncio.AbstractEventLoop, services: Services, window: MainWindow) -> asyncio.Future[None]:
+    """Ask the OS keyring for the providers' keys on a worker thread (importing `keyring` and finding
+    its backend: ~100-200 ms, a desktop keyring answers over D-Bus), then, on the GUI thread, put
+    them in the settings and refresh what the window says about keys. A send before this answers
+    asks the keyring itself (app.lanes)."""
+    from app.config import apply_keyring_keys, read_keyring_keys
+
+    settings = services.settings
+    done: asyncio.Future[None] = loop.create_future()
+    if not settings.keyring_pending:
+        done.set_result(None)
+        return done
+    worker = loop.run_in_executor(None, read_keyring_keys, list(settings.providers))
+
+    def answered(future: asyncio.Future[dict[str, str]]) -> None:
+        try:
+            keys = future.result()
+        except Exception:  # any keyring trouble means "no key from the keyring" (as load_settings)
+            log.exception("keyring read failed")
+            keys = {}
+        if settings.keyring_pending:
+            apply_keyring_keys(settings, keys)
+            window.keys_changed()
+        done.set_result(None)
+
+    worker.add_done_callback(answered)
+    return done
 
 
 async def close_services(services: Services) -> None:
@@ -263,6 +293,7 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
         handled: the collector back on (its first collection scans everything start-up made: ~45 ms
         for a 10,000-card session, ui/gc_policy.py), the HTTP client made, the markdown renderer
         imported and the highlighter prepared (on a worker thread)."""
+        QTimer.singleShot(KEYRING_AFTER_PAINT_MS, lambda: read_keyring(loop, services, window))
         QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
         QTimer.singleShot(RENDERER_WARM_UP_MS, highlighting.start)
         QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))

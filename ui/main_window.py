@@ -428,6 +428,12 @@ class MainWindow(QMainWindow):
             return [str(r) for r in saved]
         return self.catalog.default_models(self.settings)
 
+    def keys_changed(self) -> None:
+        """The providers' keys changed (the keyring answered after start-up, the settings dialog):
+        the welcome's "add a key" and the composer's "(no key)" marks say so."""
+        self.update_welcome()
+        self.composer.set_models(self.composer.models(), announce=False)
+
     def update_welcome(self) -> None:
         graph = self.controller.graph
         empty = graph is None or not graph.nodes

@@ -224,6 +224,7 @@ def read_keyring(loop: asyncio.AbstractEventLoop, services: Services, window: Ma
     if not settings.keyring_pending:
         done.set_result(None)
         return done
+    initial = window.composer.models()
     worker = loop.run_in_executor(None, read_keyring_keys, list(settings.providers))
 
     def answered(future: asyncio.Future[dict[str, str]]) -> None:
@@ -234,7 +235,7 @@ def read_keyring(loop: asyncio.AbstractEventLoop, services: Services, window: Ma
             keys = {}
         if settings.keyring_pending:
             apply_keyring_keys(settings, keys)
-            window.keys_changed()
+            window.keys_changed(initial)
         done.set_result(None)
 
     worker.add_done_callback(answered)

@@ -428,11 +428,16 @@ class MainWindow(QMainWindow):
             return [str(r) for r in saved]
         return self.catalog.default_models(self.settings)
 
-    def keys_changed(self) -> None:
+    def keys_changed(self, initial: list[str] | None = None) -> None:
         """The providers' keys changed (the keyring answered after start-up, the settings dialog):
-        the welcome's "add a key" and the composer's "(no key)" marks say so."""
+        the welcome's "add a key" and the composer's "(no key)" marks say so. `initial`: the models
+        the window started with before the keyring answered; still untouched and not saved, they
+        are chosen again now that the keys are known (the defaults are the providers with a key)."""
         self.update_welcome()
-        self.composer.set_models(self.composer.models(), announce=False)
+        models = self.composer.models()
+        if initial is not None and models == initial and not self.settings.ui.get("default_models"):
+            models = self._initial_models()
+        self.composer.set_models(models, announce=False)
 
     def update_welcome(self) -> None:
         graph = self.controller.graph

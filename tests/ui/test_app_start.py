@@ -117,10 +117,11 @@ _START_KEYRING = """
 import asyncio, sys, time
 import app.config as config
 asked = []
-def slow_keyring(provider_id):  # a desktop keyring answering over D-Bus, holding no key
+KEYS = eval(sys.argv[1])
+def slow_keyring(provider_id):  # a desktop keyring answering over D-Bus
     asked.append(provider_id)
     time.sleep(0.01)
-    return None
+    return KEYS.get(provider_id)
 config.keyring_get = slow_keyring
 import ui.app
 from PySide6.QtWidgets import QApplication
@@ -135,6 +136,8 @@ loop = ui.app.TriptychEventLoop(app)
 asyncio.set_event_loop(loop)
 loop.run_until_complete(ui.app.read_keyring(loop, services, window))
 print(len(asked) > 0, said(), services.settings.keyring_pending)
+full = config.load_settings()  # what a start that waited for the keyring would have chosen
+print(window.composer.models() == services.catalog.default_models(full))
 services.repo.close()
 loop.close()
 """
@@ -144,7 +147,8 @@ def test_the_window_paints_before_the_keyring_is_asked(tmp_path):
     """Start-up (issue 13: keyring probing must not block): the window is built and painted without
     asking the OS keyring (importing keyring and finding its backend took ~190 ms before the window
     could be built, more with a desktop keyring); it does not say "No API keys yet" before the
-    keyring has answered, and says it once the keyring, asked on a worker thread, holds none."""
+    keyring has answered, and says it once the keyring, asked on a worker thread, holds none; the
+    models it starts with are then those a start that waited for the keyring would have chosen."""
     import os
     import subprocess
 
@@ -152,8 +156,13 @@ def test_the_window_paints_before_the_keyring_is_asked(tmp_path):
     env.pop("TRIPTYCH_NO_KEYRING", None)
     for name in ("DEEPSEEK_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"):
         env.pop(name, None)
-    out = subprocess.run(
-        [sys.executable, "-c", _START_KEYRING], env=env, capture_output=True, text=True, timeout=120,
-        check=True,
-    ).stdout.split()
-    assert out == ["0", "False", "True", "True", "False"]
+
+    def start(keys: dict[str, str]) -> list[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _START_KEYRING, repr(keys)], env=env, capture_output=True, text=True,
+            timeout=120, check=True,
+        ).stdout.split()
+
+    assert start({}) == ["0", "False", "True", "True", "False", "True"]
+    # a key only in the keyring: once it answers, the models offered are those a full load chooses
+    assert start({"deepseek": "sk-deepseek-in-keyring-1"}) == ["0", "False", "True", "False", "False", "True"]

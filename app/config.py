@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -220,6 +220,9 @@ class Settings:
     connect_timeout: float = 10.0
     # "provider:model" -> the kinds of file it reads, from providers.toml `inputs` (overrides the catalog)
     model_inputs: dict[str, frozenset[str]] = field(default_factory=dict)
+    # the OS keyring not asked yet (load_settings(keyring=False), the window's start-up): the keys so
+    # far are the environment's; `apply_keyring_keys` / `ensure_keyring_keys` complete them
+    keyring_pending: bool = False
 
     def __repr__(self) -> str:
         return f"<Settings {self.data_dir} providers={sorted(self.providers)}>"
@@ -255,8 +258,13 @@ class Settings:
         return ui
 
     def has_key(self, provider_id: str) -> bool:
+        """A key to send with (or none needed). While the keyring is not asked yet, a provider
+        without one from the environment may still have one there: not said missing until it is
+        known (the window says "no key" only once the keyring has answered)."""
         cfg = self.providers.get(provider_id)
-        return bool(cfg and (cfg.local or cfg.api_key))
+        if cfg is None:
+            return False
+        return bool(cfg.local or cfg.api_key or (self.keyring_pending and _keyring_enabled()))
 
     def key_hint(self, provider_id: str) -> str:
         """How to add a key for this provider, in one line."""
@@ -492,14 +500,21 @@ def _model_inputs(settings: Settings, provider_id: str, table: dict[str, Any]) -
         settings.model_inputs[f"{provider_id}:{model}"] = frozenset(["text", *kinds])
 
 
-def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
+def load_settings(data_dir: str | os.PathLike[str] | None = None, *, keyring: bool = True) -> Settings:
     """Read config.toml, providers.toml, keys and base-URL variables. Raises ConfigError naming the
-    file, the line and the key (or the environment variable) at fault."""
+    file, the line and the key (or the environment variable) at fault.
+
+    `keyring=False` (the window's start-up) leaves the OS keyring for later: importing `keyring` and
+    finding its backend costs ~100-200 ms (more with a desktop keyring to ask over D-Bus), which the
+    window does on a worker thread after its first paint (`read_keyring_keys`, then
+    `apply_keyring_keys`); `settings.keyring_pending` says so meanwhile."""
     root = resolve_data_dir(data_dir)
     config_file = _TomlFile.read(root / CONFIG_FILENAME)
     custom_file = _TomlFile.read(root / PROVIDERS_FILENAME)
     config, custom = config_file.data, custom_file.data
     settings = Settings(data_dir=root, config=config)
+    settings.keyring_pending = not keyring and _keyring_enabled()
+    use_keyring = keyring
 
     net = config.get("network", {})
     if not isinstance(net, dict):
@@ -544,7 +559,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"{bp.base_env} must be an http(s) URL, got {env_base!r}")
         base = env_base or over.get("base_url") or bp.base_url
         key_env = str(over.get("key_env") or bp.key_env or "") or None
-        key, source = _find_key(bp.id, key_env)
+        key, source = _find_key(bp.id, key_env, use_keyring)
         settings.providers[bp.id] = ProviderConfig(
             id=bp.id,
             protocol=protocol,  # type: ignore[arg-type]
@@ -561,15 +576,15 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         settings.display_names[bp.id] = bp.display
         settings.colors[bp.id] = provider_color(bp.id, {bp.id: str(over.get("color", ""))})
 
-    _load_custom_providers(settings, custom_file)
+    _load_custom_providers(settings, custom_file, use_keyring)
     for cfg in settings.providers.values():  # credentials typed into `headers` tables are keys too
         for secret in secret_header_values(cfg.headers):
             register_secret(secret)
     return settings
 
 
-def _find_key(provider_id: str, key_env: str | None) -> tuple[str | None, str]:
-    key = keyring_get(provider_id)
+def _find_key(provider_id: str, key_env: str | None, use_keyring: bool = True) -> tuple[str | None, str]:
+    key = keyring_get(provider_id) if use_keyring else None
     if key:
         register_secret(key)
         return key, "keyring"
@@ -581,7 +596,38 @@ def _find_key(provider_id: str, key_env: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
-def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
+def read_keyring_keys(provider_ids: Iterable[str]) -> dict[str, str]:
+    """The keys the OS keyring holds for these providers. Reads only (safe on a worker thread)."""
+    found: dict[str, str] = {}
+    if not _keyring_enabled():
+        return found
+    for provider_id in provider_ids:
+        key = keyring_get(provider_id)
+        if key:
+            found[provider_id] = key
+    return found
+
+
+def apply_keyring_keys(settings: Settings, keys: Mapping[str, str]) -> None:
+    """Complete a `load_settings(keyring=False)`: the keyring's keys win over the environment's, as
+    `load_settings` would have chosen. Call on the thread that owns `settings`."""
+    for provider_id, key in keys.items():
+        cfg = settings.providers.get(provider_id)
+        if cfg is None:
+            continue
+        register_secret(key)
+        cfg.api_key = key  # (in place: whoever holds this provider's config sees the key)
+        settings.key_sources[provider_id] = "keyring"
+    settings.keyring_pending = False
+
+
+def ensure_keyring_keys(settings: Settings) -> None:
+    """Ask the keyring now if it has not been asked yet (a send before the window's worker answered)."""
+    if settings.keyring_pending:
+        apply_keyring_keys(settings, read_keyring_keys(list(settings.providers)))
+
+
+def _load_custom_providers(settings: Settings, file: _TomlFile, use_keyring: bool = True) -> None:
     """User-defined endpoints: `[name]` tables with base_url, protocol (chat|responses|anthropic), key_env."""
     for name, table in file.data.items():
         if name in BUILTIN_PROVIDERS:
@@ -601,7 +647,7 @@ def _load_custom_providers(settings: Settings, file: _TomlFile) -> None:
         key_env = table.get("key_env")
         headers = table.get("headers", {})
         assert isinstance(base, str)
-        key, source = _find_key(pid, key_env)
+        key, source = _find_key(pid, key_env, use_keyring)
         local = bool(table.get("local", key_env is None))
         settings.providers[pid] = ProviderConfig(
             id=pid,

@@ -414,6 +414,10 @@ class LaneRunner:
         started_wall = _now_dt()
         run.request_started = time.monotonic()
         try:
+            if self.host.settings.keyring_pending:  # sent before the window's keyring read answered
+                from app.config import ensure_keyring_keys
+
+                ensure_keyring_keys(self.host.settings)
             cfg = self.host.settings.providers.get(ref.provider)
             if cfg is None:
                 raise _Fail("bad_request", f"unknown provider {ref.provider!r}")

@@ -41,7 +41,8 @@ GC_RESUME_MS = 20_000  # the collector is back on by then, whatever the start-up
 # after the canvas's first paint, one at a time (each costs the GUI thread tens of ms)
 GC_RESUME_AFTER_PAINT_MS = 150
 CLIENT_WARM_UP_MS = 400
-HIGHLIGHT_WARM_UP_MS = 650
+KEYRING_AFTER_PAINT_MS = 50  # on a worker thread (build_services leaves the keyring for after the paint)
+RENDERER_WARM_UP_MS = 200  # on a worker thread: the GUI thread stays free for the user's input
 
 
 class ErrorReporter:
@@ -204,7 +205,7 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     from app.engine import Engine
     from storage.sqlite import GUI_BUSY_TIMEOUT_MS
 
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, keyring=False)  # the keyring after the first paint (read_keyring)
     if interactive:
         repo = open_store_interactive(settings.data_dir, location=settings.store_location)
     else:
@@ -249,6 +250,36 @@ def warm_up_client(services: Services) -> None:
         services.engine.client  # noqa: B018 (the property makes it)
     except Exception:  # the first send makes it again and reports what fails on its card
         log.exception("could not make the HTTP client")
+
+
+def read_keyring(loop: asyncio.AbstractEventLoop, services: Services, window: MainWindow) -> asyncio.Future[None]:
+    """Ask the OS keyring for the providers' keys on a worker thread (importing `keyring` and finding
+    its backend: ~100-200 ms, a desktop keyring answers over D-Bus), then, on the GUI thread, put
+    them in the settings and refresh what the window says about keys. A send before this answers
+    asks the keyring itself (app.lanes)."""
+    from app.config import apply_keyring_keys, read_keyring_keys
+
+    settings = services.settings
+    done: asyncio.Future[None] = loop.create_future()
+    if not settings.keyring_pending:
+        done.set_result(None)
+        return done
+    initial = window.composer.models()
+    worker = loop.run_in_executor(None, read_keyring_keys, list(settings.providers))
+
+    def answered(future: asyncio.Future[dict[str, str]]) -> None:
+        try:
+            keys = future.result()
+        except Exception:  # any keyring trouble means "no key from the keyring" (as load_settings)
+            log.exception("keyring read failed")
+            keys = {}
+        if settings.keyring_pending:
+            apply_keyring_keys(settings, keys)
+            window.keys_changed(initial)
+        done.set_result(None)
+
+    worker.add_done_callback(answered)
+    return done
 
 
 async def close_services(services: Services) -> None:
@@ -301,10 +332,12 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
     def painted() -> None:
         """Start-up work that waits until the canvas has painted and the user's first input has been
         handled: the collector back on (its first collection scans everything start-up made: ~45 ms
-        for a 10,000-card session, ui/gc_policy.py), the HTTP client and the highlighter prepared."""
+        for a 10,000-card session, ui/gc_policy.py), the HTTP client made, the markdown renderer
+        imported and the highlighter prepared (on a worker thread)."""
+        QTimer.singleShot(KEYRING_AFTER_PAINT_MS, lambda: read_keyring(loop, services, window))
         QTimer.singleShot(GC_RESUME_AFTER_PAINT_MS, lambda: gc_policy.resume("start-up"))
+        QTimer.singleShot(RENDERER_WARM_UP_MS, highlighting.start)
         QTimer.singleShot(CLIENT_WARM_UP_MS, lambda: warm_up_client(services))
-        QTimer.singleShot(HIGHLIGHT_WARM_UP_MS, highlighting.start)
         if os.environ.get("TRIPTYCH_EXIT_AFTER_PAINT"):  # a smoke test of an installed build or bundle
             print(f"triptych: the window painted ({window.windowTitle()}); closing", file=sys.stderr)
             QTimer.singleShot(0, window.close)
@@ -319,10 +352,12 @@ async def _run(app: QApplication, reporter: ErrorReporter) -> int:
 
 
 class HighlightWarmUp:
-    """Prepares the code highlighter for common languages on a worker thread after start-up
-    (`app.render.highlight.warm_up`): the first code block of each would otherwise cost the GUI
-    thread ~20-60 ms mid-stream. Owned by `_run`: `stop()` asks it to end after the current
-    language and waits for it."""
+    """Imports the markdown renderer (markdown-it, Pygments; ui/render_bridge.py imports it when a
+    card first shows text, which a window restored zoomed out does not before its first paint) and
+    prepares the code highlighter for common languages (`app.render.highlight.warm_up`), on a worker
+    thread after start-up: on the GUI thread the import would cost ~25-40 ms at the first card that
+    shows text, and the first code block of each language ~20-60 ms mid-stream. Owned by `_run`:
+    `stop()` asks it to end after the current language and waits for it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -330,11 +365,16 @@ class HighlightWarmUp:
         self._future: asyncio.Future[int] | None = None
 
     def start(self) -> None:
-        from app.render.highlight import COMMON_LANGS, warm_up
-
         if self._stopping or self._future is not None:
             return
-        self._future = self._loop.run_in_executor(None, warm_up, COMMON_LANGS, self._stop_requested)
+        self._future = self._loop.run_in_executor(None, self._work)
+
+    def _work(self) -> int:
+        """On the worker thread."""
+        import app.render.incremental  # noqa: F401 (the renderer: markdown, highlight, math)
+        from app.render.highlight import COMMON_LANGS, warm_up
+
+        return warm_up(COMMON_LANGS, self._stop_requested)
 
     def _stop_requested(self) -> bool:
         """Asked by the worker thread between languages."""

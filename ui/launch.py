@@ -3,11 +3,12 @@
 Shows nothing but the real window: the QApplication, then ui.app, which builds the window over the
 last session and paints it. What makes that fast is less work, not a picture of a previous window:
 the session opens with the outline of its cards and makes items only for the readable cards the
-restored view shows (ui/canvas/loader.py); the HTTP client and the highlighter's lexers are made
-after the first paint.
+restored view shows (ui/canvas/loader.py); the HTTP client, the markdown renderer and the
+highlighter's lexers are made after the first paint (the renderer sooner if a card in view shows
+text: ui/render_bridge.py).
 
-Order matters (benchmark 6): the app's Qt-free core (the store with SQLAlchemy, the engine, the
-renderer) is imported before PySide6. Once PySide6 is loaded, its import hook (shibokensupport's
+Order matters (benchmark 6): the app's Qt-free core (the store with SQLAlchemy, the engine) is
+imported before PySide6. Once PySide6 is loaded, its import hook (shibokensupport's
 feature check) runs on every later import and reads each new module's source to see whether it uses
 PySide6: ~400 modules, ~40 ms for nothing, since none of these imports Qt (the import-linter contract
 "app and storage never import Qt"). This module itself imports PySide6 only in `make_application`.
@@ -56,7 +57,6 @@ def _import_core() -> None:
 
     import storage  # noqa: F401
     from app import catalog, config, engine  # noqa: F401
-    from app.render import incremental  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
             models.append(node.model if node.is_answer and node.model else None)
         self.composer.set_follow_models(models)
-        from app.export.common import snippet
+        from app.present.text import snippet
 
         branch = graph.nodes.get(self.controller.branch_of) if graph and self.controller.branch_of else None
         self.composer.set_follow(labels, snippet(branch.text, 40) if branch is not None else None)
@@ -429,6 +429,17 @@ class MainWindow(QMainWindow):
         if isinstance(saved, list) and saved:
             return [str(r) for r in saved]
         return self.catalog.default_models(self.settings)
+
+    def keys_changed(self, initial: list[str] | None = None) -> None:
+        """The providers' keys changed (the keyring answered after start-up, the settings dialog):
+        the welcome's "add a key" and the composer's "(no key)" marks say so. `initial`: the models
+        the window started with before the keyring answered; still untouched and not saved, they
+        are chosen again now that the keys are known (the defaults are the providers with a key)."""
+        self.update_welcome()
+        models = self.composer.models()
+        if initial is not None and models == initial and not self.settings.ui.get("default_models"):
+            models = self._initial_models()
+        self.composer.set_models(models, announce=False)
 
     def update_welcome(self) -> None:
         graph = self.controller.graph

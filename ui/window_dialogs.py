@@ -67,7 +67,7 @@ class DialogOpener:
         from datetime import datetime
 
         from app.diff import diff_html
-        from app.export.common import snippet
+        from app.present.text import snippet
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph
@@ -123,8 +123,7 @@ class DialogOpener:
         return dlg
 
     def _after_settings(self) -> None:
-        self.w.update_welcome()
-        self.w.composer.set_models(self.w.composer.models(), announce=False)  # refresh "(no key)" marks
+        self.w.keys_changed()  # refresh the welcome and the "(no key)" marks
 
     def _on_settings_appearance_applied(self, theme: str, font_size: int) -> None:
         self.w.set_theme_mode(theme, font_size)

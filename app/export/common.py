@@ -24,6 +24,7 @@ from app.present.metrics import tokens_per_second as tokens_per_second
 from app.present.money import fmt_cost as fmt_cost
 from app.present.status import file_status as file_status
 from app.present.status import status_label as status_label
+from app.present.text import snippet as snippet
 
 Scope = Literal["all", "path", "selection"]
 FORMAT_NAME = "triptych"
@@ -272,12 +273,6 @@ def display_name(model: str | None, names: Mapping[str, str] | None = None) -> s
 
 def fmt_date(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def snippet(text: str, limit: int = 60) -> str:
-    """The first `limit` characters of a text on one line, with … when cut."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- file names

@@ -5,7 +5,8 @@ start-up imports them).
 - :mod:`.metrics`: tokens/s, durations, token counts and the one metrics line of an answer;
 - :mod:`.money`: costs and prices;
 - :mod:`.status`: a card's status word and its longer label;
-- :mod:`.colours`: one colour per provider.
+- :mod:`.colours`: one colour per provider;
+- :mod:`.text`: short forms of a text (snippets).
 
 URL safety is :mod:`app.urls`.
 """

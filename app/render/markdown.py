@@ -33,7 +33,7 @@ from markdown_it.utils import OptionsDict
 
 from app.render.highlight import escape_code, escape_html, highlight_code, lexer_for
 from app.render.math import MATH_SCHEME, math_key, math_plugin, mathml
-from app.render.theme import Theme, get_theme
+from app.render.theme import CODE_LABEL_STATE, Theme, get_theme
 from app.urls import SAFE_SCHEMES as SAFE_SCHEMES
 from app.urls import is_safe_url as is_safe_url
 
@@ -109,9 +109,6 @@ def code_body_html(code: str, lang: str, theme: Theme) -> str:
     return escape_code(code)
 
 
-# The header line of a code block (its language, and the room for the card's Copy button) carries
-# this Qt user state (``-qt-user-state``; browsers ignore it), so the ui finds it in a QTextDocument.
-CODE_LABEL_STATE = 0x7C0DE
 _LABEL_MAX = 32
 
 

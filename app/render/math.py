@@ -28,10 +28,12 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock
-from markdown_it.rules_inline import StateInline
+if TYPE_CHECKING:  # (markdown-it is imported by app.render.markdown, which uses this module's rules)
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_block import StateBlock
+    from markdown_it.rules_inline import StateInline
 
 __all__ = [
     "MATH_SCHEME",

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DARK", "LIGHT", "THEMES", "Theme", "document_css", "get_theme"]
+# The header line of a code block (its language, and the room for the card's Copy button) carries
+# this Qt user state (``-qt-user-state``; browsers ignore it), so the ui finds it in a QTextDocument.
+# (Here, not in .markdown: the canvas imports it before the first paint, the renderer after.)
+CODE_LABEL_STATE = 0x7C0DE
+
+__all__ = ["CODE_LABEL_STATE", "DARK", "LIGHT", "THEMES", "Theme", "document_css", "get_theme"]
 
 MONO_FONTS = "ui-monospace,'SFMono-Regular','Cascadia Mono',Menlo,Consolas,'DejaVu Sans Mono',monospace"
 

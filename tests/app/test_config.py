@@ -113,3 +113,56 @@ def test_valid_files_still_load(tmp_path, monkeypatch):
     assert s.providers["deepseek"].headers == {"X-Title": "Triptych"}
     assert s.providers["myserver"].protocol == "anthropic" and s.providers["myserver"].api_key == "sk-local-123456"
     assert s.ui["theme"] == "dark"
+
+
+def _fake_keyring(monkeypatch, keys):
+    """The OS keyring as `keys` (provider -> key); returns the providers asked, in order."""
+    import app.config as config
+
+    asked: list[str] = []
+
+    def get(provider_id):
+        asked.append(provider_id)
+        return keys.get(provider_id)
+
+    monkeypatch.delenv("TRIPTYCH_NO_KEYRING", raising=False)
+    monkeypatch.setattr(config, "keyring_get", get)
+    return asked
+
+
+def test_the_window_start_leaves_the_keyring_for_later_and_the_keyring_key_wins(tmp_path, monkeypatch):
+    """Start-up (issue 13): the window loads its settings without asking the OS keyring (importing
+    keyring and finding its backend took ~190 ms before the window could be built); a provider whose
+    key may be there is not said to lack one meanwhile; the keyring's answer then wins over the
+    environment's key, as a full load would have chosen."""
+    from app.config import apply_keyring_keys, read_keyring_keys
+
+    asked = _fake_keyring(monkeypatch, {"openai": "sk-from-keyring-123456", "anthropic": "sk-ant-keyring-123456"})
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-123456")
+    for name in ("ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(tmp_path, keyring=False)
+    assert asked == []
+    assert settings.keyring_pending
+    assert settings.providers["openai"].api_key == "sk-from-env-123456"
+    assert settings.has_key("anthropic"), "not said missing before the keyring has answered"
+
+    apply_keyring_keys(settings, read_keyring_keys(list(settings.providers)))
+    assert not settings.keyring_pending
+    assert settings.providers["openai"].api_key == "sk-from-keyring-123456"
+    assert settings.key_sources["openai"] == "keyring"
+    assert settings.has_key("anthropic")
+    assert not settings.has_key("deepseek"), "known missing once the keyring has answered"
+    full = load_settings(tmp_path)  # the CLI's load asks the keyring at once: the same keys
+    assert {p: c.api_key for p, c in full.providers.items()} == {p: c.api_key for p, c in settings.providers.items()}
+
+
+def test_a_send_before_the_keyring_answered_asks_it_once(tmp_path, monkeypatch):
+    from app.config import ensure_keyring_keys
+
+    asked = _fake_keyring(monkeypatch, {"deepseek": "sk-deepseek-keyring-1"})
+    settings = load_settings(tmp_path, keyring=False)
+    ensure_keyring_keys(settings)
+    ensure_keyring_keys(settings)
+    assert settings.providers["deepseek"].api_key == "sk-deepseek-keyring-1"
+    assert asked.count("deepseek") == 1

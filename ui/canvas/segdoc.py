@@ -44,7 +44,7 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
-from app.render.markdown import CODE_LABEL_STATE
+from app.render.theme import CODE_LABEL_STATE
 from ui.canvas.tables import fit_tables, markdown_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
 from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket

@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
-from app.render.markdown import CODE_LABEL_STATE
+from app.render.theme import CODE_LABEL_STATE
 from ui.canvas.constants import CODE_COPY_W
 
 

@@ -123,7 +123,7 @@ def test_a_card_scrolled_into_view_shows_its_text_at_its_exact_height(qapp_offsc
     view.set_viewport(target.x + 230, target.y + 200, 1.0)
     card = scene.made_card(target.id)
     assert card is not None and card.has_documents  # built before the view paints
-    assert "return x * 57" in card._body.plain_text()
+    assert "return x * 57" in card.body.doc.plain_text()
     assert card.layout_height == twin.card(target.id).card_height
     assert card.code_block_count() == 1
     view.close()

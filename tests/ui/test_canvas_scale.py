@@ -146,8 +146,8 @@ def test_estimated_heights_are_fixed_up_and_edges_follow(qapp_offscreen):
     prompt_id = next(e.parent_id for e in g.edges if e.child_id == far_short.id)
     key = (prompt_id, far_short.id, "reply")
     scene.card(prompt_id)
-    edge = scene._edges[key]
-    assert edge.boundingRect() == twin._edges[key].boundingRect()
+    edge = scene.edges.items[key]
+    assert edge.boundingRect() == twin.edges.items[key].boundingRect()
     view.close()
 
 

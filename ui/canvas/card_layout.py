@@ -26,12 +26,13 @@ from ui.card_actions import buttons_for
 from ui.format import error_advice, metrics_line
 
 if TYPE_CHECKING:
+    from app.outline import CardOutline
     from app.render.incremental import IncrementalRenderer
     from ui.canvas.cards import CardItem
     from ui.canvas.style import CardStyle
 
 
-def stripe_color(node: Node, style: CardStyle) -> str:
+def stripe_color(node: Node | CardOutline, style: CardStyle) -> str:
     """The colour of a card's left stripe (and of its block on the minimap)."""
     theme = style.theme
     if node.kind == NodeKind.PROMPT:

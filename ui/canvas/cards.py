@@ -77,7 +77,7 @@ class CardItem(QGraphicsObject):
         self.kind = kind
         self._style = style
         self._state = CardState()
-        self.body = CardBody(self._on_body_formulas_drawn)
+        self.body = CardBody(self._resync)  # (formula pictures drawn: ui.math_images)
         self.reasoning = ReasoningSection()
         self.error_box = ErrorBox()
         self.pointer = CardPointer(self)
@@ -245,8 +245,7 @@ class CardItem(QGraphicsObject):
         self.error_box.clear()
         if self._lazy and not (self._node is not None and self._node.status.is_live):
             self._detailed = False  # the scene rebuilds the visible cards' documents
-        if self._node is not None:
-            self.sync(self._node)
+        self._resync()
 
     def ensure_detail(self) -> bool:
         """Build this card's documents if it has none; True if that changed its height."""
@@ -276,11 +275,10 @@ class CardItem(QGraphicsObject):
     def set_reasoning_open(self, open_: bool) -> None:
         if open_ != self.reasoning.open:
             self.reasoning.open = open_
-            if self._node is not None:
-                self.sync(self._node)
+            self._resync()
 
-    def _on_body_formulas_drawn(self) -> None:
-        """Formula pictures replaced their placeholders (ui.math_images): lay the card out again."""
+    def _resync(self) -> None:
+        """Lay the card out again (also when formula pictures replaced their placeholders)."""
         if self._node is not None:
             self.sync(self._node)
 

@@ -28,7 +28,7 @@ def width(node: Node | CardOutline) -> float:
     return node.width or (PROMPT_W if node.kind in (NodeKind.PROMPT, NodeKind.NOTE) else CARD_W)
 
 
-# A prompt with files shows them in a row of thumbnails and chips (ui/canvas/cards.py PromptCard).
+# A prompt with files shows them in a row of thumbnails and chips (ui/canvas/card_layout.py PromptLayout, card_buttons.py file_tile_row).
 FILES_ROW_H = 92.0
 
 

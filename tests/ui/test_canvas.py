@@ -251,14 +251,14 @@ def test_error_and_interrupted_cards_explain_next_step(qapp_offscreen):
     scene, view = build(g)
     bad_card, cut_card = scene.card(bad.id), scene.card(cut.id)
     assert "open_settings" in bad_card.button_actions()
-    assert "Anthropic rejected the API key" in bad_card._error_doc.toPlainText()
+    assert "Anthropic rejected the API key" in bad_card.error_text
     assert (
-        "Open Settings" in bad_card._error_doc.toPlainText()
-        or "Settings" in bad_card._error_doc.toPlainText()
+        "Open Settings" in bad_card.error_text
+        or "Settings" in bad_card.error_text
     )
     assert cut_card.status_text == "interrupted" and "retry" in cut_card.button_actions()
     assert "half an answer" in cut_card.body_text
-    assert "HTTP 401: invalid x-api-key" in bad_card._error_doc.toPlainText()
+    assert "HTTP 401: invalid x-api-key" in bad_card.error_text
     view.close()
 
 
@@ -268,7 +268,7 @@ def test_error_card_never_repeats_the_http_status(qapp_offscreen):
     node = g.add(Node(session.id, NodeKind.RESPONSE, "", model="deepseek:deepseek-flash", status=NodeStatus.ERROR,
                       error=ErrorInfo("auth", "HTTP 401: Authentication Fails — check the key", 401)))
     scene, view = build(g)
-    text = scene.card(node.id)._error_doc.toPlainText()
+    text = scene.card(node.id).error_text
     assert text.count("HTTP 401") == 1 and "Authentication Fails" in text
     view.close()
 
@@ -322,7 +322,7 @@ def test_a_server_that_closed_before_any_text_is_not_called_unreachable(qapp_off
     node = g.add(Node(session.id, NodeKind.RESPONSE, "", model="openai:gpt-6.2-sol", status=NodeStatus.ERROR,
                       error=ErrorInfo("network", f"{NO_TEXT} — check the base URL, then Retry (already retried 2×)")))
     scene, view = build(g)
-    text = scene.card(node.id)._error_doc.toPlainText()
+    text = scene.card(node.id).error_text
     assert "Could not reach" not in text
     assert "closed the connection before any text arrived" in text
     assert "already retried 2×" in text

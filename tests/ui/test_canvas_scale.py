@@ -123,7 +123,7 @@ def test_a_card_scrolled_into_view_shows_its_text_at_its_exact_height(qapp_offsc
     view.set_viewport(target.x + 230, target.y + 200, 1.0)
     card = scene.made_card(target.id)
     assert card is not None and card.has_documents  # built before the view paints
-    assert "return x * 57" in card._body.plain_text()
+    assert "return x * 57" in card.body.doc.plain_text()
     assert card.layout_height == twin.card(target.id).card_height
     assert card.code_block_count() == 1
     view.close()
@@ -146,8 +146,8 @@ def test_estimated_heights_are_fixed_up_and_edges_follow(qapp_offscreen):
     prompt_id = next(e.parent_id for e in g.edges if e.child_id == far_short.id)
     key = (prompt_id, far_short.id, "reply")
     scene.card(prompt_id)
-    edge = scene._edges[key]
-    assert edge.boundingRect() == twin._edges[key].boundingRect()
+    edge = scene.edges.items[key]
+    assert edge.boundingRect() == twin.edges.items[key].boundingRect()
     view.close()
 
 

@@ -15,47 +15,67 @@ selecting many (select all) selects the unmade ones by id. Cards in view at a zo
 get their text documents; those near the view are made, and get them, in idle slices ahead of a pan;
 beyond `MAX_DETAILED` cards, documents of the cards farthest away are dropped (their heights stay). `blocks_changed` (debounced) tells the
 minimap that the cards' rectangles, colours or selection changed.
+
+The scene's collaborators: `PendingCards` (scene_index.py: the cards not made yet, by position),
+`SceneEdges` (scene_edges.py: edge items, and edges waiting for a card), `CardBlocks` and the
+background painters (scene_blocks.py: rectangles and bounds of the cards, grid, blocks) and
+`DetailWork` (scene_detail.py: documents built and dropped in idle slices).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
-from app import layout
-from app.domain import Edge, Node, NodeKind, NodeStatus
+from app.domain import Edge, Node
 from app.outline import CardOutline
 from ui.canvas import constants as C
-from ui.canvas.cards import CardItem, make_card, stripe_color
-from ui.canvas.edges import EdgeItem
+from ui.canvas.cards import CardItem, make_card
+from ui.canvas.scene_blocks import CardBlocks, bounds_of, paint_grid, paint_pending
+from ui.canvas.scene_detail import BLOCK_ZOOM, BY_BOUNDS, DetailWork
+from ui.canvas.scene_edges import EdgeKey, SceneEdges
+from ui.canvas.scene_index import PendingCards
 from ui.canvas.style import CardStyle
 
-EdgeKey = tuple[str, str, str]
-# Below this zoom a card (460 units wide) is narrower than C.OVERVIEW_MIN_W_PX on screen: too small to
-# read. The scene then makes no items for it and draws its block (drawBackground).
-BLOCK_ZOOM = C.OVERVIEW_MIN_W_PX / layout.CARD_W
-GRID_CELL = 2048.0  # scene units per cell of the index of cards not yet made
-_BY_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
-_LIVE = frozenset(s for s in NodeStatus if s.is_live)
+if TYPE_CHECKING:
+    from ui.canvas.loader import ViewportLoader
+
+__all__ = ["BLOCK_ZOOM", "CanvasScene", "EdgeKey"]
+_EXTEND = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
-def _edge_key(edge: Edge) -> EdgeKey:
-    return (edge.parent_id, edge.child_id, edge.role.value)
+class DragMoves:
+    """Where the selected cards were when the left button went down, and which of them a drag moved."""
 
+    __slots__ = ("_at_press",)
 
-def _cells(x: float, y: float, w: float, h: float) -> list[tuple[int, int]]:
-    """The grid cells a rectangle touches. A list, and one cell without a loop: populate asks this
-    for every node of a session (10,000 at start-up, benchmark 6), most of them in one cell."""
-    i0, i1 = math.floor(x / GRID_CELL), math.floor((x + w) / GRID_CELL)
-    j0, j1 = math.floor(y / GRID_CELL), math.floor((y + h) / GRID_CELL)
-    if i0 == i1 and j0 == j1:
-        return [(i0, j0)]
-    return [(i, j) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1)]
+    def __init__(self) -> None:
+        self._at_press: dict[str, QPointF] = {}
+
+    def __repr__(self) -> str:
+        return f"<DragMoves {len(self._at_press)} cards>"
+
+    def pressed(self, cards: Iterable[CardItem]) -> None:
+        self._at_press = {c.node_id: QPointF(c.pos()) for c in cards if c.isSelected()}
+
+    def released(
+        self, cards: Mapping[str, CardItem]
+    ) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+        """{id: ((old_x, old_y), (new_x, new_y))} of the cards the drag moved (one undo step)."""
+        moved: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
+        for node_id, old in self._at_press.items():
+            card = cards.get(node_id)
+            if card is None:
+                continue
+            new = card.pos()
+            if (new - old).manhattanLength() > 0.5:
+                moved[node_id] = ((old.x(), old.y()), (new.x(), new.y()))
+        self._at_press = {}
+        return moved
 
 
 class CanvasScene(QGraphicsScene):
@@ -64,36 +84,20 @@ class CanvasScene(QGraphicsScene):
     blocks_changed = Signal()  # card rectangles, colours or selection changed (debounced)
     filled = Signal()  # nothing left to make: every card of the populated session is made, or cleared
 
-    def __init__(self, style: CardStyle, parent=None) -> None:
+    def __init__(self, style: CardStyle, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._style = style
         self._cards: dict[str, CardItem] = {}
-        self._edges: dict[EdgeKey, EdgeItem] = {}
-        self._edges_by_node: dict[str, set[EdgeKey]] = {}
-        self._press_positions: dict[str, QPointF] = {}
-        self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
-        # lazy opening (populate): nodes without an item yet, their grid index, their edges
-        self._pending: dict[str, Node] = {}  # Node or app.outline.CardOutline (no text)
+        self._index = PendingCards()
+        self._pending = self._index.nodes  # nodes without an item yet (Node, or CardOutline: no text)
         self._selected_pending: dict[str, None] = {}  # selected cards not made yet (select_only)
-        self._loader = None  # ui.canvas.loader.ViewportLoader: full nodes for outlines
-        self._grid: dict[tuple[int, int], list[str]] = {}  # (lists: a cell holds a few dozen cards)
-        # edges waiting for a card to be made, under both their ends: the session's own Edge objects
-        # in small tuples (no key tuples, sets or lists: 100,000 cards at start-up, benchmark 6)
-        self._pending_edges_by_node: dict[str, tuple[Edge, ...]] = {}
-        self._detailed: dict[str, None] = {}  # cards whose documents the scene built, oldest first
-        self._detail_requests: dict[str, None] = {}
-        self._view_rect = QRectF()
-        self._view_zoom = 1.0
-        # (x, y, w, h) of each made card as last reported, and the (left, top, right, bottom) around
-        # every card, kept up to date incrementally (recomputed only when a card on its edge moves in)
-        self._blocks: dict[str, tuple[float, float, float, float]] = {}
-        self._bounds: tuple[float, float, float, float] | None = None
+        self._loader: ViewportLoader | None = None  # full nodes for outlines
+        self.edges = SceneEdges(self, self._cards, self._pending, style.theme)
+        self._blocks = CardBlocks()
+        self._work = DetailWork(self)
+        self._drag = DragMoves()
+        self._text_card: CardItem | None = None  # the card with selected text (text_selection_started)
         self._materializing = False
-        self._moved_at = 0.0  # when the view last moved (background work waits while it moves)
-        self._work = QTimer(self)
-        self._work.setSingleShot(True)
-        self._work.setInterval(0)
-        self._work.timeout.connect(self._on_work_timeout)
         self._blocks_timer = QTimer(self)
         self._blocks_timer.setSingleShot(True)
         self._blocks_timer.setInterval(C.MINIMAP_DEBOUNCE_MS)
@@ -104,23 +108,23 @@ class CanvasScene(QGraphicsScene):
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
 
     def __repr__(self) -> str:
-        return f"<CanvasScene cards={len(self._cards)} edges={len(self._edges)}>"
+        return f"<CanvasScene cards={len(self._cards)} edges={len(self.edges.items)}>"
 
     # ------------------------------------------------------------------ style
     @property
-    def style(self) -> CardStyle:
+    def style(self) -> CardStyle:  # type: ignore[override]  # the cards' style; Qt's style() (a QStyle) is unused
         return self._style
 
     def set_style(self, style: CardStyle) -> None:
         self._style = style
-        self._detailed.clear()
+        self._work.detailed.clear()
         for card in self._cards.values():
             card.set_style(style)
-        for edge in self._edges.values():
-            edge.set_theme(style.theme)
-        self._geometry_changed()
-        if not self._view_rect.isNull():
-            self.show_area(self._view_rect, self._view_zoom)
+        self.edges.set_theme(style.theme)
+        self._blocks.bounds = None
+        self._mark_blocks_dirty()
+        if not self._work.view_rect.isNull():
+            self.show_area(self._work.view_rect, self._work.view_zoom)
         self.update()
 
     # ------------------------------------------------------------------ cards
@@ -165,7 +169,7 @@ class CanvasScene(QGraphicsScene):
         self._cards[node.id] = card
         self.addItem(card)
         self.card_geometry_changed(node.id)
-        self._make_pending_edges(node.id)
+        self.edges.card_made(node.id)
         return card
 
     def sync_card(self, node: Node) -> None:
@@ -179,22 +183,11 @@ class CanvasScene(QGraphicsScene):
         card = self._cards.pop(node_id, None)
         if card is not None and card is self._text_card:
             self._text_card = None
-        pending = self._pending.pop(node_id, None)
+        pending = self._index.pop(node_id)
         self._selected_pending.pop(node_id, None)
-        if pending is not None:
-            self._unindex(pending)
-        for key in list(self._edges_by_node.get(node_id, ())):
-            self._remove_edge(key)
-        self._edges_by_node.pop(node_id, None)
-        for edge in self._pending_edges_by_node.get(node_id, ()):
-            self._forget_pending_edge(edge)
-        self._detailed.pop(node_id, None)
-        self._detail_requests.pop(node_id, None)
-        old = self._blocks.pop(node_id, None)
-        if pending is not None:
-            old = (pending.x, pending.y, layout.width(pending), layout.height(pending))
-        if old is not None and self._bounds is not None and self._on_bounds_edge(old):
-            self._bounds = None
+        self.edges.card_removed(node_id)
+        self._work.forget(node_id)
+        self._blocks.forget(node_id, pending)
         if card is not None:
             card.close()
             self.removeItem(card)
@@ -202,23 +195,27 @@ class CanvasScene(QGraphicsScene):
 
     def clear_canvas(self) -> None:
         self._work.stop()
-        self._pending.clear()
+        self._index.clear()
         self._selected_pending = {}
-        self._grid.clear()
-        self._pending_edges_by_node.clear()
-        self._detailed.clear()
-        self._detail_requests.clear()
+        self.edges.waiting_by_node.clear()
         for node_id in list(self._cards):
             self.remove_card(node_id)
-        for key in list(self._edges):
-            self._remove_edge(key)
+        self.edges.clear()
         self._blocks.clear()
-        self._bounds = None
         self._mark_blocks_dirty()
         self.filled.emit()  # nothing left to make
 
+    # ------------------------------------------------------------------ edges (SceneEdges)
+    def set_edges(self, edges: Iterable[Edge]) -> None:
+        """Make the edge items match `edges`; an edge to a card not made yet waits for it."""
+        self.edges.set_edges(edges)
+
+    def edge_keys(self) -> list[EdgeKey]:
+        """Every edge shown, or to be shown once both its cards are made."""
+        return self.edges.keys()
+
     # ------------------------------------------------------------------ lazy opening
-    def set_loader(self, loader) -> None:
+    def set_loader(self, loader: ViewportLoader | None) -> None:
         """Where full nodes come from for cards registered by their outline (None: nodes given)."""
         self._loader = loader
 
@@ -238,95 +235,30 @@ class CanvasScene(QGraphicsScene):
         Live (streaming) nodes get their card at once; the rest as the view reaches them.
         """
         self.clear_canvas()
-        live: list[Node] = []
-        pending, grid, floor = self._pending, self._grid, math.floor
-        narrow = (NodeKind.PROMPT, NodeKind.NOTE)
-        live_statuses = _LIVE
-        left = top = math.inf
-        right = bottom = -math.inf
-        for node in nodes:  # (inlined _index and bounds: 100,000 cards at start-up, benchmark 6)
-            node_id = node.id
-            pending[node_id] = node
-            kind = node.kind
-            w = node.width or (layout.PROMPT_W if kind in narrow else layout.CARD_W)
-            h = node.height or layout.DEFAULT_H[kind]
-            x, y = node.x, node.y
-            if x < left:
-                left = x
-            if y < top:
-                top = y
-            if x + w > right:
-                right = x + w
-            if y + h > bottom:
-                bottom = y + h
-            i0, i1 = floor(x / GRID_CELL), floor((x + w) / GRID_CELL)
-            j0, j1 = floor(y / GRID_CELL), floor((y + h) / GRID_CELL)
-            for i in range(i0, i1 + 1):
-                for j in range(j0, j1 + 1):
-                    bucket = grid.get((i, j))
-                    if bucket is None:
-                        grid[(i, j)] = [node_id]
-                    else:
-                        bucket.append(node_id)
-            if node.status in live_statuses:
-                live.append(node)
+        live, around = self._index.register(nodes)
         self._full_nodes([n.id for n in live])
         for node in live:
             self._materialize(node.id)
         if not self._pending:
             self.filled.emit()
-        self._register_edges(edges)
-        m = C.SELECTION_MARGIN
+        self.edges.register(edges)
         # around every card registered (made ones sit where their outline says until they re-measure,
         # which widens the bounds in card_geometry_changed)
-        self._bounds = None if left == math.inf else (left - m, top - m, right + m, bottom + m)
+        self._blocks.set_registered(around)
         self._mark_blocks_dirty()
-        self._schedule_work()
+        self._work.schedule()
 
-    def _index(self, node: Node) -> None:
-        grid, node_id = self._grid, node.id
-        for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
-            bucket = grid.get(cell)
-            if bucket is None:
-                grid[cell] = [node_id]
-            elif node_id not in bucket:
-                bucket.append(node_id)
-
-    def _unindex(self, node: Node) -> None:
-        for cell in _cells(node.x, node.y, layout.width(node), layout.height(node)):
-            bucket = self._grid.get(cell)
-            if bucket is not None and node.id in bucket:
-                bucket.remove(node.id)
-
-    def _pending_in(self, rect: QRectF) -> list[str]:
-        out: list[str] = []
-        seen: set[str] = set()
-        for cell in _cells(rect.left(), rect.top(), rect.width(), rect.height()):
-            for node_id in self._grid.get(cell, ()):
-                if node_id in seen:
-                    continue
-                seen.add(node_id)
-                node = self._pending[node_id]
-                w, h = layout.width(node), layout.height(node)
-                if (
-                    node.x < rect.right()
-                    and node.x + w > rect.left()
-                    and node.y < rect.bottom()
-                    and node.y + h > rect.top()
-                ):
-                    out.append(node_id)
-        return out
+    def pending_in(self, rect: QRectF) -> list[str]:
+        """The cards not made yet that `rect` shows."""
+        return self._index.in_rect(rect)
 
     def _materialize(self, node_id: str) -> CardItem:
         if not isinstance(self._pending[node_id], Node):
             self._full_nodes([node_id])
-        node = self._pending.pop(node_id)
+        node = self._index.pop(node_id)
         if not isinstance(node, Node):  # gone from the store meanwhile: nothing to make
-            self._unindex(node)
             raise KeyError(node_id)
-        self._unindex(node)
-        # where the card was assumed to be until now (its layout size), for the bounds
-        self._blocks[node_id] = (node.x, node.y, layout.width(node), layout.height(node))
+        self._blocks.assume(node_id, node)
         self._materializing = True
         try:
             card = self._add_item(node, lazy=True)
@@ -339,22 +271,29 @@ class CanvasScene(QGraphicsScene):
             finally:
                 self.blockSignals(False)
         if not self._pending:
-            self._grid.clear()
             self._mark_blocks_dirty()  # the last one: the minimap draws the made cards exactly
             self.filled.emit()
         return card
 
     def materialize_all(self) -> None:
         """Make every card a lazily opened session has not made yet."""
-        self._materialize_many(list(self._pending))
+        self.make_cards(list(self._pending))
 
-    def _materialize_many(self, ids: list[str]) -> list[CardItem]:
+    def make_cards(self, ids: list[str]) -> list[CardItem]:
+        """Make these pending cards (one store read for their full nodes); returns the ones made."""
         self._full_nodes(ids)
-        made = []
-        for node_id in ids:
-            if node_id in self._pending and isinstance(self._pending[node_id], Node):
-                made.append(self._materialize(node_id))
-        return made
+        pending = self._pending
+        return [self._materialize(i) for i in ids if i in pending and isinstance(pending[i], Node)]
+
+    def make_near(self, rect: QRectF, centre: QPointF, limit: int) -> bool:
+        """Make up to `limit` of the pending cards in `rect`, nearest `centre` first; True if more wait."""
+        ring = self._index.in_rect(rect)
+        if not ring:
+            return False
+        pending = self._pending
+        ring.sort(key=lambda i: abs(pending[i].x - centre.x()) + abs(pending[i].y - centre.y()))
+        self.make_cards(ring[:limit])
+        return len(ring) > limit
 
     def show_area(self, rect: QRectF, zoom: float) -> None:
         """The view shows `rect` at `zoom` (called on every viewport change, before painting).
@@ -362,155 +301,59 @@ class CanvasScene(QGraphicsScene):
         Makes the cards in and around it, with their neighbours (so their edges show), and builds
         the documents of the cards in it when text is readable at `zoom`.
         """
-        self._view_rect = QRectF(rect)
-        self._view_zoom = zoom
-        self._moved_at = time.monotonic()
+        self._work.view_moved(rect, zoom)
         if self._pending and zoom >= BLOCK_ZOOM:
-            ids = self._pending_in(rect)
+            ids = self._index.in_rect(rect)
             if self._loader is not None and any(not isinstance(self._pending[i], Node) for i in ids):
                 self._loader.load_rect(rect.left(), rect.top(), rect.right(), rect.bottom())
-            made = self._materialize_many(ids)
+            made = self.make_cards(ids)
             if zoom >= C.LOD_TEXT_MIN:
                 # neighbours too, so that every edge into the area has both its ends (zoomed out, the
                 # neighbours are mostly in the area already)
-                others = {
-                    other
-                    for card in made
-                    for edge in self._pending_edges_by_node.get(card.node_id, ())
-                    for other in (edge.parent_id, edge.child_id)
-                    if other in self._pending
-                }
-                self._materialize_many(list(others))
+                self.make_cards(self.edges.waiting_ends([c.node_id for c in made]))
         if zoom >= C.LOD_TEXT_MIN:
-            for item in self.items(rect, _BY_BOUNDS):
+            for item in self.items(rect, BY_BOUNDS):
                 if isinstance(item, CardItem) and not item.has_documents:
-                    self._detail(item)
-        self._schedule_work()
+                    self._work.detail(item)
+        self._work.schedule()
 
     def request_detail(self, node_id: str) -> None:
         """A card was painted at full detail without its documents: build them soon."""
-        self._detail_requests[node_id] = None
-        self._schedule_work()
+        self._work.request(node_id)
 
-    def _detail(self, card: CardItem) -> None:
-        card.ensure_detail()
-        self._detailed.pop(card.node_id, None)
-        self._detailed[card.node_id] = None
-
-    def _schedule_work(self) -> None:
-        if not self._work.isActive():
-            self._work.start(0 if self._detail_requests else self._wait_for_still_view())
-
-    def _wait_for_still_view(self) -> int:
-        """ms until the view has been still for WORK_IDLE_MS (0 if it has)."""
-        still = (time.monotonic() - self._moved_at) * 1000
-        return max(0, math.ceil(C.WORK_IDLE_MS - still))
-
-    def _on_work_timeout(self) -> None:
-        """One slice of background work: requested documents, then the documents of cards around the
-        view (ahead of a pan), then documents far away are dropped. (Cards are made only as the view
-        reaches them: `show_area`.)
-
-        While the view moves (pan, zoom) only requested documents are built: the frames stay short,
-        and the rest resumes once the view has been still for WORK_IDLE_MS."""
-        deadline = time.perf_counter() + C.FILL_SLICE_MS / 1000
-        more = False
-        for node_id in list(self._detail_requests):
-            self._detail_requests.pop(node_id, None)
-            card = self._cards.get(node_id)
-            if card is not None:
-                self._detail(card)
-        wait = self._wait_for_still_view()
-        if wait:
-            self._work.start(wait)
-            return
-        view = self._view_rect
-        if self._pending and not view.isNull() and self._view_zoom >= BLOCK_ZOOM:
-            # the cards just around the view, ahead of a pan (a bounded ring, never the whole session)
-            dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
-            ring = self._pending_in(view.adjusted(-dx, -dy, dx, dy))
-            if ring:
-                c = view.center()
-                ring.sort(key=lambda i: abs(self._pending[i].x - c.x()) + abs(self._pending[i].y - c.y()))
-                batch = ring[: C.PREFETCH_BATCH]
-                self._materialize_many(batch)
-                more = len(ring) > len(batch)
-        if not view.isNull() and self._view_zoom >= C.LOD_TEXT_MIN and time.perf_counter() < deadline:
-            dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
-            ring = view.adjusted(-dx, -dy, dx, dy)
-            todo = [
-                i for i in self.items(ring, _BY_BOUNDS) if isinstance(i, CardItem) and not i.has_documents
-            ]
-            if todo:
-                centre = view.center()
-                todo.sort(key=lambda c: (c.pos() - centre).manhattanLength())
-                for card in todo:
-                    if time.perf_counter() >= deadline:
-                        more = True
-                        break
-                    self._detail(card)
-        if len(self._detailed) > C.MAX_DETAILED:
-            self._drop_far_details()
-        if more:
-            self._work.start(0)
-
-    def _drop_far_details(self) -> None:
-        view = self._view_rect
-        dx, dy = view.width() * C.PREFETCH_VIEWS, view.height() * C.PREFETCH_VIEWS
-        keep = view.adjusted(-dx, -dy, dx, dy)
-        centre = view.center()
-        cards = [self._cards[i] for i in self._detailed if i in self._cards]
-        cards.sort(key=lambda c: (c.pos() - centre).manhattanLength(), reverse=True)
-        excess = len(cards) - C.MAX_DETAILED
-        for card in cards:
-            if excess <= 0:
-                break
-            if self._view_zoom >= C.LOD_TEXT_MIN and card.sceneBoundingRect().intersects(keep):
-                break  # every card left is near the view
-            if card.drop_detail():
-                self._detailed.pop(card.node_id, None)
-                excess -= 1
-
-    # ------------------------------------------------------------------ blocks (minimap)
+    # ------------------------------------------------------------------ blocks (minimap) and bounds
     def card_blocks(self) -> Iterator[tuple[float, float, float, float, str, bool]]:
         """(x, y, w, h, colour, selected) of every card, made or not (pending: its layout height),
         in `card_ids()` order."""
-        selected = set(self.selectedItems())
-        blocks = self._blocks
-        for node_id, card in self._cards.items():
-            x, y, w, h = blocks.get(node_id) or self._block_of(card)
-            yield x, y, w, h, card.stripe_color.name(), card in selected
-        style = self._style
-        colours: dict[tuple[object, ...], str] = {}
-        chosen = self._selected_pending
-        for node in self._pending.values():
-            look = (node.kind, node.model, node.color)
-            colour = colours.get(look)
-            if colour is None:
-                colour = colours[look] = stripe_color(node, style)
-            yield node.x, node.y, layout.width(node), layout.height(node), colour, node.id in chosen
+        return self._blocks.all(
+            self._cards, self._pending, set(self.selectedItems()), self._selected_pending, self._style
+        )
 
-    @staticmethod
-    def _block_of(card: CardItem) -> tuple[float, float, float, float]:
-        p = card.pos()
-        return p.x(), p.y(), card.card_width, card.layout_height
+    def cards_bounds(self, node_ids: Iterable[str] | None = None) -> QRectF:
+        """The rectangle around the given cards (default: all; cached), made or not."""
+        if node_ids is None:
+            return self._blocks.bounds_rect(self._cards.values(), self._pending.values())
+        ids = list(node_ids)
+        return bounds_of(
+            [self._cards[i] for i in ids if i in self._cards],
+            [self._pending[i] for i in ids if i in self._pending],
+        )
 
-    def _on_bounds_edge(self, block: tuple[float, float, float, float]) -> bool:
-        assert self._bounds is not None
-        left, top, right, bottom = self._bounds
-        m = C.SELECTION_MARGIN + 0.5
-        x, y, w, h = block
-        return x - m <= left or y - m <= top or x + w + m >= right or y + h + m >= bottom
-
-    def _geometry_changed(self) -> None:
-        self._bounds = None
-        self._mark_blocks_dirty()
+    def card_geometry_changed(self, node_id: str) -> None:
+        """Called by a card when it moves or changes size or colour: re-route its edges."""
+        self.edges.card_moved(node_id)
+        card = self._cards.get(node_id)
+        if card is None:
+            return
+        # (a card just made sits where its block was drawn already)
+        if self._blocks.moved(node_id, card, self._materializing) and not self._materializing:
+            self._mark_blocks_dirty()
 
     def _mark_blocks_dirty(self) -> None:
         if not self._blocks_timer.isActive():
             self._blocks_timer.start()
 
-
+    # ------------------------------------------------------------------ selection
     def selected_ids(self) -> list[str]:
         """Selected card ids, made or not, in scene reading order (top to bottom, left to right)."""
         places = [
@@ -519,7 +362,9 @@ class CanvasScene(QGraphicsScene):
             if isinstance(c, CardItem)
         ]
         pending = self._pending
-        places += [(round(pending[i].y / 40), pending[i].x, i) for i in self._selected_pending if i in pending]
+        places += [
+            (round(pending[i].y / 40), pending[i].x, i) for i in self._selected_pending if i in pending
+        ]
         places.sort(key=lambda p: (p[0], p[1]))
         return [p[2] for p in places]
 
@@ -529,7 +374,7 @@ class CanvasScene(QGraphicsScene):
         ids = set(node_ids)
         waiting = [i for i in ids if i in self._pending]
         if len(waiting) <= C.SELECT_MAKES_MAX:
-            self._materialize_many(waiting)
+            self.make_cards(waiting)
             waiting = []
         self._selected_pending = dict.fromkeys(waiting)
         self.blockSignals(True)
@@ -555,177 +400,10 @@ class CanvasScene(QGraphicsScene):
             self.selectionChanged.emit()
             self.update()
 
-    def cards_bounds(self, node_ids: Iterable[str] | None = None) -> QRectF:
-        """The rectangle around the given cards (default: all; cached), made or not."""
-        if node_ids is None:
-            if self._bounds is None:
-                rect = self._bounds_of(self._cards.values(), self._pending.values())
-                if rect.isNull():
-                    return rect
-                self._bounds = (rect.left(), rect.top(), rect.right(), rect.bottom())
-            left, top, right, bottom = self._bounds
-            return QRectF(left, top, right - left, bottom - top)
-        ids = list(node_ids)
-        return self._bounds_of(
-            [self._cards[i] for i in ids if i in self._cards],
-            [self._pending[i] for i in ids if i in self._pending],
-        )
-
-    @staticmethod
-    def _bounds_of(cards: Iterable[CardItem], nodes: Iterable[Node]) -> QRectF:
-        left = top = math.inf
-        right = bottom = -math.inf
-        m = C.SELECTION_MARGIN
-        for card in cards:
-            p = card.pos()
-            x, y = p.x() - m, p.y() - m
-            left, top = min(left, x), min(top, y)
-            right = max(right, x + card.card_width + 2 * m)
-            bottom = max(bottom, y + card.layout_height + 2 * m)
-        for node in nodes:
-            left, top = min(left, node.x - m), min(top, node.y - m)
-            right = max(right, node.x + layout.width(node) + m)
-            bottom = max(bottom, node.y + layout.height(node) + m)
-        if left == math.inf:
-            return QRectF()
-        return QRectF(left, top, right - left, bottom - top)
-
-    # ------------------------------------------------------------------ edges
-    def _register_edges(self, edges: Iterable[Edge]) -> None:
-        """`set_edges` on a canvas just cleared (populate), in one pass without key tuples: the
-        edges (unique, as the store keeps them) wait for their cards, or are made at once."""
-        pending, cards, by_node = self._pending, self._cards, self._pending_edges_by_node
-        get = by_node.get
-        for edge in edges:
-            a, b = edge.parent_id, edge.child_id
-            if a in pending:
-                if not (b in pending or b in cards):
-                    continue
-            elif a in cards:
-                if b in cards:
-                    self._make_edge(_edge_key(edge))
-                    continue
-                if b not in pending:
-                    continue
-            else:
-                continue
-            waiting = get(a)
-            by_node[a] = (edge,) if waiting is None else (*waiting, edge)
-            waiting = get(b)
-            by_node[b] = (edge,) if waiting is None else (*waiting, edge)
-
-    def set_edges(self, edges: Iterable[Edge]) -> None:
-        """Make the edge items match `edges` (adds the new ones, removes the gone ones).
-
-        An edge to a card not made yet waits (pending) and is made with its second card."""
-        wanted = {(e.parent_id, e.child_id, e.role.value): e for e in edges}
-        for key in [k for k in self._edges if k not in wanted]:
-            self._remove_edge(key)
-        waiting_before = self._waiting_edges()
-        for key, edge in waiting_before.items():
-            if key not in wanted:
-                self._forget_pending_edge(edge)
-        cards, pending = self._cards, self._pending
-        made, by_node = self._edges, self._pending_edges_by_node
-        for key, edge in wanted.items():
-            if key in made or key in waiting_before:
-                continue
-            a, b = key[0], key[1]
-            a_pending, b_pending = a in pending, b in pending
-            if not (a_pending or b_pending):
-                if a in cards and b in cards:
-                    self._make_edge(key)
-            elif (a_pending or a in cards) and (b_pending or b in cards):
-                waiting = by_node.get(a)
-                by_node[a] = (edge,) if waiting is None else (*waiting, edge)
-                waiting = by_node.get(b)
-                by_node[b] = (edge,) if waiting is None else (*waiting, edge)
-
-    def _make_edge(self, key: EdgeKey) -> None:
-        item = EdgeItem(key[0], key[1], key[2], self._style.theme)
-        self._edges[key] = item
-        self._edges_by_node.setdefault(key[0], set()).add(key)
-        self._edges_by_node.setdefault(key[1], set()).add(key)
-        self._adjust_edge(item)
-        self.addItem(item)
-
-    def _forget_pending_edge(self, edge: Edge) -> None:
-        key = _edge_key(edge)
-        by_node = self._pending_edges_by_node
-        for nid in (edge.parent_id, edge.child_id):
-            waiting = by_node.get(nid)
-            if waiting is not None:
-                rest = tuple(e for e in waiting if _edge_key(e) != key)
-                if rest:
-                    by_node[nid] = rest
-                else:
-                    del by_node[nid]
-
-    def _make_pending_edges(self, node_id: str) -> None:
-        cards = self._cards
-        for edge in self._pending_edges_by_node.get(node_id, ()):
-            if edge.parent_id in cards and edge.child_id in cards:
-                self._forget_pending_edge(edge)
-                self._make_edge(_edge_key(edge))
-
-    def edge_keys(self) -> list[EdgeKey]:
-        """Every edge shown, or to be shown once both its cards are made."""
-        return [*self._edges, *self._waiting_edges()]
-
-    def _waiting_edges(self) -> dict[EdgeKey, Edge]:
-        """Edges to be made once both their cards are (each once, in registration order)."""
-        return {_edge_key(e): e for waiting in self._pending_edges_by_node.values() for e in waiting}
-
-    def _remove_edge(self, key: tuple[str, str, str]) -> None:
-        item = self._edges.pop(key, None)
-        for nid in key[:2]:
-            keys = self._edges_by_node.get(nid)
-            if keys is not None:
-                keys.discard(key)
-        if item is not None:
-            self.removeItem(item)
-
-    def _adjust_edge(self, item: EdgeItem) -> None:
-        parent = self._cards.get(item.parent_id)
-        child = self._cards.get(item.child_id)
-        if parent is None or child is None:
-            return
-        item.adjust(parent.anchor_center("bottom"), child.anchor_center("top"))
-
-    def card_geometry_changed(self, node_id: str) -> None:
-        """Called by a card when it moves or changes size or colour: re-route its edges."""
-        for key in self._edges_by_node.get(node_id, ()):
-            item = self._edges.get(key)
-            if item is not None:
-                self._adjust_edge(item)
-        card = self._cards.get(node_id)
-        if card is None:
-            return
-        new = self._block_of(card)
-        old = self._blocks.get(node_id)
-        self._blocks[node_id] = new
-        if new == old:
-            return
-        if self._bounds is not None:
-            if old is not None and not self._materializing and self._on_bounds_edge(old):
-                self._bounds = None  # it may have moved in from the edge: measure again when asked
-            else:
-                m = C.SELECTION_MARGIN
-                x, y, w, h = new
-                left, top, right, bottom = self._bounds
-                self._bounds = (
-                    min(left, x - m),
-                    min(top, y - m),
-                    max(right, x + w + m),
-                    max(bottom, y + h + m),
-                )
-        if not self._materializing:  # (a card just made sits where its block was drawn already)
-            self._mark_blocks_dirty()
-
     # ------------------------------------------------------------------ text selection in a card
     def text_readable(self) -> bool:
         """The view shows cards at a zoom where their text is drawn (and can be selected)."""
-        return self._view_zoom >= C.LOD_TEXT_MIN
+        return self._work.view_zoom >= C.LOD_TEXT_MIN
 
     def text_selection_started(self, card: CardItem) -> None:
         """`card` now has the text selection: only one card has one at a time."""
@@ -760,136 +438,36 @@ class CanvasScene(QGraphicsScene):
     def request_card_action(self, node_id: str, action: str, arg: object = None) -> None:
         self.card_action_requested.emit(node_id, action, arg)
 
-    def mousePressEvent(self, event) -> None:
-        mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-        if self._selected_pending and event.button() == Qt.MouseButton.LeftButton and not mods:
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        plain = not event.modifiers() & _EXTEND
+        if self._selected_pending and event.button() == Qt.MouseButton.LeftButton and plain:
             self._selected_pending = {}  # a plain click selects anew (Qt clears the made cards' part)
             self.update()
         if self._pending:  # a press on a card drawn as a block makes it first: the press reaches it
             pos = event.scenePos()
-            hit = self._pending_in(QRectF(pos.x() - 0.5, pos.y() - 0.5, 1.0, 1.0))
+            hit = self._index.in_rect(QRectF(pos.x() - 0.5, pos.y() - 0.5, 1.0, 1.0))
             if hit and not any(isinstance(i, CardItem) for i in self.items(pos)):
-                self._materialize_many(hit[-1:])
+                self.make_cards(hit[-1:])
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self._press_positions = {
-                c.node_id: QPointF(c.pos()) for c in self._cards.values() if c.isSelected()
-            }
+            self._drag.pressed(self._cards.values())
 
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)
-        if event.button() != Qt.MouseButton.LeftButton or not self._press_positions:
-            return
-        moved: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
-        for node_id, old in self._press_positions.items():
-            card = self._cards.get(node_id)
-            if card is None:
-                continue
-            new = card.pos()
-            if (new - old).manhattanLength() > 0.5:
-                moved[node_id] = ((old.x(), old.y()), (new.x(), new.y()))
-        self._press_positions = {}
-        if moved:
+        if event.button() == Qt.MouseButton.LeftButton and (moved := self._drag.released(self._cards)):
             self.nodes_moved.emit(moved)
 
     # ------------------------------------------------------------------ background
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        theme = self._style.theme
-        painter.fillRect(rect, QColor(theme.canvas))
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
+        rect = QRectF(rect)
         if not self.draw_grid:
+            painter.fillRect(rect, QColor(self._style.theme.canvas))
             return
-        scale = painter.worldTransform().m11()
-        step = C.GRID_STEP
-        while step * scale < 14:  # keep the grid from turning into a solid fill when zoomed out
-            step *= 4
-        left = math.floor(rect.left() / step) * step
-        top = math.floor(rect.top() / step) * step
-        # Axis-aligned hairlines: drawn in two batched calls, without antialiasing (which costs ~30 µs a
-        # line on the raster engine and buys nothing for straight lines).
-        lines_minor: list[QLineF] = []
-        lines_major: list[QLineF] = []
-        x = left
-        while x < rect.right():
-            (lines_major if round(x / step) % 5 == 0 else lines_minor).append(
-                QLineF(x, rect.top(), x, rect.bottom())
-            )
-            x += step
-        y = top
-        while y < rect.bottom():
-            (lines_major if round(y / step) % 5 == 0 else lines_minor).append(
-                QLineF(rect.left(), y, rect.right(), y)
-            )
-            y += step
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.setPen(QPen(QColor(theme.grid), 0))
-        painter.drawLines(lines_minor)
-        painter.setPen(QPen(QColor(theme.grid_major), 0))
-        painter.drawLines(lines_major)
-        painter.restore()
+        paint_grid(painter, rect, self._style.theme)
         if self._pending:
-            self._draw_blocks(painter, rect)
-
-    def _draw_blocks(self, painter: QPainter, rect: QRectF) -> None:
-        """The cards registered but not made that `rect` shows (too small to read, or not reached yet):
-        their edges as lines, each card as its block (background, colour stripe, header bar, a tint of
-        its colour), as a made card draws itself that far out (CardItem._paint_low_detail)."""
-        ids = self._pending_in(rect)
-        if not ids:
-            return
-        theme = self._style.theme
-        pending, cards = self._pending, self._cards
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        lines: list[QLineF] = []
-        for node_id in ids:
-            for edge in self._pending_edges_by_node.get(node_id, ()):
-                if edge.child_id != node_id:
-                    continue
-                a = pending.get(edge.parent_id)
-                if a is not None:
-                    top = QPointF(a.x + layout.width(a) / 2, a.y + layout.height(a))
-                else:
-                    card = cards.get(edge.parent_id)
-                    if card is None:
-                        continue
-                    top = card.anchor_center("bottom")
-                b = pending[node_id]
-                lines.append(QLineF(top, QPointF(b.x + layout.width(b) / 2, b.y)))
-        if lines:
-            painter.setPen(QPen(QColor(theme.muted), 0))
-            painter.drawLines(lines)
-        border = QPen(QColor(theme.card_border), 0)
-        chosen_border = QPen(QColor(theme.card_selected), 0)
-        chosen = self._selected_pending
-        header = QColor(theme.card_header)
-        card_bg = QColor(theme.card)
-        colours: dict[str, QColor] = {}
-        for node_id in ids:
-            n = pending[node_id]
-            w, h = layout.width(n), layout.height(n)
-            name = stripe_color(n, self._style)
-            stripe = colours.get(name)
-            if stripe is None:
-                stripe = colours[name] = QColor(name)
-            painter.setPen(chosen_border if node_id in chosen else border)
-            painter.setBrush(card_bg)
-            painter.drawRect(QRectF(n.x, n.y, w, h))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(stripe)
-            painter.drawRect(QRectF(n.x, n.y, C.STRIPE_W, h))
-            painter.setBrush(header)
-            bar = C.HEADER_H * 1.6
-            painter.drawRect(QRectF(n.x + C.STRIPE_W, n.y + 1, w - C.STRIPE_W - 1, bar))
-            tint = QColor(stripe)
-            tint.setAlpha(60)
-            painter.setBrush(tint)
-            painter.drawRect(
-                QRectF(
-                    n.x + C.STRIPE_W + C.CARD_PAD,
-                    n.y + bar + C.CARD_PAD,
-                    w - C.STRIPE_W - 2 * C.CARD_PAD,
-                    max(h - bar - 2 * C.CARD_PAD, 4),
+            ids = self._index.in_rect(rect)
+            if ids:
+                waiting = self.edges.waiting_by_node
+                paint_pending(
+                    painter, ids, self._pending, self._cards, waiting, self._selected_pending, self._style
                 )
-            )
-        painter.restore()

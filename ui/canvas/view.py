@@ -15,21 +15,26 @@ Qt main thread only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPainter
-from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView, QWidget
 
 from ui.canvas import constants as C
 from ui.canvas.cards import CardItem
 from ui.canvas.minimap import MinimapWidget
 from ui.canvas.navigation import nearest_card
 
+if TYPE_CHECKING:
+    from ui.canvas.scene import CanvasScene
+
 
 class CanvasView(QGraphicsView):
     viewport_changed = Signal(float, float, float)
     empty_double_clicked = Signal()
 
-    def __init__(self, scene, parent=None) -> None:
+    def __init__(self, scene: CanvasScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
         self.setObjectName("CanvasView")
         self.setRenderHints(
@@ -57,6 +62,10 @@ class CanvasView(QGraphicsView):
         self.minimap = MinimapWidget(self)
         self.horizontalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
         self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
+
+    def canvas(self) -> CanvasScene:
+        """The scene (the view is made with a CanvasScene)."""
+        return cast("CanvasScene", self.scene())
 
     # ------------------------------------------------------------------ viewport state
     def zoom(self) -> float:
@@ -140,13 +149,13 @@ class CanvasView(QGraphicsView):
         self.fit_rect(rect)
 
     def zoom_to_selection(self) -> None:
-        scene = self.scene()
+        scene = self.canvas()
         ids = scene.selected_ids()
         if ids:
             self.fit_rect(scene.cards_bounds(ids), max_zoom=1.5)
 
     def center_on_card(self, node_id: str) -> None:
-        card = self.scene().card(node_id)
+        card = self.canvas().card(node_id)
         if card is not None:
             self._pinned_center = None
             self.centerOn(card.sceneBoundingRect().center())
@@ -194,7 +203,7 @@ class CanvasView(QGraphicsView):
         self._emit_viewport()
 
     def ensure_card_visible(self, node_id: str) -> None:
-        card = self.scene().card(node_id)
+        card = self.canvas().card(node_id)
         if card is not None:
             self._pinned_center = None
             self.ensureVisible(card.sceneBoundingRect(), 40, 40)
@@ -207,7 +216,7 @@ class CanvasView(QGraphicsView):
                 return item
         return None
 
-    def _drop_stale_grab(self, held) -> None:
+    def _drop_stale_grab(self, held: Qt.MouseButton) -> None:
         """A card that still grabs the mouse while no button is held lost its release to a popup or a
         new window (its context menu, focus mode). Qt would hand it the next press, move or the move it
         replays after a zoom, and drag it across the canvas with no undo step (issue #12): let go."""
@@ -216,7 +225,7 @@ class CanvasView(QGraphicsView):
         if grabber is not None and not held:
             grabber.ungrabMouse()
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self._pinned_center = None
         button = event.button()
         self._drop_stale_grab(event.buttons() & ~button)
@@ -243,7 +252,7 @@ class CanvasView(QGraphicsView):
             self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._drop_stale_grab(event.buttons())
         if self._panning:
             self._pinned_center = None
@@ -258,7 +267,7 @@ class CanvasView(QGraphicsView):
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._panning and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._panning = False
             self.viewport().setCursor(
@@ -273,14 +282,14 @@ class CanvasView(QGraphicsView):
             self._rubber = False
             self.setDragMode(QGraphicsView.DragMode.NoDrag)
 
-    def mouseDoubleClickEvent(self, event) -> None:
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self._card_at(event.position().toPoint()) is None:
             self.empty_double_clicked.emit()
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
 
-    def wheelEvent(self, event) -> None:
+    def wheelEvent(self, event: QWheelEvent) -> None:
         self._pinned_center = None
         self._drop_stale_grab(QApplication.mouseButtons())
         pos = event.position().toPoint()
@@ -309,23 +318,27 @@ class CanvasView(QGraphicsView):
         event.accept()
 
     # ------------------------------------------------------------------ keys
-    def _text_key(self, event) -> bool:
+    def _text_key(self, event: QKeyEvent) -> bool:
         """Ctrl+C and Esc belong to the text selected in a card, when there is some."""
         if event.key() != Qt.Key.Key_Escape and not event.matches(QKeySequence.StandardKey.Copy):
             return False
         scene = self.scene()
         return hasattr(scene, "text_selection_card") and scene.text_selection_card() is not None
 
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and self._text_key(event):
+    def event(self, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and self._text_key(event)
+        ):
             event.accept()  # before the window's Esc (stop streams) and any other shortcut
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         self._pinned_center = None
         if self._text_key(event):
-            scene = self.scene()
+            scene = self.canvas()
             if event.key() == Qt.Key.Key_Escape:
                 scene.clear_text_selection()
             else:
@@ -338,7 +351,7 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             event.accept()
             return
-        directions = {
+        directions: dict[int, tuple[int, int]] = {  # (event.key() is an int)
             Qt.Key.Key_Left: (-1, 0),
             Qt.Key.Key_Right: (1, 0),
             Qt.Key.Key_Up: (0, -1),
@@ -359,7 +372,7 @@ class CanvasView(QGraphicsView):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event) -> None:
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
             self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
@@ -369,7 +382,7 @@ class CanvasView(QGraphicsView):
 
     def move_selection(self, dx: int, dy: int) -> str | None:
         """Select the nearest card in direction (dx, dy) from the current one; returns its id."""
-        scene = self.scene()
+        scene = self.canvas()
         ids = scene.card_ids()
         if not ids:
             return None
@@ -388,7 +401,7 @@ class CanvasView(QGraphicsView):
         return best
 
     # ------------------------------------------------------------------ overlays
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         old, new = event.oldSize(), event.size()
         if self._pinned_center is None and old.isValid() and old.width() == new.width():
             # Only the bottom edge moved (the composer's "Following" bar came or went, the prompt grew):

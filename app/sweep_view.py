@@ -380,3 +380,36 @@ def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:
                 if shape is not None and shape.kind == NodeKind.PROMPT:
                     out.add(edge.parent_id)
     return out
+
+
+def estimate(engine: Any, defn: SweepDef, cells: Sequence[Any]) -> tuple[float, float, list[str]]:
+    """(estimated cost of the answers, of the judge, the models whose cost is unknown) of running
+    `cells` (app.sweep.Cell) through `engine` (its plan: nothing is sent), as `triptych sweep`
+    estimates it (about 1,000 output tokens per answer)."""
+    from app.catalog import estimate_tokens
+    from app.engine import Target
+    from app.sweep import judge_instruction, variant_params
+
+    total = judge_total = 0.0
+    unknown: list[str] = []
+    seen: dict[tuple[str, str, str], float | None] = {}
+    for cell in cells:
+        key = (cell.text, cell.model, repr(sorted(cell.params.items())))
+        if key not in seen:
+            (call,) = engine.plan(None, cell.text, [Target(cell.model, variant_params(cell.params))],
+                                  system=cell.system)
+            seen[key] = call.cost_est_usd
+            if defn.judge:
+                judge_in = call.input_tokens_est + call.output_tokens_est + estimate_tokens(
+                    judge_instruction(defn.rubric))
+                jc = engine.catalog.estimate_cost(defn.judge, judge_in, 60)
+                if jc is None and defn.judge not in unknown:
+                    unknown.append(defn.judge)
+                judge_total += jc or 0.0
+        cost = seen[key]
+        if cost is None:
+            if cell.model not in unknown:
+                unknown.append(cell.model)
+        else:
+            total += cost
+    return total, judge_total, unknown

@@ -38,6 +38,7 @@ from ui.foreign_watcher import PollingClock
 from ui.lane_controller import LaneController
 from ui.repaint import RepaintScheduler
 from ui.session_controller import SessionController
+from ui.sweep_controller import SweepGridController
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
@@ -101,6 +102,7 @@ class CanvasController(QObject):
         self.sessions = SessionController(self)
         self.edits = EditController(self)
         self.lanes = LaneController(self)
+        self.sweeps = SweepGridController(self)  # a sweep session's grid, sweeps run from the window
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
 
     def __repr__(self) -> str:
@@ -130,7 +132,7 @@ class CanvasController(QObject):
         self.lanes.reset()
         # Cards are made as the view reaches them (the view tells the scene as the viewport is
         # restored), their nodes read from the store then (ui/canvas/loader.py).
-        loader.populate(self.scene, graph)
+        loader.populate(self.scene, graph, self.sweeps.show(graph))
 
     # Session operations live in SessionController; these names stay for the window, commands, tests.
     def open_session(self, session_id: str) -> None:
@@ -201,6 +203,8 @@ class CanvasController(QObject):
         assert graph is not None
         if isinstance(event, NodesAdded):
             for node in event.nodes:
+                if self.sweeps.claims(node):
+                    continue  # a sweep's cell: its grid shows it
                 self.scene.add_card(node)
                 self.repaint.mark_dirty(node.id)
             if event.edges:
@@ -436,6 +440,7 @@ class CanvasController(QObject):
         self.bridge.close()
         self.edits.close()
         self.lanes.close()
+        self.sweeps.close()
         try:
             self.scene.card_action_requested.disconnect(self._on_scene_card_action_requested)
         except (RuntimeError, TypeError):

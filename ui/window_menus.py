@@ -113,6 +113,10 @@ def build_menus(w: MainWindow) -> None:
             group = entry.group
         cards_menu.addAction(cards[entry.id])
 
+    evaluate_menu = mb.addMenu("E&valuate")
+    w.new_sweep_action = _action(w, evaluate_menu, "New sweep…", lambda: c.sweeps.new_sweep_dialog(w.composer.models()),
+                                 tip="Run prompt templates × a variables file × models × settings as a grid")
+
     help_menu = mb.addMenu("&Help")
     _action(w, help_menu, "Keyboard shortcuts", w.show_shortcuts, "F1")
     w.view.addAction(_hidden_action(w, "?", w.show_shortcuts, canvas_only=True))

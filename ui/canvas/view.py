@@ -265,13 +265,23 @@ class CanvasView(QGraphicsView):
                 Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
             )
             if not self._pan_moved and event.button() == Qt.MouseButton.LeftButton:
-                self.scene().clearSelection()  # a click on empty space
+                if not self._click_item(event.position().toPoint()):
+                    self.scene().clearSelection()  # a click on empty space
             event.accept()
             return
         super().mouseReleaseEvent(event)
         if self._rubber:
             self._rubber = False
             self.setDragMode(QGraphicsView.DragMode.NoDrag)
+
+    def _click_item(self, pos: QPoint) -> bool:
+        """A click (a press and release without a drag) on an item that takes clicks but is no card
+        (the sweep grid: a drag over it pans the canvas): tell it; True when it took the click."""
+        for item in self.items(pos):
+            clicked_at = getattr(item, "clicked_at", None)
+            if clicked_at is not None:
+                return bool(clicked_at(item.mapFromScene(self.mapToScene(pos))))
+        return False
 
     def mouseDoubleClickEvent(self, event) -> None:
         if self._card_at(event.position().toPoint()) is None:

@@ -1,0 +1,461 @@
+"""SweepGridController: the open session's sweep drawn as a grid, and sweeps run from the window.
+
+A session holding a sweep (app.sweep) shows its sweep card and, beside it, a `SweepGridItem`
+(ui/canvas/sweep_grid.py) instead of the cells' own cards: the cells' prompts, answers and judge
+verdicts are not put on the canvas (`hidden`, decided before the scene is populated and for every
+card the engine adds while this window's runner adds a cell). A cell the user continues (focus
+mode's "Continue on canvas") is put on the canvas below the grid and stays there (it has a
+follow-up then, app.sweep_view.sweep_card_ids).
+
+Runs go through the same engine as every send (one shared httpx client) and the same
+`app.sweep.SweepRunner` as `triptych sweep`: start (the New sweep dialog), resume (the cells
+without a finished answer, offered on the grid when a session is opened with some), re-run the
+failed cells, cancel all. Cells are repainted at most `REFRESH_MS` apart, never per token.
+
+Qt main thread (= the asyncio loop, qasync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
+
+from app import layout
+from app.domain import Node, NodeKind, NodeStatus, Session
+from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
+from app.sweep import CELL_META, CHECKS_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
+from app.sweep_view import SweepGrid, estimate, load_grid, sweep_card_ids
+from ui.canvas.sweep_grid import CELL_H, SweepGridItem
+
+if TYPE_CHECKING:
+    from ui.controller import CanvasController
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
+CONFIRM_USD = 1.0  # ask before a sweep estimated above this
+GAP = 60.0  # between the sweep card and its grid
+
+
+class SweepGridController(QObject):
+    progress_changed = Signal(str)  # the running sweep's progress line ("" when none runs)
+    run_finished = Signal()
+
+    def __init__(self, canvas: CanvasController) -> None:
+        super().__init__(canvas)
+        self.c = canvas
+        self.grid: SweepGrid | None = None
+        self.item: SweepGridItem | None = None
+        self.sweep_id: str | None = None
+        self.hidden: set[str] = set()
+        self.answers: dict[int, list[Node]] = {}
+        self.runner: SweepRunner | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.focus_dialog_of: Callable[[], QDialog | None] | None = None  # the window's focus mode
+        self.confirm_usd = CONFIRM_USD
+        self.dialog: QDialog | None = None  # the New sweep dialog open now
+        self.model_menu: QMenu | None = None
+        self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
+        self._placed = 0  # cells put on the canvas below the grid
+        self._tick = QTimer(self)
+        self._tick.setInterval(REFRESH_MS)
+        self._tick.timeout.connect(self._on_tick_timeout)
+        canvas.model.observe(self._on_model_changed)
+
+    def __repr__(self) -> str:
+        return f"<SweepGridController {self.grid!r} running={self.running}>"
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    # ------------------------------------------------------------------ showing
+    def show(self, graph: Any) -> set[str]:
+        """A session is about to be drawn: build its grid (if it holds a sweep) and say which of its
+        cards the grid stands for (the scene leaves them out)."""
+        self._drop_item()
+        self.grid, self.sweep_id, self.answers, self._active = None, None, {}, set()
+        self.hidden = set()
+        self._placed = 0
+        try:
+            loaded = load_grid(graph)
+        except Exception:  # a broken sweep record must never keep the session from opening
+            log.exception("could not read the sweep of %s", graph.session.id)
+            loaded = None
+        if loaded is None:
+            return set()
+        sweep, grid, answers = loaded
+        self.grid, self.sweep_id, self.answers = grid, sweep.id, answers
+        self.hidden = sweep_card_ids(graph, answers)
+        self._active = {c.index for c in grid.cells if c.status == "streaming"}
+        item = SweepGridItem(grid, self.c.scene.style, self.c.scene.style.display_name)
+        item.setPos(sweep.x + layout.width(sweep) + GAP, sweep.y)
+        item.cell_clicked.connect(self._on_item_cell_clicked)
+        item.button_clicked.connect(self._on_item_button_clicked)
+        self.c.scene.addItem(item)
+        self.item = item
+        self._update_item()
+        if self._active:
+            self._tick.start()
+        return self.hidden
+
+    def show_grid(self) -> None:
+        """Bring the sweep card, the grid's header and its first rows into view (a sweep just started,
+        or a session never viewed before)."""
+        if self.item is None:
+            return
+        rect = self.item.sceneBoundingRect()
+        graph = self.c.graph
+        sweep = graph.nodes.get(self.sweep_id) if graph is not None and self.sweep_id else None
+        left = min(sweep.x, rect.left()) if sweep is not None else rect.left()
+        self.c.view.fit_rect(QRectF(left, rect.top(), min(rect.right() - left, 1700.0), min(rect.height(), 640.0)))
+
+    def after_viewport(self, session: Session) -> None:
+        """The session's viewport was restored: one never saved shows the grid."""
+        vp = session.viewport
+        if self.item is not None and vp.zoom == 1.0 and vp.x == 0.0 and vp.y == 0.0:
+            self.show_grid()
+
+    def claims(self, node: Node) -> bool:
+        """Does the grid stand for this card (the scene leaves it out)?"""
+        if node.id in self.hidden:
+            return True
+        runner = self.runner
+        if runner is not None and runner.adding and node.session_id == runner.graph.session.id:
+            self.hidden.add(node.id)
+            return True
+        return False
+
+    def _drop_item(self) -> None:
+        self._tick.stop()
+        if self.item is not None:
+            scene = self.item.scene()
+            if scene is not None:
+                scene.removeItem(self.item)
+            self.item.deleteLater()
+            self.item = None
+
+    # ------------------------------------------------------------------ live updates
+    def _on_model_changed(self, event: GraphEvent) -> None:
+        if self.grid is None:
+            return
+        if isinstance(event, NodesAdded):
+            for node in event.nodes:
+                self._see(node)
+        elif isinstance(event, NodeChanged):
+            self._see(event.node)
+        elif isinstance(event, NodesRemoved):
+            gone = set(event.ids)
+            for index, nodes in self.answers.items():
+                if any(n.id in gone for n in nodes):
+                    self.answers[index] = [n for n in nodes if n.id not in gone]
+                    self._active.add(index)
+            self.hidden -= gone
+
+    def _see(self, node: Node) -> None:
+        mark = node.meta.get(CELL_META)
+        if node.kind != NodeKind.RESPONSE or not isinstance(mark, dict) or "cell" not in mark:
+            return
+        index = int(mark["cell"])
+        if self.grid is None or not 0 <= index < len(self.grid.cells):
+            return
+        nodes = self.answers.setdefault(index, [])
+        if all(n is not node for n in nodes):
+            nodes.append(node)
+        self._active.add(index)
+        if not self._tick.isActive():
+            self._tick.start()
+
+    def _settled(self, index: int) -> bool:
+        nodes = self.answers.get(index) or []
+        if not nodes:
+            return True
+        last = nodes[-1]
+        if last.status.is_live:
+            return False
+        if self.runner is None:
+            return True
+        if CHECKS_META not in last.meta:
+            return False  # the runner is about to check it
+        return not (self.grid and self.grid.defn.judge and last.status == NodeStatus.DONE
+                    and SCORE_META not in last.meta)
+
+    def _on_tick_timeout(self) -> None:
+        self.refresh()
+        if not self._active and not self.running:
+            self._tick.stop()
+
+    def refresh(self) -> None:
+        """Re-read the cells that may have changed and repaint the grid (the tick; tests, screenshots)."""
+        grid = self.grid
+        if grid is None:
+            return
+        changed = False
+        for index in list(self._active):
+            nodes = self.answers.get(index, [])
+            changed = grid.update(index, nodes) or changed
+            if self._settled(index):
+                self._active.discard(index)
+        if changed or self.running:
+            self._update_item()
+
+    def _update_item(self) -> None:
+        if self.item is None or self.grid is None:
+            return
+        p = self.grid.progress()
+        line = p.line()
+        self.item.running = self.running
+        self.item.progress_text = f"{'Running · ' if self.running else ''}{line}"
+        self.item.refresh()
+        if self.running:
+            self.progress_changed.emit(f"Sweep: {line}")
+
+    # ------------------------------------------------------------------ the grid's clicks
+    def _on_item_button_clicked(self, name: str) -> None:
+        item, grid = self.item, self.grid
+        if item is None or grid is None:
+            return
+        if name == "differ":
+            item.only_differ = not item.only_differ
+        elif name == "failures":
+            item.only_failures = not item.only_failures
+        elif name == "model":
+            self._choose_model()
+            return
+        elif name == "cancel":
+            self.cancel_all()
+            return
+        elif name == "resume":
+            self.resume()
+            return
+        elif name == "rerun":
+            self.rerun_failed()
+            return
+        item.refresh()
+
+    def _choose_model(self) -> None:
+        item, grid = self.item, self.grid
+        if item is None or grid is None:
+            return
+        menu = QMenu(self.c.view)
+        menu.setObjectName("SweepModelMenu")
+        choices: list[tuple[str, str | None]] = [("All models", None)]
+        choices += [(self.c.scene.style.display_name(m), m) for m in grid.models()]
+        for label, model in choices:
+            action = menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(item.model == model)
+            action.setData(model)
+            action.triggered.connect(lambda _checked=False, m=model: self.set_model_filter(m))
+        rect = item.button_rect("model") or QRectF()
+        pos = self.c.view.viewport().mapToGlobal(
+            self.c.view.mapFromScene(item.mapToScene(QPointF(rect.left(), rect.bottom()))))
+        self.model_menu = menu
+        menu.popup(pos)
+
+    def set_model_filter(self, model: str | None) -> None:
+        if self.item is not None:
+            self.item.model = model
+            self.item.refresh()
+
+    def _on_item_cell_clicked(self, index: int) -> None:
+        self.open_cell(index)
+
+    def open_cell(self, index: int) -> None:
+        """Focus mode on the cell's answer, with Continue on canvas and Diff with the cell on its left."""
+        grid = self.grid
+        if grid is None:
+            return
+        cell = grid.cells[index]
+        if cell.answer_id is None:
+            self.c.message_posted.emit("This cell has no answer yet.", 3000)
+            return
+        self.c.focus_requested.emit(cell.answer_id)
+        dlg = self.focus_dialog_of() if self.focus_dialog_of is not None else None
+        if dlg is None:
+            return
+        row = QHBoxLayout()
+        cont = QPushButton("Continue on canvas", dlg)
+        cont.setObjectName("SweepContinue")
+        cont.setToolTip("Put this cell's prompt and answer on the canvas below the grid and follow up on it")
+        cont.clicked.connect(lambda: (dlg.close(), self.continue_cell(index)))
+        row.addWidget(cont)
+        left = grid.cell_left(index)
+        diff = QPushButton("Diff with the cell on the left", dlg)
+        diff.setObjectName("SweepDiff")
+        if left is None or left.answer_id is None:
+            diff.setEnabled(False)
+            diff.setToolTip("No answer on the left of this cell")
+        else:
+            left_id = left.answer_id
+            diff.clicked.connect(lambda: self.c.diff_requested.emit(left_id, cell.answer_id or ""))
+        row.addWidget(diff)
+        row.addStretch(1)
+        box = dlg.layout()
+        if box is not None:
+            box.insertLayout(1, row)  # type: ignore[attr-defined]
+
+    def continue_cell(self, index: int) -> None:
+        """Put the cell's prompt and answer on the canvas below the grid and follow up on its answer."""
+        grid, graph, item = self.grid, self.c.graph, self.item
+        if grid is None or graph is None or item is None:
+            return
+        answer_id = grid.cells[index].answer_id
+        if answer_id is None or answer_id not in graph.nodes:
+            return
+        prompt_ids = [e.parent_id for e in graph.parents(answer_id) if e.parent_id in graph.nodes
+                      and graph.nodes[e.parent_id].kind == NodeKind.PROMPT]
+        ids = [*prompt_ids, answer_id]
+        if any(i in self.hidden for i in ids):
+            self.hidden.difference_update(ids)
+            rect = item.sceneBoundingRect()
+            x = rect.left() + self._placed * (layout.CARD_W + 80)
+            y = rect.bottom() + CELL_H
+            self._placed += 1
+            positions: dict[str, tuple[float, float]] = {}
+            for i in ids:
+                node = graph.nodes[i]
+                self.c.scene.add_card(node)
+                positions[i] = (x, y)
+                y += layout.height(node) + 60
+            self.c.scene.set_edges(graph.edges)
+            self.c.move_nodes(positions)
+        self.c.view.ensure_card_visible(answer_id)
+        self.c.continue_lane(answer_id)
+
+    # ------------------------------------------------------------------ running
+    def new_sweep_dialog(self, chosen: Sequence[str] = ()) -> QDialog:
+        """Evaluate → New sweep…: the form (non-modal); Start sweep runs it here."""
+        from ui.sweep_dialog import NewSweepDialog
+
+        c = self.c
+        dlg = NewSweepDialog(c.catalog, c.settings, c.engine, list(chosen), c.view.window())
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dlg
+
+        def accepted() -> None:
+            if dlg.definition is not None:
+                if dlg.use_batch:
+                    c.message_posted.emit("Batch runs start from the command line (`triptych sweep --batch`); "
+                                          "this sweep runs live.", 8000)
+                self.start(dlg.definition)
+
+        dlg.accepted.connect(accepted)
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def start(self, defn: SweepDef, attachments: Sequence[Any] = ()) -> str | None:
+        """Make a sweep session for `defn`, show it and run every cell (after the cost confirmation
+        when the estimate is above the threshold). Returns the session id, None when not started."""
+        if not self._confirm(defn, defn.cells()):
+            return None
+        repo = self.c.repo
+        first = " ".join(defn.templates[0].split())[:60]
+        session = repo.create_session(Session(title=f"Sweep: {first}"))
+        sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()},
+                     status=NodeStatus.DONE, title="Sweep")
+        sweep.attachments = list(attachments)
+        repo.add_nodes([sweep])
+        self.c.sessions_changed.emit()
+        self.c.open_session(session.id)
+        self.show_grid()
+        self._run(None)
+        return session.id
+
+    def resume(self) -> None:
+        """Run the cells without a finished answer (never one twice: a live one is skipped)."""
+        if self.grid is None or self.running:
+            return
+        cells = self.grid.unfinished()
+        if not cells:
+            return
+        by_index = self.grid.defn.cells()
+        if not self._confirm(self.grid.defn, [by_index[i] for i in cells]):
+            return
+        self._run(None)
+
+    def rerun_failed(self) -> None:
+        if self.grid is None or self.running:
+            return
+        cells = self.grid.failed_cells()
+        if cells:
+            by_index = self.grid.defn.cells()
+            if self._confirm(self.grid.defn, [by_index[i] for i in cells]):
+                self._run(cells)
+
+    def cancel_all(self) -> None:
+        """Stop the sweep: the answers streaming now stop (their text is kept), no further cell starts."""
+        runner = self.runner
+        if runner is None:
+            return
+        runner.stopped = True
+        live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
+        if live:
+            self.c.stop(live)
+        self.c.message_posted.emit("Sweep cancelled: finished cells are kept; Resume runs the rest.", 5000)
+
+    def _confirm(self, defn: SweepDef, cells: Sequence[Any]) -> bool:
+        try:
+            cost, judge, unknown = estimate(self.c.engine, defn, cells)
+        except Exception as exc:  # an estimate must never keep a sweep from starting
+            log.warning("sweep estimate failed: %s", exc)
+            return True
+        total = cost + judge
+        if total <= self.confirm_usd:
+            return True
+        more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
+        return self.c.dialogs.confirm(
+            "Run this sweep?",
+            f"{len(cells)} cells, estimated ${total:.2f} (about 1,000 output tokens per answer{more}). "
+            f"That is above ${self.confirm_usd:.2f}. Run it?")
+
+    def _run(self, only: Sequence[int] | None) -> None:
+        grid, session = self.grid, self.c.session
+        if grid is None or session is None or self.sweep_id is None:
+            return
+        graph = self.c.repo.load_graph(session.id)  # the runner's own graph: every node, plain
+        for node_id, nodes in ((n.id, n) for ns in self.answers.values() for n in ns):
+            graph.nodes[node_id] = nodes  # one object per answer: the window's (live ones carry their text)
+        sweep = graph.nodes[self.sweep_id]
+        runner = SweepRunner(self.c.engine, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))
+        self.runner = runner
+        grid.started, grid.started_done = time.monotonic(), grid.progress().done
+        self.task = asyncio.ensure_future(self._run_task(runner, only))
+        self._tick.start()
+        self._update_item()
+
+    async def _run_task(self, runner: SweepRunner, only: Sequence[int] | None) -> None:
+        try:
+            await runner.run(only)
+        except Exception as exc:
+            log.exception("sweep run failed")
+            self.c.message_posted.emit(f"The sweep stopped: {exc}", 8000)
+        finally:
+            if self.runner is runner:
+                self.runner = None
+            if self.grid is not None and runner.sweep.id == self.sweep_id:
+                for index in range(len(self.grid.cells)):
+                    self.grid.update(index, self.answers.get(index, []))
+                self._active.clear()
+            self.task = None
+            self._update_item()
+            if self.grid is not None:
+                p = self.grid.progress()
+                self.progress_changed.emit("")
+                self.c.message_posted.emit(f"Sweep finished: {p.line()}", 8000)
+            self.c.emit_totals()
+            self.run_finished.emit()
+
+    def close(self) -> None:
+        self._tick.stop()
+        if self.runner is not None:
+            self.runner.stopped = True
+        self.c.model.unobserve(self._on_model_changed)
+

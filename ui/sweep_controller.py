@@ -110,6 +110,9 @@ class SweepGridController(QObject):
         or a session never viewed before)."""
         if self.item is None:
             return
+        if not self.c.view.isVisible():  # the window opens on this session: fit once it has its size
+            QTimer.singleShot(0, self.show_grid)
+            return
         rect = self.item.sceneBoundingRect()
         graph = self.c.graph
         sweep = graph.nodes.get(self.sweep_id) if graph is not None and self.sweep_id else None

@@ -271,6 +271,7 @@ class SweepGridItem(QGraphicsObject):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(style.provider_color(col.model.split(":", 1)[0])))
             painter.drawRect(QRectF(rect.left() + 4, rect.top() + 8, 4, COLHEAD_H - 16))
+            painter.setPen(QColor(theme.text))  # (a static text is not drawn with no pen, whatever its colours)
             painter.drawStaticText(QPointF(rect.left() + 14, rect.top() + 6), self._head_text(col.index, totals))
         painter.setPen(QPen(QColor(theme.card_border), 1))
         painter.drawLine(QPointF(0, self.top), QPointF(width, self.top))
@@ -304,6 +305,7 @@ class SweepGridItem(QGraphicsObject):
                 f"<span style='color:{theme.muted}'>{row.index + 1}.</span> "
                 f"<span style='color:{theme.text}'>{_esc(label)}</span>", LABEL_W - 2 * PAD - 4, rich=True)
         painter.save()
+        painter.setPen(QColor(theme.text))
         painter.setClipRect(QRectF(0, y, LABEL_W, CELL_H))
         painter.drawStaticText(QPointF(PAD + 4, y + PAD), text)
         painter.restore()
@@ -321,6 +323,7 @@ class SweepGridItem(QGraphicsObject):
         painter.setBrush(color)
         painter.drawRect(QRectF(inner.left(), inner.top() + 4, 3, inner.height() - 8))
         preview, foot = self._cell_texts(cell)
+        painter.setPen(QColor(theme.text))
         painter.save()
         painter.setClipRect(inner.adjusted(8, 0, -4, -20))
         painter.drawStaticText(QPointF(inner.left() + 9, inner.top() + 4), preview)

@@ -138,3 +138,145 @@ async def test_a_sweep_from_the_dialog_fills_a_grid_and_a_cell_opens_in_focus_mo
         await wait_until(lambda: window.controller.sweeps.item is not None, 5, "the grid")
         await wait_until(lambda: len(cards_of(window, "response")) == 2, 5, "the continued cell")
         assert len(cards_of(window, "prompt")) == 2
+
+
+def _stored_sweep(home, defn: SweepDef, answers: dict[int, tuple[str, NodeStatus]], *, dead_pid: int | None = None):
+    """A sweep session in the store with the given cells answered (cell index -> (text, status)); a
+    STREAMING answer belongs to `dead_pid` (a process gone: the store marks it interrupted on open)."""
+    import socket
+
+    repo = open_store(home)
+    session = repo.create_session(Session(title="Sweep: stored"))
+    sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()}, x=0, y=0,
+                 status=NodeStatus.DONE, title="Sweep")
+    nodes, edges = [sweep], []
+    by_index = {c.index: c for c in defn.cells()}
+    for index, (text, status) in answers.items():
+        cell = by_index[index]
+        mark = {CELL_META: {"sweep": sweep.id, "cell": index}}
+        prompt = Node(session.id, NodeKind.PROMPT, cell.text, meta=dict(mark), x=2000, y=index * 600)
+        answer = Node(session.id, NodeKind.RESPONSE, text, model=cell.model, status=status,
+                      meta=dict(mark), x=2000, y=index * 600 + 150)
+        answer.timing = Timing(ttft_ms=50, duration_ms=400 + index * 10)
+        if status == NodeStatus.DONE:
+            answer.meta[CHECKS_META] = [{"check": c, "pass": "ok" in text} for c in defn.checks]
+        if status == NodeStatus.STREAMING:
+            answer.owner = Owner(pid=dead_pid or 1, host=socket.gethostname(), heartbeat=0.0)
+        nodes += [prompt, answer]
+        edges.append(Edge(prompt.id, answer.id, EdgeRole.REPLY, 0, session.id))
+    repo.add_nodes(nodes, edges)
+    repo.close()
+    return session.id
+
+
+async def _grid_on_screen(window):
+    sweeps = window.controller.sweeps
+    await wait_until(lambda: sweeps.item is not None, 5, "the grid")
+    item = sweeps.item
+    vp = window.view.viewport().rect()
+    await wait_until(lambda: vp.contains(_on_screen(window, item, item.button_rect("differ"))), 3, "the grid on screen")
+    return sweeps, item
+
+
+async def test_the_filters_answers_differ_failures_only_and_one_model(app_env, fake_server):
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS, CL], columns=["w"],
+                    rows=[{"w": "same"}, {"w": "differ"}, {"w": "failed"}], vars_name="w.csv", checks=["contains:ok"])
+    # cells: row r, model m -> index 2r + m
+    _stored_sweep(app_env, defn, {0: ("ok same", NodeStatus.DONE), 1: ("ok  SAME", NodeStatus.DONE),
+                                  2: ("ok one", NodeStatus.DONE), 3: ("ok two", NodeStatus.DONE),
+                                  4: ("ok", NodeStatus.DONE), 5: ("", NodeStatus.ERROR)})
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        assert item.rows == [0, 1, 2] and item.cols == [0, 1]
+        assert item.button_rect("rerun") is not None and item.button_rect("resume") is not None  # the failed cell
+        _click(window, item, item.button_rect("differ"))
+        assert item.rows == [1]
+        _click(window, item, item.button_rect("differ"))
+        _click(window, item, item.button_rect("failures"))
+        assert item.rows == [2]
+        _click(window, item, item.button_rect("failures"))
+        assert item.rows == [0, 1, 2]
+        # one model: its columns only; Claude failed row 2, DeepSeek failed nothing
+        _click(window, item, item.button_rect("model"))
+        await wait_until(lambda: sweeps.model_menu is not None and sweeps.model_menu.isVisible(), 3, "the model menu")
+        menu = sweeps.model_menu
+        [deepseek] = [a for a in menu.actions() if a.data() == DS]
+        deepseek.trigger()
+        menu.close()
+        assert item.cols == [0] and "DeepSeek" in item.button_text("model")
+        _click(window, item, item.button_rect("failures"))
+        assert item.rows == []
+        # a click where a hidden cell was drawn opens nothing
+        assert item.cell_rect(5) is None
+
+
+async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path):
+    slow = lambda req: Answer(text=tuple(f"Answer {i} " for i in range(200)), delay=0.05)  # noqa: E731
+    fake_server.script("deepseek-flash", slow)
+    fake_server.script("claude-sonnet-5-5", slow)
+    async with open_window() as (window, _services):
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0")
+        item = sweeps.item
+        await wait_until(lambda: any(c.status == "streaming" for c in sweeps.grid.cells), 5, "cells streaming")
+        await wait_until(lambda: len(fake_server.requests) >= 2, 5, "requests on the wire")
+        await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
+        assert "Running" in item.progress_text
+        assert window.status.sweep_label.text().startswith("Sweep: ")
+        _click(window, item, item.button_rect("cancel"))
+        await wait_until(lambda: not sweeps.running, 5, "the sweep to stop")
+        sent = len(fake_server.requests)
+        cells = sweeps.grid.cells
+        stopped = [c.index for c in cells if c.status == "failed"]
+        queued = [c.index for c in cells if c.status == "queued"]
+        assert stopped and not any(c.status == "streaming" for c in cells)
+        assert all(cells[i].error == "stopped" for i in stopped)
+        await asyncio.sleep(0.3)
+        assert len(fake_server.requests) == sent  # nothing starts after Cancel all
+        assert window.status.sweep_label.text() == ""
+        assert sweeps.grid.failed_cells() == stopped
+        # Re-run failed: exactly the stopped cells again, now answered fast; the never-started ones wait
+        fake_server.script("deepseek-flash", Answer(text=("Answer: ok",)))
+        fake_server.script("claude-sonnet-5-5", Answer(text=("Answer: ok",)))
+        await wait_until(lambda: item.button_rect("rerun") is not None, 3, "Re-run failed")
+        assert item.button_text("rerun") == f"Re-run failed ({len(stopped)})"
+        _click(window, item, item.button_rect("rerun"))
+        await wait_until(lambda: sweeps.running, 3, "the re-run")
+        await wait_until(lambda: not sweeps.running, 10, "the re-run to end")
+        assert len(fake_server.requests) - sent == len(stopped)
+        assert all(cells[i].status == "done" and cells[i].preview == "Answer: ok" and cells[i].attempts == 2
+                   for i in stopped)
+        assert [c.index for c in cells if c.status == "queued"] == queued
+        if queued:
+            assert item.button_text("resume") == f"Resume sweep ({len(queued)} cell{'s' if len(queued) != 1 else ''} left)"
+        assert cards_of(window, "response") == []
+
+
+async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_env, fake_server):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    defn = SweepDef(templates=["Q {{n}}"], models=[DS, CL], columns=["n"], rows=[{"n": str(i)} for i in range(4)],
+                    vars_name="n.csv", checks=[])
+    # 8 cells: four finished, one cut mid-stream by the crash, three never started
+    done = {i: (f"ok {i}", NodeStatus.DONE) for i in (0, 1, 2, 5)}
+    _stored_sweep(app_env, defn, {**done, 3: ("half an ans", NodeStatus.STREAMING)}, dead_pid=gone.pid)
+    remaining = [c for c in defn.cells() if c.index not in done]
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        await wait_until(lambda: item.button_rect("resume") is not None, 5, "the Resume button")
+        assert item.button_text("resume") == "Resume sweep (4 cells left)"
+        assert sweeps.grid.cells[3].status == "failed"  # the interrupted answer: shown, to be run again
+        assert fake_server.requests == []
+        _click(window, item, item.button_rect("resume"))
+        await wait_until(lambda: sweeps.running, 3, "the resumed run")
+        await wait_until(lambda: not sweeps.running, 15, "the resumed run to end")
+        assert all(c.status == "done" for c in sweeps.grid.cells)
+        sent = Counter(_prompts_sent(fake_server))
+        from app.domain import ModelRef
+
+        assert sent == Counter((ModelRef.parse(c.model).model, c.text) for c in remaining)
+        assert item.button_rect("resume") is None and cards_of(window, "response") == []
+        # the finished cells kept their answers
+        assert [sweeps.grid.cells[i].preview for i in (0, 1, 2, 5)] == ["ok 0", "ok 1", "ok 2", "ok 5"]

@@ -11,7 +11,6 @@ the next read, not per change).
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Iterable, Sequence
@@ -129,15 +128,12 @@ class Progress:
         return (f"{self.done}/{self.total} done · {self.failed} failed · ${self.cost_usd:.4f}{eta}")
 
 
-_WS = re.compile(r"\s+")
-
-
 def _fold(text: str) -> str:
-    return _WS.sub(" ", text).strip().casefold()
+    return " ".join(text.split()).casefold()
 
 
 def _preview(text: str) -> str:
-    flat = _WS.sub(" ", text).strip()
+    flat = " ".join(text[: PREVIEW_CHARS * 4].split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 

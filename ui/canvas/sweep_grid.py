@@ -72,6 +72,7 @@ class SweepGridItem(QGraphicsObject):
         self._row_texts: dict[int, Text] = {}
         self._brushes: dict[str, QBrush | QPen] = {}
         self._buttons: dict[str, QRectF] = {}
+        self._button_texts: dict[str, str] = {}
         self._size = QSizeF()
         self.refresh()
 
@@ -100,6 +101,7 @@ class SweepGridItem(QGraphicsObject):
         self.update()
 
     def _layout_buttons(self) -> None:
+        self._button_texts = {name: self._button_text(name) for name in BUTTONS if self.button_shown(name)}
         fm = self._style.small_metrics
         y = TITLE_H + 5
         h = BAR_H - 10
@@ -129,6 +131,11 @@ class SweepGridItem(QGraphicsObject):
         return name in BUTTONS
 
     def button_text(self, name: str) -> str:
+        """The button's label (as laid out by the last `refresh`)."""
+        text = self._button_texts.get(name)
+        return text if text is not None else self._button_text(name)
+
+    def _button_text(self, name: str) -> str:
         if name == "differ":
             return "Answers differ"
         if name == "failures":
@@ -332,7 +339,7 @@ class SweepGridItem(QGraphicsObject):
         color = self._status_color(cell)
         painter.setPen(self._pen(theme.card_border))
         painter.setBrush(self._brush(theme.alt_base if cell.status == QUEUED else theme.base))
-        painter.drawRoundedRect(inner, 5, 5)
+        painter.drawRect(inner)  # (square: a rounded rectangle costs ~30 µs, ~1 ms a frame)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._brush(color))
         painter.drawRect(QRectF(inner.left(), inner.top() + 4, 3, inner.height() - 8))

@@ -11,6 +11,7 @@ the next read, not per change).
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Iterable, Sequence
@@ -132,8 +133,13 @@ def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|```\S*\s*$)|\*\*|__|`", re.M)
+
+
 def _preview(text: str) -> str:
-    flat = " ".join(text[: PREVIEW_CHARS * 4].split())
+    """The answer's first words as plain text: one line, markdown's marks (headings, emphasis, code
+    ticks, quotes, bullets, fences) left out."""
+    flat = " ".join(_MARKS.sub("", text[: PREVIEW_CHARS * 4]).split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 

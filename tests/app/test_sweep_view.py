@@ -144,3 +144,11 @@ def test_load_grid_and_the_cards_the_grid_stands_for():
     assert len(hidden) == 3 * (defn.size - 1)
     assert answer_ids[5] not in hidden and answer_ids[4] in hidden
     assert load_grid(Graph(Session(), {}, [])) is None
+
+
+def test_a_cell_previews_its_answer_as_one_plain_line():
+    grid = SweepGrid(_defn(rows=1))
+    grid.update(0, [_answer("## Verdict\n\nThe **refund** is due:\n\n```json\n{\"ok\": true}\n```\n- step one\n> quoted")])
+    assert grid.cells[0].preview == 'Verdict The refund is due: {"ok": true} step one quoted'
+    grid.update(1, [_answer("word " * 200)])
+    assert len(grid.cells[1].preview) == 160 and grid.cells[1].preview.endswith("…")

@@ -44,8 +44,8 @@ TARGET_OPEN_MS = 300.0
 TARGET_FRAME_MS = 16.0
 TARGET_MB = 30.0
 
-MODELS = ["deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol",
-          "openrouter:meta-llama/llama-4-maverick", "deepseek:deepseek-pro"]
+MODELS = ["deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol", "anthropic:claude-haiku-5-5",
+          "deepseek:deepseek-v4-pro"]
 
 
 def _store_sweep(repo: Any, rows: int, models: list[str], variants: list[dict[str, Any]], seed: int) -> str:

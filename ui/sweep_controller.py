@@ -169,7 +169,11 @@ class SweepGridController(QObject):
         if self.grid is None or not 0 <= index < len(self.grid.cells):
             return
         nodes = self.answers.setdefault(index, [])
-        if all(n is not node for n in nodes):
+        for i, known in enumerate(nodes):
+            if known.id == node.id:  # (the store's copy of an answer this window streamed: one answer)
+                nodes[i] = node
+                break
+        else:
             nodes.append(node)
         self._active.add(index)
         if not self._tick.isActive():

@@ -45,6 +45,8 @@ def _ms(ms: float | None) -> str:
 def _usd(cost: float | None) -> str:
     if cost is None:
         return "–"
+    if 0 < cost < 0.0001:
+        return "<$0.0001"
     return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
 
 
@@ -111,14 +113,13 @@ class SweepGridItem(QGraphicsObject):
             w = fm.horizontalAdvance(self.button_text(name)) + 22
             out[name] = QRectF(x, y, w, h)
             x += w + 6
-        right = self._size.width() - PAD
-        for name in ("rerun", "cancel", "resume"):
+        x += 18  # the run's buttons after the filters (not at the far right: a wide grid is wider than the view)
+        for name in ("resume", "cancel", "rerun"):
             if not self.button_shown(name):
                 continue
             w = fm.horizontalAdvance(self.button_text(name)) + 22
-            right -= w
-            out[name] = QRectF(right, y, w, h)
-            right -= 6
+            out[name] = QRectF(x, y, w, h)
+            x += w + 6
         self._buttons = out
 
     def button_shown(self, name: str) -> bool:
@@ -199,6 +200,9 @@ class SweepGridItem(QGraphicsObject):
 
     # ------------------------------------------------------------------ painting
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        scene = self.scene()
+        if scene is not None and getattr(scene, "style", self._style) is not self._style:
+            self.set_style(scene.style)  # the window's theme or font size changed
         theme = self._style.theme
         exposed = option.exposedRect
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
@@ -271,11 +275,12 @@ class SweepGridItem(QGraphicsObject):
         painter.setPen(self._pen(theme.text))
         painter.setFont(style.title_font)
         title = f"Sweep · {len(self.grid.rows)} rows × {len(self.grid.columns)} columns"
-        painter.drawText(QRectF(PAD + 4, 0, width / 2, TITLE_H), Qt.AlignmentFlag.AlignVCenter, title)
+        painter.drawText(QRectF(PAD + 4, 0, width - 2 * PAD, TITLE_H), Qt.AlignmentFlag.AlignVCenter, title)
         painter.setFont(style.small_font)
         painter.setPen(self._pen(theme.muted))
-        painter.drawText(QRectF(width / 2, 0, width / 2 - PAD - 4, TITLE_H),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.progress_text)
+        x = PAD + 4 + style.title_metrics.horizontalAdvance(title) + 16
+        painter.drawText(QRectF(x, 0, max(width - x - PAD, 10.0), TITLE_H), Qt.AlignmentFlag.AlignVCenter,
+                         self.progress_text)
         for name, rect in self._buttons.items():
             checked = self.button_checked(name)
             painter.setPen(self._pen(theme.accent if checked else theme.border))

@@ -60,11 +60,8 @@ def _answer_for(model: str):
             score = 6 + (len(prompt) * 7) % 5
             reason = "polite, right priority" if score > 7 else "correct but generic"
             return Answer(text=(f"SCORE: {score} — {reason}",), delay=0.005)
-        for key, (area, priority, text) in REPLIES.items():
-            if key in prompt:
-                break
-        else:
-            area, priority, text = "Other", "low", "Thanks for writing in."
+        key = next((k for k in REPLIES if k in prompt), "")
+        area, priority, text = REPLIES.get(key, ("Other", "low", "Thanks for writing in."))
         if model == "gpt-6.2-sol" and key == "配送":
             return HTTPFault(503, "overloaded")
         if model == "deepseek-flash":
@@ -98,8 +95,9 @@ async def _shoot(out: Path, server) -> None:
                     judge="anthropic:claude-haiku-5-5", rubric="polite, correct priority", concurrency=4)
     sweeps = window.controller.sweeps
     sweeps.start(defn)
-    while sweeps.running:
-        await asyncio.sleep(0.1)
+    done = asyncio.Event()
+    sweeps.run_finished.connect(done.set)
+    await done.wait()
     sweeps.refresh()
     item = sweeps.item
     rect = item.sceneBoundingRect()

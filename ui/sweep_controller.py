@@ -291,7 +291,11 @@ class SweepGridController(QObject):
         cont = QPushButton("Continue on canvas", dlg)
         cont.setObjectName("SweepContinue")
         cont.setToolTip("Put this cell's prompt and answer on the canvas below the grid and follow up on it")
-        cont.clicked.connect(lambda: (dlg.close(), self.continue_cell(index)))
+        def on_continue() -> None:
+            dlg.close()
+            self.continue_cell(index)
+
+        cont.clicked.connect(on_continue)
         row.addWidget(cont)
         left = grid.cell_left(index)
         diff = QPushButton("Diff with the cell on the left", dlg)

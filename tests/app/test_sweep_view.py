@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef
-from app.sweep_view import DONE, FAILED, QUEUED, STREAMING, SweepGrid, answers_differ, load_grid, sweep_card_ids
+from app.sweep_view import (
+    DONE,
+    FAILED,
+    QUEUED,
+    STREAMING,
+    SweepGrid,
+    answers_differ,
+    load_grid,
+    sweep_card_ids,
+)
 
 
 def _defn(rows: int = 3) -> SweepDef:

@@ -7,17 +7,16 @@ a sweep was cut off."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session, Timing
 from app.sweep import CELL_META, CHECKS_META, SWEEP_META, SweepDef
 from storage import open_store
-from tests.fakes.server import Answer, HTTPFault, Stall, _conversation
+from tests.fakes.server import Answer, _conversation
 from tests.ui.conftest import cards_of, open_window, wait_until
 
 DS = "deepseek:deepseek-flash"
@@ -59,8 +58,8 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
     dialog = sweeps.dialog
     assert dialog is not None and dialog.isVisible()
     for ref in list(dialog.models()):  # start from no model (the composer's are ticked)
-        _untick = [dialog.models_list.item(i) for i in range(dialog.models_list.count())
-                   if dialog.models_list.item(i).data(Qt.ItemDataRole.UserRole) == ref][0]
+        _untick = next(dialog.models_list.item(i) for i in range(dialog.models_list.count())
+                       if dialog.models_list.item(i).data(Qt.ItemDataRole.UserRole) == ref)
         dialog.models_list.setCurrentItem(_untick)
         QTest.keyClick(dialog.models_list, Qt.Key.Key_Space)
     QTest.keyClicks(dialog.templates_edit, "Say {{word}}")
@@ -251,17 +250,23 @@ async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path
         assert cards_of(window, "response") == []
 
 
-async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_env, fake_server):
+def _dead_pid() -> int:
+    """The pid of a process that has ended (a crashed Triptych's)."""
     import subprocess
     import sys
 
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(gone.stdout)
+
+
+async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_env, fake_server):
+    dead_pid = _dead_pid()
     defn = SweepDef(templates=["Q {{n}}"], models=[DS, CL], columns=["n"], rows=[{"n": str(i)} for i in range(4)],
                     vars_name="n.csv", checks=[])
     # 8 cells: four finished, one cut mid-stream by the crash, three never started
     done = {i: (f"ok {i}", NodeStatus.DONE) for i in (0, 1, 2, 5)}
-    _stored_sweep(app_env, defn, {**done, 3: ("half an ans", NodeStatus.STREAMING)}, dead_pid=gone.pid)
+    _stored_sweep(app_env, defn, {**done, 3: ("half an ans", NodeStatus.STREAMING)}, dead_pid=dead_pid)
     remaining = [c for c in defn.cells() if c.index not in done]
     async with open_window() as (window, _services):
         sweeps, item = await _grid_on_screen(window)

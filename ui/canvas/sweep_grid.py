@@ -15,11 +15,13 @@ second while a sweep runs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
-from app.sweep_view import DONE, FAILED, QUEUED, STREAMING, CellView, SweepGrid
+from app.sweep_view import DONE, FAILED, QUEUED, STREAMING, CellView, ColumnTotals, SweepGrid
 from ui.canvas.style import CardStyle
 
 LABEL_W = 230.0
@@ -54,7 +56,7 @@ class SweepGridItem(QGraphicsObject):
     cell_clicked = Signal(int)  # the sweep's cell index
     button_clicked = Signal(str)  # one of BUTTONS
 
-    def __init__(self, grid: SweepGrid, style: CardStyle, display_name=None) -> None:
+    def __init__(self, grid: SweepGrid, style: CardStyle, display_name: Callable[[str], str] | None = None) -> None:
         super().__init__()
         self.grid = grid
         self._style = style
@@ -72,7 +74,8 @@ class SweepGridItem(QGraphicsObject):
         self._texts: dict[int, tuple[int, Text]] = {}  # cell -> (its version, its text laid out)
         self._heads: dict[int, tuple[tuple, Text]] = {}  # column -> (its totals, its text laid out)
         self._row_texts: dict[int, Text] = {}
-        self._brushes: dict[str, QBrush | QPen] = {}
+        self._brushes: dict[str, QBrush] = {}
+        self._pens: dict[str, QPen] = {}
         self._buttons: dict[str, QRectF] = {}
         self._button_texts: dict[str, str] = {}
         self._size = QSizeF()
@@ -85,6 +88,7 @@ class SweepGridItem(QGraphicsObject):
     def set_style(self, style: CardStyle) -> None:
         self._style = style
         self._brushes.clear()
+        self._pens.clear()
         self._texts.clear()
         self._heads.clear()
         self._row_texts.clear()
@@ -201,8 +205,9 @@ class SweepGridItem(QGraphicsObject):
     # ------------------------------------------------------------------ painting
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         scene = self.scene()
-        if scene is not None and getattr(scene, "style", self._style) is not self._style:
-            self.set_style(scene.style)  # the window's theme or font size changed
+        style = getattr(scene, "style", self._style) if scene is not None else self._style
+        if isinstance(style, CardStyle) and style is not self._style:
+            self.set_style(style)  # the window's theme or font size changed
         theme = self._style.theme
         exposed = option.exposedRect
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
@@ -249,11 +254,10 @@ class SweepGridItem(QGraphicsObject):
         return brush
 
     def _pen(self, color: str) -> QPen:
-        key = "pen" + color
-        pen = self._brushes.get(key)
+        pen = self._pens.get(color)
         if pen is None:
-            pen = self._brushes[key] = QPen(QColor(color), 1)
-        return pen  # type: ignore[return-value]
+            pen = self._pens[color] = QPen(QColor(color), 1)
+        return pen
 
     def _paint_blocks(self, painter: QPainter, r0: int, r1: int, c0: int, c1: int) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
@@ -304,7 +308,7 @@ class SweepGridItem(QGraphicsObject):
         painter.setPen(self._pen(theme.card_border))
         painter.drawLine(QPointF(0, self.top), QPointF(width, self.top))
 
-    def _head_text(self, col: int, totals) -> Text:
+    def _head_text(self, col: int, totals: list[ColumnTotals]) -> Text:
         t = totals[col]
         key = (t, self._display_name(self.grid.columns[col].model))
         cached = self._heads.get(col)

@@ -611,24 +611,16 @@ class SweepRunner:
         self.answers: dict[int, list[Node]] = cell_answers(graph)
         self.progress = Progress(0)
         self.stopped = False
-        # True while the engine creates a cell's or a judge's cards (its NodesAdded is emitted inside
-        # that call, before the cell's mark is set): a window tells the sweep's cards from others by it
-        self.adding = False
 
     def __repr__(self) -> str:
         return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
 
-    def pending_cells(self, only: Sequence[int] | None = None) -> list[Cell]:
-        """The cells without a finished answer (and none still streaming in a live process); with
-        `only`, exactly those cells (a re-run of failed ones: finished or not), unless one streams."""
+    def pending_cells(self) -> list[Cell]:
+        """The cells without a finished answer (and none still streaming in a live process)."""
         out = []
-        wanted = set(only) if only is not None else None
         for cell in self.defn.cells():
             answers = self.answers.get(cell.index, [])
-            if wanted is not None:
-                if cell.index not in wanted:
-                    continue
-            elif any(a.status == NodeStatus.DONE for a in answers):
+            if any(a.status == NodeStatus.DONE for a in answers):
                 continue
             if any(a.status.is_live for a in answers):
                 continue  # another process streams it right now: never run a cell twice
@@ -656,9 +648,8 @@ class SweepRunner:
         while (left := self._paused_until.get(provider, 0.0) - time.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(min(left, 1.0))
 
-    async def run(self, only: Sequence[int] | None = None) -> list[tuple[Cell, Node | None]]:
-        """Run the pending cells (or exactly `only`, see `pending_cells`)."""
-        cells = self.pending_cells(only)
+    async def run(self) -> list[tuple[Cell, Node | None]]:
+        cells = self.pending_cells()
         self.progress = Progress(len(cells))
         self.engine.add_listener(self._on_engine_change)
         try:
@@ -679,13 +670,8 @@ class SweepRunner:
             await self._wait_pause(cell.model)
             if self.stopped:
                 return
-            self.adding = True
-            try:
-                result = self.engine.ask(self.graph.session.id, cell.text,
-                                         [Target(cell.model, variant_params(cell.params))], system=cell.system,
-                                         graph=self.graph, attachments=list(self.sweep.attachments))
-            finally:
-                self.adding = False
+            result = self.engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
+                                     system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments))
             prompt, run = result.prompts[0], result.runs[0]
             node = run.node
             mark = {"sweep": self.sweep.id, "cell": cell.index}
@@ -713,12 +699,8 @@ class SweepRunner:
         judge = self.defn.judge or ""
         async with self._sem(judge):
             await self._wait_pause(judge)
-            self.adding = True
-            try:
-                run = self.engine.synthesize(self.graph.session.id, [node.id], judge, kind="custom",
-                                             instruction=judge_instruction(self.defn.rubric))
-            finally:
-                self.adding = False
+            run = self.engine.synthesize(self.graph.session.id, [node.id], judge, kind="custom",
+                                         instruction=judge_instruction(self.defn.rubric))
             run.node.meta[JUDGE_META] = node.id
             self.engine.repo.update_node(run.node)
             await self.engine.wait([run])

@@ -29,11 +29,12 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
-from app.sweep import CELL_META, CHECKS_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
+from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, Cell, SweepDef, SweepRunner
 from app.sweep_view import SweepGrid, estimate, load_grid, sweep_card_ids
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 
 if TYPE_CHECKING:
+    from app.engine import Engine
     from ui.controller import CanvasController
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,50 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
 CONFIRM_USD = 1.0  # ask before a sweep estimated above this
 GAP = 60.0  # between the sweep card and its grid
+
+
+class _MarkingEngine:
+    """The window's engine as a sweep's runner sees it: the same engine (every call goes through), but
+    while it creates a cell's or a judge's cards (`ask`, `synthesize`: the cards are announced inside
+    the call, before the runner marks them as the sweep's) `adding` is True, so the canvas leaves them
+    to the grid from their first appearance."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.adding = False
+
+    def __repr__(self) -> str:
+        return f"<_MarkingEngine adding={self.adding}>"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def ask(self, *args: Any, **kwargs: Any) -> Any:
+        self.adding = True
+        try:
+            return self._engine.ask(*args, **kwargs)
+        finally:
+            self.adding = False
+
+    def synthesize(self, *args: Any, **kwargs: Any) -> Any:
+        self.adding = True
+        try:
+            return self._engine.synthesize(*args, **kwargs)
+        finally:
+            self.adding = False
+
+
+class _WindowRunner(SweepRunner):
+    """`SweepRunner` as the window runs it: with `only`, exactly those cells (Re-run failed: finished
+    ones too), never one that streams now; else the runner's own choice (the unfinished cells)."""
+
+    only: set[int] | None = None
+
+    def pending_cells(self, *args: Any, **kwargs: Any) -> list[Cell]:
+        if self.only is None:
+            return super().pending_cells(*args, **kwargs)
+        return [c for c in self.defn.cells() if c.index in self.only
+                and not any(a.status.is_live for a in self.answers.get(c.index, []))]
 
 
 class SweepGridController(QObject):
@@ -55,7 +100,8 @@ class SweepGridController(QObject):
         self.sweep_id: str | None = None
         self.hidden: set[str] = set()
         self.answers: dict[int, list[Node]] = {}
-        self.runner: SweepRunner | None = None
+        self.runner: _WindowRunner | None = None
+        self._marking: _MarkingEngine | None = None
         self.task: asyncio.Task[None] | None = None
         self.focus_dialog_of: Callable[[], QDialog | None] | None = None  # the window's focus mode
         self.confirm_usd = CONFIRM_USD
@@ -129,8 +175,9 @@ class SweepGridController(QObject):
         """Does the grid stand for this card (the scene leaves it out)?"""
         if node.id in self.hidden:
             return True
-        runner = self.runner
-        if runner is not None and runner.adding and node.session_id == runner.graph.session.id:
+        runner, marking = self.runner, self._marking
+        if runner is not None and marking is not None and marking.adding \
+                and node.session_id == runner.graph.session.id:
             self.hidden.add(node.id)
             return True
         return False
@@ -162,6 +209,9 @@ class SweepGridController(QObject):
             self.hidden -= gone
 
     def _see(self, node: Node) -> None:
+        if node.kind == NodeKind.SYNTHESIS and JUDGE_META in node.meta:
+            self._hide_late(node)  # a verdict another process (or app.batch) added
+            return
         mark = node.meta.get(CELL_META)
         if node.kind != NodeKind.RESPONSE or not isinstance(mark, dict) or "cell" not in mark:
             return
@@ -175,9 +225,23 @@ class SweepGridController(QObject):
                 break
         else:
             nodes.append(node)
+            self._hide_late(node)
         self._active.add(index)
         if not self._tick.isActive():
             self._tick.start()
+
+    def _hide_late(self, node: Node) -> None:
+        """A new cell answer (or verdict) this window's runner did not add (another process's sweep into
+        the open session, a batch's results): the grid stands for it and its prompt too."""
+        graph = self.c.graph
+        if node.id in self.hidden or graph is None:
+            return
+        ids = [node.id]
+        if node.kind == NodeKind.RESPONSE:
+            ids += [e.parent_id for e in graph.parents(node.id)]
+        for node_id in ids:
+            self.hidden.add(node_id)
+            self.c.scene.remove_card(node_id)
 
     def _settled(self, index: int) -> bool:
         nodes = self.answers.get(index) or []
@@ -435,22 +499,24 @@ class SweepGridController(QObject):
         for node_id, nodes in ((n.id, n) for ns in self.answers.values() for n in ns):
             graph.nodes[node_id] = nodes  # one object per answer: the window's (live ones carry their text)
         sweep = graph.nodes[self.sweep_id]
-        runner = SweepRunner(self.c.engine, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))
-        self.runner = runner
+        marking = _MarkingEngine(self.c.engine)
+        runner = _WindowRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
+        runner.only = set(only) if only is not None else None
+        self.runner, self._marking = runner, marking
         grid.started, grid.started_done = time.monotonic(), grid.progress().done
-        self.task = asyncio.ensure_future(self._run_task(runner, only))
+        self.task = asyncio.ensure_future(self._run_task(runner))
         self._tick.start()
         self._update_item()
 
-    async def _run_task(self, runner: SweepRunner, only: Sequence[int] | None) -> None:
+    async def _run_task(self, runner: _WindowRunner) -> None:
         try:
-            await runner.run(only)
+            await runner.run()
         except Exception as exc:
             log.exception("sweep run failed")
             self.c.message_posted.emit(f"The sweep stopped: {exc}", 8000)
         finally:
             if self.runner is runner:
-                self.runner = None
+                self.runner, self._marking = None, None
             if self.grid is not None and runner.sweep.id == self.sweep_id:
                 for index in range(len(self.grid.cells)):
                     self.grid.update(index, self.answers.get(index, []))

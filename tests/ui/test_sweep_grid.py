@@ -207,6 +207,36 @@ async def test_the_filters_answers_differ_failures_only_and_one_model(app_env, f
         assert item.rows == []
         # a click where a hidden cell was drawn opens nothing
         assert item.cell_rect(5) is None
+        # View → Fit all takes the grid in, not only the sweep card
+        window.view.set_viewport(-5000, -5000, 2.0)
+        [fit] = [a for a in window.actions() if a.text() == "Fit all"]
+        fit.trigger()
+        shown = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+        assert shown.contains(item.sceneBoundingRect())
+
+
+async def test_cells_another_process_adds_go_to_the_grid_not_the_canvas(app_env, fake_server):
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS], columns=["w"], rows=[{"w": "a"}, {"w": "b"}],
+                    vars_name="w.csv")
+    session_id = _stored_sweep(app_env, defn, {0: ("ok a", NodeStatus.DONE)})
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        assert sweeps.grid.cells[1].status == "queued"
+        # `triptych sweep --resume` in a terminal fills cell 1 while the window shows the session
+        repo = open_store(app_env)
+        try:
+            sweep = next(n for n in repo.load_graph(session_id).nodes.values() if n.kind == NodeKind.SWEEP)
+            mark = {CELL_META: {"sweep": sweep.id, "cell": 1}}
+            prompt = Node(session_id, NodeKind.PROMPT, "Say b", meta=dict(mark), x=900, y=900)
+            answer = Node(session_id, NodeKind.RESPONSE, "ok b", model=DS, status=NodeStatus.DONE, meta=dict(mark),
+                          x=900, y=1100)
+            repo.add_nodes([prompt, answer], [Edge(prompt.id, answer.id, EdgeRole.REPLY, 0, session_id)])
+        finally:
+            repo.close()
+        await wait_until(lambda: sweeps.grid.cells[1].status == "done", 5, "the other process's cell in the grid")
+        sweeps.refresh()
+        assert sweeps.grid.cells[1].preview == "ok b"
+        assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
 
 
 async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path):

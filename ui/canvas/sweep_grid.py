@@ -15,6 +15,7 @@ second while a sweep runs).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
@@ -52,6 +53,14 @@ def _usd(cost: float | None) -> str:
     return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
 
 
+_ITEMS: weakref.WeakSet[SweepGridItem] = weakref.WeakSet()
+
+
+def grid_items(scene: object) -> list[SweepGridItem]:
+    """The sweep grids shown on `scene` (View → Fit all takes them in)."""
+    return [item for item in list(_ITEMS) if item.scene() is scene]
+
+
 class SweepGridItem(QGraphicsObject):
     cell_clicked = Signal(int)  # the sweep's cell index
     button_clicked = Signal(str)  # one of BUTTONS
@@ -80,6 +89,7 @@ class SweepGridItem(QGraphicsObject):
         self._button_texts: dict[str, str] = {}
         self._size = QSizeF()
         self.refresh()
+        _ITEMS.add(self)
 
     def __repr__(self) -> str:
         return f"<SweepGridItem {len(self.rows)}/{len(self.grid.rows)} rows × {len(self.cols)} columns>"

@@ -23,6 +23,7 @@ from ui.canvas import constants as C
 from ui.canvas.cards import CardItem
 from ui.canvas.minimap import MinimapWidget
 from ui.canvas.navigation import nearest_card
+from ui.canvas.sweep_grid import grid_items
 
 
 class CanvasView(QGraphicsView):
@@ -137,6 +138,8 @@ class CanvasView(QGraphicsView):
     def fit_all(self) -> None:
         scene = self.scene()
         rect = scene.cards_bounds() if hasattr(scene, "cards_bounds") else scene.itemsBoundingRect()
+        for item in grid_items(scene):  # a sweep's grid is part of the session, though no card
+            rect = rect.united(item.sceneBoundingRect()) if not rect.isNull() else item.sceneBoundingRect()
         self.fit_rect(rect)
 
     def zoom_to_selection(self) -> None:

@@ -18,6 +18,7 @@ Qt main thread (= the asyncio loop, qasync).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +43,16 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
 CONFIRM_USD = 1.0  # ask before a sweep estimated above this
 GAP = 60.0  # between the sweep card and its grid
+
+
+def _batch_runner() -> Callable[..., Any] | None:
+    """app.batch's `run_sweep_batches`, in builds that have the batch runner (the New sweep dialog
+    offers "Use batch APIs" only then)."""
+    if importlib.util.find_spec("app.batch") is None:
+        return None
+    from importlib import import_module
+
+    return getattr(import_module("app.batch"), "run_sweep_batches", None)
 
 
 class _MarkingEngine:
@@ -102,6 +113,8 @@ class SweepGridController(QObject):
         self.answers: dict[int, list[Node]] = {}
         self.runner: _WindowRunner | None = None
         self._marking: _MarkingEngine | None = None
+        self._batches: Any = None  # app.batch's handle of a batch run (SweepBatches), while one runs
+        self._cancelling: Any = None
         self.task: asyncio.Task[None] | None = None
         self.focus_dialog_of: Callable[[], QDialog | None] | None = None  # the window's focus mode
         self.confirm_usd = CONFIRM_USD
@@ -416,9 +429,8 @@ class SweepGridController(QObject):
 
         def accepted() -> None:
             if dlg.definition is not None:
-                if dlg.use_batch:
-                    c.message_posted.emit("Batch runs start from the command line (`triptych sweep --batch`); "
-                                          "this sweep runs live.", 8000)
+                if dlg.use_batch and hasattr(dlg.definition, "batch"):
+                    dlg.definition.batch = True  # (stored with the sweep: a resume polls its batches)
                 self.start(dlg.definition)
 
         dlg.accepted.connect(accepted)
@@ -471,6 +483,8 @@ class SweepGridController(QObject):
         if runner is None:
             return
         runner.stopped = True
+        if self._batches is not None:  # the batches are cancelled at the provider too
+            self._cancelling = asyncio.ensure_future(self._batches.cancel())
         live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
         if live:
             self.c.stop(live)
@@ -509,12 +523,18 @@ class SweepGridController(QObject):
         self._update_item()
 
     async def _run_task(self, runner: _WindowRunner) -> None:
+        batches = _batch_runner() if runner.only is None and getattr(runner.defn, "batch", False) else None
         try:
-            await runner.run()
+            if batches is not None:  # the cells of providers with a batch API go through it (app.batch)
+                await batches(self.c.engine, runner.graph, runner.sweep, runner.defn,
+                              started=lambda handle: setattr(self, "_batches", handle))
+            else:
+                await runner.run()
         except Exception as exc:
             log.exception("sweep run failed")
             self.c.message_posted.emit(f"The sweep stopped: {exc}", 8000)
         finally:
+            self._batches = None
             if self.runner is runner:
                 self.runner, self._marking = None, None
             if self.grid is not None and runner.sweep.id == self.sweep_id:

@@ -162,6 +162,11 @@ class SweepGridController(QObject):
         self._update_item()
         if self._active:
             self._tick.start()
+        left = len(grid.unfinished())
+        if left and not self.running:
+            self.c.message_posted.emit(
+                f"This sweep has {left} cell{'s' if left != 1 else ''} without a finished answer: "
+                "Resume sweep on its grid runs them.", 8000)
         return self.hidden
 
     def show_grid(self) -> None:

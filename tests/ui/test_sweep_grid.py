@@ -306,6 +306,7 @@ async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_en
         sweeps, item = await _grid_on_screen(window)
         await wait_until(lambda: item.button_rect("resume") is not None, 5, "the Resume button")
         assert item.button_text("resume") == "Resume sweep (4 cells left)"
+        assert "4 cells without a finished answer" in window.statusBar().currentMessage()
         assert sweeps.grid.cells[3].status == "failed"  # the interrupted answer: shown, to be run again
         assert fake_server.requests == []
         _click(window, item, item.button_rect("resume"))

@@ -24,15 +24,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QMenu
 
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, Cell, SweepDef, SweepRunner
-from app.sweep_view import SweepGrid, estimate, load_grid, sweep_card_ids
-from ui.canvas.sweep_grid import CELL_H, SweepGridItem
+from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
+from ui import sweep_cells
+from ui.canvas.sweep_grid import SweepGridItem
 
 if TYPE_CHECKING:
     from app.engine import Engine
@@ -121,7 +122,7 @@ class SweepGridController(QObject):
         self.dialog: QDialog | None = None  # the New sweep dialog open now
         self.model_menu: QMenu | None = None
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
-        self._placed = 0  # cells put on the canvas below the grid
+        self.placed = 0  # cells put on the canvas below the grid
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
         self._tick.timeout.connect(self._on_tick_timeout)
@@ -141,7 +142,7 @@ class SweepGridController(QObject):
         self._drop_item()
         self.grid, self.sweep_id, self.answers, self._active = None, None, {}, set()
         self.hidden = set()
-        self._placed = 0
+        self.placed = 0
         try:
             loaded = load_grid(graph)
         except Exception:  # a broken sweep record must never keep the session from opening
@@ -329,24 +330,8 @@ class SweepGridController(QObject):
         item.refresh()
 
     def _choose_model(self) -> None:
-        item, grid = self.item, self.grid
-        if item is None or grid is None:
-            return
-        menu = QMenu(self.c.view)
-        menu.setObjectName("SweepModelMenu")
-        choices: list[tuple[str, str | None]] = [("All models", None)]
-        choices += [(self.c.scene.style.display_name(m), m) for m in grid.models()]
-        for label, model in choices:
-            action = menu.addAction(label)
-            action.setCheckable(True)
-            action.setChecked(item.model == model)
-            action.setData(model)
-            action.triggered.connect(lambda _checked=False, m=model: self.set_model_filter(m))
-        rect = item.button_rect("model") or QRectF()
-        pos = self.c.view.viewport().mapToGlobal(
-            self.c.view.mapFromScene(item.mapToScene(QPointF(rect.left(), rect.bottom()))))
-        self.model_menu = menu
-        menu.popup(pos)
+        if self.item is not None and self.grid is not None:
+            self.model_menu = sweep_cells.model_menu(self, self.item, self.grid)
 
     def set_model_filter(self, model: str | None) -> None:
         if self.item is not None:
@@ -361,87 +346,29 @@ class SweepGridController(QObject):
         grid = self.grid
         if grid is None:
             return
-        cell = grid.cells[index]
-        if cell.answer_id is None:
+        answer_id = grid.cells[index].answer_id
+        if answer_id is None:
             self.c.message_posted.emit("This cell has no answer yet.", 3000)
             return
-        self.c.focus_requested.emit(cell.answer_id)
+        self.c.focus_requested.emit(answer_id)
         dlg = self.focus_dialog_of() if self.focus_dialog_of is not None else None
-        if dlg is None:
-            return
-        row = QHBoxLayout()
-        cont = QPushButton("Continue on canvas", dlg)
-        cont.setObjectName("SweepContinue")
-        cont.setToolTip("Put this cell's prompt and answer on the canvas below the grid and follow up on it")
-        def on_continue() -> None:
-            dlg.close()
-            self.continue_cell(index)
-
-        cont.clicked.connect(on_continue)
-        row.addWidget(cont)
-        left = grid.cell_left(index)
-        diff = QPushButton("Diff with the cell on the left", dlg)
-        diff.setObjectName("SweepDiff")
-        if left is None or left.answer_id is None:
-            diff.setEnabled(False)
-            diff.setToolTip("No answer on the left of this cell")
-        else:
-            left_id = left.answer_id
-            diff.clicked.connect(lambda: self.c.diff_requested.emit(left_id, cell.answer_id or ""))
-        row.addWidget(diff)
-        row.addStretch(1)
-        box = dlg.layout()
-        if box is not None:
-            box.insertLayout(1, row)  # type: ignore[attr-defined]
+        if dlg is not None:
+            sweep_cells.add_cell_buttons(self, dlg, grid, index)
 
     def continue_cell(self, index: int) -> None:
         """Put the cell's prompt and answer on the canvas below the grid and follow up on its answer."""
-        grid, graph, item = self.grid, self.c.graph, self.item
-        if grid is None or graph is None or item is None:
-            return
-        answer_id = grid.cells[index].answer_id
-        if answer_id is None or answer_id not in graph.nodes:
-            return
-        prompt_ids = [e.parent_id for e in graph.parents(answer_id) if e.parent_id in graph.nodes
-                      and graph.nodes[e.parent_id].kind == NodeKind.PROMPT]
-        ids = [*prompt_ids, answer_id]
-        if any(i in self.hidden for i in ids):
-            self.hidden.difference_update(ids)
-            rect = item.sceneBoundingRect()
-            x = rect.left() + self._placed * (layout.CARD_W + 80)
-            y = rect.bottom() + CELL_H
-            self._placed += 1
-            positions: dict[str, tuple[float, float]] = {}
-            for i in ids:
-                node = graph.nodes[i]
-                self.c.scene.add_card(node)
-                positions[i] = (x, y)
-                y += layout.height(node) + 60
-            self.c.scene.set_edges(graph.edges)
-            self.c.move_nodes(positions)
-        self.c.view.ensure_card_visible(answer_id)
-        self.c.continue_lane(answer_id)
+        answer_id = sweep_cells.put_on_canvas(self, index)
+        if answer_id is not None:
+            self.c.view.ensure_card_visible(answer_id)
+            self.c.continue_lane(answer_id)
 
     # ------------------------------------------------------------------ running
     def new_sweep_dialog(self, chosen: Sequence[str] = ()) -> QDialog:
         """Evaluate → New sweep…: the form (non-modal); Start sweep runs it here."""
-        from ui.sweep_dialog import NewSweepDialog
+        from ui.sweep_dialog import open_new_sweep
 
-        c = self.c
-        dlg = NewSweepDialog(c.catalog, c.settings, c.engine, list(chosen), c.view.window())
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.dialog = dlg
-
-        def accepted() -> None:
-            if dlg.definition is not None:
-                if dlg.use_batch and hasattr(dlg.definition, "batch"):
-                    dlg.definition.batch = True  # (stored with the sweep: a resume polls its batches)
-                self.start(dlg.definition)
-
-        dlg.accepted.connect(accepted)
-        dlg.show()
-        dlg.raise_()
-        return dlg
+        self.dialog = open_new_sweep(self, chosen)
+        return self.dialog
 
     def start(self, defn: SweepDef, attachments: Sequence[Any] = ()) -> str | None:
         """Make a sweep session for `defn`, show it and run every cell (after the cost confirmation
@@ -496,19 +423,7 @@ class SweepGridController(QObject):
         self.c.message_posted.emit("Sweep cancelled: finished cells are kept; Resume runs the rest.", 5000)
 
     def _confirm(self, defn: SweepDef, cells: Sequence[Any]) -> bool:
-        try:
-            cost, judge, unknown = estimate(self.c.engine, defn, cells)
-        except Exception as exc:  # an estimate must never keep a sweep from starting
-            log.warning("sweep estimate failed: %s", exc)
-            return True
-        total = cost + judge
-        if total <= self.confirm_usd:
-            return True
-        more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
-        return self.c.dialogs.confirm(
-            "Run this sweep?",
-            f"{len(cells)} cells, estimated ${total:.2f} (about 1,000 output tokens per answer{more}). "
-            f"That is above ${self.confirm_usd:.2f}. Run it?")
+        return sweep_cells.confirm_cost(self.c, defn, cells, self.confirm_usd)
 
     def _run(self, only: Sequence[int] | None) -> None:
         grid, session = self.grid, self.c.session

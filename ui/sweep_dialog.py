@@ -39,9 +39,12 @@ from app.sweep_view import estimate
 from ui.dialogs import color_icon, model_choices, resize_within_screen
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from app.catalog import Catalog
     from app.config import Settings
     from app.engine import Engine
+    from ui.sweep_controller import SweepGridController
 
 SEPARATOR = "---"
 
@@ -304,3 +307,21 @@ class NewSweepDialog(QDialog):
             self.error_label.setText(str(exc))
             return
         self.accept()
+
+
+def open_new_sweep(ctrl: SweepGridController, chosen: Sequence[str] = ()) -> NewSweepDialog:
+    """Evaluate → New sweep…: the form, non-modal; Start sweep runs the sweep in `ctrl`'s window."""
+    c = ctrl.c
+    dlg = NewSweepDialog(c.catalog, c.settings, c.engine, list(chosen), c.view.window())
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def accepted() -> None:
+        if dlg.definition is not None:
+            if dlg.use_batch and hasattr(dlg.definition, "batch"):
+                dlg.definition.batch = True  # (stored with the sweep: a resume polls its batches)
+            ctrl.start(dlg.definition)
+
+    dlg.accepted.connect(accepted)
+    dlg.show()
+    dlg.raise_()
+    return dlg

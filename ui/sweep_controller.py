@@ -213,6 +213,9 @@ class SweepGridController(QObject):
     # ------------------------------------------------------------------ live updates
     def _on_model_changed(self, event: GraphEvent) -> None:
         if self.grid is None:
+            if isinstance(event, NodesAdded) and self.c.graph is not None and any(
+                    n.kind == NodeKind.SWEEP and SWEEP_META in n.meta for n in event.nodes):
+                self.show(self.c.graph)  # the sweep card is back (an undone delete): so is its grid
             return
         if isinstance(event, NodesAdded):
             for node in event.nodes:
@@ -221,6 +224,10 @@ class SweepGridController(QObject):
             self._see(event.node)
         elif isinstance(event, NodesRemoved):
             gone = set(event.ids)
+            if self.sweep_id in gone:  # the sweep card was deleted: its grid goes with it
+                self._drop_item()
+                self.grid, self.sweep_id = None, None
+                return
             for index, nodes in self.answers.items():
                 if any(n.id in gone for n in nodes):
                     self.answers[index] = [n for n in nodes if n.id not in gone]
@@ -288,12 +295,12 @@ class SweepGridController(QObject):
             return
         changed = False
         for index in list(self._active):
-            nodes = self.answers.get(index, [])
-            changed = grid.update(index, nodes) or changed
+            changed = grid.update(index, self.answers.get(index, [])) or changed
             if self._settled(index):
                 self._active.discard(index)
         if changed or self.running:
             self._update_item()
+
 
     def _update_item(self) -> None:
         if self.item is None or self.grid is None:

@@ -254,6 +254,15 @@ async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path
         await wait_until(lambda: len(fake_server.requests) >= 2, 5, "requests on the wire")
         await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
         assert "Running" in item.progress_text
+        # a streaming cell opens in focus mode, which follows its text as it streams (the cell has no card)
+        await wait_until(lambda: any(c.status == "streaming" and c.preview for c in sweeps.grid.cells), 5, "text")
+        live = next(c for c in sweeps.grid.cells if c.status == "streaming" and c.preview)
+        _click(window, item, item.cell_rect(live.index))
+        await wait_until(lambda: window._focus_dialog is not None, 3, "focus mode")
+        dlg = window._focus_dialog
+        shown = len(dlg.browser.toPlainText())
+        await wait_until(lambda: len(dlg.browser.toPlainText()) > shown, 5, "focus mode following the stream")
+        dlg.close()
         assert window.status.sweep_label.text().startswith("Sweep: ")
         _click(window, item, item.button_rect("cancel"))
         await wait_until(lambda: not sweeps.running, 5, "the sweep to stop")
@@ -320,3 +329,20 @@ async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_en
         assert item.button_rect("resume") is None and cards_of(window, "response") == []
         # the finished cells kept their answers
         assert [sweeps.grid.cells[i].preview for i in (0, 1, 2, 5)] == ["ok 0", "ok 1", "ok 2", "ok 5"]
+
+
+async def test_deleting_the_sweep_card_takes_its_grid_and_undo_brings_both_back(app_env, fake_server):
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS], columns=["w"], rows=[{"w": "a"}], vars_name="w.csv")
+    _stored_sweep(app_env, defn, {0: ("ok a", NodeStatus.DONE)})
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        [card] = cards_of(window, "sweep")
+        QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         window.view.mapFromScene(card.sceneBoundingRect().center()))
+        assert window.controller.selected_ids() == [card.node_id]
+        QTest.keyClick(window.view.viewport(), Qt.Key.Key_Delete)
+        await wait_until(lambda: sweeps.item is None, 3, "the grid to go with its card")
+        assert item.scene() is None and cards_of(window, "response") == []
+        window.undo_action.trigger()
+        await wait_until(lambda: sweeps.item is not None, 3, "the grid back")
+        assert sweeps.grid.cells[0].preview == "ok a" and cards_of(window, "response") == []

@@ -202,12 +202,11 @@ class CanvasController(QObject):
         graph = self.model.graph
         assert graph is not None
         if isinstance(event, NodesAdded):
-            for node in event.nodes:
-                if self.sweeps.claims(node):
-                    continue  # a sweep's cell: its grid shows it
+            shown = [node for node in event.nodes if not self.sweeps.claims(node)]  # (a sweep's cells: its grid)
+            for node in shown:
                 self.scene.add_card(node)
                 self.repaint.mark_dirty(node.id)
-            if event.edges:
+            if event.edges and (shown or not event.nodes):
                 self.scene.set_edges(graph.edges)
             self.watcher.rescan()
             self._update_running()

@@ -123,6 +123,8 @@ class SweepGridController(QObject):
         self.model_menu: QMenu | None = None
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
         self.placed = 0  # cells put on the canvas below the grid
+        self._starting = False  # a sweep just made is being opened (it has every cell left, not to resume)
+        self._fit_tries = 0
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
         self._tick.timeout.connect(self._on_tick_timeout)
@@ -164,7 +166,7 @@ class SweepGridController(QObject):
         if self._active:
             self._tick.start()
         left = len(grid.unfinished())
-        if left and not self.running:
+        if left and not self.running and not self._starting:
             self.c.message_posted.emit(
                 f"This sweep has {left} cell{'s' if left != 1 else ''} without a finished answer: "
                 "Resume sweep on its grid runs them.", 8000)
@@ -176,8 +178,11 @@ class SweepGridController(QObject):
         if self.item is None:
             return
         if not self.c.view.isVisible():  # the window opens on this session: fit once it has its size
-            QTimer.singleShot(0, self.show_grid)
+            self._fit_tries += 1
+            if self._fit_tries <= 40:
+                QTimer.singleShot(50, self.show_grid)
             return
+        self._fit_tries = 0
         rect = self.item.sceneBoundingRect()
         graph = self.c.graph
         sweep = graph.nodes.get(self.sweep_id) if graph is not None and self.sweep_id else None
@@ -390,7 +395,11 @@ class SweepGridController(QObject):
         sweep.attachments = list(attachments)
         repo.add_nodes([sweep])
         self.c.sessions_changed.emit()
-        self.c.open_session(session.id)
+        self._starting = True
+        try:
+            self.c.open_session(session.id)
+        finally:
+            self._starting = False
         self.show_grid()
         self._run(None)
         return session.id

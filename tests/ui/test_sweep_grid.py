@@ -90,6 +90,7 @@ async def test_a_sweep_from_the_dialog_fills_a_grid_and_a_cell_opens_in_focus_mo
         sweeps = await _start_from_dialog(window, tmp_path, ["alpha", "beta", "gamma"])
         grid, item = sweeps.grid, sweeps.item
         assert len(grid.rows) == 3 and len(grid.columns) == 4 and window.windowTitle().startswith("Triptych — Sweep")
+        assert "without a finished answer" not in window.statusBar().currentMessage()  # new, not to resume
         await wait_until(lambda: all(c.status == "done" for c in grid.cells), 20, "every cell answered")
         await wait_until(lambda: not sweeps.running, 5, "the run to end")
         # every cell sent once; the grid stands for the cells: no prompt or answer card floods the canvas

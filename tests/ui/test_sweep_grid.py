@@ -347,3 +347,26 @@ async def test_deleting_the_sweep_card_takes_its_grid_and_undo_brings_both_back(
         window.undo_action.trigger()
         await wait_until(lambda: sweeps.item is not None, 3, "the grid back")
         assert sweeps.grid.cells[0].preview == "ok a" and cards_of(window, "response") == []
+
+
+async def test_a_sweep_estimated_above_the_threshold_asks_first_and_a_no_sends_nothing(app_env, fake_server, tmp_path,
+                                                                                      monkeypatch):
+    async with open_window() as (window, services):
+        sweeps = window.controller.sweeps
+        assert sweeps.confirm_usd == 1.0  # the default threshold
+        sweeps.confirm_usd = 0.0  # (every sweep is above it: the fake catalog's prices are tiny)
+        asked: list[str] = []
+        monkeypatch.setattr(window.dialogs, "confirm", lambda title, text: asked.append(text) or False)
+        sessions_before = len(services.repo.list_sessions())
+        vars_file = tmp_path / "w.csv"
+        vars_file.write_text("word\nx\ny\n", encoding="utf-8")
+        window.new_sweep_action.trigger()
+        dialog = sweeps.dialog
+        QTest.keyClicks(dialog.templates_edit, "Say {{word}}")
+        QTest.keyClicks(dialog.vars_edit, str(vars_file))
+        await wait_until(lambda: dialog.start_button.isEnabled(), 3, "a valid form")
+        QTest.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        assert len(asked) == 1 and "estimated $" in asked[0] and "above $0.00" in asked[0]
+        await asyncio.sleep(0.2)
+        assert fake_server.requests == [] and sweeps.item is None  # "no": nothing stored, nothing sent
+        assert len(services.repo.list_sessions()) == sessions_before

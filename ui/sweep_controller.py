@@ -160,7 +160,7 @@ class SweepGridController(QObject):
         item.setPos(sweep.x + layout.width(sweep) + GAP, sweep.y)
         item.cell_clicked.connect(self._on_item_cell_clicked)
         item.button_clicked.connect(self._on_item_button_clicked)
-        self.c.scene.addItem(item)
+        item.attach(self.c.scene)
         self.item = item
         self._update_item()
         if self._active:
@@ -209,10 +209,7 @@ class SweepGridController(QObject):
     def _drop_item(self) -> None:
         self._tick.stop()
         if self.item is not None:
-            scene = self.item.scene()
-            if scene is not None:
-                scene.removeItem(self.item)
-            self.item.deleteLater()
+            self.item.dispose()
             self.item = None
 
     # ------------------------------------------------------------------ live updates

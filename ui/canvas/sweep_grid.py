@@ -15,12 +15,17 @@ second while a sweep runs).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsScene,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from app.sweep_view import DONE, FAILED, QUEUED, STREAMING, CellView, ColumnTotals, SweepGrid
 from ui.canvas.style import CardStyle
@@ -53,12 +58,12 @@ def _usd(cost: float | None) -> str:
     return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
 
 
-_ITEMS: weakref.WeakSet[SweepGridItem] = weakref.WeakSet()
+_GRIDS = "_sweep_grids"  # the scene's attribute listing the grids on it (kept by attach / dispose)
 
 
 def grid_items(scene: object) -> list[SweepGridItem]:
-    """The sweep grids shown on `scene` (View → Fit all takes them in)."""
-    return [item for item in list(_ITEMS) if item.scene() is scene]
+    """The sweep grids shown on `scene` (View → Fit all and the minimap take them in)."""
+    return list(getattr(scene, _GRIDS, ()))
 
 
 class SweepGridItem(QGraphicsObject):
@@ -89,10 +94,22 @@ class SweepGridItem(QGraphicsObject):
         self._button_texts: dict[str, str] = {}
         self._size = QSizeF()
         self.refresh()
-        _ITEMS.add(self)
 
     def __repr__(self) -> str:
         return f"<SweepGridItem {len(self.rows)}/{len(self.grid.rows)} rows × {len(self.cols)} columns>"
+
+    def attach(self, scene: QGraphicsScene) -> None:
+        """Show the grid on `scene` (listed there for `grid_items`: no registry outlives a scene)."""
+        scene.addItem(self)
+        setattr(scene, _GRIDS, [*grid_items(scene), self])
+
+    def dispose(self) -> None:
+        """Take the grid off its scene for good."""
+        scene = self.scene()
+        if scene is not None:
+            setattr(scene, _GRIDS, [g for g in grid_items(scene) if g is not self])
+            scene.removeItem(self)
+        self.deleteLater()
 
     # ------------------------------------------------------------------ state
     def set_style(self, style: CardStyle) -> None:

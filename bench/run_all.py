@@ -56,6 +56,9 @@ BENCHES = (
           "≤ 1.5× the memory of 10k", 900),
     Bench(7, "bench.bench_crash_loss", "Crash loss at a random SIGKILL (20 runs)",
           "max ≤ 250 ms of text", 300),
+    Bench(8, "bench.bench_sweep_grid", "Sweep grid, 1,000 cells (100 rows × 5 models × 2 variants), real window",
+          "open → grid painted ≤ 300 ms; scroll and zoom frames p95 ≤ 16 ms; ≤ 30 MB; ratios to a 10-cell "
+          "sweep reported", 300),
 )  # fmt: skip
 
 
@@ -180,6 +183,7 @@ def number_of(name: str) -> int:
         "store": 5,
         "startup": 6,
         "crash_loss": 7,
+        "sweep_grid": 8,
     }.get(prefix, 0)
 
 

@@ -39,6 +39,7 @@ from ui.foreign_watcher import PollingClock
 from ui.lane_controller import LaneController
 from ui.repaint import RepaintScheduler
 from ui.session_controller import SessionController
+from ui.sweep_controller import SweepGridController
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
@@ -106,6 +107,7 @@ class CanvasController(QObject):
         self.sessions = SessionController(self)
         self.edits = EditController(self)
         self.lanes = LaneController(self)
+        self.sweeps = SweepGridController(self)  # a sweep session's grid, sweeps run from the window
         scene.card_action_requested.connect(self._on_scene_card_action_requested)
 
     def __repr__(self) -> str:
@@ -135,7 +137,7 @@ class CanvasController(QObject):
         self.lanes.reset()
         # Cards are made as the view reaches them (the view tells the scene as the viewport is
         # restored), their nodes read from the store then (ui/canvas/loader.py).
-        loader.populate(self.scene, graph)
+        loader.populate(self.scene, graph, self.sweeps.show(graph))
 
     # Session operations live in SessionController; these names stay for the window, commands, tests.
     def open_session(self, session_id: str) -> None:
@@ -209,10 +211,11 @@ class CanvasController(QObject):
         graph = self.model.graph
         assert graph is not None
         if isinstance(event, NodesAdded):
-            for node in event.nodes:
+            shown = [node for node in event.nodes if not self.sweeps.claims(node)]  # (a sweep's cells: its grid)
+            for node in shown:
                 self.scene.add_card(node)
                 self.repaint.mark_dirty(node.id)
-            if event.edges:
+            if event.edges and (shown or not event.nodes):
                 self.scene.set_edges(graph.edges)
             self.watcher.rescan()
             self._update_running()
@@ -446,6 +449,7 @@ class CanvasController(QObject):
         self.bridge.close()
         self.edits.close()
         self.lanes.close()
+        self.sweeps.close()
         try:
             self.scene.card_action_requested.disconnect(self._on_scene_card_action_requested)
         except (RuntimeError, TypeError):

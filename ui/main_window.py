@@ -196,6 +196,8 @@ class MainWindow(QMainWindow):
         c.follow_changed.connect(self._on_controller_follow_changed)
         c.settings_requested.connect(self.open_settings)
         c.focus_requested.connect(self.open_focus)
+        c.sweeps.focus_dialog_of = lambda: self.opener.focus_dialog  # a sweep cell's focus mode gets its buttons
+        c.sweeps.progress_changed.connect(self.status.show_sweep_progress)
         c.card_rendered.connect(self.opener.on_card_rendered)
         c.composer_fill_requested.connect(self._on_controller_composer_fill_requested)
         c.composer_focus_requested.connect(self.composer.focus_prompt)

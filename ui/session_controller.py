@@ -58,6 +58,7 @@ class SessionController(QObject):
                 graph.nodes[node_id] = run.node
         c.show_session(session, graph)
         self._restore_viewport(session)
+        c.sweeps.after_viewport(session)
         c.settings.ui["last_session"] = session.id
         c.watch_foreign_changes()
         c.session_changed.emit(session.id, session.title)

@@ -1,4 +1,4 @@
-"""The main window's menu bar and actions (File, Edit, View, Cards, Help), built once: each action is a
+"""The main window's menu bar and actions (File, Edit, View, Cards, Evaluate, Help), built once: each action is a
 QAction with its shortcut, in one or more menus, calling the window's or the controller's slot. The
 card actions come from the one table in ui/card_actions.py. Qt main thread only.
 """
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def build_menus(w: MainWindow) -> None:
-    """Build the menu bar and every window action (set on `w`: card_actions, attach_action, import_action,
+    """Build the menu bar and every window action (set on `w`: card_actions, attach_action, import_action, new_sweep_action,
     export_action, export_selection_action, undo_action, redo_action, minimap_action, sidebar_action,
     lens_action)."""
     mb = w.menuBar()
@@ -117,6 +117,10 @@ def build_menus(w: MainWindow) -> None:
             cards_menu.addSeparator()
             group = entry.group
         cards_menu.addAction(cards[entry.id])
+
+    evaluate_menu = mb.addMenu("E&valuate")
+    w.new_sweep_action = _action(w, evaluate_menu, "New sweep…", lambda: c.sweeps.new_sweep_dialog(w.composer.models()),
+                                 tip="Run prompt templates × a variables file × models × settings as a grid")
 
     help_menu = mb.addMenu("&Help")
     _action(w, help_menu, "Keyboard shortcuts", w.show_shortcuts, "F1")

@@ -17,6 +17,8 @@ class WindowStatus:
         self.running_label = QLabel("", bar)
         self.totals_label = QLabel("", bar)
         self.zoom_label = QLabel("", bar)
+        self.sweep_label = QLabel("", bar)  # a running sweep's progress (done/total, failed, cost, ETA)
+        bar.addPermanentWidget(self.sweep_label)
         bar.addPermanentWidget(self.running_label)
         bar.addPermanentWidget(self.totals_label)
         bar.addPermanentWidget(self.zoom_label)
@@ -30,6 +32,9 @@ class WindowStatus:
 
     def show_running(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")
+
+    def show_sweep_progress(self, text: str) -> None:
+        self.sweep_label.setText(text)
 
     def show_zoom(self, _x: float, _y: float, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

@@ -78,3 +78,9 @@ def test_startup_bench_smoke() -> None:
     assert figures["app_warm_interactive_ms"] >= figures["app_warm_first_paint_ms"] > 0
     assert figures["app_cold_interactive_ms"] > 0 and figures["app_big_warm_interactive_ms"] > 0
     assert figures["rss_big_mb"] > 0 and figures["rss_mb"] > 0
+
+
+def test_sweep_grid_bench_smoke() -> None:
+    figures = check_shape(run_smoke("bench.bench_sweep_grid"), "sweep_grid.thousand_cells")
+    assert figures["cells"] == 100 and figures["small_cells"] == 10
+    assert figures["first_paint_ms"] > 0 and figures["scroll_p95_ms"] > 0 and figures["first_paint_ratio"] > 0

@@ -1,5 +1,6 @@
-"""A session made by `triptych sweep` opens in the window: the sweep card shows the definition and every
-cell is an ordinary prompt and answer card (the grid view is issue #16's later part)."""
+"""A session made by `triptych sweep` opens in the window: the sweep card shows the definition, and its
+grid stands for the cells (each an ordinary prompt and answer pair in the store, not a card on the
+canvas until the user continues it: tests/ui/test_sweep_grid.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from storage import open_store
 from tests.ui.conftest import cards_of, open_window, wait_until
 
 
-async def test_a_sweep_session_opens_with_its_sweep_card_and_cells(app_env, fake_server):
+async def test_a_sweep_session_opens_with_its_sweep_card_and_its_grid(app_env, fake_server):
     defn = SweepDef(templates=["Hi {{n}}"], models=["deepseek:deepseek-flash"], columns=["n"],
                     rows=[{"n": "a"}, {"n": "b"}], vars_name="v.csv")
     repo = open_store(app_env)
@@ -26,7 +27,9 @@ async def test_a_sweep_session_opens_with_its_sweep_card_and_cells(app_env, fake
     repo.add_nodes(nodes, edges)
     repo.close()
     async with open_window() as (window, _services):
-        await wait_until(lambda: len(cards_of(window)) == 5, 10, "the sweep's cards")
-        assert len(cards_of(window, "sweep")) == 1
-        assert len(cards_of(window, "prompt")) == 2 and len(cards_of(window, "response")) == 2
+        await wait_until(lambda: window.controller.sweeps.item is not None, 10, "the sweep's grid")
+        assert len(cards_of(window)) == 1 and len(cards_of(window, "sweep")) == 1  # no cell floods the canvas
+        grid = window.controller.sweeps.grid
+        assert [c.preview for c in grid.cells] == ["answer 0", "answer 1"]
+        assert [r.label for r in grid.rows] == ["a", "b"]
         assert window.controller.graph.nodes[sweep.id].text.startswith("Sweep: 1 prompt × 2 rows")

@@ -15,7 +15,7 @@ GUI thread only (the store calls are short reads).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from app.domain import Graph, Node
@@ -56,21 +56,24 @@ def open_graph(repo: Repository, session_id: str) -> Graph:
     return Graph(session, nodes, repo.load_edges(session_id))  # type: ignore[arg-type]
 
 
-def populate(scene: CanvasScene, graph: Graph) -> None:
+def populate(scene: CanvasScene, graph: Graph, hidden: Collection[str] = ()) -> None:
     """Show `graph` on `scene`: every card registered from the outline, items made as the view
-    reaches them (see the module docstring)."""
+    reaches them (see the module docstring). `hidden`: cards not drawn (a sweep's cells: its grid
+    stands for them, ui/sweep_controller.py)."""
     nodes: Mapping[str, Node] = graph.nodes  # a SessionNodes in the window (see open_graph)
     if isinstance(nodes, SessionNodes):
         scene.set_loader(ViewportLoader(nodes))
         loaded = nodes.loaded_items()
         if loaded:  # (the engine's streaming nodes: the scene makes their cards at once)
-            records = [nodes.loaded(i) or o for i, o in nodes.outline.items()]
+            records = [nodes.loaded(i) or o for i, o in nodes.outline.items() if i not in hidden]
             scene.populate(records, graph.edges)
+        elif hidden:
+            scene.populate([o for i, o in nodes.outline.items() if i not in hidden], graph.edges)
         else:
             scene.populate(nodes.outline.values(), graph.edges)
     else:
         scene.set_loader(None)
-        scene.populate(nodes.values(), graph.edges)
+        scene.populate([n for n in nodes.values() if n.id not in hidden], graph.edges)
 
 
 def engine_graph(graph: Graph | None, follow: Sequence[str] = ()) -> Graph | None:

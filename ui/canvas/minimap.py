@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPix
 from PySide6.QtWidgets import QWidget
 
 from ui.canvas import constants as C
+from ui.canvas.sweep_grid import grid_items
 
 if TYPE_CHECKING:
     from ui.canvas.scene import CanvasScene
@@ -92,6 +93,8 @@ class MinimapWidget(QWidget):
     def _world(self) -> QRectF:
         scene = self._canvas_scene()
         world = scene.cards_bounds()
+        for grid in grid_items(scene):  # a sweep's grid, though no card
+            world = world.united(grid.sceneBoundingRect()) if not world.isNull() else grid.sceneBoundingRect()
         visible = self._view.visible_scene_rect()
         world = world.united(visible) if not world.isNull() else visible
         return world.adjusted(-60, -60, 60, 60)
@@ -123,6 +126,11 @@ class MinimapWidget(QWidget):
         for x, y, w, h, colour, selected in scene.card_blocks():
             by_colour.setdefault((colour, selected), []).append(
                 QRectF(x * scale + ox, y * scale + oy, max(w * scale, 2.0), max(h * scale, 2.0))
+            )
+        for grid in grid_items(scene):  # a sweep's grid: one muted block
+            r = grid.sceneBoundingRect()
+            by_colour.setdefault((scene.style.theme.muted, False), []).append(
+                QRectF(r.x() * scale + ox, r.y() * scale + oy, max(r.width() * scale, 2.0), max(r.height() * scale, 2.0))
             )
         painter = QPainter(pixmap)
         painter.setPen(Qt.PenStyle.NoPen)

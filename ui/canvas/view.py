@@ -25,6 +25,7 @@ from ui.canvas import constants as C
 from ui.canvas.cards import CardItem
 from ui.canvas.minimap import MinimapWidget
 from ui.canvas.navigation import nearest_card
+from ui.canvas.sweep_grid import grid_items
 
 if TYPE_CHECKING:
     from ui.canvas.scene import CanvasScene
@@ -146,6 +147,8 @@ class CanvasView(QGraphicsView):
     def fit_all(self) -> None:
         scene = self.scene()
         rect = scene.cards_bounds() if hasattr(scene, "cards_bounds") else scene.itemsBoundingRect()
+        for item in grid_items(scene):  # a sweep's grid is part of the session, though no card
+            rect = rect.united(item.sceneBoundingRect()) if not rect.isNull() else item.sceneBoundingRect()
         self.fit_rect(rect)
 
     def zoom_to_selection(self) -> None:
@@ -274,13 +277,23 @@ class CanvasView(QGraphicsView):
                 Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
             )
             if not self._pan_moved and event.button() == Qt.MouseButton.LeftButton:
-                self.scene().clearSelection()  # a click on empty space
+                if not self._click_item(event.position().toPoint()):
+                    self.scene().clearSelection()  # a click on empty space
             event.accept()
             return
         super().mouseReleaseEvent(event)
         if self._rubber:
             self._rubber = False
             self.setDragMode(QGraphicsView.DragMode.NoDrag)
+
+    def _click_item(self, pos: QPoint) -> bool:
+        """A click (a press and release without a drag) on an item that takes clicks but is no card
+        (the sweep grid: a drag over it pans the canvas): tell it; True when it took the click."""
+        for item in self.items(pos):
+            clicked_at = getattr(item, "clicked_at", None)
+            if clicked_at is not None:
+                return bool(clicked_at(item.mapFromScene(self.mapToScene(pos))))
+        return False
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self._card_at(event.position().toPoint()) is None:

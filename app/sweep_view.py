@@ -1,0 +1,417 @@
+"""The sweep as a grid (Qt-free): rows = inputs (variable row × prompt template), columns = model ×
+variant, one `CellView` per cell with what the canvas's grid draws (status, a short answer preview,
+check results, judge score, latency, cost), per-column totals (pass rate, mean score, total cost,
+p50/p95 latency), the header's filters (only rows whose answers differ, only failures, one model)
+and the run's progress. `ui/canvas/sweep_grid.py` paints it; `ui/sweep_controller.py` feeds it.
+
+Built from the sweep's definition (app.sweep.SweepDef) and its cells' answers (`cell_answers`);
+`update(cell, answers)` recomputes one cell when its answer changed (the totals are recomputed on
+the next read, not per change).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain import Graph, Node, NodeKind, NodeStatus
+from app.sweep import (
+    CHECKS_META,
+    JUDGE_META,
+    SCORE_META,
+    SWEEP_META,
+    SweepDef,
+    best_answer,
+    cell_answers,
+    find_sweep,
+    node_cost,
+    percentile,
+)
+
+QUEUED = "queued"
+STREAMING = "streaming"
+DONE = "done"
+FAILED = "failed"
+
+PREVIEW_CHARS = 160
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "QUEUED",
+    "STREAMING",
+    "CellView",
+    "ColumnTotals",
+    "ColumnView",
+    "Progress",
+    "RowView",
+    "SweepGrid",
+    "answers_differ",
+    "load_grid",
+    "sweep_card_ids",
+]
+
+
+@dataclass(slots=True)
+class CellView:
+    index: int  # the sweep's cell index (app.sweep.Cell.index)
+    row: int  # grid row (RowView.index)
+    col: int  # grid column (ColumnView.index)
+    status: str = QUEUED
+    preview: str = ""
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    score: int | None = None
+    latency_ms: int | None = None
+    cost_usd: float | None = None
+    answer_id: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    text_key: str = ""  # the answer's text, whitespace and case folded ("answers differ")
+    version: int = 0  # bumped on every change (the painter's text cache key)
+
+    @property
+    def passed(self) -> bool:
+        """Finished, and every check passed."""
+        return self.status == DONE and all(ok for _, ok in self.checks)
+
+    @property
+    def failed(self) -> bool:
+        """Ended without an answer, or an answer that failed a check."""
+        return self.status == FAILED or (self.status == DONE and not self.passed)
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    index: int
+    row: int  # the variables row
+    prompt_index: int
+    label: str  # what tells the row apart: its variables, else its prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnView:
+    index: int
+    model: str
+    variant_index: int
+    params: dict[str, Any]
+    label: str  # the variant's settings ("" for none)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnTotals:
+    cells: int
+    done: int
+    passed: int
+    pass_rate: float | None  # passed / finished-or-failed cells (None before any ended)
+    mean_score: float | None
+    cost_usd: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    done: int  # ended (finished or failed)
+    failed: int
+    running: int
+    cost_usd: float
+    eta_s: float | None
+
+    def line(self) -> str:
+        eta = ""
+        if self.eta_s is not None:
+            eta = f" · ETA {int(self.eta_s) // 60}:{int(self.eta_s) % 60:02d}"
+        return (f"{self.done}/{self.total} done · {self.failed} failed · ${self.cost_usd:.4f}{eta}")
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|```\S*\s*$)|\*\*|__|`", re.M)
+
+
+def _preview(text: str) -> str:
+    """The answer's first words as plain text: one line, markdown's marks (headings, emphasis, code
+    ticks, quotes, bullets, fences) left out."""
+    flat = " ".join(_MARKS.sub("", text[: PREVIEW_CHARS * 4]).split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+def answers_differ(keys: Iterable[str]) -> bool:
+    """Do these finished answers (folded texts) differ from one another? (One or none: no.)"""
+    return len(set(keys)) > 1
+
+
+def _variant_label(params: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in params.items() if k != "system"]
+    if "system" in params:
+        system = " ".join(str(params["system"]).split())
+        parts.append(f"system “{system[:24]}{'…' if len(system) > 24 else ''}”")
+    return ", ".join(parts)
+
+
+def _row_label(values: dict[str, str], template: str, prompts: int, prompt_index: int) -> str:
+    if values:
+        label = " · ".join(" ".join(v.split()) for v in values.values())
+    else:
+        label = " ".join(template.split())
+    if prompts > 1 and values:
+        label = f"P{prompt_index + 1} · {label}"
+    return label[:200]
+
+
+class SweepGrid:
+    """The grid of one sweep: rows × columns of cells, totals, filters and progress."""
+
+    def __init__(self, defn: SweepDef, sweep_id: str = "") -> None:
+        self.defn = defn
+        self.sweep_id = sweep_id
+        self.columns = [
+            ColumnView(m * len(defn.variants) + v, model, v, dict(variant), _variant_label(variant))
+            for m, model in enumerate(defn.models)
+            for v, variant in enumerate(defn.variants)
+        ]
+        self.rows: list[RowView] = []
+        self.cells: list[CellView] = []
+        self._by_pos: dict[tuple[int, int], int] = {}
+        ncols = len(self.columns)
+        for cell in defn.cells():
+            row = cell.row * len(defn.templates) + cell.prompt_index
+            if row == len(self.rows):
+                self.rows.append(RowView(row, cell.row, cell.prompt_index,
+                                         _row_label(cell.vars, defn.templates[cell.prompt_index],
+                                                    len(defn.templates), cell.prompt_index)))
+            col = defn.models.index(cell.model) * len(defn.variants) + cell.variant_index
+            self.cells.append(CellView(cell.index, row, col))
+            self._by_pos[(row, col)] = cell.index
+        assert len(self.cells) == len(self.rows) * ncols
+        self._totals: list[ColumnTotals] | None = None
+        self.started: float | None = None  # when this window began running cells (for the ETA)
+        self.started_done = 0
+
+    def __repr__(self) -> str:
+        return f"<SweepGrid {len(self.rows)} rows × {len(self.columns)} columns>"
+
+    # ------------------------------------------------------------------ cells
+    def cell_at(self, row: int, col: int) -> CellView:
+        return self.cells[self._by_pos[(row, col)]]
+
+    def cell_left(self, index: int) -> CellView | None:
+        """The cell on the left of this one (same row, previous column), if any."""
+        cell = self.cells[index]
+        return self.cell_at(cell.row, cell.col - 1) if cell.col > 0 else None
+
+    def update(self, index: int, answers: Sequence[Node]) -> bool:
+        """Recompute cell `index` from its answers (creation order); True when what it shows changed."""
+        cell = self.cells[index]
+        node = best_answer(answers)
+        before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
+                  cell.answer_id, cell.error, len(answers))
+        cell.attempts = len(answers)
+        if node is None:
+            cell.status, cell.preview, cell.checks, cell.score = QUEUED, "", [], None
+            cell.latency_ms = cell.cost_usd = cell.answer_id = cell.error = None
+            cell.text_key = ""
+        else:
+            cell.answer_id = node.id
+            if node.status == NodeStatus.DONE:
+                cell.status = DONE
+            elif node.status.is_live:
+                cell.status = STREAMING
+            else:
+                cell.status = FAILED
+            cell.preview = _preview(node.text)
+            cell.text_key = _fold(node.text) if node.status == NodeStatus.DONE else ""
+            checks = node.meta.get(CHECKS_META)
+            cell.checks = [(str(c.get("check")), bool(c.get("pass"))) for c in checks
+                           if isinstance(c, dict)] if isinstance(checks, list) else []
+            score = node.meta.get(SCORE_META)
+            cell.score = score.get("score") if isinstance(score, dict) else None
+            cell.latency_ms = node.timing.duration_ms if node.status == NodeStatus.DONE else None
+            cell.cost_usd = node_cost(node)
+            if node.error is not None:
+                cell.error = node.error.message
+            elif node.status == NodeStatus.STOPPED:
+                cell.error = "stopped"
+            elif node.status == NodeStatus.INTERRUPTED:
+                cell.error = "interrupted"
+            else:
+                cell.error = None
+        after = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
+                 cell.answer_id, cell.error, len(answers))
+        if after != before:
+            cell.version += 1
+            self._totals = None
+            return True
+        return False
+
+    def update_all(self, answers: dict[int, list[Node]]) -> None:
+        for cell in self.cells:
+            self.update(cell.index, answers.get(cell.index, []))
+
+    # ------------------------------------------------------------------ totals
+    def totals(self) -> list[ColumnTotals]:
+        """Per column: cells, finished, passed, pass rate (of the cells that ended), mean judge score,
+        total cost, p50/p95 latency of the finished answers (nearest rank)."""
+        if self._totals is None:
+            by_col: list[list[CellView]] = [[] for _ in self.columns]
+            for cell in self.cells:
+                by_col[cell.col].append(cell)
+            out = []
+            for cells in by_col:
+                ended = [c for c in cells if c.status in (DONE, FAILED)]
+                passed = sum(1 for c in ended if c.passed)
+                scores = [c.score for c in cells if c.score is not None]
+                costs = [c.cost_usd for c in cells if c.cost_usd is not None]
+                ms = [float(c.latency_ms) for c in cells if c.status == DONE and c.latency_ms is not None]
+                out.append(ColumnTotals(
+                    cells=len(cells), done=sum(1 for c in cells if c.status == DONE), passed=passed,
+                    pass_rate=passed / len(ended) if ended else None,
+                    mean_score=statistics.fmean(scores) if scores else None,
+                    cost_usd=sum(costs) if costs else None,
+                    p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95)))
+            self._totals = out
+        return self._totals
+
+    # ------------------------------------------------------------------ filters
+    def models(self) -> list[str]:
+        return list(self.defn.models)
+
+    def visible_columns(self, model: str | None = None) -> list[int]:
+        return [c.index for c in self.columns if model is None or c.model == model]
+
+    def visible_rows(self, *, differ: bool = False, failures: bool = False, model: str | None = None) -> list[int]:
+        """The rows the filters keep: `differ` = rows whose finished answers (in the shown columns)
+        are not all the same text; `failures` = rows with a failed cell (no answer, or a check
+        failed) in the shown columns; `model` = only that model's columns count."""
+        cols = self.visible_columns(model)
+        out = []
+        for row in self.rows:
+            cells = [self.cell_at(row.index, c) for c in cols]
+            if differ and not answers_differ(c.text_key for c in cells if c.status == DONE):
+                continue
+            if failures and not any(c.failed for c in cells):
+                continue
+            out.append(row.index)
+        return out
+
+    # ------------------------------------------------------------------ progress
+    def unfinished(self) -> list[int]:
+        """Cells without a finished answer and not running: what a resume runs."""
+        return [c.index for c in self.cells if c.status in (QUEUED, FAILED)]
+
+    def failed_cells(self) -> list[int]:
+        """Cells that failed (no answer, or a check failed): what "Re-run failed" runs."""
+        return [c.index for c in self.cells if c.failed]
+
+    def progress(self, now: float | None = None) -> Progress:
+        done = sum(1 for c in self.cells if c.status in (DONE, FAILED))
+        failed = sum(1 for c in self.cells if c.failed)
+        running = sum(1 for c in self.cells if c.status == STREAMING)
+        cost = sum(c.cost_usd for c in self.cells if c.cost_usd is not None)
+        eta = None
+        if self.started is not None and running:
+            now = time.monotonic() if now is None else now
+            new = done - self.started_done
+            left = len(self.cells) - done
+            if new > 0 and left > 0:
+                eta = (now - self.started) / new * left
+        return Progress(len(self.cells), done, failed, running, cost, eta)
+
+
+def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | None:
+    """(the sweep node, its grid filled from the session's answers, the answers by cell) of a session
+    holding a sweep, or None. In the window (the session's nodes read as needed, app.outline) this
+    reads the sweep and every answer in one query, never the prompts (the grid needs no prompt)."""
+    nodes: Any = graph.nodes
+    outline = getattr(nodes, "outline", None)
+    if outline is not None:
+        kinds = (NodeKind.SWEEP, NodeKind.RESPONSE, NodeKind.SYNTHESIS)
+        if not any(o.kind == NodeKind.SWEEP for o in outline.values()):
+            return None
+        read = nodes.load([i for i, o in outline.items() if o.kind in kinds])
+        view = Graph(graph.session, {n.id: n for n in read}, graph.edges)
+    else:
+        view = graph
+    sweep = find_sweep(view)
+    if sweep is None:
+        return None
+    grid = SweepGrid(SweepDef.from_dict(sweep.meta[SWEEP_META]), sweep.id)
+    answers = cell_answers(view)
+    grid.update_all(answers)
+    return sweep, grid, answers
+
+
+def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:
+    """The cards the grid stands for: every cell's prompt and answers and the judge's verdicts on
+    them; a cell the user continued (its answer has a child that is not a judge's verdict) stays on
+    the canvas, with its prompt. Reads no node: kinds come from the outline when the session has one,
+    the verdicts' marks from the answers' children already read (`load_grid` read every answer)."""
+    nodes = graph.nodes
+    shapes: Any = getattr(nodes, "outline", nodes)  # id -> something with .kind (no store read)
+    loaded = getattr(nodes, "loaded", None)
+
+    def full(node_id: str) -> Node | None:
+        if loaded is not None:
+            return loaded(node_id)
+        return nodes.get(node_id)
+
+    out: set[str] = set()
+    for cell_nodes in answers.values():
+        for node in cell_nodes:
+            verdicts = []
+            continued = False
+            for edge in graph.children(node.id):
+                child = full(edge.child_id)
+                if child is not None and JUDGE_META in child.meta:
+                    verdicts.append(edge.child_id)
+                else:
+                    continued = True
+            if continued:
+                continue
+            out.add(node.id)
+            out.update(verdicts)
+            for edge in graph.parents(node.id):
+                shape = shapes.get(edge.parent_id)
+                if shape is not None and shape.kind == NodeKind.PROMPT:
+                    out.add(edge.parent_id)
+    return out
+
+
+def estimate(engine: Any, defn: SweepDef, cells: Sequence[Any]) -> tuple[float, float, list[str]]:
+    """(estimated cost of the answers, of the judge, the models whose cost is unknown) of running
+    `cells` (app.sweep.Cell) through `engine` (its plan: nothing is sent), as `triptych sweep`
+    estimates it (about 1,000 output tokens per answer)."""
+    from app.catalog import estimate_tokens
+    from app.engine import Target
+    from app.sweep import judge_instruction, variant_params
+
+    total = judge_total = 0.0
+    unknown: list[str] = []
+    seen: dict[tuple[str, str, str], float | None] = {}
+    for cell in cells:
+        key = (cell.text, cell.model, repr(sorted(cell.params.items())))
+        if key not in seen:
+            (call,) = engine.plan(None, cell.text, [Target(cell.model, variant_params(cell.params))],
+                                  system=cell.system)
+            seen[key] = call.cost_est_usd
+            if defn.judge:
+                judge_in = call.input_tokens_est + call.output_tokens_est + estimate_tokens(
+                    judge_instruction(defn.rubric))
+                jc = engine.catalog.estimate_cost(defn.judge, judge_in, 60)
+                if jc is None and defn.judge not in unknown:
+                    unknown.append(defn.judge)
+                judge_total += jc or 0.0
+        cost = seen[key]
+        if cost is None:
+            if cell.model not in unknown:
+                unknown.append(cell.model)
+        else:
+            total += cost
+    return total, judge_total, unknown

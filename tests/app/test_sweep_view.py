@@ -1,0 +1,163 @@
+"""The sweep grid's data (app/sweep_view.py): cells from answers, per-column totals (pass rate, mean
+score, cost, p50/p95 latency), the filters (answers differ, failures, one model), progress."""
+
+from __future__ import annotations
+
+from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing
+from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef
+from app.sweep_view import (
+    DONE,
+    FAILED,
+    QUEUED,
+    STREAMING,
+    SweepGrid,
+    answers_differ,
+    load_grid,
+    sweep_card_ids,
+)
+
+
+def _defn(rows: int = 3) -> SweepDef:
+    return SweepDef(templates=["Say {{w}}"], models=["deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"],
+                    columns=["w"], rows=[{"w": f"w{i}"} for i in range(rows)], vars_name="v.csv",
+                    variants=[{"temperature": 0.0}, {"temperature": 0.7}], checks=["contains:ok"])
+
+
+def _answer(text: str, *, status: NodeStatus = NodeStatus.DONE, ms: int | None = 100, cost: float | None = 0.01,
+            checks: list[bool] | None = None, score: int | None = None) -> Node:
+    node = Node("s", NodeKind.RESPONSE, text, model="m", status=status)
+    node.timing = Timing(ttft_ms=10, duration_ms=ms)
+    node.cost_usd = cost
+    if checks is not None:
+        node.meta[CHECKS_META] = [{"check": f"c{i}", "pass": ok} for i, ok in enumerate(checks)]
+    if score is not None:
+        node.meta[SCORE_META] = {"score": score, "reason": "fine"}
+    return node
+
+
+def test_rows_are_inputs_and_columns_are_model_times_variant():
+    grid = SweepGrid(_defn())
+    assert len(grid.rows) == 3 and len(grid.columns) == 4
+    assert [c.model for c in grid.columns] == ["deepseek:deepseek-flash"] * 2 + ["anthropic:claude-sonnet-5-5"] * 2
+    assert grid.columns[1].label == "temperature=0.7"
+    assert grid.rows[2].label == "w2"
+    # the sweep's cell order (row, prompt, model, variant) maps onto (row, column)
+    assert grid.cell_at(1, 3).index == 7 and grid.cells[7].row == 1 and grid.cells[7].col == 3
+    assert grid.cell_left(7).index == 6 and grid.cell_left(4) is None
+
+
+def test_cell_status_follows_its_answers():
+    grid = SweepGrid(_defn())
+    assert grid.cells[0].status == QUEUED
+    live = _answer("partial", status=NodeStatus.STREAMING)
+    assert grid.update(0, [live]) and grid.cells[0].status == STREAMING
+    failed = _answer("", status=NodeStatus.ERROR, cost=None)
+    failed.error = ErrorInfo("server", "overloaded", 503)
+    grid.update(0, [failed])
+    assert grid.cells[0].status == FAILED and grid.cells[0].error == "overloaded" and grid.cells[0].failed
+    # a later finished attempt (a re-run) is what the cell shows
+    attempts = [failed, _answer("ok  fine\n", checks=[True], score=8)]
+    grid.update(0, attempts)
+    cell = grid.cells[0]
+    assert (cell.status, cell.preview, cell.score, cell.latency_ms, cell.attempts) == (DONE, "ok fine", 8, 100, 2)
+    assert cell.passed and not cell.failed
+    version = cell.version
+    assert not grid.update(0, attempts) and cell.version == version  # unchanged: nothing to repaint
+    grid.update(1, [_answer("nope", checks=[False])])
+    assert grid.cells[1].status == DONE and grid.cells[1].failed  # a failed check fails the cell
+
+
+def test_column_totals_pass_rate_mean_score_cost_and_percentiles():
+    grid = SweepGrid(_defn(rows=20))
+    col0 = [c for c in grid.cells if c.col == 0]
+    for i, cell in enumerate(col0):  # latencies 100..2000 ms; every 4th fails its check
+        grid.update(cell.index, [_answer("ok", ms=(i + 1) * 100, cost=0.001, checks=[i % 4 != 0], score=i % 10 + 1)])
+    totals = grid.totals()[0]
+    assert totals.cells == 20 and totals.done == 20 and totals.passed == 15
+    assert totals.pass_rate == 0.75
+    assert totals.p50_ms == 1000 and totals.p95_ms == 1900  # nearest rank
+    assert abs(totals.cost_usd - 0.02) < 1e-9
+    assert totals.mean_score == sum(i % 10 + 1 for i in range(20)) / 20
+    empty = grid.totals()[1]
+    assert empty.pass_rate is None and empty.p50_ms is None and empty.cost_usd is None and empty.mean_score is None
+    # a failed cell counts against the pass rate but not in the latency percentiles
+    grid.update(grid.cell_at(0, 1).index, [_answer("", status=NodeStatus.ERROR, ms=99_999)])
+    grid.update(grid.cell_at(1, 1).index, [_answer("ok", ms=300, checks=[True])])
+    t1 = grid.totals()[1]
+    assert t1.pass_rate == 0.5 and t1.p50_ms == 300 and t1.p95_ms == 300
+
+
+def test_filters_answers_differ_failures_and_one_model():
+    grid = SweepGrid(_defn(rows=3))
+    same = ["ok", "OK ", "ok", "ok"]  # row 0: the same answer in every column (case and spaces folded)
+    differ = ["ok", "ok", "ok", "ok, but longer"]  # row 1: the last column differs
+    for row, texts in ((0, same), (1, differ)):
+        for col, text in enumerate(texts):
+            grid.update(grid.cell_at(row, col).index, [_answer(text, checks=[True])])
+    # row 2: deepseek answered the same twice; claude failed once
+    grid.update(grid.cell_at(2, 0).index, [_answer("ok", checks=[True])])
+    grid.update(grid.cell_at(2, 1).index, [_answer("ok", checks=[True])])
+    grid.update(grid.cell_at(2, 2).index, [_answer("", status=NodeStatus.ERROR)])
+    assert grid.visible_rows() == [0, 1, 2]
+    assert grid.visible_rows(differ=True) == [1]
+    assert grid.visible_rows(failures=True) == [2]
+    assert grid.visible_columns("deepseek:deepseek-flash") == [0, 1]
+    assert grid.visible_rows(failures=True, model="deepseek:deepseek-flash") == []
+    assert grid.visible_rows(differ=True, model="anthropic:claude-sonnet-5-5") == [1]
+    assert answers_differ(["a", "b"]) and not answers_differ(["a"]) and not answers_differ([])
+
+
+def test_progress_counts_and_what_resume_and_rerun_would_run():
+    grid = SweepGrid(_defn(rows=1))
+    grid.update(0, [_answer("ok", checks=[True], cost=0.5)])
+    grid.update(1, [_answer("bad", checks=[False], cost=0.25)])
+    grid.update(2, [_answer("", status=NodeStatus.INTERRUPTED, cost=None)])
+    grid.started, grid.started_done = 100.0, 0
+    grid.update(3, [_answer("…", status=NodeStatus.STREAMING, cost=None)])
+    p = grid.progress(now=103.0)
+    assert (p.total, p.done, p.failed, p.running, p.cost_usd) == (4, 3, 2, 1, 0.75)
+    assert p.eta_s == 1.0 and "3/4 done" in p.line() and "2 failed" in p.line()
+    assert grid.unfinished() == [2]  # never the streaming one, never a finished one
+    assert grid.failed_cells() == [1, 2]
+
+
+def _sweep_session(defn: SweepDef, continued: int | None = None) -> tuple[Graph, dict[int, str]]:
+    session = Session(title="Sweep")
+    sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()})
+    graph = Graph(session, {sweep.id: sweep}, [])
+    answer_ids = {}
+    for cell in defn.cells():
+        mark = {CELL_META: {"sweep": sweep.id, "cell": cell.index}}
+        prompt = graph.add(Node(session.id, NodeKind.PROMPT, cell.text, meta=dict(mark)))
+        answer = graph.add(Node(session.id, NodeKind.RESPONSE, f"a{cell.index}", model=cell.model,
+                                status=NodeStatus.DONE, meta=dict(mark)))
+        graph.link(prompt.id, answer.id, EdgeRole.REPLY)
+        verdict = graph.add(Node(session.id, NodeKind.SYNTHESIS, "SCORE: 7", meta={JUDGE_META: answer.id}))
+        graph.link(answer.id, verdict.id, EdgeRole.SOURCE)
+        answer_ids[cell.index] = answer.id
+    if continued is not None:
+        follow = graph.add(Node(session.id, NodeKind.PROMPT, "and then?"))
+        graph.edges.append(Edge(answer_ids[continued], follow.id, EdgeRole.FOLLOW, 0, session.id))
+    return graph, answer_ids
+
+
+def test_load_grid_and_the_cards_the_grid_stands_for():
+    defn = _defn(rows=2)
+    graph, answer_ids = _sweep_session(defn, continued=5)
+    loaded = load_grid(graph)
+    assert loaded is not None
+    _sweep, grid, answers = loaded
+    assert all(c.status == DONE for c in grid.cells) and grid.cells[3].answer_id == answer_ids[3]
+    hidden = sweep_card_ids(graph, answers)
+    # every cell's prompt, answer and verdict (3 each) but the continued one's, which stays on the canvas
+    assert len(hidden) == 3 * (defn.size - 1)
+    assert answer_ids[5] not in hidden and answer_ids[4] in hidden
+    assert load_grid(Graph(Session(), {}, [])) is None
+
+
+def test_a_cell_previews_its_answer_as_one_plain_line():
+    grid = SweepGrid(_defn(rows=1))
+    grid.update(0, [_answer("## Verdict\n\nThe **refund** is due:\n\n```json\n{\"ok\": true}\n```\n- step one\n> quoted")])
+    assert grid.cells[0].preview == 'Verdict The refund is due: {"ok": true} step one quoted'
+    grid.update(1, [_answer("word " * 200)])
+    assert len(grid.cells[1].preview) == 160 and grid.cells[1].preview.endswith("…")

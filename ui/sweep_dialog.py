@@ -1,0 +1,327 @@
+"""The New sweep dialog (Evaluate → New sweep…): what `triptych sweep` takes, as a form.
+
+Prompt templates (several: separated by a line `---`), a CSV/JSONL variables file, models (the
+catalog's, usable ones first), parameter variants (temperature, effort, max_tokens: comma-separated
+values; system prompts separated by `---`), checks (one per line, as `--check`), an optional judge
+model and rubric, the concurrency cap, and the cost estimate of what it would send, updated as the
+form changes. "Use batch APIs" is offered only when this build has the batch runner (`app.batch`).
+The dialog only builds an `app.sweep.SweepDef`; the window's `SweepGridController` runs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.sweep import SweepDef, SweepError, parse_check, parse_sets, parse_vars
+from app.sweep_view import estimate
+from ui.dialogs import color_icon, model_choices, resize_within_screen
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from app.catalog import Catalog
+    from app.config import Settings
+    from app.engine import Engine
+    from ui.sweep_controller import SweepGridController
+
+SEPARATOR = "---"
+
+
+def batch_available() -> bool:
+    """Does this build have the batch runner (OpenAI Batch, Anthropic Message Batches)?"""
+    try:
+        return importlib.util.find_spec("app.batch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _split(text: str) -> list[str]:
+    """Texts separated by a line holding only `---` (empty parts dropped)."""
+    parts: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip() == SEPARATOR:
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    return [t for t in ("\n".join(p).strip() for p in parts) if t]
+
+
+class NewSweepDialog(QDialog):
+    def __init__(self, catalog: Catalog, settings: Settings, engine: Engine, chosen: list[str] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New sweep")
+        self.setObjectName("NewSweepDialog")
+        resize_within_screen(self, 760, 820)
+        self._engine = engine
+        self._vars: tuple[str, str] | None = None  # (file name, its text)
+        self.definition: SweepDef | None = None
+        outer = QVBoxLayout(self)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        outer.addLayout(form)
+
+        self.templates_edit = QPlainTextEdit(self)
+        self.templates_edit.setPlaceholderText("Translate to French: {{text}}\n---\nA second template (optional)")
+        self.templates_edit.setToolTip("{{column}} is replaced by the row's value; a line --- starts another template")
+        self.templates_edit.setMinimumHeight(80)
+        form.addRow("Prompt template(s)", self.templates_edit)
+
+        vars_row = QHBoxLayout()
+        self.vars_edit = QLineEdit(self)
+        self.vars_edit.setPlaceholderText("CSV or JSONL file (optional)")
+        self.vars_button = QPushButton("Browse…", self)
+        self.vars_button.clicked.connect(self._on_vars_button_clicked)
+        vars_row.addWidget(self.vars_edit, 1)
+        vars_row.addWidget(self.vars_button)
+        form.addRow("Variables", vars_row)
+        self.vars_label = QLabel("", self)
+        self.vars_label.setObjectName("Muted")
+        self.vars_label.setWordWrap(True)
+        form.addRow("", self.vars_label)
+
+        self.models_list = QListWidget(self)
+        self.models_list.setMinimumHeight(140)
+        wanted = set(chosen or ())
+        for ref, label, usable in model_choices(catalog, settings):
+            item = QListWidgetItem(color_icon(catalog.provider_color(ref.split(":", 1)[0])), label)
+            item.setData(Qt.ItemDataRole.UserRole, ref)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if ref in wanted and usable else Qt.CheckState.Unchecked)
+            if not usable:
+                item.setForeground(self.palette().placeholderText())
+            self.models_list.addItem(item)
+        form.addRow("Models", self.models_list)
+
+        self.temperature_edit = QLineEdit(self)
+        self.temperature_edit.setPlaceholderText("e.g. 0, 0.7")
+        form.addRow("Temperature", self.temperature_edit)
+        self.effort_edit = QLineEdit(self)
+        self.effort_edit.setPlaceholderText("e.g. low, high")
+        form.addRow("Effort", self.effort_edit)
+        self.max_tokens_edit = QLineEdit(self)
+        self.max_tokens_edit.setPlaceholderText("e.g. 256, 1024")
+        form.addRow("Max tokens", self.max_tokens_edit)
+        self.system_edit = QPlainTextEdit(self)
+        self.system_edit.setPlaceholderText("System prompt variants (optional), separated by a line ---")
+        self.system_edit.setMaximumHeight(60)
+        form.addRow("System prompts", self.system_edit)
+        self.checks_edit = QPlainTextEdit(self)
+        self.checks_edit.setPlaceholderText("One per line: contains:TEXT, not-contains:TEXT, regex:PATTERN, json, "
+                                            "max-cost:USD, max-ms:MS")
+        self.checks_edit.setMaximumHeight(60)
+        form.addRow("Checks", self.checks_edit)
+
+        judge_row = QHBoxLayout()
+        self.judge_combo = QComboBox(self)
+        self.judge_combo.addItem("No judge", None)
+        for ref, label, _usable in model_choices(catalog, settings):
+            self.judge_combo.addItem(label, ref)
+        self.rubric_edit = QLineEdit(self)
+        self.rubric_edit.setPlaceholderText("Rubric (optional)")
+        judge_row.addWidget(self.judge_combo, 1)
+        judge_row.addWidget(self.rubric_edit, 1)
+        form.addRow("Judge", judge_row)
+
+        run_row = QHBoxLayout()
+        self.concurrency_spin = QSpinBox(self)
+        self.concurrency_spin.setRange(1, 64)
+        self.concurrency_spin.setValue(4)
+        self.concurrency_spin.setToolTip("Simultaneous requests per provider")
+        run_row.addWidget(self.concurrency_spin)
+        run_row.addWidget(QLabel("requests at a time per provider", self), 1)
+        self.batch_check = QCheckBox("Use batch APIs (about half price, results later)", self)
+        self.batch_check.setEnabled(batch_available())
+        if not self.batch_check.isEnabled():
+            self.batch_check.setToolTip("This build of Triptych has no batch runner: the sweep runs live")
+        run_row.addWidget(self.batch_check)
+        form.addRow("Concurrency", run_row)
+
+        self.estimate_label = QLabel("", self)
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setObjectName("SweepEstimate")
+        outer.addWidget(self.estimate_label)
+        self.error_label = QLabel("", self)
+        self.error_label.setWordWrap(True)
+        self.error_label.setObjectName("Error")
+        self.error_label.setStyleSheet("color: #DC2626")
+        outer.addWidget(self.error_label)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.start_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.start_button.setText("Start sweep")
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        outer.addWidget(self.buttons)
+
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(250)
+        self._estimate_timer.timeout.connect(self._on_estimate_timer_timeout)
+        for edit in (self.templates_edit, self.system_edit, self.checks_edit):
+            edit.textChanged.connect(self._estimate_timer.start)
+        for line in (self.vars_edit, self.temperature_edit, self.effort_edit, self.max_tokens_edit,
+                     self.rubric_edit):
+            line.textChanged.connect(self._estimate_timer.start)
+        self.vars_edit.textChanged.connect(self._on_vars_edit_text_changed)
+        self.models_list.itemChanged.connect(self._estimate_timer.start)
+        self.judge_combo.currentIndexChanged.connect(self._estimate_timer.start)
+        self._on_estimate_timer_timeout()
+
+    def __repr__(self) -> str:
+        return f"<NewSweepDialog {self.models()}>"
+
+    # ------------------------------------------------------------------ reading the form
+    def models(self) -> list[str]:
+        out = []
+        for i in range(self.models_list.count()):
+            item = self.models_list.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+    def set_models(self, refs: list[str]) -> None:
+        for i in range(self.models_list.count()):
+            item = self.models_list.item(i)
+            on = item.data(Qt.ItemDataRole.UserRole) in refs
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    @property
+    def use_batch(self) -> bool:
+        return self.batch_check.isEnabled() and self.batch_check.isChecked()
+
+    def _read_vars(self) -> tuple[str, str] | None:
+        path = self.vars_edit.text().strip()
+        if not path:
+            return None
+        p = Path(path).expanduser()
+        try:
+            return p.name, p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SweepError(f"{path}: no such file") from None
+        except UnicodeDecodeError:
+            raise SweepError(f"{path}: not UTF-8 text") from None
+        except OSError as exc:
+            raise SweepError(f"{path}: {exc.strerror or exc}") from None
+
+    def build(self) -> SweepDef:
+        """The sweep the form describes; SweepError (nothing sent) says what is wrong."""
+        templates = _split(self.templates_edit.toPlainText())
+        if not templates:
+            raise SweepError("write a prompt template first ({{column}} inserts a variable)")
+        models = self.models()
+        if not models:
+            raise SweepError("tick at least one model")
+        columns: list[str] = []
+        rows: list[dict[str, str]] = [{}]
+        vars_name = vars_text = None
+        read = self._read_vars()
+        if read is not None:
+            vars_name, vars_text = read
+            columns, rows = parse_vars(vars_name, vars_text)
+        sets = []
+        for name, edit in (("temperature", self.temperature_edit), ("effort", self.effort_edit),
+                           ("max_tokens", self.max_tokens_edit)):
+            text = edit.text().strip()
+            if text:
+                sets.append(f"{name}={','.join(v.strip() for v in text.split(','))}")
+        variants = parse_sets(sets, _split(self.system_edit.toPlainText()))
+        checks = [str(parse_check(line.strip())) for line in self.checks_edit.toPlainText().splitlines()
+                  if line.strip()]
+        judge = self.judge_combo.currentData()
+        defn = SweepDef(templates=templates, models=models, columns=columns, rows=rows, vars_name=vars_name,
+                        vars_text=vars_text, variants=variants, checks=checks, judge=judge or None,
+                        rubric=self.rubric_edit.text().strip() or None,
+                        concurrency=self.concurrency_spin.value())
+        defn.validate()
+        return defn
+
+    # ------------------------------------------------------------------ slots
+    def _on_vars_button_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Variables file", "",
+                                              "Variables (*.csv *.jsonl *.ndjson);;All files (*)")
+        if path:
+            self.vars_edit.setText(path)
+
+    def _on_vars_edit_text_changed(self, _text: str) -> None:
+        try:
+            read = self._read_vars()
+            if read is None:
+                self.vars_label.setText("Without a file the template runs once per model and variant.")
+                return
+            columns, rows = parse_vars(*read)
+        except SweepError as exc:
+            self.vars_label.setText(str(exc))
+            return
+        self.vars_label.setText(f"{len(rows)} row{'s' if len(rows) != 1 else ''}; columns: "
+                                + ", ".join(f"{{{{{c}}}}}" for c in columns))
+
+    def _on_estimate_timer_timeout(self) -> None:
+        try:
+            defn = self.build()
+        except SweepError as exc:
+            self.estimate_label.setText("")
+            self.error_label.setText(str(exc) if self.templates_edit.toPlainText().strip() else "")
+            self.start_button.setEnabled(False)
+            return
+        self.error_label.setText("")
+        self.start_button.setEnabled(True)
+        try:
+            cost, judge, unknown = estimate(self._engine, defn, defn.cells())
+        except Exception as exc:  # an estimate must never break the form
+            self.estimate_label.setText(f"{defn.size} cells (no estimate: {exc})")
+            return
+        text = f"<b>{defn.size} cells</b> · estimated <b>${cost + judge:.4f}</b>"
+        if defn.judge:
+            text += f" (judge ${judge:.4f})"
+        if unknown:
+            text += f" · cost unknown for {', '.join(unknown)}"
+        self.estimate_label.setText(text + " · about 1,000 output tokens per answer assumed")
+
+    def _on_buttons_accepted(self) -> None:
+        try:
+            self.definition = self.build()
+        except SweepError as exc:
+            self.error_label.setText(str(exc))
+            return
+        self.accept()
+
+
+def open_new_sweep(ctrl: SweepGridController, chosen: Sequence[str] = ()) -> NewSweepDialog:
+    """Evaluate → New sweep…: the form, non-modal; Start sweep runs the sweep in `ctrl`'s window."""
+    c = ctrl.c
+    dlg = NewSweepDialog(c.catalog, c.settings, c.engine, list(chosen), c.view.window())
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def accepted() -> None:
+        if dlg.definition is not None:
+            if dlg.use_batch and hasattr(dlg.definition, "batch"):
+                dlg.definition.batch = True  # (stored with the sweep: a resume polls its batches)
+            ctrl.start(dlg.definition)
+
+    dlg.accepted.connect(accepted)
+    dlg.show()
+    dlg.raise_()
+    return dlg

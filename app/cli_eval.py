@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import random
 import signal
@@ -265,6 +263,7 @@ def _fmt_rate(x: float | None) -> str:
 
 def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     from app.arena import comparisons, leaderboard, win_rate_matrix
+    from app.arena_view import leaderboard_csv, leaderboard_markdown, leaderboard_rows
 
     if args.resamples < 200:
         raise UsageError("--resamples must be 200 or more (the 95% intervals need them)")
@@ -275,30 +274,16 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in standings], ensure_ascii=False))
         return 0
-    head = ["rank", "model", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties"]
-    rows = [[str(i), s.model, f"{s.rating:.0f}", f"{s.ci_low:.0f}", f"{s.ci_high:.0f}", str(s.votes), str(s.wins),
-             str(s.losses), str(s.ties)] for i, s in enumerate(standings, 1)]
+    from app.arena_view import LEADERBOARD_HEAD as head
+
+    rows = leaderboard_rows(standings)
     models = [s.model for s in standings]
     matrix = win_rate_matrix(games, models)
     if args.format == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(head)
-        w.writerows([[str(i), s.model, round(s.rating, 1), round(s.ci_low, 1), round(s.ci_high, 1), s.votes,
-                      s.wins, s.losses, s.ties] for i, s in enumerate(standings, 1)])
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(leaderboard_csv(standings))
         return 0
     if args.format == "md":
-        print("| " + " | ".join(head) + " |")
-        print("|" + "|".join("---:" if h not in ("model",) else "---" for h in head) + "|")
-        for r in rows:
-            print("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
-        if models:
-            print("\nWin rate of the row model against the column model (ties as half):\n")
-            print("| | " + " | ".join(models) + " |")
-            print("|---|" + "|".join("---:" for _ in models) + "|")
-            for row_model in models:
-                print(f"| {row_model} | " + " | ".join(_fmt_rate(matrix[row_model][c]) for c in models) + " |")
+        sys.stdout.write(leaderboard_markdown(standings, matrix))
         return 0
     if not standings:
         print("no votes yet: run `triptych arena -m A -m B PROMPT`, then `triptych vote MATCH_ID a|b|tie|bad`")

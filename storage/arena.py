@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from app.arena import Match, Vote
 from storage.schema import matches as matches_t
@@ -36,6 +36,14 @@ def upsert_vote(conn: Connection, vote: Vote) -> None:
     conn.execute(delete(votes_t).where(votes_t.c.match_id == vote.match_id, votes_t.c.voter == vote.voter))
     conn.execute(insert(votes_t).values(match_id=vote.match_id, voter=vote.voter, vote=vote.vote,
                                         created_at=vote.created_at))
+
+
+def delete_vote(conn: Connection, match_id: str, voter: str) -> None:
+    conn.execute(delete(votes_t).where(votes_t.c.match_id == match_id, votes_t.c.voter == voter))
+
+
+def update_tags(conn: Connection, match_id: str, tags: Sequence[str]) -> None:
+    conn.execute(update(matches_t).where(matches_t.c.id == match_id).values(tags=json.dumps(list(tags)) if tags else None))
 
 
 def _with_votes(conn: Connection, rows: Iterable[Any]) -> list[Match]:

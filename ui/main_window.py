@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.arena_view import BlindRule
+from ui.arena import ArenaBar, ArenaController
 from ui.attach import WindowAttachments
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.dialogs = DialogService(self)
         self.ui_theme = resolve_theme(settings.ui.get("theme", "system"))
+        self.blind = BlindRule()  # blind-match cards before the vote: the cards' style and ui.arena share it
         self.scene = CanvasScene(self._make_style(self.ui_theme), self)
         self.view = CanvasView(self.scene, self)
         self.sidebar = SessionsSidebar(self)
@@ -125,6 +128,8 @@ class MainWindow(QMainWindow):
         self.controller = CanvasController(
             repo, engine, settings, catalog, self.scene, self.view, self.undo_stack, self.dialogs, self
         )
+        self.arena = ArenaController(self.controller, self.blind, self)  # Blind match, votes (ui/arena.py)
+        self.arena_bar = ArenaBar(self.arena, self)
         self._shown_once = False
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
@@ -159,6 +164,7 @@ class MainWindow(QMainWindow):
             provider_color=self.catalog.provider_color,
             provider_display=lambda p: names.get(p, p),
             renderer=RenderBridge(theme.name),
+            blind=self.blind,
         )
 
     def _build_layout(self) -> None:
@@ -172,6 +178,7 @@ class MainWindow(QMainWindow):
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.canvas_split, 1)
+        box.addWidget(self.arena_bar, 0)
         box.addWidget(self.composer, 0)
         self.main_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_split.addWidget(self.sidebar)
@@ -188,7 +195,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.session_changed.connect(self._on_controller_session_changed)
         c.sessions_changed.connect(self._on_controller_sessions_changed)
-        c.totals_changed.connect(self.status.show_totals)
+        c.totals_changed.connect(self._on_controller_totals_changed)
         c.running_changed.connect(self._on_controller_running_changed)
         c.message_posted.connect(self._on_controller_message_posted)
         c.follow_changed.connect(self._on_controller_follow_changed)
@@ -242,6 +249,12 @@ class MainWindow(QMainWindow):
     def refresh_sessions(self) -> None:
         self.sidebar.set_sessions(self.repo.list_sessions(), self.controller.session_id)
 
+    def _on_controller_totals_changed(self, totals: dict) -> None:
+        if self.blind.session_is_blind(self.controller.session_id):
+            self.status.show_blind_totals()  # a blind match's tokens and cost would tell its models apart
+        else:
+            self.status.show_totals(totals)
+
     def _on_controller_running_changed(self, count: int) -> None:
         self.status.show_running(count)
         self.composer.set_running(count)
@@ -261,6 +274,10 @@ class MainWindow(QMainWindow):
             node = graph.nodes.get(node_id) if graph else None
             if node is None:
                 continue
+            if self.blind.is_blind(node_id):  # "Following Model A", never its name
+                labels.append(self.blind.label(node_id) or "")
+                models.append(None)
+                continue
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
             models.append(node.model if node.is_answer and node.model else None)
         self.composer.set_follow_models(models)
@@ -275,6 +292,16 @@ class MainWindow(QMainWindow):
         self.update_welcome()
 
     def _on_composer_send_requested(self) -> None:
+        if self.composer.blind():
+            ids = self.arena.send(self.composer.text(), self.composer.targets(), self.composer.attachments())
+            if ids:
+                self.composer.focus_prompt()
+            return
+        if any(self.blind.is_blind(i) for i in self.controller.follow_ids()):
+            self.statusBar().showMessage(
+                "Vote on the blind match first: a follow-up would show which model answered "
+                "(or turn on Blind match to send a new match with it as context).", 8000)
+            return
         ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode(),
                                    attachments=self.composer.attachments())
         if ids:
@@ -352,7 +379,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.statusBar().showMessage(f"Search failed: {exc}", 5000)
             return
-        self.sidebar.set_hits(query, hits)
+        self.sidebar.set_hits(query, [self.arena.present_hit(h) for h in hits])
 
     def _on_sidebar_hit_activated(self, session_id: str, node_id: str) -> None:
         """Show the match: its session, the card selected and centred at a zoom where it reads
@@ -467,6 +494,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_window_state()
+        self.arena.close()
         self.controller.close()
         self._save_settings_quietly()
         super().closeEvent(event)

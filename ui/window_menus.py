@@ -113,11 +113,34 @@ def build_menus(w: MainWindow) -> None:
             group = entry.group
         cards_menu.addAction(cards[entry.id])
 
+    _evaluate_menu(w, mb.addMenu("E&valuate"))
+
     help_menu = mb.addMenu("&Help")
     _action(w, help_menu, "Keyboard shortcuts", w.show_shortcuts, "F1")
     w.view.addAction(_hidden_action(w, "?", w.show_shortcuts, canvas_only=True))
     w.view.addAction(_hidden_action(w, "Shift+?", w.show_shortcuts, canvas_only=True))
     _action(w, help_menu, "About Triptych", w.opener.show_about)
+
+
+def _evaluate_menu(w: MainWindow, menu) -> None:
+    """Blind match, the votes (keys 1–4 with a card of the pair selected), the leaderboard, the cost
+    on other models (ui/arena.py, ui/leaderboard.py, ui/cost_panel.py)."""
+    from app.arena_view import VOTE_LABELS
+    from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
+
+    w.blind_action = _action(w, menu, "Blind match", lambda: w.composer.blind_button.setChecked(
+        w.blind_action.isChecked()), tip="The next send goes to two of the chosen models, as Model A and Model B")
+    w.blind_action.setCheckable(True)
+    w.composer.blind_button.toggled.connect(w.blind_action.setChecked)
+    menu.addSeparator()
+    w.vote_actions = []
+    for i, key in enumerate(VOTE_KEYS):
+        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", lambda i=i: w.arena.vote_selected(i),
+                                      str(i + 1), canvas_only=True))
+    menu.addSeparator()
+    w.leaderboard_action = _action(w, menu, "Leaderboard…", lambda: open_leaderboard(w), "Ctrl+Shift+B")
+    w.cost_action = _action(w, menu, "Cost on other models…", lambda: open_cost(w),
+                            tip="What this session would have cost on every priced model")
 
 
 def _card_actions(w: MainWindow) -> dict[str, QAction]:

@@ -61,6 +61,11 @@ class WindowStatus:
             )
         self.totals_label.setToolTip("\n\n".join(tips))
 
+    def show_blind_totals(self) -> None:
+        """The open session has a blind match not voted on yet: its sums would tell the models apart."""
+        self.totals_label.setText("Session: tokens and cost show after your vote (blind match)")
+        self.totals_label.setToolTip("")
+
     def _cost_incomplete(self) -> bool:
         from app.estimate import session_cost_incomplete
 

@@ -183,6 +183,9 @@ def test_judge_votes_are_stored_as_the_judges_and_position_bias_is_a_tie(run, se
 def test_cost_of_an_arena_session_matches_the_catalog(run):
     r = run("arena", "-m", FAV, "-m", MID, "--json", "Which fruit?")
     sid = json.loads(r.stdout)["session_id"]
+    blind = json.loads(run("show", sid, "--json").stdout)["nodes"]  # before the vote: no model, no cost
+    assert not [n for n in blind if n.get("model") in (FAV, MID) or n.get("cost_usd")]
+    run("vote", json.loads(r.stdout)["match_id"], "tie")
     c = run("cost", sid, "--json")
     assert c.returncode == 0, c.stderr
     doc = json.loads(c.stdout)

@@ -361,6 +361,8 @@ class CardItem(QGraphicsObject):
     # ------------------------------------------------------------------ state building
     def sync(self, node: Node) -> None:
         """Recompute what this card shows from `node`. Call on the Qt thread; cheap for short text."""
+        if self._style.blind is not None:  # a blind match's answer before the vote: "Model A", masked
+            node = self._style.blind.present(node)
         self._node = node
         # Follow the text while it streams, and once more when it ends: the last text may come in
         # the same repaint as the final status.
@@ -1364,7 +1366,7 @@ class ResponseCard(CardItem):
 
     def _fill_header(self, node: Node, st: _CardState) -> None:
         style = self._style
-        st.title = style.display_name(node.model) if node.model else "Response"
+        st.title = style.display_name(node.model) if node.model else (node.title or "Response")
         if node.kind == NodeKind.SYNTHESIS:
             how = str(node.meta.get("instruction_kind") or "synthesis")
             label = {
@@ -1502,6 +1504,8 @@ def stripe_color(node: Node, style: CardStyle) -> str:
     if node.kind == NodeKind.NOTE:
         return node.color or theme.status.get("thinking", "#7C3AED")
     if node.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS):
+        if style.blind is not None and style.blind.is_blind(node.id):
+            return style.blind.present(node).color or theme.muted
         provider = node.model.split(":", 1)[0] if node.model else ""
         return node.color or style.provider_color(provider)
     return theme.muted

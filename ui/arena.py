@@ -78,8 +78,21 @@ class ArenaController(QObject):
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
         canvas.session_changed.connect(self._on_canvas_session_changed)
+        canvas.card_guard = self.guard
         canvas.scene.selectionChanged.connect(self._on_scene_selection_changed)
         self.refresh(redraw=False)
+
+    # Card actions that would show who answered a blind card: a re-run or follow-up names its model, the
+    # model picker leaves it out, a synthesis quotes the answers by model, Settings opens at its provider,
+    # a copy carries the unmasked text.
+    REVEALING = frozenset({"retry", "rerun_other", "rerun_path", "continue", "synthesize", "open_settings",
+                           "copy", "copy_code"})
+
+    def guard(self, node_ids: list[str], action: str) -> str | None:
+        """The canvas's card guard: why `action` may not run on these cards yet (None: it may)."""
+        if action in self.REVEALING and any(self.rule.is_blind(i) for i in node_ids):
+            return "Vote on the blind match first: this would show which model answered."
+        return None
 
     def _on_scene_selection_changed(self) -> None:
         self.changed.emit()

@@ -322,6 +322,12 @@ class MainWindow(QMainWindow):
         from app.estimate import draft_estimate
 
         targets = self.composer.targets()
+        if any(self.blind.is_blind(i) for i in self.controller.follow_ids()):
+            # the context would quote a blind answer's lane, model by model: nothing until the vote
+            self.composer.set_estimate("")
+            if self.lens.isVisible():
+                self.lens.show_error("A blind match's answer is selected: the context lens shows it after your vote.")
+            return
         try:
             plans = self.controller.plan(self.composer.text(), targets, self.composer.mode(),
                                          attachments=self.composer.attachments())

@@ -85,7 +85,7 @@ class DialogOpener:
             prompt = next((p for p in parents if p is not None and p.kind == NodeKind.PROMPT), None)
             return prompt.id if prompt is not None else ""
 
-        names = [self.w.catalog.display_name(n.model or "") or (n.title or "note") for n in (a, b)]
+        names = [self.w.catalog.display_name(n.model) if n.model else (n.title or "note") for n in (a, b)]
         prompts = [prompt_of(left_id), prompt_of(right_id)]
         if names[0] == names[1] or prompts[0] != prompts[1]:  # say which answer is which: its question
             names = [f"{name} on “{snippet(graph.nodes[p].text, 32)}”" if p else name

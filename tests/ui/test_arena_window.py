@@ -158,7 +158,18 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         hands.trigger(window, "Evaluate/Cost on other models")
         hands.trigger(window, "View/Focus mode")
         await wait_until(lambda: window._focus_dialog is not None, 3, "focus mode")
-        # a search in the sidebar finds the answers: listed without their model
+        # both selected: the diff of the pair, and the context lens of a follow-up
+        hands.click_card(window, match.a_node_id)
+        hands.click_card(window, match.b_node_id, mods=Qt.KeyboardModifier.ControlModifier)
+        assert set(window.controller.selected_ids()) == set(real)
+        hands.trigger(window, "Cards/Compare two answers (diff)")
+        hands.trigger(window, "View/Context lens")
+        window.refresh_lens()
+        # a re-run would name the model: refused until the vote (Ctrl+R, the card's menu alike)
+        hands.trigger(window, "Cards/Retry selected")
+        assert "Vote on the blind match first" in window.statusBar().currentMessage()
+        assert len(_answers(window)) == 2
+                # a search in the sidebar finds the answers: listed without their model
         hands.type_text(window.sidebar.search_edit, "fruit")
         await wait_until(lambda: window.sidebar._showing_hits, 3, "search hits")
 
@@ -171,6 +182,7 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
             path = tmp_path / f"blind.{fmt}"
             window.export_to(str(path), fmt)
             shown[f"{fmt} export"] = [path.read_text(encoding="utf-8")]
+        shown["lens"] = [window.lens.browser.toPlainText()]
         leaks = {where: found for where, texts in shown.items()
                  if (found := _leaks("\n".join(texts), names, colours, figures))}
         assert not leaks, f"the blind match shows {leaks}"

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ui.controller import CanvasController
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
+BUTTON_LABELS = {"a": "A better", "b": "B better", "tie": "Tie", "bad": "Both bad"}
 
 
 class VoteCommand(QUndoCommand):
@@ -269,10 +270,11 @@ class ArenaBar(QFrame):
         row.setSpacing(6)
         self.label = QLabel(self)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)  # a narrow window wraps it, never widens
         row.addWidget(self.label, 1)
         self.buttons: dict[str, QPushButton] = {}
         for i, key in enumerate(VOTE_KEYS, start=1):
-            button = QPushButton(f"{VOTE_LABELS[key]}  ({i})", self)
+            button = QPushButton(BUTTON_LABELS[key], self)
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             button.setToolTip(f"Vote: {VOTE_LABELS[key]} (key {i} with a card of the pair selected)")
@@ -282,7 +284,7 @@ class ArenaBar(QFrame):
         self.tags = QLineEdit(self)
         self.tags.setPlaceholderText("tags: coding, legal…")
         self.tags.setToolTip("Tags of this match (comma-separated); the leaderboard filters by them")
-        self.tags.setMaximumWidth(200)
+        self.tags.setMaximumWidth(170)
         self.tags.editingFinished.connect(self._on_tags_editing_finished)
         row.addWidget(self.tags)
         arena.changed.connect(self.refresh)

@@ -521,7 +521,7 @@ class ComposerWidget(QFrame):
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
         # A blind match (ui/arena.py): two of the chosen models, drawn at random, answer as A and B.
-        self.blind_button = QToolButton(self)
+        self.blind_button = QToolButton(self.chips_area)
         self.blind_button.setObjectName("ComposerButton")
         self.blind_button.setText("Blind match")
         self.blind_button.setCheckable(True)
@@ -530,7 +530,7 @@ class ComposerWidget(QFrame):
             "(no name, colour, cost or timing) until you vote"
         )
         self.blind_button.toggled.connect(self._on_blind_button_toggled)
-        row.addWidget(self.blind_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.chips_box.addWidget(self.blind_button)  # with + Model and Presets: wraps, never widens
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop the running streams (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
@@ -705,7 +705,7 @@ class ComposerWidget(QFrame):
         for i in reversed(range(self.chips_box.count())):
             item = self.chips_box.itemAt(i)
             w = item.widget() if item is not None else None
-            if w is not None and w not in (self.add_button, self.presets_button):
+            if w is not None and w not in (self.add_button, self.presets_button, self.blind_button):
                 self.chips_box.takeAt(i)
                 w.hide()
                 w.deleteLater()
@@ -738,7 +738,7 @@ class ComposerWidget(QFrame):
         for w in chips:
             if isinstance(w, ModelChip):
                 chain += [w.button, w.remove]
-        chain += [self.add_button, self.presets_button, self.lens_button, self.stop_button, self.send_button]
+        chain += [self.add_button, self.presets_button, self.blind_button, self.lens_button, self.stop_button, self.send_button]
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
         self._update_send_button()

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from app.engine import Target
     from app.repository import SearchHit
     from ui.controller import CanvasController
+    from ui.main_window import MainWindow
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
 BUTTON_LABELS = {"a": "A better", "b": "B better", "tie": "Tie", "bad": "Both bad"}
@@ -75,6 +76,7 @@ class ArenaController(QObject):
         self.rule = rule if rule is not None else BlindRule()
         self._matches: list[Match] = []
         self._rng = random.SystemRandom()
+        self.leaderboard_dialog: QDialog | None = None  # the open one (Evaluate → Leaderboard…)
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -136,7 +138,9 @@ class ArenaController(QObject):
             if node is not None:
                 self.c.scene.sync_card(node)
         self.c.scene.update()
+        self.c.scene.blocks_changed.emit()  # the minimap: the pair in grey, or in their colours again
         self.c.emit_totals()
+        self.c.emit_follow()  # "Following Model A" becomes its name, or back
 
     def _on_canvas_session_changed(self, _session_id: str, _title: str) -> None:
         self.changed.emit()
@@ -326,7 +330,7 @@ class ArenaBar(QFrame):
 
 
 # ---------------------------------------------------------------------------------------------- dialogs
-def open_leaderboard(window) -> QDialog:
+def open_leaderboard(window: MainWindow) -> QDialog:
     """Evaluate → Leaderboard…: every match of the store, with its votes."""
     from ui.leaderboard import LeaderboardDialog
 
@@ -334,11 +338,11 @@ def open_leaderboard(window) -> QDialog:
     dlg = LeaderboardDialog(window.arena.matches(), window.catalog.display_name, window)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.show()
-    window.leaderboard_dialog = dlg
+    window.arena.leaderboard_dialog = dlg
     return dlg
 
 
-def open_cost(window) -> QDialog:
+def open_cost(window: MainWindow) -> QDialog:
     """Evaluate → Cost on other models…: the panel for the open session (and the selected card's path)."""
     from PySide6.QtWidgets import QDialogButtonBox, QVBoxLayout
 

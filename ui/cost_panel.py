@@ -112,5 +112,5 @@ class CostPanel(QFrame):
 
     def rows_text(self) -> list[list[str]]:
         """The table's cells as shown (tests, accessibility)."""
-        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
-                for r in range(self.table.rowCount())]
+        return [[item.text() if (item := self.table.item(r, c)) is not None else ""
+                 for c in range(self.table.columnCount())] for r in range(self.table.rowCount())]

@@ -30,6 +30,8 @@ from app.arena import Standing, comparisons, leaderboard, win_rate_matrix
 from app.arena_view import leaderboard_csv, leaderboard_markdown
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from app.arena import Match
 
 RANK_COLUMNS = ("Rank", "Model", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties")
@@ -38,7 +40,7 @@ RESAMPLES = 200
 
 
 class LeaderboardDialog(QDialog):
-    def __init__(self, matches: list[Match], display_name, parent: QWidget | None = None) -> None:
+    def __init__(self, matches: list[Match], display_name: Callable[[str], str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Leaderboard")
         self._matches = matches

@@ -647,6 +647,7 @@ class ComparisonTableDialog(QDialog):
     def add_side_panel(self, panel: QWidget) -> None:
         """A panel beside the table (the cost on other models: ui/cost_panel.py)."""
         layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
         index = layout.indexOf(self.table)
         layout.removeWidget(self.table)
         split = QSplitter(Qt.Orientation.Horizontal, self)

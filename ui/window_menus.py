@@ -129,7 +129,8 @@ def _evaluate_menu(w: MainWindow, menu) -> None:
     from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
 
     w.blind_action = _action(w, menu, "Blind match", lambda: w.composer.blind_button.setChecked(
-        w.blind_action.isChecked()), tip="The next send goes to two of the chosen models, as Model A and Model B")
+        w.blind_action.isChecked()), "Ctrl+Shift+M",
+        tip="The next send goes to two of the chosen models, as Model A and Model B")
     w.blind_action.setCheckable(True)
     w.composer.blind_button.toggled.connect(w.blind_action.setChecked)
     menu.addSeparator()

@@ -11,6 +11,7 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
     QTextEdit,
     QWidget,
 )
-from PySide6.QtTest import QTest
 
 from app.domain import NodeStatus
 from app.present.metrics import fmt_tokens
@@ -173,7 +173,7 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         hands.type_text(window.sidebar.search_edit, "fruit")
         await wait_until(lambda: window.sidebar._showing_hits, 3, "search hits")
 
-        shown = {"canvas": _canvas_texts(window), "window": _widget_texts(window, skip=[window.composer]),
+        shown = {"canvas": _canvas_texts(window), "window": _widget_texts(window, skip=[window.composer.chips_area]),  # (the user's own pool)
                  "status bar": [window.statusBar().currentMessage(), window.totals_label.text(), window.windowTitle()]}
         for w in QApplication.topLevelWidgets():
             if w.isVisible() and w is not window:
@@ -222,6 +222,7 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         assert cat.display_name(match.a_model) in window.arena_bar.label.text()
         assert "show after your vote" not in window.totals_label.text()
         assert card_a.stripe_color.name().lower() != "#8a8f98"
+        assert cat.display_name(match.b_model) in window.composer.parents_label.text()  # "Following GPT-…"
 
         # changed: "B is better" replaces it (one user vote); undo brings back "A"
         hands.press_keys(window.view, "2")
@@ -240,7 +241,7 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
 
         # the leaderboard ranks B's model first (the vote says B is better)
         hands.trigger(window, "Evaluate/Leaderboard")
-        board = window.leaderboard_dialog
+        board = window.arena.leaderboard_dialog
         assert board.table.rowCount() == 2
         assert match.b_model in board.table.item(0, 1).text()
         assert board.standings[0].model == match.b_model and board.standings[0].wins == 1

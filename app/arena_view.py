@@ -89,10 +89,11 @@ class BlindRule:
         error = node.error
         if error is not None:
             error = dataclasses.replace(error, message=self.mask(error.message))
+        live = node.status.is_live
         return dataclasses.replace(
             node,
-            text=self.mask(node.text),
-            reasoning=self.mask(node.reasoning),
+            text=self.mask(_settled(node.text) if live else node.text),
+            reasoning=self.mask(_settled(node.reasoning) if live else node.reasoning),
             model=None,
             params=Params(),
             error=error,
@@ -118,6 +119,19 @@ class BlindRule:
                 nodes[nid] = dataclasses.replace(nodes[nid], model=f"Model {side}")
         matches = [m for m in graph.matches if m.vote_of(USER) is not None]
         return Graph(graph.session, nodes, graph.edges, matches=matches)
+
+
+def _settled(text: str, words: int = 3) -> str:
+    """A streaming text without its last three words: a name still arriving ("Claude Son…", "Claude
+    Sonnet" before "5.5") is masked once it is whole, never shown in part. Walks back from the end
+    only (it runs on every repaint of a streaming card)."""
+    i = len(text)
+    for _ in range(words):
+        while i > 0 and text[i - 1].isspace():
+            i -= 1
+        while i > 0 and not text[i - 1].isspace():
+            i -= 1
+    return text[:i]
 
 
 def blind_rule(matches: Iterable[Match], catalog: Any = None, provider_names: Iterable[str] = ()) -> BlindRule:

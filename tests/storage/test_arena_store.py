@@ -123,3 +123,17 @@ def test_a_store_from_before_the_arena_is_migrated_and_then_keeps_votes(tmp_path
         r.record_vote(Vote(m.id, "user", "tie"))
     with open_store(tmp_path) as r:
         assert r.get_match(m.id).votes[0].vote == "tie"
+
+
+def test_removing_the_users_vote_keeps_the_judges_and_tags_are_rewritten(repo):
+    s, m = _session_with_match(repo)
+    repo.record_vote(Vote(m.id, "user", "a", created_at=1.0))
+    repo.record_vote(Vote(m.id, "judge:openai:gpt-6-luna", "tie", created_at=2.0))
+    repo.remove_vote(m.id, "user")  # the window's undo of a first vote
+    got = repo.get_match(m.id)
+    assert [(v.voter, v.vote) for v in got.votes] == [("judge:openai:gpt-6-luna", "tie")]
+    assert not got.revealed
+    repo.set_match_tags(m.id, ["legal", "contracts"])
+    assert repo.get_match(m.id).tags == ["legal", "contracts"]
+    repo.set_match_tags(m.id, [])
+    assert repo.get_match(m.id).tags == []

@@ -205,30 +205,10 @@ async def _arena_async(ctx: Ctx, session_id: str, prompt: str, pair: tuple[str, 
 
 async def _judge_match(engine: Any, match: Any, prompt: str, text_a: str, text_b: str, judge: str,
                        pattern: Any) -> str:
-    """Ask `judge` twice (A/B, then the sides swapped), record its combined vote; a line for stderr that
-    names neither the contestants nor the judge (the user has not voted yet)."""
-    from app.arena import Vote, combine_judge_verdicts, judge_prompt, mask_identities, parse_verdict
-    from app.domain import NodeStatus
-    from app.engine import Target
+    """The judge's vote (app.arena_judge), its line for stderr."""
+    from app.arena_judge import judge_match
 
-    a, b = mask_identities(text_a, pattern), mask_identities(text_b, pattern)
-    asks = [engine.ask(match.session_id, judge_prompt(prompt, x, y), [Target(judge)]) for x, y in ((a, b), (b, a))]
-    for swapped, res in enumerate(asks):
-        for node in (*res.prompts, res.runs[0].node):
-            node.meta["arena_judge"] = {"match": match.id, "swapped": bool(swapped)}
-            engine.repo.update_node(node)
-    await engine.wait([r.runs[0] for r in asks])
-    verdicts = []
-    for res in asks:
-        node = res.runs[0].node
-        verdicts.append(parse_verdict(node.text) if node.status == NodeStatus.DONE else None)
-    if None in verdicts:
-        return "the judge gave no verdict (its answers lack a VERDICT line or failed); no judge vote was recorded"
-    first, second = verdicts
-    assert first is not None and second is not None
-    vote = combine_judge_verdicts(first, second)
-    engine.repo.record_vote(Vote(match.id, f"judge:{judge}", vote))
-    return f"the judge voted {vote} (it said {first}, then {second} with the sides swapped)"
+    return await judge_match(engine, match, prompt, text_a, text_b, judge, pattern)
 
 
 # ---------------------------------------------------------------------------------------------- vote

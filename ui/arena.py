@@ -11,6 +11,7 @@ with the voter `user`. Qt main thread only; nothing here blocks (short store tra
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 from typing import TYPE_CHECKING
@@ -77,6 +78,8 @@ class ArenaController(QObject):
         self._matches: list[Match] = []
         self._rng = random.SystemRandom()
         self.leaderboard_dialog: QDialog | None = None  # the open one (Evaluate → Leaderboard…)
+        self._judge_task: asyncio.Future[str] | None = None
+        self._judge_ids: list[str] = []
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -101,7 +104,10 @@ class ArenaController(QObject):
         self.changed.emit()
 
     def close(self) -> None:
-        """The window closes: stop following the scene (it may be destroyed first)."""
+        """The window closes: stop the judge, stop following the scene (it may be destroyed first)."""
+        if self._judge_task is not None and not self._judge_task.done():
+            self._judge_task.remove_done_callback(self._on_judge_task_done)
+            self._judge_task.cancel()
         try:
             self.c.scene.selectionChanged.disconnect(self._on_scene_selection_changed)
         except (RuntimeError, TypeError):
@@ -253,6 +259,56 @@ class ArenaController(QObject):
                 f"B was {cat.display_name(match.b_model)}.", 8000)
             self.voted.emit(match_id, vote)
 
+    # ------------------------------------------------------------------ the judge
+    @property
+    def judging(self) -> bool:
+        return self._judge_task is not None and not self._judge_task.done()
+
+    def judge(self, match: Match, judge: str) -> bool:
+        """Let `judge` vote on `match` (twice, sides swapped: app.arena_judge), on the asyncio loop; its
+        cards appear in the session. False when a judge is already at work."""
+        if self.judging:
+            return False
+        graph = self.c.graph
+        prompt, a, b = (graph.nodes.get(i) if graph is not None else None
+                        for i in (match.prompt_id, match.a_node_id, match.b_node_id))
+        if prompt is None or a is None or b is None or a.status.is_live or b.status.is_live:
+            self.c.message_posted.emit("The judge reads finished answers: wait for both, then ask it.", 5000)
+            return False
+        from app.arena_judge import judge_match
+        from ui.canvas import loader
+
+        pattern = self.rule.pattern or identity_pattern(self._names)
+        work = judge_match(self.c.engine, match, prompt.text, a.text, b.text, judge, pattern,
+                           graph_of=lambda: loader.engine_graph(self.c.graph),
+                           on_started=self._on_judge_started)
+        self._judge_ids = []
+        self._judge_task = asyncio.ensure_future(work)
+        self._judge_task.add_done_callback(self._on_judge_task_done)
+        self.c.message_posted.emit("The judge is reading the pair (twice, sides swapped)…", 0)
+        self.changed.emit()
+        return True
+
+    def cancel_judge(self) -> None:
+        """Stop the judge: its cards stop where they are, no judge vote is recorded."""
+        if self._judge_task is not None and not self._judge_task.done():
+            self._judge_task.cancel()
+            self.c.stop([i for i in self._judge_ids if self.c.engine.is_running(i)])
+
+    def _on_judge_started(self, ids: list[str]) -> None:
+        self._judge_ids = list(ids)
+
+    def _on_judge_task_done(self, task: asyncio.Future[str]) -> None:
+        if task.cancelled():
+            note = "Judge stopped; no judge vote was recorded."
+        elif task.exception() is not None:
+            note = f"The judge failed: {self.rule.mask(str(task.exception()))}"
+        else:
+            note = "Judge: " + task.result().replace("the judge ", "", 1)
+        self._judge_task = None
+        self.c.message_posted.emit(note[:1].upper() + note[1:], 8000)
+        self.refresh(redraw=False)
+
     def set_tags(self, match: Match, text: str) -> None:
         tags = normalise_tags(text.replace(";", ",").split(","))
         if tags == match.tags:
@@ -285,6 +341,12 @@ class ArenaBar(QFrame):
             button.clicked.connect(lambda _=False, k=key: self._on_button_clicked(k))
             self.buttons[key] = button
             row.addWidget(button)
+        self.judge_button = QPushButton("Judge…", self)
+        self.judge_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.judge_button.setToolTip("A model votes on the pair too: twice, with the sides swapped (a "
+                                     "disagreement is a tie); stored as a judge's vote, apart from yours")
+        self.judge_button.clicked.connect(self._on_judge_button_clicked)
+        row.addWidget(self.judge_button)
         self.tags = QLineEdit(self)
         self.tags.setPlaceholderText("tags: coding, legal…")
         self.tags.setToolTip("Tags of this match (comma-separated); the leaderboard filters by them")
@@ -318,11 +380,23 @@ class ArenaBar(QFrame):
                                f"B was {cat.display_name(match.b_model)}. Vote again to change it.")
         if not self.tags.hasFocus():
             self.tags.setText(", ".join(match.tags))
+        self.judge_button.setText("Stop judge" if self.arena.judging else "Judge…")
 
     def _on_button_clicked(self, key: str) -> None:
         if self._match is not None:
             self.arena.vote(key, self._match)
         self.refresh()
+
+    def _on_judge_button_clicked(self) -> None:
+        if self.arena.judging:
+            self.arena.cancel_judge()
+            return
+        if self._match is None:
+            return
+        c = self.arena.c
+        judge = c.dialogs.pick_model(c.catalog, c.settings, title="Judge this pair with")
+        if judge:
+            self.arena.judge(self._match, judge)
 
     def _on_tags_editing_finished(self) -> None:
         if self._match is not None:

@@ -275,3 +275,60 @@ async def test_cost_panel_beside_the_comparison_table(app_env, fake_server):
         table.cost_panel.scope.setCurrentIndex(1)
         assert "for 1 answer " in table.cost_panel.actual_label.text()
         table.close()
+
+
+async def _blind_pair(window):
+    """Blind match on, the composer's first two models, a question sent; both answers done."""
+    composer = window.composer
+    composer.set_models(DEFAULT_MODELS[:2])
+    hands.trigger(window, "Evaluate/Blind match")
+    assert composer.blind()
+    hands.type_text(composer.edit, PROMPT)
+    hands.press_keys(composer.edit, "Ctrl+Return")
+    await wait_until(lambda: len(_answers(window)) == 2, 5, "two answer cards")
+    graph = window.controller.graph
+    await wait_until(lambda: all(graph.nodes[c.node_id].status == NodeStatus.DONE for c in _answers(window)),
+                     15, "both answers done")
+    return window.arena.current_match()
+
+
+async def test_a_judge_votes_twice_sides_swapped_and_reveals_nothing(app_env, fake_server, monkeypatch):
+    from tests.fakes.server import Answer
+
+    judge = "openai:gpt-6-luna"
+    fake_server.script(judge.split(":", 1)[1], Answer(text=("Both fine. ", "VERDICT: A")))  # always the first
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)
+        assert window.arena_bar.judge_button.text() == "Stop judge"
+        await wait_until(lambda: services.repo.get_match(match.id).votes, 15, "the judge's vote")
+        # it preferred the first answer shown both times: A, then B (swapped): a disagreement, a tie
+        assert [(v.voter, v.vote) for v in services.repo.get_match(match.id).votes] == [(f"judge:{judge}", "tie")]
+        await wait_until(lambda: not window.arena.judging, 3)
+        assert "tie" in window.statusBar().currentMessage()
+        assert window.arena_bar.judge_button.text() == "Judge…"
+        # the judge's vote is not the user's: the pair stays blind
+        window.controller.flush_repaints()
+        assert window.scene.card(match.a_node_id).title_text == "Model A"
+        graph = window.controller.graph
+        judge_prompts = [n for n in graph.nodes.values() if n.kind.value == "prompt" and "Answer A" in n.text]
+        assert len(judge_prompts) == 2 and all("[model]" in p.text for p in judge_prompts)
+
+
+async def test_stopping_the_judge_records_no_vote(app_env, fake_server, monkeypatch):
+    from tests.fakes.server import Answer
+
+    judge = "openai:gpt-6-luna"
+    fake_server.script(judge.split(":", 1)[1], Answer(text=tuple(f"word{i} " for i in range(400)), rate=40))
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: window.arena._judge_ids, 3, "the judge's cards")
+        QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)  # "Stop judge"
+        await wait_until(lambda: not window.arena.judging, 5, "the judge stopped")
+        assert "Judge stopped" in window.statusBar().currentMessage()
+        graph = window.controller.graph
+        await wait_until(lambda: not any(graph.nodes[i].status.is_live for i in window.arena._judge_ids), 5)
+        assert services.repo.get_match(match.id).votes == []

@@ -10,7 +10,7 @@ import json
 import re
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -192,16 +192,27 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         assert not json_doc.get("matches")  # the match would name the models
 
         # the canvas's pixels: no provider colour in either card
-        shot = window.grab().toImage()
-        origin = window.view.viewport().mapTo(window, window.view.viewport().rect().topLeft())
-        dpr = shot.devicePixelRatio()
         wanted = {QColor(c).rgb() & 0xFFFFFF for c in colours}
-        for card in (card_a, card_b):
+
+        def card_pixels(card) -> set[int]:
+            shot = window.grab().toImage()
+            origin = window.view.viewport().mapTo(window, window.view.viewport().rect().topLeft())
+            dpr = shot.devicePixelRatio()
             r = window.view.mapFromScene(card.sceneBoundingRect()).boundingRect().translated(origin)
             r = r.intersected(window.rect())
-            seen = {shot.pixel(int(x * dpr), int(y * dpr)) & 0xFFFFFF
+            return {shot.pixel(int(x * dpr), int(y * dpr)) & 0xFFFFFF
                     for x in range(r.left(), r.right(), 2) for y in range(r.top(), r.bottom(), 2)}
-            assert not seen & wanted, f"{card.title_text} shows a provider's colour"
+
+        for card in (card_a, card_b):
+            assert not card_pixels(card) & wanted, f"{card.title_text} shows a provider's colour"
+        # the PNG export: the pair in grey too
+        png = tmp_path / "blind.png"
+        window.export_to(str(png), "png")
+        picture = QImage(str(png))
+        assert not picture.isNull()
+        seen = {picture.pixel(x, y) & 0xFFFFFF for x in range(0, picture.width(), 3)
+                for y in range(0, picture.height(), 3)}
+        assert not seen & wanted, "the PNG export shows a provider's colour"
         for w in QApplication.topLevelWidgets():
             if w.isVisible() and w is not window:
                 w.close()
@@ -223,6 +234,12 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         assert "show after your vote" not in window.totals_label.text()
         assert card_a.stripe_color.name().lower() != "#8a8f98"
         assert cat.display_name(match.b_model) in window.composer.parents_label.text()  # "Following GPT-…"
+        # the same pixel checks now find the providers' colours (they would have found them before)
+        assert card_pixels(card_a) & wanted
+        window.export_to(str(png), "png")
+        picture = QImage(str(png))
+        assert {picture.pixel(x, y) & 0xFFFFFF for x in range(0, picture.width(), 3)
+                for y in range(0, picture.height(), 3)} & wanted
 
         # changed: "B is better" replaces it (one user vote); undo brings back "A"
         hands.press_keys(window.view, "2")

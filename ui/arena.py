@@ -149,7 +149,12 @@ class ArenaController(QObject):
         self.c.emit_follow()  # "Following Model A" becomes its name, or back
 
     def _on_canvas_session_changed(self, _session_id: str, _title: str) -> None:
-        self.changed.emit()
+        # Another process (`triptych arena`) may have made a match since: read them again, and draw
+        # the cards the view has made already.
+        self.refresh(redraw=False)
+        graph = self.c.graph
+        if graph is not None:
+            self._redraw({i for i in (*self.rule.sides, *self.rule.prompts) if i in graph.nodes})
 
     def matches(self, session_id: str | None = None) -> list[Match]:
         return [m for m in self._matches if session_id is None or m.session_id == session_id]

@@ -349,3 +349,30 @@ async def test_stopping_the_judge_records_no_vote(app_env, fake_server, monkeypa
         graph = window.controller.graph
         await wait_until(lambda: not any(graph.nodes[i].status.is_live for i in window.arena._judge_ids), 5)
         assert services.repo.get_match(match.id).votes == []
+
+
+async def test_a_match_made_by_the_cli_opens_blind(app_env, fake_server):
+    """`triptych arena` in another process while the window is open: opening its session from the
+    sidebar shows the pair blind."""
+    from app.arena import Match
+    from app.domain import Edge, EdgeRole, Node, NodeKind, Session, Usage
+
+    async with open_window() as (window, services):
+        repo = services.repo
+        s = repo.create_session(Session(title="Blind match: pears"))
+        p = Node(s.id, NodeKind.PROMPT, "Pears or apples?")
+        a = Node(s.id, NodeKind.RESPONSE, "Claude likes pears.", model=DEFAULT_MODELS[1], y=200,
+                 usage=Usage(input=5, output=7), cost_usd=0.0042)
+        b = Node(s.id, NodeKind.RESPONSE, "Apples.", model=DEFAULT_MODELS[2], x=420, y=200)
+        repo.add_nodes([p, a, b], [Edge(p.id, a.id, EdgeRole.REPLY), Edge(p.id, b.id, EdgeRole.REPLY)])
+        repo.add_match(Match(s.id, p.id, a.id, b.id, a.model, b.model))
+        window.refresh_sessions()
+        lst = window.sidebar.list
+        item = next(lst.item(i) for i in range(lst.count()) if lst.item(i).text().startswith("Blind match: pears"))
+        QTest.mouseClick(lst.viewport(), Qt.MouseButton.LeftButton, pos=lst.visualItemRect(item).center())
+        await wait_until(lambda: window.controller.session_id == s.id, 3, "the session opened")
+        window.controller.flush_repaints()
+        card = window.scene.card(a.id)
+        assert card.title_text == "Model A" and card.body_text.startswith("[model] likes pears")
+        assert card.metrics_text == "" and "$0.0042" not in window.totals_label.text()
+        assert window.arena_bar.isVisible() and "Model A" in window.arena_bar.label.text()

@@ -38,12 +38,18 @@ def upsert_vote(conn: Connection, vote: Vote) -> None:
                                         created_at=vote.created_at))
 
 
-def delete_vote(conn: Connection, match_id: str, voter: str) -> None:
-    conn.execute(delete(votes_t).where(votes_t.c.match_id == match_id, votes_t.c.voter == voter))
+def remove_vote(repo: Any, match_id: str, voter: str) -> None:
+    """Delete the voter's vote on that match (the window's undo of a first vote), in one write
+    transaction of the store (`SqliteRepository`: kept out of its class, which stays under 400 lines)."""
+    with repo._write() as conn:
+        conn.execute(delete(votes_t).where(votes_t.c.match_id == match_id, votes_t.c.voter == voter))
 
 
-def update_tags(conn: Connection, match_id: str, tags: Sequence[str]) -> None:
-    conn.execute(update(matches_t).where(matches_t.c.id == match_id).values(tags=json.dumps(list(tags)) if tags else None))
+def set_match_tags(repo: Any, match_id: str, tags: Sequence[str]) -> None:
+    """Replace the match's tags (the window's tags field), in one write transaction of the store."""
+    with repo._write() as conn:
+        conn.execute(update(matches_t).where(matches_t.c.id == match_id)
+                     .values(tags=json.dumps(list(tags)) if tags else None))
 
 
 def _with_votes(conn: Connection, rows: Iterable[Any]) -> list[Match]:

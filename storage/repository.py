@@ -343,15 +343,6 @@ class SqliteRepository:
         with self._write() as conn:
             _arena.upsert_vote(conn, vote)
 
-    def remove_vote(self, match_id: str, voter: str) -> None:
-        """Delete the voter's vote on that match (undoing a first vote in the window)."""
-        with self._write() as conn:
-            _arena.delete_vote(conn, match_id, voter)
-
-    def set_match_tags(self, match_id: str, tags: Sequence[str]) -> None:
-        with self._write() as conn:
-            _arena.update_tags(conn, match_id, tags)
-
     def list_matches(self, session_id: str | None = None) -> list[Match]:
         """Every match (of one session, or of every session not deleted), oldest first, with its votes."""
         with self._read() as conn:

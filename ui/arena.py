@@ -32,6 +32,7 @@ from app.arena import (
 )
 from app.arena_view import VOTE_LABELS, BlindRule
 from app.domain import SendMode
+from storage import arena as arena_store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from app.attachments import Attachment
     from app.engine import Target
     from app.repository import SearchHit
+    from ui.composer import ComposerWidget
     from ui.controller import CanvasController
+    from ui.lens import ContextLensPanel
     from ui.main_window import MainWindow
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
@@ -94,11 +97,13 @@ class ArenaController(QObject):
     REVEALING = frozenset({"retry", "rerun_other", "rerun_path", "continue", "synthesize", "open_settings",
                            "copy", "copy_code"})
 
-    def guard(self, node_ids: list[str], action: str) -> str | None:
-        """The canvas's card guard: why `action` may not run on these cards yet (None: it may)."""
+    def guard(self, node_ids: list[str], action: str) -> bool:
+        """The canvas's card guard: True (and a line saying why) when `action` may not run on these
+        cards before the vote."""
         if action in self.REVEALING and any(self.rule.is_blind(i) for i in node_ids):
-            return "Vote on the blind match first: this would show which model answered."
-        return None
+            self.c.message_posted.emit("Vote on the blind match first: this would show which model answered.", 6000)
+            return True
+        return False
 
     def _on_scene_selection_changed(self) -> None:
         self.changed.emit()
@@ -222,6 +227,30 @@ class ArenaController(QObject):
         self.refresh()  # the cards, made a moment ago and not painted yet, are drawn blind at once
         return ids
 
+    def takes_send(self, composer: ComposerWidget) -> bool:
+        """The composer's Send, when it is this controller's: a blind match (the toggle on), or a
+        follow-up to a blind card before the vote (refused: its answer would show the model)."""
+        if composer.blind_button.isChecked():
+            if self.send(composer.text(), composer.targets(), composer.attachments()):
+                composer.focus_prompt()
+            return True
+        if any(self.rule.is_blind(i) for i in self.c.follow_ids()):
+            self.c.message_posted.emit(
+                "Vote on the blind match first: a follow-up would show which model answered "
+                "(or turn on Blind match to send a new match with it as context).", 8000)
+            return True
+        return False
+
+    def hides_lens(self, composer: ComposerWidget, lens: ContextLensPanel) -> bool:
+        """With a blind card followed, the context lens and the estimate show nothing (they would quote
+        its lane model by model) until the vote."""
+        if not any(self.rule.is_blind(i) for i in self.c.follow_ids()):
+            return False
+        composer.set_estimate("")
+        if lens.isVisible():
+            lens.show_error("A blind match's answer is selected: the context lens shows it after your vote.")
+        return True
+
     def _usable(self, ref: str) -> bool:
         provider = ref.split(":", 1)[0]
         cfg = self.c.settings.providers.get(provider)
@@ -252,7 +281,7 @@ class ArenaController(QObject):
         """Store `vote` (None: remove the user's vote), then show or hide the pair's identities."""
         repo = self.c.repo
         if vote is None:
-            repo.remove_vote(match_id, USER)  # type: ignore[attr-defined]
+            arena_store.remove_vote(repo, match_id, USER)
         else:
             repo.record_vote(Vote(match_id, USER, vote))  # type: ignore[attr-defined]
         self.refresh()
@@ -318,7 +347,7 @@ class ArenaController(QObject):
         tags = normalise_tags(text.replace(";", ",").split(","))
         if tags == match.tags:
             return
-        self.c.repo.set_match_tags(match.id, tags)  # type: ignore[attr-defined]
+        arena_store.set_match_tags(self.c.repo, match.id, tags)
         self.refresh(redraw=False)
 
 

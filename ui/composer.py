@@ -409,6 +409,20 @@ class ModelChip(QFrame):
         layout.addWidget(self.remove)
 
 
+def _blind_toggle(composer: ComposerWidget) -> QToolButton:
+    """The "Blind match" toggle (ui/arena.py: two of the chosen models, drawn at random, answer as A
+    and B), with + Model and Presets: it wraps with them, never widens the window."""
+    button = QToolButton(composer.chips_area)
+    button.setObjectName("ComposerButton")
+    button.setText("Blind match")
+    button.setCheckable(True)
+    button.setToolTip("Send to two of the chosen models, drawn at random, shown as Model A and Model B "
+                      "(no name, colour, cost or timing) until you vote (Ctrl+Shift+M)")
+    button.toggled.connect(lambda _on: composer._update_send_button())
+    composer.chips_box.addWidget(button)
+    return button
+
+
 class ComposerWidget(QFrame):
     send_requested = Signal()
     targets_changed = Signal(list)  # model refs
@@ -520,17 +534,7 @@ class ComposerWidget(QFrame):
         )
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
-        # A blind match (ui/arena.py): two of the chosen models, drawn at random, answer as A and B.
-        self.blind_button = QToolButton(self.chips_area)
-        self.blind_button.setObjectName("ComposerButton")
-        self.blind_button.setText("Blind match")
-        self.blind_button.setCheckable(True)
-        self.blind_button.setToolTip(
-            "Send to two of the chosen models, drawn at random, shown as Model A and Model B "
-            "(no name, colour, cost or timing) until you vote"
-        )
-        self.blind_button.toggled.connect(self._on_blind_button_toggled)
-        self.chips_box.addWidget(self.blind_button)  # with + Model and Presets: wraps, never widens
+        self.blind_button = _blind_toggle(self)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop the running streams (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
@@ -657,19 +661,11 @@ class ComposerWidget(QFrame):
         self._follow_models = list(models)
         self._update_send_button()
 
-    def blind(self) -> bool:
-        """Whether the next send is a blind match (the "Blind match" toggle)."""
-        return self.blind_button.isChecked()
-
-    def _on_blind_button_toggled(self, _on: bool) -> None:
-        self._update_send_button()
-
     def send_label(self) -> str:
         """Where the prompt goes, as the Send button says it: "Send to Claude Sonnet 5.5", "Send to 4
         models", or, continuing the lanes of the followed cards, "Continue GPT-6.2" / "Continue 3 lanes"."""
-        if self.blind():
-            n = len(self._targets)
-            return "Blind match: 2 of 2 models" if n == 2 else (f"Blind match: 2 of {n} models" if n > 2 else "Blind match")
+        if self.blind_button.isChecked():  # a blind match (ui/arena.py)
+            return f"Blind match: 2 of {len(self._targets)} models" if len(self._targets) >= 2 else "Blind match"
         follow = self._follow_models
         if follow and self.mode() == SendMode.LANES:
             answers = [m for m in follow if m]

@@ -87,7 +87,7 @@ class CanvasController(QObject):
         self.view = view
         self.undo_stack = undo_stack
         self.dialogs = dialogs
-        self.card_guard: Callable[[list[str], str], str | None] | None = None  # (card ids, action) -> why not
+        self.card_guard: Callable[[list[str], str], bool] | None = None  # (ids, action) -> refused (ui/arena.py)
         self.model = SessionModel()
         self.model.observe(self._on_model_changed)
         self._running = 0
@@ -361,7 +361,7 @@ class CanvasController(QObject):
         """A card's button, menu entry or gesture: the card actions' table (ui/card_actions.py) for
         "menu" choices and buttons; the gestures that carry an argument are handled here."""
         node = self._node(node_id)
-        if node is None or self._refused([node_id], action):
+        if node is None or (self.card_guard is not None and self.card_guard([node_id], action)):
             return
         if action == "menu":
             chosen = self.dialogs.card_menu(node, self, arg)
@@ -387,16 +387,8 @@ class CanvasController(QObject):
 
     def run_card_action(self, action: str) -> None:
         """A card action from the window's Cards menu: it acts on the selected cards."""
-        if not self._refused(self.selected_ids(), action):
+        if self.card_guard is None or not self.card_guard(self.selected_ids(), action):
             card_actions.BY_ID[action].handler(self, None)
-
-    def _refused(self, node_ids: list[str], action: str) -> bool:
-        """Whether `card_guard` (ui/arena.py: a blind match before the vote) refuses `action` on these
-        cards; it says why in the status bar."""
-        why = self.card_guard(node_ids, action) if self.card_guard is not None else None
-        if why:
-            self.message_posted.emit(why, 6000)
-        return bool(why)
 
     def copy_cards(self, node_ids: list[str]) -> None:
         nodes = [n for i in node_ids if (n := self._node(i)) is not None]

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.status = WindowStatus(self.statusBar(), self.controller)
         self.running_label, self.totals_label, self.zoom_label = self.status.labels()
+        self.status.blind = lambda: self.blind.session_is_blind(self.controller.session_id)
         self.attach = WindowAttachments(self)  # drops, pastes, File → Attach…, the file viewer
         self.opener = DialogOpener(self)  # focus mode, diff, table, settings, export, import
         build_menus(self)
@@ -195,7 +196,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.session_changed.connect(self._on_controller_session_changed)
         c.sessions_changed.connect(self._on_controller_sessions_changed)
-        c.totals_changed.connect(self._on_controller_totals_changed)
+        c.totals_changed.connect(self.status.show_totals)
         c.running_changed.connect(self._on_controller_running_changed)
         c.message_posted.connect(self._on_controller_message_posted)
         c.follow_changed.connect(self._on_controller_follow_changed)
@@ -249,12 +250,6 @@ class MainWindow(QMainWindow):
     def refresh_sessions(self) -> None:
         self.sidebar.set_sessions(self.repo.list_sessions(), self.controller.session_id)
 
-    def _on_controller_totals_changed(self, totals: dict) -> None:
-        if self.blind.session_is_blind(self.controller.session_id):
-            self.status.show_blind_totals()  # a blind match's tokens and cost would tell its models apart
-        else:
-            self.status.show_totals(totals)
-
     def _on_controller_running_changed(self, count: int) -> None:
         self.status.show_running(count)
         self.composer.set_running(count)
@@ -292,15 +287,7 @@ class MainWindow(QMainWindow):
         self.update_welcome()
 
     def _on_composer_send_requested(self) -> None:
-        if self.composer.blind():
-            ids = self.arena.send(self.composer.text(), self.composer.targets(), self.composer.attachments())
-            if ids:
-                self.composer.focus_prompt()
-            return
-        if any(self.blind.is_blind(i) for i in self.controller.follow_ids()):
-            self.statusBar().showMessage(
-                "Vote on the blind match first: a follow-up would show which model answered "
-                "(or turn on Blind match to send a new match with it as context).", 8000)
+        if self.arena.takes_send(self.composer):  # a blind match, or a follow-up to one before the vote
             return
         ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode(),
                                    attachments=self.composer.attachments())
@@ -322,11 +309,7 @@ class MainWindow(QMainWindow):
         from app.estimate import draft_estimate
 
         targets = self.composer.targets()
-        if any(self.blind.is_blind(i) for i in self.controller.follow_ids()):
-            # the context would quote a blind answer's lane, model by model: nothing until the vote
-            self.composer.set_estimate("")
-            if self.lens.isVisible():
-                self.lens.show_error("A blind match's answer is selected: the context lens shows it after your vote.")
+        if self.arena.hides_lens(self.composer, self.lens):
             return
         try:
             plans = self.controller.plan(self.composer.text(), targets, self.composer.mode(),

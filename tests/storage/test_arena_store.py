@@ -10,6 +10,7 @@ from app.arena import Match, Vote
 from app.domain import Edge, EdgeRole, Node, NodeKind, Session, Usage
 from app.export import export_json, import_file, save_imported
 from app.export.common import ExportOptions, export_graph
+from storage import arena as arena_store
 from storage import open_store
 
 
@@ -129,11 +130,11 @@ def test_removing_the_users_vote_keeps_the_judges_and_tags_are_rewritten(repo):
     s, m = _session_with_match(repo)
     repo.record_vote(Vote(m.id, "user", "a", created_at=1.0))
     repo.record_vote(Vote(m.id, "judge:openai:gpt-6-luna", "tie", created_at=2.0))
-    repo.remove_vote(m.id, "user")  # the window's undo of a first vote
+    arena_store.remove_vote(repo, m.id, "user")  # the window's undo of a first vote
     got = repo.get_match(m.id)
     assert [(v.voter, v.vote) for v in got.votes] == [("judge:openai:gpt-6-luna", "tie")]
     assert not got.revealed
-    repo.set_match_tags(m.id, ["legal", "contracts"])
+    arena_store.set_match_tags(repo, m.id, ["legal", "contracts"])
     assert repo.get_match(m.id).tags == ["legal", "contracts"]
-    repo.set_match_tags(m.id, [])
+    arena_store.set_match_tags(repo, m.id, [])
     assert repo.get_match(m.id).tags == []

@@ -122,7 +122,7 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         # the user's three models (the default set), Blind match on, a question, Send
         assert composer.models() == DEFAULT_MODELS
         QTest.mouseClick(composer.blind_button, Qt.MouseButton.LeftButton)
-        assert composer.blind() and window.blind_action.isChecked()
+        assert composer.blind_button.isChecked() and window.blind_action.isChecked()
         assert composer.send_button.text() == "Blind match: 2 of 3 models"
         hands.type_text(composer.edit, PROMPT)
         hands.press_keys(composer.edit, "Ctrl+Return")
@@ -299,7 +299,7 @@ async def _blind_pair(window):
     composer = window.composer
     composer.set_models(DEFAULT_MODELS[:2])
     hands.trigger(window, "Evaluate/Blind match")
-    assert composer.blind()
+    assert composer.blind_button.isChecked()
     hands.type_text(composer.edit, PROMPT)
     hands.press_keys(composer.edit, "Ctrl+Return")
     await wait_until(lambda: len(_answers(window)) == 2, 5, "two answer cards")
@@ -322,8 +322,7 @@ async def test_a_judge_votes_twice_sides_swapped_and_reveals_nothing(app_env, fa
         await wait_until(lambda: services.repo.get_match(match.id).votes, 15, "the judge's vote")
         # it preferred the first answer shown both times: A, then B (swapped): a disagreement, a tie
         assert [(v.voter, v.vote) for v in services.repo.get_match(match.id).votes] == [(f"judge:{judge}", "tie")]
-        await wait_until(lambda: not window.arena.judging, 3)
-        assert "tie" in window.statusBar().currentMessage()
+        await wait_until(lambda: "tie" in window.statusBar().currentMessage(), 3, "the judge's line")
         assert window.arena_bar.judge_button.text() == "Judge…"
         # the judge's vote is not the user's: the pair stays blind
         window.controller.flush_repaints()
@@ -344,8 +343,8 @@ async def test_stopping_the_judge_records_no_vote(app_env, fake_server, monkeypa
         QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)
         await wait_until(lambda: window.arena._judge_ids, 3, "the judge's cards")
         QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)  # "Stop judge"
-        await wait_until(lambda: not window.arena.judging, 5, "the judge stopped")
-        assert "Judge stopped" in window.statusBar().currentMessage()
+        await wait_until(lambda: "Judge stopped" in window.statusBar().currentMessage(), 5, "the judge stopped")
+        assert not window.arena.judging and window.arena_bar.judge_button.text() == "Judge…"
         graph = window.controller.graph
         await wait_until(lambda: not any(graph.nodes[i].status.is_live for i in window.arena._judge_ids), 5)
         assert services.repo.get_match(match.id).votes == []

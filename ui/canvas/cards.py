@@ -361,8 +361,6 @@ class CardItem(QGraphicsObject):
     # ------------------------------------------------------------------ state building
     def sync(self, node: Node) -> None:
         """Recompute what this card shows from `node`. Call on the Qt thread; cheap for short text."""
-        if self._style.blind is not None:  # a blind match's answer before the vote: "Model A", masked
-            node = self._style.blind.present(node)
         self._node = node
         # Follow the text while it streams, and once more when it ends: the last text may come in
         # the same repaint as the final status.
@@ -1347,6 +1345,10 @@ class ResponseCard(CardItem):
         self._renderer_style: CardStyle | None = None
         self._reasoning_text = ""
         self._error_key = ""
+
+    def sync(self, node: Node) -> None:
+        blind = self._style.blind  # a blind match's answer before the vote: "Model A", masked (app.arena_view)
+        super().sync(blind.present(node) if blind is not None else node)
 
     def _body_html_for(self, node: Node) -> str:
         if not node.text:

@@ -68,6 +68,10 @@ def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
 
     sid = ctx.session_id(args.session)
     graph = ctx.repo.load_graph(sid)
+    unvoted = [m.id for m in graph.matches if not m.revealed]
+    if unvoted:  # the costs (and which models were used) would tell the blind pair apart
+        raise UsageError(f"session {sid} has a blind match not voted on yet: vote first "
+                         f"(triptych vote {unvoted[0]} a|b|tie|bad), then ask what it cost")
     path_to = None
     if args.path:
         path_to = ctx.node(args.path).id

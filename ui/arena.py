@@ -426,6 +426,7 @@ class ArenaBar(QFrame):
             self.arena.cancel_judge()
             return
         if self._match is None:
+            self.arena.c.message_posted.emit("No blind match here: turn on Blind match and send first.", 4000)
             return
         c = self.arena.c
         judge = c.dialogs.pick_model(c.catalog, c.settings, title="Judge this pair with")

@@ -138,6 +138,8 @@ def _evaluate_menu(w: MainWindow, menu) -> None:
     for i, key in enumerate(VOTE_KEYS):
         w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", lambda i=i: w.arena.vote_selected(i),
                                       str(i + 1), canvas_only=True))
+    w.judge_action = _action(w, menu, "Judge this pair…", lambda: w.arena_bar.judge_button.click(),
+                             tip="A model votes on the blind match too: twice, with the sides swapped")
     menu.addSeparator()
     w.leaderboard_action = _action(w, menu, "Leaderboard…", lambda: open_leaderboard(w), "Ctrl+Shift+B")
     w.cost_action = _action(w, menu, "Cost on other models…", lambda: open_cost(w),

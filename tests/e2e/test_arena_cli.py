@@ -185,6 +185,8 @@ def test_cost_of_an_arena_session_matches_the_catalog(run):
     sid = json.loads(r.stdout)["session_id"]
     blind = json.loads(run("show", sid, "--json").stdout)["nodes"]  # before the vote: no model, no cost
     assert not [n for n in blind if n.get("model") in (FAV, MID) or n.get("cost_usd")]
+    early = run("cost", sid, "--json")  # which models were used, and their costs, would tell them apart
+    assert early.returncode == 2 and "vote first" in early.stderr and not early.stdout
     run("vote", json.loads(r.stdout)["match_id"], "tie")
     c = run("cost", sid, "--json")
     assert c.returncode == 0, c.stderr

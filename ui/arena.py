@@ -230,7 +230,7 @@ class ArenaController(QObject):
     def takes_send(self, composer: ComposerWidget) -> bool:
         """The composer's Send, when it is this controller's: a blind match (the toggle on), or a
         follow-up to a blind card before the vote (refused: its answer would show the model)."""
-        if composer.blind_button.isChecked():
+        if composer.blind_action.isChecked():
             if self.send(composer.text(), composer.targets(), composer.attachments()):
                 composer.focus_prompt()
             return True

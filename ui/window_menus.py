@@ -128,11 +128,11 @@ def _evaluate_menu(w: MainWindow, menu) -> None:
     from app.arena_view import VOTE_LABELS
     from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
 
-    w.blind_action = _action(w, menu, "Blind match", lambda: w.composer.blind_button.setChecked(
-        w.blind_action.isChecked()), "Ctrl+Shift+M",
-        tip="The next send goes to two of the chosen models, as Model A and Model B")
-    w.blind_action.setCheckable(True)
-    w.composer.blind_button.toggled.connect(w.blind_action.setChecked)
+    w.blind_action = w.composer.blind_action  # one toggle: the composer's "+ Model" menu and this one
+    w.blind_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+    w.blind_action.setStatusTip("The next send goes to two of the chosen models, as Model A and Model B")
+    w.addAction(w.blind_action)
+    menu.addAction(w.blind_action)
     menu.addSeparator()
     w.vote_actions = []
     for i, key in enumerate(VOTE_KEYS):

@@ -121,8 +121,11 @@ async def test_blind_match_hides_every_identity_until_the_vote(app_env, fake_ser
         composer = window.composer
         # the user's three models (the default set), Blind match on, a question, Send
         assert composer.models() == DEFAULT_MODELS
-        QTest.mouseClick(composer.blind_button, Qt.MouseButton.LeftButton)
-        assert composer.blind_button.isChecked() and window.blind_action.isChecked()
+        composer.add_menu.aboutToShow.emit()  # "+ Model" opens: its first entry is the toggle
+        toggle = composer.add_menu.actions()[0]
+        assert toggle.text().startswith("Blind match") and toggle.isCheckable()
+        toggle.trigger()
+        assert composer.blind_action.isChecked() and window.blind_action.isChecked()
         assert composer.send_button.text() == "Blind match: 2 of 3 models"
         hands.type_text(composer.edit, PROMPT)
         hands.press_keys(composer.edit, "Ctrl+Return")
@@ -299,7 +302,7 @@ async def _blind_pair(window):
     composer = window.composer
     composer.set_models(DEFAULT_MODELS[:2])
     hands.trigger(window, "Evaluate/Blind match")
-    assert composer.blind_button.isChecked()
+    assert composer.blind_action.isChecked()
     hands.type_text(composer.edit, PROMPT)
     hands.press_keys(composer.edit, "Ctrl+Return")
     await wait_until(lambda: len(_answers(window)) == 2, 5, "two answer cards")

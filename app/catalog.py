@@ -238,6 +238,10 @@ class Catalog:
         return {m.ref: m.display for m in self.models()}
 
     def display_name(self, ref: str) -> str:
+        """The model's display name; a name that is no `provider:model` ref ("Model A" of a blind match
+        before the vote, app.arena_view) is its own display name."""
+        if ":" not in ref:
+            return ref
         return self.info(ref).display
 
     def default_model(self, provider: str) -> str | None:

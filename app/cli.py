@@ -277,6 +277,15 @@ class Ctx:
             self._repo.close()
             self._repo = None
 
+    def blind_graph(self, graph: Graph) -> Graph:
+        """`graph` as `show` and `export` may print it: a blind match not voted on yet shows "Model A" /
+        "Model B", masked text and no model, cost, tokens or timing (app.arena_view)."""
+        from app.arena_view import blind_rule
+
+        if not graph.matches:
+            return graph
+        return blind_rule(graph.matches, self.catalog, self.settings.display_names.values()).present_graph(graph)
+
     def session_id(self, ref: str) -> str:
         sid = self.repo.resolve_session(ref)
         if sid is None:
@@ -767,7 +776,7 @@ def cmd_sessions(ctx: Ctx, args: argparse.Namespace) -> int:
 
 def cmd_show(ctx: Ctx, args: argparse.Namespace) -> int:
     sid = ctx.session_id(args.session)
-    graph = ctx.repo.load_graph(sid)
+    graph = ctx.blind_graph(ctx.repo.load_graph(sid))
     if args.json:
         nodes = []
         for node in graph.nodes.values():
@@ -1157,7 +1166,7 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
     from app import export as ex
 
     sid = ctx.session_id(args.session)
-    graph = ctx.repo.load_graph(sid)
+    graph = ctx.blind_graph(ctx.repo.load_graph(sid))
     path_ids = [ctx.node(args.path).id] if args.path else []
     if path_ids and path_ids[0] not in graph.nodes:
         raise UsageError(f"card {path_ids[0]} is not in session {sid}: --path takes a card of this session")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import random
 import signal
@@ -70,6 +68,10 @@ def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
 
     sid = ctx.session_id(args.session)
     graph = ctx.repo.load_graph(sid)
+    unvoted = [m.id for m in graph.matches if not m.revealed]
+    if unvoted:  # the costs (and which models were used) would tell the blind pair apart
+        raise UsageError(f"session {sid} has a blind match not voted on yet: vote first "
+                         f"(triptych vote {unvoted[0]} a|b|tie|bad), then ask what it cost")
     path_to = None
     if args.path:
         path_to = ctx.node(args.path).id
@@ -207,30 +209,10 @@ async def _arena_async(ctx: Ctx, session_id: str, prompt: str, pair: tuple[str, 
 
 async def _judge_match(engine: Any, match: Any, prompt: str, text_a: str, text_b: str, judge: str,
                        pattern: Any) -> str:
-    """Ask `judge` twice (A/B, then the sides swapped), record its combined vote; a line for stderr that
-    names neither the contestants nor the judge (the user has not voted yet)."""
-    from app.arena import Vote, combine_judge_verdicts, judge_prompt, mask_identities, parse_verdict
-    from app.domain import NodeStatus
-    from app.engine import Target
+    """The judge's vote (app.arena_judge), its line for stderr."""
+    from app.arena_judge import judge_match
 
-    a, b = mask_identities(text_a, pattern), mask_identities(text_b, pattern)
-    asks = [engine.ask(match.session_id, judge_prompt(prompt, x, y), [Target(judge)]) for x, y in ((a, b), (b, a))]
-    for swapped, res in enumerate(asks):
-        for node in (*res.prompts, res.runs[0].node):
-            node.meta["arena_judge"] = {"match": match.id, "swapped": bool(swapped)}
-            engine.repo.update_node(node)
-    await engine.wait([r.runs[0] for r in asks])
-    verdicts = []
-    for res in asks:
-        node = res.runs[0].node
-        verdicts.append(parse_verdict(node.text) if node.status == NodeStatus.DONE else None)
-    if None in verdicts:
-        return "the judge gave no verdict (its answers lack a VERDICT line or failed); no judge vote was recorded"
-    first, second = verdicts
-    assert first is not None and second is not None
-    vote = combine_judge_verdicts(first, second)
-    engine.repo.record_vote(Vote(match.id, f"judge:{judge}", vote))
-    return f"the judge voted {vote} (it said {first}, then {second} with the sides swapped)"
+    return await judge_match(engine, match, prompt, text_a, text_b, judge, pattern)
 
 
 # ---------------------------------------------------------------------------------------------- vote
@@ -265,6 +247,7 @@ def _fmt_rate(x: float | None) -> str:
 
 def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     from app.arena import comparisons, leaderboard, win_rate_matrix
+    from app.arena_view import leaderboard_csv, leaderboard_markdown, leaderboard_rows
 
     if args.resamples < 200:
         raise UsageError("--resamples must be 200 or more (the 95% intervals need them)")
@@ -275,30 +258,16 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in standings], ensure_ascii=False))
         return 0
-    head = ["rank", "model", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties"]
-    rows = [[str(i), s.model, f"{s.rating:.0f}", f"{s.ci_low:.0f}", f"{s.ci_high:.0f}", str(s.votes), str(s.wins),
-             str(s.losses), str(s.ties)] for i, s in enumerate(standings, 1)]
+    from app.arena_view import LEADERBOARD_HEAD as head
+
+    rows = leaderboard_rows(standings)
     models = [s.model for s in standings]
     matrix = win_rate_matrix(games, models)
     if args.format == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(head)
-        w.writerows([[str(i), s.model, round(s.rating, 1), round(s.ci_low, 1), round(s.ci_high, 1), s.votes,
-                      s.wins, s.losses, s.ties] for i, s in enumerate(standings, 1)])
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(leaderboard_csv(standings))
         return 0
     if args.format == "md":
-        print("| " + " | ".join(head) + " |")
-        print("|" + "|".join("---:" if h not in ("model",) else "---" for h in head) + "|")
-        for r in rows:
-            print("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
-        if models:
-            print("\nWin rate of the row model against the column model (ties as half):\n")
-            print("| | " + " | ".join(models) + " |")
-            print("|---|" + "|".join("---:" for _ in models) + "|")
-            for row_model in models:
-                print(f"| {row_model} | " + " | ".join(_fmt_rate(matrix[row_model][c]) for c in models) + " |")
+        sys.stdout.write(leaderboard_markdown(standings, matrix))
         return 0
     if not standings:
         print("no votes yet: run `triptych arena -m A -m B PROMPT`, then `triptych vote MATCH_ID a|b|tie|bad`")

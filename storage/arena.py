@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from app.arena import Match, Vote
 from storage.schema import matches as matches_t
@@ -36,6 +36,20 @@ def upsert_vote(conn: Connection, vote: Vote) -> None:
     conn.execute(delete(votes_t).where(votes_t.c.match_id == vote.match_id, votes_t.c.voter == vote.voter))
     conn.execute(insert(votes_t).values(match_id=vote.match_id, voter=vote.voter, vote=vote.vote,
                                         created_at=vote.created_at))
+
+
+def remove_vote(repo: Any, match_id: str, voter: str) -> None:
+    """Delete the voter's vote on that match (the window's undo of a first vote), in one write
+    transaction of the store (`SqliteRepository`: kept out of its class, which stays under 400 lines)."""
+    with repo._write() as conn:
+        conn.execute(delete(votes_t).where(votes_t.c.match_id == match_id, votes_t.c.voter == voter))
+
+
+def set_match_tags(repo: Any, match_id: str, tags: Sequence[str]) -> None:
+    """Replace the match's tags (the window's tags field), in one write transaction of the store."""
+    with repo._write() as conn:
+        conn.execute(update(matches_t).where(matches_t.c.id == match_id)
+                     .values(tags=json.dumps(list(tags)) if tags else None))
 
 
 def _with_votes(conn: Connection, rows: Iterable[Any]) -> list[Match]:

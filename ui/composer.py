@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMargins, QMimeData, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -409,6 +409,18 @@ class ModelChip(QFrame):
         layout.addWidget(self.remove)
 
 
+def _blind_action(composer: ComposerWidget) -> QAction:
+    """The "Blind match" toggle (ui/arena.py: two of the chosen models, drawn at random, answer as A
+    and B): the first entry of "+ Model" (and Evaluate → Blind match, Ctrl+Shift+M); the Send button
+    says when it is on. A menu entry, not a button: the composer's rows stay as they are."""
+    action = QAction("Blind match", composer)
+    action.setToolTip("Send to two of the chosen models, drawn at random, shown as Model A and Model B "
+                      "(no name, colour, cost or timing) until you vote")
+    action.setCheckable(True)
+    action.toggled.connect(lambda _on: composer._update_send_button())
+    return action
+
+
 class ComposerWidget(QFrame):
     send_requested = Signal()
     targets_changed = Signal(list)  # model refs
@@ -498,6 +510,7 @@ class ComposerWidget(QFrame):
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_menu = QMenu(self.add_button)
         self.add_menu.aboutToShow.connect(self._on_add_menu_about_to_show)
+        self.blind_action = _blind_action(self)
         self.add_button.setMenu(self.add_menu)
         self.chips_box.addWidget(self.add_button)
         self.presets_button = QToolButton(self.chips_area)
@@ -649,6 +662,8 @@ class ComposerWidget(QFrame):
     def send_label(self) -> str:
         """Where the prompt goes, as the Send button says it: "Send to Claude Sonnet 5.5", "Send to 4
         models", or, continuing the lanes of the followed cards, "Continue GPT-6.2" / "Continue 3 lanes"."""
+        if self.blind_action.isChecked():  # a blind match (ui/arena.py)
+            return f"Blind match: 2 of {len(self._targets)} models" if len(self._targets) >= 2 else "Blind match"
         follow = self._follow_models
         if follow and self.mode() == SendMode.LANES:
             answers = [m for m in follow if m]
@@ -766,7 +781,7 @@ class ComposerWidget(QFrame):
 
     def _on_add_menu_about_to_show(self) -> None:
         fill_add_menu(self.add_menu, self._catalog, self._settings, self._targets, add=self.add_model,
-                      remove=self.remove_model, add_typed=self.add_typed_model)
+                      remove=self.remove_model, add_typed=self.add_typed_model, first=[self.blind_action])
 
     def add_typed_model(self, prefix: str) -> str | None:
         """Ask for a model id (the picker lists the catalog; any `provider:model` may be typed) and add it."""

@@ -14,9 +14,8 @@ short SQLite transactions; engine operations return at once and stream in owned 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
@@ -25,7 +24,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
 from app.attachments import Attachment
 from app.domain import Graph, Node, SendMode, Session
 from app.engine import Engine, PlannedCall, Target
-from app.foreign import PushWatcher, StorePoller
+from app.foreign import PushWatcher
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved, SessionChanged
 from app.session_model import SessionModel
 from app.urls import is_openable, url_scheme
@@ -35,7 +34,7 @@ from ui.canvas import loader
 from ui.canvas.scene import CanvasScene
 from ui.canvas.view import CanvasView
 from ui.edit_controller import EditController
-from ui.foreign_watcher import PollingClock
+from ui.foreign_watcher import PollingClock, make_watcher
 from ui.lane_controller import LaneController
 from ui.repaint import RepaintScheduler
 from ui.session_controller import SessionController
@@ -89,6 +88,7 @@ class CanvasController(QObject):
         self.view = view
         self.undo_stack = undo_stack
         self.dialogs = dialogs
+        self.card_guard: Callable[[list[str], str], bool] | None = None  # (ids, action) -> refused (ui/arena.py)
         self.model = SessionModel()
         self.model.observe(self._on_model_changed)
         self._running = 0
@@ -96,13 +96,9 @@ class CanvasController(QObject):
         self.repaint.card_rendered.connect(self.card_rendered)
         self.bridge = EngineBridge(engine, self)
         self.bridge.graph_changed.connect(self._on_bridge_graph_changed)
-        # Other processes (the CLI, another window) may add cards to the open session and stream into
-        # them: a polling watcher on SQLite, checked every second (ui/foreign_watcher.py).
-        listen = getattr(repo, "listen", None)  # a team store announces writes (LISTEN/NOTIFY): no clock
-        self.watcher = (PushWatcher(repo, self._on_watcher_changes, lambda: self.engine.runs.keys(), listen,
-                                    asyncio.get_event_loop().call_soon_threadsafe, self.sessions_changed.emit)
-                        if listen is not None
-                        else StorePoller(repo, self._on_watcher_changes, lambda: self.engine.runs.keys()))
+        # Other processes (the CLI, another window) may add cards to the open session and stream into them.
+        self.watcher = make_watcher(repo, self._on_watcher_changes, lambda: self.engine.runs.keys(),
+                                    self.sessions_changed.emit)
         self._clock = PollingClock(self.watcher, self)
         self.sessions = SessionController(self)
         self.edits = EditController(self)
@@ -370,10 +366,9 @@ class CanvasController(QObject):
         self.handle_card_action(node_id, action, arg)
 
     def handle_card_action(self, node_id: str, action: str, arg: object = None) -> None:
-        """A card's button, menu entry or gesture: the card actions' table (ui/card_actions.py) for
-        "menu" choices and buttons; the gestures that carry an argument are handled here."""
+        """A card's button, menu entry or gesture (the table of ui/card_actions.py, or handled here)."""
         node = self._node(node_id)
-        if node is None:
+        if node is None or (self.card_guard is not None and self.card_guard([node_id], action)):
             return
         if action == "menu":
             chosen = self.dialogs.card_menu(node, self, arg)
@@ -399,7 +394,8 @@ class CanvasController(QObject):
 
     def run_card_action(self, action: str) -> None:
         """A card action from the window's Cards menu: it acts on the selected cards."""
-        card_actions.BY_ID[action].handler(self, None)
+        if self.card_guard is None or not self.card_guard(self.selected_ids(), action):
+            card_actions.BY_ID[action].handler(self, None)
 
     def copy_cards(self, node_ids: list[str]) -> None:
         nodes = [n for i in node_ids if (n := self._node(i)) is not None]

@@ -7,15 +7,29 @@ Threading: Qt main thread; each check is a few short store reads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Collection
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.foreign import ForeignChangeWatcher
+from app.foreign import ForeignChangeWatcher, PushWatcher, StorePoller
 
 log = logging.getLogger(__name__)
 
 STORE_POLL_MS = 1000  # how often the open session is checked for other processes' cards and text
+
+
+def make_watcher(repo: Any, on_changes: Callable[..., None], own_runs: Callable[[], Collection[str]],
+                 sessions_changed: Callable[[], None]) -> StorePoller:
+    """The open session's watcher: told of writes by a team store that announces them (LISTEN/NOTIFY,
+    `repo.listen`), else polled every second by a `PollingClock` (SQLite)."""
+    listen = getattr(repo, "listen", None)
+    if listen is None:
+        return StorePoller(repo, on_changes, own_runs)
+    return PushWatcher(repo, on_changes, own_runs, listen, asyncio.get_event_loop().call_soon_threadsafe,
+                       sessions_changed)
 
 
 class PollingClock(QObject):

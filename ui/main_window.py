@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.arena_view import BlindRule
+from ui.arena import ArenaBar, ArenaController
 from ui.attach import WindowAttachments
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.dialogs = DialogService(self)
         self.ui_theme = resolve_theme(settings.ui.get("theme", "system"))
+        self.blind = BlindRule()  # blind-match cards before the vote: the cards' style and ui.arena share it
         self.scene = CanvasScene(self._make_style(self.ui_theme), self)
         self.view = CanvasView(self.scene, self)
         self.sidebar = SessionsSidebar(self)
@@ -127,11 +130,14 @@ class MainWindow(QMainWindow):
         self.controller = CanvasController(
             repo, engine, settings, catalog, self.scene, self.view, self.undo_stack, self.dialogs, self
         )
+        self.arena = ArenaController(self.controller, self.blind, self)  # Blind match, votes (ui/arena.py)
+        self.arena_bar = ArenaBar(self.arena, self)
         self._shown_once = False
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self.status = WindowStatus(self.statusBar(), self.controller)
         self.running_label, self.totals_label, self.zoom_label = self.status.labels()
+        self.status.blind = lambda: self.blind.session_is_blind(self.controller.session_id)
         self.attach = WindowAttachments(self)  # drops, pastes, File → Attach…, the file viewer
         self.opener = DialogOpener(self)  # focus mode, diff, table, settings, export, import
         build_menus(self)
@@ -161,6 +167,7 @@ class MainWindow(QMainWindow):
             provider_color=self.catalog.provider_color,
             provider_display=lambda p: names.get(p, p),
             renderer=RenderBridge(theme.name),
+            blind=self.blind,
         )
 
     def _build_layout(self) -> None:
@@ -174,6 +181,7 @@ class MainWindow(QMainWindow):
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.canvas_split, 1)
+        box.addWidget(self.arena_bar, 0)
         box.addWidget(self.composer, 0)
         self.main_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_split.addWidget(self.sidebar)
@@ -265,6 +273,10 @@ class MainWindow(QMainWindow):
             node = graph.nodes.get(node_id) if graph else None
             if node is None:
                 continue
+            if self.blind.is_blind(node_id):  # "Following Model A", never its name
+                labels.append(self.blind.label(node_id) or "")
+                models.append(None)
+                continue
             labels.append(self.catalog.display_name(node.model) if node.model else (node.title or "note"))
             models.append(node.model if node.is_answer and node.model else None)
         self.composer.set_follow_models(models)
@@ -279,6 +291,8 @@ class MainWindow(QMainWindow):
         self.update_welcome()
 
     def _on_composer_send_requested(self) -> None:
+        if self.arena.takes_send(self.composer):  # a blind match, or a follow-up to one before the vote
+            return
         ids = self.controller.send(self.composer.text(), self.composer.targets(), self.composer.mode(),
                                    attachments=self.composer.attachments())
         if ids:
@@ -299,6 +313,8 @@ class MainWindow(QMainWindow):
         from app.estimate import draft_estimate
 
         targets = self.composer.targets()
+        if self.arena.hides_lens(self.composer, self.lens):
+            return
         try:
             plans = self.controller.plan(self.composer.text(), targets, self.composer.mode(),
                                          attachments=self.composer.attachments())
@@ -356,11 +372,10 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.statusBar().showMessage(f"Search failed: {exc}", 5000)
             return
-        self.sidebar.set_hits(query, hits)
+        self.sidebar.set_hits(query, [self.arena.present_hit(h) for h in hits])
 
     def _on_sidebar_hit_activated(self, session_id: str, node_id: str) -> None:
-        """Show the match: its session, the card selected and centred at a zoom where it reads
-        (whatever zoom the session was left at), fitted if the card is bigger than the view."""
+        """Show the match: its session, the card selected and centred at a zoom where it reads."""
         if self.controller.session_id != session_id:
             self.controller.open_session(session_id)
         card = self.scene.card(node_id)
@@ -482,6 +497,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_window_state()
+        self.arena.close()
         self.controller.close()
         self._save_settings_quietly()
         super().closeEvent(event)

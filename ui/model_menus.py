@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from ui.dialogs import color_icon, model_choices
@@ -35,10 +36,16 @@ def fill_add_menu(
     add: Callable[[str], object],
     remove: Callable[[str], object],
     add_typed: Callable[[str], object],
+    first: Sequence[QAction] = (),
 ) -> None:
     """Refill "+ Model": ticking a model calls `add(ref)`, unticking it `remove(ref)`; "Type … model id"
-    calls `add_typed(prefix)` ("provider:" or "" for any provider)."""
+    calls `add_typed(prefix)` ("provider:" or "" for any provider). `first`: actions on top (the
+    composer's "Blind match" toggle), then a separator."""
     menu.clear()
+    menu.setToolTipsVisible(True)
+    if first:
+        menu.addActions(list(first))
+        menu.addSeparator()
     # Providers and their models in catalog order (the same order on every launch), then providers
     # with no model in the catalog yet (Ollama, LM Studio, custom endpoints until their list is
     # refreshed): a model id can still be typed, and the menu says where the list comes from.

@@ -219,6 +219,12 @@ QPushButton#SendButton:focus {{ border-color: {t.text}; }}
 QPushButton#SendButton:disabled {{ background: {t.border}; border-color: {t.border}; color: {t.muted}; }}
 QLabel#Muted {{ color: {t.muted}; }}
 QFrame#ParentsBar {{ background: {t.alt_base}; border: 1px solid {t.border}; border-radius: 8px; }}
+QFrame#ArenaBar {{ background: {t.alt_base}; border-top: 1px solid {t.border}; }}
+QFrame#ArenaBar QPushButton {{ border: 1px solid {t.border}; border-radius: 6px; padding: 3px 10px;
+    background: {t.button_bg}; }}
+QFrame#ArenaBar QPushButton:hover {{ background: {t.button_hover}; }}
+QFrame#ArenaBar QPushButton:checked {{ background: {t.accent}; color: {t.accent_text}; border-color: {t.accent}; }}
+QFrame#ArenaBar QPushButton:focus {{ border: 2px solid {t.accent}; padding: 2px 9px; }}
 QFrame#ParentsBar QPushButton {{ border: 1px solid {t.border}; border-radius: 6px; padding: 3px 10px;
     background: {t.button_bg}; }}
 QFrame#ParentsBar QPushButton:checked {{ background: {t.accent}; color: {t.accent_text}; border-color: {t.accent}; }}

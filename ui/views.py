@@ -434,7 +434,8 @@ class FocusDialog(QDialog):
         if shown == self._shown:
             return False
         self._shown = shown
-        title = self._display_name(node.model) if node.model else ("You" if node.kind == "prompt" else "Note")
+        title = self._display_name(node.model) if node.model else (
+            node.title or ("You" if node.kind == "prompt" else "Note"))
         self.title_label.setText(f"<b style='font-size:large'>{title}</b>  <span>{word}</span>")
         html = ""
         if node.reasoning:
@@ -641,6 +642,22 @@ class ComparisonTableDialog(QDialog):
             self.table.setMaximumHeight(rows_h + 4)
         width = max(self.table.horizontalHeader().length() + 60, 900)
         resize_within_screen(self, width, self.sizeHint().height())  # wider: the table scrolls
+
+
+    def add_side_panel(self, panel: QWidget) -> None:
+        """A panel beside the table (the cost on other models: ui/cost_panel.py)."""
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        index = layout.indexOf(self.table)
+        layout.removeWidget(self.table)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.table)
+        split.addWidget(panel)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout.insertWidget(index, split, 1)
+        self.table.setMaximumHeight(16777215)
+        resize_within_screen(self, self.width() + 460, max(self.sizeHint().height(), 560))
 
 
 def _totals_line(label: str, t: Totals) -> str:

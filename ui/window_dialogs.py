@@ -34,9 +34,15 @@ class DialogOpener:
         graph = self.w.controller.graph
         if graph is None or node_id not in graph.nodes:
             return
+        blind = self.w.blind
+
+        def node_of(i: str):
+            node = graph.nodes.get(i)
+            return blind.present(node) if node is not None else None
+
         dlg = FocusDialog(
             node_id,
-            lambda i: graph.nodes.get(i),
+            node_of,
             self.w.controller.siblings,
             self.w.scene.style.render_markdown,
             self.w.catalog.display_name,
@@ -71,7 +77,7 @@ class DialogOpener:
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph
-        a, b = graph.nodes[left_id], graph.nodes[right_id]
+        a, b = self.w.blind.present(graph.nodes[left_id]), self.w.blind.present(graph.nodes[right_id])
         left, right = diff_html(a.text, b.text, self.w.ui_theme.name)
 
         def prompt_of(node_id: str) -> str:
@@ -79,7 +85,7 @@ class DialogOpener:
             prompt = next((p for p in parents if p is not None and p.kind == NodeKind.PROMPT), None)
             return prompt.id if prompt is not None else ""
 
-        names = [self.w.catalog.display_name(n.model or "") or (n.title or "note") for n in (a, b)]
+        names = [self.w.catalog.display_name(n.model) if n.model else (n.title or "note") for n in (a, b)]
         prompts = [prompt_of(left_id), prompt_of(right_id)]
         if names[0] == names[1] or prompts[0] != prompts[1]:  # say which answer is which: its question
             names = [f"{name} on “{snippet(graph.nodes[p].text, 32)}”" if p else name
@@ -94,18 +100,26 @@ class DialogOpener:
 
     def open_table(self, prompt_id: str):
         from app.export import comparison_rows, session_totals, subtree_totals
+        from ui.cost_panel import CostPanel
         from ui.views import ComparisonTableDialog
 
         graph = self.w.controller.graph
+        blind = self.w.blind.session_is_blind(self.w.controller.session_id)
+        shown = self.w.blind.present_graph(graph) if blind else graph
         names = self.w.catalog.display_names()
-        rows = comparison_rows(graph, prompt_id, names)
+        rows = comparison_rows(shown, prompt_id, names)
         prompt = graph.nodes[prompt_id]
         title = "Comparison: " + " ".join(prompt.text.split())[:60]
-        totals = [
+        totals = [] if blind else [  # a blind match's sums would tell its models apart
             ("This prompt and everything after it", subtree_totals(graph, prompt_id)),
             ("Whole session", session_totals(graph)),
         ]
         dlg = ComparisonTableDialog(rows, self.w, title, totals)
+        panel = CostPanel(self.w.catalog, dlg)
+        selected = [i for i in self.w.controller.selected_answers() if i in graph.nodes]
+        panel.show_whatif(self.w.controller.export_graph(), selected[0] if selected else None, blind=blind)
+        dlg.add_side_panel(panel)
+        dlg.cost_panel = panel
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
         return dlg
@@ -192,6 +206,7 @@ class DialogOpener:
         graph = self.w.controller.export_graph()
         if graph is None:
             return
+        graph = self.w.blind.present_graph(graph)  # a blind match before the vote: "Model A", masked
         options = export_options(node_ids, scope, include_reasoning, self.w.catalog.display_names(),
                                  self.w.settings.colors)
         if fmt == "png":

@@ -121,12 +121,38 @@ def build_menus(w: MainWindow) -> None:
     evaluate_menu = mb.addMenu("E&valuate")
     w.new_sweep_action = _action(w, evaluate_menu, "New sweep…", lambda: c.sweeps.new_sweep_dialog(w.composer.models()),
                                  tip="Run prompt templates × a variables file × models × settings as a grid")
+    evaluate_menu.addSeparator()
+    _evaluate_menu(w, evaluate_menu)
 
     help_menu = mb.addMenu("&Help")
     _action(w, help_menu, "Keyboard shortcuts", w.show_shortcuts, "F1")
     w.view.addAction(_hidden_action(w, "?", w.show_shortcuts, canvas_only=True))
     w.view.addAction(_hidden_action(w, "Shift+?", w.show_shortcuts, canvas_only=True))
     _action(w, help_menu, "About Triptych", w.opener.show_about)
+
+
+def _evaluate_menu(w: MainWindow, menu) -> None:
+    """Blind match, the votes (keys 1–4 with a card of the pair selected), the leaderboard, the cost
+    on other models (ui/arena.py, ui/leaderboard.py, ui/cost_panel.py)."""
+    from app.arena_view import VOTE_LABELS
+    from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
+
+    w.blind_action = w.composer.blind_action  # one toggle: the composer's "+ Model" menu and this one
+    w.blind_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+    w.blind_action.setStatusTip("The next send goes to two of the chosen models, as Model A and Model B")
+    w.addAction(w.blind_action)
+    menu.addAction(w.blind_action)
+    menu.addSeparator()
+    w.vote_actions = []
+    for i, key in enumerate(VOTE_KEYS):
+        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", lambda i=i: w.arena.vote_selected(i),
+                                      str(i + 1), canvas_only=True))
+    w.judge_action = _action(w, menu, "Judge this pair…", lambda: w.arena_bar.judge_button.click(),
+                             tip="A model votes on the blind match too: twice, with the sides swapped")
+    menu.addSeparator()
+    w.leaderboard_action = _action(w, menu, "Leaderboard…", lambda: open_leaderboard(w), "Ctrl+Shift+B")
+    w.cost_action = _action(w, menu, "Cost on other models…", lambda: open_cost(w),
+                            tip="What this session would have cost on every priced model")
 
 
 def _card_actions(w: MainWindow) -> dict[str, QAction]:

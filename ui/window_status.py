@@ -4,6 +4,8 @@ Qt main thread only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ui.format import fmt_cost, fmt_tokens
@@ -14,6 +16,7 @@ class WindowStatus:
 
     def __init__(self, bar: QStatusBar, controller) -> None:
         self._controller = controller
+        self.blind: Callable[[], bool] | None = None  # the open session has a blind match not voted on yet
         self.running_label = QLabel("", bar)
         self.totals_label = QLabel("", bar)
         self.zoom_label = QLabel("", bar)
@@ -40,6 +43,9 @@ class WindowStatus:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")
 
     def show_totals(self, totals: dict) -> None:
+        if self.blind is not None and self.blind():
+            self.show_blind_totals()  # a blind match's tokens and cost would tell its models apart
+            return
         cost = totals.get("cost_usd")
         unreported = int(totals.get("unreported") or 0)
         # from the store (every answer, read or not); else from the cards the window holds
@@ -65,6 +71,11 @@ class WindowStatus:
                 "reported by its provider); the sum leaves them out."
             )
         self.totals_label.setToolTip("\n\n".join(tips))
+
+    def show_blind_totals(self) -> None:
+        """The open session has a blind match not voted on yet: its sums would tell the models apart."""
+        self.totals_label.setText("Session: tokens and cost show after your vote (blind match)")
+        self.totals_label.setToolTip("")
 
     def _cost_incomplete(self) -> bool:
         from app.estimate import session_cost_incomplete

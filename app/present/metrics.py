@@ -81,6 +81,8 @@ def metrics_parts(node: Node, *, live: bool | None = None) -> list[str]:
     """TTFT · tok/s · in (cached) · out (reasoning) · cost · finish · params not sent, omitting what is
     unknown. `live`: whether the card still streams in this view (default: its status); a file passes
     False."""
+    if isinstance(node.meta, dict) and node.meta.get("blind"):
+        return []  # a blind match's answer before the vote (app.arena_view): no figure may tell it apart
     live = node.status.is_live if live is None else live
     parts: list[str] = []
     if node.timing.ttft_ms is not None:

@@ -183,6 +183,11 @@ def test_judge_votes_are_stored_as_the_judges_and_position_bias_is_a_tie(run, se
 def test_cost_of_an_arena_session_matches_the_catalog(run):
     r = run("arena", "-m", FAV, "-m", MID, "--json", "Which fruit?")
     sid = json.loads(r.stdout)["session_id"]
+    blind = json.loads(run("show", sid, "--json").stdout)["nodes"]  # before the vote: no model, no cost
+    assert not [n for n in blind if n.get("model") in (FAV, MID) or n.get("cost_usd")]
+    early = run("cost", sid, "--json")  # which models were used, and their costs, would tell them apart
+    assert early.returncode == 2 and "vote first" in early.stderr and not early.stdout
+    run("vote", json.loads(r.stdout)["match_id"], "tie")
     c = run("cost", sid, "--json")
     assert c.returncode == 0, c.stderr
     doc = json.loads(c.stdout)
@@ -224,3 +229,25 @@ def test_bad_usage_is_refused_before_anything_is_sent_or_stored(main, server, mo
     assert code == 2
     assert json.loads(main("sessions", "--json")[1]) == []
     assert server.requests == []
+
+
+def test_show_and_every_export_before_the_vote_name_no_model(run, tmp_path):
+    r = run("arena", "-m", FAV, "-m", MID, "--json", "Which fruit?")
+    doc = json.loads(r.stdout)
+    sid = doc["session_id"]
+    shown = run("show", sid)
+    assert shown.returncode == 0, shown.stderr
+    texts = [shown.stdout, run("show", sid, "--json").stdout]
+    for fmt in ("md", "html", "json", "canvas"):
+        out = tmp_path / f"blind.{fmt}"
+        e = run("export", sid, "--format", fmt, "-o", str(out))
+        assert e.returncode == 0, e.stderr
+        texts.append(out.read_text(encoding="utf-8"))
+    png = run("export", sid, "--format", "png", "-o", str(tmp_path / "blind.png"))
+    assert png.returncode == 0, png.stderr
+    everything = "\n".join(texts).lower()
+    for name in ("gpt-6.2-sol", "deepseek-flash", "gpt-6.2 sol", "deepseek v4", "claude", "anthropic"):
+        assert name not in everything, name
+    assert "model a" in everything and "[model]" in everything
+    run("vote", doc["match_id"], "a")
+    assert "gpt-6.2-sol" in run("show", sid).stdout.lower() or "deepseek-flash" in run("show", sid).stdout.lower()

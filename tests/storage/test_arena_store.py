@@ -10,6 +10,7 @@ from app.arena import Match, Vote
 from app.domain import Edge, EdgeRole, Node, NodeKind, Session, Usage
 from app.export import export_json, import_file, save_imported
 from app.export.common import ExportOptions, export_graph
+from storage import arena as arena_store
 from storage import open_store
 
 
@@ -128,3 +129,17 @@ def test_a_store_from_before_the_arena_is_migrated_and_then_keeps_votes(tmp_path
         r.record_vote(Vote(m.id, "user", "tie"))
     with open_store(tmp_path) as r:
         assert r.get_match(m.id).votes[0].vote == "tie"
+
+
+def test_removing_the_users_vote_keeps_the_judges_and_tags_are_rewritten(repo):
+    s, m = _session_with_match(repo)
+    repo.record_vote(Vote(m.id, "user", "a", created_at=1.0))
+    repo.record_vote(Vote(m.id, "judge:openai:gpt-6-luna", "tie", created_at=2.0))
+    arena_store.remove_vote(repo, m.id, "user")  # the window's undo of a first vote
+    got = repo.get_match(m.id)
+    assert [(v.voter, v.vote) for v in got.votes] == [("judge:openai:gpt-6-luna", "tie")]
+    assert not got.revealed
+    arena_store.set_match_tags(repo, m.id, ["legal", "contracts"])
+    assert repo.get_match(m.id).tags == ["legal", "contracts"]
+    arena_store.set_match_tags(repo, m.id, [])
+    assert repo.get_match(m.id).tags == []

@@ -40,6 +40,8 @@ def stripe_color(node: Node | CardOutline, style: CardStyle) -> str:
     if node.kind == NodeKind.NOTE:
         return node.color or theme.status.get("thinking", "#7C3AED")
     if node.kind in (NodeKind.RESPONSE, NodeKind.SYNTHESIS):
+        if style.blind is not None and style.blind.is_blind(node.id):  # before the vote: neutral
+            return (style.blind.present(node).color if isinstance(node, Node) else None) or theme.muted
         provider = node.model.split(":", 1)[0] if node.model else ""
         return node.color or style.provider_color(provider)
     return theme.muted
@@ -222,7 +224,7 @@ class ResponseLayout(CardLayout):
 
     def fill_header(self, node: Node, st: CardState) -> None:
         style = self.card.card_style
-        st.title = style.display_name(node.model) if node.model else "Response"
+        st.title = style.display_name(node.model) if node.model else (node.title or "Response")
         if node.kind == NodeKind.SYNTHESIS:
             how = str(node.meta.get("instruction_kind") or "synthesis")
             label = _SYNTHESIS_LABELS.get(how, "Synthesis")

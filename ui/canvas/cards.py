@@ -485,6 +485,10 @@ class ResponseCard(CardItem):
     kind_label = "Response"
     layout_class = ResponseLayout
 
+    def sync(self, node: Node) -> None:
+        blind = self.card_style.blind  # a blind match's answer before the vote: "Model A", masked (app.arena_view)
+        super().sync(blind.present(node) if blind is not None else node)
+
 
 ITEM_FOR_KIND: dict[NodeKind, type[CardItem]] = {
     NodeKind.PROMPT: PromptCard,

@@ -16,6 +16,7 @@ from ui.render_bridge import RenderBridge
 from ui.theme import LIGHT, UiTheme
 
 if TYPE_CHECKING:
+    from app.arena_view import BlindRule
     from app.render.incremental import IncrementalRenderer
 
 
@@ -32,6 +33,7 @@ class CardStyle:
     provider_display: Callable[[str], str] = lambda provider: provider.capitalize() or "The provider"
     renderer: RenderBridge = field(default_factory=lambda: RenderBridge("light"))
     interactive: bool = True  # False: no buttons (PNG export)
+    blind: BlindRule | None = None  # blind-match cards before the vote (app.arena_view), shared with the window
     whole_answers: bool = False  # True: a card is as tall as its whole text, never scrolled (PNG export)
     body_font: QFont = field(init=False)
     small_font: QFont = field(init=False)

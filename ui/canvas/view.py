@@ -65,7 +65,6 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
 
     def canvas(self) -> CanvasScene:
-        """The scene (the view is made with a CanvasScene)."""
         return cast("CanvasScene", self.scene())
 
     # ------------------------------------------------------------------ viewport state
@@ -287,8 +286,7 @@ class CanvasView(QGraphicsView):
             self.setDragMode(QGraphicsView.DragMode.NoDrag)
 
     def _click_item(self, pos: QPoint) -> bool:
-        """A click (a press and release without a drag) on an item that takes clicks but is no card
-        (the sweep grid: a drag over it pans the canvas): tell it; True when it took the click."""
+        """A click without a drag on a non-card item that takes clicks (the sweep grid): True if taken."""
         for item in self.items(pos):
             clicked_at = getattr(item, "clicked_at", None)
             if clicked_at is not None:

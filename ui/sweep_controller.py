@@ -10,7 +10,10 @@ follow-up then, app.sweep_view.sweep_card_ids).
 Runs go through the same engine as every send (one shared httpx client) and the same
 `app.sweep.SweepRunner` as `triptych sweep`: start (the New sweep dialog), resume (the cells
 without a finished answer, offered on the grid when a session is opened with some), re-run the
-failed cells, cancel all. Cells are repainted at most `REFRESH_MS` apart, never per token.
+failed cells, cancel all. A sweep made with "Use batch APIs" runs through app.batch
+(`run_sweep_batches`): the cells waiting in an open batch show "in batch", the batch's status line
+goes in the grid's header and the status bar, Resume polls the stored batches (never sends them again),
+Cancel all cancels them at the provider. Cells are repainted at most `REFRESH_MS` apart, never per token.
 
 Qt main thread (= the asyncio loop, qasync).
 """

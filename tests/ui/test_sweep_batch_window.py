@@ -130,10 +130,15 @@ async def test_a_batch_sweep_waits_in_the_grid_survives_a_restart_and_resume_pol
         assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
 
 
-async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_server, tmp_path, fast_polls):
+async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_server, tmp_path, fast_polls,
+                                                                 monkeypatch):
     fake_server.batches.hold = True
     async with open_window() as (window, _services):
+        window.controller.sweeps.confirm_usd = 0.0  # (the confirmation before starting says batch prices)
+        asked: list[str] = []
+        monkeypatch.setattr(window.dialogs, "confirm", lambda title, text: asked.append(text) or True)
         sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
+        assert len(asked) == 1 and "at batch prices" in asked[0]
         grid, item = sweeps.grid, sweeps.item
         await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 10, "the cell in batch")
         await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")

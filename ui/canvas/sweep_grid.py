@@ -1,5 +1,6 @@
 """The sweep node drawn as a grid on the canvas (DESIGN.md "Evaluate"): rows = inputs, columns =
-model × variant; each cell shows its status, a short answer preview, its checks (✓/✗), the judge's
+model × variant; each cell shows its status, a short answer preview, its checks (✓/✗, – for one
+that does not apply, with a tooltip saying why), the judge's
 score, latency and cost; a header with the run's progress, the filters (answers differ, failures
 only, one model) and the run's buttons (Resume, Cancel all, Re-run failed), and one header per
 column with its totals (pass rate, mean score, total cost, p50/p95 latency).

@@ -84,6 +84,10 @@ class _MarkingEngine:
         finally:
             self.adding = False
 
+    def cancel_all(self) -> None:
+        """Not the window's every answer (app.batch's stop and cancel call this): the controller's
+        Cancel all stops the sweep's own streaming cells."""
+
     def synthesize(self, *args: Any, **kwargs: Any) -> Any:
         self.adding = True
         try:

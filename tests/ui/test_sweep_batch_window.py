@@ -154,3 +154,30 @@ async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_s
         assert "in batch" not in item.progress_text
         assert item.button_rect("rerun") is not None  # a re-run sends it again
         assert _creates(fake_server) == 1
+
+
+async def test_cancel_all_of_a_batch_sweep_leaves_the_windows_other_answers_streaming(app_env, fake_server, tmp_path,
+                                                                                    fast_polls):
+    from app.domain import NodeKind, NodeStatus
+    from tests.fakes.server import Answer
+
+    fake_server.script("gpt-6.2-sol", Answer(text=tuple(f"word{i} " for i in range(60)), delay=0.03))
+    fake_server.batches.hold = True
+    async with open_window() as (window, _services):
+        # an answer streams in the user's own session when they start a batch sweep
+        window.composer.set_models(["openai:gpt-6.2-sol"])
+        window.composer.edit.setFocus()
+        QTest.keyClicks(window.composer.edit, "Tell a long story")
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        await wait_until(lambda: any(n.kind == NodeKind.RESPONSE for n in window.controller.graph.nodes.values()),
+                         5, "the story's card")
+        story = next(n for n in window.controller.graph.nodes.values() if n.kind == NodeKind.RESPONSE)
+        sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
+        item = sweeps.item
+        await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
+        await wait_until(lambda: any(c.status == "in batch" for c in sweeps.grid.cells), 10, "the cell in batch")
+        assert story.status.is_live
+        _click(window, item, item.button_rect("cancel"))
+        await wait_until(lambda: not sweeps.running, 10, "the sweep to stop")
+        await wait_until(lambda: not story.status.is_live, 10, "the story to end")
+        assert story.status == NodeStatus.DONE and story.text.startswith("word0") and "word59" in story.text

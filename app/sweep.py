@@ -39,6 +39,9 @@ __all__ = [
     "SweepRunner",
     "cell_answers",
     "cell_json",
+    "cell_passed",
+    "check_failed",
+    "check_word",
     "expand",
     "find_sweep",
     "parse_check",
@@ -248,7 +251,9 @@ class Check:
     def __str__(self) -> str:
         return self.kind if self.kind == "json" else f"{self.kind}:{self.arg}"
 
-    def passes(self, node: Node) -> bool:
+    def passes(self, node: Node) -> bool | None:
+        """True or False; None when the check cannot apply to this answer (`max-ms` on an answer without
+        a latency: a batch answer ran when the provider chose)."""
         if node.status != NodeStatus.DONE:
             return False  # an answer that did not finish passes no check
         text = node.text
@@ -265,7 +270,7 @@ class Check:
             return cost is not None and cost <= float(self.arg)
         if self.kind == "max-ms":
             ms = node.timing.duration_ms
-            return ms is not None and ms <= float(self.arg)
+            return None if ms is None else ms <= float(self.arg)
         raise AssertionError(self.kind)
 
 
@@ -314,8 +319,29 @@ def parse_check(spec: str) -> Check:
     return Check(kind, arg)
 
 
+NOT_APPLICABLE = "n/a: no latency for batch answers"  # why a check's "pass" is None (only max-ms can be)
+
+
 def run_checks(checks: Sequence[Check], node: Node | None) -> list[dict[str, Any]]:
-    return [{"check": str(c), "pass": node is not None and c.passes(node)} for c in checks]
+    """One record per check: {"check", "pass": True | False | None}; None (not applicable, with its
+    "reason") neither fails the cell nor counts as a passed check."""
+    out: list[dict[str, Any]] = []
+    for c in checks:
+        verdict = c.passes(node) if node is not None else False
+        out.append({"check": str(c), "pass": verdict} if verdict is not None
+                   else {"check": str(c), "pass": None, "reason": NOT_APPLICABLE})
+    return out
+
+
+def check_failed(record: dict[str, Any]) -> bool:
+    """A stored check record that failed (False; not None = not applicable, not a missing value)."""
+    return record.get("pass", False) is False
+
+
+def check_word(record: dict[str, Any]) -> str:
+    """pass | fail | n/a"""
+    verdict = record.get("pass", False)
+    return "n/a" if verdict is None else "pass" if verdict else "fail"
 
 
 # ------------------------------------------------------------------------------------------------ judge
@@ -580,7 +606,8 @@ def column_label(rec: dict[str, Any]) -> str:
 
 
 def cell_passed(rec: dict[str, Any]) -> bool:
-    return rec["status"] == "done" and all(c["pass"] for c in rec["checks"])
+    """Finished, and no check failed (a check that does not apply, "pass": None, fails nothing)."""
+    return rec["status"] == "done" and not any(check_failed(c) for c in rec["checks"])
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -721,7 +748,7 @@ class SweepRunner:
             await self._judge(node)
         self.engine.repo.update_node(node)
         self.progress.done += 1
-        if node.status != NodeStatus.DONE or not all(c["pass"] for c in node.meta[CHECKS_META]):
+        if node.status != NodeStatus.DONE or any(check_failed(c) for c in node.meta[CHECKS_META]):
             self.progress.failed += 1
         self.progress.cost_usd += node_cost(node) or 0.0
         if self.on_progress is not None:

@@ -30,9 +30,11 @@ from app.sweep import (
     find_sweep,
     node_cost,
     percentile,
+    waiting_in_batches,
 )
 
 QUEUED = "queued"
+BATCHED = "in batch"  # waiting in a batch at its provider (app.batch): no answer yet, none to send
 STREAMING = "streaming"
 DONE = "done"
 FAILED = "failed"
@@ -40,6 +42,7 @@ FAILED = "failed"
 PREVIEW_CHARS = 160
 
 __all__ = [
+    "BATCHED",
     "DONE",
     "FAILED",
     "QUEUED",
@@ -63,7 +66,7 @@ class CellView:
     col: int  # grid column (ColumnView.index)
     status: str = QUEUED
     preview: str = ""
-    checks: list[tuple[str, bool]] = field(default_factory=list)
+    checks: list[tuple[str, bool | None]] = field(default_factory=list)  # None: the check does not apply
     score: int | None = None
     latency_ms: int | None = None
     cost_usd: float | None = None
@@ -75,8 +78,8 @@ class CellView:
 
     @property
     def passed(self) -> bool:
-        """Finished, and every check passed."""
-        return self.status == DONE and all(ok for _, ok in self.checks)
+        """Finished, and no check failed (one that does not apply, None, fails nothing)."""
+        return self.status == DONE and not any(ok is False for _, ok in self.checks)
 
     @property
     def failed(self) -> bool:
@@ -121,12 +124,14 @@ class Progress:
     running: int
     cost_usd: float
     eta_s: float | None
+    batched: int = 0  # cells waiting in open batches
 
     def line(self) -> str:
         eta = ""
         if self.eta_s is not None:
             eta = f" · ETA {int(self.eta_s) // 60}:{int(self.eta_s) % 60:02d}"
-        return (f"{self.done}/{self.total} done · {self.failed} failed · ${self.cost_usd:.4f}{eta}")
+        batched = f" · {self.batched} in batch" if self.batched else ""
+        return (f"{self.done}/{self.total} done · {self.failed} failed{batched} · ${self.cost_usd:.4f}{eta}")
 
 
 def _fold(text: str) -> str:
@@ -192,6 +197,8 @@ class SweepGrid:
             self._by_pos[(row, col)] = cell.index
         assert len(self.cells) == len(self.rows) * ncols
         self._totals: list[ColumnTotals] | None = None
+        self.batched: set[int] = set()  # cells waiting in an open batch (app.batch.cell_batch_states)
+        self.batch_lines: list[str] = []  # one line per open batch: its provider's status and counts
         self.started: float | None = None  # when this window began running cells (for the ETA)
         self.started_done = 0
 
@@ -211,11 +218,15 @@ class SweepGrid:
         """Recompute cell `index` from its answers (creation order); True when what it shows changed."""
         cell = self.cells[index]
         node = best_answer(answers)
+        if index in self.batched and node is not None and node.status != NodeStatus.DONE \
+                and not node.status.is_live:
+            node = None  # an earlier failed attempt: the cell waits in a batch now
         before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
                   cell.answer_id, cell.error, len(answers))
         cell.attempts = len(answers)
         if node is None:
-            cell.status, cell.preview, cell.checks, cell.score = QUEUED, "", [], None
+            cell.status = BATCHED if index in self.batched else QUEUED
+            cell.preview, cell.checks, cell.score = "", [], None
             cell.latency_ms = cell.cost_usd = cell.answer_id = cell.error = None
             cell.text_key = ""
         else:
@@ -229,8 +240,8 @@ class SweepGrid:
             cell.preview = _preview(node.text)
             cell.text_key = _fold(node.text) if node.status == NodeStatus.DONE else ""
             checks = node.meta.get(CHECKS_META)
-            cell.checks = [(str(c.get("check")), bool(c.get("pass"))) for c in checks
-                           if isinstance(c, dict)] if isinstance(checks, list) else []
+            cell.checks = [(str(c.get("check")), None if c.get("pass", False) is None else bool(c.get("pass")))
+                           for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
             score = node.meta.get(SCORE_META)
             cell.score = score.get("score") if isinstance(score, dict) else None
             cell.latency_ms = node.timing.duration_ms if node.status == NodeStatus.DONE else None
@@ -250,6 +261,14 @@ class SweepGrid:
             self._totals = None
             return True
         return False
+
+    def set_batches(self, batched: Iterable[int], lines: Sequence[str]) -> list[int]:
+        """The cells waiting in open batches and one status line per open batch; returns the cells whose
+        waiting changed (the caller recomputes them with `update`)."""
+        new = set(batched)
+        changed = sorted(new ^ self.batched)
+        self.batched, self.batch_lines = new, list(lines)
+        return changed
 
     def update_all(self, answers: dict[int, list[Node]]) -> None:
         for cell in self.cells:
@@ -303,8 +322,9 @@ class SweepGrid:
 
     # ------------------------------------------------------------------ progress
     def unfinished(self) -> list[int]:
-        """Cells without a finished answer and not running: what a resume runs."""
-        return [c.index for c in self.cells if c.status in (QUEUED, FAILED)]
+        """Cells without a finished answer and not running: what a resume runs (or, waiting in a batch,
+        polls)."""
+        return [c.index for c in self.cells if c.status in (QUEUED, FAILED, BATCHED)]
 
     def failed_cells(self) -> list[int]:
         """Cells that failed (no answer, or a check failed): what "Re-run failed" runs."""
@@ -314,6 +334,7 @@ class SweepGrid:
         done = sum(1 for c in self.cells if c.status in (DONE, FAILED))
         failed = sum(1 for c in self.cells if c.failed)
         running = sum(1 for c in self.cells if c.status == STREAMING)
+        batched = sum(1 for c in self.cells if c.status == BATCHED)
         cost = sum(c.cost_usd for c in self.cells if c.cost_usd is not None)
         eta = None
         if self.started is not None and running:
@@ -322,7 +343,7 @@ class SweepGrid:
             left = len(self.cells) - done
             if new > 0 and left > 0:
                 eta = (now - self.started) / new * left
-        return Progress(len(self.cells), done, failed, running, cost, eta)
+        return Progress(len(self.cells), done, failed, running, cost, eta, batched)
 
 
 def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | None:
@@ -343,6 +364,7 @@ def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | N
     if sweep is None:
         return None
     grid = SweepGrid(SweepDef.from_dict(sweep.meta[SWEEP_META]), sweep.id)
+    grid.batched = waiting_in_batches(sweep)
     answers = cell_answers(view)
     grid.update_all(answers)
     return sweep, grid, answers
@@ -387,7 +409,9 @@ def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:
 def estimate(engine: Any, defn: SweepDef, cells: Sequence[Any]) -> tuple[float, float, list[str]]:
     """(estimated cost of the answers, of the judge, the models whose cost is unknown) of running
     `cells` (app.sweep.Cell) through `engine` (its plan: nothing is sent), as `triptych sweep`
-    estimates it (about 1,000 output tokens per answer)."""
+    estimates it (about 1,000 output tokens per answer); with `defn.batch` the cells of providers with
+    a batch API at their batch price (the judge runs live)."""
+    from app.batch import batch_factor
     from app.catalog import estimate_tokens
     from app.engine import Target
     from app.sweep import judge_instruction, variant_params
@@ -395,6 +419,7 @@ def estimate(engine: Any, defn: SweepDef, cells: Sequence[Any]) -> tuple[float, 
     total = judge_total = 0.0
     unknown: list[str] = []
     seen: dict[tuple[str, str, str], float | None] = {}
+    factors: dict[str, float] = {}  # model -> its batch price over its live price (with defn.batch)
     for cell in cells:
         key = (cell.text, cell.model, repr(sorted(cell.params.items())))
         if key not in seen:
@@ -413,5 +438,7 @@ def estimate(engine: Any, defn: SweepDef, cells: Sequence[Any]) -> tuple[float, 
             if cell.model not in unknown:
                 unknown.append(cell.model)
         else:
-            total += cost
+            if defn.batch and cell.model not in factors:
+                factors[cell.model] = batch_factor(engine.settings, engine.catalog, cell.model)
+            total += cost * factors.get(cell.model, 1.0)
     return total, judge_total, unknown

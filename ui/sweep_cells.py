@@ -116,5 +116,6 @@ def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limi
     more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
     return c.dialogs.confirm(
         "Run this sweep?",
-        f"{len(cells)} cells, estimated ${total:.2f} (about 1,000 output tokens per answer{more}). "
+        f"{len(cells)} cells, estimated ${total:.2f}{' at batch prices' if defn.batch else ''} "
+        f"(about 1,000 output tokens per answer{more}). "
         f"That is above ${limit:.2f}. Run it?")

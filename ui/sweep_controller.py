@@ -10,7 +10,10 @@ follow-up then, app.sweep_view.sweep_card_ids).
 Runs go through the same engine as every send (one shared httpx client) and the same
 `app.sweep.SweepRunner` as `triptych sweep`: start (the New sweep dialog), resume (the cells
 without a finished answer, offered on the grid when a session is opened with some), re-run the
-failed cells, cancel all. Cells are repainted at most `REFRESH_MS` apart, never per token.
+failed cells, cancel all. A sweep made with "Use batch APIs" runs through app.batch
+(`run_sweep_batches`): the cells waiting in an open batch show "in batch", the batch's status line
+goes in the grid's header and the status bar, Resume polls the stored batches (never sends them again),
+Cancel all cancels them at the provider. Cells are repainted at most `REFRESH_MS` apart, never per token.
 
 Qt main thread (= the asyncio loop, qasync).
 """
@@ -18,8 +21,8 @@ Qt main thread (= the asyncio loop, qasync).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QMenu
 
 from app import layout
+from app.batch import DEFAULT_POLL_S, BatchRecord, SweepBatches, load_records, run_sweep_batches
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, Cell, SweepDef, SweepRunner
@@ -46,14 +50,15 @@ CONFIRM_USD = 1.0  # ask before a sweep estimated above this
 GAP = 60.0  # between the sweep card and its grid
 
 
-def _batch_runner() -> Callable[..., Any] | None:
-    """app.batch's `run_sweep_batches`, in builds that have the batch runner (the New sweep dialog
-    offers "Use batch APIs" only then)."""
-    if importlib.util.find_spec("app.batch") is None:
-        return None
-    from importlib import import_module
-
-    return getattr(import_module("app.batch"), "run_sweep_batches", None)
+def poll_interval() -> float:
+    """Seconds between two looks at a sweep's open batches: app.batch's default (30 s), or the
+    environment's TRIPTYCH_BATCH_POLL_S (tests, impatient users)."""
+    raw = os.environ.get("TRIPTYCH_BATCH_POLL_S", "")
+    try:
+        value = float(raw) if raw else DEFAULT_POLL_S
+    except ValueError:
+        value = DEFAULT_POLL_S
+    return value if value > 0 else DEFAULT_POLL_S
 
 
 class _MarkingEngine:
@@ -78,6 +83,10 @@ class _MarkingEngine:
             return self._engine.ask(*args, **kwargs)
         finally:
             self.adding = False
+
+    def cancel_all(self) -> None:
+        """Not the window's every answer (app.batch's stop and cancel call this): the controller's
+        Cancel all stops the sweep's own streaming cells."""
 
     def synthesize(self, *args: Any, **kwargs: Any) -> Any:
         self.adding = True
@@ -114,8 +123,9 @@ class SweepGridController(QObject):
         self.answers: dict[int, list[Node]] = {}
         self.runner: _WindowRunner | None = None
         self._marking: _MarkingEngine | None = None
-        self._batches: Any = None  # app.batch's handle of a batch run (SweepBatches), while one runs
-        self._cancelling: Any = None
+        self._batches: SweepBatches | None = None  # app.batch's handle of a batch run, while one runs
+        self._batch_records: dict[str, BatchRecord] = {}  # the sweep's batches (key -> last known state)
+        self._cancelling: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
         self.focus_dialog_of: Callable[[], QDialog | None] | None = None  # the window's focus mode
         self.confirm_usd = CONFIRM_USD
@@ -154,6 +164,8 @@ class SweepGridController(QObject):
             return set()
         sweep, grid, answers = loaded
         self.grid, self.sweep_id, self.answers = grid, sweep.id, answers
+        self._batch_records = {r.key: r for r in load_records(sweep)}
+        self._set_batches()
         self.hidden = sweep_card_ids(graph, answers)
         self._active = {c.index for c in grid.cells if c.status == "streaming"}
         item = SweepGridItem(grid, self.c.scene.style, self.c.scene.style.display_name)
@@ -304,11 +316,32 @@ class SweepGridController(QObject):
             self._update_item()
 
 
+    def _set_batches(self) -> None:
+        """Tell the grid which cells wait in open batches, and each open batch's status line."""
+        grid = self.grid
+        if grid is None:
+            return
+        open_ = [r for r in self._batch_records.values() if r.open]
+        changed = grid.set_batches((i for r in open_ for i in r.cells.values()), [r.line() for r in open_])
+        for index in changed:
+            if 0 <= index < len(grid.cells):
+                grid.update(index, self.answers.get(index, []))
+
+    def _on_batches_changed(self, record: BatchRecord) -> None:
+        """app.batch created, polled or filled a batch of the running sweep (`on_batch`)."""
+        if self.grid is None or self.runner is None or self.runner.sweep.id != self.sweep_id:
+            return
+        self._batch_records[record.key] = record
+        self._set_batches()
+        self._update_item()
+
     def _update_item(self) -> None:
         if self.item is None or self.grid is None:
             return
         p = self.grid.progress()
         line = p.line()
+        if self.grid.batch_lines:
+            line += " · " + "; ".join(self.grid.batch_lines)
         self.item.running = self.running
         self.item.progress_text = f"{'Running · ' if self.running else ''}{line}"
         self.item.refresh()
@@ -408,8 +441,8 @@ class SweepGridController(QObject):
         cells = self.grid.unfinished()
         if not cells:
             return
-        by_index = self.grid.defn.cells()
-        if not self._confirm(self.grid.defn, [by_index[i] for i in cells]):
+        by_index = self.grid.defn.cells()  # (the cells waiting in a batch are polled, not sent: free)
+        if not self._confirm(self.grid.defn, [by_index[i] for i in cells if i not in self.grid.batched]):
             return
         self._run(None)
 
@@ -455,12 +488,15 @@ class SweepGridController(QObject):
         self._tick.start()
         self._update_item()
 
+    def _on_batches_started(self, handle: SweepBatches) -> None:
+        self._batches = handle
+
     async def _run_task(self, runner: _WindowRunner) -> None:
-        batches = _batch_runner() if runner.only is None and getattr(runner.defn, "batch", False) else None
         try:
-            if batches is not None:  # the cells of providers with a batch API go through it (app.batch)
-                await batches(self.c.engine, runner.graph, runner.sweep, runner.defn,
-                              started=lambda handle: setattr(self, "_batches", handle))
+            if runner.only is None and runner.defn.batch:  # the cells of providers with a batch API: app.batch
+                await run_sweep_batches(runner.engine, runner.graph, runner.sweep, runner.defn,
+                                        poll_interval=poll_interval(), on_batch=self._on_batches_changed,
+                                        started=self._on_batches_started)
             else:
                 await runner.run()
         except Exception as exc:
@@ -487,5 +523,7 @@ class SweepGridController(QObject):
         self._tick.stop()
         if self.runner is not None:
             self.runner.stopped = True
+        if self._batches is not None:  # polling ends; the batches run on at the provider (Resume collects them)
+            self._batches.stop()
         self.c.model.unobserve(self._on_model_changed)
 

@@ -4,13 +4,14 @@ Prompt templates (several: separated by a line `---`), a CSV/JSONL variables fil
 catalog's, usable ones first), parameter variants (temperature, effort, max_tokens: comma-separated
 values; system prompts separated by `---`), checks (one per line, as `--check`), an optional judge
 model and rubric, the concurrency cap, and the cost estimate of what it would send, updated as the
-form changes. "Use batch APIs" is offered only when this build has the batch runner (`app.batch`).
+form changes. "Use batch APIs" (app.batch: OpenAI Batch, Anthropic Message Batches) is enabled when a
+chosen model's provider has a batch API; ticked, the estimate is at batch prices.
 The dialog only builds an `app.sweep.SweepDef`; the window's `SweepGridController` runs it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,13 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.batch_api import batch_api_for
+from app.domain import ModelRef
 from app.sweep import SweepDef, SweepError, parse_check, parse_sets, parse_vars
 from app.sweep_view import estimate
 from ui.dialogs import color_icon, model_choices, resize_within_screen
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from app.catalog import Catalog
     from app.config import Settings
     from app.engine import Engine
@@ -49,12 +50,19 @@ if TYPE_CHECKING:
 SEPARATOR = "---"
 
 
-def batch_available() -> bool:
-    """Does this build have the batch runner (OpenAI Batch, Anthropic Message Batches)?"""
-    try:
-        return importlib.util.find_spec("app.batch") is not None
-    except (ImportError, ValueError):
-        return False
+def batch_available(settings: Settings, models: Sequence[str]) -> bool:
+    """Does any of `models`' providers have a batch API (OpenAI Batch, Anthropic Message Batches)?"""
+    for model in models:
+        cfg = settings.providers.get(ModelRef.parse(model).provider)
+        if cfg is not None and batch_api_for(cfg) is not None:
+            return True
+    return False
+
+
+NO_BATCH_TIP = ("None of the chosen models' providers has a batch API (OpenAI and Anthropic have one): "
+                "the sweep runs live")
+BATCH_TIP = ("Send the cells of OpenAI and Anthropic models as batches (about half price; results within "
+             "24 hours, filled in as they arrive, also after a restart); other providers run live")
 
 
 def _split(text: str) -> list[str]:
@@ -76,6 +84,7 @@ class NewSweepDialog(QDialog):
         self.setObjectName("NewSweepDialog")
         resize_within_screen(self, 760, 820)
         self._engine = engine
+        self._settings = settings
         self._vars: tuple[str, str] | None = None  # (file name, its text)
         self.definition: SweepDef | None = None
         outer = QVBoxLayout(self)
@@ -153,9 +162,7 @@ class NewSweepDialog(QDialog):
         run_row.addWidget(self.concurrency_spin)
         run_row.addWidget(QLabel("requests at a time per provider", self), 1)
         self.batch_check = QCheckBox("Use batch APIs (about half price, results later)", self)
-        self.batch_check.setEnabled(batch_available())
-        if not self.batch_check.isEnabled():
-            self.batch_check.setToolTip("This build of Triptych has no batch runner: the sweep runs live")
+        self.batch_check.setObjectName("SweepBatch")
         run_row.addWidget(self.batch_check)
         form.addRow("Concurrency", run_row)
 
@@ -188,6 +195,7 @@ class NewSweepDialog(QDialog):
         self.vars_edit.textChanged.connect(self._on_vars_edit_text_changed)
         self.models_list.itemChanged.connect(self._estimate_timer.start)
         self.judge_combo.currentIndexChanged.connect(self._estimate_timer.start)
+        self.batch_check.toggled.connect(self._estimate_timer.start)
         self._on_estimate_timer_timeout()
 
     def __repr__(self) -> str:
@@ -254,7 +262,7 @@ class NewSweepDialog(QDialog):
         defn = SweepDef(templates=templates, models=models, columns=columns, rows=rows, vars_name=vars_name,
                         vars_text=vars_text, variants=variants, checks=checks, judge=judge or None,
                         rubric=self.rubric_edit.text().strip() or None,
-                        concurrency=self.concurrency_spin.value())
+                        concurrency=self.concurrency_spin.value(), batch=self.use_batch)
         defn.validate()
         return defn
 
@@ -278,7 +286,14 @@ class NewSweepDialog(QDialog):
         self.vars_label.setText(f"{len(rows)} row{'s' if len(rows) != 1 else ''}; columns: "
                                 + ", ".join(f"{{{{{c}}}}}" for c in columns))
 
+    def _update_batch_check(self) -> None:
+        """The batch switch is enabled when a chosen model's provider has a batch API."""
+        available = batch_available(self._settings, self.models())
+        self.batch_check.setEnabled(available)
+        self.batch_check.setToolTip(BATCH_TIP if available else NO_BATCH_TIP)
+
     def _on_estimate_timer_timeout(self) -> None:
+        self._update_batch_check()
         try:
             defn = self.build()
         except SweepError as exc:
@@ -294,6 +309,8 @@ class NewSweepDialog(QDialog):
             self.estimate_label.setText(f"{defn.size} cells (no estimate: {exc})")
             return
         text = f"<b>{defn.size} cells</b> · estimated <b>${cost + judge:.4f}</b>"
+        if defn.batch:
+            text += " at batch prices"
         if defn.judge:
             text += f" (judge ${judge:.4f})"
         if unknown:
@@ -316,9 +333,7 @@ def open_new_sweep(ctrl: SweepGridController, chosen: Sequence[str] = ()) -> New
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def accepted() -> None:
-        if dlg.definition is not None:
-            if dlg.use_batch and hasattr(dlg.definition, "batch"):
-                dlg.definition.batch = True  # (stored with the sweep: a resume polls its batches)
+        if dlg.definition is not None:  # (its `batch` is stored with the sweep: a resume polls its batches)
             ctrl.start(dlg.definition)
 
     dlg.accepted.connect(accepted)

@@ -16,7 +16,7 @@ from typing import Any
 from app.domain import Graph
 from app.export.common import snippet
 from app.present.money import fmt_cost
-from app.sweep import cell_passed, column_label, column_totals, sweep_rows
+from app.sweep import cell_passed, check_word, column_label, column_totals, sweep_rows
 
 __all__ = ["NOT_A_SWEEP", "grid_html", "grid_markdown", "sweep_csv", "sweep_jsonl"]
 
@@ -63,7 +63,7 @@ def sweep_csv(graph: Graph) -> str:
             r["sweep_id"], r["row"], r["prompt_index"], *(r["vars"].get(c, "") for c in var_cols), r["model"],
             *(_blank(r["params"].get(p)) for p in param_cols), _blank(r["node_id"]), r["status"],
             _blank(r["finish"]), _inert(f"{err['kind']}: {err['message']}") if err else "", _inert(r["text"]),
-            "; ".join(f"{c['check']}={'pass' if c['pass'] else 'fail'}" for c in r["checks"]),
+            "; ".join(f"{c['check']}={check_word(c)}" for c in r["checks"]),
             "true" if cell_passed(r) else "false", _blank(r["score"]), _inert(r["score_reason"] or ""),
             *(_blank(usage.get(k)) for k in _USAGE_KEYS), _blank(r["cost_usd"]), _blank(r["judge_cost_usd"]),
             _blank(timing.get("ttft_ms")), _blank(timing.get("duration_ms")), r["attempts"],
@@ -96,7 +96,9 @@ def _cell_words(r: dict[str, Any]) -> tuple[str, str]:
     mark = "✓" if cell_passed(r) else "✗"
     parts = [f"{mark} {r['status']}"]
     if r["checks"]:
-        parts.append(f"{sum(c['pass'] for c in r['checks'])}/{len(r['checks'])} checks")
+        words = [check_word(c) for c in r["checks"]]
+        na = words.count("n/a")
+        parts.append(f"{words.count('pass')}/{len(words) - na} checks" + (f" ({na} n/a)" if na else ""))
     if r["score"] is not None:
         parts.append(f"score {r['score']}")
     ms = (r["timing"] or {}).get("duration_ms")

@@ -18,6 +18,7 @@ from app.sweep import (
     SweepError,
     SweepRunner,
     cell_answers,
+    cell_passed,
     column_totals,
     expand,
     find_sweep,
@@ -157,6 +158,61 @@ def test_an_unfinished_answer_or_unknown_cost_passes_no_check():
     assert [c["pass"] for c in run_checks(checks, _answer("fine", NodeStatus.ERROR))] == [False, False]
     assert run_checks([parse_check("max-cost:1")], _answer("x", cost=None)) == [{"check": "max-cost:1", "pass": False}]
     assert [c["pass"] for c in run_checks(checks, None)] == [False, False]
+
+
+def test_max_ms_does_not_apply_to_an_answer_without_a_latency():
+    """A batch answer has no latency: its max-ms check is n/a (pass None, with the reason), which fails
+    nothing and is no passing evidence either."""
+    batch = _answer("Paris")
+    batch.timing = Timing()
+    checks = [parse_check("contains:Paris"), parse_check("max-ms:500")]
+    stored = run_checks(checks, batch)
+    assert stored == [{"check": "contains:Paris", "pass": True},
+                      {"check": "max-ms:500", "pass": None, "reason": "n/a: no latency for batch answers"}]
+    rec = {"model": CL, "params": {}, "status": "done", "score": None, "cost_usd": 0.001, "timing": {},
+           "checks": stored}
+    assert cell_passed(rec)
+    assert not cell_passed({**rec, "checks": [*stored[1:], {"check": "json", "pass": False}]})
+    assert not cell_passed({**rec, "status": "error"})
+    (col,) = column_totals([rec, {**rec, "checks": [{"check": "contains:Paris", "pass": False}, stored[1]]}])
+    assert (col["passed"], col["pass_rate"]) == (1, 0.5)
+    # a live answer still has its latency checked, and an unfinished one passes nothing
+    assert run_checks(checks[1:], _answer("x", ms=900)) == [{"check": "max-ms:500", "pass": False}]
+    assert run_checks(checks[1:], _answer("x", NodeStatus.ERROR)) == [{"check": "max-ms:500", "pass": False}]
+
+
+def test_exports_say_n_a_for_a_check_that_does_not_apply(tmp_path, monkeypatch):
+    import csv
+    import io
+    import json
+
+    from app.domain import Edge, EdgeRole
+    from app.export import export_session
+    from app.sweep import CELL_META, CHECKS_META
+
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    repo = open_store(tmp_path)
+    try:
+        defn = SweepDef(templates=["Capital of {{c}}?"], models=[CL], columns=["c"], rows=[{"c": "France"}],
+                        vars_name="c.csv", checks=["contains:Paris", "max-ms:500"], batch=True)
+        graph, sweep = _new_sweep(repo, defn)
+        sid = graph.session.id
+        mark = {CELL_META: {"sweep": sweep.id, "cell": 0}}
+        prompt = Node(sid, NodeKind.PROMPT, "Capital of France?", meta=dict(mark))
+        answer = Node(sid, NodeKind.RESPONSE, "Paris.", model=CL, status=NodeStatus.DONE, cost_usd=0.001,
+                      meta=dict(mark), timing=Timing())  # filled from a batch: no latency
+        answer.meta[CHECKS_META] = run_checks([parse_check(c) for c in defn.checks], answer)
+        repo.add_nodes([prompt, answer], [Edge(prompt.id, answer.id, EdgeRole.REPLY, 0, sid)])
+        graph = repo.load_graph(sid)
+        (row,) = csv.DictReader(io.StringIO(export_session(graph, "csv"), newline=""))
+        assert (row["checks"], row["passed"]) == ("contains:Paris=pass; max-ms:500=n/a", "true")
+        (line,) = [json.loads(x) for x in export_session(graph, "jsonl").splitlines()]
+        assert line["checks"][1] == {"check": "max-ms:500", "pass": None, "reason": "n/a: no latency for batch answers"}
+        md = export_session(graph, "md")
+        assert "✓ done · 1/1 checks (1 n/a)" in md and "pass 1/1 (100%)" in md
+        assert "1/1 checks (1 n/a)" in export_session(graph, "html")
+    finally:
+        repo.close()
 
 
 @pytest.mark.parametrize("spec,message", [

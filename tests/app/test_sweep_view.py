@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef
 from app.sweep_view import (
+    BATCHED,
     DONE,
     FAILED,
     QUEUED,
@@ -161,3 +162,42 @@ def test_a_cell_previews_its_answer_as_one_plain_line():
     assert grid.cells[0].preview == 'Verdict The refund is due: {"ok": true} step one quoted'
     grid.update(1, [_answer("word " * 200)])
     assert len(grid.cells[1].preview) == 160 and grid.cells[1].preview.endswith("…")
+
+
+def test_a_check_that_does_not_apply_neither_fails_the_cell_nor_counts_as_passed():
+    grid = SweepGrid(_defn(rows=1))
+    batch = _answer("ok", ms=None)
+    batch.meta[CHECKS_META] = [{"check": "contains:ok", "pass": True},
+                               {"check": "max-ms:500", "pass": None, "reason": "n/a: no latency for batch answers"}]
+    grid.update(0, [batch])
+    cell = grid.cells[0]
+    assert cell.checks == [("contains:ok", True), ("max-ms:500", None)]
+    assert cell.passed and not cell.failed and cell.latency_ms is None
+    assert grid.totals()[0].pass_rate == 1.0 and grid.totals()[0].p50_ms is None
+    assert grid.failed_cells() == [] and grid.visible_rows(failures=True) == []
+
+
+def test_cells_waiting_in_a_batch_show_in_batch_and_a_resume_polls_them():
+    defn = _defn(rows=2)
+    session = Session(title="s")
+    sweep = Node(session.id, NodeKind.SWEEP, "sweep", meta={SWEEP_META: defn.to_dict()})
+    # cells 2 and 3 (row 0, the Claude columns) wait in an open batch; cell 6 was in a filled one
+    sweep.meta["sweep_batches"] = [{"key": "tb1", "provider": "anthropic", "cells": {"tb1-2": 2, "tb1-3": 3},
+                                    "state": "submitted", "remote_id": "msgbatch_1", "status": "in_progress"},
+                                   {"key": "tb0", "provider": "anthropic", "cells": {"tb0-6": 6}, "state": "filled"}]
+    _sweep, grid, _answers = load_grid(Graph(session, {sweep.id: sweep}, []))
+    assert [c.index for c in grid.cells if c.status == BATCHED] == [2, 3]
+    assert grid.cells[6].status == QUEUED
+    assert 2 in grid.unfinished() and 3 in grid.unfinished() and grid.failed_cells() == []
+    p = grid.progress()
+    assert p.batched == 2 and "2 in batch" in p.line() and p.done == 0
+    # an earlier failed attempt of a cell now in a batch: the cell waits; its batch answer fills it
+    failed = _answer("", status=NodeStatus.ERROR)
+    grid.update(2, [failed])
+    assert grid.cells[2].status == BATCHED
+    grid.update(2, [failed, _answer("ok", ms=None, checks=[True])])
+    assert grid.cells[2].status == DONE
+    # the batch ended: its cells are no longer waiting
+    assert grid.set_batches([], []) == [2, 3]
+    grid.update(3, [])
+    assert grid.cells[3].status == QUEUED and grid.batch_lines == []

@@ -1,5 +1,6 @@
 """The sweep node drawn as a grid on the canvas (DESIGN.md "Evaluate"): rows = inputs, columns =
-model × variant; each cell shows its status, a short answer preview, its checks (✓/✗), the judge's
+model × variant; each cell shows its status, a short answer preview, its checks (✓/✗, – for one
+that does not apply, with a tooltip saying why), the judge's
 score, latency and cost; a header with the run's progress, the filters (answers differ, failures
 only, one model) and the run's buttons (Resume, Cancel all, Re-run failed), and one header per
 column with its totals (pass rate, mean score, total cost, p50/p95 latency).
@@ -23,11 +24,13 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsObject,
     QGraphicsScene,
+    QGraphicsSceneHoverEvent,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
-from app.sweep_view import DONE, FAILED, QUEUED, STREAMING, CellView, ColumnTotals, SweepGrid
+from app.sweep import NOT_APPLICABLE
+from app.sweep_view import BATCHED, DONE, FAILED, QUEUED, STREAMING, CellView, ColumnTotals, SweepGrid
 from ui.canvas.style import CardStyle
 
 LABEL_W = 230.0
@@ -41,7 +44,8 @@ TEXT_LOD = 0.35  # below this zoom the cells are coloured blocks (no text)
 
 BUTTONS = ("differ", "failures", "model", "resume", "cancel", "rerun")
 
-_STATUS_WORD = {QUEUED: "queued", STREAMING: "streaming", DONE: "done", FAILED: "failed"}
+_STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed"}
+NA_MARK = "–"  # a check that does not apply (max-ms on a batch answer)
 
 
 def _ms(ms: float | None) -> str:
@@ -77,6 +81,7 @@ class SweepGridItem(QGraphicsObject):
         self._display_name = display_name or (lambda ref: ref.split(":", 1)[-1])
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setZValue(-1)  # under cards placed over it
+        self.setAcceptHoverEvents(True)  # the tooltip of the cell under the pointer (tooltip_at)
         # filters (the header's chips) and the run's state (the owner sets them)
         self.only_differ = False
         self.only_failures = False
@@ -229,6 +234,26 @@ class SweepGridItem(QGraphicsObject):
             return True
         return False
 
+    def tooltip_at(self, pos: QPointF) -> str:
+        """The tooltip of what is at `pos`: a cell's checks when one of them does not apply."""
+        index = self.cell_at(pos)
+        if index is None:
+            return ""
+        cell = self.grid.cells[index]
+        if cell.status == BATCHED:
+            return "Waiting in a batch at its provider: " + "; ".join(self.grid.batch_lines)
+        if not any(ok is None for _, ok in cell.checks):
+            return ""
+        reason = NOT_APPLICABLE.removeprefix("n/a: ")
+        return "\n".join(f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
+                         for name, ok in cell.checks)
+
+    def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:  # noqa: N802 (Qt's name)
+        tip = self.tooltip_at(event.pos())
+        if tip != self.toolTip():
+            self.setToolTip(tip)
+        super().hoverMoveEvent(event)
+
     # ------------------------------------------------------------------ painting
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         scene = self.scene()
@@ -270,6 +295,8 @@ class SweepGridItem(QGraphicsObject):
             key = "done" if cell.passed else "interrupted"
         elif cell.status == FAILED:
             key = "error"
+        elif cell.status == BATCHED:
+            key = "thinking"  # waiting at the provider
         else:
             key = cell.status
         return theme.status.get(key, theme.muted)
@@ -293,7 +320,7 @@ class SweepGridItem(QGraphicsObject):
             for c in range(c0, c1):
                 cell = self.grid.cell_at(self.rows[r], self.cols[c])
                 color = QColor(self._status_color(cell))
-                color.setAlpha(110 if cell.status != QUEUED else 40)
+                color.setAlpha(110 if cell.status not in (QUEUED, BATCHED) else 40)
                 painter.setBrush(color)
                 painter.drawRect(QRectF(LABEL_W + c * CELL_W + 4, y + 4, CELL_W - 8, CELL_H - 8))
 
@@ -374,7 +401,7 @@ class SweepGridItem(QGraphicsObject):
         inner = rect.adjusted(3, 3, -3, -3)
         color = self._status_color(cell)
         painter.setPen(self._pen(theme.card_border))
-        painter.setBrush(self._brush(theme.alt_base if cell.status == QUEUED else theme.base))
+        painter.setBrush(self._brush(theme.alt_base if cell.status in (QUEUED, BATCHED) else theme.base))
         painter.drawRect(inner)  # (square: a rounded rectangle costs ~30 µs, ~1 ms a frame)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._brush(color))
@@ -399,13 +426,16 @@ class SweepGridItem(QGraphicsObject):
             text.add(f"· try {cell.attempts}", style.small_font, theme.muted, width - x, 0.0, 1, x=x)
         if cell.status == FAILED and cell.error:
             text.add(cell.error[:160], style.small_font, theme.error_text, width, y, 3)
+        elif cell.status == BATCHED:
+            text.add("waiting for the batch's results", style.small_font, theme.muted, width, y, 3)
         elif cell.preview:
             text.add(cell.preview, style.small_font, theme.text, width, y, 3)
         foot_y = CELL_H - 6 - 4 - 4 - style.small_metrics.height() - 2
         x = 0.0
         for _, ok in cell.checks:
-            mark = "✓" if ok else "✗"
-            text.add(mark, style.small_bold_font, theme.status["done"] if ok else theme.status["error"], 20, foot_y, 1, x=x)
+            mark = NA_MARK if ok is None else "✓" if ok else "✗"
+            color = theme.muted if ok is None else theme.status["done"] if ok else theme.status["error"]
+            text.add(mark, style.small_bold_font, color, 20, foot_y, 1, x=x)
             x += style.small_bold_metrics.horizontalAdvance(mark) + 2
         parts = []
         if cell.score is not None:

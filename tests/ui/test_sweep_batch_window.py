@@ -1,0 +1,183 @@
+"""A sweep through the batch APIs from the window (issue #16): Evaluate → New sweep… with "Use batch APIs"
+ticked sends the Anthropic cells as one Message Batch to the loopback fake (tests/fakes/batch.py) while
+the DeepSeek cells stream live; the grid shows the batch's cells as "in batch" with the batch's status in
+its header and the status bar; quit with the batch open, reopen: Resume polls the same batch (never a
+second create) and fills the cells at the batch price, `max-ms` there being n/a (a batch answer has no
+latency); Cancel all cancels the batch at the provider."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app.batch import batch_cost
+from tests.ui.conftest import cards_of, open_window, wait_until
+from tests.ui.test_sweep_grid import CL, DS, _click, _on_screen, _tick_model
+
+CHECKS = "contains:Answer\nmax-ms:600000"
+
+
+@pytest.fixture
+def fast_polls(monkeypatch):
+    monkeypatch.setenv("TRIPTYCH_BATCH_POLL_S", "0.1")
+
+
+def _estimate(dialog) -> float:
+    return float(re.search(r"estimated <b>\$([0-9.]+)", dialog.estimate_label.text()).group(1))
+
+
+def _creates(server) -> int:
+    return sum(server.batches.creates.values())
+
+
+async def _start_batch_sweep(window, tmp_path, rows: list[str]):
+    vars_file = tmp_path / "words.csv"
+    vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    window.new_sweep_action.trigger()
+    sweeps = window.controller.sweeps
+    dialog = sweeps.dialog
+    for i in range(dialog.models_list.count()):  # start from no model (the composer's are ticked)
+        item = dialog.models_list.item(i)
+        if item.checkState() == Qt.CheckState.Checked:
+            dialog.models_list.setCurrentItem(item)
+            QTest.keyClick(dialog.models_list, Qt.Key.Key_Space)
+    QTest.keyClicks(dialog.templates_edit, "Say {{word}}")
+    QTest.keyClicks(dialog.vars_edit, str(vars_file))
+    # DeepSeek alone has no batch API: the switch is there, disabled, and says why
+    _tick_model(dialog, DS)
+    await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
+    assert not dialog.batch_check.isEnabled()
+    assert "None of the chosen models' providers has a batch API" in dialog.batch_check.toolTip()
+    _tick_model(dialog, CL)
+    await wait_until(lambda: dialog.batch_check.isEnabled(), 3, "the batch switch enabled (Anthropic has one)")
+    for line in CHECKS.splitlines():
+        QTest.keyClicks(dialog.checks_edit, line)
+        QTest.keyClick(dialog.checks_edit, Qt.Key.Key_Return)
+    await wait_until(lambda: f"{len(rows) * 2} cells" in dialog.estimate_label.text(), 3, "the estimate")
+    live = _estimate(dialog)
+    assert "batch prices" not in dialog.estimate_label.text()
+    QTest.mouseClick(dialog.batch_check, Qt.MouseButton.LeftButton)
+    assert dialog.batch_check.isChecked()
+    await wait_until(lambda: "at batch prices" in dialog.estimate_label.text(), 3, "the estimate at batch prices")
+    assert 0 < _estimate(dialog) < live  # the Claude cells at about half price, DeepSeek's unchanged
+    QTest.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    await wait_until(lambda: sweeps.item is not None, 5, "the sweep's grid")
+    return sweeps
+
+
+def _cells_of(grid, model: str):
+    cols = {c.index for c in grid.columns if c.model == model}
+    return [c for c in grid.cells if c.col in cols]
+
+
+async def test_a_batch_sweep_waits_in_the_grid_survives_a_restart_and_resume_polls_the_same_batch(
+        app_env, fake_server, tmp_path, fast_polls):
+    fake_server.batches.hold = True  # the batch stays in progress until released
+    async with open_window() as (window, _services):
+        sweeps = await _start_batch_sweep(window, tmp_path, ["alpha", "beta"])
+        grid, item = sweeps.grid, sweeps.item
+        # the Claude cells wait in the batch while the DeepSeek cells stream live and finish
+        await wait_until(lambda: all(c.status == "done" for c in _cells_of(grid, DS)), 20, "the live cells")
+        await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 5, "cells in batch")
+        assert _creates(fake_server) == 1
+        [batch] = fake_server.batches.created
+        assert batch.kind == "anthropic" and len(batch.requests) == 2
+        await wait_until(lambda: "in_progress" in item.progress_text, 5, "the batch's status in the header")
+        assert batch.id in item.progress_text and "2 in batch" in item.progress_text
+        assert batch.id in window.status.sweep_label.text() and "in_progress" in window.status.sweep_label.text()
+        assert sweeps.running and item.button_rect("cancel") is not None
+        # the live cells' checks: max-ms applies (they have a latency)
+        assert all(c.checks == [("contains:Answer", True), ("max-ms:600000", True)] for c in _cells_of(grid, DS))
+        assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
+    # quit with the batch open; reopen: the grid shows the cells still in the batch and offers Resume
+    async with open_window() as (window, _services):
+        sweeps = window.controller.sweeps
+        await wait_until(lambda: sweeps.item is not None, 5, "the grid")
+        grid, item = sweeps.grid, sweeps.item
+        assert [c.status for c in _cells_of(grid, CL)] == ["in batch", "in batch"]
+        assert batch.id in item.progress_text
+        await wait_until(lambda: item.button_rect("resume") is not None, 5, "Resume")
+        vp = window.view.viewport().rect()
+        await wait_until(lambda: vp.contains(_on_screen(window, item, item.button_rect("resume"))), 3, "on screen")
+        assert item.button_text("resume") == "Resume sweep (2 cells left)"
+        fake_server.batches.hold = False  # the provider finishes the batch
+        _click(window, item, item.button_rect("resume"))
+        await wait_until(lambda: all(c.status == "done" for c in grid.cells), 10, "the batch's results in the grid")
+        await wait_until(lambda: not sweeps.running, 5, "the run to end")
+        assert _creates(fake_server) == 1  # polled the same batch: never sent again
+        polls = [r for r in fake_server.requests if r.method == "GET" and "/messages/batches/" in r.path]
+        assert polls and all(batch.id in r.path for r in polls)
+        graph = window.controller.graph
+        for cell in _cells_of(grid, CL):
+            assert cell.preview.startswith("Answer") and cell.latency_ms is None
+            node = graph.nodes[cell.answer_id]
+            expected = batch_cost(window.controller.catalog, node)
+            assert expected is not None and cell.cost_usd == pytest.approx(expected)
+            # max-ms cannot apply to a batch answer: n/a ("–", with a tooltip), not a failure
+            assert cell.checks == [("contains:Answer", True), ("max-ms:600000", None)]
+            assert cell.passed
+        assert [t.pass_rate for t in grid.totals()] == [1.0, 1.0]
+        assert "in batch" not in item.progress_text and batch.id not in item.progress_text
+        assert item.button_rect("resume") is None and item.button_rect("rerun") is None
+        # the pointer on a batch cell: its tooltip says why max-ms is n/a
+        cell = _cells_of(grid, CL)[0]
+        QTest.mouseMove(window.view.viewport(), _on_screen(window, item, item.cell_rect(cell.index)))
+        await wait_until(lambda: "no latency for batch answers" in item.toolTip(), 3, "the cell's tooltip")
+        assert "max-ms:600000: – no latency" in item.toolTip() and "contains:Answer: passed" in item.toolTip()
+        assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
+
+
+async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_server, tmp_path, fast_polls,
+                                                                 monkeypatch):
+    fake_server.batches.hold = True
+    async with open_window() as (window, _services):
+        window.controller.sweeps.confirm_usd = 0.0  # (the confirmation before starting says batch prices)
+        asked: list[str] = []
+        monkeypatch.setattr(window.dialogs, "confirm", lambda title, text: asked.append(text) or True)
+        sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
+        assert len(asked) == 1 and "at batch prices" in asked[0]
+        grid, item = sweeps.grid, sweeps.item
+        await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 10, "the cell in batch")
+        await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
+        vp = window.view.viewport().rect()
+        await wait_until(lambda: vp.contains(_on_screen(window, item, item.button_rect("cancel"))), 3, "on screen")
+        [batch] = fake_server.batches.created
+        _click(window, item, item.button_rect("cancel"))
+        await wait_until(lambda: not sweeps.running, 10, "the sweep to stop")
+        cancels = [r for r in fake_server.requests if r.method == "POST" and r.path.rstrip("/").endswith("/cancel")]
+        assert len(cancels) == 1 and batch.id in cancels[0].path
+        [cl] = _cells_of(grid, CL)
+        assert cl.status == "failed" and cl.error  # cancelled at the provider before it ran
+        assert "in batch" not in item.progress_text
+        assert item.button_rect("rerun") is not None  # a re-run sends it again
+        assert _creates(fake_server) == 1
+
+
+async def test_cancel_all_of_a_batch_sweep_leaves_the_windows_other_answers_streaming(app_env, fake_server, tmp_path,
+                                                                                    fast_polls):
+    from app.domain import NodeKind, NodeStatus
+    from tests.fakes.server import Answer
+
+    fake_server.script("gpt-6.2-sol", Answer(text=tuple(f"word{i} " for i in range(60)), delay=0.03))
+    fake_server.batches.hold = True
+    async with open_window() as (window, _services):
+        # an answer streams in the user's own session when they start a batch sweep
+        window.composer.set_models(["openai:gpt-6.2-sol"])
+        window.composer.edit.setFocus()
+        QTest.keyClicks(window.composer.edit, "Tell a long story")
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        await wait_until(lambda: any(n.kind == NodeKind.RESPONSE for n in window.controller.graph.nodes.values()),
+                         5, "the story's card")
+        story = next(n for n in window.controller.graph.nodes.values() if n.kind == NodeKind.RESPONSE)
+        sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
+        item = sweeps.item
+        await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
+        await wait_until(lambda: any(c.status == "in batch" for c in sweeps.grid.cells), 10, "the cell in batch")
+        assert story.status.is_live
+        _click(window, item, item.button_rect("cancel"))
+        await wait_until(lambda: not sweeps.running, 10, "the sweep to stop")
+        await wait_until(lambda: not story.status.is_live, 10, "the story to end")
+        assert story.status == NodeStatus.DONE and story.text.startswith("word0") and "word59" in story.text

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,15 +30,16 @@ from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QMenu
 
 from app import layout
-from app.batch import DEFAULT_POLL_S, BatchRecord, SweepBatches, load_records, run_sweep_batches
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, Cell, SweepDef, SweepRunner
 from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
+from ui.sweep_batches import SweepBatchLink
 
 if TYPE_CHECKING:
+    from app.batch import BatchRecord
     from app.engine import Engine
     from ui.controller import CanvasController
 
@@ -48,17 +48,6 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
 CONFIRM_USD = 1.0  # ask before a sweep estimated above this
 GAP = 60.0  # between the sweep card and its grid
-
-
-def poll_interval() -> float:
-    """Seconds between two looks at a sweep's open batches: app.batch's default (30 s), or the
-    environment's TRIPTYCH_BATCH_POLL_S (tests, impatient users)."""
-    raw = os.environ.get("TRIPTYCH_BATCH_POLL_S", "")
-    try:
-        value = float(raw) if raw else DEFAULT_POLL_S
-    except ValueError:
-        value = DEFAULT_POLL_S
-    return value if value > 0 else DEFAULT_POLL_S
 
 
 class _MarkingEngine:
@@ -123,9 +112,7 @@ class SweepGridController(QObject):
         self.answers: dict[int, list[Node]] = {}
         self.runner: _WindowRunner | None = None
         self._marking: _MarkingEngine | None = None
-        self._batches: SweepBatches | None = None  # app.batch's handle of a batch run, while one runs
-        self._batch_records: dict[str, BatchRecord] = {}  # the sweep's batches (key -> last known state)
-        self._cancelling: asyncio.Future[None] | None = None
+        self.batches = SweepBatchLink()  # a batch sweep's batches (app.batch), imported when one is used
         self.task: asyncio.Task[None] | None = None
         self.focus_dialog_of: Callable[[], QDialog | None] | None = None  # the window's focus mode
         self.confirm_usd = CONFIRM_USD
@@ -164,8 +151,8 @@ class SweepGridController(QObject):
             return set()
         sweep, grid, answers = loaded
         self.grid, self.sweep_id, self.answers = grid, sweep.id, answers
-        self._batch_records = {r.key: r for r in load_records(sweep)}
-        self._set_batches()
+        self.batches.load(sweep)
+        self.batches.mark(grid, answers)
         self.hidden = sweep_card_ids(graph, answers)
         self._active = {c.index for c in grid.cells if c.status == "streaming"}
         item = SweepGridItem(grid, self.c.scene.style, self.c.scene.style.display_name)
@@ -316,23 +303,12 @@ class SweepGridController(QObject):
             self._update_item()
 
 
-    def _set_batches(self) -> None:
-        """Tell the grid which cells wait in open batches, and each open batch's status line."""
-        grid = self.grid
-        if grid is None:
-            return
-        open_ = [r for r in self._batch_records.values() if r.open]
-        changed = grid.set_batches((i for r in open_ for i in r.cells.values()), [r.line() for r in open_])
-        for index in changed:
-            if 0 <= index < len(grid.cells):
-                grid.update(index, self.answers.get(index, []))
-
     def _on_batches_changed(self, record: BatchRecord) -> None:
         """app.batch created, polled or filled a batch of the running sweep (`on_batch`)."""
         if self.grid is None or self.runner is None or self.runner.sweep.id != self.sweep_id:
             return
-        self._batch_records[record.key] = record
-        self._set_batches()
+        self.batches.records[record.key] = record
+        self.batches.mark(self.grid, self.answers)
         self._update_item()
 
     def _update_item(self) -> None:
@@ -461,8 +437,7 @@ class SweepGridController(QObject):
         if runner is None:
             return
         runner.stopped = True
-        if self._batches is not None:  # the batches are cancelled at the provider too
-            self._cancelling = asyncio.ensure_future(self._batches.cancel())
+        self.batches.cancel()  # the open batches are cancelled at the provider too
         live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
         if live:
             self.c.stop(live)
@@ -488,22 +463,16 @@ class SweepGridController(QObject):
         self._tick.start()
         self._update_item()
 
-    def _on_batches_started(self, handle: SweepBatches) -> None:
-        self._batches = handle
-
     async def _run_task(self, runner: _WindowRunner) -> None:
         try:
             if runner.only is None and runner.defn.batch:  # the cells of providers with a batch API: app.batch
-                await run_sweep_batches(runner.engine, runner.graph, runner.sweep, runner.defn,
-                                        poll_interval=poll_interval(), on_batch=self._on_batches_changed,
-                                        started=self._on_batches_started)
+                await self.batches.run(runner, self._on_batches_changed)
             else:
                 await runner.run()
         except Exception as exc:
             log.exception("sweep run failed")
             self.c.message_posted.emit(f"The sweep stopped: {exc}", 8000)
         finally:
-            self._batches = None
             if self.runner is runner:
                 self.runner, self._marking = None, None
             if self.grid is not None and runner.sweep.id == self.sweep_id:
@@ -523,7 +492,6 @@ class SweepGridController(QObject):
         self._tick.stop()
         if self.runner is not None:
             self.runner.stopped = True
-        if self._batches is not None:  # polling ends; the batches run on at the provider (Resume collects them)
-            self._batches.stop()
+        self.batches.stop()
         self.c.model.unobserve(self._on_model_changed)
 

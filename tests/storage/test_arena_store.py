@@ -11,6 +11,7 @@ from app.domain import Edge, EdgeRole, Node, NodeKind, Session, Usage
 from app.export import export_json, import_file, save_imported
 from app.export.common import ExportOptions, export_graph
 from storage import open_store
+from tests.storage import add_nodes_before_m005
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_a_store_from_before_the_arena_is_migrated_and_then_keeps_votes(tmp_path
     before = next(i for i, m in enumerate(MIGRATIONS) if m.name == "m004_arena")
     with open_store(tmp_path, migrations=MIGRATIONS[:before]) as old:
         s = old.create_session(Session(title="old"))
-        old.add_nodes([Node(s.id, NodeKind.NOTE, "kept")])
+    add_nodes_before_m005(tmp_path / "triptych.db", [Node(s.id, NodeKind.NOTE, "kept")])
     with open_store(tmp_path) as r:
         assert "m004_arena" in r.applied_migrations and r.backup_path is not None
         assert r.load_graph(s.id).matches == []

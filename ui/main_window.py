@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.write_queue import WriteBehindStore
 from ui.attach import WindowAttachments
 from ui.canvas import constants as C
 from ui.canvas.scene import CanvasScene
@@ -129,6 +130,8 @@ class MainWindow(QMainWindow):
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self.status = WindowStatus(self.statusBar(), self.controller)
+        if isinstance(repo, WriteBehindStore):  # the app's store: writes wait while another program writes
+            repo.subscribe(self.status.show_saving)
         self.running_label, self.totals_label, self.zoom_label = self.status.labels()
         self.attach = WindowAttachments(self)  # drops, pastes, File → Attach…, the file viewer
         self.opener = DialogOpener(self)  # focus mode, diff, table, settings, export, import
@@ -467,6 +470,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_window_state()
+        if isinstance(self.repo, WriteBehindStore):
+            self.repo.unsubscribe(self.status.show_saving)
         self.controller.close()
         self._save_settings_quietly()
         super().closeEvent(event)

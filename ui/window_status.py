@@ -14,9 +14,16 @@ class WindowStatus:
 
     def __init__(self, bar: QStatusBar, controller) -> None:
         self._controller = controller
+        self.saving_label = QLabel("", bar)
+        self.saving_label.setToolTip(
+            "Another program (the triptych command, for example) is writing to the store. Your changes "
+            "show here already; they are saved, in order, as soon as it is done."
+        )
+        self.saving_label.hide()
         self.running_label = QLabel("", bar)
         self.totals_label = QLabel("", bar)
         self.zoom_label = QLabel("", bar)
+        bar.addPermanentWidget(self.saving_label)
         bar.addPermanentWidget(self.running_label)
         bar.addPermanentWidget(self.totals_label)
         bar.addPermanentWidget(self.zoom_label)
@@ -27,6 +34,11 @@ class WindowStatus:
     def labels(self) -> tuple[QLabel, QLabel, QLabel]:
         """(running, totals, zoom)."""
         return self.running_label, self.totals_label, self.zoom_label
+
+    def show_saving(self, waiting: int) -> None:
+        """`waiting` changes wait for the store's lock (app.write_queue): say so until they land."""
+        self.saving_label.setText("Saving… (the store is busy)" if waiting else "")
+        self.saving_label.setVisible(bool(waiting))
 
     def show_running(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")

@@ -7,9 +7,11 @@ Qt main thread only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -39,6 +41,16 @@ from ui.window_dialogs import DialogOpener
 from ui.window_menus import build_menus
 from ui.window_state import restore_window_state, save_window_state
 from ui.window_status import WindowStatus
+
+if TYPE_CHECKING:
+    import httpx
+
+    from app.catalog import Catalog
+    from app.config import Settings
+    from app.engine import Engine
+    from app.repository import Repository
+    from ui.settings_dialog import SettingsDialog
+    from ui.views import ComparisonTableDialog, DiffDialog, FocusDialog
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +113,26 @@ class WelcomePanel(QFrame):
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    # made by ui.window_menus.build_menus
+    card_actions: dict[str, QAction]
+    attach_action: QAction
+    import_action: QAction
+    export_action: QAction
+    export_selection_action: QAction
+    undo_action: QAction
+    redo_action: QAction
+    minimap_action: QAction
+    sidebar_action: QAction
+    lens_action: QAction
 
     def __init__(
-        self, settings, repo, catalog, engine, client_getter=None, parent: QWidget | None = None
+        self,
+        settings: Settings,
+        repo: Repository,
+        catalog: Catalog,
+        engine: Engine,
+        client_getter: Callable[[], httpx.AsyncClient] | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
@@ -224,7 +253,7 @@ class MainWindow(QMainWindow):
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(self._on_style_hints_color_scheme_changed)
 
-    def _on_style_hints_color_scheme_changed(self, _scheme) -> None:
+    def _on_style_hints_color_scheme_changed(self, _scheme: object) -> None:
         if self.settings.ui.get("theme", "system") == "system":
             self.set_theme_mode("system")
 
@@ -382,17 +411,17 @@ class MainWindow(QMainWindow):
         self.opener.open_focus(node_id)
 
     @property
-    def _focus_dialog(self):
+    def _focus_dialog(self) -> FocusDialog | None:
         """The focus-mode dialog open now, if any."""
         return self.opener.focus_dialog
 
-    def open_diff(self, left_id: str, right_id: str):
+    def open_diff(self, left_id: str, right_id: str) -> DiffDialog | None:
         return self.opener.open_diff(left_id, right_id)
 
-    def open_table(self, prompt_id: str):
+    def open_table(self, prompt_id: str) -> ComparisonTableDialog | None:
         return self.opener.open_table(prompt_id)
 
-    def open_settings(self, provider: str = ""):
+    def open_settings(self, provider: str = "") -> SettingsDialog:
         return self.opener.open_settings(provider)
 
     def set_theme_mode(self, mode: str, font_size: int | None = None) -> None:
@@ -402,7 +431,7 @@ class MainWindow(QMainWindow):
         self._save_settings_quietly()
         self.ui_theme = resolve_theme(mode)
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):
             apply_theme(app, self.ui_theme, int(self.settings.ui.get("font_size", 10)))
         self.scene.set_style(self._make_style(self.ui_theme))
         self.view.viewport().update()
@@ -440,11 +469,11 @@ class MainWindow(QMainWindow):
         self.welcome.reposition()
         self.welcome.raise_()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.welcome.reposition()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self.welcome, self.welcome.reposition)
         if not event.spontaneous() and not self._shown_once:
@@ -464,7 +493,7 @@ class MainWindow(QMainWindow):
         except (OSError, ConfigError) as exc:
             log.warning("could not save config.toml: %s", exc)
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         running = self.engine.running_count
         if running and not self.dialogs.confirm_quit(running):
             event.ignore()

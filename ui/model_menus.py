@@ -8,10 +8,15 @@ Qt main thread only.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMenu
 
 from ui.dialogs import color_icon, model_choices
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.config import Settings
 
 
 def _article(word: str) -> str:
@@ -28,8 +33,8 @@ def _article(word: str) -> str:
 
 def fill_add_menu(
     menu: QMenu,
-    catalog,
-    settings,
+    catalog: Catalog,
+    settings: Settings,
     chosen: Sequence[str],
     *,
     add: Callable[[str], object],
@@ -73,8 +78,8 @@ def fill_add_menu(
 
 def fill_presets_menu(
     menu: QMenu,
-    catalog,
-    settings,
+    catalog: Catalog,
+    settings: Settings,
     chosen: Sequence[str],
     *,
     choose: Callable[[list[str]], object],

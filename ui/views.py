@@ -324,7 +324,7 @@ class FocusDialog(QDialog):
         siblings: Callable[[str], list[str]],
         render: Callable[[str], str],
         display_name: Callable[[str], str],
-        link_clicked: Callable[[str], None],
+        link_clicked: Callable[[str], object],
         parent: QWidget | None = None,
         incremental: Callable[[], IncrementalRenderer] | None = None,
     ) -> None:

@@ -16,6 +16,8 @@ from ui.dialogs import ShortcutsDialog
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
+    from ui.settings_dialog import SettingsDialog
+    from ui.views import ComparisonTableDialog, DiffDialog, FocusDialog
 
 
 class DialogOpener:
@@ -23,7 +25,7 @@ class DialogOpener:
 
     def __init__(self, window: MainWindow) -> None:
         self.w = window
-        self.focus_dialog = None  # the focus-mode dialog open now
+        self.focus_dialog: FocusDialog | None = None  # the focus-mode dialog open now
 
     def __repr__(self) -> str:
         return f"<DialogOpener focus={self.focus_dialog is not None}>"
@@ -57,13 +59,13 @@ class DialogOpener:
         if dlg is not None and dlg.node_id == node_id:
             dlg.refresh()
 
-    def _on_focus_dialog_finished(self, dlg) -> None:
+    def _on_focus_dialog_finished(self, dlg: FocusDialog) -> None:
         if dlg.node_id and self.w.scene.card(dlg.node_id) is not None:
             self.w.scene.select_only([dlg.node_id])
             self.w.view.ensure_card_visible(dlg.node_id)
         self.focus_dialog = None
 
-    def open_diff(self, left_id: str, right_id: str):
+    def open_diff(self, left_id: str, right_id: str) -> DiffDialog | None:
         from datetime import datetime
 
         from app.diff import diff_html
@@ -71,6 +73,8 @@ class DialogOpener:
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph
+        if graph is None:
+            return None
         a, b = graph.nodes[left_id], graph.nodes[right_id]
         left, right = diff_html(a.text, b.text, self.w.ui_theme.name)
 
@@ -92,11 +96,13 @@ class DialogOpener:
         dlg.show()
         return dlg
 
-    def open_table(self, prompt_id: str):
+    def open_table(self, prompt_id: str) -> ComparisonTableDialog | None:
         from app.export import comparison_rows, session_totals, subtree_totals
         from ui.views import ComparisonTableDialog
 
         graph = self.w.controller.graph
+        if graph is None:
+            return None
         names = self.w.catalog.display_names()
         rows = comparison_rows(graph, prompt_id, names)
         prompt = graph.nodes[prompt_id]
@@ -110,7 +116,7 @@ class DialogOpener:
         dlg.show()
         return dlg
 
-    def open_settings(self, provider: str = ""):
+    def open_settings(self, provider: str = "") -> SettingsDialog:
         from ui.settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(

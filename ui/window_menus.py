@@ -5,10 +5,13 @@ card actions come from the one table in ui/card_actions.py. Qt main thread only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from ui import card_actions
 
@@ -106,11 +109,11 @@ def build_menus(w: MainWindow) -> None:
     _action(w, cards_menu, "Send", w._on_composer_send_requested, "Ctrl+Return")
     w.addAction(_hidden_action(w, "Ctrl+Enter", w._on_composer_send_requested))
     _action(w, cards_menu, "Stop all streams", lambda: c.stop(None), "Ctrl+.")
-    group = None
+    last_group: int | None = None
     for entry in card_actions.CARD_ACTIONS:
-        if entry.group != group:
+        if entry.group != last_group:
             cards_menu.addSeparator()
-            group = entry.group
+            last_group = entry.group
         cards_menu.addAction(cards[entry.id])
 
     help_menu = mb.addMenu("&Help")
@@ -124,19 +127,19 @@ def _card_actions(w: MainWindow) -> dict[str, QAction]:
     """One QAction per entry of the card actions' table (ui/card_actions.py); the Cards menu shows
     them all, Edit and View share a few (one action, one shortcut, several menus)."""
     c = w.controller
-    actions = {}
+    actions: dict[str, QAction] = {}
     for entry in card_actions.CARD_ACTIONS:
         shortcut = QKeySequence.StandardKey.Delete if entry.shortcut == "Del" else entry.shortcut
-        actions[entry.id] = _action(w, None, entry.label, lambda i=entry.id: c.run_card_action(i), shortcut,
-                                         canvas_only=entry.canvas_only)
+        run: Callable[[], object] = partial(c.run_card_action, entry.id)
+        actions[entry.id] = _action(w, None, entry.label, run, shortcut, canvas_only=entry.canvas_only)
     return actions
 
 
 def _action(
     w: MainWindow,
-    menu,
+    menu: QMenu | None,
     text: str,
-    slot,
+    slot: Callable[[], object],
     shortcut: str | QKeySequence.StandardKey | None = None,
     canvas_only: bool = False,
     tip: str | None = None,
@@ -158,7 +161,7 @@ def _action(
     return action
 
 
-def _hidden_action(w: MainWindow, shortcut: str, slot, canvas_only: bool = False) -> QAction:
+def _hidden_action(w: MainWindow, shortcut: str, slot: Callable[[], object], canvas_only: bool = False) -> QAction:
     action = QAction(w)
     action.setShortcut(QKeySequence(shortcut))
     if canvas_only:

@@ -4,15 +4,20 @@ Qt main thread only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ui.format import fmt_cost, fmt_tokens
+
+if TYPE_CHECKING:
+    from ui.controller import CanvasController
 
 
 class WindowStatus:
     """The permanent labels of the window's status bar, kept current by the window's signals."""
 
-    def __init__(self, bar: QStatusBar, controller) -> None:
+    def __init__(self, bar: QStatusBar, controller: CanvasController) -> None:
         self._controller = controller
         self.saving_label = QLabel("", bar)
         self.saving_label.setToolTip(

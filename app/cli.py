@@ -88,6 +88,12 @@ def node_json(node: Node) -> dict[str, Any]:
     }
 
 
+def _unsaved_reason(node: Node) -> str:
+    """Why the engine could not save `node` (its RunState says; never stored)."""
+    reason = (node.run.persist_error if node.run is not None else None) or "store error"
+    return reason.removeprefix("not saved yet: ").removeprefix("not saved: ").removesuffix(" (retrying)")
+
+
 def _ts(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
@@ -579,7 +585,7 @@ async def _run_streams(ctx: Ctx, start: Callable[[Engine], list[Run]], args: arg
     sys.stdout.flush()
     for node in unsaved:
         print(f"triptych: error: the answer from {node.model} (node {node.id}) could not be saved: "
-              f"{node.meta.get('persist_error', 'store error')}. Its text is printed above; it is not in the "
+              f"{_unsaved_reason(node)}. Its text is printed above; it is not in the "
               f"store.", file=sys.stderr)
     if unsaved:
         return 1
@@ -1090,7 +1096,7 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
     sys.stdout.flush()
     for node in unsaved:
         print(f"triptych: error: the answer from {node.model} (node {node.id}) could not be saved: "
-              f"{node.meta.get('persist_error', 'store error')}", file=sys.stderr)
+              f"{_unsaved_reason(node)}", file=sys.stderr)
     if unsaved:
         return 1
     waiting = [r for r in records if r["node_id"] is None]

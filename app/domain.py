@@ -257,6 +257,84 @@ class RunState:
         return f"<RunState {self.phase} retry={self.retry is not None} unsaved={self.persist_error is not None}>"
 
 
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What the engine recorded about the request that produced an answer: stored with the node (its
+    own columns of the `nodes` table, storage migration m006_run_record), exported under the node's
+    `"run"` key. Frozen: the engine replaces it (`dataclasses.replace`), readers never change it. An
+    answer made before any request (a note, a prompt) has the empty record `NO_RUN_RECORD`.
+
+    `started_at`: when the request started (Unix seconds, wall clock), set when the lane ends.
+    `request_id`: the provider's request id (x-request-id and friends), for a support ticket.
+    `no_key`: nothing was sent because the provider had no API key (the card says "add a key").
+    `dropped_params`: parameters the target model does not accept, so not sent ("not sent: …").
+    `insecure`: the warning when the key went over plain http:// to another machine.
+    `rerun_of`: the answer this one re-runs (same prompt, same or another model), else None.
+    """
+
+    started_at: float | None = None
+    request_id: str | None = None
+    no_key: bool = False
+    dropped_params: tuple[str, ...] = ()
+    insecure: str | None = None
+    rerun_of: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<RunRecord {self.to_dict()}>"
+
+    def __bool__(self) -> bool:
+        return self != NO_RUN_RECORD
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set (JSON-ready: the dropped parameters as a list)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or value is False or value == ():
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RunRecord:
+        """From `to_dict`'s shape (unknown keys ignored; values taken as they are: callers validate)."""
+        if not data:
+            return NO_RUN_RECORD
+        dropped = data.get("dropped_params") or ()
+        return cls(
+            started_at=data.get("started_at"),
+            request_id=data.get("request_id"),
+            no_key=bool(data.get("no_key", False)),
+            dropped_params=tuple(str(d) for d in dropped),
+            insecure=data.get("insecure"),
+            rerun_of=data.get("rerun_of"),
+        )
+
+
+NO_RUN_RECORD = RunRecord()
+# The keys an older Triptych kept in `Node.meta` (stores before m006_run_record, exports before the
+# node's "run" key): moved into the RunRecord on migration and on import.
+RUN_RECORD_KEYS = tuple(f.name for f in fields(RunRecord))
+
+
+def parse_started_at(value: Any) -> float | None:
+    """A request's start as Unix seconds, from a number or from the ISO 8601 text an older Triptych
+    stored ("2026-05-01T12:00:00+00:00"; without an offset: UTC); None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        from datetime import UTC, datetime
+
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
 @dataclass(slots=True)
 class Node:
     session_id: str
@@ -280,13 +358,18 @@ class Node:
     collapsed: bool = False
     color: str | None = None
     title: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)  # synthesis instruction, attachments, …
+    # Free-form facts of features that own them: a synthesis's instruction, a sweep's definition and
+    # cells, an arena judge's match, an imported canvas card's type. What the engine records about a
+    # request is typed, in `run_record`.
+    meta: dict[str, Any] = field(default_factory=dict)
     owner: Owner | None = None
     created_at: float = field(default_factory=now_ts)
     updated_at: float = field(default_factory=now_ts)
     # Files of a prompt (app.attachments), in the order the user attached them. The store keeps each
     # file's bytes once (content-addressed) and links it to the prompts that carry it.
     attachments: list[Attachment] = field(default_factory=list)
+    # What the engine recorded about the request that made this answer (stored, exported).
+    run_record: RunRecord = NO_RUN_RECORD
     # The live lane's transient state (engine-owned, never stored); None for a node no lane of this
     # process streams into. Not compared: two nodes with the same stored fields are equal.
     run: RunState | None = field(default=None, compare=False, repr=False)

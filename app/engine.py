@@ -29,6 +29,7 @@ from app.catalog import Catalog, load_catalog
 from app.config import Settings
 from app.context import BuiltContext, build_context, build_synthesis_context, primary_parent
 from app.domain import (
+    NO_RUN_RECORD,
     Edge,
     EdgeRole,
     Graph,
@@ -38,6 +39,7 @@ from app.domain import (
     NodeStatus,
     Owner,
     Params,
+    RunRecord,
     RunState,
     SendMode,
     Session,
@@ -343,19 +345,19 @@ class Engine:
             self._start(run)
         return AskResult(prompts, runs)
 
-    def _new_answer(self, session_id: str, kind: NodeKind, target: Target, meta: dict | None = None) -> Node:
+    def _new_answer(self, session_id: str, kind: NodeKind, target: Target, meta: dict | None = None,
+                    rerun_of: str | None = None) -> Node:
         ref = ModelRef.parse(target.model)
         canonical = self.catalog.canonical(str(ref))
         filtered = self.catalog.filter_params(canonical, target.params)
-        node = Node(session_id, kind, "", model=canonical, params=filtered.params, status=NodeStatus.PENDING,
-                    owner=Owner.here(), meta=dict(meta or {}), run=RunState(phase="queued"))
-        if filtered.dropped:
-            node.meta["dropped_params"] = filtered.dropped
-        return node
+        record = RunRecord(dropped_params=tuple(filtered.dropped), rerun_of=rerun_of)
+        return Node(session_id, kind, "", model=canonical, params=filtered.params, status=NodeStatus.PENDING,
+                    owner=Owner.here(), meta=dict(meta or {}), run_record=record or NO_RUN_RECORD,
+                    run=RunState(phase="queued"))
 
     def _prepare_run(self, node: Node, prompt: Node | None, built: BuiltContext, target: Target) -> Run:
         return Run(node=node, prompt=prompt, context=built, params=node.params,
-                   dropped_params=list(node.meta.get("dropped_params", [])))
+                   dropped_params=list(node.run_record.dropped_params))
 
     def synthesize(
         self,
@@ -401,7 +403,7 @@ class Engine:
         prompt = primary_parent(graph, old)
         if prompt is None:
             raise EngineError("this answer has no prompt to re-run")
-        node = self._new_answer(old.session_id, NodeKind.RESPONSE, target, {"rerun_of": old.id})
+        node = self._new_answer(old.session_id, NodeKind.RESPONSE, target, rerun_of=old.id)
         graph.add(node)
         edge = graph.link(prompt.id, node.id, EdgeRole.REPLY)
         place_sibling(graph, node, prompt, old)

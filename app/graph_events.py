@@ -18,7 +18,7 @@ from app.domain import Edge, Node
 
 # Field names a NodeChanged may carry: the Node attributes that changed ("run" = its RunState).
 TEXT_FIELDS = frozenset({"text", "reasoning"})
-END_FIELDS = frozenset({"status", "finish", "error", "timing", "cost_usd", "meta", "owner", "run"})
+END_FIELDS = frozenset({"status", "finish", "error", "timing", "cost_usd", "meta", "run_record", "owner", "run"})
 
 
 @dataclass(frozen=True, slots=True)

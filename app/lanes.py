@@ -427,12 +427,12 @@ class LaneRunner:
                 raise _Fail("unsupported_input", str(exc)) from None
             if not cfg.local and not cfg.api_key:
                 # nothing is sent: the card says the key is missing, not that the provider refused it
-                node.meta["no_key"] = True
+                node.run_record = replace(node.run_record, no_key=True)
                 name = self.host.settings.display_names.get(ref.provider, ref.provider)
                 raise _Fail("auth", f"No API key for {name}: {self.host.settings.key_hint(ref.provider)}.")
             insecure = plain_http_warning(cfg, self.host.settings.display_names.get(ref.provider))
             if insecure:  # sent all the same (the user chose the URL); the card and the log say so
-                node.meta["insecure"] = insecure
+                node.run_record = replace(node.run_record, insecure=insecure)
                 log.warning("%s %s: %s", node.id, node.model, insecure)
             provider = self.host.provider_factory(cfg, self.host.client)
             info = self.host.catalog.info(str(ref))
@@ -505,7 +505,7 @@ class LaneRunner:
                     elif isinstance(ev, ResponseMeta):
                         run.request_id, run.http_status = ev.request_id, ev.status
                         if ev.request_id:
-                            node.meta["request_id"] = ev.request_id
+                            node.run_record = replace(node.run_record, request_id=ev.request_id)
                         log.info("%s %s: HTTP %s request-id %s after %d ms", node.id, node.model, ev.status,
                                  ev.request_id or "(none)", round((time.monotonic() - run.request_started) * 1000))
             if node.status in (NodeStatus.PENDING, NodeStatus.STREAMING):
@@ -547,7 +547,7 @@ class LaneRunner:
         node.timing = Timing(ttft_ms=node.timing.ttft_ms, duration_ms=duration_ms)
         state = self._state(node)
         state.phase = state.retry = None
-        node.meta["started_at"] = started_wall.isoformat(timespec="seconds")
+        node.run_record = replace(node.run_record, started_at=started_wall.timestamp())
         if node.model:
             node.cost_usd = self.host.catalog.cost(node.model, node.usage, started_wall)
         node.owner = None

@@ -18,9 +18,12 @@ code knows is refused and never written (it is only opened read-only); an older 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -38,8 +41,12 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    or_,
     select,
+    text,
+    update,
 )
+from sqlalchemy.schema import CreateColumn
 
 from app.domain import now_ts
 from app.repository import StoreError
@@ -250,12 +257,86 @@ def _m005_pg_members(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE nodes ADD COLUMN author VARCHAR")
 
 
+def _m006_started_at(value: object) -> float | None:
+    """m006's reading of the request start an older Triptych kept in meta (ISO 8601 text, UTC)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _m006_run_record(conn: Connection) -> None:
+    """The run record (app.domain.RunRecord) gets its own columns of `nodes`: started_at (Unix s),
+    request_id, no_key, dropped_params (JSON list), insecure and rerun_of, which an older Triptych kept
+    as keys of the untyped `meta` JSON. Each value moves out of `meta` into its column; one that is
+    not of its column's type (never written so by Triptych) stays in `meta`, so nothing is lost."""
+
+    def columns() -> tuple[Column[Any], ...]:
+        return (
+            Column("started_at", Float, nullable=True),
+            Column("request_id", String, nullable=True),
+            Column("no_key", Boolean, nullable=True),
+            Column("dropped_params", Text, nullable=True),
+            Column("insecure", Text, nullable=True),
+            Column("rerun_of", String, nullable=True),
+        )
+
+    for column in columns():
+        conn.execute(text(f"ALTER TABLE nodes ADD COLUMN {CreateColumn(column).compile(dialect=conn.dialect)}"))
+    md = MetaData()
+    nodes = Table("nodes", md, Column("seq", Integer, primary_key=True), Column("meta", Text), *columns())
+    keys = ("started_at", "request_id", "no_key", "dropped_params", "insecure", "rerun_of")
+    has_key = or_(*(nodes.c.meta.like(f'%"{key}"%') for key in keys))
+    last = -1
+    while True:
+        rows = conn.execute(
+            select(nodes.c.seq, nodes.c.meta)
+            .where(nodes.c.seq > last, nodes.c.meta.is_not(None))
+            .where(has_key)
+            .order_by(nodes.c.seq)
+            .limit(1000)
+        ).all()
+        if not rows:
+            return
+        for seq, meta_text in rows:
+            last = seq
+            try:
+                meta = json.loads(meta_text)
+            except ValueError:
+                continue
+            if not isinstance(meta, dict):
+                continue
+            values: dict[str, object] = {}  # column -> value; the key leaves meta
+            started = _m006_started_at(meta.get("started_at"))
+            if started is not None:
+                values["started_at"] = started
+            for key in ("request_id", "insecure", "rerun_of"):
+                if isinstance(meta.get(key), str):
+                    values[key] = meta[key]
+            if isinstance(meta.get("no_key"), bool):
+                values["no_key"] = meta["no_key"] or None
+            dropped = meta.get("dropped_params")
+            if isinstance(dropped, list) and all(isinstance(d, str) for d in dropped):
+                values["dropped_params"] = json.dumps(dropped, ensure_ascii=False, separators=(",", ":")) if dropped else None
+            if not values:
+                continue
+            rest = {k: v for k, v in meta.items() if k not in values}
+            values["meta"] = json.dumps(rest, ensure_ascii=False, separators=(",", ":")) if rest else None
+            conn.execute(update(nodes).where(nodes.c.seq == seq).values(**values))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_initial", _m001_initial),
     Migration("m002_attachments", _m002_attachments),
     Migration("m003_card_positions", _m003_card_positions),
     Migration("m004_arena", _m004_arena),
     Migration("m005_pg_members", _m005_pg_members),
+    Migration("m006_run_record", _m006_run_record),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from app.domain import (
+    NO_RUN_RECORD,
+    RUN_RECORD_KEYS,
     Edge,
     EdgeRole,
     ErrorInfo,
@@ -26,6 +28,7 @@ from app.domain import (
     NodeStatus,
     Owner,
     Params,
+    RunRecord,
     Session,
     Timing,
     Usage,
@@ -96,6 +99,9 @@ def _gc_paused() -> Iterator[None]:
 # --------------------------------------------------------------------------------------------------
 # rows <-> domain objects
 
+# app.domain.RunRecord's columns, in its field order (the last columns of a node row).
+_RUN_RECORD_COLUMNS = RUN_RECORD_KEYS
+
 _NODE_COLUMNS = (
     nodes_t.c.id,
     nodes_t.c.session_id,
@@ -130,6 +136,7 @@ _NODE_COLUMNS = (
     nodes_t.c.created_at,
     nodes_t.c.updated_at,
     nodes_t.c.author,
+    *(nodes_t.c[name] for name in _RUN_RECORD_COLUMNS),
 )
 _EDGE_COLUMNS = (
     edges_t.c.parent_id,
@@ -188,8 +195,31 @@ def _stream_values(node: Node) -> dict[str, Any]:
     return values
 
 
+def _record_values(record: RunRecord) -> dict[str, Any]:
+    return {
+        "started_at": record.started_at,
+        "request_id": _clean_or_none(record.request_id),
+        "no_key": True if record.no_key else None,
+        "dropped_params": _dumps(list(record.dropped_params)) if record.dropped_params else None,
+        "insecure": _clean_or_none(record.insecure),
+        "rerun_of": record.rerun_of,
+    }
+
+
+def _record_from_row(
+    started_at: float | None, request_id: str | None, no_key: Any, dropped_params: str | None,
+    insecure: str | None, rerun_of: str | None,
+) -> RunRecord:
+    if started_at is None and request_id is None and not no_key and dropped_params is None and insecure is None \
+            and rerun_of is None:
+        return NO_RUN_RECORD  # shared: most nodes (prompts, notes) never ran
+    return RunRecord(started_at, request_id, bool(no_key), tuple(json.loads(dropped_params)) if dropped_params
+                     else (), insecure, rerun_of)
+
+
 def _node_values(node: Node) -> dict[str, Any]:
     values = _stream_values(node)
+    values.update(_record_values(node.run_record))
     values.update(
         id=node.id,
         session_id=node.session_id,
@@ -285,6 +315,7 @@ def _node_from_row(row: Sequence[Any]) -> Node:
         created_at,
         updated_at,
         author,
+        *record,
     ) = row
     args = (
         session_id,
@@ -313,10 +344,8 @@ def _node_from_row(row: Sequence[Any]) -> Node:
         created_at,
         updated_at,
     )
-    if _NODE_POSITIONAL:
-        node = Node(*args)  # about 3x cheaper than keywords: matters for load_graph of 10k nodes
-    else:
-        node = Node(**dict(zip(_NODE_FIELDS, args, strict=True)))
+    node = Node(*args) if _NODE_POSITIONAL else Node(**dict(zip(_NODE_FIELDS, args, strict=True)))
+    node.run_record = _record_from_row(*record)
     node.author = author
     return node
 
@@ -351,6 +380,7 @@ def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[No
         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
         cost_usd, reported_cost_usd, ttft_ms, duration_ms, x, y, width, height, collapsed, color, title,
         meta, owner_pid, owner_host, heartbeat, created_at, updated_at, author,
+        started_at, request_id, no_key, dropped_params, insecure, rerun_of,
     ) in rows:  # fmt: skip
         if params:
             p = params_seen.get(params)
@@ -373,38 +403,40 @@ def _nodes_of_session(rows: Iterable[Sequence[Any]], session_id: str) -> list[No
             node_meta = flat.copy() if flat is not None else json.loads(meta)
         else:
             node_meta = {}
-        append(
-            node := Node(
-                session_id,
-                kinds[kind],
-                text,
-                id_,
-                reasoning,
-                model,
-                node_params,
-                statuses[status],
-                ErrorInfo.from_dict(json.loads(error)) if error else None,
-                finish,
-                Usage(input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens),
-                cost_usd,
-                reported_cost_usd,
-                Timing(ttft_ms, duration_ms),
-                x,
-                y,
-                width,
-                height,
-                bool(collapsed),
-                color,
-                title,
-                node_meta,
-                Owner(owner_pid, owner_host, heartbeat or 0.0)
-                if owner_pid is not None and owner_host
-                else None,
-                created_at,
-                updated_at,
-            )
+        node = Node(
+            session_id,
+            kinds[kind],
+            text,
+            id_,
+            reasoning,
+            model,
+            node_params,
+            statuses[status],
+            ErrorInfo.from_dict(json.loads(error)) if error else None,
+            finish,
+            Usage(input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens),
+            cost_usd,
+            reported_cost_usd,
+            Timing(ttft_ms, duration_ms),
+            x,
+            y,
+            width,
+            height,
+            bool(collapsed),
+            color,
+            title,
+            node_meta,
+            Owner(owner_pid, owner_host, heartbeat or 0.0)
+            if owner_pid is not None and owner_host
+            else None,
+            created_at,
+            updated_at,
         )
+        if started_at is not None or request_id is not None or no_key or dropped_params is not None \
+                or insecure is not None or rerun_of is not None:
+            node.run_record = _record_from_row(started_at, request_id, no_key, dropped_params, insecure, rerun_of)
         node.author = author
+        append(node)
     return out
 
 

@@ -94,6 +94,14 @@ nodes = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("author", String, nullable=True),  # the member who wrote it (migration m005)
+    # app.domain.RunRecord: what the engine recorded about the request (migration m006_run_record;
+    # before it, these were keys of `meta`)
+    Column("started_at", Float, nullable=True),
+    Column("request_id", String, nullable=True),
+    Column("no_key", Boolean, nullable=True),  # NULL = false
+    Column("dropped_params", Text, nullable=True),  # JSON list of parameter names
+    Column("insecure", Text, nullable=True),
+    Column("rerun_of", String, nullable=True),
     Index("ix_nodes_session_order", "session_id", "created_at", "id"),
     Index("ix_nodes_status", "status"),
     Index("ix_nodes_session_xy", "session_id", "x", "y"),  # nodes_in_rect (migration m002)

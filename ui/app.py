@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from app.catalog import Catalog
     from app.config import Settings
     from app.engine import Engine
+    from app.write_queue import WriteBehindStore
     from storage.repository import SqliteRepository
     from ui.main_window import MainWindow
 
@@ -137,12 +138,19 @@ def _is_store_busy(exc: BaseException | None) -> bool:
     return isinstance(exc, StoreBusyError)
 
 
+QUIT_SAVE_WAIT_S = 3.0
+"""On quit, how long changes still waiting for another program's write lock are tried (ui.app)."""
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
-    repo: SqliteRepository
+    repo: SqliteRepository  # the store itself (opened, closed, its busy timeout set here)
     catalog: Catalog
     engine: Engine  # it owns the one shared HTTP client (`engine.client`, made on first use)
+    # The store as the window and the engine write it: a write that finds the store locked by another
+    # process waits in a queue (app.write_queue) instead of failing.
+    store: WriteBehindStore
 
 
 class StartupCancelled(Exception):
@@ -203,6 +211,7 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
     from app.catalog import load_catalog
     from app.config import load_settings
     from app.engine import Engine
+    from app.write_queue import WriteBehindStore
     from storage.sqlite import GUI_BUSY_TIMEOUT_MS
 
     settings = load_settings(data_dir, keyring=False)  # the keyring after the first paint (read_keyring)
@@ -217,11 +226,13 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
         log.info("%d answers were cut by a previous exit and are marked interrupted", len(interrupted))
     # From here on every store call runs on the GUI thread: none may wait long for another process's
     # write lock (a CLI writing to the same store). A streaming write that finds it locked is kept in
-    # memory and retried (app.engine); opening the store above still waited the usual 5 s.
+    # memory and retried (app.engine), any other write waits in a queue (app.write_queue); opening the
+    # store above still waited the usual 5 s.
     repo.set_busy_timeout(GUI_BUSY_TIMEOUT_MS)
+    store = WriteBehindStore(repo)
     catalog = load_catalog(settings)
-    engine = Engine(repo, settings, catalog=catalog)
-    return Services(settings, repo, catalog, engine)
+    engine = Engine(store, settings, catalog=catalog)
+    return Services(settings, repo, catalog, engine, store)
 
 
 def create_window(services: Services) -> MainWindow:
@@ -236,7 +247,7 @@ def create_window(services: Services) -> MainWindow:
     apply_theme(app, resolve_theme(ui.get("theme", "system")), int(ui.get("font_size", 10)))
     return MainWindow(
         services.settings,
-        services.repo,
+        services.store,
         services.catalog,
         services.engine,
         client_getter=lambda: services.engine.client,
@@ -283,11 +294,33 @@ def read_keyring(loop: asyncio.AbstractEventLoop, services: Services, window: Ma
 
 
 async def close_services(services: Services) -> None:
-    """Stop every stream (saved as stopped), close the HTTP client (the engine's) and the store."""
+    """Stop every stream (saved as stopped), close the HTTP client (the engine's), write the changes
+    still waiting for another program's lock (for up to QUIT_SAVE_WAIT_S; then the user is told what
+    was not saved) and close the store."""
     try:
         await services.engine.aclose()
+        if services.store.pending:
+            unsaved = await services.store.flush(QUIT_SAVE_WAIT_S)
+            if unsaved:
+                tell_unsaved(unsaved)
     finally:
-        services.repo.close()
+        services.store.close()
+
+
+def tell_unsaved(labels: list[str]) -> None:
+    """Say which changes could not be saved at quit (another program held the store's lock)."""
+    shown = labels[:8] + ([f"and {len(labels) - 8} more"] if len(labels) > 8 else [])
+    text = ("Another program (the triptych command, for example) kept the store locked, so these "
+            "changes were not saved:\n\n" + "\n".join(f"• {label}" for label in shown))
+    log.error("quit with %d changes not saved (the store stayed locked): %s", len(labels), "; ".join(labels))
+    if QApplication.instance() is None or os.environ.get("TRIPTYCH_NO_ERROR_DIALOG"):
+        print(f"triptych: {text}", file=sys.stderr)
+        return
+    box = QMessageBox()
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Triptych: some changes were not saved")
+    box.setText(text)
+    box.exec()
 
 
 class OnFirstPaint(QObject):

@@ -29,7 +29,7 @@ def metrics_line(node: Node) -> str:
     unsaved = node.run.persist_error if node.run is not None else None
     if unsaved:
         line = f"⚠ {unsaved} · " + line
-    insecure = node.meta.get("insecure") if isinstance(node.meta, dict) else None
+    insecure = node.run_record.insecure
     if insecure:  # the key went over plain http:// to another machine (app.keys.plain_http_warning)
         line = f"⚠ {insecure} · " + line
     return line
@@ -104,7 +104,7 @@ def error_advice(
     kind = err.kind if err else "server"
     words = _stream_kind(err.message) if err is not None and kind == "bad_stream" else kind
     what, nxt = ERROR_WORDS.get(words, ("Something went wrong.", "Retry."))
-    if kind == "auth" and node.meta.get("no_key"):  # nothing was sent: no provider rejected anything
+    if kind == "auth" and node.run_record.no_key:  # nothing was sent: no provider rejected anything
         what, nxt = "No API key for {provider} — add one in Settings.", "Then Retry."
     if words == "bad_stream" and not node.text:
         what, nxt = "The connection closed before any text came.", "Retry."

@@ -304,7 +304,7 @@ class LaneController(QObject):
         models = {
             n.model
             for n in replies
-            if n is not None and n.kind == NodeKind.RESPONSE and "rerun_of" not in n.meta  # not re-runs
+            if n is not None and n.kind == NodeKind.RESPONSE and n.run_record.rerun_of is None  # not re-runs
         }
         return SendMode.SHARED if models - {parent.model} else SendMode.LANES
 

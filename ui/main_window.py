@@ -7,9 +7,11 @@ Qt main thread only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.arena_view import BlindRule
+from app.write_queue import WriteBehindStore
 from ui.arena import ArenaBar, ArenaController
 from ui.attach import WindowAttachments
 from ui.canvas import constants as C
@@ -31,7 +34,7 @@ from ui.canvas.view import CanvasView
 from ui.composer import ComposerWidget
 from ui.controller import CanvasController
 from ui.dialogs import DialogService
-from ui.format import fmt_cost
+from ui.draft import refresh_draft
 from ui.lens import ContextLensPanel
 from ui.render_bridge import RenderBridge
 from ui.sidebar import SessionsSidebar
@@ -40,6 +43,17 @@ from ui.window_dialogs import DialogOpener
 from ui.window_menus import build_menus
 from ui.window_state import restore_window_state, save_window_state
 from ui.window_status import WindowStatus
+
+if TYPE_CHECKING:
+    import httpx
+
+    from app.catalog import Catalog
+    from app.config import Settings
+    from app.engine import Engine
+    from app.repository import Repository
+    from ui.settings_dialog import SettingsDialog
+    from ui.team_copy import TeamCopy
+    from ui.views import ComparisonTableDialog, DiffDialog, FocusDialog
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +118,34 @@ class WelcomePanel(QFrame):
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    # made by ui.window_menus.build_menus
+    card_actions: dict[str, QAction]
+    attach_action: QAction
+    import_action: QAction
+    export_action: QAction
+    export_selection_action: QAction
+    undo_action: QAction
+    redo_action: QAction
+    minimap_action: QAction
+    sidebar_action: QAction
+    lens_action: QAction
+    copy_to_team_action: QAction
+    team_copy: TeamCopy
+    new_sweep_action: QAction
+    blind_action: QAction  # the composer's (ui/composer.py): one toggle in two menus
+    vote_actions: list[QAction]
+    judge_action: QAction
+    leaderboard_action: QAction
+    cost_action: QAction
 
     def __init__(
-        self, settings, repo, catalog, engine, client_getter=None, parent: QWidget | None = None
+        self,
+        settings: Settings,
+        repo: Repository,
+        catalog: Catalog,
+        engine: Engine,
+        client_getter: Callable[[], httpx.AsyncClient] | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
@@ -136,6 +175,8 @@ class MainWindow(QMainWindow):
         self._saved_session: str | None = settings.ui.get("last_session")
         self._build_layout()
         self.status = WindowStatus(self.statusBar(), self.controller)
+        if isinstance(repo, WriteBehindStore):  # the app's store: writes wait while another program writes
+            repo.subscribe(self.status.show_saving)
         self.running_label, self.totals_label, self.zoom_label = self.status.labels()
         self.status.blind = lambda: self.blind.session_is_blind(self.controller.session_id)
         self.attach = WindowAttachments(self)  # drops, pastes, File → Attach…, the file viewer
@@ -233,7 +274,7 @@ class MainWindow(QMainWindow):
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(self._on_style_hints_color_scheme_changed)
 
-    def _on_style_hints_color_scheme_changed(self, _scheme) -> None:
+    def _on_style_hints_color_scheme_changed(self, _scheme: object) -> None:
         if self.settings.ui.get("theme", "system") == "system":
             self.set_theme_mode("system")
 
@@ -309,39 +350,8 @@ class MainWindow(QMainWindow):
         self.refresh_lens()
 
     def refresh_lens(self) -> None:
-        """Re-plan the composer's draft (engine.plan) for the estimate label and, if open, the lens."""
-        from app.estimate import draft_estimate
-
-        targets = self.composer.targets()
-        if self.arena.hides_lens(self.composer, self.lens):
-            return
-        try:
-            plans = self.controller.plan(self.composer.text(), targets, self.composer.mode(),
-                                         attachments=self.composer.attachments())
-        except Exception as exc:  # planning is advisory: say why, never break typing
-            self.composer.set_estimate("")
-            self.composer.files.show_warnings([])
-            if self.lens.isVisible():
-                self.lens.show_error(str(exc))
-            return
-        self.composer.files.show_warnings([
-            "⚠ " + p.unsupported.replace(" was not sent", " will not be sent: its lane will fail")
-            for p in plans if p.unsupported and self.composer.attachments()
-        ])
-        estimate = draft_estimate(plans)
-        if estimate is not None:
-            tokens, cost = estimate.input_tokens, estimate.cost_usd
-            est = f"≈ {tokens:,} tokens in · est. {fmt_cost(cost)}" if cost is not None else f"≈ {tokens:,} tokens in"
-            drafted = self.composer.text().strip() or self.composer.attachments()
-            self.composer.set_estimate(est if drafted else "")
-            self.composer.estimate_label.setToolTip(
-                "Estimated before sending, offline: input tokens of the largest context, and the cost over all "
-                "models assuming about 1,000 output tokens each. Open the context lens for details."
-            )
-        else:
-            self.composer.set_estimate("")
-        if self.lens.isVisible():
-            self.lens.set_plans(plans, self.composer.text(), files=self.composer.attachments())
+        """Re-plan the composer's draft for the estimate label and, if open, the lens (ui/draft.py)."""
+        refresh_draft(self)
 
     def _on_composer_lens_toggled(self, on: bool) -> None:
         self.lens.setVisible(on)
@@ -398,17 +408,17 @@ class MainWindow(QMainWindow):
         self.opener.open_focus(node_id)
 
     @property
-    def _focus_dialog(self):
+    def _focus_dialog(self) -> FocusDialog | None:
         """The focus-mode dialog open now, if any."""
         return self.opener.focus_dialog
 
-    def open_diff(self, left_id: str, right_id: str):
+    def open_diff(self, left_id: str, right_id: str) -> DiffDialog | None:
         return self.opener.open_diff(left_id, right_id)
 
-    def open_table(self, prompt_id: str):
+    def open_table(self, prompt_id: str) -> ComparisonTableDialog | None:
         return self.opener.open_table(prompt_id)
 
-    def open_settings(self, provider: str = ""):
+    def open_settings(self, provider: str = "") -> SettingsDialog:
         return self.opener.open_settings(provider)
 
     def set_theme_mode(self, mode: str, font_size: int | None = None) -> None:
@@ -418,7 +428,7 @@ class MainWindow(QMainWindow):
         self._save_settings_quietly()
         self.ui_theme = resolve_theme(mode)
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):
             apply_theme(app, self.ui_theme, int(self.settings.ui.get("font_size", 10)))
         self.scene.set_style(self._make_style(self.ui_theme))
         self.view.viewport().update()
@@ -467,11 +477,11 @@ class MainWindow(QMainWindow):
         self.welcome.reposition()
         self.welcome.raise_()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.welcome.reposition()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self.welcome, self.welcome.reposition)
         if not event.spontaneous() and not self._shown_once:
@@ -491,13 +501,15 @@ class MainWindow(QMainWindow):
         except (OSError, ConfigError) as exc:
             log.warning("could not save config.toml: %s", exc)
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         running = self.engine.running_count
         if running and not self.dialogs.confirm_quit(running):
             event.ignore()
             return
         self.save_window_state()
         self.arena.close()
+        if isinstance(self.repo, WriteBehindStore):
+            self.repo.unsubscribe(self.status.show_saving)
         self.controller.close()
         self._save_settings_quietly()
         super().closeEvent(event)

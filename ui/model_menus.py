@@ -8,11 +8,16 @@ Qt main thread only.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from ui.dialogs import color_icon, model_choices
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.config import Settings
 
 
 def _article(word: str) -> str:
@@ -29,8 +34,8 @@ def _article(word: str) -> str:
 
 def fill_add_menu(
     menu: QMenu,
-    catalog,
-    settings,
+    catalog: Catalog,
+    settings: Settings,
     chosen: Sequence[str],
     *,
     add: Callable[[str], object],
@@ -80,8 +85,8 @@ def fill_add_menu(
 
 def fill_presets_menu(
     menu: QMenu,
-    catalog,
-    settings,
+    catalog: Catalog,
+    settings: Settings,
     chosen: Sequence[str],
     *,
     choose: Callable[[list[str]], object],

@@ -324,7 +324,7 @@ class FocusDialog(QDialog):
         siblings: Callable[[str], list[str]],
         render: Callable[[str], str],
         display_name: Callable[[str], str],
-        link_clicked: Callable[[str], None],
+        link_clicked: Callable[[str], object],
         parent: QWidget | None = None,
         incremental: Callable[[], IncrementalRenderer] | None = None,
     ) -> None:
@@ -580,6 +580,7 @@ class ComparisonTableDialog(QDialog):
         totals: Sequence[tuple[str, Totals]] = (),
     ) -> None:
         super().__init__(parent)
+        self.cost_panel: QWidget | None = None  # "Cost on other models" beside the table (ui/cost_panel.py)
         self.setWindowTitle(title)
         layout = QVBoxLayout(self)
         self.table = QTableWidget(len(rows), len(TABLE_COLUMNS), self)

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.domain import NodeKind
+from app.domain import Node, NodeKind
 from ui.dialogs import ShortcutsDialog
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
+    from ui.settings_dialog import SettingsDialog
+    from ui.views import ComparisonTableDialog, DiffDialog, FocusDialog
 
 
 class DialogOpener:
@@ -23,7 +25,7 @@ class DialogOpener:
 
     def __init__(self, window: MainWindow) -> None:
         self.w = window
-        self.focus_dialog = None  # the focus-mode dialog open now
+        self.focus_dialog: FocusDialog | None = None  # the focus-mode dialog open now
 
     def __repr__(self) -> str:
         return f"<DialogOpener focus={self.focus_dialog is not None}>"
@@ -36,7 +38,7 @@ class DialogOpener:
             return
         blind = self.w.blind
 
-        def node_of(i: str):
+        def node_of(i: str) -> Node | None:
             node = graph.nodes.get(i)
             return blind.present(node) if node is not None else None
 
@@ -63,13 +65,13 @@ class DialogOpener:
         if dlg is not None and dlg.node_id == node_id:
             dlg.refresh()
 
-    def _on_focus_dialog_finished(self, dlg) -> None:
+    def _on_focus_dialog_finished(self, dlg: FocusDialog) -> None:
         if dlg.node_id and self.w.scene.card(dlg.node_id) is not None:
             self.w.scene.select_only([dlg.node_id])
             self.w.view.ensure_card_visible(dlg.node_id)
         self.focus_dialog = None
 
-    def open_diff(self, left_id: str, right_id: str):
+    def open_diff(self, left_id: str, right_id: str) -> DiffDialog | None:
         from datetime import datetime
 
         from app.diff import diff_html
@@ -77,6 +79,8 @@ class DialogOpener:
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph
+        if graph is None:
+            return None
         a, b = self.w.blind.present(graph.nodes[left_id]), self.w.blind.present(graph.nodes[right_id])
         left, right = diff_html(a.text, b.text, self.w.ui_theme.name)
 
@@ -98,12 +102,14 @@ class DialogOpener:
         dlg.show()
         return dlg
 
-    def open_table(self, prompt_id: str):
+    def open_table(self, prompt_id: str) -> ComparisonTableDialog | None:
         from app.export import comparison_rows, session_totals, subtree_totals
         from ui.cost_panel import CostPanel
         from ui.views import ComparisonTableDialog
 
         graph = self.w.controller.graph
+        if graph is None:
+            return None
         blind = self.w.blind.session_is_blind(self.w.controller.session_id)
         shown = self.w.blind.present_graph(graph) if blind else graph
         names = self.w.catalog.display_names()
@@ -124,7 +130,7 @@ class DialogOpener:
         dlg.show()
         return dlg
 
-    def open_settings(self, provider: str = ""):
+    def open_settings(self, provider: str = "") -> SettingsDialog:
         from ui.settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(

@@ -5,10 +5,13 @@ card actions come from the one table in ui/card_actions.py. Qt main thread only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from ui import card_actions
 
@@ -111,11 +114,11 @@ def build_menus(w: MainWindow) -> None:
     _action(w, cards_menu, "Send", w._on_composer_send_requested, "Ctrl+Return")
     w.addAction(_hidden_action(w, "Ctrl+Enter", w._on_composer_send_requested))
     _action(w, cards_menu, "Stop all streams", lambda: c.stop(None), "Ctrl+.")
-    group = None
+    last_group: int | None = None
     for entry in card_actions.CARD_ACTIONS:
-        if entry.group != group:
+        if entry.group != last_group:
             cards_menu.addSeparator()
-            group = entry.group
+            last_group = entry.group
         cards_menu.addAction(cards[entry.id])
 
     evaluate_menu = mb.addMenu("E&valuate")
@@ -131,7 +134,7 @@ def build_menus(w: MainWindow) -> None:
     _action(w, help_menu, "About Triptych", w.opener.show_about)
 
 
-def _evaluate_menu(w: MainWindow, menu) -> None:
+def _evaluate_menu(w: MainWindow, menu: QMenu) -> None:
     """Blind match, the votes (keys 1–4 with a card of the pair selected), the leaderboard, the cost
     on other models (ui/arena.py, ui/leaderboard.py, ui/cost_panel.py)."""
     from app.arena_view import VOTE_LABELS
@@ -145,8 +148,8 @@ def _evaluate_menu(w: MainWindow, menu) -> None:
     menu.addSeparator()
     w.vote_actions = []
     for i, key in enumerate(VOTE_KEYS):
-        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", lambda i=i: w.arena.vote_selected(i),
-                                      str(i + 1), canvas_only=True))
+        vote: Callable[[], object] = partial(w.arena.vote_selected, i)
+        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", vote, str(i + 1), canvas_only=True))
     w.judge_action = _action(w, menu, "Judge this pair…", lambda: w.arena_bar.judge_button.click(),
                              tip="A model votes on the blind match too: twice, with the sides swapped")
     menu.addSeparator()
@@ -159,19 +162,19 @@ def _card_actions(w: MainWindow) -> dict[str, QAction]:
     """One QAction per entry of the card actions' table (ui/card_actions.py); the Cards menu shows
     them all, Edit and View share a few (one action, one shortcut, several menus)."""
     c = w.controller
-    actions = {}
+    actions: dict[str, QAction] = {}
     for entry in card_actions.CARD_ACTIONS:
         shortcut = QKeySequence.StandardKey.Delete if entry.shortcut == "Del" else entry.shortcut
-        actions[entry.id] = _action(w, None, entry.label, lambda i=entry.id: c.run_card_action(i), shortcut,
-                                         canvas_only=entry.canvas_only)
+        run: Callable[[], object] = partial(c.run_card_action, entry.id)
+        actions[entry.id] = _action(w, None, entry.label, run, shortcut, canvas_only=entry.canvas_only)
     return actions
 
 
 def _action(
     w: MainWindow,
-    menu,
+    menu: QMenu | None,
     text: str,
-    slot,
+    slot: Callable[[], object],
     shortcut: str | QKeySequence.StandardKey | None = None,
     canvas_only: bool = False,
     tip: str | None = None,
@@ -193,7 +196,7 @@ def _action(
     return action
 
 
-def _hidden_action(w: MainWindow, shortcut: str, slot, canvas_only: bool = False) -> QAction:
+def _hidden_action(w: MainWindow, shortcut: str, slot: Callable[[], object], canvas_only: bool = False) -> QAction:
     action = QAction(w)
     action.setShortcut(QKeySequence(shortcut))
     if canvas_only:

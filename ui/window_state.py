@@ -54,7 +54,7 @@ def _fit_to_screen(w: MainWindow, restored: bool) -> None:
 def save_window_state(w: MainWindow) -> None:
     """Keep the window's geometry and splitter sizes in `settings.ui` (written with the settings)."""
     ui = w.settings.ui
-    ui["window_geometry"] = bytes(w.saveGeometry().toBase64()).decode("ascii")
+    ui["window_geometry"] = bytes(w.saveGeometry().toBase64().data()).decode("ascii")
     ui["main_splitter"] = [int(s) for s in w.main_split.sizes()]
     if w.lens.isVisible():
         ui["canvas_splitter"] = [int(s) for s in w.canvas_split.sizes()]

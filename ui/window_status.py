@@ -5,23 +5,34 @@ Qt main thread only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ui.format import fmt_cost, fmt_tokens
 
+if TYPE_CHECKING:
+    from ui.controller import CanvasController
+
 
 class WindowStatus:
     """The permanent labels of the window's status bar, kept current by the window's signals."""
 
-    def __init__(self, bar: QStatusBar, controller) -> None:
+    def __init__(self, bar: QStatusBar, controller: CanvasController) -> None:
         self._controller = controller
         self.blind: Callable[[], bool] | None = None  # the open session has a blind match not voted on yet
+        self.saving_label = QLabel("", bar)
+        self.saving_label.setToolTip(
+            "Another program (the triptych command, for example) is writing to the store. Your changes "
+            "show here already; they are saved, in order, as soon as it is done."
+        )
+        self.saving_label.hide()
         self.running_label = QLabel("", bar)
         self.totals_label = QLabel("", bar)
         self.zoom_label = QLabel("", bar)
         self.sweep_label = QLabel("", bar)  # a running sweep's progress (done/total, failed, cost, ETA)
         bar.addPermanentWidget(self.sweep_label)
+        bar.addPermanentWidget(self.saving_label)
         bar.addPermanentWidget(self.running_label)
         bar.addPermanentWidget(self.totals_label)
         bar.addPermanentWidget(self.zoom_label)
@@ -32,6 +43,11 @@ class WindowStatus:
     def labels(self) -> tuple[QLabel, QLabel, QLabel]:
         """(running, totals, zoom)."""
         return self.running_label, self.totals_label, self.zoom_label
+
+    def show_saving(self, waiting: int) -> None:
+        """`waiting` changes wait for the store's lock (app.write_queue): say so until they land."""
+        self.saving_label.setText("Saving… (the store is busy)" if waiting else "")
+        self.saving_label.setVisible(bool(waiting))
 
     def show_running(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")

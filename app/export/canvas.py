@@ -45,6 +45,7 @@ from app.export.jsonfmt import (
     opt_str,
     parse_role,
     remap_ids,
+    remap_record,
     req_num,
     req_str,
     session_from_dict,
@@ -489,5 +490,6 @@ def graph_from_canvas(doc: Any, title: str = "Imported canvas", base_dir: Path |
 
     for node in nodes:
         node.meta = remap_ids(node.meta, mapping)
+        node.run_record = remap_record(node.run_record, mapping)
     session.settings = remap_ids(session.settings, mapping)
     return Graph(session=session, nodes={n.id: n for n in nodes}, edges=[e for e, _, _ in edges])

@@ -7,6 +7,8 @@ Document shape (format version 1):
      "nodes": [{"id", "kind", "text", "reasoning", "model", "params", "status", "error", "finish",
                 "usage", "cost_usd", "reported_cost_usd", "timing", "x", "y", "width", "height",
                 "collapsed", "color", "title", "meta", "created_at", "updated_at",
+                "run": {"started_at", "request_id", "no_key", "dropped_params", "insecure", "rerun_of"}
+                       (app.domain.RunRecord, only its fields that are set; only on nodes that ran),
                 "attachments": [{"name", "kind", "mime", "size", "sha256", "width"/"height"/"pages",
                                  "data": BASE64}, ...]   (only on nodes that carry files)}, ...],
      "edges": [{"parent_id", "child_id", "role", "position"}, ...],
@@ -27,12 +29,14 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from app.arena import Match, Vote
 from app.attachments import Attachment, AttachmentError, attachment_from_bytes
 from app.domain import (
+    NO_RUN_RECORD,
+    RUN_RECORD_KEYS,
     Edge,
     EdgeRole,
     ErrorInfo,
@@ -41,10 +45,12 @@ from app.domain import (
     NodeKind,
     NodeStatus,
     Params,
+    RunRecord,
     Session,
     Timing,
     Usage,
     Viewport,
+    parse_started_at,
 )
 from app.export.common import FORMAT_NAME, FORMAT_VERSION, ImportFailed, file_status
 
@@ -87,6 +93,7 @@ def node_to_dict(node: Node) -> dict[str, Any]:
         "meta": node.meta,
         "created_at": node.created_at,
         "updated_at": node.updated_at,
+        **({"run": node.run_record.to_dict()} if node.run_record else {}),
         **({"attachments": [attachment_to_dict(a) for a in node.attachments]} if node.attachments else {}),
     }
 
@@ -336,6 +343,7 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
     tw = f"{where} timing"
     timing = Timing(ttft_ms=_opt_ms(t, "ttft_ms", tw), duration_ms=_opt_ms(t, "duration_ms", tw))
     meta = opt_dict(d, "meta", where)
+    record, meta = _run_record(d, meta, where)
 
     node = Node(
         session_id=session_id,
@@ -359,6 +367,7 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
         color=opt_str(d, "color", where),
         title=opt_str(d, "title", where),
         meta=meta,
+        run_record=record,
     )
     raw_files = d.get("attachments", [])
     if not isinstance(raw_files, list):
@@ -371,6 +380,46 @@ def node_from_dict(d: dict[str, Any], where: str, session_id: str) -> Node:
     if updated is not None:
         node.updated_at = updated
     return node
+
+
+def _run_record(d: dict[str, Any], meta: dict[str, Any], where: str) -> tuple[RunRecord, dict[str, Any]]:
+    """The node's run record from its "run" object, and from the keys of `meta` where an export made
+    before the "run" key kept them (those leave `meta`; one not of its field's type stays there).
+    Returns (record, the rest of meta)."""
+    run = opt_dict(d, "run", where)
+    rw = f"{where} run"
+    legacy: dict[str, Any] = {}
+    for key in RUN_RECORD_KEYS:
+        value = meta.get(key)
+        if key == "started_at":
+            value = parse_started_at(value)
+        elif key == "no_key":
+            value = value if isinstance(value, bool) else None
+        elif key == "dropped_params":
+            value = value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
+        elif not isinstance(value, str):
+            value = None
+        if value is not None:
+            legacy[key] = value
+    if not run and not legacy:
+        return NO_RUN_RECORD, meta
+    started = run.get("started_at")
+    if started is not None and parse_started_at(started) is None:
+        raise ImportFailed(f"{rw}: started_at must be a time (seconds or ISO 8601), not {type_name(started)}")
+    dropped = run.get("dropped_params")
+    if dropped is not None and not (isinstance(dropped, list) and all(isinstance(v, str) for v in dropped)):
+        raise ImportFailed(f"{rw}: dropped_params must be a list of parameter names")
+    given = {
+        "started_at": parse_started_at(started),
+        "request_id": opt_str(run, "request_id", rw),
+        "no_key": opt_bool(run, "no_key", rw),
+        "dropped_params": dropped,
+        "insecure": opt_str(run, "insecure", rw),
+        "rerun_of": opt_str(run, "rerun_of", rw),
+    }
+    merged = {**legacy, **{k: v for k, v in given.items() if v is not None}}
+    rest = {k: v for k, v in meta.items() if k not in legacy}
+    return RunRecord.from_dict(merged), rest
 
 
 def _opt_model(d: dict[str, Any], where: str) -> str | None:
@@ -445,6 +494,13 @@ def remap_ids(value: Any, mapping: dict[str, str]) -> Any:
     return value
 
 
+def remap_record(record: RunRecord, mapping: dict[str, str]) -> RunRecord:
+    """`record` with the answer it re-runs renamed to its new id (when that answer came along)."""
+    if record.rerun_of is None or record.rerun_of not in mapping:
+        return record
+    return replace(record, rerun_of=mapping[record.rerun_of])
+
+
 def parse_role(value: Any, where: str) -> EdgeRole:
     if not isinstance(value, str):
         raise ImportFailed(f"{where}: role must be text, not {type_name(value)}")
@@ -508,6 +564,7 @@ def graph_from_document(doc: Any) -> Graph:
         raise ImportFailed(f"the edges loop back to node {old!r}: cards cannot be their own ancestors")
     for node in nodes:
         node.meta = remap_ids(node.meta, mapping)
+        node.run_record = remap_record(node.run_record, mapping)
     session.settings = remap_ids(session.settings, mapping)
     _fill_positions(edges)
     raw_matches = doc.get("matches", [])

@@ -106,9 +106,9 @@ def metrics_parts(node: Node, *, live: bool | None = None) -> list[str]:
         parts.append(cost)
     if node.finish and node.finish not in ("stop", "error") and not live:
         parts.append(f"finish: {node.finish}")
-    dropped = node.meta.get("dropped_params") if isinstance(node.meta, dict) else None
+    dropped = node.run_record.dropped_params
     if dropped:
-        parts.append("not sent: " + ", ".join(str(d) for d in dropped))
+        parts.append("not sent: " + ", ".join(dropped))
     return parts
 
 

@@ -8,6 +8,7 @@ Shape (creation order):
     R1 ──follow──> P2 "lanes" follow-up ──reply──> R4 deepseek
     R2 ──follow──> P3 shared follow-up <──ref── R1 ; P3 ──reply──> R5 anthropic, R6 openrouter
     R1, R2, R3 ──source──> S1 synthesis (anthropic, meta instruction_kind=judge)
+    R2 has a run record (request id, a parameter not sent), R6 too (a re-run of R5, sent over http://)
     N1 note (user colour), no edges
 """
 
@@ -21,6 +22,7 @@ from app.domain import (
     NodeKind,
     NodeStatus,
     Params,
+    RunRecord,
     Session,
     Timing,
     Usage,
@@ -138,6 +140,7 @@ def build_sample_graph() -> Graph:
         usage=Usage(input=52, cached_input=12, cache_write=40, output=380, reasoning=96),
         cost_usd=0.003906,
         timing=Timing(ttft_ms=820, duration_ms=6100),
+        run_record=RunRecord(started_at=T0 + 3, request_id="req_011CX7", dropped_params=("temperature",)),
         x=0.0,
         y=320.0,
         width=520.0,
@@ -204,6 +207,8 @@ def build_sample_graph() -> Graph:
         cost_usd=0.00016,
         reported_cost_usd=0.000151,
         timing=Timing(ttft_ms=450, duration_ms=950),
+        run_record=RunRecord(started_at=T0 + 9, request_id="gen-ü-1", rerun_of=r5.id,
+                             insecure="the OpenRouter key goes over plain http:// to 10.0.0.2"),
         x=560.0,
         y=1700.0,
     )
@@ -269,7 +274,7 @@ def _remap(value: object, mapping: dict[str, str]) -> object:
 def assert_same_tree(src: Graph, dst: Graph, *, session_updated: bool = True) -> dict[str, str]:
     """dst is src under new ids: same session fields, every node field equal (live statuses as
     interrupted), edges equal through the id mapping. Returns the mapping old id -> new id."""
-    from dataclasses import fields
+    from dataclasses import fields, replace
 
     assert dst.session.id != src.session.id
     names = (
@@ -299,6 +304,8 @@ def assert_same_tree(src: Graph, dst: Graph, *, session_updated: bool = True) ->
                 want = NodeStatus.INTERRUPTED
             if f.name == "meta":
                 want = _remap(want, mapping)
+            if f.name == "run_record" and want.rerun_of is not None:
+                want = replace(want, rerun_of=mapping.get(want.rerun_of, want.rerun_of))
             assert getattr(b, f.name) == want, f"{a!r}: field {f.name}"
     want_edges = {(mapping[e.parent_id], mapping[e.child_id], e.role, e.position) for e in src.edges}
     got_edges = {(e.parent_id, e.child_id, e.role, e.position) for e in dst.edges}

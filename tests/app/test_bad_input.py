@@ -343,7 +343,7 @@ def test_cli_disk_full_prints_the_answer_and_says_it_is_not_saved(home, server, 
     (o,) = lines(out)
     assert o["status"] == "done" and o["text"].startswith("v000") and o["text"].rstrip().endswith("v029" + "." * 400)
     assert "warning: deepseek:deepseek-flash: not saved yet: cannot write" in err and "disk is full" in err
-    assert "could not be saved" in err and "Its text is printed above; it is not in the store." in err
+    assert "could not be saved: cannot write" in err and "Its text is printed above; it is not in the store." in err
     assert "Traceback" not in err
     db = home / "triptych.db"
     with sqlite3.connect(db) as con:

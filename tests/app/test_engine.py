@@ -11,6 +11,7 @@ import pytest
 from app.domain import EdgeRole, NodeKind, NodeStatus, Params, SendMode, Session
 from app.engine import Engine, EngineError, Target
 from app.events import Finish, ReasoningDelta, StreamError, TextDelta, Usage
+from app.present.metrics import metrics_line
 from storage import open_store
 from tests.app.scripted import default_script, scripted_factory, settings_with_keys
 
@@ -171,6 +172,7 @@ async def test_missing_key_is_a_clear_error_on_the_card(env):
     assert node.status == NodeStatus.ERROR and node.error.kind == "auth"
     assert "ANTHROPIC_API_KEY" in node.error.message and "Settings" in node.error.message
     assert requests == []  # nothing was sent
+    assert node.run_record.no_key and node.run_record.started_at is not None  # stored: the card says "add a key"
 
 
 async def test_stream_without_terminal_event_is_never_a_success(env):
@@ -243,6 +245,10 @@ async def test_parameters_a_model_rejects_are_not_sent(env):
     by_model = {r.model: r.params for r in requests}
     assert by_model["claude-sonnet-5-5"].temperature is None and by_model["claude-sonnet-5-5"].effort == "high"
     assert by_model["gpt-6.2-sol"].temperature == 0.2  # allowed at effort none
+    # the store remembers what was not sent, and the card's metrics line (after a restart too) says so
+    stored = {n.model: n for n in repo.load_graph(sid).nodes.values() if n.model}
+    assert stored[CL].run_record.dropped_params == ("temperature",) and stored[GP].run_record.dropped_params == ()
+    assert "not sent: temperature" in metrics_line(stored[CL]) and "not sent" not in metrics_line(stored[GP])
 
 
 async def test_bad_input_is_refused_before_anything_is_stored(env):

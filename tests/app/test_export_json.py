@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +18,7 @@ from app.export import (
     sections,
     tree_order,
 )
+from app.present.metrics import metrics_line
 from tests.app.sample_graph import T0, assert_same_tree, build_sample_graph, node_with_text
 
 
@@ -53,6 +55,7 @@ def test_round_trip_is_identical_under_new_ids():
         del doc["session"]["id"]
         for n in doc["nodes"]:
             del n["id"]
+            n.get("run", {}).pop("rerun_of", None)  # an id too (assert_same_tree checks it is remapped)
         for e in doc["edges"]:
             del e["parent_id"], e["child_id"]
     assert again == first
@@ -89,6 +92,42 @@ def test_meta_and_settings_ids_are_remapped():
     new_note = back.nodes[mapping[note.id]]
     assert new_note.meta["retry_of"] == mapping[r1.id]
     assert back.session.settings["selected"] == [mapping[r1.id]]
+
+
+def test_an_export_from_before_the_run_key_still_imports_its_run_facts():
+    """Exports written before the node's "run" object kept the run facts among `meta` (started_at as
+    ISO text): they import into the typed record, and the answer's card says what they say."""
+    g = build_sample_graph()
+    doc = json.loads(export_json(g))
+    for n in doc["nodes"]:
+        run = n.pop("run", None)
+        if run:
+            when = datetime.fromtimestamp(run["started_at"], UTC).isoformat(timespec="seconds")
+            n["meta"] = {**n["meta"], **run, "started_at": when}
+    assert not any("run" in n for n in doc["nodes"]) and any("request_id" in n["meta"] for n in doc["nodes"])
+    back = import_json(json.dumps(doc))
+    mapping = assert_same_tree(g, back)  # the same record (re-run id renamed), meta without the facts
+    r2 = back.nodes[mapping[node_with_text(g, "standard choice").id]]
+    assert "not sent: temperature" in metrics_line(r2) and r2.meta == {}
+    # and a file that has both: the "run" object wins, meta's other keys stay
+    doc["nodes"][1]["run"] = {"request_id": "req_new"}
+    doc["nodes"][1]["meta"] = {"request_id": "req_old", "sweep_cell": {"cell": 1}}
+    again = import_json(json.dumps(doc))
+    node = list(again.nodes.values())[1]
+    assert node.run_record.request_id == "req_new" and node.meta == {"sweep_cell": {"cell": 1}}
+
+
+@pytest.mark.parametrize(("run", "message"), [
+    ({"started_at": "yesterday"}, "started_at must be a time"),
+    ({"dropped_params": "temperature"}, "dropped_params must be a list"),
+    ({"no_key": "yes"}, "no_key"),
+    ({"request_id": 7}, "request_id"),
+])
+def test_a_bad_run_object_is_refused_naming_the_field(run, message):
+    doc = json.loads(export_json(build_sample_graph()))
+    doc["nodes"][1]["run"] = run
+    with pytest.raises(ImportFailed, match=message):
+        import_json(json.dumps(doc))
 
 
 def test_path_scope_keeps_only_the_ancestors():

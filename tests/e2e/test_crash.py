@@ -233,7 +233,7 @@ def kill_mid_stream_and_check(env, server, tmp_path, spawn) -> str:
         graph = repo.load_graph(sid)
         again, original = graph.nodes[new_id], graph.nodes[cut["node_id"]]
         assert again.status == NodeStatus.DONE and again.text == "retried a"
-        assert again.meta.get("rerun_of") == cut["node_id"]
+        assert again.run_record.rerun_of == cut["node_id"]
         (prompt,) = [nd for nd in graph.nodes.values() if nd.kind == NodeKind.PROMPT]
         assert [(e.parent_id, e.role) for e in graph.parents(new_id)] == [(prompt.id, EdgeRole.REPLY)]
         assert original.status == NodeStatus.INTERRUPTED and original.text == cut["text"]

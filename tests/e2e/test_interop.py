@@ -306,7 +306,7 @@ async def test_a_proxy_request_id_is_logged_as_the_request_id(rig: Rig, header: 
         headers={header: "call-7f3a9"}))
     with caplog.at_level(logging.INFO, logger="app.engine"):
         node = await rig.ask(FORMATS["deepseek"])
-    assert node.status == NodeStatus.DONE and node.meta.get("request_id") == "call-7f3a9"
+    assert node.status == NodeStatus.DONE and node.run_record.request_id == "call-7f3a9"
     assert any("request-id call-7f3a9" in r.getMessage() for r in caplog.records)
 
 

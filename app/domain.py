@@ -493,13 +493,26 @@ class Graph:
         self.nodes[node.id] = node
         return node
 
+    def scratch(self) -> Graph:
+        """A copy to add cards and edges to without changing this graph (the nodes themselves are
+        shared; matches are not carried), with the edge index carried over instead of rebuilt: a
+        sweep asks 1,000 cells into one growing session."""
+        out = Graph(self.session, dict(self.nodes), list(self.edges))
+        by_child, by_parent = self._by_node()
+        last = id(out.edges[-1]) if out.edges else 0
+        # shallow copies: `link` replaces a node's edge list instead of appending to it, so neither
+        # graph sees the other's new edges
+        out._index = ((id(out.edges), len(out.edges), last), dict(by_child), dict(by_parent))
+        return out
+
     def link(self, parent_id: str, child_id: str, role: EdgeRole) -> Edge:
         by_child, by_parent = self._by_node()
         position = len(by_child.get(child_id, ()))
         edge = Edge(parent_id, child_id, role, position, self.session.id)
         self.edges.append(edge)
-        # keep the index (valid: _by_node just checked it) instead of rebuilding it on the next query
-        by_child.setdefault(child_id, []).append(edge)
-        by_parent.setdefault(parent_id, []).append(edge)
+        # keep the index (valid: _by_node just checked it) instead of rebuilding it on the next query;
+        # new lists, not appends: a `scratch` copy may share them
+        by_child[child_id] = [*by_child.get(child_id, ()), edge]
+        by_parent[parent_id] = [*by_parent.get(parent_id, ()), edge]
         self._index = ((id(self.edges), len(self.edges), id(edge)), by_child, by_parent)
         return edge

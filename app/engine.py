@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.attachments import Attachment
 from app.catalog import Catalog, load_catalog
@@ -290,6 +291,7 @@ class Engine:
         graph: Graph | None = None,
         beside: str | None = None,
         attachments: Sequence[Attachment] = (),
+        meta: dict[str, Any] | None = None,
     ) -> AskResult:
         """Create the prompt card(s) and one response card per target, and start streaming.
 
@@ -299,7 +301,8 @@ class Engine:
         and edges go into a copy), else it is read from the store (~70 ms for 10,000 cards). `beside`:
         the prompt this one branches (a new prompt without parents goes next to it, not below all).
         `attachments`: files of the prompt (app.attachments.load_attachment), stored with it and sent
-        in this lane's follow-ups too; a lane whose model cannot read one fails alone, before sending."""
+        in this lane's follow-ups too; a lane whose model cannot read one fails alone, before sending.
+        `meta`: stored on the prompt and on every answer (a copy each) from their first write."""
         text = sendable(text or "")
         system = sendable(system) if system is not None else None
         if not text.strip() and not attachments:
@@ -309,7 +312,7 @@ class Engine:
         if graph is None:
             graph = self.repo.load_graph(session_id)
         else:
-            graph = Graph(graph.session, dict(graph.nodes), list(graph.edges))
+            graph = graph.scratch()
         plan = self.planner.targets_for(graph, text, targets, parents, mode)
         for _, tgts in plan:
             self.planner.check_targets(tgts)
@@ -319,12 +322,12 @@ class Engine:
         prompts: list[Node] = []
         for parent_ids, tgts in plan:
             prompt = Node(session_id, NodeKind.PROMPT, text, params=Params(system=system),
-                          attachments=list(attachments))
+                          attachments=list(attachments), meta=copy.deepcopy(meta) if meta else {})
             graph.add(prompt)
             new_edges += link_prompt(graph, prompt, parent_ids)
             responses = []
             for t in tgts:
-                resp = self._new_answer(session_id, NodeKind.RESPONSE, t)
+                resp = self._new_answer(session_id, NodeKind.RESPONSE, t, copy.deepcopy(meta) if meta else None)
                 graph.add(resp)
                 new_edges.append(graph.link(prompt.id, resp.id, EdgeRole.REPLY))
                 responses.append(resp)

@@ -241,14 +241,28 @@ def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node |
         _place_block(graph, block, (beside.x + width(beside) + CARD_GAP, beside.y), [],
                      anchor=beside.x + width(beside) / 2, left_cost=1.5)
     else:
-        others = [n for n in graph.nodes.values() if n.id not in ids]
-        if not others:
+        # one pass over every card (a sweep adds 1,000 questions to one session)
+        found = False
+        left = bottom = 0.0
+        for n in graph.nodes.values():
+            if n.id in ids:
+                continue
+            # n.y + height(n), inlined
+            low = n.y + (n.height or DEFAULT_H[n.kind] + (FILES_ROW_H if n.attachments else 0.0))
+            if not found:
+                found, left, bottom = True, n.x, low
+                continue
+            if n.x < left:
+                left = n.x
+            if low > bottom:
+                bottom = low
+        if not found:
             prompt.x, prompt.y = 0.0, 0.0
         else:
             # The block's left edge (its answers may reach left of the prompt) at the canvas's left
             # edge: one new question after another stays in one column, not drifting down-left.
-            prompt.x = min(n.x for n in others) - min(dx for _, dx, _ in block)
-            prompt.y = max(n.y + height(n) for n in others) + ROW_GAP * 2
+            prompt.x = left - min(dx for _, dx, _ in block)
+            prompt.y = bottom + ROW_GAP * 2
         for n, dx, dy in block[1:]:
             n.x, n.y = prompt.x + dx, prompt.y + dy
 

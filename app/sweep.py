@@ -725,15 +725,13 @@ class SweepRunner:
         mark its prompt and answer as this cell's, and wait for the answer to end."""
         from app.engine import Target
 
+        # the mark is in the cards' first write: the cell is known to the store before any text arrives
+        mark = {CELL_META: {"sweep": self.sweep.id, "cell": cell.index}}
         result = engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
-                            system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments))
+                            system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments),
+                            meta=mark)
         prompt, run = result.prompts[0], result.runs[0]
         node = run.node
-        mark = {"sweep": self.sweep.id, "cell": cell.index}
-        prompt.meta[CELL_META] = dict(mark)
-        node.meta[CELL_META] = dict(mark)
-        engine.repo.update_node(prompt)  # the cell is known to the store before any text arrives
-        engine.repo.update_node(node)
         self.graph.add(prompt)
         self.graph.add(node)
         self.graph.link(prompt.id, node.id, EdgeRole.REPLY)

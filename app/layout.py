@@ -8,7 +8,8 @@ recomputes a tidy tree for the whole session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from app.domain import EdgeRole, Graph, Node, NodeKind
@@ -226,6 +227,46 @@ def place_root_prompt(graph: Graph, prompt: Node) -> None:
     prompt.y = max(n.y + height(n) for n in others) + ROW_GAP * 2
 
 
+def _bounds(nodes: Iterable[Node]) -> tuple[float, float] | None:
+    """(leftmost x, lowest bottom edge) of `nodes`, None when there are none."""
+    found = False
+    left = bottom = 0.0
+    for n in nodes:
+        low = n.y + (n.height or DEFAULT_H[n.kind] + (FILES_ROW_H if n.attachments else 0.0))  # + height(n)
+        if not found:
+            found, left, bottom = True, n.x, low
+            continue
+        if n.x < left:
+            left = n.x
+        if low > bottom:
+            bottom = low
+    return (left, bottom) if found else None
+
+
+_X, _Y, _H = attrgetter("x"), attrgetter("y"), attrgetter("height")
+_TALLEST_DEFAULT = max(DEFAULT_H.values()) + FILES_ROW_H
+
+
+def _left_and_bottom(graph: Graph, ids: set[str]) -> tuple[float, float] | None:
+    """`_bounds` of every card but `ids`, exactly, without a Python loop over every card in the
+    usual case (a sweep asks 1,000 new questions into one session): the leftmost x and the lowest top
+    are found with C-level passes; only the cards within the tallest card's height of that lowest top
+    can hold the lowest bottom. When a card of `ids` is the leftmost or the lowest top, every card is
+    looked at."""
+    values = graph.nodes.values()
+    block = [graph.nodes[i] for i in ids if i in graph.nodes]
+    if len(graph.nodes) < 64 or not block:
+        return _bounds(n for n in values if n.id not in ids)
+    left = min(map(_X, values))
+    top = max(map(_Y, values))
+    if min(n.x for n in block) <= left or max(n.y for n in block) >= top:
+        return _bounds(n for n in values if n.id not in ids)
+    tallest = max(_TALLEST_DEFAULT, max(filter(None, map(_H, values)), default=0.0))
+    floor = top - tallest
+    near = _bounds(n for n in values if n.y >= floor and n.id not in ids)
+    return None if near is None else (left, near[1])
+
+
 def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node | None = None,
                beside: Node | None = None, also: Sequence[Node] = ()) -> None:
     """A new prompt and its responses (already in `graph`): under the card it follows, or, for a
@@ -241,24 +282,11 @@ def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node |
         _place_block(graph, block, (beside.x + width(beside) + CARD_GAP, beside.y), [],
                      anchor=beside.x + width(beside) / 2, left_cost=1.5)
     else:
-        # one pass over every card (a sweep adds 1,000 questions to one session)
-        found = False
-        left = bottom = 0.0
-        for n in graph.nodes.values():
-            if n.id in ids:
-                continue
-            # n.y + height(n), inlined
-            low = n.y + (n.height or DEFAULT_H[n.kind] + (FILES_ROW_H if n.attachments else 0.0))
-            if not found:
-                found, left, bottom = True, n.x, low
-                continue
-            if n.x < left:
-                left = n.x
-            if low > bottom:
-                bottom = low
-        if not found:
+        bounds = _left_and_bottom(graph, ids)
+        if bounds is None:
             prompt.x, prompt.y = 0.0, 0.0
         else:
+            left, bottom = bounds
             # The block's left edge (its answers may reach left of the prompt) at the canvas's left
             # edge: one new question after another stays in one column, not drifting down-left.
             prompt.x = left - min(dx for _, dx, _ in block)

@@ -112,3 +112,15 @@ def test_run_all_writes_the_report(tmp_path: Path) -> None:
     assert "Smoke run" in report and "| CPU |" in report and "| Python |" in report
     assert "## 5. Store" in report and "## 7. Crash loss" in report
     assert "| load_median_ms |" in report and "≤ 100" in report
+
+
+def test_sweep_engine_bench_smoke() -> None:
+    """Benchmark 9 runs a real (small) sweep through `triptych sweep` against the loopback server, and
+    the parsing of the same streams alone; the overhead is their difference per cell."""
+    results, _ = run_smoke("bench.bench_sweep_engine")
+    check_shape(results, "sweep_engine.")
+    figures = results[0]["figures"]
+    assert figures["cells"] == 40 and figures["sweep_cpu_s"] > figures["parse_cpu_s"] > 0
+    assert figures["cells_per_s"] > 0
+    expected = (figures["sweep_cpu_s"] - figures["parse_cpu_s"]) / figures["cells"] * 1000
+    assert abs(figures["engine_overhead_ms_per_cell"] - expected) < 0.05  # CPU seconds are rounded to 1 ms

@@ -112,3 +112,58 @@ def test_a_retry_sits_beside_the_answer_it_retries() -> None:
     left = min(rs, key=lambda n: n.x)
     assert abs(again.x - right.x) < abs(again.x - left.x), (again.x, left.x, right.x)  # nearer its own card
     assert_clear(c.g)
+
+
+
+def test_a_new_question_in_a_big_session_lands_where_a_full_scan_puts_it() -> None:
+    """place_turn finds the canvas's left edge and lowest bottom without looking at every card when
+    it can (a 1,000-cell sweep asks 1,000 questions into one session): the spot is the one a plain
+    scan of every card gives, with cards of every height, files, and the new cards themselves sitting
+    leftmost or lowest before they are placed."""
+    import random
+
+    from app.attachments import Attachment
+    from app.layout import ROW_GAP
+
+    rnd = random.Random(5)
+    for trial in range(60):
+        g = Graph(Session(title="t"))
+        for _ in range(rnd.randint(60, 200)):
+            kind = rnd.choice([NodeKind.PROMPT, NodeKind.RESPONSE, NodeKind.NOTE, NodeKind.SWEEP])
+            n = g.add(Node(g.session.id, kind, "x", x=rnd.uniform(-3000, 3000), y=rnd.uniform(-3000, 3000)))
+            if rnd.random() < 0.2:
+                n.height = rnd.choice([0.0, rnd.uniform(10, 2500)])
+            if kind == NodeKind.PROMPT and rnd.random() < 0.3:
+                n.attachments = [Attachment(name="a.png", kind="image", mime="image/png", data=b"x")]
+        old = list(g.nodes.values())
+        p = g.add(Node(g.session.id, NodeKind.PROMPT, "q"))
+        rs = [g.add(Node(g.session.id, NodeKind.RESPONSE, "a", model="x:y")) for _ in range(rnd.randint(1, 4))]
+        if trial % 3 == 1:  # a new card is, before it is placed, the leftmost, or the lowest
+            rs[0].x = -10_000.0
+        elif trial % 3 == 2:
+            rs[-1].y = 10_000.0
+        if trial == 7:  # the lowest bottom is a tall card's whose top is far above the lowest top
+            old[0].y, old[0].height = -2000.0, 9000.0
+        left = min(n.x for n in old)
+        bottom = max(n.y + height(n) for n in old)
+        place_turn(g, p, rs)
+        assert abs(min(n.x for n in (p, *rs)) - left) < 1e-6, trial
+        assert p.y == bottom + ROW_GAP * 2, trial
+
+
+def test_a_scratch_copy_and_its_graph_never_see_each_others_new_edges() -> None:
+    """Engine.ask plans into `graph.scratch()` (the edge index carried over, not rebuilt): edges linked
+    on the copy stay off the caller's graph and the other way round, also for a card both link to."""
+    g = Graph(Session(title="t"))
+    a, b = g.add(Node(g.session.id, NodeKind.PROMPT, "a")), g.add(Node(g.session.id, NodeKind.RESPONSE, "b"))
+    g.link(a.id, b.id, EdgeRole.REPLY)
+    assert [e.child_id for e in g.children(a.id)] == [b.id]  # the index is built
+    copy = g.scratch()
+    c = copy.add(Node(g.session.id, NodeKind.RESPONSE, "c"))
+    copy.link(a.id, c.id, EdgeRole.REPLY)
+    d = g.add(Node(g.session.id, NodeKind.RESPONSE, "d"))
+    g.link(a.id, d.id, EdgeRole.REPLY)
+    assert [e.child_id for e in g.children(a.id)] == [b.id, d.id]
+    assert [e.child_id for e in copy.children(a.id)] == [b.id, c.id]
+    assert c.id not in g.nodes and len(g.edges) == 2 and len(copy.edges) == 2
+    assert [e.parent_id for e in copy.parents(c.id)] == [a.id] and g.parents(c.id) == []

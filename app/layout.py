@@ -8,6 +8,7 @@ recomputes a tidy tree for the whole session.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -247,23 +248,31 @@ _X, _Y, _H = attrgetter("x"), attrgetter("y"), attrgetter("height")
 _TALLEST_DEFAULT = max(DEFAULT_H.values()) + FILES_ROW_H
 
 
+def _extreme_without(values: Iterable[float], removed: list[float], lowest: bool) -> float:
+    """The lowest (highest) of `values` once `removed` (some of them, as a multiset) are taken out: it
+    is among the len(removed) + 1 lowest (highest), found by a C-level heap pass."""
+    pick = heapq.nsmallest if lowest else heapq.nlargest
+    kept = pick(len(removed) + 1, values)
+    for v in removed:
+        if v in kept:
+            kept.remove(v)
+    return min(kept) if lowest else max(kept)
+
+
 def _left_and_bottom(graph: Graph, ids: set[str]) -> tuple[float, float] | None:
-    """`_bounds` of every card but `ids`, exactly, without a Python loop over every card in the
-    usual case (a sweep asks 1,000 new questions into one session): the leftmost x and the lowest top
-    are found with C-level passes; only the cards within the tallest card's height of that lowest top
-    can hold the lowest bottom. When a card of `ids` is the leftmost or the lowest top, every card is
-    looked at."""
+    """`_bounds` of every card but `ids`, exactly, without a Python loop over every card's height (a
+    sweep asks 1,000 new questions into one session): the leftmost x and the lowest top come from
+    C-level passes; only the cards within the tallest card's height of that lowest top can hold the
+    lowest bottom."""
     values = graph.nodes.values()
     block = [graph.nodes[i] for i in ids if i in graph.nodes]
-    if len(graph.nodes) < 64 or not block:
+    if len(graph.nodes) < 64 or not block or len(graph.nodes) <= len(block):
         return _bounds(n for n in values if n.id not in ids)
-    left = min(map(_X, values))
-    top = max(map(_Y, values))
-    if min(n.x for n in block) <= left or max(n.y for n in block) >= top:
-        return _bounds(n for n in values if n.id not in ids)
+    left = _extreme_without(map(_X, values), [n.x for n in block], lowest=True)
+    top = _extreme_without(map(_Y, values), [n.y for n in block], lowest=False)
     tallest = max(_TALLEST_DEFAULT, max(filter(None, map(_H, values)), default=0.0))
     floor = top - tallest
-    near = _bounds(n for n in values if n.y >= floor and n.id not in ids)
+    near = _bounds([n for n in values if n.y >= floor and n.id not in ids])
     return None if near is None else (left, near[1])
 
 

@@ -142,6 +142,9 @@ def test_a_new_question_in_a_big_session_lands_where_a_full_scan_puts_it() -> No
             rs[0].x = -10_000.0
         elif trial % 3 == 2:
             rs[-1].y = 10_000.0
+        elif trial % 4 == 3:  # ties: new cards exactly as far left / as low as the old extremes
+            rs[0].x = min(n.x for n in old)
+            p.y = max(n.y for n in old)
         if trial == 7:  # the lowest bottom is a tall card's whose top is far above the lowest top
             old[0].y, old[0].height = -2000.0, 9000.0
         left = min(n.x for n in old)

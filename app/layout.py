@@ -8,7 +8,7 @@ recomputes a tidy tree for the whole session.
 
 from __future__ import annotations
 
-import heapq
+import math
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -248,30 +248,17 @@ _X, _Y, _H = attrgetter("x"), attrgetter("y"), attrgetter("height")
 _TALLEST_DEFAULT = max(DEFAULT_H.values()) + FILES_ROW_H
 
 
-def _extreme_without(values: Iterable[float], removed: list[float], lowest: bool) -> float:
-    """The lowest (highest) of `values` once `removed` (some of them, as a multiset) are taken out: it
-    is among the len(removed) + 1 lowest (highest), found by a C-level heap pass."""
-    pick = heapq.nsmallest if lowest else heapq.nlargest
-    kept = pick(len(removed) + 1, values)
-    for v in removed:
-        if v in kept:
-            kept.remove(v)
-    return min(kept) if lowest else max(kept)
-
-
 def _left_and_bottom(graph: Graph, ids: set[str]) -> tuple[float, float] | None:
-    """`_bounds` of every card but `ids`, exactly, without a Python loop over every card's height (a
-    sweep asks 1,000 new questions into one session): the leftmost x and the lowest top come from
-    C-level passes; only the cards within the tallest card's height of that lowest top can hold the
-    lowest bottom."""
+    """`_bounds` of every card but `ids`, exactly, without a Python loop over every card (a sweep asks
+    1,000 new questions into one session): the leftmost x and the lowest top come from C-level passes;
+    only the cards within the tallest card's height of that lowest top can hold the lowest bottom.
+    The cards of `ids` must be out of the way (x = +inf, y = -inf: place_turn puts them there)."""
     values = graph.nodes.values()
-    block = [graph.nodes[i] for i in ids if i in graph.nodes]
-    if len(graph.nodes) < 64 or not block or len(graph.nodes) <= len(block):
+    if len(graph.nodes) < 64:
         return _bounds(n for n in values if n.id not in ids)
-    left = _extreme_without(map(_X, values), [n.x for n in block], lowest=True)
-    top = _extreme_without(map(_Y, values), [n.y for n in block], lowest=False)
+    left = min(map(_X, values))
     tallest = max(_TALLEST_DEFAULT, max(filter(None, map(_H, values)), default=0.0))
-    floor = top - tallest
+    floor = max(map(_Y, values)) - tallest
     near = _bounds([n for n in values if n.y >= floor and n.id not in ids])
     return None if near is None else (left, near[1])
 
@@ -291,6 +278,8 @@ def place_turn(graph: Graph, prompt: Node, responses: list[Node], parent: Node |
         _place_block(graph, block, (beside.x + width(beside) + CARD_GAP, beside.y), [],
                      anchor=beside.x + width(beside) / 2, left_cost=1.5)
     else:
+        for n, _, _ in block:  # out of the way of the canvas's extremes until placed (just below)
+            n.x, n.y = math.inf, -math.inf
         bounds = _left_and_bottom(graph, ids)
         if bounds is None:
             prompt.x, prompt.y = 0.0, 0.0

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 # The lanes log under the engine's name: the log file and its readers know them by it.
 log = logging.getLogger("app.engine")
+_DELTAS = (TextDelta, ReasoningDelta)  # isinstance() with a tuple: cheaper per token than with a union
 
 ProviderFactory = Callable[[ProviderConfig, "httpx.AsyncClient"], Provider]
 
@@ -454,7 +455,7 @@ class LaneRunner:
 
                 async for ev in stream_with_retries(provider, request, self.host.max_retries,
                                                     on_attempt=attempt_started):
-                    if isinstance(ev, TextDelta | ReasoningDelta):
+                    if isinstance(ev, _DELTAS):
                         if run.first_token_at is None:
                             run.first_token_at = time.monotonic()
                             node.timing.ttft_ms = round((run.first_token_at - run.request_started) * 1000)
@@ -462,15 +463,15 @@ class LaneRunner:
                             self._state(node).retry = None
                             self._changed(node, "status", "timing", "run")
                             self._persist(run)
-                        if isinstance(ev, TextDelta):
-                            run.pending_text.append(ev.text)
-                            self._set_phase(run, "streaming")
-                        else:
-                            run.pending_reasoning.append(ev.text)
-                            self._set_phase(run, "thinking")
+                        # per token: the checks inlined, the calls only when something is to do
+                        phase = "streaming" if isinstance(ev, TextDelta) else "thinking"
+                        (run.pending_text if phase == "streaming" else run.pending_reasoning).append(ev.text)
+                        if node.run is None or node.run.phase != phase:
+                            self._set_phase(run, phase)
                         if run.apply_handle is None:
                             run.apply_handle = asyncio.get_running_loop().call_soon(self._apply_deltas, run)
-                        self._schedule_persist(run)
+                        if run.flush_handle is None:
+                            self._schedule_persist(run)
                         continue
                     self._apply_deltas(run)  # text first, then whatever this event says
                     if isinstance(ev, UsageEvent):

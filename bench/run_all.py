@@ -59,6 +59,9 @@ BENCHES = (
     Bench(8, "bench.bench_sweep_grid", "Sweep grid, 1,000 cells (100 rows × 5 models × 2 variants), real window",
           "open → grid painted ≤ 300 ms; scroll and zoom frames p95 ≤ 16 ms; ≤ 30 MB; ratios to a 10-cell "
           "sweep reported", 300),
+    Bench(9, "bench.bench_sweep_engine", "Sweep engine, 1,000 cells (100 rows × 5 models × 2 variants) against "
+          "loopback servers", "≤ 2 ms CPU per cell beyond the stream parsing; wall time and cells/s at concurrency "
+          "4 per provider reported", 300),
 )  # fmt: skip
 
 
@@ -184,6 +187,7 @@ def number_of(name: str) -> int:
         "startup": 6,
         "crash_loss": 7,
         "sweep_grid": 8,
+        "sweep_engine": 9,
     }.get(prefix, 0)
 
 

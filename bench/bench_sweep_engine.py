@@ -17,13 +17,14 @@ pointed at it:
   calls) over the same shared HTTP client, the text collected and nothing else. Its CPU time is what
   the sweep would cost with no engine at all.
 
-Engine overhead per cell = (sweep CPU − parsing CPU) / cells. A warm-up (a 2-cell sweep and a few
+Each is run `--repeats` times (3; alternating, a fresh data dir per sweep) and the medians are
+reported. Engine overhead per cell = (sweep CPU − parsing CPU) / cells. A warm-up (a 2-cell sweep and a few
 streams) goes first, so imports and connections are not counted. Target (issue #16): ≤ 2 ms CPU per
 cell beyond the stream parsing. Cells/s and wall time are reported too.
 
     python -m bench.bench_sweep_engine             # 1,000 cells
     python -m bench.bench_sweep_engine --smoke     # 40 cells (4 rows), for the test suite
-    python -m bench.bench_sweep_engine --profile out.prof   # cProfile of the sweep part
+    python -m bench.bench_sweep_engine --profile out.prof   # a cProfile of the first sweep
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, log, r, token_pieces
+from bench.common import emit, log, median, r, token_pieces
 from bench.loopback import ServerProcess
 
 TARGET_MS_PER_CELL = 2.0
@@ -82,7 +83,8 @@ def run_sweep(home: Path, vars_path: Path, models: list[str]) -> tuple[float, fl
     return cpu, wall, status, err.getvalue()
 
 
-async def _parse_alone(home: Path, vars_path: Path, models: list[str], expected: str) -> tuple[float, float, int]:
+async def _parse_alone(home: Path, vars_name: str, vars_text: str, models: list[str],
+                       expected: str) -> tuple[float, float, int]:
     """The sweep's streams consumed by the providers' clients alone: (CPU s, wall s, streams)."""
     from app.config import load_settings
     from app.domain import ModelRef
@@ -92,8 +94,8 @@ async def _parse_alone(home: Path, vars_path: Path, models: list[str], expected:
     from app.sweep import SweepDef, parse_sets, parse_vars, variant_params
 
     settings = load_settings(str(home))
-    columns, rows = parse_vars(vars_path.name, vars_path.read_text(encoding="utf-8"))
-    defn = SweepDef(templates=[TEMPLATE], models=models, columns=columns, rows=rows, vars_name=vars_path.name,
+    columns, rows = parse_vars(vars_name, vars_text)
+    defn = SweepDef(templates=[TEMPLATE], models=models, columns=columns, rows=rows, vars_name=vars_name,
                     variants=parse_sets(["temperature=0,0.7"]))
     client = make_client(settings)
     providers: dict[str, Any] = {}
@@ -145,7 +147,7 @@ def _check_store(home: Path, cells: int) -> None:
     raise AssertionError(f"no stored sweep of {cells} cells")
 
 
-def run(rows: int, tokens: int, smoke: bool, profile: str | None) -> int:
+def run(rows: int, tokens: int, repeats: int, smoke: bool, profile: str | None) -> int:
     pieces = token_pieces(tokens)
     expected = "".join(pieces)
     models = MODELS
@@ -167,28 +169,39 @@ def run(rows: int, tokens: int, smoke: bool, profile: str | None) -> int:
             cpu, wall, status, err = run_sweep(tmp / "warm", warm_vars, models[:1])
             if status != 0:
                 raise AssertionError(f"warm-up sweep failed ({status}):\n{err[-2000:]}")
-            home = tmp / "home"
-            if profile:
-                import cProfile
+            sweeps: list[tuple[float, float]] = []
+            parses: list[tuple[float, float]] = []
+            for n in range(repeats):  # alternate, so drift on a noisy machine hits both alike
+                home = tmp / f"home{n}"
+                if profile and n == 0:
+                    import cProfile
 
-                prof = cProfile.Profile()
-                prof.enable()
-            sweep_cpu, sweep_wall, status, err = run_sweep(home, vars_path, models)
-            if profile:
-                prof.disable()
-                prof.dump_stats(profile)
-            if status != 0:
-                raise AssertionError(f"the sweep failed ({status}):\n{err[-2000:]}")
-            _check_store(home, cells)
-            parse_cpu, parse_wall, streams = asyncio.run(_parse_alone(home, vars_path, models, expected))
-            assert streams == cells
+                    prof = cProfile.Profile()
+                    prof.enable()
+                sweep_cpu, sweep_wall, status, err = run_sweep(home, vars_path, models)
+                if profile and n == 0:
+                    prof.disable()
+                    prof.dump_stats(profile)
+                if status != 0:
+                    raise AssertionError(f"the sweep failed ({status}):\n{err[-2000:]}")
+                _check_store(home, cells)
+                sweeps.append((sweep_cpu, sweep_wall))
+                parse_cpu, parse_wall, streams = asyncio.run(
+                    _parse_alone(home, vars_path.name, vars_path.read_text(encoding="utf-8"), models, expected))
+                assert streams == cells
+                parses.append((parse_cpu, parse_wall))
+                log(f"run {n + 1}: sweep {sweep_cpu:.2f} s CPU, {sweep_wall:.2f} s wall; parsing alone "
+                    f"{parse_cpu:.2f} s CPU")
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
         shutil.rmtree(tmp, ignore_errors=True)
+    sweep_cpu, sweep_wall = median(c for c, _ in sweeps), median(w for _, w in sweeps)
+    parse_cpu, parse_wall = median(c for c, _ in parses), median(w for _, w in parses)
     overhead_ms = (sweep_cpu - parse_cpu) / cells * 1000
     figures: dict[str, float | int] = {
         "cells": cells,
+        "repeats": repeats,
         "answer_chars": len(expected),
         "concurrency_per_provider": CONCURRENCY,
         "sweep_cpu_s": r(sweep_cpu),
@@ -212,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks that the bench runs")
     parser.add_argument("--rows", type=int, default=None, help="variable rows (× 5 models × 2 variants cells)")
     parser.add_argument("--tokens", type=int, default=200, help="answer pieces per stream")
-    parser.add_argument("--profile", default=None, help="write a cProfile of the sweep to this file")
+    parser.add_argument("--repeats", type=int, default=None, help="sweeps (each with its parsing run); medians")
+    parser.add_argument("--profile", default=None, help="write a cProfile of the first sweep to this file")
     args = parser.parse_args(argv)
     rows = args.rows or (4 if args.smoke else 100)
-    return run(rows, args.tokens, args.smoke, args.profile)
+    repeats = args.repeats or (1 if args.smoke else 3)
+    return run(rows, args.tokens, repeats, args.smoke, args.profile)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,6 @@ from storage.schema import matches as matches_t
 from storage.schema import nodes as nodes_t
 from storage.schema import sessions as sessions_t
 
-
 # sessions.updated_at of one session (executed with many rows for several): compiled once, cached
 _TOUCH_SESSIONS = update(sessions_t).where(sessions_t.c.id == bindparam("b_sid")).values(updated_at=bindparam("b_now"))
 

@@ -137,6 +137,9 @@ class Engine:
         self.provider_factory: ProviderFactory = provider_factory or make_provider
         self._listeners: list[GraphListener] = []
         self._legacy: dict[NodeListener, GraphListener] = {}
+        # called with an ended answer right before its final write (its status, text, timing and cost
+        # final): a sweep's checks go into that write instead of one more (app.sweep)
+        self.before_final_save: list[Callable[[Node], None]] = []
         self.lanes = LaneRunner(self, self._emit)  # the streaming tasks, their writes and retries
         self._path_tasks: set[asyncio.Task[list[Node]]] = set()
 

@@ -196,6 +196,7 @@ class LaneHost(Protocol):
     max_retries: int
     persist_interval: float
     provider_factory: ProviderFactory
+    before_final_save: list[Callable[[Node], None]]
 
     @property
     def client(self) -> httpx.AsyncClient: ...
@@ -558,6 +559,11 @@ class LaneRunner:
                  err.kind if err else None, err.status if err and err.status else run.http_status,
                  run.request_id or "(none)", node.timing.ttft_ms, node.timing.duration_ms, node.usage.input,
                  node.usage.output, run.retries, len(node.text))
+        for hook in list(self.host.before_final_save):
+            try:
+                hook(node)
+            except Exception:  # a hook's bug must not cost the answer its final write
+                log.exception("before_final_save hook failed for %s", node.id)
         if not self._save_final(node) and (self._save_task is None or self._save_task.done()):
             with contextlib.suppress(RuntimeError):  # no running loop: aclose() makes the last attempt
                 self._save_task = asyncio.get_running_loop().create_task(self._retry_saves(), name="retry saves")

@@ -699,6 +699,7 @@ class SweepRunner:
         """Run `cells` live (progress counted into `self.progress`, which the caller sized); returns every
         cell of the sweep with its best answer."""
         self.engine.add_listener(self._on_engine_change)
+        self.engine.before_final_save.append(self._on_final)
         try:
             # every cell settles before a failure (a store error, say) is raised: none is left running
             outcomes = await asyncio.gather(*(self._run_cell(c) for c in cells), return_exceptions=True)
@@ -707,7 +708,15 @@ class SweepRunner:
                     raise outcome
         finally:
             self.engine.remove_listener(self._on_engine_change)
+            self.engine.before_final_save.remove(self._on_final)
         return self.results()
+
+    def _on_final(self, node: Node) -> None:
+        """An answer of this sweep's ends: its checks go into its final write (settle_cell then has
+        nothing more to write unless a judge scores it)."""
+        mark = node.meta.get(CELL_META)
+        if isinstance(mark, dict) and mark.get("sweep") == self.sweep.id and node.kind == NodeKind.RESPONSE:
+            node.meta[CHECKS_META] = run_checks(self.checks, node)
 
     def results(self) -> list[tuple[Cell, Node | None]]:
         return [(c, best_answer(self.answers.get(c.index, []))) for c in self.defn.cells()]
@@ -741,10 +750,14 @@ class SweepRunner:
 
     async def settle_cell(self, node: Node) -> None:
         """Checks (and the judge's score) of an ended answer, stored; progress counted."""
-        node.meta[CHECKS_META] = run_checks(self.checks, node)
+        checks = run_checks(self.checks, node)
+        written = node.meta.get(CHECKS_META) == checks  # by _on_final, in the answer's final write
+        node.meta[CHECKS_META] = checks
         if self.defn.judge and node.status == NodeStatus.DONE and not self.stopped:
             await self._judge(node)
-        self.engine.repo.update_node(node)
+            written = False
+        if not written:
+            self.engine.repo.update_node(node)
         self.progress.done += 1
         if node.status != NodeStatus.DONE or any(check_failed(c) for c in node.meta[CHECKS_META]):
             self.progress.failed += 1

@@ -309,6 +309,44 @@ async def test_runner_holds_the_concurrency_cap_per_provider_and_checks_each_cel
     assert sorted(p.text for p in prompts) == sorted(f"{i}?" for i in range(6) for _ in (DS, GP))
 
 
+async def test_each_cell_is_stored_marked_from_its_first_write_with_its_checks_in_its_final_one(env):
+    """A sweep's store writes per cell: the prompt and answer are inserted already marked as the cell's,
+    the answer's text is saved as it streams, and its checks go into its final write (no further
+    updates: a 1,000-cell sweep's CPU was mostly writes, benchmark 9). Stored exactly as before."""
+    repo, settings, scripts, requests, factory = env
+    scripts["deepseek-flash"] = [TextDelta("ok"), 0.01, Usage(input=5, output=2), Finish("stop")]
+    defn = SweepDef(templates=["{{n}}?"], models=[DS], columns=["n"], rows=[{"n": str(i)} for i in range(4)],
+                    vars_name="v.csv", checks=["contains:ok", "contains:no"])
+    graph, sweep = _new_sweep(repo, defn)
+    engine = Engine(repo, settings, provider_factory=factory)
+    inserted: list[dict] = []
+    updates: list[str] = []
+    add_nodes, update_node = repo.add_nodes, repo.update_node
+
+    def spy_add(nodes, edges=()):
+        inserted.extend(dict(n.meta) for n in nodes)
+        return add_nodes(nodes, edges)
+
+    def spy_update(node):
+        updates.append(node.id)
+        return update_node(node)
+
+    repo.add_nodes, repo.update_node = spy_add, spy_update
+    try:
+        await SweepRunner(engine, graph, sweep, defn).run()
+    finally:
+        repo.add_nodes, repo.update_node = add_nodes, update_node
+        await engine.aclose()
+    assert sorted(m["sweep_cell"]["cell"] for m in inserted) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert all(m["sweep_cell"]["sweep"] == sweep.id for m in inserted)
+    assert len(updates) == 4 and len(set(updates)) == 4  # one final write per answer
+    stored = repo.load_graph(graph.session.id)
+    rows = sweep_rows(stored)
+    assert [r["status"] for r in rows] == ["done"] * 4
+    assert [[c["pass"] for c in r["checks"]] for r in rows] == [[True, False]] * 4
+    assert not engine.before_final_save  # the runner's hook is gone with its run
+
+
 async def test_resume_runs_only_cells_without_a_finished_answer(env):
     repo, settings, scripts, requests, factory = env
     scripts["deepseek-flash"] = default_script("fine")

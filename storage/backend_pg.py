@@ -75,7 +75,8 @@ def where(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     """A pooled engine (pre-ping: a connection the server dropped is replaced, not handed out). The
-    password comes from the URL, or libpq's own sources (`PGPASSWORD`, `~/.pgpass`)."""
+    password comes from the URL, else the OS keyring (`_keyring_password`), else libpq's own sources
+    (`PGPASSWORD`, `~/.pgpass`)."""
     engine = create_engine(
         normalize_url(url),
         hide_parameters=True,
@@ -85,7 +86,31 @@ def make_engine(url: str) -> Engine:
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "triptych"},
     )
     event.listen(engine, "connect", _on_connect)
+    if make_url(normalize_url(url)).password is None:
+        event.listen(engine, "do_connect", _keyring_password(url))
     return engine
+
+
+def _keyring_password(url: str) -> Any:
+    """A `do_connect` hook giving libpq the password kept in the OS keyring for this store (Settings →
+    Store, `triptych store-password`), asked once, at the first connection; none there: libpq's own
+    sources (PGPASSWORD, ~/.pgpass). It goes to the driver only: never into the URL, a message or a log."""
+    asked: list[str | None] = []
+
+    def hook(_dialect: Any, _rec: Any, _args: Any, params: dict[str, Any]) -> None:
+        if not asked:
+            asked.append(keyring_password(url))
+        if asked[0] and not params.get("password"):
+            params["password"] = asked[0]
+
+    return hook
+
+
+def keyring_password(url: str) -> str | None:
+    """The password the OS keyring keeps for the store at `url` (None: none, or the URL has one)."""
+    from app.config import store_password
+
+    return store_password(url)
 
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:

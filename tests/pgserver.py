@@ -45,6 +45,7 @@ class Cluster:
         self.port = _free_port()
         self._names = itertools.count(1)
         self.user: str | None = None
+        self.password: str | None = None
         if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
             for name in ("postgres", "nobody"):
                 try:
@@ -61,9 +62,19 @@ class Cluster:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, cwd=self.root, timeout=120)
 
-    def init(self) -> None:
+    def init(self, password: str | None = None) -> None:
+        """`password`: TCP logins need it (scram-sha-256); else every login is trusted."""
+        self.password = password
+        auth = ["--auth", "trust"]
+        if password is not None:
+            pwfile = self.root / "pwfile"
+            pwfile.write_text(password + "\n")
+            os.chmod(pwfile, 0o644)
+            auth = ["--auth-local", "trust", "--auth-host", "scram-sha-256", "--pwfile", str(pwfile)]
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "--username", SUPERUSER,
-                  "--auth", "trust", "--encoding", "UTF8", "--no-locale", "--no-sync")
+                  *auth, "--encoding", "UTF8", "--no-locale", "--no-sync")
+        if password is not None:
+            (self.root / "pwfile").unlink()
         self.start()
 
     def start(self) -> None:
@@ -94,7 +105,7 @@ class Cluster:
 
         name = f"t{os.getpid()}_{next(self._names)}"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
-                             autocommit=True) as conn:
+                             password=self.password, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
 
@@ -102,21 +113,22 @@ class Cluster:
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={db}",
-                             autocommit=True) as conn:
+                             password=self.password, autocommit=True) as conn:
             cur = conn.execute(statement)
             return list(cur.fetchall()) if cur.description else []
 
 
-def start_cluster() -> Cluster:
-    """initdb + start a cluster in a new temp dir (RuntimeError when PostgreSQL is not installed;
-    CalledProcessError when it does not start). `cluster.destroy()` stops it and removes the dir."""
+def start_cluster(password: str | None = None) -> Cluster:
+    """initdb + start a cluster in a new temp dir (`password`: logins need it). RuntimeError when
+    PostgreSQL is not installed, CalledProcessError when it does not start. `cluster.destroy()` stops
+    it and removes the dir."""
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed (no initdb found)")
     root = Path(tempfile.mkdtemp(prefix="triptych-pg-"))
     cluster = Cluster(bindir, root)
     try:
-        cluster.init()
+        cluster.init(password)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

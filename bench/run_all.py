@@ -59,6 +59,9 @@ BENCHES = (
     Bench(8, "bench.bench_sweep_grid", "Sweep grid, 1,000 cells (100 rows × 5 models × 2 variants), real window",
           "open → grid painted ≤ 300 ms; scroll and zoom frames p95 ≤ 16 ms; ≤ 30 MB; ratios to a 10-cell "
           "sweep reported", 300),
+    Bench(9, "bench.bench_team_store", "Team store (PostgreSQL, throwaway local cluster)",
+          "load a 10k-node session ≤ 150 ms; search over 1M nodes ≤ 100 ms; another process's change seen "
+          "by the watcher p95 ≤ 300 ms; 20 writers × 3 lanes: no lost update", 900),
 )  # fmt: skip
 
 
@@ -184,6 +187,7 @@ def number_of(name: str) -> int:
         "startup": 6,
         "crash_loss": 7,
         "sweep_grid": 8,
+        "team_store": 9,
     }.get(prefix, 0)
 
 

@@ -252,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(shared: every member; private: only you)")
     vi.add_argument("session", help="session id, unique prefix, or 'last'")
     vi.add_argument("visibility", choices=["shared", "private"])
+
+    sp = sub.add_parser("store-password", parents=[common], help="keep the team store's database password in "
+                        "the OS keyring (read from the terminal or stdin; never from the command line)")
+    sp.add_argument("--delete", action="store_true", help="forget the stored password")
     return p
 
 
@@ -1285,6 +1289,47 @@ def cmd_visibility(ctx: Ctx, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_password(ctx: Ctx, args: argparse.Namespace) -> int:
+    """`triptych store-password [--database-url URL] [--delete]`: the password of the team store's login,
+    kept in the OS keyring (service "triptych", account "store:USER@HOST:PORT/DB") and used whenever
+    the URL has none. Typed at a hidden prompt, or the first line of stdin; never an argument (others
+    could read it in the process list), never written to config.toml or a log."""
+    from app.config import store_account
+
+    url = ctx.settings.database_url
+    if not url:
+        raise UsageError("no team store: give --database-url URL (or set the URL in Settings → Store)")
+    try:
+        account = store_account(url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if ":" in url.split("://", 1)[-1].split("@", 1)[0] and "@" in url:
+        raise UsageError("the URL carries a password itself: remove it from the URL to use the keyring")
+    if args.delete:
+        return _keep_store_password(url, None, f"{account}: password removed from the OS keyring")
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {account.removeprefix('store:')}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("no password given (nothing stored)")
+    return _keep_store_password(url, password, f"{account}: password kept in the OS keyring")
+
+
+def _keep_store_password(url: str, password: str | None, done: str) -> int:
+    from app.config import set_store_password
+
+    try:
+        set_store_password(url, password)
+    except ConfigError as exc:
+        print(f"triptych: {exc}", file=sys.stderr)
+        return 1
+    print(done)
+    return 0
+
+
 def cmd_doctor(ctx: Ctx, args: argparse.Namespace) -> int:
     """What support needs, without secrets: versions, data dir, DB health, log file, keyring backend,
     which providers have a key (yes/no, never the key) and, unless --offline, whether each configured
@@ -1433,6 +1478,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "copy": cmd_copy,
     "visibility": cmd_visibility,
+    "store-password": cmd_store_password,
     **{name: _eval_command for name in ("arena", "vote", "leaderboard", "cost")},
 }
 

@@ -202,6 +202,60 @@ def keyring_backend_name() -> str:
         return f"unavailable ({type(exc).__name__})"
 
 
+def store_account(url: str) -> str:
+    """The keyring account holding a team store's password: "store:USER@HOST:PORT/DATABASE" (the user
+    libpq would log in as when the URL names none). ValueError for a URL that is not one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url.strip())
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {exc}") from None
+    user = u.username or os.environ.get("PGUSER") or _os_user()
+    return f"store:{user}@{u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return ""
+
+
+def store_password(url: str) -> str | None:
+    """The team store's password from the OS keyring (None: none stored, no keyring, or a URL that
+    carries its own). Registered as a secret: the logs mask it."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        if make_url(url.strip()).password is not None:
+            return None
+        account = store_account(url)
+    except Exception:  # not a URL: nothing to look up
+        return None
+    password = keyring_get(account)
+    if password:
+        register_secret(password)
+    return password
+
+
+def set_store_password(url: str, password: str | None) -> str:
+    """Keep (or with None/"" forget) the team store's password in the OS keyring; returns the account.
+    ConfigError when there is no keyring (then PGPASSWORD or ~/.pgpass)."""
+    account = store_account(url)
+    try:
+        keyring_set(account, password)
+    except ConfigError as exc:
+        if "disabled" in str(exc) or "no OS keyring" in str(exc):
+            raise ConfigError("no OS keyring to keep the password in: put it in PGPASSWORD or ~/.pgpass "
+                              "instead") from None
+        raise
+    return account
+
+
 def mask_key(key: str | None) -> str:
     if not key:
         return ""

@@ -1,4 +1,4 @@
-"""Benchmark 9: the sweep engine's CPU overhead per cell, a real 1,000-cell sweep (100 rows × 5 models ×
+"""Benchmark 10: the sweep engine's CPU overhead per cell, a real 1,000-cell sweep (100 rows × 5 models ×
 2 variants) against loopback servers.
 
 One loopback fake provider server (`bench.loopback`) runs in its own process (its CPU is not counted)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from storage.backend_pg import CHANNEL, CONNECT_TIMEOUT_S, normalize_url, where
+from storage.backend_pg import CHANNEL, CONNECT_TIMEOUT_S, keyring_password, normalize_url, where
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,12 @@ class PgListener:
     def _connect(self) -> Any:
         import psycopg
 
+        extra: dict[str, Any] = {}
+        password = keyring_password(self._url)  # (the URL's own, else the keyring's, else libpq's sources)
+        if password:
+            extra["password"] = password
         conn = psycopg.connect(libpq_url(self._url), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                               application_name="triptych-listen")
+                               application_name="triptych-listen", **extra)
         conn.execute(f"LISTEN {CHANNEL}")
         return conn
 

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL cluster for the team-store tests: `initdb` into a temp dir (as an
 unprivileged user when the tests run as root), `pg_ctl start` on a free loopback port, a fresh
-database per test, `pg_ctl stop` at the end.
+database per test, `pg_ctl stop` at the end (the cluster itself: tests/pgserver.py). One cluster per
+test session (`pg_cluster` is session-scoped; tests/conftest.py offers it to every suite).
 
 No PostgreSQL binaries -> the tests that need one are skipped with a loud reason, unless
 TRIPTYCH_REQUIRE_PG=1 (scripts/test.sh sets it), which turns the skip into a failure.
@@ -8,104 +9,15 @@ TRIPTYCH_REQUIRE_PG=1 (scripts/test.sh sets it), which turns the skip into a fai
 
 from __future__ import annotations
 
-import glob
-import itertools
 import os
-import pwd
-import shutil
-import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-SUPERUSER = "triptych"
+from tests.pgserver import SUPERUSER, Cluster, pg_bindir, start_cluster
 
-
-def pg_bindir() -> Path | None:
-    env = os.environ.get("TRIPTYCH_PG_BINDIR")
-    if env:  # this folder only (a missing one: as if PostgreSQL were not installed)
-        return Path(env) if (Path(env) / "initdb").exists() else None
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Cluster:
-    """One running cluster. `url(db)` is a psycopg URL; `create_db()` a fresh empty database."""
-
-    def __init__(self, bindir: Path, root: Path) -> None:
-        self.bindir = bindir
-        self.root = root
-        self.data = root / "data"
-        self.port = _free_port()
-        self._names = itertools.count(1)
-        self.user: str | None = None
-        if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
-            for name in ("postgres", "nobody"):
-                try:
-                    pwd.getpwnam(name)
-                except KeyError:
-                    continue
-                self.user = name
-                break
-        os.chmod(root, 0o777)
-
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = list(args)
-        if self.user is not None:
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, cwd=self.root, timeout=120)
-
-    def init(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "--username", SUPERUSER,
-                  "--auth", "trust", "--encoding", "UTF8", "--no-locale", "--no-sync")
-        self.start()
-
-    def start(self) -> None:
-        opts = (f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                  "-o", opts, "-w", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def url(self, db: str = "postgres", password: str | None = None) -> str:
-        auth = SUPERUSER if password is None else f"{SUPERUSER}:{password}"
-        return f"postgresql+psycopg://{auth}@127.0.0.1:{self.port}/{db}"
-
-    def create_db(self) -> str:
-        """A new empty database; returns its name."""
-        import psycopg
-
-        name = f"t{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return name
-
-    def sql(self, db: str, statement: str) -> list[tuple[object, ...]]:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={db}",
-                             autocommit=True) as conn:
-            cur = conn.execute(statement)
-            return list(cur.fetchall()) if cur.description else []
+__all__ = ["SUPERUSER", "Cluster", "pg_bindir", "pg_cluster", "pg_url"]
 
 
 def _require() -> bool:
@@ -114,10 +26,9 @@ def _require() -> bool:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
-    bindir = pg_bindir()
     reason = ("PostgreSQL is not installed (no initdb found): the team-store tests did NOT run. "
               "Install Debian's `postgresql` package (scripts/bootstrap.sh test does).")
-    if bindir is None:
+    if pg_bindir() is None:
         if _require():
             pytest.fail(reason + " TRIPTYCH_REQUIRE_PG is set.")
         pytest.skip(reason)
@@ -128,18 +39,14 @@ def pg_cluster() -> Iterator[Cluster]:
         if _require():
             pytest.fail(msg)
         pytest.skip(msg)
-    root = Path(tempfile.mkdtemp(prefix="triptych-pg-"))
-    cluster = Cluster(bindir, root)
     try:
-        cluster.init()
+        cluster = start_cluster()
     except subprocess.CalledProcessError as exc:
-        shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"could not start a throwaway PostgreSQL cluster: {exc.stderr or exc.stdout}")
     try:
         yield cluster
     finally:
-        cluster.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.destroy()
 
 
 @pytest.fixture

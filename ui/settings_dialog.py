@@ -38,7 +38,7 @@ from app.config import ConfigError, add_custom_endpoint, mask_key
 from app.keys import plain_http_warning
 from app.providers.base import ProviderConfig
 from ui.dialogs import color_icon, ok_cancel_buttons, resize_within_screen
-from ui.settings_store import apply_store_url, store_tab
+from ui.settings_store import StorePage
 
 if TYPE_CHECKING:
     import httpx
@@ -95,8 +95,9 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._build_providers_tab(), "Providers")
         self.tabs.addTab(self._build_defaults_tab(), "Default models")
         self.tabs.addTab(self._build_appearance_tab(), "Appearance")
-        store_page, self.store_url = store_tab(settings, self)
-        self.tabs.addTab(store_page, "Store")
+        self.store_page = StorePage(settings, self)
+        self.store_url = self.store_page.url_edit
+        self.tabs.addTab(self.store_page, "Store")
         buttons = ok_cancel_buttons(self)
         layout.addWidget(buttons)
         if provider:
@@ -438,7 +439,9 @@ class SettingsDialog(QDialog):
             ui.pop("default_models", None)
         elif set(models) != set(self._defaults_shown):  # untouched: the saved set keeps its order
             ui["default_models"] = models
-        apply_store_url(self._settings, self.store_url.text())
+        if not self.store_page.apply(self._settings):  # a typed password the keyring refused: say so
+            self.tabs.setCurrentWidget(self.store_page)
+            return
         self._save_settings()
         self.appearance_applied.emit(ui["theme"], ui["font_size"])
         super().accept()

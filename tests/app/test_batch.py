@@ -49,9 +49,9 @@ async def srv():
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, store_target, monkeypatch):
     monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
-    repo = open_store(tmp_path)
+    repo = open_store(store_target)
     yield repo
     repo.close()
 

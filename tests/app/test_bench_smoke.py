@@ -87,6 +87,25 @@ def test_store_bench_smoke() -> None:
     assert results[1]["figures"]["rare_hits"] >= 0
 
 
+def test_team_store_bench_smoke() -> None:
+    """Benchmark 9 starts its own throwaway PostgreSQL cluster: load, search, a second process's
+    change seen by the watcher, concurrent writers."""
+    from tests.pgserver import pg_bindir
+
+    if pg_bindir() is None:
+        if os.environ.get("TRIPTYCH_REQUIRE_PG", "") not in ("", "0"):
+            pytest.fail("PostgreSQL is not installed (no initdb found) and TRIPTYCH_REQUIRE_PG is set")
+        pytest.skip("PostgreSQL is not installed (no initdb found): the team-store benchmark did NOT run")
+    results, _ = run_smoke("bench.bench_team_store")
+    check_shape(results, "team_store.")
+    assert [r["name"] for r in results] == [
+        "team_store.load_session", "team_store.search", "team_store.watch", "team_store.writers"]
+    by_name = {r["name"]: r["figures"] for r in results}
+    assert by_name["team_store.watch"]["missed"] == 0 and by_name["team_store.watch"]["changes"] > 0
+    assert by_name["team_store.writers"]["lost_updates"] == 0
+    assert by_name["team_store.search"]["everywhere_hits"] == 80
+
+
 def test_crash_loss_bench_smoke() -> None:
     results, _ = run_smoke("bench.bench_crash_loss")
     check_shape(results, "crash_loss.")
@@ -115,7 +134,7 @@ def test_run_all_writes_the_report(tmp_path: Path) -> None:
 
 
 def test_sweep_engine_bench_smoke() -> None:
-    """Benchmark 9 runs a real (small) sweep through `triptych sweep` against the loopback server, and
+    """Benchmark 10 runs a real (small) sweep through `triptych sweep` against the loopback server, and
     the parsing of the same streams alone; the overhead is their difference per cell."""
     results, _ = run_smoke("bench.bench_sweep_engine")
     check_shape(results, "sweep_engine.")

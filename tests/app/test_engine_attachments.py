@@ -18,9 +18,9 @@ PDF = attachment_from_bytes("report.pdf", samples.pdf("Revenue grew", pages=2))
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, store_target, monkeypatch):
     monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
-    repo = open_store(tmp_path)
+    repo = open_store(store_target)
     settings = settings_with_keys(tmp_path, deepseek="k1", anthropic="k2", openai="k3")
     scripts: dict = {}
     requests: list = []

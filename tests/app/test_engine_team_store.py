@@ -11,9 +11,7 @@ from app.engine import Engine, Target
 from app.events import Finish, TextDelta
 from storage import open_store
 from tests.app.scripted import scripted_factory, settings_with_keys
-from tests.pgcluster import pg_cluster, pg_url
 
-__all__ = ["pg_cluster", "pg_url"]
 MODELS = ("deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol")
 
 

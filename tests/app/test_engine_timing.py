@@ -25,11 +25,11 @@ async def srv() -> AsyncIterator[FakeProviderServer]:
 
 
 @pytest.fixture
-def engine_env(tmp_path, monkeypatch, srv):
+def engine_env(tmp_path, store_target, monkeypatch, srv):
     monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
     for key, value in srv.env().items():
         monkeypatch.setenv(key, value)
-    repo = open_store(tmp_path)
+    repo = open_store(store_target)
     settings = load_settings(tmp_path)
     session = repo.create_session(Session(title="timing"))
     yield repo, settings, session.id

@@ -23,11 +23,11 @@ DS, GP = "deepseek:deepseek-flash", "openai:gpt-6.2-sol"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, store_target, monkeypatch):
     monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
     for var in ("DEEPSEEK_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    repo = open_store(tmp_path)
+    repo = open_store(store_target)
     settings = settings_with_keys(tmp_path, deepseek="k1", anthropic="k2", openai="k3")
     scripts: dict = {}
     session = repo.create_session(Session(title="test"))

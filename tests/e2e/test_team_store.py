@@ -9,9 +9,7 @@ import json
 
 from storage import NewerSchemaError, open_store
 from tests.fakes.server import Answer
-from tests.pgcluster import pg_cluster, pg_url
 
-__all__ = ["pg_cluster", "pg_url"]
 DS, CL = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"
 
 

@@ -38,6 +38,47 @@ def pytest_asyncio_loop_factories(config, item):
     return {"qasync": lambda: TriptychEventLoop(_app())}
 
 
+TEARDOWN_CANCEL_S = 10.0
+STUCK_LOG = Path(os.environ.get("TRIPTYCH_STUCK_TASKS_LOG", "/tmp/triptych-stuck-tasks.log"))
+
+
+def _cancel_all_tasks_bounded(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio.runners._cancel_all_tasks (which pytest-asyncio's runner calls after each async test),
+    bounded: under load a whole run once waited forever here, the Qt loop idle, for a cancelled task
+    that never ran its last step. After TEARDOWN_CANCEL_S the tasks still pending are written, with
+    their stacks, to stderr and STUCK_LOG, and the run goes on (the test has passed or failed by then)."""
+    import sys
+
+    to_cancel = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not to_cancel:
+        return
+    for task in to_cancel:
+        task.cancel()
+    gathered = asyncio.gather(*to_cancel, return_exceptions=True)
+    watchdog = loop.call_later(TEARDOWN_CANCEL_S, loop.stop)
+    try:
+        loop.run_until_complete(gathered)
+    except RuntimeError:  # stopped by the watchdog
+        stuck = [t for t in to_cancel if not t.done()]
+        with STUCK_LOG.open("a", encoding="utf-8") as log:
+            for out in (sys.stderr, log):
+                out.write(f"\n[tests] {len(stuck)} task(s) still pending {TEARDOWN_CANCEL_S:.0f} s after cancel:\n")
+                for task in stuck:
+                    out.write(f"{task!r}\n")
+                    task.print_stack(file=out)
+        gathered.cancel()
+        return
+    finally:
+        watchdog.cancel()
+    for task in to_cancel:
+        if not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler({"message": "unhandled exception during teardown",
+                                         "exception": task.exception(), "task": task})
+
+
+asyncio.runners._cancel_all_tasks = _cancel_all_tasks_bounded  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
     for item in items:

@@ -213,3 +213,67 @@ def test_adding_an_endpoint_with_the_dialogs_widgets_writes_through_app_config(q
     box = load_settings().providers["box"]  # what the next start reads
     assert (box.protocol, box.base_url, box.key_env) == ("responses", "http://127.0.0.1:8080/v1", "BOX_KEY")
     dialog.reject()
+
+
+def _store_tab(dialog):
+    dialog.tabs.setCurrentIndex(next(i for i in range(dialog.tabs.count()) if dialog.tabs.tabText(i) == "Store"))
+    return dialog.store_page
+
+
+def _click_ok(dialog):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+
+def test_the_store_password_goes_to_the_keyring_never_to_config(qapp, tmp_path, monkeypatch, memory_keyring):
+    from tests.ui.hands import type_text
+
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.delenv("TRIPTYCH_DATABASE_URL", raising=False)
+    secret = "-".join(("db", "pass", "word", "7531"))
+    settings = load_settings()
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None)
+    dialog.show()
+    page = _store_tab(dialog)
+    assert page.password_edit.echoMode() == page.password_edit.EchoMode.Password
+    type_text(page.url_edit, "postgresql+psycopg://alice@db.example:5432/team")
+    type_text(page.password_edit, secret)
+    _click_ok(dialog)
+    assert not dialog.isVisible()
+    assert memory_keyring.store == {("triptych", "store:alice@db.example:5432/team"): secret}
+    assert secret not in (tmp_path / "config.toml").read_text(encoding="utf-8")
+    assert load_settings().database_url == "postgresql+psycopg://alice@db.example:5432/team"
+    # a password typed into the URL goes to the keyring as well, and the URL is saved without it
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None)
+    dialog.show()
+    page = _store_tab(dialog)
+    assert page.password_edit.text() == ""  # never shown back
+    page.url_edit.clear()
+    type_text(page.url_edit, f"postgresql+psycopg://bob:{secret}x@db.example/team")
+    _click_ok(dialog)
+    assert memory_keyring.store[("triptych", "store:bob@db.example:5432/team")] == secret + "x"
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_store_password_with_no_keyring_keeps_the_dialog_open_and_says_why(qapp, tmp_path, monkeypatch):
+    from tests.ui.hands import type_text
+
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TRIPTYCH_NO_KEYRING", "1")
+    settings = load_settings()
+    dialog = SettingsDialog(settings, load_catalog(settings), lambda: None)
+    dialog.show()
+    page = _store_tab(dialog)
+    type_text(page.url_edit, "postgresql+psycopg://alice@db.example:5432/team")
+    type_text(page.password_edit, "typed-password-1234")
+    _click_ok(dialog)
+    assert dialog.isVisible() and dialog.tabs.currentWidget() is page
+    assert "PGPASSWORD" in page.status_label.text() and "typed-password" not in page.status_label.text()
+    assert not (tmp_path / "config.toml").exists() or "typed-password" not in (tmp_path / "config.toml").read_text()
+    dialog.reject()

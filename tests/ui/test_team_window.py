@@ -14,10 +14,8 @@ from app.domain import Edge, EdgeRole, Node, NodeKind, Session
 from app.foreign import PushWatcher
 from storage import open_store
 from tests.fakes.server import Answer
-from tests.pgcluster import pg_cluster, pg_url
 from tests.ui.conftest import open_window, streaming_answer, wait_until
 
-__all__ = ["pg_cluster", "pg_url"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

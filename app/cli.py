@@ -895,38 +895,11 @@ def _sweep_definition(args: argparse.Namespace) -> Any:
 
 
 def _sweep_estimate(ctx: Ctx, defn: Any, cells: list[Any]) -> tuple[float, float, list[str]]:
-    """(estimated cost of the answers, of the judge, models whose cost is unknown) for `cells`."""
-    from app.catalog import estimate_tokens
-    from app.sweep import judge_instruction, variant_params
+    """(estimated cost of the answers, of the judge, models whose cost is unknown) for `cells`: the
+    window's estimate (app.sweep_view.estimate), planned by an engine that sends nothing."""
+    from app.sweep_view import estimate
 
-    engine = Engine(_NullRepo(), ctx.settings, catalog=ctx.catalog)  # type: ignore[arg-type]
-    total = judge_total = 0.0
-    unknown: list[str] = []
-    seen: dict[tuple[str, str, str], float | None] = {}
-    for cell in cells:
-        key = (cell.text, cell.model, json.dumps(cell.params, sort_keys=True))
-        if key not in seen:
-            (call,) = engine.plan(None, cell.text, [Target(cell.model, variant_params(cell.params))],
-                                  system=cell.system)
-            seen[key] = call.cost_est_usd
-            if defn.judge:
-                judge_in = call.input_tokens_est + call.output_tokens_est + estimate_tokens(
-                    judge_instruction(defn.rubric))
-                jc = ctx.catalog.estimate_cost(defn.judge, judge_in, 60)
-                if jc is None and defn.judge not in unknown:
-                    unknown.append(defn.judge)
-                judge_total += jc or 0.0
-        cost = seen[key]
-        if cost is not None and defn.batch:
-            from app.batch import batch_factor
-
-            cost *= batch_factor(ctx.settings, ctx.catalog, cell.model)
-        if cost is None:
-            if cell.model not in unknown:
-                unknown.append(cell.model)
-        else:
-            total += cost
-    return total, judge_total, unknown
+    return estimate(Engine(_NullRepo(), ctx.settings, catalog=ctx.catalog), defn, cells)  # type: ignore[arg-type]
 
 
 def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespace) -> bool:

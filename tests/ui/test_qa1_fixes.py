@@ -1,0 +1,60 @@
+"""Defects a new user met in the real window (qa1, /work/briefs/qa1-defects.md), reproduced through
+the user's hands: wheel turns, drags and keys on the window's widgets at their on-screen places."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from tests.ui import hands
+from tests.ui.conftest import cards_of, open_window, wait_until
+
+LEFT = Qt.MouseButton.LeftButton
+NO_MOD = Qt.KeyboardModifier.NoModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def _answers(window):
+    graph = window.controller.graph
+    return [c for c in cards_of(window) if graph.nodes[c.node_id].is_answer]
+
+
+async def _send(window, text: str, models: list[str] | None = None) -> None:
+    if models is not None:
+        window.composer.set_models(models)
+    window.composer.edit.setFocus()
+    QTest.keyClicks(window.composer.edit, text)
+    QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, CTRL)
+    await wait_until(lambda: len(_answers(window)) >= len(window.composer.models()), 5, "the answer cards")
+    graph = window.controller.graph
+    await wait_until(
+        lambda: all(not graph.nodes[c.node_id].status.is_live for c in _answers(window)), 15, "answers done"
+    )
+    window.controller.flush_repaints()
+
+
+async def test_zoomed_out_the_wheel_over_a_card_zooms_and_leaves_its_text_where_it_was(app_env, fake_server):
+    """Fitted out (cards show their title and first words), a wheel turn over a card zoomed nothing:
+    it scrolled the card's hidden body, whose text then sat elsewhere when zoomed back in."""
+    from ui.canvas import constants as C
+
+    from tests.fakes.server import Answer
+
+    fake_server.script("deepseek-flash", Answer(text=tuple(f"Line {i} of a long answer.\n\n" for i in range(60))))
+    async with open_window() as (window, _services):
+        await _send(window, "A long answer please", ["deepseek:deepseek-flash"])
+        card = _answers(window)[0]
+        assert card.can_scroll()  # a long answer: at full detail the wheel scrolls it
+        at = card.body_scroll()
+        view = window.view
+        view.setFocus()
+        while view.zoom() >= C.LOD_TEXT_MIN:
+            QTest.keyClick(view, Qt.Key.Key_Minus, CTRL)
+        view.centerOn(card.sceneBoundingRect().center())
+        await asyncio.sleep(0.02)
+        zoom = view.zoom()
+        hands.wheel(window, view.mapFromScene(card.sceneBoundingRect().center()), 1)
+        assert view.zoom() > zoom, "the wheel over a zoomed-out card did not zoom"
+        assert card.body_scroll() == at, "the wheel scrolled a body nobody can see"

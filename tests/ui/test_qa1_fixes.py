@@ -38,9 +38,8 @@ async def _send(window, text: str, models: list[str] | None = None) -> None:
 async def test_zoomed_out_the_wheel_over_a_card_zooms_and_leaves_its_text_where_it_was(app_env, fake_server):
     """Fitted out (cards show their title and first words), a wheel turn over a card zoomed nothing:
     it scrolled the card's hidden body, whose text then sat elsewhere when zoomed back in."""
-    from ui.canvas import constants as C
-
     from tests.fakes.server import Answer
+    from ui.canvas import constants as C
 
     fake_server.script("deepseek-flash", Answer(text=tuple(f"Line {i} of a long answer.\n\n" for i in range(60))))
     async with open_window() as (window, _services):
@@ -58,3 +57,72 @@ async def test_zoomed_out_the_wheel_over_a_card_zooms_and_leaves_its_text_where_
         hands.wheel(window, view.mapFromScene(card.sceneBoundingRect().center()), 1)
         assert view.zoom() > zoom, "the wheel over a zoomed-out card did not zoom"
         assert card.body_scroll() == at, "the wheel scrolled a body nobody can see"
+
+
+def _drag(view, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    vp = view.viewport()
+    QTest.mousePress(vp, LEFT, NO_MOD, start)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(vp, start + (end - start) * (i / steps))
+    QTest.mouseRelease(vp, LEFT, NO_MOD, end)
+
+
+FORMULA_ANSWER = "The model is $y = wx + b$ with a bias.\n\nIts loss is $$L = (y - t)^2$$ summed over the data.\n"
+
+
+async def test_copying_selected_card_text_keeps_its_formulas(app_env, fake_server):
+    """A drag over an answer with formulas, then Ctrl+C, put U+FFFC boxes where the formulas were."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    from tests.fakes.server import Answer
+
+    fake_server.script("deepseek-flash", Answer(text=(FORMULA_ANSWER,)))
+    async with open_window() as (window, _services):
+        await _send(window, "A formula please", ["deepseek:deepseek-flash"])
+        view = window.view
+        card = _answers(window)[0]
+        body = card.body_rect
+        QTest.mouseClick(view.viewport(), LEFT, NO_MOD, view.mapFromScene(card.mapToScene(QPointF(body.left() + 30, body.top() + 8))))
+        await asyncio.sleep(0.05)
+        assert window.scene.selected_ids() == [card.node_id]
+        start = view.mapFromScene(card.mapToScene(QPointF(body.left() + 1, body.top() + 6)))
+        end = view.mapFromScene(card.mapToScene(QPointF(body.right() - 4, body.bottom() - 4)))
+        _drag(view, start, end)
+        await asyncio.sleep(0.05)
+        QApplication.clipboard().setText("")
+        QTest.keyClick(view, Qt.Key.Key_C, CTRL)
+        copied = QApplication.clipboard().text()
+        assert copied.startswith("The model is"), copied
+        assert "\ufffc" not in copied, copied
+        assert "$y = wx + b$" in copied and "$$L = (y - t)^2$$" in copied, copied
+
+
+async def test_copying_from_focus_mode_keeps_the_formulas(app_env, fake_server):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    from tests.fakes.server import Answer
+
+    fake_server.script("deepseek-flash", Answer(text=(FORMULA_ANSWER,)))
+    async with open_window() as (window, _services):
+        await _send(window, "A formula please", ["deepseek:deepseek-flash"])
+        view = window.view
+        card = _answers(window)[0]
+        body = card.body_rect
+        QTest.mouseClick(view.viewport(), LEFT, NO_MOD, view.mapFromScene(card.mapToScene(QPointF(body.left() + 30, body.top() + 8))))
+        await asyncio.sleep(0.05)
+        QTest.keyClick(view, Qt.Key.Key_F)  # focus mode
+        await wait_until(lambda: window._focus_dialog is not None, 3, "focus mode")
+        dialog = window._focus_dialog
+        await wait_until(lambda: QApplication.activeWindow() is dialog, 3, "focus mode is the active window")
+        browser = dialog.browser
+        browser.setFocus()
+        QApplication.clipboard().setText("")
+        QTest.keyClick(browser, Qt.Key.Key_A, CTRL)
+        QTest.keyClick(browser, Qt.Key.Key_C, CTRL)
+        copied = QApplication.clipboard().text()
+        assert "The model is" in copied, copied
+        assert "\ufffc" not in copied, copied
+        assert "$y = wx + b$" in copied and "$$L = (y - t)^2$$" in copied, copied
+        window._focus_dialog.close()

@@ -126,3 +126,40 @@ async def test_copying_from_focus_mode_keeps_the_formulas(app_env, fake_server):
         assert "\ufffc" not in copied, copied
         assert "$y = wx + b$" in copied and "$$L = (y - t)^2$$" in copied, copied
         window._focus_dialog.close()
+
+
+async def test_the_model_picker_takes_arrow_keys_from_its_filter_field(app_env, fake_server):
+    """Re-run on another model…, Down Down Return: the third model listed re-runs (the arrows did
+    nothing in the filter field, which has the focus, and the first model ran)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.dialogs import ModelPickerDialog
+
+    async with open_window() as (window, _services):
+        await _send(window, "What is a monad?", ["deepseek:deepseek-flash"])
+        card = _answers(window)[0]
+        hands.click_card(window, card.node_id)
+        assert window.scene.selected_ids() == [card.node_id]
+        third: list[str] = []
+
+        def pick() -> None:
+            dlg = QApplication.activeModalWidget()
+            if not isinstance(dlg, ModelPickerDialog):
+                QTimer.singleShot(5, pick)
+                return
+            third.append(dlg.list.item(2).data(Qt.ItemDataRole.UserRole))
+            try:
+                for key in (Qt.Key.Key_Down, Qt.Key.Key_Down, Qt.Key.Key_Return):
+                    QTest.keyClick(dlg.filter_edit, key)  # where the user's keys go: the focused filter
+            finally:
+                if dlg.isVisible():
+                    dlg.reject()  # never leave the test inside a modal dialog
+
+        QTimer.singleShot(5, pick)
+        hands.trigger(window, "Cards/Re-run on another model…")
+        assert third, "the model picker did not open"
+        graph = window.controller.graph
+        await wait_until(lambda: len(_answers(window)) == 2, 5, "the re-run card")
+        rerun = next(c for c in _answers(window) if c.node_id != card.node_id)
+        assert graph.nodes[rerun.node_id].model == third[0]

@@ -163,3 +163,20 @@ async def test_the_model_picker_takes_arrow_keys_from_its_filter_field(app_env, 
         await wait_until(lambda: len(_answers(window)) == 2, 5, "the re-run card")
         rerun = next(c for c in _answers(window) if c.node_id != card.node_id)
         assert graph.nodes[rerun.node_id].model == third[0]
+
+
+async def test_a_zoomed_out_card_shows_formatting_tags_as_their_text(app_env, fake_server):
+    """Zoomed out, an answer with <kbd> keys and <sub>scripts read "Press <kbd>Ctrl</kbd>+…" (the
+    card itself draws them as keys and subscripts)."""
+    from tests.fakes.server import Answer
+    from ui.canvas import constants as C
+
+    fake_server.script("deepseek-flash", Answer(text=("Press <kbd>Ctrl</kbd>+<kbd>C</kbd> to copy H<sub>2</sub>O. a < b > c\n",)))
+    async with open_window() as (window, _services):
+        await _send(window, "Keys please", ["deepseek:deepseek-flash"])
+        card = _answers(window)[0]
+        view = window.view
+        view.setFocus()
+        while view.zoom() >= C.LOD_TEXT_MIN:
+            QTest.keyClick(view, Qt.Key.Key_Minus, CTRL)
+        assert card.summary_text.startswith("Press Ctrl+C to copy H2O. a < b > c"), card.summary_text

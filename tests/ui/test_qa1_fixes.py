@@ -180,3 +180,26 @@ async def test_a_zoomed_out_card_shows_formatting_tags_as_their_text(app_env, fa
         while view.zoom() >= C.LOD_TEXT_MIN:
             QTest.keyClick(view, Qt.Key.Key_Minus, CTRL)
         assert card.summary_text.startswith("Press Ctrl+C to copy H2O. a < b > c"), card.summary_text
+
+
+async def test_the_sessions_list_scroll_bar_is_not_black_in_the_light_theme(app_env, fake_server):
+    """Search results longer than the sidebar: the list's scroll bar trough was painted black."""
+    from PySide6.QtGui import QColor
+
+    from tests.fakes.server import Answer
+
+    for model in ("deepseek-flash", "claude-sonnet-5-5", "gpt-6.2-sol"):
+        fake_server.script(model, Answer(text=("A zebra crossing is a striped road crossing.\n",)))
+    async with open_window() as (window, _services):
+        hands.trigger(window, "View/Theme/Light")
+        window.resize(1000, 420)
+        await _send(window, "Tell me about zebra crossings")
+        hands.press_keys(window, "Ctrl+F")
+        hands.type_text(window.sidebar.search_edit, "zebra")
+        bar = window.sidebar.list.verticalScrollBar()
+        await wait_until(lambda: bar.isVisible() and bar.maximum() > 0, 5, "a sidebar that scrolls")
+        await asyncio.sleep(0.05)
+        image = bar.grab().toImage()
+        # the trough below the handle (the handle sits at the top)
+        trough = QColor(image.pixel(image.width() // 2, image.height() - 30))
+        assert trough.lightness() > 128, f"the scroll bar trough is {trough.name()} in the light theme"

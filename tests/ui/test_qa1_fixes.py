@@ -203,3 +203,21 @@ async def test_the_sessions_list_scroll_bar_is_not_black_in_the_light_theme(app_
         # the trough below the handle (the handle sits at the top)
         trough = QColor(image.pixel(image.width() // 2, image.height() - 30))
         assert trough.lightness() > 128, f"the scroll bar trough is {trough.name()} in the light theme"
+
+
+async def test_a_zoomed_out_card_writes_transposes_and_triple_integrals_as_symbols(app_env, fake_server):
+    """Zoomed out, `$w^\\top x$` read "w^(top) x" and `$\\iiint_V$` read "iiint_V"."""
+    from tests.fakes.server import Answer
+    from ui.canvas import constants as C
+
+    fake_server.script("deepseek-flash", Answer(text=("The model is $w^\\top x$ over $\\iiint_V f\\,dV$ with $a \\perp b$.\n",)))
+    async with open_window() as (window, _services):
+        await _send(window, "Formulas please", ["deepseek:deepseek-flash"])
+        card = _answers(window)[0]
+        view = window.view
+        view.setFocus()
+        while view.zoom() >= C.LOD_TEXT_MIN:
+            QTest.keyClick(view, Qt.Key.Key_Minus, CTRL)
+        words = card.summary_text
+        assert "wᵀ x" in words and "∭" in words and "a ⊥ b" in words, words
+        assert "top" not in words and "iiint" not in words and "perp" not in words, words

@@ -63,7 +63,8 @@ def _unemphasize(text: str) -> str:
 def overview_text(text: str, limit: int = 320) -> str:
     """The first words of a card's markdown as plain text, for the zoomed-out card: only the markdown
     structure goes (heading and quote marks, list bullets, fences, table pipes and rules, emphasis
-    pairs around words, link targets, the formatting tags a card draws: `<kbd>`, `<sub>`…), formulas become readable words (app.render.math.latex_to_text:
+    pairs around words, link targets, the formatting tags a card draws: `<kbd>`, `<sub>`…), formulas
+    become readable words (app.render.math.latex_to_text:
     `$\\frac{1}{1+e^{-z}}$` → `1/(1+e^(−z))`); everything else stays as written (`y_i`, `2 ** i`).
     Task items show their box (☐/☑) where it is. Lines are joined. Looks at the start of the text
     only: cheap on every streaming frame."""

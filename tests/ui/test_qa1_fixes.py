@@ -221,3 +221,46 @@ async def test_a_zoomed_out_card_writes_transposes_and_triple_integrals_as_symbo
         words = card.summary_text
         assert "wᵀ x" in words and "∭" in words and "a ⊥ b" in words, words
         assert "top" not in words and "iiint" not in words and "perp" not in words, words
+
+
+async def test_a_failed_copy_to_the_team_store_says_so_in_a_dialog(app_env, fake_server):
+    """File → Copy to team store… with a server that cannot be reached: the reason only flashed in
+    the status bar, cut off at the window's edge. It is said in a dialog (without the password)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+
+    async with open_window() as (window, _services):
+        await _send(window, "What is a monad?", ["deepseek:deepseek-flash"])
+        asked: list[str] = []
+
+        def answer() -> None:
+            dlg = QApplication.activeModalWidget()
+            if not isinstance(dlg, QInputDialog):
+                QTimer.singleShot(5, answer)
+                return
+            asked.append(dlg.labelText())
+            edit = dlg.findChild(QLineEdit)
+            try:
+                edit.selectAll()
+                QTest.keyClicks(edit, "postgresql+psycopg://alice:s3cret@127.0.0.1:1/team")
+                QTest.keyClick(edit, Qt.Key.Key_Return)
+            finally:
+                if dlg.isVisible():
+                    dlg.reject()
+
+        QTimer.singleShot(5, answer)
+        hands.trigger(window, "File/Copy to team store…")
+        assert asked, "no URL was asked for"
+
+        def box():
+            return next(
+                (w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()), None
+            )
+
+        await wait_until(box, 5, "a dialog saying the copy failed")
+        text = box().text()
+        try:
+            assert "Could not copy" in text and "127.0.0.1" in text, text
+            assert "s3cret" not in text, text
+        finally:
+            box().close()

@@ -264,3 +264,20 @@ async def test_a_failed_copy_to_the_team_store_says_so_in_a_dialog(app_env, fake
             assert "s3cret" not in text, text
         finally:
             box().close()
+
+
+async def test_an_answer_stopped_before_its_first_token_says_so(app_env, fake_server):
+    """Esc before any text arrived left a card with an empty body: only Copy and Retry under its title."""
+    async with open_window() as (window, _services):
+        window.composer.set_models(["openai:stall"])
+        window.composer.edit.setFocus()
+        QTest.keyClicks(window.composer.edit, "Anyone there?")
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Return, CTRL)
+        await wait_until(lambda: _answers(window), 5, "the answer card")
+        card = _answers(window)[0]
+        await wait_until(lambda: card.summary_text == "Waiting for the first token…", 5, "the request sent")
+        QTest.keyClick(window.composer.edit, Qt.Key.Key_Escape)  # Esc stops the streams
+        graph = window.controller.graph
+        await wait_until(lambda: graph.nodes[card.node_id].status.value == "stopped", 5, "stopped")
+        window.controller.flush_repaints()
+        assert card.summary_text == "Stopped before any text arrived."

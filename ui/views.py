@@ -126,13 +126,13 @@ class TableScrollBrowser(QTextBrowser):
 
     def createMimeDataFromSelection(self) -> QMimeData:
         """Copied text keeps the formulas (as `$…$`); Qt's own gives U+FFFC for each picture."""
-        qt_mime = super().createMimeDataFromSelection()
+        mime = super().createMimeDataFromSelection()
         cursor = self.textCursor()
-        if "\ufffc" not in cursor.selectedText():
-            return qt_mime
-        mime = QMimeData()  # (Qt's fills its formats itself when read: a text set on it is overwritten)
-        mime.setHtml(qt_mime.html())
-        mime.setText(selection_text(cursor).translate(_PLAIN))
+        if "\ufffc" in cursor.selectedText():
+            # Qt's fills its formats when first read, over any text set before: read it first. (Not a
+            # QMimeData made here: the clipboard deletes it, and so would Python, at exit: a crash.)
+            mime.html()
+            mime.setText(selection_text(cursor).translate(_PLAIN))
         return mime
 
     # ------------------------------------------------------------------ geometry

@@ -128,41 +128,33 @@ async def test_copying_from_focus_mode_keeps_the_formulas(app_env, fake_server):
         window._focus_dialog.close()
 
 
-async def test_the_model_picker_takes_arrow_keys_from_its_filter_field(app_env, fake_server):
-    """Re-run on another model…, Down Down Return: the third model listed re-runs (the arrows did
+def test_the_model_picker_takes_arrow_keys_from_its_filter_field(app_env):
+    """Re-run on another model…, Down Down Return: the third model listed is chosen (the arrows did
     nothing in the filter field, which has the focus, and the first model ran)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
+    from app.catalog import load_catalog
+    from app.config import load_settings
     from ui.dialogs import ModelPickerDialog
 
-    async with open_window() as (window, _services):
-        await _send(window, "What is a monad?", ["deepseek:deepseek-flash"])
-        card = _answers(window)[0]
-        hands.click_card(window, card.node_id)
-        assert window.scene.selected_ids() == [card.node_id]
-        third: list[str] = []
-
-        def pick() -> None:
-            dlg = QApplication.activeModalWidget()
-            if not isinstance(dlg, ModelPickerDialog):
-                QTimer.singleShot(5, pick)
-                return
-            third.append(dlg.list.item(2).data(Qt.ItemDataRole.UserRole))
-            try:
-                for key in (Qt.Key.Key_Down, Qt.Key.Key_Down, Qt.Key.Key_Return):
-                    QTest.keyClick(dlg.filter_edit, key)  # where the user's keys go: the focused filter
-            finally:
-                if dlg.isVisible():
-                    dlg.reject()  # never leave the test inside a modal dialog
-
-        QTimer.singleShot(5, pick)
-        hands.trigger(window, "Cards/Re-run on another model…")
-        assert third, "the model picker did not open"
-        graph = window.controller.graph
-        await wait_until(lambda: len(_answers(window)) == 2, 5, "the re-run card")
-        rerun = next(c for c in _answers(window) if c.node_id != card.node_id)
-        assert graph.nodes[rerun.node_id].model == third[0]
+    settings = load_settings(keyring=False)
+    dlg = ModelPickerDialog(load_catalog(settings), settings, exclude="deepseek:deepseek-flash",
+                            title="Re-run on another model")
+    dlg.show()
+    try:
+        third = dlg.list.item(2).data(Qt.ItemDataRole.UserRole)
+        dlg.filter_edit.setFocus()
+        for key in (Qt.Key.Key_Down, Qt.Key.Key_Down):
+            QTest.keyClick(dlg.filter_edit, key)  # where the user's keys go: the focused filter
+        QTest.keyClick(dlg.filter_edit, Qt.Key.Key_Return)
+        assert dlg.result() == ModelPickerDialog.DialogCode.Accepted
+        assert dlg.chosen() == third
+        # typing a filter, then Down: the second match
+        dlg.show()
+        QTest.keyClicks(dlg.filter_edit, "claude")
+        QTest.keyClick(dlg.filter_edit, Qt.Key.Key_Down)
+        shown = [dlg.list.item(i) for i in range(dlg.list.count()) if not dlg.list.item(i).isHidden()]
+        assert dlg.chosen() == shown[1].data(Qt.ItemDataRole.UserRole)
+    finally:
+        dlg.close()
 
 
 async def test_a_zoomed_out_card_shows_formatting_tags_as_their_text(app_env, fake_server):
@@ -226,29 +218,17 @@ async def test_a_zoomed_out_card_writes_transposes_and_triple_integrals_as_symbo
 async def test_a_failed_copy_to_the_team_store_says_so_in_a_dialog(app_env, fake_server):
     """File → Copy to team store… with a server that cannot be reached: the reason only flashed in
     the status bar, cut off at the window's edge. It is said in a dialog (without the password)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     async with open_window() as (window, _services):
         await _send(window, "What is a monad?", ["deepseek:deepseek-flash"])
         asked: list[str] = []
 
-        def answer() -> None:
-            dlg = QApplication.activeModalWidget()
-            if not isinstance(dlg, QInputDialog):
-                QTimer.singleShot(5, answer)
-                return
-            asked.append(dlg.labelText())
-            edit = dlg.findChild(QLineEdit)
-            try:
-                edit.selectAll()
-                QTest.keyClicks(edit, "postgresql+psycopg://alice:s3cret@127.0.0.1:1/team")
-                QTest.keyClick(edit, Qt.Key.Key_Return)
-            finally:
-                if dlg.isVisible():
-                    dlg.reject()
+        def ask_url(default: str) -> str:
+            asked.append(default)
+            return "postgresql+psycopg://alice:s3cret@127.0.0.1:1/team"
 
-        QTimer.singleShot(5, answer)
+        window.team_copy.ask_url = ask_url  # the user's answer to "PostgreSQL URL:"
         hands.trigger(window, "File/Copy to team store…")
         assert asked, "no URL was asked for"
 
@@ -281,3 +261,46 @@ async def test_an_answer_stopped_before_its_first_token_says_so(app_env, fake_se
         await wait_until(lambda: graph.nodes[card.node_id].status.value == "stopped", 5, "stopped")
         window.controller.flush_repaints()
         assert card.summary_text == "Stopped before any text arrived."
+
+
+async def test_the_unreachable_team_store_dialog_at_start_is_in_the_users_theme(app_env):
+    """Started with a dark theme and a team store that cannot be reached: the dialog was drawn in
+    Qt's light default, began "cannot reach …", and named only the command line to copy later."""
+    import socket
+
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from ui.app import build_services, close_services
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (app_env / "config.toml").write_text(
+        f'[ui]\ntheme = "dark"\n\n[store]\nurl = "postgresql+psycopg://alice@127.0.0.1:{port}/team"\n'
+    )
+    app = QApplication.instance()
+    style, palette, sheet = app.style().name(), app.palette(), app.styleSheet()
+    seen: dict[str, object] = {}
+
+    def answer(box: QMessageBox) -> int:
+        seen["text"], seen["info"] = box.text(), box.informativeText()
+        seen["window"] = box.palette().color(QPalette.ColorRole.Window).lightness()
+        local = next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole)
+        local.click()  # "Open the local store"
+        return 0
+
+    original = QMessageBox.exec
+    QMessageBox.exec = answer
+    try:
+        services = build_services(interactive=True)
+        await close_services(services)
+    finally:
+        QMessageBox.exec = original
+        app.setStyle(style)
+        app.setPalette(palette)
+        app.setStyleSheet(sheet)
+    assert seen, "no dialog"
+    assert seen["window"] < 100, f"a light dialog (lightness {seen['window']}) in the dark theme"
+    assert str(seen["text"])[:1].isupper(), seen["text"]
+    assert "File → Copy to team store" in str(seen["info"]), seen["info"]

@@ -157,10 +157,26 @@ class StartupCancelled(Exception):
     """The user chose not to continue (for example after a store error)."""
 
 
+def _dialogs_in_theme(settings: Settings | None) -> None:
+    """Before a start-up question: the user's theme (the window applies it later; the dialog came first)."""
+    app = QApplication.instance()
+    if settings is None or not isinstance(app, QApplication):
+        return
+    from ui.theme import apply_theme, resolve_theme
+
+    apply_theme(app, resolve_theme(settings.ui.get("theme", "system")), int(settings.ui.get("font_size", 10)))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def open_store_interactive(data_dir: Path, parent: QWidget | None = None,
-                           location: str | Path | None = None) -> SqliteRepository:
+                           location: str | Path | None = None,
+                           settings: Settings | None = None) -> SqliteRepository:
     """open_store with the user in the loop: a corrupt DB may be moved aside and a fresh one started;
-    an unreachable team store (`location`, a URL) may be swapped for the local store."""
+    an unreachable team store (`location`, a URL) may be swapped for the local store. `settings`: the
+    questions are asked in the user's theme."""
     from app.repository import StoreError
     from storage import CorruptStoreError, backup_corrupt, open_store
     from storage.backend_pg import StoreUnreachableError
@@ -168,19 +184,22 @@ def open_store_interactive(data_dir: Path, parent: QWidget | None = None,
     try:
         return open_store(location if location is not None else data_dir)
     except StoreUnreachableError as exc:
+        _dialogs_in_theme(settings)
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Triptych: the team store is unreachable")
-        box.setText(str(exc))
+        box.setText(_sentence(str(exc)))
         box.setInformativeText(f"You can work in the local store ({data_dir}) and copy the session to the "
-                               "team store later (triptych copy SESSION --to URL).")
+                               "team store later (File → Copy to team store…, or triptych copy SESSION "
+                               "--to URL).")
         local = box.addButton("Open the local store", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
         box.exec()
         if box.clickedButton() is not local:
             raise StartupCancelled() from exc
-        return open_store_interactive(data_dir, parent)
+        return open_store_interactive(data_dir, parent, settings=settings)
     except CorruptStoreError as exc:
+        _dialogs_in_theme(settings)
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Triptych: the database is damaged")
@@ -198,7 +217,8 @@ def open_store_interactive(data_dir: Path, parent: QWidget | None = None,
         log.warning("moved a damaged database to %s", moved)
         return open_store(data_dir)
     except StoreError as exc:
-        QMessageBox.critical(parent, "Triptych cannot open its database", str(exc))
+        _dialogs_in_theme(settings)
+        QMessageBox.critical(parent, "Triptych cannot open its database", _sentence(str(exc)))
         raise StartupCancelled() from exc
 
 
@@ -216,7 +236,7 @@ def build_services(data_dir: str | os.PathLike[str] | None = None, *, interactiv
 
     settings = load_settings(data_dir, keyring=False)  # the keyring after the first paint (read_keyring)
     if interactive:
-        repo = open_store_interactive(settings.data_dir, location=settings.store_location)
+        repo = open_store_interactive(settings.data_dir, location=settings.store_location, settings=settings)
     else:
         from storage import open_store
 

@@ -37,6 +37,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QPainter,
+    QTextCursor,
     QTextDocument,
 )
 from PySide6.QtSvg import QSvgRenderer
@@ -221,6 +222,28 @@ def _source_of(formula: tuple[str, bool] | None) -> str:
         return "?"
     latex, display = formula
     return f"$${latex}$$" if display else f"${latex}$"
+
+
+def selection_text(cursor: QTextCursor) -> str:
+    """What `cursor` selects, as QTextCursor.selectedText() (paragraphs end in U+2029), with each
+    formula picture written as its source (`$…$`, `$$…$$`) instead of U+FFFC, the object character
+    Qt gives a picture: copied text keeps its formulas. Another picture is left out."""
+    text = cursor.selectedText()
+    if "\ufffc" not in text:
+        return text
+    start = cursor.selectionStart()
+    probe = QTextCursor(cursor.document())
+    out = []
+    for i, ch in enumerate(text):
+        if ch != "\ufffc":
+            out.append(ch)
+            continue
+        probe.setPosition(start + i + 1)  # the format of the character before the cursor: this one
+        fmt = probe.charFormat()
+        name = fmt.toImageFormat().name() if fmt.isImageFormat() else ""
+        prefix = MATH_SCHEME + ":"
+        out.append(_source_of(formula_of(name[len(prefix) :])) if name.startswith(prefix) else "")
+    return "".join(out)
 
 
 def _start_timer() -> None:

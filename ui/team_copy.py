@@ -11,7 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QInputDialog, QLineEdit
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
 from app.logs import redact_url
 
@@ -61,7 +62,14 @@ class TeamCopy:
             result = await asyncio.to_thread(_copy, self.w.controller.repo, url, session_id)
         except Exception as exc:  # unreachable server, refused schema: say so, keep working
             log.warning("copy to the team store failed: %s", redact_url(str(exc)))
-            self.w.statusBar().showMessage(f"Could not copy “{title}”: {redact_url(str(exc))}", 10000)
+            message = f"Could not copy “{title}”: {redact_url(str(exc))}"
+            self.w.statusBar().showMessage(message, 10000)
+            # The user asked for this copy: the whole reason, where it cannot be missed or cut off.
+            # (open(), not exec(): no nested event loop inside this task.)
+            box = QMessageBox(QMessageBox.Icon.Warning, "Copy to team store", message,
+                              QMessageBox.StandardButton.Ok, self.w)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
             return
         where = redact_url(url)
         if result.cards or result.new_session:

@@ -198,7 +198,7 @@ QGraphicsView#CanvasView:focus {{ border-color: {t.accent}; }}
 QStatusBar {{ border-top: 1px solid {t.border}; }}
 QStatusBar QLabel {{ color: {t.muted}; padding: 0 6px; }}
 #SessionsSidebar {{ background: {t.alt_base}; }}
-#SessionsSidebar QListWidget {{ border: none; background: transparent; }}
+#SessionsSidebar QListWidget {{ border: none; background: {t.alt_base}; }}
 #SessionsSidebar QListWidget::item {{ padding: 6px 8px; border-radius: 6px; }}
 #SessionsSidebar QListWidget::item:selected {{ background: {t.button_hover}; color: {t.text}; }}
 #ComposerWidget {{ background: {t.base}; border-top: 1px solid {t.border}; }}

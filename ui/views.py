@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QRect, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QColor,
     QFontDatabase,
@@ -45,7 +45,7 @@ from app.render.markdown import DETAILS_CLOSE, DETAILS_OPEN, SUMMARY_OPEN
 from ui.canvas.tables import fit_tables, markdown_tables
 from ui.dialogs import resize_within_screen
 from ui.format import fmt_cost, fmt_tokens, metrics_line
-from ui.math_images import add_math_resources, screen_scale
+from ui.math_images import add_math_resources, screen_scale, selection_text
 
 if TYPE_CHECKING:
     from app.export.table import Row, Totals
@@ -98,6 +98,10 @@ def fold_details(html: str, open_ones: set[int]) -> str:
     return "".join(out)
 
 
+# QTextDocumentFragment.toPlainText()'s mapping of what QTextCursor.selectedText() leaves in.
+_PLAIN = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\u00a0": " ", "\ufdd0": "", "\ufdd1": ""})
+
+
 class TableScrollBrowser(QTextBrowser):
     """A QTextBrowser whose wide tables scroll sideways each on its own, as in a card: the page itself
     never does (its text wraps at the window's width). Shift+wheel or a sideways wheel over a table,
@@ -119,6 +123,17 @@ class TableScrollBrowser(QTextBrowser):
         self._mouse_table = -1  # the table a press started in (its moves and release keep its offset)
         self._bar_drag: tuple[int, float, int] | None = None  # (table, press x, offset at the press)
         self.horizontalScrollBar().valueChanged.connect(self._on_hbar_value_changed)
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        """Copied text keeps the formulas (as `$…$`); Qt's own gives U+FFFC for each picture."""
+        mime = super().createMimeDataFromSelection()
+        cursor = self.textCursor()
+        if "\ufffc" in cursor.selectedText():
+            # Qt's fills its formats when first read, over any text set before: read it first. (Not a
+            # QMimeData made here: the clipboard deletes it, and so would Python, at exit: a crash.)
+            mime.html()
+            mime.setText(selection_text(cursor).translate(_PLAIN))
+        return mime
 
     # ------------------------------------------------------------------ geometry
     def reset_table_offsets(self) -> None:

@@ -431,6 +431,13 @@ _SYMBOLS = {
     "emptyset": "∅", "circ": "∘", "degree": "°", "langle": "⟨", "rangle": "⟩",
     "mid": "|", "vert": "|", "lVert": "‖", "rVert": "‖", "|": "‖", "cdotp": "·", "ast": "∗", "star": "⋆",
     "%": "%", "$": "$", "{": "{", "}": "}", "_": "_", "&": "&", "#": "#",
+    # "T" (not ⊤): as a superscript it becomes ᵀ, the transpose everyone writes (w^\top → wᵀ)
+    "top": "T", "intercal": "T", "iiint": "∭", "oiint": "∯", "bot": "⊥", "perp": "⊥", "parallel": "∥",
+    "ell": "ℓ", "hbar": "ℏ", "dagger": "†", "prime": "′", "leftrightarrow": "↔", "Leftarrow": "⇐",
+    "Leftrightarrow": "⇔", "mapsto": "↦", "setminus": "∖", "supset": "⊃", "supseteq": "⊇", "wedge": "∧",
+    "vee": "∨", "neg": "¬", "lnot": "¬", "land": "∧", "lor": "∨", "otimes": "⊗", "oplus": "⊕", "ll": "≪",
+    "gg": "≫", "simeq": "≃", "cong": "≅", "div": "÷", "aleph": "ℵ", "lceil": "⌈", "rceil": "⌉",
+    "lfloor": "⌊", "rfloor": "⌋", "lbrace": "{", "rbrace": "}",
 }
 _SUP = str.maketrans("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ")
 _SUB = str.maketrans("0123456789+-=()aeioruvxjkt", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒᵣᵤᵥₓⱼₖₜ")

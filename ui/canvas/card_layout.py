@@ -249,7 +249,11 @@ class ResponseLayout(CardLayout):
             return "Waiting for the first token…"
         if node.status == NodeStatus.DONE:
             return "(empty answer)"
-        return ""
+        if node.status == NodeStatus.STOPPED:
+            return "Stopped before any text arrived."
+        if node.status == NodeStatus.INTERRUPTED:
+            return "Interrupted before any text arrived."
+        return ""  # an error: its box says what happened
 
     def fill_sections(self, node: Node, st: CardState, y: float, left: float, w: float) -> float:
         card = self.card

@@ -31,6 +31,9 @@ _EMPHASIS = (
     re.compile(r"(?<!~)~~(?=\S)(.+?)(?<=\S)~~(?!~)"),
 )
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
+# The formatting tags a card draws (app.render.markdown.SAFE_INLINE_TAGS; not imported: this module is
+# loaded before the window's first paint, the renderer after it): their words stay, the tags go.
+_SAFE_TAG = re.compile(r"<(/?)(kbd|sup|sub|br|mark|u|details|summary)\s*(?:open\s*)?/?>", re.I)
 
 
 def html_text(markup: str) -> str:
@@ -50,6 +53,7 @@ def _plain_inline(text: str) -> str:
 
 
 def _unemphasize(text: str) -> str:
+    text = _SAFE_TAG.sub(lambda m: " " if m.group(2).lower() == "br" else "", text)
     text = _LINK.sub(r"\1", text)
     for pattern in _EMPHASIS:
         text = pattern.sub(lambda m: m.group(m.lastindex or 0), text)
@@ -59,7 +63,8 @@ def _unemphasize(text: str) -> str:
 def overview_text(text: str, limit: int = 320) -> str:
     """The first words of a card's markdown as plain text, for the zoomed-out card: only the markdown
     structure goes (heading and quote marks, list bullets, fences, table pipes and rules, emphasis
-    pairs around words, link targets), formulas become readable words (app.render.math.latex_to_text:
+    pairs around words, link targets, the formatting tags a card draws: `<kbd>`, `<sub>`…), formulas
+    become readable words (app.render.math.latex_to_text:
     `$\\frac{1}{1+e^{-z}}$` → `1/(1+e^(−z))`); everything else stays as written (`y_i`, `2 ** i`).
     Task items show their box (☐/☑) where it is. Lines are joined. Looks at the start of the text
     only: cheap on every streaming frame."""

@@ -47,7 +47,7 @@ from PySide6.QtGui import (
 from app.render.theme import CODE_LABEL_STATE
 from ui.canvas.tables import fit_tables, markdown_tables
 from ui.canvas.text import CodeShapes, shape_code_blocks
-from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket
+from ui.math_images import add_math_resources, math_keys, rescale, scale_bucket, selection_text
 
 CHUNK_CHARS = 4000  # HTML characters per chunk (about a screen of text)
 HBAR_BAND = 10.0  # space under a wide table for its horizontal scroll bar
@@ -641,7 +641,7 @@ class SegmentedDocument:
         for i in range(max(start[0], 0), min(end[0], len(self._chunks) - 1) + 1):
             cursor = self._chunks[i].cursor(i, start, end)
             if cursor is not None:
-                parts.append(cursor.selectedText().translate(_PARAGRAPH_SEPARATORS))
+                parts.append(selection_text(cursor).translate(_PARAGRAPH_SEPARATORS))  # formulas as $…$
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ painting

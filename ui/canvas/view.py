@@ -3,7 +3,8 @@
 Input map:
 - drag on empty space, middle button, or Space+drag: pan
 - Shift/Ctrl+drag on empty space: rubber-band selection; Ctrl+click: toggle a card
-- wheel: zoom to the cursor (over a card whose body overflows: scroll that body); Ctrl+wheel: always zoom
+- wheel: zoom to the cursor (over a card whose body overflows, at full detail: scroll that body); Ctrl+wheel:
+  always zoom
 - Shift+wheel or a sideways wheel over a table wider than its card: scroll that table sideways
 - arrow keys: move the selection to the nearest card in that direction
 - double-click on a card's text: select a word; drag in a selected card's body: select text (its header
@@ -306,7 +307,9 @@ class CanvasView(QGraphicsView):
         pos = event.position().toPoint()
         dy = event.angleDelta().y()
         dx = event.angleDelta().x() or (dy if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0)
-        if dx and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        # Zoomed out a card shows its title and first words only: nothing in it to scroll, the wheel zooms.
+        detail = self.zoom() >= C.LOD_TEXT_MIN
+        if dx and detail and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             card = self._card_at(pos)
             if card is not None:
                 item_pos = card.mapFromScene(self.mapToScene(pos))
@@ -317,7 +320,7 @@ class CanvasView(QGraphicsView):
         if not dy:
             event.ignore()
             return
-        if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if detail and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             card = self._card_at(pos)
             if card is not None:
                 item_pos = card.mapFromScene(self.mapToScene(pos))

@@ -137,7 +137,7 @@ def install(prefix: Path, program: str | None = None) -> list[Path]:
         json.dumps({"app_id": APP_ID, "exec": program, "files": written, "dirs": made_dirs}, indent=1) + "\n",
         encoding="utf-8",
     )
-    return [prefix / f for f in written]
+    return [*(prefix / f for f in written), prefix / MANIFEST]  # the list of them is a file it wrote too
 
 
 def uninstall(prefix: Path) -> list[Path]:

@@ -69,8 +69,12 @@ def test_install_writes_a_valid_launcher_entry_icons_and_appstream_and_uninstall
     sizes = {p.parts[-3] for p in icons.glob(f"*/apps/{APP_ID}.png")}
     assert {"16x16", "32x32", "48x48", "128x128", "256x256", "512x512"} <= sizes
 
+    written = sum(1 for p in prefix.rglob("*") if p.is_file())
+    assert f" {written} files under " in r.stdout  # the count it says is what it wrote
+
     r = _triptych("desktop", "uninstall", "--prefix", str(prefix))
     assert r.returncode == 0, r.stderr
+    assert f"Removed {written} files" in r.stdout  # and what uninstall says it removed
     assert _files(prefix) == set() and not prefix.exists(), _files(prefix)
 
 

@@ -308,26 +308,21 @@ class CanvasView(QGraphicsView):
         dy = event.angleDelta().y()
         dx = event.angleDelta().x() or (dy if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 0)
         # Zoomed out a card shows its title and first words only: nothing in it to scroll, the wheel zooms.
-        detail = self.zoom() >= C.LOD_TEXT_MIN
-        if dx and detail and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        card = None
+        if self.zoom() >= C.LOD_TEXT_MIN and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             card = self._card_at(pos)
-            if card is not None:
-                item_pos = card.mapFromScene(self.mapToScene(pos))
-                if card.can_scroll_x(item_pos):
-                    card.scroll_x_by(-dx / 120.0 * 60.0, item_pos)
-                    event.accept()
-                    return
+        item_pos = card.mapFromScene(self.mapToScene(pos)) if card is not None else None
+        if dx and card is not None and item_pos is not None and card.can_scroll_x(item_pos):
+            card.scroll_x_by(-dx / 120.0 * 60.0, item_pos)
+            event.accept()
+            return
         if not dy:
             event.ignore()
             return
-        if detail and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            card = self._card_at(pos)
-            if card is not None:
-                item_pos = card.mapFromScene(self.mapToScene(pos))
-                if card.can_scroll(item_pos):
-                    card.scroll_by(-dy / 120.0 * 60.0, item_pos)
-                    event.accept()
-                    return
+        if card is not None and item_pos is not None and card.can_scroll(item_pos):
+            card.scroll_by(-dy / 120.0 * 60.0, item_pos)
+            event.accept()
+            return
         self.zoom_by(C.ZOOM_STEP ** (dy / 120.0), pos)
         event.accept()
 

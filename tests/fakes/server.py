@@ -1725,4 +1725,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as tests.fakes.server, not __main__: tests/fakes/batch.py imports this module by that name,
+    # and two copies of it (two Scenario classes) made every batch request by hand an empty answer.
+    from tests.fakes.server import main as _main_of_module
+
+    _main_of_module()

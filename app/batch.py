@@ -28,11 +28,12 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from app.batch_api import (
+    CANCELED,
     ENDED,
     BatchAPI,
     BatchError,
@@ -209,12 +210,13 @@ class SweepBatches:
 
     def __init__(self, engine: Engine, graph: Graph, sweep: Node, defn: SweepDef, *,
                  on_progress: Callable[[Progress], None] | None = None, on_batch: OnBatch | None = None,
-                 poll_interval: float = DEFAULT_POLL_S) -> None:
+                 poll_interval: float = DEFAULT_POLL_S, only: Collection[int] | None = None) -> None:
         from app.engine import Engine as EngineCls
 
         self.engine = engine
         self.sweep = sweep
         self.runner = SweepRunner(engine, graph, sweep, defn, on_progress=on_progress)
+        self.runner.only = set(only) if only is not None else None
         self.on_batch = on_batch
         self.poll_interval = poll_interval
         self.records = load_records(sweep)
@@ -383,6 +385,8 @@ class SweepBatches:
         node.timing = Timing()  # no latency to speak of: the batch ran when the provider chose
         node.cost_usd = batch_cost(self.engine.catalog, node) if node.model else None
         node.meta[CELL_BATCH_META] = {"provider": rec.provider, "batch_id": rec.remote_id, "custom_id": cid}
+        if outcome.error is not None and outcome.error.message == CANCELED:
+            node.meta[CELL_BATCH_META]["cancelled"] = True  # never ran: the grid shows it cancelled, Resume runs it
         if outcome.error is not None and node.status == NodeStatus.ERROR:
             node.error = ErrorInfo(outcome.error.kind, outcome.error.message, outcome.error.status)
         await self.runner.settle_cell(node)
@@ -449,6 +453,7 @@ async def run_sweep_batches(engine: Engine, graph: Graph, sweep: Node, defn: Swe
                             on_progress: Callable[[Progress], None] | None = None,
                             on_batch: OnBatch | None = None,
                             started: Callable[[SweepBatches], None] | None = None,
+                            only: Collection[int] | None = None,
                             ) -> list[tuple[Cell, Node | None]]:
     """Run (or resume) a sweep with the batch APIs: the unfinished cells of OpenAI and Anthropic models go
     in batches (new ones; cells already waiting in a stored batch are polled, never sent again), the
@@ -457,11 +462,11 @@ async def run_sweep_batches(engine: Engine, graph: Graph, sweep: Node, defn: Swe
     changed (status, counts), `on_progress` of every cell filled, `started(handle)` gets the handle
     (`SweepBatches`): `stop()` stops the live cells and the polling (the batches run on at the provider,
     a resume collects them); `await cancel()` cancels the batches too (Cancel all), and the run returns
-    once they have ended.
+    once they have ended. `only`: send exactly these cells (the window's Resume and Re-run failed).
     Returns every cell with its best answer (None while it waits in a batch). Raises BatchError when a
     provider cannot be reached to create or poll a batch (what was stored stays; resume continues)."""
     batches = SweepBatches(engine, graph, sweep, defn, on_progress=on_progress, on_batch=on_batch,
-                           poll_interval=poll_interval)
+                           poll_interval=poll_interval, only=only)
     if started is not None:
         started(batches)
     try:

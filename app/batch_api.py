@@ -273,7 +273,7 @@ class _HTTP:
                 try:
                     return response.json()
                 except ValueError:
-                    raise BatchError(StreamError("bad_stream", f"{url}: the answer is not JSON")) from None
+                    raise BatchError(StreamError("bad_stream", self.not_json(url, response))) from None
             err = error_from_response(response.status_code, response.headers, response.content[:MAX_ERROR_BODY],
                                       api_key=self.config.api_key)
             if attempt < retries and err.kind in ("rate_limit", "overloaded", "server"):
@@ -284,6 +284,19 @@ class _HTTP:
                 continue
             raise BatchError(err)
         raise AssertionError("unreachable")
+
+    def not_json(self, url: str, response: httpx.Response) -> str:
+        """What a user reads when the batch endpoint answered something else than JSON (an HTML page, an
+        empty body, a proxy's page): what came back, what it likely means, and what to do."""
+        who = {"anthropic": "Anthropic's batch API", "openai": "OpenAI's batch API"}.get(
+            self.config.id, f"The batch API of {self.config.id}")
+        feature = "Message Batches" if self.config.id == "anthropic" else "the Batch API"
+        ctype = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        size = len(response.content)
+        return (f"{who} at {url} answered with something that is not JSON (HTTP {response.status_code}, {ctype}, "
+                f"{size:,} byte{'s' if size != 1 else ''}): the endpoint may not support {feature} — run this sweep "
+                "again without batch APIs (\"Use batch APIs\" unticked in New sweep; on the command line, "
+                "without --batch)")
 
 
 class BatchAPI(Protocol):

@@ -649,20 +649,24 @@ class SweepRunner:
         self.answers: dict[int, list[Node]] = cell_answers(graph)
         self.progress = Progress(0)
         self.stopped = False
+        self.only: set[int] | None = None  # run exactly these cells (the window's Resume, Re-run failed)
 
     def __repr__(self) -> str:
         return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
 
     def pending_cells(self) -> list[Cell]:
-        """The cells without a finished answer (and none still streaming in a live process, nor waiting in a
-        batch at a provider: app.batch polls those)."""
+        """The cells without a finished answer, or with `only` exactly those cells (and none still streaming
+        in a live process, nor waiting in a batch at a provider: app.batch polls those)."""
         out = []
         in_batches = waiting_in_batches(self.sweep)
         for cell in self.defn.cells():
             if cell.index in in_batches:
                 continue
             answers = self.answers.get(cell.index, [])
-            if any(a.status == NodeStatus.DONE for a in answers):
+            if self.only is not None:  # exactly those (Re-run failed: a finished one that failed a check too)
+                if cell.index not in self.only:
+                    continue
+            elif any(a.status == NodeStatus.DONE for a in answers):
                 continue
             if any(a.status.is_live for a in answers):
                 continue  # another process streams it right now: never run a cell twice

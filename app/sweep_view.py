@@ -37,15 +37,19 @@ QUEUED = "queued"
 BATCHED = "in batch"  # waiting in a batch at its provider (app.batch): no answer yet, none to send
 STREAMING = "streaming"
 DONE = "done"
-FAILED = "failed"
+FAILED = "failed"  # ended without an answer (an error), or an answer that failed a check: "Re-run failed"
+STOPPED = "stopped"  # its answer was stopped (Cancel all, Stop) or cut by a quit or crash: Resume runs it again
+CANCELLED = "cancelled"  # never started: Cancel all stopped the run first (or its batch was cancelled); Resume runs it
 
 PREVIEW_CHARS = 160
 
 __all__ = [
     "BATCHED",
+    "CANCELLED",
     "DONE",
     "FAILED",
     "QUEUED",
+    "STOPPED",
     "STREAMING",
     "CellView",
     "ColumnTotals",
@@ -73,6 +77,7 @@ class CellView:
     answer_id: str | None = None
     error: str | None = None
     attempts: int = 0
+    spent_usd: float = 0.0  # every attempt's cost and its judge's (re-runs included)
     text_key: str = ""  # the answer's text, whitespace and case folded ("answers differ")
     version: int = 0  # bumped on every change (the painter's text cache key)
 
@@ -119,19 +124,28 @@ class ColumnTotals:
 @dataclass(frozen=True, slots=True)
 class Progress:
     total: int
-    done: int  # ended (finished or failed)
-    failed: int
+    done: int  # finished, no check failed
+    failed: int  # ended without an answer, or failed a check ("Re-run failed")
     running: int
-    cost_usd: float
+    cost_usd: float  # spent on the sweep: every attempt and its judge, re-runs included
     eta_s: float | None
     batched: int = 0  # cells waiting in open batches
+
+    @property
+    def ended(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def left(self) -> int:
+        """Cells without an ended attempt: queued, running, stopped, cancelled, waiting in a batch."""
+        return self.total - self.ended
 
     def line(self) -> str:
         eta = ""
         if self.eta_s is not None:
             eta = f" · ETA {int(self.eta_s) // 60}:{int(self.eta_s) % 60:02d}"
         batched = f" · {self.batched} in batch" if self.batched else ""
-        return (f"{self.done}/{self.total} done · {self.failed} failed{batched} · ${self.cost_usd:.4f}{eta}")
+        return f"{self.done} done · {self.failed} failed · {self.left} left{batched} · ${self.cost_usd:.4f}{eta}"
 
 
 def _fold(text: str) -> str:
@@ -199,8 +213,9 @@ class SweepGrid:
         self._totals: list[ColumnTotals] | None = None
         self.batched: set[int] = set()  # cells waiting in an open batch (app.batch.cell_batch_states)
         self.batch_lines: list[str] = []  # one line per open batch: its provider's status and counts
+        self.cancelled: set[int] = set()  # cells a cancelled run never started (Cancel all)
         self.started: float | None = None  # when this window began running cells (for the ETA)
-        self.started_done = 0
+        self.started_done = 0  # cells ended then (Progress.ended)
 
     def __repr__(self) -> str:
         return f"<SweepGrid {len(self.rows)} rows × {len(self.columns)} columns>"
@@ -222,10 +237,11 @@ class SweepGrid:
                 and not node.status.is_live:
             node = None  # an earlier failed attempt: the cell waits in a batch now
         before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
-                  cell.answer_id, cell.error, len(answers))
+                  cell.answer_id, cell.error, len(answers), cell.spent_usd)
         cell.attempts = len(answers)
+        cell.spent_usd = sum(_spent(a) for a in answers)
         if node is None:
-            cell.status = BATCHED if index in self.batched else QUEUED
+            cell.status = BATCHED if index in self.batched else CANCELLED if index in self.cancelled else QUEUED
             cell.preview, cell.checks, cell.score = "", [], None
             cell.latency_ms = cell.cost_usd = cell.answer_id = cell.error = None
             cell.text_key = ""
@@ -235,6 +251,10 @@ class SweepGrid:
                 cell.status = DONE
             elif node.status.is_live:
                 cell.status = STREAMING
+            elif node.status in (NodeStatus.STOPPED, NodeStatus.INTERRUPTED):
+                cell.status = STOPPED  # not a failure: Resume runs it again
+            elif _cancelled_in_batch(node):
+                cell.status = CANCELLED
             else:
                 cell.status = FAILED
             cell.preview = _preview(node.text)
@@ -255,7 +275,7 @@ class SweepGrid:
             else:
                 cell.error = None
         after = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
-                 cell.answer_id, cell.error, len(answers))
+                 cell.answer_id, cell.error, len(answers), cell.spent_usd)
         if after != before:
             cell.version += 1
             self._totals = None
@@ -322,28 +342,46 @@ class SweepGrid:
 
     # ------------------------------------------------------------------ progress
     def unfinished(self) -> list[int]:
-        """Cells without a finished answer and not running: what a resume runs (or, waiting in a batch,
-        polls)."""
-        return [c.index for c in self.cells if c.status in (QUEUED, FAILED, BATCHED)]
+        """Cells without an ended attempt and not running: never started (queued, cancelled), stopped or
+        interrupted, or waiting in a batch. What Resume runs (or, waiting in a batch, polls); a cell that
+        ended failed is not one of them (Re-run failed runs those)."""
+        return [c.index for c in self.cells if c.status in (QUEUED, CANCELLED, STOPPED, BATCHED)]
 
     def failed_cells(self) -> list[int]:
-        """Cells that failed (no answer, or a check failed): what "Re-run failed" runs."""
+        """Cells that ended failed (an error, or a check failed): what "Re-run failed" runs."""
         return [c.index for c in self.cells if c.failed]
 
     def progress(self, now: float | None = None) -> Progress:
-        done = sum(1 for c in self.cells if c.status in (DONE, FAILED))
+        done = sum(1 for c in self.cells if c.status == DONE and c.passed)
         failed = sum(1 for c in self.cells if c.failed)
         running = sum(1 for c in self.cells if c.status == STREAMING)
         batched = sum(1 for c in self.cells if c.status == BATCHED)
-        cost = sum(c.cost_usd for c in self.cells if c.cost_usd is not None)
+        cost = sum(c.spent_usd for c in self.cells)
         eta = None
+        ended = done + failed
         if self.started is not None and running:
             now = time.monotonic() if now is None else now
-            new = done - self.started_done
-            left = len(self.cells) - done
+            new = ended - self.started_done
+            left = len(self.cells) - ended
             if new > 0 and left > 0:
                 eta = (now - self.started) / new * left
         return Progress(len(self.cells), done, failed, running, cost, eta, batched)
+
+
+def _spent(node: Node) -> float:
+    """What an attempt cost: its answer and its judge's verdict."""
+    score = node.meta.get(SCORE_META)
+    judge = score.get("cost_usd") if isinstance(score, dict) else None
+    return (node_cost(node) or 0.0) + (judge if isinstance(judge, int | float) else 0.0)
+
+
+_CELL_BATCH_META = "sweep_batch"  # app.batch.CELL_BATCH_META (app.batch is not imported by the window's start)
+
+
+def _cancelled_in_batch(node: Node) -> bool:
+    """An attempt that never ran: its batch was cancelled first (app.batch marks it)."""
+    mark = node.meta.get(_CELL_BATCH_META)
+    return isinstance(mark, dict) and bool(mark.get("cancelled"))
 
 
 def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | None:

@@ -90,7 +90,7 @@ async def drive(out: Path) -> None:
     services = build_services(interactive=False)
     services.settings.ui["theme"] = "light"
     window = create_window(services)
-    window.dialogs.confirm_quit = lambda running: True
+    window.dialogs.confirm_quit = lambda *_args: True
     window.resize(1580, 980)
     window.move(10, 10)
     window.show()

@@ -71,7 +71,7 @@ async def _open_window():
     services = build_services(interactive=False)
     services.settings.ui["theme"] = "light"
     window = create_window(services)
-    window.dialogs.confirm_quit = lambda running: True
+    window.dialogs.confirm_quit = lambda *_args: True
     window.resize(1600, 1000)
     window.show()
     await _settle(window)

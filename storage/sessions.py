@@ -169,7 +169,9 @@ def session_totals(conn: Connection, session_id: str) -> dict[str, float | int]:
         func.count(),
         func.coalesce(func.sum(case(
             (and_(c.output_tokens.is_(None),
-                  c.status.notin_((NodeStatus.PENDING.value, NodeStatus.STREAMING.value))), 1),
+                  c.status.notin_((NodeStatus.PENDING.value, NodeStatus.STREAMING.value)),
+                  # a failed try that produced nothing (no text, no reasoning) has no usage to miss
+                  or_(c.status != NodeStatus.ERROR.value, c.text != "", c.reasoning != "")), 1),
             else_=0)), 0),
         func.coalesce(func.sum(case(
             (and_(c.cost_usd.is_(None), c.reported_cost_usd.is_(None),

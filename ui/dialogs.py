@@ -494,15 +494,22 @@ class DialogService:
         answer = QMessageBox.question(self.parent, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
-    def confirm_quit(self, running: int) -> bool:
-        """Closing with streams running: they stop, and their text so far is saved."""
+    def confirm_quit(self, running: int, sweep: str = "") -> bool:
+        """Closing with streams running (or a sweep: `sweep` says what becomes of its cells): they stop,
+        and their text so far is saved."""
         box = QMessageBox(self.parent)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit Triptych?")
-        box.setText(f"{running} answer{'s are' if running != 1 else ' is'} still streaming.")
-        box.setInformativeText(
-            "Quitting stops them; the text received so far is kept (Retry continues later)."
-        )
+        if running:
+            box.setText(f"{running} answer{'s are' if running != 1 else ' is'} still streaming"
+                        f"{', and a sweep is running' if sweep else ''}.")
+        else:
+            box.setText("A sweep is running.")
+        stopped = "Quitting stops them; the text received so far is kept" if running else "Quitting stops it"
+        if sweep:
+            box.setInformativeText(f"{stopped}.\n\n{sweep}")
+        else:
+            box.setInformativeText(f"{stopped} (Retry continues later).")
         quit_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()

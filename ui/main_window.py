@@ -503,7 +503,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running = self.engine.running_count
-        if running and not self.dialogs.confirm_quit(running):
+        sweep = self.controller.sweeps.quit_note()  # a running sweep's cells not started: Resume sweep runs them
+        if (running or sweep) and not self.dialogs.confirm_quit(running, sweep):
             event.ignore()
             return
         self.save_window_state()

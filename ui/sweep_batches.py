@@ -60,7 +60,8 @@ class SweepBatchLink:
                 grid.update(index, answers.get(index, []))
 
     async def run(self, runner: SweepRunner, on_batch: Callable[[BatchRecord], None]) -> None:
-        """Run `runner`'s sweep through the batch APIs (the cells of other providers live)."""
+        """Run `runner`'s sweep through the batch APIs (the cells of other providers live): its `only` cells,
+        else every cell without a finished answer; the cells waiting in open batches are polled."""
         from app.batch import run_sweep_batches
 
         def started(handle: Any) -> None:
@@ -68,7 +69,8 @@ class SweepBatchLink:
 
         try:
             await run_sweep_batches(runner.engine, runner.graph, runner.sweep, runner.defn,
-                                    poll_interval=poll_interval(), on_batch=on_batch, started=started)
+                                    poll_interval=poll_interval(), on_batch=on_batch, started=started,
+                                    only=runner.only)
         finally:
             self.handle = None
 

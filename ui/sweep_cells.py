@@ -103,19 +103,33 @@ def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:
     return answer_id
 
 
-def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limit: float) -> bool:
-    """Run these cells? Yes at once when the estimate is at most `limit` dollars, else the user says."""
+def _usd(value: float) -> str:
+    return f"${value:.2f}" if value >= 1 else f"${value:.4f}"
+
+
+def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limit: float, *, always: bool = False,
+                 title: str = "Run this sweep?", what: str = "", note: str = "") -> bool:
+    """Run these cells? Yes at once when the estimate is at most `limit` dollars (a sweep started from the
+    New sweep dialog, which shows its estimate), else the user says; with `always` (Resume, Re-run failed:
+    one click on the grid, no estimate shown before) the user always says, told the number of cells and
+    their estimated cost. `what` says what runs ("Re-run 18 cells that failed"), `note` adds a sentence."""
     try:
         cost, judge, unknown = estimate(c.engine, defn, cells)
     except Exception as exc:  # an estimate must never keep a sweep from starting
         log.warning("sweep estimate failed: %s", exc)
-        return True
+        if not always:
+            return True
+        cost, judge, unknown = 0.0, 0.0, ["these cells (the estimate failed)"]
     total = cost + judge
-    if total <= limit:
+    if total <= limit and not always:
         return True
     more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
-    return c.dialogs.confirm(
-        "Run this sweep?",
-        f"{len(cells)} cells, estimated ${total:.2f}{' at batch prices' if defn.batch else ''} "
-        f"(about 1,000 output tokens per answer{more}). "
-        f"That is above ${limit:.2f}. Run it?")
+    judged = f", the judge {_usd(judge)} of it" if judge else ""
+    head = what or f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
+    text = (f"{head}: estimated {_usd(total)}{' at batch prices' if defn.batch else ''}{judged} "
+            f"(about 1,000 output tokens per answer{more}).{note}")
+    if not always:
+        text += f" That is above {_usd(limit)}. Run it?"
+    else:
+        text += " Run them?"
+    return c.dialogs.confirm(title, text)

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import QDialog, QMenu
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
-from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, Cell, SweepDef, SweepRunner
-from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
+from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
+from app.sweep_view import DONE, SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
 from ui.sweep_batches import SweepBatchLink
@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from ui.controller import CanvasController
 
 log = logging.getLogger(__name__)
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell{'s' if n != 1 else ''}"
 
 REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
 CONFIRM_USD = 1.0  # ask before a sweep estimated above this
@@ -85,19 +89,6 @@ class _MarkingEngine:
             self.adding = False
 
 
-class _WindowRunner(SweepRunner):
-    """`SweepRunner` as the window runs it: with `only`, exactly those cells (Re-run failed: finished
-    ones too), never one that streams now; else the runner's own choice (the unfinished cells)."""
-
-    only: set[int] | None = None
-
-    def pending_cells(self, *args: Any, **kwargs: Any) -> list[Cell]:
-        if self.only is None:
-            return super().pending_cells(*args, **kwargs)
-        return [c for c in self.defn.cells() if c.index in self.only
-                and not any(a.status.is_live for a in self.answers.get(c.index, []))]
-
-
 class SweepGridController(QObject):
     progress_changed = Signal(str)  # the running sweep's progress line ("" when none runs)
     run_finished = Signal()
@@ -110,7 +101,7 @@ class SweepGridController(QObject):
         self.sweep_id: str | None = None
         self.hidden: set[str] = set()
         self.answers: dict[int, list[Node]] = {}
-        self.runner: _WindowRunner | None = None
+        self.runner: SweepRunner | None = None
         self._marking: _MarkingEngine | None = None
         self.batches = SweepBatchLink()  # a batch sweep's batches (app.batch), imported when one is used
         self.task: asyncio.Task[None] | None = None
@@ -121,6 +112,7 @@ class SweepGridController(QObject):
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
         self.placed = 0  # cells put on the canvas below the grid
         self._starting = False  # a sweep just made is being opened (it has every cell left, not to resume)
+        self._cancelled = False  # the running sweep was cancelled (Cancel all)
         self._fit_tries = 0
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
@@ -411,40 +403,72 @@ class SweepGridController(QObject):
         return session.id
 
     def resume(self) -> None:
-        """Run the cells without a finished answer (never one twice: a live one is skipped)."""
+        """Run the cells without an ended attempt: never started, stopped, interrupted (a cell that ended
+        failed is Re-run failed's), after a confirmation with their number and estimated cost; the cells
+        waiting in a batch are polled (free, never sent again)."""
         if self.grid is None or self.running:
             return
         cells = self.grid.unfinished()
         if not cells:
             return
-        by_index = self.grid.defn.cells()  # (the cells waiting in a batch are polled, not sent: free)
-        if not self._confirm(self.grid.defn, [by_index[i] for i in cells if i not in self.grid.batched]):
-            return
-        self._run(None)
+        send = [i for i in cells if i not in self.grid.batched]
+        if send:
+            by_index = self.grid.defn.cells()
+            waiting = len(cells) - len(send)
+            note = (f" The {waiting} cell{'s' if waiting != 1 else ''} waiting in a batch {'are' if waiting != 1 else 'is'} "
+                    "collected, not sent again.") if waiting else ""
+            if not self._confirm(self.grid.defn, [by_index[i] for i in send], always=True, title="Resume this sweep?",
+                                 what=f"Run the {_cells(len(send))} without an answer", note=note):
+                return
+        self._run(send)
 
     def rerun_failed(self) -> None:
+        """Run the cells that ended failed again (an error, or a failed check), after a confirmation with
+        their number and estimated cost."""
         if self.grid is None or self.running:
             return
         cells = self.grid.failed_cells()
-        if cells:
-            by_index = self.grid.defn.cells()
-            if self._confirm(self.grid.defn, [by_index[i] for i in cells]):
-                self._run(cells)
+        if not cells:
+            return
+        by_index = self.grid.defn.cells()
+        checks = sum(1 for i in cells if self.grid.cells[i].status == DONE)
+        note = ""
+        if checks:
+            some = "All of them" if checks == len(cells) else f"{checks} of them"
+            note = (f" {some} answered but failed a check: the same prompt may well fail the same way again.")
+        if self._confirm(self.grid.defn, [by_index[i] for i in cells], always=True, title="Re-run failed cells?",
+                         what=f"Re-run {_cells(len(cells))} that failed", note=note):
+            self._run(cells)
 
     def cancel_all(self) -> None:
-        """Stop the sweep: the answers streaming now stop (their text is kept), no further cell starts."""
+        """Stop the sweep: the answers streaming now stop (their text is kept), no further cell starts; the
+        cells it never started show "cancelled" (Resume runs them, and the stopped ones)."""
         runner = self.runner
         if runner is None:
             return
         runner.stopped = True
+        self._cancelled = True
         self.batches.cancel()  # the open batches are cancelled at the provider too
         live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
         if live:
             self.c.stop(live)
-        self.c.message_posted.emit("Sweep cancelled: finished cells are kept; Resume runs the rest.", 5000)
+        self.c.message_posted.emit("Cancelling the sweep…", 5000)
 
-    def _confirm(self, defn: SweepDef, cells: Sequence[Any]) -> bool:
-        return sweep_cells.confirm_cost(self.c, defn, cells, self.confirm_usd)
+    def quit_note(self) -> str:
+        """What quitting now does to the running sweep (the quit dialog says it), "" when none runs."""
+        grid = self.grid
+        if grid is None or not self.running:
+            return ""
+        left = grid.progress().left
+        if not left:
+            return ""
+        batch = " Its open batches keep running at the provider; Resume sweep collects them." \
+            if grid.batched else ""
+        return (f"The sweep in this window has {_cells(left)} without an answer yet. Open its session again and "
+                f"click Resume sweep on its grid to run them.{batch}")
+
+    def _confirm(self, defn: SweepDef, cells: Sequence[Any], **kwargs: Any) -> bool:
+        return sweep_cells.confirm_cost(self.c, defn, cells, self.confirm_usd, **kwargs)
 
     def _run(self, only: Sequence[int] | None) -> None:
         grid, session = self.grid, self.c.session
@@ -455,17 +479,21 @@ class SweepGridController(QObject):
             graph.nodes[node_id] = nodes  # one object per answer: the window's (live ones carry their text)
         sweep = graph.nodes[self.sweep_id]
         marking = _MarkingEngine(self.c.engine)
-        runner = _WindowRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
+        runner = SweepRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
         runner.only = set(only) if only is not None else None
         self.runner, self._marking = runner, marking
-        grid.started, grid.started_done = time.monotonic(), grid.progress().done
+        self._cancelled = False
+        again, grid.cancelled = grid.cancelled, set()  # cells a cancelled run left: queued again
+        for index in again:
+            grid.update(index, self.answers.get(index, []))
+        grid.started, grid.started_done = time.monotonic(), grid.progress().ended
         self.task = asyncio.ensure_future(self._run_task(runner))
         self._tick.start()
         self._update_item()
 
-    async def _run_task(self, runner: _WindowRunner) -> None:
+    async def _run_task(self, runner: SweepRunner) -> None:
         try:
-            if runner.only is None and runner.defn.batch:  # the cells of providers with a batch API: app.batch
+            if runner.defn.batch:  # the cells of providers with a batch API: app.batch
                 await self.batches.run(runner, self._on_batches_changed)
             else:
                 await runner.run()
@@ -475,18 +503,31 @@ class SweepGridController(QObject):
         finally:
             if self.runner is runner:
                 self.runner, self._marking = None, None
-            if self.grid is not None and runner.sweep.id == self.sweep_id:
-                for index in range(len(self.grid.cells)):
-                    self.grid.update(index, self.answers.get(index, []))
+            cancelled, self._cancelled = self._cancelled, False
+            grid = self.grid if self.grid is not None and runner.sweep.id == self.sweep_id else None
+            if grid is not None:
+                if cancelled:  # the cells the run never started: cancelled, not queued (Resume runs them)
+                    grid.cancelled = {c.index for c in grid.cells if not self.answers.get(c.index)
+                                      and c.index not in grid.batched}
+                for index in range(len(grid.cells)):
+                    grid.update(index, self.answers.get(index, []))
                 self._active.clear()
             self.task = None
             self._update_item()
             if self.grid is not None:
-                p = self.grid.progress()
                 self.progress_changed.emit("")
-                self.c.message_posted.emit(f"Sweep finished: {p.line()}", 8000)
+                self.c.message_posted.emit(self._ended_message(cancelled), 8000)
             self.c.emit_totals()
             self.run_finished.emit()
+
+    def _ended_message(self, cancelled: bool) -> str:
+        assert self.grid is not None
+        p = self.grid.progress()
+        if not cancelled:
+            return f"Sweep finished: {p.line()}"
+        failed = f" · {p.failed} failed" if p.failed else ""
+        rest = f" · {p.left} not run — Resume sweep runs them" if p.left else ""
+        return f"Sweep cancelled: {p.done} done{failed}{rest}"
 
     def close(self) -> None:
         self._tick.stop()

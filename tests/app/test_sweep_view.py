@@ -7,9 +7,11 @@ from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeSta
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef
 from app.sweep_view import (
     BATCHED,
+    CANCELLED,
     DONE,
     FAILED,
     QUEUED,
+    STOPPED,
     STREAMING,
     SweepGrid,
     answers_differ,
@@ -116,10 +118,33 @@ def test_progress_counts_and_what_resume_and_rerun_would_run():
     grid.started, grid.started_done = 100.0, 0
     grid.update(3, [_answer("…", status=NodeStatus.STREAMING, cost=None)])
     p = grid.progress(now=103.0)
-    assert (p.total, p.done, p.failed, p.running, p.cost_usd) == (4, 3, 2, 1, 0.75)
-    assert p.eta_s == 1.0 and "3/4 done" in p.line() and "2 failed" in p.line()
-    assert grid.unfinished() == [2]  # never the streaming one, never a finished one
-    assert grid.failed_cells() == [1, 2]
+    # done = finished and passed; failed = ended failed; the interrupted and the streaming cell are left
+    assert (p.total, p.done, p.failed, p.left, p.running, p.cost_usd) == (4, 1, 1, 2, 1, 0.75)
+    assert p.eta_s == 3.0 and p.line().startswith("1 done · 1 failed · 2 left · $0.7500")
+    assert grid.cells[2].status == STOPPED and not grid.cells[2].failed  # cut by a crash: not a failure
+    assert grid.unfinished() == [2]  # Resume: never the streaming one, never a finished or failed one
+    assert grid.failed_cells() == [1]  # Re-run failed: the cells that ended failed
+
+
+def test_a_cell_that_failed_is_re_run_failed_s_not_resume_s_and_every_try_is_paid_for():
+    """qa2 D2: "48/48 done · 32 failed" beside "Resume sweep (32 cells left)", and Resume retried the
+    failed cells forever; the header's cost left out what the earlier tries cost."""
+    grid = SweepGrid(_defn(rows=1))
+    first = _answer("", status=NodeStatus.ERROR, cost=None)
+    first.error = ErrorInfo("bad_stream", "not JSON")
+    grid.update(0, [first])
+    second = _answer("bad", checks=[False], cost=0.25)
+    second.meta[SCORE_META] = {"score": 3, "reason": "meh", "cost_usd": 0.125}  # its judge's verdict
+    grid.update(1, [_answer("ok", checks=[False], cost=0.5), second])
+    grid.update(2, [_answer("part", status=NodeStatus.STOPPED, cost=None)])
+    grid.cancelled = {3}
+    grid.update(3, [])
+    assert [c.status for c in grid.cells] == [FAILED, DONE, STOPPED, CANCELLED]
+    assert grid.failed_cells() == [0, 1] and grid.unfinished() == [2, 3]
+    p = grid.progress()
+    assert (p.done, p.failed, p.left) == (0, 2, 2)
+    assert p.cost_usd == 0.875  # both tries of cell 1 and the judge's verdict, as the session's total counts them
+    assert p.line() == "0 done · 2 failed · 2 left · $0.8750"
 
 
 def _sweep_session(defn: SweepDef, continued: int | None = None) -> tuple[Graph, dict[int, str]]:

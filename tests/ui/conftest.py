@@ -155,7 +155,7 @@ async def open_window(data_dir: Path | None = None) -> AsyncIterator:
     _app()
     services = build_services(data_dir, interactive=False)
     window = create_window(services)
-    window.dialogs.confirm_quit = lambda running: True  # tests close windows with streams running
+    window.dialogs.confirm_quit = lambda *_args: True  # tests close windows with streams running
     window.resize(1400, 900)
     window.show()
     await asyncio.sleep(0.05)

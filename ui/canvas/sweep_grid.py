@@ -30,7 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.sweep import NOT_APPLICABLE
-from app.sweep_view import BATCHED, DONE, FAILED, QUEUED, STREAMING, CellView, ColumnTotals, SweepGrid
+from app.sweep_view import (
+    BATCHED,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    STOPPED,
+    STREAMING,
+    CellView,
+    ColumnTotals,
+    SweepGrid,
+)
 from ui.canvas.style import CardStyle
 
 LABEL_W = 230.0
@@ -44,7 +55,8 @@ TEXT_LOD = 0.35  # below this zoom the cells are coloured blocks (no text)
 
 BUTTONS = ("differ", "failures", "model", "resume", "cancel", "rerun")
 
-_STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed"}
+_STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed",
+                STOPPED: "stopped", CANCELLED: "cancelled"}
 NA_MARK = "–"  # a check that does not apply (max-ms on a batch answer)
 
 
@@ -320,7 +332,7 @@ class SweepGridItem(QGraphicsObject):
             for c in range(c0, c1):
                 cell = self.grid.cell_at(self.rows[r], self.cols[c])
                 color = QColor(self._status_color(cell))
-                color.setAlpha(110 if cell.status not in (QUEUED, BATCHED) else 40)
+                color.setAlpha(110 if cell.status not in (QUEUED, BATCHED, CANCELLED) else 40)
                 painter.setBrush(color)
                 painter.drawRect(QRectF(LABEL_W + c * CELL_W + 4, y + 4, CELL_W - 8, CELL_H - 8))
 
@@ -401,7 +413,7 @@ class SweepGridItem(QGraphicsObject):
         inner = rect.adjusted(3, 3, -3, -3)
         color = self._status_color(cell)
         painter.setPen(self._pen(theme.card_border))
-        painter.setBrush(self._brush(theme.alt_base if cell.status in (QUEUED, BATCHED) else theme.base))
+        painter.setBrush(self._brush(theme.alt_base if cell.status in (QUEUED, BATCHED, CANCELLED) else theme.base))
         painter.drawRect(inner)  # (square: a rounded rectangle costs ~30 µs, ~1 ms a frame)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._brush(color))
@@ -420,6 +432,8 @@ class SweepGridItem(QGraphicsObject):
         word = _STATUS_WORD[cell.status]
         if cell.status == DONE and not cell.passed:
             word = "check failed"
+        elif cell.status == STOPPED and cell.error == "interrupted":
+            word = "interrupted"  # cut by a quit or a crash (Resume runs it again)
         y = text.add(word, style.small_bold_font, self._status_color(cell), width, 0.0, 1)
         if cell.attempts > 1:
             x = style.small_bold_metrics.horizontalAdvance(word + " ")

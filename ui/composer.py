@@ -533,10 +533,14 @@ class ComposerWidget(QFrame):
         )
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
-        self.stop_button = QPushButton("Stop", self)
+        self.stop_button = QPushButton("Stop (999)", self)
         self.stop_button.setToolTip("Stop the running streams (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
-        self.stop_button.hide()
+        # always there, enabled while answers stream, as wide as "Stop (999)": answers starting or ending
+        # (a sweep's cells, one after another) never reflow the row (the chips wrapped onto a second line)
+        self.stop_button.setMinimumWidth(self.stop_button.sizeHint().width())
+        self.stop_button.setText("Stop")
+        self.stop_button.setEnabled(False)
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = ElidedButton("Send", self)
         self.send_button.setObjectName("SendButton")
@@ -688,7 +692,7 @@ class ComposerWidget(QFrame):
 
     def set_running(self, count: int) -> None:
         self._running = count
-        self.stop_button.setVisible(count > 0)
+        self.stop_button.setEnabled(count > 0)
         self.stop_button.setText(f"Stop ({count})" if count else "Stop")
 
     def set_estimate(self, text: str) -> None:

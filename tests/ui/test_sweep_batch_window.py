@@ -150,9 +150,11 @@ async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_s
         cancels = [r for r in fake_server.requests if r.method == "POST" and r.path.rstrip("/").endswith("/cancel")]
         assert len(cancels) == 1 and batch.id in cancels[0].path
         [cl] = _cells_of(grid, CL)
-        assert cl.status == "failed" and cl.error  # cancelled at the provider before it ran
-        assert "in batch" not in item.progress_text
-        assert item.button_rect("rerun") is not None  # a re-run sends it again
+        assert cl.status == "cancelled" and cl.error  # cancelled at the provider before it ran: not a failure
+        left = len(grid.unfinished())  # the Claude cell; the DeepSeek one too if Cancel all stopped it
+        assert "in batch" not in item.progress_text and f"0 failed · {left} left" in item.progress_text
+        assert item.button_rect("rerun") is None
+        assert item.button_text("resume") == f"Resume sweep ({left} cell{'s' if left != 1 else ''} left)"
         assert _creates(fake_server) == 1
 
 

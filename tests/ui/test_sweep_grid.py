@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session, Timing
 from app.sweep import CELL_META, CHECKS_META, SWEEP_META, SweepDef
@@ -49,8 +49,32 @@ def _tick_model(dialog, ref: str) -> None:
     raise AssertionError(ref)
 
 
+def answer_dialog(choose, what: str = "a question") -> list[tuple[str, str]]:
+    """Answer the next modal message box as a user would: `choose(box)` returns the button to click.
+    Returns [(its title, its text and informative text)] once it was answered."""
+    seen: list[tuple[str, str]] = []
+    tries = [0]
+
+    def poll() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or not box.isVisible():
+            tries[0] += 1
+            assert tries[0] < 500, f"no dialog for {what}"
+            QTimer.singleShot(10, poll)
+            return
+        seen.append((box.windowTitle(), f"{box.text()}\n{box.informativeText()}"))
+        QTest.mouseClick(choose(box), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, poll)
+    return seen
+
+
+def say(yes: bool):
+    return lambda box: box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No)
+
+
 async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures: str = "0, 0.7",
-                             check: str = "contains:Answer"):
+                             check: str = "contains:Answer", concurrency: int | None = None):
     vars_file = tmp_path / "words.csv"
     vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
     window.new_sweep_action.trigger()
@@ -68,6 +92,11 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
     _tick_model(dialog, CL)
     QTest.keyClicks(dialog.temperature_edit, temperatures)
     QTest.keyClicks(dialog.checks_edit, check)
+    if concurrency is not None:
+        dialog.concurrency_spin.setFocus()
+        dialog.concurrency_spin.lineEdit().selectAll()
+        QTest.keyClicks(dialog.concurrency_spin, str(concurrency))
+        assert dialog.concurrency_spin.value() == concurrency
     await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
     size = len(rows) * 2 * len(temperatures.split(","))
     assert f"{size} cells" in dialog.estimate_label.text() and "$" in dialog.estimate_label.text()
@@ -102,7 +131,7 @@ async def test_a_sweep_from_the_dialog_fills_a_grid_and_a_cell_opens_in_focus_mo
         assert cell.latency_ms is not None
         totals = grid.totals()
         assert [t.pass_rate for t in totals] == [1.0] * 4 and all(t.p50_ms is not None for t in totals)
-        assert "12/12 done" in item.progress_text and "0 failed" in item.progress_text
+        assert item.progress_text.startswith("12 done · 0 failed · 0 left · $")
         assert item.button_rect("resume") is None and item.button_rect("rerun") is None  # nothing left to run
         # the grid is on screen, and a click on a cell opens its answer in focus mode
         rect = item.cell_rect(cell.index)
@@ -189,7 +218,8 @@ async def test_the_filters_answers_differ_failures_only_and_one_model(app_env, f
     async with open_window() as (window, _services):
         sweeps, item = await _grid_on_screen(window)
         assert item.rows == [0, 1, 2] and item.cols == [0, 1]
-        assert item.button_rect("rerun") is not None and item.button_rect("resume") is not None  # the failed cell
+        assert item.button_rect("rerun") is not None  # the failed cell is Re-run failed's
+        assert item.button_rect("resume") is None  # every other cell has an answer: nothing to resume
         _click(window, item, item.button_rect("differ"))
         assert item.rows == [1]
         _click(window, item, item.button_rect("differ"))
@@ -241,19 +271,25 @@ async def test_cells_another_process_adds_go_to_the_grid_not_the_canvas(app_env,
         assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
 
 
-async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path):
-    slow = lambda req: Answer(text=tuple(f"Answer {i} " for i in range(200)), delay=0.05)  # noqa: E731
-    fake_server.script("deepseek-flash", slow)
-    fake_server.script("claude-sonnet-5-5", slow)
+def _slow(req):
+    return Answer(text=tuple(f"Answer {i} " for i in range(200)), delay=0.05)
+
+
+async def test_cancel_all_leaves_cancelled_and_stopped_cells_not_failures_and_resume_runs_them(
+        app_env, fake_server, tmp_path):
+    """qa2 D6: after Cancel all the never-started cells still said "queued", the status bar "Sweep finished:
+    86/96 done · 1 failed", and the cell that was streaming became "failed · stopped" (a lower pass rate)."""
+    fake_server.script("deepseek-flash", _slow)
+    fake_server.script("claude-sonnet-5-5", _slow)
     async with open_window() as (window, _services):
-        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0")
+        # one request per provider at a time: 2 cells stream, 4 wait
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0", concurrency=1)
         item = sweeps.item
-        await wait_until(lambda: any(c.status == "streaming" for c in sweeps.grid.cells), 5, "cells streaming")
-        await wait_until(lambda: len(fake_server.requests) >= 2, 5, "requests on the wire")
+        await wait_until(lambda: sum(c.status == "streaming" and bool(c.preview) for c in sweeps.grid.cells) == 2,
+                         5, "two cells streaming")
         await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")
         assert "Running" in item.progress_text
         # a streaming cell opens in focus mode, which follows its text as it streams (the cell has no card)
-        await wait_until(lambda: any(c.status == "streaming" and c.preview for c in sweeps.grid.cells), 5, "text")
         live = next(c for c in sweeps.grid.cells if c.status == "streaming" and c.preview)
         _click(window, item, item.cell_rect(live.index))
         await wait_until(lambda: window._focus_dialog is not None, 3, "focus mode")
@@ -265,29 +301,30 @@ async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path
         _click(window, item, item.button_rect("cancel"))
         await wait_until(lambda: not sweeps.running, 5, "the sweep to stop")
         sent = len(fake_server.requests)
+        assert sent == 2
         cells = sweeps.grid.cells
-        stopped = [c.index for c in cells if c.status == "failed"]
-        queued = [c.index for c in cells if c.status == "queued"]
-        assert stopped and not any(c.status == "streaming" for c in cells)
-        assert all(cells[i].error == "stopped" for i in stopped)
+        assert sorted(c.status for c in cells) == ["cancelled"] * 4 + ["stopped"] * 2
+        assert all(c.error == "stopped" and c.preview for c in cells if c.status == "stopped")  # its text is kept
+        assert window.statusBar().currentMessage() == "Sweep cancelled: 0 done · 6 not run — Resume sweep runs them"
+        assert item.progress_text.startswith("0 done · 0 failed · 6 left")
+        assert [t.pass_rate for t in sweeps.grid.totals()] == [None, None]  # no failure: nothing ended
+        assert sweeps.grid.failed_cells() == [] and item.button_rect("rerun") is None
+        assert window.status.sweep_label.text() == ""
         await asyncio.sleep(0.3)
         assert len(fake_server.requests) == sent  # nothing starts after Cancel all
-        assert window.status.sweep_label.text() == ""
-        assert sweeps.grid.failed_cells() == stopped
-        # Re-run failed: exactly the stopped cells again, now answered fast; the never-started ones wait
+        # Resume sweep: it asks first (how many cells, what they cost), then runs the stopped and the cancelled
         fake_server.script("deepseek-flash", Answer(text=("Answer: ok",)))
         fake_server.script("claude-sonnet-5-5", Answer(text=("Answer: ok",)))
-        await wait_until(lambda: item.button_rect("rerun") is not None, 3, "Re-run failed")
-        assert item.button_text("rerun") == f"Re-run failed ({len(stopped)})"
-        _click(window, item, item.button_rect("rerun"))
-        await wait_until(lambda: sweeps.running, 3, "the re-run")
-        await wait_until(lambda: not sweeps.running, 10, "the re-run to end")
-        assert len(fake_server.requests) - sent == len(stopped)
-        assert all(cells[i].status == "done" and cells[i].preview == "Answer: ok" and cells[i].attempts == 2
-                   for i in stopped)
-        assert [c.index for c in cells if c.status == "queued"] == queued
-        if queued:
-            assert item.button_text("resume") == f"Resume sweep ({len(queued)} cell{'s' if len(queued) != 1 else ''} left)"
+        assert item.button_text("resume") == "Resume sweep (6 cells left)"
+        asked = answer_dialog(say(True), "Resume")
+        _click(window, item, item.button_rect("resume"))
+        assert asked and asked[0][0] == "Resume this sweep?", asked
+        assert "Run the 6 cells without an answer: estimated $" in asked[0][1], asked
+        await wait_until(lambda: all(c.status == "done" for c in cells), 10, "every cell answered")
+        await wait_until(lambda: not sweeps.running, 5, "the resumed run to end")
+        assert len(fake_server.requests) - sent == 6
+        assert sorted(c.attempts for c in cells) == [1] * 4 + [2] * 2  # each stopped cell once more
+        assert window.statusBar().currentMessage().startswith("Sweep finished: 6 done · 0 failed · 0 left")
         assert cards_of(window, "response") == []
 
 
@@ -314,9 +351,11 @@ async def test_resume_after_a_crash_runs_each_remaining_cell_exactly_once(app_en
         await wait_until(lambda: item.button_rect("resume") is not None, 5, "the Resume button")
         assert item.button_text("resume") == "Resume sweep (4 cells left)"
         assert "4 cells without a finished answer" in window.statusBar().currentMessage()
-        assert sweeps.grid.cells[3].status == "failed"  # the interrupted answer: shown, to be run again
+        assert sweeps.grid.cells[3].status == "stopped"  # the interrupted answer: shown, to be run again
         assert fake_server.requests == []
+        asked = answer_dialog(say(True), "Resume")
         _click(window, item, item.button_rect("resume"))
+        assert "Run the 4 cells without an answer: estimated $" in asked[0][1], asked
         await wait_until(lambda: sweeps.running, 3, "the resumed run")
         await wait_until(lambda: not sweeps.running, 15, "the resumed run to end")
         assert all(c.status == "done" for c in sweeps.grid.cells)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -17,6 +18,7 @@ from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Sessio
 from app.sweep import CELL_META, CHECKS_META, SWEEP_META, SweepDef
 from storage import open_store
 from tests.fakes.server import Answer, _conversation
+from tests.ui import hands
 from tests.ui.conftest import cards_of, open_window, wait_until
 
 DS = "deepseek:deepseek-flash"
@@ -406,3 +408,75 @@ async def test_a_sweep_estimated_above_the_threshold_asks_first_and_a_no_sends_n
         await asyncio.sleep(0.2)
         assert fake_server.requests == [] and sweeps.item is None  # "no": nothing stored, nothing sent
         assert len(services.repo.list_sessions()) == sessions_before
+
+
+async def test_re_run_failed_asks_first_with_the_count_and_cost_and_the_header_counts_every_try(app_env, fake_server):
+    """qa2 D7: "Re-run failed (18)" started at once, spending money unasked; the grid's header kept its
+    cost while the session's total grew; while it ran the composer's row reflowed ("Presets ▾" wrapped)."""
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS, CL], columns=["w"], rows=[{"w": "a"}, {"w": "b"}],
+                    vars_name="w.csv", checks=["contains:ok"])
+    # cells: 0 passed, 1 answered but failed its check, 2 failed with an error, 3 passed
+    session_id = _stored_sweep(app_env, defn, {0: ("ok a", NodeStatus.DONE), 1: ("nope", NodeStatus.DONE),
+                                               2: ("", NodeStatus.ERROR), 3: ("ok b", NodeStatus.DONE)})
+    fake_server.script("deepseek-flash", Answer(text=tuple(f"nope {i} " for i in range(40)), delay=0.03))
+    fake_server.script("claude-sonnet-5-5", Answer(text=tuple(f"nope {i} " for i in range(40)), delay=0.03))
+    async with open_window() as (window, services):
+        window.resize(1350, 900)  # (a width where the Stop button's appearing wrapped "Presets ▾")
+        sweeps, item = await _grid_on_screen(window)
+        composer = window.composer
+        presets_top = composer.presets_button.geometry().top()
+        assert item.button_text("rerun") == "Re-run failed (2)" and item.button_rect("resume") is None
+        # No: nothing is sent
+        asked = answer_dialog(say(False), "Re-run failed")
+        _click(window, item, item.button_rect("rerun"))
+        assert asked and asked[0][0] == "Re-run failed cells?", asked
+        text = asked[0][1]
+        assert "Re-run 2 cells that failed: estimated $" in text and "1 of them answered but failed a check" in text
+        await asyncio.sleep(0.2)
+        assert fake_server.requests == [] and not sweeps.running
+        # Yes: the two cells run (and fail their check again)
+        asked = answer_dialog(say(True), "Re-run failed")
+        _click(window, item, item.button_rect("rerun"))
+        assert asked
+        await wait_until(lambda: sweeps.running and composer.stop_button.isEnabled(), 3, "the re-run")
+        await wait_until(lambda: any(c.status == "streaming" for c in sweeps.grid.cells), 3, "cells streaming")
+        assert composer.presets_button.geometry().top() == presets_top  # the row did not reflow
+        await wait_until(lambda: not sweeps.running, 10, "the re-run to end")
+        assert composer.presets_button.geometry().top() == presets_top
+        assert len(fake_server.requests) == 2 and item.button_text("rerun") == "Re-run failed (2)"
+        # once more, now answered well
+        fake_server.script("deepseek-flash", Answer(text=("ok now",)))
+        fake_server.script("claude-sonnet-5-5", Answer(text=("ok now",)))
+        asked = answer_dialog(say(True), "Re-run failed")
+        _click(window, item, item.button_rect("rerun"))
+        assert "All of them answered but failed a check" in asked[0][1], asked
+        await wait_until(lambda: not sweeps.running and all(c.passed for c in sweeps.grid.cells), 10, "every cell passed")
+        # the header's cost is what the sweep spent, every try included: the session's total
+        spent = services.repo.session_totals(session_id)["cost_usd"]
+        p = sweeps.grid.progress()
+        assert spent > sum(c.cost_usd or 0 for c in sweeps.grid.cells) > 0  # (the earlier tries cost something)
+        assert p.cost_usd == pytest.approx(spent)
+        assert item.progress_text == f"4 done · 0 failed · 0 left · ${spent:.4f}"
+
+
+async def test_quitting_while_a_sweep_runs_says_resume_sweep_runs_its_cells_left(app_env, fake_server, tmp_path):
+    """qa2 D10: the quit dialog said "3 answers are still streaming… Retry continues later", not a word
+    about the sweep's queued cells or Resume sweep."""
+    fake_server.script("deepseek-flash", _slow)
+    fake_server.script("claude-sonnet-5-5", _slow)
+    async with open_window() as (window, _services):
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0", concurrency=1)
+        await wait_until(lambda: sum(c.status == "streaming" for c in sweeps.grid.cells) == 2, 5, "two cells streaming")
+        del window.dialogs.confirm_quit  # the real question (the fixture's answers yes without asking)
+        try:
+            asked = answer_dialog(lambda box: next(b for b in box.buttons()
+                                                   if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole), "Quit")
+            hands.trigger(window, "File/Quit")
+            assert asked and asked[0][0] == "Quit Triptych?", asked
+            text = asked[0][1]
+            assert text.startswith("2 answers are still streaming, and a sweep is running."), text
+            assert "6 cells without an answer yet" in text and "Resume sweep" in text, text
+            assert "Retry continues later" not in text
+            assert window.isVisible() and sweeps.running  # Cancel: nothing stopped
+        finally:
+            window.dialogs.confirm_quit = lambda *_args: True

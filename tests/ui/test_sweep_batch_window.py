@@ -7,7 +7,10 @@ latency); Cancel all cancels the batch at the provider."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import threading
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,7 +18,7 @@ from PySide6.QtTest import QTest
 
 from app.batch import batch_cost
 from tests.ui.conftest import cards_of, open_window, wait_until
-from tests.ui.test_sweep_grid import CL, DS, _click, _on_screen, _tick_model
+from tests.ui.test_sweep_grid import CL, DS, _click, _on_screen, _tick_model, answer_dialog, say
 
 CHECKS = "contains:Answer\nmax-ms:600000"
 
@@ -183,3 +186,70 @@ async def test_cancel_all_of_a_batch_sweep_leaves_the_windows_other_answers_stre
         await wait_until(lambda: not sweeps.running, 10, "the sweep to stop")
         await wait_until(lambda: not story.status.is_live, 10, "the story to end")
         assert story.status == NodeStatus.DONE and story.text.startswith("word0") and "word59" in story.text
+
+
+@contextlib.contextmanager
+def _not_json_server():
+    """A loopback server that answers every request 200 with an empty text/event-stream (what a proxy, or
+    an endpoint without Message Batches, may answer)."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream; charset=utf-8")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_batch_endpoint_that_answers_no_json_says_what_to_do_and_its_cells_are_re_run_failed_s(
+        app_env, fake_server, tmp_path, fast_polls, monkeypatch):
+    """qa2 D2: every batched cell said "http://…/v1/messages/batches: the answer is not JSON"; the header
+    "48/48 done · 32 failed" beside "Resume sweep (32 cells left)"; Resume retried them forever; and the
+    status bar's "answers without usage" grew with every failed try."""
+    with _not_json_server() as url:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+        async with open_window() as (window, _services):
+            sweeps = await _start_batch_sweep(window, tmp_path, ["alpha", "beta"])
+            grid, item = sweeps.grid, sweeps.item
+            await wait_until(lambda: not sweeps.running and all(c.status in ("done", "failed") for c in grid.cells),
+                             20, "the sweep to end")
+            for cell in _cells_of(grid, CL):
+                assert cell.status == "failed"
+                assert cell.error.startswith(f"Anthropic's batch API at {url}/v1/messages/batches answered with "
+                                             "something that is not JSON (HTTP 200, text/event-stream, 0 bytes): "
+                                             "the endpoint may not support Message Batches"), cell.error
+                assert '"Use batch APIs" unticked' in cell.error
+            assert all(c.status == "done" for c in _cells_of(grid, DS))
+            # the failed cells are Re-run failed's, not Resume's: the header says so, without contradiction
+            assert item.progress_text.startswith("2 done · 2 failed · 0 left"), item.progress_text
+            assert item.button_rect("resume") is None and item.button_text("rerun") == "Re-run failed (2)"
+            await wait_until(lambda: window.totals_label.text().startswith("Session: in "), 5, "the session's totals")
+            assert "without usage" not in window.totals_label.text()  # a failed try that produced nothing
+            # Re-run failed: they fail the same way again; nothing left to resume, nothing counted as unpriced
+            vp = window.view.viewport().rect()
+            await wait_until(lambda: vp.contains(_on_screen(window, item, item.button_rect("rerun"))), 3, "on screen")
+            asked = answer_dialog(say(True), "Re-run failed")
+            _click(window, item, item.button_rect("rerun"))
+            assert "Re-run 2 cells that failed: estimated $" in asked[0][1] and "at batch prices" in asked[0][1]
+            await wait_until(lambda: sweeps.running, 3, "the re-run")
+            await wait_until(lambda: not sweeps.running, 20, "the re-run to end")
+            assert [c.attempts for c in _cells_of(grid, CL)] == [2, 2]
+            assert item.progress_text.startswith("2 done · 2 failed · 0 left"), item.progress_text
+            assert item.button_rect("resume") is None and item.button_text("rerun") == "Re-run failed (2)"
+            window.controller.emit_totals()
+            assert "without usage" not in window.totals_label.text()

@@ -399,6 +399,9 @@ def test_session_totals_sum_answer_nodes(repo, session):
             Node(session.id, NodeKind.RESPONSE),  # done, but the provider reported nothing
             Node(session.id, NodeKind.RESPONSE, "cut", status=NodeStatus.STOPPED),  # stopped: never reported
             Node(session.id, NodeKind.RESPONSE, "so far", status=NodeStatus.STREAMING),  # may still report
+            Node(session.id, NodeKind.RESPONSE, "half", status=NodeStatus.ERROR),  # failed mid-answer: unreported
+            # failed before any text (a refused request, a batch endpoint's bad answer): nothing left out
+            Node(session.id, NodeKind.RESPONSE, "", status=NodeStatus.ERROR),
         ]
     )
     totals = repo.session_totals(session.id)
@@ -409,8 +412,8 @@ def test_session_totals_sum_answer_nodes(repo, session):
         "output": 60,
         "reasoning": 5,
         "cost_usd": pytest.approx(0.75),
-        "nodes": 5,
-        "unreported": 2,
+        "nodes": 7,
+        "unreported": 3,
         "cost_unknown": 1,  # the done one with no cost (the comparison table's rule)
     }
     assert repo.session_totals("missing")["nodes"] == 0

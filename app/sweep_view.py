@@ -290,6 +290,13 @@ class SweepGrid:
         self.batched, self.batch_lines = new, list(lines)
         return changed
 
+    def set_cancelled(self, cells: Iterable[int], answers: dict[int, list[Node]]) -> None:
+        """The cells a cancelled run never started (Cancel all; not one waiting in a batch): "cancelled"
+        until a run starts again (none)."""
+        old, self.cancelled = self.cancelled, set(cells) - self.batched
+        for index in old | self.cancelled:
+            self.update(index, answers.get(index, []))
+
     def update_all(self, answers: dict[int, list[Node]]) -> None:
         for cell in self.cells:
             self.update(cell.index, answers.get(cell.index, []))

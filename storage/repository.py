@@ -472,10 +472,9 @@ class SqliteRepository:
     def session_totals(self, session_id: str) -> dict[str, float | int]:
         """Sums over the session's response and synthesis nodes: {"input", "cached_input",
         "cache_write", "output", "reasoning", "cost_usd", "nodes", "unreported", "cost_unknown"}. Unreported token
-        counts count as 0, and "unreported" says how many ended answers (stopped, cut, failed, or from a
-        server that reports nothing) have no reported usage, so the sums leave them out (a failed one that
-        produced no text or reasoning is not counted: there is nothing it left out); cost is the computed cost,
-        else the provider-reported one."""
+        counts count as 0, and "unreported" says how many ended answers (stopped, cut, failed with some text,
+        or from a server that reports nothing) have no reported usage, so the sums leave them out; cost is the
+        computed cost, else the provider-reported one."""
         with self._read() as conn:
             return _sessions.session_totals(conn, session_id)
 

@@ -372,6 +372,18 @@ class ElidedButton(QPushButton):
             super().setText(shown)
 
 
+def _stop_button(parent: QWidget) -> QPushButton:
+    """The composer's Stop: always there, enabled while answers stream, as wide as "Stop (999)", so that
+    answers starting and ending (a sweep's cells, one after another) never reflow the composer's row (the
+    chips and "Presets ▾" wrapped onto a second line when it appeared)."""
+    button = QPushButton("Stop (999)", parent)
+    button.setToolTip("Stop the running streams (Esc)")
+    button.setMinimumWidth(button.sizeHint().width())
+    button.setText("Stop")
+    button.setEnabled(False)
+    return button
+
+
 def _short(name: str, limit: int = 32) -> str:
     """A model name short enough for a button."""
     return name if len(name) <= limit else name[: limit - 1] + "…"
@@ -533,14 +545,8 @@ class ComposerWidget(QFrame):
         )
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
-        self.stop_button = QPushButton("Stop (999)", self)
-        self.stop_button.setToolTip("Stop the running streams (Esc)")
+        self.stop_button = _stop_button(self)
         self.stop_button.clicked.connect(self.stop_requested)
-        # always there, enabled while answers stream, as wide as "Stop (999)": answers starting or ending
-        # (a sweep's cells, one after another) never reflow the row (the chips wrapped onto a second line)
-        self.stop_button.setMinimumWidth(self.stop_button.sizeHint().width())
-        self.stop_button.setText("Stop")
-        self.stop_button.setEnabled(False)
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = ElidedButton("Send", self)
         self.send_button.setObjectName("SendButton")

@@ -1,6 +1,7 @@
 """What the sweep grid's controller (ui/sweep_controller.py) does with one cell or one click, apart:
-the one-model menu, focus mode's Continue / Diff buttons, putting a cell's cards on the canvas, and
-the cost confirmation before a run. Qt main thread.
+the one-model menu, focus mode's Continue / Diff buttons, putting a cell's cards on the canvas, the
+cost confirmation before a run (Start, Resume, Re-run failed) and the words said when a run ends or the
+window quits mid-run. Qt main thread.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
 from app import layout
 from app.domain import NodeKind
 from app.sweep import SweepDef
-from app.sweep_view import SweepGrid, estimate
+from app.sweep_view import DONE, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 
 if TYPE_CHECKING:
@@ -133,3 +134,56 @@ def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limi
     else:
         text += " Run them?"
     return c.dialogs.confirm(title, text)
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell{'s' if n != 1 else ''}"
+
+
+def confirm_resume(c: CanvasController, grid: SweepGrid, limit: float) -> list[int] | None:
+    """Resume sweep: the cells to send (those without an ended attempt, not waiting in a batch) once the
+    user said yes to their number and estimated cost; None when they said no."""
+    cells = grid.unfinished()
+    send = [i for i in cells if i not in grid.batched]
+    if not send:
+        return send  # only cells waiting in a batch: polled, nothing sent, nothing to pay
+    waiting = len(cells) - len(send)
+    note = (f" The {_cells(waiting)} waiting in a batch {'are' if waiting != 1 else 'is'} collected, not sent "
+            "again.") if waiting else ""
+    by_index = grid.defn.cells()
+    ok = confirm_cost(c, grid.defn, [by_index[i] for i in send], limit, always=True, title="Resume this sweep?",
+                      what=f"Run the {_cells(len(send))} without an answer", note=note)
+    return send if ok else None
+
+
+def confirm_rerun(c: CanvasController, grid: SweepGrid, cells: Sequence[int], limit: float) -> bool:
+    """Re-run failed: the user says yes to the number of cells and their estimated cost (told when they
+    answered but failed a check: the same prompt may fail the same way)."""
+    checks = sum(1 for i in cells if grid.cells[i].status == DONE)
+    note = ""
+    if checks:
+        some = "All of them" if checks == len(cells) else f"{checks} of them"
+        note = f" {some} answered but failed a check: the same prompt may well fail the same way again."
+    by_index = grid.defn.cells()
+    return confirm_cost(c, grid.defn, [by_index[i] for i in cells], limit, always=True, title="Re-run failed cells?",
+                        what=f"Re-run {_cells(len(cells))} that failed", note=note)
+
+
+def quit_note(grid: SweepGrid | None) -> str:
+    """What quitting does to a running sweep's cells left (the quit dialog says it)."""
+    left = grid.progress().left if grid is not None else 0
+    if grid is None or not left:
+        return ""
+    batch = " Its open batches keep running at the provider; Resume sweep collects them." if grid.batched else ""
+    return (f"The sweep in this window has {_cells(left)} without an answer yet. Open its session again and "
+            f"click Resume sweep on its grid to run them.{batch}")
+
+
+def ended_message(grid: SweepGrid, cancelled: bool) -> str:
+    """The status bar's word when a run of the sweep ends (finished, or cancelled by Cancel all)."""
+    p = grid.progress()
+    if not cancelled:
+        return f"Sweep finished: {p.line()}"
+    failed = f" · {p.failed} failed" if p.failed else ""
+    rest = f" · {p.left} not run — Resume sweep runs them" if p.left else ""
+    return f"Sweep cancelled: {p.done} done{failed}{rest}"

@@ -33,7 +33,7 @@ from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
-from app.sweep_view import DONE, SweepGrid, load_grid, sweep_card_ids
+from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
 from ui.sweep_batches import SweepBatchLink
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     from ui.controller import CanvasController
 
 log = logging.getLogger(__name__)
-
-
-def _cells(n: int) -> str:
-    return f"{n} cell{'s' if n != 1 else ''}"
 
 REFRESH_MS = 200  # the grid's repaint tick while a sweep runs
 CONFIRM_USD = 1.0  # ask before a sweep estimated above this
@@ -383,7 +379,7 @@ class SweepGridController(QObject):
     def start(self, defn: SweepDef, attachments: Sequence[Any] = ()) -> str | None:
         """Make a sweep session for `defn`, show it and run every cell (after the cost confirmation
         when the estimate is above the threshold). Returns the session id, None when not started."""
-        if not self._confirm(defn, defn.cells()):
+        if not sweep_cells.confirm_cost(self.c, defn, defn.cells(), self.confirm_usd):
             return None
         repo = self.c.repo
         first = " ".join(defn.templates[0].split())[:60]
@@ -403,46 +399,23 @@ class SweepGridController(QObject):
         return session.id
 
     def resume(self) -> None:
-        """Run the cells without an ended attempt: never started, stopped, interrupted (a cell that ended
-        failed is Re-run failed's), after a confirmation with their number and estimated cost; the cells
-        waiting in a batch are polled (free, never sent again)."""
-        if self.grid is None or self.running:
-            return
-        cells = self.grid.unfinished()
-        if not cells:
-            return
-        send = [i for i in cells if i not in self.grid.batched]
-        if send:
-            by_index = self.grid.defn.cells()
-            waiting = len(cells) - len(send)
-            note = (f" The {waiting} cell{'s' if waiting != 1 else ''} waiting in a batch {'are' if waiting != 1 else 'is'} "
-                    "collected, not sent again.") if waiting else ""
-            if not self._confirm(self.grid.defn, [by_index[i] for i in send], always=True, title="Resume this sweep?",
-                                 what=f"Run the {_cells(len(send))} without an answer", note=note):
-                return
-        self._run(send)
+        """Run the cells without an ended attempt (not one that ended failed: Re-run failed's) once the user
+        says yes to their number and cost; the cells waiting in a batch are polled (never sent again)."""
+        if self.grid is not None and not self.running and self.grid.unfinished():
+            send = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
+            if send is not None:
+                self._run(send)
 
     def rerun_failed(self) -> None:
-        """Run the cells that ended failed again (an error, or a failed check), after a confirmation with
-        their number and estimated cost."""
-        if self.grid is None or self.running:
-            return
-        cells = self.grid.failed_cells()
-        if not cells:
-            return
-        by_index = self.grid.defn.cells()
-        checks = sum(1 for i in cells if self.grid.cells[i].status == DONE)
-        note = ""
-        if checks:
-            some = "All of them" if checks == len(cells) else f"{checks} of them"
-            note = (f" {some} answered but failed a check: the same prompt may well fail the same way again.")
-        if self._confirm(self.grid.defn, [by_index[i] for i in cells], always=True, title="Re-run failed cells?",
-                         what=f"Re-run {_cells(len(cells))} that failed", note=note):
-            self._run(cells)
+        """Run the cells that ended failed again (an error, or a failed check), once the user says yes to
+        their number and cost."""
+        if self.grid is not None and not self.running and self.grid.failed_cells():
+            cells = self.grid.failed_cells()
+            if sweep_cells.confirm_rerun(self.c, self.grid, cells, self.confirm_usd):
+                self._run(cells)
 
     def cancel_all(self) -> None:
-        """Stop the sweep: the answers streaming now stop (their text is kept), no further cell starts; the
-        cells it never started show "cancelled" (Resume runs them, and the stopped ones)."""
+        """Stop the sweep: streaming answers stop (text kept), no cell starts; the others show "cancelled"."""
         runner = self.runner
         if runner is None:
             return
@@ -456,19 +429,7 @@ class SweepGridController(QObject):
 
     def quit_note(self) -> str:
         """What quitting now does to the running sweep (the quit dialog says it), "" when none runs."""
-        grid = self.grid
-        if grid is None or not self.running:
-            return ""
-        left = grid.progress().left
-        if not left:
-            return ""
-        batch = " Its open batches keep running at the provider; Resume sweep collects them." \
-            if grid.batched else ""
-        return (f"The sweep in this window has {_cells(left)} without an answer yet. Open its session again and "
-                f"click Resume sweep on its grid to run them.{batch}")
-
-    def _confirm(self, defn: SweepDef, cells: Sequence[Any], **kwargs: Any) -> bool:
-        return sweep_cells.confirm_cost(self.c, defn, cells, self.confirm_usd, **kwargs)
+        return sweep_cells.quit_note(self.grid) if self.running else ""
 
     def _run(self, only: Sequence[int] | None) -> None:
         grid, session = self.grid, self.c.session
@@ -482,10 +443,7 @@ class SweepGridController(QObject):
         runner = SweepRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
         runner.only = set(only) if only is not None else None
         self.runner, self._marking = runner, marking
-        self._cancelled = False
-        again, grid.cancelled = grid.cancelled, set()  # cells a cancelled run left: queued again
-        for index in again:
-            grid.update(index, self.answers.get(index, []))
+        grid.set_cancelled((), self.answers)  # the cells a cancelled run left: queued again
         grid.started, grid.started_done = time.monotonic(), grid.progress().ended
         self.task = asyncio.ensure_future(self._run_task(runner))
         self._tick.start()
@@ -507,8 +465,7 @@ class SweepGridController(QObject):
             grid = self.grid if self.grid is not None and runner.sweep.id == self.sweep_id else None
             if grid is not None:
                 if cancelled:  # the cells the run never started: cancelled, not queued (Resume runs them)
-                    grid.cancelled = {c.index for c in grid.cells if not self.answers.get(c.index)
-                                      and c.index not in grid.batched}
+                    grid.set_cancelled([c.index for c in grid.cells if not self.answers.get(c.index)], self.answers)
                 for index in range(len(grid.cells)):
                     grid.update(index, self.answers.get(index, []))
                 self._active.clear()
@@ -516,18 +473,9 @@ class SweepGridController(QObject):
             self._update_item()
             if self.grid is not None:
                 self.progress_changed.emit("")
-                self.c.message_posted.emit(self._ended_message(cancelled), 8000)
+                self.c.message_posted.emit(sweep_cells.ended_message(self.grid, cancelled), 8000)
             self.c.emit_totals()
             self.run_finished.emit()
-
-    def _ended_message(self, cancelled: bool) -> str:
-        assert self.grid is not None
-        p = self.grid.progress()
-        if not cancelled:
-            return f"Sweep finished: {p.line()}"
-        failed = f" · {p.failed} failed" if p.failed else ""
-        rest = f" · {p.left} not run — Resume sweep runs them" if p.left else ""
-        return f"Sweep cancelled: {p.done} done{failed}{rest}"
 
     def close(self) -> None:
         self._tick.stop()

@@ -372,16 +372,23 @@ class ElidedButton(QPushButton):
             super().setText(shown)
 
 
-def _stop_button(parent: QWidget) -> QPushButton:
-    """The composer's Stop: always there, enabled while answers stream, as wide as "Stop (999)", so that
-    answers starting and ending (a sweep's cells, one after another) never reflow the composer's row (the
-    chips and "Presets ▾" wrapped onto a second line when it appeared)."""
-    button = QPushButton("Stop (999)", parent)
-    button.setToolTip("Stop the running streams (Esc)")
-    button.setMinimumWidth(button.sizeHint().width())
-    button.setText("Stop")
-    button.setEnabled(False)
-    return button
+class StopButton(ElidedButton):
+    """The composer's Stop: always there, enabled while answers stream, and always as wide as "Stop (999)"
+    (less only where the window is too narrow: then its text ends in "…"), so that answers starting and
+    ending (a sweep's cells, one after another) never reflow the composer's row ("Presets ▾" wrapped onto
+    a second line when a Stop that came and went took its room)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("Stop", parent)
+        self.setToolTip("Stop the running streams (Esc)")
+        self.setEnabled(False)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._padding() + self.fontMetrics().horizontalAdvance("Stop (999)") + 4,
+                     super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._padding() + self.fontMetrics().horizontalAdvance("S…"), super().minimumSizeHint().height())
 
 
 def _short(name: str, limit: int = 32) -> str:
@@ -545,7 +552,7 @@ class ComposerWidget(QFrame):
         )
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
-        self.stop_button = _stop_button(self)
+        self.stop_button = StopButton(self)
         self.stop_button.clicked.connect(self.stop_requested)
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = ElidedButton("Send", self)

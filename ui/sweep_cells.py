@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
 
 from app import layout
 from app.domain import NodeKind
 from app.sweep import SweepDef
-from app.sweep_view import SweepGrid, estimate
+from app.sweep_view import ON_CANVAS_META, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 
 if TYPE_CHECKING:
@@ -74,11 +75,12 @@ def add_cell_buttons(ctrl: SweepGridController, dlg: QDialog, grid: SweepGrid, i
 
 
 def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:
-    """Make the cell's prompt and answer ordinary cards below the grid (one undoable move); returns the
+    """Make the cell's prompt and answer ordinary cards below the grid, for good (the answer is marked
+    `ON_CANVAS_META`, so they stay on the canvas after a restart; one undoable step); returns the
     answer's id (None when the cell has no answer)."""
     c, grid, item = ctrl.c, ctrl.grid, ctrl.item
     graph = c.graph
-    if grid is None or graph is None or item is None:
+    if grid is None or graph is None or item is None or c.session is None:
         return None
     answer_id = grid.cells[index].answer_id
     if answer_id is None or answer_id not in graph.nodes:
@@ -87,20 +89,64 @@ def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:
                   and graph.nodes[e.parent_id].kind == NodeKind.PROMPT]
     ids = [*prompt_ids, answer_id]
     if any(i in ctrl.hidden for i in ids):
-        ctrl.hidden.difference_update(ids)
         rect = item.sceneBoundingRect()
-        x = rect.left() + ctrl.placed * (layout.CARD_W + 80)
+        placed = sum(1 for nodes in ctrl.answers.values() if any(n.id not in ctrl.hidden for n in nodes))
+        x = rect.left() + placed * (layout.CARD_W + 80)  # beside the cells put out before (also before a restart)
         y = rect.bottom() + CELL_H
-        ctrl.placed += 1
-        positions: dict[str, tuple[float, float]] = {}
+        old: dict[str, tuple[float, float]] = {}
+        new: dict[str, tuple[float, float]] = {}
         for i in ids:
             node = graph.nodes[i]
-            c.scene.add_card(node)
-            positions[i] = (x, y)
+            old[i], new[i] = (node.x, node.y), (x, y)
             y += layout.height(node) + 60
-        c.scene.set_edges(graph.edges)
-        c.move_nodes(positions)
+        c.undo_stack.push(PutOnCanvasCommand(ctrl, c.session.id, answer_id, ids, old, new))
     return answer_id
+
+
+class PutOnCanvasCommand(QUndoCommand):
+    """Continue on canvas: a sweep cell's prompt and answer become cards at `new` (below the grid) and
+    stay there (the answer's `ON_CANVAS_META`); undo gives them back to the grid (at `old`, hidden)."""
+
+    def __init__(self, ctrl: SweepGridController, session_id: str, answer_id: str, ids: list[str],
+                 old: dict[str, tuple[float, float]], new: dict[str, tuple[float, float]]) -> None:
+        super().__init__("Continue on canvas")
+        self._ctrl, self._session_id, self._answer_id, self._ids = ctrl, session_id, answer_id, list(ids)
+        self._old, self._new = dict(old), dict(new)
+
+    def redo(self) -> None:
+        self._apply(True, self._new)
+
+    def undo(self) -> None:
+        self._apply(False, self._old)
+
+    def _apply(self, on: bool, positions: dict[str, tuple[float, float]]) -> None:
+        ctrl = self._ctrl
+        c = ctrl.c
+        graph = c.graph
+        shown = graph is not None and c.session_id == self._session_id and self._answer_id in graph.nodes
+        node = graph.nodes[self._answer_id] if shown and graph is not None else c.repo.get_node(self._answer_id)
+        if node is None:
+            return
+        if on:
+            node.meta[ON_CANVAS_META] = True
+        else:
+            node.meta.pop(ON_CANVAS_META, None)
+        if not shown or graph is None:  # another session is on screen: the store only
+            c.repo.update_node(node)
+            c.repo.move_nodes(positions)
+            return
+        if on:
+            ctrl.hidden.difference_update(self._ids)
+            for i in self._ids:
+                if i in graph.nodes and c.scene.card(i) is None:
+                    c.scene.add_card(graph.nodes[i])
+            c.scene.set_edges(graph.edges)
+        else:
+            ctrl.hidden.update(self._ids)
+            for i in self._ids:
+                c.scene.remove_card(i)
+        c.engine.save_nodes([node], frozenset({"meta"}))
+        c.edits.apply_positions(positions)
 
 
 def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limit: float) -> bool:

@@ -1,6 +1,7 @@
 """What the sweep grid's controller (ui/sweep_controller.py) does with one cell or one click, apart:
-the one-model menu, focus mode's Continue / Diff buttons, putting a cell's cards on the canvas, and
-the cost confirmation before a run. Qt main thread.
+the one-model menu, focus mode as a cell's view (what the cell is, ← / → to its neighbours, the Continue
+/ Diff buttons), a diff side's title for a cell, putting a cell's cards on the canvas (undoable, kept
+after a restart), and the cost confirmation before a run. Qt main thread.
 """
 
 from __future__ import annotations
@@ -9,19 +10,21 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QObject, QPointF, QRectF, QTimer
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
+from PySide6.QtWidgets import QBoxLayout, QDialog, QHBoxLayout, QMenu, QPushButton
 
 from app import layout
-from app.domain import NodeKind
-from app.sweep import SweepDef
+from app.domain import Node, NodeKind
+from app.sweep import CELL_META, SweepDef
+from app.sweep_cell_info import cell_details, cell_title
 from app.sweep_view import ON_CANVAS_META, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
     from ui.sweep_controller import SweepGridController
+    from ui.views import FocusDialog
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +47,132 @@ def model_menu(ctrl: SweepGridController, item: SweepGridItem, grid: SweepGrid) 
     return menu
 
 
-def add_cell_buttons(ctrl: SweepGridController, dlg: QDialog, grid: SweepGrid, index: int) -> None:
-    """Focus mode on a cell's answer gets *Continue on canvas* and *Diff with the cell on the left*."""
-    cell = grid.cells[index]
-    row = QHBoxLayout()
-    cont = QPushButton("Continue on canvas", dlg)
-    cont.setObjectName("SweepContinue")
-    cont.setToolTip("Put this cell's prompt and answer on the canvas below the grid and follow up on it")
+def add_cell_buttons(ctrl: SweepGridController, dlg: QDialog, grid: SweepGrid, index: int) -> CellFocus | None:
+    """Focus mode on a cell's answer: what the cell is (row, template, variant, checks, the judge's
+    score) above the answer, ← / → to the neighbouring cells of its row, and the buttons *Continue on
+    canvas* and *Diff with the cell on the left*."""
+    from ui.views import FocusDialog
 
-    def on_continue() -> None:
-        dlg.close()
-        ctrl.continue_cell(index)
+    return CellFocus(ctrl, dlg, grid, index) if isinstance(dlg, FocusDialog) else None
 
-    cont.clicked.connect(on_continue)
-    row.addWidget(cont)
-    left = grid.cell_left(index)
-    diff = QPushButton("Diff with the cell on the left", dlg)
-    diff.setObjectName("SweepDiff")
-    if left is None or left.answer_id is None:
-        diff.setEnabled(False)
-        diff.setToolTip("No answer on the left of this cell")
-    else:
-        left_id = left.answer_id
-        diff.clicked.connect(lambda: ctrl.c.diff_requested.emit(left_id, cell.answer_id or ""))
-    row.addWidget(diff)
-    row.addStretch(1)
-    box = dlg.layout()
-    if box is not None:
-        box.insertLayout(1, row)  # type: ignore[attr-defined]
+
+class CellFocus(QObject):
+    """Focus mode as a sweep cell's view (lives as long as its dialog): follows the cell shown now."""
+
+    HINT = "← / → cell on the left / right in this row · Esc closes"
+
+    def __init__(self, ctrl: SweepGridController, dlg: FocusDialog, grid: SweepGrid, index: int) -> None:
+        super().__init__(dlg)
+        self.ctrl, self.dlg, self.grid, self.index = ctrl, dlg, grid, index
+        self._going: int | None = None  # the cell ← / → is showing
+        row = QHBoxLayout()
+        self.continue_button = QPushButton("Continue on canvas", dlg)
+        self.continue_button.setObjectName("SweepContinue")
+        self.continue_button.setToolTip(
+            "Put this cell's prompt and answer on the canvas below the grid and follow up on it")
+        self.continue_button.clicked.connect(self._on_continue_clicked)
+        row.addWidget(self.continue_button)
+        self.diff_button = QPushButton("Diff with the cell on the left", dlg)
+        self.diff_button.setObjectName("SweepDiff")
+        self.diff_button.clicked.connect(self._on_diff_clicked)
+        row.addWidget(self.diff_button)
+        row.addStretch(1)
+        box = dlg.layout()
+        if isinstance(box, QBoxLayout):
+            box.insertLayout(2, row)  # under the title and the cell's description, above the answer
+        self._timer = QTimer(self)  # while the sweep runs: the checks and the judge's score arrive late
+        self._timer.setInterval(500)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+        dlg.node_shown.connect(self._on_dlg_node_shown)
+        dlg.set_navigation(self.neighbour, self.position, self.describe, self.HINT)
+        self._update_buttons()
+
+    def __repr__(self) -> str:
+        return f"<CellFocus cell {self.index}>"
+
+    def _name(self, model: str) -> str:
+        return self.ctrl.c.scene.style.display_name(model)
+
+    def _columns(self) -> list[int]:
+        """The columns shown now (the grid's Model filter), left to right."""
+        item = self.ctrl.item
+        cols = list(item.cols) if item is not None and item.cols else [c.index for c in self.grid.columns]
+        col = self.grid.cells[self.index].col
+        return cols if col in cols else sorted({*cols, col})
+
+    def neighbour(self, node_id: str, delta: int) -> str | None:
+        """The answer of the nearest cell with one `delta` columns' way in the same row (None: none)."""
+        cell = self.grid.cells[self.index]
+        cols = self._columns()
+        at = cols.index(cell.col) + delta
+        while 0 <= at < len(cols):
+            other = self.grid.cell_at(cell.row, cols[at])
+            if other.answer_id is not None:
+                self._going = other.index
+                return other.answer_id
+            at += delta
+        side = "left" if delta < 0 else "right"
+        self.ctrl.c.message_posted.emit(f"No answer on the {side} of this cell in its row.", 3000)
+        return None
+
+    def position(self, node_id: str) -> str:
+        cell = self.grid.cells[self.index]
+        cols = self._columns()
+        return f"column {cols.index(cell.col) + 1} of {len(cols)} · row {cell.row + 1} of {len(self.grid.rows)}"
+
+    def describe(self, node: Node) -> str:
+        return "\n".join(cell_details(self.grid, self.index, node, self._name))
+
+    def _on_dlg_node_shown(self, node_id: str) -> None:
+        going, self._going = self._going, None
+        if going is not None and self.grid.cells[going].answer_id == node_id:
+            self.index = going
+        else:
+            found = next((c.index for c in self.grid.cells if c.answer_id == node_id), None)
+            if found is None:
+                return
+            self.index = found
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        left = self.grid.cell_left(self.index)
+        ok = left is not None and left.answer_id is not None and self.grid.cells[self.index].answer_id is not None
+        self.diff_button.setEnabled(ok)
+        self.diff_button.setToolTip("Compare this cell's answer with the one on its left, word by word" if ok
+                                    else "No answer on the left of this cell")
+
+    def _on_timer_timeout(self) -> None:
+        if self.ctrl.running:
+            self.dlg.refresh_detail()
+
+    def _on_continue_clicked(self) -> None:
+        index = self.index
+        self.dlg.close()
+        self.ctrl.continue_cell(index)
+
+    def _on_diff_clicked(self) -> None:
+        left = self.grid.cell_left(self.index)
+        right = self.grid.cells[self.index].answer_id
+        if left is not None and left.answer_id is not None and right is not None:
+            self.ctrl.c.diff_requested.emit(left.answer_id, right)
+
+
+def cell_title_of(ctrl: SweepGridController, node_id: str) -> str | None:
+    """A diff side's title for a cell answer of the grid shown now: its column (model · variant) and
+    its row; None for any other card."""
+    grid, graph = ctrl.grid, ctrl.c.graph
+    node = graph.nodes.get(node_id) if graph is not None else None
+    mark = node.meta.get(CELL_META) if node is not None else None
+    if grid is None or not isinstance(mark, dict) or mark.get("sweep") != ctrl.sweep_id:
+        return None
+    try:
+        index = int(mark["cell"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= index < len(grid.cells):
+        return None
+    return cell_title(grid, index, ctrl.c.scene.style.display_name)
 
 
 def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:

@@ -119,7 +119,7 @@ class CellFocus(QObject):
     def position(self, node_id: str) -> str:
         cell = self.grid.cells[self.index]
         cols = self._columns()
-        return f"column {cols.index(cell.col) + 1} of {len(cols)} · row {cell.row + 1} of {len(self.grid.rows)}"
+        return f"column {cols.index(cell.col) + 1} of {len(cols)}"  # (its row: the description's first line)
 
     def describe(self, node: Node) -> str:
         return "\n".join(cell_details(self.grid, self.index, node, self._name))

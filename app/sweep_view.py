@@ -42,12 +42,14 @@ STOPPED = "stopped"  # its answer was stopped (Cancel all, Stop) or cut by a qui
 CANCELLED = "cancelled"  # never started: Cancel all stopped the run first (or its batch was cancelled); Resume runs it
 
 PREVIEW_CHARS = 160
+ON_CANVAS_META = "sweep_on_canvas"  # on a cell's answer the user put on the canvas (Continue on canvas)
 
 __all__ = [
     "BATCHED",
     "CANCELLED",
     "DONE",
     "FAILED",
+    "ON_CANVAS_META",
     "QUEUED",
     "STOPPED",
     "STREAMING",
@@ -417,8 +419,9 @@ def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | N
 
 def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:
     """The cards the grid stands for: every cell's prompt and answers and the judge's verdicts on
-    them; a cell the user continued (its answer has a child that is not a judge's verdict) stays on
-    the canvas, with its prompt. Reads no node: kinds come from the outline when the session has one,
+    them; a cell the user put on the canvas (its answer marked `ON_CANVAS_META` by Continue on canvas)
+    or continued (its answer has a child that is not a judge's verdict) stays on the canvas, with its
+    prompt (its verdicts stay in the grid: focus mode shows the score). Reads no node: kinds come from the outline when the session has one,
     the verdicts' marks from the answers' children already read (`load_grid` read every answer)."""
     nodes = graph.nodes
     shapes: Any = getattr(nodes, "outline", nodes)  # id -> something with .kind (no store read)
@@ -440,10 +443,10 @@ def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:
                     verdicts.append(edge.child_id)
                 else:
                     continued = True
-            if continued:
+            out.update(verdicts)
+            if continued or node.meta.get(ON_CANVAS_META):
                 continue
             out.add(node.id)
-            out.update(verdicts)
             for edge in graph.parents(node.id):
                 shape = shapes.get(edge.parent_id)
                 if shape is not None and shape.kind == NodeKind.PROMPT:

@@ -1,7 +1,8 @@
 """What the sweep grid's controller (ui/sweep_controller.py) does with one cell or one click, apart:
-the one-model menu, focus mode's Continue / Diff buttons, putting a cell's cards on the canvas, the
-cost confirmation before a run (Start, Resume, Re-run failed) and the words said when a run ends or the
-window quits mid-run. Qt main thread.
+the one-model menu, focus mode as a cell's view (what the cell is, ← / → to its neighbours, the Continue
+/ Diff buttons), a diff side's title for a cell, putting a cell's cards on the canvas (undoable, kept
+after a restart), the cost confirmation before a run (Start, Resume, Re-run failed) and the words said
+when a run ends or the window quits mid-run. Qt main thread.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QMenu, QPushButton
+from PySide6.QtCore import QObject, QPointF, QRectF, QTimer
+from PySide6.QtGui import QUndoCommand
+from PySide6.QtWidgets import QBoxLayout, QDialog, QHBoxLayout, QMenu, QPushButton
 
 from app import layout
-from app.domain import NodeKind
-from app.sweep import SweepDef
-from app.sweep_view import DONE, SweepGrid, estimate
+from app.domain import Node, NodeKind
+from app.sweep import CELL_META, SweepDef
+from app.sweep_cell_info import cell_details, cell_title
+from app.sweep_view import DONE, ON_CANVAS_META, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
     from ui.sweep_controller import SweepGridController
+    from ui.views import FocusDialog
 
 log = logging.getLogger(__name__)
 
@@ -44,42 +48,141 @@ def model_menu(ctrl: SweepGridController, item: SweepGridItem, grid: SweepGrid) 
     return menu
 
 
-def add_cell_buttons(ctrl: SweepGridController, dlg: QDialog, grid: SweepGrid, index: int) -> None:
-    """Focus mode on a cell's answer gets *Continue on canvas* and *Diff with the cell on the left*."""
-    cell = grid.cells[index]
-    row = QHBoxLayout()
-    cont = QPushButton("Continue on canvas", dlg)
-    cont.setObjectName("SweepContinue")
-    cont.setToolTip("Put this cell's prompt and answer on the canvas below the grid and follow up on it")
+def add_cell_buttons(ctrl: SweepGridController, dlg: QDialog, grid: SweepGrid, index: int) -> CellFocus | None:
+    """Focus mode on a cell's answer: what the cell is (row, template, variant, checks, the judge's
+    score) above the answer, ← / → to the neighbouring cells of its row, and the buttons *Continue on
+    canvas* and *Diff with the cell on the left*."""
+    from ui.views import FocusDialog
 
-    def on_continue() -> None:
-        dlg.close()
-        ctrl.continue_cell(index)
+    return CellFocus(ctrl, dlg, grid, index) if isinstance(dlg, FocusDialog) else None
 
-    cont.clicked.connect(on_continue)
-    row.addWidget(cont)
-    left = grid.cell_left(index)
-    diff = QPushButton("Diff with the cell on the left", dlg)
-    diff.setObjectName("SweepDiff")
-    if left is None or left.answer_id is None:
-        diff.setEnabled(False)
-        diff.setToolTip("No answer on the left of this cell")
-    else:
-        left_id = left.answer_id
-        diff.clicked.connect(lambda: ctrl.c.diff_requested.emit(left_id, cell.answer_id or ""))
-    row.addWidget(diff)
-    row.addStretch(1)
-    box = dlg.layout()
-    if box is not None:
-        box.insertLayout(1, row)  # type: ignore[attr-defined]
+
+class CellFocus(QObject):
+    """Focus mode as a sweep cell's view (lives as long as its dialog): follows the cell shown now."""
+
+    HINT = "← / → cell on the left / right in this row · Esc closes"
+
+    def __init__(self, ctrl: SweepGridController, dlg: FocusDialog, grid: SweepGrid, index: int) -> None:
+        super().__init__(dlg)
+        self.ctrl, self.dlg, self.grid, self.index = ctrl, dlg, grid, index
+        self._going: int | None = None  # the cell ← / → is showing
+        row = QHBoxLayout()
+        self.continue_button = QPushButton("Continue on canvas", dlg)
+        self.continue_button.setObjectName("SweepContinue")
+        self.continue_button.setToolTip(
+            "Put this cell's prompt and answer on the canvas below the grid and follow up on it")
+        self.continue_button.clicked.connect(self._on_continue_clicked)
+        row.addWidget(self.continue_button)
+        self.diff_button = QPushButton("Diff with the cell on the left", dlg)
+        self.diff_button.setObjectName("SweepDiff")
+        self.diff_button.clicked.connect(self._on_diff_clicked)
+        row.addWidget(self.diff_button)
+        row.addStretch(1)
+        box = dlg.layout()
+        if isinstance(box, QBoxLayout):
+            box.insertLayout(2, row)  # under the title and the cell's description, above the answer
+        self._timer = QTimer(self)  # while the sweep runs: the checks and the judge's score arrive late
+        self._timer.setInterval(500)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+        dlg.node_shown.connect(self._on_dlg_node_shown)
+        dlg.set_navigation(self.neighbour, self.position, self.describe, self.HINT)
+        self._update_buttons()
+
+    def __repr__(self) -> str:
+        return f"<CellFocus cell {self.index}>"
+
+    def _name(self, model: str) -> str:
+        return self.ctrl.c.scene.style.display_name(model)
+
+    def _columns(self) -> list[int]:
+        """The columns shown now (the grid's Model filter), left to right."""
+        item = self.ctrl.item
+        cols = list(item.cols) if item is not None and item.cols else [c.index for c in self.grid.columns]
+        col = self.grid.cells[self.index].col
+        return cols if col in cols else sorted({*cols, col})
+
+    def neighbour(self, node_id: str, delta: int) -> str | None:
+        """The answer of the nearest cell with one `delta` columns' way in the same row (None: none)."""
+        cell = self.grid.cells[self.index]
+        cols = self._columns()
+        at = cols.index(cell.col) + delta
+        while 0 <= at < len(cols):
+            other = self.grid.cell_at(cell.row, cols[at])
+            if other.answer_id is not None:
+                self._going = other.index
+                return other.answer_id
+            at += delta
+        side = "left" if delta < 0 else "right"
+        self.ctrl.c.message_posted.emit(f"No answer on the {side} of this cell in its row.", 3000)
+        return None
+
+    def position(self, node_id: str) -> str:
+        cell = self.grid.cells[self.index]
+        cols = self._columns()
+        return f"column {cols.index(cell.col) + 1} of {len(cols)}"  # (its row: the description's first line)
+
+    def describe(self, node: Node) -> str:
+        return "\n".join(cell_details(self.grid, self.index, node, self._name))
+
+    def _on_dlg_node_shown(self, node_id: str) -> None:
+        going, self._going = self._going, None
+        if going is not None and self.grid.cells[going].answer_id == node_id:
+            self.index = going
+        else:
+            found = next((c.index for c in self.grid.cells if c.answer_id == node_id), None)
+            if found is None:
+                return
+            self.index = found
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        left = self.grid.cell_left(self.index)
+        ok = left is not None and left.answer_id is not None and self.grid.cells[self.index].answer_id is not None
+        self.diff_button.setEnabled(ok)
+        self.diff_button.setToolTip("Compare this cell's answer with the one on its left, word by word" if ok
+                                    else "No answer on the left of this cell")
+
+    def _on_timer_timeout(self) -> None:
+        if self.ctrl.running:
+            self.dlg.refresh_detail()
+
+    def _on_continue_clicked(self) -> None:
+        index = self.index
+        self.dlg.close()
+        self.ctrl.continue_cell(index)
+
+    def _on_diff_clicked(self) -> None:
+        left = self.grid.cell_left(self.index)
+        right = self.grid.cells[self.index].answer_id
+        if left is not None and left.answer_id is not None and right is not None:
+            self.ctrl.c.diff_requested.emit(left.answer_id, right)
+
+
+def cell_title_of(ctrl: SweepGridController, node_id: str) -> str | None:
+    """A diff side's title for a cell answer of the grid shown now: its column (model · variant) and
+    its row; None for any other card."""
+    grid, graph = ctrl.grid, ctrl.c.graph
+    node = graph.nodes.get(node_id) if graph is not None else None
+    mark = node.meta.get(CELL_META) if node is not None else None
+    if grid is None or not isinstance(mark, dict) or mark.get("sweep") != ctrl.sweep_id:
+        return None
+    try:
+        index = int(mark["cell"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= index < len(grid.cells):
+        return None
+    return cell_title(grid, index, ctrl.c.scene.style.display_name)
 
 
 def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:
-    """Make the cell's prompt and answer ordinary cards below the grid (one undoable move); returns the
+    """Make the cell's prompt and answer ordinary cards below the grid, for good (the answer is marked
+    `ON_CANVAS_META`, so they stay on the canvas after a restart; one undoable step); returns the
     answer's id (None when the cell has no answer)."""
     c, grid, item = ctrl.c, ctrl.grid, ctrl.item
     graph = c.graph
-    if grid is None or graph is None or item is None:
+    if grid is None or graph is None or item is None or c.session is None:
         return None
     answer_id = grid.cells[index].answer_id
     if answer_id is None or answer_id not in graph.nodes:
@@ -88,20 +191,64 @@ def put_on_canvas(ctrl: SweepGridController, index: int) -> str | None:
                   and graph.nodes[e.parent_id].kind == NodeKind.PROMPT]
     ids = [*prompt_ids, answer_id]
     if any(i in ctrl.hidden for i in ids):
-        ctrl.hidden.difference_update(ids)
         rect = item.sceneBoundingRect()
-        x = rect.left() + ctrl.placed * (layout.CARD_W + 80)
+        placed = sum(1 for nodes in ctrl.answers.values() if any(n.id not in ctrl.hidden for n in nodes))
+        x = rect.left() + placed * (layout.CARD_W + 80)  # beside the cells put out before (also before a restart)
         y = rect.bottom() + CELL_H
-        ctrl.placed += 1
-        positions: dict[str, tuple[float, float]] = {}
+        old: dict[str, tuple[float, float]] = {}
+        new: dict[str, tuple[float, float]] = {}
         for i in ids:
             node = graph.nodes[i]
-            c.scene.add_card(node)
-            positions[i] = (x, y)
+            old[i], new[i] = (node.x, node.y), (x, y)
             y += layout.height(node) + 60
-        c.scene.set_edges(graph.edges)
-        c.move_nodes(positions)
+        c.undo_stack.push(PutOnCanvasCommand(ctrl, c.session.id, answer_id, ids, old, new))
     return answer_id
+
+
+class PutOnCanvasCommand(QUndoCommand):
+    """Continue on canvas: a sweep cell's prompt and answer become cards at `new` (below the grid) and
+    stay there (the answer's `ON_CANVAS_META`); undo gives them back to the grid (at `old`, hidden)."""
+
+    def __init__(self, ctrl: SweepGridController, session_id: str, answer_id: str, ids: list[str],
+                 old: dict[str, tuple[float, float]], new: dict[str, tuple[float, float]]) -> None:
+        super().__init__("Continue on canvas")
+        self._ctrl, self._session_id, self._answer_id, self._ids = ctrl, session_id, answer_id, list(ids)
+        self._old, self._new = dict(old), dict(new)
+
+    def redo(self) -> None:
+        self._apply(True, self._new)
+
+    def undo(self) -> None:
+        self._apply(False, self._old)
+
+    def _apply(self, on: bool, positions: dict[str, tuple[float, float]]) -> None:
+        ctrl = self._ctrl
+        c = ctrl.c
+        graph = c.graph
+        shown = graph is not None and c.session_id == self._session_id and self._answer_id in graph.nodes
+        node = graph.nodes[self._answer_id] if shown and graph is not None else c.repo.get_node(self._answer_id)
+        if node is None:
+            return
+        if on:
+            node.meta[ON_CANVAS_META] = True
+        else:
+            node.meta.pop(ON_CANVAS_META, None)
+        if not shown or graph is None:  # another session is on screen: the store only
+            c.repo.update_node(node)
+            c.repo.move_nodes(positions)
+            return
+        if on:
+            ctrl.hidden.difference_update(self._ids)
+            for i in self._ids:
+                if i in graph.nodes and c.scene.card(i) is None:
+                    c.scene.add_card(graph.nodes[i])
+            c.scene.set_edges(graph.edges)
+        else:
+            ctrl.hidden.update(self._ids)
+            for i in self._ids:
+                c.scene.remove_card(i)
+        c.engine.save_nodes([node], frozenset({"meta"}))
+        c.edits.apply_positions(positions)
 
 
 def _usd(value: float) -> str:

@@ -4,8 +4,8 @@ A session holding a sweep (app.sweep) shows its sweep card and, beside it, a `Sw
 (ui/canvas/sweep_grid.py) instead of the cells' own cards: the cells' prompts, answers and judge
 verdicts are not put on the canvas (`hidden`, decided before the scene is populated and for every
 card the engine adds while this window's runner adds a cell). A cell the user continues (focus
-mode's "Continue on canvas") is put on the canvas below the grid and stays there (it has a
-follow-up then, app.sweep_view.sweep_card_ids).
+mode's "Continue on canvas") is put on the canvas below the grid and stays there, also after a
+restart (its answer is marked, app.sweep_view.sweep_card_ids; ui/sweep_cells.PutOnCanvasCommand).
 
 Runs go through the same engine as every send (one shared httpx client) and the same
 `app.sweep.SweepRunner` as `triptych sweep`: start (the New sweep dialog), resume (the cells
@@ -106,7 +106,6 @@ class SweepGridController(QObject):
         self.dialog: QDialog | None = None  # the New sweep dialog open now
         self.model_menu: QMenu | None = None
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
-        self.placed = 0  # cells put on the canvas below the grid
         self._starting = False  # a sweep just made is being opened (it has every cell left, not to resume)
         self._cancelled = False  # the running sweep was cancelled (Cancel all)
         self._fit_tries = 0
@@ -129,7 +128,6 @@ class SweepGridController(QObject):
         self._drop_item()
         self.grid, self.sweep_id, self.answers, self._active = None, None, {}, set()
         self.hidden = set()
-        self.placed = 0
         try:
             loaded = load_grid(graph)
         except Exception:  # a broken sweep record must never keep the session from opening

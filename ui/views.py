@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMimeData, QPointF, QRect, QRectF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QRect, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QFontDatabase,
@@ -331,6 +331,9 @@ class FocusDialog(QDialog):
     """
 
     REFRESH_COST_FACTOR = 3.0
+    HINT = "← / → previous / next sibling · Esc closes"
+
+    node_shown = Signal(str)  # another card is about to be shown (← / →)
 
     def __init__(
         self,
@@ -369,6 +372,13 @@ class FocusDialog(QDialog):
         self.position_label.setObjectName("Muted")
         top.addWidget(self.position_label)
         layout.addLayout(top)
+        self.detail_label = QLabel(self)  # what the card is (a sweep cell: row, variant, checks, score)
+        self.detail_label.setObjectName("FocusDetail")
+        self.detail_label.setTextFormat(Qt.TextFormat.PlainText)  # may hold model output: never markup
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_label.hide()
+        layout.addWidget(self.detail_label)
         self.browser = TableScrollBrowser(self)
         self.browser.setOpenLinks(False)
         self._link_clicked = link_clicked
@@ -378,9 +388,12 @@ class FocusDialog(QDialog):
         self.metrics_label = QLabel(self)
         self.metrics_label.setObjectName("Muted")
         layout.addWidget(self.metrics_label)
-        hint = QLabel("← / → previous / next sibling · Esc closes", self)
-        hint.setObjectName("Muted")
-        layout.addWidget(hint)
+        self.hint_label = QLabel(self.HINT, self)
+        self.hint_label.setObjectName("Muted")
+        layout.addWidget(self.hint_label)
+        self._neighbour: Callable[[str, int], str | None] | None = None  # set_navigation's
+        self._position: Callable[[str], str] | None = None
+        self._describe: Callable[[Node], str] | None = None
         for key, step in (("Left", -1), ("Right", 1), ("Alt+Left", -1), ("Alt+Right", 1)):
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda s=step: self.step(s))
@@ -395,19 +408,53 @@ class FocusDialog(QDialog):
             self._stream = None
             self._shown = None
             self.browser.reset_table_offsets()  # another answer's tables start at their first column
+        moved = node_id != self.node_id
         self.node_id = node_id
+        if moved:
+            self.node_shown.emit(node_id)  # (who describes the card learns which it is first)
         self._show(node)
-        ids = self._siblings(node_id)
-        if len(ids) > 1 and node_id in ids:
-            self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
+        self._show_detail(node)
+        if self._position is not None:
+            self.position_label.setText(self._position(node_id))
         else:
-            self.position_label.setText("")
+            ids = self._siblings(node_id)
+            if len(ids) > 1 and node_id in ids:
+                self.position_label.setText(f"{ids.index(node_id) + 1} of {len(ids)}")
+            else:
+                self.position_label.setText("")
+
+    def set_navigation(
+        self,
+        neighbour: Callable[[str, int], str | None],
+        position: Callable[[str], str],
+        describe: Callable[[Node], str],
+        hint: str,
+    ) -> None:
+        """Where ← / → go instead of the siblings (`neighbour(node_id, -1 | 1)`: the card to show, None
+        to stay), the position shown top right, a plain-text description shown above the text (it
+        follows the card's changes) and the footer's key hint (a sweep cell: its neighbouring cells)."""
+        self._neighbour, self._position, self._describe = neighbour, position, describe
+        self.hint_label.setText(hint)
+        self.show_node(self.node_id)
+
+    def refresh_detail(self) -> None:
+        """Describe the card again (its checks or score changed without a new text)."""
+        node = self._get_node(self.node_id)
+        if node is not None:
+            self._show_detail(node)
+
+    def _show_detail(self, node: Node) -> None:
+        text = self._describe(node) if self._describe is not None else ""
+        if text != self.detail_label.text():
+            self.detail_label.setText(text)
+        self.detail_label.setVisible(bool(text))
 
     def refresh(self) -> None:
         """Show the node's current text and status (call when it changed)."""
         node = self._get_node(self.node_id)
         if node is None:
             return
+        self._show_detail(node)  # (its checks and score come after its text)
         wait = self._next_refresh - time.monotonic()
         if node.status.is_live and wait > 0:
             if not self._refresh_timer.isActive():
@@ -507,6 +554,11 @@ class FocusDialog(QDialog):
         return "<p style='color:gray'>" + _html.escape(text).replace("\n", "<br>") + "</p>"
 
     def step(self, delta: int) -> None:
+        if self._neighbour is not None:
+            target = self._neighbour(self.node_id, delta)
+            if target is not None and target != self.node_id:
+                self.show_node(target)
+            return
         ids = self._siblings(self.node_id)
         if self.node_id not in ids or len(ids) < 2:
             return
@@ -524,12 +576,20 @@ class DiffDialog(QDialog):
         left_html: str,
         right_html: str,
         parent: QWidget | None = None,
+        note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Compare: {left_title} ↔ {right_title}")
         resize_within_screen(self, 1200, 780)
         layout = QVBoxLayout(self)
+        self.note_label = QLabel(note, self)  # "identical" (no change is marked: say why)
+        self.note_label.setObjectName("DiffNote")
+        self.note_label.setTextFormat(Qt.TextFormat.PlainText)
+        _bold(self.note_label)
+        self.note_label.setVisible(bool(note))
+        layout.addWidget(self.note_label)
         split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.title_labels: list[QLabel] = []  # left, right
         self.left = self._pane(split, left_title, left_html)
         self.right = self._pane(split, right_title, right_html)
         layout.addWidget(split, 1)
@@ -544,7 +604,13 @@ class DiffDialog(QDialog):
         host = QWidget(split)
         box = QVBoxLayout(host)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(QLabel(f"<b>{title}</b>", host))
+        label = QLabel(title, host)  # (a title may quote the user's data: plain text, never markup)
+        label.setObjectName("DiffTitle")
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        _bold(label)
+        label.setWordWrap(True)
+        self.title_labels.append(label)
+        box.addWidget(label)
         browser = QTextBrowser(host)
         browser.setOpenLinks(False)
         # The panes show the answers' markdown source: a fixed-width font keeps code indentation and
@@ -554,6 +620,12 @@ class DiffDialog(QDialog):
         box.addWidget(browser)
         split.addWidget(host)
         return browser
+
+
+def _bold(label: QLabel) -> None:
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
 
 
 TABLE_COLUMNS = [

@@ -76,6 +76,7 @@ class DialogOpener:
 
         from app.diff import diff_html
         from app.present.text import snippet
+        from ui.sweep_cells import cell_title_of
         from ui.views import DiffDialog
 
         graph = self.w.controller.graph
@@ -89,15 +90,24 @@ class DialogOpener:
             prompt = next((p for p in parents if p is not None and p.kind == NodeKind.PROMPT), None)
             return prompt.id if prompt is not None else ""
 
-        names = [self.w.catalog.display_name(n.model) if n.model else (n.title or "note") for n in (a, b)]
-        prompts = [prompt_of(left_id), prompt_of(right_id)]
-        if names[0] == names[1] or prompts[0] != prompts[1]:  # say which answer is which: its question
-            names = [f"{name} on “{snippet(graph.nodes[p].text, 32)}”" if p else name
-                     for name, p in zip(names, prompts, strict=True)]
-        if names[0] == names[1]:  # the same model on the same question (a re-run): when each was asked
-            names = [f"{name}, {datetime.fromtimestamp(n.created_at):%H:%M:%S}"
-                     for name, n in zip(names, (a, b), strict=True)]
-        dlg = DiffDialog(names[0], names[1], left, right, self.w)
+        cells = [cell_title_of(self.w.controller.sweeps, i) for i in (left_id, right_id)]
+        if cells[0] is not None and cells[1] is not None and cells[0] != cells[1]:
+            names = [cells[0], cells[1]]  # two sweep cells: their columns (model · variant) and rows
+        else:
+            names = [self.w.catalog.display_name(n.model) if n.model else (n.title or "note") for n in (a, b)]
+            prompts = [prompt_of(left_id), prompt_of(right_id)]
+            if names[0] == names[1] or prompts[0] != prompts[1]:  # say which answer is which: its question
+                names = [f"{name} on “{snippet(graph.nodes[p].text, 32)}”" if p else name
+                         for name, p in zip(names, prompts, strict=True)]
+            if names[0] == names[1]:  # the same model on the same question (a re-run): when each was asked
+                names = [f"{name}, {datetime.fromtimestamp(n.created_at):%H:%M:%S}"
+                         for name, n in zip(names, (a, b), strict=True)]
+        note = ""
+        if a.text == b.text:
+            note = "The two texts are identical."
+        elif " ".join(a.text.split()) == " ".join(b.text.split()):
+            note = "The two texts differ only in spacing and line breaks."
+        dlg = DiffDialog(names[0], names[1], left, right, self.w, note=note)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.show()
         return dlg

@@ -10,6 +10,7 @@ from app.sweep_view import (
     CANCELLED,
     DONE,
     FAILED,
+    ON_CANVAS_META,
     QUEUED,
     STOPPED,
     STREAMING,
@@ -175,9 +176,16 @@ def test_load_grid_and_the_cards_the_grid_stands_for():
     _sweep, grid, answers = loaded
     assert all(c.status == DONE for c in grid.cells) and grid.cells[3].answer_id == answer_ids[3]
     hidden = sweep_card_ids(graph, answers)
-    # every cell's prompt, answer and verdict (3 each) but the continued one's, which stays on the canvas
-    assert len(hidden) == 3 * (defn.size - 1)
+    # every cell's prompt, answer and verdict (3 each) but the continued one's prompt and answer, which
+    # stay on the canvas (its verdict stays with the grid, whose focus mode shows the score)
+    assert len(hidden) == 3 * defn.size - 2
     assert answer_ids[5] not in hidden and answer_ids[4] in hidden
+    # a cell put on the canvas (Continue on canvas, nothing sent yet) stays there too, with its prompt
+    _sweep_node, grid, answers = load_grid(graph)
+    answers[2][0].meta[ON_CANVAS_META] = True
+    hidden = sweep_card_ids(graph, answers)
+    assert len(hidden) == 3 * defn.size - 4 and answer_ids[2] not in hidden
+    assert not any(e.parent_id in hidden for e in graph.parents(answer_ids[2]))
     assert load_grid(Graph(Session(), {}, [])) is None
 
 

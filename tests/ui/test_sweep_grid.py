@@ -50,7 +50,7 @@ def _tick_model(dialog, ref: str) -> None:
 
 
 async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures: str = "0, 0.7",
-                             check: str = "contains:Answer"):
+                             check: str = "contains:Answer", judge: str | None = None, rubric: str = ""):
     vars_file = tmp_path / "words.csv"
     vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
     window.new_sweep_action.trigger()
@@ -68,6 +68,14 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
     _tick_model(dialog, CL)
     QTest.keyClicks(dialog.temperature_edit, temperatures)
     QTest.keyClicks(dialog.checks_edit, check)
+    if judge is not None:  # the judge's combo box, picked with the keyboard; its rubric typed
+        combo = dialog.judge_combo
+        combo.setFocus()
+        while combo.currentData() != judge:
+            before = combo.currentIndex()
+            QTest.keyClick(combo, Qt.Key.Key_Down)
+            assert combo.currentIndex() != before, judge
+        QTest.keyClicks(dialog.rubric_edit, rubric)
     await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
     size = len(rows) * 2 * len(temperatures.split(","))
     assert f"{size} cells" in dialog.estimate_label.text() and "$" in dialog.estimate_label.text()

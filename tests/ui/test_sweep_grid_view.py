@@ -205,3 +205,14 @@ def _grid_block(minimap) -> tuple[int, int]:
                 ys.append(y)
     assert xs, "no grid block on the minimap"
     return max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+
+
+async def test_the_sidebar_counts_a_sweeps_cells_not_its_cards(app_env, fake_server):
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS, CL], columns=["w"], rows=[{"w": "x"}, {"w": "y"}, {"w": "z"}],
+                    vars_name="w.csv", variants=[{}, {"temperature": 1.0}])
+    _stored_sweep(app_env, defn, {0: ("ok", NodeStatus.DONE)})  # 12 cells; 3 cards in the store (sweep, prompt, answer)
+    async with open_window() as (window, _services):
+        await _grid_on_screen(window)
+        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        [sweep] = [t for t in items if t.startswith("Sweep: stored")]
+        assert "sweep · 12 cells" in sweep and "card" not in sweep

@@ -58,7 +58,8 @@ TITLE_H = 40.0
 BAR_H = 36.0
 COLHEAD_H = 74.0  # the column headers' least height (it grows with the font: `SweepGridItem.head_h`)
 PAD = 8.0
-TEXT_LOD = 0.35  # below this zoom the cells are coloured blocks, the labels in screen-pixel fonts
+TEXT_LOD = 0.42  # below this zoom (cards': constants.LOD_TEXT_MIN) the cells are coloured blocks, the labels
+# in screen-pixel fonts (the cells' text would be under 5 px)
 OVERVIEW_PAD_PX = 4.0
 OVERVIEW_MIN_COL_PX = 36.0  # narrower on screen, a column header shows no text
 
@@ -142,6 +143,7 @@ class SweepGridItem(QGraphicsObject):
         # at their own place): a click there opens no cell, and the view's moves repaint them
         self._sticky: tuple[QRectF, QRectF] = (QRectF(), QRectF())
         self._views: list[QGraphicsView] = []
+        self._overview = False  # the view draws it zoomed out (no buttons shown)
         self.painted_texts: list[str] = []  # what the last paint wrote (tests and screenshots read it)
         self.refresh()
 
@@ -304,8 +306,9 @@ class SweepGridItem(QGraphicsObject):
         return self.grid.cell_at(self.rows[r], self.cols[c]).index
 
     def clicked_at(self, pos: QPointF) -> bool:
-        """A click at `pos` (item coordinates), from the view: a button or a cell."""
-        for name, rect in self._buttons.items():
+        """A click at `pos` (item coordinates), from the view: a button or a cell (zoomed out, the
+        buttons are not drawn: a click there takes none)."""
+        for name, rect in () if self._overview else self._buttons.items():
             if rect.contains(pos):
                 self.button_clicked.emit(name)
                 return True
@@ -412,6 +415,8 @@ class SweepGridItem(QGraphicsObject):
         if visible is not None:
             self._sticky = self._sticky_rects(visible)
         overview = lod < TEXT_LOD
+        if visible is not None:
+            self._overview = overview
         head_y, label_x = self._sticky_at(visible, overview)
         r0 = max(0, int((exposed.top() - self.top) // CELL_H))
         r1 = min(len(self.rows), int((exposed.bottom() - self.top) // CELL_H) + 1)
@@ -531,8 +536,12 @@ class SweepGridItem(QGraphicsObject):
                     painter.setPen(Qt.PenStyle.NoPen)
                     painter.setBrush(self._brush(style.provider_color(col.model.split(":", 1)[0])))
                     painter.drawRect(QRectF(x + 2, band.top() + pad + line, 3, min(lines - 1, 2) * line))
+                    t = totals[col.index]
                     parts = [(_short_variant(col.params) or "default settings", style.overview_font, theme.muted),
-                             (_short_pass(totals[col.index]), style.overview_font, theme.text)]
+                             (_short_pass(t), style.overview_font, theme.text)]
+                    if self.grid.defn.judge and t.mean_score is not None:  # then, if there is room
+                        parts.append((f"score {t.mean_score:.1f}", style.overview_font, theme.text))
+                    parts.append((cost_line(t), style.overview_font, theme.muted))
                     self._draw_lines(painter, parts[:lines - 1],
                                      QRectF(x + 7, band.top() + pad + line, col_w - 7 - pad, line))
             if lines >= 1 and label_w >= OVERVIEW_MIN_COL_PX:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 
 from app.sweep_view import DONE, FAILED, STREAMING
 from ui.canvas.sweep_grid_text import CELL_H, CELL_W, LABEL_W, cost_line, short_pass, short_variant
@@ -21,6 +21,7 @@ OVERVIEW_PAD_PX = 4.0
 OVERVIEW_MIN_COL_PX = 36.0  # narrower on screen, a column header or row label shows no text
 _LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _ELIDE = Qt.TextElideMode.ElideRight
+_WRAP = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
 
 
 def paint_blocks(item: SweepGridItem, painter: QPainter, r0: int, r1: int, c0: int, c1: int) -> None:
@@ -52,6 +53,7 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
     lines = int((CELL_H * lod - 4) // line)
     if label_w >= OVERVIEW_MIN_COL_PX and lines >= 1 and exposed.left() < label_x + LABEL_W:
         painter.setFont(style.overview_font)
+        metrics = QFontMetricsF(style.overview_font)
         for r in range(r0, r1):
             y = (item.top + r * CELL_H) * lod
             if label_x > 0:  # over the cells: on the grid's colour
@@ -59,11 +61,12 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
                 painter.setBrush(item.brush(theme.card))
                 painter.drawRect(QRectF(label_x * lod, y, label_w, CELL_H * lod))
             row = item.grid.rows[item.rows[r]]
+            box = QRectF(label_x * lod + pad, y + 2, label_w - 2 * pad, lines * line)
             text = f"{row.index + 1}. {row.label}"
+            while " " in text and metrics.boundingRect(box, _WRAP, text).height() > box.height() + 2:
+                text = text.rsplit(" ", 1)[0].rstrip(" ·") + "…"  # the words that fit its lines, and "…"
             painter.setPen(item.pen(theme.text))
-            painter.drawText(QRectF(label_x * lod + pad, y + 2, label_w - 2 * pad, lines * line),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
-                             text)
+            painter.drawText(box, _WRAP, text)
             texts.append(text)
     # the header band: the title in its corner, the columns' names, variants and pass rates
     band = QRectF(0, head_y * lod, width * lod, item.top * lod)

@@ -449,6 +449,7 @@ class SessionSummary:
     node_count: int
     owner: str | None = None
     visibility: str = "shared"
+    sweep_cells: int | None = None  # a sweep's session: its cells (its card count means nothing to a user)
 
 
 @dataclass(slots=True)

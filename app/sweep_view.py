@@ -61,6 +61,7 @@ __all__ = [
     "SweepGrid",
     "answers_differ",
     "load_grid",
+    "pass_line",
     "sweep_card_ids",
 ]
 
@@ -73,7 +74,10 @@ class CellView:
     status: str = QUEUED
     preview: str = ""
     checks: list[tuple[str, bool | None]] = field(default_factory=list)  # None: the check does not apply
-    score: int | None = None
+    score: int | None = None  # the judge's score (1–10) of the answer shown
+    judged: bool = False  # the judge answered about it (with a score, or without one: score None)
+    score_reason: str = ""  # the judge's one-line reason (or why it gave no score)
+    judge_cost_usd: float | None = None  # what the judge cost on this cell (every attempt it judged)
     latency_ms: int | None = None
     cost_usd: float | None = None
     answer_id: str | None = None
@@ -116,11 +120,31 @@ class ColumnTotals:
     cells: int
     done: int
     passed: int
-    pass_rate: float | None  # passed / finished-or-failed cells (None before any ended)
+    pass_rate: float | None  # passed / ended cells (None before any ended)
     mean_score: float | None
     cost_usd: float | None
     p50_ms: float | None
     p95_ms: float | None
+    ended: int = 0  # finished or failed: the pass rate's denominator
+    running: int = 0  # streaming now
+    scored: int = 0  # cells with a judge's score (mean_score's count)
+    judge_cost_usd: float | None = None  # the judge's cost, apart from the answers' (cost_usd)
+
+    @property
+    def not_run(self) -> int:
+        """Cells without an ended answer and not running (queued, waiting in a batch, cancelled…)."""
+        return self.cells - self.ended - self.running
+
+
+def pass_line(t: ColumnTotals) -> str:
+    """The pass rate as a column header shows it, over the cells that ended, with the cells not run
+    apart ("pass 5/6 (83%) · 2 not run"; never "pass 100% (6/8)", which reads as 6 of 8)."""
+    line = "pass –" if not t.ended else f"pass {t.passed}/{t.ended} ({t.passed / t.ended:.0%})"
+    if t.running:
+        line += f" · {t.running} running"
+    if t.not_run:
+        line += f" · {t.not_run} not run"
+    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +202,8 @@ def _variant_label(params: dict[str, Any]) -> str:
 
 
 def _row_label(values: dict[str, str], template: str, prompts: int, prompt_index: int) -> str:
-    if values:
-        label = " · ".join(" ".join(v.split()) for v in values.values())
+    if values:  # an empty value is named ("topic: (empty)"), not an empty slot between two dots
+        label = " · ".join(" ".join(v.split()) or f"{k}: (empty)" for k, v in values.items())
     else:
         label = " ".join(template.split())
     if prompts > 1 and values:
@@ -239,13 +263,15 @@ class SweepGrid:
                 and not node.status.is_live:
             node = None  # an earlier failed attempt: the cell waits in a batch now
         before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
-                  cell.answer_id, cell.error, len(answers), cell.spent_usd)
+                  cell.answer_id, cell.error, len(answers), cell.spent_usd, cell.judged, cell.score_reason,
+                  cell.judge_cost_usd)
         cell.attempts = len(answers)
         cell.spent_usd = sum(_spent(a) for a in answers)
         if node is None:
             cell.status = BATCHED if index in self.batched else CANCELLED if index in self.cancelled else QUEUED
             cell.preview, cell.checks, cell.score = "", [], None
             cell.latency_ms = cell.cost_usd = cell.answer_id = cell.error = None
+            cell.judged, cell.score_reason, cell.judge_cost_usd = False, "", None
             cell.text_key = ""
         else:
             cell.answer_id = node.id
@@ -264,8 +290,15 @@ class SweepGrid:
             checks = node.meta.get(CHECKS_META)
             cell.checks = [(str(c.get("check")), None if c.get("pass", False) is None else bool(c.get("pass")))
                            for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+            # the judge's verdict (app.sweep.SweepRunner._judge): a score, or none when its reply had no
+            # "SCORE: n" line (or the judge failed); the reason says which
             score = node.meta.get(SCORE_META)
-            cell.score = score.get("score") if isinstance(score, dict) else None
+            value = score.get("score") if isinstance(score, dict) else None
+            cell.score = value if isinstance(value, int) and not isinstance(value, bool) else None
+            cell.judged = isinstance(score, dict)
+            cell.score_reason = str(score.get("reason") or "") if isinstance(score, dict) else ""
+            judge_costs = [c for c in (_judge_cost(a) for a in answers) if c is not None]
+            cell.judge_cost_usd = sum(judge_costs) if judge_costs else None
             cell.latency_ms = node.timing.duration_ms if node.status == NodeStatus.DONE else None
             cell.cost_usd = node_cost(node)
             if node.error is not None:
@@ -277,7 +310,8 @@ class SweepGrid:
             else:
                 cell.error = None
         after = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
-                 cell.answer_id, cell.error, len(answers), cell.spent_usd)
+                 cell.answer_id, cell.error, len(answers), cell.spent_usd, cell.judged, cell.score_reason,
+                 cell.judge_cost_usd)
         if after != before:
             cell.version += 1
             self._totals = None
@@ -306,26 +340,18 @@ class SweepGrid:
     # ------------------------------------------------------------------ totals
     def totals(self) -> list[ColumnTotals]:
         """Per column: cells, finished, passed, pass rate (of the cells that ended), mean judge score,
-        total cost, p50/p95 latency of the finished answers (nearest rank)."""
+        total cost of the answers and, apart, of the judge, p50/p95 latency of the finished answers
+        (nearest rank)."""
         if self._totals is None:
             by_col: list[list[CellView]] = [[] for _ in self.columns]
             for cell in self.cells:
                 by_col[cell.col].append(cell)
-            out = []
-            for cells in by_col:
-                ended = [c for c in cells if c.status in (DONE, FAILED)]
-                passed = sum(1 for c in ended if c.passed)
-                scores = [c.score for c in cells if c.score is not None]
-                costs = [c.cost_usd for c in cells if c.cost_usd is not None]
-                ms = [float(c.latency_ms) for c in cells if c.status == DONE and c.latency_ms is not None]
-                out.append(ColumnTotals(
-                    cells=len(cells), done=sum(1 for c in cells if c.status == DONE), passed=passed,
-                    pass_rate=passed / len(ended) if ended else None,
-                    mean_score=statistics.fmean(scores) if scores else None,
-                    cost_usd=sum(costs) if costs else None,
-                    p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95)))
-            self._totals = out
+            self._totals = [_totals_of(cells) for cells in by_col]
         return self._totals
+
+    def overall(self) -> ColumnTotals:
+        """The same totals over every cell of the grid (its header's corner)."""
+        return _totals_of(self.cells)
 
     # ------------------------------------------------------------------ filters
     def models(self) -> list[str]:
@@ -391,6 +417,30 @@ def _cancelled_in_batch(node: Node) -> bool:
     """An attempt that never ran: its batch was cancelled first (app.batch marks it)."""
     mark = node.meta.get(_CELL_BATCH_META)
     return isinstance(mark, dict) and bool(mark.get("cancelled"))
+
+
+def _judge_cost(node: Node) -> float | None:
+    score = node.meta.get(SCORE_META)
+    cost = score.get("cost_usd") if isinstance(score, dict) else None
+    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+
+
+def _totals_of(cells: Sequence[CellView]) -> ColumnTotals:
+    ended = [c for c in cells if c.status in (DONE, FAILED)]
+    passed = sum(1 for c in ended if c.passed)
+    scores = [c.score for c in cells if c.score is not None]
+    # every attempt's answers (re-runs included: the columns add up to the session's total), the judge apart
+    costs = [c.spent_usd - (c.judge_cost_usd or 0.0) for c in cells if c.attempts]
+    judge = [c.judge_cost_usd for c in cells if c.judge_cost_usd is not None]
+    ms = [float(c.latency_ms) for c in cells if c.status == DONE and c.latency_ms is not None]
+    return ColumnTotals(
+        cells=len(cells), done=sum(1 for c in cells if c.status == DONE), passed=passed,
+        pass_rate=passed / len(ended) if ended else None,
+        mean_score=statistics.fmean(scores) if scores else None,
+        cost_usd=sum(costs) if costs else None,
+        p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95),
+        ended=len(ended), running=sum(1 for c in cells if c.status == STREAMING), scored=len(scores),
+        judge_cost_usd=sum(judge) if judge else None)
 
 
 def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | None:

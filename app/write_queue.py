@@ -229,7 +229,8 @@ class WriteBehindStore:
                 continue
             known = by_id.get(sid)
             by_id[sid] = SessionSummary(sid, session.title, session.created_at, session.updated_at,
-                                        known.node_count if known is not None else 0)
+                                        known.node_count if known is not None else 0,
+                                        sweep_cells=known.sweep_cells if known is not None else None)
         return sorted(by_id.values(), key=lambda s: s.updated_at, reverse=True)
 
     def purge_session(self, session_id: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, case, func, insert, or_, select
 
 from app.domain import (
     ErrorInfo,
+    NodeKind,
     NodeStatus,
     Session,
     SessionSummary,
@@ -81,7 +82,29 @@ def list_sessions(conn: Connection, include_deleted: bool, viewer: str | None = 
     )
     if not include_deleted:
         stmt = stmt.where(sessions_t.c.deleted_at.is_(None))
-    return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "shared") for r in conn.execute(stmt)]
+    out = [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "shared") for r in conn.execute(stmt)]
+    if out:
+        cells = _sweep_cells(conn)
+        for summary in out:
+            summary.sweep_cells = cells.get(summary.id)
+    return out
+
+
+def _sweep_cells(conn: Connection) -> dict[str, int]:
+    """Session id -> the cells of the sweep it holds (app.sweep.SweepDef.size: rows × templates × models ×
+    variants, from the sweep node's stored definition); sessions without a sweep are left out."""
+    import json
+
+    out: dict[str, int] = {}
+    for session_id, meta in conn.execute(
+            select(nodes_t.c.session_id, nodes_t.c.meta).where(nodes_t.c.kind == NodeKind.SWEEP.value)):
+        try:
+            d = json.loads(meta or "{}").get("sweep")
+            out[session_id] = (len(d.get("rows") or [{}]) * len(d["templates"]) * len(d["models"])
+                               * len(d.get("variants") or [{}]))
+        except (ValueError, TypeError, KeyError, AttributeError):  # not a sweep's definition
+            continue
+    return out
 
 
 def duplicate_session(conn: Connection, session_id: str, title: str | None, now: float) -> Session:

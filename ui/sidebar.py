@@ -202,7 +202,11 @@ class SessionsSidebar(QWidget):
         for s in sessions:
             who = f" · {s.owner}" if s.owner and s.owner != me else ""  # another member's (team store)
             who += " · private" if s.visibility == "private" else ""
-            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {s.node_count} card{'' if s.node_count == 1 else 's'}{who}")
+            if s.sweep_cells is not None:  # its cards are the sweep's cells' prompts, answers, verdicts: not counted
+                size = f"sweep · {s.sweep_cells} cell{'' if s.sweep_cells == 1 else 's'}"
+            else:
+                size = f"{s.node_count} card{'' if s.node_count == 1 else 's'}"
+            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {size}{who}")
             item.setData(ROLE_SESSION, s.id)
             item.setToolTip(s.title)
             self.list.addItem(item)

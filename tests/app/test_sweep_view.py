@@ -3,6 +3,8 @@ score, cost, p50/p95 latency), the filters (answers differ, failures, one model)
 
 from __future__ import annotations
 
+import pytest
+
 from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef
 from app.sweep_view import (
@@ -234,3 +236,51 @@ def test_cells_waiting_in_a_batch_show_in_batch_and_a_resume_polls_them():
     assert grid.set_batches([], []) == [2, 3]
     grid.update(3, [])
     assert grid.cells[3].status == QUEUED and grid.batch_lines == []
+
+
+def test_the_judges_verdict_and_cost_reach_the_cell_and_the_totals():
+    from app.sweep_view import pass_line
+
+    grid = SweepGrid(_defn())
+    scored = _answer("ok", checks=[True])
+    scored.meta[SCORE_META] = {"score": 8, "reason": "clear", "judge": "j", "node_id": "v1", "cost_usd": 0.002}
+    unscored = _answer("ok", checks=[True])  # the judge's reply had no SCORE line
+    unscored.meta[SCORE_META] = {"score": None, "reason": "Looks fine.", "judge": "j", "node_id": "v2",
+                                 "cost_usd": 0.001}
+    earlier = _answer("ok", checks=[False])  # a first attempt, judged too, then re-run
+    earlier.meta[SCORE_META] = {"score": 3, "reason": "meh", "judge": "j", "node_id": "v0", "cost_usd": 0.004}
+    grid.update(0, [earlier, scored])
+    grid.update(4, [unscored])
+    a, b = grid.cells[0], grid.cells[4]
+    assert (a.score, a.judged, a.score_reason) == (8, True, "clear")
+    assert a.judge_cost_usd == pytest.approx(0.006)  # both judgings were billed
+    assert (b.score, b.judged, b.score_reason) == (None, True, "Looks fine.")
+    assert not grid.cells[2].judged and grid.cells[2].judge_cost_usd is None
+    t = grid.totals()[0]  # (cells 0 and 4 are in the first column)
+    assert (t.mean_score, t.scored) == (8.0, 1)
+    assert t.judge_cost_usd == pytest.approx(0.007) and t.cost_usd == pytest.approx(0.03)  # every attempt was paid for (the re-run too)
+    overall = grid.overall()
+    assert overall.judge_cost_usd == pytest.approx(0.007) and overall.scored == 1 and overall.cells == 12
+    assert pass_line(t) == "pass 2/2 (100%) · 1 not run"
+
+
+def test_the_pass_line_counts_only_the_cells_that_ended():
+    from app.sweep_view import pass_line
+
+    grid = SweepGrid(_defn(rows=8))
+    for r in range(6):
+        grid.update(grid.cell_at(r, 0).index, [_answer("ok", checks=[r != 5])])
+    grid.update(grid.cell_at(6, 0).index, [_answer("ok", status=NodeStatus.STREAMING)])
+    t = grid.totals()[0]
+    assert (t.cells, t.ended, t.passed, t.running, t.not_run) == (8, 6, 5, 1, 1)
+    assert pass_line(t) == "pass 5/6 (83%) · 1 running · 1 not run"
+    assert pass_line(grid.totals()[1]) == "pass – · 8 not run"
+
+
+def test_an_empty_value_is_named_in_its_row_label():
+    defn = SweepDef(templates=["Explain {{topic}} in {{lang}}", "Sum up {{topic}}"], models=["m:a"],
+                    columns=["topic", "lang"], rows=[{"topic": "", "lang": "empty"}, {"topic": "x", "lang": "en"}],
+                    vars_name="v.csv")
+    grid = SweepGrid(defn)
+    assert [r.label for r in grid.rows] == ["P1 · topic: (empty) · empty", "P2 · topic: (empty) · empty",
+                                            "P1 · x · en", "P2 · x · en"]

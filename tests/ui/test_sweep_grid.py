@@ -76,7 +76,8 @@ def say(yes: bool):
 
 
 async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures: str = "0, 0.7",
-                             check: str = "contains:Answer", concurrency: int | None = None):
+                             check: str = "contains:Answer", concurrency: int | None = None,
+                             judge: str | None = None, rubric: str = ""):
     vars_file = tmp_path / "words.csv"
     vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
     window.new_sweep_action.trigger()
@@ -99,6 +100,14 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
         dialog.concurrency_spin.lineEdit().selectAll()
         QTest.keyClicks(dialog.concurrency_spin, str(concurrency))
         assert dialog.concurrency_spin.value() == concurrency
+    if judge is not None:  # the judge's combo box, picked with the keyboard; its rubric typed
+        combo = dialog.judge_combo
+        combo.setFocus()
+        while combo.currentData() != judge:
+            before = combo.currentIndex()
+            QTest.keyClick(combo, Qt.Key.Key_Down)
+            assert combo.currentIndex() != before, judge
+        QTest.keyClicks(dialog.rubric_edit, rubric)
     await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
     size = len(rows) * 2 * len(temperatures.split(","))
     assert f"{size} cells" in dialog.estimate_label.text() and "$" in dialog.estimate_label.text()

@@ -527,9 +527,9 @@ class SweepDef:
         for m, notes, cols, saved in self.not_sent():
             groups.setdefault((tuple(notes), cols, saved), []).append(m)
         lines = []
-        for (notes, cols, saved), models in groups.items():
-            names = [n for n in notes if _not_sent_name(n) is not None]
-            changed = [n for n in notes if _not_sent_name(n) is None]
+        for (said, cols, saved), models in groups.items():
+            names = [n for n in said if _not_sent_name(n) is not None]
+            changed = [n for n in said if _not_sent_name(n) is None]
             parts = [f"{', '.join(names)} not accepted, not sent"] if names else []
             parts += changed
             line = f"{', '.join(name(m) for m in models)}: {'; '.join(parts)}"

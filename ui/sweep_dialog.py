@@ -63,7 +63,8 @@ def batch_available(settings: Settings, models: Sequence[str]) -> bool:
 
 def batch_split(settings: Settings, models: Sequence[str]) -> tuple[list[str], list[str]]:
     """(the models whose provider has a batch API, those that always run live)."""
-    batched, live = [], []
+    batched: list[str] = []
+    live: list[str] = []
     for model in models:
         cfg = settings.providers.get(ModelRef.parse(model).provider)
         (batched if cfg is not None and batch_api_for(cfg) is not None else live).append(model)

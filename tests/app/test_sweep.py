@@ -90,7 +90,7 @@ def test_a_template_naming_a_missing_column_is_refused_naming_the_column():
     with pytest.raises(SweepError, match=r"^Row 2 of rows\.csv makes the template an empty prompt"):
         SweepDef(templates=["{{a}}"], models=[DS], columns=["a"], rows=[{"a": "1"}, {"a": " "}],
                  vars_name="rows.csv").validate()
-    with pytest.raises(SweepError, match="^The template uses .* but there is no variables file$"):
+    with pytest.raises(SweepError, match=r"^The template uses .* but there is no variables file$"):
         SweepDef(templates=["{{a}}"], models=[DS]).validate()
 
 

@@ -49,8 +49,10 @@ def _tick_model(dialog, ref: str) -> None:
     raise AssertionError(ref)
 
 
-async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures: str = "0, 0.7",
+async def _start_from_dialog(window, tmp_path, rows: list[str], *, max_tokens: str = "256, 1024",
                              check: str = "contains:Answer"):
+    """Evaluate → New sweep… with DeepSeek and Claude over `rows`, one variant per max_tokens value (a
+    parameter both take: a temperature would be refused, Claude takes none), Start sweep."""
     vars_file = tmp_path / "words.csv"
     vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
     window.new_sweep_action.trigger()
@@ -66,10 +68,10 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
     QTest.keyClicks(dialog.vars_edit, str(vars_file))
     _tick_model(dialog, DS)
     _tick_model(dialog, CL)
-    QTest.keyClicks(dialog.temperature_edit, temperatures)
+    QTest.keyClicks(dialog.max_tokens_edit, max_tokens)
     QTest.keyClicks(dialog.checks_edit, check)
     await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
-    size = len(rows) * 2 * len(temperatures.split(","))
+    size = len(rows) * 2 * len(max_tokens.split(","))
     assert f"{size} cells" in dialog.estimate_label.text() and "$" in dialog.estimate_label.text()
     # "Use batch APIs": offered (Claude's provider has one), off unless ticked (tests/ui/test_sweep_batch_window.py)
     assert dialog.batch_check.isEnabled() and not dialog.batch_check.isChecked()
@@ -92,7 +94,7 @@ async def test_a_sweep_from_the_dialog_fills_a_grid_and_a_cell_opens_in_focus_mo
         await wait_until(lambda: not sweeps.running, 5, "the run to end")
         # every cell sent once; the grid stands for the cells: no prompt or answer card floods the canvas
         sent = _prompts_sent(fake_server)
-        assert len(sent) == 12 and set(Counter(sent).values()) == {2}  # each model and row: one per temperature
+        assert len(sent) == 12 and set(Counter(sent).values()) == {2}  # each model and row: one per max_tokens
         assert sorted({p for _, p in sent}) == ["Say alpha", "Say beta", "Say gamma"]
         assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
         assert len(cards_of(window, "sweep")) == 1
@@ -246,7 +248,7 @@ async def test_cancel_all_then_rerun_failed_cells(app_env, fake_server, tmp_path
     fake_server.script("deepseek-flash", slow)
     fake_server.script("claude-sonnet-5-5", slow)
     async with open_window() as (window, _services):
-        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0")
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], max_tokens="256")
         item = sweeps.item
         await wait_until(lambda: any(c.status == "streaming" for c in sweeps.grid.cells), 5, "cells streaming")
         await wait_until(lambda: len(fake_server.requests) >= 2, 5, "requests on the wire")

@@ -263,11 +263,11 @@ def _why_not(catalog: Catalog, model: str, name: str) -> str:
     if name not in info.accepts or (name == "temperature" and info.temperature_when == "never"):
         return f"{info.display} does not take it"
     if name == "temperature" and info.temperature_when == "thinking_off":
-        return f"{info.display} only with thinking off"
+        return f"{info.display} takes it only with thinking off"
     if name == "temperature" and info.temperature_when == "effort_none":
-        return f"{info.display} only with effort none"
+        return f"{info.display} takes it only with effort none"
     if name == "effort" and info.efforts:
-        return f"{info.display} only {', '.join(info.efforts)}"
+        return f"{info.display} takes only {', '.join(info.efforts)}"
     return f"{info.display} not with these settings"
 
 

@@ -76,10 +76,11 @@ def test_models_alike_are_named_together_and_a_capped_value_is_said():
 
 @pytest.mark.parametrize("models,sets,message", [
     ([DS, CL, GP], ["temperature=0,0.7"],
-     "Temperature is accepted by none of the chosen models (DeepSeek V4.1 Flash only with thinking off; "
-     "Claude Sonnet 5.5 does not take it; GPT-6.2 Sol only with effort none)"),
+     "Temperature is accepted by none of the chosen models (DeepSeek V4.1 Flash takes it only with thinking off; "
+     "Claude Sonnet 5.5 does not take it; GPT-6.2 Sol takes it only with effort none)"),
     ([CL], ["temperature=0.3"], "Temperature is not accepted by the chosen model (Claude Sonnet 5.5 does not take it)"),
     ([GP], ["thinking=on,off"], "Thinking is not accepted by the chosen model (GPT-6.2 Sol does not take it)"),
+    ([DS], ["effort=xhigh"], "Effort is not accepted by the chosen model (DeepSeek V4.1 Flash takes only low, high, max)"),
 ])
 def test_a_parameter_that_reaches_no_chosen_model_is_refused_before_anything_is_sent(models, sets, message):
     defn = _defn(models, sets)

@@ -174,8 +174,8 @@ def test_refusals_happen_before_anything_is_sent(cli, server, vars_csv, tmp_path
     # a temperature none of the models takes would compare identical requests: refused, saying why
     r = cli("sweep", "-m", DS, "-m", CL, "-p", "x", "--set", "temperature=0,0.7")
     assert r.returncode == 2
-    assert ("Temperature is accepted by none of the chosen models (DeepSeek V4.1 Flash only with thinking off; "
-            "Claude Sonnet 5.5 does not take it)") in r.stderr
+    assert ("Temperature is accepted by none of the chosen models (DeepSeek V4.1 Flash takes it only with "
+            "thinking off; Claude Sonnet 5.5 does not take it)") in r.stderr
     r = cli("sweep", "-m", DS, "-p", "x", "--vars", str(tmp_path / "missing.csv"))
     assert r.returncode == 2 and "missing.csv" in r.stderr
     # an estimate above $1 with no terminal to ask on: refused, unless --yes

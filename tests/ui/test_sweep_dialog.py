@@ -48,7 +48,7 @@ async def test_a_temperature_claude_does_not_take_is_one_claude_column_sent_once
         await wait_until(lambda: dialog.error_label.text(), 3, "the refusal")
         assert dialog.error_label.text().startswith(
             "Temperature is accepted by none of the chosen models (Claude Sonnet 5.5 does not take it; "
-            "DeepSeek V4.1 Flash only with thinking off)")
+            "DeepSeek V4.1 Flash takes it only with thinking off)")
         assert not dialog.start_button.isEnabled() and dialog.estimate_label.text() == ""
         # thinking off: DeepSeek takes it (two columns), Claude still not (one column, paid once)
         QTest.keyClicks(dialog.thinking_edit, "off")

@@ -110,7 +110,7 @@ class NewSweepDialog(QDialog):
         self._settings = settings
         saved = settings.ui.get(FORM_KEY)
         saved = saved if isinstance(saved, dict) else {}
-        if isinstance(saved.get("models"), list):
+        if isinstance(saved.get("models"), list) and saved["models"]:  # the last sweep's, else the composer's
             chosen = [str(m) for m in saved["models"]]
         self._vars: tuple[str, str] | None = None  # (file name, its text)
         self.definition: SweepDef | None = None

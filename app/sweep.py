@@ -268,7 +268,7 @@ def _why_not(catalog: Catalog, model: str, name: str) -> str:
         return f"{info.display} takes it only with effort none"
     if name == "effort" and info.efforts:
         return f"{info.display} takes only {', '.join(info.efforts)}"
-    return f"{info.display} not with these settings"
+    return f"{info.display} does not take it with these settings"
 
 
 def plan_sent(catalog: Catalog, models: Sequence[str], variants: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

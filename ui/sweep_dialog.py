@@ -259,8 +259,12 @@ class NewSweepDialog(QDialog):
         """Fill the form back as it was last closed (the models are ticked when the list is built)."""
         for name, edit in self._text_fields().items():
             value = saved.get(name)
-            if isinstance(value, str):
-                edit.setPlainText(value) if isinstance(edit, QPlainTextEdit) else edit.setText(value)
+            if not isinstance(value, str):
+                continue
+            if isinstance(edit, QPlainTextEdit):
+                edit.setPlainText(value)
+            else:
+                edit.setText(value)
         judge = saved.get("judge")
         if isinstance(judge, str) and judge and (at := self.judge_combo.findData(judge)) >= 0:
             self.judge_combo.setCurrentIndex(at)

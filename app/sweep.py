@@ -483,7 +483,8 @@ class SweepDef:
         """`model`'s columns: (index of the first variant it stands for, the parameters sent, what of the
         variants is not sent), one per distinct set of parameters sent, in variant order."""
         entries = self.sent.get(model) if isinstance(self.sent, dict) else None
-        if not isinstance(entries, list) or len(entries) != len(self.variants):
+        if (not isinstance(entries, list) or len(entries) != len(self.variants)
+                or not all(isinstance(e, dict) for e in entries)):  # never planned (or a damaged plan)
             return [(v, dict(variant), []) for v, variant in enumerate(self.variants)]
         out: list[tuple[int, dict[str, Any], list[str]]] = []
         seen: dict[str, int] = {}

@@ -155,8 +155,8 @@ def answers_differ(keys: Iterable[str]) -> bool:
 
 
 def _variant_label(params: dict[str, Any], not_sent: Sequence[str] = ()) -> str:
-    """A column's settings: what is sent ("temperature=0.7, thinking=off"), then what of its variants its
-    model does not take ("temperature not accepted"): such variants are one column."""
+    """A column's settings: what of its variants its model does not take ("temperature not accepted": such
+    variants are one column), first (the header shows one line), then what is sent ("thinking=off")."""
     capped = {n.split(" ", 1)[0] for n in not_sent if " capped at " in n}
     parts = [f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}" for k, v in params.items()
              if k != "system" and k not in capped]
@@ -164,7 +164,7 @@ def _variant_label(params: dict[str, Any], not_sent: Sequence[str] = ()) -> str:
         system = " ".join(str(params["system"]).split())
         parts.append(f"system “{system[:24]}{'…' if len(system) > 24 else ''}”")
     note = not_sent_note(not_sent)
-    return " · ".join(p for p in (", ".join(parts), note) if p)
+    return " · ".join(p for p in (note, ", ".join(parts)) if p)
 
 
 def _row_label(values: dict[str, str], template: str, prompts: int, prompt_index: int) -> str:

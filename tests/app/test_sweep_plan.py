@@ -46,7 +46,7 @@ def test_a_models_variants_that_send_the_same_request_are_one_cell_and_one_colum
     grid = SweepGrid(defn)
     assert [(c.model, c.label) for c in grid.columns] == [
         (DS, "thinking=off, temperature=0.0"), (DS, "thinking=off, temperature=0.7"),
-        (CL, "thinking=off · temperature not accepted"), (GP, "thinking, temperature not accepted")]
+        (CL, "temperature not accepted · thinking=off"), (GP, "thinking, temperature not accepted")]
     assert len(grid.rows) == 3 and grid.cell_at(2, 3).index == 11
     # the estimate's lines: which models ignore which parameters, and the cells that saves
     assert defn.not_sent_lines(catalog.display_name) == [
@@ -140,7 +140,7 @@ async def test_a_planned_sweep_sends_each_merged_cell_once_and_resume_keeps_the_
     # reopened from the store: the same cells; only the unfinished ones run, each once
     graph = repo.load_graph(graph.session.id)
     sweep, grid, answers = load_grid(graph)
-    assert len(grid.columns) == 3 and grid.columns[2].label == "thinking=off · temperature not accepted"
+    assert len(grid.columns) == 3 and grid.columns[2].label == "temperature not accepted · thinking=off"
     stored = SweepDef.from_dict(sweep.meta["sweep"])
     runner = SweepRunner(engine, graph, sweep, stored)
     assert [c.index for c in runner.pending_cells()] == [5, 6, 7, 8]

@@ -908,6 +908,9 @@ def _confirm_sweep(ctx: Ctx, defn: Any, cells: list[Any], args: argparse.Namespa
            f"tokens per answer{'; batch prices where a batch API is used' if defn.batch else ''})"
     if defn.judge:
         line += f", plus {fmt_cost(judge)} for the judge"
+    if defn.size < defn.full_size:
+        line += (f"; {defn.full_size - defn.size} cell(s) fewer: variants a model receives alike run once "
+                 "(the warnings above)")
     if unknown:
         line += f"; cost unknown for {', '.join(unknown)}"
     print(line, file=sys.stderr)
@@ -968,12 +971,22 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
     models = [*defn.models, *([defn.judge] if defn.judge else [])]
     _check_providers(ctx, models, need_keys=True)
     _warn_unknown_models(ctx, models)
-    from app.sweep import SweepRunner, cell_answers, variant_params
+    from app.sweep import SweepError, SweepRunner, cell_answers, variant_params
 
-    for m in defn.models:
-        dropped = sorted({d for v in defn.variants for d in ctx.catalog.filter_params(m, variant_params(v)).dropped})
-        if dropped:
-            print(f"triptych: note: not sent to {m} (not accepted): {', '.join(dropped)}", file=sys.stderr)
+    if sweep is None:  # a new sweep: fix what each model is sent of each variant (a stored one keeps its plan)
+        try:
+            defn.plan(ctx.catalog)
+        except SweepError as exc:
+            raise UsageError(str(exc)) from exc
+    if defn.sent is not None:
+        for line in defn.not_sent_lines():
+            print(f"triptych: warning: {line}", file=sys.stderr)
+    else:  # stored before sweeps were planned: every variant is sent as its own cell
+        for m in defn.models:
+            dropped = sorted({d for v in defn.variants
+                              for d in ctx.catalog.filter_params(m, variant_params(v)).dropped})
+            if dropped:
+                print(f"triptych: note: not sent to {m} (not accepted): {', '.join(dropped)}", file=sys.stderr)
 
     if graph is not None and sweep is not None:
         answers = cell_answers(graph)

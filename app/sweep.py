@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from app.domain import EdgeRole, Graph, ModelRef, Node, NodeKind, NodeStatus, Params
 
 if TYPE_CHECKING:
+    from app.catalog import Catalog
     from app.engine import Engine
 
 __all__ = [
@@ -44,12 +45,14 @@ __all__ = [
     "check_word",
     "expand",
     "find_sweep",
+    "not_sent_note",
     "parse_check",
     "parse_judge_reply",
     "parse_prompts_file",
     "parse_sets",
     "parse_vars",
     "placeholders",
+    "plan_sent",
     "run_checks",
     "sweep_rows",
 ]
@@ -87,9 +90,9 @@ def check_templates(templates: Sequence[str], columns: Sequence[str], vars_name:
     for i, t in enumerate(templates):
         for name in placeholders(t):
             if name not in known:
-                where = f"template {i + 1}" if len(templates) > 1 else "the template"
+                where = f"Template {i + 1}" if len(templates) > 1 else "The template"
                 if vars_name is None:
-                    raise SweepError(f"{where} uses {{{{{name}}}}} but no --vars file was given")
+                    raise SweepError(f"{where} uses {{{{{name}}}}} but there is no variables file")
                 have = ", ".join(columns) or "none"
                 raise SweepError(f"{where} uses {{{{{name}}}}} but {vars_name} has no column {name!r} "
                                  f"(its columns: {have})")
@@ -176,11 +179,17 @@ _SET_PARAMS: dict[str, Callable[[str], Any]] = {}
 
 
 def _float(v: str) -> float:
-    return float(v)
+    try:
+        return float(v)
+    except ValueError:
+        raise ValueError("not a number") from None
 
 
 def _positive_int(v: str) -> int:
-    n = int(v)
+    try:
+        n = int(v)
+    except ValueError:
+        raise ValueError("not a whole number") from None
     if n <= 0:
         raise ValueError("must be a positive number")
     return n
@@ -198,6 +207,8 @@ def _on_off(v: str) -> bool:
 _SET_PARAMS.update({"temperature": _float, "max_tokens": _positive_int, "effort": str.strip,
                     "thinking": _on_off})
 SET_PARAMS = ("temperature", "max_tokens", "effort", "thinking", "system")
+PARAM_LABELS = {"temperature": "Temperature", "max_tokens": "Max tokens", "effort": "Effort", "thinking": "Thinking",
+                "system": "System prompt"}
 
 
 def parse_sets(specs: Sequence[str], systems: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -219,13 +230,14 @@ def parse_sets(specs: Sequence[str], systems: Sequence[str] = ()) -> list[dict[s
         if any(a[0] == name for a in axes):
             raise SweepError(f"--set {name} is given twice: list every value once, e.g. {name}=A,B")
         parsed = []
+        label = PARAM_LABELS[name]
         for raw in values.split(","):
             if not raw.strip():
-                raise SweepError(f"--set {spec!r}: an empty value")
+                raise SweepError(f"{label} “{values.strip()}”: an empty value between commas")
             try:
                 parsed.append(conv(raw.strip()))
             except ValueError as exc:
-                raise SweepError(f"--set {name}={raw.strip()}: {exc}") from exc
+                raise SweepError(f"{label} “{raw.strip()}”: {exc}") from exc
         axes.append((name, list(dict.fromkeys(parsed))))
     if systems:
         axes.append(("system", list(dict.fromkeys(systems))))
@@ -237,6 +249,52 @@ def parse_sets(specs: Sequence[str], systems: Sequence[str] = ()) -> list[dict[s
 
 def variant_params(variant: dict[str, Any]) -> Params:
     return Params.from_dict(variant)
+
+
+def _not_sent_name(note: str) -> str | None:
+    """The parameter a catalog note says is not sent ("temperature", "effort=xhigh" -> effort), None for a
+    value that is sent changed ("max_tokens capped at 64000")."""
+    return None if " " in note else note.partition("=")[0]
+
+
+def _why_not(catalog: Catalog, model: str, name: str) -> str:
+    """Why `model` does not take parameter `name` with the sweep's settings, in a few words."""
+    info = catalog.info(model)
+    if name not in info.accepts or (name == "temperature" and info.temperature_when == "never"):
+        return f"{info.display} does not take it"
+    if name == "temperature" and info.temperature_when == "thinking_off":
+        return f"{info.display} takes it only with thinking off"
+    if name == "temperature" and info.temperature_when == "effort_none":
+        return f"{info.display} takes it only with effort none"
+    if name == "effort" and info.efforts:
+        return f"{info.display} takes only {', '.join(info.efforts)}"
+    return f"{info.display} does not take it with these settings"
+
+
+def plan_sent(catalog: Catalog, models: Sequence[str], variants: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per model, per variant: what of the variant is sent to it (`params`: the catalog's filter,
+    app.catalog.Catalog.filter_params, kept to the variant's own parameters) and what is not (`not_sent`:
+    the catalog's notes, "temperature", "effort=xhigh", "max_tokens capped at 64000"). SweepError when a
+    parameter the variants set reaches none of the models: such a sweep would compare nothing."""
+    sent: dict[str, list[dict[str, Any]]] = {}
+    for m in models:
+        entries = []
+        for v in variants:
+            filtered = catalog.filter_params(m, variant_params(v))
+            kept = filtered.params.to_dict()
+            entries.append({"params": {k: kept[k] for k in v if k in kept}, "not_sent": list(filtered.dropped)})
+        sent[m] = entries
+    for name in dict.fromkeys(k for v in variants for k in v):
+        reaches = [m for m, entries in sent.items()
+                   for v, entry in zip(variants, entries, strict=True) if name in v and name in entry["params"]]
+        if not reaches:
+            label = PARAM_LABELS.get(name, name)
+            whom = "not accepted by the chosen model" if len(models) == 1 else "accepted by none of the chosen models"
+            raise SweepError(f"{label} is {whom} "
+                             f"({'; '.join(_why_not(catalog, m, name) for m in models)}): it would never be sent, "
+                             "so its variants would compare identical requests. Leave it out, or choose settings "
+                             "or a model that take it")
+    return sent
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -298,24 +356,24 @@ def parse_check(spec: str) -> Check:
     kind, sep, arg = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in CHECK_KINDS:
-        raise SweepError(f"--check {spec!r}: unknown check; use one of {', '.join(CHECK_KINDS)}")
+        raise SweepError(f"Check “{spec.strip()}”: unknown check; use one of {', '.join(CHECK_KINDS)}")
     if kind == "json":
         if arg:
-            raise SweepError("--check json takes no argument")
+            raise SweepError(f"Check “{spec.strip()}”: json takes no argument")
         return Check("json")
     if not sep or arg == "":
-        raise SweepError(f"--check {kind} needs an argument: {kind}:VALUE")
+        raise SweepError(f"Check “{spec.strip()}” needs an argument: {kind}:VALUE")
     if kind == "regex":
         try:
             re.compile(arg)
         except re.error as exc:
-            raise SweepError(f"--check regex:{arg}: not a valid regular expression ({exc})") from exc
+            raise SweepError(f"Check “regex:{arg}”: not a valid regular expression ({exc})") from exc
     if kind in ("max-cost", "max-ms"):
         try:
             if float(arg) < 0:
                 raise ValueError
         except ValueError:
-            raise SweepError(f"--check {kind}:{arg}: needs a number ≥ 0") from None
+            raise SweepError(f"Check “{kind}:{arg}”: needs a number ≥ 0") from None
     return Check(kind, arg)
 
 
@@ -382,6 +440,12 @@ class SweepDef:
     rubric: str | None = None
     concurrency: int = 4
     batch: bool = False  # cells of providers with a batch API go through it (app.batch)
+    # Per model, per variant: what of the variant is sent to that model and what is not (`plan_sent`), fixed
+    # when the sweep is planned (`plan`) and stored with it: the variants that send a model the same
+    # parameters are ONE cell per row for it (one grid column), so nothing is paid twice for one measurement,
+    # and a stored sweep's cells (their indexes) stay the same whatever the catalog says later. None: a
+    # sweep stored before sweeps were planned (or one never planned): every variant is a cell of every model.
+    sent: dict[str, list[dict[str, Any]]] | None = None
 
     def __repr__(self) -> str:
         return (f"<SweepDef {len(self.templates)} templates × {len(self.rows)} rows × {len(self.models)} models × "
@@ -389,35 +453,99 @@ class SweepDef:
 
     def validate(self) -> None:
         if not self.templates or not any(t.strip() for t in self.templates):
-            raise SweepError("a sweep needs at least one prompt template (-p TEMPLATE or --prompts FILE)")
+            raise SweepError("A sweep needs at least one prompt template")
         if not self.models:
-            raise SweepError("a sweep needs at least one model (-m PROVIDER:MODEL)")
+            raise SweepError("A sweep needs at least one model")
         for m in self.models:
             try:
                 ModelRef.parse(m)
             except ValueError as exc:
                 raise SweepError(str(exc)) from exc
         if self.concurrency < 1:
-            raise SweepError("--concurrency must be 1 or more")
+            raise SweepError("Concurrency must be 1 or more")
         check_templates(self.templates, self.columns, self.vars_name)
         for r, values in enumerate(self.rows):
             for p, template in enumerate(self.templates):
                 if not expand(template, values).strip():
                     where = f"template {p + 1}" if len(self.templates) > 1 else "the template"
-                    raise SweepError(f"row {r + 1} of {self.vars_name or 'the variables'} makes {where} an empty "
+                    raise SweepError(f"Row {r + 1} of {self.vars_name or 'the variables'} makes {where} an empty "
                                      "prompt")
         for c in self.checks:
             parse_check(c)
 
+    def plan(self, catalog: Catalog) -> None:
+        """Fix what each model is sent of each variant (`sent`) from `catalog`; SweepError when a parameter
+        reaches no model. Run once, when the sweep is made (the CLI and the New sweep dialog), never on a
+        stored one."""
+        self.sent = plan_sent(catalog, self.models, self.variants)
+
+    def model_variants(self, model: str) -> list[tuple[int, dict[str, Any], list[str]]]:
+        """`model`'s columns: (index of the first variant it stands for, the parameters sent, what of the
+        variants is not sent), one per distinct set of parameters sent, in variant order."""
+        entries = self.sent.get(model) if isinstance(self.sent, dict) else None
+        if (not isinstance(entries, list) or len(entries) != len(self.variants)
+                or not all(isinstance(e, dict) for e in entries)):  # never planned (or a damaged plan)
+            return [(v, dict(variant), []) for v, variant in enumerate(self.variants)]
+        out: list[tuple[int, dict[str, Any], list[str]]] = []
+        seen: dict[str, int] = {}
+        for v, entry in enumerate(entries):
+            params = dict(entry.get("params") or {})
+            key = json.dumps(params, sort_keys=True)
+            if key in seen:
+                notes = out[seen[key]][2]
+                notes.extend(n for n in entry.get("not_sent") or () if n not in notes)
+                continue
+            seen[key] = len(out)
+            out.append((v, params, list(entry.get("not_sent") or ())))
+        return out
+
+    @property
+    def full_size(self) -> int:
+        """Cells of every model × every variant (before variants a model receives alike are merged)."""
+        return len(self.rows) * len(self.templates) * len(self.models) * len(self.variants)
+
     @property
     def size(self) -> int:
-        return len(self.rows) * len(self.templates) * len(self.models) * len(self.variants)
+        return len(self.rows) * len(self.templates) * sum(len(self.model_variants(m)) for m in self.models)
+
+    def not_sent(self) -> list[tuple[str, list[str], int, int]]:
+        """Per model whose variants are not all sent as set: (model, what is not sent, its columns, the
+        cells saved by merging its variants that send the same)."""
+        out = []
+        per_model = len(self.rows) * len(self.templates)
+        for m in self.models:
+            cols = self.model_variants(m)
+            notes = list(dict.fromkeys(n for _, _, ns in cols for n in ns))
+            if notes:
+                out.append((m, notes, len(cols), (len(self.variants) - len(cols)) * per_model))
+        return out
+
+    def not_sent_lines(self, name: Callable[[str], str] = str) -> list[str]:
+        """What the estimate says of the parameters models do not take, one line per group of models
+        alike: "DeepSeek V4.1 Flash, Claude Sonnet 5.5: temperature not accepted, not sent; their 2
+        variants run as 1 column (16 cells fewer)". `name` turns a model ref into what the reader knows."""
+        groups: dict[tuple[tuple[str, ...], int, int], list[str]] = {}
+        for m, notes, cols, saved in self.not_sent():
+            groups.setdefault((tuple(notes), cols, saved), []).append(m)
+        lines = []
+        for (said, cols, saved), models in groups.items():
+            names = [n for n in said if _not_sent_name(n) is not None]
+            changed = [n for n in said if _not_sent_name(n) is None]
+            parts = [f"{', '.join(names)} not accepted, not sent"] if names else []
+            parts += changed
+            line = f"{', '.join(name(m) for m in models)}: {'; '.join(parts)}"
+            if saved:
+                whose = "their" if len(models) > 1 else "its"
+                line += (f"; {whose} {len(self.variants)} variants run as {cols} column{'s' if cols != 1 else ''} "
+                         f"({saved * len(models)} cells fewer)")
+            lines.append(line)
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {"templates": self.templates, "models": self.models, "columns": self.columns, "rows": self.rows,
                 "vars_name": self.vars_name, "vars_text": self.vars_text, "variants": self.variants,
                 "checks": self.checks, "judge": self.judge, "rubric": self.rubric, "concurrency": self.concurrency,
-                "batch": self.batch}
+                "batch": self.batch, **({"sent": self.sent} if self.sent is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SweepDef:
@@ -425,17 +553,20 @@ class SweepDef:
                    rows=[dict(r) for r in d.get("rows") or [{}]], vars_name=d.get("vars_name"),
                    vars_text=d.get("vars_text"), variants=[dict(v) for v in d.get("variants") or [{}]],
                    checks=list(d.get("checks") or []), judge=d.get("judge"), rubric=d.get("rubric"),
-                   concurrency=int(d.get("concurrency") or 4), batch=bool(d.get("batch", False)))
+                   concurrency=int(d.get("concurrency") or 4), batch=bool(d.get("batch", False)),
+                   sent=d.get("sent") if isinstance(d.get("sent"), dict) else None)
 
     def cells(self) -> list[Cell]:
-        """Every cell, in row, prompt, model, variant order (the order of `sweep --json`)."""
+        """Every cell, in row, prompt, model, variant order (the order of `sweep --json`); a model's variants
+        that send it the same parameters are one cell (`model_variants`), whose params are what is sent."""
         out: list[Cell] = []
+        columns = [(m, self.model_variants(m)) for m in self.models]
         for r, values in enumerate(self.rows):
             for p, template in enumerate(self.templates):
                 text = expand(template, values)
-                for m in self.models:
-                    for v, variant in enumerate(self.variants):
-                        out.append(Cell(len(out), r, p, m, v, values, variant, text))
+                for m, variants in columns:
+                    for v, params, not_sent in variants:
+                        out.append(Cell(len(out), r, p, m, v, values, params, text, tuple(not_sent)))
         return out
 
     def summary(self) -> str:
@@ -443,7 +574,10 @@ class SweepDef:
                  f"{len(self.rows)} row{'s' if len(self.rows) != 1 else ''}",
                  f"{len(self.models)} model{'s' if len(self.models) != 1 else ''}",
                  f"{len(self.variants)} variant{'s' if len(self.variants) != 1 else ''}"]
-        head = f"Sweep: {' × '.join(parts)} = {self.size} cells"
+        head = f"Sweep: {' × '.join(parts)} = {self.full_size} cells"
+        if self.size != self.full_size:
+            head = (f"Sweep: {' × '.join(parts)} = {self.size} cells ({self.full_size - self.size} fewer: variants a "
+                    "model receives alike run once)")
         lines = [head, "", "Models: " + ", ".join(self.models)]
         if self.vars_name:
             lines.append(f"Variables: {self.vars_name} ({', '.join(self.columns)})")
@@ -466,8 +600,9 @@ class Cell:
     model: str
     variant_index: int
     vars: dict[str, str]
-    params: dict[str, Any]  # the variant, as the sweep set it
+    params: dict[str, Any]  # what is sent of the variant (the variant as set, in a sweep never planned)
     text: str  # the expanded prompt
+    not_sent: tuple[str, ...] = ()  # what of the variant(s) this cell stands for its model does not take
 
     def __repr__(self) -> str:
         return f"<Cell #{self.index} row {self.row} prompt {self.prompt_index} {self.model} {self.params}>"
@@ -565,6 +700,7 @@ def sweep_rows(graph: Graph) -> list[dict[str, Any]] | None:
         rec["score_reason"] = score.get("reason") if isinstance(score, dict) else None
         rec["judge_cost_usd"] = score.get("cost_usd") if isinstance(score, dict) else None
         rec["attempts"] = len(answers.get(cell.index, []))
+        rec["not_sent"] = list(cell.not_sent)  # what of its variant(s) the model does not take
         out.append(rec)
     return out
 
@@ -598,10 +734,20 @@ def column_totals(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def not_sent_note(notes: Sequence[str]) -> str:
+    """What a column's variants do not send its model, in a few words: "temperature not accepted",
+    "max_tokens capped at 64000" ("" for nothing)."""
+    names = [n for n in notes if _not_sent_name(n) is not None]
+    return "; ".join([*([f"{', '.join(names)} not accepted"] if names else []),
+                      *(n for n in notes if _not_sent_name(n) is None)])
+
+
 def column_label(rec: dict[str, Any]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in rec["params"].items() if k != "system")
     if "system" in rec["params"]:
         params = ", ".join(p for p in (params, f"system={str(rec['params']['system'])[:30]!r}") if p)
+    note = not_sent_note(rec.get("not_sent") or ())
+    params = "; ".join(p for p in (params, note) if p)
     return f"{rec['model']} ({params})" if params else str(rec["model"])
 
 

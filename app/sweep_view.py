@@ -29,6 +29,7 @@ from app.sweep import (
     cell_answers,
     find_sweep,
     node_cost,
+    not_sent_note,
     percentile,
     waiting_in_batches,
 )
@@ -193,12 +194,17 @@ def answers_differ(keys: Iterable[str]) -> bool:
     return len(set(keys)) > 1
 
 
-def _variant_label(params: dict[str, Any]) -> str:
-    parts = [f"{k}={v}" for k, v in params.items() if k != "system"]
+def _variant_label(params: dict[str, Any], not_sent: Sequence[str] = ()) -> str:
+    """A column's settings: what of its variants its model does not take ("temperature not accepted": such
+    variants are one column), first (the header shows one line), then what is sent ("thinking=off")."""
+    capped = {n.split(" ", 1)[0] for n in not_sent if " capped at " in n}
+    parts = [f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}" for k, v in params.items()
+             if k != "system" and k not in capped]
     if "system" in params:
         system = " ".join(str(params["system"]).split())
         parts.append(f"system “{system[:24]}{'…' if len(system) > 24 else ''}”")
-    return ", ".join(parts)
+    note = not_sent_note(not_sent)
+    return " · ".join(p for p in (note, ", ".join(parts)) if p)
 
 
 def _row_label(values: dict[str, str], template: str, prompts: int, prompt_index: int) -> str:
@@ -217,11 +223,12 @@ class SweepGrid:
     def __init__(self, defn: SweepDef, sweep_id: str = "") -> None:
         self.defn = defn
         self.sweep_id = sweep_id
-        self.columns = [
-            ColumnView(m * len(defn.variants) + v, model, v, dict(variant), _variant_label(variant))
-            for m, model in enumerate(defn.models)
-            for v, variant in enumerate(defn.variants)
-        ]
+        self.columns: list[ColumnView] = []
+        col_of: dict[tuple[str, int], int] = {}  # (model, variant index) -> column
+        for model in defn.models:  # a model's variants that send it the same are one column
+            for v, params, not_sent in defn.model_variants(model):
+                col_of[(model, v)] = len(self.columns)
+                self.columns.append(ColumnView(len(self.columns), model, v, params, _variant_label(params, not_sent)))
         self.rows: list[RowView] = []
         self.cells: list[CellView] = []
         self._by_pos: dict[tuple[int, int], int] = {}
@@ -232,7 +239,7 @@ class SweepGrid:
                 self.rows.append(RowView(row, cell.row, cell.prompt_index,
                                          _row_label(cell.vars, defn.templates[cell.prompt_index],
                                                     len(defn.templates), cell.prompt_index)))
-            col = defn.models.index(cell.model) * len(defn.variants) + cell.variant_index
+            col = col_of[(cell.model, cell.variant_index)]
             self.cells.append(CellView(cell.index, row, col))
             self._by_pos[(row, col)] = cell.index
         assert len(self.cells) == len(self.rows) * ncols

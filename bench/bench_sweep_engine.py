@@ -7,7 +7,7 @@ no pauses), in the wire format of the endpoint called. In this process, with the
 pointed at it:
 
 - **the sweep**: `triptych sweep` itself (`app.cli.main`, in this process) with 5 models over the three
-  providers, a 100-row CSV, `--set temperature=0,0.7` and two checks, concurrency 4 per provider, the
+  providers, a 100-row CSV, `--set max_tokens=800,1000` and two checks, concurrency 4 per provider, the
   store on disk (a fresh data dir): `SweepRunner` sends every cell through `Engine.ask`, stores the
   prompt and answer, runs the checks, counts progress; the summary is printed at the end. Figure: the
   CPU time of this process (`time.process_time`, user + system, all threads) over the whole command,
@@ -63,7 +63,7 @@ def _write_vars(path: Path, rows: int) -> None:
 
 def _sweep_argv(home: Path, vars_path: Path, models: list[str]) -> list[str]:
     argv = ["--data-dir", str(home), "sweep", "-p", TEMPLATE, "--vars", str(vars_path),
-            "--set", "temperature=0,0.7", "--check", "contains:the", "--check", "max-ms:60000",
+            "--set", "max_tokens=800,1000", "--check", "contains:the", "--check", "max-ms:60000",
             "--concurrency", str(CONCURRENCY), "--yes"]
     for m in models:
         argv += ["-m", m]
@@ -96,7 +96,7 @@ async def _parse_alone(home: Path, vars_name: str, vars_text: str, models: list[
     settings = load_settings(str(home))
     columns, rows = parse_vars(vars_name, vars_text)
     defn = SweepDef(templates=[TEMPLATE], models=models, columns=columns, rows=rows, vars_name=vars_name,
-                    variants=parse_sets(["temperature=0,0.7"]))
+                    variants=parse_sets(["max_tokens=800,1000"]))
     client = make_client(settings)
     providers: dict[str, Any] = {}
     sems: dict[str, asyncio.Semaphore] = {}

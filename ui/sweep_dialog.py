@@ -1,19 +1,25 @@
 """The New sweep dialog (Evaluate → New sweep…): what `triptych sweep` takes, as a form.
 
 Prompt templates (several: separated by a line `---`), a CSV/JSONL variables file, models (the
-catalog's, usable ones first), parameter variants (temperature, effort, max_tokens: comma-separated
-values; system prompts separated by `---`), checks (one per line, as `--check`), an optional judge
-model and rubric, the concurrency cap, and the cost estimate of what it would send, updated as the
-form changes. "Use batch APIs" (app.batch: OpenAI Batch, Anthropic Message Batches) is enabled when a
-chosen model's provider has a batch API; ticked, the estimate is at batch prices.
+catalog's, usable ones first), parameter variants (temperature, effort, max_tokens, thinking:
+comma-separated values; system prompts separated by `---`), checks (one per line, as `--check`), an
+optional judge model and its rubric, the concurrency cap, and the cost estimate of what it would send,
+updated as the form changes. The sweep is planned against the catalog (app.sweep.SweepDef.plan): the
+variants a model receives alike are one cell for it, and the estimate says which models do not take
+which parameters and how many cells that saves; a parameter no chosen model takes is refused.
+"Use batch APIs" (app.batch: OpenAI Batch, Anthropic Message Batches) is enabled when a chosen model's
+provider has a batch API; a line under it names the models that go through one and those that run live
+at full price, and the estimate prices each so. The form is kept in `settings.ui["new_sweep"]` when the
+dialog closes (saved with the settings) and filled back the next time.
 The dialog only builds an `app.sweep.SweepDef`; the window's `SweepGridController` runs it.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -52,17 +58,29 @@ SEPARATOR = "---"
 
 def batch_available(settings: Settings, models: Sequence[str]) -> bool:
     """Does any of `models`' providers have a batch API (OpenAI Batch, Anthropic Message Batches)?"""
+    return bool(batch_split(settings, models)[0])
+
+
+def batch_split(settings: Settings, models: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the models whose provider has a batch API, those that always run live)."""
+    batched: list[str] = []
+    live: list[str] = []
     for model in models:
         cfg = settings.providers.get(ModelRef.parse(model).provider)
-        if cfg is not None and batch_api_for(cfg) is not None:
-            return True
-    return False
+        (batched if cfg is not None and batch_api_for(cfg) is not None else live).append(model)
+    return batched, live
 
 
 NO_BATCH_TIP = ("None of the chosen models' providers has a batch API (OpenAI and Anthropic have one): "
                 "the sweep runs live")
 BATCH_TIP = ("Send the cells of OpenAI and Anthropic models as batches (about half price; results within "
              "24 hours, filled in as they arrive, also after a restart); other providers run live")
+
+
+def _lines_height(edit: QPlainTextEdit, lines: int) -> int:
+    """The height that shows `lines` lines of `edit`'s font with no scroll bar."""
+    margin = edit.document().documentMargin()
+    return int(edit.fontMetrics().lineSpacing() * lines + 2 * margin + 2 * edit.frameWidth() + 2)
 
 
 def _split(text: str) -> list[str]:
@@ -76,15 +94,24 @@ def _split(text: str) -> list[str]:
     return [t for t in ("\n".join(p).strip() for p in parts) if t]
 
 
+CHECKS_PLACEHOLDER = "contains:TEXT    not-contains:TEXT    regex:PATTERN\njson    max-cost:USD    max-ms:MS\n(one per line)"
+FORM_KEY = "new_sweep"  # settings.ui[FORM_KEY]: the form as it was last closed
+
+
 class NewSweepDialog(QDialog):
     def __init__(self, catalog: Catalog, settings: Settings, engine: Engine, chosen: list[str] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New sweep")
         self.setObjectName("NewSweepDialog")
-        resize_within_screen(self, 760, 820)
+        resize_within_screen(self, 760, 860)
         self._engine = engine
+        self._catalog = catalog
         self._settings = settings
+        saved = settings.ui.get(FORM_KEY)
+        saved = saved if isinstance(saved, dict) else {}
+        if isinstance(saved.get("models"), list) and saved["models"]:  # the last sweep's, else the composer's
+            chosen = [str(m) for m in saved["models"]]
         self._vars: tuple[str, str] | None = None  # (file name, its text)
         self.definition: SweepDef | None = None
         outer = QVBoxLayout(self)
@@ -133,26 +160,31 @@ class NewSweepDialog(QDialog):
         self.max_tokens_edit = QLineEdit(self)
         self.max_tokens_edit.setPlaceholderText("e.g. 256, 1024")
         form.addRow("Max tokens", self.max_tokens_edit)
+        self.thinking_edit = QLineEdit(self)
+        self.thinking_edit.setPlaceholderText("e.g. off, on")
+        self.thinking_edit.setToolTip("Thinking on or off (DeepSeek takes a temperature only with thinking off)")
+        form.addRow("Thinking", self.thinking_edit)
         self.system_edit = QPlainTextEdit(self)
         self.system_edit.setPlaceholderText("System prompt variants (optional), separated by a line ---")
         self.system_edit.setMaximumHeight(60)
         form.addRow("System prompts", self.system_edit)
         self.checks_edit = QPlainTextEdit(self)
-        self.checks_edit.setPlaceholderText("One per line: contains:TEXT, not-contains:TEXT, regex:PATTERN, json, "
-                                            "max-cost:USD, max-ms:MS")
-        self.checks_edit.setMaximumHeight(60)
+        # one check kind a line of the hint: a check like max-ms:MS is never broken at its hyphen
+        self.checks_edit.setPlaceholderText(CHECKS_PLACEHOLDER)
+        self.checks_edit.setFixedHeight(_lines_height(self.checks_edit, 3))
         form.addRow("Checks", self.checks_edit)
 
-        judge_row = QHBoxLayout()
         self.judge_combo = QComboBox(self)
         self.judge_combo.addItem("No judge", None)
         for ref, label, _usable in model_choices(catalog, settings):
             self.judge_combo.addItem(label, ref)
-        self.rubric_edit = QLineEdit(self)
-        self.rubric_edit.setPlaceholderText("Rubric (optional)")
-        judge_row.addWidget(self.judge_combo, 1)
-        judge_row.addWidget(self.rubric_edit, 1)
-        form.addRow("Judge", judge_row)
+        form.addRow("Judge", self.judge_combo)
+        self.rubric_edit = QPlainTextEdit(self)  # the form's full width, a few lines: a sentence or two
+        self.rubric_edit.setObjectName("SweepRubric")
+        self.rubric_edit.setPlaceholderText("What the judge scores against (optional), e.g. "
+                                            "The answer is correct, cites its source and stays under 100 words.")
+        self.rubric_edit.setFixedHeight(_lines_height(self.rubric_edit, 3))
+        form.addRow("Rubric", self.rubric_edit)
 
         run_row = QHBoxLayout()
         self.concurrency_spin = QSpinBox(self)
@@ -165,6 +197,10 @@ class NewSweepDialog(QDialog):
         self.batch_check.setObjectName("SweepBatch")
         run_row.addWidget(self.batch_check)
         form.addRow("Concurrency", run_row)
+        self.batch_label = QLabel("", self)  # which chosen models go through a batch API, which run live
+        self.batch_label.setObjectName("SweepBatchModels")
+        self.batch_label.setWordWrap(True)
+        form.addRow("", self.batch_label)
 
         self.estimate_label = QLabel("", self)
         self.estimate_label.setWordWrap(True)
@@ -187,19 +223,59 @@ class NewSweepDialog(QDialog):
         self._estimate_timer.setSingleShot(True)
         self._estimate_timer.setInterval(250)
         self._estimate_timer.timeout.connect(self._on_estimate_timer_timeout)
-        for edit in (self.templates_edit, self.system_edit, self.checks_edit):
+        self._restore(saved)
+        for edit in (self.templates_edit, self.system_edit, self.checks_edit, self.rubric_edit):
             edit.textChanged.connect(self._estimate_timer.start)
         for line in (self.vars_edit, self.temperature_edit, self.effort_edit, self.max_tokens_edit,
-                     self.rubric_edit):
+                     self.thinking_edit):
             line.textChanged.connect(self._estimate_timer.start)
         self.vars_edit.textChanged.connect(self._on_vars_edit_text_changed)
         self.models_list.itemChanged.connect(self._estimate_timer.start)
         self.judge_combo.currentIndexChanged.connect(self._estimate_timer.start)
         self.batch_check.toggled.connect(self._estimate_timer.start)
+        self.finished.connect(self._on_finished)
+        if self.vars_edit.text():
+            self._on_vars_edit_text_changed(self.vars_edit.text())
         self._on_estimate_timer_timeout()
 
     def __repr__(self) -> str:
         return f"<NewSweepDialog {self.models()}>"
+
+    # ------------------------------------------------------------------ keeping the form
+    def _text_fields(self) -> dict[str, QLineEdit | QPlainTextEdit]:
+        return {"templates": self.templates_edit, "vars": self.vars_edit, "temperature": self.temperature_edit,
+                "effort": self.effort_edit, "max_tokens": self.max_tokens_edit, "thinking": self.thinking_edit,
+                "system": self.system_edit, "checks": self.checks_edit, "rubric": self.rubric_edit}
+
+    def form_state(self) -> dict[str, Any]:
+        """The form as plain values (TOML-safe: no None), as `settings.ui["new_sweep"]` keeps it."""
+        state: dict[str, Any] = {name: edit.toPlainText() if isinstance(edit, QPlainTextEdit) else edit.text()
+                                 for name, edit in self._text_fields().items()}
+        state.update(models=self.models(), judge=str(self.judge_combo.currentData() or ""),
+                     concurrency=self.concurrency_spin.value(), batch=self.batch_check.isChecked())
+        return state
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """Fill the form back as it was last closed (the models are ticked when the list is built)."""
+        for name, edit in self._text_fields().items():
+            value = saved.get(name)
+            if not isinstance(value, str):
+                continue
+            if isinstance(edit, QPlainTextEdit):
+                edit.setPlainText(value)
+            else:
+                edit.setText(value)
+        judge = saved.get("judge")
+        if isinstance(judge, str) and judge and (at := self.judge_combo.findData(judge)) >= 0:
+            self.judge_combo.setCurrentIndex(at)
+        if isinstance(saved.get("concurrency"), int):
+            self.concurrency_spin.setValue(saved["concurrency"])
+        if isinstance(saved.get("batch"), bool):
+            self.batch_check.setChecked(saved["batch"])
+
+    def _on_finished(self, _result: int) -> None:
+        """Closed (Start sweep, Cancel or the close button): the next New sweep starts from this form."""
+        self._settings.ui[FORM_KEY] = self.form_state()
 
     # ------------------------------------------------------------------ reading the form
     def models(self) -> list[str]:
@@ -238,10 +314,10 @@ class NewSweepDialog(QDialog):
         """The sweep the form describes; SweepError (nothing sent) says what is wrong."""
         templates = _split(self.templates_edit.toPlainText())
         if not templates:
-            raise SweepError("write a prompt template first ({{column}} inserts a variable)")
+            raise SweepError("Write a prompt template first ({{column}} inserts a variable)")
         models = self.models()
         if not models:
-            raise SweepError("tick at least one model")
+            raise SweepError("Tick at least one model")
         columns: list[str] = []
         rows: list[dict[str, str]] = [{}]
         vars_name = vars_text = None
@@ -251,7 +327,7 @@ class NewSweepDialog(QDialog):
             columns, rows = parse_vars(vars_name, vars_text)
         sets = []
         for name, edit in (("temperature", self.temperature_edit), ("effort", self.effort_edit),
-                           ("max_tokens", self.max_tokens_edit)):
+                           ("max_tokens", self.max_tokens_edit), ("thinking", self.thinking_edit)):
             text = edit.text().strip()
             if text:
                 sets.append(f"{name}={','.join(v.strip() for v in text.split(','))}")
@@ -261,9 +337,10 @@ class NewSweepDialog(QDialog):
         judge = self.judge_combo.currentData()
         defn = SweepDef(templates=templates, models=models, columns=columns, rows=rows, vars_name=vars_name,
                         vars_text=vars_text, variants=variants, checks=checks, judge=judge or None,
-                        rubric=self.rubric_edit.text().strip() or None,
+                        rubric=" ".join(self.rubric_edit.toPlainText().split()) or None,
                         concurrency=self.concurrency_spin.value(), batch=self.use_batch)
         defn.validate()
+        defn.plan(self._catalog)  # the variants a model receives alike: one cell; a parameter none takes: refused
         return defn
 
     # ------------------------------------------------------------------ slots
@@ -287,10 +364,23 @@ class NewSweepDialog(QDialog):
                                 + ", ".join(f"{{{{{c}}}}}" for c in columns))
 
     def _update_batch_check(self) -> None:
-        """The batch switch is enabled when a chosen model's provider has a batch API."""
-        available = batch_available(self._settings, self.models())
-        self.batch_check.setEnabled(available)
-        self.batch_check.setToolTip(BATCH_TIP if available else NO_BATCH_TIP)
+        """The batch switch is enabled when a chosen model's provider has a batch API; the line under it
+        names the models that go through one and those that run live at full price."""
+        batched, live = batch_split(self._settings, self.models())
+        self.batch_check.setEnabled(bool(batched))
+        self.batch_check.setToolTip(BATCH_TIP if batched else NO_BATCH_TIP)
+        name = self._catalog.display_name
+        if not batched:
+            text = ("No batch API for these models' providers (OpenAI and Anthropic have one): they run live"
+                    if live else "")
+        elif self.batch_check.isChecked():
+            text = f"Through a batch API at about half price: {', '.join(map(name, batched))}."
+            if live:
+                text += f" Live at full price (no batch API): {', '.join(map(name, live))}."
+        else:
+            text = f"A batch API is available for {', '.join(map(name, batched))}"
+            text += f"; {', '.join(map(name, live))} always run{'s' if len(live) == 1 else ''} live." if live else "."
+        self.batch_label.setText(text)
 
     def _on_estimate_timer_timeout(self) -> None:
         self._update_batch_check()
@@ -310,12 +400,17 @@ class NewSweepDialog(QDialog):
             return
         text = f"<b>{defn.size} cells</b> · estimated <b>${cost + judge:.4f}</b>"
         if defn.batch:
-            text += " at batch prices"
+            _batched, live = batch_split(self._settings, defn.models)
+            text += " at batch prices" + (" (live models at full price)" if live else "")
         if defn.judge:
             text += f" (judge ${judge:.4f})"
         if unknown:
             text += f" · cost unknown for {', '.join(unknown)}"
-        self.estimate_label.setText(text + " · about 1,000 output tokens per answer assumed")
+        text += " · about 1,000 output tokens per answer assumed"
+        notes = defn.not_sent_lines(self._catalog.display_name)
+        if notes:  # what is not sent to which model, and the cells that saves
+            text += "<br>⚠ " + "<br>⚠ ".join(html.escape(line) for line in notes)
+        self.estimate_label.setText(text)
 
     def _on_buttons_accepted(self) -> None:
         try:

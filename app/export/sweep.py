@@ -34,7 +34,8 @@ def _records(graph: Graph) -> list[dict[str, Any]]:
 
 
 def sweep_jsonl(graph: Graph) -> str:
-    """One JSON object per cell: the `sweep --json` keys plus score_reason, judge_cost_usd, attempts."""
+    """One JSON object per cell: the `sweep --json` keys plus score_reason, judge_cost_usd, attempts, not_sent
+    (what of its variant(s) the model does not take)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _records(graph))
 
 

@@ -85,12 +85,12 @@ def test_bad_variable_files_are_refused_with_the_reason(name, text, message):
 def test_a_template_naming_a_missing_column_is_refused_naming_the_column():
     defn = SweepDef(templates=["ok {{a}}", "bad {{missing}}"], models=[DS], columns=["a"], rows=[{"a": "1"}],
                     vars_name="rows.csv")
-    with pytest.raises(SweepError, match=r"template 2 uses \{\{missing\}\} but rows.csv has no column 'missing'"):
+    with pytest.raises(SweepError, match=r"^Template 2 uses \{\{missing\}\} but rows.csv has no column 'missing'"):
         defn.validate()
-    with pytest.raises(SweepError, match=r"row 2 of rows\.csv makes the template an empty prompt"):
+    with pytest.raises(SweepError, match=r"^Row 2 of rows\.csv makes the template an empty prompt"):
         SweepDef(templates=["{{a}}"], models=[DS], columns=["a"], rows=[{"a": "1"}, {"a": " "}],
                  vars_name="rows.csv").validate()
-    with pytest.raises(SweepError, match="no --vars file"):
+    with pytest.raises(SweepError, match=r"^The template uses .* but there is no variables file$"):
         SweepDef(templates=["{{a}}"], models=[DS]).validate()
 
 

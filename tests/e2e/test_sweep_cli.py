@@ -1,5 +1,6 @@
 """`triptych sweep` end to end: a real subprocess against the loopback fake provider server — a 5 rows ×
-3 models × 2 temperatures grid with a failing lane, the concurrency cap per provider, refusals before
+3 models × 2 max_tokens grid with a failing lane, a temperature sweep over models that do not all take a
+temperature (one cell per row for those, the warning on stderr first), the concurrency cap per provider, refusals before
 anything is sent, a SIGKILL mid-sweep followed by `--resume` that repeats no finished cell, and the csv
 export (DESIGN.md, "Evaluate")."""
 
@@ -70,14 +71,15 @@ class Timed:
         return max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) if spans else 0
 
 
-def test_grid_of_5_rows_3_models_2_temperatures_with_a_failing_lane_and_the_cap(cli, server, vars_csv):
+def test_grid_of_5_rows_3_models_2_max_tokens_with_a_failing_lane_and_the_cap(cli, server, vars_csv):
     lanes = {m: Timed(0.05, fail_if="line two" if m == "gpt-6.2-sol" else None)
              for m in ("deepseek-flash", "claude-sonnet-5-5", "gpt-6.2-sol")}
     for model, item in lanes.items():
         server.script(model, item)
     r = cli("sweep", "-m", DS, "-m", CL, "-m", GP, "-p", "Q{{id}}: {{q}}", "--vars", str(vars_csv),
-            "--set", "temperature=0,0.7", "--check", "contains:Answer", "--concurrency", "2", "--json")
+            "--set", "max_tokens=300,600", "--check", "contains:Answer", "--concurrency", "2", "--json")
     assert r.returncode == 1, r.stderr  # two cells failed
+    assert "warning" not in r.stderr  # every model takes max_tokens
     out = lines(r.stdout)
     assert len(out) == 30
     keys = ["sweep_id", "row", "prompt_index", "vars", "model", "params", "node_id", "status", "text", "finish",
@@ -85,7 +87,7 @@ def test_grid_of_5_rows_3_models_2_temperatures_with_a_failing_lane_and_the_cap(
     assert all(list(o) == keys for o in out)
     # row, prompt, model, variant order; the variables verbatim (never expanded again)
     assert [(o["row"], o["model"], o["params"]) for o in out[:6]] == [
-        (0, m, {"temperature": t}) for m in (DS, CL, GP) for t in (0.0, 0.7)]
+        (0, m, {"max_tokens": n}) for m in (DS, CL, GP) for n in (300, 600)]
     assert [o["vars"] for o in out[::6]] == ROWS
     assert {o["sweep_id"] for o in out} == {out[0]["sweep_id"]}
     failed = [o for o in out if o["status"] != "done"]
@@ -114,9 +116,9 @@ def test_grid_of_5_rows_3_models_2_temperatures_with_a_failing_lane_and_the_cap(
     rows = list(csv.DictReader(io.StringIO(r.stdout, newline="")))
     assert len(rows) == 30
     assert [row["vars.q"] for row in rows[::6]] == [row["q"] for row in ROWS]
-    assert [(row["model"], row["params.temperature"], row["status"]) for row in rows[12:18]] == [
-        (DS, "0.0", "done"), (DS, "0.7", "done"), (CL, "0.0", "done"), (CL, "0.7", "done"), (GP, "0.0", "error"),
-        (GP, "0.7", "error")]
+    assert [(row["model"], row["params.max_tokens"], row["status"]) for row in rows[12:18]] == [
+        (DS, "300", "done"), (DS, "600", "done"), (CL, "300", "done"), (CL, "600", "done"), (GP, "300", "error"),
+        (GP, "600", "error")]
     # resuming a finished sweep re-runs only the failed cells
     server.script("gpt-6.2-sol", lambda req: default_answer(req))
     r = cli("sweep", "--resume", sid, "--json")
@@ -128,12 +130,52 @@ def test_grid_of_5_rows_3_models_2_temperatures_with_a_failing_lane_and_the_cap(
     assert len(server.requests_for("gpt-6.2-sol")) == 12
 
 
+def test_a_temperature_sweep_sends_each_cell_once_to_a_model_that_takes_no_temperature(cli, server, vars_csv):
+    """qa2 D1: DeepSeek takes a temperature with thinking off, Claude never: Claude's two temperature
+    variants are one cell per row, sent once and without a temperature; stderr says so before sending;
+    --resume keeps the same cells."""
+    r = cli("sweep", "-m", DS, "-m", CL, "-p", "Q{{id}}: {{q}}", "--vars", str(vars_csv), "--set", "thinking=off",
+            "--set", "temperature=0,0.7", "--json")
+    assert r.returncode == 0, r.stderr
+    warning = (f"triptych: warning: {CL}: temperature not accepted, not sent; its 2 variants run as 1 column "
+               "(5 cells fewer)")
+    assert warning in r.stderr and r.stderr.index(warning) < r.stderr.index("triptych: sweep ")
+    assert "15 cell(s) to run" in r.stderr and "5 cell(s) fewer" in r.stderr
+    out = lines(r.stdout)
+    assert len(out) == 15  # 5 rows × (2 DeepSeek temperatures + 1 Claude cell)
+    assert [(o["model"], o["params"]) for o in out[:3]] == [
+        (DS, {"thinking": False, "temperature": 0.0}), (DS, {"thinking": False, "temperature": 0.7}),
+        (CL, {"thinking": False})]
+    assert all(o["status"] == "done" for o in out)
+    # what the providers got: one request per cell; none to Claude carries a temperature
+    claude = server.requests_for("claude-sonnet-5-5")
+    deepseek = server.requests_for("deepseek-flash")
+    assert len(claude) == 5 and len(deepseek) == 10
+    assert all("temperature" not in req.body for req in claude)
+    assert sorted(req.body["temperature"] for req in deepseek) == [0.0] * 5 + [0.7] * 5
+    assert sorted(_conversation(req)[0] for req in claude) == sorted(f"Q{row['id']}: {row['q']}" for row in ROWS)
+    # the summary's columns; a resume finds every cell finished and sends nothing
+    sid = out[0]["sweep_id"]
+    server.reset()
+    r = cli("sweep", "--resume", sid, "--json")
+    assert r.returncode == 0, r.stderr
+    assert [o["node_id"] for o in lines(r.stdout)] == [o["node_id"] for o in out] and server.requests == []
+    assert warning in r.stderr
+    r = cli("export", sid, "--format", "md", "-o", "-")
+    assert f"{CL} (thinking=False; temperature not accepted)" in r.stdout
+
+
 def test_refusals_happen_before_anything_is_sent(cli, server, vars_csv, tmp_path):
     r = cli("sweep", "-m", DS, "-p", "{{id}} {{answer}}", "--vars", str(vars_csv))
     assert r.returncode == 2
     assert "{{answer}}" in r.stderr and "no column 'answer'" in r.stderr
     r = cli("sweep", "-m", DS, "-p", "x", "--check", "regex:(")
     assert r.returncode == 2 and "regular expression" in r.stderr
+    # a temperature none of the models takes would compare identical requests: refused, saying why
+    r = cli("sweep", "-m", DS, "-m", CL, "-p", "x", "--set", "temperature=0,0.7")
+    assert r.returncode == 2
+    assert ("Temperature is accepted by none of the chosen models (DeepSeek V4.1 Flash takes it only with "
+            "thinking off; Claude Sonnet 5.5 does not take it)") in r.stderr
     r = cli("sweep", "-m", DS, "-p", "x", "--vars", str(tmp_path / "missing.csv"))
     assert r.returncode == 2 and "missing.csv" in r.stderr
     # an estimate above $1 with no terminal to ask on: refused, unless --yes
@@ -167,7 +209,7 @@ def test_sigkill_mid_sweep_then_resume_repeats_no_finished_cell(cli, server, var
     server.script("claude-sonnet-5-5", slow)
     err = (tmp_path / "stderr.txt").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "app", "sweep", "-m", DS, "-m", CL, "-p", "Q{{id}}: {{q}}",
-                             "--vars", str(vars_csv), "--set", "temperature=0,0.7", "--concurrency", "1", "--json"],
+                             "--vars", str(vars_csv), "--set", "max_tokens=300,600", "--concurrency", "1", "--json"],
                             stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=cli.env, cwd=ROOT)
     db = cli.home / "triptych.db"
     deadline = time.monotonic() + 30

@@ -75,9 +75,11 @@ def say(yes: bool):
     return lambda box: box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No)
 
 
-async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures: str = "0, 0.7",
+async def _start_from_dialog(window, tmp_path, rows: list[str], *, max_tokens: str = "256, 1024",
                              check: str = "contains:Answer", concurrency: int | None = None,
                              judge: str | None = None, rubric: str = ""):
+    """Evaluate → New sweep… with DeepSeek and Claude over `rows`, one variant per max_tokens value (a
+    parameter both take: a temperature would be refused, Claude takes none), Start sweep."""
     vars_file = tmp_path / "words.csv"
     vars_file.write_text("word\n" + "\n".join(rows) + "\n", encoding="utf-8")
     window.new_sweep_action.trigger()
@@ -93,7 +95,7 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
     QTest.keyClicks(dialog.vars_edit, str(vars_file))
     _tick_model(dialog, DS)
     _tick_model(dialog, CL)
-    QTest.keyClicks(dialog.temperature_edit, temperatures)
+    QTest.keyClicks(dialog.max_tokens_edit, max_tokens)
     QTest.keyClicks(dialog.checks_edit, check)
     if concurrency is not None:
         dialog.concurrency_spin.setFocus()
@@ -109,7 +111,7 @@ async def _start_from_dialog(window, tmp_path, rows: list[str], *, temperatures:
             assert combo.currentIndex() != before, judge
         QTest.keyClicks(dialog.rubric_edit, rubric)
     await wait_until(lambda: "cells" in dialog.estimate_label.text(), 3, "the cost estimate")
-    size = len(rows) * 2 * len(temperatures.split(","))
+    size = len(rows) * 2 * len(max_tokens.split(","))
     assert f"{size} cells" in dialog.estimate_label.text() and "$" in dialog.estimate_label.text()
     # "Use batch APIs": offered (Claude's provider has one), off unless ticked (tests/ui/test_sweep_batch_window.py)
     assert dialog.batch_check.isEnabled() and not dialog.batch_check.isChecked()
@@ -132,7 +134,7 @@ async def test_a_sweep_from_the_dialog_fills_a_grid_and_a_cell_opens_in_focus_mo
         await wait_until(lambda: not sweeps.running, 5, "the run to end")
         # every cell sent once; the grid stands for the cells: no prompt or answer card floods the canvas
         sent = _prompts_sent(fake_server)
-        assert len(sent) == 12 and set(Counter(sent).values()) == {2}  # each model and row: one per temperature
+        assert len(sent) == 12 and set(Counter(sent).values()) == {2}  # each model and row: one per max_tokens
         assert sorted({p for _, p in sent}) == ["Say alpha", "Say beta", "Say gamma"]
         assert cards_of(window, "response") == [] and cards_of(window, "prompt") == []
         assert len(cards_of(window, "sweep")) == 1
@@ -294,7 +296,7 @@ async def test_cancel_all_leaves_cancelled_and_stopped_cells_not_failures_and_re
     fake_server.script("claude-sonnet-5-5", _slow)
     async with open_window() as (window, _services):
         # one request per provider at a time: 2 cells stream, 4 wait
-        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0", concurrency=1)
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], max_tokens="256", concurrency=1)
         item = sweeps.item
         await wait_until(lambda: sum(c.status == "streaming" and bool(c.preview) for c in sweeps.grid.cells) == 2,
                          5, "two cells streaming")
@@ -474,7 +476,7 @@ async def test_quitting_while_a_sweep_runs_says_resume_sweep_runs_its_cells_left
     fake_server.script("deepseek-flash", _slow)
     fake_server.script("claude-sonnet-5-5", _slow)
     async with open_window() as (window, _services):
-        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], temperatures="0", concurrency=1)
+        sweeps = await _start_from_dialog(window, tmp_path, ["one", "two", "three"], max_tokens="256", concurrency=1)
         await wait_until(lambda: sum(c.status == "streaming" for c in sweeps.grid.cells) == 2, 5, "two cells streaming")
         del window.dialogs.confirm_quit  # the real question (the fixture's answers yes without asking)
         try:

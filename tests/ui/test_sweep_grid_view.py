@@ -53,7 +53,7 @@ async def test_the_judges_scores_show_in_the_cells_the_headers_and_the_totals(ap
     fake_server.script(JUDGE.split(":", 1)[1], Answer(text=("SCORE: 8 — clear and correct",), output_tokens=20_000),
                        Answer(text=("A fine answer overall.",), output_tokens=20_000))
     async with open_window() as (window, _services):
-        sweeps = await _start_from_dialog(window, tmp_path, ["alpha", "beta"], temperatures="0",
+        sweeps = await _start_from_dialog(window, tmp_path, ["alpha", "beta"], max_tokens="256",
                                           judge=JUDGE, rubric="be brief")
         grid, item = sweeps.grid, sweeps.item
         assert grid.defn.judge == JUDGE and grid.defn.rubric == "be brief"

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.skipif(
 
 
 def _free_display() -> int:
-    for n in range(140, 240):
+    # pytest-xdist workers (gw0, gw1, …) look in ranges of their own, so two never race for one number
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    start = 140 + 20 * (int(worker[2:]) if worker[2:].isdigit() else 0)
+    for n in range(start, start + 100):
         if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
             return n
     raise RuntimeError("no free X display number")

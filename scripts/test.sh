@@ -17,9 +17,10 @@ step "import-linter"; .venv/bin/lint-imports || fail=1
 step "mypy";          .venv/bin/mypy || fail=1
 
 # Two workers (pytest-xdist), one per core of the 2-core CI machine; a test file stays on one worker
-# (--dist loadfile: its module fixtures, e.g. the bundle build, run once). TRIPTYCH_TEST_WORKERS=0 runs serially.
+# (--dist loadfile: its module fixtures, e.g. the bundle build, run once). A worker that crashes ends the run
+# (a failure, not a restart that re-runs its file). TRIPTYCH_TEST_WORKERS=0 runs serially.
 workers=${TRIPTYCH_TEST_WORKERS:-2}
-xdist=(); [ "$workers" != 0 ] && xdist=(-n "$workers" --dist loadfile)
+xdist=(); [ "$workers" != 0 ] && xdist=(-n "$workers" --dist loadfile --max-worker-restart=0)
 run_pytest() {  # a pytest run that found no tests (exit 5) is a failure, never a silent pass
   timeout --kill-after=30 1500 .venv/bin/python -m pytest "${xdist[@]}" "$@"
   rc=$?

@@ -16,6 +16,7 @@ os.environ["TRIPTYCH_NO_ERROR_DIALOG"] = "1"
 import asyncio
 import contextlib
 import time
+import types
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -35,7 +36,13 @@ def _app() -> QApplication:
 
 
 def pytest_asyncio_loop_factories(config, item):
-    return {"qasync": lambda: TriptychEventLoop(_app())}
+    return {"qasync": _bounded_loop}
+
+
+def _bounded_loop() -> TriptychEventLoop:
+    loop = TriptychEventLoop(_app())
+    loop.shutdown_asyncgens = types.MethodType(_shutdown_asyncgens_bounded, loop)  # type: ignore[method-assign]
+    return loop
 
 
 TEARDOWN_CANCEL_S = 10.0
@@ -77,6 +84,20 @@ def _cancel_all_tasks_bounded(loop: asyncio.AbstractEventLoop) -> None:
 
 
 asyncio.runners._cancel_all_tasks = _cancel_all_tasks_bounded  # type: ignore[attr-defined]
+
+
+async def _shutdown_asyncgens_bounded(loop: asyncio.AbstractEventLoop) -> None:
+    """The runner's next step after cancelling (asyncio.Runner.close: closing the async generators still
+    open), bounded the same way: an `aclose()` that never ends is logged, not waited for forever."""
+    import sys
+
+    closing = asyncio.ensure_future(asyncio.BaseEventLoop.shutdown_asyncgens(loop))  # type: ignore[arg-type]
+    done, _ = await asyncio.wait({closing}, timeout=TEARDOWN_CANCEL_S)
+    if not done:
+        with STUCK_LOG.open("a", encoding="utf-8") as log:  # noqa: ASYNC230 (a test teardown's log line)
+            for out in (sys.stderr, log):
+                out.write(f"\n[tests] async generators still closing {TEARDOWN_CANCEL_S:.0f} s after the test\n")
+        closing.cancel()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -267,9 +267,17 @@ class LaneRunner:
     # ------------------------------------------------------------------ streaming
     def start(self, run: Run) -> None:
         run.task = asyncio.get_running_loop().create_task(self._stream(run), name=f"lane {run.node.model}")
+        run.task.add_done_callback(lambda task: self._after_lane(run, task))
         self.runs[run.node.id] = run
         if self._heartbeat_task is None or self._heartbeat_task.done():
             self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat(), name="heartbeat")
+
+    def _after_lane(self, run: Run, task: asyncio.Task[None]) -> None:
+        """A lane stopped before its first step (Stop clicked as it was sent) never entered `_stream`, so
+        nothing ended it: it would stay "queued" for good. End it here as stopped, like any other stop."""
+        if task.cancelled() and self.runs.get(run.node.id) is run:
+            run.node.status = NodeStatus.STOPPED
+            self._finalise(run, _now_dt())
 
     async def _heartbeat(self) -> None:
         """Refresh the owner heartbeat of live nodes so other processes do not think they were cut."""

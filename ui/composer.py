@@ -372,25 +372,6 @@ class ElidedButton(QPushButton):
             super().setText(shown)
 
 
-class StopButton(ElidedButton):
-    """The composer's Stop: always there, enabled while answers stream, and always as wide as "Stop (999)"
-    (less only where the window is too narrow: then its text ends in "…"), so that answers starting and
-    ending (a sweep's cells, one after another) never reflow the composer's row ("Presets ▾" wrapped onto
-    a second line when a Stop that came and went took its room)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__("Stop", parent)
-        self.setToolTip("Stop the running streams (Esc)")
-        self.setEnabled(False)
-
-    def sizeHint(self) -> QSize:
-        return QSize(self._padding() + self.fontMetrics().horizontalAdvance("Stop (999)") + 4,
-                     super().sizeHint().height())
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self._padding() + self.fontMetrics().horizontalAdvance("S…"), super().minimumSizeHint().height())
-
-
 def _short(name: str, limit: int = 32) -> str:
     """A model name short enough for a button."""
     return name if len(name) <= limit else name[: limit - 1] + "…"
@@ -448,7 +429,6 @@ class ComposerWidget(QFrame):
     follow_cleared = Signal()
     lens_toggled = Signal(bool)
     preset_saved = Signal(str, list)
-    stop_requested = Signal()
 
     def __init__(self, catalog: Catalog, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -552,9 +532,6 @@ class ComposerWidget(QFrame):
         )
         self.lens_button.toggled.connect(self.lens_toggled)
         row.addWidget(self.lens_button, 0, Qt.AlignmentFlag.AlignBottom)
-        self.stop_button = StopButton(self)
-        self.stop_button.clicked.connect(self.stop_requested)
-        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         self.send_button = ElidedButton("Send", self)
         self.send_button.setObjectName("SendButton")
         self.send_button.clicked.connect(self.send_requested)
@@ -705,8 +682,6 @@ class ComposerWidget(QFrame):
 
     def set_running(self, count: int) -> None:
         self._running = count
-        self.stop_button.setEnabled(count > 0)
-        self.stop_button.setText(f"Stop ({count})" if count else "Stop")
 
     def set_estimate(self, text: str) -> None:
         self.estimate_label.setText(text)
@@ -749,7 +724,7 @@ class ComposerWidget(QFrame):
         for w in chips:
             if isinstance(w, ModelChip):
                 chain += [w.button, w.remove]
-        chain += [self.add_button, self.presets_button, self.lens_button, self.stop_button, self.send_button]
+        chain += [self.add_button, self.presets_button, self.lens_button, self.send_button]
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
         self._update_send_button()

@@ -255,7 +255,8 @@ class MainWindow(QMainWindow):
         c.table_requested.connect(self.open_table)
         c.nodes_sent.connect(self._on_controller_nodes_sent)
         self.composer.send_requested.connect(self._on_composer_send_requested)
-        self.composer.stop_requested.connect(lambda: c.stop(None))
+        self.stop_button = self.status.stop_button  # beside "● N streaming" while answers stream
+        self.stop_button.clicked.connect(lambda: c.stop(None))
         self.composer.targets_changed.connect(self._on_composer_targets_changed)
         self.composer.draft_changed.connect(self._on_composer_draft_changed)
         self.composer.follow_cleared.connect(c.clear_follow)

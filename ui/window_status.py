@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton
 
 from ui.format import fmt_cost, fmt_tokens
 
@@ -28,12 +28,20 @@ class WindowStatus:
         )
         self.saving_label.hide()
         self.running_label = QLabel("", bar)
+        # Stop sits beside "● N streaming", shown only while something streams: in the composer's row it
+        # took room from the model chips (they wrapped onto a second line as a sweep's answers came and went)
+        self.stop_button = QToolButton(bar)
+        self.stop_button.setText("■ Stop")
+        self.stop_button.setToolTip("Stop the running streams (Esc)")
+        self.stop_button.setAutoRaise(True)
+        self.stop_button.hide()
         self.totals_label = QLabel("", bar)
         self.zoom_label = QLabel("", bar)
         self.sweep_label = QLabel("", bar)  # a running sweep's progress (done/total, failed, cost, ETA)
         bar.addPermanentWidget(self.sweep_label)
         bar.addPermanentWidget(self.saving_label)
         bar.addPermanentWidget(self.running_label)
+        bar.addPermanentWidget(self.stop_button)
         bar.addPermanentWidget(self.totals_label)
         bar.addPermanentWidget(self.zoom_label)
 
@@ -51,6 +59,7 @@ class WindowStatus:
 
     def show_running(self, count: int) -> None:
         self.running_label.setText(f"● {count} streaming" if count else "")
+        self.stop_button.setVisible(count > 0)
 
     def show_sweep_progress(self, text: str) -> None:
         self.sweep_label.setText(text)

@@ -252,3 +252,28 @@ async def test_card_follows_the_stream_to_its_very_end(app_env, fake_server):
         at = card.body_scroll()
         card.scroll_by(10_000)  # a wheel turn down: nothing left below
         assert card.body_scroll() == at > 0
+
+
+async def test_stop_beside_the_streaming_count_stops_them_and_the_composer_row_keeps_its_layout(app_env, fake_server):
+    """Stop is in the status bar beside "● N streaming" while answers stream (in the composer's row it took
+    the model chips' room and wrapped them onto a second line: the typed prompt's box moved under the mouse)."""
+    from tests.fakes.server import Answer
+
+    for model in ("deepseek-flash", "claude-sonnet-5-5", "gpt-6.2-sol"):
+        fake_server.script(model, Answer(text=tuple(f"word {i} " for i in range(400)), delay=0.03))
+    async with open_window() as (window, _services):
+        window.resize(1250, 800)
+        await asyncio.sleep(0.05)
+        composer = window.composer
+        edit_top, presets_top = composer.edit.geometry().top(), composer.presets_button.geometry().top()
+        assert not window.stop_button.isVisible()
+        QTest.keyClicks(composer.edit, "Compare fibonacci implementations")
+        QTest.keyClick(composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        await wait_until(lambda: window.stop_button.isVisible(), 5, "Stop beside the streaming count")
+        assert "3 streaming" in window.running_label.text()
+        assert (composer.edit.geometry().top(), composer.presets_button.geometry().top()) == (edit_top, presets_top)
+        QTest.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)  # at once: nothing has arrived yet
+        await wait_until(lambda: all(_node(window, c.node_id).status == NodeStatus.STOPPED for c in _answers(window)),
+                         5, "every answer stopped (they stayed 'queued' for good when stopped before starting)")
+        await wait_until(lambda: not window.stop_button.isVisible(), 3, "Stop gone once nothing streams")
+        assert window.running_label.text() == ""

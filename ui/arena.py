@@ -17,7 +17,7 @@ import random
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QAction, QUndoCommand
 from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from app.arena import (
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
+NO_MATCH = "No blind match in this session: turn on Blind match (Ctrl+Shift+M) in the composer and send."
 BUTTON_LABELS = {"a": "A better", "b": "B better", "tie": "Tie", "bad": "Both bad"}
 
 
@@ -83,6 +84,7 @@ class ArenaController(QObject):
         self.leaderboard_dialog: QDialog | None = None  # the open one (Evaluate → Leaderboard…)
         self._judge_task: asyncio.Future[str] | None = None
         self._judge_ids: list[str] = []
+        self._actions: list[tuple[QAction, str]] = []
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -261,7 +263,7 @@ class ArenaController(QObject):
         """The user votes on `match` (default: the current one); one undo step. False if no match."""
         match = match or self.current_match()
         if match is None:
-            self.c.message_posted.emit("No blind match here: turn on Blind match in the composer and send.", 4000)
+            self.c.message_posted.emit(NO_MATCH, 4000)
             return False
         old = match.vote_of(USER)
         if old is not None and old.vote == vote:
@@ -269,13 +271,41 @@ class ArenaController(QObject):
         self.c.undo_stack.push(VoteCommand(self, match.id, old.vote if old else None, vote))
         return True
 
-    def vote_selected(self, index: int) -> bool:
-        """Key 1–4 on the canvas: vote on the selected card's match."""
+    def key_match(self) -> Match | None:
+        """The match keys 1–4 (and Evaluate → Vote) act on: the selected card's, else the open match the
+        vote bar names (the session's newest one not voted on yet). None when that bar shows a match
+        already voted on and nothing of it is selected: a stray key must not change a vote."""
         match = self.selected_match()
+        if match is not None:
+            return match
+        shown = self.current_match()
+        return shown if shown is not None and shown.vote_of(USER) is None else None
+
+    def vote_selected(self, index: int) -> bool:
+        """Key 1–4 on the canvas: vote on `key_match()`."""
+        match = self.key_match()
         if match is None:
-            self.c.message_posted.emit("Select a card of a blind match to vote with 1–4.", 3000)
+            if self.current_match() is not None:
+                self.c.message_posted.emit("Select a card of the pair to change your vote with 1–4.", 4000)
+            else:
+                self.c.message_posted.emit(NO_MATCH, 4000)
             return False
         return self.vote(VOTE_KEYS[index], match)
+
+    def sync_actions(self) -> None:
+        """Evaluate → Vote … and Judge this pair… are enabled only while the session has a blind match
+        (their tooltip and status tip say why not)."""
+        has = self.current_match() is not None
+        for action, tip in self._actions:
+            action.setEnabled(has)
+            action.setStatusTip(tip if has else NO_MATCH)
+            action.setToolTip(tip if has else NO_MATCH)
+
+    def bind_actions(self, actions: Sequence[QAction]) -> None:
+        """The window's vote and judge actions, kept enabled only while there is a match to act on."""
+        self._actions = [(a, a.statusTip() or a.text()) for a in actions]
+        self.changed.connect(self.sync_actions)
+        self.sync_actions()
 
     def apply_vote(self, match_id: str, vote: str | None) -> None:
         """Store `vote` (None: remove the user's vote), then show or hide the pair's identities."""
@@ -371,7 +401,7 @@ class ArenaBar(QFrame):
             button = QPushButton(BUTTON_LABELS[key], self)
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-            button.setToolTip(f"Vote: {VOTE_LABELS[key]} (key {i} with a card of the pair selected)")
+            button.setToolTip(f"Vote: {VOTE_LABELS[key]} (key {i} on the canvas)")
             button.clicked.connect(lambda _=False, k=key: self._on_button_clicked(k))
             self.buttons[key] = button
             row.addWidget(button)

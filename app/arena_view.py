@@ -4,9 +4,9 @@ exports and `triptych show` (DESIGN.md, "Evaluate"). Qt-free and pure.
 A `BlindRule` knows every answer of a match the user has not voted on yet ("A" or "B") and the names
 that identify a model (app.arena.identity_names). `present(node)` is what any view shows of a node: the
 node itself, or for a blind answer a copy titled "Model A" / "Model B" in a neutral colour, with no
-model, parameters, usage, cost, timing or metadata, and its text, reasoning and error with every model
-name masked as "[model]" (app.arena.mask_identities). The prompt of a match loses the list of models
-it was sent to. `present_graph(graph)` does that to a whole graph (an export), and drops the matches
+model, parameters, usage, cost, timing, metadata or reasoning (whether a model reasons tells it
+apart), and its text and error with every model name masked as "[model]" (app.arena.mask_identities).
+The prompt of a match loses the list of models it was sent to. `present_graph(graph)` does that to a whole graph (an export), and drops the matches
 not voted on yet: their model names are the one thing the file must not carry.
 
 Leaderboard tables (CSV, Markdown) are here too: the Leaderboard dialog and `triptych leaderboard`
@@ -93,7 +93,7 @@ class BlindRule:
         return dataclasses.replace(
             node,
             text=self.mask(_settled(node.text) if live else node.text),
-            reasoning=self.mask(_settled(node.reasoning) if live else node.reasoning),
+            reasoning="",  # whether (and how much) a model reasons would tell the models apart
             model=None,
             params=Params(),
             error=error,

@@ -58,3 +58,34 @@ async def test_vote_and_judge_items_are_disabled_until_the_session_has_a_match(a
         hands.trigger(window, "File/New session")
         await wait_until(lambda: window.controller.session_id != match.session_id, 3, "the new session")
         assert not any(a.isEnabled() for a in items)
+
+
+async def test_a_masked_card_hides_its_reasoning_and_the_markdown_names_it_once(app_env, fake_server, tmp_path):
+    from tests.fakes.server import Answer
+    from tests.ui.conftest import DEFAULT_MODELS
+
+    for ref in DEFAULT_MODELS[:2]:  # both reason: only the row's presence would tell them apart
+        fake_server.script(ref.split(":", 1)[1], Answer(text=("Pears", " are best."),
+                                                        reasoning=("Let me think", " about fruit.")))
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        window.controller.flush_repaints()
+        graph = window.controller.graph
+        assert graph.nodes[match.a_node_id].reasoning  # the answers did reason
+        for nid in (match.a_node_id, match.b_node_id):
+            st = window.scene.card(nid)._state
+            assert st.reasoning_row is None and not st.reasoning_label, "the reasoning row shows before the vote"
+        path = tmp_path / "blind.md"
+        window.export_to(str(path), "md")
+        text = path.read_text(encoding="utf-8")
+        assert "### Model A\n" in text and "### Model B\n" in text
+        assert "(Model A)" not in text and "(`Model A`)" not in text and "| Model A |" in text
+        assert "some unknown" not in text and "$0 " not in text and "$0 |" not in text
+        assert "blind until the vote" in text
+        assert "Let me think" not in text
+        # the vote reveals the reasoning row
+        hands.click_card(window, match.a_node_id)
+        hands.focus(window.view)
+        hands.press_keys(window.view, "1")
+        window.controller.flush_repaints()
+        assert "Reasoning" in window.scene.card(match.a_node_id)._state.reasoning_label

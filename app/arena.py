@@ -54,6 +54,8 @@ __all__ = [
     "leaderboard",
     "mask_identities",
     "pair_key",
+    "pair_game_counts",
+    "ranks",
     "parse_verdict",
     "swap_vote",
     "win_rate_matrix",
@@ -467,3 +469,24 @@ def win_rate_matrix(games: Sequence[Comparison], models: Sequence[str]) -> dict[
             played[(x, y)] = played.get((x, y), 0) + 1
     return {r: {c: (score[(r, c)] / played[(r, c)] if played.get((r, c)) else None) for c in models}
             for r in models}
+
+
+def pair_game_counts(games: Sequence[Comparison], models: Sequence[str]) -> dict[str, dict[str, int]]:
+    """row model → column model → how many of the games played the two (the votes behind a win rate)."""
+    played: dict[tuple[str, str], int] = {}
+    for g in games:
+        key = pair_key(g.first, g.second)
+        played[key] = played.get(key, 0) + 1
+    return {r: {c: (played.get(pair_key(r, c), 0) if r != c else 0) for c in models} for r in models}
+
+
+def ranks(standings: Sequence[Standing]) -> list[int]:
+    """Competition ranks of standings sorted best first: equal ratings (to the tenth of a point the CSV
+    prints) share a rank and the next one skips ("1, 1, 3")."""
+    out: list[int] = []
+    for i, s in enumerate(standings):
+        if i and round(s.rating, 1) == round(standings[i - 1].rating, 1):
+            out.append(out[-1])
+        else:
+            out.append(i + 1)
+    return out

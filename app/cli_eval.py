@@ -246,7 +246,7 @@ def _fmt_rate(x: float | None) -> str:
 
 
 def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
-    from app.arena import comparisons, leaderboard, win_rate_matrix
+    from app.arena import comparisons, leaderboard, pair_game_counts, win_rate_matrix
     from app.arena_view import leaderboard_csv, leaderboard_markdown, leaderboard_rows
 
     if args.resamples < 200:
@@ -263,11 +263,13 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     rows = leaderboard_rows(standings)
     models = [s.model for s in standings]
     matrix = win_rate_matrix(games, models)
+    counts = pair_game_counts(games, models)
+    filters = [("tag", ", ".join(args.tag) if args.tag else "all matches"), ("voter", args.voter)]
     if args.format == "csv":
-        sys.stdout.write(leaderboard_csv(standings))
+        sys.stdout.write(leaderboard_csv(standings, matrix, counts, filters))
         return 0
     if args.format == "md":
-        sys.stdout.write(leaderboard_markdown(standings, matrix))
+        sys.stdout.write(leaderboard_markdown(standings, matrix, counts, filters))
         return 0
     if not standings:
         print("no votes yet: run `triptych arena -m A -m B PROMPT`, then `triptych vote MATCH_ID a|b|tie|bad`")

@@ -474,7 +474,7 @@ def open_leaderboard(window: MainWindow) -> QDialog:
     from ui.leaderboard import LeaderboardDialog
 
     window.arena.refresh(redraw=False)
-    dlg = LeaderboardDialog(window.arena.matches(), window.catalog.display_name, window)
+    dlg = LeaderboardDialog(window.arena.matches(), window.catalog.display_name, window, window.settings)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.show()
     window.arena.leaderboard_dialog = dlg

@@ -95,3 +95,20 @@ def test_leaderboard_tables():
     assert rows[1].startswith("1,x:a,") and len(rows) == 4
     md = leaderboard_markdown(standings, win_rate_matrix(games, [s.model for s in standings]))
     assert md.startswith("| rank | model |") and "| x:a | – | – | 100% |" in md  # (a, c, b)
+
+
+def test_equal_ratings_share_a_rank_and_the_files_carry_games_and_filters():
+    from app.arena import pair_game_counts, ranks
+
+    games = [Comparison("x:a", "x:c", 1.0), Comparison("x:c", "x:b", 0.0), Comparison("x:a", "x:b", 0.5)]
+    standings = leaderboard(games, resamples=200, seed=1)
+    assert ranks(standings) == [1, 1, 3] and standings[2].model == "x:c"
+    models = [s.model for s in standings]
+    matrix, counts = win_rate_matrix(games, models), pair_game_counts(games, models)
+    filters = [("tag", "coding"), ("voter", "user")]
+    rows = leaderboard_csv(standings, matrix, counts, filters).split("\n\n")
+    assert [line.split(",")[0] for line in rows[0].splitlines()[1:]] == ["1", "1", "3"]
+    assert rows[1].startswith("win_rate (row vs column),") and rows[2].startswith("games (row vs column),")
+    assert rows[3] == "filter,value\ntag,coding\nvoter,user\n"
+    md = leaderboard_markdown(standings, matrix, counts, filters)
+    assert md.startswith("Filters: tag: coding · voter: user\n") and "50% (1)" in md

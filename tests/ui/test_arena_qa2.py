@@ -89,3 +89,76 @@ async def test_a_masked_card_hides_its_reasoning_and_the_markdown_names_it_once(
         hands.press_keys(window.view, "1")
         window.controller.flush_repaints()
         assert "Reasoning" in window.scene.card(match.a_node_id)._state.reasoning_label
+
+
+def _voted_matches(repo, results):
+    """One session of matches with the user's votes: `results` is [(model a, model b, vote, tags)]."""
+    from app.arena import Match, Vote
+    from app.domain import Edge, EdgeRole, Node, NodeKind, Session
+
+    s = repo.create_session(Session(title="Arena"))
+    for i, (ma, mb, vote, tags) in enumerate(results):
+        p = Node(s.id, NodeKind.PROMPT, f"Question {i}", y=400 * i)
+        a = Node(s.id, NodeKind.RESPONSE, "One.", model=ma, y=400 * i + 200)
+        b = Node(s.id, NodeKind.RESPONSE, "Two.", model=mb, x=480, y=400 * i + 200)
+        repo.add_nodes([p, a, b], [Edge(p.id, a.id, EdgeRole.REPLY), Edge(p.id, b.id, EdgeRole.REPLY)])
+        match = Match(s.id, p.id, a.id, b.id, ma, mb, tags=list(tags))
+        repo.add_match(match)
+        repo.record_vote(Vote(match.id, "user", vote))
+    return s
+
+
+async def test_leaderboard_shares_tied_ranks_counts_games_and_exports_its_filters(app_env, fake_server, tmp_path,
+                                                                                  monkeypatch):
+    import csv
+    import io
+
+    from tests.ui.conftest import DEFAULT_MODELS
+
+    x, y, z = DEFAULT_MODELS
+    async with open_window() as (window, services):
+        # x and y each beat z, and tie with each other: x and y have the same rating
+        _voted_matches(services.repo, [(x, z, "a", ["coding"]), (z, y, "b", ["coding"]), (x, y, "tie", ["coding"])])
+        exports = tmp_path / "exports"
+        exports.mkdir()
+        window.settings.ui["export_dir"] = str(exports)  # where File → Export session… saved last
+        hands.trigger(window, "Evaluate/Leaderboard")
+        board = window.arena.leaderboard_dialog
+        table = board.table
+        rows = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+        assert [r[0] for r in rows] == ["1", "1", "3"], rows
+        assert rows[0][2] == rows[1][2]
+        assert z in rows[2][1]
+        # the win-rate tab: the rate and the games behind it
+        names = [board.matrix.horizontalHeaderItem(c).text() for c in range(board.matrix.columnCount())]
+        cat = window.catalog
+        xi, yi = names.index(cat.display_name(x)), names.index(cat.display_name(y))
+        assert board.matrix.item(xi, yi).text() == "50% (1)"
+        # filters that hide every vote: the empty state says so
+        board.tag_combo.setCurrentIndex(board.tag_combo.findText("coding"))
+        board.voter_combo.setCurrentIndex(board.voter_combo.findText("Judge votes"))
+        assert board.table.rowCount() == 0
+        assert "No votes match these filters" in board.note.text()
+        assert "turn on Blind match" not in board.note.text()
+        board.voter_combo.setCurrentIndex(board.voter_combo.findText("All votes"))
+        # Export CSV…: the dialog opens where Export session… does; the file records the filters and the matrix
+        asked = []
+
+        def save_name(parent, title, start, filt):
+            asked.append(start)
+            return str(exports / "lb.csv"), filt
+
+        monkeypatch.setattr("ui.leaderboard.QFileDialog.getSaveFileName", save_name)
+        QTest.mouseClick(board.csv_button, Qt.MouseButton.LeftButton)
+        assert asked and asked[0].startswith(str(exports))
+        text = (exports / "lb.csv").read_text(encoding="utf-8")
+        sections = [list(csv.reader(io.StringIO(part))) for part in text.split("\n\n")]
+        assert sections[0][0][:2] == ["rank", "model"] and [r[0] for r in sections[0][1:]] == ["1", "1", "3"]
+        assert any(sec[0][0].startswith("win_rate") for sec in sections)
+        assert ["tag", "coding"] in sections[-1] and ["voter", "All votes"] in sections[-1]
+        monkeypatch.setattr("ui.leaderboard.QFileDialog.getSaveFileName",
+                            lambda *a: (str(exports / "lb.md"), a[-1]))
+        QTest.mouseClick(board.md_button, Qt.MouseButton.LeftButton)
+        md = (exports / "lb.md").read_text(encoding="utf-8")
+        assert "tag: coding" in md and "voter: All votes" in md and "50% (1)" in md
+        board.close()

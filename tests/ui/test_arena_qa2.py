@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
+from app.present.money import fmt_cost
 from tests.ui import hands
 from tests.ui.conftest import open_window, wait_until
 from tests.ui.test_arena_window import _answers, _blind_pair
@@ -162,3 +163,52 @@ async def test_leaderboard_shares_tied_ranks_counts_games_and_exports_its_filter
         md = (exports / "lb.md").read_text(encoding="utf-8")
         assert "tag: coding" in md and "voter: All votes" in md and "50% (1)" in md
         board.close()
+
+
+async def test_cost_on_other_models_shows_what_was_spent_and_counts_the_judge_apart(app_env, fake_server,
+                                                                                   monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.fakes.server import Answer
+
+    judge = "openai:gpt-6-luna"
+    fake_server.script(judge.split(":", 1)[1], Answer(text=("Fine. ", "VERDICT: A")))
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        # before the vote, the panel beside the comparison table: its title, scope and message sit together
+        hands.click_card(window, match.a_node_id)
+        hands.trigger(window, "Cards/Comparison table")
+        table = next(w for w in QApplication.topLevelWidgets() if w.isVisible() and hasattr(w, "cost_panel"))
+        panel = table.cost_panel
+        assert "Hidden until you vote" in panel.actual_label.text()
+        heading, scope, label = panel.heading.geometry(), panel.scope.geometry(), panel.actual_label.geometry()
+        # (a label centres its text in its box: a tall box is a gap on the screen)
+        assert scope.top() - heading.top() < 40 and heading.height() < 30, (heading, scope)
+        assert label.top() - scope.bottom() < 16 and label.height() < 80, (scope, label)
+        table.close()
+        # the vote, then a judge: two answers of the pair, two of the judge
+        hands.focus(window.view)
+        hands.press_keys(window.view, "1")
+        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        hands.trigger(window, "Evaluate/Judge this pair")
+        await wait_until(lambda: not window.arena.judging and window.arena._judge_task is None, 15, "the judge")
+        graph = window.controller.graph
+        await wait_until(lambda: not any(n.status.is_live for n in graph.nodes.values()), 5, "all answers done")
+        hands.trigger(window, "Evaluate/Cost on other models")
+        dlg = next(w for w in QApplication.topLevelWidgets()
+                   if w.isVisible() and w.windowTitle() == "Cost on other models")
+        panel = dlg.cost_panel
+        assert " 2 answers (+2 judge) " in panel.actual_label.text()
+        rows = {r[0]: r for r in panel.rows_text()}
+        cat = window.catalog
+        for model in (match.a_model, match.b_model):
+            row = rows[cat.display_name(model) + "  (used)"]
+            spent = sum(n.cost_usd or 0 for n in graph.nodes.values() if n.model == model and n.is_answer)
+            assert spent > 0 and row[1] == fmt_cost(spent), row  # what was spent on it, not the session on it
+            assert row[2] != row[1]
+        unused = [r for r in rows.values() if "(used)" not in r[0]]
+        assert unused and all(r[1] == "–" for r in unused)
+        # no empty column at the right: the columns fill the table's width
+        t = panel.table
+        assert sum(t.columnWidth(c) for c in range(t.columnCount())) >= t.viewport().width() - 1
+        dlg.close()

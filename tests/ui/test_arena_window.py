@@ -286,7 +286,7 @@ async def test_cost_panel_beside_the_comparison_table(app_env, fake_server):
         rows = table.cost_panel.rows_text()
         priced = [m for m in window.catalog.models() if m.price is not None]
         assert len(rows) == len(priced) > 3
-        costs = [float(r[1].lstrip("$")) for r in rows if r[1].startswith("$")]
+        costs = [float(r[2].lstrip("$")) for r in rows if r[2].startswith("$")]
         assert costs == sorted(costs)  # cheapest first
         assert "Actual: $" in table.cost_panel.actual_label.text()
         assert "tokenizers" in table.cost_panel.note.text()

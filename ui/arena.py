@@ -85,6 +85,8 @@ class ArenaController(QObject):
         self._judge_task: asyncio.Future[str] | None = None
         self._judge_ids: list[str] = []
         self._actions: list[tuple[QAction, str]] = []
+        self.blind_toggle: QAction | None = None  # the composer's Blind match (ui/window_menus.py sets it)
+        self._session_id: str | None = canvas.session_id
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -155,7 +157,14 @@ class ArenaController(QObject):
         self.c.emit_totals()
         self.c.emit_follow()  # "Following Model A" becomes its name, or back
 
-    def _on_canvas_session_changed(self, _session_id: str, _title: str) -> None:
+    def _on_canvas_session_changed(self, session_id: str, _title: str) -> None:
+        # Another session (a new one, a sweep's): Blind match turns off, said in the status bar; it was
+        # meant for the session it was turned on in, and only the Send button's text would show it.
+        previous, self._session_id = self._session_id, session_id
+        toggle = self.blind_toggle
+        if previous is not None and previous != session_id and toggle is not None and toggle.isChecked():
+            toggle.setChecked(False)
+            self.c.message_posted.emit("Blind match is off in this session (Ctrl+Shift+M turns it on again).", 6000)
         # Another process (`triptych arena`) may have made a match since: read them again, and draw
         # the cards the view has made already.
         self.refresh(redraw=False)

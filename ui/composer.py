@@ -436,7 +436,7 @@ def _blind_action(composer: ComposerWidget) -> QAction:
     action.setToolTip("Send to two of the chosen models, drawn at random, shown as Model A and Model B "
                       "(no name, colour, cost or timing) until you vote")
     action.setCheckable(True)
-    action.toggled.connect(lambda _on: composer._update_send_button())
+    action.toggled.connect(composer._on_blind_action_toggled)
     return action
 
 
@@ -661,14 +661,20 @@ class ComposerWidget(QFrame):
         n = len(labels)
         # Say who will be asked: in lanes mode each followed answer's own model (the chips only lend their
         # parameters), in shared mode every chosen model.
-        how = ("each continues with its own model" if n > 1 else "continues with its own model") \
-            if self.mode() == SendMode.LANES else "shared with every chosen model"
+        blind = self.blind_action.isChecked()  # ui/arena.py sends a new match with them as its context
+        if blind:
+            how = f"the context of a new blind match ({self._blind_pool()})"
+        elif self.mode() == SendMode.LANES:
+            how = "each continues with its own model" if n > 1 else "continues with its own model"
+        else:
+            how = "shared with every chosen model"
         text = f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}"
         if branch is not None:
             text = f"Branch of “{branch}” · " + text
         self.parents_label.setToolTip(text)
         self.parents_label.setText(text)
-        self.lanes_button.setEnabled(True)
+        for button in (self.lanes_button, self.shared_button):  # a blind match has one way to send
+            button.setEnabled(not blind)
 
     def set_follow_models(self, models: list[str | None]) -> None:
         """The model of each card the next send follows (None: a note or other card without one), so
@@ -679,8 +685,9 @@ class ComposerWidget(QFrame):
     def send_label(self) -> str:
         """Where the prompt goes, as the Send button says it: "Send to Claude Sonnet 5.5", "Send to 4
         models", or, continuing the lanes of the followed cards, "Continue GPT-6.2" / "Continue 3 lanes"."""
-        if self.blind_action.isChecked():  # a blind match (ui/arena.py)
-            return f"Blind match: 2 of {len(self._targets)} models" if len(self._targets) >= 2 else "Blind match"
+        if self.blind_action.isChecked():  # a blind match (ui/arena.py), after the followed cards if any
+            label = "New blind match" if self._follow_models else "Blind match"
+            return f"{label}: {self._blind_pool()}" if len(self._targets) >= 2 else label
         follow = self._follow_models
         if follow and self.mode() == SendMode.LANES:
             answers = [m for m in follow if m]
@@ -696,6 +703,14 @@ class ComposerWidget(QFrame):
         if refs:
             return f"Send to {len(refs)} models"
         return "Send"
+
+    def _blind_pool(self) -> str:
+        return f"2 of {len(self._targets)} models"
+
+    def _on_blind_action_toggled(self, _on: bool) -> None:
+        self._update_send_button()
+        if self._follow_labels:
+            self._update_follow_text()
 
     def _update_send_button(self) -> None:
         label = self.send_label()

@@ -145,6 +145,7 @@ def _evaluate_menu(w: MainWindow, menu: QMenu) -> None:
     w.blind_action.setStatusTip("The next send goes to two of the chosen models, as Model A and Model B")
     w.addAction(w.blind_action)
     menu.addAction(w.blind_action)
+    w.arena.blind_toggle = w.blind_action  # turned off when another session opens
     menu.addSeparator()
     w.vote_actions = []
     for i, key in enumerate(VOTE_KEYS):

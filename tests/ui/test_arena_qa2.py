@@ -212,3 +212,33 @@ async def test_cost_on_other_models_shows_what_was_spent_and_counts_the_judge_ap
         t = panel.table
         assert sum(t.columnWidth(c) for c in range(t.columnCount())) >= t.viewport().width() - 1
         dlg.close()
+
+
+async def test_send_says_a_new_blind_match_follows_the_card_and_a_new_session_starts_with_blind_off(
+        app_env, fake_server):
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        composer = window.composer
+        hands.click_card(window, match.a_node_id)
+        # the button and the "Following" line say the same thing: a new blind match after Model A
+        assert composer.send_button.text() == "New blind match: 2 of 2 models"
+        line = composer.parents_label.text()
+        assert line.startswith("Following 1 card: Model A") and "new blind match" in line, line
+        assert "continues with its own model" not in line
+        assert not composer.lanes_button.isEnabled() and not composer.shared_button.isEnabled()
+        hands.send(window, "And for lunch?")
+        await wait_until(lambda: len(services.repo.list_matches()) == 2, 5, "a second match")
+        second = services.repo.list_matches()[-1]
+        graph = window.controller.graph
+        assert {e.parent_id for e in graph.edges if e.child_id == second.prompt_id} == {match.a_node_id}
+        await wait_until(lambda: len(_answers(window)) == 4, 5, "the new pair")
+        # Ctrl+N: a new session starts with Blind match off, and the status bar says so
+        hands.focus(window.view)
+        hands.press_keys(window, "Ctrl+N")
+        await wait_until(lambda: window.controller.session_id != match.session_id, 3, "the new session")
+        assert not composer.blind_action.isChecked() and not window.blind_action.isChecked()
+        assert "Blind match" not in composer.send_button.text()
+        assert "Blind match is off" in window.statusBar().currentMessage()
+        # on again with its shortcut: the button says it
+        hands.press_keys(window, "Ctrl+Shift+M")
+        assert composer.blind_action.isChecked() and composer.send_button.text().startswith("Blind match")

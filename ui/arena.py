@@ -16,7 +16,7 @@ import dataclasses
 import random
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QUndoCommand
 from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
+JUDGE_ZOOM = 0.5  # the judge's four cards (two asks, sides swapped) are shown together down to this zoom
 NO_MATCH = "No blind match in this session: turn on Blind match (Ctrl+Shift+M) in the composer and send."
 BUTTON_LABELS = {"a": "A better", "b": "B better", "tie": "Tie", "bad": "Both bad"}
 
@@ -370,6 +371,21 @@ class ArenaController(QObject):
 
     def _on_judge_started(self, ids: list[str]) -> None:
         self._judge_ids = list(ids)
+        # Its cards land below the session, out of view: bring them in (once the window has them).
+        QTimer.singleShot(0, self._reveal_judge_cards)
+
+    def _reveal_judge_cards(self) -> None:
+        """Scroll (or zoom out, to JUDGE_ZOOM at least) until the judge's two asks show whole."""
+        from app import layout
+
+        graph = self.c.graph
+        rect = QRectF()
+        for node_id in self._judge_ids:
+            node = graph.nodes.get(node_id) if graph is not None else None
+            if node is not None:
+                rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
+        if not rect.isNull():
+            self.c.view.reveal_rect(rect, readable=JUDGE_ZOOM)
 
     def _on_judge_task_done(self, task: asyncio.Future[str]) -> None:
         if task.cancelled():

@@ -242,3 +242,23 @@ async def test_send_says_a_new_blind_match_follows_the_card_and_a_new_session_st
         # on again with its shortcut: the button says it
         hands.press_keys(window, "Ctrl+Shift+M")
         assert composer.blind_action.isChecked() and composer.send_button.text().startswith("Blind match")
+
+
+async def test_judge_this_pair_brings_its_cards_into_view(app_env, fake_server, monkeypatch):
+    from tests.fakes.server import Answer
+
+    judge = "openai:gpt-6-luna"
+    fake_server.script(judge.split(":", 1)[1], Answer(text=("Fine. ", "VERDICT: A")))
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        hands.trigger(window, "Evaluate/Judge this pair")
+        await wait_until(lambda: len(window.arena._judge_ids) == 4, 5, "the judge's cards")
+        ids = list(window.arena._judge_ids)
+        await wait_until(lambda: all(window.scene.card(i) is not None for i in ids), 5, "the judge's cards drawn")
+        await wait_until(lambda: services.repo.get_match(match.id).votes, 15, "the judge's vote")
+        window.controller.flush_repaints()
+        view = window.view
+        seen = view.mapToScene(view.viewport().rect()).boundingRect()
+        shown = [i for i in ids if seen.intersects(window.scene.card(i).sceneBoundingRect())]
+        assert len(shown) == len(ids), f"{len(ids) - len(shown)} of the judge's {len(ids)} cards are off-screen"

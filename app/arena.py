@@ -53,10 +53,10 @@ __all__ = [
     "judge_prompt",
     "leaderboard",
     "mask_identities",
-    "pair_key",
     "pair_game_counts",
-    "ranks",
+    "pair_key",
     "parse_verdict",
+    "ranks",
     "swap_vote",
     "win_rate_matrix",
 ]

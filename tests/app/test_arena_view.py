@@ -112,3 +112,12 @@ def test_equal_ratings_share_a_rank_and_the_files_carry_games_and_filters():
     assert rows[3] == "filter,value\ntag,coding\nvoter,user\n"
     md = leaderboard_markdown(standings, matrix, counts, filters)
     assert md.startswith("Filters: tag: coding · voter: user\n") and "50% (1)" in md
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_reports_name_a_masked_answer_once_and_make_up_no_cost(catalog, fmt):
+    graph, *_ = _graph()
+    text = export_session(blind_rule(graph.matches, catalog).present_graph(graph), fmt)
+    assert "(Model A)" not in text and "(`Model A`)" not in text
+    assert "some unknown" not in text and "$0 " not in text
+    assert "blind until the vote" in text

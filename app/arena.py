@@ -260,12 +260,14 @@ def mask_identities(text: str, pattern: re.Pattern[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ judge
-def judge_prompt(question: str, answer_a: str, answer_b: str) -> str:
-    """What a judge model is asked: the question and the two (masked) answers as A and B."""
+def judge_prompt(question: str, answer_a: str, answer_b: str, rubric: str | None = None) -> str:
+    """What a judge model is asked: the question and the two (masked) answers as A and B; with a
+    `rubric`, compared against it (as the sweep judge's rubric)."""
+    against = f"\n\n## Rubric\n\nJudge the answers against this rubric: {rubric.strip()}" if rubric and rubric.strip() else ""
     return (
         "You are judging two anonymous answers to the same question. Compare them for correctness, "
         "helpfulness and clarity; ignore their length and order.\n\n"
-        f"## Question\n\n{question}\n\n## Answer A\n\n{answer_a}\n\n## Answer B\n\n{answer_b}\n\n"
+        f"## Question\n\n{question}\n\n## Answer A\n\n{answer_a}\n\n## Answer B\n\n{answer_b}{against}\n\n"
         "Give a short reason, then end with exactly one line `VERDICT: A`, `VERDICT: B`, `VERDICT: TIE` "
         "(equally good) or `VERDICT: BAD` (both bad)."
     )

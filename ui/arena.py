@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QUndoCommand
-from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.arena import (
     USER,
@@ -33,11 +42,14 @@ from app.arena import (
 from app.arena_view import VOTE_LABELS, BlindRule
 from app.domain import SendMode
 from storage import arena as arena_store
+from ui.dialogs import ModelPickerDialog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from app.attachments import Attachment
+    from app.catalog import Catalog
+    from app.config import Settings
     from app.engine import Target
     from app.repository import SearchHit
     from ui.composer import ComposerWidget
@@ -88,6 +100,7 @@ class ArenaController(QObject):
         self._actions: list[tuple[QAction, str]] = []
         self.blind_toggle: QAction | None = None  # the composer's Blind match (ui/window_menus.py sets it)
         self._session_id: str | None = canvas.session_id
+        self.rubric = ""  # the last judge rubric (Judge this pair… offers it again)
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -338,9 +351,10 @@ class ArenaController(QObject):
     def judging(self) -> bool:
         return self._judge_task is not None and not self._judge_task.done()
 
-    def judge(self, match: Match, judge: str) -> bool:
-        """Let `judge` vote on `match` (twice, sides swapped: app.arena_judge), on the asyncio loop; its
-        cards appear in the session. False when a judge is already at work."""
+    def judge(self, match: Match, judge: str, rubric: str | None = None) -> bool:
+        """Let `judge` vote on `match` (twice, sides swapped: app.arena_judge), against `rubric` if any,
+        on the asyncio loop; its cards appear in the session (the view shows them). False when a judge
+        is already at work."""
         if self.judging:
             return False
         graph = self.c.graph
@@ -355,7 +369,7 @@ class ArenaController(QObject):
         pattern = self.rule.pattern or identity_pattern(self._names)
         work = judge_match(self.c.engine, match, prompt.text, a.text, b.text, judge, pattern,
                            graph_of=lambda: loader.engine_graph(self.c.graph),
-                           on_started=self._on_judge_started)
+                           on_started=self._on_judge_started, rubric=rubric)
         self._judge_ids = []
         self._judge_task = asyncio.ensure_future(work)
         self._judge_task.add_done_callback(self._on_judge_task_done)
@@ -484,9 +498,10 @@ class ArenaBar(QFrame):
             self.arena.c.message_posted.emit("No blind match here: turn on Blind match and send first.", 4000)
             return
         c = self.arena.c
-        judge = c.dialogs.pick_model(c.catalog, c.settings, title="Judge this pair with")
-        if judge:
-            self.arena.judge(self._match, judge)
+        choice = c.dialogs.pick_judge(c.catalog, c.settings, self.arena.rubric)
+        if choice:
+            judge, self.arena.rubric = choice
+            self.arena.judge(self._match, judge, self.arena.rubric or None)
 
     def _on_tags_editing_finished(self) -> None:
         if self._match is not None:
@@ -494,6 +509,21 @@ class ArenaBar(QFrame):
 
 
 # ---------------------------------------------------------------------------------------------- dialogs
+class JudgeDialog(ModelPickerDialog):
+    """Judge this pair…: the judge model (a filterable list, as every model picker) and an optional
+    rubric, as the sweep judge has (app.arena.judge_prompt)."""
+
+    def __init__(self, catalog: Catalog, settings: Settings, parent: QWidget | None = None, rubric: str = "") -> None:
+        super().__init__(catalog, settings, parent, title="Judge this pair with")
+        self.rubric_edit = QLineEdit(rubric, self)
+        self.rubric_edit.setPlaceholderText("Rubric (optional): e.g. correct and runnable code, cites sources")
+        self.rubric_edit.setToolTip("What the judge weighs when it compares the two answers; empty: "
+                                    "correctness, helpfulness and clarity")
+        box = self.layout()
+        assert isinstance(box, QVBoxLayout)
+        box.insertWidget(box.count() - 1, self.rubric_edit)  # above OK / Cancel
+
+
 def open_leaderboard(window: MainWindow) -> QDialog:
     """Evaluate → Leaderboard…: every match of the store, with its votes."""
     from ui.leaderboard import LeaderboardDialog
@@ -508,7 +538,7 @@ def open_leaderboard(window: MainWindow) -> QDialog:
 
 def open_cost(window: MainWindow) -> QDialog:
     """Evaluate → Cost on other models…: the panel for the open session (and the selected card's path)."""
-    from PySide6.QtWidgets import QDialogButtonBox, QVBoxLayout
+    from PySide6.QtWidgets import QDialogButtonBox
 
     from ui.cost_panel import CostPanel
 

@@ -441,6 +441,16 @@ class DialogService:
             return None
         return dlg.chosen()
 
+    def pick_judge(self, catalog: Catalog, settings: Settings, rubric: str = "") -> tuple[str, str] | None:
+        """Judge this pair…: (the judge model, its rubric or ""); None when cancelled (ui/arena.py)."""
+        from ui.arena import JudgeDialog
+
+        dlg = JudgeDialog(catalog, settings, self.parent, rubric)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return None
+        model = dlg.chosen()
+        return (model, dlg.rubric_edit.text().strip()) if model else None
+
     def synthesize_options(self, catalog: Catalog, settings: Settings, count: int) -> tuple[str, str, str | None] | None:
         dlg = SynthesizeDialog(catalog, settings, count, self.parent)
         if dlg.exec() != QDialog.DialogCode.Accepted:

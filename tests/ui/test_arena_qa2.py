@@ -189,7 +189,7 @@ async def test_cost_on_other_models_shows_what_was_spent_and_counts_the_judge_ap
         # the vote, then a judge: two answers of the pair, two of the judge
         hands.focus(window.view)
         hands.press_keys(window.view, "1")
-        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        monkeypatch.setattr(window.dialogs, "pick_judge", lambda *a, **k: (judge, ""))
         hands.trigger(window, "Evaluate/Judge this pair")
         await wait_until(lambda: not window.arena.judging and window.arena._judge_task is None, 15, "the judge")
         graph = window.controller.graph
@@ -251,7 +251,7 @@ async def test_judge_this_pair_brings_its_cards_into_view(app_env, fake_server, 
     fake_server.script(judge.split(":", 1)[1], Answer(text=("Fine. ", "VERDICT: A")))
     async with open_window() as (window, services):
         match = await _blind_pair(window)
-        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        monkeypatch.setattr(window.dialogs, "pick_judge", lambda *a, **k: (judge, ""))
         hands.trigger(window, "Evaluate/Judge this pair")
         await wait_until(lambda: len(window.arena._judge_ids) == 4, 5, "the judge's cards")
         ids = list(window.arena._judge_ids)
@@ -262,3 +262,42 @@ async def test_judge_this_pair_brings_its_cards_into_view(app_env, fake_server, 
         seen = view.mapToScene(view.viewport().rect()).boundingRect()
         shown = [i for i in ids if seen.intersects(window.scene.card(i).sceneBoundingRect())]
         assert len(shown) == len(ids), f"{len(ids) - len(shown)} of the judge's {len(ids)} cards are off-screen"
+
+
+async def test_the_judge_dialog_takes_a_rubric_that_reaches_the_judges_prompts(app_env, fake_server):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    from tests.fakes.server import Answer
+    from ui.arena import JudgeDialog
+
+    judge = "openai:gpt-6-luna"
+    fake_server.script(judge.split(":", 1)[1], Answer(text=("Fine. ", "VERDICT: A")))
+    seen: list[str] = []
+
+    def fill_in() -> None:  # what the user does in the dialog: the judge, a rubric, OK
+        dlg = QApplication.activeModalWidget()
+        if not isinstance(dlg, JudgeDialog) or seen:
+            return
+        seen.append(dlg.rubric_edit.text())
+        QTest.keyClicks(dlg.filter_edit, judge)
+        QTest.keyClicks(dlg.rubric_edit, "the fruit must be in season")
+        ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    async with open_window() as (window, services):
+        match = await _blind_pair(window)
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(fill_in)
+        timer.start()
+        try:
+            hands.trigger(window, "Evaluate/Judge this pair")
+        finally:
+            timer.stop()
+        assert seen == [""]
+        await wait_until(lambda: services.repo.get_match(match.id).votes, 15, "the judge's vote")
+        graph = window.controller.graph
+        asks = [n for n in graph.nodes.values() if n.kind.value == "prompt" and "Answer A" in n.text]
+        assert len(asks) == 2 and all("the fruit must be in season" in n.text for n in asks)
+        assert [v.voter for v in services.repo.get_match(match.id).votes] == [f"judge:{judge}"]

@@ -135,8 +135,9 @@ def build_menus(w: MainWindow) -> None:
 
 
 def _evaluate_menu(w: MainWindow, menu: QMenu) -> None:
-    """Blind match, the votes (keys 1–4: the selected card's match, else the one the vote bar shows), the leaderboard, the cost
-    on other models (ui/arena.py, ui/leaderboard.py, ui/cost_panel.py)."""
+    """Blind match, the votes (keys 1–4: the selected card's match, else the open one the vote bar
+    shows; disabled without a match), the leaderboard, the cost on other models (ui/arena.py,
+    ui/leaderboard.py, ui/cost_panel.py)."""
     from app.arena_view import VOTE_LABELS
     from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
 

@@ -206,7 +206,7 @@ class ArenaController(QObject):
         return (open_ or mine)[-1]
 
     def selected_match(self) -> Match | None:
-        """The match of a selected card (keys 1–4 vote only with one of the pair selected)."""
+        """The match of a selected card (None when no card of a match is selected)."""
         for node_id in self.c.selected_ids():
             match = self.match_of(node_id)
             if match is not None:

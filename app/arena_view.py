@@ -90,8 +90,12 @@ class BlindRule:
         if error is not None:
             error = dataclasses.replace(error, message=self.mask(error.message))
         live = node.status.is_live
+        run = node.run
+        if run is not None and run.phase == "thinking":  # "Thinking…" would tell a reasoning model apart
+            run = dataclasses.replace(run, phase="streaming")
         return dataclasses.replace(
             node,
+            run=run,
             text=self.mask(_settled(node.text) if live else node.text),
             reasoning="",  # whether (and how much) a model reasons would tell the models apart
             model=None,

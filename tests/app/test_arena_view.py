@@ -121,3 +121,15 @@ def test_reports_name_a_masked_answer_once_and_make_up_no_cost(catalog, fmt):
     assert "(Model A)" not in text and "(`Model A`)" not in text
     assert "some unknown" not in text and "$0 " not in text
     assert "blind until the vote" in text
+
+
+def test_a_blind_answer_still_thinking_does_not_say_so(catalog):
+    from app.domain import RunState
+    from app.present.status import status_chip
+
+    graph, _m, _p, a, _b = _graph(NodeStatus.STREAMING, "")
+    a.run = RunState(phase="thinking")
+    shown = blind_rule(graph.matches, catalog).present(a)
+    assert shown.reasoning == "" and shown.run.phase != "thinking"
+    assert "think" not in status_chip(shown, 0.0)[1]
+    assert a.run.phase == "thinking"  # the engine's own state is untouched

@@ -53,8 +53,10 @@ __all__ = [
     "judge_prompt",
     "leaderboard",
     "mask_identities",
+    "pair_game_counts",
     "pair_key",
     "parse_verdict",
+    "ranks",
     "swap_vote",
     "win_rate_matrix",
 ]
@@ -258,12 +260,14 @@ def mask_identities(text: str, pattern: re.Pattern[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ judge
-def judge_prompt(question: str, answer_a: str, answer_b: str) -> str:
-    """What a judge model is asked: the question and the two (masked) answers as A and B."""
+def judge_prompt(question: str, answer_a: str, answer_b: str, rubric: str | None = None) -> str:
+    """What a judge model is asked: the question and the two (masked) answers as A and B; with a
+    `rubric`, compared against it (as the sweep judge's rubric)."""
+    against = f"\n\n## Rubric\n\nJudge the answers against this rubric: {rubric.strip()}" if rubric and rubric.strip() else ""
     return (
         "You are judging two anonymous answers to the same question. Compare them for correctness, "
         "helpfulness and clarity; ignore their length and order.\n\n"
-        f"## Question\n\n{question}\n\n## Answer A\n\n{answer_a}\n\n## Answer B\n\n{answer_b}\n\n"
+        f"## Question\n\n{question}\n\n## Answer A\n\n{answer_a}\n\n## Answer B\n\n{answer_b}{against}\n\n"
         "Give a short reason, then end with exactly one line `VERDICT: A`, `VERDICT: B`, `VERDICT: TIE` "
         "(equally good) or `VERDICT: BAD` (both bad)."
     )
@@ -467,3 +471,24 @@ def win_rate_matrix(games: Sequence[Comparison], models: Sequence[str]) -> dict[
             played[(x, y)] = played.get((x, y), 0) + 1
     return {r: {c: (score[(r, c)] / played[(r, c)] if played.get((r, c)) else None) for c in models}
             for r in models}
+
+
+def pair_game_counts(games: Sequence[Comparison], models: Sequence[str]) -> dict[str, dict[str, int]]:
+    """row model → column model → how many of the games played the two (the votes behind a win rate)."""
+    played: dict[tuple[str, str], int] = {}
+    for g in games:
+        key = pair_key(g.first, g.second)
+        played[key] = played.get(key, 0) + 1
+    return {r: {c: (played.get(pair_key(r, c), 0) if r != c else 0) for c in models} for r in models}
+
+
+def ranks(standings: Sequence[Standing]) -> list[int]:
+    """Competition ranks of standings sorted best first: equal ratings (to the tenth of a point the CSV
+    prints) share a rank and the next one skips ("1, 1, 3")."""
+    out: list[int] = []
+    for i, s in enumerate(standings):
+        if i and round(s.rating, 1) == round(standings[i - 1].rating, 1):
+            out.append(out[-1])
+        else:
+            out.append(i + 1)
+    return out

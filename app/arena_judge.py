@@ -19,16 +19,17 @@ __all__ = ["judge_match"]
 
 async def judge_match(engine: Any, match: Match, prompt: str, text_a: str, text_b: str, judge: str,
                       pattern: re.Pattern[str], *, graph_of: Callable[[], Graph | None] = lambda: None,
-                      on_started: Callable[[list[str]], object] | None = None) -> str:
+                      on_started: Callable[[list[str]], object] | None = None, rubric: str | None = None) -> str:
     """Ask `judge` twice (A/B, then the sides swapped), record its combined vote; returns a line that
     names neither the contestants nor the judge (the user may not have voted yet). `graph_of`: the
     session as the caller holds it (the window's), for the engine; `on_started(node ids)`: the judge's
-    cards, once created (the window stops them on cancel). Cancelling the awaiting task leaves the
+    cards, once created (the window stops them on cancel); `rubric`: what to judge against (None: the
+    plain comparison). Cancelling the awaiting task leaves the
     cards as they are and records nothing."""
     a, b = mask_identities(text_a, pattern), mask_identities(text_b, pattern)
     asks = []
     for x, y in ((a, b), (b, a)):
-        asks.append(engine.ask(match.session_id, judge_prompt(prompt, x, y), [Target(judge)], graph=graph_of()))
+        asks.append(engine.ask(match.session_id, judge_prompt(prompt, x, y, rubric), [Target(judge)], graph=graph_of()))
     for swapped, res in enumerate(asks):
         for node in (*res.prompts, res.runs[0].node):
             node.meta["arena_judge"] = {"match": match.id, "swapped": bool(swapped)}

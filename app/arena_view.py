@@ -4,9 +4,9 @@ exports and `triptych show` (DESIGN.md, "Evaluate"). Qt-free and pure.
 A `BlindRule` knows every answer of a match the user has not voted on yet ("A" or "B") and the names
 that identify a model (app.arena.identity_names). `present(node)` is what any view shows of a node: the
 node itself, or for a blind answer a copy titled "Model A" / "Model B" in a neutral colour, with no
-model, parameters, usage, cost, timing or metadata, and its text, reasoning and error with every model
-name masked as "[model]" (app.arena.mask_identities). The prompt of a match loses the list of models
-it was sent to. `present_graph(graph)` does that to a whole graph (an export), and drops the matches
+model, parameters, usage, cost, timing, metadata or reasoning (whether a model reasons tells it
+apart), and its text and error with every model name masked as "[model]" (app.arena.mask_identities).
+The prompt of a match loses the list of models it was sent to. `present_graph(graph)` does that to a whole graph (an export), and drops the matches
 not voted on yet: their model names are the one thing the file must not carry.
 
 Leaderboard tables (CSV, Markdown) are here too: the Leaderboard dialog and `triptych leaderboard`
@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from app.arena import USER, Match, Standing, identity_names, identity_pattern, mask_identities
+from app.arena import USER, Match, Standing, identity_names, identity_pattern, mask_identities, ranks
 from app.domain import Graph, Node, Params, Timing, Usage
 
 __all__ = ["NEUTRAL_COLOR", "VOTE_LABELS", "BlindRule", "blind_rule", "leaderboard_csv", "leaderboard_markdown"]
@@ -90,10 +90,14 @@ class BlindRule:
         if error is not None:
             error = dataclasses.replace(error, message=self.mask(error.message))
         live = node.status.is_live
+        run = node.run
+        if run is not None and run.phase == "thinking":  # "Thinking…" would tell a reasoning model apart
+            run = dataclasses.replace(run, phase="streaming")
         return dataclasses.replace(
             node,
+            run=run,
             text=self.mask(_settled(node.text) if live else node.text),
-            reasoning=self.mask(_settled(node.reasoning) if live else node.reasoning),
+            reasoning="",  # whether (and how much) a model reasons would tell the models apart
             model=None,
             params=Params(),
             error=error,
@@ -147,37 +151,68 @@ def blind_rule(matches: Iterable[Match], catalog: Any = None, provider_names: It
 LEADERBOARD_HEAD = ["rank", "model", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties"]
 
 
-def _fmt_rate(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.0f}%"
+def _fmt_rate(x: float | None, games: int | None = None) -> str:
+    if x is None:
+        return "–"
+    return f"{x * 100:.0f}%" + (f" ({games})" if games is not None else "")
 
 
 def leaderboard_rows(standings: Sequence[Standing]) -> list[list[str]]:
-    """The table as text cells (ratings rounded to whole points)."""
-    return [[str(i), s.model, f"{s.rating:.0f}", f"{s.ci_low:.0f}", f"{s.ci_high:.0f}", str(s.votes), str(s.wins),
-             str(s.losses), str(s.ties)] for i, s in enumerate(standings, 1)]
+    """The table as text cells (ratings rounded to whole points; equal ratings share a rank)."""
+    return [[str(rank), s.model, f"{s.rating:.0f}", f"{s.ci_low:.0f}", f"{s.ci_high:.0f}", str(s.votes),
+             str(s.wins), str(s.losses), str(s.ties)] for rank, s in zip(ranks(standings), standings, strict=True)]
 
 
-def leaderboard_csv(standings: Sequence[Standing]) -> str:
-    """`triptych leaderboard --format csv`: a header and one row per model (ratings to one decimal)."""
+def leaderboard_csv(standings: Sequence[Standing], matrix: dict[str, dict[str, float | None]] | None = None,
+                    counts: dict[str, dict[str, int]] | None = None,
+                    filters: Sequence[tuple[str, str]] = ()) -> str:
+    """`triptych leaderboard --format csv`: a header and one row per model (ratings to one decimal;
+    equal ratings share a rank); then, each after an empty line, the win-rate matrix (share of the
+    row model's games against the column model it won, ties as half; empty where they never met),
+    the number of games behind each rate, and the filters the table was made with."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(LEADERBOARD_HEAD)
-    w.writerows([[str(i), s.model, round(s.rating, 1), round(s.ci_low, 1), round(s.ci_high, 1), s.votes,
-                  s.wins, s.losses, s.ties] for i, s in enumerate(standings, 1)])
+    w.writerows([[str(rank), s.model, round(s.rating, 1), round(s.ci_low, 1), round(s.ci_high, 1), s.votes,
+                  s.wins, s.losses, s.ties] for rank, s in zip(ranks(standings), standings, strict=True)])
+    models = [s.model for s in standings]
+    if matrix is not None and models:
+        w.writerow([])
+        w.writerow(["win_rate (row vs column)", *models])
+        for r in models:
+            w.writerow([r, *("" if (x := matrix[r][c]) is None else round(x, 3) for c in models)])
+    if counts is not None and models:
+        w.writerow([])
+        w.writerow(["games (row vs column)", *models])
+        for r in models:
+            w.writerow([r, *("" if r == c else counts[r][c] for c in models)])
+    if filters:
+        w.writerow([])
+        w.writerow(["filter", "value"])
+        w.writerows([list(f) for f in filters])
     return buf.getvalue()
 
 
-def leaderboard_markdown(standings: Sequence[Standing], matrix: dict[str, dict[str, float | None]]) -> str:
-    """`triptych leaderboard --format md`: the table, then the win-rate matrix (row vs column)."""
+def leaderboard_markdown(standings: Sequence[Standing], matrix: dict[str, dict[str, float | None]],
+                         counts: dict[str, dict[str, int]] | None = None,
+                         filters: Sequence[tuple[str, str]] = ()) -> str:
+    """`triptych leaderboard --format md`: the filters (when given), the table, then the win-rate matrix
+    (row vs column, with the number of games behind each rate when `counts` is given)."""
     head = LEADERBOARD_HEAD
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join("---:" if h != "model" else "---" for h in head) + "|"]
+    lines = []
+    if filters:
+        lines += ["Filters: " + " · ".join(f"{k}: {v}" for k, v in filters), ""]
+    lines += ["| " + " | ".join(head) + " |",
+              "|" + "|".join("---:" if h != "model" else "---" for h in head) + "|"]
     for r in leaderboard_rows(standings):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     models = [s.model for s in standings]
     if models:
-        lines += ["", "Win rate of the row model against the column model (ties as half):", "",
+        lines += ["", "Win rate of the row model against the column model (ties as half)"
+                  + (", with the number of games in brackets:" if counts is not None else ":"), "",
                   "| | " + " | ".join(models) + " |", "|---|" + "|".join("---:" for _ in models) + "|"]
         for row_model in models:
-            lines.append(f"| {row_model} | " + " | ".join(_fmt_rate(matrix[row_model][c]) for c in models) + " |")
+            lines.append(f"| {row_model} | " + " | ".join(
+                _fmt_rate(matrix[row_model][c], counts[row_model][c] if counts is not None else None)
+                for c in models) + " |")
     return "\n".join(lines) + "\n"

@@ -64,7 +64,7 @@ def run(ctx: Ctx, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- cost
 def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
-    from app.whatif import NOTE, cost_whatif, whatif_json
+    from app.whatif import NOTE, answers_phrase, cost_whatif, whatif_json
 
     sid = ctx.session_id(args.session)
     graph = ctx.repo.load_graph(sid)
@@ -85,7 +85,7 @@ def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
     u = result.usage
     fresh = max((u.input or 0) - (u.cached_input or 0) - (u.cache_write or 0), 0)
     scope = f"the path to {path_to}" if path_to else f"session {sid}"
-    print(f"{scope}: {result.answers} answers; {fresh:,} uncached input, {u.cached_input or 0:,} cached input, "
+    print(f"{scope}: {answers_phrase(result)}; {fresh:,} uncached input, {u.cached_input or 0:,} cached input, "
           f"{u.cache_write or 0:,} cache-write, {u.output or 0:,} output tokens (incl. {u.reasoning or 0:,} reasoning)")
     print(f"actual cost: {fmt_cost(result.actual_usd)}")
     if result.unreported:
@@ -93,7 +93,7 @@ def cmd_cost(ctx: Ctx, args: argparse.Namespace) -> int:
     width = max([len(r.model) for r in result.rows] + [5])
     print(f"{'model':<{width}}  {'cost':>11}  {'batch':>11}  {'off-peak':>11}")
     for r in result.rows:
-        mark = "  (used)" if r.used else ""
+        mark = f"  (used: spent {fmt_cost(r.spent_usd)})" if r.used else ""
         print(f"{r.model:<{width}}  {fmt_cost(r.cost_usd):>11}  {fmt_cost(r.batch_cost_usd):>11}  "
               f"{fmt_cost(r.off_peak_cost_usd):>11}{mark}")
     print(f"note: {NOTE}")
@@ -246,7 +246,7 @@ def _fmt_rate(x: float | None) -> str:
 
 
 def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
-    from app.arena import comparisons, leaderboard, win_rate_matrix
+    from app.arena import comparisons, leaderboard, pair_game_counts, win_rate_matrix
     from app.arena_view import leaderboard_csv, leaderboard_markdown, leaderboard_rows
 
     if args.resamples < 200:
@@ -263,11 +263,13 @@ def cmd_leaderboard(ctx: Ctx, args: argparse.Namespace) -> int:
     rows = leaderboard_rows(standings)
     models = [s.model for s in standings]
     matrix = win_rate_matrix(games, models)
+    counts = pair_game_counts(games, models)
+    filters = [("tag", ", ".join(args.tag) if args.tag else "all matches"), ("voter", args.voter)]
     if args.format == "csv":
-        sys.stdout.write(leaderboard_csv(standings))
+        sys.stdout.write(leaderboard_csv(standings, matrix, counts, filters))
         return 0
     if args.format == "md":
-        sys.stdout.write(leaderboard_markdown(standings, matrix))
+        sys.stdout.write(leaderboard_markdown(standings, matrix, counts, filters))
         return 0
     if not standings:
         print("no votes yet: run `triptych arena -m A -m B PROMPT`, then `triptych vote MATCH_ID a|b|tie|bad`")

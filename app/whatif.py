@@ -26,7 +26,7 @@ from typing import Any
 from app.catalog import Catalog, Price
 from app.domain import Graph, Node, Usage
 
-__all__ = ["NOTE", "WhatIf", "WhatIfRow", "answers_in_scope", "cost_whatif", "recorded_usage", "whatif_json"]
+__all__ = ["NOTE", "WhatIf", "WhatIfRow", "answers_in_scope", "answers_phrase", "cost_whatif", "recorded_usage", "whatif_json"]
 
 NOTE = ("Estimates: other models' tokenizers count the same text differently, so the same conversation "
         "would have used more or fewer tokens there.")
@@ -40,6 +40,7 @@ class WhatIfRow:
     batch_cost_usd: float | None
     off_peak_cost_usd: float | None
     used: bool  # the session has answers from this model
+    spent_usd: float | None = None  # what its answers in scope actually cost (used models; None if unknown)
 
     def __repr__(self) -> str:
         return f"<WhatIfRow {self.model} {self.cost_usd}>"
@@ -52,6 +53,7 @@ class WhatIf:
     usage: Usage  # the token totals priced (input includes cached input and cache writes)
     answers: int  # answers with recorded usage
     unreported: int  # answers without any usage (not priced)
+    judge_answers: int = 0  # of `answers`: a blind-match judge's (app.arena_judge), paid for like the rest
 
     def __repr__(self) -> str:
         return f"<WhatIf {len(self.rows)} models, {self.answers} answers>"
@@ -112,6 +114,8 @@ def cost_whatif(graph: Graph, catalog: Catalog, path_to: str | None = None) -> W
     for info in catalog.models():
         if info.price is None:
             continue
+        mine = [c for n in answers if n.model and (n.model == info.ref or catalog.canonical(n.model) == info.ref)
+                and (c := _actual(n)) is not None]
         timed = _sum(catalog.cost(info.ref, u, at=datetime.fromtimestamp(n.created_at, UTC))
                      for n, u in recorded)
         rows.append(WhatIfRow(
@@ -121,6 +125,7 @@ def cost_whatif(graph: Graph, catalog: Catalog, path_to: str | None = None) -> W
             batch_cost_usd=_priced(info.batch_price, usages),
             off_peak_cost_usd=_priced(info.price, usages) if info.peak_price is not None else None,
             used=info.ref in used or any(catalog.canonical(m) == info.ref for m in used),
+            spent_usd=round(sum(mine), 10) if mine else None,
         ))
     rows.sort(key=lambda r: (r.cost_usd, r.model))
     total = Usage(
@@ -130,8 +135,16 @@ def cost_whatif(graph: Graph, catalog: Catalog, path_to: str | None = None) -> W
         output=sum(u.output or 0 for u in usages),
         reasoning=sum(u.reasoning or 0 for u in usages),
     )
+    judges = sum(1 for n, _ in recorded if isinstance(n.meta, dict) and "arena_judge" in n.meta)
     return WhatIf(actual_usd=actual, rows=rows, usage=total, answers=len(recorded),
-                  unreported=len(answers) - len(recorded))
+                  unreported=len(answers) - len(recorded), judge_answers=judges)
+
+
+def answers_phrase(result: WhatIf) -> str:
+    """ "2 answers", or with a judge's: "2 answers (+2 judge)" (the contestants' answers, then the judge's)."""
+    own = result.answers - result.judge_answers
+    text = f"{own} answer{'s' if own != 1 else ''}"
+    return text + (f" (+{result.judge_answers} judge)" if result.judge_answers else "")
 
 
 def whatif_json(result: WhatIf) -> dict[str, Any]:

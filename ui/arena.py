@@ -16,9 +16,18 @@ import dataclasses
 import random
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QUndoCommand
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.arena import (
     USER,
@@ -33,11 +42,14 @@ from app.arena import (
 from app.arena_view import VOTE_LABELS, BlindRule
 from app.domain import SendMode
 from storage import arena as arena_store
+from ui.dialogs import ModelPickerDialog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from app.attachments import Attachment
+    from app.catalog import Catalog
+    from app.config import Settings
     from app.engine import Target
     from app.repository import SearchHit
     from ui.composer import ComposerWidget
@@ -46,6 +58,8 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 VOTE_KEYS = ("a", "b", "tie", "bad")  # keys 1–4
+JUDGE_ZOOM = 0.5  # the judge's four cards (two asks, sides swapped) are shown together down to this zoom
+NO_MATCH = "No blind match in this session: turn on Blind match (Ctrl+Shift+M) in the composer and send."
 BUTTON_LABELS = {"a": "A better", "b": "B better", "tie": "Tie", "bad": "Both bad"}
 
 
@@ -83,6 +97,10 @@ class ArenaController(QObject):
         self.leaderboard_dialog: QDialog | None = None  # the open one (Evaluate → Leaderboard…)
         self._judge_task: asyncio.Future[str] | None = None
         self._judge_ids: list[str] = []
+        self._actions: list[tuple[QAction, str]] = []
+        self.blind_toggle: QAction | None = None  # the composer's Blind match (ui/window_menus.py sets it)
+        self._session_id: str | None = canvas.session_id
+        self.rubric = ""  # the last judge rubric (Judge this pair… offers it again)
         settings, catalog = canvas.settings, canvas.catalog
         self._names = identity_names(catalog, (), settings.display_names.values())
         self.rule.pattern = identity_pattern(self._names)
@@ -153,7 +171,14 @@ class ArenaController(QObject):
         self.c.emit_totals()
         self.c.emit_follow()  # "Following Model A" becomes its name, or back
 
-    def _on_canvas_session_changed(self, _session_id: str, _title: str) -> None:
+    def _on_canvas_session_changed(self, session_id: str, _title: str) -> None:
+        # Another session (a new one, a sweep's): Blind match turns off, said in the status bar; it was
+        # meant for the session it was turned on in, and only the Send button's text would show it.
+        previous, self._session_id = self._session_id, session_id
+        toggle = self.blind_toggle
+        if previous is not None and previous != session_id and toggle is not None and toggle.isChecked():
+            toggle.setChecked(False)
+            self.c.message_posted.emit("Blind match is off in this session (Ctrl+Shift+M turns it on again).", 6000)
         # Another process (`triptych arena`) may have made a match since: read them again, and draw
         # the cards the view has made already.
         self.refresh(redraw=False)
@@ -181,7 +206,7 @@ class ArenaController(QObject):
         return (open_ or mine)[-1]
 
     def selected_match(self) -> Match | None:
-        """The match of a selected card (keys 1–4 vote only with one of the pair selected)."""
+        """The match of a selected card (None when no card of a match is selected)."""
         for node_id in self.c.selected_ids():
             match = self.match_of(node_id)
             if match is not None:
@@ -261,7 +286,7 @@ class ArenaController(QObject):
         """The user votes on `match` (default: the current one); one undo step. False if no match."""
         match = match or self.current_match()
         if match is None:
-            self.c.message_posted.emit("No blind match here: turn on Blind match in the composer and send.", 4000)
+            self.c.message_posted.emit(NO_MATCH, 4000)
             return False
         old = match.vote_of(USER)
         if old is not None and old.vote == vote:
@@ -269,13 +294,41 @@ class ArenaController(QObject):
         self.c.undo_stack.push(VoteCommand(self, match.id, old.vote if old else None, vote))
         return True
 
-    def vote_selected(self, index: int) -> bool:
-        """Key 1–4 on the canvas: vote on the selected card's match."""
+    def key_match(self) -> Match | None:
+        """The match keys 1–4 (and Evaluate → Vote) act on: the selected card's, else the open match the
+        vote bar names (the session's newest one not voted on yet). None when that bar shows a match
+        already voted on and nothing of it is selected: a stray key must not change a vote."""
         match = self.selected_match()
+        if match is not None:
+            return match
+        shown = self.current_match()
+        return shown if shown is not None and shown.vote_of(USER) is None else None
+
+    def vote_selected(self, index: int) -> bool:
+        """Key 1–4 on the canvas: vote on `key_match()`."""
+        match = self.key_match()
         if match is None:
-            self.c.message_posted.emit("Select a card of a blind match to vote with 1–4.", 3000)
+            if self.current_match() is not None:
+                self.c.message_posted.emit("Select a card of the pair to change your vote with 1–4.", 4000)
+            else:
+                self.c.message_posted.emit(NO_MATCH, 4000)
             return False
         return self.vote(VOTE_KEYS[index], match)
+
+    def sync_actions(self) -> None:
+        """Evaluate → Vote … and Judge this pair… are enabled only while the session has a blind match
+        (their tooltip and status tip say why not)."""
+        has = self.current_match() is not None
+        for action, tip in self._actions:
+            action.setEnabled(has)
+            action.setStatusTip(tip if has else NO_MATCH)
+            action.setToolTip(tip if has else NO_MATCH)
+
+    def bind_actions(self, actions: Sequence[QAction]) -> None:
+        """The window's vote and judge actions, kept enabled only while there is a match to act on."""
+        self._actions = [(a, a.statusTip() or a.text()) for a in actions]
+        self.changed.connect(self.sync_actions)
+        self.sync_actions()
 
     def apply_vote(self, match_id: str, vote: str | None) -> None:
         """Store `vote` (None: remove the user's vote), then show or hide the pair's identities."""
@@ -298,9 +351,10 @@ class ArenaController(QObject):
     def judging(self) -> bool:
         return self._judge_task is not None and not self._judge_task.done()
 
-    def judge(self, match: Match, judge: str) -> bool:
-        """Let `judge` vote on `match` (twice, sides swapped: app.arena_judge), on the asyncio loop; its
-        cards appear in the session. False when a judge is already at work."""
+    def judge(self, match: Match, judge: str, rubric: str | None = None) -> bool:
+        """Let `judge` vote on `match` (twice, sides swapped: app.arena_judge), against `rubric` if any,
+        on the asyncio loop; its cards appear in the session (the view shows them). False when a judge
+        is already at work."""
         if self.judging:
             return False
         graph = self.c.graph
@@ -315,7 +369,7 @@ class ArenaController(QObject):
         pattern = self.rule.pattern or identity_pattern(self._names)
         work = judge_match(self.c.engine, match, prompt.text, a.text, b.text, judge, pattern,
                            graph_of=lambda: loader.engine_graph(self.c.graph),
-                           on_started=self._on_judge_started)
+                           on_started=self._on_judge_started, rubric=rubric)
         self._judge_ids = []
         self._judge_task = asyncio.ensure_future(work)
         self._judge_task.add_done_callback(self._on_judge_task_done)
@@ -331,6 +385,21 @@ class ArenaController(QObject):
 
     def _on_judge_started(self, ids: list[str]) -> None:
         self._judge_ids = list(ids)
+        # Its cards land below the session, out of view: bring them in (once the window has them).
+        QTimer.singleShot(0, self._reveal_judge_cards)
+
+    def _reveal_judge_cards(self) -> None:
+        """Scroll (or zoom out, to JUDGE_ZOOM at least) until the judge's two asks show whole."""
+        from app import layout
+
+        graph = self.c.graph
+        rect = QRectF()
+        for node_id in self._judge_ids:
+            node = graph.nodes.get(node_id) if graph is not None else None
+            if node is not None:
+                rect = rect.united(QRectF(node.x, node.y, layout.width(node), layout.height(node)))
+        if not rect.isNull():
+            self.c.view.reveal_rect(rect, readable=JUDGE_ZOOM)
 
     def _on_judge_task_done(self, task: asyncio.Future[str]) -> None:
         if task.cancelled():
@@ -371,7 +440,7 @@ class ArenaBar(QFrame):
             button = QPushButton(BUTTON_LABELS[key], self)
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-            button.setToolTip(f"Vote: {VOTE_LABELS[key]} (key {i} with a card of the pair selected)")
+            button.setToolTip(f"Vote: {VOTE_LABELS[key]} (key {i} on the canvas)")
             button.clicked.connect(lambda _=False, k=key: self._on_button_clicked(k))
             self.buttons[key] = button
             row.addWidget(button)
@@ -429,9 +498,10 @@ class ArenaBar(QFrame):
             self.arena.c.message_posted.emit("No blind match here: turn on Blind match and send first.", 4000)
             return
         c = self.arena.c
-        judge = c.dialogs.pick_model(c.catalog, c.settings, title="Judge this pair with")
-        if judge:
-            self.arena.judge(self._match, judge)
+        choice = c.dialogs.pick_judge(c.catalog, c.settings, self.arena.rubric)
+        if choice:
+            judge, self.arena.rubric = choice
+            self.arena.judge(self._match, judge, self.arena.rubric or None)
 
     def _on_tags_editing_finished(self) -> None:
         if self._match is not None:
@@ -439,12 +509,27 @@ class ArenaBar(QFrame):
 
 
 # ---------------------------------------------------------------------------------------------- dialogs
+class JudgeDialog(ModelPickerDialog):
+    """Judge this pair…: the judge model (a filterable list, as every model picker) and an optional
+    rubric, as the sweep judge has (app.arena.judge_prompt)."""
+
+    def __init__(self, catalog: Catalog, settings: Settings, parent: QWidget | None = None, rubric: str = "") -> None:
+        super().__init__(catalog, settings, parent, title="Judge this pair with")
+        self.rubric_edit = QLineEdit(rubric, self)
+        self.rubric_edit.setPlaceholderText("Rubric (optional): e.g. correct and runnable code, cites sources")
+        self.rubric_edit.setToolTip("What the judge weighs when it compares the two answers; empty: "
+                                    "correctness, helpfulness and clarity")
+        box = self.layout()
+        assert isinstance(box, QVBoxLayout)
+        box.insertWidget(box.count() - 1, self.rubric_edit)  # above OK / Cancel
+
+
 def open_leaderboard(window: MainWindow) -> QDialog:
     """Evaluate → Leaderboard…: every match of the store, with its votes."""
     from ui.leaderboard import LeaderboardDialog
 
     window.arena.refresh(redraw=False)
-    dlg = LeaderboardDialog(window.arena.matches(), window.catalog.display_name, window)
+    dlg = LeaderboardDialog(window.arena.matches(), window.catalog.display_name, window, window.settings)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.show()
     window.arena.leaderboard_dialog = dlg
@@ -453,7 +538,7 @@ def open_leaderboard(window: MainWindow) -> QDialog:
 
 def open_cost(window: MainWindow) -> QDialog:
     """Evaluate → Cost on other models…: the panel for the open session (and the selected card's path)."""
-    from PySide6.QtWidgets import QDialogButtonBox, QVBoxLayout
+    from PySide6.QtWidgets import QDialogButtonBox
 
     from ui.cost_panel import CostPanel
 

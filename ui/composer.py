@@ -417,8 +417,32 @@ def _blind_action(composer: ComposerWidget) -> QAction:
     action.setToolTip("Send to two of the chosen models, drawn at random, shown as Model A and Model B "
                       "(no name, colour, cost or timing) until you vote")
     action.setCheckable(True)
-    action.toggled.connect(lambda _on: composer._update_send_button())
+    action.toggled.connect(lambda _on: _on_blind_toggled(composer))
     return action
+
+
+def _on_blind_toggled(composer: ComposerWidget) -> None:
+    composer._update_send_button()
+    if composer._follow_labels:
+        composer._update_follow_text()
+
+
+def _blind_label(composer: ComposerWidget) -> str:
+    """The Send button in blind mode: a new match (after the followed cards, when there are some)."""
+    label = "New blind match" if composer._follow_models else "Blind match"
+    n = len(composer.models())
+    return f"{label}: 2 of {n} models" if n >= 2 else label
+
+
+def _follow_how(composer: ComposerWidget, n: int) -> str:
+    """What the next send does with the `n` followed cards: in blind mode they are the context of a
+    new match (ui/arena.py); in lanes mode each followed answer's own model continues (the chips
+    only lend their parameters); in shared mode every chosen model gets them."""
+    if composer.blind_action.isChecked():
+        return f"the context of a new blind match (2 of {len(composer.models())} models)"
+    if composer.mode() == SendMode.LANES:
+        return "each continues with its own model" if n > 1 else "continues with its own model"
+    return "shared with every chosen model"
 
 
 class ComposerWidget(QFrame):
@@ -636,16 +660,14 @@ class ComposerWidget(QFrame):
             return
         shown = ", ".join(labels[:4]) + (f" +{len(labels) - 4}" if len(labels) > 4 else "")
         n = len(labels)
-        # Say who will be asked: in lanes mode each followed answer's own model (the chips only lend their
-        # parameters), in shared mode every chosen model.
-        how = ("each continues with its own model" if n > 1 else "continues with its own model") \
-            if self.mode() == SendMode.LANES else "shared with every chosen model"
+        how = _follow_how(self, n)
         text = f"Following {n} card{'s' if n != 1 else ''}: {shown} — {how}"
         if branch is not None:
             text = f"Branch of “{branch}” · " + text
         self.parents_label.setToolTip(text)
         self.parents_label.setText(text)
-        self.lanes_button.setEnabled(True)
+        for button in (self.lanes_button, self.shared_button):  # a blind match has one way to send
+            button.setEnabled(not self.blind_action.isChecked())
 
     def set_follow_models(self, models: list[str | None]) -> None:
         """The model of each card the next send follows (None: a note or other card without one), so
@@ -657,7 +679,7 @@ class ComposerWidget(QFrame):
         """Where the prompt goes, as the Send button says it: "Send to Claude Sonnet 5.5", "Send to 4
         models", or, continuing the lanes of the followed cards, "Continue GPT-6.2" / "Continue 3 lanes"."""
         if self.blind_action.isChecked():  # a blind match (ui/arena.py)
-            return f"Blind match: 2 of {len(self._targets)} models" if len(self._targets) >= 2 else "Blind match"
+            return _blind_label(self)
         follow = self._follow_models
         if follow and self.mode() == SendMode.LANES:
             answers = [m for m in follow if m]

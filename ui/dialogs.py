@@ -365,7 +365,8 @@ SHORTCUTS = [
     ("Ctrl+D", "Compare two selected answers (diff)"),
     ("Ctrl+T", "Comparison table of a prompt's answers"),
     ("Ctrl+Shift+M", "Blind match on/off: the next send goes to two of the chosen models, as A and B"),
-    ("1 / 2 / 3 / 4", "On a blind match's card: vote A better / B better / tie / both bad"),
+    ("1 / 2 / 3 / 4", "On the canvas: vote A better / B better / tie / both bad on the blind match "
+                      "the vote bar shows (or the selected card's)"),
     ("Ctrl+Shift+B", "Leaderboard of the blind-match votes"),
     ("Ctrl+E / Ctrl+Shift+E", "Export the session / the selected cards"),
     ("Ctrl+O", "Import a .json export or a .canvas"),
@@ -440,6 +441,16 @@ class DialogService:
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         return dlg.chosen()
+
+    def pick_judge(self, catalog: Catalog, settings: Settings, rubric: str = "") -> tuple[str, str] | None:
+        """Judge this pair…: (the judge model, its rubric or ""); None when cancelled (ui/arena.py)."""
+        from ui.arena import JudgeDialog
+
+        dlg = JudgeDialog(catalog, settings, self.parent, rubric)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return None
+        model = dlg.chosen()
+        return (model, dlg.rubric_edit.text().strip()) if model else None
 
     def synthesize_options(self, catalog: Catalog, settings: Settings, count: int) -> tuple[str, str, str | None] | None:
         dlg = SynthesizeDialog(catalog, settings, count, self.parent)

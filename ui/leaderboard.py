@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.arena import Standing, comparisons, leaderboard, win_rate_matrix
+from app.arena import Standing, comparisons, leaderboard, pair_game_counts, ranks, win_rate_matrix
 from app.arena_view import leaderboard_csv, leaderboard_markdown
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.arena import Match
+    from app.config import Settings
 
 RANK_COLUMNS = ("Rank", "Model", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties")
 VOTERS = (("Your votes", "user"), ("Judge votes", "judge"), ("All votes", "all"))
@@ -40,13 +41,16 @@ RESAMPLES = 200
 
 
 class LeaderboardDialog(QDialog):
-    def __init__(self, matches: list[Match], display_name: Callable[[str], str], parent: QWidget | None = None) -> None:
+    def __init__(self, matches: list[Match], display_name: Callable[[str], str], parent: QWidget | None = None,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Leaderboard")
         self._matches = matches
         self._display_name = display_name
+        self._settings = settings  # its ui["export_dir"]: where File → Export session… saved last
         self.standings: list[Standing] = []
         self._matrix: dict[str, dict[str, float | None]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
         box = QVBoxLayout(self)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Tag:", self))
@@ -107,10 +111,11 @@ class LeaderboardDialog(QDialog):
         self.standings = leaderboard(games, resamples=RESAMPLES, seed=0)
         models = [s.model for s in self.standings]
         self._matrix = win_rate_matrix(games, models)
+        self._counts = pair_game_counts(games, models)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.standings))
-        for r, s in enumerate(self.standings):
-            cells = [str(r + 1), f"{self._display_name(s.model)}  ({s.model})", f"{s.rating:.0f}",
+        for r, (rank, s) in enumerate(zip(ranks(self.standings), self.standings, strict=True)):
+            cells = [str(rank), f"{self._display_name(s.model)}  ({s.model})", f"{s.rating:.0f}",
                      f"{s.ci_low:.0f} – {s.ci_high:.0f}", str(s.votes), str(s.wins), str(s.losses), str(s.ties)]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -127,31 +132,44 @@ class LeaderboardDialog(QDialog):
         self.matrix.setVerticalHeaderLabels(names)
         for r, row_model in enumerate(models):
             for c, col_model in enumerate(models):
-                rate = self._matrix[row_model][col_model]
-                item = QTableWidgetItem("–" if rate is None else f"{rate * 100:.0f}%")
+                rate, n = self._matrix[row_model][col_model], self._counts[row_model][col_model]
+                item = QTableWidgetItem("–" if rate is None else f"{rate * 100:.0f}% ({n})")
+                if rate is not None:
+                    item.setToolTip(f"{rate * 100:.0f}% of {n} game{'s' if n != 1 else ''}")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.matrix.setItem(r, c, item)
         self.matrix.resizeColumnsToContents()
-        if not self.standings:
+        if not self.standings and any(m.votes for m in self._matches):
+            self.note.setText("No votes match these filters: choose another tag or voter.")
+        elif not self.standings:
             self.note.setText("No votes yet: turn on Blind match in the composer, send, then vote A, B, Tie or "
                               "Both bad (keys 1–4).")
         else:
             self.note.setText(f"Bradley–Terry ratings on the Elo scale (1000 = average), 95% bootstrap intervals "
-                              f"({RESAMPLES} resamples); ties and “both bad” count as half a win. Win rates: the "
-                              f"row model against the column model.")
+                              f"({RESAMPLES} resamples); ties and “both bad” count as half a win; equal ratings "
+                              f"share a rank. Win rates: the row model against the column model, the number of "
+                              f"games in brackets.")
         self.csv_button.setEnabled(bool(self.standings))
         self.md_button.setEnabled(bool(self.standings))
 
+    def filters(self) -> list[tuple[str, str]]:
+        """The active filters, as the exports record them."""
+        return [("tag", self.tag_combo.currentData() or "all matches"), ("voter", self.voter_combo.currentText())]
+
     def export_text(self, fmt: str) -> str:
-        """The table as `triptych leaderboard --format csv|md` writes it."""
-        return leaderboard_csv(self.standings) if fmt == "csv" else leaderboard_markdown(self.standings, self._matrix)
+        """The table as `triptych leaderboard --format csv|md` writes it, with the active filters."""
+        if fmt == "csv":
+            return leaderboard_csv(self.standings, self._matrix, self._counts, self.filters())
+        return leaderboard_markdown(self.standings, self._matrix, self._counts, self.filters())
 
     def export_to(self, path: str, fmt: str) -> None:
         Path(path).write_text(self.export_text(fmt), encoding="utf-8")
 
     def _on_export_clicked(self, fmt: str) -> None:
         suffix = ".csv" if fmt == "csv" else ".md"
-        path, _ = QFileDialog.getSaveFileName(self, "Export leaderboard", f"leaderboard{suffix}",
+        ui = self._settings.ui if self._settings is not None else {}
+        folder = Path(str(ui.get("export_dir") or Path.home()))  # where File → Export session… opens
+        path, _ = QFileDialog.getSaveFileName(self, "Export leaderboard", str(folder / f"leaderboard{suffix}"),
                                               "CSV (*.csv)" if fmt == "csv" else "Markdown (*.md)")
         if not path:
             return
@@ -159,3 +177,6 @@ class LeaderboardDialog(QDialog):
             self.export_to(path, fmt)
         except OSError as exc:
             self.note.setText(f"Export failed: {exc}")
+            return
+        if self._settings is not None:
+            self._settings.ui["export_dir"] = str(Path(path).parent)

@@ -753,6 +753,8 @@ def _totals_line(label: str, t: Totals) -> str:
     import html as _html
 
     cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else "+ (some costs unknown)")
+    if t.blind:  # a blind match's answers: not summed (their figures would tell the models apart)
+        cost = ("–" if t.blind == t.answers else cost) + f" ({t.blind} blind until the vote)"
     return (
         f"<b>{_html.escape(label)}</b>: {t.answers} answer{'s' if t.answers != 1 else ''} · "
         f"in {fmt_tokens(t.input_tokens)} (cached {fmt_tokens(t.cached_tokens)}) · "

@@ -135,8 +135,9 @@ def build_menus(w: MainWindow) -> None:
 
 
 def _evaluate_menu(w: MainWindow, menu: QMenu) -> None:
-    """Blind match, the votes (keys 1–4 with a card of the pair selected), the leaderboard, the cost
-    on other models (ui/arena.py, ui/leaderboard.py, ui/cost_panel.py)."""
+    """Blind match, the votes (keys 1–4: the selected card's match, else the open one the vote bar
+    shows; disabled without a match), the leaderboard, the cost on other models (ui/arena.py,
+    ui/leaderboard.py, ui/cost_panel.py)."""
     from app.arena_view import VOTE_LABELS
     from ui.arena import VOTE_KEYS, open_cost, open_leaderboard
 
@@ -145,17 +146,21 @@ def _evaluate_menu(w: MainWindow, menu: QMenu) -> None:
     w.blind_action.setStatusTip("The next send goes to two of the chosen models, as Model A and Model B")
     w.addAction(w.blind_action)
     menu.addAction(w.blind_action)
+    w.arena.blind_toggle = w.blind_action  # turned off when another session opens
     menu.addSeparator()
     w.vote_actions = []
     for i, key in enumerate(VOTE_KEYS):
         vote: Callable[[], object] = partial(w.arena.vote_selected, i)
-        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", vote, str(i + 1), canvas_only=True))
+        w.vote_actions.append(_action(w, menu, f"Vote: {VOTE_LABELS[key]}", vote, str(i + 1), canvas_only=True,
+                                      tip=f"The blind match's vote: {VOTE_LABELS[key]}"))
     w.judge_action = _action(w, menu, "Judge this pair…", lambda: w.arena_bar.judge_button.click(),
                              tip="A model votes on the blind match too: twice, with the sides swapped")
     menu.addSeparator()
     w.leaderboard_action = _action(w, menu, "Leaderboard…", lambda: open_leaderboard(w), "Ctrl+Shift+B")
     w.cost_action = _action(w, menu, "Cost on other models…", lambda: open_cost(w),
                             tip="What this session would have cost on every priced model")
+    menu.setToolTipsVisible(True)  # a disabled vote says why
+    w.arena.bind_actions([*w.vote_actions, w.judge_action])
 
 
 def _card_actions(w: MainWindow) -> dict[str, QAction]:

@@ -184,6 +184,7 @@ def _lane(node: Node, options: ExportOptions) -> str:
     metrics = metrics_line(node, live=False)
     out = [
         f'<article class="lane" id="n-{_e(node.id)}" style="border-top-color:{_accent(node.model, options)}">',
+        f"<h3>{_e(name)}</h3>" if name == node.model else  # a blind "Model A": its name once
         f'<h3>{_e(name)} <span class="ref">({_e(node.model or "no model")})</span></h3>',
         f'<p class="meta">{status_html}' + (f" · {_e(metrics)}" if metrics else "") + "</p>",
     ]
@@ -213,8 +214,9 @@ def table_html(rows: list[Row]) -> str:
         badges = ('<span class="badge">⚡ fastest</span>' if r.fastest else "") + (
             '<span class="badge">$ cheapest</span>' if r.cheapest else ""
         )
+        ref = f' <span class="muted">({_e(r.model)})</span>' if r.model != r.display_name else ""
         cells = [
-            f'<td class="model">{_e(r.display_name)} <span class="muted">({_e(r.model)})</span>{badges}</td>',
+            f'<td class="model">{_e(r.display_name)}{ref}{badges}</td>',
             f"<td>{_e(r.status)}</td>",
             *(f'<td class="num">{_e(cell)}</td>' for cell in row_numbers(r)),
             f"<td>{_e(r.finish or '–')}</td>",

@@ -362,7 +362,8 @@ def _cell(text: str) -> str:
 
 
 def answer_heading_name(node: Node, options: ExportOptions) -> str:
-    return f"{display_name(node.model, options.display_names)} ({node.model or 'no model'})"
+    name = display_name(node.model, options.display_names)
+    return name if name == node.model else f"{name} ({node.model or 'no model'})"  # "Model A" once
 
 
 TABLE_HEAD = (
@@ -374,7 +375,7 @@ TABLE_HEAD = (
 def table_markdown(rows: list[Row]) -> str:
     lines = [TABLE_HEAD]
     for r in rows:
-        name = f"{r.display_name} (`{r.model}`)" if r.model else r.display_name
+        name = f"{r.display_name} (`{r.model}`)" if r.model and r.model != r.display_name else r.display_name
         marks = (" ⚡ fastest" if r.fastest else "") + (" · cheapest" if r.cheapest else "")
         cells = [_cell(name) + marks, _cell(r.status), *row_numbers(r), _cell(r.finish or "–")]
         lines.append("| " + " | ".join(cells) + " |")

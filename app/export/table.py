@@ -105,6 +105,7 @@ class Totals:
     cost_usd: float = 0.0
     cost_complete: bool = True  # False when some answer's cost is unknown (sum is a lower bound)
     duration_ms: int = 0  # sum of answer durations (compute time, not wall time)
+    blind: int = 0  # answers of a blind match not voted on yet (app.arena_view): counted, never summed
 
 
 TOTALS_COLUMNS = ("Answers", "Input", "Cached", "Output", "Reasoning", "Cost")
@@ -124,7 +125,11 @@ def row_numbers(r: Row) -> list[str]:
 
 def totals_cells(t: Totals) -> list[str]:
     """A totals row as the md and html reports print it, one text per TOTALS_COLUMNS entry."""
+    if t.blind and t.blind == t.answers:  # only blind answers: nothing to sum, nothing made up
+        return [str(t.answers), "–", "–", "–", "–", "– (blind until the vote)"]
     cost = fmt_cost(t.cost_usd) + ("" if t.cost_complete else " (some unknown)")
+    if t.blind:
+        cost += f" (+{t.blind} blind until the vote)"
     return [str(t.answers), fmt_int(t.input_tokens), fmt_int(t.cached_tokens), fmt_int(t.output_tokens),
             fmt_int(t.reasoning_tokens), cost]
 
@@ -137,6 +142,9 @@ def totals(graph: Graph, node_ids: Iterable[str]) -> Totals:
         if node is None or not node.is_answer:
             continue
         t.answers += 1
+        if isinstance(node.meta, dict) and node.meta.get("blind"):  # masked: no usage, no cost to sum
+            t.blind += 1
+            continue
         u = node.usage
         t.input_tokens += u.input or 0
         t.cached_tokens += u.cached_input or 0

@@ -42,7 +42,7 @@ def test_a_blind_answer_is_model_a_masked_without_model_cost_tokens_or_timing(ca
     shown = rule.present(a)
     assert shown.title == "Model A" and shown.model is None and shown.color == NEUTRAL_COLOR
     assert shown.text == "Answer from [model]: as [model], I think so."
-    assert shown.reasoning == "[model] would say no"
+    assert shown.reasoning == ""  # whether a model reasons would tell it apart
     assert shown.usage == Usage() and shown.cost_usd is None and shown.timing == Timing()
     assert shown.updated_at == shown.created_at and shown.meta == {"blind": "A"}
     assert metrics_line(shown) == ""  # not even an estimated token count
@@ -95,3 +95,41 @@ def test_leaderboard_tables():
     assert rows[1].startswith("1,x:a,") and len(rows) == 4
     md = leaderboard_markdown(standings, win_rate_matrix(games, [s.model for s in standings]))
     assert md.startswith("| rank | model |") and "| x:a | – | – | 100% |" in md  # (a, c, b)
+
+
+def test_equal_ratings_share_a_rank_and_the_files_carry_games_and_filters():
+    from app.arena import pair_game_counts, ranks
+
+    games = [Comparison("x:a", "x:c", 1.0), Comparison("x:c", "x:b", 0.0), Comparison("x:a", "x:b", 0.5)]
+    standings = leaderboard(games, resamples=200, seed=1)
+    assert ranks(standings) == [1, 1, 3] and standings[2].model == "x:c"
+    models = [s.model for s in standings]
+    matrix, counts = win_rate_matrix(games, models), pair_game_counts(games, models)
+    filters = [("tag", "coding"), ("voter", "user")]
+    rows = leaderboard_csv(standings, matrix, counts, filters).split("\n\n")
+    assert [line.split(",")[0] for line in rows[0].splitlines()[1:]] == ["1", "1", "3"]
+    assert rows[1].startswith("win_rate (row vs column),") and rows[2].startswith("games (row vs column),")
+    assert rows[3] == "filter,value\ntag,coding\nvoter,user\n"
+    md = leaderboard_markdown(standings, matrix, counts, filters)
+    assert md.startswith("Filters: tag: coding · voter: user\n") and "50% (1)" in md
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_reports_name_a_masked_answer_once_and_make_up_no_cost(catalog, fmt):
+    graph, *_ = _graph()
+    text = export_session(blind_rule(graph.matches, catalog).present_graph(graph), fmt)
+    assert "(Model A)" not in text and "(`Model A`)" not in text
+    assert "some unknown" not in text and "$0 " not in text
+    assert "blind until the vote" in text
+
+
+def test_a_blind_answer_still_thinking_does_not_say_so(catalog):
+    from app.domain import RunState
+    from app.present.status import status_chip
+
+    graph, _m, _p, a, _b = _graph(NodeStatus.STREAMING, "")
+    a.run = RunState(phase="thinking")
+    shown = blind_rule(graph.matches, catalog).present(a)
+    assert shown.reasoning == "" and shown.run.phase != "thinking"
+    assert "think" not in status_chip(shown, 0.0)[1]
+    assert a.run.phase == "thinking"  # the engine's own state is untouched

@@ -91,3 +91,17 @@ def test_answers_without_token_counts_are_left_out_not_priced_as_zero_tokens():
     g.add(Node(g.session.id, NodeKind.RESPONSE, "c", model="local:x"))
     result = cost_whatif(g, load_catalog())
     assert (result.answers, result.unreported) == (2, 1)
+
+
+def test_a_used_model_carries_what_was_spent_on_it_and_judge_answers_are_counted_apart():
+    from app.whatif import answers_phrase
+
+    g, p, a, _b = _graph()
+    judge = g.add(Node(g.session.id, NodeKind.RESPONSE, "VERDICT: A", model="openai:gpt-6.2-sol", cost_usd=0.005,
+                       usage=Usage(input=100, output=10), meta={"arena_judge": {"match": "m", "swapped": False}}))
+    g.link(p.id, judge.id, EdgeRole.REPLY)
+    result = cost_whatif(g, load_catalog())
+    assert _row(result, "openai:gpt-6.2-sol").spent_usd == pytest.approx(0.015)  # its answer and the judge's
+    assert _row(result, "anthropic:claude-sonnet-5-5").spent_usd == pytest.approx(0.02)
+    assert _row(result, "openai:gpt-6-luna").spent_usd is None
+    assert (result.answers, result.judge_answers, answers_phrase(result)) == (3, 1, "2 answers (+1 judge)")

@@ -286,7 +286,7 @@ async def test_cost_panel_beside_the_comparison_table(app_env, fake_server):
         rows = table.cost_panel.rows_text()
         priced = [m for m in window.catalog.models() if m.price is not None]
         assert len(rows) == len(priced) > 3
-        costs = [float(r[1].lstrip("$")) for r in rows if r[1].startswith("$")]
+        costs = [float(r[2].lstrip("$")) for r in rows if r[2].startswith("$")]
         assert costs == sorted(costs)  # cheapest first
         assert "Actual: $" in table.cost_panel.actual_label.text()
         assert "tokenizers" in table.cost_panel.note.text()
@@ -319,7 +319,7 @@ async def test_a_judge_votes_twice_sides_swapped_and_reveals_nothing(app_env, fa
     fake_server.script(judge.split(":", 1)[1], Answer(text=("Both fine. ", "VERDICT: A")))  # always the first
     async with open_window() as (window, services):
         match = await _blind_pair(window)
-        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        monkeypatch.setattr(window.dialogs, "pick_judge", lambda *a, **k: (judge, ""))
         QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)
         assert window.arena_bar.judge_button.text() == "Stop judge"
         await wait_until(lambda: services.repo.get_match(match.id).votes, 15, "the judge's vote")
@@ -342,7 +342,7 @@ async def test_stopping_the_judge_records_no_vote(app_env, fake_server, monkeypa
     fake_server.script(judge.split(":", 1)[1], Answer(text=tuple(f"word{i} " for i in range(400)), rate=40))
     async with open_window() as (window, services):
         match = await _blind_pair(window)
-        monkeypatch.setattr(window.dialogs, "pick_model", lambda *a, **k: judge)
+        monkeypatch.setattr(window.dialogs, "pick_judge", lambda *a, **k: (judge, ""))
         QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)
         await wait_until(lambda: window.arena._judge_ids, 3, "the judge's cards")
         QTest.mouseClick(window.arena_bar.judge_button, Qt.MouseButton.LeftButton)  # "Stop judge"

@@ -69,7 +69,8 @@ def _cancel_all_tasks_bounded(loop: asyncio.AbstractEventLoop) -> None:
         stuck = [t for t in to_cancel if not t.done()]
         with STUCK_LOG.open("a", encoding="utf-8") as log:
             for out in (sys.stderr, log):
-                out.write(f"\n[tests] {len(stuck)} task(s) still pending {TEARDOWN_CANCEL_S:.0f} s after cancel:\n")
+                out.write(f"\n[tests] {len(stuck)} task(s) still pending {TEARDOWN_CANCEL_S:.0f} s after cancel "
+                          f"({os.environ.get('PYTEST_CURRENT_TEST', 'a test')}):\n")
                 for task in stuck:
                     out.write(f"{task!r}\n")
                     task.print_stack(file=out)
@@ -96,7 +97,8 @@ async def _shutdown_asyncgens_bounded(loop: asyncio.AbstractEventLoop) -> None:
     if not done:
         with STUCK_LOG.open("a", encoding="utf-8") as log:  # noqa: ASYNC230 (a test teardown's log line)
             for out in (sys.stderr, log):
-                out.write(f"\n[tests] async generators still closing {TEARDOWN_CANCEL_S:.0f} s after the test\n")
+                out.write(f"\n[tests] async generators still closing {TEARDOWN_CANCEL_S:.0f} s after "
+                          f"{os.environ.get('PYTEST_CURRENT_TEST', 'a test')}\n")
         closing.cancel()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,17 +194,24 @@ def answers_differ(keys: Iterable[str]) -> bool:
     return len(set(keys)) > 1
 
 
-def _variant_label(params: dict[str, Any], not_sent: Sequence[str] = ()) -> str:
-    """A column's settings: what of its variants its model does not take ("temperature not accepted": such
-    variants are one column), first (the header shows one line), then what is sent ("thinking=off")."""
+def _variant_label(params: dict[str, Any], not_sent: Sequence[str] = (), varying: Collection[str] = ()) -> str:
+    """A column's settings, in the order that tells columns apart on the header's one line: what varies
+    between the sweep's variants ("temperature=0.7"), then what of its variants its model does not take
+    ("temperature not accepted": such variants are one column), then the settings every variant shares
+    ("thinking=off")."""
     capped = {n.split(" ", 1)[0] for n in not_sent if " capped at " in n}
-    parts = [f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}" for k, v in params.items()
-             if k != "system" and k not in capped]
-    if "system" in params:
-        system = " ".join(str(params["system"]).split())
-        parts.append(f"system “{system[:24]}{'…' if len(system) > 24 else ''}”")
-    note = not_sent_note(not_sent)
-    return " · ".join(p for p in (note, ", ".join(parts)) if p)
+
+    def word(k: str, v: Any) -> str:
+        if k == "system":
+            system = " ".join(str(v).split())
+            return f"system “{system[:24]}{'…' if len(system) > 24 else ''}”"
+        return f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}"
+
+    shown = [(k, v) for k, v in params.items() if k not in capped]
+    shown.sort(key=lambda kv: kv[0] == "system")  # (the system prompt last among its kind)
+    differ = ", ".join(word(k, v) for k, v in shown if k in varying)
+    shared = ", ".join(word(k, v) for k, v in shown if k not in varying)
+    return " · ".join(p for p in (differ, not_sent_note(not_sent), shared) if p)
 
 
 def _row_label(values: dict[str, str], template: str, prompts: int, prompt_index: int) -> str:
@@ -225,10 +232,13 @@ class SweepGrid:
         self.sweep_id = sweep_id
         self.columns: list[ColumnView] = []
         col_of: dict[tuple[str, int], int] = {}  # (model, variant index) -> column
+        keys = {k for variant in defn.variants for k in variant}
+        varying = {k for k in keys if len({repr(variant.get(k)) for variant in defn.variants}) > 1}
         for model in defn.models:  # a model's variants that send it the same are one column
             for v, params, not_sent in defn.model_variants(model):
                 col_of[(model, v)] = len(self.columns)
-                self.columns.append(ColumnView(len(self.columns), model, v, params, _variant_label(params, not_sent)))
+                label = _variant_label(params, not_sent, varying)
+                self.columns.append(ColumnView(len(self.columns), model, v, params, label))
         self.rows: list[RowView] = []
         self.cells: list[CellView] = []
         self._by_pos: dict[tuple[int, int], int] = {}

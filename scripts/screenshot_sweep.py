@@ -4,7 +4,8 @@
     .venv/bin/python scripts/screenshot_sweep.py [--out docs] [--offscreen]
 
 Starts tests.fakes.server.FakeProviderServer on a background thread with scripted answers (three
-models answer six support tickets in four languages at two temperatures; one lane fails one row; a
+models answer six support tickets in four languages at two temperatures (DeepSeek with thinking off,
+GPT at effort none; Claude takes none: one column); one lane fails one row; a
 fourth model judges every answer), opens the real main window, runs the sweep from the window
 (Evaluate → New sweep… does the same through its form) and saves docs/sweep-grid.png (light) and
 sweep-grid-dark.png next to it. Under Xvfb (`DISPLAY` set) the picture is `import -window root`,
@@ -91,8 +92,11 @@ async def _shoot(out: Path, server) -> None:
     defn = SweepDef(templates=["Triage this {{lang}} support ticket and draft a short reply: {{ticket}}"],
                     models=["deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5", "openai:gpt-6.2-sol"],
                     columns=columns, rows=rows, vars_name="tickets.csv", vars_text=TICKETS,
-                    variants=[{"temperature": 0.0}, {"temperature": 0.7}], checks=["contains:Priority"],
+                    variants=[{"thinking": False, "effort": "none", "temperature": 0.0},
+                              {"thinking": False, "effort": "none", "temperature": 0.7}],
+                    checks=["contains:Priority"],
                     judge="anthropic:claude-haiku-5-5", rubric="polite, correct priority", concurrency=4)
+    defn.plan(window.controller.catalog)  # as the New sweep dialog does: Claude takes no temperature, one column
     sweeps = window.controller.sweeps
     sweeps.start(defn)
     done = asyncio.Event()

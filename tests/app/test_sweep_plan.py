@@ -45,7 +45,8 @@ def test_a_models_variants_that_send_the_same_request_are_one_cell_and_one_colum
     ]
     grid = SweepGrid(defn)
     assert [(c.model, c.label) for c in grid.columns] == [
-        (DS, "thinking=off, temperature=0.0"), (DS, "thinking=off, temperature=0.7"),
+        # what varies between the variants first: the header's one line tells the two DeepSeek columns apart
+        (DS, "temperature=0.0 · thinking=off"), (DS, "temperature=0.7 · thinking=off"),
         (CL, "temperature not accepted · thinking=off"), (GP, "thinking, temperature not accepted")]
     assert len(grid.rows) == 3 and grid.cell_at(2, 3).index == 11
     # the estimate's lines: which models ignore which parameters, and the cells that saves

@@ -62,7 +62,7 @@ async def test_a_temperature_claude_does_not_take_is_one_claude_column_sent_once
         grid = sweeps.grid
         assert [(c.model, c.label) for c in grid.columns] == [
             (CL, "temperature not accepted · thinking=off"),
-            (DS, "temperature=0.0, thinking=off"), (DS, "temperature=0.7, thinking=off")]
+            (DS, "temperature=0.0 · thinking=off"), (DS, "temperature=0.7 · thinking=off")]
         assert len(grid.cells) == 9
         await wait_until(lambda: all(c.status == "done" for c in grid.cells), 20, "every cell answered")
         await wait_until(lambda: not sweeps.running, 5, "the run to end")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
 
 from app.sweep import NOT_APPLICABLE
@@ -107,7 +107,9 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
     judge's score with its reason (or why it gave none)."""
     if cell.status == BATCHED:
         return "Waiting in a batch at its provider: " + "; ".join(grid.batch_lines)
-    lines = []
+    column = grid.columns[cell.col]
+    # which column this is, in full (the header's line is cut to the column's width)
+    lines = [" · ".join(p for p in (display_name(column.model), column.label) if p)]
     if cell.status == FAILED and cell.error:
         lines.append(cell.error)
     reason = NOT_APPLICABLE.removeprefix("n/a: ")
@@ -171,7 +173,8 @@ class GridTexts:
         width = CELL_W - 22
         text = Text()
         y = text.add(key[1], style.small_bold_font, theme.text, width, 0.0, 1)
-        y = text.add(column.label or "default settings", style.small_font, theme.muted, width, y, 1)
+        label = style.small_metrics.elidedText(column.label or "default settings", Qt.TextElideMode.ElideRight, width)
+        y = text.add(label, style.small_font, theme.muted, width, y, 1)  # (its tooltip has all of it)
         y = text.add(pass_line(t), style.small_font, theme.text, width, y, 1)
         if self.grid.defn.judge:
             score = "mean score –" if t.mean_score is None else f"mean score {t.mean_score:.1f}/10 ({t.scored} scored)"

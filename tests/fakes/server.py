@@ -1040,13 +1040,20 @@ def load_corpus(folder: str) -> int:
 def _corpus_answer(model: str, prompt: str) -> str | None:
     if not _CORPUS:
         return None
+    import zlib
+
+    pick = zlib.crc32(f"{model}\n{prompt}".encode())
+    # a judge's prompt gets what a judge replies, so that scores and verdicts can be tried by hand: the sweep
+    # judge (app.sweep.JUDGE_INSTRUCTION) a SCORE line, the arena's pair judge (app.arena) a VERDICT line
+    if "`SCORE: N — one short reason`" in prompt:
+        return f"SCORE: {4 + pick % 7} — {('clear and correct', 'misses a step', 'too long', 'accurate')[pick % 4]}"
+    if "`VERDICT: A`" in prompt:
+        return f"Both are close; one is clearer.\n\nVERDICT: {('A', 'B', 'TIE', 'A', 'B')[pick % 5]}"
     words = prompt.lower()
     for stem, text in _CORPUS:
         if any(part and part in words for part in stem.split("_")):
             return text
-    import zlib
-
-    return _CORPUS[zlib.crc32(f"{model}\n{prompt}".encode()) % len(_CORPUS)][1]
+    return _CORPUS[pick % len(_CORPUS)][1]
 
 
 def default_answer_text(model: str, prompt: str) -> str:

@@ -150,7 +150,9 @@ def _cell_words(cell: CellView) -> tuple[str, str]:
     if cell.attempts > 1:
         parts.append(f"try {cell.attempts}")
     if cell.checks:
-        parts.append("".join("✓" if ok else "✗" if ok is False else "–" for _name, ok in cell.checks))
+        na = sum(1 for _name, ok in cell.checks if ok is None)
+        passed = sum(1 for _name, ok in cell.checks if ok)
+        parts.append(f"{passed}/{len(cell.checks) - na} checks" + (f" ({na} n/a)" if na else ""))
     if cell.score is not None:
         parts.append(f"score {cell.score}/10")
     elif cell.judged:

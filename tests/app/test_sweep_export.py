@@ -64,8 +64,8 @@ def test_report_totals_count_every_try_and_the_judge_apart_like_the_grid():
                       "p50 300 ms · p95 400 ms | pass 1/1 (100%) · 1 not run · mean score 7.0/10 (1 scored) · "
                       "$0.0050 + judge $0.0010 · p50 900 ms · p95 900 ms |")
     # rows numbered as the grid numbers them; a re-run cell says which try it shows
-    assert row1.startswith("| 1. tabs | ✓ done · try 2 · ✓ · score 7/10 · 400 ms · $0.0200 — ok then |")
-    assert row2 == "| 2. =1+1 | ✗ check failed · ✗ · score 7/10 · 300 ms · $0.0040 — nope | queued |"
+    assert row1.startswith("| 1. tabs | ✓ done · try 2 · 1/1 checks · score 7/10 · 400 ms · $0.0200 — ok then |")
+    assert row2 == "| 2. =1+1 | ✗ check failed · 0/1 checks · score 7/10 · 300 ms · $0.0040 — nope | queued |"
 
     page = export_session(graph, "html", ExportOptions(display_names=names))
     section = page[page.index('id="sweep-grid"'):page.index("</section>", page.index('id="sweep-grid"'))]

@@ -42,6 +42,10 @@ def _sweep_session(data_dir) -> str:
     return session.id
 
 
+def _read(path: str | Path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
 def _export(window, fmt: str | None, typed: str | None) -> dict:
     """File → Export session…, and in the dialog that opens, as a user: choose `fmt` in the Format list,
     then (when given) select the file name and type `typed`, then click Export. Returns what the dialog
@@ -93,8 +97,8 @@ async def test_export_dialog_offers_csv_and_jsonl_of_a_sweep_and_keeps_format_an
         assert {"csv", "jsonl"} <= set(seen["formats"])
         assert seen["after_format"].endswith(".csv") and seen["scope_enabled"] == {"all"}
         assert not seen["reasoning_enabled"]  # one row per cell: no reasoning to leave out
-        path = Path(seen["after_format"])
-        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        path = seen["after_format"]
+        rows = list(csv.DictReader(io.StringIO(_read(path), newline="")))
         assert [(r["vars.topic"], r["text"], r["status"]) for r in rows] == [
             ("tabs", "answer 0", "done"), ("'=1+1", "answer 1", "done")]
         assert window.statusBar().currentMessage() == f"Exported to {path}"
@@ -102,20 +106,20 @@ async def test_export_dialog_offers_csv_and_jsonl_of_a_sweep_and_keeps_format_an
         # JSON Lines: the values exact
         seen = _export(window, "jsonl", None)
         assert seen["after_format"].endswith(".jsonl")
-        lines = [json.loads(x) for x in Path(seen["after_format"]).read_text(encoding="utf-8").splitlines()]
+        lines = [json.loads(x) for x in _read(seen["after_format"]).splitlines()]
         assert [x["vars"]["topic"] for x in lines] == ["tabs", "=1+1"]
 
         # Markdown chosen, then a name ending in .html typed: the format follows the extension
         seen = _export(window, "md", str(tmp_path / "report.html"))
         assert seen["format"] == "html"
-        page = (tmp_path / "report.html").read_text(encoding="utf-8")
+        page = _read(tmp_path / "report.html")
         assert page.lstrip().lower().startswith("<!doctype html") and 'id="sweep-grid"' in page
-        assert not (tmp_path / "report.md").exists()
+        assert sorted(p.name for p in tmp_path.glob("report.*")) == ["report.html"]
 
         # a typed name, then another format chosen: the name keeps, its extension follows the format
         seen = _export(window, None, str(tmp_path / "mine.md"))
         assert seen["format"] == "md"
-        assert (tmp_path / "mine.md").read_text(encoding="utf-8").startswith("# Sweep: Explain")
+        assert _read(tmp_path / "mine.md").startswith("# Sweep: Explain")
         dlg = ExportDialog(lambda fmt: f"x.{fmt}", str(tmp_path), 0, "all", window, sweep=True)
         dlg.path_edit.setFocus()
         QTest.keyClick(dlg.path_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)

@@ -11,6 +11,7 @@ import json
 from app.domain import Edge, EdgeRole, ErrorInfo, Graph, Node, NodeKind, NodeStatus, Session, Timing
 from app.export import ExportOptions, export_session
 from app.sweep import CELL_META, CHECKS_META, SCORE_META, SWEEP_META, SweepDef
+from tests.app.test_export_md_html import inspect
 
 DS, CL = "deepseek:deepseek-flash", "anthropic:claude-sonnet-5-5"
 FORMULAS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tx", "\rx"]
@@ -73,6 +74,7 @@ def test_report_totals_count_every_try_and_the_judge_apart_like_the_grid():
     assert "$0.0340 + judge $0.0040" in section and "pass 1/1 (100%) · 1 not run" in section
     assert "Judge: Claude Sonnet 5.5 · rubric: Names a | real use." in section
     assert '<th scope="row">2. =1+1</th>' in section
+    assert inspect(page).problems == []  # still one inert, self-contained page
 
 
 def test_csv_guards_every_text_field_that_looks_like_a_formula_and_jsonl_keeps_it_exact():

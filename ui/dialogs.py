@@ -238,7 +238,14 @@ EXPORT_FORMATS = [
     ("json", "JSON, lossless, re-importable (.json)", "JSON (*.json)"),
     ("canvas", "JSON Canvas for Obsidian (.canvas)", "JSON Canvas (*.canvas)"),
     ("png", "PNG image of the canvas (.png)", "PNG image (*.png)"),
+    ("csv", "CSV, one row per sweep cell (.csv)", "CSV (*.csv)"),
+    ("jsonl", "JSON Lines, one object per sweep cell (.jsonl)", "JSON Lines (*.jsonl)"),
 ]
+SWEEP_EXPORT_FORMATS = ("csv", "jsonl")  # offered for a sweep session only; always the whole sweep
+EXPORT_EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",
+                     ".canvas": "canvas", ".png": "png", ".csv": "csv", ".jsonl": "jsonl"}
+FORMAT_EXTENSION = {"md": ".md", "html": ".html", "json": ".json", "canvas": ".canvas", "png": ".png",
+                    "csv": ".csv", "jsonl": ".jsonl"}  # as app.export.common.EXTENSIONS (not imported at start)
 EXPORT_SCOPES = [
     ("all", "The whole session (every branch)"),
     ("selection", "Only the selected cards"),
@@ -262,6 +269,9 @@ class ExportDialog(QDialog):
     """Format, what to export (session, selection, path to the selection), reasoning on/off and the file.
 
     The file name follows the format (`default_name(fmt)`, from the session title) until the user edits it.
+    The format and the file's extension always agree: choosing a format changes the file's extension, and
+    typing (or browsing to) a file whose extension names a format chooses that format. A sweep session
+    (`sweep`) also offers csv and jsonl, one row per cell of the whole sweep (no scope, no reasoning).
     """
 
     def __init__(
@@ -271,17 +281,20 @@ class ExportDialog(QDialog):
         selected: int,
         scope: str = "all",
         parent: QWidget | None = None,
+        sweep: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self._default_name = default_name
         self._folder = folder
         self._auto_name = ""
+        self._selected = selected
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.format_combo = QComboBox(self)
         for key, label, _filter in EXPORT_FORMATS:
-            self.format_combo.addItem(label, key)
+            if sweep or key not in SWEEP_EXPORT_FORMATS:
+                self.format_combo.addItem(label, key)
         form.addRow("Format", self.format_combo)
         scope_box = QVBoxLayout()
         self.scope_group = QButtonGroup(self)
@@ -301,6 +314,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.reasoning_check)
         path_row = QHBoxLayout()
         self.path_edit = QLineEdit(self)
+        self.path_edit.textEdited.connect(self._on_path_edit_text_edited)
         path_row.addWidget(self.path_edit, 1)
         self.browse_button = QPushButton("Browse…", self)
         self.browse_button.clicked.connect(self._on_browse_button_clicked)
@@ -319,12 +333,34 @@ class ExportDialog(QDialog):
     def set_scope(self, scope: str) -> None:
         self.scope_buttons[scope].setChecked(True)
 
+    def _offered(self, fmt: str | None) -> bool:
+        return fmt is not None and self.format_combo.findData(fmt) >= 0
+
     def _on_format_combo_current_index_changed(self, _index: int) -> None:
         fmt = str(self.format_combo.currentData())
         current = self.path_edit.text().strip()
         if not current or current == self._auto_name:
             self._auto_name = str(Path(self._folder) / self._default_name(fmt))
             self.path_edit.setText(self._auto_name)
+        else:  # the user's file name keeps its name and takes the format's extension
+            path = Path(current)
+            if EXPORT_EXTENSIONS.get(path.suffix.lower()) not in (None, fmt):
+                self.path_edit.setText(str(path.with_suffix(FORMAT_EXTENSION[fmt])))
+        per_cell = fmt in SWEEP_EXPORT_FORMATS  # the whole sweep, one row per cell: no scope, no reasoning
+        for key, button in self.scope_buttons.items():
+            button.setEnabled(key == "all" or (self._selected > 0 and not per_cell))
+        if per_cell:
+            self.scope_buttons["all"].setChecked(True)
+        self.reasoning_check.setEnabled(not per_cell)
+
+    def _on_path_edit_text_edited(self, text: str) -> None:
+        self._follow_extension(text)
+
+    def _follow_extension(self, text: str) -> None:
+        """A file whose extension names an offered format chooses that format."""
+        fmt = EXPORT_EXTENSIONS.get(Path(text.strip()).suffix.lower())
+        if self._offered(fmt) and fmt != self.format_combo.currentData():
+            self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
 
     def _on_browse_button_clicked(self) -> None:
         fmt = str(self.format_combo.currentData())
@@ -332,16 +368,26 @@ class ExportDialog(QDialog):
         path, _chosen = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), filt)
         if path:
             self.path_edit.setText(path)
+            self._follow_extension(path)
 
     def choice(self) -> ExportChoice | None:
-        """The choice, or None when no file is named. A name without an extension gets the format's."""
+        """The choice, or None when no file is named. The format and the extension agree: an extension
+        naming an offered format is that format; a name without an extension, or with one naming a format
+        not offered, gets the format's."""
         fmt = str(self.format_combo.currentData())
         path = self.path_edit.text().strip()
         if not path:
             return None
-        if not Path(path).suffix:
-            path += "." + fmt
+        named = EXPORT_EXTENSIONS.get(Path(path).suffix.lower())
+        if self._offered(named):
+            fmt = str(named)
+        elif not Path(path).suffix:
+            path += FORMAT_EXTENSION[fmt]
+        elif named is not None:
+            path = str(Path(path).with_suffix(FORMAT_EXTENSION[fmt]))
         scope = next((k for k, b in self.scope_buttons.items() if b.isChecked()), "all")
+        if fmt in SWEEP_EXPORT_FORMATS:
+            scope = "all"
         return ExportChoice(path, fmt, scope, self.reasoning_check.isChecked())
 
 
@@ -459,10 +505,12 @@ class DialogService:
         return dlg.choice()
 
     def export_options(
-        self, default_name: Callable[[str], str], folder: str, selected: int, scope: str = "all"
+        self, default_name: Callable[[str], str], folder: str, selected: int, scope: str = "all",
+        sweep: bool = False,
     ) -> ExportChoice | None:
-        """Format, scope, reasoning and file for an export; None when cancelled."""
-        dlg = ExportDialog(default_name, folder, selected, scope, self.parent)
+        """Format, scope, reasoning and file for an export (`sweep`: csv and jsonl offered too); None when
+        cancelled."""
+        dlg = ExportDialog(default_name, folder, selected, scope, self.parent, sweep=sweep)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
         return dlg.choice()

@@ -187,8 +187,10 @@ class DialogOpener:
             self.w.statusBar().showMessage("Select the cards to export first.", 4000)
             return
         folder = str(self.w.settings.ui.get("export_dir") or Path.home())
+        sweep = self.w.controller.sweeps.grid is not None  # a sweep session: csv and jsonl, one row per cell
         choice = self.w.dialogs.export_options(
-            lambda fmt: default_filename(session, fmt), folder, len(ids), "selection" if selection else "all"
+            lambda fmt: default_filename(session, fmt), folder, len(ids), "selection" if selection else "all",
+            sweep=sweep,
         )
         if choice is None:
             return
@@ -214,7 +216,7 @@ class DialogOpener:
         scope: str | None = None,
         include_reasoning: bool = True,
     ) -> None:
-        """Write the session to `path` in `fmt` (md, html, json, canvas, png). With `node_ids`, `scope`
+        """Write the session to `path` in `fmt` (md, html, json, canvas, png; csv, jsonl for a sweep). With `node_ids`, `scope`
         "selection" (the default then) writes only those cards, "path" them and what led to them."""
         from app.fsutil import private_if_inside
         from app.session_io import export_options, write_export

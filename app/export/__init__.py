@@ -111,7 +111,7 @@ def _with_sweep_grid(report: str, graph: Graph, options: ExportOptions, fmt: str
     from app.export.sweep import grid_html, grid_markdown
 
     if fmt == "md":
-        grid = grid_markdown(graph)
+        grid = grid_markdown(graph, options.display_names)
         if grid is None:
             return report
         head, sep, rest = report.partition("\n\n*Triptych session")
@@ -120,7 +120,7 @@ def _with_sweep_grid(report: str, graph: Graph, options: ExportOptions, fmt: str
             return report
         cut = len(head) + len(sep) + line_end + 2
         return report[:cut] + grid + "\n" + report[cut:]
-    grid = grid_html(graph)
+    grid = grid_html(graph, options.display_names)
     if grid is None or "<main>\n" not in report:
         return report
     return report.replace("<main>\n", "<main>\n" + grid + "\n", 1)

@@ -1,8 +1,10 @@
 """Exports of a sweep session (DESIGN.md, "Evaluate"): csv and jsonl with one row per cell, and the grid
 table with per-column totals that the md and html reports of a sweep session start with.
 
-Model text is untrusted: in the csv a text that a spreadsheet would run as a formula (=, +, -, @ first)
-gets a leading apostrophe; in the md grid it is defanged and its pipes escaped; in the html grid escaped.
+Model text is untrusted, and so are the variables (a user's csv of inputs, often from elsewhere): in the
+csv every text field that a spreadsheet would run as a formula (=, +, -, @, tab or carriage return first)
+gets a leading apostrophe (OWASP "CSV injection"), numbers stay numbers; the jsonl keeps every value
+exactly as stored; in the md grid it is defanged and its pipes escaped; in the html grid escaped.
 """
 
 from __future__ import annotations
@@ -11,12 +13,26 @@ import csv
 import html
 import io
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from app.domain import Graph
-from app.export.common import snippet
-from app.present.money import fmt_cost
-from app.sweep import cell_passed, check_word, column_label, column_totals, sweep_rows
+from app.export.common import display_name, snippet
+from app.sweep import cell_passed, check_word, sweep_rows
+from app.sweep_view import (
+    BATCHED,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    STOPPED,
+    STREAMING,
+    CellView,
+    ColumnTotals,
+    SweepGrid,
+    load_grid,
+    pass_line,
+)
 
 __all__ = ["NOT_A_SWEEP", "grid_html", "grid_markdown", "sweep_csv", "sweep_jsonl"]
 
@@ -39,8 +55,15 @@ def sweep_jsonl(graph: Graph) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _records(graph))
 
 
-def _inert(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (OWASP)
+
+
+def _inert(value: Any) -> Any:
+    """A csv field a spreadsheet shows as text: a string starting like a formula gets a leading
+    apostrophe; anything else (numbers, booleans) as it is."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def sweep_csv(graph: Graph) -> str:
@@ -55,20 +78,20 @@ def sweep_csv(graph: Graph) -> str:
             "duration_ms", "attempts"]
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(head)
+    w.writerow([_inert(h) for h in head])  # (a variable's or a setting's name is the user's text too)
     for r in records:
         usage = r["usage"] or {}
         timing = r["timing"] or {}
         err = r["error"]
-        w.writerow([
+        w.writerow([_inert(v) for v in [
             r["sweep_id"], r["row"], r["prompt_index"], *(r["vars"].get(c, "") for c in var_cols), r["model"],
             *(_blank(r["params"].get(p)) for p in param_cols), _blank(r["node_id"]), r["status"],
-            _blank(r["finish"]), _inert(f"{err['kind']}: {err['message']}") if err else "", _inert(r["text"]),
+            _blank(r["finish"]), f"{err['kind']}: {err['message']}" if err else "", r["text"],
             "; ".join(f"{c['check']}={check_word(c)}" for c in r["checks"]),
-            "true" if cell_passed(r) else "false", _blank(r["score"]), _inert(r["score_reason"] or ""),
+            "true" if cell_passed(r) else "false", _blank(r["score"]), r["score_reason"] or "",
             *(_blank(usage.get(k)) for k in _USAGE_KEYS), _blank(r["cost_usd"]), _blank(r["judge_cost_usd"]),
             _blank(timing.get("ttft_ms")), _blank(timing.get("duration_ms")), r["attempts"],
-        ])
+        ]])
     return out.getvalue()
 
 
@@ -77,44 +100,85 @@ def _blank(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ grid
-def _grid(records: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, dict[str, Any]]]]]:
-    """(column labels, [(row label, {column: record})]) — rows = (variable row, prompt), columns = model ×
-    variant."""
-    columns = list(dict.fromkeys(column_label(r) for r in records))
-    rows: dict[tuple[int, int], dict[str, dict[str, Any]]] = {}
-    labels: dict[tuple[int, int], str] = {}
-    for r in records:
-        key = (r["row"], r["prompt_index"])
-        rows.setdefault(key, {})[column_label(r)] = r
-        vals = ", ".join(f"{k}={v}" for k, v in r["vars"].items())
-        labels[key] = f"row {r['row'] + 1}" + (f" · prompt {r['prompt_index'] + 1}" if r["prompt_index"] else "") + (
-            f" ({snippet(vals, 40)})" if vals else "")
-    return columns, [(labels[k], rows[k]) for k in sorted(rows)]
+# The md and html reports show the grid as the window draws it (app.sweep_view.SweepGrid, filled by
+# load_grid): the same columns and row numbers, and the same totals — every try's cost, the judge's apart,
+# the pass rate over the cells that ended with the cells not run named ("pass 5/6 (83%) · 1 not run").
+
+STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed",
+               STOPPED: "stopped", CANCELLED: "cancelled"}  # as the grid's cells say (ui/canvas/sweep_grid_text)
 
 
-def _cell_words(r: dict[str, Any]) -> tuple[str, str]:
-    """(status line, answer preview) of one grid cell."""
-    mark = "✓" if cell_passed(r) else "✗"
-    parts = [f"{mark} {r['status']}"]
-    if r["checks"]:
-        words = [check_word(c) for c in r["checks"]]
-        na = words.count("n/a")
-        parts.append(f"{words.count('pass')}/{len(words) - na} checks" + (f" ({na} n/a)" if na else ""))
-    if r["score"] is not None:
-        parts.append(f"score {r['score']}")
-    ms = (r["timing"] or {}).get("duration_ms")
-    if ms is not None:
-        parts.append(f"{ms} ms")
-    parts.append(fmt_cost(r["cost_usd"]))
-    return " · ".join(parts), snippet(r["text"], PREVIEW)
+def usd(cost: float | None) -> str:
+    """A cost as the grid's headers write it ("$0.0223", "<$0.0001", "–")."""
+    if cost is None:
+        return "–"
+    if 0 < cost < 0.0001:
+        return "<$0.0001"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
 
 
-def _totals_words(col: dict[str, Any]) -> str:
-    score = "–" if col["mean_score"] is None else f"{col['mean_score']:.1f}"
-    p50 = "–" if col["p50_ms"] is None else f"{col['p50_ms']} ms"
-    p95 = "–" if col["p95_ms"] is None else f"{col['p95_ms']} ms"
-    return (f"pass {col['passed']}/{col['cells']} ({col['pass_rate']:.0%}) · mean score {score} · "
-            f"{fmt_cost(col['cost_usd'])} · p50 {p50} · p95 {p95}")
+def cost_words(t: ColumnTotals) -> str:
+    """The answers' cost (every try), and the judge's apart: "$0.0223 + judge $0.0026"."""
+    return usd(t.cost_usd) + (f" + judge {usd(t.judge_cost_usd)}" if t.judge_cost_usd is not None else "")
+
+
+def _ms(ms: float | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def totals_words(t: ColumnTotals, judged: bool) -> str:
+    """A column's (or the whole grid's) totals as one line, in the grid header's words."""
+    parts = [pass_line(t)]
+    if judged:
+        parts.append("mean score –" if t.mean_score is None
+                     else f"mean score {t.mean_score:.1f}/10 ({t.scored} scored)")
+    parts += [cost_words(t), f"p50 {_ms(t.p50_ms)} · p95 {_ms(t.p95_ms)}"]
+    return " · ".join(parts)
+
+
+def _cell_words(cell: CellView) -> tuple[str, str]:
+    """(status line, answer preview or error) of one grid cell, as the grid's cell says them."""
+    word = STATUS_WORD.get(cell.status, cell.status)
+    if cell.status == DONE and not cell.passed:
+        word = "check failed"
+    elif cell.status == STOPPED and cell.error == "interrupted":
+        word = "interrupted"
+    mark = "✓ " if cell.passed else "✗ " if cell.failed else ""  # not run, stopped: no verdict
+    parts = [mark + word]
+    if cell.attempts > 1:
+        parts.append(f"try {cell.attempts}")
+    if cell.checks:
+        na = sum(1 for _name, ok in cell.checks if ok is None)
+        passed = sum(1 for _name, ok in cell.checks if ok)
+        parts.append(f"{passed}/{len(cell.checks) - na} checks" + (f" ({na} n/a)" if na else ""))
+    if cell.score is not None:
+        parts.append(f"score {cell.score}/10")
+    elif cell.judged:
+        parts.append("no score")
+    if cell.latency_ms is not None:
+        parts.append(_ms(cell.latency_ms))
+    if cell.cost_usd is not None:
+        parts.append(usd(cell.cost_usd))
+    shown = cell.error if cell.status == FAILED and cell.error else cell.preview
+    return " · ".join(parts), snippet(shown or "", PREVIEW)
+
+
+def _labels(grid: SweepGrid, names: Mapping[str, str] | None) -> tuple[list[str], list[str]]:
+    """(column labels: model and settings; row labels: number and input), as the grid's headers."""
+    cols = [f"{display_name(c.model, names)} · {c.label or 'default settings'}" for c in grid.columns]
+    rows = [f"{r.index + 1}. {snippet(r.label, 60)}" for r in grid.rows]
+    return cols, rows
+
+
+def _judge_line(grid: SweepGrid, names: Mapping[str, str] | None) -> str | None:
+    """"Judge: Claude Haiku 5.5 · rubric: …" (None without a judge)."""
+    defn = grid.defn
+    if not defn.judge:
+        return None
+    rubric = " ".join((defn.rubric or "").split())
+    return f"Judge: {display_name(defn.judge, names)}" + (f" · rubric: {rubric}" if rubric else " · no rubric")
 
 
 def _md(text: str) -> str:
@@ -124,53 +188,56 @@ def _md(text: str) -> str:
     return flat.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def grid_markdown(graph: Graph) -> str | None:
-    """The sweep grid as a markdown section (None when the session holds no sweep)."""
-    records = sweep_rows(graph)
-    if records is None:
+def grid_markdown(graph: Graph, names: Mapping[str, str] | None = None) -> str | None:
+    """The sweep grid as a markdown section (None when the session holds no sweep): the whole grid's
+    totals, the judge and its rubric, then the table with a totals row."""
+    loaded = load_grid(graph)
+    if loaded is None:
         return None
-    columns, rows = _grid(records)
-    totals = {c["column"]: c for c in column_totals(records)}
-    out = ["## Sweep grid", "", "| | " + " | ".join(_md(c) for c in columns) + " |",
-           "|---" * (len(columns) + 1) + "|",
-           "| **totals** | " + " | ".join(_md(_totals_words(totals[c])) for c in columns) + " |"]
-    for label, cells in rows:
+    _sweep, grid, _answers = loaded
+    judged = bool(grid.defn.judge)
+    columns, row_labels = _labels(grid, names)
+    totals = grid.totals()
+    out = ["## Sweep grid", "", f"**All {len(grid.cells)} cells:** {_md(totals_words(grid.overall(), judged))}", ""]
+    judge = _judge_line(grid, names)
+    if judge:
+        out += [_md(judge), ""]
+    out += ["| | " + " | ".join(_md(c) for c in columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
+            "| **totals** | " + " | ".join(_md(totals_words(t, judged)) for t in totals) + " |"]
+    for row in grid.rows:
         shown = []
-        for c in columns:
-            r = cells.get(c)
-            if r is None:
-                shown.append("")
-                continue
-            status, preview = _cell_words(r)
+        for col in grid.columns:
+            status, preview = _cell_words(grid.cell_at(row.index, col.index))
             shown.append(_md(status) + (f" — {_md(preview)}" if preview else ""))
-        out.append(f"| {_md(label)} | " + " | ".join(shown) + " |")
+        out.append(f"| {_md(row_labels[row.index])} | " + " | ".join(shown) + " |")
     return "\n".join([*out, ""])
 
 
-def grid_html(graph: Graph) -> str | None:
+def grid_html(graph: Graph, names: Mapping[str, str] | None = None) -> str | None:
     """The sweep grid as an html section (escaped text only; None when the session holds no sweep)."""
-    records = sweep_rows(graph)
-    if records is None:
+    loaded = load_grid(graph)
+    if loaded is None:
         return None
+    _sweep, grid, _answers = loaded
     e = html.escape
-    columns, rows = _grid(records)
-    totals = {c["column"]: c for c in column_totals(records)}
+    judged = bool(grid.defn.judge)
+    columns, row_labels = _labels(grid, names)
     head = "".join(f'<th scope="col">{e(c)}</th>' for c in columns)
-    tot = "".join(f"<td>{e(_totals_words(totals[c]))}</td>" for c in columns)
+    tot = "".join(f"<td>{e(totals_words(t, judged))}</td>" for t in grid.totals())
     body = []
-    for label, cells in rows:
+    for row in grid.rows:
         tds = []
-        for c in columns:
-            r = cells.get(c)
-            if r is None:
-                tds.append("<td></td>")
-                continue
-            status, preview = _cell_words(r)
+        for col in grid.columns:
+            status, preview = _cell_words(grid.cell_at(row.index, col.index))
             tds.append(f"<td>{e(status)}<br><small>{e(preview)}</small></td>")
-        body.append(f'<tr><th scope="row">{e(label)}</th>{"".join(tds)}</tr>')
+        body.append(f'<tr><th scope="row">{e(row_labels[row.index])}</th>{"".join(tds)}</tr>')
+    judge = _judge_line(grid, names)
     return "\n".join([
         '<section class="sec" id="sweep-grid">',
         "<h2>Sweep grid</h2>",
+        f'<p class="meta"><b>All {len(grid.cells)} cells:</b> {e(totals_words(grid.overall(), judged))}</p>',
+        *([f'<p class="meta">{e(judge)}</p>'] if judge else []),
         f'<table class="totals"><thead><tr><th></th>{head}</tr>',
         f'<tr><th scope="row">totals</th>{tot}</tr></thead>',
         "<tbody>" + "".join(body) + "</tbody></table>",

@@ -101,8 +101,8 @@ class ExportDriver:
         self.plan: dict = {}
         window.dialogs.export_options = self
 
-    def __call__(self, default_name, folder, selected, scope="all"):
-        dlg = ExportDialog(default_name, folder, selected, scope, self.window)
+    def __call__(self, default_name, folder, selected, scope="all", sweep=False):
+        dlg = ExportDialog(default_name, folder, selected, scope, self.window, sweep=sweep)
         try:
             checked = next(k for k, b in dlg.scope_buttons.items() if b.isChecked())
             enabled = {k for k, b in dlg.scope_buttons.items() if b.isEnabled()}

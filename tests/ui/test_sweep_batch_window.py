@@ -303,6 +303,10 @@ async def test_the_grid_shows_a_batch_cell_only_in_its_final_form_while_the_resu
         assert seen == []
         assert all(c.status == "done" and c.latency_ms is None for c in _cells_of(grid, CL))
         assert [t.pass_rate for t in grid.totals()] == [1.0, 1.0]
+        # the grid's cost is the session's, as the status bar gives it (and as a reopen shows it)
+        spent = f"${sum(c.spent_usd for c in grid.cells):.4f}"
+        await wait_until(lambda: spent in window.totals_label.text(), 3, f"the session's total {spent}")
+        assert spent in sweeps.item.progress_text
 
 
 async def test_a_quit_while_batch_results_are_written_then_resume_stores_each_cell_once(

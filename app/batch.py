@@ -47,7 +47,18 @@ from app.domain import ErrorInfo, ModelRef, Node, NodeStatus, Params, Timing
 from app.events import StreamError, StreamEvent
 from app.lanes import sendable
 from app.providers.base import ProviderConfig, ProviderRequest
-from app.sweep import BATCH_META, Cell, Progress, SweepDef, SweepRunner, variant_params
+from app.sweep import (
+    BATCH_META,
+    CHECKS_META,
+    Cell,
+    Progress,
+    SweepDef,
+    SweepRunner,
+    check_failed,
+    node_cost,
+    run_checks,
+    variant_params,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -179,12 +190,22 @@ def batch_cost(catalog: Catalog, node: Node) -> float | None:
 
 
 # ------------------------------------------------------------------------------------------------ replay
-_OUTCOME: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar("batch_outcome", default=None)
+@dataclass(frozen=True, slots=True)
+class _Filling:
+    """The batch result being written into a cell (its record, custom_id and outcome)."""
+
+    rec: BatchRecord
+    cid: str
+    outcome: Outcome
+
+
+_FILLING: contextvars.ContextVar[_Filling | None] = contextvars.ContextVar("batch_filling", default=None)
 
 
 class _ReplayProvider:
     """A provider whose stream is the batch result of the cell being filled (read from a context
-    variable set around `Engine.ask`: the lane's task copies the context when it is created)."""
+    variable set around `Engine.ask`: the lane's task copies the context when it is created, and the
+    final-save hook of the filler engine reads it too)."""
 
     def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
         self.config = config
@@ -193,7 +214,8 @@ class _ReplayProvider:
         return {}
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
-        outcome = _OUTCOME.get()
+        filling = _FILLING.get()
+        outcome = filling.outcome if filling is not None else None
         for event in outcome.events if outcome is not None else (StreamError("bad_stream", "no batch result"),):
             yield event
 
@@ -228,6 +250,9 @@ class SweepBatches:
                                  max_retries=0, provider_factory=_ReplayProvider)
         # the filled cells are announced as the engine's own (the window's canvas listens to it)
         self._filler.subscribe(engine.announce)
+        # a cell's answer is stored in its final form in one write (batch price, no latency, the batch's
+        # ids, its checks): never a full-price, unchecked "done" that a quit could leave behind
+        self._filler.before_final_save.append(self._finish_answer)
 
     def __repr__(self) -> str:
         return f"<SweepBatches {self.sweep.id[-6:]} {len(self.records)} batches>"
@@ -356,17 +381,30 @@ class SweepBatches:
                 continue
             api = self._api(rec.provider)
             status = await api.retrieve(rec.remote_id)
+            if self.stopped:  # stopped (a quit) while asking: nothing more is written
+                return
             changed = (status.status, status.counts) != (rec.status, rec.counts)
             self._apply(rec, status)
             if changed and status.status not in ENDED:  # an ended one is announced once filled
                 self._announce(rec)
             if status.status in ENDED:
                 outcomes = await api.results(status, set(rec.cells))
+                if self.stopped:
+                    return
                 await self._fill(rec, outcomes, status)
 
     async def _fill(self, rec: BatchRecord, outcomes: dict[str, Outcome], status: BatchStatus | None = None) -> None:
+        """Write the batch's results into its cells, one cell at a time; a cell already holding its result
+        from this batch (a run stopped mid-way, then resumed) is left as it is. After `stop()` no further
+        cell is written (the record stays open: a resume writes the rest)."""
         cells = {c.index: c for c in self.runner.defn.cells()}
         for cid, index in rec.cells.items():
+            if self.stopped:
+                return
+            stored = self._stored_result(index, cid)
+            if stored is not None:
+                self._count(stored)
+                continue
             outcome = outcomes.get(cid)
             if outcome is None:
                 outcome = expired_outcome() if status is not None and status.status == "expired" else missing_outcome(
@@ -376,19 +414,45 @@ class SweepBatches:
         self._save()
         self._announce(rec)
 
-    async def _fill_cell(self, rec: BatchRecord, cell: Cell, cid: str, outcome: Outcome) -> None:
-        token = _OUTCOME.set(outcome)
-        try:
-            node = await self.runner.send_cell(cell, self._filler)
-        finally:
-            _OUTCOME.reset(token)
+    def _stored_result(self, index: int, cid: str) -> Node | None:
+        """The cell's answer already written from the batch request `cid` (custom_ids are unique), if any."""
+        for node in self.runner.answers.get(index, []):
+            mark = node.meta.get(CELL_BATCH_META)
+            if isinstance(mark, dict) and mark.get("custom_id") == cid and not node.status.is_live \
+                    and node.status != NodeStatus.INTERRUPTED:
+                return node
+        return None
+
+    def _count(self, node: Node) -> None:
+        """A cell already written counts in this run's progress as it is (nothing sent, nothing paid)."""
+        progress = self.runner.progress
+        progress.done += 1
+        checks = node.meta.get(CHECKS_META)
+        if node.status != NodeStatus.DONE or any(check_failed(c) for c in (checks if isinstance(checks, list) else [])):
+            progress.failed += 1
+        progress.cost_usd += node_cost(node) or 0.0
+
+    def _finish_answer(self, node: Node) -> None:
+        """The filler engine's final-save hook: the replayed answer's final write is its final form."""
+        filling = _FILLING.get()
+        if filling is None:
+            return
+        outcome, rec = filling.outcome, filling.rec
         node.timing = Timing()  # no latency to speak of: the batch ran when the provider chose
         node.cost_usd = batch_cost(self.engine.catalog, node) if node.model else None
-        node.meta[CELL_BATCH_META] = {"provider": rec.provider, "batch_id": rec.remote_id, "custom_id": cid}
+        node.meta[CELL_BATCH_META] = {"provider": rec.provider, "batch_id": rec.remote_id, "custom_id": filling.cid}
         if outcome.error is not None and outcome.error.message == CANCELED:
             node.meta[CELL_BATCH_META]["cancelled"] = True  # never ran: the grid shows it cancelled, Resume runs it
         if outcome.error is not None and node.status == NodeStatus.ERROR:
             node.error = ErrorInfo(outcome.error.kind, outcome.error.message, outcome.error.status)
+        node.meta[CHECKS_META] = run_checks(self.runner.checks, node)
+
+    async def _fill_cell(self, rec: BatchRecord, cell: Cell, cid: str, outcome: Outcome) -> None:
+        token = _FILLING.set(_Filling(rec, cid, outcome))
+        try:
+            node = await self.runner.send_cell(cell, self._filler)
+        finally:
+            _FILLING.reset(token)
         await self.runner.settle_cell(node)
 
     async def wait(self) -> None:

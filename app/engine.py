@@ -74,6 +74,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HOLD_CLOSE_S = 10.0  # how long aclose() waits for the tasks given to hold_close()
+
 NodeListener = Callable[[Node, str], None]
 
 
@@ -142,6 +144,7 @@ class Engine:
         self.before_final_save: list[Callable[[Node], None]] = []
         self.lanes = LaneRunner(self, self._emit)  # the streaming tasks, their writes and retries
         self._path_tasks: set[asyncio.Task[list[Node]]] = set()
+        self._held: set[asyncio.Future[Any]] = set()  # tasks aclose() lets end (hold_close)
 
     def __repr__(self) -> str:
         return f"<Engine running={len(self.runs)}>"
@@ -252,10 +255,23 @@ class Engine:
             self._client = make_client(self.settings)
         return self._client
 
+    def hold_close(self, task: asyncio.Future[Any]) -> None:
+        """Let `task` end before aclose() closes the client (a stopped batch sweep finishing the cell whose
+        result it writes: the store is closed after aclose, so nothing is written after it)."""
+        if not task.done():
+            self._held.add(task)
+            task.add_done_callback(self._held.discard)
+
     async def aclose(self) -> None:
         self.cancel_all()
         if self._path_tasks:
             await asyncio.gather(*self._path_tasks, return_exceptions=True)
+        if self._held:
+            _done, late = await asyncio.wait(set(self._held), timeout=HOLD_CLOSE_S)
+            for task in late:  # (a provider that does not answer a poll): cut, rather than hang the quit
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         await self.lanes.aclose()
         if self._own_client and self._client is not None:
             await self._client.aclose()

@@ -20,6 +20,7 @@ from typing import Any
 
 from app.domain import Graph, Node, NodeKind, NodeStatus
 from app.sweep import (
+    BATCH_META,
     CHECKS_META,
     JUDGE_META,
     SCORE_META,
@@ -256,6 +257,7 @@ class SweepGrid:
         self._totals: list[ColumnTotals] | None = None
         self.batched: set[int] = set()  # cells waiting in an open batch (app.batch.cell_batch_states)
         self.batch_lines: list[str] = []  # one line per open batch: its provider's status and counts
+        self.batch_ids: set[str] = set()  # the custom_ids of the open batches' requests
         self.cancelled: set[int] = set()  # cells a cancelled run never started (Cancel all)
         self.started: float | None = None  # when this window began running cells (for the ETA)
         self.started_done = 0  # cells ended then (Progress.ended)
@@ -276,9 +278,8 @@ class SweepGrid:
         """Recompute cell `index` from its answers (creation order); True when what it shows changed."""
         cell = self.cells[index]
         node = best_answer(answers)
-        if index in self.batched and node is not None and node.status != NodeStatus.DONE \
-                and not node.status.is_live:
-            node = None  # an earlier failed attempt: the cell waits in a batch now
+        if index in self.batched and node is not None and not self._batch_result(node):
+            node = None  # an earlier attempt, or the batch's result being written: the cell waits in a batch
         before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
                   cell.answer_id, cell.error, len(answers), cell.spent_usd, cell.judged, cell.score_reason,
                   cell.judge_cost_usd)
@@ -335,12 +336,20 @@ class SweepGrid:
             return True
         return False
 
-    def set_batches(self, batched: Iterable[int], lines: Sequence[str]) -> list[int]:
-        """The cells waiting in open batches and one status line per open batch; returns the cells whose
-        waiting changed (the caller recomputes them with `update`)."""
+    def _batch_result(self, node: Node) -> bool:
+        """Whether `node` is a cell's answer from the open batch it waits in, in its final form (written,
+        checked: app.batch writes both at once), so the cell shows it rather than "in batch"."""
+        mark = node.meta.get(_CELL_BATCH_META)
+        return (not node.status.is_live and CHECKS_META in node.meta and isinstance(mark, dict)
+                and mark.get("custom_id") in self.batch_ids)
+
+    def set_batches(self, batched: Iterable[int], lines: Sequence[str], ids: Iterable[str] = ()) -> list[int]:
+        """The cells waiting in open batches, one status line per open batch and the open batches'
+        request ids (custom_ids); returns the cells whose waiting changed (the caller recomputes them
+        with `update`)."""
         new = set(batched)
         changed = sorted(new ^ self.batched)
-        self.batched, self.batch_lines = new, list(lines)
+        self.batched, self.batch_lines, self.batch_ids = new, list(lines), set(ids)
         return changed
 
     def set_cancelled(self, cells: Iterable[int], answers: dict[int, list[Node]]) -> None:
@@ -430,6 +439,13 @@ def _spent(node: Node) -> float:
 _CELL_BATCH_META = "sweep_batch"  # app.batch.CELL_BATCH_META (app.batch is not imported by the window's start)
 
 
+def _open_batch_ids(sweep: Node) -> set[str]:
+    """The custom_ids of the requests in the sweep's batches not yet filled (app.batch's records)."""
+    records = sweep.meta.get(BATCH_META)
+    return {str(cid) for rec in (records if isinstance(records, list) else ())
+            if isinstance(rec, dict) and rec.get("state") != "filled" for cid in (rec.get("cells") or {})}
+
+
 def _cancelled_in_batch(node: Node) -> bool:
     """An attempt that never ran: its batch was cancelled first (app.batch marks it)."""
     mark = node.meta.get(_CELL_BATCH_META)
@@ -479,6 +495,7 @@ def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | N
         return None
     grid = SweepGrid(SweepDef.from_dict(sweep.meta[SWEEP_META]), sweep.id)
     grid.batched = waiting_in_batches(sweep)
+    grid.batch_ids = _open_batch_ids(sweep)
     answers = cell_answers(view)
     grid.update_all(answers)
     return sweep, grid, answers

@@ -54,7 +54,8 @@ class SweepBatchLink:
     def mark(self, grid: SweepGrid, answers: dict[int, list[Node]]) -> None:
         """Tell the grid which cells wait in open batches, and each open batch's status line."""
         open_ = [r for r in self.records.values() if r.open]
-        changed = grid.set_batches((i for r in open_ for i in r.cells.values()), [r.line() for r in open_])
+        changed = grid.set_batches((i for r in open_ for i in r.cells.values()), [r.line() for r in open_],
+                                   (cid for r in open_ for cid in r.cells))
         for index in changed:
             if 0 <= index < len(grid.cells):
                 grid.update(index, answers.get(index, []))

@@ -480,5 +480,9 @@ class SweepGridController(QObject):
         if self.runner is not None:
             self.runner.stopped = True
         self.batches.stop()
+        if self.task is not None and self.batches.handle is not None:
+            # a batch sweep ends soon (stopped): the quit waits for it, so that the cell whose batch result
+            # is being written is written whole, before the store closes
+            self.c.engine.hold_close(self.task)
         self.c.model.unobserve(self._on_model_changed)
 

@@ -34,7 +34,7 @@ from app.domain import Node, NodeKind, NodeStatus, Session, Usage
 from app.engine import Engine
 from app.events import Finish, ReasoningDelta, TextDelta
 from app.events import Usage as UsageEvent
-from app.sweep import SWEEP_META, SweepDef, SweepRunner, find_sweep, parse_sets
+from app.sweep import CHECKS_META, SWEEP_META, SweepDef, SweepRunner, cell_answers, find_sweep, parse_sets
 from storage import open_store
 from tests.app.scripted import settings_with_keys
 from tests.fakes.server import Answer, FakeProviderServer
@@ -265,6 +265,39 @@ async def test_resume_polls_a_stored_batch_and_never_sends_its_cells_again(srv, 
     await engine.aclose()
     assert [n.status for _, n in results] == [NodeStatus.DONE] * 2
     assert srv.batches.creates == {"/v1/messages/batches": 1}
+
+
+async def test_a_run_stopped_while_a_batch_fills_its_cells_is_resumed_without_storing_a_cell_twice(
+        srv, store, tmp_path):
+    """qa3 N1/N2: stopped (a quit) after the first cell of an ended batch was written, the run writes no
+    further cell; the resume fills the others and leaves the written one alone (no second answer, no
+    second cost)."""
+    settings = _settings(tmp_path, srv)
+    defn = SweepDef(templates=["{{q}}"], models=[CL], columns=["q"], rows=[{"q": "a"}, {"q": "b"}, {"q": "c"}],
+                    vars_name="v.csv", batch=True, checks=["contains:Answer"])
+    graph, sweep = _new_sweep(store, defn)
+    engine = Engine(store, settings)
+    handle = []
+    await run_sweep_batches(engine, graph, sweep, defn, poll_interval=0.05, started=handle.append,
+                            on_progress=lambda p: handle[0].stop())
+    await engine.aclose()
+    first = {i: [n.id for n in ns] for i, ns in cell_answers(store.load_graph(graph.session.id)).items()}
+    assert list(first) == [0] and len(first[0]) == 1  # the cell being written, whole; the others wait
+    (rec,) = load_records(store.get_node(sweep.id))
+    assert rec.state == "submitted" and rec.status == "ended"
+    graph = store.load_graph(graph.session.id)
+    [node] = cell_answers(graph)[0]
+    assert node.meta[CHECKS_META] == [{"check": "contains:Answer", "pass": True}]
+    assert node.cost_usd == pytest.approx(batch_cost(engine.catalog, node)) and node.timing.duration_ms is None
+    engine = Engine(store, settings)
+    results = await run_sweep_batches(engine, graph, find_sweep(graph), defn, poll_interval=0.05)
+    await engine.aclose()
+    assert [n.status for _, n in results] == [NodeStatus.DONE] * 3
+    answers = cell_answers(store.load_graph(graph.session.id))
+    assert {i: len(ns) for i, ns in answers.items()} == {0: 1, 1: 1, 2: 1}
+    assert answers[0][0].id == first[0][0]
+    assert srv.batches.creates == {"/v1/messages/batches": 1}
+    assert load_records(store.get_node(sweep.id))[0].state == "filled"
 
 
 @pytest.mark.parametrize("model, provider, path", [(GP, "openai", "/v1/batches"),

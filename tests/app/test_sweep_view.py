@@ -230,7 +230,19 @@ def test_cells_waiting_in_a_batch_show_in_batch_and_a_resume_polls_them():
     failed = _answer("", status=NodeStatus.ERROR)
     grid.update(2, [failed])
     assert grid.cells[2].status == BATCHED
-    grid.update(2, [failed, _answer("ok", ms=None, checks=[True])])
+    # qa3 N3: the batch's answer while it is being written (its final write not made yet: live, or
+    # without its checks) is not shown: the cell stays "in batch" until its final form is stored
+    writing = _answer("ok", ms=0, status=NodeStatus.STREAMING)
+    writing.meta["sweep_batch"] = {"provider": "anthropic", "batch_id": "msgbatch_1", "custom_id": "tb1-2"}
+    grid.update(2, [failed, writing])
+    assert grid.cells[2].status == BATCHED and grid.cells[2].cost_usd is None
+    unchecked = _answer("ok", ms=0)
+    unchecked.meta["sweep_batch"] = dict(writing.meta["sweep_batch"])
+    grid.update(2, [failed, unchecked])
+    assert grid.cells[2].status == BATCHED and grid.cells[2].latency_ms is None
+    result = _answer("ok", ms=None, checks=[True])
+    result.meta["sweep_batch"] = dict(writing.meta["sweep_batch"])
+    grid.update(2, [failed, result])
     assert grid.cells[2].status == DONE
     # the batch ended: its cells are no longer waiting
     assert grid.set_batches([], []) == [2, 3]

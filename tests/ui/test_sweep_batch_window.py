@@ -13,10 +13,11 @@ import re
 import threading
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 
 from app.batch import batch_cost
+from app.sweep import CHECKS_META
 from tests.ui.conftest import cards_of, open_window, wait_until
 from tests.ui.test_sweep_grid import CL, DS, _click, _on_screen, _tick_model, answer_dialog, say
 
@@ -253,3 +254,117 @@ async def test_a_batch_endpoint_that_answers_no_json_says_what_to_do_and_its_cel
             assert item.button_rect("resume") is None and item.button_text("rerun") == "Re-run failed (2)"
             window.controller.emit_totals()
             assert "without usage" not in window.totals_label.text()
+
+
+def _quit(window) -> None:
+    """File → Quit (Ctrl+Q); the quit dialog says yes (open_window answers it)."""
+    from PySide6.QtGui import QAction
+
+    [action] = [a for a in window.findChildren(QAction) if a.text().replace("&", "") == "Quit"]
+    action.trigger()
+
+
+def _stored_answers(repo, session_id: str) -> dict[int, list]:
+    from app.sweep import cell_answers
+
+    return cell_answers(repo.load_graph(session_id))
+
+
+async def test_the_grid_shows_a_batch_cell_only_in_its_final_form_while_the_results_are_written(
+        app_env, fake_server, tmp_path, fast_polls):
+    """qa3 N3: while a batch's results were written, its cells showed as full-price 0 ms answers with no
+    checks ("done · 0 ms · $0.0016", headers "p50 0 ms" and inflated pass rates) until a reopen."""
+    fake_server.batches.hold = True
+    async with open_window() as (window, _services):
+        sweeps = await _start_batch_sweep(window, tmp_path, ["alpha", "beta", "gamma"])
+        grid = sweeps.grid
+        await wait_until(lambda: all(c.status == "done" for c in _cells_of(grid, DS)), 20, "the live cells")
+        await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 5, "cells in batch")
+        seen: list[str] = []
+        catalog = window.controller.catalog
+
+        def look(_event) -> None:  # what the grid shows after every change the window hears of
+            sweeps.refresh()
+            for cell in _cells_of(grid, CL):
+                if cell.status in ("in batch", "queued"):
+                    continue
+                node = window.controller.graph.nodes[cell.answer_id]
+                if cell.status != "done" or cell.latency_ms is not None or len(cell.checks) != 2 \
+                        or cell.cost_usd != pytest.approx(batch_cost(catalog, node)):
+                    seen.append(f"{cell.index}: {cell.status} {cell.latency_ms} ms ${cell.cost_usd} {cell.checks}")
+            for total in grid.totals():
+                if total.p50_ms is not None and total.p50_ms < 1:
+                    seen.append(f"p50 {total.p50_ms} ms")
+
+        window.controller.model.observe(look)
+        fake_server.batches.hold = False
+        await wait_until(lambda: not sweeps.running, 10, "the batch's results")
+        window.controller.model.unobserve(look)
+        assert seen == []
+        assert all(c.status == "done" and c.latency_ms is None for c in _cells_of(grid, CL))
+        assert [t.pass_rate for t in grid.totals()] == [1.0, 1.0]
+        # the grid's cost is the session's, as the status bar gives it (and as a reopen shows it)
+        spent = f"${sum(c.spent_usd for c in grid.cells):.4f}"
+        await wait_until(lambda: spent in window.totals_label.text(), 3, f"the session's total {spent}")
+        assert spent in sweeps.item.progress_text
+
+
+async def test_a_quit_while_batch_results_are_written_then_resume_stores_each_cell_once(
+        app_env, fake_server, tmp_path, fast_polls):
+    """qa3 N1, N2: Ctrl+Q while an ended batch filled its cells, reopen, Resume sweep: every cell already
+    filled got a second answer from the same batch ("try 2", cost counted twice), and the cell being
+    written at the quit was left as an internal error or a full-price unchecked "done"."""
+    fake_server.batches.hold = True
+    async with open_window() as (window, services):
+        sweeps = await _start_batch_sweep(window, tmp_path, ["alpha", "beta", "gamma", "delta"])
+        grid = sweeps.grid
+        running_at_close: list[bool] = []  # was the collection still running when the quit closed the store?
+        close_store = services.store.close
+        services.store.close = lambda: (running_at_close.append(sweeps.running), close_store())[1]
+        await wait_until(lambda: all(c.status == "done" for c in _cells_of(grid, DS)), 20, "the live cells")
+        await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 5, "cells in batch")
+        quitting: list[bool] = []
+
+        def quit_on_first_result(event) -> None:  # the user presses Ctrl+Q as the first result lands
+            node = getattr(event, "node", None)
+            if not quitting and node is not None and "sweep_batch" in node.meta and not node.status.is_live:
+                quitting.append(True)
+                QTimer.singleShot(0, lambda: _quit(window))
+
+        window.controller.model.observe(quit_on_first_result)
+        fake_server.batches.hold = False
+        await wait_until(lambda: not window.isVisible(), 10, "the quit")
+    assert running_at_close == [False]  # the collection ended before the store was closed: nothing written after
+    # reopen: each Claude cell either holds its batch answer, whole, or still waits in the batch
+    async with open_window() as (window, _services):
+        sweeps = window.controller.sweeps
+        await wait_until(lambda: sweeps.item is not None, 5, "the grid")
+        grid, item = sweeps.grid, sweeps.item
+        repo, catalog = window.controller.repo, window.controller.catalog
+        answers = _stored_answers(repo, window.controller.session.id)
+        filled = [c for c in _cells_of(grid, CL) if answers.get(c.index)]
+        assert 1 <= len(filled) < 4, [c.status for c in _cells_of(grid, CL)]
+        for cell in _cells_of(grid, CL):
+            if cell in filled:
+                [node] = answers[cell.index]
+                assert node.status.value == "done" and node.error is None
+                assert node.cost_usd == pytest.approx(batch_cost(catalog, node)) and node.timing.duration_ms is None
+                assert [c["check"] for c in node.meta[CHECKS_META]] == CHECKS.splitlines()
+                assert cell.status == "done" and cell.latency_ms is None and len(cell.checks) == 2
+            else:
+                assert cell.status == "in batch"
+        await wait_until(lambda: item.button_rect("resume") is not None, 5, "Resume")
+        vp = window.view.viewport().rect()
+        await wait_until(lambda: vp.contains(_on_screen(window, item, item.button_rect("resume"))), 3, "on screen")
+        _click(window, item, item.button_rect("resume"))
+        await wait_until(lambda: all(c.status == "done" for c in grid.cells), 10, "every cell filled")
+        await wait_until(lambda: not sweeps.running, 5, "the run to end")
+        assert _creates(fake_server) == 1
+        answers = _stored_answers(repo, window.controller.session.id)
+        assert {i: len(a) for i, a in answers.items()} == {c.index: 1 for c in grid.cells}  # one try per cell
+        assert all(c.attempts == 1 and c.status == "done" for c in grid.cells)
+        for cell in _cells_of(grid, CL):
+            [node] = answers[cell.index]
+            assert cell.spent_usd == pytest.approx(batch_cost(catalog, node)) and cell.latency_ms is None
+        one_try = sum(a[0].cost_usd for a in answers.values())
+        assert f"${one_try:.4f}" in item.progress_text

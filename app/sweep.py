@@ -417,10 +417,17 @@ def judge_instruction(rubric: str | None) -> str:
 def parse_judge_reply(text: str) -> tuple[int | None, str]:
     """(score 1–10 or None, one-line reason) from a judge's reply."""
     m = _SCORE.search(text)
-    if m is None:
-        return None, " ".join(text.split())[:200]
+    if m is None:  # why there is no score: the reply's first line, short (the cell's tooltip, focus mode)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        first = " ".join(first.lstrip("#>*-+ ").split())
+        return None, first if len(first) <= 160 else first[:159].rstrip() + "…"
     reason = " ".join(m.group(2).split())[:200]
     return int(m.group(1)), reason
+
+
+def _word(value: Any) -> str:
+    """A setting's value as the user typed it: a boolean is "on"/"off" (never Python's True/False)."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -568,6 +575,23 @@ class SweepDef:
                     for v, params, not_sent in variants:
                         out.append(Cell(len(out), r, p, m, v, values, params, text, tuple(not_sent)))
         return out
+
+    def session_title(self) -> str:
+        """The title of the session it runs in, telling sweeps apart in the sessions list: the first
+        template (cut), what varies between its variants, its variables file, its models and "batch"
+        ("Sweep: Explain {{topic}}… · temperature 0, 0.7 · rows.csv · deepseek-flash, claude-sonnet-5-5")."""
+        first = " ".join(self.templates[0].split())
+        parts = [first if len(first) <= 40 else first[:39].rstrip() + "…"]
+        for k in dict.fromkeys(k for v in self.variants for k in v if k != "system"):
+            values = list(dict.fromkeys(_word(v.get(k, "–")) for v in self.variants))
+            if len(values) > 1:
+                parts.append(f"{k} {', '.join(values)}")
+        if self.vars_name:
+            parts.append(self.vars_name.replace("\\", "/").rsplit("/", 1)[-1])
+        parts.append(", ".join(m.split(":", 1)[-1] for m in self.models))
+        if self.batch:
+            parts.append("batch")
+        return ("Sweep: " + " · ".join(parts))[:160]
 
     def summary(self) -> str:
         parts = [f"{len(self.templates)} prompt{'s' if len(self.templates) != 1 else ''}",

@@ -44,10 +44,12 @@ CANCELLED = "cancelled"  # never started: Cancel all stopped the run first (or i
 
 PREVIEW_CHARS = 160
 ON_CANVAS_META = "sweep_on_canvas"  # on a cell's answer the user put on the canvas (Continue on canvas)
+CANCELLED_META = "sweep_cancelled"  # on the sweep node: the cells a cancelled run never started (Resume clears it)
 
 __all__ = [
     "BATCHED",
     "CANCELLED",
+    "CANCELLED_META",
     "DONE",
     "FAILED",
     "ON_CANVAS_META",
@@ -63,6 +65,7 @@ __all__ = [
     "answers_differ",
     "load_grid",
     "pass_line",
+    "short_reason",
     "sweep_card_ids",
 ]
 
@@ -189,6 +192,16 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 
+REASON_CHARS = 160
+
+
+def short_reason(reason: Any) -> str:
+    """The judge's reason as a cell shows it: one line, at most `REASON_CHARS` (a reply stored whole
+    before replies were cut to their first line reads as its first words, and "…")."""
+    text = " ".join(str(reason or "").split())
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
+
+
 def answers_differ(keys: Iterable[str]) -> bool:
     """Do these finished answers (folded texts) differ from one another? (One or none: no.)"""
     return len(set(keys)) > 1
@@ -313,7 +326,7 @@ class SweepGrid:
             value = score.get("score") if isinstance(score, dict) else None
             cell.score = value if isinstance(value, int) and not isinstance(value, bool) else None
             cell.judged = isinstance(score, dict)
-            cell.score_reason = str(score.get("reason") or "") if isinstance(score, dict) else ""
+            cell.score_reason = short_reason(score.get("reason")) if isinstance(score, dict) else ""
             judge_costs = [c for c in (_judge_cost(a) for a in answers) if c is not None]
             cell.judge_cost_usd = sum(judge_costs) if judge_costs else None
             cell.latency_ms = node.timing.duration_ms if node.status == NodeStatus.DONE else None
@@ -479,9 +492,16 @@ def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | N
         return None
     grid = SweepGrid(SweepDef.from_dict(sweep.meta[SWEEP_META]), sweep.id)
     grid.batched = waiting_in_batches(sweep)
+    grid.cancelled = stored_cancelled(sweep) - grid.batched
     answers = cell_answers(view)
     grid.update_all(answers)
     return sweep, grid, answers
+
+
+def stored_cancelled(sweep: Node) -> set[int]:
+    """The cells a cancelled run left never started, as stored on the sweep node (`CANCELLED_META`)."""
+    raw = sweep.meta.get(CANCELLED_META)
+    return {i for i in raw if isinstance(i, int) and not isinstance(i, bool)} if isinstance(raw, list) else set()
 
 
 def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:

@@ -21,6 +21,7 @@ from app.sweep import CELL_META, SweepDef
 from app.sweep_cell_info import cell_details, cell_title
 from app.sweep_view import DONE, ON_CANVAS_META, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
+from ui.canvas.sweep_grid_text import status_text
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
@@ -86,6 +87,7 @@ class CellFocus(QObject):
         self._timer.timeout.connect(self._on_timer_timeout)
         self._timer.start()
         dlg.node_shown.connect(self._on_dlg_node_shown)
+        dlg.set_status_word(self.status_word)
         dlg.set_navigation(self.neighbour, self.position, self.describe, self.HINT)
         self._update_buttons()
 
@@ -121,6 +123,15 @@ class CellFocus(QObject):
         cell = self.grid.cells[self.index]
         cols = self._columns()
         return f"column {cols.index(cell.col) + 1} of {len(cols)}"  # (its row: the description's first line)
+
+    def status_word(self, node: Node) -> str | None:
+        """The grid's word for the cell shown ("check failed"), when its answer is the one the cell shows."""
+        if node.status.is_live:
+            return None  # (focus mode's own word: "streaming · 12 s")
+        cell = next((c for c in (self.grid.cells[self.index],) if c.answer_id == node.id), None)
+        if cell is None:
+            cell = next((c for c in self.grid.cells if c.answer_id == node.id), None)
+        return status_text(cell) if cell is not None else None
 
     def describe(self, node: Node) -> str:
         return "\n".join(cell_details(self.grid, self.index, node, self._name))

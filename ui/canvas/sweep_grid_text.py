@@ -7,12 +7,14 @@ constants live here too (the painter and the text share them). Qt main thread on
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
 
+from app.present.money import fmt_cost
 from app.sweep import NOT_APPLICABLE
 from app.sweep_view import (
     BATCHED,
@@ -46,11 +48,17 @@ def ms_text(ms: float | None) -> str:
 
 
 def usd_text(cost: float | None) -> str:
-    if cost is None:
-        return "–"
-    if 0 < cost < 0.0001:
-        return "<$0.0001"
-    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+    """A cost as every other view writes it (app.present.money.fmt_cost: focus mode, exports)."""
+    return fmt_cost(cost)
+
+
+def status_text(cell: CellView) -> str:
+    """The cell's status in words, as the grid and focus mode say it ("check failed", "interrupted")."""
+    if cell.status == DONE and not cell.passed:
+        return "check failed"
+    if cell.status == STOPPED and cell.error == "interrupted":
+        return "interrupted"  # cut by a quit or a crash (Resume runs it again)
+    return STATUS_WORD.get(cell.status, cell.status)
 
 
 def cost_line(t: ColumnTotals) -> str:
@@ -113,8 +121,11 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
     if cell.status == FAILED and cell.error:
         lines.append(cell.error)
     reason = NOT_APPLICABLE.removeprefix("n/a: ")
-    lines += [f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
-              for name, ok in cell.checks]
+    if cell.status in (DONE, FAILED):  # a stopped or cancelled cell's checks did not judge a finished answer
+        lines += [f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
+                  for name, ok in cell.checks]
+    elif cell.status in (STOPPED, CANCELLED):
+        lines.append(f"{STATUS_WORD[cell.status].capitalize()}: not checked, not a failure (Resume sweep runs it)")
     if cell.judged:
         judge = display_name(grid.defn.judge) if grid.defn.judge else "the judge"
         why = " ".join(cell.score_reason.split())
@@ -123,8 +134,9 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
         elif why.startswith("the judge failed"):
             lines.append(f"Judge {judge}: no score ({why})")
         else:
-            lines.append(f"Judge {judge}: no score (its reply has no “SCORE: n” line)" + (f": {why[:160]}" if why else ""))
-    return "\n".join(lines)
+            lines.append(f"Judge {judge}: no score (its reply has no “SCORE: n” line)" + (f": {why}" if why else ""))
+    # (a tooltip does not wrap: a long line would run off the screen)
+    return "\n".join(part for line in lines for part in textwrap.wrap(line, 90, break_on_hyphens=False) or [""])
 
 
 class GridTexts:
@@ -229,11 +241,7 @@ class GridTexts:
         if score:
             text.add(score, style.small_bold_font, theme.text if cell.score is not None else theme.muted,
                      score_w + 4, 0.0, 1, x=width - score_w)
-        word = STATUS_WORD.get(cell.status, cell.status)
-        if cell.status == DONE and not cell.passed:
-            word = "check failed"
-        elif cell.status == STOPPED and cell.error == "interrupted":
-            word = "interrupted"  # cut by a quit or a crash (Resume runs it again)
+        word = status_text(cell)
         head_w = width - score_w - 8
         y = text.add(word, style.small_bold_font, self.status_color(cell), head_w, 0.0, 1)
         if cell.attempts > 1:
@@ -247,7 +255,7 @@ class GridTexts:
             text.add(cell.preview, style.small_font, theme.text, width, y, 3)
         foot_y = CELL_H - 6 - 4 - 4 - style.small_metrics.height() - 2
         x = 0.0
-        for _, ok in cell.checks:
+        for _, ok in (cell.checks if cell.status in (DONE, FAILED) else ()):  # (a stopped answer: not checked)
             mark = NA_MARK if ok is None else "✓" if ok else "✗"
             color = theme.muted if ok is None else theme.status["done"] if ok else theme.status["error"]
             text.add(mark, style.small_bold_font, color, 20, foot_y, 1, x=x)

@@ -767,7 +767,7 @@ def not_sent_note(notes: Sequence[str]) -> str:
 
 
 def column_label(rec: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in rec["params"].items() if k != "system")
+    params = ", ".join(f"{k}={_word(v)}" for k, v in rec["params"].items() if k != "system")  # (as the grid: "thinking=off")
     if "system" in rec["params"]:
         params = ", ".join(p for p in (params, f"system={str(rec['params']['system'])[:30]!r}") if p)
     note = not_sent_note(rec.get("not_sent") or ())

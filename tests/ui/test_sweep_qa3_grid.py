@@ -48,3 +48,43 @@ async def test_cancelled_cells_stay_cancelled_after_a_reopen_and_no_cell_not_che
         assert painted.count("cancelled") == 4 and painted.count("stopped") == 2 and "queued" not in painted
         assert "✗" not in painted  # their checks judged no finished answer: no failure marks
         assert item.button_text("resume") == "Resume sweep (6 cells left)"
+
+
+def _fit_all(window) -> None:
+    [fit] = [a for a in window.actions() if a.text() == "Fit all"]
+    fit.trigger()
+
+
+async def test_fit_all_with_other_cards_keeps_model_names_cjk_rows_and_one_variant_wording(app_env, fake_server):
+    """N10: with cards beside the grid, Fit all drew "Cla…", "1.…"; CJK row labels vanished; the overview said
+    "thinking False" where the header says "thinking=off"."""
+    from app.domain import Node, NodeKind, NodeStatus
+    from app.sweep import SweepDef
+    from storage import open_store
+    from tests.ui.test_sweep_grid import CL, DS
+
+    gpt = "openai:gpt-6.2-sol"
+    rows = [{"topic": t} for t in ("commas, everywhere", "日本語の説明を短く", "中文，全角逗号的例子", "plain")]
+    defn = SweepDef(templates=["Explain {{topic}} briefly.", "Sum up {{topic}}."], models=[DS, CL, gpt],
+                    columns=["topic"], rows=rows, vars_name="rows.csv",
+                    variants=[{"max_tokens": 256, "thinking": False}, {"max_tokens": 1024, "thinking": False}])
+    # as planned: Claude is sent neither max_tokens value apart (one column), the others each
+    defn.sent = {m: [{"params": dict(v), "not_sent": []} for v in defn.variants] for m in (DS, gpt)}
+    defn.sent[CL] = [{"params": {"thinking": False}, "not_sent": ["max_tokens"]} for _ in defn.variants]
+    session_id = _stored_sweep(app_env, defn, {i: ("ok answer", NodeStatus.DONE) for i in range(10)})
+    repo = open_store(app_env)  # cards taken out of the grid, far below it (Continue on canvas)
+    repo.add_nodes([Node(session_id, NodeKind.NOTE, f"note {i}", x=i * 1200, y=2400, status=NodeStatus.DONE)
+                    for i in range(3)])
+    repo.close()
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        _fit_all(window)
+        await wait_until(lambda: "queued" not in _painted(window), 3, "the overview")
+        painted = _painted(window)
+        assert window.view.zoom() < 0.25
+        for name in ("DeepSeek", "Claude", "GPT"):  # at least each model's name, not "Cla…"
+            assert any(t.startswith(name) for t in painted), (name, painted)
+        labels = [t for t in painted if "." in t and t.split(".")[0].isdigit()]
+        assert len(labels) == 8 and any("日" in t for t in labels) and any("中" in t for t in labels), labels
+        assert not any("False" in t or "True" in t for t in painted), painted
+        assert "256" in painted and "1024" in painted  # DeepSeek's and GPT's columns: what varies, in few characters

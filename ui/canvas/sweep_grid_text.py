@@ -85,17 +85,6 @@ def short_pass(t: ColumnTotals) -> str:
     return f"pass {t.passed}/{t.ended}" + (f" · {left} left" if left else "")
 
 
-_SHORT = {"temperature": "temp", "max_tokens": "max tokens", "reasoning_effort": "effort"}
-
-
-def short_variant(params: dict[str, Any]) -> str:
-    """A column's settings in few characters (the zoomed-out header: "temp 0.7")."""
-    parts = [f"{_SHORT.get(k, k)} {v}" for k, v in params.items() if k != "system"]
-    if "system" in params:
-        parts.append(f"system “{' '.join(str(params['system']).split())[:12]}…”")
-    return ", ".join(parts)
-
-
 def grid_title(grid: SweepGrid, rows_shown: int, cols_shown: int) -> str:
     """The grid's title: its size, and what the filters show of it."""
     rows, cols = len(grid.rows), len(grid.columns)

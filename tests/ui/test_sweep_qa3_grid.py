@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QTest
-
 from tests.fakes.server import Answer
 from tests.ui.conftest import open_window, wait_until
 from tests.ui.test_sweep_grid import _click, _grid_on_screen, _start_from_dialog, _stored_sweep

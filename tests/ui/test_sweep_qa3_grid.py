@@ -85,3 +85,66 @@ async def test_fit_all_with_other_cards_keeps_model_names_cjk_rows_and_one_varia
         assert len(labels) == 8 and any("日" in t for t in labels) and any("中" in t for t in labels), labels
         assert not any("False" in t or "True" in t for t in painted), painted
         assert "256" in painted and "1024" in painted  # DeepSeek's and GPT's columns: what varies, in few characters
+
+
+async def test_the_sessions_list_counts_planned_cells_and_tells_sweeps_apart(app_env, fake_server, tmp_path):
+    """N12: a 64-cell sweep was listed as "96 cells"; every sweep was titled "Sweep: <its template>"."""
+    from app.domain import NodeStatus
+    from app.sweep import SweepDef
+    from tests.ui.test_sweep_grid import CL, DS
+
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS, CL], columns=["w"], rows=[{"w": "x"}, {"w": "y"}],
+                    vars_name="w.csv", variants=[{"temperature": 0.0}, {"temperature": 0.7}])
+    defn.sent = {DS: [{"params": dict(v), "not_sent": []} for v in defn.variants],
+                 CL: [{"params": {}, "not_sent": ["temperature"]} for _ in defn.variants]}  # Claude: one column
+    _stored_sweep(app_env, defn, {0: ("ok", NodeStatus.DONE)})  # 2 rows × (2 + 1) columns = 6 cells, not 8
+    async with open_window() as (window, _services):
+        await _grid_on_screen(window)
+        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        [stored] = [t for t in items if t.startswith("Sweep: stored")]
+        assert "sweep · 6 cells" in stored
+        await _start_from_dialog(window, tmp_path, ["alpha"], max_tokens="256, 1024")
+        sweeps = window.controller.sweeps
+        await wait_until(lambda: not sweeps.running, 10, "the run to end")
+        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+        [new] = [t for t in items if t.startswith("Sweep: Say {{word}}")]
+        # what tells it apart from another sweep of the same template: what varies, its rows, its models
+        assert "max_tokens 256, 1024" in new and "words.csv" in new and "deepseek-flash" in new, new
+        assert "sweep · 4 cells" in new
+
+
+async def test_judge_reason_is_short_and_focus_mode_says_the_grids_word_and_cost(app_env, fake_server, tmp_path):
+    """N13: the "no score" reason was the judge's whole reply and its tooltip ran off screen; focus mode said
+    "done" for a cell the grid calls "check failed"; costs read "$0.0000728" there but "<$0.0001" in the grid."""
+    from tests.ui.test_sweep_grid_view import JUDGE, _tooltip_of
+
+    long_reply = ("The answer is **mostly** right, but it skips the key step: " + "detail " * 60
+                  + "\n\nSecond paragraph: $$x^2 + y^2$$ and more text that belongs to no reason.")
+    fake_server.script(JUDGE.split(":", 1)[1], Answer(text=(long_reply,)))
+    async with open_window() as (window, _services):
+        sweeps = await _start_from_dialog(window, tmp_path, ["alpha"], max_tokens="256", judge=JUDGE,
+                                          check="contains:zzz")
+        grid, item = sweeps.grid, sweeps.item
+        await wait_until(lambda: not sweeps.running, 20, "the run to end")
+        await wait_until(lambda: all(c.judged for c in grid.cells), 5, "every cell judged")
+        cell = grid.cells[0]
+        assert cell.score is None and cell.status == "done" and not cell.passed
+        tip = await _tooltip_of(window, item, cell.index)
+        assert "no score" in tip and "The answer is" in tip and "Second paragraph" not in tip
+        assert max(len(line) for line in tip.splitlines()) <= 100, tip  # it wraps: never off the screen
+        window.view.set_viewport(item.sceneBoundingRect().left() + 600, item.sceneBoundingRect().top() + 300, 1.0)
+        await asyncio.sleep(0.05)
+        painted = _painted(window)
+        assert "check failed" in painted
+        _click(window, item, item.cell_rect(cell.index))
+        await wait_until(lambda: window._focus_dialog is not None and window._focus_dialog.isVisible(), 3, "focus")
+        dlg = window._focus_dialog
+        assert "check failed" in dlg.title_label.text() and "done" not in dlg.title_label.text()
+        judge_line = next(t for t in dlg.detail_label.text().splitlines() if t.startswith("Judge "))
+        assert "Second paragraph" not in judge_line and len(judge_line) < 220
+        from app.present.money import fmt_cost
+
+        cost = fmt_cost(cell.cost_usd)
+        assert any(cost in t for t in painted), (cost, painted)  # the grid's cell and focus mode: one format
+        assert cost in dlg.metrics_label.text()
+        dlg.close()

@@ -148,3 +148,57 @@ async def test_judge_reason_is_short_and_focus_mode_says_the_grids_word_and_cost
         assert any(cost in t for t in painted), (cost, painted)  # the grid's cell and focus mode: one format
         assert cost in dlg.metrics_label.text()
         dlg.close()
+
+
+async def test_cut_header_and_status_bar_text_ends_in_an_ellipsis_with_numbers_whole_and_a_tooltip(
+        app_env, fake_server, tmp_path):
+    """N15: a narrow grid's header cut its cost to "$0.0" (read as zero); the batch status line was cut in the
+    header and the status bar, with no way to read the rest."""
+    import re
+
+    from PySide6.QtCore import QPointF
+    from PySide6.QtTest import QTest
+
+    from app.domain import NodeStatus
+    from app.sweep import SweepDef
+    from tests.ui.test_sweep_grid import DS
+
+    defn = SweepDef(templates=["Say {{w}}"], models=[DS], columns=["w"], rows=[{"w": "x"}, {"w": "y"}, {"w": "z"}],
+                    vars_name="w.csv", checks=["contains:ok"])
+    _stored_sweep(app_env, defn, {0: ("ok", NodeStatus.DONE), 1: ("no", NodeStatus.DONE), 2: ("no", NodeStatus.DONE)})
+    async with open_window() as (window, _services):
+        sweeps, item = await _grid_on_screen(window)
+        _click(window, item, item.button_rect("failures"))  # "Failures only": the title grows, the grid is narrow
+        await wait_until(lambda: "2 of 3 rows shown" in item.title_text(), 3, "the filter")
+        painted = _painted(window)
+        [shown] = [t for t in painted if t.startswith("1 done") or t == "…"]
+        full = item.progress_text
+        assert shown != full and shown.endswith("…"), (shown, full)  # cut, and says so
+        assert all(full.count(m) for m in re.findall(r"\$[\d.]+", shown))  # a cost shown is shown whole
+        assert not re.search(r"\$[\d.]*…", shown)
+        # the header's tooltip says it whole
+        title_pos = window.view.mapFromScene(item.mapToScene(QPointF(item.boundingRect().width() - 20, 20)))
+        QTest.mouseMove(window.view.viewport(), title_pos)
+        await wait_until(lambda: item.toolTip(), 3, "the header's tooltip")
+        assert item.toolTip() == full
+
+
+async def test_the_status_bar_cuts_a_long_batch_line_with_an_ellipsis_and_a_tooltip(
+        app_env, fake_server, tmp_path, monkeypatch):
+    """N15: "batch msgbatch_fake00001 (anthropic, 32 requests): ended, 32 succeeded; batch batch_fake0" ran out
+    of the status bar, cut, with no way to read the rest."""
+    from tests.ui.test_sweep_batch_window import _start_batch_sweep
+
+    monkeypatch.setenv("TRIPTYCH_BATCH_POLL_S", "0.1")
+    fake_server.batches.hold = True  # the batch stays in progress
+    async with open_window() as (window, _services):
+        sweeps = await _start_batch_sweep(window, tmp_path, ["alpha", "beta", "gamma"])
+        label = window.status.sweep_label
+        await wait_until(lambda: "in_progress" in label.toolTip(), 10, "the batch's status in the status bar")
+        [batch] = fake_server.batches.created
+        text, tip = label.text(), label.toolTip()
+        assert text.startswith("Sweep: ") and text.endswith("…") and batch.id in tip and "requests" in tip
+        assert label.fontMetrics().horizontalAdvance(text) <= window.status.SWEEP_LABEL_MAX_PX
+        assert "$" in text and not text.rstrip(" …").endswith("$")  # the cost whole, before what is cut
+        _click(window, sweeps.item, sweeps.item.button_rect("cancel"))
+        await wait_until(lambda: not sweeps.running, 5, "the sweep to stop")

@@ -29,6 +29,7 @@ from app.sweep_view import (
     pass_line,
 )
 from ui.canvas.style import CardStyle
+from ui.format import elide_parts
 
 LABEL_W = 230.0
 CELL_W = 250.0
@@ -175,11 +176,14 @@ class GridTexts:
         y = text.add(key[1], style.small_bold_font, theme.text, width, 0.0, 1)
         label = style.small_metrics.elidedText(column.label or "default settings", Qt.TextElideMode.ElideRight, width)
         y = text.add(label, style.small_font, theme.muted, width, y, 1)  # (its tooltip has all of it)
-        y = text.add(pass_line(t), style.small_font, theme.text, width, y, 1)
+        def one(line: str) -> str:  # one line, cut at a seam with "…" (never inside a number)
+            return elide_parts(line, width - 2, style.small_metrics.horizontalAdvance, (" · ", " + ", " ("))
+
+        y = text.add(one(pass_line(t)), style.small_font, theme.text, width, y, 1)
         if self.grid.defn.judge:
             score = "mean score –" if t.mean_score is None else f"mean score {t.mean_score:.1f}/10 ({t.scored} scored)"
-            y = text.add(score, style.small_font, theme.text, width, y, 1)
-        y = text.add(cost_line(t), style.small_font, theme.text, width, y, 1)
+            y = text.add(one(score), style.small_font, theme.text, width, y, 1)
+        y = text.add(one(cost_line(t)), style.small_font, theme.text, width, y, 1)
         text.add(f"p50 {ms_text(t.p50_ms)} · p95 {ms_text(t.p95_ms)}", style.small_font, theme.muted, width, y, 1)
         self._heads[col] = (key, text)
         return text
@@ -197,7 +201,8 @@ class GridTexts:
         if self.grid.defn.judge:
             score = "mean score –" if t.mean_score is None else f"mean score {t.mean_score:.1f}/10"
             y = text.add(score, style.small_font, theme.text, width, y, 1)
-        text.add(cost_line(t), style.small_font, theme.text, width, y, 1)
+        text.add(elide_parts(cost_line(t), width - 2, style.small_metrics.horizontalAdvance, (" + ",)),
+                 style.small_font, theme.text, width, y, 1)
         self._corner = ((t,), text)
         return text
 

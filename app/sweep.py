@@ -293,7 +293,7 @@ def plan_sent(catalog: Catalog, models: Sequence[str], variants: Sequence[dict[s
             raise SweepError(f"{label} is {whom} "
                              f"({'; '.join(_why_not(catalog, m, name) for m in models)}): it would never be sent, "
                              "so its variants would compare identical requests. Leave it out, or choose settings "
-                             "or a model that take it")
+                             "or a model that take it.")
     return sent
 
 
@@ -411,7 +411,8 @@ _SCORE = re.compile(r"score\s*[:=]?\s*\**\s*(10|[1-9])(?:\s*/\s*10)?\b\**\s*[-â€
 
 
 def judge_instruction(rubric: str | None) -> str:
-    return JUDGE_INSTRUCTION.format(rubric=f", against this rubric: {rubric.strip()}" if rubric else "")
+    rubric = (rubric or "").strip().rstrip(".").rstrip()  # (the instruction adds its own full stop: never "..")
+    return JUDGE_INSTRUCTION.format(rubric=f", against this rubric: {rubric}" if rubric else "")
 
 
 def parse_judge_reply(text: str) -> tuple[int | None, str]:

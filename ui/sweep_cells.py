@@ -285,7 +285,17 @@ def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limi
     more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
     judged = f", the judge {_usd(judge)} of it" if judge else ""
     head = what or f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
-    text = (f"{head}: estimated {_usd(total)}{' at batch prices' if defn.batch else ''}{judged} "
+    prices = ""
+    if defn.batch:  # which cells go through a batch API (about half price) and which run live at full price
+        from ui.sweep_dialog import batch_split
+
+        batched, _live = batch_split(c.settings, sorted({cell.model for cell in cells}))
+        n = sum(1 for cell in cells if cell.model in batched)
+        if n == len(cells):
+            prices = " at batch prices"
+        elif n:
+            prices = f" ({n} at batch prices, {len(cells) - n} live at full price)"
+    text = (f"{head}: estimated {_usd(total)}{prices}{judged} "
             f"(about 1,000 output tokens per answer{more}).{note}")
     if not always:
         text += f" That is above {_usd(limit)}. Run it?"

@@ -143,6 +143,8 @@ async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_s
         monkeypatch.setattr(window.dialogs, "confirm", lambda title, text: asked.append(text) or True)
         sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
         assert len(asked) == 1 and "at batch prices" in asked[0]
+        # qa3 N14: not "at batch prices" for all of them: DeepSeek's cell runs live (the same words as Resume's)
+        assert "(1 at batch prices, 1 live at full price)" in asked[0], asked
         grid, item = sweeps.grid, sweeps.item
         await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 10, "the cell in batch")
         await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")

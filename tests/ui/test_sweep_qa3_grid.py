@@ -202,3 +202,50 @@ async def test_the_status_bar_cuts_a_long_batch_line_with_an_ellipsis_and_a_tool
         assert "$" in text and not text.rstrip(" …").endswith("$")  # the cost whole, before what is cut
         _click(window, sweeps.item, sweeps.item.button_rect("cancel"))
         await wait_until(lambda: not sweeps.running, 5, "the sweep to stop")
+
+
+async def test_the_new_sweep_dialog_keeps_its_fields_in_place_as_warnings_come_and_go(app_env, fake_server, tmp_path):
+    """N14: clearing Temperature removed two warning lines, every field below moved ~27 px and the next clicks
+    landed in the wrong fields; the refusal had no full stop; a rubric's full stop made "sentences.. Reply"."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from tests.ui.test_sweep_dialog import _open_dialog, _vars
+    from tests.ui.test_sweep_grid import CL, DS, _tick_model
+
+    async with open_window() as (window, _services):
+        dialog = _open_dialog(window)
+        QTest.keyClicks(dialog.templates_edit, "Say {{word}}")
+        QTest.keyClicks(dialog.vars_edit, str(_vars(tmp_path, ["alpha", "beta"])))
+        _tick_model(dialog, DS)
+        _tick_model(dialog, CL)
+        await wait_until(lambda: "4 cells" in dialog.estimate_label.text(), 3, "the estimate")
+
+        def places():
+            return [w.mapTo(dialog, QPoint(0, 0)) for w in (dialog.templates_edit, dialog.thinking_edit,
+                                                              dialog.checks_edit, dialog.rubric_edit,
+                                                              dialog.start_button)] + [dialog.templates_edit.height()]
+
+        before = places()
+        QTest.keyClicks(dialog.temperature_edit, "0, 0.7")  # refused: the error, in red
+        await wait_until(lambda: dialog.error_label.text(), 3, "the refusal")
+        assert dialog.error_label.text().endswith(".")
+        assert places() == before
+        QTest.keyClicks(dialog.thinking_edit, "off")  # accepted, with a warning line for Claude
+        await wait_until(lambda: "⚠" in dialog.estimate_label.text(), 3, "the warning")
+        assert places() == before
+        dialog.temperature_edit.setFocus()
+        dialog.temperature_edit.selectAll()
+        QTest.keyClick(dialog.temperature_edit, Qt.Key.Key_Delete)  # the warnings go
+        await wait_until(lambda: "⚠" not in dialog.estimate_label.text() and "cells" in dialog.estimate_label.text(),
+                         3, "the warning gone")
+        assert places() == before
+        # the click meant for Checks lands in Checks
+        QTest.mouseClick(dialog.checks_edit.viewport(), Qt.MouseButton.LeftButton)
+        QTest.keyClicks(dialog.checks_edit, "contains:a")
+        assert dialog.checks_edit.toPlainText() == "contains:a" and dialog.thinking_edit.text() == "off"
+        dialog.close()
+    from app.sweep import judge_instruction
+
+    said = judge_instruction("Be brief, in three sentences.")
+    assert "sentences.." not in said and "three sentences. Reply" in said

@@ -118,6 +118,8 @@ def cell_details(grid: SweepGrid, index: int, node: Node | None, display_name: C
     else:
         lines.append(f"Prompt: {snippet(defn.templates[row.prompt_index], 160)}")
     checks = checks_line(node)
+    if checks and node is not None and node.status in (NodeStatus.STOPPED, NodeStatus.INTERRUPTED):
+        checks = "not checked: the answer did not finish (not a failure; Resume sweep runs it again)"
     if checks:
         lines.append(f"Checks: {checks}")
     judge = judge_line(grid, node, display_name)

@@ -66,7 +66,8 @@ class WindowStatus:
     def show_sweep_progress(self, text: str) -> None:
         """A running sweep's progress, cut at a seam with "…" when long (a batch's status line); the
         tooltip has it whole."""
-        width = min(self.SWEEP_LABEL_MAX_PX, max(self.sweep_label.parentWidget().width() // 2, 200))
+        bar = self.sweep_label.parentWidget()
+        width = min(self.SWEEP_LABEL_MAX_PX, max(bar.width() // 2, 200)) if bar is not None else self.SWEEP_LABEL_MAX_PX
         shown = elide_parts(text, width, self.sweep_label.fontMetrics().horizontalAdvance, (" · ", "; ", ": "))
         self.sweep_label.setText(shown)
         self.sweep_label.setToolTip(text.replace(" · batch ", "\nbatch ").replace("; batch ", "\nbatch ")

@@ -43,8 +43,15 @@ async def test_cancelled_cells_stay_cancelled_after_a_reopen_and_no_cell_not_che
         await asyncio.sleep(0.05)
         painted = _painted(window)
         assert painted.count("cancelled") == 4 and painted.count("stopped") == 2 and "queued" not in painted
+        stopped = [c for c in cells if c.status == "stopped"]
+        assert all(ok is False for c in stopped for _, ok in c.checks) and all(c.checks for c in stopped)
         assert "✗" not in painted  # their checks judged no finished answer: no failure marks
         assert item.button_text("resume") == "Resume sweep (6 cells left)"
+        _click(window, item, item.cell_rect(stopped[0].index))  # focus mode on a stopped cell: no ✗ either
+        await wait_until(lambda: window._focus_dialog is not None and window._focus_dialog.isVisible(), 3, "focus")
+        detail = window._focus_dialog.detail_label.text()
+        assert "Checks: not checked" in detail and "✗" not in detail
+        window._focus_dialog.close()
 
 
 def _fit_all(window) -> None:

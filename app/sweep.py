@@ -592,7 +592,8 @@ class SweepDef:
         parts.append(", ".join(m.split(":", 1)[-1] for m in self.models))
         if self.batch:
             parts.append("batch")
-        return ("Sweep: " + " · ".join(parts))[:160]
+        title = "Sweep: " + " · ".join(parts)
+        return title if len(title) <= 120 else title[:119].rstrip() + "…"
 
     def summary(self) -> str:
         parts = [f"{len(self.templates)} prompt{'s' if len(self.templates) != 1 else ''}",
@@ -607,7 +608,7 @@ class SweepDef:
         if self.vars_name:
             lines.append(f"Variables: {self.vars_name} ({', '.join(self.columns)})")
         if self.variants != [{}]:
-            lines.append("Variants: " + "; ".join(", ".join(f"{k}={v}" for k, v in var.items())
+            lines.append("Variants: " + "; ".join(", ".join(f"{k}={_word(v)}" for k, v in var.items())
                                                   for var in self.variants))
         if self.checks:
             lines.append("Checks: " + ", ".join(self.checks))

@@ -162,7 +162,7 @@ def test_a_temperature_sweep_sends_each_cell_once_to_a_model_that_takes_no_tempe
     assert [o["node_id"] for o in lines(r.stdout)] == [o["node_id"] for o in out] and server.requests == []
     assert warning in r.stderr
     r = cli("export", sid, "--format", "md", "-o", "-")
-    assert f"{CL} (thinking=False; temperature not accepted)" in r.stdout
+    assert f"{CL} (thinking=off; temperature not accepted)" in r.stdout
 
 
 def test_refusals_happen_before_anything_is_sent(cli, server, vars_csv, tmp_path):

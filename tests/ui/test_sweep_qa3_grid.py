@@ -91,6 +91,7 @@ async def test_fit_all_with_other_cards_keeps_model_names_cjk_rows_and_one_varia
         labels = [t for t in painted if "." in t and t.split(".")[0].isdigit()]
         assert len(labels) == 8 and any("日" in t for t in labels) and any("中" in t for t in labels), labels
         assert not any("False" in t or "True" in t for t in painted), painted
+        assert "Sweep" in painted  # the corner's title, in the small font rather than "Swe…"
         assert "256" in painted and "1024" in painted  # DeepSeek's and GPT's columns: what varies, in few characters
 
 

@@ -109,11 +109,12 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
             rows, cols = len(item.grid.rows), len(item.grid.columns)
             shown = "" if (len(item.rows), len(item.cols)) == (rows, cols) else \
                 f" ({len(item.rows)} × {len(item.cols)} shown)"
-            parts = [("Sweep", style.overview_title_font, theme.text),
+            x = label_x * lod
+            corner = QRectF(x + pad, band.top() + pad, label_w - 2 * pad, line)
+            parts = [(*_fit_name("Sweep", corner.width(), style.overview_title_font, style.overview_font), theme.text),
                      (f"{rows} × {cols}{shown}", style.overview_font, theme.muted),
                      (short_pass(item.grid.overall()), style.overview_font, theme.text)]
-            x = label_x * lod
-            _draw_lines(item, painter, parts[:lines], QRectF(x + pad, band.top() + pad, label_w - 2 * pad, line))
+            _draw_lines(item, painter, parts[:lines], corner)
     painter.restore()
 
 

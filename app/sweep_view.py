@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain import Graph, Node, NodeKind, NodeStatus
+from app.present.money import fmt_cost
 from app.sweep import (
     CHECKS_META,
     JUDGE_META,
@@ -175,7 +176,8 @@ class Progress:
         if self.eta_s is not None:
             eta = f" · ETA {int(self.eta_s) // 60}:{int(self.eta_s) % 60:02d}"
         batched = f" · {self.batched} in batch" if self.batched else ""
-        return f"{self.done} done · {self.failed} failed · {self.left} left{batched} · ${self.cost_usd:.4f}{eta}"
+        # (the cost as every view writes it: "$0.000130", never "$0.0000" for a cost that is not zero)
+        return f"{self.done} done · {self.failed} failed · {self.left} left{batched} · {fmt_cost(self.cost_usd)}{eta}"
 
 
 def _fold(text: str) -> str:

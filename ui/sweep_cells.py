@@ -19,7 +19,7 @@ from app import layout
 from app.domain import Node, NodeKind
 from app.sweep import CELL_META, SweepDef
 from app.sweep_cell_info import cell_details, cell_title
-from app.sweep_view import DONE, ON_CANVAS_META, SweepGrid, estimate
+from app.sweep_view import DONE, ON_CANVAS_META, CellView, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
 from ui.canvas.sweep_grid_text import status_text
 
@@ -128,10 +128,10 @@ class CellFocus(QObject):
         """The grid's word for the cell shown ("check failed"), when its answer is the one the cell shows."""
         if node.status.is_live:
             return None  # (focus mode's own word: "streaming · 12 s")
-        cell = next((c for c in (self.grid.cells[self.index],) if c.answer_id == node.id), None)
-        if cell is None:
+        cell: CellView | None = self.grid.cells[self.index]
+        if cell is not None and cell.answer_id != node.id:  # (← / → is on its way to another cell: that one's word)
             cell = next((c for c in self.grid.cells if c.answer_id == node.id), None)
-        return status_text(cell) if cell is not None else None
+        return status_text(cell) if cell is not None else None  # (an earlier try of the cell: its own word)
 
     def describe(self, node: Node) -> str:
         return "\n".join(cell_details(self.grid, self.index, node, self._name))

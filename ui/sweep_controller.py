@@ -441,7 +441,7 @@ class SweepGridController(QObject):
         runner.only = set(only) if only is not None else None
         self.runner, self._marking = runner, marking
         grid.set_cancelled((), self.answers)  # the cells a cancelled run left: queued again
-        self._store_cancelled(sweep, [])
+        _store_cancelled(self.c, sweep, [])
         grid.started, grid.started_done = time.monotonic(), grid.progress().ended
         self.task = asyncio.ensure_future(self._run_task(runner))
         self._tick.start()
@@ -464,7 +464,7 @@ class SweepGridController(QObject):
             if grid is not None:
                 if cancelled:  # the cells the run never started: cancelled, not queued (Resume runs them)
                     grid.set_cancelled([c.index for c in grid.cells if not self.answers.get(c.index)], self.answers)
-                    self._store_cancelled(runner.sweep, sorted(grid.cancelled))  # (a reopen says "cancelled" too)
+                    _store_cancelled(self.c, runner.sweep, sorted(grid.cancelled))  # (a reopen says "cancelled" too)
                 for index in range(len(grid.cells)):
                     grid.update(index, self.answers.get(index, []))
                 self._active.clear()
@@ -476,23 +476,6 @@ class SweepGridController(QObject):
             self.c.emit_totals()
             self.run_finished.emit()
 
-    def _store_cancelled(self, sweep: Node, cells: list[int]) -> None:
-        """Keep on the sweep node which cells a cancelled run never started (none: a run starts again), in the
-        runner's copy of the node (its batches' records are written with it) and the window's."""
-        graph = self.c.graph
-        shown = graph.nodes.get(sweep.id) if graph is not None and graph.session.id == sweep.session_id else None
-        if not cells and CANCELLED_META not in sweep.meta:
-            return
-        for node in {id(n): n for n in (sweep, shown) if n is not None}.values():
-            if cells:
-                node.meta[CANCELLED_META] = cells
-            else:
-                node.meta.pop(CANCELLED_META, None)
-        try:
-            self.c.repo.update_node(sweep)
-        except Exception:  # the store is locked or gone: the grid still says it until the window closes
-            log.exception("could not store the sweep's cancelled cells")
-
     def close(self) -> None:
         self._tick.stop()
         if self.runner is not None:
@@ -500,3 +483,21 @@ class SweepGridController(QObject):
         self.batches.stop()
         self.c.model.unobserve(self._on_model_changed)
 
+
+def _store_cancelled(c: CanvasController, sweep: Node, cells: list[int]) -> None:
+    """Keep on the sweep node which cells a cancelled run never started (none: a run starts again), in the
+    runner's copy of the node (its batches' records are written with it) and the window's (`c`: its
+    canvas controller)."""
+    graph = c.graph
+    shown = graph.nodes.get(sweep.id) if graph is not None and graph.session.id == sweep.session_id else None
+    if not cells and CANCELLED_META not in sweep.meta:
+        return
+    for node in {id(n): n for n in (sweep, shown) if n is not None}.values():
+        if cells:
+            node.meta[CANCELLED_META] = cells
+        else:
+            node.meta.pop(CANCELLED_META, None)
+    try:
+        c.repo.update_node(sweep)
+    except Exception:  # the store is locked or gone: the grid still says it until the window closes
+        log.exception("could not store the sweep's cancelled cells")

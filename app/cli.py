@@ -998,8 +998,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
     if todo and not _confirm_sweep(ctx, defn, todo, args):
         return 1
     if graph is None or sweep is None:
-        first = " ".join(defn.templates[0].split())[:60]
-        session = ctx.repo.create_session(Session(title=f"Sweep: {first}"))
+        session = ctx.repo.create_session(Session(title=defn.session_title()))
         sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()},
                      status=NodeStatus.DONE, title="Sweep")
         sweep.attachments = files  # stored once with the sweep; every cell's prompt carries them (and --resume)

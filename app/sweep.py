@@ -293,7 +293,7 @@ def plan_sent(catalog: Catalog, models: Sequence[str], variants: Sequence[dict[s
             raise SweepError(f"{label} is {whom} "
                              f"({'; '.join(_why_not(catalog, m, name) for m in models)}): it would never be sent, "
                              "so its variants would compare identical requests. Leave it out, or choose settings "
-                             "or a model that take it")
+                             "or a model that take it.")
     return sent
 
 
@@ -411,16 +411,24 @@ _SCORE = re.compile(r"score\s*[:=]?\s*\**\s*(10|[1-9])(?:\s*/\s*10)?\b\**\s*[-�
 
 
 def judge_instruction(rubric: str | None) -> str:
-    return JUDGE_INSTRUCTION.format(rubric=f", against this rubric: {rubric.strip()}" if rubric else "")
+    rubric = (rubric or "").strip().rstrip(".").rstrip()  # (the instruction adds its own full stop: never "..")
+    return JUDGE_INSTRUCTION.format(rubric=f", against this rubric: {rubric}" if rubric else "")
 
 
 def parse_judge_reply(text: str) -> tuple[int | None, str]:
     """(score 1–10 or None, one-line reason) from a judge's reply."""
     m = _SCORE.search(text)
-    if m is None:
-        return None, " ".join(text.split())[:200]
+    if m is None:  # why there is no score: the reply's first line, short (the cell's tooltip, focus mode)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        first = " ".join(first.lstrip("#>*-+ ").split())
+        return None, first if len(first) <= 160 else first[:159].rstrip() + "…"
     reason = " ".join(m.group(2).split())[:200]
     return int(m.group(1)), reason
+
+
+def _word(value: Any) -> str:
+    """A setting's value as the user typed it: a boolean is "on"/"off" (never Python's True/False)."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -569,6 +577,24 @@ class SweepDef:
                         out.append(Cell(len(out), r, p, m, v, values, params, text, tuple(not_sent)))
         return out
 
+    def session_title(self) -> str:
+        """The title of the session it runs in, telling sweeps apart in the sessions list: the first
+        template (cut), what varies between its variants, its variables file, its models and "batch"
+        ("Sweep: Explain {{topic}}… · temperature 0, 0.7 · rows.csv · deepseek-flash, claude-sonnet-5-5")."""
+        first = " ".join(self.templates[0].split())
+        parts = [first if len(first) <= 40 else first[:39].rstrip() + "…"]
+        for k in dict.fromkeys(k for v in self.variants for k in v if k != "system"):
+            values = list(dict.fromkeys(_word(v.get(k, "–")) for v in self.variants))
+            if len(values) > 1:
+                parts.append(f"{k} {', '.join(values)}")
+        if self.vars_name:
+            parts.append(self.vars_name.replace("\\", "/").rsplit("/", 1)[-1])
+        parts.append(", ".join(m.split(":", 1)[-1] for m in self.models))
+        if self.batch:
+            parts.append("batch")
+        title = "Sweep: " + " · ".join(parts)
+        return title if len(title) <= 120 else title[:119].rstrip() + "…"
+
     def summary(self) -> str:
         parts = [f"{len(self.templates)} prompt{'s' if len(self.templates) != 1 else ''}",
                  f"{len(self.rows)} row{'s' if len(self.rows) != 1 else ''}",
@@ -582,7 +608,7 @@ class SweepDef:
         if self.vars_name:
             lines.append(f"Variables: {self.vars_name} ({', '.join(self.columns)})")
         if self.variants != [{}]:
-            lines.append("Variants: " + "; ".join(", ".join(f"{k}={v}" for k, v in var.items())
+            lines.append("Variants: " + "; ".join(", ".join(f"{k}={_word(v)}" for k, v in var.items())
                                                   for var in self.variants))
         if self.checks:
             lines.append("Checks: " + ", ".join(self.checks))
@@ -743,7 +769,7 @@ def not_sent_note(notes: Sequence[str]) -> str:
 
 
 def column_label(rec: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in rec["params"].items() if k != "system")
+    params = ", ".join(f"{k}={_word(v)}" for k, v in rec["params"].items() if k != "system")  # (as the grid: "thinking=off")
     if "system" in rec["params"]:
         params = ", ".join(p for p in (params, f"system={str(rec['params']['system'])[:30]!r}") if p)
     note = not_sent_note(rec.get("not_sent") or ())

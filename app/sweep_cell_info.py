@@ -16,7 +16,7 @@ from app.domain import Node, NodeStatus
 from app.present.money import fmt_cost
 from app.present.text import snippet
 from app.sweep import CHECKS_META, NOT_APPLICABLE, SCORE_META, node_cost
-from app.sweep_view import SweepGrid
+from app.sweep_view import SweepGrid, short_reason
 
 NA_MARK = "–"  # a check that does not apply (as the grid draws it)
 
@@ -92,10 +92,10 @@ def judge_line(grid: SweepGrid, node: Node | None, display_name: Callable[[str],
         if node is not None and node.status != NodeStatus.DONE:
             return f"{who}: no score (only a finished answer is scored)"
         return f"{who}: no score yet"
-    reason = " ".join(str(score.get("reason") or "").split())
+    reason = short_reason(score.get("reason"))
     value = score.get("score")
     head = f"{who}: {value}/10" if isinstance(value, int) else f"{who}: no score"
-    return f"{head} — {snippet(reason, 200)}" if reason else head
+    return f"{head} — {reason}" if reason else head
 
 
 def cell_details(grid: SweepGrid, index: int, node: Node | None, display_name: Callable[[str], str]) -> list[str]:
@@ -118,6 +118,8 @@ def cell_details(grid: SweepGrid, index: int, node: Node | None, display_name: C
     else:
         lines.append(f"Prompt: {snippet(defn.templates[row.prompt_index], 160)}")
     checks = checks_line(node)
+    if checks and node is not None and node.status in (NodeStatus.STOPPED, NodeStatus.INTERRUPTED):
+        checks = "not checked: the answer did not finish (not a failure; Resume sweep runs it again)"
     if checks:
         lines.append(f"Checks: {checks}")
     judge = judge_line(grid, node, display_name)

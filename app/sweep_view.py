@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain import Graph, Node, NodeKind, NodeStatus
+from app.present.money import fmt_cost
 from app.sweep import (
     BATCH_META,
     CHECKS_META,
@@ -45,10 +46,12 @@ CANCELLED = "cancelled"  # never started: Cancel all stopped the run first (or i
 
 PREVIEW_CHARS = 160
 ON_CANVAS_META = "sweep_on_canvas"  # on a cell's answer the user put on the canvas (Continue on canvas)
+CANCELLED_META = "sweep_cancelled"  # on the sweep node: the cells a cancelled run never started (Resume clears it)
 
 __all__ = [
     "BATCHED",
     "CANCELLED",
+    "CANCELLED_META",
     "DONE",
     "FAILED",
     "ON_CANVAS_META",
@@ -64,6 +67,7 @@ __all__ = [
     "answers_differ",
     "load_grid",
     "pass_line",
+    "short_reason",
     "sweep_card_ids",
 ]
 
@@ -173,7 +177,8 @@ class Progress:
         if self.eta_s is not None:
             eta = f" · ETA {int(self.eta_s) // 60}:{int(self.eta_s) % 60:02d}"
         batched = f" · {self.batched} in batch" if self.batched else ""
-        return f"{self.done} done · {self.failed} failed · {self.left} left{batched} · ${self.cost_usd:.4f}{eta}"
+        # (the cost as every view writes it: "$0.000130", never "$0.0000" for a cost that is not zero)
+        return f"{self.done} done · {self.failed} failed · {self.left} left{batched} · {fmt_cost(self.cost_usd)}{eta}"
 
 
 def _fold(text: str) -> str:
@@ -188,6 +193,16 @@ def _preview(text: str) -> str:
     ticks, quotes, bullets, fences) left out."""
     flat = " ".join(_MARKS.sub("", text[: PREVIEW_CHARS * 4]).split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+REASON_CHARS = 160
+
+
+def short_reason(reason: Any) -> str:
+    """The judge's reason as a cell shows it: one line, at most `REASON_CHARS` (a reply stored whole
+    before replies were cut to their first line reads as its first words, and "…")."""
+    text = " ".join(str(reason or "").split())
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
 
 
 def answers_differ(keys: Iterable[str]) -> bool:
@@ -314,7 +329,7 @@ class SweepGrid:
             value = score.get("score") if isinstance(score, dict) else None
             cell.score = value if isinstance(value, int) and not isinstance(value, bool) else None
             cell.judged = isinstance(score, dict)
-            cell.score_reason = str(score.get("reason") or "") if isinstance(score, dict) else ""
+            cell.score_reason = short_reason(score.get("reason")) if isinstance(score, dict) else ""
             judge_costs = [c for c in (_judge_cost(a) for a in answers) if c is not None]
             cell.judge_cost_usd = sum(judge_costs) if judge_costs else None
             cell.latency_ms = node.timing.duration_ms if node.status == NodeStatus.DONE else None
@@ -496,9 +511,16 @@ def load_grid(graph: Graph) -> tuple[Node, SweepGrid, dict[int, list[Node]]] | N
     grid = SweepGrid(SweepDef.from_dict(sweep.meta[SWEEP_META]), sweep.id)
     grid.batched = waiting_in_batches(sweep)
     grid.batch_ids = _open_batch_ids(sweep)
+    grid.cancelled = stored_cancelled(sweep) - grid.batched
     answers = cell_answers(view)
     grid.update_all(answers)
     return sweep, grid, answers
+
+
+def stored_cancelled(sweep: Node) -> set[int]:
+    """The cells a cancelled run left never started, as stored on the sweep node (`CANCELLED_META`)."""
+    raw = sweep.meta.get(CANCELLED_META)
+    return {i for i in raw if isinstance(i, int) and not isinstance(i, bool)} if isinstance(raw, list) else set()
 
 
 def sweep_card_ids(graph: Graph, answers: dict[int, list[Node]]) -> set[str]:

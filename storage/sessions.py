@@ -91,17 +91,18 @@ def list_sessions(conn: Connection, include_deleted: bool, viewer: str | None = 
 
 
 def _sweep_cells(conn: Connection) -> dict[str, int]:
-    """Session id -> the cells of the sweep it holds (app.sweep.SweepDef.size: rows × templates × models ×
-    variants, from the sweep node's stored definition); sessions without a sweep are left out."""
+    """Session id -> the cells of the sweep it holds (app.sweep.SweepDef.size: the planned cells, a model's
+    variants that send it the same one cell, from the sweep node's stored definition); sessions without a
+    sweep are left out."""
     import json
+
+    from app.sweep import SweepDef
 
     out: dict[str, int] = {}
     for session_id, meta in conn.execute(
             select(nodes_t.c.session_id, nodes_t.c.meta).where(nodes_t.c.kind == NodeKind.SWEEP.value)):
         try:
-            d = json.loads(meta or "{}").get("sweep")
-            out[session_id] = (len(d.get("rows") or [{}]) * len(d["templates"]) * len(d["models"])
-                               * len(d.get("variants") or [{}]))
+            out[session_id] = SweepDef.from_dict(json.loads(meta or "{}").get("sweep")).size
         except (ValueError, TypeError, KeyError, AttributeError):  # not a sweep's definition
             continue
     return out

@@ -136,3 +136,30 @@ def _para(what: str, nxt: str, detail: str) -> str:
     if detail:
         out += f"<br><span style='font-size:small'>{html.escape(detail[:300])}</span>"
     return out
+
+
+def elide_parts(text: str, width: float, width_of: Callable[[str], float], seps: tuple[str, ...] = (" · ", "; ")) -> str:
+    """`text` cut to `width` (as `width_of` measures) at its parts' seams, with "…", so a number is whole or
+    not shown ("0 done · 64 failed · …", never "$0.0" for "$0.0779"); the first part alone, cut at a word.
+    The whole text belongs in a tooltip."""
+    if width_of(text) <= width:
+        return text
+    cuts = sorted({i for sep in seps for i in _find_all(text, sep)})
+    for i in reversed(cuts):
+        head = text[:i] + " …"
+        if width_of(head) <= width:
+            return head
+    words = text.split(" ")
+    for n in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:n]) + "…"
+        if width_of(head) <= width:
+            return head
+    return "…"
+
+
+def _find_all(text: str, sep: str) -> list[int]:
+    out, at = [], text.find(sep)
+    while at >= 0:
+        out.append(at)
+        at = text.find(sep, at + 1)
+    return out

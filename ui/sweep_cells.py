@@ -19,8 +19,9 @@ from app import layout
 from app.domain import Node, NodeKind
 from app.sweep import CELL_META, SweepDef
 from app.sweep_cell_info import cell_details, cell_title
-from app.sweep_view import DONE, ON_CANVAS_META, SweepGrid, estimate
+from app.sweep_view import DONE, ON_CANVAS_META, CellView, SweepGrid, estimate
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
+from ui.canvas.sweep_grid_text import status_text
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
@@ -86,6 +87,7 @@ class CellFocus(QObject):
         self._timer.timeout.connect(self._on_timer_timeout)
         self._timer.start()
         dlg.node_shown.connect(self._on_dlg_node_shown)
+        dlg.set_status_word(self.status_word)
         dlg.set_navigation(self.neighbour, self.position, self.describe, self.HINT)
         self._update_buttons()
 
@@ -121,6 +123,15 @@ class CellFocus(QObject):
         cell = self.grid.cells[self.index]
         cols = self._columns()
         return f"column {cols.index(cell.col) + 1} of {len(cols)}"  # (its row: the description's first line)
+
+    def status_word(self, node: Node) -> str | None:
+        """The grid's word for the cell shown ("check failed"), when its answer is the one the cell shows."""
+        if node.status.is_live:
+            return None  # (focus mode's own word: "streaming · 12 s")
+        cell: CellView | None = self.grid.cells[self.index]
+        if cell is not None and cell.answer_id != node.id:  # (← / → is on its way to another cell: that one's word)
+            cell = next((c for c in self.grid.cells if c.answer_id == node.id), None)
+        return status_text(cell) if cell is not None else None  # (an earlier try of the cell: its own word)
 
     def describe(self, node: Node) -> str:
         return "\n".join(cell_details(self.grid, self.index, node, self._name))
@@ -274,7 +285,17 @@ def confirm_cost(c: CanvasController, defn: SweepDef, cells: Sequence[Any], limi
     more = f"; cost unknown for {', '.join(unknown)}" if unknown else ""
     judged = f", the judge {_usd(judge)} of it" if judge else ""
     head = what or f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
-    text = (f"{head}: estimated {_usd(total)}{' at batch prices' if defn.batch else ''}{judged} "
+    prices = ""
+    if defn.batch:  # which cells go through a batch API (about half price) and which run live at full price
+        from ui.sweep_dialog import batch_split
+
+        batched, _live = batch_split(c.settings, sorted({cell.model for cell in cells}))
+        n = sum(1 for cell in cells if cell.model in batched)
+        if n == len(cells):
+            prices = " at batch prices"
+        elif n:
+            prices = f" ({n} at batch prices, {len(cells) - n} live at full price)"
+    text = (f"{head}: estimated {_usd(total)}{prices}{judged} "
             f"(about 1,000 output tokens per answer{more}).{note}")
     if not always:
         text += f" That is above {_usd(limit)}. Run it?"

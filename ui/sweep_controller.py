@@ -33,7 +33,7 @@ from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
 from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
-from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
+from app.sweep_view import CANCELLED_META, SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
 from ui.sweep_batches import SweepBatchLink
@@ -380,8 +380,7 @@ class SweepGridController(QObject):
         if not sweep_cells.confirm_cost(self.c, defn, defn.cells(), self.confirm_usd):
             return None
         repo = self.c.repo
-        first = " ".join(defn.templates[0].split())[:60]
-        session = repo.create_session(Session(title=f"Sweep: {first}"))
+        session = repo.create_session(Session(title=defn.session_title()))
         sweep = Node(session.id, NodeKind.SWEEP, defn.summary(), meta={SWEEP_META: defn.to_dict()},
                      status=NodeStatus.DONE, title="Sweep")
         sweep.attachments = list(attachments)
@@ -442,6 +441,7 @@ class SweepGridController(QObject):
         runner.only = set(only) if only is not None else None
         self.runner, self._marking = runner, marking
         grid.set_cancelled((), self.answers)  # the cells a cancelled run left: queued again
+        _store_cancelled(self.c, sweep, [])
         grid.started, grid.started_done = time.monotonic(), grid.progress().ended
         self.task = asyncio.ensure_future(self._run_task(runner))
         self._tick.start()
@@ -464,6 +464,7 @@ class SweepGridController(QObject):
             if grid is not None:
                 if cancelled:  # the cells the run never started: cancelled, not queued (Resume runs them)
                     grid.set_cancelled([c.index for c in grid.cells if not self.answers.get(c.index)], self.answers)
+                    _store_cancelled(self.c, runner.sweep, sorted(grid.cancelled))  # (a reopen says "cancelled" too)
                 for index in range(len(grid.cells)):
                     grid.update(index, self.answers.get(index, []))
                 self._active.clear()
@@ -486,3 +487,21 @@ class SweepGridController(QObject):
             self.c.engine.hold_close(self.task)
         self.c.model.unobserve(self._on_model_changed)
 
+
+def _store_cancelled(c: CanvasController, sweep: Node, cells: list[int]) -> None:
+    """Keep on the sweep node which cells a cancelled run never started (none: a run starts again), in the
+    runner's copy of the node (its batches' records are written with it) and the window's (`c`: its
+    canvas controller)."""
+    graph = c.graph
+    shown = graph.nodes.get(sweep.id) if graph is not None and graph.session.id == sweep.session_id else None
+    if not cells and CANCELLED_META not in sweep.meta:
+        return
+    for node in {id(n): n for n in (sweep, shown) if n is not None}.values():
+        if cells:
+            node.meta[CANCELLED_META] = cells
+        else:
+            node.meta.pop(CANCELLED_META, None)
+    try:
+        c.repo.update_node(sweep)
+    except Exception:  # the store is locked or gone: the grid still says it until the window closes
+        log.exception("could not store the sweep's cancelled cells")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -200,17 +202,33 @@ class NewSweepDialog(QDialog):
         self.batch_label = QLabel("", self)  # which chosen models go through a batch API, which run live
         self.batch_label.setObjectName("SweepBatchModels")
         self.batch_label.setWordWrap(True)
+        self.batch_label.setMinimumHeight(self.fontMetrics().lineSpacing() * 2 + 2)  # (its one or two lines)
+        self.batch_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         form.addRow("", self.batch_label)
 
-        self.estimate_label = QLabel("", self)
+        # the estimate, its warnings and the errors come and go as the user types: in a room of fixed height
+        # (it scrolls when they need more), so the fields above never move under the mouse
+        self.messages = QScrollArea(self)
+        self.messages.setObjectName("SweepMessages")
+        self.messages.setWidgetResizable(True)
+        self.messages.setFrameShape(QFrame.Shape.NoFrame)
+        self.messages.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        box = QWidget(self.messages)
+        box_layout = QVBoxLayout(box)
+        box_layout.setContentsMargins(0, 0, 0, 0)
+        self.estimate_label = QLabel("", box)
         self.estimate_label.setWordWrap(True)
         self.estimate_label.setObjectName("SweepEstimate")
-        outer.addWidget(self.estimate_label)
-        self.error_label = QLabel("", self)
+        box_layout.addWidget(self.estimate_label)
+        self.error_label = QLabel("", box)
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("Error")
         self.error_label.setStyleSheet("color: #DC2626")
-        outer.addWidget(self.error_label)
+        box_layout.addWidget(self.error_label)
+        box_layout.addStretch(1)
+        self.messages.setWidget(box)
+        self.messages.setFixedHeight(int(self.fontMetrics().lineSpacing() * 6.5))
+        outer.addWidget(self.messages)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.start_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)

@@ -394,6 +394,7 @@ class FocusDialog(QDialog):
         self._neighbour: Callable[[str, int], str | None] | None = None  # set_navigation's
         self._position: Callable[[str], str] | None = None
         self._describe: Callable[[Node], str] | None = None
+        self._word: Callable[[Node], str | None] | None = None  # set_status_word's
         for key, step in (("Left", -1), ("Right", 1), ("Alt+Left", -1), ("Alt+Right", 1)):
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(lambda s=step: self.step(s))
@@ -490,8 +491,17 @@ class FocusDialog(QDialog):
     def _on_fit_timer_timeout(self) -> None:
         self._fit_tables()
 
+    def set_status_word(self, word: Callable[[Node], str | None]) -> None:
+        """What the title says of the card's status instead of its plain status, when `word` says something
+        (a sweep cell: the grid's word, "check failed")."""
+        self._word = word
+        self._shown = None
+        node = self._get_node(self.node_id)
+        if node is not None:
+            self._show(node)
+
     def _show(self, node: Node) -> bool:
-        word = status_word(node, time.time())
+        word = (self._word(node) if self._word is not None else None) or status_word(node, time.time())
         shown = (node.text, node.reasoning, word)
         if shown == self._shown:
             return False

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton
 
-from ui.format import fmt_cost, fmt_tokens
+from ui.format import elide_parts, fmt_cost, fmt_tokens
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController
@@ -61,8 +61,17 @@ class WindowStatus:
         self.running_label.setText(f"● {count} streaming" if count else "")
         self.stop_button.setVisible(count > 0)
 
+    SWEEP_LABEL_MAX_PX = 560  # the status bar's sweep line, at most (the bar's other labels keep their room)
+
     def show_sweep_progress(self, text: str) -> None:
-        self.sweep_label.setText(text)
+        """A running sweep's progress, cut at a seam with "…" when long (a batch's status line); the
+        tooltip has it whole."""
+        bar = self.sweep_label.parentWidget()
+        width = min(self.SWEEP_LABEL_MAX_PX, max(bar.width() // 2, 200)) if bar is not None else self.SWEEP_LABEL_MAX_PX
+        shown = elide_parts(text, width, self.sweep_label.fontMetrics().horizontalAdvance, (" · ", "; ", ": "))
+        self.sweep_label.setText(shown)
+        self.sweep_label.setToolTip(text.replace(" · batch ", "\nbatch ").replace("; batch ", "\nbatch ")
+                                    if shown != text else "")
 
     def show_zoom(self, _x: float, _y: float, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

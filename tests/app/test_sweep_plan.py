@@ -155,7 +155,7 @@ async def test_a_planned_sweep_sends_each_merged_cell_once_and_resume_keeps_the_
     answers = cell_answers(repo.load_graph(graph.session.id))
     assert sorted(answers) == list(range(9)) and all(len(a) == 1 for a in answers.values())
     # the report's columns say what was not sent
-    records = sweep_rows(repo.load_graph(graph.session.id))
+    records = sweep_rows(repo.load_graph(graph.session.id))  # (qa3 N10: in the header's words, "thinking=off")
     assert [c["column"] for c in column_totals(records)] == [
-        f"{DS} (thinking=False, temperature=0.0)", f"{DS} (thinking=False, temperature=0.7)",
-        f"{CL} (thinking=False; temperature not accepted)"]
+        f"{DS} (thinking=off, temperature=0.0)", f"{DS} (thinking=off, temperature=0.7)",
+        f"{CL} (thinking=off; temperature not accepted)"]

@@ -123,7 +123,7 @@ def test_progress_counts_and_what_resume_and_rerun_would_run():
     p = grid.progress(now=103.0)
     # done = finished and passed; failed = ended failed; the interrupted and the streaming cell are left
     assert (p.total, p.done, p.failed, p.left, p.running, p.cost_usd) == (4, 1, 1, 2, 1, 0.75)
-    assert p.eta_s == 3.0 and p.line().startswith("1 done · 1 failed · 2 left · $0.7500")
+    assert p.eta_s == 3.0 and p.line().startswith("1 done · 1 failed · 2 left · $0.750")
     assert grid.cells[2].status == STOPPED and not grid.cells[2].failed  # cut by a crash: not a failure
     assert grid.unfinished() == [2]  # Resume: never the streaming one, never a finished or failed one
     assert grid.failed_cells() == [1]  # Re-run failed: the cells that ended failed
@@ -147,7 +147,7 @@ def test_a_cell_that_failed_is_re_run_failed_s_not_resume_s_and_every_try_is_pai
     p = grid.progress()
     assert (p.done, p.failed, p.left) == (0, 2, 2)
     assert p.cost_usd == 0.875  # both tries of cell 1 and the judge's verdict, as the session's total counts them
-    assert p.line() == "0 done · 2 failed · 2 left · $0.8750"
+    assert p.line() == "0 done · 2 failed · 2 left · $0.875"
 
 
 def _sweep_session(defn: SweepDef, continued: int | None = None) -> tuple[Graph, dict[int, str]]:

@@ -91,7 +91,8 @@ async def test_a_batch_sweep_waits_in_the_grid_survives_a_restart_and_resume_pol
         assert batch.kind == "anthropic" and len(batch.requests) == 2
         await wait_until(lambda: "in_progress" in item.progress_text, 5, "the batch's status in the header")
         assert batch.id in item.progress_text and "2 in batch" in item.progress_text
-        assert batch.id in window.status.sweep_label.text() and "in_progress" in window.status.sweep_label.text()
+        said = window.status.sweep_label.toolTip() or window.status.sweep_label.text()  # (cut: its tooltip, whole)
+        assert batch.id in said and "in_progress" in said
         assert sweeps.running and item.button_rect("cancel") is not None
         # the live cells' checks: max-ms applies (they have a latency)
         assert all(c.checks == [("contains:Answer", True), ("max-ms:600000", True)] for c in _cells_of(grid, DS))
@@ -143,6 +144,8 @@ async def test_cancel_all_cancels_the_open_batch_at_the_provider(app_env, fake_s
         monkeypatch.setattr(window.dialogs, "confirm", lambda title, text: asked.append(text) or True)
         sweeps = await _start_batch_sweep(window, tmp_path, ["one"])
         assert len(asked) == 1 and "at batch prices" in asked[0]
+        # qa3 N14: not "at batch prices" for all of them: DeepSeek's cell runs live (the same words as Resume's)
+        assert "(1 at batch prices, 1 live at full price)" in asked[0], asked
         grid, item = sweeps.grid, sweeps.item
         await wait_until(lambda: all(c.status == "in batch" for c in _cells_of(grid, CL)), 10, "the cell in batch")
         await wait_until(lambda: item.button_rect("cancel") is not None, 3, "Cancel all")

@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.domain import Edge, EdgeRole, Node, NodeKind, NodeStatus, Owner, Session, Timing
+from app.present.money import fmt_cost
 from app.sweep import CELL_META, CHECKS_META, SWEEP_META, SweepDef
 from storage import open_store
 from tests.fakes.server import Answer, _conversation
@@ -467,7 +468,7 @@ async def test_re_run_failed_asks_first_with_the_count_and_cost_and_the_header_c
         p = sweeps.grid.progress()
         assert spent > sum(c.cost_usd or 0 for c in sweeps.grid.cells) > 0  # (the earlier tries cost something)
         assert p.cost_usd == pytest.approx(spent)
-        assert item.progress_text == f"4 done · 0 failed · 0 left · ${spent:.4f}"
+        assert item.progress_text == f"4 done · 0 failed · 0 left · {fmt_cost(spent)}"
 
 
 async def test_quitting_while_a_sweep_runs_says_resume_sweep_runs_its_cells_left(app_env, fake_server, tmp_path):

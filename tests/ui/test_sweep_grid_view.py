@@ -82,7 +82,9 @@ async def test_the_judges_scores_show_in_the_cells_the_headers_and_the_totals(ap
         assert len(cost_lines) == 3  # two columns and the grid's corner
         overall = grid.overall()
         assert overall.judge_cost_usd == sum(t.judge_cost_usd for t in totals)
-        assert f"${overall.cost_usd:.4f} + judge ${overall.judge_cost_usd:.4f}" in cost_lines
+        from app.present.money import fmt_cost  # (one cost format: the grid's, focus mode's, the exports')
+
+        assert f"{fmt_cost(overall.cost_usd)} + judge {fmt_cost(overall.judge_cost_usd)}" in cost_lines
 
 
 async def test_fit_all_shows_names_variants_pass_rates_and_row_labels(app_env, fake_server):
@@ -100,7 +102,7 @@ async def test_fit_all_shows_names_variants_pass_rates_and_row_labels(app_env, f
         painted = _painted(window)
         for name in ("DeepSeek V4.1 Flash", "Claude Sonnet 5.5", "GPT-6.2 Sol"):
             assert name in painted
-        assert painted.count("temp 0.0") == 3 and painted.count("temp 0.7") == 3
+        assert painted.count("temp=0.0") == 3 and painted.count("temp=0.7") == 3  # (the header's words, shortened)
         assert painted.count("pass 15/15") == 6  # every column; its one cell not run left out for room
         labels = [t for t in painted if t.split(".")[0].isdigit()]  # "7. P1 · w: (empty)…": as far as it shows
         assert len(labels) == 16 and labels[0].startswith("1. P1 · word 0") and labels[-1].startswith("16. P2 ·")

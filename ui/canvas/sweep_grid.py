@@ -41,6 +41,7 @@ from app.sweep_view import DONE, FAILED, STREAMING, CellView, SweepGrid
 from ui.canvas.style import CardStyle
 from ui.canvas.sweep_grid_overview import paint_blocks, paint_overview
 from ui.canvas.sweep_grid_text import CELL_H, CELL_W, LABEL_W, PAD, GridTexts, cell_tooltip, grid_title
+from ui.format import elide_parts
 
 __all__ = ["BUTTONS", "CELL_H", "CELL_W", "LABEL_W", "TEXT_LOD", "SweepGridItem", "grid_items"]
 
@@ -97,6 +98,7 @@ class SweepGridItem(QGraphicsObject):
         self.model: str | None = None
         self.running = False
         self.progress_text = ""
+        self._progress_cut = False  # the last paint cut progress_text (its tooltip says it whole)
         self.rows: list[int] = []
         self.cols: list[int] = []
         self._brushes: dict[str, QBrush] = {}
@@ -278,6 +280,8 @@ class SweepGridItem(QGraphicsObject):
 
     def tooltip_at(self, pos: QPointF) -> str:
         """The tooltip of the cell at `pos` (sweep_grid_text.cell_tooltip)."""
+        if pos.y() < TITLE_H and self._progress_cut:  # the header's progress line, cut: all of it
+            return self.progress_text.replace(" · batch ", "\nbatch ").replace("; batch ", "\nbatch ")
         index = self.cell_at(pos)
         return "" if index is None else cell_tooltip(self.grid, self.grid.cells[index], self.display_name)
 
@@ -390,9 +394,12 @@ class SweepGridItem(QGraphicsObject):
         painter.setFont(style.small_font)
         painter.setPen(self.pen(theme.muted))
         x = PAD + 4 + style.title_metrics.horizontalAdvance(title) + 16
-        painter.drawText(QRectF(x, 0, max(width - x - PAD, 10.0), TITLE_H), Qt.AlignmentFlag.AlignVCenter,
-                         self.progress_text)
-        self.painted_texts += [title, self.progress_text]
+        room = max(width - x - PAD, 10.0)
+        # cut at a seam with "…", never inside a number ("$0.0" for "$0.0779"); its tooltip has it whole
+        shown = elide_parts(self.progress_text, room, style.small_metrics.horizontalAdvance)
+        self._progress_cut = shown != self.progress_text
+        painter.drawText(QRectF(x, 0, room, TITLE_H), Qt.AlignmentFlag.AlignVCenter, shown)
+        self.painted_texts += [title, shown]
         for name, rect in self._buttons.items():
             checked = self.button_checked(name)
             painter.setPen(self.pen(theme.accent if checked else theme.border))
@@ -459,4 +466,3 @@ class SweepGridItem(QGraphicsObject):
         text.draw(painter, QPointF(inner.left() + 9, inner.top() + 4))
         self.painted_texts += text.strings
 
-_SHORT = {"temperature": "temp", "max_tokens": "max tokens", "reasoning_effort": "effort"}

@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 
 from app.sweep_view import DONE, FAILED, STREAMING
-from ui.canvas.sweep_grid_text import CELL_H, CELL_W, LABEL_W, cost_line, short_pass, short_variant
+from ui.canvas.sweep_grid_text import CELL_H, CELL_W, LABEL_W, cost_line, short_pass
 
 if TYPE_CHECKING:
     from ui.canvas.sweep_grid import SweepGridItem
@@ -62,9 +62,7 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
                 painter.drawRect(QRectF(label_x * lod, y, label_w, CELL_H * lod))
             row = item.grid.rows[item.rows[r]]
             box = QRectF(label_x * lod + pad, y + 2, label_w - 2 * pad, lines * line)
-            text = f"{row.index + 1}. {row.label}"
-            while " " in text and metrics.boundingRect(box, _WRAP, text).height() > box.height() + 2:
-                text = text.rsplit(" ", 1)[0].rstrip(" ·") + "…"  # the words that fit its lines, and "…"
+            text = _fit_row_label(metrics, box, row.index + 1, row.label, row.prompt_index)
             painter.setPen(item.pen(theme.text))
             painter.drawText(box, _WRAP, text)
             texts.append(text)
@@ -86,8 +84,10 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
                     last += 1
                 if last >= c0 and first < c1:
                     x = (LABEL_W + first * CELL_W) * lod
-                    _draw_lines(item, painter, [(item.display_name(model), style.overview_title_font, theme.text)],
-                                     QRectF(x + 7, band.top() + pad, (last + 1 - first) * col_w - 7 - pad, line))
+                    rect = QRectF(x + 7, band.top() + pad, (last + 1 - first) * col_w - 7 - pad, line)
+                    name, font = _fit_name(item.display_name(model), rect.width(), style.overview_title_font,
+                                           style.overview_font)
+                    _draw_lines(item, painter, [(name, font, theme.text)], rect)
                 first = last + 1
             for c in range(c0, c1):
                 col = item.grid.columns[item.cols[c]]
@@ -96,7 +96,9 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
                 painter.setBrush(item.brush(style.provider_color(col.model.split(":", 1)[0])))
                 painter.drawRect(QRectF(x + 2, band.top() + pad + line, 3, min(lines - 1, 2) * line))
                 t = totals[col.index]
-                parts = [(short_variant(col.params) or "default settings", style.overview_font, theme.muted),
+                variant = _fit_variant(col.label or "default settings", QFontMetricsF(style.overview_font),
+                                       col_w - 7 - pad)
+                parts = [(variant, style.overview_font, theme.muted),
                          (short_pass(t), style.overview_font, theme.text)]
                 if item.grid.defn.judge and t.mean_score is not None:  # then, if there is room
                     parts.append((f"score {t.mean_score:.1f}", style.overview_font, theme.text))
@@ -107,11 +109,12 @@ def paint_overview(item: SweepGridItem, painter: QPainter, lod: float, exposed: 
             rows, cols = len(item.grid.rows), len(item.grid.columns)
             shown = "" if (len(item.rows), len(item.cols)) == (rows, cols) else \
                 f" ({len(item.rows)} × {len(item.cols)} shown)"
-            parts = [("Sweep", style.overview_title_font, theme.text),
+            x = label_x * lod
+            corner = QRectF(x + pad, band.top() + pad, label_w - 2 * pad, line)
+            parts = [(*_fit_name("Sweep", corner.width(), style.overview_title_font, style.overview_font), theme.text),
                      (f"{rows} × {cols}{shown}", style.overview_font, theme.muted),
                      (short_pass(item.grid.overall()), style.overview_font, theme.text)]
-            x = label_x * lod
-            _draw_lines(item, painter, parts[:lines], QRectF(x + pad, band.top() + pad, label_w - 2 * pad, line))
+            _draw_lines(item, painter, parts[:lines], corner)
     painter.restore()
 
 
@@ -129,3 +132,67 @@ def _draw_lines(item: SweepGridItem, painter: QPainter, parts: list[tuple[str, Q
         painter.drawText(rect, _LEFT_MIDDLE, shown)
         item.painted_texts.append(shown)
         rect.translate(0, rect.height())
+
+
+def _fit_name(name: str, width: float, title: QFont, small: QFont) -> tuple[str, QFont]:
+    """A model's name over its columns, degrading so it stays readable: whole in the title font, whole
+    in the small font, then its first words whole ("Claude", "GPT-6.2"), then cut with "…"."""
+    words = name.split()
+    for font in (title, small):
+        metrics = QFontMetricsF(font)
+        for n in range(len(words), 0, -1):
+            text = " ".join(words[:n])
+            if metrics.horizontalAdvance(text) <= width:
+                if n == len(words) or font is small:
+                    return text, font
+                break
+    return name, small
+
+
+_SHORT = {"temperature": "temp", "max_tokens": "max", "reasoning_effort": "effort"}
+
+
+def _fit_variant(label: str, metrics: QFontMetricsF, width: float) -> str:
+    """A column's variant in its width: the whole label, or its head (what tells the columns apart), or
+    that head's values alone ("256, off": the header at full zoom and the tooltip name them)."""
+    head = label.split(" · ", 1)[0]
+    short = ", ".join(_SHORT.get(k, k) + "=" + v for k, _, v in (p.partition("=") for p in head.split(", ")) if v)
+    values = ", ".join(p.split("=", 1)[1] if "=" in p else p for p in head.split(", "))
+    for text in (t for t in (label, head, short, values) if t):
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+    return values
+
+
+def _fit_row_label(metrics: QFontMetricsF, box: QRectF, number: int, label: str, prompt_index: int) -> str:
+    """A row's number and input on the lines it has: whole; else without its template mark ("P1 · ": the
+    number tells rows apart) and cut to what fits, at a word when one ends near, else at a character (CJK
+    has no spaces), with "…"."""
+    def fits(text: str) -> bool:
+        # (a CJK fallback font's line is taller than the overview font's: half a line more is still its lines)
+        return metrics.boundingRect(box, _WRAP, text).height() <= box.height() + metrics.lineSpacing() / 2 \
+            and metrics.horizontalAdvance(text) <= box.width() * max(1, int(box.height() // metrics.lineSpacing()))
+
+    def cut(text: str, keep: int) -> tuple[str, int]:
+        """The longest head of `text` that fits with "…" (bisect), and how many characters it keeps."""
+        lo, hi = keep, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(text[:mid].rstrip(" ·,") + "…"):
+                lo = mid
+            else:
+                hi = mid - 1
+        head = text[:lo]
+        space = head.rfind(" ")
+        if space > keep and lo - space <= 6 and lo < len(text) and text[lo] != " ":
+            head = head[:space]  # (a word not cut when only a few of its letters would show)
+        return head.rstrip(" ·,") + "…", len(head)
+
+    text = f"{number}. {label}"
+    if fits(text):
+        return text
+    mark = f"P{prompt_index + 1} · "
+    shown, kept = cut(text, len(f"{number}."))
+    if not label.startswith(mark) or kept >= len(f"{number}. {mark}") + 3:
+        return shown
+    return cut(f"{number}. {label.removeprefix(mark)}", len(f"{number}."))[0]

@@ -7,12 +7,13 @@ constants live here too (the painter and the text share them). Qt main thread on
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
 
+from app.present.money import fmt_cost
 from app.sweep import NOT_APPLICABLE
 from app.sweep_view import (
     BATCHED,
@@ -28,6 +29,7 @@ from app.sweep_view import (
     pass_line,
 )
 from ui.canvas.style import CardStyle
+from ui.format import elide_parts
 
 LABEL_W = 230.0
 CELL_W = 250.0
@@ -46,11 +48,17 @@ def ms_text(ms: float | None) -> str:
 
 
 def usd_text(cost: float | None) -> str:
-    if cost is None:
-        return "–"
-    if 0 < cost < 0.0001:
-        return "<$0.0001"
-    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+    """A cost as every other view writes it (app.present.money.fmt_cost: focus mode, exports)."""
+    return fmt_cost(cost)
+
+
+def status_text(cell: CellView) -> str:
+    """The cell's status in words, as the grid and focus mode say it ("check failed", "interrupted")."""
+    if cell.status == DONE and not cell.passed:
+        return "check failed"
+    if cell.status == STOPPED and cell.error == "interrupted":
+        return "interrupted"  # cut by a quit or a crash (Resume runs it again)
+    return STATUS_WORD.get(cell.status, cell.status)
 
 
 def cost_line(t: ColumnTotals) -> str:
@@ -75,17 +83,6 @@ def short_pass(t: ColumnTotals) -> str:
         return "not run"
     left = t.not_run + t.running
     return f"pass {t.passed}/{t.ended}" + (f" · {left} left" if left else "")
-
-
-_SHORT = {"temperature": "temp", "max_tokens": "max tokens", "reasoning_effort": "effort"}
-
-
-def short_variant(params: dict[str, Any]) -> str:
-    """A column's settings in few characters (the zoomed-out header: "temp 0.7")."""
-    parts = [f"{_SHORT.get(k, k)} {v}" for k, v in params.items() if k != "system"]
-    if "system" in params:
-        parts.append(f"system “{' '.join(str(params['system']).split())[:12]}…”")
-    return ", ".join(parts)
 
 
 def grid_title(grid: SweepGrid, rows_shown: int, cols_shown: int) -> str:
@@ -113,8 +110,11 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
     if cell.status == FAILED and cell.error:
         lines.append(cell.error)
     reason = NOT_APPLICABLE.removeprefix("n/a: ")
-    lines += [f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
-              for name, ok in cell.checks]
+    if cell.status in (DONE, FAILED):  # a stopped or cancelled cell's checks did not judge a finished answer
+        lines += [f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
+                  for name, ok in cell.checks]
+    elif cell.status in (STOPPED, CANCELLED):
+        lines.append(f"{STATUS_WORD[cell.status].capitalize()}: not checked, not a failure (Resume sweep runs it)")
     if cell.judged:
         judge = display_name(grid.defn.judge) if grid.defn.judge else "the judge"
         why = " ".join(cell.score_reason.split())
@@ -123,8 +123,9 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
         elif why.startswith("the judge failed"):
             lines.append(f"Judge {judge}: no score ({why})")
         else:
-            lines.append(f"Judge {judge}: no score (its reply has no “SCORE: n” line)" + (f": {why[:160]}" if why else ""))
-    return "\n".join(lines)
+            lines.append(f"Judge {judge}: no score (its reply has no “SCORE: n” line)" + (f": {why}" if why else ""))
+    # (a tooltip does not wrap: a long line would run off the screen)
+    return "\n".join(part for line in lines for part in textwrap.wrap(line, 90, break_on_hyphens=False) or [""])
 
 
 class GridTexts:
@@ -175,11 +176,14 @@ class GridTexts:
         y = text.add(key[1], style.small_bold_font, theme.text, width, 0.0, 1)
         label = style.small_metrics.elidedText(column.label or "default settings", Qt.TextElideMode.ElideRight, width)
         y = text.add(label, style.small_font, theme.muted, width, y, 1)  # (its tooltip has all of it)
-        y = text.add(pass_line(t), style.small_font, theme.text, width, y, 1)
+        def one(line: str) -> str:  # one line, cut at a seam with "…" (never inside a number)
+            return elide_parts(line, width - 2, style.small_metrics.horizontalAdvance, (" · ", " + ", " ("))
+
+        y = text.add(one(pass_line(t)), style.small_font, theme.text, width, y, 1)
         if self.grid.defn.judge:
             score = "mean score –" if t.mean_score is None else f"mean score {t.mean_score:.1f}/10 ({t.scored} scored)"
-            y = text.add(score, style.small_font, theme.text, width, y, 1)
-        y = text.add(cost_line(t), style.small_font, theme.text, width, y, 1)
+            y = text.add(one(score), style.small_font, theme.text, width, y, 1)
+        y = text.add(one(cost_line(t)), style.small_font, theme.text, width, y, 1)
         text.add(f"p50 {ms_text(t.p50_ms)} · p95 {ms_text(t.p95_ms)}", style.small_font, theme.muted, width, y, 1)
         self._heads[col] = (key, text)
         return text
@@ -197,7 +201,8 @@ class GridTexts:
         if self.grid.defn.judge:
             score = "mean score –" if t.mean_score is None else f"mean score {t.mean_score:.1f}/10"
             y = text.add(score, style.small_font, theme.text, width, y, 1)
-        text.add(cost_line(t), style.small_font, theme.text, width, y, 1)
+        text.add(elide_parts(cost_line(t), width - 2, style.small_metrics.horizontalAdvance, (" + ",)),
+                 style.small_font, theme.text, width, y, 1)
         self._corner = ((t,), text)
         return text
 
@@ -229,11 +234,7 @@ class GridTexts:
         if score:
             text.add(score, style.small_bold_font, theme.text if cell.score is not None else theme.muted,
                      score_w + 4, 0.0, 1, x=width - score_w)
-        word = STATUS_WORD.get(cell.status, cell.status)
-        if cell.status == DONE and not cell.passed:
-            word = "check failed"
-        elif cell.status == STOPPED and cell.error == "interrupted":
-            word = "interrupted"  # cut by a quit or a crash (Resume runs it again)
+        word = status_text(cell)
         head_w = width - score_w - 8
         y = text.add(word, style.small_bold_font, self.status_color(cell), head_w, 0.0, 1)
         if cell.attempts > 1:
@@ -247,7 +248,7 @@ class GridTexts:
             text.add(cell.preview, style.small_font, theme.text, width, y, 3)
         foot_y = CELL_H - 6 - 4 - 4 - style.small_metrics.height() - 2
         x = 0.0
-        for _, ok in cell.checks:
+        for _, ok in (cell.checks if cell.status in (DONE, FAILED) else ()):  # (a stopped answer: not checked)
             mark = NA_MARK if ok is None else "✓" if ok else "✗"
             color = theme.muted if ok is None else theme.status["done"] if ok else theme.status["error"]
             text.add(mark, style.small_bold_font, color, 20, foot_y, 1, x=x)

@@ -123,8 +123,7 @@ class SweepGridController(QObject):
 
     # ------------------------------------------------------------------ showing
     def show(self, graph: Any) -> set[str]:
-        """A session is about to be drawn: build its grid (if it holds a sweep) and say which of its
-        cards the grid stands for (the scene leaves them out)."""
+        """A session is about to be drawn: build its grid (if any) and say which cards it stands for."""
         self._drop_item()
         self.grid, self.sweep_id, self.answers, self._active = None, None, {}, set()
         self.hidden = set()
@@ -404,8 +403,7 @@ class SweepGridController(QObject):
                 self._run(send)
 
     def rerun_failed(self) -> None:
-        """Run the cells that ended failed again (an error, or a failed check), once the user says yes to
-        their number and cost."""
+        """Run the cells that ended failed (an error, a failed check) again, once the user says yes."""
         if self.grid is not None and not self.running and self.grid.failed_cells():
             cells = self.grid.failed_cells()
             if sweep_cells.confirm_rerun(self.c, self.grid, cells, self.confirm_usd):

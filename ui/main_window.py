@@ -503,9 +503,12 @@ class MainWindow(QMainWindow):
             log.warning("could not save config.toml: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        sweeps = self.controller.sweeps
+        sweeps.hold(True)  # while the question is open no sweep cell starts: its numbers stay true
         running = self.engine.running_count
-        sweep = self.controller.sweeps.quit_note()  # a running sweep's cells not started: Resume sweep runs them
+        sweep = sweeps.quit_note()  # a running sweep's cells not started: Resume sweep runs them
         if (running or sweep) and not self.dialogs.confirm_quit(running, sweep):
+            sweeps.hold(False)
             event.ignore()
             return
         self.save_window_state()

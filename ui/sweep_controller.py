@@ -108,6 +108,7 @@ class SweepGridController(QObject):
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
         self._starting = False  # a sweep just made is being opened (it has every cell left, not to resume)
         self._cancelled = False  # the running sweep was cancelled (Cancel all)
+        self._closed = False  # the window closed
         self._fit_tries = 0
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
@@ -150,11 +151,9 @@ class SweepGridController(QObject):
         self._update_item()
         if self._active:
             self._tick.start()
-        left = len(grid.unfinished())
-        if left and not self.running and not self._starting:
-            self.c.message_posted.emit(
-                f"This sweep has {left} cell{'s' if left != 1 else ''} without a finished answer: "
-                "Resume sweep on its grid runs them.", 8000)
+        left, judge = len(grid.unfinished()), len(grid.unjudged())
+        if (left or judge) and not self.running and not self._starting:
+            self.c.message_posted.emit(sweep_cells.work_left_message(left, judge), 8000)
         return self.hidden
 
     def show_grid(self) -> None:
@@ -304,8 +303,9 @@ class SweepGridController(QObject):
         line = p.line()
         if self.grid.batch_lines:
             line += " · " + "; ".join(self.grid.batch_lines)
-        self.item.running = self.running
-        self.item.progress_text = f"{'Running · ' if self.running else ''}{line}"
+        self.item.running = self.running and not self._cancelled
+        head = "Cancelling · " if self.running and self._cancelled else "Running · " if self.running else ""
+        self.item.progress_text = f"{head}{line}"
         self.item.refresh()
         if self.running:
             self.progress_changed.emit(f"Sweep: {line}")
@@ -397,12 +397,14 @@ class SweepGridController(QObject):
         return session.id
 
     def resume(self) -> None:
-        """Run the cells without an ended attempt (not one that ended failed: Re-run failed's) once the user
-        says yes to their number and cost; the cells waiting in a batch are polled (never sent again)."""
-        if self.grid is not None and not self.running and self.grid.unfinished():
-            send = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
-            if send is not None:
-                self._run(send)
+        """Run the cells without an ended attempt (not one that ended failed: Re-run failed's) and judge the
+        finished ones the judge has not scored (their model is not asked again) once the user says yes to
+        their number and cost; the cells waiting in a batch are polled (never sent again)."""
+        if self.grid is not None and not self.running and (self.grid.unfinished() or self.grid.unjudged()):
+            chosen = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
+            if chosen is not None:
+                send, judge = chosen
+                self._run(send, judge)
 
     def rerun_failed(self) -> None:
         """Run the cells that ended failed again (an error, or a failed check), once the user says yes to
@@ -417,19 +419,28 @@ class SweepGridController(QObject):
         runner = self.runner
         if runner is None:
             return
-        runner.stopped = True
+        runner.stop()  # no cell nor judge request starts now (its engine's cancel_all is the sweep's own: none)
         self._cancelled = True
         self.batches.cancel()  # the open batches are cancelled at the provider too
         live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
+        live += runner.judging() + self.batches.judging()  # the judge's verdicts being written stop too (what they cost is kept)
         if live:
             self.c.stop(live)
+        self._update_item()  # the header stops saying "Running" at once
         self.c.message_posted.emit("Cancelling the sweep…", 5000)
 
     def quit_note(self) -> str:
         """What quitting now does to the running sweep (the quit dialog says it), "" when none runs."""
         return sweep_cells.quit_note(self.grid) if self.running else ""
 
-    def _run(self, only: Sequence[int] | None) -> None:
+    def hold(self, on: bool) -> None:
+        """While the quit question is open no further cell or judge request starts (what streams goes on),
+        so the numbers the question gives stay true; `hold(False)` when the user stays."""
+        if self.runner is not None:
+            self.runner.hold(on)
+        self.batches.hold(on)
+
+    def _run(self, only: Sequence[int] | None, judge: Sequence[int] = ()) -> None:
         grid, session = self.grid, self.c.session
         if grid is None or session is None or self.sweep_id is None:
             return
@@ -440,6 +451,8 @@ class SweepGridController(QObject):
         marking = _MarkingEngine(self.c.engine)
         runner = SweepRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
         runner.only = set(only) if only is not None else None
+        runner.judge_only = set(judge)  # the finished cells not judged yet that this run judges
+        self._active.update(judge)
         self.runner, self._marking = runner, marking
         grid.set_cancelled((), self.answers)  # the cells a cancelled run left: queued again
         grid.started, grid.started_done = time.monotonic(), grid.progress().ended
@@ -451,6 +464,8 @@ class SweepGridController(QObject):
         try:
             if runner.defn.batch:  # the cells of providers with a batch API: app.batch
                 await self.batches.run(runner, self._on_batches_changed)
+                if runner.judge_only:
+                    await runner.judge_left()
             else:
                 await runner.run()
         except Exception as exc:
@@ -459,6 +474,9 @@ class SweepGridController(QObject):
         finally:
             if self.runner is runner:
                 self.runner, self._marking = None, None
+            if self._closed:  # the window closed (a quit): nothing of it to update
+                self.task = None
+                return  # noqa: B012 (the run's end is not an error to raise)
             cancelled, self._cancelled = self._cancelled, False
             grid = self.grid if self.grid is not None and runner.sweep.id == self.sweep_id else None
             if grid is not None:
@@ -476,9 +494,10 @@ class SweepGridController(QObject):
             self.run_finished.emit()
 
     def close(self) -> None:
+        self._closed = True
         self._tick.stop()
         if self.runner is not None:
-            self.runner.stopped = True
+            self.runner.stop()  # (also lets go of a hold: nothing waits for good)
         self.batches.stop()
         self.c.model.unobserve(self._on_model_changed)
 

@@ -91,7 +91,7 @@ def judge_line(grid: SweepGrid, node: Node | None, display_name: Callable[[str],
             return f"{who}: scores the answer once it is finished"
         if node is not None and node.status != NodeStatus.DONE:
             return f"{who}: no score (only a finished answer is scored)"
-        return f"{who}: not judged yet (Resume sweep judges it)"
+        return f"{who}: no score yet"
     reason = " ".join(str(score.get("reason") or "").split())
     value = score.get("score")
     head = f"{who}: {value}/10" if isinstance(value, int) else f"{who}: no score"

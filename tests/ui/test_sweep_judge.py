@@ -151,8 +151,8 @@ async def test_no_cell_starts_while_the_quit_question_is_open(app_env, fake_serv
             await wait_until(lambda: len(seen) == 2, 5, "the quit question answered")
             await asyncio.sleep(0.05)
             (text, at_open, _), (_, at_answer, _) = seen
-            assert "8 cells without an answer yet" in text and "no further cell starts" in text, text
             assert at_open == at_answer == 2  # no cell started while the question was open
+            assert "8 cells without an answer yet" in text and "no further cell starts" in text, text
             assert window.isVisible() and sweeps.running
             # the user stayed: the sweep goes on to its end
             await wait_until(lambda: not sweeps.running, 10, "the sweep to end")

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QDialog, QMenu
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
-from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
+from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SWEEP_META, SweepDef, SweepRunner, is_judged
 from app.sweep_view import SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
@@ -267,7 +267,7 @@ class SweepGridController(QObject):
         if CHECKS_META not in last.meta:
             return False  # the runner is about to check it
         return not (self.grid and self.grid.defn.judge and last.status == NodeStatus.DONE
-                    and SCORE_META not in last.meta)
+                    and not is_judged(last))
 
     def _on_tick_timeout(self) -> None:
         self.refresh()

@@ -346,6 +346,24 @@ def work_left_message(left: int, judge: int) -> str:
     return f"This sweep has {' and '.join(parts)}: Resume sweep on its grid {does}."
 
 
+def confirm_quit(ctrl: SweepGridController, running: int) -> bool:
+    """Closing the window with answers streaming (`running`) or a sweep running: the user says. While the
+    question is open no sweep cell nor verdict starts (what streams goes on), so the numbers it gives stay
+    true; they start again when the user stays."""
+    _hold(ctrl, True)
+    note = quit_note(ctrl.grid) if ctrl.running else ""
+    if (running or note) and not ctrl.c.dialogs.confirm_quit(running, note):
+        _hold(ctrl, False)
+        return False
+    return True
+
+
+def _hold(ctrl: SweepGridController, on: bool) -> None:
+    if ctrl.runner is not None:
+        ctrl.runner.hold(on)
+    ctrl.batches.hold(on)
+
+
 def quit_note(grid: SweepGrid | None) -> str:
     """What quitting does to a running sweep's cells left (the quit dialog says it)."""
     left = grid.progress().left if grid is not None else 0

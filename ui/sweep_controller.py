@@ -397,14 +397,12 @@ class SweepGridController(QObject):
         return session.id
 
     def resume(self) -> None:
-        """Run the cells without an ended attempt (not one that ended failed: Re-run failed's) and judge the
-        finished ones the judge has not scored (their model is not asked again) once the user says yes to
-        their number and cost; the cells waiting in a batch are polled (never sent again)."""
+        """Run the cells without an ended attempt (not those that failed) and judge the answered ones not judged
+        (never sent again) once the user says yes to their number and cost; batch cells are polled."""
         if self.grid is not None and not self.running and (self.grid.unfinished() or self.grid.unjudged()):
             chosen = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
             if chosen is not None:
-                send, judge = chosen
-                self._run(send, judge)
+                self._run(*chosen)
 
     def rerun_failed(self) -> None:
         """Run the cells that ended failed again (an error, or a failed check), once the user says yes to
@@ -428,17 +426,6 @@ class SweepGridController(QObject):
             self.c.stop(live)
         self._update_item()  # the header stops saying "Running" at once
         self.c.message_posted.emit("Cancelling the sweep…", 5000)
-
-    def quit_note(self) -> str:
-        """What quitting now does to the running sweep (the quit dialog says it), "" when none runs."""
-        return sweep_cells.quit_note(self.grid) if self.running else ""
-
-    def hold(self, on: bool) -> None:
-        """While the quit question is open no further cell or judge request starts (what streams goes on),
-        so the numbers the question gives stay true; `hold(False)` when the user stays."""
-        if self.runner is not None:
-            self.runner.hold(on)
-        self.batches.hold(on)
 
     def _run(self, only: Sequence[int] | None, judge: Sequence[int] = ()) -> None:
         grid, session = self.grid, self.c.session
@@ -464,8 +451,7 @@ class SweepGridController(QObject):
         try:
             if runner.defn.batch:  # the cells of providers with a batch API: app.batch
                 await self.batches.run(runner, self._on_batches_changed)
-                if runner.judge_only:
-                    await runner.judge_left()
+                await runner.judge_left()  # (the finished cells Resume judges: `judge_only`)
             else:
                 await runner.run()
         except Exception as exc:
@@ -474,8 +460,8 @@ class SweepGridController(QObject):
         finally:
             if self.runner is runner:
                 self.runner, self._marking = None, None
+            self.task = None
             if self._closed:  # the window closed (a quit): nothing of it to update
-                self.task = None
                 return  # noqa: B012 (the run's end is not an error to raise)
             cancelled, self._cancelled = self._cancelled, False
             grid = self.grid if self.grid is not None and runner.sweep.id == self.sweep_id else None
@@ -485,7 +471,6 @@ class SweepGridController(QObject):
                 for index in range(len(grid.cells)):
                     grid.update(index, self.answers.get(index, []))
                 self._active.clear()
-            self.task = None
             self._update_item()
             if self.grid is not None:
                 self.progress_changed.emit("")

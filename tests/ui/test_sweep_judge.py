@@ -136,12 +136,12 @@ async def test_no_cell_starts_while_the_quit_question_is_open(app_env, fake_serv
                 return
             seen.append((box.informativeText(), _cell_requests(fake_server), 0))
 
-            def later() -> None:  # 1.5 s on, time for 3 more cells per provider: the user stays
+            def later() -> None:  # 1 s on, time for 2 more cells per provider: the user stays
                 seen.append((box.informativeText(), _cell_requests(fake_server), 1))
                 stay = next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole)
                 QTest.mouseClick(stay, Qt.MouseButton.LeftButton)
 
-            QTimer.singleShot(1500, later)
+            QTimer.singleShot(1000, later)
 
         try:
             QTimer.singleShot(0, poll)

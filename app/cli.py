@@ -971,7 +971,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
     models = [*defn.models, *([defn.judge] if defn.judge else [])]
     _check_providers(ctx, models, need_keys=True)
     _warn_unknown_models(ctx, models)
-    from app.sweep import SweepError, SweepRunner, cell_answers, variant_params
+    from app.sweep import SweepError, SweepRunner, best_answer, cell_answers, is_judged, variant_params
 
     if sweep is None:  # a new sweep: fix what each model is sent of each variant (a stored one keeps its plan)
         try:
@@ -993,8 +993,12 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         waiting = cell_batch_states(sweep)  # cells in a submitted batch: polled, never sent again
         todo = [c for c in defn.cells() if c.index not in waiting
                 and not any(a.status == NodeStatus.DONE or a.status.is_live for a in answers.get(c.index, []))]
+        # finished cells a quit or Cancel all left unjudged: judged now, their model not asked again
+        to_judge = sum(1 for c in defn.cells() if defn.judge and (b := best_answer(answers.get(c.index, [])))
+                       is not None and b.status == NodeStatus.DONE and not is_judged(b))
     else:
         todo = defn.cells()
+        to_judge = 0
     if todo and not _confirm_sweep(ctx, defn, todo, args):
         return 1
     if graph is None or sweep is None:
@@ -1006,6 +1010,7 @@ def cmd_sweep(ctx: Ctx, args: argparse.Namespace) -> int:
         graph = ctx.repo.load_graph(session.id)
     in_batches = len(cell_batch_states(sweep)) if defn.batch else 0
     print(f"triptych: sweep {graph.session.id}: {defn.size} cells, {len(todo)} to run"
+          + (f", {to_judge} to judge (answered, not judged yet)" if to_judge else "")
           + (f", {in_batches} waiting in batches" if in_batches else "")
           + f" (resume with `triptych sweep --resume {graph.session.id}`)", file=sys.stderr, flush=True)
     return asyncio.run(_sweep_async(ctx, graph, sweep, defn, args, SweepRunner))
@@ -1060,6 +1065,8 @@ async def _sweep_async(ctx: Ctx, graph: Graph, sweep: Node, defn: Any, args: arg
                 print(f"triptych: error: {exc} (what was submitted is stored: `triptych sweep --resume "
                       f"{graph.session.id}` continues)", file=sys.stderr)
                 return 1
+            if not interrupted:  # the finished cells a quit or Cancel all left unjudged
+                results = await runner.judge_left()
         else:
             results = await runner.run()
         unsaved = await engine.flush_saves(2.0)

@@ -45,6 +45,7 @@ __all__ = [
     "check_word",
     "expand",
     "find_sweep",
+    "is_judged",
     "not_sent_note",
     "parse_check",
     "parse_judge_reply",
@@ -62,6 +63,7 @@ CELL_META = "sweep_cell"
 CHECKS_META = "sweep_checks"
 SCORE_META = "sweep_score"
 JUDGE_META = "sweep_judge_of"
+UNJUDGED = "not_judged"  # in a SCORE_META record: the judge was stopped before it answered (cost kept)
 BATCH_META = "sweep_batches"  # app.batch's records of the sweep's batches (BatchRecord.to_dict())
 
 
@@ -668,6 +670,13 @@ def cell_answers(graph: Graph) -> dict[int, list[Node]]:
     return out
 
 
+def is_judged(node: Node) -> bool:
+    """Has the judge given its verdict on this answer (a score, or none with its reason)? Not when it never
+    ran on it, nor when it was stopped before it answered."""
+    score = node.meta.get(SCORE_META)
+    return isinstance(score, dict) and not score.get(UNJUDGED)
+
+
 def best_answer(answers: Sequence[Node]) -> Node | None:
     """The cell's answer to report: its last finished one, else its last attempt."""
     done = [a for a in answers if a.status == NodeStatus.DONE]
@@ -791,6 +800,8 @@ class Progress:
     cost_usd: float = 0.0
     judge_cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    to_judge: int = 0  # finished cells not judged before, judged by this run (their model is not asked again)
+    judged: int = 0
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -799,7 +810,8 @@ class Progress:
             left = elapsed / self.done * (self.total - self.done)
             eta = f", ETA {int(left) // 60}:{int(left) % 60:02d}"
         judge = f" (+ ${self.judge_cost_usd:.4f} judge)" if self.judge_cost_usd else ""
-        return (f"sweep: {self.done}/{self.total} done, {self.failed} failed, ${self.cost_usd:.4f} so far"
+        judged = f", {self.judged}/{self.to_judge} judged" if self.to_judge else ""
+        return (f"sweep: {self.done}/{self.total} done, {self.failed} failed{judged}, ${self.cost_usd:.4f} so far"
                 f"{judge}{eta}")
 
 
@@ -822,6 +834,12 @@ class SweepRunner:
         self.progress = Progress(0)
         self.stopped = False
         self.only: set[int] | None = None  # run exactly these cells (the window's Resume, Re-run failed)
+        # the finished cells not yet judged that `run` judges (without asking their model again): None = all
+        # of them (`triptych sweep --resume`), else exactly these (the window's Resume; none for Re-run failed)
+        self.judge_only: set[int] | None = None
+        self._judging: dict[str, Any] = {}  # verdict node id -> its run, while the judge answers
+        self._held = asyncio.Event()
+        self._held.set()  # cleared by `hold`: no cell nor judge starts (the window's quit question is open)
 
     def __repr__(self) -> str:
         return f"<SweepRunner {self.sweep.id[-6:]} {self.defn!r}>"
@@ -845,9 +863,36 @@ class SweepRunner:
             out.append(cell)
         return out
 
+    def unjudged(self) -> list[Node]:
+        """The finished answers (each cell's best) of a sweep with a judge that the judge has not scored: it
+        never ran on them (a quit, Cancel all) or was stopped mid-answer. Only those `judge_only` allows."""
+        if not self.defn.judge:
+            return []
+        out = []
+        for cell in self.defn.cells():
+            if self.judge_only is not None and cell.index not in self.judge_only:
+                continue
+            node = best_answer(self.answers.get(cell.index, []))
+            if node is not None and node.status == NodeStatus.DONE and not is_judged(node):
+                out.append(node)
+        return out
+
+    def judging(self) -> list[str]:
+        """The verdicts the judge is writing now (Cancel all stops them)."""
+        return list(self._judging)
+
+    def hold(self, on: bool) -> None:
+        """While held, no further cell or judge request starts (the ones running go on)."""
+        if on:
+            self._held.clear()
+        else:
+            self._held.set()
+
     def stop(self) -> None:
-        """Cancel all: the answers streaming now stop (their text is kept), no further cell starts."""
+        """Cancel all: the answers (and the judge's verdicts) streaming now stop (their text is kept), no
+        further cell nor judge request starts."""
         self.stopped = True
+        self._held.set()
         self.engine.cancel_all()
 
     def _sem(self, model: str) -> asyncio.Semaphore:
@@ -867,18 +912,31 @@ class SweepRunner:
             await asyncio.sleep(min(left, 1.0))
 
     async def run(self) -> list[tuple[Cell, Node | None]]:
+        """Run the unfinished cells, and judge the finished ones not judged yet (`unjudged`)."""
         cells = self.pending_cells()
-        self.progress = Progress(len(cells))
-        return await self.run_cells(cells)
+        judge = self.unjudged()
+        self.progress = Progress(len(cells), to_judge=len(judge))
+        return await self.run_cells(cells, judge)
 
-    async def run_cells(self, cells: Sequence[Cell]) -> list[tuple[Cell, Node | None]]:
-        """Run `cells` live (progress counted into `self.progress`, which the caller sized); returns every
-        cell of the sweep with its best answer."""
+    async def judge_left(self) -> list[tuple[Cell, Node | None]]:
+        """Judge the finished cells not judged yet (after a batch run, whose cells app.batch runs)."""
+        if self.stopped:
+            return self.results()
+        self.answers = cell_answers(self.graph)
+        judge = self.unjudged()
+        self.progress.to_judge = len(judge)
+        return await self.run_cells((), judge)
+
+    async def run_cells(self, cells: Sequence[Cell], judge: Sequence[Node] = ()) -> list[tuple[Cell, Node | None]]:
+        """Run `cells` live (progress counted into `self.progress`, which the caller sized) and judge the
+        finished answers `judge` (their model is not asked again); returns every cell of the sweep with its
+        best answer."""
         self.engine.add_listener(self._on_engine_change)
         self.engine.before_final_save.append(self._on_final)
         try:
             # every cell settles before a failure (a store error, say) is raised: none is left running
-            outcomes = await asyncio.gather(*(self._run_cell(c) for c in cells), return_exceptions=True)
+            outcomes = await asyncio.gather(*(self._run_cell(c) for c in cells),
+                                            *(self._judge_answer(n) for n in judge), return_exceptions=True)
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -900,6 +958,7 @@ class SweepRunner:
     async def _run_cell(self, cell: Cell) -> None:
         async with self._sem(cell.model):
             await self._wait_pause(cell.model)
+            await self._held.wait()
             if self.stopped:
                 return
             node = await self.send_cell(cell, self.engine)
@@ -941,18 +1000,44 @@ class SweepRunner:
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
+    async def _judge_answer(self, node: Node) -> None:
+        """Judge a finished answer the judge has not scored yet (its cell is not sent again)."""
+        before = node.meta.get(SCORE_META)
+        await self._judge(node)
+        if node.meta.get(SCORE_META) is not before:
+            self.engine.repo.update_node(node)
+        self.progress.judged += 1
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
     async def _judge(self, node: Node) -> None:
         judge = self.defn.judge or ""
         async with self._sem(judge):
             await self._wait_pause(judge)
+            await self._held.wait()
+            if self.stopped:  # Cancel all (or a quit) came while this waited its turn: not judged
+                return
             run = self.engine.synthesize(self.graph.session.id, [node.id], judge, kind="custom",
                                          instruction=judge_instruction(self.defn.rubric))
             run.node.meta[JUDGE_META] = node.id
             self.engine.repo.update_node(run.node)
-            await self.engine.wait([run])
+            self._judging[run.node.id] = run
+            try:
+                await self.engine.wait([run])
+            finally:
+                self._judging.pop(run.node.id, None)
         verdict = run.node
         cost = node_cost(verdict)
         self.progress.judge_cost_usd += cost or 0.0
+        earlier = node.meta.get(SCORE_META)  # a verdict cut before: its cost still counts
+        if isinstance(earlier, dict) and isinstance(earlier.get("cost_usd"), int | float):
+            cost = (cost or 0.0) + float(earlier["cost_usd"])
+        if verdict.status in (NodeStatus.STOPPED, NodeStatus.INTERRUPTED) or (
+                self.stopped and verdict.status != NodeStatus.DONE):
+            # cut by Cancel all or a quit: not judged (Resume judges it), what it cost is kept
+            node.meta[SCORE_META] = {"score": None, "reason": "the judge was stopped", "judge": judge,
+                                     "node_id": verdict.id, "cost_usd": cost, UNJUDGED: True}
+            return
         if verdict.status == NodeStatus.DONE:
             score, reason = parse_judge_reply(verdict.text)
         else:

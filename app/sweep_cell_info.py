@@ -15,7 +15,7 @@ from typing import Any
 from app.domain import Node, NodeStatus
 from app.present.money import fmt_cost
 from app.present.text import snippet
-from app.sweep import CHECKS_META, NOT_APPLICABLE, SCORE_META, node_cost
+from app.sweep import CHECKS_META, NOT_APPLICABLE, SCORE_META, UNJUDGED, node_cost
 from app.sweep_view import SweepGrid, short_reason
 
 NA_MARK = "–"  # a check that does not apply (as the grid draws it)
@@ -86,7 +86,7 @@ def judge_line(grid: SweepGrid, node: Node | None, display_name: Callable[[str],
         return ""
     score: Any = node.meta.get(SCORE_META) if node is not None else None
     who = f"Judge {display_name(judge)}"
-    if not isinstance(score, dict):
+    if not isinstance(score, dict) or score.get(UNJUDGED):
         if node is not None and node.status.is_live:
             return f"{who}: scores the answer once it is finished"
         if node is not None and node.status != NodeStatus.DONE:

@@ -26,6 +26,7 @@ from app.sweep import (
     JUDGE_META,
     SCORE_META,
     SWEEP_META,
+    UNJUDGED,
     SweepDef,
     best_answer,
     cell_answers,
@@ -82,6 +83,7 @@ class CellView:
     checks: list[tuple[str, bool | None]] = field(default_factory=list)  # None: the check does not apply
     score: int | None = None  # the judge's score (1–10) of the answer shown
     judged: bool = False  # the judge answered about it (with a score, or without one: score None)
+    unjudged: bool = False  # a finished answer of a sweep with a judge that the judge has not scored (yet)
     score_reason: str = ""  # the judge's one-line reason (or why it gave no score)
     judge_cost_usd: float | None = None  # what the judge cost on this cell (every attempt it judged)
     latency_ms: int | None = None
@@ -297,7 +299,7 @@ class SweepGrid:
             node = None  # an earlier attempt, or the batch's result being written: the cell waits in a batch
         before = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
                   cell.answer_id, cell.error, len(answers), cell.spent_usd, cell.judged, cell.score_reason,
-                  cell.judge_cost_usd)
+                  cell.judge_cost_usd, cell.unjudged)
         cell.attempts = len(answers)
         cell.spent_usd = sum(_spent(a) for a in answers)
         if node is None:
@@ -305,6 +307,7 @@ class SweepGrid:
             cell.preview, cell.checks, cell.score = "", [], None
             cell.latency_ms = cell.cost_usd = cell.answer_id = cell.error = None
             cell.judged, cell.score_reason, cell.judge_cost_usd = False, "", None
+            cell.unjudged = False
             cell.text_key = ""
         else:
             cell.answer_id = node.id
@@ -328,7 +331,8 @@ class SweepGrid:
             score = node.meta.get(SCORE_META)
             value = score.get("score") if isinstance(score, dict) else None
             cell.score = value if isinstance(value, int) and not isinstance(value, bool) else None
-            cell.judged = isinstance(score, dict)
+            cell.judged = isinstance(score, dict) and not score.get(UNJUDGED)
+            cell.unjudged = bool(self.defn.judge) and node.status == NodeStatus.DONE and not cell.judged
             cell.score_reason = short_reason(score.get("reason")) if isinstance(score, dict) else ""
             judge_costs = [c for c in (_judge_cost(a) for a in answers) if c is not None]
             cell.judge_cost_usd = sum(judge_costs) if judge_costs else None
@@ -344,7 +348,7 @@ class SweepGrid:
                 cell.error = None
         after = (cell.status, cell.preview, cell.checks, cell.score, cell.latency_ms, cell.cost_usd,
                  cell.answer_id, cell.error, len(answers), cell.spent_usd, cell.judged, cell.score_reason,
-                 cell.judge_cost_usd)
+                 cell.judge_cost_usd, cell.unjudged)
         if after != before:
             cell.version += 1
             self._totals = None
@@ -422,6 +426,11 @@ class SweepGrid:
         interrupted, or waiting in a batch. What Resume runs (or, waiting in a batch, polls); a cell that
         ended failed is not one of them (Re-run failed runs those)."""
         return [c.index for c in self.cells if c.status in (QUEUED, CANCELLED, STOPPED, BATCHED)]
+
+    def unjudged(self) -> list[int]:
+        """Finished cells of a sweep with a judge that the judge has not scored (a quit or Cancel all cut
+        the judging): what Resume judges, without asking their model again."""
+        return [c.index for c in self.cells if c.unjudged and c.status == DONE]
 
     def failed_cells(self) -> list[int]:
         """Cells that ended failed (an error, or a check failed): what "Re-run failed" runs."""

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.arena_view import BlindRule
 from app.write_queue import WriteBehindStore
+from ui import sweep_cells
 from ui.arena import ArenaBar, ArenaController
 from ui.attach import WindowAttachments
 from ui.canvas import constants as C
@@ -503,9 +504,8 @@ class MainWindow(QMainWindow):
             log.warning("could not save config.toml: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        running = self.engine.running_count
-        sweep = self.controller.sweeps.quit_note()  # a running sweep's cells not started: Resume sweep runs them
-        if (running or sweep) and not self.dialogs.confirm_quit(running, sweep):
+        # streams or a running sweep: the user says (and what Resume sweep runs later); no cell starts meanwhile
+        if not sweep_cells.confirm_quit(self.controller.sweeps, self.engine.running_count):
             event.ignore()
             return
         self.save_window_state()

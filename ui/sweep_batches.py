@@ -80,6 +80,15 @@ class SweepBatchLink:
         if self.handle is not None:
             self._cancelling = asyncio.ensure_future(self.handle.cancel())
 
+    def hold(self, on: bool) -> None:
+        """The quit question is open (or closed): no further live cell or judge request starts meanwhile."""
+        if self.handle is not None:
+            self.handle.runner.hold(on)
+
+    def judging(self) -> list[str]:
+        """The judge's verdicts being written now for the batch run's cells (Cancel all stops them)."""
+        return self.handle.runner.judging() if self.handle is not None else []
+
     def stop(self) -> None:
         """The window closes: polling ends; the batches run on at the provider (Resume collects them)."""
         if self.handle is not None:

@@ -308,20 +308,41 @@ def _cells(n: int) -> str:
     return f"{n} cell{'s' if n != 1 else ''}"
 
 
-def confirm_resume(c: CanvasController, grid: SweepGrid, limit: float) -> list[int] | None:
-    """Resume sweep: the cells to send (those without an ended attempt, not waiting in a batch) once the
-    user said yes to their number and estimated cost; None when they said no."""
+def confirm_resume(c: CanvasController, grid: SweepGrid, limit: float) -> tuple[list[int], list[int]] | None:
+    """Resume sweep: (the cells to send: those without an ended attempt, not waiting in a batch; the finished
+    cells to judge: those the judge has not scored, their model not asked again) once the user said yes to
+    their number and estimated cost; None when they said no."""
     cells = grid.unfinished()
     send = [i for i in cells if i not in grid.batched]
-    if not send:
-        return send  # only cells waiting in a batch: polled, nothing sent, nothing to pay
+    judge = grid.unjudged()
+    if not send and not judge:
+        return send, judge  # only cells waiting in a batch: polled, nothing sent, nothing to pay
     waiting = len(cells) - len(send)
     note = (f" The {_cells(waiting)} waiting in a batch {'are' if waiting != 1 else 'is'} collected, not sent "
             "again.") if waiting else ""
     by_index = grid.defn.cells()
-    ok = confirm_cost(c, grid.defn, [by_index[i] for i in send], limit, always=True, title="Resume this sweep?",
-                      what=f"Run the {_cells(len(send))} without an answer", note=note)
-    return send if ok else None
+    if not judge:
+        ok = confirm_cost(c, grid.defn, [by_index[i] for i in send], limit, always=True, title="Resume this sweep?",
+                          what=f"Run the {_cells(len(send))} without an answer", note=note)
+        return (send, judge) if ok else None
+    parts = []
+    try:
+        cost, _, unknown = estimate(c.engine, grid.defn, [by_index[i] for i in send]) if send else (0.0, 0.0, [])
+        _, judge_cost, judge_unknown = estimate(c.engine, grid.defn, [by_index[i] for i in judge])
+    except Exception as exc:  # an estimate must never keep a sweep from resuming
+        log.warning("sweep estimate failed: %s", exc)
+        cost, judge_cost, unknown, judge_unknown = 0.0, 0.0, ["these cells (the estimate failed)"], []
+    batch = " at batch prices" if grid.defn.batch else ""
+    if send:
+        parts.append(f"Run the {_cells(len(send))} without an answer: estimated {_usd(cost)}{batch}")
+    judge_name = c.scene.style.display_name(grid.defn.judge) if grid.defn.judge else "the judge"
+    parts.append(f"{_cells(len(judge))} to judge (answered, not judged yet; their models are not asked again): "
+                 f"{judge_name} estimated {_usd(judge_cost)}")
+    unknown = [*unknown, *(u for u in judge_unknown if u not in unknown)]
+    more = f" Cost unknown for {', '.join(unknown)}." if unknown else ""
+    tokens = " (about 1,000 output tokens per answer)" if send else ""
+    text = f"{'. '.join(parts)}{tokens}.{more}{note} {'Run them?' if send else 'Judge them?'}"
+    return (send, judge) if c.dialogs.confirm("Resume this sweep?", text) else None
 
 
 def confirm_rerun(c: CanvasController, grid: SweepGrid, cells: Sequence[int], limit: float) -> bool:
@@ -337,21 +358,57 @@ def confirm_rerun(c: CanvasController, grid: SweepGrid, cells: Sequence[int], li
                         what=f"Re-run {_cells(len(cells))} that failed", note=note)
 
 
+def work_left_message(left: int, judge: int) -> str:
+    """The status bar's word on opening a sweep with work left: cells without an answer, cells not judged."""
+    parts = [f"{_cells(left)} without a finished answer"] if left else []
+    if judge:
+        parts.append(f"{_cells(judge) if not left else judge} not judged yet")
+    does = "runs them" if not judge else "judges them" if not left else "runs and judges them"
+    return f"This sweep has {' and '.join(parts)}: Resume sweep on its grid {does}."
+
+
+def confirm_quit(ctrl: SweepGridController, running: int) -> bool:
+    """Closing the window with answers streaming (`running`) or a sweep running: the user says. While the
+    question is open no sweep cell nor verdict starts (what streams goes on), so the numbers it gives stay
+    true; they start again when the user stays."""
+    _hold(ctrl, True)
+    note = quit_note(ctrl.grid) if ctrl.running else ""
+    if (running or note) and not ctrl.c.dialogs.confirm_quit(running, note):
+        _hold(ctrl, False)
+        return False
+    return True
+
+
+def _hold(ctrl: SweepGridController, on: bool) -> None:
+    if ctrl.runner is not None:
+        ctrl.runner.hold(on)
+    ctrl.batches.hold(on)
+
+
 def quit_note(grid: SweepGrid | None) -> str:
     """What quitting does to a running sweep's cells left (the quit dialog says it)."""
     left = grid.progress().left if grid is not None else 0
-    if grid is None or not left:
+    judge = len(grid.unjudged()) if grid is not None else 0
+    if grid is None or not (left or judge):
         return ""
     batch = " Its open batches keep running at the provider; Resume sweep collects them." if grid.batched else ""
-    return (f"The sweep in this window has {_cells(left)} without an answer yet. Open its session again and "
-            f"click Resume sweep on its grid to run them.{batch}")
+    parts = [f"{_cells(left)} without an answer yet"] if left else []
+    if judge:
+        parts.append(f"{_cells(judge) if not left else judge} not judged yet")
+    return (f"The sweep in this window has {' and '.join(parts)}; no further cell starts while this question is "
+            f"open. Open its session again and click Resume sweep on its grid to finish them.{batch}")
 
 
 def ended_message(grid: SweepGrid, cancelled: bool) -> str:
     """The status bar's word when a run of the sweep ends (finished, or cancelled by Cancel all)."""
     p = grid.progress()
+    judge = len(grid.unjudged())
     if not cancelled:
-        return f"Sweep finished: {p.line()}"
+        unjudged = f" · {judge} not judged — Resume sweep judges them" if judge else ""
+        return f"Sweep finished: {p.line()}{unjudged}"
     failed = f" · {p.failed} failed" if p.failed else ""
-    rest = f" · {p.left} not run — Resume sweep runs them" if p.left else ""
-    return f"Sweep cancelled: {p.done} done{failed}{rest}"
+    rest = f" · {p.left} not run" if p.left else ""
+    unjudged = f" · {judge} not judged" if judge else ""
+    does = "runs and judges them" if p.left and judge else "runs them" if p.left else "judges them"
+    tail = f" — Resume sweep {does}" if p.left or judge else ""
+    return f"Sweep cancelled: {p.done} done{failed}{rest}{unjudged}{tail}"

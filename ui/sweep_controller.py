@@ -32,7 +32,15 @@ from PySide6.QtWidgets import QDialog, QMenu
 from app import layout
 from app.domain import Node, NodeKind, NodeStatus, Session
 from app.graph_events import GraphEvent, NodeChanged, NodesAdded, NodesRemoved
-from app.sweep import CELL_META, CHECKS_META, JUDGE_META, SCORE_META, SWEEP_META, SweepDef, SweepRunner
+from app.sweep import (
+    CELL_META,
+    CHECKS_META,
+    JUDGE_META,
+    SWEEP_META,
+    SweepDef,
+    SweepRunner,
+    is_judged,
+)
 from app.sweep_view import CANCELLED_META, SweepGrid, load_grid, sweep_card_ids
 from ui import sweep_cells
 from ui.canvas.sweep_grid import SweepGridItem
@@ -108,6 +116,7 @@ class SweepGridController(QObject):
         self._active: set[int] = set()  # cells whose answer may still change (re-read on the tick)
         self._starting = False  # a sweep just made is being opened (it has every cell left, not to resume)
         self._cancelled = False  # the running sweep was cancelled (Cancel all)
+        self._closed = False  # the window closed
         self._fit_tries = 0
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
@@ -149,11 +158,9 @@ class SweepGridController(QObject):
         self._update_item()
         if self._active:
             self._tick.start()
-        left = len(grid.unfinished())
-        if left and not self.running and not self._starting:
-            self.c.message_posted.emit(
-                f"This sweep has {left} cell{'s' if left != 1 else ''} without a finished answer: "
-                "Resume sweep on its grid runs them.", 8000)
+        left, judge = len(grid.unfinished()), len(grid.unjudged())
+        if (left or judge) and not self.running and not self._starting:
+            self.c.message_posted.emit(sweep_cells.work_left_message(left, judge), 8000)
         return self.hidden
 
     def show_grid(self) -> None:
@@ -255,20 +262,6 @@ class SweepGridController(QObject):
             self.hidden.add(node_id)
             self.c.scene.remove_card(node_id)
 
-    def _settled(self, index: int) -> bool:
-        nodes = self.answers.get(index) or []
-        if not nodes:
-            return True
-        last = nodes[-1]
-        if last.status.is_live:
-            return False
-        if self.runner is None:
-            return True
-        if CHECKS_META not in last.meta:
-            return False  # the runner is about to check it
-        return not (self.grid and self.grid.defn.judge and last.status == NodeStatus.DONE
-                    and SCORE_META not in last.meta)
-
     def _on_tick_timeout(self) -> None:
         self.refresh()
         if not self._active and not self.running:
@@ -282,7 +275,7 @@ class SweepGridController(QObject):
         changed = False
         for index in list(self._active):
             changed = grid.update(index, self.answers.get(index, [])) or changed
-            if self._settled(index):
+            if _settled(self, index):
                 self._active.discard(index)
         if changed or self.running:
             self._update_item()
@@ -303,8 +296,9 @@ class SweepGridController(QObject):
         line = p.line()
         if self.grid.batch_lines:
             line += " · " + "; ".join(self.grid.batch_lines)
-        self.item.running = self.running
-        self.item.progress_text = f"{'Running · ' if self.running else ''}{line}"
+        self.item.running = self.running and not self._cancelled
+        head = "Cancelling · " if self.running and self._cancelled else "Running · " if self.running else ""
+        self.item.progress_text = f"{head}{line}"
         self.item.refresh()
         if self.running:
             self.progress_changed.emit(f"Sweep: {line}")
@@ -395,12 +389,12 @@ class SweepGridController(QObject):
         return session.id
 
     def resume(self) -> None:
-        """Run the cells without an ended attempt (not one that ended failed: Re-run failed's) once the user
-        says yes to their number and cost; the cells waiting in a batch are polled (never sent again)."""
-        if self.grid is not None and not self.running and self.grid.unfinished():
-            send = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
-            if send is not None:
-                self._run(send)
+        """Run the cells without an ended attempt (not those that failed) and judge the answered ones not judged
+        (never sent again) once the user says yes to their number and cost; batch cells are polled."""
+        if self.grid is not None and not self.running and (self.grid.unfinished() or self.grid.unjudged()):
+            chosen = sweep_cells.confirm_resume(self.c, self.grid, self.confirm_usd)
+            if chosen is not None:
+                self._run(*chosen)
 
     def rerun_failed(self) -> None:
         """Run the cells that ended failed (an error, a failed check) again, once the user says yes."""
@@ -414,19 +408,17 @@ class SweepGridController(QObject):
         runner = self.runner
         if runner is None:
             return
-        runner.stopped = True
+        runner.stop()  # no cell nor judge request starts now (its engine's cancel_all is the sweep's own: none)
         self._cancelled = True
         self.batches.cancel()  # the open batches are cancelled at the provider too
         live = [n.id for nodes in self.answers.values() for n in nodes if n.status.is_live]
+        live += runner.judging() + self.batches.judging()  # the judge's verdicts being written stop too (what they cost is kept)
         if live:
             self.c.stop(live)
+        self._update_item()  # the header stops saying "Running" at once
         self.c.message_posted.emit("Cancelling the sweep…", 5000)
 
-    def quit_note(self) -> str:
-        """What quitting now does to the running sweep (the quit dialog says it), "" when none runs."""
-        return sweep_cells.quit_note(self.grid) if self.running else ""
-
-    def _run(self, only: Sequence[int] | None) -> None:
+    def _run(self, only: Sequence[int] | None, judge: Sequence[int] = ()) -> None:
         grid, session = self.grid, self.c.session
         if grid is None or session is None or self.sweep_id is None:
             return
@@ -437,6 +429,8 @@ class SweepGridController(QObject):
         marking = _MarkingEngine(self.c.engine)
         runner = SweepRunner(marking, graph, sweep, SweepDef.from_dict(sweep.meta[SWEEP_META]))  # type: ignore[arg-type]
         runner.only = set(only) if only is not None else None
+        runner.judge_only = set(judge)  # the finished cells not judged yet that this run judges
+        self._active.update(judge)
         self.runner, self._marking = runner, marking
         grid.set_cancelled((), self.answers)  # the cells a cancelled run left: queued again
         _store_cancelled(self.c, sweep, [])
@@ -449,6 +443,7 @@ class SweepGridController(QObject):
         try:
             if runner.defn.batch:  # the cells of providers with a batch API: app.batch
                 await self.batches.run(runner, self._on_batches_changed)
+                await runner.judge_left()  # (the finished cells Resume judges: `judge_only`)
             else:
                 await runner.run()
         except Exception as exc:
@@ -457,6 +452,9 @@ class SweepGridController(QObject):
         finally:
             if self.runner is runner:
                 self.runner, self._marking = None, None
+            self.task = None
+            if self._closed:  # the window closed (a quit): nothing of it to update
+                return  # noqa: B012 (the run's end is not an error to raise)
             cancelled, self._cancelled = self._cancelled, False
             grid = self.grid if self.grid is not None and runner.sweep.id == self.sweep_id else None
             if grid is not None:
@@ -466,7 +464,6 @@ class SweepGridController(QObject):
                 for index in range(len(grid.cells)):
                     grid.update(index, self.answers.get(index, []))
                 self._active.clear()
-            self.task = None
             self._update_item()
             if self.grid is not None:
                 self.progress_changed.emit("")
@@ -475,9 +472,10 @@ class SweepGridController(QObject):
             self.run_finished.emit()
 
     def close(self) -> None:
+        self._closed = True
         self._tick.stop()
         if self.runner is not None:
-            self.runner.stopped = True
+            self.runner.stop()  # (also lets go of a hold: nothing waits for good)
         self.batches.stop()
         if self.task is not None and self.batches.handle is not None:
             # a batch sweep ends soon (stopped): the quit waits for it, so that the cell whose batch result
@@ -503,3 +501,18 @@ def _store_cancelled(c: CanvasController, sweep: Node, cells: list[int]) -> None
         c.repo.update_node(sweep)
     except Exception:  # the store is locked or gone: the grid still says it until the window closes
         log.exception("could not store the sweep's cancelled cells")
+
+
+def _settled(ctrl: SweepGridController, index: int) -> bool:
+    """Has the cell's latest answer reached its final form (checked and, with a judge, judged)?"""
+    nodes = ctrl.answers.get(index) or []
+    if not nodes:
+        return True
+    last = nodes[-1]
+    if last.status.is_live:
+        return False
+    if ctrl.runner is None:
+        return True
+    if CHECKS_META not in last.meta:
+        return False  # the runner is about to check it
+    return not (ctrl.grid and ctrl.grid.defn.judge and last.status == NodeStatus.DONE and not is_judged(last))

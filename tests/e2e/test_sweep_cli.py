@@ -287,3 +287,61 @@ def _two_rows(tmp_path: Path) -> Path:
     path = tmp_path / "two.csv"
     path.write_text("id,q\n1,first\n2,second\n", encoding="utf-8")
     return path
+
+
+def _judge_counts(db: Path) -> tuple[int, int]:
+    """(finished answers, verdicts streaming) in the store."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+        try:
+            done = con.execute("select count(*) from nodes where kind='response' and status='done'").fetchone()[0]
+            judging = con.execute("select count(*) from nodes where kind='synthesis' and status='streaming'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0, 0
+    return done, judging
+
+
+def test_ctrl_c_while_the_judge_works_then_resume_judges_the_cells_left_without_asking_the_model_again(
+        cli, server, vars_csv, tmp_path):
+    """qa3 N5: a sweep stopped while its judge worked kept its answered cells unjudged for good: `--resume`
+    found nothing to do."""
+    judge = "openai:gpt-6-luna"
+    server.script("deepseek-flash", Answer(text=("fine",)))
+    server.script("gpt-6-luna", Answer(text=tuple(f"thinking {i} " for i in range(400)), delay=0.05))
+    err = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "sweep", "-m", DS, "-p", "Q{{id}}: {{q}}",
+                             "--vars", str(vars_csv), "--judge", judge, "--concurrency", "1", "--json"],
+                            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=cli.env, cwd=ROOT)
+    db = cli.home / "triptych.db"
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            done, judging = _judge_counts(db)
+            if done == 5 and judging >= 1:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the judge never got going")
+        proc.send_signal(signal.SIGINT)  # Ctrl+C: the sweep stops, the judge's verdict too
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        err.close()
+    sweep_id = (tmp_path / "stderr.txt").read_text().split("triptych: sweep ", 1)[1].split(":", 1)[0]
+    sent = [r.model for r in server.requests if r.method == "POST"]
+    assert sent.count("deepseek-flash") == 5 and 1 <= sent.count("gpt-6-luna") < 5
+
+    server.script("gpt-6-luna", Answer(text=("SCORE: 7 — fine",)))
+    before = len(server.requests)
+    r = cli("sweep", "--resume", sweep_id, "--json")
+    assert r.returncode == 0, r.stderr
+    assert "0 to run, 5 to judge" in r.stderr, r.stderr
+    out = lines(r.stdout)
+    assert len(out) == 5 and [o["score"] for o in out] == [7] * 5
+    again = [req.model for req in server.requests[before:] if req.method == "POST"]
+    assert again == ["gpt-6-luna"] * 5  # the judge only: no cell was sent again
+    r = cli("sweep", "--resume", sweep_id, "--json")  # nothing left to do
+    assert r.returncode == 0 and "0 to run" in r.stderr and "to judge" not in r.stderr, r.stderr

@@ -202,7 +202,7 @@ class SweepGridItem(QGraphicsObject):
         if name == "cancel":
             return self.running
         if name == "resume":
-            return not self.running and bool(self.grid.unfinished())
+            return not self.running and bool(self.grid.unfinished() or self.grid.unjudged())
         if name == "rerun":
             return not self.running and bool(self.grid.failed_cells())
         return name in BUTTONS
@@ -222,8 +222,11 @@ class SweepGridItem(QGraphicsObject):
         if name == "cancel":
             return "Cancel all"
         if name == "resume":
-            n = len(self.grid.unfinished())
-            return f"Resume sweep ({n} cell{'s' if n != 1 else ''} left)"
+            n, judge = len(self.grid.unfinished()), len(self.grid.unjudged())
+            parts = [f"{n} cell{'s' if n != 1 else ''} left"] if n else []
+            if judge:
+                parts.append(f"{judge} {'to judge' if n else 'cell' + ('s' if judge != 1 else '') + ' to judge'}")
+            return f"Resume sweep ({', '.join(parts)})"
         if name == "rerun":
             n = len(self.grid.failed_cells())
             return f"Re-run failed ({n})"

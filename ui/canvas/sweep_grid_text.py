@@ -71,10 +71,11 @@ def cost_line(t: ColumnTotals) -> str:
 
 def score_text(cell: CellView) -> str:
     """The judge's verdict on a cell as the cell shows it: "8/10", "no score" (the judge answered
-    without a SCORE line, or failed), "" (not judged)."""
+    without a SCORE line, or failed), "not judged yet" (a finished answer the judge has not scored: a
+    quit or Cancel all cut the judging; Resume sweep judges it), "" (no judge, or nothing to judge)."""
     if cell.score is not None:
         return f"{cell.score}/10"
-    return "no score" if cell.judged else ""
+    return "no score" if cell.judged else "not judged yet" if cell.unjudged else ""
 
 
 def short_pass(t: ColumnTotals) -> str:
@@ -115,6 +116,9 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
                   for name, ok in cell.checks]
     elif cell.status in (STOPPED, CANCELLED):
         lines.append(f"{STATUS_WORD[cell.status].capitalize()}: not checked, not a failure (Resume sweep runs it)")
+    if cell.unjudged:
+        judge = display_name(grid.defn.judge) if grid.defn.judge else "the judge"
+        lines.append(f"Judge {judge}: not judged yet (Resume sweep judges it without asking the model again)")
     if cell.judged:
         judge = display_name(grid.defn.judge) if grid.defn.judge else "the judge"
         why = " ".join(cell.score_reason.split())

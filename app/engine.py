@@ -311,6 +311,7 @@ class Engine:
         beside: str | None = None,
         attachments: Sequence[Attachment] = (),
         meta: dict[str, Any] | None = None,
+        at: tuple[float, float] | None = None,
     ) -> AskResult:
         """Create the prompt card(s) and one response card per target, and start streaming.
 
@@ -351,9 +352,13 @@ class Engine:
                 new_edges.append(graph.link(prompt.id, resp.id, EdgeRole.REPLY))
                 responses.append(resp)
                 pending.append((prompt, resp, t))
-            place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
-                       beside=graph.nodes.get(beside) if beside and not parent_ids else None,
-                       also=[graph.nodes[p] for p in parent_ids[1:]])
+            if at is not None:  # cards kept out of sight at one spot (a sweep's cells: its grid stands for them)
+                for card in (prompt, *responses):
+                    card.x, card.y = at
+            else:
+                place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
+                           beside=graph.nodes.get(beside) if beside and not parent_ids else None,
+                           also=[graph.nodes[p] for p in parent_ids[1:]])
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []

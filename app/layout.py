@@ -233,7 +233,7 @@ def _bounds(nodes: Iterable[Node]) -> tuple[float, float] | None:
     found = False
     left = bottom = 0.0
     for n in nodes:
-        low = n.y + (n.height or DEFAULT_H[n.kind] + (FILES_ROW_H if n.attachments else 0.0))  # + height(n)
+        low = n.y + (n.height or DEFAULT_H[n.kind] + (FILES_ROW_H if n.has_files else 0.0))  # + height(n)
         if not found:
             found, left, bottom = True, n.x, low
             continue

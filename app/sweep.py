@@ -815,6 +815,17 @@ class Progress:
                 f"{judge}{eta}")
 
 
+GRID_ROW_H = 96.0  # a grid row's height on the canvas (ui/canvas/sweep_grid_text.CELL_H)
+GRID_HEAD_H = 200.0  # about the grid's title, buttons and column headers (ui/canvas/sweep_grid.py)
+
+
+def cells_spot(sweep: Node, defn: SweepDef) -> tuple[float, float]:
+    """Where a sweep's cell cards are kept: all at one spot at the bottom-left of the grid that stands for
+    them (drawn right of the sweep card, from its top), so that they never push the next question far
+    below the grid (one below the other, 1,000 cells reached 92,000 px down)."""
+    return sweep.x, sweep.y + GRID_HEAD_H + GRID_ROW_H * len(defn.rows or [{}]) * len(defn.templates)
+
+
 class SweepRunner:
     """Runs the unfinished cells of one sweep through `Engine.ask`, at most `concurrency` requests per
     provider at a time; a 429's Retry-After pauses that provider's next cells too (the engine itself
@@ -973,7 +984,7 @@ class SweepRunner:
         mark = {CELL_META: {"sweep": self.sweep.id, "cell": cell.index}}
         result = engine.ask(self.graph.session.id, cell.text, [Target(cell.model, variant_params(cell.params))],
                             system=cell.system, graph=self.graph, attachments=list(self.sweep.attachments),
-                            meta=mark)
+                            meta=mark, at=cells_spot(self.sweep, self.defn))
         prompt, run = result.prompts[0], result.runs[0]
         node = run.node
         self.graph.add(prompt)

@@ -492,3 +492,27 @@ async def test_quitting_while_a_sweep_runs_says_resume_sweep_runs_its_cells_left
             assert window.isVisible() and sweeps.running  # Cancel: nothing stopped
         finally:
             window.dialogs.confirm_quit = lambda *_args: True
+
+
+async def test_a_question_asked_in_a_reopened_sweep_session_is_sent_and_lands_under_the_grid(app_env, fake_server,
+                                                                                                 tmp_path):
+    """qa4 Q1/Q2: in a sweep session opened again, a new question with nothing selected hit a bug (the
+    placement read `attachments` of cards not loaded yet) and nothing was sent; when it was, its cards
+    landed ~92,000 px down, below the cell cards stacked one under another behind the grid."""
+    async with open_window() as (window, _services):
+        sweeps = await _start_from_dialog(window, tmp_path, [f"w{i}" for i in range(8)], check="contains:Answer")
+        await wait_until(lambda: not sweeps.running, 20, "the sweep to end")
+    async with open_window() as (window, services):
+        sweeps, item = await _grid_on_screen(window)
+        grid_bottom = item.sceneBoundingRect().bottom()
+        window.scene.clearSelection()
+        composer = window.composer
+        composer.edit.setFocus()
+        before = len(cards_of(window, "prompt"))
+        QTest.keyClicks(composer.edit, "And what about the rest?")
+        QTest.keyClick(composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        await wait_until(lambda: len(cards_of(window, "prompt")) == before + 1, 5, "the question's card")
+        card = next(c for c in cards_of(window, "prompt") if "rest" in c.body_text)
+        top = card.sceneBoundingRect().top()
+        assert grid_bottom <= top < grid_bottom + 1500, (grid_bottom, top)  # just under the grid
+        await wait_until(lambda: window.running_label.text() == "", 10, "the answers to end")

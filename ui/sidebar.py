@@ -62,6 +62,20 @@ def _age(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(ts))
 
 
+TITLE_CHARS = 70  # an entry's title, cut: its second line (age, size) must always show (a sweep's title is long)
+
+
+def _short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """`title` on at most ~two lines of the list: cut after the last whole word that fits, with one "…"."""
+    title = " ".join(title.split())
+    if len(title) <= limit:
+        return title
+    cut = title[:limit].rstrip(" ·,…")
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")].rstrip(" ·,…")
+    return cut + "…"
+
+
 # The style sheet's `#SessionsSidebar QListWidget::item` padding (theme.py); Qt's own size hint for
 # wrapped text ignores it, so an entry that wrapped once more when painted lost its last line.
 ITEM_PAD_X, ITEM_PAD_Y = 8, 6
@@ -206,9 +220,10 @@ class SessionsSidebar(QWidget):
                 size = f"sweep · {s.sweep_cells} cell{'' if s.sweep_cells == 1 else 's'}"
             else:
                 size = f"{s.node_count} card{'' if s.node_count == 1 else 's'}"
-            item = QListWidgetItem(f"{s.title or 'Untitled'}\n{_age(s.updated_at)} · {size}{who}")
+            second = f"{_age(s.updated_at)} · {size}{who}"
+            item = QListWidgetItem(f"{_short_title(s.title or 'Untitled')}\n{second}")
             item.setData(ROLE_SESSION, s.id)
-            item.setToolTip(s.title)
+            item.setToolTip(f"{s.title}\n{second}")
             self.list.addItem(item)
             if s.id == current:
                 item.setSelected(True)

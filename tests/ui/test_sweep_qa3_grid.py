@@ -114,11 +114,17 @@ async def test_the_sessions_list_counts_planned_cells_and_tells_sweeps_apart(app
         await _start_from_dialog(window, tmp_path, ["alpha"], max_tokens="256, 1024")
         sweeps = window.controller.sweeps
         await wait_until(lambda: not sweeps.running, 10, "the run to end")
-        items = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
-        [new] = [t for t in items if t.startswith("Sweep: Say {{word}}")]
+        entries = [window.sidebar.list.item(i) for i in range(window.sidebar.list.count())]
+        [entry] = [e for e in entries if e.text().startswith("Sweep: Say {{word}}")]
+        new = entry.toolTip()  # the whole title, and the entry's second line
         # what tells it apart from another sweep of the same template: what varies, its rows, its models
         assert "max_tokens 256, 1024" in new and "words.csv" in new and "deepseek-flash" in new, new
-        assert "sweep · 4 cells" in new
+        # qa4 Q3: the entry shows the title cut (one "…") so that its second line, age and size, always shows
+        first, second = entry.text().split("\n")
+        assert len(first) <= 71 and first.count("…") == 1 and first.endswith("…"), first
+        assert second.endswith("sweep · 4 cells") and second in new
+        rect = window.sidebar.list.visualItemRect(entry)
+        assert rect.height() < 5 * window.sidebar.list.fontMetrics().lineSpacing() + 20, rect  # (cut at 5 lines it lost its last)
 
 
 async def test_judge_reason_is_short_and_focus_mode_says_the_grids_word_and_cost(app_env, fake_server, tmp_path):

@@ -352,13 +352,7 @@ class Engine:
                 new_edges.append(graph.link(prompt.id, resp.id, EdgeRole.REPLY))
                 responses.append(resp)
                 pending.append((prompt, resp, t))
-            if at is not None:  # cards kept out of sight at one spot (a sweep's cells: its grid stands for them)
-                for card in (prompt, *responses):
-                    card.x, card.y = at
-            else:
-                place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
-                           beside=graph.nodes.get(beside) if beside and not parent_ids else None,
-                           also=[graph.nodes[p] for p in parent_ids[1:]])
+            _place(graph, prompt, responses, parent_ids, beside, at)
             prompts.append(prompt)
             new_nodes += [prompt, *responses]
         runs = []
@@ -529,3 +523,16 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=None, write=30.0, pool=30.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+
+
+def _place(graph: Graph, prompt: Node, responses: list[Node], parent_ids: Sequence[str], beside: str | None,
+           at: tuple[float, float] | None) -> None:
+    """A new turn's spot (app.layout.place_turn), or `at` for cards kept out of sight at one spot (a
+    sweep's cells: its grid stands for them)."""
+    if at is not None:
+        for card in (prompt, *responses):
+            card.x, card.y = at
+        return
+    place_turn(graph, prompt, responses, parent=graph.nodes[parent_ids[0]] if parent_ids else None,
+               beside=graph.nodes.get(beside) if beside and not parent_ids else None,
+               also=[graph.nodes[p] for p in parent_ids[1:]])

@@ -133,7 +133,8 @@ class BatchRecord:
         name = self.remote_id or f"{self.key} (being created)"
         return (f"batch {name} ({self.provider}, {len(self.cells)} request{'s' if len(self.cells) != 1 else ''}): "
                 f"{self.status or self.state}" + (f", {counts}" if counts else "")
-                + ("; its cells are filled" if self.state == FILLED else "")
+                + ("; its cells are filled" if self.state == FILLED
+                   else "; writing its results into the cells" if self.status in ENDED else "")
                 + (f" — {self.error}" if self.error else ""))
 
 
@@ -385,7 +386,7 @@ class SweepBatches:
                 return
             changed = (status.status, status.counts) != (rec.status, rec.counts)
             self._apply(rec, status)
-            if changed and status.status not in ENDED:  # an ended one is announced once filled
+            if changed:  # an ended one: "writing its results", then once more when its cells are filled
                 self._announce(rec)
             if status.status in ENDED:
                 outcomes = await api.results(status, set(rec.cells))

@@ -243,6 +243,11 @@ async def test_a_sweep_through_both_batch_apis_with_a_429_errors_and_an_expiry(s
     assert [r.state for r in stored] == ["filled", "filled"] and all(r.remote_id for r in stored)
     assert any("ended" in line and "filled" in line for line in seen)
     assert any("completed" in line and "filled" in line for line in seen)
+    # qa4 Q4: while its results are written the line says so (it kept the last poll's "in_progress")
+    for word in ("ended", "completed"):
+        writing = [i for i, line in enumerate(seen) if f"): {word}" in line and "writing its results" in line]
+        filled = [i for i, line in enumerate(seen) if f"): {word}" in line and "filled" in line]
+        assert writing and filled and writing[0] < filled[0], seen
 
 
 async def test_resume_polls_a_stored_batch_and_never_sends_its_cells_again(srv, store, tmp_path):

@@ -131,16 +131,7 @@ class FlowLayout(QLayout):
         self._arrange(rect, move=True)
 
     def sizeHint(self) -> QSize:
-        """All items on one line: the width the chips ask for before anything else in the row gets room
-        (the estimate beside them only takes what is left, so typing never wraps the chips)."""
-        width, height = 0, 0
-        for item in self._items:
-            if not item.isEmpty():
-                hint = item.sizeHint()
-                width += hint.width() + (self.spacing() if width else 0)
-                height = max(height, hint.height())
-        m = self.contentsMargins()
-        return QSize(width, height).expandedTo(self.minimumSize()) + QSize(m.left() + m.right(), 0)
+        return self.minimumSize()
 
     def minimumSize(self) -> QSize:
         size = QSize()
@@ -533,9 +524,9 @@ class ComposerWidget(QFrame):
         row.setSpacing(6)
         self.chips_area = QWidget(self)
         self.chips_area.setObjectName("ChipsArea")
-        self.chips_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.chips_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.chips_box = FlowLayout(self.chips_area)
-        row.addWidget(self.chips_area, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.chips_area, 1, Qt.AlignmentFlag.AlignTop)
         self.add_button = QToolButton(self.chips_area)
         self.add_button.setObjectName("ComposerButton")
         self.add_button.setText("+ Model")
@@ -555,12 +546,7 @@ class ComposerWidget(QFrame):
         self.chips_box.addWidget(self.presets_button)
         self.estimate_label = ElidedLabel(self)
         self.estimate_label.setObjectName("Muted")
-        # the room the chips leave, no more: the estimate appearing as one types never wraps the chips
-        self.estimate_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.estimate_label.setText("≈")  # a line's height while empty too (the row grew as text came)
-        self.estimate_label.setMinimumHeight(self.estimate_label.sizeHint().height())
-        self.estimate_label.setText("")
-        row.addWidget(self.estimate_label, 1, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.estimate_label, 0, Qt.AlignmentFlag.AlignBottom)
         self.lens_button = QToolButton(self)
         self.lens_button.setObjectName("ComposerButton")
         self.lens_button.setText("Context lens")

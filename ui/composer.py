@@ -59,8 +59,34 @@ class PromptEdit(QPlainTextEdit):
         self.setObjectName("PromptEdit")
         self.setPlaceholderText("Ask several models at once…   Ctrl+Enter sends")
         self.setTabChangesFocus(True)
+        self._corner: QLabel | None = None
         self.document().contentsChanged.connect(self._on_document_contents_changed)
         self._on_document_contents_changed()
+
+    def set_corner(self, label: QLabel) -> None:
+        """Show `label` (the token/cost estimate) in the box's bottom-right corner, over the empty line the
+        box always keeps below the text (`_on_document_contents_changed`): in the row of model chips it
+        took their room as one typed, and "Presets ▾" dropped to a second line."""
+        self._corner = label
+        label.setParent(self)
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # clicks reach the text
+        label.raise_()
+        self.place_corner()
+
+    def place_corner(self) -> None:
+        label = self._corner
+        if label is None:
+            return
+        hint = label.sizeHint()
+        frame = self.frameWidth()
+        width = max(0, min(hint.width(), self.width() * 2 // 3))
+        label.setGeometry(self.width() - frame - width - 6, self.height() - frame - hint.height() - 2, width,
+                          hint.height())
+        label.setVisible(bool(label.text()))  # (on the box's free last line: up to 10 lines the text stays above it)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.place_corner()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if (
@@ -546,7 +572,7 @@ class ComposerWidget(QFrame):
         self.chips_box.addWidget(self.presets_button)
         self.estimate_label = ElidedLabel(self)
         self.estimate_label.setObjectName("Muted")
-        row.addWidget(self.estimate_label, 0, Qt.AlignmentFlag.AlignBottom)
+        self.edit.set_corner(self.estimate_label)
         self.lens_button = QToolButton(self)
         self.lens_button.setObjectName("ComposerButton")
         self.lens_button.setText("Context lens")
@@ -707,6 +733,7 @@ class ComposerWidget(QFrame):
 
     def set_estimate(self, text: str) -> None:
         self.estimate_label.setText(text)
+        self.edit.place_corner()
 
     # ------------------------------------------------------------------ chips
     def _rebuild_chips(self) -> None:

@@ -323,3 +323,29 @@ async def test_a_chips_parameters_open_from_the_keyboard_and_tab_moves_on(app_en
         await wait_until(lambda: not popover.isVisible(), 2, "the popover to close")
         assert QApplication.focusWidget() is chip.button  # back where the user was
 
+
+
+async def test_typing_shows_the_estimate_in_the_prompt_box_without_moving_the_model_chips(app_env, fake_server):
+    """qa4 Q5: as soon as the prompt held text, "≈ N tokens in · est. $…" appeared in the chips' row and
+    took their room: "Presets ▾" dropped to a second line and the composer grew by a row. It now sits in
+    the prompt box's bottom-right corner, on the line the box keeps free below the text."""
+    async with open_window() as (window, _services):
+        composer = window.composer
+        for width in (900, 1250, 1600):
+            window.resize(width, 900)
+            await asyncio.sleep(0.1)
+            composer.edit.setFocus()
+            presets = composer.presets_button.geometry().top()
+            rows = composer.chips_area.height()
+            QTest.keyClicks(composer.edit, "Explain the birthday paradox with a worked example")
+            await wait_until(lambda: "tokens in" in composer.estimate_label.text(), 3, "the estimate")
+            await asyncio.sleep(0.05)
+            assert (composer.presets_button.geometry().top(), composer.chips_area.height()) == (presets, rows), width
+            label = composer.estimate_label
+            assert label.isVisible() and label.parent() is composer.edit and label.width() > 100, width
+            # inside the box, under the typed line: nothing of the text is covered
+            line = composer.edit.cursorRect().translated(composer.edit.viewport().pos())
+            assert composer.edit.rect().contains(label.geometry()) and label.geometry().top() >= line.bottom()
+            composer.edit.selectAll()
+            QTest.keyClick(composer.edit, Qt.Key.Key_Delete)
+            await wait_until(lambda: not composer.estimate_label.isVisible(), 3, "no estimate for an empty prompt")

@@ -219,19 +219,21 @@ class CanvasView(QGraphicsView):
                 return item
         return None
 
-    def _drop_stale_grab(self, held: Qt.MouseButton) -> None:
+    def _drop_stale_grab(self, held: Qt.MouseButton, pressed_at: QPoint | None = None) -> None:
         """A card that still grabs the mouse while no button is held lost its release to a popup or a
         new window (its context menu, focus mode). Qt would hand it the next press, move or the move it
-        replays after a zoom, and drag it across the canvas with no undo step (issue #12): let go."""
+        replays after a zoom, and drag it across the canvas with no undo step (issue #12): let go. A new
+        press away from the grabbing card lets go too, whatever buttons the system still reports held
+        (one whose release a menu took may still count as held: the pan that followed dragged the card)."""
         scene = self.scene()
         grabber = scene.mouseGrabberItem() if scene is not None else None
-        if grabber is not None and not held:
+        if grabber is not None and (not held or (pressed_at is not None and self._card_at(pressed_at) is not grabber)):
             grabber.ungrabMouse()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self._pinned_center = None
         button = event.button()
-        self._drop_stale_grab(event.buttons() & ~button)
+        self._drop_stale_grab(event.buttons() & ~button, event.position().toPoint())
         on_card = self._card_at(event.position().toPoint()) is not None
         mods = event.modifiers()
         if button == Qt.MouseButton.MiddleButton or (

@@ -332,6 +332,17 @@ class _Base:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.id} {self.config.base_url}>"
 
+    status_field, status_first = "status", ""  # where the provider's answer says a batch's status, and its first
+
+    def _status(self, data: Any) -> BatchStatus:
+        """A batch as the provider describes it (create, retrieve, cancel and list answers alike)."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise BatchError(StreamError("bad_stream", "the batch answer has no id"))
+        raw = data.get("request_counts")
+        counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        return BatchStatus(data["id"], str(data.get(self.status_field) or self.status_first),
+                           {k: int(v) for k, v in counts.items() if isinstance(v, int)}, data)
+
     def body(self, request: ProviderRequest) -> dict[str, Any]:
         return batch_body(self.live.build_body(request))
 
@@ -362,14 +373,7 @@ class OpenAIBatchAPI(_Base):
         return b"".join(json.dumps({"custom_id": cid, "method": "POST", "url": self.endpoint, "body": body},
                                    ensure_ascii=False).encode() + b"\n" for cid, body in requests)
 
-    @staticmethod
-    def _status(data: Any) -> BatchStatus:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            raise BatchError(StreamError("bad_stream", "the batch answer has no id"))
-        raw = data.get("request_counts")
-        counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        return BatchStatus(data["id"], str(data.get("status") or "validating"),
-                           {k: int(v) for k, v in counts.items() if isinstance(v, int)}, data)
+    status_field, status_first = "status", "validating"
 
     async def create(self, key: str, requests: Sequence[tuple[str, dict[str, Any]]]) -> BatchStatus:
         upload = await self.http.call("POST", self._url("files"), self._headers(), data={"purpose": "batch"},
@@ -432,14 +436,7 @@ class AnthropicBatchAPI(_Base):
             base = base[:-3]
         return join_url(base, f"v1/messages/batches{path}")
 
-    @staticmethod
-    def _status(data: Any) -> BatchStatus:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            raise BatchError(StreamError("bad_stream", "the batch answer has no id"))
-        raw = data.get("request_counts")
-        counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        return BatchStatus(data["id"], str(data.get("processing_status") or "in_progress"),
-                           {k: int(v) for k, v in counts.items() if isinstance(v, int)}, data)
+    status_field, status_first = "processing_status", "in_progress"
 
     async def create(self, key: str, requests: Sequence[tuple[str, dict[str, Any]]]) -> BatchStatus:
         body = {"requests": [{"custom_id": cid, "params": params} for cid, params in requests]}

@@ -67,8 +67,10 @@ __all__ = [
     "SweepGrid",
     "answers_differ",
     "load_grid",
+    "ms_text",
     "pass_line",
     "short_reason",
+    "status_text",
     "sweep_card_ids",
 ]
 
@@ -153,6 +155,24 @@ def pass_line(t: ColumnTotals) -> str:
     if t.not_run:
         line += f" · {t.not_run} not run"
     return line
+
+
+def status_text(cell: CellView) -> str:
+    """The cell's status in words, as the grid, focus mode and the reports say it: its status (the
+    constants above are the words), "check failed" for an answer that failed a check, "interrupted" for
+    one cut by a quit or a crash (Resume runs it again)."""
+    if cell.status == DONE and not cell.passed:
+        return "check failed"
+    if cell.status == STOPPED and cell.error == "interrupted":
+        return "interrupted"
+    return cell.status
+
+
+def ms_text(ms: float | None) -> str:
+    """A latency as the grid and the reports write it: "900 ms", "1.4 s", "–"."""
+    if ms is None:
+        return "–"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 @dataclass(frozen=True, slots=True)

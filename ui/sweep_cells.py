@@ -19,9 +19,8 @@ from app import layout
 from app.domain import Node, NodeKind
 from app.sweep import CELL_META, SweepDef
 from app.sweep_cell_info import cell_details, cell_title
-from app.sweep_view import DONE, ON_CANVAS_META, CellView, SweepGrid, estimate
+from app.sweep_view import DONE, ON_CANVAS_META, CellView, SweepGrid, estimate, status_text
 from ui.canvas.sweep_grid import CELL_H, SweepGridItem
-from ui.canvas.sweep_grid_text import status_text
 
 if TYPE_CHECKING:
     from ui.controller import CanvasController

@@ -20,18 +20,14 @@ from app.domain import Graph
 from app.export.common import display_name, snippet
 from app.sweep import cell_passed, check_word, sweep_rows
 from app.sweep_view import (
-    BATCHED,
-    CANCELLED,
-    DONE,
     FAILED,
-    QUEUED,
-    STOPPED,
-    STREAMING,
     CellView,
     ColumnTotals,
     SweepGrid,
     load_grid,
+    ms_text,
     pass_line,
+    status_text,
 )
 
 __all__ = ["NOT_A_SWEEP", "grid_html", "grid_markdown", "sweep_csv", "sweep_jsonl"]
@@ -104,10 +100,6 @@ def _blank(value: Any) -> Any:
 # load_grid): the same columns and row numbers, and the same totals — every try's cost, the judge's apart,
 # the pass rate over the cells that ended with the cells not run named ("pass 5/6 (83%) · 1 not run").
 
-STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed",
-               STOPPED: "stopped", CANCELLED: "cancelled"}  # as the grid's cells say (ui/canvas/sweep_grid_text)
-
-
 def usd(cost: float | None) -> str:
     """A cost as the grid's headers write it ("$0.0223", "<$0.0001", "–")."""
     if cost is None:
@@ -122,29 +114,19 @@ def cost_words(t: ColumnTotals) -> str:
     return usd(t.cost_usd) + (f" + judge {usd(t.judge_cost_usd)}" if t.judge_cost_usd is not None else "")
 
 
-def _ms(ms: float | None) -> str:
-    if ms is None:
-        return "–"
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
 def totals_words(t: ColumnTotals, judged: bool) -> str:
     """A column's (or the whole grid's) totals as one line, in the grid header's words."""
     parts = [pass_line(t)]
     if judged:
         parts.append("mean score –" if t.mean_score is None
                      else f"mean score {t.mean_score:.1f}/10 ({t.scored} scored)")
-    parts += [cost_words(t), f"p50 {_ms(t.p50_ms)} · p95 {_ms(t.p95_ms)}"]
+    parts += [cost_words(t), f"p50 {ms_text(t.p50_ms)} · p95 {ms_text(t.p95_ms)}"]
     return " · ".join(parts)
 
 
 def _cell_words(cell: CellView) -> tuple[str, str]:
     """(status line, answer preview or error) of one grid cell, as the grid's cell says them."""
-    word = STATUS_WORD.get(cell.status, cell.status)
-    if cell.status == DONE and not cell.passed:
-        word = "check failed"
-    elif cell.status == STOPPED and cell.error == "interrupted":
-        word = "interrupted"
+    word = status_text(cell)
     mark = "✓ " if cell.passed else "✗ " if cell.failed else ""  # not run, stopped: no verdict
     parts = [mark + word]
     if cell.attempts > 1:
@@ -158,7 +140,7 @@ def _cell_words(cell: CellView) -> tuple[str, str]:
     elif cell.judged:
         parts.append("no score")
     if cell.latency_ms is not None:
-        parts.append(_ms(cell.latency_ms))
+        parts.append(ms_text(cell.latency_ms))
     if cell.cost_usd is not None:
         parts.append(usd(cell.cost_usd))
     shown = cell.error if cell.status == FAILED and cell.error else cell.preview

@@ -20,13 +20,13 @@ from app.sweep_view import (
     CANCELLED,
     DONE,
     FAILED,
-    QUEUED,
     STOPPED,
-    STREAMING,
     CellView,
     ColumnTotals,
     SweepGrid,
+    ms_text,
     pass_line,
+    status_text,
 )
 from ui.canvas.style import CardStyle
 from ui.format import elide_parts
@@ -36,29 +36,12 @@ CELL_W = 250.0
 CELL_H = 96.0
 PAD = 8.0
 
-STATUS_WORD = {QUEUED: "queued", BATCHED: "in batch", STREAMING: "streaming", DONE: "done", FAILED: "failed",
-               STOPPED: "stopped", CANCELLED: "cancelled"}
 NA_MARK = "–"  # a check that does not apply (max-ms on a batch answer)
-
-
-def ms_text(ms: float | None) -> str:
-    if ms is None:
-        return "–"
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def usd_text(cost: float | None) -> str:
     """A cost as every other view writes it (app.present.money.fmt_cost: focus mode, exports)."""
     return fmt_cost(cost)
-
-
-def status_text(cell: CellView) -> str:
-    """The cell's status in words, as the grid and focus mode say it ("check failed", "interrupted")."""
-    if cell.status == DONE and not cell.passed:
-        return "check failed"
-    if cell.status == STOPPED and cell.error == "interrupted":
-        return "interrupted"  # cut by a quit or a crash (Resume runs it again)
-    return STATUS_WORD.get(cell.status, cell.status)
 
 
 def cost_line(t: ColumnTotals) -> str:
@@ -115,7 +98,7 @@ def cell_tooltip(grid: SweepGrid, cell: CellView, display_name: Callable[[str], 
         lines += [f"{name}: {'passed' if ok else 'failed' if ok is False else f'{NA_MARK} {reason}'}"
                   for name, ok in cell.checks]
     elif cell.status in (STOPPED, CANCELLED):
-        lines.append(f"{STATUS_WORD[cell.status].capitalize()}: not checked, not a failure (Resume sweep runs it)")
+        lines.append(f"{cell.status.capitalize()}: not checked, not a failure (Resume sweep runs it)")
     if cell.unjudged:
         judge = display_name(grid.defn.judge) if grid.defn.judge else "the judge"
         lines.append(f"Judge {judge}: not judged yet (Resume sweep judges it without asking the model again)")

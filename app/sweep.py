@@ -815,7 +815,7 @@ class Progress:
                 f"{judge}{eta}")
 
 
-GRID_ROW_H = 96.0  # a grid row's height on the canvas (ui/canvas/sweep_grid_text.CELL_H)
+GRID_ROW_H = 96.0  # a grid row's height on the canvas (ui/canvas/sweep_grid_text.CELL_H is this)
 GRID_HEAD_H = 200.0  # about the grid's title, buttons and column headers (ui/canvas/sweep_grid.py)
 
 

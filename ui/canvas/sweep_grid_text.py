@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QGlyphRun, QPainter, QPen, QTextLayout, QTextOption
 
 from app.present.money import fmt_cost
-from app.sweep import NOT_APPLICABLE
+from app.sweep import GRID_ROW_H, NOT_APPLICABLE
 from app.sweep_view import (
     BATCHED,
     CANCELLED,
@@ -33,7 +33,7 @@ from ui.format import elide_parts
 
 LABEL_W = 230.0
 CELL_W = 250.0
-CELL_H = 96.0
+CELL_H = GRID_ROW_H  # (app.sweep keeps the cells' cards at the grid's foot by it)
 PAD = 8.0
 
 NA_MARK = "–"  # a check that does not apply (max-ms on a batch answer)

@@ -856,15 +856,12 @@ PROGRESS_EVERY_S = 0.5
 
 
 def _read_user_file(path: str, what: str) -> str:
-    p = Path(path)
+    from app.sweep import SweepError, read_sweep_file
+
     try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path}: no such file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{what} {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: {exc.strerror or exc}") from None
+        return read_sweep_file(path)
+    except SweepError as exc:
+        raise UsageError(f"{what} {exc}") from None
 
 
 def _sweep_definition(args: argparse.Namespace) -> Any:

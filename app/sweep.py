@@ -54,6 +54,7 @@ __all__ = [
     "parse_vars",
     "placeholders",
     "plan_sent",
+    "read_sweep_file",
     "run_checks",
     "sweep_rows",
 ]
@@ -108,6 +109,22 @@ def _cell_value(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def read_sweep_file(path: str, *, expand_user: bool = False) -> str:
+    """A variables or prompts file's text (the New sweep dialog's, which expands `~`, and `triptych
+    sweep`'s, whose shell does); SweepError saying why it cannot be read."""
+    from pathlib import Path
+
+    p = Path(path).expanduser() if expand_user else Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SweepError(f"{path}: {exc.strerror or exc}") from None
 
 
 def parse_vars(name: str, text: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from app.batch_api import batch_api_for
 from app.domain import ModelRef
-from app.sweep import SweepDef, SweepError, parse_check, parse_sets, parse_vars
+from app.sweep import SweepDef, SweepError, parse_check, parse_sets, parse_vars, read_sweep_file
 from app.sweep_view import estimate
 from ui.dialogs import color_icon, model_choices, resize_within_screen
 
@@ -318,15 +318,7 @@ class NewSweepDialog(QDialog):
         path = self.vars_edit.text().strip()
         if not path:
             return None
-        p = Path(path).expanduser()
-        try:
-            return p.name, p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SweepError(f"{path}: no such file") from None
-        except UnicodeDecodeError:
-            raise SweepError(f"{path}: not UTF-8 text") from None
-        except OSError as exc:
-            raise SweepError(f"{path}: {exc.strerror or exc}") from None
+        return Path(path).expanduser().name, read_sweep_file(path, expand_user=True)
 
     def build(self) -> SweepDef:
         """The sweep the form describes; SweepError (nothing sent) says what is wrong."""
